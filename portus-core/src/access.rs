@@ -1,0 +1,115 @@
+//! Turning requested scopes into granted access: every action of every scope is decided on its
+//! own by [`crate::policy::authorize`]; unknown types and actions are dropped.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::Result;
+use crate::model::NamespaceRef;
+use crate::policy::{Action, Caller, NamespaceFacts, PolicyConfig, authorize, authorize_catalog};
+use crate::scope::Scope;
+use crate::traits::PolicyStore;
+
+/// One entry of a token's `access` claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GrantedAccess {
+    /// Resource type (`repository` or `registry`).
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// Resource name.
+    pub name: String,
+    /// Granted actions, in request order, without duplicates.
+    pub actions: Vec<String>,
+}
+
+impl GrantedAccess {
+    /// The granted access as single-action scope strings (`repository:a/b:pull`), as OAuth2
+    /// responses list them.
+    pub fn scope_strings(&self) -> impl Iterator<Item = String> + '_ {
+        self.actions
+            .iter()
+            .map(|a| format!("{}:{}:{}", self.resource_type, self.name, a))
+    }
+}
+
+/// Decides every action of every requested scope for `caller`.
+///
+/// Scopes naming the same resource are merged, keeping request order; scopes left with no
+/// granted action are omitted. Each namespace is looked up once per call.
+pub async fn authorize_scopes(
+    store: &dyn PolicyStore,
+    caller: Caller,
+    scopes: &[Scope],
+    config: &PolicyConfig,
+) -> Result<Vec<GrantedAccess>> {
+    let user_id = match caller {
+        Caller::User { id, .. } => Some(id),
+        Caller::Anonymous => None,
+    };
+    let mut facts_cache: HashMap<NamespaceRef<'_>, Option<NamespaceFacts>> = HashMap::new();
+    let mut granted: Vec<GrantedAccess> = Vec::new();
+
+    for scope in scopes {
+        let allowed: Vec<&str> = match scope.resource_type.as_str() {
+            "repository" => {
+                let (namespace, _) = NamespaceRef::of_repository(&scope.name);
+                let facts = match facts_cache.get(&namespace) {
+                    Some(facts) => *facts,
+                    None => {
+                        let access = store.namespace_access(namespace, user_id).await?;
+                        let facts = access.map(|a| NamespaceFacts {
+                            visibility: a.namespace.visibility,
+                            global: a.namespace.global,
+                            role: a.role,
+                            personal_of_caller: user_id.is_some()
+                                && a.namespace.personal_owner == user_id,
+                        });
+                        facts_cache.insert(namespace, facts);
+                        facts
+                    }
+                };
+                scope
+                    .actions
+                    .iter()
+                    .filter(|a| {
+                        Action::from_scope(a).is_some_and(|action| {
+                            authorize(caller, facts.as_ref(), action, config).is_allowed()
+                        })
+                    })
+                    .map(String::as_str)
+                    .collect()
+            }
+            "registry" if scope.name == "catalog" => scope
+                .actions
+                .iter()
+                .filter(|a| *a == "*" && authorize_catalog(caller).is_allowed())
+                .map(String::as_str)
+                .collect(),
+            _ => Vec::new(),
+        };
+        if allowed.is_empty() {
+            continue;
+        }
+        let entry = match granted
+            .iter_mut()
+            .position(|g| g.resource_type == scope.resource_type && g.name == scope.name)
+        {
+            Some(index) => &mut granted[index],
+            None => {
+                granted.push(GrantedAccess {
+                    resource_type: scope.resource_type.clone(),
+                    name: scope.name.clone(),
+                    actions: Vec::new(),
+                });
+                granted.last_mut().expect("just pushed")
+            }
+        };
+        for action in allowed {
+            if !entry.actions.iter().any(|a| a == action) {
+                entry.actions.push(action.to_owned());
+            }
+        }
+    }
+    Ok(granted)
+}

@@ -1,0 +1,431 @@
+//! An in-memory [`PolicyStore`], for embedding, examples and tests.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use crate::model::{
+    AppToken, AppTokenId, Namespace, NamespaceAccess, NamespaceId, NamespaceRef, NewNamespace,
+    NewUser, PasswordHash, RefreshToken, RefreshTokenId, Role, Team, TeamId, TeamMember, User,
+    UserId, Visibility,
+};
+use crate::naming::{
+    first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name,
+    validate_username,
+};
+use crate::traits::PolicyStore;
+use crate::{Error, Result};
+
+/// A [`PolicyStore`] that keeps everything in memory. Cheap to create; state is lost on drop.
+#[derive(Debug)]
+pub struct InMemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    next_id: i64,
+    users: Vec<User>,
+    teams: Vec<Team>,
+    members: Vec<(TeamId, UserId, Role)>,
+    namespaces: Vec<Namespace>,
+    app_tokens: Vec<(AppToken, String)>,
+    refresh_tokens: Vec<(RefreshToken, String)>,
+}
+
+impl State {
+    fn next_id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn user_mut(&mut self, id: UserId) -> Result<&mut User> {
+        self.users
+            .iter_mut()
+            .find(|u| u.id == id)
+            .ok_or_else(|| Error::not_found("user", id.to_string()))
+    }
+
+    fn namespace_named(&self, name: &str) -> Option<&Namespace> {
+        self.namespaces.iter().find(|n| !n.global && n.name == name)
+    }
+
+    fn add_team(&mut self, name: &str, description: Option<String>, hidden: bool) -> Team {
+        let team = Team {
+            id: TeamId(self.next_id()),
+            name: name.to_owned(),
+            description,
+            hidden,
+        };
+        self.teams.push(team.clone());
+        team
+    }
+}
+
+impl Default for InMemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InMemoryStore {
+    /// An empty store holding only the global namespace (public).
+    pub fn new() -> Self {
+        let global = Namespace {
+            id: NamespaceId(1),
+            name: String::new(),
+            description: Some("The global namespace: repositories without a '/'".into()),
+            team_id: None,
+            visibility: Visibility::Public,
+            global: true,
+            personal_owner: None,
+        };
+        InMemoryStore {
+            state: Mutex::new(State {
+                next_id: 1,
+                users: Vec::new(),
+                teams: Vec::new(),
+                members: Vec::new(),
+                namespaces: vec![global],
+                app_tokens: Vec::new(),
+                refresh_tokens: Vec::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave half-applied changes: every method
+        // validates before mutating, so the state is still consistent.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl PolicyStore for InMemoryStore {
+    async fn create_user(&self, new: NewUser) -> Result<User> {
+        validate_username(&new.username)?;
+        let mut state = self.lock();
+        if state.users.iter().any(|u| u.username == new.username) {
+            return Err(Error::Conflict(format!(
+                "user '{}' already exists",
+                new.username
+            )));
+        }
+        let user_id = UserId(state.next_id());
+        let personal_namespace = match namespace_name_for_user(&new.username) {
+            Some(base) => {
+                let ns_name = first_free_name(&base, |n| state.namespace_named(n).is_some());
+                let team_name =
+                    first_free_name(&new.username, |n| state.teams.iter().any(|t| t.name == n));
+                let team = state.add_team(&team_name, None, true);
+                state.members.push((team.id, user_id, Role::Owner));
+                let id = NamespaceId(state.next_id());
+                state.namespaces.push(Namespace {
+                    id,
+                    name: ns_name,
+                    description: Some(format!(
+                        "This personal namespace belongs to {}.",
+                        new.username
+                    )),
+                    team_id: Some(team.id),
+                    visibility: Visibility::Private,
+                    global: false,
+                    personal_owner: Some(user_id),
+                });
+                Some(id)
+            }
+            None => None,
+        };
+        let user = User {
+            id: user_id,
+            username: new.username,
+            email: new.email,
+            admin: new.admin,
+            enabled: true,
+            password_hash: new.password_hash,
+            personal_namespace,
+            created_at: Utc::now(),
+        };
+        state.users.push(user.clone());
+        Ok(user)
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
+        Ok(self
+            .lock()
+            .users
+            .iter()
+            .find(|u| u.username == username)
+            .cloned())
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
+        Ok(self.lock().users.iter().find(|u| u.id == id).cloned())
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        let mut users = self.lock().users.clone();
+        users.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(users)
+    }
+
+    async fn set_user_enabled(&self, id: UserId, enabled: bool) -> Result<()> {
+        self.lock().user_mut(id)?.enabled = enabled;
+        Ok(())
+    }
+
+    async fn set_user_admin(&self, id: UserId, admin: bool) -> Result<()> {
+        self.lock().user_mut(id)?.admin = admin;
+        Ok(())
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: Option<PasswordHash>) -> Result<()> {
+        let mut state = self.lock();
+        state.user_mut(id)?.password_hash = hash;
+        state.refresh_tokens.retain(|(t, _)| t.user_id != id);
+        Ok(())
+    }
+
+    async fn create_team(
+        &self,
+        name: &str,
+        owner: UserId,
+        description: Option<String>,
+    ) -> Result<Team> {
+        validate_team_name(name)?;
+        let mut state = self.lock();
+        state.user_mut(owner)?;
+        if state.teams.iter().any(|t| t.name == name) {
+            return Err(Error::Conflict(format!("team '{name}' already exists")));
+        }
+        let team = state.add_team(name, description, false);
+        state.members.push((team.id, owner, Role::Owner));
+        Ok(team)
+    }
+
+    async fn team_by_name(&self, name: &str) -> Result<Option<Team>> {
+        Ok(self.lock().teams.iter().find(|t| t.name == name).cloned())
+    }
+
+    async fn set_team_member(&self, team: TeamId, user: UserId, role: Role) -> Result<()> {
+        let mut state = self.lock();
+        state.user_mut(user)?;
+        if !state.teams.iter().any(|t| t.id == team) {
+            return Err(Error::not_found("team", team.to_string()));
+        }
+        match state
+            .members
+            .iter_mut()
+            .find(|(t, u, _)| *t == team && *u == user)
+        {
+            Some(member) => member.2 = role,
+            None => state.members.push((team, user, role)),
+        }
+        Ok(())
+    }
+
+    async fn team_members(&self, team: TeamId) -> Result<Vec<TeamMember>> {
+        let state = self.lock();
+        let mut members: Vec<TeamMember> = state
+            .members
+            .iter()
+            .filter(|(t, _, _)| *t == team)
+            .filter_map(|(_, user_id, role)| {
+                let user = state.users.iter().find(|u| u.id == *user_id)?;
+                Some(TeamMember {
+                    user_id: *user_id,
+                    username: user.username.clone(),
+                    role: *role,
+                })
+            })
+            .collect();
+        members.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(members)
+    }
+
+    async fn create_namespace(&self, new: NewNamespace) -> Result<Namespace> {
+        validate_namespace_name(&new.name)?;
+        let mut state = self.lock();
+        if !state.teams.iter().any(|t| t.id == new.team_id) {
+            return Err(Error::not_found("team", new.team_id.to_string()));
+        }
+        if state.namespace_named(&new.name).is_some() {
+            return Err(Error::Conflict(format!(
+                "namespace '{}' already exists",
+                new.name
+            )));
+        }
+        let namespace = Namespace {
+            id: NamespaceId(state.next_id()),
+            name: new.name,
+            description: new.description,
+            team_id: Some(new.team_id),
+            visibility: new.visibility,
+            global: false,
+            personal_owner: None,
+        };
+        state.namespaces.push(namespace.clone());
+        Ok(namespace)
+    }
+
+    async fn namespace<'a>(&self, namespace: NamespaceRef<'a>) -> Result<Option<Namespace>> {
+        let state = self.lock();
+        Ok(match namespace {
+            NamespaceRef::Global => state.namespaces.iter().find(|n| n.global).cloned(),
+            NamespaceRef::Named(name) => state.namespace_named(name).cloned(),
+        })
+    }
+
+    async fn set_namespace_visibility(
+        &self,
+        id: NamespaceId,
+        visibility: Visibility,
+    ) -> Result<()> {
+        let mut state = self.lock();
+        let namespace = state
+            .namespaces
+            .iter_mut()
+            .find(|n| n.id == id)
+            .ok_or_else(|| Error::not_found("namespace", id.to_string()))?;
+        if namespace.global && visibility == Visibility::Private {
+            return Err(Error::Invalid(
+                "the global namespace cannot be private".into(),
+            ));
+        }
+        namespace.visibility = visibility;
+        Ok(())
+    }
+
+    async fn namespace_access<'a>(
+        &self,
+        namespace: NamespaceRef<'a>,
+        user: Option<UserId>,
+    ) -> Result<Option<NamespaceAccess>> {
+        let Some(namespace) = self.namespace(namespace).await? else {
+            return Ok(None);
+        };
+        let state = self.lock();
+        let role = match (namespace.team_id, user) {
+            (Some(team), Some(user)) => state
+                .members
+                .iter()
+                .find(|(t, u, _)| *t == team && *u == user)
+                .map(|(_, _, role)| *role),
+            _ => None,
+        };
+        Ok(Some(NamespaceAccess { namespace, role }))
+    }
+
+    async fn create_app_token(
+        &self,
+        user: UserId,
+        label: &str,
+        secret_hash: &str,
+    ) -> Result<AppToken> {
+        if label.trim().is_empty() {
+            return Err(Error::Invalid(
+                "application token label must not be empty".into(),
+            ));
+        }
+        let mut state = self.lock();
+        state.user_mut(user)?;
+        if state
+            .app_tokens
+            .iter()
+            .any(|(t, _)| t.user_id == user && t.label == label)
+        {
+            return Err(Error::Conflict(format!(
+                "an application token labelled '{label}' already exists"
+            )));
+        }
+        let token = AppToken {
+            id: AppTokenId(state.next_id()),
+            user_id: user,
+            label: label.to_owned(),
+            created_at: Utc::now(),
+        };
+        state
+            .app_tokens
+            .push((token.clone(), secret_hash.to_owned()));
+        Ok(token)
+    }
+
+    async fn app_token_by_hash(&self, secret_hash: &str) -> Result<Option<AppToken>> {
+        Ok(self
+            .lock()
+            .app_tokens
+            .iter()
+            .find(|(_, h)| h == secret_hash)
+            .map(|(t, _)| t.clone()))
+    }
+
+    async fn list_app_tokens(&self, user: UserId) -> Result<Vec<AppToken>> {
+        Ok(self
+            .lock()
+            .app_tokens
+            .iter()
+            .filter(|(t, _)| t.user_id == user)
+            .map(|(t, _)| t.clone())
+            .collect())
+    }
+
+    async fn revoke_app_token(&self, id: AppTokenId) -> Result<()> {
+        let mut state = self.lock();
+        let before = state.app_tokens.len();
+        state.app_tokens.retain(|(t, _)| t.id != id);
+        if state.app_tokens.len() == before {
+            return Err(Error::not_found("application token", id.to_string()));
+        }
+        state
+            .refresh_tokens
+            .retain(|(t, _)| t.app_token_id != Some(id));
+        Ok(())
+    }
+
+    async fn create_refresh_token(
+        &self,
+        user: UserId,
+        service: &str,
+        app_token: Option<AppTokenId>,
+        secret_hash: &str,
+    ) -> Result<RefreshToken> {
+        let mut state = self.lock();
+        state.user_mut(user)?;
+        let token = RefreshToken {
+            id: RefreshTokenId(state.next_id()),
+            user_id: user,
+            service: service.to_owned(),
+            app_token_id: app_token,
+            created_at: Utc::now(),
+        };
+        state
+            .refresh_tokens
+            .push((token.clone(), secret_hash.to_owned()));
+        Ok(token)
+    }
+
+    async fn refresh_token_by_hash(&self, secret_hash: &str) -> Result<Option<RefreshToken>> {
+        Ok(self
+            .lock()
+            .refresh_tokens
+            .iter()
+            .find(|(_, h)| h == secret_hash)
+            .map(|(t, _)| t.clone()))
+    }
+
+    async fn revoke_refresh_tokens(&self, user: UserId) -> Result<u64> {
+        let mut state = self.lock();
+        let before = state.refresh_tokens.len();
+        state.refresh_tokens.retain(|(t, _)| t.user_id != user);
+        Ok((before - state.refresh_tokens.len()) as u64)
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod conformance {
+    use super::InMemoryStore;
+    crate::policy_store_conformance!(async { InMemoryStore::new() });
+}

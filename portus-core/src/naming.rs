@@ -1,0 +1,139 @@
+//! Validation of user, team and namespace names, and the personal-namespace name derivation.
+
+use crate::scope::validate_path_component;
+use crate::{Error, Result};
+
+/// Longest accepted user, team or namespace name.
+pub const MAX_NAME_LEN: usize = 255;
+
+/// Checks a namespace name: one distribution path component (`[a-z0-9]+` with single `.`, `_`,
+/// `__` or `-` separators), at most 255 characters.
+pub fn validate_namespace_name(name: &str) -> Result<()> {
+    if name.len() > MAX_NAME_LEN {
+        return Err(Error::Invalid(format!(
+            "namespace name is longer than {MAX_NAME_LEN} characters"
+        )));
+    }
+    validate_path_component(name)
+        .map_err(|reason| Error::Invalid(format!("invalid namespace name: {reason}")))
+}
+
+/// Checks a user name: 1 to 255 printable characters without `:` (it separates user and
+/// password in Basic auth) or white space.
+pub fn validate_username(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(Error::Invalid(format!(
+            "user name must be 1 to {MAX_NAME_LEN} characters"
+        )));
+    }
+    if name
+        .chars()
+        .any(|c| c == ':' || c.is_whitespace() || c.is_control())
+    {
+        return Err(Error::Invalid(
+            "user name must not contain ':', spaces or control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a team name: 1 to 255 characters without control characters or leading/trailing
+/// white space.
+pub fn validate_team_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.len() > MAX_NAME_LEN
+        || name.trim() != name
+        || name.chars().any(char::is_control)
+    {
+        return Err(Error::Invalid(format!(
+            "team name must be 1 to {MAX_NAME_LEN} characters, without control characters or surrounding spaces"
+        )));
+    }
+    Ok(())
+}
+
+/// Derives a valid namespace name from a user name, as Portus' `Namespace.make_valid`:
+/// lower-case, invalid characters replaced by `_`, separator runs collapsed, non-alphanumerics
+/// trimmed at both ends. Returns `None` when nothing usable is left.
+pub fn namespace_name_for_user(username: &str) -> Option<String> {
+    let mut out = String::with_capacity(username.len());
+    for c in username.chars().flat_map(char::to_lowercase) {
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-') {
+            c
+        } else {
+            '_'
+        };
+        let last_is_separator = out
+            .chars()
+            .last()
+            .is_some_and(|l| !l.is_ascii_alphanumeric());
+        if !c.is_ascii_alphanumeric() && last_is_separator {
+            // Collapse a run of separators into a single '_'.
+            out.pop();
+            out.push('_');
+        } else {
+            out.push(c);
+        }
+    }
+    let trimmed = out.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    let mut name: String = trimmed.chars().take(MAX_NAME_LEN - 8).collect();
+    while name.ends_with(|c: char| !c.is_ascii_alphanumeric()) {
+        name.pop();
+    }
+    (!name.is_empty()).then_some(name)
+}
+
+/// The first of `base`, `base_2`, `base_3`, ... that `taken` says is free (for the names of
+/// personal namespaces and their hidden teams).
+pub fn first_free_name(base: &str, taken: impl Fn(&str) -> bool) -> String {
+    if !taken(base) {
+        return base.to_owned();
+    }
+    (2u32..)
+        .map(|n| format!("{base}_{n}"))
+        .find(|candidate| !taken(candidate))
+        .expect("an unbounded sequence has a free name")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personal_namespace_names_are_valid() {
+        let cases = [
+            ("alice", "alice"),
+            ("Alice.Smith", "alice.smith"),
+            ("john doe", "john_doe"),
+            ("__x__", "x"),
+            ("a..b", "a_b"),
+            ("a-.-b", "a_b"),
+            ("user@example.com", "user_example.com"),
+        ];
+        for (user, expected) in cases {
+            let name = namespace_name_for_user(user).unwrap();
+            assert_eq!(name, expected, "{user}");
+            validate_namespace_name(&name).unwrap();
+        }
+        assert_eq!(namespace_name_for_user("@@@"), None);
+    }
+
+    #[test]
+    fn first_free_name_appends_a_counter() {
+        assert_eq!(first_free_name("a", |_| false), "a");
+        assert_eq!(first_free_name("a", |n| n == "a" || n == "a_2"), "a_3");
+    }
+
+    #[test]
+    fn rejects_bad_names() {
+        assert!(validate_namespace_name("Alice").is_err());
+        assert!(validate_namespace_name("a/b").is_err());
+        assert!(validate_namespace_name("").is_err());
+        assert!(validate_username("a:b").is_err());
+        assert!(validate_username("a b").is_err());
+        assert!(validate_username("").is_err());
+        assert!(validate_username("alice@example.com").is_ok());
+        assert!(validate_team_name(" x").is_err());
+        assert!(validate_team_name("Dev Team").is_ok());
+    }
+}

@@ -1,0 +1,589 @@
+//! The conformance suite every [`PolicyStore`] implementation runs (feature `testing`).
+//!
+//! Each check is a public async function taking a fresh, empty store. The
+//! [`policy_store_conformance!`](crate::policy_store_conformance) macro turns them all into
+//! `#[tokio::test]`s, one named test per check:
+//!
+//! ```ignore
+//! portus_core::policy_store_conformance!(async { portus_core::InMemoryStore::new() });
+//! ```
+
+use crate::access::authorize_scopes;
+use crate::model::{NamespaceRef, NewNamespace, NewUser, PasswordHash, Role, Visibility};
+use crate::policy::{Caller, PolicyConfig};
+use crate::scope::parse_scopes;
+use crate::traits::PolicyStore;
+use crate::{ErrorKind, model::User};
+
+/// Creates a user with the given name (no password), panicking on failure.
+pub async fn user(store: &dyn PolicyStore, name: &str) -> User {
+    store
+        .create_user(NewUser {
+            username: name.into(),
+            ..NewUser::default()
+        })
+        .await
+        .expect("create user")
+}
+
+/// The global namespace exists from the start, is public and has no team.
+pub async fn global_namespace_exists_and_is_public(store: &dyn PolicyStore) {
+    let global = store
+        .namespace(NamespaceRef::Global)
+        .await
+        .unwrap()
+        .expect("global namespace");
+    assert!(global.global);
+    assert_eq!(global.visibility, Visibility::Public);
+    assert_eq!(global.team_id, None);
+    let access = store
+        .namespace_access(NamespaceRef::Global, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(access.role, None);
+    assert!(access.namespace.global);
+}
+
+/// Creating a user creates a private personal namespace owned by a hidden team.
+pub async fn create_user_creates_personal_namespace(store: &dyn PolicyStore) {
+    let alice = store
+        .create_user(NewUser {
+            username: "alice".into(),
+            email: Some("alice@example.org".into()),
+            admin: false,
+            password_hash: Some(PasswordHash("$2b$04$hash".into())),
+        })
+        .await
+        .unwrap();
+    assert!(alice.enabled);
+    assert!(!alice.admin);
+    assert_eq!(alice.email.as_deref(), Some("alice@example.org"));
+    assert_eq!(
+        alice.password_hash,
+        Some(PasswordHash("$2b$04$hash".into()))
+    );
+    let ns = store
+        .namespace(NamespaceRef::Named("alice"))
+        .await
+        .unwrap()
+        .expect("personal namespace");
+    assert_eq!(Some(ns.id), alice.personal_namespace);
+    assert_eq!(ns.visibility, Visibility::Private);
+    assert_eq!(ns.personal_owner, Some(alice.id));
+    assert!(!ns.global);
+    let access = store
+        .namespace_access(NamespaceRef::Named("alice"), Some(alice.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(access.role, Some(Role::Owner));
+    let team = store
+        .team_by_name("alice")
+        .await
+        .unwrap()
+        .expect("hidden team");
+    assert!(team.hidden);
+    assert_eq!(Some(team.id), ns.team_id);
+}
+
+/// Personal namespace and hidden team names get a numeric suffix when taken.
+pub async fn personal_names_are_made_unique(store: &dyn PolicyStore) {
+    let upper = user(store, "Alice").await;
+    let lower = user(store, "alice").await;
+    let upper_ns = store
+        .namespace(NamespaceRef::Named("alice"))
+        .await
+        .unwrap()
+        .unwrap();
+    let lower_ns = store
+        .namespace(NamespaceRef::Named("alice_2"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(upper_ns.personal_owner, Some(upper.id));
+    assert_eq!(lower_ns.personal_owner, Some(lower.id));
+    let owner = user(store, "owner").await;
+    store.create_team("carol", owner.id, None).await.unwrap();
+    let carol = user(store, "carol").await;
+    let hidden = store
+        .team_by_name("carol_2")
+        .await
+        .unwrap()
+        .expect("uniquified hidden team");
+    assert!(hidden.hidden);
+    let access = store
+        .namespace_access(NamespaceRef::Named("carol"), Some(carol.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(access.namespace.team_id, Some(hidden.id));
+}
+
+/// User names are unique and validated.
+pub async fn user_names_are_unique_and_valid(store: &dyn PolicyStore) {
+    user(store, "bob").await;
+    let err = store
+        .create_user(NewUser {
+            username: "bob".into(),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    for bad in ["", "a:b", "with space"] {
+        let err = store
+            .create_user(NewUser {
+                username: bad.into(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{bad:?}");
+    }
+}
+
+/// Users can be found by name and id, and are listed by name.
+pub async fn users_are_found_and_listed(store: &dyn PolicyStore) {
+    let zed = user(store, "zed").await;
+    let amy = user(store, "amy").await;
+    assert_eq!(store.user_by_name("zed").await.unwrap(), Some(zed.clone()));
+    assert_eq!(store.user_by_id(amy.id).await.unwrap(), Some(amy.clone()));
+    assert_eq!(store.user_by_name("nobody").await.unwrap(), None);
+    let names: Vec<String> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, ["amy", "zed"]);
+}
+
+/// Users can be disabled, re-enabled and made administrators.
+pub async fn users_can_be_disabled_and_promoted(store: &dyn PolicyStore) {
+    let u = user(store, "dave").await;
+    store.set_user_enabled(u.id, false).await.unwrap();
+    assert!(!store.user_by_id(u.id).await.unwrap().unwrap().enabled);
+    store.set_user_enabled(u.id, true).await.unwrap();
+    assert!(store.user_by_id(u.id).await.unwrap().unwrap().enabled);
+    store.set_user_admin(u.id, true).await.unwrap();
+    assert!(store.user_by_id(u.id).await.unwrap().unwrap().admin);
+    let err = store
+        .set_user_enabled(crate::model::UserId(987_654), false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+/// Changing the password replaces the hash and revokes refresh tokens.
+pub async fn password_change_revokes_refresh_tokens(store: &dyn PolicyStore) {
+    let u = user(store, "erin").await;
+    store
+        .create_refresh_token(u.id, "registry", None, "rt-hash")
+        .await
+        .unwrap();
+    store
+        .set_password_hash(u.id, Some(PasswordHash("$2b$04$new".into())))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.user_by_id(u.id).await.unwrap().unwrap().password_hash,
+        Some(PasswordHash("$2b$04$new".into()))
+    );
+    assert_eq!(store.refresh_token_by_hash("rt-hash").await.unwrap(), None);
+}
+
+/// Teams are created with their owner; names are unique.
+pub async fn teams_have_owners_and_unique_names(store: &dyn PolicyStore) {
+    let owner = user(store, "frank").await;
+    let team = store
+        .create_team("devs", owner.id, Some("Developers".into()))
+        .await
+        .unwrap();
+    assert!(!team.hidden);
+    assert_eq!(team.description.as_deref(), Some("Developers"));
+    assert_eq!(
+        store.team_by_name("devs").await.unwrap(),
+        Some(team.clone())
+    );
+    let members = store.team_members(team.id).await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(
+        (members[0].user_id, members[0].role),
+        (owner.id, Role::Owner)
+    );
+    let err = store.create_team("devs", owner.id, None).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    let err = store
+        .create_team("other", crate::model::UserId(987_654), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+/// Members can be added and their roles changed.
+pub async fn team_members_and_roles(store: &dyn PolicyStore) {
+    let owner = user(store, "gina").await;
+    let viewer = user(store, "hank").await;
+    let team = store.create_team("ops", owner.id, None).await.unwrap();
+    store
+        .set_team_member(team.id, viewer.id, Role::Viewer)
+        .await
+        .unwrap();
+    let roles: Vec<(String, Role)> = store
+        .team_members(team.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.username, m.role))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("gina".to_owned(), Role::Owner),
+            ("hank".to_owned(), Role::Viewer)
+        ]
+    );
+    store
+        .set_team_member(team.id, viewer.id, Role::Contributor)
+        .await
+        .unwrap();
+    let members = store.team_members(team.id).await.unwrap();
+    assert_eq!(members.len(), 2);
+    assert_eq!(members[1].role, Role::Contributor);
+    let err = store
+        .set_team_member(team.id, crate::model::UserId(987_654), Role::Viewer)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+/// Namespaces are created for teams, with unique valid names.
+pub async fn namespaces_are_unique_and_valid(store: &dyn PolicyStore) {
+    let owner = user(store, "ivan").await;
+    let team = store.create_team("qa", owner.id, None).await.unwrap();
+    let new = |name: &str| NewNamespace {
+        name: name.into(),
+        team_id: team.id,
+        visibility: Visibility::Protected,
+        description: Some("QA images".into()),
+    };
+    let ns = store.create_namespace(new("qa")).await.unwrap();
+    assert_eq!(ns.visibility, Visibility::Protected);
+    assert_eq!(ns.team_id, Some(team.id));
+    assert_eq!(
+        store.namespace(NamespaceRef::Named("qa")).await.unwrap(),
+        Some(ns)
+    );
+    assert_eq!(
+        store.create_namespace(new("qa")).await.unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        store
+            .create_namespace(new("ivan"))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Conflict
+    );
+    for bad in ["QA", "a/b", "", "-x"] {
+        assert_eq!(
+            store.create_namespace(new(bad)).await.unwrap_err().kind(),
+            ErrorKind::Invalid,
+            "{bad:?}"
+        );
+    }
+    let orphan = NewNamespace {
+        team_id: crate::model::TeamId(987_654),
+        ..new("orphan")
+    };
+    assert_eq!(
+        store.create_namespace(orphan).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        store
+            .namespace(NamespaceRef::Named("missing"))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// `namespace_access` reports the caller's role, or none.
+pub async fn namespace_access_reports_roles(store: &dyn PolicyStore) {
+    let owner = user(store, "jane").await;
+    let member = user(store, "kurt").await;
+    let outsider = user(store, "lena").await;
+    let team = store.create_team("web", owner.id, None).await.unwrap();
+    store
+        .set_team_member(team.id, member.id, Role::Contributor)
+        .await
+        .unwrap();
+    store
+        .create_namespace(NewNamespace {
+            name: "web".into(),
+            team_id: team.id,
+            visibility: Visibility::Private,
+            description: None,
+        })
+        .await
+        .unwrap();
+    let web = NamespaceRef::Named("web");
+    let role = |u| async move { store.namespace_access(web, u).await.unwrap().unwrap().role };
+    assert_eq!(role(Some(owner.id)).await, Some(Role::Owner));
+    assert_eq!(role(Some(member.id)).await, Some(Role::Contributor));
+    assert_eq!(role(Some(outsider.id)).await, None);
+    assert_eq!(role(None).await, None);
+    assert_eq!(
+        store
+            .namespace_access(NamespaceRef::Named("nope"), Some(owner.id))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// Visibility can change; the global namespace is never private.
+pub async fn namespace_visibility_changes(store: &dyn PolicyStore) {
+    let u = user(store, "mike").await;
+    let ns = u.personal_namespace.unwrap();
+    store
+        .set_namespace_visibility(ns, Visibility::Public)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .namespace(NamespaceRef::Named("mike"))
+            .await
+            .unwrap()
+            .unwrap()
+            .visibility,
+        Visibility::Public
+    );
+    let global = store
+        .namespace(NamespaceRef::Global)
+        .await
+        .unwrap()
+        .unwrap();
+    let err = store
+        .set_namespace_visibility(global.id, Visibility::Private)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    store
+        .set_namespace_visibility(global.id, Visibility::Protected)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .namespace(NamespaceRef::Global)
+            .await
+            .unwrap()
+            .unwrap()
+            .visibility,
+        Visibility::Protected
+    );
+}
+
+/// Application tokens are found by hash, listed, unique per label and revocable; revoking one
+/// revokes the refresh tokens obtained with it.
+pub async fn app_tokens_lifecycle(store: &dyn PolicyStore) {
+    let u = user(store, "nina").await;
+    let other = user(store, "oscar").await;
+    let ci = store.create_app_token(u.id, "ci", "hash-ci").await.unwrap();
+    let laptop = store
+        .create_app_token(u.id, "laptop", "hash-laptop")
+        .await
+        .unwrap();
+    store
+        .create_app_token(other.id, "ci", "hash-other")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.app_token_by_hash("hash-ci").await.unwrap(),
+        Some(ci.clone())
+    );
+    assert_eq!(store.app_token_by_hash("unknown").await.unwrap(), None);
+    let labels: Vec<String> = store
+        .list_app_tokens(u.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.label)
+        .collect();
+    assert_eq!(labels, ["ci", "laptop"]);
+    assert_eq!(
+        store
+            .create_app_token(u.id, "ci", "hash-x")
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Conflict
+    );
+    store
+        .create_refresh_token(u.id, "registry", Some(ci.id), "rt-ci")
+        .await
+        .unwrap();
+    store
+        .create_refresh_token(u.id, "registry", Some(laptop.id), "rt-laptop")
+        .await
+        .unwrap();
+    store.revoke_app_token(ci.id).await.unwrap();
+    assert_eq!(store.app_token_by_hash("hash-ci").await.unwrap(), None);
+    assert_eq!(store.refresh_token_by_hash("rt-ci").await.unwrap(), None);
+    assert!(
+        store
+            .refresh_token_by_hash("rt-laptop")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store.revoke_app_token(ci.id).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+/// Refresh tokens are bound to user and service and revocable per user.
+pub async fn refresh_tokens_lifecycle(store: &dyn PolicyStore) {
+    let u = user(store, "paul").await;
+    let v = user(store, "quinn").await;
+    let token = store
+        .create_refresh_token(u.id, "registry.local", None, "rt-1")
+        .await
+        .unwrap();
+    store
+        .create_refresh_token(u.id, "registry.local", None, "rt-2")
+        .await
+        .unwrap();
+    store
+        .create_refresh_token(v.id, "registry.local", None, "rt-3")
+        .await
+        .unwrap();
+    let found = store.refresh_token_by_hash("rt-1").await.unwrap().unwrap();
+    assert_eq!(found, token);
+    assert_eq!(
+        (found.user_id, found.service.as_str(), found.app_token_id),
+        (u.id, "registry.local", None)
+    );
+    assert_eq!(store.revoke_refresh_tokens(u.id).await.unwrap(), 2);
+    assert_eq!(store.refresh_token_by_hash("rt-2").await.unwrap(), None);
+    assert!(store.refresh_token_by_hash("rt-3").await.unwrap().is_some());
+}
+
+/// The scope authorizer gives each caller exactly what the policy allows, over this store.
+pub async fn scopes_are_authorized_against_the_store(store: &dyn PolicyStore) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let viewer = user(store, "vera").await;
+    let team = store.create_team("shared", alice.id, None).await.unwrap();
+    store
+        .set_team_member(team.id, viewer.id, Role::Viewer)
+        .await
+        .unwrap();
+    store
+        .create_namespace(NewNamespace {
+            name: "shared".into(),
+            team_id: team.id,
+            visibility: Visibility::Public,
+            description: None,
+        })
+        .await
+        .unwrap();
+    let config = PolicyConfig::default();
+    let scopes = parse_scopes(
+        "repository:alice/app:pull,push repository:shared/app:pull,push,delete repository:alice/app:*,fork registry:catalog:*",
+    )
+    .unwrap();
+    let grants = |caller| {
+        let scopes = scopes.clone();
+        async move {
+            authorize_scopes(store, caller, &scopes, &config)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|g| format!("{}:{}:{}", g.resource_type, g.name, g.actions.join(",")))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        grants(Caller::User {
+            id: alice.id,
+            admin: false
+        })
+        .await,
+        [
+            "repository:alice/app:pull,push,*",
+            "repository:shared/app:pull,push,delete"
+        ]
+    );
+    assert_eq!(
+        grants(Caller::User {
+            id: bob.id,
+            admin: false
+        })
+        .await,
+        ["repository:shared/app:pull"]
+    );
+    assert_eq!(
+        grants(Caller::User {
+            id: viewer.id,
+            admin: false
+        })
+        .await,
+        ["repository:shared/app:pull"]
+    );
+    assert_eq!(
+        grants(Caller::Anonymous).await,
+        ["repository:shared/app:pull"]
+    );
+    assert_eq!(
+        grants(Caller::User {
+            id: bob.id,
+            admin: true
+        })
+        .await,
+        [
+            "repository:alice/app:pull,push,*",
+            "repository:shared/app:pull,push,delete",
+            "registry:catalog:*"
+        ]
+    );
+}
+
+/// Expands to one `#[tokio::test]` per conformance check, each on a fresh store made by the
+/// given async expression.
+#[macro_export]
+macro_rules! policy_store_conformance {
+    ($make:expr) => {
+        $crate::policy_store_conformance!(@tests $make;
+            global_namespace_exists_and_is_public,
+            create_user_creates_personal_namespace,
+            personal_names_are_made_unique,
+            user_names_are_unique_and_valid,
+            users_are_found_and_listed,
+            users_can_be_disabled_and_promoted,
+            password_change_revokes_refresh_tokens,
+            teams_have_owners_and_unique_names,
+            team_members_and_roles,
+            namespaces_are_unique_and_valid,
+            namespace_access_reports_roles,
+            namespace_visibility_changes,
+            app_tokens_lifecycle,
+            refresh_tokens_lifecycle,
+            scopes_are_authorized_against_the_store,
+        );
+    };
+    (@tests $make:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $check() {
+                let store = $make.await;
+                $crate::testing::$check(&store).await;
+            }
+        )*
+    };
+}

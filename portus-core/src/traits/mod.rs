@@ -1,0 +1,18 @@
+//! The four object-safe async traits that backends implement.
+//!
+//! Each is used as `Arc<dyn Trait>`; blanket implementations make `Arc<T>` and `Box<T>` usable
+//! wherever a `T` is.
+
+mod authenticator;
+mod policy_store;
+mod registry_client;
+mod security_backend;
+
+pub use authenticator::{AuthMethod, AuthOutcome, Authenticator, Identity, Secret};
+#[cfg(feature = "mock")]
+pub use policy_store::MockPolicyStore;
+pub use policy_store::PolicyStore;
+pub use registry_client::{ManifestInfo, RegistryClient};
+pub use security_backend::{
+    ImageRef, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability,
+};

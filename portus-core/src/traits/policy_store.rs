@@ -1,0 +1,202 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::Result;
+use crate::model::{
+    AppToken, AppTokenId, Namespace, NamespaceAccess, NamespaceId, NamespaceRef, NewNamespace,
+    NewUser, PasswordHash, RefreshToken, Role, Team, TeamId, TeamMember, User, UserId, Visibility,
+};
+
+/// Persistent state behind authorization: users, teams, namespaces and credentials.
+///
+/// Every implementation runs the shared conformance suite in [`crate::testing`]. Secrets are
+/// never stored: application and refresh tokens are looked up by a hash the caller computes.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait PolicyStore: Send + Sync {
+    /// Creates a user together with a personal namespace (private, owned by a hidden team whose
+    /// only owner is the user). Fails with `Conflict` if the user name is taken.
+    async fn create_user(&self, user: NewUser) -> Result<User>;
+    /// Looks a user up by login name.
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>>;
+    /// Looks a user up by id.
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>>;
+    /// All users, ordered by name.
+    async fn list_users(&self) -> Result<Vec<User>>;
+    /// Enables or disables a user.
+    async fn set_user_enabled(&self, id: UserId, enabled: bool) -> Result<()>;
+    /// Grants or revokes administrator rights.
+    async fn set_user_admin(&self, id: UserId, admin: bool) -> Result<()>;
+    /// Replaces the local password hash and revokes the user's refresh tokens.
+    async fn set_password_hash(&self, id: UserId, hash: Option<PasswordHash>) -> Result<()>;
+
+    /// Creates a (visible) team with `owner` as its first owner.
+    async fn create_team(
+        &self,
+        name: &str,
+        owner: UserId,
+        description: Option<String>,
+    ) -> Result<Team>;
+    /// Looks a team up by name.
+    async fn team_by_name(&self, name: &str) -> Result<Option<Team>>;
+    /// Adds a member or changes an existing member's role.
+    async fn set_team_member(&self, team: TeamId, user: UserId, role: Role) -> Result<()>;
+    /// Members of a team, ordered by user name.
+    async fn team_members(&self, team: TeamId) -> Result<Vec<TeamMember>>;
+
+    /// Creates a namespace owned by a team. Fails with `Conflict` if the name is taken.
+    async fn create_namespace(&self, namespace: NewNamespace) -> Result<Namespace>;
+    /// Looks a namespace up (the global namespace always exists).
+    async fn namespace<'a>(&self, namespace: NamespaceRef<'a>) -> Result<Option<Namespace>>;
+    /// Changes who may pull from a namespace. The global namespace cannot be private.
+    async fn set_namespace_visibility(&self, id: NamespaceId, visibility: Visibility)
+    -> Result<()>;
+    /// A namespace plus the given user's role in its team, in one lookup: what the token
+    /// endpoint needs per scope.
+    async fn namespace_access<'a>(
+        &self,
+        namespace: NamespaceRef<'a>,
+        user: Option<UserId>,
+    ) -> Result<Option<NamespaceAccess>>;
+
+    /// Stores a new application token by the hash of its secret. Labels are unique per user.
+    async fn create_app_token(
+        &self,
+        user: UserId,
+        label: &str,
+        secret_hash: &str,
+    ) -> Result<AppToken>;
+    /// Finds an application token by the hash of its secret.
+    async fn app_token_by_hash(&self, secret_hash: &str) -> Result<Option<AppToken>>;
+    /// A user's application tokens, oldest first.
+    async fn list_app_tokens(&self, user: UserId) -> Result<Vec<AppToken>>;
+    /// Deletes an application token and the refresh tokens obtained with it.
+    async fn revoke_app_token(&self, id: AppTokenId) -> Result<()>;
+
+    /// Stores a refresh token by the hash of its secret.
+    async fn create_refresh_token(
+        &self,
+        user: UserId,
+        service: &str,
+        app_token: Option<AppTokenId>,
+        secret_hash: &str,
+    ) -> Result<RefreshToken>;
+    /// Finds a refresh token by the hash of its secret.
+    async fn refresh_token_by_hash(&self, secret_hash: &str) -> Result<Option<RefreshToken>>;
+    /// Deletes all refresh tokens of a user; returns how many were deleted.
+    async fn revoke_refresh_tokens(&self, user: UserId) -> Result<u64>;
+}
+
+macro_rules! forward_policy_store {
+    ($wrapper:ty) => {
+        #[async_trait]
+        impl<T: PolicyStore + ?Sized> PolicyStore for $wrapper {
+            async fn create_user(&self, user: NewUser) -> Result<User> {
+                (**self).create_user(user).await
+            }
+            async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
+                (**self).user_by_name(username).await
+            }
+            async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
+                (**self).user_by_id(id).await
+            }
+            async fn list_users(&self) -> Result<Vec<User>> {
+                (**self).list_users().await
+            }
+            async fn set_user_enabled(&self, id: UserId, enabled: bool) -> Result<()> {
+                (**self).set_user_enabled(id, enabled).await
+            }
+            async fn set_user_admin(&self, id: UserId, admin: bool) -> Result<()> {
+                (**self).set_user_admin(id, admin).await
+            }
+            async fn set_password_hash(
+                &self,
+                id: UserId,
+                hash: Option<PasswordHash>,
+            ) -> Result<()> {
+                (**self).set_password_hash(id, hash).await
+            }
+            async fn create_team(
+                &self,
+                name: &str,
+                owner: UserId,
+                description: Option<String>,
+            ) -> Result<Team> {
+                (**self).create_team(name, owner, description).await
+            }
+            async fn team_by_name(&self, name: &str) -> Result<Option<Team>> {
+                (**self).team_by_name(name).await
+            }
+            async fn set_team_member(&self, team: TeamId, user: UserId, role: Role) -> Result<()> {
+                (**self).set_team_member(team, user, role).await
+            }
+            async fn team_members(&self, team: TeamId) -> Result<Vec<TeamMember>> {
+                (**self).team_members(team).await
+            }
+            async fn create_namespace(&self, namespace: NewNamespace) -> Result<Namespace> {
+                (**self).create_namespace(namespace).await
+            }
+            async fn namespace<'a>(
+                &self,
+                namespace: NamespaceRef<'a>,
+            ) -> Result<Option<Namespace>> {
+                (**self).namespace(namespace).await
+            }
+            async fn set_namespace_visibility(
+                &self,
+                id: NamespaceId,
+                visibility: Visibility,
+            ) -> Result<()> {
+                (**self).set_namespace_visibility(id, visibility).await
+            }
+            async fn namespace_access<'a>(
+                &self,
+                namespace: NamespaceRef<'a>,
+                user: Option<UserId>,
+            ) -> Result<Option<NamespaceAccess>> {
+                (**self).namespace_access(namespace, user).await
+            }
+            async fn create_app_token(
+                &self,
+                user: UserId,
+                label: &str,
+                secret_hash: &str,
+            ) -> Result<AppToken> {
+                (**self).create_app_token(user, label, secret_hash).await
+            }
+            async fn app_token_by_hash(&self, secret_hash: &str) -> Result<Option<AppToken>> {
+                (**self).app_token_by_hash(secret_hash).await
+            }
+            async fn list_app_tokens(&self, user: UserId) -> Result<Vec<AppToken>> {
+                (**self).list_app_tokens(user).await
+            }
+            async fn revoke_app_token(&self, id: AppTokenId) -> Result<()> {
+                (**self).revoke_app_token(id).await
+            }
+            async fn create_refresh_token(
+                &self,
+                user: UserId,
+                service: &str,
+                app_token: Option<AppTokenId>,
+                secret_hash: &str,
+            ) -> Result<RefreshToken> {
+                (**self)
+                    .create_refresh_token(user, service, app_token, secret_hash)
+                    .await
+            }
+            async fn refresh_token_by_hash(
+                &self,
+                secret_hash: &str,
+            ) -> Result<Option<RefreshToken>> {
+                (**self).refresh_token_by_hash(secret_hash).await
+            }
+            async fn revoke_refresh_tokens(&self, user: UserId) -> Result<u64> {
+                (**self).revoke_refresh_tokens(user).await
+            }
+        }
+    };
+}
+
+forward_policy_store!(Arc<T>);
+forward_policy_store!(Box<T>);
