@@ -1,1 +1,21 @@
-//! placeholder
+//! Token issuance and authentication for portus.
+//!
+//! - [`token`]: signing keys (RS256 / ES256 from PEM), the libtrust `kid`, optional `x5c`, and
+//!   the [`TokenIssuer`] that signs registry bearer tokens.
+//! - [`password`]: bcrypt passwords (compatible with Portus/Devise hashes), application and
+//!   refresh token secrets, and the [`LocalAuthenticator`].
+//! - [`service`]: the [`TokenService`] that answers a token request end to end: authenticate,
+//!   authorize every scope action, sign.
+//! - [`store`]: the SQL [`PolicyStore`](portus_core::PolicyStore) (SQLite, feature `sqlite`).
+
+pub mod error;
+pub mod password;
+pub mod service;
+#[cfg(feature = "sqlite")]
+pub mod store;
+pub mod token;
+
+pub use error::{Error, Result};
+pub use password::LocalAuthenticator;
+pub use service::{Credentials, TokenGrant, TokenRequest, TokenService, TokenServiceConfig};
+pub use token::{SigningAlgorithm, SigningKey, TokenIssuer};

@@ -62,8 +62,7 @@ pub async fn authorize_scopes(
                             visibility: a.namespace.visibility,
                             global: a.namespace.global,
                             role: a.role,
-                            personal_of_caller: user_id.is_some()
-                                && a.namespace.personal_owner == user_id,
+                            personal_of_caller: user_id.is_some() && a.namespace.personal_owner == user_id,
                         });
                         facts_cache.insert(namespace, facts);
                         facts
@@ -73,9 +72,8 @@ pub async fn authorize_scopes(
                     .actions
                     .iter()
                     .filter(|a| {
-                        Action::from_scope(a).is_some_and(|action| {
-                            authorize(caller, facts.as_ref(), action, config).is_allowed()
-                        })
+                        Action::from_scope(a)
+                            .is_some_and(|action| authorize(caller, facts.as_ref(), action, config).is_allowed())
                     })
                     .map(String::as_str)
                     .collect()

@@ -6,13 +6,11 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use crate::model::{
-    AppToken, AppTokenId, Namespace, NamespaceAccess, NamespaceId, NamespaceRef, NewNamespace,
-    NewUser, PasswordHash, RefreshToken, RefreshTokenId, Role, Team, TeamId, TeamMember, User,
-    UserId, Visibility,
+    AppToken, AppTokenId, Namespace, NamespaceAccess, NamespaceId, NamespaceRef, NewNamespace, NewUser, PasswordHash,
+    RefreshToken, RefreshTokenId, Role, Team, TeamId, TeamMember, User, UserId, Visibility,
 };
 use crate::naming::{
-    first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name,
-    validate_username,
+    first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name, validate_username,
 };
 use crate::traits::PolicyStore;
 use crate::{Error, Result};
@@ -97,9 +95,7 @@ impl InMemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave half-applied changes: every method
         // validates before mutating, so the state is still consistent.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -109,27 +105,20 @@ impl PolicyStore for InMemoryStore {
         validate_username(&new.username)?;
         let mut state = self.lock();
         if state.users.iter().any(|u| u.username == new.username) {
-            return Err(Error::Conflict(format!(
-                "user '{}' already exists",
-                new.username
-            )));
+            return Err(Error::Conflict(format!("user '{}' already exists", new.username)));
         }
         let user_id = UserId(state.next_id());
         let personal_namespace = match namespace_name_for_user(&new.username) {
             Some(base) => {
                 let ns_name = first_free_name(&base, |n| state.namespace_named(n).is_some());
-                let team_name =
-                    first_free_name(&new.username, |n| state.teams.iter().any(|t| t.name == n));
+                let team_name = first_free_name(&new.username, |n| state.teams.iter().any(|t| t.name == n));
                 let team = state.add_team(&team_name, None, true);
                 state.members.push((team.id, user_id, Role::Owner));
                 let id = NamespaceId(state.next_id());
                 state.namespaces.push(Namespace {
                     id,
                     name: ns_name,
-                    description: Some(format!(
-                        "This personal namespace belongs to {}.",
-                        new.username
-                    )),
+                    description: Some(format!("This personal namespace belongs to {}.", new.username)),
                     team_id: Some(team.id),
                     visibility: Visibility::Private,
                     global: false,
@@ -154,12 +143,7 @@ impl PolicyStore for InMemoryStore {
     }
 
     async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
-        Ok(self
-            .lock()
-            .users
-            .iter()
-            .find(|u| u.username == username)
-            .cloned())
+        Ok(self.lock().users.iter().find(|u| u.username == username).cloned())
     }
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
@@ -189,12 +173,7 @@ impl PolicyStore for InMemoryStore {
         Ok(())
     }
 
-    async fn create_team(
-        &self,
-        name: &str,
-        owner: UserId,
-        description: Option<String>,
-    ) -> Result<Team> {
+    async fn create_team(&self, name: &str, owner: UserId, description: Option<String>) -> Result<Team> {
         validate_team_name(name)?;
         let mut state = self.lock();
         state.user_mut(owner)?;
@@ -216,11 +195,7 @@ impl PolicyStore for InMemoryStore {
         if !state.teams.iter().any(|t| t.id == team) {
             return Err(Error::not_found("team", team.to_string()));
         }
-        match state
-            .members
-            .iter_mut()
-            .find(|(t, u, _)| *t == team && *u == user)
-        {
+        match state.members.iter_mut().find(|(t, u, _)| *t == team && *u == user) {
             Some(member) => member.2 = role,
             None => state.members.push((team, user, role)),
         }
@@ -253,10 +228,7 @@ impl PolicyStore for InMemoryStore {
             return Err(Error::not_found("team", new.team_id.to_string()));
         }
         if state.namespace_named(&new.name).is_some() {
-            return Err(Error::Conflict(format!(
-                "namespace '{}' already exists",
-                new.name
-            )));
+            return Err(Error::Conflict(format!("namespace '{}' already exists", new.name)));
         }
         let namespace = Namespace {
             id: NamespaceId(state.next_id()),
@@ -279,11 +251,7 @@ impl PolicyStore for InMemoryStore {
         })
     }
 
-    async fn set_namespace_visibility(
-        &self,
-        id: NamespaceId,
-        visibility: Visibility,
-    ) -> Result<()> {
+    async fn set_namespace_visibility(&self, id: NamespaceId, visibility: Visibility) -> Result<()> {
         let mut state = self.lock();
         let namespace = state
             .namespaces
@@ -291,9 +259,7 @@ impl PolicyStore for InMemoryStore {
             .find(|n| n.id == id)
             .ok_or_else(|| Error::not_found("namespace", id.to_string()))?;
         if namespace.global && visibility == Visibility::Private {
-            return Err(Error::Invalid(
-                "the global namespace cannot be private".into(),
-            ));
+            return Err(Error::Invalid("the global namespace cannot be private".into()));
         }
         namespace.visibility = visibility;
         Ok(())
@@ -319,16 +285,9 @@ impl PolicyStore for InMemoryStore {
         Ok(Some(NamespaceAccess { namespace, role }))
     }
 
-    async fn create_app_token(
-        &self,
-        user: UserId,
-        label: &str,
-        secret_hash: &str,
-    ) -> Result<AppToken> {
+    async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken> {
         if label.trim().is_empty() {
-            return Err(Error::Invalid(
-                "application token label must not be empty".into(),
-            ));
+            return Err(Error::Invalid("application token label must not be empty".into()));
         }
         let mut state = self.lock();
         state.user_mut(user)?;
@@ -347,9 +306,7 @@ impl PolicyStore for InMemoryStore {
             label: label.to_owned(),
             created_at: Utc::now(),
         };
-        state
-            .app_tokens
-            .push((token.clone(), secret_hash.to_owned()));
+        state.app_tokens.push((token.clone(), secret_hash.to_owned()));
         Ok(token)
     }
 
@@ -379,9 +336,7 @@ impl PolicyStore for InMemoryStore {
         if state.app_tokens.len() == before {
             return Err(Error::not_found("application token", id.to_string()));
         }
-        state
-            .refresh_tokens
-            .retain(|(t, _)| t.app_token_id != Some(id));
+        state.refresh_tokens.retain(|(t, _)| t.app_token_id != Some(id));
         Ok(())
     }
 
@@ -401,9 +356,7 @@ impl PolicyStore for InMemoryStore {
             app_token_id: app_token,
             created_at: Utc::now(),
         };
-        state
-            .refresh_tokens
-            .push((token.clone(), secret_hash.to_owned()));
+        state.refresh_tokens.push((token.clone(), secret_hash.to_owned()));
         Ok(token)
     }
 

@@ -14,8 +14,7 @@ pub fn validate_namespace_name(name: &str) -> Result<()> {
             "namespace name is longer than {MAX_NAME_LEN} characters"
         )));
     }
-    validate_path_component(name)
-        .map_err(|reason| Error::Invalid(format!("invalid namespace name: {reason}")))
+    validate_path_component(name).map_err(|reason| Error::Invalid(format!("invalid namespace name: {reason}")))
 }
 
 /// Checks a user name: 1 to 255 printable characters without `:` (it separates user and
@@ -26,10 +25,7 @@ pub fn validate_username(name: &str) -> Result<()> {
             "user name must be 1 to {MAX_NAME_LEN} characters"
         )));
     }
-    if name
-        .chars()
-        .any(|c| c == ':' || c.is_whitespace() || c.is_control())
-    {
+    if name.chars().any(|c| c == ':' || c.is_whitespace() || c.is_control()) {
         return Err(Error::Invalid(
             "user name must not contain ':', spaces or control characters".into(),
         ));
@@ -40,11 +36,7 @@ pub fn validate_username(name: &str) -> Result<()> {
 /// Checks a team name: 1 to 255 characters without control characters or leading/trailing
 /// white space.
 pub fn validate_team_name(name: &str) -> Result<()> {
-    if name.is_empty()
-        || name.len() > MAX_NAME_LEN
-        || name.trim() != name
-        || name.chars().any(char::is_control)
-    {
+    if name.is_empty() || name.len() > MAX_NAME_LEN || name.trim() != name || name.chars().any(char::is_control) {
         return Err(Error::Invalid(format!(
             "team name must be 1 to {MAX_NAME_LEN} characters, without control characters or surrounding spaces"
         )));
@@ -63,10 +55,7 @@ pub fn namespace_name_for_user(username: &str) -> Option<String> {
         } else {
             '_'
         };
-        let last_is_separator = out
-            .chars()
-            .last()
-            .is_some_and(|l| !l.is_ascii_alphanumeric());
+        let last_is_separator = out.chars().last().is_some_and(|l| !l.is_ascii_alphanumeric());
         if !c.is_ascii_alphanumeric() && last_is_separator {
             // Collapse a run of separators into a single '_'.
             out.pop();

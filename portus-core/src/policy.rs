@@ -245,9 +245,7 @@ fn push(caller: Caller, ns: &NamespaceFacts, config: &PolicyConfig) -> Decision 
         PushPolicy::AdminOnly => false,
         PushPolicy::AllowPersonal => ns.personal_of_caller,
         // The global namespace belongs to administrators, who were handled above.
-        PushPolicy::AllowTeams => {
-            !ns.global && matches!(ns.role, Some(Role::Owner | Role::Contributor))
-        }
+        PushPolicy::AllowTeams => !ns.global && matches!(ns.role, Some(Role::Owner | Role::Contributor)),
     };
     allow_if(allowed, DenyReason::PushNotAllowed)
 }
@@ -320,12 +318,7 @@ mod tests {
         }
     }
 
-    fn check(
-        caller: Caller,
-        facts: Option<NamespaceFacts>,
-        action: Action,
-        config: PolicyConfig,
-    ) -> bool {
+    fn check(caller: Caller, facts: Option<NamespaceFacts>, action: Action, config: PolicyConfig) -> bool {
         authorize(caller, facts.as_ref(), action, &config).is_allowed()
     }
 
@@ -342,12 +335,7 @@ mod tests {
                 None,
                 [true, false, false, false, false, false],
             ),
-            (
-                "non-member",
-                USER,
-                None,
-                [true, true, false, false, false, false],
-            ),
+            ("non-member", USER, None, [true, true, false, false, false, false]),
             (
                 "viewer",
                 USER,
@@ -360,12 +348,7 @@ mod tests {
                 Some(Role::Contributor),
                 [true, true, true, true, false, false],
             ),
-            (
-                "owner",
-                USER,
-                Some(Role::Owner),
-                [true, true, true, true, true, true],
-            ),
+            ("owner", USER, Some(Role::Owner), [true, true, true, true, true, true]),
             ("admin", ADMIN, None, [true, true, true, true, true, true]),
         ];
         for (who, caller, role, expected) in rows {
@@ -386,40 +369,17 @@ mod tests {
         let config = PolicyConfig::default();
         for visibility in [Public, Protected] {
             assert!(!check(USER, Some(ns(visibility, None)), Push, config));
-            assert!(!check(
-                USER,
-                Some(ns(visibility, Some(Role::Viewer))),
-                Push,
-                config
-            ));
-            assert!(check(
-                USER,
-                Some(ns(visibility, Some(Role::Contributor))),
-                Push,
-                config
-            ));
-            assert!(!check(
-                Caller::Anonymous,
-                Some(ns(visibility, None)),
-                Push,
-                config
-            ));
-            assert!(!check(
-                Caller::Anonymous,
-                Some(ns(visibility, None)),
-                Delete,
-                config
-            ));
+            assert!(!check(USER, Some(ns(visibility, Some(Role::Viewer))), Push, config));
+            assert!(check(USER, Some(ns(visibility, Some(Role::Contributor))), Push, config));
+            assert!(!check(Caller::Anonymous, Some(ns(visibility, None)), Push, config));
+            assert!(!check(Caller::Anonymous, Some(ns(visibility, None)), Delete, config));
         }
     }
 
     #[test]
     fn catalog_is_admin_only() {
         assert!(authorize_catalog(ADMIN).is_allowed());
-        assert_eq!(
-            authorize_catalog(USER),
-            Decision::Deny(DenyReason::AdminOnly)
-        );
+        assert_eq!(authorize_catalog(USER), Decision::Deny(DenyReason::AdminOnly));
         assert_eq!(
             authorize_catalog(Caller::Anonymous),
             Decision::Deny(DenyReason::NotAuthenticated)
@@ -438,12 +398,7 @@ mod tests {
             assert!(check(ADMIN, g, Delete, config));
         }
         assert!(check(Caller::Anonymous, Some(global(Public)), Pull, config));
-        assert!(!check(
-            Caller::Anonymous,
-            Some(global(Protected)),
-            Pull,
-            config
-        ));
+        assert!(!check(Caller::Anonymous, Some(global(Protected)), Pull, config));
     }
 
     #[test]
@@ -453,32 +408,12 @@ mod tests {
             ..PolicyConfig::default()
         };
         assert!(check(USER, Some(personal()), Push, config));
-        assert!(!check(
-            USER,
-            Some(ns(Private, Some(Role::Owner))),
-            Push,
-            config
-        ));
-        assert!(!check(
-            USER,
-            Some(ns(Private, Some(Role::Contributor))),
-            Push,
-            config
-        ));
+        assert!(!check(USER, Some(ns(Private, Some(Role::Owner))), Push, config));
+        assert!(!check(USER, Some(ns(Private, Some(Role::Contributor))), Push, config));
         assert!(check(ADMIN, Some(ns(Private, None)), Push, config));
         // Owners keep delete but, without push, never get `*`.
-        assert!(check(
-            USER,
-            Some(ns(Private, Some(Role::Owner))),
-            Delete,
-            config
-        ));
-        assert!(!check(
-            USER,
-            Some(ns(Private, Some(Role::Owner))),
-            All,
-            config
-        ));
+        assert!(check(USER, Some(ns(Private, Some(Role::Owner))), Delete, config));
+        assert!(!check(USER, Some(ns(Private, Some(Role::Owner))), All, config));
     }
 
     #[test]
@@ -488,12 +423,7 @@ mod tests {
             ..PolicyConfig::default()
         };
         assert!(!check(USER, Some(personal()), Push, config));
-        assert!(!check(
-            USER,
-            Some(ns(Private, Some(Role::Owner))),
-            Push,
-            config
-        ));
+        assert!(!check(USER, Some(ns(Private, Some(Role::Owner))), Push, config));
         assert!(!check(USER, Some(personal()), All, config));
         assert!(check(ADMIN, Some(ns(Private, None)), Push, config));
         assert!(check(USER, Some(personal()), Pull, config));
@@ -507,20 +437,10 @@ mod tests {
         };
         for caller in [ADMIN, USER] {
             assert_eq!(
-                authorize(
-                    caller,
-                    Some(&ns(Private, Some(Role::Owner))),
-                    Delete,
-                    &disabled
-                ),
+                authorize(caller, Some(&ns(Private, Some(Role::Owner))), Delete, &disabled),
                 Decision::Deny(DenyReason::DeleteDisabled)
             );
-            assert!(!check(
-                caller,
-                Some(ns(Private, Some(Role::Owner))),
-                All,
-                disabled
-            ));
+            assert!(!check(caller, Some(ns(Private, Some(Role::Owner))), All, disabled));
             assert!(!check(caller, None, Delete, disabled));
         }
         let contributors = PolicyConfig {

@@ -44,9 +44,7 @@ pub enum ScopeError {
         scope: String,
     },
     /// The resource type is empty or has characters outside `[a-z0-9]`.
-    #[error(
-        "scope '{scope}': resource type '{resource_type}' must be lower-case letters and digits"
-    )]
+    #[error("scope '{scope}': resource type '{resource_type}' must be lower-case letters and digits")]
     InvalidType {
         /// The offending scope.
         scope: String,
@@ -101,9 +99,7 @@ impl FromStr for Scope {
         let actions = actions_part
             .split(',')
             .map(|action| {
-                if action == "*"
-                    || (!action.is_empty() && action.bytes().all(|b| b.is_ascii_lowercase()))
-                {
+                if action == "*" || (!action.is_empty() && action.bytes().all(|b| b.is_ascii_lowercase())) {
                     Ok(action.to_owned())
                 } else {
                     Err(ScopeError::InvalidAction {
@@ -136,17 +132,11 @@ impl fmt::Display for Scope {
 ///
 /// Empty input yields no scopes (a login request).
 pub fn parse_scopes(input: &str) -> Result<Vec<Scope>, ScopeError> {
-    input
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::parse)
-        .collect()
+    input.split(' ').filter(|s| !s.is_empty()).map(str::parse).collect()
 }
 
 fn is_type_value(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 fn parse_type(scope: &str, part: &str) -> Result<(String, Option<String>), ScopeError> {
@@ -180,10 +170,7 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     let mut components: Vec<&str> = name.split('/').collect();
     // Registries send repository paths, where `my.team` is an ordinary component; the first of
     // several components is read as a `host[:port]` only when it is not a valid component.
-    if components.len() > 1
-        && validate_path_component(components[0]).is_err()
-        && components[0].contains([':', '.'])
-    {
+    if components.len() > 1 && validate_path_component(components[0]).is_err() && components[0].contains([':', '.']) {
         validate_host(components[0])?;
         components.remove(0);
     }
@@ -218,10 +205,7 @@ pub fn validate_path_component(component: &str) -> Result<(), String> {
             i += 1;
         }
         let separator = &component[start..i];
-        let valid = separator == "."
-            || separator == "_"
-            || separator == "__"
-            || separator.bytes().all(|c| c == b'-');
+        let valid = separator == "." || separator == "_" || separator == "__" || separator.bytes().all(|c| c == b'-');
         if !valid {
             return Err(format!(
                 "component '{component}' has invalid characters '{separator}' (allowed: lower-case letters, digits and single '.', '_', '__' or '-' separators)"
@@ -262,10 +246,7 @@ mod tests {
     #[test]
     fn parses_simple_repository_scope() {
         let s: Scope = "repository:samalba/my-app:pull,push".parse().unwrap();
-        assert_eq!(
-            s,
-            Scope::new("repository", "samalba/my-app", &["pull", "push"])
-        );
+        assert_eq!(s, Scope::new("repository", "samalba/my-app", &["pull", "push"]));
         assert_eq!(s.to_string(), "repository:samalba/my-app:pull,push");
     }
 
@@ -286,10 +267,7 @@ mod tests {
         assert_eq!(s.actions, ["*"]);
         assert_eq!(s.to_string(), "repository(plugin):vieux/sshfs:*");
         let s: Scope = "registry:catalog:*".parse().unwrap();
-        assert_eq!(
-            (s.resource_type.as_str(), s.name.as_str()),
-            ("registry", "catalog")
-        );
+        assert_eq!((s.resource_type.as_str(), s.name.as_str()), ("registry", "catalog"));
     }
 
     #[test]
@@ -336,10 +314,7 @@ mod tests {
         ];
         for (input, expected) in cases {
             let err = input.parse::<Scope>().unwrap_err().to_string();
-            assert!(
-                err.contains(expected),
-                "{input}: got '{err}', want '{expected}'"
-            );
+            assert!(err.contains(expected), "{input}: got '{err}', want '{expected}'");
         }
         let long = format!("repository:{}:pull", "a".repeat(256));
         assert!(

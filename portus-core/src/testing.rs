@@ -59,10 +59,7 @@ pub async fn create_user_creates_personal_namespace(store: &dyn PolicyStore) {
     assert!(alice.enabled);
     assert!(!alice.admin);
     assert_eq!(alice.email.as_deref(), Some("alice@example.org"));
-    assert_eq!(
-        alice.password_hash,
-        Some(PasswordHash("$2b$04$hash".into()))
-    );
+    assert_eq!(alice.password_hash, Some(PasswordHash("$2b$04$hash".into())));
     let ns = store
         .namespace(NamespaceRef::Named("alice"))
         .await
@@ -78,11 +75,7 @@ pub async fn create_user_creates_personal_namespace(store: &dyn PolicyStore) {
         .unwrap()
         .unwrap();
     assert_eq!(access.role, Some(Role::Owner));
-    let team = store
-        .team_by_name("alice")
-        .await
-        .unwrap()
-        .expect("hidden team");
+    let team = store.team_by_name("alice").await.unwrap().expect("hidden team");
     assert!(team.hidden);
     assert_eq!(Some(team.id), ns.team_id);
 }
@@ -91,16 +84,8 @@ pub async fn create_user_creates_personal_namespace(store: &dyn PolicyStore) {
 pub async fn personal_names_are_made_unique(store: &dyn PolicyStore) {
     let upper = user(store, "Alice").await;
     let lower = user(store, "alice").await;
-    let upper_ns = store
-        .namespace(NamespaceRef::Named("alice"))
-        .await
-        .unwrap()
-        .unwrap();
-    let lower_ns = store
-        .namespace(NamespaceRef::Named("alice_2"))
-        .await
-        .unwrap()
-        .unwrap();
+    let upper_ns = store.namespace(NamespaceRef::Named("alice")).await.unwrap().unwrap();
+    let lower_ns = store.namespace(NamespaceRef::Named("alice_2")).await.unwrap().unwrap();
     assert_eq!(upper_ns.personal_owner, Some(upper.id));
     assert_eq!(lower_ns.personal_owner, Some(lower.id));
     let owner = user(store, "owner").await;
@@ -203,16 +188,10 @@ pub async fn teams_have_owners_and_unique_names(store: &dyn PolicyStore) {
         .unwrap();
     assert!(!team.hidden);
     assert_eq!(team.description.as_deref(), Some("Developers"));
-    assert_eq!(
-        store.team_by_name("devs").await.unwrap(),
-        Some(team.clone())
-    );
+    assert_eq!(store.team_by_name("devs").await.unwrap(), Some(team.clone()));
     let members = store.team_members(team.id).await.unwrap();
     assert_eq!(members.len(), 1);
-    assert_eq!(
-        (members[0].user_id, members[0].role),
-        (owner.id, Role::Owner)
-    );
+    assert_eq!((members[0].user_id, members[0].role), (owner.id, Role::Owner));
     let err = store.create_team("devs", owner.id, None).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict);
     let err = store
@@ -227,10 +206,7 @@ pub async fn team_members_and_roles(store: &dyn PolicyStore) {
     let owner = user(store, "gina").await;
     let viewer = user(store, "hank").await;
     let team = store.create_team("ops", owner.id, None).await.unwrap();
-    store
-        .set_team_member(team.id, viewer.id, Role::Viewer)
-        .await
-        .unwrap();
+    store.set_team_member(team.id, viewer.id, Role::Viewer).await.unwrap();
     let roles: Vec<(String, Role)> = store
         .team_members(team.id)
         .await
@@ -240,10 +216,7 @@ pub async fn team_members_and_roles(store: &dyn PolicyStore) {
         .collect();
     assert_eq!(
         roles,
-        [
-            ("gina".to_owned(), Role::Owner),
-            ("hank".to_owned(), Role::Viewer)
-        ]
+        [("gina".to_owned(), Role::Owner), ("hank".to_owned(), Role::Viewer)]
     );
     store
         .set_team_member(team.id, viewer.id, Role::Contributor)
@@ -272,20 +245,13 @@ pub async fn namespaces_are_unique_and_valid(store: &dyn PolicyStore) {
     let ns = store.create_namespace(new("qa")).await.unwrap();
     assert_eq!(ns.visibility, Visibility::Protected);
     assert_eq!(ns.team_id, Some(team.id));
-    assert_eq!(
-        store.namespace(NamespaceRef::Named("qa")).await.unwrap(),
-        Some(ns)
-    );
+    assert_eq!(store.namespace(NamespaceRef::Named("qa")).await.unwrap(), Some(ns));
     assert_eq!(
         store.create_namespace(new("qa")).await.unwrap_err().kind(),
         ErrorKind::Conflict
     );
     assert_eq!(
-        store
-            .create_namespace(new("ivan"))
-            .await
-            .unwrap_err()
-            .kind(),
+        store.create_namespace(new("ivan")).await.unwrap_err().kind(),
         ErrorKind::Conflict
     );
     for bad in ["QA", "a/b", "", "-x"] {
@@ -303,13 +269,7 @@ pub async fn namespaces_are_unique_and_valid(store: &dyn PolicyStore) {
         store.create_namespace(orphan).await.unwrap_err().kind(),
         ErrorKind::NotFound
     );
-    assert_eq!(
-        store
-            .namespace(NamespaceRef::Named("missing"))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(store.namespace(NamespaceRef::Named("missing")).await.unwrap(), None);
 }
 
 /// `namespace_access` reports the caller's role, or none.
@@ -350,10 +310,7 @@ pub async fn namespace_access_reports_roles(store: &dyn PolicyStore) {
 pub async fn namespace_visibility_changes(store: &dyn PolicyStore) {
     let u = user(store, "mike").await;
     let ns = u.personal_namespace.unwrap();
-    store
-        .set_namespace_visibility(ns, Visibility::Public)
-        .await
-        .unwrap();
+    store.set_namespace_visibility(ns, Visibility::Public).await.unwrap();
     assert_eq!(
         store
             .namespace(NamespaceRef::Named("mike"))
@@ -363,11 +320,7 @@ pub async fn namespace_visibility_changes(store: &dyn PolicyStore) {
             .visibility,
         Visibility::Public
     );
-    let global = store
-        .namespace(NamespaceRef::Global)
-        .await
-        .unwrap()
-        .unwrap();
+    let global = store.namespace(NamespaceRef::Global).await.unwrap().unwrap();
     let err = store
         .set_namespace_visibility(global.id, Visibility::Private)
         .await
@@ -378,12 +331,7 @@ pub async fn namespace_visibility_changes(store: &dyn PolicyStore) {
         .await
         .unwrap();
     assert_eq!(
-        store
-            .namespace(NamespaceRef::Global)
-            .await
-            .unwrap()
-            .unwrap()
-            .visibility,
+        store.namespace(NamespaceRef::Global).await.unwrap().unwrap().visibility,
         Visibility::Protected
     );
 }
@@ -394,18 +342,9 @@ pub async fn app_tokens_lifecycle(store: &dyn PolicyStore) {
     let u = user(store, "nina").await;
     let other = user(store, "oscar").await;
     let ci = store.create_app_token(u.id, "ci", "hash-ci").await.unwrap();
-    let laptop = store
-        .create_app_token(u.id, "laptop", "hash-laptop")
-        .await
-        .unwrap();
-    store
-        .create_app_token(other.id, "ci", "hash-other")
-        .await
-        .unwrap();
-    assert_eq!(
-        store.app_token_by_hash("hash-ci").await.unwrap(),
-        Some(ci.clone())
-    );
+    let laptop = store.create_app_token(u.id, "laptop", "hash-laptop").await.unwrap();
+    store.create_app_token(other.id, "ci", "hash-other").await.unwrap();
+    assert_eq!(store.app_token_by_hash("hash-ci").await.unwrap(), Some(ci.clone()));
     assert_eq!(store.app_token_by_hash("unknown").await.unwrap(), None);
     let labels: Vec<String> = store
         .list_app_tokens(u.id)
@@ -416,11 +355,7 @@ pub async fn app_tokens_lifecycle(store: &dyn PolicyStore) {
         .collect();
     assert_eq!(labels, ["ci", "laptop"]);
     assert_eq!(
-        store
-            .create_app_token(u.id, "ci", "hash-x")
-            .await
-            .unwrap_err()
-            .kind(),
+        store.create_app_token(u.id, "ci", "hash-x").await.unwrap_err().kind(),
         ErrorKind::Conflict
     );
     store
@@ -434,13 +369,7 @@ pub async fn app_tokens_lifecycle(store: &dyn PolicyStore) {
     store.revoke_app_token(ci.id).await.unwrap();
     assert_eq!(store.app_token_by_hash("hash-ci").await.unwrap(), None);
     assert_eq!(store.refresh_token_by_hash("rt-ci").await.unwrap(), None);
-    assert!(
-        store
-            .refresh_token_by_hash("rt-laptop")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(store.refresh_token_by_hash("rt-laptop").await.unwrap().is_some());
     assert_eq!(
         store.revoke_app_token(ci.id).await.unwrap_err().kind(),
         ErrorKind::NotFound
@@ -480,10 +409,7 @@ pub async fn scopes_are_authorized_against_the_store(store: &dyn PolicyStore) {
     let bob = user(store, "bob").await;
     let viewer = user(store, "vera").await;
     let team = store.create_team("shared", alice.id, None).await.unwrap();
-    store
-        .set_team_member(team.id, viewer.id, Role::Viewer)
-        .await
-        .unwrap();
+    store.set_team_member(team.id, viewer.id, Role::Viewer).await.unwrap();
     store
         .create_namespace(NewNamespace {
             name: "shared".into(),
@@ -536,10 +462,7 @@ pub async fn scopes_are_authorized_against_the_store(store: &dyn PolicyStore) {
         .await,
         ["repository:shared/app:pull"]
     );
-    assert_eq!(
-        grants(Caller::Anonymous).await,
-        ["repository:shared/app:pull"]
-    );
+    assert_eq!(grants(Caller::Anonymous).await, ["repository:shared/app:pull"]);
     assert_eq!(
         grants(Caller::User {
             id: bob.id,

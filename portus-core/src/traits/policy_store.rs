@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use crate::Result;
 use crate::model::{
-    AppToken, AppTokenId, Namespace, NamespaceAccess, NamespaceId, NamespaceRef, NewNamespace,
-    NewUser, PasswordHash, RefreshToken, Role, Team, TeamId, TeamMember, User, UserId, Visibility,
+    AppToken, AppTokenId, Namespace, NamespaceAccess, NamespaceId, NamespaceRef, NewNamespace, NewUser, PasswordHash,
+    RefreshToken, Role, Team, TeamId, TeamMember, User, UserId, Visibility,
 };
 
 /// Persistent state behind authorization: users, teams, namespaces and credentials.
@@ -32,12 +32,7 @@ pub trait PolicyStore: Send + Sync {
     async fn set_password_hash(&self, id: UserId, hash: Option<PasswordHash>) -> Result<()>;
 
     /// Creates a (visible) team with `owner` as its first owner.
-    async fn create_team(
-        &self,
-        name: &str,
-        owner: UserId,
-        description: Option<String>,
-    ) -> Result<Team>;
+    async fn create_team(&self, name: &str, owner: UserId, description: Option<String>) -> Result<Team>;
     /// Looks a team up by name.
     async fn team_by_name(&self, name: &str) -> Result<Option<Team>>;
     /// Adds a member or changes an existing member's role.
@@ -50,8 +45,7 @@ pub trait PolicyStore: Send + Sync {
     /// Looks a namespace up (the global namespace always exists).
     async fn namespace<'a>(&self, namespace: NamespaceRef<'a>) -> Result<Option<Namespace>>;
     /// Changes who may pull from a namespace. The global namespace cannot be private.
-    async fn set_namespace_visibility(&self, id: NamespaceId, visibility: Visibility)
-    -> Result<()>;
+    async fn set_namespace_visibility(&self, id: NamespaceId, visibility: Visibility) -> Result<()>;
     /// A namespace plus the given user's role in its team, in one lookup: what the token
     /// endpoint needs per scope.
     async fn namespace_access<'a>(
@@ -61,12 +55,7 @@ pub trait PolicyStore: Send + Sync {
     ) -> Result<Option<NamespaceAccess>>;
 
     /// Stores a new application token by the hash of its secret. Labels are unique per user.
-    async fn create_app_token(
-        &self,
-        user: UserId,
-        label: &str,
-        secret_hash: &str,
-    ) -> Result<AppToken>;
+    async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken>;
     /// Finds an application token by the hash of its secret.
     async fn app_token_by_hash(&self, secret_hash: &str) -> Result<Option<AppToken>>;
     /// A user's application tokens, oldest first.
@@ -110,19 +99,10 @@ macro_rules! forward_policy_store {
             async fn set_user_admin(&self, id: UserId, admin: bool) -> Result<()> {
                 (**self).set_user_admin(id, admin).await
             }
-            async fn set_password_hash(
-                &self,
-                id: UserId,
-                hash: Option<PasswordHash>,
-            ) -> Result<()> {
+            async fn set_password_hash(&self, id: UserId, hash: Option<PasswordHash>) -> Result<()> {
                 (**self).set_password_hash(id, hash).await
             }
-            async fn create_team(
-                &self,
-                name: &str,
-                owner: UserId,
-                description: Option<String>,
-            ) -> Result<Team> {
+            async fn create_team(&self, name: &str, owner: UserId, description: Option<String>) -> Result<Team> {
                 (**self).create_team(name, owner, description).await
             }
             async fn team_by_name(&self, name: &str) -> Result<Option<Team>> {
@@ -137,17 +117,10 @@ macro_rules! forward_policy_store {
             async fn create_namespace(&self, namespace: NewNamespace) -> Result<Namespace> {
                 (**self).create_namespace(namespace).await
             }
-            async fn namespace<'a>(
-                &self,
-                namespace: NamespaceRef<'a>,
-            ) -> Result<Option<Namespace>> {
+            async fn namespace<'a>(&self, namespace: NamespaceRef<'a>) -> Result<Option<Namespace>> {
                 (**self).namespace(namespace).await
             }
-            async fn set_namespace_visibility(
-                &self,
-                id: NamespaceId,
-                visibility: Visibility,
-            ) -> Result<()> {
+            async fn set_namespace_visibility(&self, id: NamespaceId, visibility: Visibility) -> Result<()> {
                 (**self).set_namespace_visibility(id, visibility).await
             }
             async fn namespace_access<'a>(
@@ -157,12 +130,7 @@ macro_rules! forward_policy_store {
             ) -> Result<Option<NamespaceAccess>> {
                 (**self).namespace_access(namespace, user).await
             }
-            async fn create_app_token(
-                &self,
-                user: UserId,
-                label: &str,
-                secret_hash: &str,
-            ) -> Result<AppToken> {
+            async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken> {
                 (**self).create_app_token(user, label, secret_hash).await
             }
             async fn app_token_by_hash(&self, secret_hash: &str) -> Result<Option<AppToken>> {
@@ -185,10 +153,7 @@ macro_rules! forward_policy_store {
                     .create_refresh_token(user, service, app_token, secret_hash)
                     .await
             }
-            async fn refresh_token_by_hash(
-                &self,
-                secret_hash: &str,
-            ) -> Result<Option<RefreshToken>> {
+            async fn refresh_token_by_hash(&self, secret_hash: &str) -> Result<Option<RefreshToken>> {
                 (**self).refresh_token_by_hash(secret_hash).await
             }
             async fn revoke_refresh_tokens(&self, user: UserId) -> Result<u64> {

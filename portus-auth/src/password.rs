@@ -1,0 +1,253 @@
+//! Local passwords (bcrypt), application and refresh token secrets, and the
+//! [`LocalAuthenticator`].
+//!
+//! Passwords are bcrypt hashes, so hashes created by Portus (Devise, `$2a$10$...`) verify
+//! unchanged. Application and refresh tokens are 256-bit random secrets; they are stored as
+//! SHA-256 digests, which is safe for secrets of that entropy and lets the store find a token
+//! by its digest in one indexed lookup.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use data_encoding::{BASE64URL_NOPAD, HEXLOWER};
+use portus_core::model::PasswordHash;
+use portus_core::traits::{AuthMethod, AuthOutcome, Authenticator, Identity, Secret};
+use portus_core::{Error as CoreError, PolicyStore};
+
+use crate::{Error, Result};
+
+/// bcrypt cost used for new password hashes (Devise's default stretch).
+pub const DEFAULT_BCRYPT_COST: u32 = 10;
+
+/// Minimum length of a new local password.
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// Prefix of application token secrets, so they are recognisable in logs and secret scanners.
+pub const APP_TOKEN_PREFIX: &str = "pat_";
+/// Prefix of refresh token secrets.
+pub const REFRESH_TOKEN_PREFIX: &str = "prt_";
+
+/// Hashes a new password with bcrypt, off the async executor.
+pub async fn hash_password(password: &Secret, cost: u32) -> Result<PasswordHash> {
+    let length = password.expose().chars().count();
+    if !(MIN_PASSWORD_LEN..=72).contains(&password.expose().len()) {
+        return Err(Error::InvalidRequest(format!(
+            "password must be {MIN_PASSWORD_LEN} to 72 bytes long (got {length} characters)"
+        )));
+    }
+    let password = password.clone();
+    tokio::task::spawn_blocking(move || bcrypt::hash(password.expose(), cost))
+        .await
+        .map_err(|e| Error::InvalidRequest(format!("hashing task failed: {e}")))?
+        .map(PasswordHash)
+        .map_err(|e| Error::InvalidRequest(format!("cannot hash password: {e}")))
+}
+
+/// Verifies a password against a bcrypt hash, off the async executor. Malformed hashes never
+/// verify.
+pub async fn verify_password(password: &Secret, hash: &PasswordHash) -> bool {
+    let (password, hash) = (password.clone(), hash.0.clone());
+    tokio::task::spawn_blocking(move || bcrypt::verify(password.expose(), &hash).unwrap_or(false))
+        .await
+        .unwrap_or(false)
+}
+
+/// A freshly generated secret: the plain value (shown to the user once) and its digest (stored).
+#[derive(Debug)]
+pub struct GeneratedSecret {
+    /// The secret to hand out.
+    pub plain: Secret,
+    /// Its digest, see [`secret_digest`].
+    pub digest: String,
+}
+
+/// Generates a 256-bit random secret with the given prefix.
+pub fn generate_secret(prefix: &str) -> Result<GeneratedSecret> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new().fill(&mut bytes).map_err(|_| Error::Signing)?;
+    let plain = Secret::new(format!("{prefix}{}", BASE64URL_NOPAD.encode(&bytes)));
+    let digest = secret_digest(&plain);
+    Ok(GeneratedSecret { plain, digest })
+}
+
+/// The stored form of a token secret: `sha256:<hex>`.
+pub fn secret_digest(secret: &Secret) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.expose().as_bytes());
+    format!("sha256:{}", HEXLOWER.encode(digest.as_ref()))
+}
+
+/// Authenticates users of the policy store by application token or local password.
+///
+/// An unknown user, a user without a local password and a wrong password all cost one bcrypt
+/// verification at the same cost, so response times do not reveal which names exist.
+pub struct LocalAuthenticator {
+    store: Arc<dyn PolicyStore>,
+    dummy_hash: PasswordHash,
+}
+
+impl LocalAuthenticator {
+    /// An authenticator over `store`; `bcrypt_cost` should match the cost of stored hashes.
+    pub fn new(store: Arc<dyn PolicyStore>, bcrypt_cost: u32) -> Result<Self> {
+        let dummy = bcrypt::hash("portus-timing-equaliser", bcrypt_cost)
+            .map_err(|e| Error::InvalidRequest(format!("invalid bcrypt cost {bcrypt_cost}: {e}")))?;
+        Ok(LocalAuthenticator {
+            store,
+            dummy_hash: PasswordHash(dummy),
+        })
+    }
+}
+
+#[async_trait]
+impl Authenticator for LocalAuthenticator {
+    fn name(&self) -> &str {
+        "local"
+    }
+
+    async fn authenticate(&self, username: &str, secret: &Secret) -> Result<AuthOutcome, CoreError> {
+        if secret.expose().starts_with(APP_TOKEN_PREFIX)
+            && let Some(token) = self.store.app_token_by_hash(&secret_digest(secret)).await?
+        {
+            let owner = self.store.user_by_id(token.user_id).await?;
+            if owner.is_some_and(|u| u.username == username) {
+                return Ok(AuthOutcome::Authenticated(Identity {
+                    username: username.to_owned(),
+                    method: AuthMethod::AppToken(token.id),
+                }));
+            }
+        }
+        let user = self.store.user_by_name(username).await?;
+        let Some(hash) = user.as_ref().and_then(|u| u.password_hash.as_ref()) else {
+            verify_password(secret, &self.dummy_hash).await;
+            return Ok(if user.is_some() {
+                AuthOutcome::InvalidCredentials
+            } else {
+                AuthOutcome::UnknownUser
+            });
+        };
+        if verify_password(secret, hash).await {
+            Ok(AuthOutcome::Authenticated(Identity {
+                username: username.to_owned(),
+                method: AuthMethod::Password,
+            }))
+        } else {
+            Ok(AuthOutcome::InvalidCredentials)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portus_core::InMemoryStore;
+    use portus_core::model::NewUser;
+
+    #[tokio::test]
+    async fn verifies_portus_devise_hashes() {
+        // Devise writes `$2a$` hashes with cost 10; build one in that exact format.
+        let hash = PasswordHash(
+            bcrypt::hash_with_salt("portus123", 10, *b"0123456789abcdef")
+                .unwrap()
+                .format_for_version(bcrypt::Version::TwoA),
+        );
+        assert!(hash.0.starts_with("$2a$10$"));
+        assert!(verify_password(&Secret::new("portus123"), &hash).await);
+        assert!(!verify_password(&Secret::new("portus124"), &hash).await);
+        assert!(!verify_password(&Secret::new("portus123"), &PasswordHash("$2a$xx$malformed".into())).await);
+    }
+
+    #[tokio::test]
+    async fn password_length_is_enforced() {
+        assert!(hash_password(&Secret::new("short"), 4).await.is_err());
+        assert!(hash_password(&Secret::new("x".repeat(73)), 4).await.is_err());
+        let hash = hash_password(&Secret::new("long enough"), 4).await.unwrap();
+        assert!(verify_password(&Secret::new("long enough"), &hash).await);
+    }
+
+    #[test]
+    fn secrets_are_random_and_digested() {
+        let a = generate_secret(APP_TOKEN_PREFIX).unwrap();
+        let b = generate_secret(APP_TOKEN_PREFIX).unwrap();
+        assert_ne!(a.plain, b.plain);
+        assert!(a.plain.expose().starts_with("pat_"));
+        assert_eq!(a.plain.expose().len(), 4 + 43);
+        assert_eq!(a.digest, secret_digest(&a.plain));
+        assert!(a.digest.starts_with("sha256:") && a.digest.len() == 7 + 64);
+        assert!(
+            !format!("{a:?}").contains(&a.plain.expose()[4..]),
+            "Debug must not leak the secret"
+        );
+    }
+
+    async fn setup() -> (Arc<InMemoryStore>, LocalAuthenticator) {
+        let store = Arc::new(InMemoryStore::new());
+        let hash = hash_password(&Secret::new("alicepass"), 4).await.unwrap();
+        store
+            .create_user(NewUser {
+                username: "alice".into(),
+                password_hash: Some(hash),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        store
+            .create_user(NewUser {
+                username: "ldap-only".into(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let auth = LocalAuthenticator::new(store.clone(), 4).unwrap();
+        (store, auth)
+    }
+
+    #[tokio::test]
+    async fn password_outcomes() {
+        let (_, auth) = setup().await;
+        let outcome = auth.authenticate("alice", &Secret::new("alicepass")).await.unwrap();
+        assert_eq!(
+            outcome,
+            AuthOutcome::Authenticated(Identity {
+                username: "alice".into(),
+                method: AuthMethod::Password
+            })
+        );
+        assert_eq!(
+            auth.authenticate("alice", &Secret::new("wrong")).await.unwrap(),
+            AuthOutcome::InvalidCredentials
+        );
+        assert_eq!(
+            auth.authenticate("nobody", &Secret::new("x")).await.unwrap(),
+            AuthOutcome::UnknownUser
+        );
+        assert_eq!(
+            auth.authenticate("ldap-only", &Secret::new("")).await.unwrap(),
+            AuthOutcome::InvalidCredentials,
+            "a user without a local password never authenticates locally"
+        );
+    }
+
+    #[tokio::test]
+    async fn application_tokens_work_only_for_their_owner() {
+        let (store, auth) = setup().await;
+        let alice = store.user_by_name("alice").await.unwrap().unwrap();
+        let secret = generate_secret(APP_TOKEN_PREFIX).unwrap();
+        let token = store.create_app_token(alice.id, "ci", &secret.digest).await.unwrap();
+        assert_eq!(
+            auth.authenticate("alice", &secret.plain).await.unwrap(),
+            AuthOutcome::Authenticated(Identity {
+                username: "alice".into(),
+                method: AuthMethod::AppToken(token.id)
+            })
+        );
+        assert_eq!(
+            auth.authenticate("ldap-only", &secret.plain).await.unwrap(),
+            AuthOutcome::InvalidCredentials
+        );
+        store.revoke_app_token(token.id).await.unwrap();
+        assert_eq!(
+            auth.authenticate("alice", &secret.plain).await.unwrap(),
+            AuthOutcome::InvalidCredentials
+        );
+    }
+}

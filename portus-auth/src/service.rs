@@ -1,0 +1,460 @@
+//! The token endpoint's logic, independent of HTTP: authenticate the caller, authorize every
+//! requested scope action against the policy store, sign the token, and manage refresh tokens.
+
+use std::sync::Arc;
+
+use portus_core::access::{GrantedAccess, authorize_scopes};
+use portus_core::model::User;
+use portus_core::policy::{Caller, PolicyConfig};
+use portus_core::scope::{Scope, parse_scopes};
+use portus_core::traits::{AuthMethod, AuthOutcome, Authenticator, Secret};
+use portus_core::{Error as CoreError, PolicyStore};
+use tracing::{debug, info};
+
+use crate::password::{REFRESH_TOKEN_PREFIX, generate_secret, secret_digest};
+use crate::token::{IssuedToken, TokenIssuer};
+use crate::{Error, Result};
+
+/// Settings of the token service.
+#[derive(Debug, Clone)]
+pub struct TokenServiceConfig {
+    /// The registry's `auth.token.service`; requests for any other service are refused.
+    pub service: String,
+    /// Authorization settings.
+    pub policy: PolicyConfig,
+    /// Most scopes accepted in one request.
+    pub max_scopes: usize,
+}
+
+impl TokenServiceConfig {
+    /// Defaults for `service`: default policy, at most 100 scopes per request.
+    pub fn new(service: impl Into<String>) -> Self {
+        TokenServiceConfig {
+            service: service.into(),
+            policy: PolicyConfig::default(),
+            max_scopes: 100,
+        }
+    }
+}
+
+/// How the caller presented itself.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// No credentials.
+    Anonymous,
+    /// HTTP Basic or OAuth2 password grant.
+    Password {
+        /// User name.
+        username: String,
+        /// Password or application token.
+        secret: Secret,
+    },
+}
+
+/// A token request as the registry's clients send it (GET query or OAuth2 POST form).
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    /// `service` parameter; `None` means the configured service.
+    pub service: Option<String>,
+    /// Raw `scope` parameters; each may hold several space-separated scopes.
+    pub scopes: Vec<String>,
+    /// `account` parameter; must match the authenticated user when both are present.
+    pub account: Option<String>,
+    /// The caller's credentials.
+    pub credentials: Credentials,
+    /// Whether a refresh token is wanted (`offline_token=true`, `access_type=offline`).
+    pub offline: bool,
+}
+
+/// The result of a successful token request.
+#[derive(Debug, Clone)]
+pub struct TokenGrant {
+    /// The signed access token.
+    pub token: IssuedToken,
+    /// What it grants.
+    pub access: Vec<GrantedAccess>,
+    /// A refresh token, when one was asked for (or exchanged).
+    pub refresh_token: Option<Secret>,
+}
+
+/// Answers token requests: authenticate, authorize every action of every scope, sign.
+pub struct TokenService {
+    store: Arc<dyn PolicyStore>,
+    authenticators: Vec<Arc<dyn Authenticator>>,
+    issuer: TokenIssuer,
+    config: TokenServiceConfig,
+}
+
+impl TokenService {
+    /// A service over `store` that tries `authenticators` in order (the first that knows the
+    /// user decides) and signs with `issuer`.
+    pub fn new(
+        store: Arc<dyn PolicyStore>,
+        authenticators: Vec<Arc<dyn Authenticator>>,
+        issuer: TokenIssuer,
+        config: TokenServiceConfig,
+    ) -> Self {
+        TokenService {
+            store,
+            authenticators,
+            issuer,
+            config,
+        }
+    }
+
+    /// The configured service name.
+    pub fn service(&self) -> &str {
+        &self.config.service
+    }
+
+    /// The token issuer.
+    pub fn issuer(&self) -> &TokenIssuer {
+        &self.issuer
+    }
+
+    /// The policy store.
+    pub fn store(&self) -> &Arc<dyn PolicyStore> {
+        &self.store
+    }
+
+    /// Verifies a user name and secret and returns the enabled user they belong to.
+    ///
+    /// Unknown users, wrong secrets and disabled users all give
+    /// [`Error::InvalidCredentials`].
+    pub async fn authenticate(&self, username: &str, secret: &Secret) -> Result<(User, AuthMethod)> {
+        for authenticator in &self.authenticators {
+            match authenticator.authenticate(username, secret).await? {
+                AuthOutcome::Authenticated(identity) => {
+                    let user = self.store.user_by_name(&identity.username).await?;
+                    return match user {
+                        Some(user) if user.enabled => Ok((user, identity.method)),
+                        Some(_) => {
+                            info!(user = username, "login refused: user is disabled");
+                            Err(Error::InvalidCredentials)
+                        }
+                        None => {
+                            info!(
+                                user = username,
+                                authenticator = authenticator.name(),
+                                "login refused: no such user in the store"
+                            );
+                            Err(Error::InvalidCredentials)
+                        }
+                    };
+                }
+                AuthOutcome::InvalidCredentials => break,
+                AuthOutcome::UnknownUser => continue,
+            }
+        }
+        debug!(user = username, "login refused: invalid credentials");
+        Err(Error::InvalidCredentials)
+    }
+
+    /// Answers a token request (GET /v2/token or the OAuth2 password grant).
+    pub async fn issue(&self, request: TokenRequest) -> Result<TokenGrant> {
+        self.check_service(request.service.as_deref())?;
+        let scopes = self.parse_scopes(&request.scopes)?;
+        let (user, method) = match &request.credentials {
+            Credentials::Anonymous => (None, None),
+            Credentials::Password { username, secret } => {
+                let (user, method) = self.authenticate(username, secret).await?;
+                (Some(user), Some(method))
+            }
+        };
+        if let (Some(account), Some(user)) = (request.account.as_deref(), user.as_ref())
+            && !account.is_empty()
+            && account != user.username
+        {
+            return Err(Error::InvalidRequest(format!(
+                "account '{account}' does not match the authenticated user"
+            )));
+        }
+        let refresh_token = match (&user, request.offline) {
+            (Some(user), true) => {
+                let app_token = match method {
+                    Some(AuthMethod::AppToken(id)) => Some(id),
+                    _ => None,
+                };
+                let secret = generate_secret(REFRESH_TOKEN_PREFIX)?;
+                self.store
+                    .create_refresh_token(user.id, &self.config.service, app_token, &secret.digest)
+                    .await?;
+                Some(secret.plain)
+            }
+            _ => None,
+        };
+        self.grant(user.as_ref(), &scopes, refresh_token).await
+    }
+
+    /// Exchanges a refresh token (OAuth2 `grant_type=refresh_token`) for an access token. The
+    /// same refresh token is returned, as the distribution OAuth2 specification says.
+    pub async fn refresh(
+        &self,
+        refresh_token: &Secret,
+        service: Option<&str>,
+        scopes: &[String],
+    ) -> Result<TokenGrant> {
+        self.check_service(service)?;
+        let scopes = self.parse_scopes(scopes)?;
+        let stored = self
+            .store
+            .refresh_token_by_hash(&secret_digest(refresh_token))
+            .await?
+            .filter(|t| t.service == self.config.service)
+            .ok_or(Error::InvalidRefreshToken)?;
+        let user = self
+            .store
+            .user_by_id(stored.user_id)
+            .await?
+            .filter(|u| u.enabled)
+            .ok_or(Error::InvalidRefreshToken)?;
+        self.grant(Some(&user), &scopes, Some(refresh_token.clone())).await
+    }
+
+    async fn grant(&self, user: Option<&User>, scopes: &[Scope], refresh_token: Option<Secret>) -> Result<TokenGrant> {
+        let caller = match user {
+            Some(u) => Caller::User {
+                id: u.id,
+                admin: u.admin,
+            },
+            None => Caller::Anonymous,
+        };
+        let access = authorize_scopes(self.store.as_ref(), caller, scopes, &self.config.policy).await?;
+        let subject = user.map(|u| u.username.as_str()).unwrap_or("");
+        let token = self.issuer.issue(subject, &self.config.service, &access)?;
+        debug!(
+            subject,
+            requested = scopes.len(),
+            granted = access.len(),
+            "token issued"
+        );
+        Ok(TokenGrant {
+            token,
+            access,
+            refresh_token,
+        })
+    }
+
+    fn check_service(&self, service: Option<&str>) -> Result<()> {
+        match service {
+            None => Ok(()),
+            Some(s) if s == self.config.service => Ok(()),
+            Some(other) => Err(Error::InvalidRequest(format!(
+                "unknown service '{other}': this token server serves '{}'",
+                self.config.service
+            ))),
+        }
+    }
+
+    fn parse_scopes(&self, raw: &[String]) -> Result<Vec<Scope>> {
+        let mut scopes = Vec::new();
+        for param in raw {
+            scopes.extend(parse_scopes(param).map_err(CoreError::from)?);
+            if scopes.len() > self.config.max_scopes {
+                return Err(Error::InvalidRequest(format!(
+                    "too many scopes: at most {} per request",
+                    self.config.max_scopes
+                )));
+            }
+        }
+        Ok(scopes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use mockall::predicate::always;
+    use portus_core::InMemoryStore;
+    use portus_core::model::NewUser;
+    use portus_core::traits::MockPolicyStore;
+
+    use super::*;
+    use crate::LocalAuthenticator;
+    use crate::password::hash_password;
+    use crate::token::SigningKey;
+
+    fn issuer() -> TokenIssuer {
+        let key = SigningKey::from_pem(include_str!("../testdata/ec-pkcs8.key")).unwrap();
+        TokenIssuer::new(key, "portus.test", Duration::from_secs(300), false).unwrap()
+    }
+
+    fn service(store: Arc<dyn PolicyStore>) -> TokenService {
+        let local: Arc<dyn Authenticator> = Arc::new(LocalAuthenticator::new(store.clone(), 4).unwrap());
+        TokenService::new(store, vec![local], issuer(), TokenServiceConfig::new("registry.local"))
+    }
+
+    async fn store_with_alice() -> Arc<InMemoryStore> {
+        let store = Arc::new(InMemoryStore::new());
+        let hash = hash_password(&Secret::new("alicepass"), 4).await.unwrap();
+        store
+            .create_user(NewUser {
+                username: "alice".into(),
+                password_hash: Some(hash),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        store
+    }
+
+    fn request(credentials: Credentials, scopes: &[&str]) -> TokenRequest {
+        TokenRequest {
+            service: Some("registry.local".into()),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            account: None,
+            credentials,
+            offline: false,
+        }
+    }
+
+    fn alice(password: &str) -> Credentials {
+        Credentials::Password {
+            username: "alice".into(),
+            secret: Secret::new(password),
+        }
+    }
+
+    #[tokio::test]
+    async fn grants_only_what_policy_allows_per_action() {
+        let svc = service(store_with_alice().await);
+        let grant = svc
+            .issue(request(
+                alice("alicepass"),
+                &["repository:alice/app:pull,push", "repository:bob/app:*,push,pull"],
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            grant.access.len(),
+            1,
+            "nothing on a namespace that does not exist: {:?}",
+            grant.access
+        );
+        assert_eq!(grant.access[0].actions, ["pull", "push"]);
+    }
+
+    #[tokio::test]
+    async fn sub_is_the_authenticated_user_and_account_must_match() {
+        let svc = service(store_with_alice().await);
+        let mut req = request(alice("alicepass"), &[]);
+        req.account = Some("mallory".into());
+        let err = svc.issue(req).await.unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidRequest(ref m) if m.contains("does not match")),
+            "{err}"
+        );
+        let mut req = request(Credentials::Anonymous, &["repository:alice/app:pull"]);
+        req.account = Some("alice".into());
+        let grant = svc.issue(req).await.unwrap();
+        assert!(
+            grant.access.is_empty(),
+            "an anonymous caller naming an account gets nothing of it"
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_credentials_disabled_users_and_bad_requests() {
+        let store = store_with_alice().await;
+        let svc = service(store.clone());
+        assert!(matches!(
+            svc.issue(request(alice("nope"), &[])).await,
+            Err(Error::InvalidCredentials)
+        ));
+        let bob = Credentials::Password {
+            username: "bob".into(),
+            secret: Secret::new("x"),
+        };
+        assert!(matches!(
+            svc.issue(request(bob, &[])).await,
+            Err(Error::InvalidCredentials)
+        ));
+        let mut other = request(alice("alicepass"), &[]);
+        other.service = Some("elsewhere".into());
+        assert!(matches!(svc.issue(other).await, Err(Error::InvalidRequest(m)) if m.contains("unknown service")));
+        let bad_scope = svc
+            .issue(request(alice("alicepass"), &["repository:Bad:pull"]))
+            .await
+            .unwrap_err();
+        assert!(bad_scope.to_string().contains("invalid resource name"), "{bad_scope}");
+        let many: Vec<String> = (0..101).map(|i| format!("repository:a/r{i}:pull")).collect();
+        let many_refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        let err = svc
+            .issue(request(Credentials::Anonymous, &many_refs))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("too many scopes"), "{err}");
+        let user = store.user_by_name("alice").await.unwrap().unwrap();
+        store.set_user_enabled(user.id, false).await.unwrap();
+        assert!(matches!(
+            svc.issue(request(alice("alicepass"), &[])).await,
+            Err(Error::InvalidCredentials)
+        ));
+    }
+
+    #[tokio::test]
+    async fn refresh_tokens_are_bound_and_revocable() {
+        let store = store_with_alice().await;
+        let svc = service(store.clone());
+        let mut req = request(alice("alicepass"), &[]);
+        req.offline = true;
+        let refresh = svc.issue(req).await.unwrap().refresh_token.expect("refresh token");
+        let grant = svc
+            .refresh(&refresh, Some("registry.local"), &["repository:alice/app:push".into()])
+            .await
+            .unwrap();
+        assert_eq!(grant.access[0].actions, ["push"]);
+        assert_eq!(grant.refresh_token.as_ref(), Some(&refresh));
+        assert!(matches!(
+            svc.refresh(&Secret::new("prt_forged"), None, &[]).await,
+            Err(Error::InvalidRefreshToken)
+        ));
+        let user = store.user_by_name("alice").await.unwrap().unwrap();
+        store.set_user_enabled(user.id, false).await.unwrap();
+        assert!(matches!(
+            svc.refresh(&refresh, None, &[]).await,
+            Err(Error::InvalidRefreshToken)
+        ));
+        store.set_user_enabled(user.id, true).await.unwrap();
+        store.revoke_refresh_tokens(user.id).await.unwrap();
+        assert!(matches!(
+            svc.refresh(&refresh, None, &[]).await,
+            Err(Error::InvalidRefreshToken)
+        ));
+    }
+
+    #[tokio::test]
+    async fn store_failure_never_yields_a_token() {
+        let mut mock = MockPolicyStore::new();
+        mock.expect_namespace_access()
+            .with(always(), always())
+            .returning(|_, _| {
+                Err(CoreError::Unavailable {
+                    what: "policy store",
+                    source: "database is locked".into(),
+                })
+            });
+        let svc = service(Arc::new(mock));
+        let err = svc
+            .issue(request(Credentials::Anonymous, &["repository:public/app:pull"]))
+            .await
+            .unwrap_err();
+        assert!(err.is_temporary(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn authenticator_failure_is_reported_not_skipped() {
+        let mut mock = MockPolicyStore::new();
+        mock.expect_app_token_by_hash().returning(|_| Ok(None));
+        mock.expect_user_by_name().returning(|_| {
+            Err(CoreError::Unavailable {
+                what: "policy store",
+                source: "connection refused".into(),
+            })
+        });
+        let svc = service(Arc::new(mock));
+        let err = svc.issue(request(alice("pat_whatever"), &[])).await.unwrap_err();
+        assert!(err.is_temporary(), "{err}");
+    }
+}
