@@ -1,0 +1,89 @@
+//! A minimal embedding of portus: an in-memory policy store, a custom authenticator and the
+//! axum token endpoint, in one small program.
+//!
+//! ```text
+//! cargo run --example minimal_server -- 127.0.0.1:5001
+//! curl -u demo:demo 'http://127.0.0.1:5001/v2/token?service=example-registry&scope=repository:demo/app:pull,push'
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use portus::auth::token::generate_key_and_certificate;
+use portus::auth::{SigningAlgorithm, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
+use portus::core::model::NewUser;
+use portus::core::traits::{AuthMethod, AuthOutcome, Authenticator, Identity, Secret};
+use portus::core::{InMemoryStore, PolicyStore};
+use portus::http::{AppState, router};
+
+/// Checks passwords against a fixed table, e.g. one loaded from the embedding program's own
+/// configuration. Comparison is constant-time.
+struct StaticAuthenticator {
+    passwords: HashMap<String, String>,
+}
+
+#[async_trait]
+impl Authenticator for StaticAuthenticator {
+    fn name(&self) -> &str {
+        "static"
+    }
+
+    async fn authenticate(&self, username: &str, secret: &Secret) -> portus::core::Result<AuthOutcome> {
+        Ok(match self.passwords.get(username) {
+            Some(expected) if constant_time_eq(expected.as_bytes(), secret.expose().as_bytes()) => {
+                AuthOutcome::Authenticated(Identity {
+                    username: username.to_owned(),
+                    method: AuthMethod::External("static".into()),
+                })
+            }
+            Some(_) => AuthOutcome::InvalidCredentials,
+            None => AuthOutcome::UnknownUser,
+        })
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let listen = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:5001".into());
+
+    // Users the authenticator accepts must exist in the policy store, which decides access.
+    let store = Arc::new(InMemoryStore::new());
+    store
+        .create_user(NewUser {
+            username: "demo".into(),
+            ..NewUser::default()
+        })
+        .await?;
+    let authenticator = StaticAuthenticator {
+        passwords: HashMap::from([("demo".into(), "demo".into())]),
+    };
+
+    // A fresh ES256 key; a real deployment loads its key with `SigningKey::from_pem_file` and
+    // gives the registry the matching certificate as `rootcertbundle`.
+    let (key_pem, cert_pem) = generate_key_and_certificate(SigningAlgorithm::Es256, "example")?;
+    let key = SigningKey::from_pem(&key_pem)?.with_certificate_chain_pem(&cert_pem)?;
+    let issuer = TokenIssuer::new(key, "example-issuer", Duration::from_secs(300), true)?;
+
+    let tokens = TokenService::new(
+        store,
+        vec![Arc::new(authenticator)],
+        issuer,
+        TokenServiceConfig::new("example-registry"),
+    );
+    let app = router(
+        AppState {
+            tokens: Arc::new(tokens),
+        },
+        Default::default(),
+    );
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    println!("listening on {}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}

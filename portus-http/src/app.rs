@@ -1,0 +1,222 @@
+//! Assembling a running portus from a [`Config`]: data directory, store, signing key,
+//! authenticators and the token service.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use portus_auth::password::generate_secret;
+use portus_auth::store::SqliteStore;
+use portus_auth::token::generate_key_and_certificate;
+use portus_auth::{LocalAuthenticator, SigningAlgorithm, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
+use portus_core::PolicyStore;
+use portus_core::traits::Authenticator;
+
+use crate::Error;
+use crate::config::Config;
+use crate::routes::{AppState, HttpLimits};
+
+/// Default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "portus-data";
+
+/// Where portus keeps its files.
+#[derive(Debug, Clone)]
+pub struct DataPaths {
+    /// The data directory itself.
+    pub dir: PathBuf,
+    /// Private signing key.
+    pub key: PathBuf,
+    /// Certificate chain of the key, if one exists or will be generated.
+    pub certificate: Option<PathBuf>,
+    /// Database URL.
+    pub database_url: String,
+    /// Shared secret the registry sends with notifications.
+    pub webhook_secret: PathBuf,
+    /// Whether key and certificate are ours to generate.
+    generated_key: bool,
+}
+
+impl DataPaths {
+    /// Resolves the file locations for `config`, with `data_dir` (the `--data-dir` flag)
+    /// taking precedence over `config.data_dir`.
+    pub fn resolve(config: &Config, data_dir: Option<&Path>) -> Result<Self, Error> {
+        let dir = data_dir
+            .map(Path::to_path_buf)
+            .or_else(|| config.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        set_private_permissions(&dir, 0o700)?;
+        let dir = dir.canonicalize().map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let generated_key = config.token.key.is_none();
+        let key = config.token.key.clone().unwrap_or_else(|| dir.join("token.key"));
+        let certificate = match (&config.token.certificate, generated_key) {
+            (Some(path), _) => Some(path.clone()),
+            (None, true) => Some(dir.join("token.crt")),
+            (None, false) => None,
+        };
+        let database_url = config
+            .database
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.join("portus.db").display()));
+        Ok(DataPaths {
+            webhook_secret: dir.join("webhook.secret"),
+            dir,
+            key,
+            certificate,
+            database_url,
+            generated_key,
+        })
+    }
+
+    /// Loads the signing key (and certificate chain), generating an ES256 key and a
+    /// self-signed certificate on first use when no key was configured.
+    pub fn signing_key(&self, issuer: &str) -> Result<SigningKey, Error> {
+        if self.generated_key && !self.key.exists() {
+            let (key_pem, cert_pem) = generate_key_and_certificate(SigningAlgorithm::Es256, issuer)?;
+            write_private(&self.key, key_pem.as_bytes())?;
+            let cert = self
+                .certificate
+                .as_ref()
+                .expect("generated keys have a certificate path");
+            std::fs::write(cert, cert_pem).map_err(|source| Error::Io {
+                path: cert.clone(),
+                source,
+            })?;
+            tracing::info!(key = %self.key.display(), "generated a new ES256 signing key and self-signed certificate");
+        }
+        let key = SigningKey::from_pem_file(&self.key)?;
+        match &self.certificate {
+            Some(path) => {
+                let pem = std::fs::read_to_string(path).map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                key.with_certificate_chain_pem(&pem)
+                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+            }
+            None => Ok(key),
+        }
+    }
+
+    /// The notification secret, generated on first use.
+    pub fn webhook_secret(&self) -> Result<String, Error> {
+        if !self.webhook_secret.exists() {
+            let secret = generate_secret("")?;
+            write_private(&self.webhook_secret, secret.plain.expose().as_bytes())?;
+        }
+        let text = std::fs::read_to_string(&self.webhook_secret).map_err(|source| Error::Io {
+            path: self.webhook_secret.clone(),
+            source,
+        })?;
+        Ok(text.trim().to_owned())
+    }
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(io)?;
+    file.write_all(contents).map_err(io)
+}
+
+fn set_private_permissions(path: &Path, mode: u32) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// Opens the policy store named by `paths.database_url`.
+pub async fn open_store(paths: &DataPaths) -> Result<Arc<dyn PolicyStore>, Error> {
+    let url = &paths.database_url;
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else {
+        Err(Error::Config(format!(
+            "database.url '{url}': only sqlite: URLs are supported by this build"
+        )))
+    }
+}
+
+/// Everything `portus serve` runs.
+pub struct App {
+    /// Handler state.
+    pub state: AppState,
+    /// HTTP limits.
+    pub limits: HttpLimits,
+}
+
+/// Builds the token service and HTTP state for `config`.
+pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
+    let store = open_store(paths).await?;
+    let key = paths.signing_key(&config.token.issuer)?;
+    let issuer = TokenIssuer::new(
+        key,
+        config.token.issuer.clone(),
+        Duration::from_secs(config.token.lifetime_secs),
+        config.token.x5c,
+    )?;
+    let local: Arc<dyn Authenticator> = Arc::new(LocalAuthenticator::new(store.clone(), config.auth.bcrypt_cost)?);
+    let service_config = TokenServiceConfig {
+        service: config.token.service.clone(),
+        policy: config.policy,
+        max_scopes: config.token.max_scopes,
+    };
+    let tokens = Arc::new(TokenService::new(store, vec![local], issuer, service_config));
+    let limits = HttpLimits {
+        max_body_bytes: config.http.max_body_bytes,
+        request_timeout: Duration::from_secs(config.http.request_timeout_secs),
+    };
+    Ok(App {
+        state: AppState { tokens },
+        limits,
+    })
+}
+
+/// The `auth` and `notifications` sections for the registry's `config.yml`.
+pub fn registry_config_yaml(config: &Config, paths: &DataPaths) -> Result<String, Error> {
+    paths.signing_key(&config.token.issuer)?;
+    let bundle = paths.certificate.as_ref().ok_or_else(|| {
+        Error::Config("token.certificate must be set when token.key is: the registry needs it as rootcertbundle".into())
+    })?;
+    let bundle = bundle.canonicalize().map_err(|source| Error::Io {
+        path: bundle.clone(),
+        source,
+    })?;
+    let secret = paths.webhook_secret()?;
+    let base = config.public_url();
+    // Scalars are written as JSON strings, which YAML reads as double-quoted strings.
+    let q = |s: &str| serde_json::to_string(s).expect("strings serialize");
+    Ok(format!(
+        "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {bundle}\n\
+         notifications:\n  endpoints:\n    - name: portus\n      url: {url}\n      headers:\n        Authorization: [{auth}]\n\
+         \x20     timeout: 2s\n      threshold: 5\n      backoff: 1s\n      ignoredmediatypes:\n        - application/octet-stream\n",
+        realm = q(&format!("{base}/v2/token")),
+        service = q(&config.token.service),
+        issuer = q(&config.token.issuer),
+        bundle = q(&bundle.display().to_string()),
+        url = q(&format!("{base}/v2/webhooks/events")),
+        auth = q(&format!("Bearer {secret}")),
+    ))
+}

@@ -1,0 +1,348 @@
+//! Typed configuration: one TOML file, `PORTUS_*` environment overrides, validated at load.
+//!
+//! Every key can be overridden by an environment variable named after its path:
+//! `token.service` is `PORTUS_TOKEN_SERVICE`, `listen` is `PORTUS_LISTEN`. Values are read as
+//! TOML scalars (`true`, `900`) or, failing that, as strings.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use portus_core::policy::PolicyConfig;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::Error;
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// URL clients and the registry use to reach this server; default `http://<listen>`.
+    pub public_url: Option<Url>,
+    /// Directory for the SQLite file, the generated key and secrets; `--data-dir` overrides it.
+    pub data_dir: Option<PathBuf>,
+    /// Token signing.
+    pub token: TokenConfig,
+    /// Authorization rules.
+    pub policy: PolicyConfig,
+    /// The policy store.
+    pub database: DatabaseConfig,
+    /// Local authentication.
+    pub auth: AuthConfig,
+    /// HTTP limits.
+    pub http: HttpConfig,
+}
+
+/// Token signing settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenConfig {
+    /// The registry's `auth.token.service`: tokens are issued for this audience only.
+    pub service: String,
+    /// The `iss` claim; the registry's `auth.token.issuer`.
+    pub issuer: String,
+    /// Token lifetime in seconds (at least 60).
+    pub lifetime_secs: u64,
+    /// PEM private key (RSA for RS256, EC P-256 for ES256); default `<data_dir>/token.key`,
+    /// generated (ES256) when missing.
+    pub key: Option<PathBuf>,
+    /// PEM certificate chain of the key (leaf first): the registry's `rootcertbundle` and the
+    /// `x5c` header; default `<data_dir>/token.crt`.
+    pub certificate: Option<PathBuf>,
+    /// Send the certificate chain as `x5c` (registry 3.x needs it or a matching `kid`).
+    pub x5c: bool,
+    /// Most scopes accepted in one token request.
+    pub max_scopes: usize,
+}
+
+/// Policy store settings.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Database URL; default `sqlite://<data_dir>/portus.db`.
+    pub url: Option<String>,
+}
+
+/// Local authentication settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// bcrypt cost for new password hashes (4 to 31).
+    pub bcrypt_cost: u32,
+}
+
+/// HTTP limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Requests taking longer are answered with 408.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5001)),
+            public_url: None,
+            data_dir: None,
+            token: TokenConfig::default(),
+            policy: PolicyConfig::default(),
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        TokenConfig {
+            service: "registry".into(),
+            issuer: "portus".into(),
+            lifetime_secs: 900,
+            key: None,
+            certificate: None,
+            x5c: true,
+            max_scopes: 100,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            bcrypt_cost: portus_auth::password::DEFAULT_BCRYPT_COST,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_body_bytes: 64 * 1024,
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+/// Every configuration key, for the environment overrides (a test checks it is complete).
+pub const KEYS: &[&str] = &[
+    "listen",
+    "public_url",
+    "data_dir",
+    "token.service",
+    "token.issuer",
+    "token.lifetime_secs",
+    "token.key",
+    "token.certificate",
+    "token.x5c",
+    "token.max_scopes",
+    "policy.push_images",
+    "policy.delete_enabled",
+    "policy.delete_contributors",
+    "policy.anonymous_pull",
+    "database.url",
+    "auth.bcrypt_cost",
+    "http.max_body_bytes",
+    "http.request_timeout_secs",
+];
+
+/// The environment variable that overrides `key`.
+pub fn env_name(key: &str) -> String {
+    format!("PORTUS_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+impl Config {
+    /// Loads the TOML file at `path` (if any), applies overrides from `env` and validates.
+    pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, Error> {
+        let mut tree = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+                    path: path.into(),
+                    source,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
+            }
+            None => toml::Table::new(),
+        };
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        for key in KEYS {
+            let name = env_name(key);
+            if let Some((_, raw)) = env.iter().find(|(k, _)| *k == name) {
+                set_path(&mut tree, key, scalar(raw));
+            }
+        }
+        let origin = path
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "configuration".into());
+        let config: Config = toml::Value::Table(tree)
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Config(format!("{origin}: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that types alone cannot.
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid = |m: String| Err(Error::Config(m));
+        if self.token.service.trim().is_empty() {
+            return invalid("token.service must not be empty".into());
+        }
+        if self.token.issuer.trim().is_empty() {
+            return invalid("token.issuer must not be empty".into());
+        }
+        if self.token.lifetime_secs < 60 {
+            return invalid(format!(
+                "token.lifetime_secs must be at least 60 (got {})",
+                self.token.lifetime_secs
+            ));
+        }
+        if !(1..=10_000).contains(&self.token.max_scopes) {
+            return invalid("token.max_scopes must be between 1 and 10000".into());
+        }
+        if !(4..=31).contains(&self.auth.bcrypt_cost) {
+            return invalid(format!(
+                "auth.bcrypt_cost must be between 4 and 31 (got {})",
+                self.auth.bcrypt_cost
+            ));
+        }
+        if self.http.max_body_bytes < 1024 {
+            return invalid("http.max_body_bytes must be at least 1024".into());
+        }
+        if self.http.request_timeout_secs == 0 {
+            return invalid("http.request_timeout_secs must be positive".into());
+        }
+        if let Some(url) = &self.public_url
+            && !matches!(url.scheme(), "http" | "https")
+        {
+            return invalid(format!("public_url must be an http or https URL (got {url})"));
+        }
+        Ok(())
+    }
+
+    /// The URL clients reach this server at, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}
+
+fn scalar(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_table() && !v.is_array())
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn set_path(tree: &mut toml::Table, key: &str, value: toml::Value) {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().expect("keys are not empty");
+    let mut table = tree;
+    for part in parts {
+        let entry = table
+            .entry(part)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        table = entry.as_table_mut().expect("just made a table");
+    }
+    table.insert(last.to_owned(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portus_core::policy::PushPolicy;
+
+    fn load(toml_text: &str, env: &[(&str, &str)]) -> Result<Config, Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portus.toml");
+        std::fs::write(&path, toml_text).unwrap();
+        Config::load(Some(&path), env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        let config = Config::load(None, []).unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.public_url(), "http://127.0.0.1:5001");
+    }
+
+    #[test]
+    fn file_and_environment_values() {
+        let config = load(
+            "listen = \"127.0.0.1:6001\"\n[token]\nservice = \"registry.local\"\n[policy]\npush_images = \"admin-only\"\n",
+            &[("PORTUS_TOKEN_LIFETIME_SECS", "120"), ("PORTUS_POLICY_DELETE_ENABLED", "false"), ("PORTUS_TOKEN_ISSUER", "my issuer")],
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 6001);
+        assert_eq!(config.token.service, "registry.local");
+        assert_eq!(config.token.lifetime_secs, 120);
+        assert_eq!(config.token.issuer, "my issuer");
+        assert_eq!(config.policy.push_images, PushPolicy::AdminOnly);
+        assert!(!config.policy.delete_enabled);
+    }
+
+    #[test]
+    fn misuse_gets_a_clear_error() {
+        let cases = [
+            ("listen = 5", "listen"),
+            ("lisen = \"x\"", "unknown field `lisen`"),
+            ("[token]\nlifetime_secs = 10", "at least 60"),
+            ("[policy]\npush_images = \"nobody\"", "unknown variant `nobody`"),
+            ("[auth]\nbcrypt_cost = 40", "bcrypt_cost"),
+            ("public_url = \"ftp://x\"", "http or https"),
+            ("[token\n", "portus.toml"),
+        ];
+        for (text, expected) in cases {
+            let err = load(text, &[]).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text:?}: got '{err}'");
+        }
+        let err = Config::load(Some(Path::new("/nonexistent/portus.toml")), [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/portus.toml"), "{err}");
+    }
+
+    #[test]
+    fn every_key_has_an_environment_override() {
+        let mut full = Config::default();
+        full.public_url = Some("http://x".parse().unwrap());
+        full.data_dir = Some("d".into());
+        full.token.key = Some("k".into());
+        full.token.certificate = Some("c".into());
+        full.database.url = Some("sqlite://x".into());
+        let tree = toml::Value::try_from(&full).unwrap();
+        let mut paths = Vec::new();
+        fn walk(prefix: &str, value: &toml::Value, out: &mut Vec<String>) {
+            match value.as_table() {
+                Some(table) => {
+                    for (k, v) in table {
+                        let path = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        walk(&path, v, out);
+                    }
+                }
+                None => out.push(prefix.to_owned()),
+            }
+        }
+        walk("", &tree, &mut paths);
+        paths.sort();
+        let mut keys: Vec<String> = KEYS.iter().map(|k| k.to_string()).collect();
+        keys.sort();
+        assert_eq!(paths, keys);
+    }
+}

@@ -1,0 +1,127 @@
+//! HTTP errors in the registry's JSON error format: `{"errors":[{"code","message","detail"}]}`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use portus_core::ErrorKind;
+use serde_json::json;
+
+/// An error answer: status, registry-style error code, human message, optional challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable code (`UNAUTHORIZED`, `INVALID_REQUEST`, ...).
+    pub code: &'static str,
+    /// What went wrong, for humans. Never contains secrets.
+    pub message: String,
+    /// Whether to send `WWW-Authenticate: Basic` (for 401 answers).
+    pub basic_challenge: bool,
+}
+
+impl ApiError {
+    /// A 400 `INVALID_REQUEST` error.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "INVALID_REQUEST",
+            message: message.into(),
+            basic_challenge: false,
+        }
+    }
+
+    /// A 401 `UNAUTHORIZED` error with a Basic challenge.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "UNAUTHORIZED",
+            message: message.into(),
+            basic_challenge: true,
+        }
+    }
+
+    /// A 404 `NOT_FOUND` error.
+    pub fn not_found() -> Self {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "NOT_FOUND",
+            message: "no such endpoint".into(),
+            basic_challenge: false,
+        }
+    }
+}
+
+impl From<portus_auth::Error> for ApiError {
+    fn from(error: portus_auth::Error) -> Self {
+        use portus_auth::Error as E;
+        match error {
+            E::InvalidCredentials => ApiError::unauthorized("invalid username or password"),
+            E::InvalidRefreshToken => ApiError::unauthorized("invalid or revoked refresh token"),
+            E::InvalidRequest(message) => ApiError::bad_request(message),
+            E::Core(core) => match core.kind() {
+                ErrorKind::Invalid => ApiError::bad_request(core.to_string()),
+                ErrorKind::Unavailable => {
+                    tracing::warn!(error = %core, source = ?std::error::Error::source(&core), "backend unavailable");
+                    ApiError {
+                        status: StatusCode::SERVICE_UNAVAILABLE,
+                        code: "UNAVAILABLE",
+                        message: "the authorization backend is temporarily unavailable, try again".into(),
+                        basic_challenge: false,
+                    }
+                }
+                _ => internal(&core),
+            },
+            other => internal(&other),
+        }
+    }
+}
+
+fn internal(error: &dyn std::error::Error) -> ApiError {
+    tracing::error!(error = %error, source = ?error.source(), "internal error");
+    ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: "INTERNAL_ERROR",
+        message: "internal error".into(),
+        basic_challenge: false,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"errors": [{"code": self.code, "message": self.message, "detail": null}]});
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.basic_challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"portus\""),
+            );
+        }
+        response
+    }
+}
+
+/// Errors of configuration, start-up and the command-line program.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid; the message names the key.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The underlying failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A command was used wrongly; the message says how to use it.
+    #[error("{0}")]
+    Usage(String),
+    /// Token or authentication layer failure.
+    #[error(transparent)]
+    Auth(#[from] portus_auth::Error),
+    /// Policy store failure.
+    #[error(transparent)]
+    Core(#[from] portus_core::Error),
+}

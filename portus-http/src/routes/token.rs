@@ -1,0 +1,169 @@
+//! `GET /v2/token`, OAuth2 `POST /v2/token` and `GET /v2/`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use chrono::SecondsFormat;
+use portus_auth::{Credentials, TokenGrant, TokenRequest};
+use portus_core::traits::Secret;
+use serde::Serialize;
+
+use super::{AppState, basic_credentials};
+use crate::error::ApiError;
+
+#[derive(Serialize)]
+struct TokenResponse {
+    token: String,
+    access_token: String,
+    expires_in: u64,
+    issued_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    /// Granted scopes, space-separated (OAuth2 responses only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+}
+
+fn token_response(grant: TokenGrant, with_scope: bool) -> Response {
+    let scope = with_scope.then(|| {
+        grant
+            .access
+            .iter()
+            .flat_map(|a| a.scope_strings())
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    let body = TokenResponse {
+        access_token: grant.token.token.clone(),
+        token: grant.token.token,
+        expires_in: grant.token.expires_in,
+        issued_at: grant.token.issued_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        refresh_token: grant.refresh_token.map(|s| s.expose().to_owned()),
+        scope,
+    };
+    // Tokens are credentials: no cache may keep them.
+    (
+        [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
+        Json(body),
+    )
+        .into_response()
+}
+
+/// Collected form or query parameters; `scope` may repeat.
+#[derive(Default)]
+struct Params {
+    single: Vec<(String, String)>,
+    scopes: Vec<String>,
+}
+
+impl Params {
+    fn parse(encoded: &[u8]) -> Result<Self, ApiError> {
+        let mut params = Params::default();
+        for (key, value) in url::form_urlencoded::parse(encoded) {
+            if key == "scope" {
+                params.scopes.push(value.into_owned());
+            } else if params.single.iter().any(|(k, _)| *k == key) {
+                return Err(ApiError::bad_request(format!("parameter '{key}' given more than once")));
+            } else {
+                params.single.push((key.into_owned(), value.into_owned()));
+            }
+        }
+        Ok(params)
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.single.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+/// `GET /v2/token?service=&scope=&account=&offline_token=`, with optional Basic credentials.
+pub async fn get_token(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query.unwrap_or_default().as_bytes())?;
+    let credentials = basic_credentials(&headers)?;
+    let request = TokenRequest {
+        service: params.get("service").map(str::to_owned),
+        account: params.get("account").map(str::to_owned),
+        offline: params.get("offline_token") == Some("true"),
+        scopes: params.scopes,
+        credentials,
+    };
+    let grant = state.tokens.issue(request).await?;
+    Ok(token_response(grant, false))
+}
+
+/// OAuth2 `POST /v2/token` (form-encoded): `grant_type=password` or `grant_type=refresh_token`.
+pub async fn post_token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    {
+        return Err(ApiError {
+            status: axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "INVALID_REQUEST",
+            message: "the body must be application/x-www-form-urlencoded".into(),
+            basic_challenge: false,
+        });
+    }
+    let params = Params::parse(&body)?;
+    let service = params.get("service").map(str::to_owned);
+    // OAuth2 sends all scopes in one space-separated parameter; more than one is tolerated.
+    let scopes = params.scopes.clone();
+
+    let required = |name: &str| {
+        params
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::bad_request(format!("missing parameter '{name}'")))
+    };
+    let grant = match params.get("grant_type") {
+        Some("password") => {
+            let credentials = Credentials::Password {
+                username: required("username")?.to_owned(),
+                secret: Secret::new(required("password")?),
+            };
+            let request = TokenRequest {
+                service,
+                scopes,
+                account: None,
+                credentials,
+                offline: params.get("access_type") == Some("offline"),
+            };
+            state.tokens.issue(request).await?
+        }
+        Some("refresh_token") => {
+            let refresh = Secret::new(required("refresh_token")?);
+            state.tokens.refresh(&refresh, service.as_deref(), &scopes).await?
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unsupported grant_type '{other}' (expected password or refresh_token)"
+            )));
+        }
+        None => return Err(ApiError::bad_request("missing parameter 'grant_type'")),
+    };
+    Ok(token_response(grant, true))
+}
+
+/// `GET /v2/`: 200 for valid credentials, 401 with a Basic challenge otherwise.
+pub async fn ping(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    match basic_credentials(&headers)? {
+        Credentials::Anonymous => Err(ApiError::unauthorized("authentication required")),
+        Credentials::Password { username, secret } => {
+            state.tokens.authenticate(&username, &secret).await?;
+            Ok(Json(serde_json::json!({})).into_response())
+        }
+    }
+}

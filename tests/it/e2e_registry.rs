@@ -1,0 +1,271 @@
+//! End to end: Debian's `docker-registry` delegates auth to `portus serve`, configured with
+//! `portus config registry`; users, teams and namespaces are made with the CLI; `skopeo`
+//! pushes and pulls through the token flow.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::harness::{Creds, Portus, Registry, http_get, oci_layout, require_program, run, skopeo_copy};
+
+const SERVICE: &str = "registry.e2e";
+
+fn assert_ok(what: &str, output: &Output) {
+    assert!(
+        output.status.success(),
+        "{what} should succeed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn assert_denied(what: &str, output: &Output) {
+    let stderr = String::from_utf8_lossy(&output.stderr).to_lowercase();
+    assert!(!output.status.success(), "{what} should be refused");
+    assert!(
+        stderr.contains("denied") || stderr.contains("unauthorized") || stderr.contains("authentication required"),
+        "{what} failed for another reason than authorization: {stderr}"
+    );
+}
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    portus: Portus,
+    registry: Registry,
+    image: String,
+}
+
+impl Setup {
+    fn new(extra_token_toml: impl FnOnce(&Path) -> String) -> Setup {
+        let tmp = tempfile::tempdir().unwrap();
+        let extra = extra_token_toml(tmp.path());
+        let mut portus = Portus::new(tmp.path(), SERVICE, &extra);
+        let yaml = portus.cli(&["config", "registry"], None);
+        assert!(
+            yaml.starts_with("auth:\n") && yaml.contains("\nnotifications:\n"),
+            "{yaml}"
+        );
+        portus.start();
+        let registry = Registry::start(tmp.path(), &yaml);
+        let image_dir = tmp.path().join("image");
+        oci_layout(&image_dir, "1.0", "hello from the portus e2e test\n");
+        let image = format!("oci:{}:1.0", image_dir.display());
+        Setup {
+            _tmp: tmp,
+            portus,
+            registry,
+            image,
+        }
+    }
+
+    fn reference(&self, repository_and_tag: &str) -> String {
+        format!("docker://{}/{}", self.registry.addr, repository_and_tag)
+    }
+
+    fn push(&self, creds: Creds, target: &str) -> Output {
+        skopeo_copy(&self.image, Creds::Anonymous, &self.reference(target), creds)
+    }
+
+    fn pull(&self, creds: Creds, source: &str) -> Output {
+        let dest = tempfile::tempdir().unwrap();
+        let output = skopeo_copy(
+            &self.reference(source),
+            creds,
+            &format!("dir:{}", dest.path().display()),
+            Creds::Anonymous,
+        );
+        if output.status.success() {
+            let manifest = std::fs::read_to_string(dest.path().join("manifest.json")).unwrap();
+            assert!(
+                manifest.contains("application/vnd.oci.image.layer.v1.tar"),
+                "pulled manifest: {manifest}"
+            );
+        }
+        output
+    }
+}
+
+/// The whole acceptance scenario of the foundation issue, against one key setup.
+fn scenario(setup: &Setup) {
+    let challenge = http_get(setup.registry.addr, "/v2/", &[]);
+    assert!(
+        challenge.contains(&format!(
+            "Bearer realm=\"http://{}/v2/token\",service=\"{SERVICE}\"",
+            setup.portus.addr
+        )),
+        "registry must challenge with our realm: {challenge}"
+    );
+
+    let p = &setup.portus;
+    p.user("alice", "alice-password");
+    p.user("bob", "bob-password");
+    p.user("carol", "carol-password");
+    p.user("dave", "dave-password");
+    p.cli(&["team", "create", "devs", "--owner", "alice"], None);
+    p.cli(&["team", "add-member", "devs", "carol", "--role", "viewer"], None);
+    p.cli(&["team", "add-member", "devs", "dave", "--role", "contributor"], None);
+    p.cli(
+        &[
+            "namespace",
+            "create",
+            "shared",
+            "--team",
+            "devs",
+            "--visibility",
+            "private",
+        ],
+        None,
+    );
+    p.cli(
+        &[
+            "namespace",
+            "create",
+            "open",
+            "--team",
+            "devs",
+            "--visibility",
+            "public",
+        ],
+        None,
+    );
+    let alice = Creds::User("alice", "alice-password");
+    let bob = Creds::User("bob", "bob-password");
+    let carol = Creds::User("carol", "carol-password");
+    let dave = Creds::User("dave", "dave-password");
+
+    // Alice pushes to her personal namespace and pulls back.
+    assert_ok("alice push alice/app:1.0", &setup.push(alice, "alice/app:1.0"));
+    assert_ok("alice pull alice/app:1.0", &setup.pull(alice, "alice/app:1.0"));
+
+    // Bob is no member: no push into alice's namespace, no pull of her private namespace.
+    assert_denied("bob push alice/app:bob", &setup.push(bob, "alice/app:bob"));
+    assert_denied("bob pull alice/app:1.0", &setup.pull(bob, "alice/app:1.0"));
+    assert_ok("bob push bob/app:1.0 (his own)", &setup.push(bob, "bob/app:1.0"));
+
+    // Anonymous pulls work for public namespaces only.
+    assert_ok("alice push open/app:1.0", &setup.push(alice, "open/app:1.0"));
+    assert_ok("alice push shared/app:1.0", &setup.push(alice, "shared/app:1.0"));
+    assert_ok(
+        "anonymous pull open/app:1.0",
+        &setup.pull(Creds::Anonymous, "open/app:1.0"),
+    );
+    assert_denied(
+        "anonymous pull shared/app:1.0",
+        &setup.pull(Creds::Anonymous, "shared/app:1.0"),
+    );
+    assert_denied(
+        "anonymous push open/app:anon",
+        &setup.push(Creds::Anonymous, "open/app:anon"),
+    );
+
+    // A viewer pulls but does not push.
+    assert_ok(
+        "carol (viewer) pull shared/app:1.0",
+        &setup.pull(carol, "shared/app:1.0"),
+    );
+    assert_denied(
+        "carol (viewer) push shared/app:carol",
+        &setup.push(carol, "shared/app:carol"),
+    );
+
+    // A disabled user is refused at once, with the same credentials that worked before.
+    assert_ok(
+        "dave (contributor) push shared/app:dave",
+        &setup.push(dave, "shared/app:dave"),
+    );
+    p.cli(&["user", "disable", "dave"], None);
+    assert_denied("disabled dave pull shared/app:1.0", &setup.pull(dave, "shared/app:1.0"));
+    assert_denied(
+        "disabled dave push shared/app:dave2",
+        &setup.push(dave, "shared/app:dave2"),
+    );
+    p.cli(&["user", "enable", "dave"], None);
+    assert_ok(
+        "re-enabled dave pull shared/app:1.0",
+        &setup.pull(dave, "shared/app:1.0"),
+    );
+
+    // Wrong passwords are refused.
+    assert_denied(
+        "alice with a wrong password",
+        &setup.pull(Creds::User("alice", "wrong"), "alice/app:1.0"),
+    );
+
+    // An application token works as the password, and only for its owner.
+    let token_output = p.cli(&["token", "create", "alice", "--name", "ci"], None);
+    let token = token_output.lines().last().unwrap().trim().to_owned();
+    assert!(
+        token.starts_with("pat_") && !token.contains(' '),
+        "token alone on the last line: {token_output}"
+    );
+    assert_ok(
+        "alice push with an application token",
+        &setup.push(Creds::User("alice", &token), "alice/app:2.0"),
+    );
+    assert_ok(
+        "alice pull with an application token",
+        &setup.pull(Creds::User("alice", &token), "alice/app:2.0"),
+    );
+    assert_denied(
+        "bob with alice's application token",
+        &setup.pull(Creds::User("bob", &token), "alice/app:2.0"),
+    );
+
+    // The token server logged the issued grants and no secret.
+    let log = p.log();
+    assert!(
+        !log.contains("alice-password") && !log.contains(&token),
+        "secrets must never be logged"
+    );
+}
+
+#[test]
+fn es256_generated_key_with_kid_and_x5c() {
+    require_program("skopeo");
+    let setup = Setup::new(|_| String::new());
+    assert!(
+        std::fs::read_to_string(setup.portus.dir.join("data/token.key"))
+            .unwrap()
+            .contains("PRIVATE KEY")
+    );
+    scenario(&setup);
+}
+
+#[test]
+fn rs256_operator_key_found_by_libtrust_kid_alone() {
+    require_program("openssl");
+    let setup = Setup::new(|dir| {
+        let key = dir.join("rsa.key");
+        let cert = dir.join("rsa.crt");
+        let output = run(Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30"])
+            .args([
+                "-subj",
+                "/CN=portus e2e rsa",
+                "-keyout",
+                key.to_str().unwrap(),
+                "-out",
+                cert.to_str().unwrap(),
+            ]));
+        assert_ok("openssl req", &output);
+        // Without x5c the registry must find the key by its libtrust kid.
+        format!(
+            "key = \"{}\"\ncertificate = \"{}\"\nx5c = false\n",
+            key.display(),
+            cert.display()
+        )
+    });
+    scenario(&setup);
+}
+
+#[test]
+fn es256_key_found_by_libtrust_kid_alone() {
+    require_program("skopeo");
+    let setup = Setup::new(|_| "x5c = false\n".into());
+    setup.portus.user("erin", "erin-password");
+    let erin = Creds::User("erin", "erin-password");
+    assert_ok("erin push erin/app:1.0", &setup.push(erin, "erin/app:1.0"));
+    assert_ok("erin pull erin/app:1.0", &setup.pull(erin, "erin/app:1.0"));
+    assert_denied(
+        "anonymous pull erin/app:1.0",
+        &setup.pull(Creds::Anonymous, "erin/app:1.0"),
+    );
+}

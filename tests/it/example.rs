@@ -1,0 +1,66 @@
+//! Runs `examples/minimal_server.rs` (built by `cargo test`) and requests tokens from it.
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use crate::harness::{Daemon, free_port, http_get, wait_for_port};
+
+fn example_binary() -> std::path::PathBuf {
+    // Integration tests live in target/<profile>/deps; examples in target/<profile>/examples.
+    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    let binary = deps
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(format!("minimal_server{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} is missing: run the tests with `cargo test` so examples are built",
+        binary.display()
+    );
+    binary
+}
+
+#[test]
+fn minimal_embedding_server_issues_tokens() {
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("example.log");
+    let _server = Daemon::spawn(Command::new(example_binary()).arg(addr.to_string()), log.clone());
+    wait_for_port(addr, "minimal_server example", &log);
+
+    // demo:demo is accepted by the example's custom authenticator.
+    let basic = "Basic ZGVtbzpkZW1v";
+    let ok = http_get(
+        addr,
+        "/v2/token?service=example-registry&scope=repository:demo/app:pull,push",
+        &[("Authorization", basic)],
+    );
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    let claims = claims_of(&ok);
+    assert_eq!(claims["sub"], "demo");
+    assert_eq!(claims["access"][0]["actions"], serde_json::json!(["pull", "push"]));
+
+    // demo:wrong is refused; anonymous gets nothing on a private namespace.
+    let denied = http_get(
+        addr,
+        "/v2/token?service=example-registry",
+        &[("Authorization", "Basic ZGVtbzp3cm9uZw==")],
+    );
+    assert!(denied.starts_with("HTTP/1.1 401"), "{denied}");
+    let anonymous = http_get(
+        addr,
+        "/v2/token?service=example-registry&scope=repository:demo/app:pull",
+        &[],
+    );
+    assert!(anonymous.starts_with("HTTP/1.1 200"), "{anonymous}");
+    assert_eq!(claims_of(&anonymous)["access"], serde_json::json!([]));
+    assert_eq!(claims_of(&anonymous)["sub"], "");
+}
+
+fn claims_of(response: &str) -> serde_json::Value {
+    let body = response.split("\r\n\r\n").nth(1).unwrap();
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    let payload = json["token"].as_str().unwrap().split('.').nth(1).unwrap();
+    serde_json::from_slice(&data_encoding::BASE64URL_NOPAD.decode(payload.as_bytes()).unwrap()).unwrap()
+}

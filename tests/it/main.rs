@@ -1,0 +1,5 @@
+//! Cross-crate and end-to-end tests, built as one test binary.
+
+mod e2e_registry;
+mod example;
+mod harness;
