@@ -316,12 +316,19 @@ mod tests {
 
     #[test]
     fn every_key_has_an_environment_override() {
-        let mut full = Config::default();
-        full.public_url = Some("http://x".parse().unwrap());
-        full.data_dir = Some("d".into());
-        full.token.key = Some("k".into());
-        full.token.certificate = Some("c".into());
-        full.database.url = Some("sqlite://x".into());
+        let full = Config {
+            public_url: Some("http://x".parse().unwrap()),
+            data_dir: Some("d".into()),
+            token: TokenConfig {
+                key: Some("k".into()),
+                certificate: Some("c".into()),
+                ..TokenConfig::default()
+            },
+            database: DatabaseConfig {
+                url: Some("sqlite://x".into()),
+            },
+            ..Config::default()
+        };
         let tree = toml::Value::try_from(&full).unwrap();
         let mut paths = Vec::new();
         fn walk(prefix: &str, value: &toml::Value, out: &mut Vec<String>) {

@@ -1,5 +1,6 @@
 //! Cross-crate and end-to-end tests, built as one test binary.
 
+mod cli;
 mod e2e_registry;
 mod example;
 mod harness;

@@ -56,3 +56,6 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
 }
 
 pub use self::credentials::basic_credentials;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,324 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode, header};
+use data_encoding::{BASE64, BASE64URL_NOPAD};
+use portus_auth::password::hash_password;
+use portus_auth::token::generate_key_and_certificate;
+use portus_auth::{LocalAuthenticator, SigningAlgorithm, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
+use portus_core::model::NewUser;
+use portus_core::traits::{Authenticator, Secret};
+use portus_core::{InMemoryStore, PolicyStore};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use super::{AppState, HttpLimits, router};
+
+async fn app() -> axum::Router {
+    let store = Arc::new(InMemoryStore::new());
+    let hash = hash_password(&Secret::new("alice-password"), 4).await.unwrap();
+    store
+        .create_user(NewUser {
+            username: "alice".into(),
+            password_hash: Some(hash),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    let (key_pem, _) = generate_key_and_certificate(SigningAlgorithm::Es256, "test").unwrap();
+    let issuer = TokenIssuer::new(
+        SigningKey::from_pem(&key_pem).unwrap(),
+        "portus.test",
+        Duration::from_secs(300),
+        false,
+    )
+    .unwrap();
+    let local: Arc<dyn Authenticator> = Arc::new(LocalAuthenticator::new(store.clone(), 4).unwrap());
+    let tokens = TokenService::new(store, vec![local], issuer, TokenServiceConfig::new("registry.local"));
+    router(
+        AppState {
+            tokens: Arc::new(tokens),
+        },
+        HttpLimits {
+            max_body_bytes: 4096,
+            ..HttpLimits::default()
+        },
+    )
+}
+
+const ALICE: &str = "Basic YWxpY2U6YWxpY2UtcGFzc3dvcmQ="; // alice:alice-password
+
+async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = to_bytes(body, 1 << 20).await.unwrap();
+    let json = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    (parts.status, parts.headers, json)
+}
+
+async fn get(app: &axum::Router, uri: &str, authorization: Option<&str>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let mut request = Request::get(uri);
+    if let Some(value) = authorization {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    send(app, request.body(Body::empty()).unwrap()).await
+}
+
+async fn post(app: &axum::Router, body: &str, content_type: &str) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let request = Request::post("/v2/token")
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    send(app, request).await
+}
+
+fn claims(json: &Value) -> Value {
+    let payload = json["token"].as_str().unwrap().split('.').nth(1).unwrap();
+    serde_json::from_slice(&BASE64URL_NOPAD.decode(payload.as_bytes()).unwrap()).unwrap()
+}
+
+fn error_message(json: &Value) -> &str {
+    json["errors"][0]["message"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn get_token_answers_the_registry_token_format() {
+    let app = app().await;
+    let (status, headers, json) = get(&app, "/v2/token?service=registry.local&account=alice", Some(ALICE)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["token"], json["access_token"]);
+    assert_eq!(json["expires_in"], 300);
+    assert!(json["issued_at"].as_str().unwrap().ends_with('Z'));
+    assert!(json.get("refresh_token").is_none(), "no refresh token unless asked for");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let claims = claims(&json);
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["aud"], "registry.local");
+    assert_eq!(claims["access"], serde_json::json!([]), "a login token grants nothing");
+}
+
+#[tokio::test]
+async fn repeated_and_space_separated_scopes_are_merged() {
+    let app = app().await;
+    let uri = "/v2/token?service=registry.local&scope=repository:alice/app:push&scope=repository:alice/app:pull%20repository:alice/app:push,fork&scope=repository:victim/app:*,push&scope=registry:catalog:pull,*";
+    let (status, _, json) = get(&app, uri, Some(ALICE)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        claims(&json)["access"],
+        serde_json::json!([{"type": "repository", "name": "alice/app", "actions": ["push", "pull"]}]),
+        "unknown actions dropped; `*,push` and `pull,*` on foreign resources grant nothing"
+    );
+}
+
+#[tokio::test]
+async fn offline_token_returns_a_refresh_token_usable_with_post() {
+    let app = app().await;
+    let (_, _, json) = get(
+        &app,
+        "/v2/token?service=registry.local&offline_token=true&client_id=docker",
+        Some(ALICE),
+    )
+    .await;
+    let refresh = json["refresh_token"].as_str().expect("refresh token").to_owned();
+    let body = format!(
+        "grant_type=refresh_token&refresh_token={refresh}&service=registry.local&client_id=docker&scope=repository%3Aalice%2Fapp%3Apull%2Cpush"
+    );
+    let (status, headers, json) = post(&app, &body, "application/x-www-form-urlencoded").await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["scope"], "repository:alice/app:pull repository:alice/app:push");
+    assert_eq!(json["refresh_token"], refresh.as_str());
+    assert_eq!(claims(&json)["sub"], "alice");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let (status, _, _) = post(
+        &app,
+        "grant_type=refresh_token&refresh_token=prt_forged",
+        "application/x-www-form-urlencoded",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn post_password_grant() {
+    let app = app().await;
+    let form = "application/x-www-form-urlencoded; charset=utf-8";
+    let (status, _, json) = post(
+        &app,
+        "grant_type=password&username=alice&password=alice-password&service=registry.local&client_id=containerd-client&access_type=offline",
+        form,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert!(json["refresh_token"].as_str().unwrap().starts_with("prt_"));
+    assert_eq!(json["scope"], "");
+    let (status, headers, _) = post(&app, "grant_type=password&username=alice&password=nope", form).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "containerd falls back to GET on 401");
+    assert!(headers.contains_key(header::WWW_AUTHENTICATE));
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_registry_format_errors() {
+    let app = app().await;
+    let many: String = (0..1000).map(|i| format!("&scope=repository:a/r{i}:pull")).collect();
+    let cases: Vec<(String, Option<&str>, StatusCode, &str)> = vec![
+        (
+            "/v2/token?scope=repository:Alice/app:pull".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid resource name",
+        ),
+        (
+            "/v2/token?scope=whale:foo,bar".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "must have the form",
+        ),
+        (
+            "/v2/token?scope=repository:a%FF/b:pull".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid",
+        ),
+        (
+            "/v2/token?scope=repository:../etc/passwd:pull".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid resource name",
+        ),
+        (
+            "/v2/token?scope=repository:a';DROP%20TABLE%20users;--:pull".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "must have the form",
+        ),
+        (
+            "/v2/token?service=other".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "unknown service 'other'",
+        ),
+        (
+            "/v2/token?service=a&service=b".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "more than once",
+        ),
+        (
+            format!("/v2/token?service=registry.local{many}"),
+            None,
+            StatusCode::BAD_REQUEST,
+            "too many scopes",
+        ),
+        (
+            "/v2/token?account=mallory".into(),
+            Some(ALICE),
+            StatusCode::BAD_REQUEST,
+            "does not match",
+        ),
+        (
+            "/v2/token".into(),
+            Some("Basic YWxpY2U6d3Jvbmc="),
+            StatusCode::UNAUTHORIZED,
+            "invalid username or password",
+        ),
+        (
+            "/v2/token".into(),
+            Some("Basic %%%"),
+            StatusCode::UNAUTHORIZED,
+            "malformed Basic",
+        ),
+        (
+            "/v2/token".into(),
+            Some("Bearer abc"),
+            StatusCode::UNAUTHORIZED,
+            "only Basic",
+        ),
+        (
+            "/v2/token".into(),
+            Some("Basic bm9ib2R5Onh4eHh4eHh4"),
+            StatusCode::UNAUTHORIZED,
+            "invalid username or password",
+        ),
+        ("/nowhere".into(), None, StatusCode::NOT_FOUND, "no such endpoint"),
+    ];
+    for (uri, authorization, expected_status, expected_message) in cases {
+        let (status, headers, json) = get(&app, &uri, authorization).await;
+        let shown = &uri[..uri.len().min(80)];
+        assert_eq!(status, expected_status, "{shown}: {json}");
+        assert!(error_message(&json).contains(expected_message), "{shown}: {json}");
+        assert!(json["errors"][0]["code"].is_string(), "{shown}: {json}");
+        assert_eq!(
+            headers.contains_key(header::WWW_AUTHENTICATE),
+            status == StatusCode::UNAUTHORIZED,
+            "{shown}"
+        );
+    }
+    let post_cases = [
+        (
+            "grant_type=client_credentials",
+            "application/x-www-form-urlencoded",
+            StatusCode::BAD_REQUEST,
+            "unsupported grant_type",
+        ),
+        (
+            "username=alice",
+            "application/x-www-form-urlencoded",
+            StatusCode::BAD_REQUEST,
+            "missing parameter 'grant_type'",
+        ),
+        (
+            "grant_type=password&username=alice",
+            "application/x-www-form-urlencoded",
+            StatusCode::BAD_REQUEST,
+            "'password'",
+        ),
+        (
+            "grant_type=refresh_token",
+            "application/x-www-form-urlencoded",
+            StatusCode::BAD_REQUEST,
+            "'refresh_token'",
+        ),
+        (
+            "{\"grant_type\":\"password\"}",
+            "application/json",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "x-www-form-urlencoded",
+        ),
+    ];
+    for (body, content_type, expected_status, expected_message) in post_cases {
+        let (status, _, json) = post(&app, body, content_type).await;
+        assert_eq!(status, expected_status, "{body}: {json}");
+        assert!(error_message(&json).contains(expected_message), "{body}: {json}");
+    }
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let app = app().await;
+    let body = format!("grant_type=password&username=alice&password={}", "x".repeat(10_000));
+    let request = Request::post("/v2/token")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // The server still answers afterwards.
+    assert_eq!(get(&app, "/v2/token", None).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn ping_checks_credentials() {
+    let app = app().await;
+    let (status, headers, _) = get(&app, "/v2/", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers[header::WWW_AUTHENTICATE], "Basic realm=\"portus\"");
+    let (status, _, json) = get(&app, "/v2/", Some(ALICE)).await;
+    assert_eq!((status, json), (StatusCode::OK, serde_json::json!({})));
+    let wrong = format!("Basic {}", BASE64.encode(b"alice:wrong"));
+    assert_eq!(get(&app, "/v2/", Some(&wrong)).await.0, StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the real components the tests drive: Debian's Distribution registry and skopeo (and
+# openssl for operator-style keys). Idempotent; needs root (or sudo) on Debian/Ubuntu.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-test-deps: run as root (or install sudo)" >&2; exit 1; }
+  SUDO="sudo"
+fi
+
+# Package postinst scripts must not start the packaged registry on :5000 (no systemd here).
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod 755 /usr/sbin/policy-rc.d
+fi
+
+need=()
+for package in docker-registry skopeo openssl ca-certificates; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || need+=("$package")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "install-test-deps: installing ${need[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now docker-registry 2>/dev/null || true
+fi
+echo "install-test-deps: docker-registry $(dpkg-query -W -f='${Version}' docker-registry), skopeo $(dpkg-query -W -f='${Version}' skopeo)"
