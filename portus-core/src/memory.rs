@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use crate::model::{
-    AppToken, AppTokenId, Namespace, NamespaceAccess, NamespaceId, NamespaceRef, NewNamespace, NewUser, PasswordHash,
-    RefreshToken, RefreshTokenId, Role, Team, TeamId, TeamMember, User, UserId, Visibility,
+    Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
+    NamespaceAccess, NamespaceId, NamespaceRef, NewActivity, NewNamespace, NewUser, PasswordHash, RefreshToken,
+    RefreshTokenId, Role, StoredEvent, TagChange, TagId, TagRecord, Team, TeamId, TeamMember, User, UserId, Visibility,
 };
 use crate::naming::{
     first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name, validate_username,
@@ -30,6 +31,10 @@ struct State {
     namespaces: Vec<Namespace>,
     app_tokens: Vec<(AppToken, String)>,
     refresh_tokens: Vec<(RefreshToken, String)>,
+    repositories: Vec<String>,
+    tags: Vec<TagRecord>,
+    events: Vec<(StoredEvent, EventStatus, Option<String>)>,
+    activities: Vec<Activity>,
 }
 
 impl State {
@@ -47,6 +52,35 @@ impl State {
 
     fn namespace_named(&self, name: &str) -> Option<&Namespace> {
         self.namespaces.iter().find(|n| !n.global && n.name == name)
+    }
+
+    /// Makes sure `repository` and its namespace exist; `false` when the namespace is missing
+    /// and must not be created.
+    fn ensure_repository(&mut self, repository: &str, missing: MissingNamespace) -> Result<bool> {
+        if self.repositories.iter().any(|r| r == repository) {
+            return Ok(true);
+        }
+        let (namespace, _) = NamespaceRef::of_repository(repository);
+        if let NamespaceRef::Named(name) = namespace
+            && self.namespace_named(name).is_none()
+        {
+            if missing == MissingNamespace::Ignore {
+                return Ok(false);
+            }
+            validate_namespace_name(name)?;
+            let id = NamespaceId(self.next_id());
+            self.namespaces.push(Namespace {
+                id,
+                name: name.to_owned(),
+                description: Some("Created for a repository pushed to the registry".into()),
+                team_id: None,
+                visibility: Visibility::Private,
+                global: false,
+                personal_owner: None,
+            });
+        }
+        self.repositories.push(repository.to_owned());
+        Ok(true)
     }
 
     fn add_team(&mut self, name: &str, description: Option<String>, hidden: bool) -> Team {
@@ -88,6 +122,10 @@ impl InMemoryStore {
                 namespaces: vec![global],
                 app_tokens: Vec::new(),
                 refresh_tokens: Vec::new(),
+                repositories: Vec::new(),
+                tags: Vec::new(),
+                events: Vec::new(),
+                activities: Vec::new(),
             }),
         }
     }
@@ -374,6 +412,179 @@ impl PolicyStore for InMemoryStore {
         let before = state.refresh_tokens.len();
         state.refresh_tokens.retain(|(t, _)| t.user_id != user);
         Ok((before - state.refresh_tokens.len()) as u64)
+    }
+
+    async fn put_tag<'a>(
+        &self,
+        repository: &str,
+        tag: &str,
+        manifest: &ManifestRecord,
+        pushed_by: Option<&'a str>,
+        missing: MissingNamespace,
+    ) -> Result<TagChange> {
+        let mut state = self.lock();
+        if !state.ensure_repository(repository, missing)? {
+            return Ok(TagChange::NamespaceMissing);
+        }
+        let now = Utc::now();
+        if let Some(existing) = state
+            .tags
+            .iter_mut()
+            .find(|t| t.repository == repository && t.name == tag)
+        {
+            if existing.manifest.digest == manifest.digest {
+                if existing.manifest.size.is_none() {
+                    existing.manifest.size = manifest.size;
+                }
+                return Ok(TagChange::Unchanged);
+            }
+            let previous_digest = std::mem::replace(&mut existing.manifest, manifest.clone()).digest;
+            existing.pushed_by = pushed_by.map(str::to_owned).or(existing.pushed_by.take());
+            existing.updated_at = now;
+            return Ok(TagChange::Updated { previous_digest });
+        }
+        let id = TagId(state.next_id());
+        state.tags.push(TagRecord {
+            id,
+            repository: repository.to_owned(),
+            name: tag.to_owned(),
+            manifest: manifest.clone(),
+            pushed_by: pushed_by.map(str::to_owned),
+            created_at: now,
+            updated_at: now,
+        });
+        Ok(TagChange::Created)
+    }
+
+    async fn ensure_repository(&self, repository: &str, missing: MissingNamespace) -> Result<bool> {
+        self.lock().ensure_repository(repository, missing)
+    }
+
+    async fn tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>> {
+        Ok(self
+            .lock()
+            .tags
+            .iter()
+            .find(|t| t.repository == repository && t.name == tag)
+            .cloned())
+    }
+
+    async fn tags<'a>(&self, repository: Option<&'a str>) -> Result<Vec<TagRecord>> {
+        let mut tags: Vec<TagRecord> = self
+            .lock()
+            .tags
+            .iter()
+            .filter(|t| repository.is_none_or(|r| t.repository == r))
+            .cloned()
+            .collect();
+        tags.sort_by(|a, b| (&a.repository, &a.name).cmp(&(&b.repository, &b.name)));
+        Ok(tags)
+    }
+
+    async fn repositories(&self) -> Result<Vec<String>> {
+        let mut repositories = self.lock().repositories.clone();
+        repositories.sort();
+        Ok(repositories)
+    }
+
+    async fn delete_tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>> {
+        let mut state = self.lock();
+        let position = state
+            .tags
+            .iter()
+            .position(|t| t.repository == repository && t.name == tag);
+        Ok(position.map(|i| state.tags.remove(i)))
+    }
+
+    async fn delete_tags_by_digest(&self, repository: &str, digest: &str) -> Result<Vec<TagRecord>> {
+        let mut state = self.lock();
+        let (deleted, kept) = std::mem::take(&mut state.tags)
+            .into_iter()
+            .partition(|t| t.repository == repository && t.manifest.digest == digest);
+        state.tags = kept;
+        Ok(deleted)
+    }
+
+    async fn delete_repository(&self, repository: &str) -> Result<Vec<TagRecord>> {
+        let mut state = self.lock();
+        state.repositories.retain(|r| r != repository);
+        let (deleted, kept) = std::mem::take(&mut state.tags)
+            .into_iter()
+            .partition(|t| t.repository == repository);
+        state.tags = kept;
+        Ok(deleted)
+    }
+
+    async fn insert_events(&self, events: &[(String, String)]) -> Result<usize> {
+        let mut state = self.lock();
+        let mut inserted = 0;
+        for (event_id, payload) in events {
+            if state.events.iter().any(|(e, _, _)| &e.event_id == event_id) {
+                continue;
+            }
+            let seq = state.next_id();
+            state.events.push((
+                StoredEvent {
+                    seq,
+                    event_id: event_id.clone(),
+                    payload: payload.clone(),
+                },
+                EventStatus::Pending,
+                None,
+            ));
+            inserted += 1;
+        }
+        Ok(inserted)
+    }
+
+    async fn pending_events(&self, limit: usize) -> Result<Vec<StoredEvent>> {
+        Ok(self
+            .lock()
+            .events
+            .iter()
+            .filter(|(_, status, _)| *status == EventStatus::Pending)
+            .take(limit)
+            .map(|(e, _, _)| e.clone())
+            .collect())
+    }
+
+    async fn finish_event<'a>(&self, seq: i64, status: EventStatus, error: Option<&'a str>) -> Result<()> {
+        let mut state = self.lock();
+        let event = state
+            .events
+            .iter_mut()
+            .find(|(e, _, _)| e.seq == seq)
+            .ok_or_else(|| Error::not_found("event", seq.to_string()))?;
+        event.1 = status;
+        event.2 = error.map(str::to_owned);
+        Ok(())
+    }
+
+    async fn record_activity(&self, activity: NewActivity) -> Result<()> {
+        let mut state = self.lock();
+        let id = state.next_id();
+        state.activities.push(Activity {
+            id,
+            at: Utc::now(),
+            actor: activity.actor,
+            action: activity.action,
+            target: activity.target,
+            details: activity.details,
+        });
+        Ok(())
+    }
+
+    async fn activities(&self, filter: &ActivityFilter) -> Result<Vec<Activity>> {
+        let limit = if filter.limit == 0 { 100 } else { filter.limit };
+        Ok(self
+            .lock()
+            .activities
+            .iter()
+            .rev()
+            .filter(|a| crate::model::activity_matches(filter, a))
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }
 

@@ -298,26 +298,194 @@ pub struct RefreshToken {
     pub created_at: DateTime<Utc>,
 }
 
-/// A repository inside a namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Repository {
-    /// Store identifier.
-    pub id: RepositoryId,
-    /// Owning namespace.
-    pub namespace_id: NamespaceId,
-    /// Name inside the namespace (may contain `/`).
-    pub name: String,
+/// The four manifest media types the registry stores and portus records, plus Docker schema 1.
+pub const MANIFEST_MEDIA_TYPES: [&str; 6] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+    "application/vnd.docker.distribution.manifest.v1+json",
+];
+
+/// Whether `media_type` is a manifest (not a blob) type.
+pub fn is_manifest_media_type(media_type: &str) -> bool {
+    MANIFEST_MEDIA_TYPES.contains(&media_type)
 }
 
-/// A tag of a repository, pointing at a manifest digest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tag {
-    /// Store identifier.
-    pub id: TagId,
-    /// Owning repository.
-    pub repository_id: RepositoryId,
-    /// Tag name.
-    pub name: String,
+/// What a tag points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestRecord {
     /// Manifest digest (`sha256:...`).
     pub digest: String,
+    /// Manifest media type.
+    pub media_type: String,
+    /// Image size in bytes, when known.
+    pub size: Option<u64>,
+}
+
+/// A tag as portus records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagRecord {
+    /// Store identifier.
+    pub id: TagId,
+    /// Full repository name (`alice/app`, or `app` in the global namespace).
+    pub repository: String,
+    /// Tag name.
+    pub name: String,
+    /// The manifest it points at.
+    pub manifest: ManifestRecord,
+    /// User who pushed it last, when known.
+    pub pushed_by: Option<String>,
+    /// When it was first recorded.
+    pub created_at: DateTime<Utc>,
+    /// When its digest last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What [`crate::PolicyStore::put_tag`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagChange {
+    /// The tag is new.
+    Created,
+    /// The tag moved to another manifest.
+    Updated {
+        /// The digest it pointed at before.
+        previous_digest: String,
+    },
+    /// The tag already pointed at this manifest.
+    Unchanged,
+    /// The namespace does not exist and was not to be created: nothing was recorded.
+    NamespaceMissing,
+}
+
+/// What to do when a repository's namespace does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MissingNamespace {
+    /// Create it, private and owned by administrators only (no team), so nothing pushed is
+    /// invisible.
+    #[default]
+    Create,
+    /// Record nothing.
+    Ignore,
+}
+
+/// One entry of the activity (audit) log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    /// Store identifier, increasing with time.
+    pub id: i64,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Who did it (`None` for the registry or the system).
+    pub actor: Option<String>,
+    /// What happened (`tag.push`, `user.create`, ...).
+    pub action: String,
+    /// What it happened to (`alice/app:1.0`, a user or team name, ...).
+    pub target: String,
+    /// Free-form details (e.g. a digest), if any.
+    pub details: Option<String>,
+}
+
+/// An activity to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewActivity {
+    /// Who did it.
+    pub actor: Option<String>,
+    /// What happened.
+    pub action: String,
+    /// What it happened to.
+    pub target: String,
+    /// Details.
+    pub details: Option<String>,
+}
+
+impl NewActivity {
+    /// An activity without details.
+    pub fn new(actor: Option<&str>, action: &str, target: impl Into<String>) -> Self {
+        NewActivity {
+            actor: actor.map(str::to_owned),
+            action: action.to_owned(),
+            target: target.into(),
+            details: None,
+        }
+    }
+
+    /// Adds details.
+    pub fn with_details(mut self, details: impl Into<String>) -> Self {
+        self.details = Some(details.into());
+        self
+    }
+}
+
+/// Which activities to list; empty fields match everything.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ActivityFilter {
+    /// Only this actor's.
+    pub actor: Option<String>,
+    /// Only this action (or, ending in `.`, this action prefix such as `tag.`).
+    pub action: Option<String>,
+    /// Only targets starting with this text (e.g. a namespace `alice/`).
+    pub target_prefix: Option<String>,
+    /// Only at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// At most this many, newest first (0 means 100).
+    pub limit: usize,
+}
+
+/// Whether `activity` passes `filter` (for stores that filter in memory).
+pub fn activity_matches(filter: &ActivityFilter, activity: &Activity) -> bool {
+    filter
+        .actor
+        .as_ref()
+        .is_none_or(|actor| activity.actor.as_ref() == Some(actor))
+        && filter
+            .action
+            .as_ref()
+            .is_none_or(|action| match action.strip_suffix('.') {
+                Some(prefix) => activity.action.starts_with(prefix) && activity.action[prefix.len()..].starts_with('.'),
+                None => &activity.action == action,
+            })
+        && filter
+            .target_prefix
+            .as_ref()
+            .is_none_or(|prefix| activity.target.starts_with(prefix.as_str()))
+        && filter.since.is_none_or(|since| activity.at >= since)
+}
+
+/// A registry notification event as stored before it is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Arrival order.
+    pub seq: i64,
+    /// The registry's event id (unique).
+    pub event_id: String,
+    /// The event's JSON.
+    pub payload: String,
+}
+
+/// Outcome of applying a stored event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventStatus {
+    /// Waiting to be applied.
+    Pending,
+    /// Applied to the store.
+    Applied,
+    /// Nothing to do (blob event, unknown namespace with `ignore`, ...).
+    Ignored,
+    /// Could not be applied; the error is kept.
+    Failed,
+}
+
+impl EventStatus {
+    /// The lower-case name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Pending => "pending",
+            EventStatus::Applied => "applied",
+            EventStatus::Ignored => "ignored",
+            EventStatus::Failed => "failed",
+        }
+    }
 }

@@ -9,7 +9,10 @@
 //! ```
 
 use crate::access::authorize_scopes;
-use crate::model::{NamespaceRef, NewNamespace, NewUser, PasswordHash, Role, Visibility};
+use crate::model::{
+    ActivityFilter, EventStatus, ManifestRecord, MissingNamespace, NamespaceRef, NewActivity, NewNamespace, NewUser,
+    PasswordHash, Role, TagChange, Visibility,
+};
 use crate::policy::{Caller, PolicyConfig};
 use crate::scope::parse_scopes;
 use crate::traits::PolicyStore;
@@ -477,6 +480,232 @@ pub async fn scopes_are_authorized_against_the_store(store: &dyn PolicyStore) {
     );
 }
 
+fn manifest(digest: &str) -> ManifestRecord {
+    ManifestRecord {
+        digest: digest.into(),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: Some(1234),
+    }
+}
+
+/// Tags are created, moved, left unchanged and deleted; repositories are recorded.
+pub async fn tags_are_recorded_moved_and_deleted(store: &dyn PolicyStore) {
+    user(store, "alice").await;
+    let put = |tag: &'static str, digest: &'static str| async move {
+        store
+            .put_tag(
+                "alice/app",
+                tag,
+                &manifest(digest),
+                Some("alice"),
+                MissingNamespace::Ignore,
+            )
+            .await
+            .unwrap()
+    };
+    assert_eq!(put("1.0", "sha256:aa").await, TagChange::Created);
+    assert_eq!(put("1.0", "sha256:aa").await, TagChange::Unchanged);
+    assert_eq!(put("latest", "sha256:aa").await, TagChange::Created);
+    assert_eq!(put("2.0", "sha256:bb").await, TagChange::Created);
+    assert_eq!(
+        put("latest", "sha256:bb").await,
+        TagChange::Updated {
+            previous_digest: "sha256:aa".into()
+        }
+    );
+    store
+        .put_tag("app", "1", &manifest("sha256:cc"), None, MissingNamespace::Ignore)
+        .await
+        .unwrap();
+    let one = store.tag("alice/app", "1.0").await.unwrap().expect("tag");
+    assert_eq!((one.repository.as_str(), one.name.as_str()), ("alice/app", "1.0"));
+    assert_eq!(one.manifest, manifest("sha256:aa"));
+    assert_eq!(one.pushed_by.as_deref(), Some("alice"));
+    let names: Vec<String> = store
+        .tags(Some("alice/app"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["1.0", "2.0", "latest"]);
+    assert_eq!(store.tags(None).await.unwrap().len(), 4);
+    assert_eq!(store.repositories().await.unwrap(), ["alice/app", "app"]);
+    let gone = store.delete_tags_by_digest("alice/app", "sha256:bb").await.unwrap();
+    let mut gone: Vec<String> = gone.into_iter().map(|t| t.name).collect();
+    gone.sort();
+    assert_eq!(gone, ["2.0", "latest"]);
+    assert_eq!(
+        store.delete_tag("alice/app", "1.0").await.unwrap().map(|t| t.name),
+        Some("1.0".into())
+    );
+    assert_eq!(store.delete_tag("alice/app", "1.0").await.unwrap(), None);
+    assert!(store.tags(Some("alice/app")).await.unwrap().is_empty());
+    assert_eq!(
+        store.repositories().await.unwrap(),
+        ["alice/app", "app"],
+        "an empty repository stays, as in the registry"
+    );
+    assert_eq!(store.delete_repository("app").await.unwrap().len(), 1);
+    assert_eq!(store.repositories().await.unwrap(), ["alice/app"]);
+}
+
+/// Pushes into a missing namespace create it (private, no team) or are ignored.
+pub async fn missing_namespaces_are_created_or_ignored(store: &dyn PolicyStore) {
+    let ignored = store
+        .put_tag("ghost/app", "1", &manifest("sha256:aa"), None, MissingNamespace::Ignore)
+        .await
+        .unwrap();
+    assert_eq!(ignored, TagChange::NamespaceMissing);
+    assert!(
+        !store
+            .ensure_repository("ghost/app", MissingNamespace::Ignore)
+            .await
+            .unwrap()
+    );
+    assert!(store.repositories().await.unwrap().is_empty());
+    assert_eq!(store.namespace(NamespaceRef::Named("ghost")).await.unwrap(), None);
+    let created = store
+        .put_tag("ghost/app", "1", &manifest("sha256:aa"), None, MissingNamespace::Create)
+        .await
+        .unwrap();
+    assert_eq!(created, TagChange::Created);
+    let ns = store
+        .namespace(NamespaceRef::Named("ghost"))
+        .await
+        .unwrap()
+        .expect("created namespace");
+    assert_eq!(
+        (ns.visibility, ns.team_id, ns.global),
+        (Visibility::Private, None, false)
+    );
+    assert!(
+        store
+            .ensure_repository("ghost/other", MissingNamespace::Ignore)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.repositories().await.unwrap(), ["ghost/app", "ghost/other"]);
+}
+
+/// Events are stored once per id, listed in arrival order and finished.
+pub async fn events_are_idempotent_and_ordered(store: &dyn PolicyStore) {
+    let batch = |ids: &[&str]| {
+        ids.iter()
+            .map(|id| (id.to_string(), format!("{{\"id\":\"{id}\"}}")))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(store.insert_events(&batch(&["e1", "e2"])).await.unwrap(), 2);
+    assert_eq!(store.insert_events(&batch(&["e2", "e3", "e1"])).await.unwrap(), 1);
+    let pending = store.pending_events(10).await.unwrap();
+    let ids: Vec<&str> = pending.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["e1", "e2", "e3"]);
+    assert_eq!(pending[1].payload, "{\"id\":\"e2\"}");
+    assert!(pending[0].seq < pending[1].seq && pending[1].seq < pending[2].seq);
+    store
+        .finish_event(pending[0].seq, EventStatus::Applied, None)
+        .await
+        .unwrap();
+    store
+        .finish_event(pending[1].seq, EventStatus::Failed, Some("boom"))
+        .await
+        .unwrap();
+    let ids: Vec<String> = store
+        .pending_events(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    assert_eq!(ids, ["e3"]);
+    assert_eq!(store.pending_events(0).await.unwrap().len(), 0);
+    assert_eq!(
+        store.insert_events(&batch(&["e1"])).await.unwrap(),
+        0,
+        "finished events are still known"
+    );
+}
+
+/// Activities are listed newest first and filtered.
+pub async fn activities_are_filtered_newest_first(store: &dyn PolicyStore) {
+    store
+        .record_activity(NewActivity::new(Some("alice"), "tag.push", "alice/app:1.0").with_details("sha256:aa"))
+        .await
+        .unwrap();
+    store
+        .record_activity(NewActivity::new(Some("bob"), "tag.push", "bob/app:1.0"))
+        .await
+        .unwrap();
+    store
+        .record_activity(NewActivity::new(None, "tag.delete", "alice/app:1.0"))
+        .await
+        .unwrap();
+    store
+        .record_activity(NewActivity::new(Some("admin"), "user.create", "carol"))
+        .await
+        .unwrap();
+    let list = |filter: ActivityFilter| async move {
+        store
+            .activities(&filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.target)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        list(ActivityFilter::default()).await,
+        ["carol", "alice/app:1.0", "bob/app:1.0", "alice/app:1.0"]
+    );
+    assert_eq!(
+        list(ActivityFilter {
+            actor: Some("bob".into()),
+            ..Default::default()
+        })
+        .await,
+        ["bob/app:1.0"]
+    );
+    assert_eq!(
+        list(ActivityFilter {
+            action: Some("tag.".into()),
+            ..Default::default()
+        })
+        .await,
+        ["alice/app:1.0", "bob/app:1.0", "alice/app:1.0"]
+    );
+    assert_eq!(
+        list(ActivityFilter {
+            action: Some("tag.push".into()),
+            limit: 1,
+            ..Default::default()
+        })
+        .await,
+        ["bob/app:1.0"]
+    );
+    assert_eq!(
+        list(ActivityFilter {
+            target_prefix: Some("alice/".into()),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        2
+    );
+    let future = chrono::Utc::now() + chrono::Duration::hours(1);
+    assert!(
+        list(ActivityFilter {
+            since: Some(future),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+    let all = store.activities(&ActivityFilter::default()).await.unwrap();
+    assert_eq!(all[3].details.as_deref(), Some("sha256:aa"));
+    assert_eq!(all[1].actor, None);
+    assert!(all[0].id > all[1].id);
+}
+
 /// Expands to one `#[tokio::test]` per conformance check, each on a fresh store made by the
 /// given async expression.
 #[macro_export]
@@ -498,6 +727,10 @@ macro_rules! policy_store_conformance {
             app_tokens_lifecycle,
             refresh_tokens_lifecycle,
             scopes_are_authorized_against_the_store,
+            tags_are_recorded_moved_and_deleted,
+            missing_namespaces_are_created_or_ignored,
+            events_are_idempotent_and_ordered,
+            activities_are_filtered_newest_first,
         );
     };
     (@tests $make:expr; $($check:ident),* $(,)?) => {

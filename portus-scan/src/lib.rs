@@ -1,7 +1,18 @@
-//! Security scanning for portus: orchestration of [`SecurityBackend`]s and the aggregation of
-//! their findings.
+//! Keeping portus' view of the registry true, and (next) scanning what is in it.
 //!
-//! The trait and the finding types live in `portus-core`; the backends (Clair v4, Clair
-//! legacy, zypper-docker, dummy) and the scan worker are built on them here.
+//! - [`notification`]: the registry's notification envelopes, parsed leniently.
+//! - [`events`]: the [`EventPipeline`](events::EventPipeline): events are persisted first and
+//!   applied after, idempotently, so an accepted event is never lost.
+//! - [`registry`]: a [`RegistryClient`](portus_core::RegistryClient) over HTTP that speaks the
+//!   Distribution and OCI APIs (catalog and tag pagination, all four manifest types).
+//! - [`sync`]: catalog synchronization with the `initial`, `update` and `update-delete`
+//!   strategies and a dry-run plan.
 
+pub mod error;
+pub mod events;
+pub mod notification;
+pub mod registry;
+pub mod sync;
+
+pub use error::Error;
 pub use portus_core::traits::{ImageRef, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};

@@ -34,8 +34,7 @@ CREATE TABLE namespaces (
     global            INTEGER NOT NULL DEFAULT 0 CHECK (global IN (0, 1)),
     personal_owner_id INTEGER REFERENCES users (id) ON DELETE SET NULL,
     created_at        TEXT    NOT NULL,
-    CHECK (global = 0 OR visibility <> 'private'),
-    CHECK (global = 1 OR team_id IS NOT NULL)
+    CHECK (global = 0 OR visibility <> 'private')
 );
 CREATE UNIQUE INDEX namespaces_by_name ON namespaces (name) WHERE global = 0;
 CREATE UNIQUE INDEX namespaces_one_global ON namespaces (global) WHERE global = 1;

@@ -7,8 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use portus_core::model::{
-    AppToken, AppTokenId, Namespace, NamespaceAccess, NamespaceId, NamespaceRef, NewNamespace, NewUser, PasswordHash,
-    RefreshToken, RefreshTokenId, Role, Team, TeamId, TeamMember, User, UserId, Visibility,
+    Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
+    NamespaceAccess, NamespaceId, NamespaceRef, NewActivity, NewNamespace, NewUser, PasswordHash, RefreshToken,
+    RefreshTokenId, Role, StoredEvent, TagChange, TagId, TagRecord, Team, TeamId, TeamMember, User, UserId, Visibility,
 };
 use portus_core::naming::{
     first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name, validate_username,
@@ -29,13 +30,19 @@ pub struct SqliteStore {
 }
 
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("policy"),
-        MigrationType::Simple,
-        include_str!("../../migrations/sqlite/0001_policy.sql").into_sql_str(),
-        false,
-    )])
+    let migration = |version, name, sql: &'static str| {
+        Migration::new(
+            version,
+            Cow::Borrowed(name),
+            MigrationType::Simple,
+            sql.into_sql_str(),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![
+        migration(1, "policy", include_str!("../../migrations/sqlite/0001_policy.sql")),
+        migration(2, "registry", include_str!("../../migrations/sqlite/0002_registry.sql")),
+    ])
 }
 
 /// Maps a database error to the core error kinds: lock contention, I/O and read-only files are
@@ -195,6 +202,83 @@ impl SqliteStore {
         }
         Ok(())
     }
+}
+
+const TAG_COLUMNS: &str = "SELECT t.id, r.name AS repository, t.name, t.digest, t.media_type, t.size, t.pushed_by, \
+     t.created_at, t.updated_at FROM tags t JOIN repositories r ON r.id = t.repository_id";
+
+fn tag_from(row: &SqliteRow) -> Result<TagRecord> {
+    Ok(TagRecord {
+        id: TagId(decode(row.try_get("id"))?),
+        repository: decode(row.try_get("repository"))?,
+        name: decode(row.try_get("name"))?,
+        manifest: ManifestRecord {
+            digest: decode(row.try_get("digest"))?,
+            media_type: decode(row.try_get("media_type"))?,
+            size: decode(row.try_get::<Option<i64>, _>("size"))?.map(|s| s.max(0) as u64),
+        },
+        pushed_by: decode(row.try_get("pushed_by"))?,
+        created_at: decode(row.try_get("created_at"))?,
+        updated_at: decode(row.try_get("updated_at"))?,
+    })
+}
+
+/// The id of `repository`, creating it (and per `missing` its namespace) inside `tx`.
+async fn repository_id(
+    tx: &mut Transaction<'static, Sqlite>,
+    repository: &str,
+    missing: MissingNamespace,
+) -> Result<Option<i64>> {
+    let existing = sqlx::query("SELECT id FROM repositories WHERE name = ?")
+        .bind(repository)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    if let Some(row) = existing {
+        return Ok(Some(decode(row.try_get(0))?));
+    }
+    let namespace = NamespaceRef::of_repository(repository).0;
+    let namespace_id: Option<i64> = match namespace {
+        NamespaceRef::Global => {
+            sqlx::query_scalar("SELECT id FROM namespaces WHERE global = 1")
+                .fetch_optional(&mut **tx)
+                .await
+        }
+        NamespaceRef::Named(name) => {
+            sqlx::query_scalar("SELECT id FROM namespaces WHERE global = 0 AND name = ?")
+                .bind(name)
+                .fetch_optional(&mut **tx)
+                .await
+        }
+    }
+    .map_err(db_error)?;
+    let now = Utc::now();
+    let namespace_id = match (namespace_id, namespace) {
+        (Some(id), _) => id,
+        (None, NamespaceRef::Named(name)) if missing == MissingNamespace::Create => {
+            validate_namespace_name(name)?;
+            sqlx::query(
+                "INSERT INTO namespaces (name, description, team_id, visibility, global, created_at) \
+                 VALUES (?, 'Created for a repository pushed to the registry', NULL, 'private', 0, ?)",
+            )
+            .bind(name)
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?
+            .last_insert_rowid()
+        }
+        _ => return Ok(None),
+    };
+    let id = sqlx::query("INSERT INTO repositories (namespace_id, name, created_at) VALUES (?, ?, ?)")
+        .bind(namespace_id)
+        .bind(repository)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?
+        .last_insert_rowid();
+    Ok(Some(id))
 }
 
 async fn names_with_prefix(
@@ -647,6 +731,289 @@ impl PolicyStore for SqliteStore {
             .await
             .map_err(db_error)?;
         Ok(result.rows_affected())
+    }
+
+    async fn put_tag<'a>(
+        &self,
+        repository: &str,
+        tag: &str,
+        manifest: &ManifestRecord,
+        pushed_by: Option<&'a str>,
+        missing: MissingNamespace,
+    ) -> Result<TagChange> {
+        let mut tx = self.write_tx().await?;
+        let Some(repository_id) = repository_id(&mut tx, repository, missing).await? else {
+            return Ok(TagChange::NamespaceMissing);
+        };
+        let now = Utc::now();
+        let size = manifest.size.map(|s| s.min(i64::MAX as u64) as i64);
+        let existing = sqlx::query("SELECT digest FROM tags WHERE repository_id = ? AND name = ?")
+            .bind(repository_id)
+            .bind(tag)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let change = match existing {
+            None => {
+                sqlx::query(
+                    "INSERT INTO tags (repository_id, name, digest, media_type, size, pushed_by, created_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(repository_id)
+                .bind(tag)
+                .bind(&manifest.digest)
+                .bind(&manifest.media_type)
+                .bind(size)
+                .bind(pushed_by)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                TagChange::Created
+            }
+            Some(row) => {
+                let previous_digest: String = decode(row.try_get(0))?;
+                if previous_digest == manifest.digest {
+                    sqlx::query("UPDATE tags SET size = COALESCE(size, ?) WHERE repository_id = ? AND name = ?")
+                        .bind(size)
+                        .bind(repository_id)
+                        .bind(tag)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    TagChange::Unchanged
+                } else {
+                    sqlx::query(
+                        "UPDATE tags SET digest = ?, media_type = ?, size = ?, pushed_by = COALESCE(?, pushed_by), \
+                         updated_at = ? WHERE repository_id = ? AND name = ?",
+                    )
+                    .bind(&manifest.digest)
+                    .bind(&manifest.media_type)
+                    .bind(size)
+                    .bind(pushed_by)
+                    .bind(now)
+                    .bind(repository_id)
+                    .bind(tag)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    TagChange::Updated { previous_digest }
+                }
+            }
+        };
+        tx.commit().await.map_err(db_error)?;
+        Ok(change)
+    }
+
+    async fn ensure_repository(&self, repository: &str, missing: MissingNamespace) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        let found = repository_id(&mut tx, repository, missing).await?.is_some();
+        tx.commit().await.map_err(db_error)?;
+        Ok(found)
+    }
+
+    async fn tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>> {
+        let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} WHERE r.name = ? AND t.name = ?"));
+        let row = sqlx::query(sql)
+            .bind(repository)
+            .bind(tag)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(tag_from).transpose()
+    }
+
+    async fn tags<'a>(&self, repository: Option<&'a str>) -> Result<Vec<TagRecord>> {
+        let rows = match repository {
+            Some(repository) => {
+                let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} WHERE r.name = ? ORDER BY r.name, t.name"));
+                sqlx::query(sql).bind(repository).fetch_all(&self.pool).await
+            }
+            None => {
+                let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} ORDER BY r.name, t.name"));
+                sqlx::query(sql).fetch_all(&self.pool).await
+            }
+        }
+        .map_err(db_error)?;
+        rows.iter().map(tag_from).collect()
+    }
+
+    async fn repositories(&self) -> Result<Vec<String>> {
+        sqlx::query_scalar("SELECT name FROM repositories ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)
+    }
+
+    async fn delete_tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>> {
+        let mut tx = self.write_tx().await?;
+        let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} WHERE r.name = ? AND t.name = ?"));
+        let row = sqlx::query(sql)
+            .bind(repository)
+            .bind(tag)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let Some(record) = row.as_ref().map(tag_from).transpose()? else {
+            return Ok(None);
+        };
+        sqlx::query("DELETE FROM tags WHERE id = ?")
+            .bind(record.id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Some(record))
+    }
+
+    async fn delete_tags_by_digest(&self, repository: &str, digest: &str) -> Result<Vec<TagRecord>> {
+        let mut tx = self.write_tx().await?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{TAG_COLUMNS} WHERE r.name = ? AND t.digest = ? ORDER BY t.name"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(repository)
+            .bind(digest)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let records = rows.iter().map(tag_from).collect::<Result<Vec<_>>>()?;
+        sqlx::query(
+            "DELETE FROM tags WHERE digest = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
+        )
+        .bind(digest)
+        .bind(repository)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(records)
+    }
+
+    async fn delete_repository(&self, repository: &str) -> Result<Vec<TagRecord>> {
+        let mut tx = self.write_tx().await?;
+        let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} WHERE r.name = ? ORDER BY t.name"));
+        let rows = sqlx::query(sql)
+            .bind(repository)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let records = rows.iter().map(tag_from).collect::<Result<Vec<_>>>()?;
+        // Tags go with the repository (ON DELETE CASCADE).
+        sqlx::query("DELETE FROM repositories WHERE name = ?")
+            .bind(repository)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(records)
+    }
+
+    async fn insert_events(&self, events: &[(String, String)]) -> Result<usize> {
+        let mut tx = self.write_tx().await?;
+        let now = Utc::now();
+        let mut inserted = 0;
+        for (event_id, payload) in events {
+            let result = sqlx::query(
+                "INSERT INTO registry_events (event_id, payload, status, received_at) VALUES (?, ?, 'pending', ?) \
+                 ON CONFLICT (event_id) DO NOTHING",
+            )
+            .bind(event_id)
+            .bind(payload)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            inserted += result.rows_affected() as usize;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(inserted)
+    }
+
+    async fn pending_events(&self, limit: usize) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, event_id, payload FROM registry_events WHERE status = 'pending' ORDER BY seq LIMIT ?",
+        )
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredEvent {
+                    seq: decode(row.try_get("seq"))?,
+                    event_id: decode(row.try_get("event_id"))?,
+                    payload: decode(row.try_get("payload"))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn finish_event<'a>(&self, seq: i64, status: EventStatus, error: Option<&'a str>) -> Result<()> {
+        let result = sqlx::query("UPDATE registry_events SET status = ?, error = ?, finished_at = ? WHERE seq = ?")
+            .bind(status.as_str())
+            .bind(error)
+            .bind(Utc::now())
+            .bind(seq)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        if result.rows_affected() == 0 {
+            return Err(Error::not_found("event", seq.to_string()));
+        }
+        Ok(())
+    }
+
+    async fn record_activity(&self, activity: NewActivity) -> Result<()> {
+        sqlx::query("INSERT INTO activities (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)")
+            .bind(Utc::now())
+            .bind(activity.actor)
+            .bind(activity.action)
+            .bind(activity.target)
+            .bind(activity.details)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn activities(&self, filter: &ActivityFilter) -> Result<Vec<Activity>> {
+        let limit = if filter.limit == 0 { 100 } else { filter.limit } as i64;
+        let (action_exact, action_prefix) = match filter.action.as_deref() {
+            Some(a) if a.ends_with('.') => (None, Some(a.to_owned())),
+            Some(a) => (Some(a.to_owned()), None),
+            None => (None, None),
+        };
+        // Optional filters as `?N IS NULL OR ...` keep one static, injection-free statement.
+        let rows = sqlx::query(
+            "SELECT id, at, actor, action, target, details FROM activities \
+             WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) \
+             AND (?3 IS NULL OR substr(action, 1, length(?3)) = ?3) \
+             AND (?4 IS NULL OR substr(target, 1, length(?4)) = ?4) AND (?5 IS NULL OR at >= ?5) \
+             ORDER BY id DESC LIMIT ?6",
+        )
+        .bind(&filter.actor)
+        .bind(action_exact)
+        .bind(action_prefix)
+        .bind(&filter.target_prefix)
+        .bind(filter.since)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Activity {
+                    id: decode(row.try_get("id"))?,
+                    at: decode(row.try_get("at"))?,
+                    actor: decode(row.try_get("actor"))?,
+                    action: decode(row.try_get("action"))?,
+                    target: decode(row.try_get("target"))?,
+                    details: decode(row.try_get("details"))?,
+                })
+            })
+            .collect()
     }
 }
 

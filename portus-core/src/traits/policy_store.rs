@@ -4,8 +4,9 @@ use async_trait::async_trait;
 
 use crate::Result;
 use crate::model::{
-    AppToken, AppTokenId, Namespace, NamespaceAccess, NamespaceId, NamespaceRef, NewNamespace, NewUser, PasswordHash,
-    RefreshToken, Role, Team, TeamId, TeamMember, User, UserId, Visibility,
+    Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
+    NamespaceAccess, NamespaceId, NamespaceRef, NewActivity, NewNamespace, NewUser, PasswordHash, RefreshToken, Role,
+    StoredEvent, TagChange, TagRecord, Team, TeamId, TeamMember, User, UserId, Visibility,
 };
 
 /// Persistent state behind authorization: users, teams, namespaces and credentials.
@@ -75,6 +76,45 @@ pub trait PolicyStore: Send + Sync {
     async fn refresh_token_by_hash(&self, secret_hash: &str) -> Result<Option<RefreshToken>>;
     /// Deletes all refresh tokens of a user; returns how many were deleted.
     async fn revoke_refresh_tokens(&self, user: UserId) -> Result<u64>;
+
+    /// Records that `repository:tag` points at `manifest`, creating the repository and, per
+    /// `missing`, its namespace (private, no team: administrators only).
+    async fn put_tag<'a>(
+        &self,
+        repository: &str,
+        tag: &str,
+        manifest: &ManifestRecord,
+        pushed_by: Option<&'a str>,
+        missing: MissingNamespace,
+    ) -> Result<TagChange>;
+    /// Records that a repository exists (a push by digest). Returns `false` when its namespace
+    /// is missing and `missing` says to ignore it.
+    async fn ensure_repository(&self, repository: &str, missing: MissingNamespace) -> Result<bool>;
+    /// One tag.
+    async fn tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>>;
+    /// All tags of one repository, or of all repositories; ordered by repository and name.
+    async fn tags<'a>(&self, repository: Option<&'a str>) -> Result<Vec<TagRecord>>;
+    /// All repository names, ordered.
+    async fn repositories(&self) -> Result<Vec<String>>;
+    /// Deletes one tag; returns it if it existed.
+    async fn delete_tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>>;
+    /// Deletes every tag of `repository` pointing at `digest`; returns them.
+    async fn delete_tags_by_digest(&self, repository: &str, digest: &str) -> Result<Vec<TagRecord>>;
+    /// Deletes a repository and its tags; returns the deleted tags.
+    async fn delete_repository(&self, repository: &str) -> Result<Vec<TagRecord>>;
+
+    /// Stores registry notification events `(event id, JSON)` as pending, skipping ids that
+    /// are already known; returns how many were new.
+    async fn insert_events(&self, events: &[(String, String)]) -> Result<usize>;
+    /// The oldest pending events, in arrival order.
+    async fn pending_events(&self, limit: usize) -> Result<Vec<StoredEvent>>;
+    /// Marks an event applied, ignored or failed.
+    async fn finish_event<'a>(&self, seq: i64, status: EventStatus, error: Option<&'a str>) -> Result<()>;
+
+    /// Appends to the activity log.
+    async fn record_activity(&self, activity: NewActivity) -> Result<()>;
+    /// Lists activities, newest first.
+    async fn activities(&self, filter: &ActivityFilter) -> Result<Vec<Activity>>;
 }
 
 macro_rules! forward_policy_store {
@@ -158,6 +198,54 @@ macro_rules! forward_policy_store {
             }
             async fn revoke_refresh_tokens(&self, user: UserId) -> Result<u64> {
                 (**self).revoke_refresh_tokens(user).await
+            }
+            async fn put_tag<'a>(
+                &self,
+                repository: &str,
+                tag: &str,
+                manifest: &ManifestRecord,
+                pushed_by: Option<&'a str>,
+                missing: MissingNamespace,
+            ) -> Result<TagChange> {
+                (**self)
+                    .put_tag(repository, tag, manifest, pushed_by, missing)
+                    .await
+            }
+            async fn ensure_repository(&self, repository: &str, missing: MissingNamespace) -> Result<bool> {
+                (**self).ensure_repository(repository, missing).await
+            }
+            async fn tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>> {
+                (**self).tag(repository, tag).await
+            }
+            async fn tags<'a>(&self, repository: Option<&'a str>) -> Result<Vec<TagRecord>> {
+                (**self).tags(repository).await
+            }
+            async fn repositories(&self) -> Result<Vec<String>> {
+                (**self).repositories().await
+            }
+            async fn delete_tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>> {
+                (**self).delete_tag(repository, tag).await
+            }
+            async fn delete_tags_by_digest(&self, repository: &str, digest: &str) -> Result<Vec<TagRecord>> {
+                (**self).delete_tags_by_digest(repository, digest).await
+            }
+            async fn delete_repository(&self, repository: &str) -> Result<Vec<TagRecord>> {
+                (**self).delete_repository(repository).await
+            }
+            async fn insert_events(&self, events: &[(String, String)]) -> Result<usize> {
+                (**self).insert_events(events).await
+            }
+            async fn pending_events(&self, limit: usize) -> Result<Vec<StoredEvent>> {
+                (**self).pending_events(limit).await
+            }
+            async fn finish_event<'a>(&self, seq: i64, status: EventStatus, error: Option<&'a str>) -> Result<()> {
+                (**self).finish_event(seq, status, error).await
+            }
+            async fn record_activity(&self, activity: NewActivity) -> Result<()> {
+                (**self).record_activity(activity).await
+            }
+            async fn activities(&self, filter: &ActivityFilter) -> Result<Vec<Activity>> {
+                (**self).activities(filter).await
             }
         }
     };

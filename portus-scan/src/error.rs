@@ -1,0 +1,69 @@
+//! Errors of registry access and synchronization.
+
+/// Failures talking to the registry or reading what it sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The registry could not be reached or timed out.
+    #[error("registry unreachable: {source}")]
+    Unreachable {
+        /// The transport failure.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The registry answered with an error status.
+    #[error("registry answered {status} for {what}: {message}")]
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// What was asked.
+        what: String,
+        /// The registry's error code and message.
+        message: String,
+    },
+    /// The registry's answer could not be understood.
+    #[error("invalid answer from the registry for {what}: {reason}")]
+    InvalidResponse {
+        /// What was asked.
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A notification envelope could not be parsed.
+    #[error("invalid notification: {0}")]
+    InvalidNotification(String),
+    /// The store failed.
+    #[error(transparent)]
+    Core(#[from] portus_core::Error),
+}
+
+impl Error {
+    /// Whether retrying may help (network failures, 5xx, 429).
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            Error::Unreachable { .. } => true,
+            Error::Status { status, .. } => *status >= 500 || *status == 429,
+            Error::Core(e) => e.is_temporary(),
+            _ => false,
+        }
+    }
+}
+
+impl From<Error> for portus_core::Error {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Core(core) => core,
+            Error::Status {
+                status: 404, ref what, ..
+            } => portus_core::Error::not_found("registry object", what.clone()),
+            e if e.is_temporary() => portus_core::Error::Unavailable {
+                what: "registry",
+                source: Box::new(e),
+            },
+            e => portus_core::Error::Backend {
+                what: "registry",
+                source: Box::new(e),
+            },
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Registry notifications, persisted first and applied after.
+//!
+//! [`EventPipeline::ingest`] stores events (deduplicated by id) and returns as soon as they are
+//! durable; a background task applies pending events in arrival order. Events left pending by a
+//! crash are applied when the pipeline starts again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portus_core::PolicyStore;
+use portus_core::model::{
+    EventStatus, ManifestRecord, MissingNamespace, NewActivity, StoredEvent, TagChange, is_manifest_media_type,
+};
+use tokio::sync::Notify;
+use tracing::{debug, warn};
+
+use crate::Error;
+use crate::notification::{Event, parse_envelope, parse_event};
+
+/// How many pending events are applied per store round trip.
+const BATCH: usize = 256;
+
+/// Stores and applies registry notification events.
+pub struct EventPipeline {
+    store: Arc<dyn PolicyStore>,
+    missing: MissingNamespace,
+    wake: Notify,
+}
+
+impl EventPipeline {
+    /// A pipeline over `store`; pushes into unknown namespaces are handled per `missing`.
+    pub fn new(store: Arc<dyn PolicyStore>, missing: MissingNamespace) -> Arc<Self> {
+        Arc::new(EventPipeline {
+            store,
+            missing,
+            wake: Notify::new(),
+        })
+    }
+
+    /// Parses and stores an envelope; returns how many events were new. Nothing is stored when
+    /// the envelope is invalid.
+    pub async fn ingest(&self, body: &[u8]) -> Result<usize, Error> {
+        let events = parse_envelope(body)?;
+        let inserted = self.store.insert_events(&events).await?;
+        if inserted > 0 {
+            self.wake.notify_one();
+        }
+        Ok(inserted)
+    }
+
+    /// Applies every pending event; returns how many were processed.
+    pub async fn drain(&self) -> Result<usize, Error> {
+        let mut processed = 0;
+        loop {
+            let batch = self.store.pending_events(BATCH).await?;
+            if batch.is_empty() {
+                return Ok(processed);
+            }
+            for event in batch {
+                let (status, error) = match self.apply(&event).await {
+                    Ok(status) => (status, None),
+                    // A store outage: leave the event pending and try again later.
+                    Err(e) if e.is_temporary() => return Err(e),
+                    Err(e) => {
+                        warn!(event = %event.event_id, error = %e, "registry event could not be applied");
+                        (EventStatus::Failed, Some(e.to_string()))
+                    }
+                };
+                self.store.finish_event(event.seq, status, error.as_deref()).await?;
+                processed += 1;
+            }
+        }
+    }
+
+    /// Runs [`drain`](Self::drain) now, whenever events arrive, and every `interval` (which
+    /// also retries after a store outage), until the task is aborted.
+    pub fn spawn(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let pipeline = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = pipeline.drain().await {
+                    warn!(error = %e, "applying registry events failed; will retry");
+                }
+                tokio::select! {
+                    _ = pipeline.wake.notified() => {}
+                    _ = tokio::time::sleep(interval) => {}
+                }
+            }
+        })
+    }
+
+    async fn apply(&self, stored: &StoredEvent) -> Result<EventStatus, Error> {
+        let event = parse_event(&stored.payload)?;
+        let Some(repository) = event.target.repository.clone() else {
+            return Ok(EventStatus::Ignored);
+        };
+        let is_manifest = event.target.media_type.as_deref().is_some_and(is_manifest_media_type);
+        let actor = event.actor.name.as_deref().filter(|n| !n.is_empty());
+        debug!(event = %stored.event_id, action = %event.action, %repository, "applying registry event");
+        match event.action.as_str() {
+            "push" if is_manifest => self.apply_push(&event, &repository, actor).await,
+            "pull" if is_manifest => self.apply_pull(&event, &repository, actor).await,
+            "delete" => self.apply_delete(&event, &repository, actor).await,
+            _ => Ok(EventStatus::Ignored),
+        }
+    }
+
+    async fn apply_push(&self, event: &Event, repository: &str, actor: Option<&str>) -> Result<EventStatus, Error> {
+        let Some(manifest) = manifest_of(event) else {
+            return Ok(EventStatus::Ignored);
+        };
+        let Some(tag) = event.target.tag.as_deref() else {
+            // A push by digest (e.g. the children of an index) makes the repository exist.
+            let exists = self.store.ensure_repository(repository, self.missing).await?;
+            return Ok(if exists {
+                EventStatus::Applied
+            } else {
+                EventStatus::Ignored
+            });
+        };
+        let change = self
+            .store
+            .put_tag(repository, tag, &manifest, actor, self.missing)
+            .await?;
+        let details = match &change {
+            TagChange::Created => manifest.digest.clone(),
+            TagChange::Updated { previous_digest } => format!("{} (was {previous_digest})", manifest.digest),
+            TagChange::Unchanged => return Ok(EventStatus::Applied),
+            TagChange::NamespaceMissing => return Ok(EventStatus::Ignored),
+        };
+        self.store
+            .record_activity(NewActivity::new(actor, "tag.push", format!("{repository}:{tag}")).with_details(details))
+            .await?;
+        Ok(EventStatus::Applied)
+    }
+
+    async fn apply_pull(&self, event: &Event, repository: &str, actor: Option<&str>) -> Result<EventStatus, Error> {
+        let (Some(tag), Some(manifest)) = (event.target.tag.as_deref(), manifest_of(event)) else {
+            return Ok(EventStatus::Ignored);
+        };
+        if self.store.tag(repository, tag).await?.is_some() {
+            return Ok(EventStatus::Ignored);
+        }
+        // A pulled tag we did not know (its push notification was lost): record it.
+        match self
+            .store
+            .put_tag(repository, tag, &manifest, None, self.missing)
+            .await?
+        {
+            TagChange::NamespaceMissing => Ok(EventStatus::Ignored),
+            _ => {
+                let activity = NewActivity::new(actor, "tag.discovered", format!("{repository}:{tag}"))
+                    .with_details(manifest.digest.clone());
+                self.store.record_activity(activity).await?;
+                Ok(EventStatus::Applied)
+            }
+        }
+    }
+
+    async fn apply_delete(&self, event: &Event, repository: &str, actor: Option<&str>) -> Result<EventStatus, Error> {
+        let deleted = match (event.target.tag.as_deref(), event.target.digest.as_deref()) {
+            (Some(tag), _) => self.store.delete_tag(repository, tag).await?.into_iter().collect(),
+            (None, Some(digest)) => self.store.delete_tags_by_digest(repository, digest).await?,
+            (None, None) => self.store.delete_repository(repository).await?,
+        };
+        if deleted.is_empty() {
+            return Ok(EventStatus::Ignored);
+        }
+        for tag in deleted {
+            let activity = NewActivity::new(actor, "tag.delete", format!("{repository}:{}", tag.name))
+                .with_details(tag.manifest.digest);
+            self.store.record_activity(activity).await?;
+        }
+        Ok(EventStatus::Applied)
+    }
+}
+
+fn manifest_of(event: &Event) -> Option<ManifestRecord> {
+    Some(ManifestRecord {
+        digest: event.target.digest.clone()?,
+        media_type: event.target.media_type.clone()?,
+        size: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use portus_core::InMemoryStore;
+    use portus_core::model::{ActivityFilter, NewUser};
+    use serde_json::json;
+
+    use super::*;
+
+    fn envelope(events: &[serde_json::Value]) -> Vec<u8> {
+        serde_json::to_vec(&json!({ "events": events })).unwrap()
+    }
+
+    fn push(id: &str, repository: &str, tag: Option<&str>, digest: &str, media_type: &str) -> serde_json::Value {
+        let mut target = json!({"mediaType": media_type, "digest": digest, "size": 100, "repository": repository});
+        if let Some(tag) = tag {
+            target["tag"] = json!(tag);
+        }
+        json!({"id": id, "action": "push", "target": target, "actor": {"name": "alice"}})
+    }
+
+    const OCI: &str = "application/vnd.oci.image.manifest.v1+json";
+
+    async fn setup(missing: MissingNamespace) -> (Arc<InMemoryStore>, Arc<EventPipeline>) {
+        let store = Arc::new(InMemoryStore::new());
+        store
+            .create_user(NewUser {
+                username: "alice".into(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let pipeline = EventPipeline::new(store.clone(), missing);
+        (store, pipeline)
+    }
+
+    #[tokio::test]
+    async fn push_pull_delete_and_replay() {
+        let (store, pipeline) = setup(MissingNamespace::Create).await;
+        let body = envelope(&[
+            push("e1", "alice/app", Some("1.0"), "sha256:a1", OCI),
+            push("e2", "alice/app", None, "sha256:child", OCI),
+            push(
+                "e3",
+                "alice/app",
+                Some("1.0"),
+                "sha256:blob",
+                "application/octet-stream",
+            ),
+            json!({"id": "e4", "action": "mount", "target": {"repository": "alice/app"}}),
+        ]);
+        assert_eq!(pipeline.ingest(&body).await.unwrap(), 4);
+        assert_eq!(pipeline.drain().await.unwrap(), 4);
+        let tag = store.tag("alice/app", "1.0").await.unwrap().unwrap();
+        assert_eq!(
+            (tag.manifest.digest.as_str(), tag.pushed_by.as_deref()),
+            ("sha256:a1", Some("alice"))
+        );
+
+        // Replaying the same envelope changes nothing.
+        assert_eq!(pipeline.ingest(&body).await.unwrap(), 0);
+        assert_eq!(pipeline.drain().await.unwrap(), 0);
+        let activities = store.activities(&ActivityFilter::default()).await.unwrap();
+        assert_eq!(activities.len(), 1);
+        assert_eq!(
+            (activities[0].action.as_str(), activities[0].target.as_str()),
+            ("tag.push", "alice/app:1.0")
+        );
+
+        // A pull of an unknown tag records it; a manifest delete removes every tag of the digest.
+        let pull = json!({"id": "e5", "action": "pull", "actor": {"name": "bob"},
+            "target": {"mediaType": OCI, "digest": "sha256:a1", "repository": "alice/app", "tag": "latest"}});
+        pipeline.ingest(&envelope(&[pull])).await.unwrap();
+        pipeline.drain().await.unwrap();
+        assert_eq!(store.tags(Some("alice/app")).await.unwrap().len(), 2);
+        let delete =
+            json!({"id": "e6", "action": "delete", "target": {"digest": "sha256:a1", "repository": "alice/app"}});
+        let tag_delete = json!({"id": "e7", "action": "delete", "target": {"repository": "alice/app", "tag": "1.0"}});
+        pipeline.ingest(&envelope(&[delete, tag_delete])).await.unwrap();
+        pipeline.drain().await.unwrap();
+        assert!(store.tags(Some("alice/app")).await.unwrap().is_empty());
+        let deletes = store
+            .activities(&ActivityFilter {
+                action: Some("tag.delete".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(deletes.len(), 2, "one activity per deleted tag");
+    }
+
+    #[tokio::test]
+    async fn unknown_namespaces_follow_the_setting() {
+        let (store, pipeline) = setup(MissingNamespace::Ignore).await;
+        pipeline
+            .ingest(&envelope(&[push("e1", "ghost/app", Some("1"), "sha256:a", OCI)]))
+            .await
+            .unwrap();
+        pipeline.drain().await.unwrap();
+        assert!(store.tags(None).await.unwrap().is_empty());
+        let (store, pipeline) = setup(MissingNamespace::Create).await;
+        pipeline
+            .ingest(&envelope(&[push("e1", "ghost/app", Some("1"), "sha256:a", OCI)]))
+            .await
+            .unwrap();
+        pipeline.drain().await.unwrap();
+        assert_eq!(store.tags(None).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn invalid_envelopes_store_nothing_and_bad_events_fail_alone() {
+        let (store, pipeline) = setup(MissingNamespace::Create).await;
+        assert!(
+            pipeline
+                .ingest(b"{\"events\":[{\"id\":\"ok\",\"action\":\"push\"},{\"action\":\"push\"}]}")
+                .await
+                .is_err()
+        );
+        assert!(store.pending_events(10).await.unwrap().is_empty());
+        let body = envelope(&[
+            json!({"id": "bad", "target": {}}),
+            push("good", "alice/app", Some("1"), "sha256:a", OCI),
+        ]);
+        pipeline.ingest(&body).await.unwrap();
+        assert_eq!(pipeline.drain().await.unwrap(), 2);
+        assert_eq!(
+            store.tags(None).await.unwrap().len(),
+            1,
+            "a malformed event does not block the next"
+        );
+    }
+
+    #[tokio::test]
+    async fn pending_events_survive_a_restart() {
+        let (store, first) = setup(MissingNamespace::Create).await;
+        first
+            .ingest(&envelope(&[push("e1", "alice/app", Some("1"), "sha256:a", OCI)]))
+            .await
+            .unwrap();
+        drop(first); // "crash" before applying
+        let second = EventPipeline::new(store.clone(), MissingNamespace::Create);
+        let task = second.spawn(Duration::from_secs(3600));
+        for _ in 0..100 {
+            if store.tag("alice/app", "1").await.unwrap().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        task.abort();
+        assert!(store.tag("alice/app", "1").await.unwrap().is_some());
+    }
+}

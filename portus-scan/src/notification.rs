@@ -1,0 +1,121 @@
+//! Registry notification envelopes (`application/vnd.docker.distribution.events.v1+json`).
+//!
+//! Parsing is lenient about fields we do not use (the registry retries a refused delivery
+//! forever), strict about what identifies an event: every event needs an `id`.
+
+use serde::Deserialize;
+
+use crate::Error;
+
+/// One event, with the fields portus uses.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Event {
+    /// Unique event id.
+    pub id: String,
+    /// `push`, `pull`, `delete` or `mount`.
+    pub action: String,
+    /// What the event is about.
+    #[serde(default)]
+    pub target: Target,
+    /// Who caused it (the token's `sub`).
+    #[serde(default)]
+    pub actor: Actor,
+}
+
+/// The event's target descriptor.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct Target {
+    /// Media type (manifest or blob).
+    #[serde(rename = "mediaType")]
+    pub media_type: Option<String>,
+    /// Digest.
+    pub digest: Option<String>,
+    /// Size in bytes.
+    pub size: Option<u64>,
+    /// Repository name.
+    pub repository: Option<String>,
+    /// Tag, when the manifest was addressed by tag.
+    pub tag: Option<String>,
+}
+
+/// The event's actor.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct Actor {
+    /// User name; absent for anonymous requests.
+    pub name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    events: Vec<serde_json::Value>,
+}
+
+/// Splits an envelope into `(event id, event JSON)` pairs, ready to be stored.
+pub fn parse_envelope(body: &[u8]) -> Result<Vec<(String, String)>, Error> {
+    let envelope: Envelope = serde_json::from_slice(body)
+        .map_err(|e| Error::InvalidNotification(format!("not a notification envelope: {e}")))?;
+    envelope
+        .events
+        .into_iter()
+        .enumerate()
+        .map(|(index, event)| {
+            let id = event
+                .get("id")
+                .and_then(|id| id.as_str())
+                .filter(|id| !id.is_empty() && id.len() <= 200)
+                .ok_or_else(|| Error::InvalidNotification(format!("event {index} has no valid id")))?
+                .to_owned();
+            Ok((id, event.to_string()))
+        })
+        .collect()
+}
+
+/// Parses one stored event.
+pub fn parse_event(json: &str) -> Result<Event, Error> {
+    serde_json::from_str(json).map_err(|e| Error::InvalidNotification(format!("unreadable event: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PUSH: &str = r#"{"events":[{"id":"da28b92a","timestamp":"2026-11-22T17:22:15.403229169Z","action":"push",
+      "target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":345,"digest":"sha256:fc","length":345,
+      "repository":"alice/app","url":"http://127.0.0.1:5000/v2/alice/app/manifests/sha256:fc","tag":"1.0"},
+      "request":{"id":"86","addr":"127.0.0.1:59186","host":"127.0.0.1:5000","method":"PUT","useragent":"skopeo/1.9.3"},
+      "actor":{"name":"alice"},"source":{"addr":"vm:5000","instanceID":"6e79"}},
+      {"id":"e2","action":"delete","target":{"repository":"alice/app","tag":"1.0"},"actor":{}}]}"#;
+
+    #[test]
+    fn parses_real_envelopes() {
+        let events = parse_envelope(PUSH.as_bytes()).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].0, "da28b92a");
+        let push = parse_event(&events[0].1).unwrap();
+        assert_eq!(push.action, "push");
+        assert_eq!(push.target.tag.as_deref(), Some("1.0"));
+        assert_eq!(
+            push.target.media_type.as_deref(),
+            Some("application/vnd.oci.image.manifest.v1+json")
+        );
+        assert_eq!(push.actor.name.as_deref(), Some("alice"));
+        let delete = parse_event(&events[1].1).unwrap();
+        assert_eq!((delete.target.digest, delete.actor.name), (None, None));
+    }
+
+    #[test]
+    fn refuses_what_cannot_be_stored() {
+        for body in [
+            "",
+            "[]",
+            "{}",
+            "{\"events\":{}}",
+            "{\"events\":[{\"action\":\"push\"}]}",
+            "{\"events\":[{\"id\":\"\"}]}",
+        ] {
+            assert!(parse_envelope(body.as_bytes()).is_err(), "{body}");
+        }
+        assert_eq!(parse_envelope(b"{\"events\":[]}").unwrap(), vec![]);
+        assert!(parse_event("{\"id\":\"x\"}").is_err(), "an event needs an action");
+    }
+}
