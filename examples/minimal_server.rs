@@ -76,9 +76,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         issuer,
         TokenServiceConfig::new("example-registry"),
     );
+    // No registry notifications in this example: the webhook endpoint answers 404.
     let app = router(
         AppState {
             tokens: Arc::new(tokens),
+            webhook: None,
         },
         Default::default(),
     );

@@ -77,6 +77,14 @@ pub fn secret_digest(secret: &Secret) -> String {
     format!("sha256:{}", HEXLOWER.encode(digest.as_ref()))
 }
 
+/// Compares two secrets in time independent of where they differ (and of their lengths, which
+/// are hidden by hashing both first).
+pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
+    let digest = |x: &[u8]| aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, x);
+    let (a, b) = (digest(a), digest(b));
+    a.as_ref().iter().zip(b.as_ref()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Authenticates users of the policy store by application token or local password.
 ///
 /// An unknown user, a user without a local password and a wrong password all cost one bcrypt
@@ -162,6 +170,14 @@ mod tests {
         assert!(hash_password(&Secret::new("x".repeat(73)), 4).await.is_err());
         let hash = hash_password(&Secret::new("long enough"), 4).await.unwrap();
         assert!(verify_password(&Secret::new("long enough"), &hash).await);
+    }
+
+    #[test]
+    fn secret_comparison() {
+        assert!(secrets_equal(b"Bearer abc", b"Bearer abc"));
+        assert!(!secrets_equal(b"Bearer abc", b"Bearer abd"));
+        assert!(!secrets_equal(b"Bearer abc", b"Bearer abcd"));
+        assert!(!secrets_equal(b"", b"x"));
     }
 
     #[test]

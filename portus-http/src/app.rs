@@ -10,12 +10,14 @@ use portus_auth::password::generate_secret;
 use portus_auth::store::SqliteStore;
 use portus_auth::token::generate_key_and_certificate;
 use portus_auth::{LocalAuthenticator, SigningAlgorithm, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
-use portus_core::PolicyStore;
 use portus_core::traits::Authenticator;
+use portus_core::{PolicyStore, RegistryClient};
+use portus_scan::events::EventPipeline;
+use portus_scan::registry::{ClientOptions, HttpRegistryClient, TokenMinter};
 
 use crate::Error;
 use crate::config::Config;
-use crate::routes::{AppState, HttpLimits};
+use crate::routes::{AppState, HttpLimits, Webhook};
 
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "portus-data";
@@ -165,6 +167,12 @@ pub struct App {
     pub state: AppState,
     /// HTTP limits.
     pub limits: HttpLimits,
+    /// The policy store.
+    pub store: Arc<dyn PolicyStore>,
+    /// Registry notification events, persisted then applied.
+    pub pipeline: Arc<EventPipeline>,
+    /// The registry, when `registry.url` is configured.
+    pub registry: Option<Arc<dyn RegistryClient>>,
 }
 
 /// Builds the token service and HTTP state for `config`.
@@ -183,15 +191,48 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
         policy: config.policy,
         max_scopes: config.token.max_scopes,
     };
-    let tokens = Arc::new(TokenService::new(store, vec![local], issuer, service_config));
+    let tokens = Arc::new(TokenService::new(store.clone(), vec![local], issuer, service_config));
     let limits = HttpLimits {
         max_body_bytes: config.http.max_body_bytes,
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),
+        max_envelope_bytes: config.sync.max_envelope_bytes,
     };
+    let pipeline = EventPipeline::new(store.clone(), config.sync.missing_namespaces);
+    let webhook = Webhook {
+        pipeline: pipeline.clone(),
+        authorization: format!("Bearer {}", paths.webhook_secret()?).into(),
+    };
+    let registry = registry_client(config, &tokens)?;
     Ok(App {
-        state: AppState { tokens },
+        state: AppState {
+            tokens,
+            webhook: Some(webhook),
+        },
         limits,
+        store,
+        pipeline,
+        registry,
     })
+}
+
+/// The registry client for `registry.url`, authenticating with tokens for the service
+/// account; `None` when no registry URL is configured.
+pub fn registry_client(config: &Config, tokens: &Arc<TokenService>) -> Result<Option<Arc<dyn RegistryClient>>, Error> {
+    let Some(url) = config.registry.url.clone() else {
+        return Ok(None);
+    };
+    let tokens = Arc::clone(tokens);
+    let subject = config.registry.service_account.clone();
+    let minter: TokenMinter = Arc::new(move |scopes: &[String]| {
+        tokens
+            .service_account_token(&subject, scopes)
+            .map_err(|e| portus_core::Error::Backend {
+                what: "token signing",
+                source: Box::new(e),
+            })
+    });
+    let client = HttpRegistryClient::new(url, minter, ClientOptions::default())?;
+    Ok(Some(Arc::new(client)))
 }
 
 /// The `auth` and `notifications` sections for the registry's `config.yml`.

@@ -7,9 +7,14 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use portus_auth::password::{APP_TOKEN_PREFIX, generate_secret, hash_password};
-use portus_core::PolicyStore;
-use portus_core::model::{NamespaceRef, NewNamespace, NewUser, Role, Team, User, Visibility};
+use std::sync::Arc;
+
+use portus_core::model::{
+    ActivityFilter, NamespaceRef, NewActivity, NewNamespace, NewUser, Role, Team, User, Visibility,
+};
 use portus_core::traits::Secret;
+use portus_core::{PolicyStore, RegistryClient};
+use portus_scan::sync;
 use tokio::net::TcpListener;
 
 use crate::Error;
@@ -51,6 +56,69 @@ pub enum Command {
     /// Manage application tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// List or delete tags.
+    #[command(subcommand)]
+    Tag(TagCommand),
+    /// Reconcile the store with the registry's catalog.
+    Sync(SyncArgs),
+    /// Show the activity (audit) log, newest first.
+    Activity(ActivityArgs),
+}
+
+/// `portus tag ...`
+#[derive(Debug, Subcommand)]
+pub enum TagCommand {
+    /// List recorded tags.
+    List {
+        /// Only this repository.
+        repository: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a tag in the registry (by its manifest digest) and in the store.
+    Delete {
+        /// `REPOSITORY:TAG`.
+        reference: String,
+        /// Also delete the other tags that point at the same manifest (the registry deletes
+        /// manifests, and with them every tag of that digest).
+        #[arg(long)]
+        with_siblings: bool,
+    },
+}
+
+/// Arguments of `portus sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// initial, update or update-delete (default: `sync.strategy`).
+    #[arg(long)]
+    pub strategy: Option<portus_scan::sync::SyncStrategy>,
+    /// Print the plan without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Arguments of `portus activity`.
+#[derive(Debug, Args)]
+pub struct ActivityArgs {
+    /// Only this actor's.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only this action (`tag.push`) or family (`tag.`).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only targets starting with this text (`alice/`).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Only since this time (RFC 3339, e.g. 2026-11-24T00:00:00Z).
+    #[arg(long)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// At most this many.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `portus config ...`
@@ -199,11 +267,15 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::User(command) => user_command(&config, &paths, command).await,
         Command::Team(command) => team_command(&paths, command).await,
         Command::Namespace(command) => namespace_command(&paths, command).await,
+        Command::Tag(command) => tag_command(&config, &paths, command).await,
+        Command::Sync(args) => sync_command(&config, &paths, args).await,
+        Command::Activity(args) => activity_command(&paths, args).await,
         Command::Token(TokenCommand::Create { user, name }) => {
             let store = app::open_store(&paths).await?;
             let owner = find_user(store.as_ref(), &user).await?;
             let secret = generate_secret(APP_TOKEN_PREFIX)?;
             store.create_app_token(owner.id, &name, &secret.digest).await?;
+            record(store.as_ref(), "application_token.create", format!("{user}/{name}")).await?;
             println!("Created application token '{name}' for {user}. It is shown only once:");
             println!("{}", secret.plain.expose());
             Ok(())
@@ -213,6 +285,12 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
 
 async fn serve(config: &Config, paths: &DataPaths) -> Result<(), Error> {
     let app = app::build(config, paths).await?;
+    // Events left pending by a previous run are applied first thing.
+    let _events = app.pipeline.spawn(std::time::Duration::from_secs(5));
+    let _sync = match (&app.registry, config.sync.interval_secs) {
+        (Some(registry), secs) if secs > 0 => Some(spawn_periodic_sync(app.store.clone(), registry.clone(), config)),
+        _ => None,
+    };
     let listener = TcpListener::bind(config.listen).await.map_err(|source| Error::Io {
         path: PathBuf::from(config.listen.to_string()),
         source,
@@ -236,6 +314,32 @@ async fn serve(config: &Config, paths: &DataPaths) -> Result<(), Error> {
             path: PathBuf::from(config.listen.to_string()),
             source,
         })
+}
+
+fn spawn_periodic_sync(
+    store: Arc<dyn PolicyStore>,
+    registry: Arc<dyn RegistryClient>,
+    config: &Config,
+) -> tokio::task::JoinHandle<()> {
+    let (strategy, concurrency, missing) = (
+        config.sync.strategy,
+        config.sync.concurrency,
+        config.sync.missing_namespaces,
+    );
+    let interval = std::time::Duration::from_secs(config.sync.interval_secs);
+    tokio::spawn(async move {
+        loop {
+            match sync::plan(store.as_ref(), registry.as_ref(), strategy, concurrency, &|_, _| {}).await {
+                Ok(plan) if plan.is_empty() => tracing::debug!("catalog sync: nothing to change"),
+                Ok(plan) => match sync::apply(store.as_ref(), registry.as_ref(), &plan, missing).await {
+                    Ok(report) => tracing::info!(?report, problems = plan.problems.len(), "catalog sync applied"),
+                    Err(e) => tracing::warn!(error = %e, "catalog sync failed while applying"),
+                },
+                Err(e) => tracing::warn!(error = %e, "catalog sync failed; nothing was changed"),
+            }
+            tokio::time::sleep(interval).await;
+        }
+    })
 }
 
 async fn shutdown_signal() {
@@ -341,6 +445,7 @@ async fn user_command(config: &Config, paths: &DataPaths, command: UserCommand) 
             let user = find_user(store.as_ref(), &name).await?;
             store.set_user_enabled(user.id, false).await?;
             store.revoke_refresh_tokens(user.id).await?;
+            record(store.as_ref(), "user.disable", &name).await?;
             println!("Disabled user '{name}'.");
             Ok(())
         }
@@ -348,6 +453,7 @@ async fn user_command(config: &Config, paths: &DataPaths, command: UserCommand) 
             let store = app::open_store(paths).await?;
             let user = find_user(store.as_ref(), &name).await?;
             store.set_user_enabled(user.id, true).await?;
+            record(store.as_ref(), "user.enable", &name).await?;
             println!("Enabled user '{name}'.");
             Ok(())
         }
@@ -364,12 +470,14 @@ async fn team_command(paths: &DataPaths, command: TeamCommand) -> Result<(), Err
         } => {
             let owner = find_user(store.as_ref(), &owner).await?;
             store.create_team(&name, owner.id, description).await?;
+            record(store.as_ref(), "team.create", &name).await?;
             println!("Created team '{name}' owned by '{}'.", owner.username);
         }
         TeamCommand::AddMember { team, user, role } => {
             let found = find_visible_team(store.as_ref(), &team).await?;
             let member = find_user(store.as_ref(), &user).await?;
             store.set_team_member(found.id, member.id, role).await?;
+            record_with(store.as_ref(), "team.set_member", &team, format!("{user} as {role}")).await?;
             println!("'{user}' is now {role} of team '{team}'.");
         }
     }
@@ -395,4 +503,181 @@ async fn namespace_command(paths: &DataPaths, command: NamespaceCommand) -> Resu
         .await?;
     println!("Created {visibility} namespace '{name}' owned by team '{}'.", team.name);
     Ok(())
+}
+
+/// The actor recorded for changes made with the command-line program.
+const CLI_ACTOR: &str = "cli";
+
+async fn record(store: &dyn PolicyStore, action: &str, target: impl Into<String>) -> Result<(), Error> {
+    Ok(store
+        .record_activity(NewActivity::new(Some(CLI_ACTOR), action, target))
+        .await?)
+}
+
+async fn record_with(store: &dyn PolicyStore, action: &str, target: &str, details: String) -> Result<(), Error> {
+    Ok(store
+        .record_activity(NewActivity::new(Some(CLI_ACTOR), action, target).with_details(details))
+        .await?)
+}
+
+async fn registry_for(config: &Config, paths: &DataPaths) -> Result<(app::App, Arc<dyn RegistryClient>), Error> {
+    let app = app::build(config, paths).await?;
+    let registry = app
+        .registry
+        .clone()
+        .ok_or_else(|| Error::Usage("registry.url is not configured: set it to the registry's API URL".into()))?;
+    Ok((app, registry))
+}
+
+async fn sync_command(config: &Config, paths: &DataPaths, args: SyncArgs) -> Result<(), Error> {
+    let (app, registry) = registry_for(config, paths).await?;
+    let strategy = args.strategy.unwrap_or(config.sync.strategy);
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} listing the registry [{bar:40}] {pos}/{len} ({eta})")
+                .expect("valid template"),
+        );
+        bar
+    });
+    let progress = |done: usize, total: usize| {
+        if let Some(bar) = &bar {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+    };
+    let plan = sync::plan(
+        app.store.as_ref(),
+        registry.as_ref(),
+        strategy,
+        config.sync.concurrency,
+        &progress,
+    )
+    .await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if args.dry_run {
+        println!("{plan}");
+        println!("dry run: nothing was changed");
+        return Ok(());
+    }
+    let report = sync::apply(
+        app.store.as_ref(),
+        registry.as_ref(),
+        &plan,
+        config.sync.missing_namespaces,
+    )
+    .await?;
+    println!(
+        "sync ({strategy}): {} tags added, {} updated, {} deleted, {} repositories deleted, {} deletions skipped, {} problems",
+        report.created,
+        report.updated,
+        report.deleted,
+        report.repositories_deleted,
+        report.deletions_skipped,
+        plan.problems.len()
+    );
+    for problem in &plan.problems {
+        println!("problem: {problem}");
+    }
+    Ok(())
+}
+
+async fn activity_command(paths: &DataPaths, args: ActivityArgs) -> Result<(), Error> {
+    let store = app::open_store(paths).await?;
+    let filter = ActivityFilter {
+        actor: args.actor,
+        action: args.action,
+        target_prefix: args.target,
+        since: args.since,
+        limit: args.limit.max(1),
+    };
+    let activities = store.activities(&filter).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&activities).expect("activities serialize")
+        );
+        return Ok(());
+    }
+    for a in activities {
+        println!(
+            "{}  {:<10} {:<22} {}{}",
+            a.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            a.actor.as_deref().unwrap_or("-"),
+            a.action,
+            a.target,
+            a.details.map(|d| format!("  ({d})")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+async fn tag_command(config: &Config, paths: &DataPaths, command: TagCommand) -> Result<(), Error> {
+    match command {
+        TagCommand::List { repository, json } => {
+            let store = app::open_store(paths).await?;
+            let tags = store.tags(repository.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tags).expect("tags serialize"));
+            } else {
+                for t in tags {
+                    println!(
+                        "{}:{}  {}  {}",
+                        t.repository, t.name, t.manifest.digest, t.manifest.media_type
+                    );
+                }
+            }
+            Ok(())
+        }
+        TagCommand::Delete {
+            reference,
+            with_siblings,
+        } => {
+            let (repository, tag) = reference
+                .rsplit_once(':')
+                .filter(|(r, t)| !r.is_empty() && !t.is_empty() && !t.contains('/'))
+                .ok_or_else(|| Error::Usage(format!("'{reference}' is not REPOSITORY:TAG")))?;
+            if !config.policy.delete_enabled {
+                return Err(Error::Usage(
+                    "deletion is disabled (policy.delete_enabled = false)".into(),
+                ));
+            }
+            let (app, registry) = registry_for(config, paths).await?;
+            let store = app.store.as_ref();
+            let record = store
+                .tag(repository, tag)
+                .await?
+                .ok_or_else(|| Error::Usage(format!("no tag {reference}")))?;
+            let siblings: Vec<String> = store
+                .tags(Some(repository))
+                .await?
+                .into_iter()
+                .filter(|t| t.manifest.digest == record.manifest.digest && t.name != tag)
+                .map(|t| t.name)
+                .collect();
+            if !siblings.is_empty() && !with_siblings {
+                return Err(Error::Usage(format!(
+                    "{reference} shares its manifest with {}; the registry would delete those tags too. \
+                     Re-run with --with-siblings to delete them all",
+                    siblings.join(", ")
+                )));
+            }
+            registry.delete_manifest(repository, &record.manifest.digest).await?;
+            let deleted = store.delete_tags_by_digest(repository, &record.manifest.digest).await?;
+            for t in &deleted {
+                let activity = NewActivity::new(Some(CLI_ACTOR), "tag.delete", format!("{repository}:{}", t.name))
+                    .with_details(t.manifest.digest.clone());
+                store.record_activity(activity).await?;
+            }
+            let names: Vec<&str> = deleted.iter().map(|t| t.name.as_str()).collect();
+            println!(
+                "Deleted {repository}@{} (tags: {}).",
+                record.manifest.digest,
+                names.join(", ")
+            );
+            Ok(())
+        }
+    }
 }

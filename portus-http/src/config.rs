@@ -7,7 +7,9 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use portus_core::model::MissingNamespace;
 use portus_core::policy::PolicyConfig;
+use portus_scan::sync::SyncStrategy;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -33,6 +35,50 @@ pub struct Config {
     pub auth: AuthConfig,
     /// HTTP limits.
     pub http: HttpConfig,
+    /// The registry portus guards.
+    pub registry: RegistryConfig,
+    /// Keeping the store in step with the registry.
+    pub sync: SyncConfig,
+}
+
+/// Where the registry is.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// The registry's API URL as portus reaches it (`http://127.0.0.1:5000`); without it,
+    /// catalog sync and tag deletion are off (notifications still work).
+    pub url: Option<Url>,
+    /// Subject of the tokens portus mints for its own registry requests.
+    pub service_account: String,
+}
+
+/// Notification and catalog sync settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Strategy of the periodic catalog sync.
+    pub strategy: SyncStrategy,
+    /// Seconds between periodic syncs in `portus serve`; 0 turns them off.
+    pub interval_secs: u64,
+    /// Registry requests in flight during a sync.
+    pub concurrency: usize,
+    /// Pushes into namespaces that do not exist: `create` (private, administrators only) or
+    /// `ignore`.
+    pub missing_namespaces: MissingNamespace,
+    /// Largest accepted notification envelope in bytes.
+    pub max_envelope_bytes: usize,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            strategy: SyncStrategy::Update,
+            interval_secs: 600,
+            concurrency: 16,
+            missing_namespaces: MissingNamespace::Create,
+            max_envelope_bytes: 4 * 1024 * 1024,
+        }
+    }
 }
 
 /// Token signing settings.
@@ -94,6 +140,11 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
+            registry: RegistryConfig {
+                url: None,
+                service_account: "portus".into(),
+            },
+            sync: SyncConfig::default(),
         }
     }
 }
@@ -149,6 +200,13 @@ pub const KEYS: &[&str] = &[
     "auth.bcrypt_cost",
     "http.max_body_bytes",
     "http.request_timeout_secs",
+    "registry.url",
+    "registry.service_account",
+    "sync.strategy",
+    "sync.interval_secs",
+    "sync.concurrency",
+    "sync.missing_namespaces",
+    "sync.max_envelope_bytes",
 ];
 
 /// The environment variable that overrides `key`.
@@ -216,6 +274,17 @@ impl Config {
         }
         if self.http.request_timeout_secs == 0 {
             return invalid("http.request_timeout_secs must be positive".into());
+        }
+        if self.registry.service_account.trim().is_empty() {
+            return invalid("registry.service_account must not be empty".into());
+        }
+        if !(1..=256).contains(&self.sync.concurrency) {
+            return invalid("sync.concurrency must be between 1 and 256".into());
+        }
+        if let Some(url) = &self.registry.url
+            && !matches!(url.scheme(), "http" | "https")
+        {
+            return invalid(format!("registry.url must be an http or https URL (got {url})"));
         }
         if let Some(url) = &self.public_url
             && !matches!(url.scheme(), "http" | "https")
@@ -326,6 +395,10 @@ mod tests {
             },
             database: DatabaseConfig {
                 url: Some("sqlite://x".into()),
+            },
+            registry: RegistryConfig {
+                url: Some("http://r".parse().unwrap()),
+                service_account: "p".into(),
             },
             ..Config::default()
         };

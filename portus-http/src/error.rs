@@ -75,6 +75,22 @@ impl From<portus_auth::Error> for ApiError {
     }
 }
 
+impl From<portus_scan::Error> for ApiError {
+    fn from(error: portus_scan::Error) -> Self {
+        match error {
+            portus_scan::Error::InvalidNotification(message) => ApiError::bad_request(message),
+            portus_scan::Error::Core(core) => portus_auth::Error::Core(core).into(),
+            other if other.is_temporary() => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "UNAVAILABLE",
+                message: "temporarily unavailable, try again".into(),
+                basic_challenge: false,
+            },
+            other => internal(&other),
+        }
+    }
+}
+
 fn internal(error: &dyn std::error::Error) -> ApiError {
     tracing::error!(error = %error, source = ?error.source(), "internal error");
     ApiError {
@@ -124,4 +140,7 @@ pub enum Error {
     /// Policy store failure.
     #[error(transparent)]
     Core(#[from] portus_core::Error),
+    /// Registry access or synchronization failure.
+    #[error(transparent)]
+    Sync(#[from] portus_scan::Error),
 }

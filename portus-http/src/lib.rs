@@ -16,4 +16,4 @@ pub mod error;
 mod routes;
 
 pub use error::{ApiError, Error};
-pub use routes::{AppState, HttpLimits, router};
+pub use routes::{AppState, HttpLimits, Webhook, router};

@@ -1,1 +1,355 @@
-//! placeholder
+//! Catalog synchronization: make the store match what the registry holds.
+//!
+//! [`plan`] lists the registry (catalog, tags, one HEAD per tag, with bounded concurrency) and
+//! compares it with the store; [`apply`] carries the plan out. Deletions are planned only when
+//! every listing succeeded, and each one is re-checked against the registry right before it is
+//! applied, so neither a failing registry nor a push racing the sync loses a tag.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::str::FromStr;
+
+use futures_util::{StreamExt, stream};
+use portus_core::model::{ManifestRecord, MissingNamespace, NewActivity, TagChange};
+use portus_core::{ErrorKind, PolicyStore, RegistryClient};
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// How much a sync may change (Portus' `background.sync.strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncStrategy {
+    /// Add and update, only when the store has no repositories yet.
+    Initial,
+    /// Add and update; never delete.
+    #[default]
+    Update,
+    /// Add, update and delete what the registry no longer has.
+    UpdateDelete,
+}
+
+impl FromStr for SyncStrategy {
+    type Err = portus_core::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "initial" => Ok(SyncStrategy::Initial),
+            "update" => Ok(SyncStrategy::Update),
+            "update-delete" => Ok(SyncStrategy::UpdateDelete),
+            other => Err(portus_core::Error::Invalid(format!(
+                "unknown sync strategy '{other}' (expected initial, update or update-delete)"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for SyncStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SyncStrategy::Initial => "initial",
+            SyncStrategy::Update => "update",
+            SyncStrategy::UpdateDelete => "update-delete",
+        })
+    }
+}
+
+/// A tag to create or move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedTag {
+    /// Repository.
+    pub repository: String,
+    /// Tag.
+    pub tag: String,
+    /// What the registry says it points at.
+    pub manifest: ManifestRecord,
+    /// For moves: the digest the store has.
+    pub previous_digest: Option<String>,
+}
+
+/// What a sync would change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncPlan {
+    /// Repositories the registry has and the store does not (possibly without tags).
+    pub new_repositories: Vec<String>,
+    /// Tags to record.
+    pub create: Vec<PlannedTag>,
+    /// Tags that moved to another manifest.
+    pub update: Vec<PlannedTag>,
+    /// Tags to delete `(repository, tag, digest in the store)`.
+    pub delete_tags: Vec<(String, String, String)>,
+    /// Repositories to delete.
+    pub delete_repositories: Vec<String>,
+    /// Listing failures; when any, nothing is deleted.
+    pub problems: Vec<String>,
+    /// Set when the `initial` strategy found existing data and did nothing.
+    pub skipped: bool,
+}
+
+impl SyncPlan {
+    /// Whether the plan changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.new_repositories.is_empty()
+            && self.create.is_empty()
+            && self.update.is_empty()
+            && self.delete_tags.is_empty()
+            && self.delete_repositories.is_empty()
+    }
+}
+
+impl fmt::Display for SyncPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.skipped {
+            return writeln!(f, "skipped: the 'initial' strategy only runs on an empty store");
+        }
+        for r in &self.new_repositories {
+            writeln!(f, "add repository {r}")?;
+        }
+        for t in &self.create {
+            writeln!(f, "add    {}:{} {}", t.repository, t.tag, t.manifest.digest)?;
+        }
+        for t in &self.update {
+            let previous = t.previous_digest.as_deref().unwrap_or("?");
+            writeln!(
+                f,
+                "update {}:{} {} (was {previous})",
+                t.repository, t.tag, t.manifest.digest
+            )?;
+        }
+        for (repository, tag, digest) in &self.delete_tags {
+            writeln!(f, "delete {repository}:{tag} {digest}")?;
+        }
+        for r in &self.delete_repositories {
+            writeln!(f, "delete repository {r}")?;
+        }
+        for p in &self.problems {
+            writeln!(f, "problem: {p}")?;
+        }
+        write!(
+            f,
+            "plan: {} new repositories, {} tags to add, {} to update, {} to delete, {} repositories to delete{}",
+            self.new_repositories.len(),
+            self.create.len(),
+            self.update.len(),
+            self.delete_tags.len(),
+            self.delete_repositories.len(),
+            if self.problems.is_empty() {
+                String::new()
+            } else {
+                format!("; {} problems, no deletions", self.problems.len())
+            }
+        )
+    }
+}
+
+/// What [`apply`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Tags recorded.
+    pub created: usize,
+    /// Tags moved.
+    pub updated: usize,
+    /// Tags deleted.
+    pub deleted: usize,
+    /// Repositories deleted.
+    pub repositories_deleted: usize,
+    /// Planned deletions skipped because the registry has the object again (or could not say).
+    pub deletions_skipped: usize,
+}
+
+/// Progress callback: `(finished steps, known steps)`.
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
+
+/// Lists the registry and compares it with the store. Fails (planning nothing) when the
+/// catalog cannot be listed; a repository or tag that cannot be listed is a problem that
+/// disables every deletion.
+pub async fn plan(
+    store: &dyn PolicyStore,
+    registry: &dyn RegistryClient,
+    strategy: SyncStrategy,
+    concurrency: usize,
+    progress: Progress<'_>,
+) -> Result<SyncPlan, Error> {
+    let known_repositories: HashSet<String> = store.repositories().await?.into_iter().collect();
+    if strategy == SyncStrategy::Initial && !known_repositories.is_empty() {
+        return Ok(SyncPlan {
+            skipped: true,
+            ..SyncPlan::default()
+        });
+    }
+    let catalog = registry.catalog().await?;
+    let mut known_tags: HashMap<String, HashMap<String, String>> = HashMap::new();
+    for tag in store.tags(None).await? {
+        known_tags
+            .entry(tag.repository)
+            .or_default()
+            .insert(tag.name, tag.manifest.digest);
+    }
+    let concurrency = concurrency.max(1);
+    let total_repositories = catalog.len();
+    progress(0, total_repositories);
+
+    let listings: Vec<(String, Result<Vec<String>, portus_core::Error>)> = stream::iter(catalog.iter().cloned())
+        .map(|repository| async move {
+            let tags = registry.tags(&repository).await;
+            (repository, tags)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+
+    let mut plan = SyncPlan::default();
+    let mut heads = Vec::new();
+    let mut listed_repositories = HashSet::new();
+    for (repository, tags) in listings {
+        match tags {
+            Ok(tags) => {
+                if !known_repositories.contains(&repository) {
+                    plan.new_repositories.push(repository.clone());
+                }
+                heads.extend(tags.into_iter().map(|tag| (repository.clone(), tag)));
+                listed_repositories.insert(repository);
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                // Listed in the catalog but gone by now: nothing to add; not a failure.
+                listed_repositories.insert(repository);
+            }
+            Err(e) => plan.problems.push(format!("listing tags of {repository}: {e}")),
+        }
+    }
+    let total = total_repositories + heads.len();
+    progress(total_repositories, total);
+
+    let done = std::sync::atomic::AtomicUsize::new(total_repositories);
+    let done = &done;
+    let manifests: Vec<(String, String, Result<ManifestRecord, portus_core::Error>)> = stream::iter(heads)
+        .map(|(repository, tag)| async move {
+            let manifest = registry.head_manifest(&repository, &tag).await;
+            progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, total);
+            (repository, tag, manifest)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+
+    let mut registry_tags: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for (repository, tag, manifest) in &manifests {
+        registry_tags.entry(repository).or_default().insert(tag);
+        match manifest {
+            Ok(manifest) => {
+                let known = known_tags.get(repository).and_then(|t| t.get(tag));
+                let planned = PlannedTag {
+                    repository: repository.clone(),
+                    tag: tag.clone(),
+                    manifest: manifest.clone(),
+                    previous_digest: known.cloned(),
+                };
+                match known {
+                    None => plan.create.push(planned),
+                    Some(digest) if *digest != manifest.digest => plan.update.push(planned),
+                    Some(_) => {}
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => plan.problems.push(format!("reading {repository}:{tag}: {e}")),
+        }
+    }
+
+    if strategy == SyncStrategy::UpdateDelete && plan.problems.is_empty() {
+        for (repository, tags) in &known_tags {
+            if !listed_repositories.contains(repository) {
+                continue;
+            }
+            let present = registry_tags.get(repository.as_str());
+            for (tag, digest) in tags {
+                if !present.is_some_and(|p| p.contains(tag.as_str())) {
+                    plan.delete_tags.push((repository.clone(), tag.clone(), digest.clone()));
+                }
+            }
+        }
+        let in_catalog: HashSet<&String> = catalog.iter().collect();
+        plan.delete_repositories = known_repositories
+            .iter()
+            .filter(|r| !in_catalog.contains(r))
+            .cloned()
+            .collect();
+    }
+    plan.new_repositories.sort();
+    plan.create
+        .sort_by(|a, b| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));
+    plan.update
+        .sort_by(|a, b| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));
+    plan.delete_tags.sort();
+    plan.delete_repositories.sort();
+    plan.problems.sort();
+    Ok(plan)
+}
+
+/// Carries out a plan. Each deletion is re-checked against the registry first and skipped if
+/// the object exists again or the registry cannot say.
+pub async fn apply(
+    store: &dyn PolicyStore,
+    registry: &dyn RegistryClient,
+    plan: &SyncPlan,
+    missing: MissingNamespace,
+) -> Result<SyncReport, Error> {
+    let mut report = SyncReport::default();
+    for repository in &plan.new_repositories {
+        store.ensure_repository(repository, missing).await?;
+    }
+    for planned in plan.create.iter().chain(&plan.update) {
+        let change = store
+            .put_tag(&planned.repository, &planned.tag, &planned.manifest, None, missing)
+            .await?;
+        let action = match change {
+            TagChange::Created => {
+                report.created += 1;
+                "tag.discovered"
+            }
+            TagChange::Updated { .. } => {
+                report.updated += 1;
+                "tag.moved"
+            }
+            TagChange::Unchanged | TagChange::NamespaceMissing => continue,
+        };
+        let activity = NewActivity::new(None, action, format!("{}:{}", planned.repository, planned.tag))
+            .with_details(format!("{} (catalog sync)", planned.manifest.digest));
+        store.record_activity(activity).await?;
+    }
+    for (repository, tag, digest) in &plan.delete_tags {
+        match registry.head_manifest(repository, tag).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            _ => {
+                report.deletions_skipped += 1;
+                continue;
+            }
+        }
+        // Only the tag as it was planned: a push racing the sync must not be undone.
+        if store
+            .tag(repository, tag)
+            .await?
+            .is_some_and(|t| t.manifest.digest == *digest)
+            && store.delete_tag(repository, tag).await?.is_some()
+        {
+            report.deleted += 1;
+            let activity = NewActivity::new(None, "tag.delete", format!("{repository}:{tag}"))
+                .with_details(format!("{digest} (catalog sync)"));
+            store.record_activity(activity).await?;
+        }
+    }
+    for repository in &plan.delete_repositories {
+        match registry.tags(repository).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            _ => {
+                report.deletions_skipped += 1;
+                continue;
+            }
+        }
+        let deleted = store.delete_repository(repository).await?;
+        report.repositories_deleted += 1;
+        report.deleted += deleted.len();
+        let activity = NewActivity::new(None, "repository.delete", repository.clone()).with_details("catalog sync");
+        store.record_activity(activity).await?;
+    }
+    Ok(report)
+}

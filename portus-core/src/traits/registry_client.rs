@@ -1,18 +1,20 @@
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::Result;
+use crate::model::ManifestRecord;
 
 /// What the registry says about one manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestInfo {
-    /// The manifest digest (`Docker-Content-Digest`).
-    pub digest: String,
-    /// The manifest media type (Docker schema 2, manifest list, OCI manifest or OCI index).
-    pub media_type: String,
-    /// Total size in bytes (config + layers; for indexes, the sum over children).
-    pub size: Option<u64>,
+    /// Digest, media type and size (config + layers; for indexes, the sum of the children's
+    /// manifest sizes).
+    pub record: ManifestRecord,
     /// Layer digests, base layer first (empty for indexes).
     pub layers: Vec<String>,
+    /// Child manifest digests of an index or manifest list (empty for images).
+    pub children: Vec<String>,
 }
 
 /// Read and delete access to the Distribution registry that portus guards.
@@ -22,8 +24,36 @@ pub trait RegistryClient: Send + Sync {
     async fn catalog(&self) -> Result<Vec<String>>;
     /// Every tag of a repository (all pages).
     async fn tags(&self, repository: &str) -> Result<Vec<String>>;
-    /// The manifest a tag or digest points at.
+    /// Digest and media type of the manifest a tag or digest points at (a HEAD request).
+    async fn head_manifest(&self, repository: &str, reference: &str) -> Result<ManifestRecord>;
+    /// The manifest a tag or digest points at, with its layers.
     async fn manifest(&self, repository: &str, reference: &str) -> Result<ManifestInfo>;
     /// Deletes a manifest by digest (which removes every tag pointing at it).
     async fn delete_manifest(&self, repository: &str, digest: &str) -> Result<()>;
 }
+
+macro_rules! forward_registry_client {
+    ($wrapper:ty) => {
+        #[async_trait]
+        impl<T: RegistryClient + ?Sized> RegistryClient for $wrapper {
+            async fn catalog(&self) -> Result<Vec<String>> {
+                (**self).catalog().await
+            }
+            async fn tags(&self, repository: &str) -> Result<Vec<String>> {
+                (**self).tags(repository).await
+            }
+            async fn head_manifest(&self, repository: &str, reference: &str) -> Result<ManifestRecord> {
+                (**self).head_manifest(repository, reference).await
+            }
+            async fn manifest(&self, repository: &str, reference: &str) -> Result<ManifestInfo> {
+                (**self).manifest(repository, reference).await
+            }
+            async fn delete_manifest(&self, repository: &str, digest: &str) -> Result<()> {
+                (**self).delete_manifest(repository, digest).await
+            }
+        }
+    };
+}
+
+forward_registry_client!(Arc<T>);
+forward_registry_client!(Box<T>);

@@ -2,14 +2,16 @@
 
 mod credentials;
 mod token;
+mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use portus_auth::TokenService;
+use portus_scan::events::EventPipeline;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -22,6 +24,8 @@ pub struct HttpLimits {
     pub max_body_bytes: usize,
     /// Time after which a request is answered with 408.
     pub request_timeout: Duration,
+    /// Largest accepted notification envelope in bytes.
+    pub max_envelope_bytes: usize,
 }
 
 impl Default for HttpLimits {
@@ -29,8 +33,19 @@ impl Default for HttpLimits {
         HttpLimits {
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
+            max_envelope_bytes: 4 << 20,
         }
     }
+}
+
+/// The registry notification endpoint: where events go and the `Authorization` header value
+/// the registry must send.
+#[derive(Clone)]
+pub struct Webhook {
+    /// Stores and applies the events.
+    pub pipeline: Arc<EventPipeline>,
+    /// Expected `Authorization` header value (`Bearer <secret>`).
+    pub authorization: Arc<str>,
 }
 
 /// State shared by the handlers.
@@ -38,6 +53,8 @@ impl Default for HttpLimits {
 pub struct AppState {
     /// The token service answering `/v2/token`.
     pub tokens: Arc<TokenService>,
+    /// The notification endpoint; `None` answers 404 there.
+    pub webhook: Option<Webhook>,
 }
 
 /// The portus HTTP API for `state`, with body-size limit, timeout and request tracing layers.
@@ -45,8 +62,13 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
     Router::new()
         .route("/v2/token", get(token::get_token).post(token::post_token))
         .route("/v2/", get(token::ping))
+        .route(
+            "/v2/webhooks/events",
+            post(webhook::receive_events).layer(DefaultBodyLimit::max(limits.max_envelope_bytes)),
+        )
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
+        .layer(axum::middleware::map_response(json_errors))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
@@ -56,6 +78,33 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
 }
 
 pub use self::credentials::basic_credentials;
+
+/// Rewrites error answers that are not JSON (body-limit, method and extractor rejections from
+/// axum, timeouts) into the registry's JSON error format, keeping their status.
+async fn json_errors(response: axum::response::Response) -> axum::response::Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => ("SIZE_INVALID", "the request body is too large"),
+        axum::http::StatusCode::METHOD_NOT_ALLOWED => ("UNSUPPORTED", "method not allowed on this endpoint"),
+        axum::http::StatusCode::REQUEST_TIMEOUT => ("TIMEOUT", "the request took too long"),
+        s if s.is_server_error() => ("INTERNAL_ERROR", "internal error"),
+        _ => ("INVALID_REQUEST", "the request could not be read"),
+    };
+    axum::response::IntoResponse::into_response(ApiError {
+        status,
+        code,
+        message: message.into(),
+        basic_challenge: false,
+    })
+}
 
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,10 @@ use portus_core::{InMemoryStore, PolicyStore};
 use serde_json::Value;
 use tower::ServiceExt;
 
-use super::{AppState, HttpLimits, router};
+use portus_core::model::MissingNamespace;
+use portus_scan::events::EventPipeline;
+
+use super::{AppState, HttpLimits, Webhook, router};
 
 async fn app() -> axum::Router {
     let store = Arc::new(InMemoryStore::new());
@@ -35,13 +38,20 @@ async fn app() -> axum::Router {
     )
     .unwrap();
     let local: Arc<dyn Authenticator> = Arc::new(LocalAuthenticator::new(store.clone(), 4).unwrap());
+    let pipeline = EventPipeline::new(store.clone(), MissingNamespace::Create);
     let tokens = TokenService::new(store, vec![local], issuer, TokenServiceConfig::new("registry.local"));
+    let webhook = Webhook {
+        pipeline,
+        authorization: "Bearer hook-secret".into(),
+    };
     router(
         AppState {
             tokens: Arc::new(tokens),
+            webhook: Some(webhook),
         },
         HttpLimits {
             max_body_bytes: 4096,
+            max_envelope_bytes: 16 * 1024,
             ..HttpLimits::default()
         },
     )
@@ -305,10 +315,19 @@ async fn oversized_bodies_are_refused() {
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(body))
         .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, _, json) = send(&app, request).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(json["errors"][0]["code"], "SIZE_INVALID");
     // The server still answers afterwards.
     assert_eq!(get(&app, "/v2/token", None).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn wrong_methods_get_json_errors() {
+    let app = app().await;
+    let (status, _, json) = send(&app, Request::delete("/v2/token").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(json["errors"][0]["code"], "UNSUPPORTED");
 }
 
 #[tokio::test]
@@ -321,4 +340,46 @@ async fn ping_checks_credentials() {
     assert_eq!((status, json), (StatusCode::OK, serde_json::json!({})));
     let wrong = format!("Basic {}", BASE64.encode(b"alice:wrong"));
     assert_eq!(get(&app, "/v2/", Some(&wrong)).await.0, StatusCode::UNAUTHORIZED);
+}
+
+async fn notify(app: &axum::Router, authorization: Option<&str>, body: &str) -> (StatusCode, Value) {
+    let mut request = Request::post("/v2/webhooks/events").header(
+        header::CONTENT_TYPE,
+        "application/vnd.docker.distribution.events.v1+json",
+    );
+    if let Some(value) = authorization {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    let (status, _, json) = send(app, request.body(Body::from(body.to_owned())).unwrap()).await;
+    (status, json)
+}
+
+#[tokio::test]
+async fn webhook_requires_the_secret_and_is_idempotent() {
+    let app = app().await;
+    let envelope = r#"{"events":[{"id":"e1","action":"push","actor":{"name":"alice"},
+        "target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:aa","repository":"alice/app","tag":"1.0"}}]}"#;
+    for authorization in [
+        None,
+        Some("Bearer wrong"),
+        Some("Bearer hook-secret "),
+        Some("Basic aG9vay1zZWNyZXQ="),
+    ] {
+        let (status, json) = notify(&app, authorization, envelope).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{authorization:?}");
+        assert_eq!(json["errors"][0]["code"], "UNAUTHORIZED");
+    }
+    let (status, json) = notify(&app, Some("Bearer hook-secret"), envelope).await;
+    assert_eq!((status, json["accepted"].as_u64()), (StatusCode::OK, Some(1)));
+    let (status, json) = notify(&app, Some("Bearer hook-secret"), envelope).await;
+    assert_eq!(
+        (status, json["accepted"].as_u64()),
+        (StatusCode::OK, Some(0)),
+        "a replay is accepted and changes nothing"
+    );
+    let (status, json) = notify(&app, Some("Bearer hook-secret"), "{\"events\":[{\"action\":\"push\"}]}").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_message(&json).contains("no valid id"), "{json}");
+    let (status, _) = notify(&app, Some("Bearer hook-secret"), &"x".repeat(20_000)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }

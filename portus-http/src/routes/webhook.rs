@@ -1,0 +1,37 @@
+//! `POST /v2/webhooks/events`: the registry's notifications, authenticated by a shared secret.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use portus_auth::password::secrets_equal;
+
+use super::AppState;
+use crate::error::ApiError;
+
+/// Stores the envelope's events (deduplicated by id) and answers once they are durable; they
+/// are applied in the background.
+pub async fn receive_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Some(webhook) = state.webhook else {
+        return Err(ApiError::not_found());
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !secrets_equal(presented, webhook.authorization.as_bytes()) {
+        return Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "UNAUTHORIZED",
+            message: "missing or wrong notification secret".into(),
+            basic_challenge: false,
+        });
+    }
+    let accepted = webhook.pipeline.ingest(&body).await?;
+    Ok(Json(serde_json::json!({ "accepted": accepted })).into_response())
+}
