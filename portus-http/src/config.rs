@@ -42,7 +42,7 @@ pub struct Config {
 }
 
 /// Where the registry is.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegistryConfig {
     /// The registry's API URL as portus reaches it (`http://127.0.0.1:5000`); without it,
@@ -67,6 +67,15 @@ pub struct SyncConfig {
     pub missing_namespaces: MissingNamespace,
     /// Largest accepted notification envelope in bytes.
     pub max_envelope_bytes: usize,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            url: None,
+            service_account: "portus".into(),
+        }
+    }
 }
 
 impl Default for SyncConfig {
@@ -360,6 +369,18 @@ mod tests {
         assert_eq!(config.token.issuer, "my issuer");
         assert_eq!(config.policy.push_images, PushPolicy::AdminOnly);
         assert!(!config.policy.delete_enabled);
+    }
+
+    #[test]
+    fn partial_tables_keep_the_other_defaults() {
+        let config = load(
+            "[registry]\nurl = \"http://127.0.0.1:5000\"\n[sync]\ninterval_secs = 0\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(config.registry.service_account, "portus");
+        assert_eq!(config.sync.concurrency, SyncConfig::default().concurrency);
+        assert_eq!(config.registry.url.unwrap().as_str(), "http://127.0.0.1:5000/");
     }
 
     #[test]

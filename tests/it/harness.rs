@@ -145,8 +145,14 @@ impl Portus {
 
     /// Runs `portus ARGS` and returns its output whatever the outcome.
     pub fn try_cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        self.try_cli_env(args, stdin, &[])
+    }
+
+    /// Like [`Portus::try_cli`] with extra environment variables.
+    pub fn try_cli_env(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
         let mut child = self
             .command()
+            .envs(env.iter().copied())
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -160,6 +166,14 @@ impl Portus {
             .write_all(stdin.unwrap_or("").as_bytes())
             .unwrap();
         child.wait_with_output().unwrap()
+    }
+
+    /// Appends TOML (whole tables) to the configuration.
+    pub fn append_config(&self, toml: &str) {
+        let mut text = std::fs::read_to_string(&self.config).unwrap();
+        text.push('\n');
+        text.push_str(toml);
+        std::fs::write(&self.config, text).unwrap();
     }
 
     /// Creates a user with a password.
@@ -196,8 +210,11 @@ pub struct Registry {
 
 impl Registry {
     pub fn start(dir: &Path, portus_yaml: &str) -> Registry {
+        Self::start_on(dir, portus_yaml, format!("127.0.0.1:{}", free_port()).parse().unwrap())
+    }
+
+    pub fn start_on(dir: &Path, portus_yaml: &str, addr: SocketAddr) -> Registry {
         require_program("docker-registry");
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let storage = dir.join("registry-data");
         std::fs::create_dir_all(&storage).unwrap();
         let config = dir.join("registry.yml");
@@ -225,14 +242,21 @@ pub enum Creds<'a> {
 
 /// `skopeo copy` an image; returns the output.
 pub fn skopeo_copy(src: &str, src_creds: Creds, dest: &str, dest_creds: Creds) -> Output {
+    skopeo_copy_with(&[], src, src_creds, dest, dest_creds)
+}
+
+/// `skopeo copy EXTRA...` an image; returns the output.
+pub fn skopeo_copy_with(extra: &[&str], src: &str, src_creds: Creds, dest: &str, dest_creds: Creds) -> Output {
     require_program("skopeo");
     let mut command = Command::new("skopeo");
-    command.args([
-        "--insecure-policy",
-        "copy",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
-    ]);
+    command
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+        ])
+        .args(extra);
     // An empty auth file keeps credentials of other tools on this machine out of the test.
     let authfile = std::env::temp_dir().join("portus-e2e-empty-auth.json");
     std::fs::write(&authfile, "{\"auths\":{}}").unwrap();
@@ -314,4 +338,208 @@ pub fn oci_layout(dir: &Path, tag: &str, file_contents: &str) -> String {
     std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
     std::fs::write(dir.join("oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}").unwrap();
     manifest_digest
+}
+
+/// Polls `condition` every 50 ms for up to `timeout`; returns whether it became true.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A minimal HTTP/1.1 POST; returns the whole response.
+pub fn http_post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// `skopeo delete`; returns the output.
+pub fn skopeo_delete(reference: &str, creds: Creds) -> Output {
+    let mut command = Command::new("skopeo");
+    command.args(["--insecure-policy", "delete", "--tls-verify=false"]);
+    if let Creds::User(user, password) = creds {
+        command.arg(format!("--creds={user}:{password}"));
+    }
+    run(command.arg(reference))
+}
+
+/// The manifest digest skopeo reads for `reference` (without converting it).
+pub fn skopeo_digest(reference: &str, creds: Creds) -> String {
+    let mut command = Command::new("skopeo");
+    command.args(["--insecure-policy", "inspect", "--raw", "--tls-verify=false"]);
+    if let Creds::User(user, password) = creds {
+        command.arg(format!("--creds={user}:{password}"));
+    }
+    let output = run(command.arg(reference));
+    assert!(
+        output.status.success(),
+        "skopeo inspect {reference}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    sha256(&output.stdout)
+}
+
+/// Writes an OCI layout whose `tag` is an image index of two single-layer images (amd64 and
+/// arm64); returns the index digest in the layout (skopeo may re-serialize it when pushing).
+pub fn oci_index_layout(dir: &Path, tag: &str) -> String {
+    let platforms = ["amd64", "arm64"];
+    let mut children = Vec::new();
+    for arch in platforms {
+        let sub = dir.join(format!("tmp-{arch}"));
+        let digest = oci_layout(&sub, "x", &format!("hello from {arch}\n"));
+        // Move the child's blobs into the shared layout.
+        let blobs = dir.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        for entry in std::fs::read_dir(sub.join("blobs/sha256")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), blobs.join(entry.file_name())).unwrap();
+        }
+        let size = std::fs::metadata(blobs.join(digest.trim_start_matches("sha256:")))
+            .unwrap()
+            .len();
+        std::fs::remove_dir_all(&sub).unwrap();
+        children.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size,
+            "platform": {"architecture": arch, "os": "linux"}
+        }));
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": children
+    });
+    let bytes = serde_json::to_vec(&index).unwrap();
+    let digest = sha256(&bytes);
+    std::fs::write(
+        dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:")),
+        &bytes,
+    )
+    .unwrap();
+    let layout_index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json", "digest": digest, "size": bytes.len(),
+            "annotations": {"org.opencontainers.image.ref.name": tag}
+        }]
+    });
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&layout_index).unwrap()).unwrap();
+    std::fs::write(dir.join("oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}").unwrap();
+    digest
+}
+
+/// An HTTP proxy in front of the registry that answers 500 to requests whose path contains
+/// a given text: a registry failing midway.
+pub struct FaultyProxy {
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FaultyProxy {
+    pub fn start(upstream: SocketAddr, fail_path_containing: &str) -> FaultyProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let fail = fail_path_containing.to_owned();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let client = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .unwrap();
+                let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+                    let (client, fail) = (client.clone(), fail.clone());
+                    async move { forward(client, upstream, &fail, request).await }
+                });
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        rx.await.ok();
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        FaultyProxy {
+            addr,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+async fn forward(
+    client: reqwest::Client,
+    upstream: SocketAddr,
+    fail: &str,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    if path.contains(fail) {
+        let body = "{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"injected failure\"}]}";
+        return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, body).into_response();
+    }
+    let mut outgoing = client.request(request.method().clone(), format!("http://{upstream}{path}"));
+    for (name, value) in request.headers() {
+        if name != axum::http::header::HOST {
+            outgoing = outgoing.header(name, value);
+        }
+    }
+    let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    match outgoing.body(body).send().await {
+        Ok(response) => {
+            let status = response.status();
+            let headers = response.headers().clone();
+            let bytes = response.bytes().await.unwrap_or_default();
+            let mut answer = (status, bytes).into_response();
+            for (name, value) in headers.iter() {
+                if name != axum::http::header::CONTENT_LENGTH && name != axum::http::header::TRANSFER_ENCODING {
+                    answer.headers_mut().insert(name, value.clone());
+                }
+            }
+            answer
+        }
+        Err(_) => axum::http::StatusCode::BAD_GATEWAY.into_response(),
+    }
+}
+
+impl Drop for FaultyProxy {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }

@@ -2,5 +2,6 @@
 
 mod cli;
 mod e2e_registry;
+mod e2e_sync;
 mod example;
 mod harness;

@@ -1,0 +1,340 @@
+//! End to end: the registry's notifications and the catalog sync keep portus' view of
+//! repositories, tags and digests true (real `docker-registry`, `skopeo`, `portus serve`).
+
+use std::net::SocketAddr;
+use std::process::Output;
+use std::time::Duration;
+
+use crate::harness::{
+    Creds, FaultyProxy, Portus, Registry, free_port, http_post, oci_index_layout, oci_layout, skopeo_copy,
+    skopeo_copy_with, skopeo_delete, skopeo_digest, wait_until,
+};
+
+const SERVICE: &str = "registry.sync";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const DOCKER_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const ALICE: Creds = Creds::User("alice", "alice-password");
+
+struct Setup {
+    tmp: tempfile::TempDir,
+    portus: Portus,
+    registry: Registry,
+}
+
+impl Setup {
+    /// portus and a registry; with `webhook_up = false` the registry's notifications go to a
+    /// closed port, as when portus was down.
+    fn new(webhook_up: bool) -> Setup {
+        let tmp = tempfile::tempdir().unwrap();
+        let registry_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let mut portus = Portus::new(tmp.path(), SERVICE, "");
+        portus.append_config(&format!(
+            "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = 0\n"
+        ));
+        let mut yaml = portus.cli(&["config", "registry"], None);
+        if !webhook_up {
+            let ours = format!("http://{}/v2/webhooks/events", portus.addr);
+            assert!(yaml.contains(&ours), "{yaml}");
+            yaml = yaml.replace(&ours, &format!("http://127.0.0.1:{}/v2/webhooks/events", free_port()));
+        }
+        portus.start();
+        let registry = Registry::start_on(tmp.path(), &yaml, registry_addr);
+        portus.user("alice", "alice-password");
+        Setup { tmp, portus, registry }
+    }
+
+    fn reference(&self, target: &str) -> String {
+        format!("docker://{}/{}", self.registry.addr, target)
+    }
+
+    /// Pushes a fresh single-layer image (distinct content) to `target`; returns its digest.
+    fn push(&self, target: &str, extra: &[&str]) -> String {
+        let layout = self
+            .tmp
+            .path()
+            .join(format!("image-{}", target.replace(['/', ':'], "-")));
+        oci_layout(&layout, "1", &format!("content of {target}\n"));
+        let output = skopeo_copy_with(
+            extra,
+            &format!("oci:{}:1", layout.display()),
+            Creds::Anonymous,
+            &self.reference(target),
+            ALICE,
+        );
+        assert_ok(&format!("push {target}"), &output);
+        skopeo_digest(&self.reference(target), ALICE)
+    }
+
+    /// The tags portus has recorded: (repository:tag, digest, media type, pushed by).
+    fn tags(&self) -> Vec<(String, String, String, Option<String>)> {
+        let json: serde_json::Value = serde_json::from_str(&self.portus.cli(&["tag", "list", "--json"], None)).unwrap();
+        json.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    format!("{}:{}", t["repository"].as_str().unwrap(), t["name"].as_str().unwrap()),
+                    t["manifest"]["digest"].as_str().unwrap().to_owned(),
+                    t["manifest"]["media_type"].as_str().unwrap().to_owned(),
+                    t["pushed_by"].as_str().map(str::to_owned),
+                )
+            })
+            .collect()
+    }
+
+    fn tag(&self, reference: &str) -> Option<(String, String, Option<String>)> {
+        self.tags()
+            .into_iter()
+            .find(|t| t.0 == reference)
+            .map(|t| (t.1, t.2, t.3))
+    }
+
+    fn activities(&self, target: &str) -> Vec<serde_json::Value> {
+        let out = self.portus.cli(&["activity", "--json", "--target", target], None);
+        serde_json::from_str::<serde_json::Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    fn webhook_secret(&self) -> String {
+        let yaml = self.portus.cli(&["config", "registry"], None);
+        let start = yaml.find("Bearer ").unwrap();
+        yaml[start..].split('"').next().unwrap().to_owned()
+    }
+}
+
+fn assert_ok(what: &str, output: &Output) {
+    assert!(
+        output.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn notifications_record_pushes_of_every_manifest_type_and_deletes() {
+    let s = Setup::new(true);
+
+    // An OCI image appears with the right digest within 2 s of the push.
+    let oci = s.push("alice/app:1.0", &[]);
+    assert!(
+        wait_until(Duration::from_secs(2), || s.tag("alice/app:1.0").is_some()),
+        "alice/app:1.0 not recorded within 2 s; portus log:\n{}",
+        s.portus.log()
+    );
+    assert_eq!(
+        s.tag("alice/app:1.0").unwrap(),
+        (oci, OCI_MANIFEST.into(), Some("alice".into()))
+    );
+
+    // Docker schema 2, converted by skopeo.
+    let docker = s.push("alice/app:1.0-docker", &["--format", "v2s2"]);
+    assert!(wait_until(Duration::from_secs(2), || s
+        .tag("alice/app:1.0-docker")
+        .is_some()));
+    assert_eq!(s.tag("alice/app:1.0-docker").unwrap().0, docker);
+    assert_eq!(s.tag("alice/app:1.0-docker").unwrap().1, DOCKER_V2);
+
+    // A multi-arch OCI index: children pushed by digest, the index by tag.
+    let layout = s.tmp.path().join("multi");
+    oci_index_layout(&layout, "1.0");
+    let output = skopeo_copy_with(
+        &["--all"],
+        &format!("oci:{}:1.0", layout.display()),
+        Creds::Anonymous,
+        &s.reference("alice/multi:1.0"),
+        ALICE,
+    );
+    assert_ok("push the index", &output);
+    // skopeo re-serializes an index it copies: the registry's bytes are the truth.
+    let index = skopeo_digest(&s.reference("alice/multi:1.0"), ALICE);
+    assert!(wait_until(Duration::from_secs(2), || s
+        .tag("alice/multi:1.0")
+        .is_some()));
+    assert_eq!(s.tag("alice/multi:1.0").unwrap().0, index);
+    assert_eq!(s.tag("alice/multi:1.0").unwrap().1, OCI_INDEX);
+
+    // Deleting a tag with skopeo is reflected; its neighbour stays.
+    assert_ok(
+        "skopeo delete",
+        &skopeo_delete(&s.reference("alice/app:1.0-docker"), ALICE),
+    );
+    assert!(wait_until(Duration::from_secs(2), || s
+        .tag("alice/app:1.0-docker")
+        .is_none()));
+    assert!(s.tag("alice/app:1.0").is_some());
+    let actions: Vec<String> = s
+        .activities("alice/app:1.0-docker")
+        .iter()
+        .map(|a| a["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(actions, ["tag.delete", "tag.push"]);
+
+    // Replaying an envelope changes nothing; a call without the secret is refused.
+    let secret = s.webhook_secret();
+    let envelope = r#"{"events":[{"id":"replayed-1","action":"push","actor":{"name":"alice"},
+        "target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:0123","repository":"alice/replayed","tag":"1"}}]}"#;
+    let headers = [
+        ("Authorization", secret.as_str()),
+        ("Content-Type", "application/vnd.docker.distribution.events.v1+json"),
+    ];
+    let first = http_post(s.portus.addr, "/v2/webhooks/events", &headers, envelope);
+    assert!(
+        first.starts_with("HTTP/1.1 200") && first.contains("\"accepted\":1"),
+        "{first}"
+    );
+    assert!(wait_until(Duration::from_secs(2), || s
+        .tag("alice/replayed:1")
+        .is_some()));
+    let before = (s.tags(), s.activities("alice/replayed"));
+    let second = http_post(s.portus.addr, "/v2/webhooks/events", &headers, envelope);
+    assert!(
+        second.starts_with("HTTP/1.1 200") && second.contains("\"accepted\":0"),
+        "{second}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!((s.tags(), s.activities("alice/replayed")), before);
+
+    let forged = envelope
+        .replace("replayed-1", "forged-1")
+        .replace("alice/replayed", "alice/forged");
+    let refused = http_post(s.portus.addr, "/v2/webhooks/events", &headers[1..], &forged);
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    let wrong = [("Authorization", "Bearer not-the-secret")];
+    assert!(http_post(s.portus.addr, "/v2/webhooks/events", &wrong, &forged).starts_with("HTTP/1.1 401"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        s.tag("alice/forged:1").is_none(),
+        "an unauthenticated call must change nothing"
+    );
+}
+
+#[test]
+fn sync_recovers_missed_notifications_and_never_deletes_on_a_failing_registry() {
+    let s = Setup::new(false);
+    let one = s.push("alice/app:1.0", &[]);
+    let two = s.push("alice/app:2.0", &[]);
+    let other = s.push("alice/other:1.0", &[]);
+    let layout = s.tmp.path().join("multi");
+    oci_index_layout(&layout, "1.0");
+    let output = skopeo_copy_with(
+        &["--all"],
+        &format!("oci:{}:1.0", layout.display()),
+        Creds::Anonymous,
+        &s.reference("alice/multi:1.0"),
+        ALICE,
+    );
+    assert_ok("push the index", &output);
+    let index = skopeo_digest(&s.reference("alice/multi:1.0"), ALICE);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(s.tags().is_empty(), "the webhook was down: nothing can be known yet");
+
+    let dry = s.portus.cli(&["sync", "--dry-run"], None);
+    assert!(
+        dry.contains(&format!("add    alice/app:1.0 {one}")) && dry.contains("dry run"),
+        "{dry}"
+    );
+    assert!(s.tags().is_empty(), "a dry run changes nothing");
+
+    let report = s.portus.cli(&["sync"], None);
+    assert!(report.contains("4 tags added"), "{report}");
+    let mut expected = vec![
+        ("alice/app:1.0".to_owned(), one, OCI_MANIFEST.to_owned(), None),
+        ("alice/app:2.0".to_owned(), two, OCI_MANIFEST.to_owned(), None),
+        ("alice/multi:1.0".to_owned(), index, OCI_INDEX.to_owned(), None),
+        ("alice/other:1.0".to_owned(), other, OCI_MANIFEST.to_owned(), None),
+    ];
+    expected.sort();
+    assert_eq!(s.tags(), expected);
+
+    // alice/app:2.0 disappears from the registry while portus does not hear of it.
+    assert_ok("skopeo delete", &skopeo_delete(&s.reference("alice/app:2.0"), ALICE));
+
+    // A registry failing midway (one repository's tag listing): nothing is deleted.
+    let proxy = FaultyProxy::start(s.registry.addr, "/alice/other/tags/list");
+    let proxy_url = format!("http://{}", proxy.addr);
+    let failing = s.portus.try_cli_env(
+        &["sync", "--strategy", "update-delete"],
+        None,
+        &[("PORTUS_REGISTRY_URL", proxy_url.as_str())],
+    );
+    assert_ok("sync through the failing proxy", &failing);
+    let out = String::from_utf8_lossy(&failing.stdout);
+    assert!(
+        out.contains("0 deleted") && out.contains("problem: listing tags of alice/other"),
+        "{out}"
+    );
+    assert_eq!(s.tags(), expected, "a failed listing must not delete anything");
+
+    // The same sync against the healthy registry deletes exactly the missing tag.
+    let report = s.portus.cli(&["sync", "--strategy", "update-delete"], None);
+    assert!(report.contains("1 deleted"), "{report}");
+    expected.retain(|t| t.0 != "alice/app:2.0");
+    assert_eq!(s.tags(), expected);
+    let deleted = s.activities("alice/app:2.0");
+    assert_eq!(deleted[0]["action"], "tag.delete");
+    assert!(deleted[0]["details"].as_str().unwrap().contains("catalog sync"));
+
+    // Without the catalog at all, the sync fails and changes nothing.
+    let unreachable = format!("http://127.0.0.1:{}", free_port());
+    let down = s.portus.try_cli_env(
+        &["sync", "--strategy", "update-delete"],
+        None,
+        &[("PORTUS_REGISTRY_URL", unreachable.as_str())],
+    );
+    assert!(!down.status.success());
+    assert!(
+        String::from_utf8_lossy(&down.stderr).contains("registry"),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    assert_eq!(s.tags(), expected);
+}
+
+#[test]
+fn tag_delete_removes_the_manifest_and_refuses_to_take_siblings_silently() {
+    let s = Setup::new(true);
+    let digest = s.push("alice/app:1.0", &[]);
+    let source = format!("{}", s.reference("alice/app:1.0"));
+    assert_ok(
+        "retag",
+        &skopeo_copy(&source, ALICE, &s.reference("alice/app:latest"), ALICE),
+    );
+    assert!(wait_until(Duration::from_secs(2), || s
+        .tag("alice/app:latest")
+        .is_some()
+        && s.tag("alice/app:1.0").is_some()));
+
+    let refused = s.portus.try_cli(&["tag", "delete", "alice/app:1.0"], None);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("shares its manifest with latest"));
+    assert!(s.tag("alice/app:1.0").is_some(), "nothing changes when refused");
+
+    let deleted = s
+        .portus
+        .cli(&["tag", "delete", "alice/app:1.0", "--with-siblings"], None);
+    assert!(deleted.contains(&digest), "{deleted}");
+    assert!(s.tag("alice/app:1.0").is_none() && s.tag("alice/app:latest").is_none());
+    let gone = crate::harness::run(
+        std::process::Command::new("skopeo")
+            .args([
+                "--insecure-policy",
+                "inspect",
+                "--raw",
+                "--tls-verify=false",
+                "--creds=alice:alice-password",
+            ])
+            .arg(s.reference("alice/app:1.0")),
+    );
+    assert!(!gone.status.success(), "the manifest is gone from the registry too");
+    let actions: Vec<String> = s
+        .activities("alice/app:1.0")
+        .iter()
+        .map(|a| a["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(actions.first().map(String::as_str), Some("tag.delete"));
+}
