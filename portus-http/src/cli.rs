@@ -417,6 +417,7 @@ async fn user_command(config: &Config, paths: &DataPaths, command: UserCommand) 
                     password_hash,
                 })
                 .await?;
+            record(store.as_ref(), "user.create", &args.name).await?;
             let namespace = match user.personal_namespace {
                 Some(_) => store
                     .namespace_access(NamespaceRef::Named(&args.name), Some(user.id))
@@ -501,6 +502,13 @@ async fn namespace_command(paths: &DataPaths, command: NamespaceCommand) -> Resu
             description,
         })
         .await?;
+    record_with(
+        store.as_ref(),
+        "namespace.create",
+        &name,
+        format!("{visibility}, team {}", team.name),
+    )
+    .await?;
     println!("Created {visibility} namespace '{name}' owned by team '{}'.", team.name);
     Ok(())
 }

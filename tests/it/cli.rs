@@ -131,6 +131,33 @@ fn admin_commands_report_misuse_clearly_and_change_nothing() {
     assert!(first.lines().last().unwrap().starts_with("pat_"), "{first}");
 
     assert_fails(&p.try_cli(&["user"], None), 2, "Usage");
+
+    // Every successful admin change is in the activity log; failed attempts are not.
+    let log: serde_json::Value = serde_json::from_str(&p.cli(&["activity", "--json", "--actor", "cli"], None)).unwrap();
+    let entries: Vec<(String, String)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap().to_owned(),
+                a["target"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("application_token.create", "alice/laptop"),
+        ("namespace.create", "web"),
+        ("team.create", "devs"),
+        ("user.create", "alice"),
+    ];
+    assert_eq!(entries, expected.map(|(a, t)| (a.to_owned(), t.to_owned())));
+    let only_users = p.cli(&["activity", "--action", "user."], None);
+    assert_eq!(only_users.lines().count(), 1, "{only_users}");
+    assert!(
+        only_users.contains("user.create") && only_users.contains("alice"),
+        "{only_users}"
+    );
 }
 
 #[test]

@@ -26,11 +26,15 @@ impl Setup {
     /// portus and a registry; with `webhook_up = false` the registry's notifications go to a
     /// closed port, as when portus was down.
     fn new(webhook_up: bool) -> Setup {
+        Self::with_sync_interval(webhook_up, 0)
+    }
+
+    fn with_sync_interval(webhook_up: bool, interval_secs: u64) -> Setup {
         let tmp = tempfile::tempdir().unwrap();
         let registry_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mut portus = Portus::new(tmp.path(), SERVICE, "");
         portus.append_config(&format!(
-            "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = 0\n"
+            "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = {interval_secs}\nstrategy = \"update-delete\"\n"
         ));
         let mut yaml = portus.cli(&["config", "registry"], None);
         if !webhook_up {
@@ -337,4 +341,18 @@ fn tag_delete_removes_the_manifest_and_refuses_to_take_siblings_silently() {
         .map(|a| a["action"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(actions.first().map(String::as_str), Some("tag.delete"));
+}
+
+#[test]
+fn serve_syncs_the_catalog_periodically() {
+    let s = Setup::with_sync_interval(false, 1);
+    let digest = s.push("alice/periodic:1.0", &[]);
+    assert!(
+        wait_until(Duration::from_secs(5), || s.tag("alice/periodic:1.0").is_some()),
+        "the periodic sync did not record the tag; log:\n{}",
+        s.portus.log()
+    );
+    assert_eq!(s.tag("alice/periodic:1.0").unwrap().0, digest);
+    let activities = s.activities("alice/periodic:1.0");
+    assert_eq!(activities[0]["action"], "tag.discovered");
 }
