@@ -911,21 +911,42 @@ impl PolicyStore for SqliteStore {
     }
 
     async fn insert_events(&self, events: &[(String, String)]) -> Result<usize> {
-        let mut tx = self.write_tx().await?;
+        if events.is_empty() {
+            return Ok(0);
+        }
         let now = Utc::now();
+        // One multi-row statement per chunk: a single statement is atomic on its own, and each
+        // round trip to SQLite's worker thread costs more than the insert itself.
+        let statement = |chunk: &[(String, String)]| {
+            let mut builder = sqlx::QueryBuilder::<Sqlite>::new(
+                "INSERT INTO registry_events (event_id, payload, status, received_at) ",
+            );
+            builder.push_values(chunk, |mut row, (event_id, payload)| {
+                row.push_bind(event_id.clone())
+                    .push_bind(payload.clone())
+                    .push_bind("pending")
+                    .push_bind(now);
+            });
+            builder.push(" ON CONFLICT (event_id) DO NOTHING");
+            builder
+        };
+        // SQLite allows 32766 bound variables per statement; 4 per row.
+        const ROWS_PER_STATEMENT: usize = 1000;
+        if events.len() <= ROWS_PER_STATEMENT {
+            let mut builder = statement(events);
+            let result = builder.build().execute(&self.pool).await.map_err(db_error)?;
+            return Ok(result.rows_affected() as usize);
+        }
+        let mut tx = self.write_tx().await?;
         let mut inserted = 0;
-        for (event_id, payload) in events {
-            let result = sqlx::query(
-                "INSERT INTO registry_events (event_id, payload, status, received_at) VALUES (?, ?, 'pending', ?) \
-                 ON CONFLICT (event_id) DO NOTHING",
-            )
-            .bind(event_id)
-            .bind(payload)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            inserted += result.rows_affected() as usize;
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            let mut builder = statement(chunk);
+            inserted += builder
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected() as usize;
         }
         tx.commit().await.map_err(db_error)?;
         Ok(inserted)
