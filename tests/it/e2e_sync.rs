@@ -303,7 +303,7 @@ fn sync_recovers_missed_notifications_and_never_deletes_on_a_failing_registry() 
 fn tag_delete_removes_the_manifest_and_refuses_to_take_siblings_silently() {
     let s = Setup::new(true);
     let digest = s.push("alice/app:1.0", &[]);
-    let source = format!("{}", s.reference("alice/app:1.0"));
+    let source = s.reference("alice/app:1.0");
     assert_ok(
         "retag",
         &skopeo_copy(&source, ALICE, &s.reference("alice/app:latest"), ALICE),
