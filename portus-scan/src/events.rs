@@ -274,6 +274,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn every_manifest_media_type_is_recorded() {
+        let (store, pipeline) = setup(MissingNamespace::Create).await;
+        let types = [
+            "application/vnd.oci.image.index.v1+json",
+            "application/vnd.oci.image.manifest.v1+json",
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        ];
+        let events: Vec<_> = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                push(
+                    &format!("e{i}"),
+                    "alice/app",
+                    Some(&format!("t{i}")),
+                    &format!("sha256:{i}"),
+                    t,
+                )
+            })
+            .collect();
+        pipeline.ingest(&envelope(&events)).await.unwrap();
+        pipeline.drain().await.unwrap();
+        let recorded: Vec<String> = store
+            .tags(Some("alice/app"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.manifest.media_type)
+            .collect();
+        assert_eq!(recorded, types);
+    }
+
+    #[tokio::test]
     async fn unknown_namespaces_follow_the_setting() {
         let (store, pipeline) = setup(MissingNamespace::Ignore).await;
         pipeline

@@ -343,8 +343,146 @@ impl RegistryClient for HttpRegistryClient {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::extract::{Path, Query, State};
+    use axum::http::{HeaderMap as AxumHeaders, StatusCode as AxumStatus};
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+
     use super::*;
     use reqwest::header::HeaderValue;
+
+    const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+    #[derive(Clone, Default)]
+    struct Fake {
+        catalog_calls: Arc<AtomicUsize>,
+        flaky_left: Arc<AtomicUsize>,
+    }
+
+    /// A fake registry with the Distribution API shapes: a paginated catalog of five
+    /// repositories, a tag list that fails twice with 503 before answering, an index manifest
+    /// and a 404 with the registry error body. Every request must carry a bearer token.
+    async fn fake_registry() -> (Url, Fake) {
+        async fn catalog(
+            State(fake): State<Fake>,
+            headers: AxumHeaders,
+            Query(q): Query<HashMap<String, String>>,
+        ) -> axum::response::Response {
+            assert!(
+                headers["authorization"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("Bearer token-for:registry:catalog:*")
+            );
+            fake.catalog_calls.fetch_add(1, Ordering::SeqCst);
+            let all = ["a/one", "a/two", "b/three", "c/four", "c/five"];
+            let n: usize = q.get("n").unwrap().parse().unwrap();
+            let start = q
+                .get("last")
+                .map(|l| all.iter().position(|r| r == l).unwrap() + 1)
+                .unwrap_or(0);
+            let page: Vec<&str> = all.iter().skip(start).take(n).copied().collect();
+            let mut response = axum::Json(serde_json::json!({ "repositories": page })).into_response();
+            if start + n < all.len() {
+                let link = format!("</v2/_catalog?last={}&n={n}>; rel=\"next\"", page.last().unwrap());
+                response.headers_mut().insert("link", link.parse().unwrap());
+            }
+            response
+        }
+        async fn tags(State(fake): State<Fake>, Path((ns, repo)): Path<(String, String)>) -> axum::response::Response {
+            if fake.flaky_left.fetch_sub(1, Ordering::SeqCst) > 0 {
+                return (AxumStatus::SERVICE_UNAVAILABLE, "busy").into_response();
+            }
+            if ns == "missing" {
+                let body = serde_json::json!({"errors": [{"code": "NAME_UNKNOWN", "message": "repository name not known to registry"}]});
+                return (AxumStatus::NOT_FOUND, axum::Json(body)).into_response();
+            }
+            axum::Json(serde_json::json!({"name": format!("{ns}/{repo}"), "tags": ["1.0", "latest"]})).into_response()
+        }
+        async fn manifest(headers: AxumHeaders) -> axum::response::Response {
+            let accept = headers["accept"].to_str().unwrap();
+            for media_type in MANIFEST_MEDIA_TYPES.iter().take(4) {
+                assert!(accept.contains(media_type), "Accept must list {media_type}: {accept}");
+            }
+            let body = serde_json::json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": [
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:c1", "size": 100},
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:c2", "size": 200}]});
+            (
+                [("content-type", INDEX), ("docker-content-digest", "sha256:idx")],
+                axum::Json(body),
+            )
+                .into_response()
+        }
+        let fake = Fake::default();
+        let app = axum::Router::new()
+            .route("/v2/_catalog", get(catalog))
+            .route("/v2/{ns}/{repo}/tags/list", get(tags))
+            .route("/v2/{ns}/{repo}/manifests/{reference}", get(manifest))
+            .with_state(fake.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap()).parse().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (url, fake)
+    }
+
+    fn client(url: Url, page_size: usize) -> HttpRegistryClient {
+        let minter: TokenMinter = Arc::new(|scopes: &[String]| Ok(format!("token-for:{}", scopes.join(" "))));
+        let options = ClientOptions {
+            page_size,
+            backoff: Duration::from_millis(10),
+            ..ClientOptions::default()
+        };
+        HttpRegistryClient::new(url, minter, options).unwrap()
+    }
+
+    #[tokio::test]
+    async fn follows_catalog_pages() {
+        let (url, fake) = fake_registry().await;
+        let catalog = client(url, 2).catalog().await.unwrap();
+        assert_eq!(catalog, ["a/one", "a/two", "b/three", "c/four", "c/five"]);
+        assert_eq!(fake.catalog_calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn retries_temporary_failures_then_gives_up_with_a_typed_error() {
+        let (url, fake) = fake_registry().await;
+        fake.flaky_left.store(2, Ordering::SeqCst);
+        assert_eq!(client(url.clone(), 10).tags("a/one").await.unwrap(), ["1.0", "latest"]);
+        fake.flaky_left.store(10, Ordering::SeqCst);
+        let err = client(url.clone(), 10).tags("a/one").await.unwrap_err();
+        assert!(err.is_temporary(), "{err}");
+        fake.flaky_left.store(0, Ordering::SeqCst);
+        let missing = client(url, 10).tags("missing/repo").await.unwrap_err();
+        assert_eq!(missing.kind(), portus_core::ErrorKind::NotFound, "{missing}");
+    }
+
+    #[tokio::test]
+    async fn reads_index_manifests() {
+        let (url, _) = fake_registry().await;
+        let info = client(url, 10).manifest("a/one", "1.0").await.unwrap();
+        assert_eq!(info.record.digest, "sha256:idx");
+        assert_eq!(info.record.media_type, INDEX);
+        assert_eq!(info.record.size, Some(300));
+        assert_eq!(info.children, ["sha256:c1", "sha256:c2"]);
+        assert!(info.layers.is_empty());
+    }
+
+    #[tokio::test]
+    async fn unreachable_registry_is_temporary() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = client(format!("http://127.0.0.1:{port}").parse().unwrap(), 10)
+            .catalog()
+            .await
+            .unwrap_err();
+        assert!(err.is_temporary(), "{err}");
+    }
 
     #[test]
     fn link_headers_resolve_relative_and_absolute() {
