@@ -189,34 +189,33 @@ impl HttpRegistryClient {
         Ok(items)
     }
 
-    async fn head(&self, repository: &str, reference: &str) -> Result<ManifestRecord, Error> {
+    /// Requests a manifest with every manifest type accepted; returns the response and the
+    /// digest and media type from its headers.
+    async fn request_manifest(
+        &self,
+        method: Method,
+        repository: &str,
+        reference: &str,
+    ) -> Result<(Response, ManifestRecord, String), Error> {
         let url = self.url(&format!("/v2/{repository}/manifests/{reference}"))?;
         let accept = MANIFEST_MEDIA_TYPES.join(", ");
-        let response = self
-            .send(Method::HEAD, url, &pull_scope(repository), Some(&accept))
-            .await?;
+        let response = self.send(method, url, &pull_scope(repository), Some(&accept)).await?;
         let what = format!("{repository}:{reference}");
-        Ok(ManifestRecord {
+        let record = ManifestRecord {
             digest: digest_header(response.headers(), &what)?,
             media_type: content_type(response.headers(), &what)?,
             size: None,
-        })
+        };
+        Ok((response, record, what))
     }
 
     async fn get_manifest(&self, repository: &str, reference: &str) -> Result<ManifestInfo, Error> {
-        let url = self.url(&format!("/v2/{repository}/manifests/{reference}"))?;
-        let accept = MANIFEST_MEDIA_TYPES.join(", ");
-        let response = self
-            .send(Method::GET, url, &pull_scope(repository), Some(&accept))
-            .await?;
-        let what = format!("{repository}:{reference}");
-        let digest = digest_header(response.headers(), &what)?;
-        let header_type = content_type(response.headers(), &what)?;
+        let (response, record, what) = self.request_manifest(Method::GET, repository, reference).await?;
         let body: ManifestBody = response.json().await.map_err(|e| Error::InvalidResponse {
             what: what.clone(),
             reason: e.to_string(),
         })?;
-        let media_type = body.media_type.unwrap_or(header_type);
+        let media_type = body.media_type.unwrap_or(record.media_type);
         let size = if body.manifests.is_empty() {
             body.config
                 .as_ref()
@@ -226,7 +225,7 @@ impl HttpRegistryClient {
         };
         Ok(ManifestInfo {
             record: ManifestRecord {
-                digest,
+                digest: record.digest,
                 media_type,
                 size,
             },
@@ -317,7 +316,7 @@ impl RegistryClient for HttpRegistryClient {
     }
 
     async fn head_manifest(&self, repository: &str, reference: &str) -> portus_core::Result<ManifestRecord> {
-        Ok(self.head(repository, reference).await?)
+        Ok(self.request_manifest(Method::HEAD, repository, reference).await?.1)
     }
 
     async fn manifest(&self, repository: &str, reference: &str) -> portus_core::Result<ManifestInfo> {

@@ -70,6 +70,22 @@ impl Setup {
         skopeo_digest(&self.reference(target), ALICE)
     }
 
+    /// Pushes a two-platform OCI index to `target` with `skopeo copy --all`; returns the digest
+    /// the registry holds (skopeo re-serializes an index it copies).
+    fn push_index(&self, target: &str) -> String {
+        let layout = self
+            .tmp
+            .path()
+            .join(format!("index-{}", target.replace(['/', ':'], "-")));
+        oci_index_layout(&layout, "1.0");
+        let source = format!("oci:{}:1.0", layout.display());
+        assert_ok(
+            "push the index",
+            &skopeo_copy_with(&["--all"], &source, Creds::Anonymous, &self.reference(target), ALICE),
+        );
+        skopeo_digest(&self.reference(target), ALICE)
+    }
+
     /// The tags portus has recorded: (repository:tag, digest, media type, pushed by).
     fn tags(&self) -> Vec<(String, String, String, Option<String>)> {
         let json: serde_json::Value = serde_json::from_str(&self.portus.cli(&["tag", "list", "--json"], None)).unwrap();
@@ -144,18 +160,7 @@ fn notifications_record_pushes_of_every_manifest_type_and_deletes() {
     assert_eq!(s.tag("alice/app:1.0-docker").unwrap().1, DOCKER_V2);
 
     // A multi-arch OCI index: children pushed by digest, the index by tag.
-    let layout = s.tmp.path().join("multi");
-    oci_index_layout(&layout, "1.0");
-    let output = skopeo_copy_with(
-        &["--all"],
-        &format!("oci:{}:1.0", layout.display()),
-        Creds::Anonymous,
-        &s.reference("alice/multi:1.0"),
-        ALICE,
-    );
-    assert_ok("push the index", &output);
-    // skopeo re-serializes an index it copies: the registry's bytes are the truth.
-    let index = skopeo_digest(&s.reference("alice/multi:1.0"), ALICE);
+    let index = s.push_index("alice/multi:1.0");
     assert!(wait_until(Duration::from_secs(2), || s
         .tag("alice/multi:1.0")
         .is_some()));
@@ -223,17 +228,7 @@ fn sync_recovers_missed_notifications_and_never_deletes_on_a_failing_registry() 
     let one = s.push("alice/app:1.0", &[]);
     let two = s.push("alice/app:2.0", &[]);
     let other = s.push("alice/other:1.0", &[]);
-    let layout = s.tmp.path().join("multi");
-    oci_index_layout(&layout, "1.0");
-    let output = skopeo_copy_with(
-        &["--all"],
-        &format!("oci:{}:1.0", layout.display()),
-        Creds::Anonymous,
-        &s.reference("alice/multi:1.0"),
-        ALICE,
-    );
-    assert_ok("push the index", &output);
-    let index = skopeo_digest(&s.reference("alice/multi:1.0"), ALICE);
+    let index = s.push_index("alice/multi:1.0");
     std::thread::sleep(Duration::from_millis(1500));
     assert!(s.tags().is_empty(), "the webhook was down: nothing can be known yet");
 
