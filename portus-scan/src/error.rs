@@ -4,15 +4,15 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The registry could not be reached or timed out.
-    #[error("registry unreachable: {source}")]
+    /// The registry or scanner could not be reached, or timed out.
+    #[error("unreachable: {source}")]
     Unreachable {
         /// The transport failure.
         #[source]
         source: reqwest::Error,
     },
-    /// The registry answered with an error status.
-    #[error("registry answered {status} for {what}: {message}")]
+    /// The registry or a scanner answered with an error status.
+    #[error("{what} answered HTTP {status}: {message}")]
     Status {
         /// HTTP status.
         status: u16,
@@ -28,6 +28,14 @@ pub enum Error {
         what: String,
         /// What is wrong with it.
         reason: String,
+    },
+    /// A scanner reported that it could not scan the image.
+    #[error("{what}: {message}")]
+    Scanner {
+        /// The scanner and image.
+        what: String,
+        /// The scanner's reason.
+        message: String,
     },
     /// A notification envelope could not be parsed.
     #[error("invalid notification: {0}")]

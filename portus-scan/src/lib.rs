@@ -7,7 +7,11 @@
 //!   Distribution and OCI APIs (catalog and tag pagination, all four manifest types).
 //! - [`sync`]: catalog synchronization with the `initial`, `update` and `update-delete`
 //!   strategies and a dry-run plan.
+//! - [`backend`]: security scanner backends (each behind a cargo feature) and [`aggregate`]:
+//!   findings merged across backends per tag and per repository.
 
+pub mod aggregate;
+pub mod backend;
 pub mod error;
 pub mod events;
 pub mod notification;
@@ -15,4 +19,4 @@ pub mod registry;
 pub mod sync;
 
 pub use error::Error;
-pub use portus_core::traits::{ImageRef, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};
+pub use portus_core::traits::{ImageRef, Layer, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};

@@ -13,4 +13,4 @@ pub use authenticator::{AuthMethod, AuthOutcome, Authenticator, Identity, Secret
 pub use policy_store::MockPolicyStore;
 pub use policy_store::PolicyStore;
 pub use registry_client::{ManifestInfo, RegistryClient};
-pub use security_backend::{ImageRef, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};
+pub use security_backend::{ImageRef, Layer, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};

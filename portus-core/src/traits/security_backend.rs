@@ -1,3 +1,5 @@
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,12 +14,23 @@ pub struct ImageRef {
     pub repository: String,
     /// Tag name.
     pub tag: String,
-    /// Manifest digest.
+    /// Manifest digest (of a single-platform image manifest).
     pub digest: String,
-    /// Layers, base first: (digest, download URL).
-    pub layers: Vec<(String, String)>,
+    /// Layers, base first.
+    pub layers: Vec<Layer>,
     /// `Authorization` header value the scanner must send to download the layers.
     pub registry_authorization: Option<String>,
+}
+
+/// One layer of an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// Blob digest.
+    pub digest: String,
+    /// Where the scanner downloads it (the registry's blob URL).
+    pub url: String,
+    /// Layer media type, if known.
+    pub media_type: Option<String>,
 }
 
 /// Normalized severity, lowest first.
@@ -33,8 +46,39 @@ pub enum Severity {
     Medium,
     /// High.
     High,
-    /// Critical (includes Clair's `Defcon1`).
+    /// Critical (includes Clair v2's `Defcon1`).
     Critical,
+}
+
+impl Severity {
+    /// All severities, lowest first.
+    pub const ALL: [Severity; 6] = [
+        Severity::Unknown,
+        Severity::Negligible,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    /// Normalizes a scanner's severity name (case-insensitive; `Defcon1` is critical, anything
+    /// unrecognised is unknown).
+    pub fn from_vendor(name: &str) -> Severity {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "negligible" => Severity::Negligible,
+            "low" => Severity::Low,
+            "medium" | "moderate" => Severity::Medium,
+            "high" | "important" => Severity::High,
+            "critical" | "defcon1" => Severity::Critical,
+            _ => Severity::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
 }
 
 /// One finding of one scanner.
@@ -44,8 +88,10 @@ pub struct Vulnerability {
     pub id: String,
     /// Normalized severity.
     pub severity: Severity,
-    /// Affected package, if known.
+    /// Affected package name, if known.
     pub package: Option<String>,
+    /// Installed version of that package, if known.
+    pub package_version: Option<String>,
     /// Version that fixes it, if known.
     pub fixed_in: Option<String>,
     /// Reference links.
@@ -83,4 +129,38 @@ pub trait SecurityBackend: Send + Sync {
     async fn scan(&self, image: &ImageRef) -> Result<ScanOutcome>;
     /// Checks that the scanner is reachable.
     async fn health(&self) -> Result<()>;
+}
+
+macro_rules! forward_security_backend {
+    ($wrapper:ty) => {
+        #[async_trait]
+        impl<T: SecurityBackend + ?Sized> SecurityBackend for $wrapper {
+            fn name(&self) -> &str {
+                (**self).name()
+            }
+            async fn scan(&self, image: &ImageRef) -> Result<ScanOutcome> {
+                (**self).scan(image).await
+            }
+            async fn health(&self) -> Result<()> {
+                (**self).health().await
+            }
+        }
+    };
+}
+
+forward_security_backend!(Arc<T>);
+forward_security_backend!(Box<T>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_normalize() {
+        assert_eq!(Severity::from_vendor("Defcon1"), Severity::Critical);
+        assert_eq!(Severity::from_vendor("HIGH"), Severity::High);
+        assert_eq!(Severity::from_vendor(" moderate "), Severity::Medium);
+        assert_eq!(Severity::from_vendor("whatever"), Severity::Unknown);
+        assert!(Severity::Critical > Severity::High && Severity::Negligible > Severity::Unknown);
+    }
 }

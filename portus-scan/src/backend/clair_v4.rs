@@ -1,0 +1,352 @@
+//! Clair v4: index the manifest (`POST /indexer/api/v1/index_report`, synchronous), then read
+//! the vulnerability report (`GET /matcher/api/v1/vulnerability_report/{digest}`).
+//!
+//! A matcher that answers 202 (its database is not ready) or 404 (no finished index yet) means
+//! "pending", never "clean"; every other failure is an error. Optional pre-shared-key auth
+//! sends an HS256 JWT as Clair's `auth.psk` expects.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use portus_core::traits::{ImageRef, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::Error;
+
+/// Pre-shared-key authentication (`auth.psk` in Clair's configuration).
+#[derive(Debug, Clone)]
+pub struct ClairPsk {
+    /// The base64-encoded key, as in Clair's configuration.
+    pub key_base64: String,
+    /// The `iss` claim; must be in Clair's `auth.psk.iss` list.
+    pub issuer: String,
+}
+
+/// Settings of the Clair v4 backend.
+#[derive(Debug, Clone)]
+pub struct ClairV4Config {
+    /// Clair's API URL (combo mode: indexer and matcher on one address).
+    pub url: Url,
+    /// Optional PSK authentication.
+    pub psk: Option<ClairPsk>,
+    /// Timeout of one request; indexing is synchronous and downloads every layer.
+    pub timeout: Duration,
+    /// Suggested delay when Clair is still working.
+    pub retry_after: Duration,
+}
+
+impl ClairV4Config {
+    /// Defaults for `url`: no PSK, 10-minute request timeout, retry after 30 s.
+    pub fn new(url: Url) -> Self {
+        ClairV4Config {
+            url,
+            psk: None,
+            timeout: Duration::from_secs(600),
+            retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The Clair v4 backend.
+pub struct ClairV4 {
+    http: reqwest::Client,
+    config: ClairV4Config,
+}
+
+#[derive(Serialize)]
+struct Manifest<'a> {
+    hash: &'a str,
+    layers: Vec<ClairLayer<'a>>,
+}
+
+#[derive(Serialize)]
+struct ClairLayer<'a> {
+    hash: &'a str,
+    uri: &'a str,
+    headers: HashMap<&'static str, Vec<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    media_type: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct IndexReport {
+    state: String,
+    #[serde(default)]
+    success: bool,
+    #[serde(default)]
+    err: String,
+}
+
+#[derive(Deserialize)]
+struct VulnerabilityReport {
+    #[serde(default)]
+    packages: HashMap<String, Package>,
+    vulnerabilities: HashMap<String, ClairVulnerability>,
+    package_vulnerabilities: HashMap<String, Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ClairVulnerability {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    links: Option<String>,
+    #[serde(default)]
+    severity: Option<String>,
+    #[serde(default)]
+    normalized_severity: Option<String>,
+    #[serde(default)]
+    fixed_in_version: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PskClaims<'a> {
+    iss: &'a str,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+}
+
+impl ClairV4 {
+    /// A backend for the Clair at `config.url`.
+    pub fn new(config: ClairV4Config) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|source| Error::Unreachable { source })?;
+        Ok(ClairV4 { http, config })
+    }
+
+    fn request(&self, method: Method, path: &str) -> Result<reqwest::RequestBuilder, Error> {
+        let url = self.config.url.join(path).map_err(|e| Error::InvalidResponse {
+            what: path.to_owned(),
+            reason: format!("bad URL: {e}"),
+        })?;
+        let mut request = self.http.request(method, url);
+        if let Some(psk) = &self.config.psk {
+            let now = chrono::Utc::now().timestamp();
+            // Short-lived: Clair accepts a token without `exp` forever.
+            let claims = PskClaims {
+                iss: &psk.issuer,
+                iat: now,
+                nbf: now - 5,
+                exp: now + 60,
+            };
+            let key =
+                jsonwebtoken::EncodingKey::from_base64_secret(&psk.key_base64).map_err(|e| Error::InvalidResponse {
+                    what: "clair psk".into(),
+                    reason: e.to_string(),
+                })?;
+            let token = jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+                &claims,
+                &key,
+            )
+            .map_err(|e| Error::InvalidResponse {
+                what: "clair psk".into(),
+                reason: e.to_string(),
+            })?;
+            request = request.bearer_auth(token);
+        }
+        Ok(request)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder, what: &str) -> Result<reqwest::Response, Error> {
+        request
+            .send()
+            .await
+            .map_err(|source| Error::Unreachable { source })
+            .map(|r| {
+                tracing::debug!(what, status = %r.status(), "clair answered");
+                r
+            })
+    }
+
+    async fn json<T: for<'de> Deserialize<'de>>(response: reqwest::Response, what: &str) -> Result<T, Error> {
+        let body = response.bytes().await.map_err(|source| Error::Unreachable { source })?;
+        serde_json::from_slice(&body).map_err(|e| Error::InvalidResponse {
+            what: what.to_owned(),
+            reason: e.to_string(),
+        })
+    }
+
+    async fn failure(response: reqwest::Response, what: &str) -> Error {
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        let message: String = body.chars().take(300).collect();
+        Error::Status {
+            status,
+            what: what.to_owned(),
+            message,
+        }
+    }
+
+    /// Makes sure Clair has a finished index report for the image; `Ok(false)` while it is not
+    /// finished yet.
+    async fn ensure_indexed(&self, image: &ImageRef) -> Result<bool, Error> {
+        let what = format!("clair index report {}", image.digest);
+        let existing = self
+            .send(
+                self.request(Method::GET, &format!("indexer/api/v1/index_report/{}", image.digest))?,
+                &what,
+            )
+            .await?;
+        let report: IndexReport = match existing.status() {
+            StatusCode::OK => Self::json(existing, &what).await?,
+            StatusCode::NOT_FOUND => {
+                let manifest = Manifest {
+                    hash: &image.digest,
+                    layers: image
+                        .layers
+                        .iter()
+                        .map(|l| ClairLayer {
+                            hash: &l.digest,
+                            uri: &l.url,
+                            headers: image
+                                .registry_authorization
+                                .as_deref()
+                                .map(|a| HashMap::from([("Authorization", vec![a])]))
+                                .unwrap_or_default(),
+                            media_type: l
+                                .media_type
+                                .as_deref()
+                                .filter(|m| m.starts_with("application/vnd.oci.image.layer.v1.tar")),
+                        })
+                        .collect(),
+                };
+                let response = self
+                    .send(
+                        self.request(Method::POST, "indexer/api/v1/index_report")?
+                            .json(&manifest),
+                        &what,
+                    )
+                    .await?;
+                if response.status() != StatusCode::CREATED && response.status() != StatusCode::OK {
+                    return Err(Self::failure(response, &what).await);
+                }
+                Self::json(response, &what).await?
+            }
+            _ => return Err(Self::failure(existing, &what).await),
+        };
+        match report.state.as_str() {
+            "IndexFinished" if report.success => Ok(true),
+            "IndexError" | "IndexFinished" => Err(Error::Scanner {
+                what,
+                message: format!("indexing failed: {}", report.err),
+            }),
+            _ => Ok(false),
+        }
+    }
+
+    async fn scan_image(&self, image: &ImageRef) -> Result<ScanOutcome, Error> {
+        if image.layers.is_empty() {
+            return Err(Error::InvalidResponse {
+                what: image.digest.clone(),
+                reason: "Clair indexes image manifests with layers only".into(),
+            });
+        }
+        let pending = ScanOutcome::Pending {
+            retry_after: self.config.retry_after,
+        };
+        if !self.ensure_indexed(image).await? {
+            return Ok(pending);
+        }
+        let what = format!("clair vulnerability report {}", image.digest);
+        let response = self
+            .send(
+                self.request(
+                    Method::GET,
+                    &format!("matcher/api/v1/vulnerability_report/{}", image.digest),
+                )?,
+                &what,
+            )
+            .await?;
+        match response.status() {
+            // The OpenAPI document says 201; Clair's code answers 200.
+            StatusCode::OK | StatusCode::CREATED => {}
+            // 202: the matcher's database is not initialised yet; 404: no finished index.
+            StatusCode::ACCEPTED | StatusCode::NOT_FOUND => return Ok(pending),
+            _ => return Err(Self::failure(response, &what).await),
+        }
+        let report: VulnerabilityReport = Self::json(response, &what).await?;
+        Ok(ScanOutcome::Finished(convert(report)))
+    }
+}
+
+fn convert(report: VulnerabilityReport) -> ScanReport {
+    let mut vulnerabilities = Vec::new();
+    for (package_id, ids) in &report.package_vulnerabilities {
+        let package = report.packages.get(package_id);
+        for id in ids {
+            let Some(v) = report.vulnerabilities.get(id) else {
+                continue;
+            };
+            let severity = v
+                .normalized_severity
+                .as_deref()
+                .or(v.severity.as_deref())
+                .map(Severity::from_vendor)
+                .unwrap_or(Severity::Unknown);
+            vulnerabilities.push(Vulnerability {
+                id: v.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| v.id.clone()),
+                severity,
+                package: package.map(|p| p.name.clone()),
+                package_version: package.and_then(|p| p.version.clone()),
+                fixed_in: v.fixed_in_version.clone().filter(|f| !f.is_empty()),
+                links: v
+                    .links
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect(),
+                description: v.description.clone().filter(|d| !d.is_empty()),
+            });
+        }
+    }
+    vulnerabilities.sort_by(|a, b| (&a.id, &a.package).cmp(&(&b.id, &b.package)));
+    ScanReport { vulnerabilities }
+}
+
+#[async_trait]
+impl SecurityBackend for ClairV4 {
+    fn name(&self) -> &str {
+        "clair"
+    }
+
+    async fn scan(&self, image: &ImageRef) -> portus_core::Result<ScanOutcome> {
+        Ok(self.scan_image(image).await?)
+    }
+
+    async fn health(&self) -> portus_core::Result<()> {
+        let response = self
+            .send(
+                self.request(Method::GET, "indexer/api/v1/index_state")?,
+                "clair index state",
+            )
+            .await?;
+        if response.status() == StatusCode::OK {
+            Ok(())
+        } else {
+            Err(Self::failure(response, "clair index state").await.into())
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "clair_v4_tests.rs"]
+mod tests;

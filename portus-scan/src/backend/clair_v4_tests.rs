@@ -1,0 +1,342 @@
+//! The Clair v4 backend against a fake Clair that follows the published API (OpenAPI in
+//! `shared/reference/clair-v4/openapi.yaml`) and validates every request strictly.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode as Status};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::*;
+use portus_core::traits::Layer;
+
+const KEY_B64: &str = "c2VjcmV0LWtleS1mb3ItY2xhaXItdGVzdHMtMzItYnl0ZXM="; // "secret-key-for-clair-tests-32-bytes"
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Healthy,
+    MatcherNotReady,
+    ServerError,
+    Malformed,
+    Slow,
+    IndexError,
+}
+
+#[derive(Clone)]
+struct Fake {
+    mode: Arc<Mutex<Mode>>,
+    indexed: Arc<Mutex<HashSet<String>>>,
+    posts: Arc<AtomicUsize>,
+    require_psk: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct StrictManifest {
+    hash: String,
+    #[serde(default)]
+    layers: Vec<StrictLayer>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct StrictLayer {
+    hash: String,
+    uri: String,
+    #[serde(default)]
+    headers: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    media_type: Option<String>,
+}
+
+fn is_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn error(status: Status, code: &str) -> Response {
+    (status, axum::Json(json!({"code": code, "message": code}))).into_response()
+}
+
+fn authorized(fake: &Fake, headers: &HeaderMap) -> bool {
+    if !fake.require_psk {
+        return true;
+    }
+    let Some(token) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_issuer(&["portus"]);
+    validation.set_required_spec_claims(&["exp", "iss"]);
+    let key = jsonwebtoken::DecodingKey::from_base64_secret(KEY_B64).unwrap();
+    jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).is_ok()
+}
+
+fn index_report(digest: &str, state: &str, success: bool, err: &str) -> Response {
+    let body = json!({"manifest_hash": digest, "state": state, "success": success, "err": err,
+        "packages": {}, "distributions": {}, "environments": {}});
+    (Status::CREATED, axum::Json(body)).into_response()
+}
+
+async fn post_index(State(fake): State<Fake>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if !authorized(&fake, &headers) {
+        return error(Status::UNAUTHORIZED, "unauthorized");
+    }
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if content_type != "application/json" && content_type != "application/vnd.clair.manifest.v1+json" {
+        return error(Status::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type");
+    }
+    let Ok(manifest) = serde_json::from_slice::<StrictManifest>(&body) else {
+        return error(Status::BAD_REQUEST, "bad-request");
+    };
+    let layers_ok = manifest.layers.iter().all(|l| {
+        is_digest(&l.hash)
+            && (l.uri.starts_with("http://") || l.uri.starts_with("https://"))
+            && l.headers
+                .get("Authorization")
+                .is_some_and(|v| v.len() == 1 && v[0].starts_with("Bearer "))
+            && l.media_type
+                .as_deref()
+                .is_none_or(|m| m.starts_with("application/vnd.oci.image.layer.v1.tar"))
+    });
+    if !is_digest(&manifest.hash) || manifest.layers.is_empty() || !layers_ok {
+        return error(Status::BAD_REQUEST, "bad-request");
+    }
+    fake.posts.fetch_add(1, Ordering::SeqCst);
+    let mode = *fake.mode.lock().unwrap();
+    match mode {
+        Mode::ServerError => return error(Status::INTERNAL_SERVER_ERROR, "internal"),
+        Mode::Slow => tokio::time::sleep(Duration::from_secs(3)).await,
+        Mode::IndexError => return index_report(&manifest.hash, "IndexError", false, "failed to fetch layers: 401"),
+        _ => {}
+    }
+    fake.indexed.lock().unwrap().insert(manifest.hash.clone());
+    index_report(&manifest.hash, "IndexFinished", true, "")
+}
+
+async fn get_index(State(fake): State<Fake>, headers: HeaderMap, Path(digest): Path<String>) -> Response {
+    if !authorized(&fake, &headers) {
+        return error(Status::UNAUTHORIZED, "unauthorized");
+    }
+    if !is_digest(&digest) {
+        return error(Status::BAD_REQUEST, "bad-request");
+    }
+    if *fake.mode.lock().unwrap() == Mode::ServerError {
+        return error(Status::INTERNAL_SERVER_ERROR, "internal");
+    }
+    if fake.indexed.lock().unwrap().contains(&digest) {
+        let mut response = index_report(&digest, "IndexFinished", true, "");
+        *response.status_mut() = Status::OK;
+        response
+    } else {
+        error(Status::NOT_FOUND, "not-found")
+    }
+}
+
+async fn get_report(State(fake): State<Fake>, headers: HeaderMap, Path(digest): Path<String>) -> Response {
+    if !authorized(&fake, &headers) {
+        return error(Status::UNAUTHORIZED, "unauthorized");
+    }
+    if !fake.indexed.lock().unwrap().contains(&digest) {
+        return error(Status::NOT_FOUND, "not-found");
+    }
+    match *fake.mode.lock().unwrap() {
+        Mode::MatcherNotReady => Status::ACCEPTED.into_response(),
+        Mode::Malformed => (Status::OK, "{\"vulnerabilities\": [").into_response(),
+        Mode::ServerError => error(Status::INTERNAL_SERVER_ERROR, "internal"),
+        _ => {
+            // Shapes from the published example (vulnerability.schema.json).
+            let body = json!({
+                "manifest_hash": digest,
+                "packages": {"0": {"id": "0", "name": "glibc", "version": "2.27-0ubuntu1", "kind": "binary"},
+                             "1": {"id": "1", "name": "zlib", "version": "1.2.11"}},
+                "distributions": {}, "environments": {},
+                "vulnerabilities": {
+                    "356835": {"id": "356835", "updater": "ubuntu", "name": "CVE-2009-5155",
+                        "links": "https://cve.mitre.org/cgi-bin/cvename.cgi?name=CVE-2009-5155 https://sourceware.org/bugzilla/show_bug.cgi?id=11053",
+                        "severity": "Low", "normalized_severity": "Low", "fixed_in_version": "2.28-0ubuntu1",
+                        "description": "regex bug"},
+                    "777": {"id": "777", "updater": "nvd", "name": "CVE-2022-37434", "links": "",
+                        "severity": "CRITICAL", "normalized_severity": "Critical", "fixed_in_version": ""}
+                },
+                "package_vulnerabilities": {"0": ["356835"], "1": ["777"]},
+                "enrichments": {}
+            });
+            (
+                Status::OK,
+                [("content-type", "application/vnd.clair.index_report.v1+json")],
+                axum::Json(body),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn index_state(State(fake): State<Fake>, headers: HeaderMap) -> Response {
+    if !authorized(&fake, &headers) {
+        return error(Status::UNAUTHORIZED, "unauthorized");
+    }
+    axum::Json(json!({"state": "aae368a064d7c5a433d0bf2c4f44bd2b"})).into_response()
+}
+
+async fn fake_clair(require_psk: bool) -> (Url, Fake) {
+    let fake = Fake {
+        mode: Arc::new(Mutex::new(Mode::Healthy)),
+        indexed: Arc::default(),
+        posts: Arc::default(),
+        require_psk,
+    };
+    let app = axum::Router::new()
+        .route("/indexer/api/v1/index_report", post(post_index))
+        .route("/indexer/api/v1/index_report/{digest}", get(get_index))
+        .route("/indexer/api/v1/index_state", get(index_state))
+        .route("/matcher/api/v1/vulnerability_report/{digest}", get(get_report))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap()).parse().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, fake)
+}
+
+fn backend(url: Url, psk: bool) -> ClairV4 {
+    let mut config = ClairV4Config::new(url);
+    config.timeout = Duration::from_secs(1);
+    if psk {
+        config.psk = Some(ClairPsk {
+            key_base64: KEY_B64.into(),
+            issuer: "portus".into(),
+        });
+    }
+    ClairV4::new(config).unwrap()
+}
+
+fn image() -> ImageRef {
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let layer = format!("sha256:{}", "cd".repeat(32));
+    ImageRef {
+        repository: "alice/app".into(),
+        tag: "1.0".into(),
+        layers: vec![Layer {
+            url: format!("http://127.0.0.1:5000/v2/alice/app/blobs/{layer}"),
+            digest: layer,
+            media_type: Some("application/vnd.oci.image.layer.v1.tar+gzip".into()),
+        }],
+        digest,
+        registry_authorization: Some("Bearer registry-pull-token".into()),
+    }
+}
+
+fn set(fake: &Fake, mode: Mode) {
+    *fake.mode.lock().unwrap() = mode;
+}
+
+#[tokio::test]
+async fn indexes_once_then_reports_normalized_findings() {
+    let (url, fake) = fake_clair(true).await;
+    let clair = backend(url, true);
+    let ScanOutcome::Finished(report) = clair.scan(&image()).await.unwrap() else {
+        panic!("expected a report")
+    };
+    let glibc = &report.vulnerabilities[0];
+    assert_eq!(glibc.id, "CVE-2009-5155");
+    assert_eq!(glibc.severity, Severity::Low);
+    assert_eq!(
+        (glibc.package.as_deref(), glibc.package_version.as_deref()),
+        (Some("glibc"), Some("2.27-0ubuntu1"))
+    );
+    assert_eq!(glibc.fixed_in.as_deref(), Some("2.28-0ubuntu1"));
+    assert_eq!(glibc.links.len(), 2);
+    let zlib = &report.vulnerabilities[1];
+    assert_eq!(
+        (zlib.id.as_str(), zlib.severity, zlib.fixed_in.as_deref()),
+        ("CVE-2022-37434", Severity::Critical, None)
+    );
+    clair.scan(&image()).await.unwrap();
+    assert_eq!(
+        fake.posts.load(Ordering::SeqCst),
+        1,
+        "an indexed manifest is not indexed again"
+    );
+    clair.health().await.unwrap();
+}
+
+#[tokio::test]
+async fn never_a_false_clean() {
+    let (url, fake) = fake_clair(true).await;
+    let clair = backend(url.clone(), true);
+
+    set(&fake, Mode::ServerError);
+    let err = clair.scan(&image()).await.unwrap_err();
+    assert!(err.is_temporary(), "5xx is temporary: {err}");
+
+    set(&fake, Mode::IndexError);
+    let err = clair.scan(&image()).await.unwrap_err();
+    let reason = std::error::Error::source(&err)
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    assert!(
+        reason.contains("indexing failed: failed to fetch layers: 401"),
+        "{err}: {reason}"
+    );
+    assert!(!err.is_temporary());
+
+    set(&fake, Mode::Slow);
+    let err = clair.scan(&image()).await.unwrap_err();
+    assert!(err.is_temporary(), "a timeout is temporary: {err:?}");
+
+    set(&fake, Mode::MatcherNotReady);
+    assert!(
+        matches!(clair.scan(&image()).await.unwrap(), ScanOutcome::Pending { .. }),
+        "202 means pending"
+    );
+
+    set(&fake, Mode::Malformed);
+    let err = clair.scan(&image()).await.unwrap_err();
+    assert!(
+        !err.is_temporary() && format!("{err:?}").contains("InvalidResponse"),
+        "{err:?}"
+    );
+
+    let unauthenticated = backend(url, false);
+    set(&fake, Mode::Healthy);
+    assert!(
+        unauthenticated.scan(&image()).await.is_err(),
+        "401 is an error, not a clean report"
+    );
+
+    // Recovery: the same backend scans normally once Clair is healthy.
+    assert!(matches!(clair.scan(&image()).await.unwrap(), ScanOutcome::Finished(r) if r.vulnerabilities.len() == 2));
+}
+
+#[tokio::test]
+async fn a_scanner_that_is_down_is_an_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let clair = backend(format!("http://127.0.0.1:{port}/").parse().unwrap(), false);
+    let err = clair.scan(&image()).await.unwrap_err();
+    assert!(err.is_temporary(), "{err}");
+    assert!(clair.health().await.is_err());
+}
+
+#[tokio::test]
+async fn images_without_layers_are_refused() {
+    let (url, fake) = fake_clair(false).await;
+    let mut empty = image();
+    empty.layers.clear();
+    assert!(backend(url, false).scan(&empty).await.is_err());
+    assert_eq!(fake.posts.load(Ordering::SeqCst), 0);
+}

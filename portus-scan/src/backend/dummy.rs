@@ -1,0 +1,43 @@
+//! The dummy backend: the same three findings for every image, as Portus' `dummy` backend
+//! (`lib/portus/security_backends/fixtures/dummy.json`). For development and tests.
+
+use async_trait::async_trait;
+use portus_core::traits::{ImageRef, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};
+
+/// Reports CVE-2016-6304 (High), CVE-2016-7052 (Medium) and CVE-2016-2178 (Low) for every
+/// image.
+#[derive(Debug, Clone, Default)]
+pub struct DummyBackend;
+
+fn finding(id: &str, severity: Severity) -> Vulnerability {
+    Vulnerability {
+        id: id.to_owned(),
+        severity,
+        package: Some("openssl".into()),
+        package_version: None,
+        fixed_in: None,
+        links: vec![format!("https://cve.mitre.org/cgi-bin/cvename.cgi?name={id}")],
+        description: None,
+    }
+}
+
+#[async_trait]
+impl SecurityBackend for DummyBackend {
+    fn name(&self) -> &str {
+        "dummy"
+    }
+
+    async fn scan(&self, _image: &ImageRef) -> portus_core::Result<ScanOutcome> {
+        Ok(ScanOutcome::Finished(ScanReport {
+            vulnerabilities: vec![
+                finding("CVE-2016-6304", Severity::High),
+                finding("CVE-2016-7052", Severity::Medium),
+                finding("CVE-2016-2178", Severity::Low),
+            ],
+        }))
+    }
+
+    async fn health(&self) -> portus_core::Result<()> {
+        Ok(())
+    }
+}
