@@ -170,10 +170,7 @@ impl ClairV4 {
             .send()
             .await
             .map_err(|source| Error::Unreachable { source })
-            .map(|r| {
-                tracing::debug!(what, status = %r.status(), "clair answered");
-                r
-            })
+            .inspect(|r| tracing::debug!(what, status = %r.status(), "clair answered"))
     }
 
     async fn json<T: for<'de> Deserialize<'de>>(response: reqwest::Response, what: &str) -> Result<T, Error> {
