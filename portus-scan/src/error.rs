@@ -57,21 +57,31 @@ impl Error {
     }
 }
 
-impl From<Error> for portus_core::Error {
-    fn from(error: Error) -> Self {
-        match error {
+impl Error {
+    /// Converts to the core error of a trait boundary, naming the remote side (`registry`,
+    /// `security scanner`); the details stay in the source chain.
+    pub fn into_core(self, what: &'static str) -> portus_core::Error {
+        match self {
             Error::Core(core) => core,
             Error::Status {
-                status: 404, ref what, ..
-            } => portus_core::Error::not_found("registry object", what.clone()),
+                status: 404,
+                what: ref object,
+                ..
+            } if what == "registry" => portus_core::Error::not_found("registry object", object.clone()),
             e if e.is_temporary() => portus_core::Error::Unavailable {
-                what: "registry",
+                what,
                 source: Box::new(e),
             },
             e => portus_core::Error::Backend {
-                what: "registry",
+                what,
                 source: Box::new(e),
             },
         }
+    }
+}
+
+impl From<Error> for portus_core::Error {
+    fn from(error: Error) -> Self {
+        error.into_core("registry")
     }
 }

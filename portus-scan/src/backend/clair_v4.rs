@@ -326,7 +326,9 @@ impl SecurityBackend for ClairV4 {
     }
 
     async fn scan(&self, image: &ImageRef) -> portus_core::Result<ScanOutcome> {
-        Ok(self.scan_image(image).await?)
+        self.scan_image(image)
+            .await
+            .map_err(|e| e.into_core("security scanner"))
     }
 
     async fn health(&self) -> portus_core::Result<()> {
@@ -339,7 +341,9 @@ impl SecurityBackend for ClairV4 {
         if response.status() == StatusCode::OK {
             Ok(())
         } else {
-            Err(Self::failure(response, "clair index state").await.into())
+            Err(Self::failure(response, "clair index state")
+                .await
+                .into_core("security scanner"))
         }
     }
 }

@@ -1,0 +1,219 @@
+//! zypper-docker's server, as Portus called it: `GET /images?image=REPO:TAG`; 200 with the
+//! patch list (security patches counted in `Security`, flagged `IsSecurity`), 202 while it is
+//! still working. Any other answer is an error, never a clean report.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use portus_core::traits::{ImageRef, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};
+use reqwest::StatusCode;
+use serde::Deserialize;
+use url::Url;
+
+use super::legacy_error_message;
+use crate::Error;
+
+/// The zypper-docker backend.
+pub struct ZypperBackend {
+    http: reqwest::Client,
+    url: Url,
+    retry_after: Duration,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Patches {
+    #[serde(default)]
+    security: u64,
+    #[serde(default)]
+    list: Vec<Patch>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Patch {
+    name: String,
+    #[serde(default)]
+    is_security: bool,
+    #[serde(default)]
+    severity: Option<String>,
+    #[serde(default)]
+    summary: Option<String>,
+}
+
+impl ZypperBackend {
+    /// A backend for the zypper-docker server at `url` (Portus' `security.zypper.server`).
+    pub fn new(url: Url, timeout: Duration) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|source| Error::Unreachable { source })?;
+        Ok(ZypperBackend {
+            http,
+            url,
+            retry_after: Duration::from_secs(30),
+        })
+    }
+
+    async fn scan_image(&self, image: &ImageRef) -> Result<ScanOutcome, Error> {
+        let mut url = self.url.join("images").map_err(|e| Error::InvalidResponse {
+            what: "images".into(),
+            reason: e.to_string(),
+        })?;
+        url.query_pairs_mut()
+            .append_pair("image", &format!("{}:{}", image.repository, image.tag));
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|source| Error::Unreachable { source })?;
+        let what = format!("zypper-docker {}:{}", image.repository, image.tag);
+        match response.status() {
+            StatusCode::OK => {}
+            StatusCode::ACCEPTED => {
+                return Ok(ScanOutcome::Pending {
+                    retry_after: self.retry_after,
+                });
+            }
+            status => {
+                let body = response.text().await.unwrap_or_default();
+                return Err(Error::Status {
+                    status: status.as_u16(),
+                    what,
+                    message: legacy_error_message(&body),
+                });
+            }
+        }
+        let body = response.bytes().await.map_err(|source| Error::Unreachable { source })?;
+        let patches: Patches = serde_json::from_slice(&body).map_err(|e| Error::InvalidResponse {
+            what,
+            reason: e.to_string(),
+        })?;
+        let vulnerabilities = if patches.security == 0 {
+            Vec::new()
+        } else {
+            patches
+                .list
+                .into_iter()
+                .filter(|p| p.is_security)
+                .map(|p| Vulnerability {
+                    id: p.name,
+                    severity: p
+                        .severity
+                        .as_deref()
+                        .map(Severity::from_vendor)
+                        .unwrap_or(Severity::Unknown),
+                    package: None,
+                    package_version: None,
+                    fixed_in: None,
+                    links: Vec::new(),
+                    description: p.summary,
+                })
+                .collect()
+        };
+        Ok(ScanOutcome::Finished(ScanReport { vulnerabilities }))
+    }
+}
+
+#[async_trait]
+impl SecurityBackend for ZypperBackend {
+    fn name(&self) -> &str {
+        "zypper"
+    }
+
+    async fn scan(&self, image: &ImageRef) -> portus_core::Result<ScanOutcome> {
+        self.scan_image(image)
+            .await
+            .map_err(|e| e.into_core("security scanner"))
+    }
+
+    async fn health(&self) -> portus_core::Result<()> {
+        self.http
+            .get(self.url.clone())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|source| Error::Unreachable { source }.into_core("security scanner"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::extract::{Query, State};
+    use axum::http::StatusCode as Status;
+    use axum::response::IntoResponse;
+    use serde_json::json;
+
+    use super::*;
+
+    async fn fake(answer: Arc<Mutex<u16>>) -> Url {
+        async fn images(
+            State(answer): State<Arc<Mutex<u16>>>,
+            Query(q): Query<std::collections::HashMap<String, String>>,
+        ) -> axum::response::Response {
+            assert_eq!(q.get("image").map(String::as_str), Some("alice/app:1.0"));
+            match *answer.lock().unwrap() {
+                200 => axum::Json(json!({"Count": 3, "Security": 2, "List": [
+                    {"Name": "SUSE-2016-1", "IsSecurity": true, "Severity": "important", "Summary": "openssl"},
+                    {"Name": "SUSE-2016-2", "IsSecurity": true, "Severity": "low"},
+                    {"Name": "SUSE-2016-3", "IsSecurity": false}]}))
+                .into_response(),
+                202 => Status::ACCEPTED.into_response(),
+                code => (
+                    Status::from_u16(code).unwrap(),
+                    axum::Json(json!({"Error": "zypper failed"})),
+                )
+                    .into_response(),
+            }
+        }
+        let app = axum::Router::new()
+            .route("/images", axum::routing::get(images))
+            .with_state(answer);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap()).parse().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    fn image() -> ImageRef {
+        ImageRef {
+            repository: "alice/app".into(),
+            tag: "1.0".into(),
+            digest: "sha256:x".into(),
+            layers: vec![],
+            registry_authorization: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn security_patches_pending_and_errors() {
+        let answer = Arc::new(Mutex::new(200));
+        let zypper = ZypperBackend::new(fake(answer.clone()).await, Duration::from_secs(5)).unwrap();
+        let ScanOutcome::Finished(report) = zypper.scan(&image()).await.unwrap() else {
+            panic!()
+        };
+        let ids: Vec<(&str, Severity)> = report
+            .vulnerabilities
+            .iter()
+            .map(|v| (v.id.as_str(), v.severity))
+            .collect();
+        assert_eq!(ids, [("SUSE-2016-1", Severity::High), ("SUSE-2016-2", Severity::Low)]);
+        *answer.lock().unwrap() = 202;
+        assert!(matches!(
+            zypper.scan(&image()).await.unwrap(),
+            ScanOutcome::Pending { .. }
+        ));
+        *answer.lock().unwrap() = 500;
+        let err = zypper.scan(&image()).await.unwrap_err();
+        let source = std::error::Error::source(&err).unwrap().to_string();
+        assert_eq!(err.to_string(), "security scanner is unavailable");
+        assert!(err.is_temporary());
+        assert!(
+            source.contains("zypper-docker alice/app:1.0 answered HTTP 500: zypper failed"),
+            "{source}"
+        );
+    }
+}
