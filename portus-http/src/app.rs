@@ -235,6 +235,45 @@ pub fn registry_client(config: &Config, tokens: &Arc<TokenService>) -> Result<Op
     Ok(Some(Arc::new(client)))
 }
 
+/// The security scanners configured in `[security]`; scanning is off when none is.
+pub fn scanner(config: &Config) -> Result<portus_scan::scanner::Scanner, Error> {
+    use portus_scan::backend::{clair_legacy::ClairLegacy, clair_v4, dummy::DummyBackend, zypper::ZypperBackend};
+    let security = &config.security;
+    let url = |key: &str, value: &str| {
+        value
+            .parse::<url::Url>()
+            .map_err(|e| Error::Config(format!("{key}: '{value}' is not a URL: {e}")))
+    };
+    let mut scanner = portus_scan::scanner::Scanner::new(Duration::from_secs(security.scan_timeout_secs));
+    if !security.clair.server.is_empty() {
+        let backend = ClairLegacy::new(
+            url("security.clair.server", &security.clair.server)?,
+            Duration::from_secs(security.clair.timeout),
+        )?;
+        scanner.register(Arc::new(backend))?;
+    }
+    if !security.clair_v4.server.is_empty() {
+        let mut settings = clair_v4::ClairV4Config::new(url("security.clair_v4.server", &security.clair_v4.server)?);
+        settings.timeout = Duration::from_secs(security.clair_v4.timeout_secs);
+        settings.psk = security.clair_v4.psk_key.clone().map(|key_base64| clair_v4::ClairPsk {
+            key_base64,
+            issuer: security.clair_v4.psk_issuer.clone(),
+        });
+        scanner.register(Arc::new(clair_v4::ClairV4::new(settings)?))?;
+    }
+    if !security.zypper.server.is_empty() {
+        let backend = ZypperBackend::new(
+            url("security.zypper.server", &security.zypper.server)?,
+            Duration::from_secs(security.scan_timeout_secs),
+        )?;
+        scanner.register(Arc::new(backend))?;
+    }
+    if !security.dummy.server.is_empty() {
+        scanner.register(Arc::new(DummyBackend))?;
+    }
+    Ok(scanner)
+}
+
 /// The `auth` and `notifications` sections for the registry's `config.yml`.
 pub fn registry_config_yaml(config: &Config, paths: &DataPaths) -> Result<String, Error> {
     paths.signing_key(&config.token.issuer)?;

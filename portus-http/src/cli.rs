@@ -63,6 +63,18 @@ pub enum Command {
     Sync(SyncArgs),
     /// Show the activity (audit) log, newest first.
     Activity(ActivityArgs),
+    /// Scan a tag with every configured security backend and print the merged findings.
+    Scan(ScanArgs),
+}
+
+/// Arguments of `portus scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// `REPOSITORY:TAG`.
+    pub reference: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `portus tag ...`
@@ -270,6 +282,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Tag(command) => tag_command(&config, &paths, command).await,
         Command::Sync(args) => sync_command(&config, &paths, args).await,
         Command::Activity(args) => activity_command(&paths, args).await,
+        Command::Scan(args) => scan_command(&config, &paths, args).await,
         Command::Token(TokenCommand::Create { user, name }) => {
             let store = app::open_store(&paths).await?;
             let owner = find_user(store.as_ref(), &user).await?;
@@ -592,6 +605,115 @@ async fn sync_command(config: &Config, paths: &DataPaths, args: SyncArgs) -> Res
     Ok(())
 }
 
+fn split_reference(reference: &str) -> Result<(&str, &str), Error> {
+    reference
+        .rsplit_once(':')
+        .filter(|(r, t)| !r.is_empty() && !t.is_empty() && !t.contains('/'))
+        .ok_or_else(|| Error::Usage(format!("'{reference}' is not REPOSITORY:TAG")))
+}
+
+async fn scan_command(config: &Config, paths: &DataPaths, args: ScanArgs) -> Result<(), Error> {
+    use portus_core::traits::{ImageRef, Layer};
+    use portus_scan::aggregate::{TagScanStatus, merge_tag};
+
+    let (repository, tag) = split_reference(&args.reference)?;
+    let scanner = app::scanner(config)?;
+    if !scanner.is_enabled() {
+        return Err(Error::Usage(
+            "scanning is off: configure a backend in the [security] section".into(),
+        ));
+    }
+    let (app, registry) = registry_for(config, paths).await?;
+    let base = config
+        .registry
+        .url
+        .as_ref()
+        .expect("registry_for checked it")
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned();
+    let scope = format!("repository:{repository}:pull");
+    let token = app
+        .state
+        .tokens
+        .service_account_token(&config.registry.service_account, &[scope])?;
+    let top = registry.manifest(repository, tag).await?;
+    // An index is scanned through its platform manifests.
+    let mut manifests = Vec::new();
+    if top.children.is_empty() {
+        manifests.push(top);
+    } else {
+        for child in &top.children {
+            manifests.push(registry.manifest(repository, child).await?);
+        }
+    }
+    let images: Vec<ImageRef> = manifests
+        .into_iter()
+        .map(|m| ImageRef {
+            repository: repository.to_owned(),
+            tag: tag.to_owned(),
+            digest: m.record.digest,
+            layers: m
+                .layers
+                .into_iter()
+                .map(|digest| Layer {
+                    url: format!("{base}/v2/{repository}/blobs/{digest}"),
+                    digest,
+                    media_type: None,
+                })
+                .collect(),
+            registry_authorization: Some(format!("Bearer {token}")),
+        })
+        .collect();
+    let results = scanner.scan(&images).await;
+    let security = merge_tag(&results);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&security).expect("results serialize")
+        );
+    } else {
+        println!("{}: {:?}", args.reference, security.status);
+        for (backend, state) in &security.backends {
+            println!("  {backend}: {state}");
+        }
+        for v in &security.vulnerabilities {
+            let packages: Vec<String> = v
+                .packages
+                .iter()
+                .map(|(n, ver)| format!("{n} {}", ver.as_deref().unwrap_or("")))
+                .collect();
+            println!(
+                "{:<10} {:<20} {:<30} fixed in: {:<15} found by: {}",
+                v.severity.to_string(),
+                v.id,
+                packages.join(", ").trim(),
+                if v.fixed_in.is_empty() {
+                    "-".to_owned()
+                } else {
+                    v.fixed_in.join(", ")
+                },
+                v.found_by.join(", ")
+            );
+        }
+        let counts: Vec<String> = security.counts.iter().rev().map(|(s, n)| format!("{n} {s}")).collect();
+        println!(
+            "{}",
+            if counts.is_empty() {
+                "no vulnerabilities found".to_owned()
+            } else {
+                counts.join(", ")
+            }
+        );
+    }
+    if security.status == TagScanStatus::Failed {
+        return Err(Error::Usage(
+            "at least one scanner failed: the result is incomplete".into(),
+        ));
+    }
+    Ok(())
+}
+
 async fn activity_command(paths: &DataPaths, args: ActivityArgs) -> Result<(), Error> {
     let store = app::open_store(paths).await?;
     let filter = ActivityFilter {
@@ -643,10 +765,7 @@ async fn tag_command(config: &Config, paths: &DataPaths, command: TagCommand) ->
             reference,
             with_siblings,
         } => {
-            let (repository, tag) = reference
-                .rsplit_once(':')
-                .filter(|(r, t)| !r.is_empty() && !t.is_empty() && !t.contains('/'))
-                .ok_or_else(|| Error::Usage(format!("'{reference}' is not REPOSITORY:TAG")))?;
+            let (repository, tag) = split_reference(&reference)?;
             if !config.policy.delete_enabled {
                 return Err(Error::Usage(
                     "deletion is disabled (policy.delete_enabled = false)".into(),

@@ -39,6 +39,92 @@ pub struct Config {
     pub registry: RegistryConfig,
     /// Keeping the store in step with the registry.
     pub sync: SyncConfig,
+    /// Security scanners; scanning is off unless one is configured. Portus' own keys
+    /// (`clair.server`, `zypper.server`, `dummy.server`) are accepted as they are.
+    pub security: SecurityConfig,
+}
+
+/// Security scanner settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Clair v2 (the "v1" layer API Portus used).
+    pub clair: ClairLegacySettings,
+    /// Clair v4 (indexer and matcher API).
+    pub clair_v4: ClairV4Settings,
+    /// zypper-docker's server.
+    pub zypper: ServerSettings,
+    /// The dummy backend: any non-empty `server` enables it.
+    pub dummy: ServerSettings,
+    /// Longest wait for one backend's answer to one scan, in seconds.
+    pub scan_timeout_secs: u64,
+}
+
+/// A backend enabled by a non-empty server URL.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Server URL; empty disables the backend.
+    pub server: String,
+}
+
+/// Portus' `security.clair` keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClairLegacySettings {
+    /// Clair's API URL (e.g. `http://clair:6060`); empty disables it.
+    pub server: String,
+    /// Request timeout in seconds.
+    pub timeout: u64,
+    /// Clair's health port (accepted for compatibility; health uses the API port).
+    pub health_port: u16,
+}
+
+/// Clair v4 settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClairV4Settings {
+    /// Clair's API URL (combo mode); empty disables it.
+    pub server: String,
+    /// Base64 pre-shared key of Clair's `auth.psk`; none sends no authentication.
+    pub psk_key: Option<String>,
+    /// Issuer for the PSK tokens (must be in Clair's `auth.psk.iss`).
+    pub psk_issuer: String,
+    /// Request timeout in seconds (indexing is synchronous).
+    pub timeout_secs: u64,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            clair: ClairLegacySettings::default(),
+            clair_v4: ClairV4Settings::default(),
+            zypper: ServerSettings::default(),
+            dummy: ServerSettings::default(),
+            scan_timeout_secs: 900,
+        }
+    }
+}
+
+impl Default for ClairLegacySettings {
+    fn default() -> Self {
+        ClairLegacySettings {
+            server: String::new(),
+            timeout: 900,
+            health_port: 6061,
+        }
+    }
+}
+
+impl Default for ClairV4Settings {
+    fn default() -> Self {
+        ClairV4Settings {
+            server: String::new(),
+            psk_key: None,
+            psk_issuer: "portus".into(),
+            timeout_secs: 600,
+        }
+    }
 }
 
 /// Where the registry is.
@@ -154,6 +240,7 @@ impl Default for Config {
                 service_account: "portus".into(),
             },
             sync: SyncConfig::default(),
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -216,6 +303,16 @@ pub const KEYS: &[&str] = &[
     "sync.concurrency",
     "sync.missing_namespaces",
     "sync.max_envelope_bytes",
+    "security.clair.server",
+    "security.clair.timeout",
+    "security.clair.health_port",
+    "security.clair_v4.server",
+    "security.clair_v4.psk_key",
+    "security.clair_v4.psk_issuer",
+    "security.clair_v4.timeout_secs",
+    "security.zypper.server",
+    "security.dummy.server",
+    "security.scan_timeout_secs",
 ];
 
 /// The environment variable that overrides `key`.
@@ -294,6 +391,18 @@ impl Config {
             && !matches!(url.scheme(), "http" | "https")
         {
             return invalid(format!("registry.url must be an http or https URL (got {url})"));
+        }
+        for (key, server) in [
+            ("security.clair.server", &self.security.clair.server),
+            ("security.clair_v4.server", &self.security.clair_v4.server),
+            ("security.zypper.server", &self.security.zypper.server),
+        ] {
+            if !server.is_empty() && !Url::parse(server).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                return invalid(format!("{key} must be an http or https URL (got '{server}')"));
+            }
+        }
+        if self.security.scan_timeout_secs == 0 {
+            return invalid("security.scan_timeout_secs must be positive".into());
         }
         if let Some(url) = &self.public_url
             && !matches!(url.scheme(), "http" | "https")
@@ -384,6 +493,24 @@ mod tests {
     }
 
     #[test]
+    fn portus_security_keys_are_accepted() {
+        let config = load(
+            "[security.clair]\nserver = \"http://clair:6060\"\nhealth_port = 6061\ntimeout = 900\n[security.dummy]\nserver = \"x\"\n",
+            &[("PORTUS_SECURITY_ZYPPER_SERVER", "http://zypper:8080")],
+        )
+        .unwrap();
+        assert_eq!(config.security.clair.server, "http://clair:6060");
+        assert_eq!(config.security.dummy.server, "x");
+        assert_eq!(config.security.zypper.server, "http://zypper:8080");
+        assert!(
+            load("[security.clair]\nserver = \"clair:6060\"\n", &[])
+                .unwrap_err()
+                .to_string()
+                .contains("security.clair.server")
+        );
+    }
+
+    #[test]
     fn misuse_gets_a_clear_error() {
         let cases = [
             ("listen = 5", "listen"),
@@ -420,6 +547,13 @@ mod tests {
             registry: RegistryConfig {
                 url: Some("http://r".parse().unwrap()),
                 service_account: "p".into(),
+            },
+            security: SecurityConfig {
+                clair_v4: ClairV4Settings {
+                    psk_key: Some("k".into()),
+                    ..ClairV4Settings::default()
+                },
+                ..SecurityConfig::default()
             },
             ..Config::default()
         };

@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod notification;
 pub mod registry;
+pub mod scanner;
 pub mod sync;
 
 pub use error::Error;

@@ -30,11 +30,15 @@ impl Setup {
     }
 
     fn with_sync_interval(webhook_up: bool, interval_secs: u64) -> Setup {
+        Self::with_config(webhook_up, interval_secs, "")
+    }
+
+    fn with_config(webhook_up: bool, interval_secs: u64, extra_toml: &str) -> Setup {
         let tmp = tempfile::tempdir().unwrap();
         let registry_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mut portus = Portus::new(tmp.path(), SERVICE, "");
         portus.append_config(&format!(
-            "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = {interval_secs}\nstrategy = \"update-delete\"\n"
+            "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = {interval_secs}\nstrategy = \"update-delete\"\n{extra_toml}"
         ));
         let mut yaml = portus.cli(&["config", "registry"], None);
         if !webhook_up {
@@ -350,4 +354,76 @@ fn serve_syncs_the_catalog_periodically() {
     assert_eq!(s.tag("alice/periodic:1.0").unwrap().0, digest);
     let activities = s.activities("alice/periodic:1.0");
     assert_eq!(activities[0]["action"], "tag.discovered");
+}
+
+fn scan_json(s: &Setup, reference: &str) -> (bool, serde_json::Value) {
+    let output = s.portus.try_cli(&["scan", reference, "--json"], None);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let json = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "scan output is not JSON ({e}): {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output.status.success(), json)
+}
+
+#[test]
+fn scan_merges_backend_findings_for_images_and_indexes() {
+    let s = Setup::with_config(true, 0, "[security.dummy]\nserver = \"on\"\n");
+    s.push("alice/app:1.0", &[]);
+    let (ok, result) = scan_json(&s, "alice/app:1.0");
+    assert!(ok, "{result}");
+    assert_eq!(result["status"], "done");
+    assert_eq!(result["backends"]["dummy"], "done");
+    let ids: Vec<&str> = result["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["CVE-2016-6304", "CVE-2016-7052", "CVE-2016-2178"],
+        "most severe first"
+    );
+    assert_eq!(result["vulnerabilities"][0]["found_by"], serde_json::json!(["dummy"]));
+    assert_eq!(result["counts"], serde_json::json!({"High": 1, "Medium": 1, "Low": 1}));
+
+    // An index is scanned through its platforms; findings are merged by id.
+    s.push_index("alice/multi:1.0");
+    let (ok, result) = scan_json(&s, "alice/multi:1.0");
+    assert!(ok && result["status"] == "done", "{result}");
+    assert_eq!(result["vulnerabilities"].as_array().unwrap().len(), 3);
+
+    let table = s.portus.cli(&["scan", "alice/app:1.0"], None);
+    assert!(
+        table.contains("CVE-2016-6304") && table.contains("1 High, 1 Medium, 1 Low"),
+        "{table}"
+    );
+}
+
+#[test]
+fn a_scanner_that_is_down_never_yields_a_clean_result() {
+    let down = format!("http://127.0.0.1:{}", free_port());
+    let extra = format!("[security.dummy]\nserver = \"on\"\n[security.clair]\nserver = \"{down}\"\n");
+    let s = Setup::with_config(true, 0, &extra);
+    s.push("alice/app:1.0", &[]);
+    let (ok, result) = scan_json(&s, "alice/app:1.0");
+    assert!(!ok, "a failed scanner makes the command fail");
+    assert_eq!(result["status"], "failed");
+    assert!(
+        result["backends"]["clair-legacy"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed: security scanner is unavailable"),
+        "{result}"
+    );
+    assert_eq!(result["backends"]["dummy"], "done");
+
+    let off = Setup::new(true);
+    off.push("alice/app:1.0", &[]);
+    let output = off.portus.try_cli(&["scan", "alice/app:1.0"], None);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("scanning is off"));
 }

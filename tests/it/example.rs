@@ -64,3 +64,26 @@ fn claims_of(response: &str) -> serde_json::Value {
     let payload = json["token"].as_str().unwrap().split('.').nth(1).unwrap();
     serde_json::from_slice(&data_encoding::BASE64URL_NOPAD.decode(payload.as_bytes()).unwrap()).unwrap()
 }
+
+#[test]
+fn custom_backend_example_merges_with_a_builtin_backend() {
+    let binary = example_binary().with_file_name(format!("custom_backend{}", std::env::consts::EXE_SUFFIX));
+    let output = Command::new(&binary)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let merged: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(merged["status"], "done");
+    let first = &merged["vulnerabilities"][0];
+    assert_eq!(first["id"], "CVE-2016-6304");
+    assert_eq!(
+        first["severity"], "Critical",
+        "the highest severity of the two backends wins"
+    );
+    assert_eq!(first["found_by"], serde_json::json!(["advisory-feed", "dummy"]));
+    assert_eq!(
+        merged["backends"],
+        serde_json::json!({"advisory-feed": "done", "dummy": "done"})
+    );
+    assert_eq!(merged["vulnerabilities"].as_array().unwrap().len(), 4);
+}

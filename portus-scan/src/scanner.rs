@@ -1,0 +1,164 @@
+//! Running every configured backend on one image: in parallel, each with its own timeout.
+//! A failure or timeout is recorded as a failed backend, never as a clean result.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use portus_core::traits::{ImageRef, ScanOutcome, ScanReport, SecurityBackend};
+
+use crate::aggregate::BackendResult;
+
+/// The set of backends an installation scans with. Embedding programs add their own with
+/// [`Scanner::register`].
+#[derive(Clone)]
+pub struct Scanner {
+    backends: Vec<Arc<dyn SecurityBackend>>,
+    timeout: Duration,
+}
+
+impl Scanner {
+    /// A scanner with no backends whose scans time out after `timeout` per backend.
+    pub fn new(timeout: Duration) -> Self {
+        Scanner {
+            backends: Vec::new(),
+            timeout,
+        }
+    }
+
+    /// Adds a backend. Backend names must be unique: they attribute findings.
+    pub fn register(&mut self, backend: Arc<dyn SecurityBackend>) -> Result<&mut Self, portus_core::Error> {
+        if self.backends.iter().any(|b| b.name() == backend.name()) {
+            return Err(portus_core::Error::Conflict(format!(
+                "a backend named '{}' is already registered",
+                backend.name()
+            )));
+        }
+        self.backends.push(backend);
+        Ok(self)
+    }
+
+    /// Whether any backend is configured (scanning is off otherwise).
+    pub fn is_enabled(&self) -> bool {
+        !self.backends.is_empty()
+    }
+
+    /// The registered backends' names.
+    pub fn backend_names(&self) -> Vec<&str> {
+        self.backends.iter().map(|b| b.name()).collect()
+    }
+
+    /// Scans `images` (one image, or the platforms of an index) with every backend; each
+    /// backend's reports over the images are merged into one result.
+    pub async fn scan(&self, images: &[ImageRef]) -> BTreeMap<String, BackendResult> {
+        let runs = self.backends.iter().map(|backend| async move {
+            let mut merged = ScanReport::default();
+            for image in images {
+                let outcome = tokio::time::timeout(self.timeout, backend.scan(image)).await;
+                match outcome {
+                    Ok(Ok(ScanOutcome::Finished(report))) => merged.vulnerabilities.extend(report.vulnerabilities),
+                    Ok(Ok(ScanOutcome::Pending { .. })) => return (backend.name().to_owned(), BackendResult::Pending),
+                    Ok(Err(error)) => {
+                        let mut message = error.to_string();
+                        let mut source = std::error::Error::source(&error);
+                        while let Some(cause) = source {
+                            message.push_str(&format!(": {cause}"));
+                            source = cause.source();
+                        }
+                        return (backend.name().to_owned(), BackendResult::Failed { error: message });
+                    }
+                    Err(_) => {
+                        let error = format!("no answer within {} s", self.timeout.as_secs());
+                        return (backend.name().to_owned(), BackendResult::Failed { error });
+                    }
+                }
+            }
+            (backend.name().to_owned(), BackendResult::Done { report: merged })
+        });
+        join_all(runs).await.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+    use portus_core::traits::{Severity, Vulnerability};
+
+    use super::*;
+    use crate::aggregate::{TagScanStatus, merge_tag};
+
+    struct Slow;
+
+    #[async_trait]
+    impl SecurityBackend for Slow {
+        fn name(&self) -> &str {
+            "slow"
+        }
+        async fn scan(&self, _: &ImageRef) -> portus_core::Result<ScanOutcome> {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            Ok(ScanOutcome::Finished(ScanReport::default()))
+        }
+        async fn health(&self) -> portus_core::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct Fixed(&'static str, Severity);
+
+    #[async_trait]
+    impl SecurityBackend for Fixed {
+        fn name(&self) -> &str {
+            "fixed"
+        }
+        async fn scan(&self, image: &ImageRef) -> portus_core::Result<ScanOutcome> {
+            Ok(ScanOutcome::Finished(ScanReport {
+                vulnerabilities: vec![Vulnerability {
+                    id: format!("{}-{}", self.0, image.digest),
+                    severity: self.1,
+                    package: None,
+                    package_version: None,
+                    fixed_in: None,
+                    links: vec![],
+                    description: None,
+                }],
+            }))
+        }
+        async fn health(&self) -> portus_core::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn image(digest: &str) -> ImageRef {
+        ImageRef {
+            repository: "a/b".into(),
+            tag: "1".into(),
+            digest: digest.into(),
+            layers: vec![],
+            registry_authorization: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_backend_fails_alone_and_images_are_merged() {
+        let mut scanner = Scanner::new(Duration::from_millis(200));
+        scanner
+            .register(Arc::new(Slow))
+            .unwrap()
+            .register(Arc::new(Fixed("CVE", Severity::High)))
+            .unwrap();
+        assert!(scanner.register(Arc::new(Slow)).is_err(), "names are unique");
+        let results = scanner.scan(&[image("amd64"), image("arm64")]).await;
+        assert!(matches!(&results["slow"], BackendResult::Failed { error } if error.contains("no answer")));
+        let BackendResult::Done { report } = &results["fixed"] else {
+            panic!("{results:?}")
+        };
+        assert_eq!(report.vulnerabilities.len(), 2, "both platforms' findings");
+        assert_eq!(
+            merge_tag(&results).status,
+            TagScanStatus::Failed,
+            "never clean while a backend failed"
+        );
+        assert!(!Scanner::new(Duration::from_secs(1)).is_enabled());
+    }
+}
