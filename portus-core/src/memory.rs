@@ -8,7 +8,8 @@ use chrono::Utc;
 use crate::model::{
     Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
     NamespaceAccess, NamespaceId, NamespaceRef, NewActivity, NewNamespace, NewUser, PasswordHash, RefreshToken,
-    RefreshTokenId, Role, StoredEvent, TagChange, TagId, TagRecord, Team, TeamId, TeamMember, User, UserId, Visibility,
+    RefreshTokenId, Role, ScanRecord, StoredEvent, TagChange, TagId, TagRecord, Team, TeamId, TeamMember, User, UserId,
+    Visibility,
 };
 use crate::naming::{
     first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name, validate_username,
@@ -35,6 +36,7 @@ struct State {
     tags: Vec<TagRecord>,
     events: Vec<(StoredEvent, EventStatus, Option<String>)>,
     activities: Vec<Activity>,
+    scans: Vec<ScanRecord>,
 }
 
 impl State {
@@ -126,6 +128,7 @@ impl InMemoryStore {
                 tags: Vec::new(),
                 events: Vec::new(),
                 activities: Vec::new(),
+                scans: Vec::new(),
             }),
         }
     }
@@ -558,6 +561,20 @@ impl PolicyStore for InMemoryStore {
         event.1 = status;
         event.2 = error.map(str::to_owned);
         Ok(())
+    }
+
+    async fn put_scan_record(&self, record: &ScanRecord) -> Result<()> {
+        let mut state = self.lock();
+        state.scans.retain(|r| !(r.digest == record.digest && r.backend == record.backend));
+        state.scans.push(record.clone());
+        Ok(())
+    }
+
+    async fn scan_records<'a>(&self, digest: Option<&'a str>) -> Result<Vec<ScanRecord>> {
+        let mut records: Vec<ScanRecord> =
+            self.lock().scans.iter().filter(|r| digest.is_none_or(|d| r.digest == d)).cloned().collect();
+        records.sort_by(|a, b| (&a.digest, &a.backend).cmp(&(&b.digest, &b.backend)));
+        Ok(records)
     }
 
     async fn record_activity(&self, activity: NewActivity) -> Result<()> {

@@ -454,6 +454,63 @@ pub fn activity_matches(filter: &ActivityFilter, activity: &Activity) -> bool {
         && filter.since.is_none_or(|since| activity.at >= since)
 }
 
+/// Where one backend stands for one manifest digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanState {
+    /// Not finished: never scanned, or the scanner asked to come back later.
+    Pending,
+    /// Finished; the report is stored.
+    Done,
+    /// The last attempt failed; it is retried with backoff.
+    Failed,
+}
+
+impl ScanState {
+    /// The lower-case name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanState::Pending => "pending",
+            ScanState::Done => "done",
+            ScanState::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for ScanState {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pending" => Ok(ScanState::Pending),
+            "done" => Ok(ScanState::Done),
+            "failed" => Ok(ScanState::Failed),
+            other => Err(Error::Invalid(format!("unknown scan state '{other}'"))),
+        }
+    }
+}
+
+/// One backend's scan of one manifest digest (shared by every tag pointing at it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanRecord {
+    /// Manifest digest.
+    pub digest: String,
+    /// Backend name.
+    pub backend: String,
+    /// State.
+    pub state: ScanState,
+    /// The report, when done.
+    pub report: Option<crate::traits::ScanReport>,
+    /// The last error, when failed (or pending after a failure).
+    pub error: Option<String>,
+    /// Consecutive unsuccessful attempts (drives the backoff).
+    pub attempts: u32,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Not to be tried again before this time.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
 /// A registry notification event as stored before it is applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {

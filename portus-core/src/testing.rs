@@ -11,7 +11,7 @@
 use crate::access::authorize_scopes;
 use crate::model::{
     ActivityFilter, EventStatus, ManifestRecord, MissingNamespace, NamespaceRef, NewActivity, NewNamespace, NewUser,
-    PasswordHash, Role, TagChange, Visibility,
+    PasswordHash, Role, ScanRecord, ScanState, TagChange, Visibility,
 };
 use crate::policy::{Caller, PolicyConfig};
 use crate::scope::parse_scopes;
@@ -706,6 +706,54 @@ pub async fn activities_are_filtered_newest_first(store: &dyn PolicyStore) {
     assert!(all[0].id > all[1].id);
 }
 
+/// Scan records are stored per (digest, backend), replaced on update and listed in order.
+pub async fn scan_records_are_kept_per_digest_and_backend(store: &dyn PolicyStore) {
+    use crate::traits::{ScanReport, Severity, Vulnerability};
+    let now = chrono::Utc::now();
+    let record = |digest: &str, backend: &str, state: ScanState| ScanRecord {
+        digest: digest.into(),
+        backend: backend.into(),
+        state,
+        report: None,
+        error: None,
+        attempts: 0,
+        updated_at: now,
+        next_attempt_at: None,
+    };
+    store.put_scan_record(&record("sha256:b", "dummy", ScanState::Pending)).await.unwrap();
+    store.put_scan_record(&record("sha256:a", "clair", ScanState::Pending)).await.unwrap();
+    let report = ScanReport {
+        vulnerabilities: vec![Vulnerability {
+            id: "CVE-1".into(),
+            severity: Severity::High,
+            package: Some("openssl".into()),
+            package_version: Some("1.0".into()),
+            fixed_in: None,
+            links: vec!["https://x".into()],
+            description: Some("d".into()),
+        }],
+    };
+    let done = ScanRecord { report: Some(report), ..record("sha256:a", "clair", ScanState::Done) };
+    store.put_scan_record(&done).await.unwrap();
+    let failed = ScanRecord {
+        error: Some("connection refused".into()),
+        attempts: 3,
+        next_attempt_at: Some(now),
+        ..record("sha256:a", "dummy", ScanState::Failed)
+    };
+    store.put_scan_record(&failed).await.unwrap();
+    let all = store.scan_records(None).await.unwrap();
+    let keys: Vec<(&str, &str, ScanState)> = all.iter().map(|r| (r.digest.as_str(), r.backend.as_str(), r.state)).collect();
+    assert_eq!(
+        keys,
+        [("sha256:a", "clair", ScanState::Done), ("sha256:a", "dummy", ScanState::Failed), ("sha256:b", "dummy", ScanState::Pending)]
+    );
+    let a = store.scan_records(Some("sha256:a")).await.unwrap();
+    assert_eq!(a[0], done, "reports round-trip");
+    assert_eq!((a[1].attempts, a[1].error.as_deref()), (3, Some("connection refused")));
+    assert!(a[1].next_attempt_at.is_some());
+}
+
 /// Expands to one `#[tokio::test]` per conformance check, each on a fresh store made by the
 /// given async expression.
 #[macro_export]
@@ -731,6 +779,7 @@ macro_rules! policy_store_conformance {
             missing_namespaces_are_created_or_ignored,
             events_are_idempotent_and_ordered,
             activities_are_filtered_newest_first,
+            scan_records_are_kept_per_digest_and_backend,
         );
     };
     (@tests $make:expr; $($check:ident),* $(,)?) => {

@@ -9,7 +9,8 @@ use chrono::Utc;
 use portus_core::model::{
     Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
     NamespaceAccess, NamespaceId, NamespaceRef, NewActivity, NewNamespace, NewUser, PasswordHash, RefreshToken,
-    RefreshTokenId, Role, StoredEvent, TagChange, TagId, TagRecord, Team, TeamId, TeamMember, User, UserId, Visibility,
+    RefreshTokenId, Role, ScanRecord, ScanState, StoredEvent, TagChange, TagId, TagRecord, Team, TeamId, TeamMember, User,
+    UserId, Visibility,
 };
 use portus_core::naming::{
     first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name, validate_username,
@@ -42,6 +43,7 @@ fn migrator() -> Migrator {
     Migrator::with_migrations(vec![
         migration(1, "policy", include_str!("../../migrations/sqlite/0001_policy.sql")),
         migration(2, "registry", include_str!("../../migrations/sqlite/0002_registry.sql")),
+        migration(3, "scans", include_str!("../../migrations/sqlite/0003_scans.sql")),
     ])
 }
 
@@ -984,6 +986,63 @@ impl PolicyStore for SqliteStore {
             return Err(Error::not_found("event", seq.to_string()));
         }
         Ok(())
+    }
+
+    async fn put_scan_record(&self, record: &ScanRecord) -> Result<()> {
+        let report = record
+            .report
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| Error::Backend { what: WHAT, source: Box::new(e) })?;
+        sqlx::query(
+            "INSERT INTO scan_records (digest, backend, state, report, error, attempts, updated_at, next_attempt_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest, backend) DO UPDATE SET state = excluded.state, \
+             report = excluded.report, error = excluded.error, attempts = excluded.attempts, \
+             updated_at = excluded.updated_at, next_attempt_at = excluded.next_attempt_at",
+        )
+        .bind(&record.digest)
+        .bind(&record.backend)
+        .bind(record.state.as_str())
+        .bind(report)
+        .bind(&record.error)
+        .bind(record.attempts as i64)
+        .bind(record.updated_at)
+        .bind(record.next_attempt_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn scan_records<'a>(&self, digest: Option<&'a str>) -> Result<Vec<ScanRecord>> {
+        let rows = sqlx::query(
+            "SELECT digest, backend, state, report, error, attempts, updated_at, next_attempt_at FROM scan_records \
+             WHERE ?1 IS NULL OR digest = ?1 ORDER BY digest, backend",
+        )
+        .bind(digest)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let state: String = decode(row.try_get("state"))?;
+                let report: Option<String> = decode(row.try_get("report"))?;
+                Ok(ScanRecord {
+                    digest: decode(row.try_get("digest"))?,
+                    backend: decode(row.try_get("backend"))?,
+                    state: ScanState::from_str(&state)?,
+                    report: report
+                        .map(|r| serde_json::from_str(&r))
+                        .transpose()
+                        .map_err(|e| Error::Backend { what: WHAT, source: Box::new(e) })?,
+                    error: decode(row.try_get("error"))?,
+                    attempts: decode(row.try_get::<i64, _>("attempts"))?.clamp(0, u32::MAX as i64) as u32,
+                    updated_at: decode(row.try_get("updated_at"))?,
+                    next_attempt_at: decode(row.try_get("next_attempt_at"))?,
+                })
+            })
+            .collect()
     }
 
     async fn record_activity(&self, activity: NewActivity) -> Result<()> {

@@ -6,7 +6,7 @@ use crate::Result;
 use crate::model::{
     Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
     NamespaceAccess, NamespaceId, NamespaceRef, NewActivity, NewNamespace, NewUser, PasswordHash, RefreshToken, Role,
-    StoredEvent, TagChange, TagRecord, Team, TeamId, TeamMember, User, UserId, Visibility,
+    ScanRecord, StoredEvent, TagChange, TagRecord, Team, TeamId, TeamMember, User, UserId, Visibility,
 };
 
 /// Persistent state behind authorization: users, teams, namespaces and credentials.
@@ -110,6 +110,11 @@ pub trait PolicyStore: Send + Sync {
     async fn pending_events(&self, limit: usize) -> Result<Vec<StoredEvent>>;
     /// Marks an event applied, ignored or failed.
     async fn finish_event<'a>(&self, seq: i64, status: EventStatus, error: Option<&'a str>) -> Result<()>;
+
+    /// Stores (replaces) one backend's scan record for one digest.
+    async fn put_scan_record(&self, record: &ScanRecord) -> Result<()>;
+    /// Scan records of one digest, or of all digests; ordered by digest and backend.
+    async fn scan_records<'a>(&self, digest: Option<&'a str>) -> Result<Vec<ScanRecord>>;
 
     /// Appends to the activity log.
     async fn record_activity(&self, activity: NewActivity) -> Result<()>;
@@ -240,6 +245,12 @@ macro_rules! forward_policy_store {
             }
             async fn finish_event<'a>(&self, seq: i64, status: EventStatus, error: Option<&'a str>) -> Result<()> {
                 (**self).finish_event(seq, status, error).await
+            }
+            async fn put_scan_record(&self, record: &ScanRecord) -> Result<()> {
+                (**self).put_scan_record(record).await
+            }
+            async fn scan_records<'a>(&self, digest: Option<&'a str>) -> Result<Vec<ScanRecord>> {
+                (**self).scan_records(digest).await
             }
             async fn record_activity(&self, activity: NewActivity) -> Result<()> {
                 (**self).record_activity(activity).await
