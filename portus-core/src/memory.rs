@@ -565,14 +565,21 @@ impl PolicyStore for InMemoryStore {
 
     async fn put_scan_record(&self, record: &ScanRecord) -> Result<()> {
         let mut state = self.lock();
-        state.scans.retain(|r| !(r.digest == record.digest && r.backend == record.backend));
+        state
+            .scans
+            .retain(|r| !(r.digest == record.digest && r.backend == record.backend));
         state.scans.push(record.clone());
         Ok(())
     }
 
     async fn scan_records<'a>(&self, digest: Option<&'a str>) -> Result<Vec<ScanRecord>> {
-        let mut records: Vec<ScanRecord> =
-            self.lock().scans.iter().filter(|r| digest.is_none_or(|d| r.digest == d)).cloned().collect();
+        let mut records: Vec<ScanRecord> = self
+            .lock()
+            .scans
+            .iter()
+            .filter(|r| digest.is_none_or(|d| r.digest == d))
+            .cloned()
+            .collect();
         records.sort_by(|a, b| (&a.digest, &a.backend).cmp(&(&b.digest, &b.backend)));
         Ok(records)
     }

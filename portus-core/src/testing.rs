@@ -720,8 +720,14 @@ pub async fn scan_records_are_kept_per_digest_and_backend(store: &dyn PolicyStor
         updated_at: now,
         next_attempt_at: None,
     };
-    store.put_scan_record(&record("sha256:b", "dummy", ScanState::Pending)).await.unwrap();
-    store.put_scan_record(&record("sha256:a", "clair", ScanState::Pending)).await.unwrap();
+    store
+        .put_scan_record(&record("sha256:b", "dummy", ScanState::Pending))
+        .await
+        .unwrap();
+    store
+        .put_scan_record(&record("sha256:a", "clair", ScanState::Pending))
+        .await
+        .unwrap();
     let report = ScanReport {
         vulnerabilities: vec![Vulnerability {
             id: "CVE-1".into(),
@@ -733,7 +739,10 @@ pub async fn scan_records_are_kept_per_digest_and_backend(store: &dyn PolicyStor
             description: Some("d".into()),
         }],
     };
-    let done = ScanRecord { report: Some(report), ..record("sha256:a", "clair", ScanState::Done) };
+    let done = ScanRecord {
+        report: Some(report),
+        ..record("sha256:a", "clair", ScanState::Done)
+    };
     store.put_scan_record(&done).await.unwrap();
     let failed = ScanRecord {
         error: Some("connection refused".into()),
@@ -743,10 +752,17 @@ pub async fn scan_records_are_kept_per_digest_and_backend(store: &dyn PolicyStor
     };
     store.put_scan_record(&failed).await.unwrap();
     let all = store.scan_records(None).await.unwrap();
-    let keys: Vec<(&str, &str, ScanState)> = all.iter().map(|r| (r.digest.as_str(), r.backend.as_str(), r.state)).collect();
+    let keys: Vec<(&str, &str, ScanState)> = all
+        .iter()
+        .map(|r| (r.digest.as_str(), r.backend.as_str(), r.state))
+        .collect();
     assert_eq!(
         keys,
-        [("sha256:a", "clair", ScanState::Done), ("sha256:a", "dummy", ScanState::Failed), ("sha256:b", "dummy", ScanState::Pending)]
+        [
+            ("sha256:a", "clair", ScanState::Done),
+            ("sha256:a", "dummy", ScanState::Failed),
+            ("sha256:b", "dummy", ScanState::Pending)
+        ]
     );
     let a = store.scan_records(Some("sha256:a")).await.unwrap();
     assert_eq!(a[0], done, "reports round-trip");

@@ -274,6 +274,42 @@ pub fn scanner(config: &Config) -> Result<portus_scan::scanner::Scanner, Error> 
     Ok(scanner)
 }
 
+/// The background scan worker, when a backend and the registry are configured.
+pub fn scan_worker(config: &Config, app: &App) -> Result<Option<portus_scan::worker::ScanWorker>, Error> {
+    let scanner = scanner(config)?;
+    let (Some(registry), Some(url)) = (app.registry.clone(), config.registry.url.as_ref()) else {
+        return Ok(None);
+    };
+    if !scanner.is_enabled() {
+        return Ok(None);
+    }
+    let tokens = app.state.tokens.clone();
+    let subject = config.registry.service_account.clone();
+    let authorization: portus_scan::worker::PullAuthorization = Arc::new(move |repository: &str| {
+        let token = tokens
+            .service_account_token(&subject, &[format!("repository:{repository}:pull")])
+            .map_err(|e| portus_core::Error::Backend {
+                what: "token signing",
+                source: Box::new(e),
+            })?;
+        Ok(format!("Bearer {token}"))
+    });
+    let worker_config = portus_scan::worker::WorkerConfig {
+        concurrency: config.security.concurrency,
+        retry_base: Duration::from_secs(config.security.retry_after_secs),
+        retry_max: Duration::from_secs(3600),
+        rescan_after: Duration::from_secs(config.security.rescan_after_secs),
+        registry_url: url.as_str().to_owned(),
+    };
+    Ok(Some(portus_scan::worker::ScanWorker::new(
+        app.store.clone(),
+        registry,
+        scanner,
+        authorization,
+        worker_config,
+    )))
+}
+
 /// The `auth` and `notifications` sections for the registry's `config.yml`.
 pub fn registry_config_yaml(config: &Config, paths: &DataPaths) -> Result<String, Error> {
     paths.signing_key(&config.token.issuer)?;

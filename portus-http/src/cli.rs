@@ -70,8 +70,15 @@ pub enum Command {
 /// Arguments of `portus scan`.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// `REPOSITORY:TAG`.
-    pub reference: String,
+    /// `REPOSITORY:TAG` (not with --all).
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub reference: Option<String>,
+    /// Run one scan pass over every recorded tag that needs scanning, storing the results.
+    #[arg(long)]
+    pub all: bool,
+    /// Show the stored results of the background scans instead of scanning now.
+    #[arg(long, conflicts_with = "all")]
+    pub stored: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -300,6 +307,8 @@ async fn serve(config: &Config, paths: &DataPaths) -> Result<(), Error> {
     let app = app::build(config, paths).await?;
     // Events left pending by a previous run are applied first thing.
     let _events = app.pipeline.spawn(std::time::Duration::from_secs(5));
+    let _scans = app::scan_worker(config, &app)?
+        .map(|worker| Arc::new(worker).spawn(std::time::Duration::from_secs(config.security.interval_secs)));
     let _sync = match (&app.registry, config.sync.interval_secs) {
         (Some(registry), secs) if secs > 0 => Some(spawn_periodic_sync(app.store.clone(), registry.clone(), config)),
         _ => None,
@@ -553,20 +562,8 @@ async fn registry_for(config: &Config, paths: &DataPaths) -> Result<(app::App, A
 async fn sync_command(config: &Config, paths: &DataPaths, args: SyncArgs) -> Result<(), Error> {
     let (app, registry) = registry_for(config, paths).await?;
     let strategy = args.strategy.unwrap_or(config.sync.strategy);
-    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} listing the registry [{bar:40}] {pos}/{len} ({eta})")
-                .expect("valid template"),
-        );
-        bar
-    });
-    let progress = |done: usize, total: usize| {
-        if let Some(bar) = &bar {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        }
-    };
+    let bar = progress_bar("listing the registry");
+    let progress = |done: usize, total: usize| bar.update(done, total);
     let plan = sync::plan(
         app.store.as_ref(),
         registry.as_ref(),
@@ -575,9 +572,7 @@ async fn sync_command(config: &Config, paths: &DataPaths, args: SyncArgs) -> Res
         &progress,
     )
     .await?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    bar.finish();
     if args.dry_run {
         println!("{plan}");
         println!("dry run: nothing was changed");
@@ -613,10 +608,8 @@ fn split_reference(reference: &str) -> Result<(&str, &str), Error> {
 }
 
 async fn scan_command(config: &Config, paths: &DataPaths, args: ScanArgs) -> Result<(), Error> {
-    use portus_core::traits::{ImageRef, Layer};
-    use portus_scan::aggregate::{TagScanStatus, merge_tag};
+    use portus_scan::aggregate::merge_tag;
 
-    let (repository, tag) = split_reference(&args.reference)?;
     let scanner = app::scanner(config)?;
     if !scanner.is_enabled() {
         return Err(Error::Usage(
@@ -624,56 +617,62 @@ async fn scan_command(config: &Config, paths: &DataPaths, args: ScanArgs) -> Res
         ));
     }
     let (app, registry) = registry_for(config, paths).await?;
+    if args.all {
+        let worker = app::scan_worker(config, &app)?.expect("scanner and registry are configured");
+        let bar = progress_bar("scanning");
+        let report = worker.run_once(&|done, total| bar.update(done, total)).await?;
+        bar.finish();
+        println!(
+            "scanned {} digests: {} backend scans done, {} pending, {} failed",
+            report.digests, report.done, report.pending, report.failed
+        );
+        return Ok(());
+    }
+    let reference = args.reference.as_deref().expect("clap requires it without --all");
+    let (repository, tag) = split_reference(reference)?;
+    if args.stored {
+        let record = app
+            .store
+            .tag(repository, tag)
+            .await?
+            .ok_or_else(|| Error::Usage(format!("no tag {reference}")))?;
+        let records = app.store.scan_records(Some(&record.manifest.digest)).await?;
+        let security = portus_scan::worker::tag_security(&records, &scanner.backend_names());
+        return print_security(reference, &security, args.json);
+    }
     let base = config
         .registry
         .url
         .as_ref()
         .expect("registry_for checked it")
         .as_str()
-        .trim_end_matches('/')
         .to_owned();
     let scope = format!("repository:{repository}:pull");
     let token = app
         .state
         .tokens
         .service_account_token(&config.registry.service_account, &[scope])?;
-    let top = registry.manifest(repository, tag).await?;
-    // An index is scanned through its platform manifests.
-    let mut manifests = Vec::new();
-    if top.children.is_empty() {
-        manifests.push(top);
-    } else {
-        for child in &top.children {
-            manifests.push(registry.manifest(repository, child).await?);
-        }
-    }
-    let images: Vec<ImageRef> = manifests
-        .into_iter()
-        .map(|m| ImageRef {
-            repository: repository.to_owned(),
-            tag: tag.to_owned(),
-            digest: m.record.digest,
-            layers: m
-                .layers
-                .into_iter()
-                .map(|digest| Layer {
-                    url: format!("{base}/v2/{repository}/blobs/{digest}"),
-                    digest,
-                    media_type: None,
-                })
-                .collect(),
-            registry_authorization: Some(format!("Bearer {token}")),
-        })
-        .collect();
+    let images = portus_scan::worker::images_for(
+        registry.as_ref(),
+        &base,
+        repository,
+        tag,
+        Some(format!("Bearer {token}")),
+    )
+    .await?;
     let results = scanner.scan(&images).await;
-    let security = merge_tag(&results);
-    if args.json {
+    print_security(reference, &merge_tag(&results), args.json)
+}
+
+fn print_security(reference: &str, security: &portus_scan::aggregate::TagSecurity, json: bool) -> Result<(), Error> {
+    use portus_scan::aggregate::TagScanStatus;
+    if json {
         println!(
             "{}",
             serde_json::to_string_pretty(&security).expect("results serialize")
         );
     } else {
-        println!("{}: {:?}", args.reference, security.status);
+        println!("{reference}: {:?}", security.status);
         for (backend, state) in &security.backends {
             println!("  {backend}: {state}");
         }
@@ -805,6 +804,33 @@ async fn tag_command(config: &Config, paths: &DataPaths, command: TagCommand) ->
                 names.join(", ")
             );
             Ok(())
+        }
+    }
+}
+
+/// A progress bar on standard error when it is a terminal; silent otherwise.
+struct Progress(Option<indicatif::ProgressBar>);
+
+fn progress_bar(what: &str) -> Progress {
+    Progress(std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        let template = format!("{{spinner}} {what} [{{bar:40}}] {{pos}}/{{len}} ({{eta}})");
+        bar.set_style(indicatif::ProgressStyle::with_template(&template).expect("valid template"));
+        bar
+    }))
+}
+
+impl Progress {
+    fn update(&self, done: usize, total: usize) {
+        if let Some(bar) = &self.0 {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
         }
     }
 }

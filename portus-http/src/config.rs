@@ -58,6 +58,15 @@ pub struct SecurityConfig {
     pub dummy: ServerSettings,
     /// Longest wait for one backend's answer to one scan, in seconds.
     pub scan_timeout_secs: u64,
+    /// Seconds between scan passes in `portus serve`.
+    pub interval_secs: u64,
+    /// Digests scanned at the same time.
+    pub concurrency: usize,
+    /// Finished scans are repeated after this many seconds, so new vulnerabilities show up.
+    pub rescan_after_secs: u64,
+    /// First retry delay after a failed or pending scan, in seconds (doubled per attempt, at
+    /// most an hour).
+    pub retry_after_secs: u64,
 }
 
 /// A backend enabled by a non-empty server URL.
@@ -102,6 +111,10 @@ impl Default for SecurityConfig {
             zypper: ServerSettings::default(),
             dummy: ServerSettings::default(),
             scan_timeout_secs: 900,
+            interval_secs: 10,
+            concurrency: 8,
+            rescan_after_secs: 24 * 3600,
+            retry_after_secs: 30,
         }
     }
 }
@@ -313,6 +326,10 @@ pub const KEYS: &[&str] = &[
     "security.zypper.server",
     "security.dummy.server",
     "security.scan_timeout_secs",
+    "security.interval_secs",
+    "security.concurrency",
+    "security.rescan_after_secs",
+    "security.retry_after_secs",
 ];
 
 /// The environment variable that overrides `key`.
@@ -401,8 +418,11 @@ impl Config {
                 return invalid(format!("{key} must be an http or https URL (got '{server}')"));
             }
         }
-        if self.security.scan_timeout_secs == 0 {
-            return invalid("security.scan_timeout_secs must be positive".into());
+        if self.security.scan_timeout_secs == 0 || self.security.interval_secs == 0 {
+            return invalid("security.scan_timeout_secs and security.interval_secs must be positive".into());
+        }
+        if !(1..=1024).contains(&self.security.concurrency) {
+            return invalid("security.concurrency must be between 1 and 1024".into());
         }
         if let Some(url) = &self.public_url
             && !matches!(url.scheme(), "http" | "https")

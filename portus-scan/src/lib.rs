@@ -18,6 +18,7 @@ pub mod notification;
 pub mod registry;
 pub mod scanner;
 pub mod sync;
+pub mod worker;
 
 pub use error::Error;
 pub use portus_core::traits::{ImageRef, Layer, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};

@@ -52,7 +52,14 @@ impl Scanner {
     /// Scans `images` (one image, or the platforms of an index) with every backend; each
     /// backend's reports over the images are merged into one result.
     pub async fn scan(&self, images: &[ImageRef]) -> BTreeMap<String, BackendResult> {
-        let runs = self.backends.iter().map(|backend| async move {
+        let all: Vec<String> = self.backend_names().into_iter().map(str::to_owned).collect();
+        self.scan_with(&all, images).await
+    }
+
+    /// Like [`Scanner::scan`], with only the named backends.
+    pub async fn scan_with(&self, names: &[String], images: &[ImageRef]) -> BTreeMap<String, BackendResult> {
+        let selected = self.backends.iter().filter(|b| names.iter().any(|n| n == b.name()));
+        let runs = selected.map(|backend| async move {
             let mut merged = ScanReport::default();
             for image in images {
                 let outcome = tokio::time::timeout(self.timeout, backend.scan(image)).await;

@@ -427,3 +427,70 @@ fn a_scanner_that_is_down_never_yields_a_clean_result() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("scanning is off"));
 }
+
+/// The stored scan result; the command exits non-zero exactly when a scanner failed.
+fn stored(s: &Setup, reference: &str) -> serde_json::Value {
+    let output = s.portus.try_cli(&["scan", reference, "--stored", "--json"], None);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(output.status.success(), json["status"] != "failed", "{json}");
+    json
+}
+
+#[test]
+fn serve_scans_new_tags_in_the_background() {
+    let s = Setup::with_config(
+        true,
+        0,
+        "[security]\ninterval_secs = 1\n[security.dummy]\nserver = \"on\"\n",
+    );
+    s.push("alice/app:1.0", &[]);
+    assert!(
+        wait_until(Duration::from_secs(8), || stored(&s, "alice/app:1.0")["status"]
+            == "done"),
+        "not scanned in the background; log:\n{}",
+        s.portus.log()
+    );
+    let result = stored(&s, "alice/app:1.0");
+    assert_eq!(result["vulnerabilities"].as_array().unwrap().len(), 3);
+    assert_eq!(result["backends"]["dummy"], "done");
+}
+
+#[test]
+fn scan_all_records_results_and_keeps_failures_visible() {
+    let down = format!("http://127.0.0.1:{}", free_port());
+    let extra = format!(
+        "[security]\ninterval_secs = 3600\n[security.dummy]\nserver = \"on\"\n[security.clair]\nserver = \"{down}\"\n"
+    );
+    let s = Setup::with_config(true, 0, &extra);
+    s.push("alice/app:1.0", &[]);
+    assert!(wait_until(Duration::from_secs(2), || s.tag("alice/app:1.0").is_some()));
+    assert_eq!(
+        stored(&s, "alice/app:1.0")["status"],
+        "pending",
+        "nothing scanned yet is pending, not clean"
+    );
+    let out = s.portus.cli(&["scan", "--all"], None);
+    assert!(
+        out.contains("scanned 1 digests: 1 backend scans done, 0 pending, 1 failed"),
+        "{out}"
+    );
+    let result = stored(&s, "alice/app:1.0");
+    assert_eq!(result["status"], "failed");
+    assert!(
+        result["backends"]["clair-legacy"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed:"),
+        "{result}"
+    );
+    assert_eq!(
+        result["vulnerabilities"].as_array().unwrap().len(),
+        3,
+        "the dummy findings are shown meanwhile"
+    );
+    let again = s.portus.cli(&["scan", "--all"], None);
+    assert!(
+        again.contains("scanned 0 digests"),
+        "the failure waits for its backoff: {again}"
+    );
+}

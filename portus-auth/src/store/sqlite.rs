@@ -9,8 +9,8 @@ use chrono::Utc;
 use portus_core::model::{
     Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
     NamespaceAccess, NamespaceId, NamespaceRef, NewActivity, NewNamespace, NewUser, PasswordHash, RefreshToken,
-    RefreshTokenId, Role, ScanRecord, ScanState, StoredEvent, TagChange, TagId, TagRecord, Team, TeamId, TeamMember, User,
-    UserId, Visibility,
+    RefreshTokenId, Role, ScanRecord, ScanState, StoredEvent, TagChange, TagId, TagRecord, Team, TeamId, TeamMember,
+    User, UserId, Visibility,
 };
 use portus_core::naming::{
     first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name, validate_username,
@@ -994,7 +994,10 @@ impl PolicyStore for SqliteStore {
             .as_ref()
             .map(serde_json::to_string)
             .transpose()
-            .map_err(|e| Error::Backend { what: WHAT, source: Box::new(e) })?;
+            .map_err(|e| Error::Backend {
+                what: WHAT,
+                source: Box::new(e),
+            })?;
         sqlx::query(
             "INSERT INTO scan_records (digest, backend, state, report, error, attempts, updated_at, next_attempt_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest, backend) DO UPDATE SET state = excluded.state, \
@@ -1035,7 +1038,10 @@ impl PolicyStore for SqliteStore {
                     report: report
                         .map(|r| serde_json::from_str(&r))
                         .transpose()
-                        .map_err(|e| Error::Backend { what: WHAT, source: Box::new(e) })?,
+                        .map_err(|e| Error::Backend {
+                            what: WHAT,
+                            source: Box::new(e),
+                        })?,
                     error: decode(row.try_get("error"))?,
                     attempts: decode(row.try_get::<i64, _>("attempts"))?.clamp(0, u32::MAX as i64) as u32,
                     updated_at: decode(row.try_get("updated_at"))?,

@@ -1,0 +1,540 @@
+//! Background scanning: every recorded tag's manifest is scanned by every backend; results are
+//! stored per (digest, backend). Failures and "come back later" answers are retried with
+//! exponential backoff (the record keeps the error, and a tag is never shown clean meanwhile);
+//! finished scans are repeated after `rescan_after` so new vulnerabilities show up.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, stream};
+use portus_core::model::{ScanRecord, ScanState, TagRecord};
+use portus_core::traits::{ImageRef, Layer};
+use portus_core::{PolicyStore, RegistryClient};
+
+use crate::Error;
+use crate::aggregate::{BackendResult, TagSecurity, merge_tag};
+use crate::scanner::Scanner;
+
+/// Mints the `Authorization` header value scanners use to download a repository's layers.
+pub type PullAuthorization = Arc<dyn Fn(&str) -> portus_core::Result<String> + Send + Sync>;
+
+/// Worker settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Digests scanned at the same time.
+    pub concurrency: usize,
+    /// First retry delay after a failure or a pending answer; doubled per attempt.
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    pub retry_max: Duration,
+    /// Finished scans are repeated after this long.
+    pub rescan_after: Duration,
+    /// The registry's URL as scanners reach it (for layer download URLs).
+    pub registry_url: String,
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkReport {
+    /// Digests that had work.
+    pub digests: usize,
+    /// Backend scans that finished.
+    pub done: usize,
+    /// Backend scans still pending.
+    pub pending: usize,
+    /// Backend scans that failed.
+    pub failed: usize,
+}
+
+/// Scans what needs scanning.
+pub struct ScanWorker {
+    store: Arc<dyn PolicyStore>,
+    registry: Arc<dyn RegistryClient>,
+    scanner: Scanner,
+    authorization: PullAuthorization,
+    config: WorkerConfig,
+}
+
+/// The images to scan for `reference`: the manifest itself, or each platform of an index.
+pub async fn images_for(
+    registry: &dyn RegistryClient,
+    registry_url: &str,
+    repository: &str,
+    reference: &str,
+    authorization: Option<String>,
+) -> portus_core::Result<Vec<ImageRef>> {
+    let top = registry.manifest(repository, reference).await?;
+    let mut manifests = Vec::new();
+    if top.children.is_empty() {
+        manifests.push(top);
+    } else {
+        for child in &top.children {
+            manifests.push(registry.manifest(repository, child).await?);
+        }
+    }
+    let base = registry_url.trim_end_matches('/');
+    Ok(manifests
+        .into_iter()
+        .map(|m| ImageRef {
+            repository: repository.to_owned(),
+            tag: reference.to_owned(),
+            digest: m.record.digest,
+            layers: m
+                .layers
+                .into_iter()
+                .map(|digest| Layer {
+                    url: format!("{base}/v2/{repository}/blobs/{digest}"),
+                    digest,
+                    media_type: None,
+                })
+                .collect(),
+            registry_authorization: authorization.clone(),
+        })
+        .collect())
+}
+
+/// The merged security view of a digest from its stored records; backends without a record
+/// are pending.
+pub fn tag_security(records: &[ScanRecord], backends: &[&str]) -> TagSecurity {
+    let results: BTreeMap<String, BackendResult> = backends
+        .iter()
+        .map(|name| {
+            let result = match records.iter().find(|r| r.backend == *name) {
+                Some(ScanRecord {
+                    state: ScanState::Done,
+                    report: Some(report),
+                    ..
+                }) => BackendResult::Done { report: report.clone() },
+                Some(ScanRecord {
+                    state: ScanState::Failed,
+                    error,
+                    ..
+                }) => BackendResult::Failed {
+                    error: error.clone().unwrap_or_default(),
+                },
+                _ => BackendResult::Pending,
+            };
+            ((*name).to_owned(), result)
+        })
+        .collect();
+    merge_tag(&results)
+}
+
+/// The delay before attempt `attempts + 1`: `base`, doubled per further attempt, at most `max`.
+pub fn backoff(base: Duration, max: Duration, attempts: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
+    base.saturating_mul(factor).min(max)
+}
+
+impl ScanWorker {
+    /// A worker over the store's tags, reading manifests from `registry`.
+    pub fn new(
+        store: Arc<dyn PolicyStore>,
+        registry: Arc<dyn RegistryClient>,
+        scanner: Scanner,
+        authorization: PullAuthorization,
+        config: WorkerConfig,
+    ) -> Self {
+        ScanWorker {
+            store,
+            registry,
+            scanner,
+            authorization,
+            config,
+        }
+    }
+
+    fn due(&self, record: Option<&ScanRecord>, now: DateTime<Utc>) -> bool {
+        match record {
+            None => true,
+            Some(r) if r.state == ScanState::Done => {
+                chrono::Duration::from_std(self.config.rescan_after).is_ok_and(|after| r.updated_at + after <= now)
+            }
+            Some(r) => r.next_attempt_at.is_none_or(|t| t <= now),
+        }
+    }
+
+    /// One pass: scans every digest with a backend due. `progress(done, total)` is called as
+    /// digests finish.
+    pub async fn run_once(&self, progress: &(dyn Fn(usize, usize) + Send + Sync)) -> Result<WorkReport, Error> {
+        let now = Utc::now();
+        let records: HashMap<(String, String), ScanRecord> = self
+            .store
+            .scan_records(None)
+            .await?
+            .into_iter()
+            .map(|r| ((r.digest.clone(), r.backend.clone()), r))
+            .collect();
+        let backends: Vec<String> = self.scanner.backend_names().into_iter().map(str::to_owned).collect();
+        let mut seen = HashSet::new();
+        let mut work: Vec<(TagRecord, Vec<String>)> = Vec::new();
+        for tag in self.store.tags(None).await? {
+            if !seen.insert(tag.manifest.digest.clone()) {
+                continue;
+            }
+            let due: Vec<String> = backends
+                .iter()
+                .filter(|b| self.due(records.get(&(tag.manifest.digest.clone(), (*b).clone())), now))
+                .cloned()
+                .collect();
+            if !due.is_empty() {
+                work.push((tag, due));
+            }
+        }
+        let total = work.len();
+        progress(0, total);
+        let finished = std::sync::atomic::AtomicUsize::new(0);
+        let records = &records;
+        let finished = &finished;
+        let outcomes: Vec<Result<Vec<ScanState>, Error>> = stream::iter(work)
+            .map(|(tag, due)| async move {
+                let states = self.scan_digest(&tag, &due, records).await;
+                progress(finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, total);
+                states
+            })
+            .buffer_unordered(self.config.concurrency.max(1))
+            .collect()
+            .await;
+        let mut report = WorkReport {
+            digests: total,
+            ..WorkReport::default()
+        };
+        for outcome in outcomes {
+            for state in outcome? {
+                match state {
+                    ScanState::Done => report.done += 1,
+                    ScanState::Pending => report.pending += 1,
+                    ScanState::Failed => report.failed += 1,
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn scan_digest(
+        &self,
+        tag: &TagRecord,
+        due: &[String],
+        previous: &HashMap<(String, String), ScanRecord>,
+    ) -> Result<Vec<ScanState>, Error> {
+        let digest = &tag.manifest.digest;
+        let authorization = (self.authorization)(&tag.repository)?;
+        let images = images_for(
+            self.registry.as_ref(),
+            &self.config.registry_url,
+            &tag.repository,
+            digest,
+            Some(authorization),
+        )
+        .await;
+        let results: BTreeMap<String, BackendResult> = match images {
+            Ok(images) => self.scanner.scan_with(due, &images).await,
+            Err(e) => {
+                let error = format!("reading the manifest from the registry: {e}");
+                due.iter()
+                    .map(|b| (b.clone(), BackendResult::Failed { error: error.clone() }))
+                    .collect()
+            }
+        };
+        let now = Utc::now();
+        let mut states = Vec::new();
+        for (backend, result) in results {
+            let attempts = previous
+                .get(&(digest.clone(), backend.clone()))
+                .map_or(0, |r| r.attempts);
+            let (state, report, error, attempts) = match result {
+                BackendResult::Done { report } => (ScanState::Done, Some(report), None, 0),
+                BackendResult::Failed { error } => (ScanState::Failed, None, Some(error), attempts + 1),
+                BackendResult::Pending | BackendResult::Scanning => (ScanState::Pending, None, None, attempts + 1),
+            };
+            let next_attempt_at = (state != ScanState::Done)
+                .then(|| {
+                    let delay = backoff(self.config.retry_base, self.config.retry_max, attempts);
+                    chrono::Duration::from_std(delay).ok().map(|d| now + d)
+                })
+                .flatten();
+            let record = ScanRecord {
+                digest: digest.clone(),
+                backend,
+                state,
+                report,
+                error,
+                attempts,
+                updated_at: now,
+                next_attempt_at,
+            };
+            self.store.put_scan_record(&record).await?;
+            states.push(state);
+        }
+        Ok(states)
+    }
+
+    /// Runs a pass every `interval` until the task is aborted.
+    pub fn spawn(self: Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                match self.run_once(&|_, _| {}).await {
+                    Ok(report) if report.digests > 0 => tracing::info!(?report, "scan pass finished"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "scan pass failed; will retry"),
+                }
+                tokio::time::sleep(interval).await;
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use async_trait::async_trait;
+    use portus_core::InMemoryStore;
+    use portus_core::model::{ManifestRecord, MissingNamespace};
+    use portus_core::traits::{ManifestInfo, ScanOutcome, ScanReport, SecurityBackend};
+
+    use super::*;
+    use crate::aggregate::TagScanStatus;
+    use crate::backend::dummy::DummyBackend;
+
+    struct Registry {
+        broken: AtomicBool,
+    }
+
+    #[async_trait]
+    impl RegistryClient for Registry {
+        async fn catalog(&self) -> portus_core::Result<Vec<String>> {
+            Ok(vec![])
+        }
+        async fn tags(&self, _: &str) -> portus_core::Result<Vec<String>> {
+            Ok(vec![])
+        }
+        async fn head_manifest(&self, _: &str, _: &str) -> portus_core::Result<ManifestRecord> {
+            unreachable!("the worker reads whole manifests")
+        }
+        async fn manifest(&self, _: &str, reference: &str) -> portus_core::Result<ManifestInfo> {
+            if self.broken.load(Ordering::SeqCst) {
+                return Err(portus_core::Error::Unavailable {
+                    what: "registry",
+                    source: "down".into(),
+                });
+            }
+            Ok(ManifestInfo {
+                record: ManifestRecord {
+                    digest: reference.into(),
+                    media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                    size: None,
+                },
+                layers: vec!["sha256:layer".into()],
+                children: vec![],
+            })
+        }
+        async fn delete_manifest(&self, _: &str, _: &str) -> portus_core::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Fails until told otherwise; records the layer URL and authorization it was given.
+    struct Flaky {
+        healthy: AtomicBool,
+        seen: Mutex<Vec<(String, Option<String>)>>,
+    }
+
+    #[async_trait]
+    impl SecurityBackend for Flaky {
+        fn name(&self) -> &str {
+            "flaky"
+        }
+        async fn scan(&self, image: &ImageRef) -> portus_core::Result<ScanOutcome> {
+            self.seen
+                .lock()
+                .unwrap()
+                .push((image.layers[0].url.clone(), image.registry_authorization.clone()));
+            if self.healthy.load(Ordering::SeqCst) {
+                Ok(ScanOutcome::Finished(ScanReport::default()))
+            } else {
+                Err(portus_core::Error::Unavailable {
+                    what: "security scanner",
+                    source: "connection refused".into(),
+                })
+            }
+        }
+        async fn health(&self) -> portus_core::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct Setup {
+        store: Arc<InMemoryStore>,
+        registry: Arc<Registry>,
+        flaky: Arc<Flaky>,
+    }
+
+    impl Setup {
+        async fn new() -> Setup {
+            let store = Arc::new(InMemoryStore::new());
+            for (repository, tag, digest) in [
+                ("a/x", "1", "sha256:one"),
+                ("a/x", "latest", "sha256:one"),
+                ("a/y", "1", "sha256:two"),
+            ] {
+                let manifest = ManifestRecord {
+                    digest: digest.into(),
+                    media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                    size: None,
+                };
+                store
+                    .put_tag(repository, tag, &manifest, None, MissingNamespace::Create)
+                    .await
+                    .unwrap();
+            }
+            let flaky = Arc::new(Flaky {
+                healthy: AtomicBool::new(false),
+                seen: Mutex::default(),
+            });
+            Setup {
+                store,
+                registry: Arc::new(Registry {
+                    broken: AtomicBool::new(false),
+                }),
+                flaky,
+            }
+        }
+
+        fn worker(&self, retry_base: Duration, rescan_after: Duration) -> ScanWorker {
+            let mut scanner = Scanner::new(Duration::from_secs(5));
+            scanner
+                .register(Arc::new(DummyBackend))
+                .unwrap()
+                .register(self.flaky.clone())
+                .unwrap();
+            let authorization: PullAuthorization = Arc::new(|repository: &str| Ok(format!("Bearer pull-{repository}")));
+            let config = WorkerConfig {
+                concurrency: 4,
+                retry_base,
+                retry_max: Duration::from_secs(3600),
+                rescan_after,
+                registry_url: "http://registry:5000/".into(),
+            };
+            ScanWorker::new(
+                self.store.clone(),
+                self.registry.clone(),
+                scanner,
+                authorization,
+                config,
+            )
+        }
+
+        async fn security(&self, digest: &str) -> TagSecurity {
+            tag_security(
+                &self.store.scan_records(Some(digest)).await.unwrap(),
+                &["dummy", "flaky"],
+            )
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_are_recorded_retried_with_backoff_and_recover() {
+        let s = Setup::new().await;
+        let hour = Duration::from_secs(3600);
+        let report = s.worker(hour, hour).run_once(&|_, _| {}).await.unwrap();
+        assert_eq!(
+            report,
+            WorkReport {
+                digests: 2,
+                done: 2,
+                pending: 0,
+                failed: 2
+            },
+            "one scan per digest, not per tag"
+        );
+        let one = s.security("sha256:one").await;
+        assert_eq!(one.status, TagScanStatus::Failed, "never clean while a backend failed");
+        assert!(
+            one.backends["flaky"].contains("connection refused"),
+            "{:?}",
+            one.backends
+        );
+        let record = &s.store.scan_records(Some("sha256:one")).await.unwrap()[1];
+        assert_eq!((record.backend.as_str(), record.attempts), ("flaky", 1));
+        assert!(record.next_attempt_at.unwrap() > Utc::now() + chrono::Duration::minutes(59));
+        let (url, authorization) = s.flaky.seen.lock().unwrap()[0].clone();
+        assert!(
+            url.starts_with("http://registry:5000/v2/a/") && url.ends_with("/blobs/sha256:layer"),
+            "{url}"
+        );
+        assert!(authorization.unwrap().starts_with("Bearer pull-a/"));
+
+        // Not due yet: nothing happens.
+        assert_eq!(s.worker(hour, hour).run_once(&|_, _| {}).await.unwrap().digests, 0);
+
+        // The backoff elapses (moved into the past here) and the scanner is back: only the
+        // failed backend runs again.
+        for mut record in s
+            .store
+            .scan_records(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.backend == "flaky")
+        {
+            record.next_attempt_at = Some(Utc::now() - chrono::Duration::seconds(1));
+            s.store.put_scan_record(&record).await.unwrap();
+        }
+        s.flaky.healthy.store(true, Ordering::SeqCst);
+        let report = s.worker(hour, hour).run_once(&|_, _| {}).await.unwrap();
+        assert_eq!(
+            report,
+            WorkReport {
+                digests: 2,
+                done: 2,
+                pending: 0,
+                failed: 0
+            }
+        );
+        assert_eq!(
+            s.flaky.seen.lock().unwrap().len(),
+            4,
+            "two failed attempts, two retries"
+        );
+        let one = s.security("sha256:one").await;
+        assert_eq!(one.status, TagScanStatus::Done);
+        assert_eq!(one.vulnerabilities.len(), 3);
+        assert_eq!(one.vulnerabilities[0].found_by, ["dummy"]);
+    }
+
+    #[tokio::test]
+    async fn rescans_and_registry_failures() {
+        let s = Setup::new().await;
+        s.flaky.healthy.store(true, Ordering::SeqCst);
+        let hour = Duration::from_secs(3600);
+        assert_eq!(s.worker(hour, hour).run_once(&|_, _| {}).await.unwrap().done, 4);
+        assert_eq!(
+            s.worker(hour, hour).run_once(&|_, _| {}).await.unwrap().digests,
+            0,
+            "done scans wait for the rescan"
+        );
+        s.registry.broken.store(true, Ordering::SeqCst);
+        let report = s.worker(hour, Duration::ZERO).run_once(&|_, _| {}).await.unwrap();
+        assert_eq!(report.failed, 4, "a registry failure fails the rescans");
+        let records = s.store.scan_records(Some("sha256:two")).await.unwrap();
+        assert!(
+            records
+                .iter()
+                .all(|r| r.error.as_deref().is_some_and(|e| e.contains("reading the manifest")))
+        );
+        assert_eq!(s.security("sha256:two").await.status, TagScanStatus::Failed);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum() {
+        let (base, max) = (Duration::from_secs(30), Duration::from_secs(600));
+        assert_eq!(backoff(base, max, 1), Duration::from_secs(30));
+        assert_eq!(backoff(base, max, 3), Duration::from_secs(120));
+        assert_eq!(backoff(base, max, 40), max);
+        assert_eq!(backoff(Duration::ZERO, max, 5), Duration::ZERO);
+    }
+}
