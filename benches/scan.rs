@@ -1,0 +1,156 @@
+//! How long one scan pass takes over 10,000 tags with 3 backends that each answer in 50 ms,
+//! with the real worker and SQLite store; reports wall time and peak RSS.
+//!
+//! Run with `cargo bench --bench scan` (`SCAN_TAGS`, `SCAN_CONCURRENCY` change the size).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use portus::auth::store::SqliteStore;
+use portus::core::model::{ManifestRecord, MissingNamespace};
+use portus::core::traits::{ImageRef, ManifestInfo, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};
+use portus::core::{PolicyStore, RegistryClient};
+use portus::scan::scanner::Scanner;
+use portus::scan::worker::{PullAuthorization, ScanWorker, WorkerConfig};
+
+/// A registry answering manifests at once (the scanners' latency is what is measured).
+struct InstantRegistry;
+
+#[async_trait]
+impl RegistryClient for InstantRegistry {
+    async fn catalog(&self) -> portus::core::Result<Vec<String>> {
+        Ok(vec![])
+    }
+    async fn tags(&self, _: &str) -> portus::core::Result<Vec<String>> {
+        Ok(vec![])
+    }
+    async fn head_manifest(&self, _: &str, _: &str) -> portus::core::Result<ManifestRecord> {
+        unreachable!()
+    }
+    async fn manifest(&self, _: &str, reference: &str) -> portus::core::Result<ManifestInfo> {
+        Ok(ManifestInfo {
+            record: ManifestRecord {
+                digest: reference.into(),
+                media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                size: None,
+            },
+            layers: vec!["sha256:base".into(), format!("sha256:top-{reference}")],
+            children: vec![],
+        })
+    }
+    async fn delete_manifest(&self, _: &str, _: &str) -> portus::core::Result<()> {
+        Ok(())
+    }
+}
+
+/// A scanner that takes 50 ms and finds two vulnerabilities.
+struct SlowScanner(&'static str);
+
+#[async_trait]
+impl SecurityBackend for SlowScanner {
+    fn name(&self) -> &str {
+        self.0
+    }
+    async fn scan(&self, image: &ImageRef) -> portus::core::Result<ScanOutcome> {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let finding = |id: &str, severity| Vulnerability {
+            id: id.into(),
+            severity,
+            package: Some("openssl".into()),
+            package_version: Some("1.1.1".into()),
+            fixed_in: Some("1.1.1w".into()),
+            links: vec![format!("https://example.org/{}", image.digest)],
+            description: None,
+        };
+        Ok(ScanOutcome::Finished(ScanReport {
+            vulnerabilities: vec![
+                finding("CVE-2023-0001", Severity::High),
+                finding("CVE-2023-0002", Severity::Low),
+            ],
+        }))
+    }
+    async fn health(&self) -> portus::core::Result<()> {
+        Ok(())
+    }
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_owned())
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    // `cargo test` runs benches with --bench absent: keep that fast.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let tags: usize = std::env::var("SCAN_TAGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let concurrency: usize = std::env::var("SCAN_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn PolicyStore> = Arc::new(SqliteStore::open(&dir.path().join("scan.db")).await.unwrap());
+        for i in 0..tags {
+            let manifest = ManifestRecord {
+                digest: format!("sha256:{i:064x}"),
+                media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                size: None,
+            };
+            let repository = format!("ns{:03}/app{}", i / 100, i % 100 / 10);
+            store
+                .put_tag(
+                    &repository,
+                    &format!("v{}", i % 10),
+                    &manifest,
+                    None,
+                    MissingNamespace::Create,
+                )
+                .await
+                .unwrap();
+        }
+        let rss_before = peak_rss_kib();
+        let mut scanner = Scanner::new(Duration::from_secs(30));
+        for name in ["clair", "clair-legacy", "trivy-like"] {
+            scanner.register(Arc::new(SlowScanner(name))).unwrap();
+        }
+        let authorization: PullAuthorization = Arc::new(|_: &str| Ok("Bearer bench".to_owned()));
+        let config = WorkerConfig {
+            concurrency,
+            retry_base: Duration::from_secs(30),
+            retry_max: Duration::from_secs(3600),
+            rescan_after: Duration::from_secs(86_400),
+            registry_url: "http://127.0.0.1:5000".into(),
+        };
+        let worker = ScanWorker::new(store.clone(), Arc::new(InstantRegistry), scanner, authorization, config);
+        let start = Instant::now();
+        let report = worker.run_once(&|_, _| {}).await.unwrap();
+        let elapsed = start.elapsed();
+        assert_eq!(report.done, tags * 3);
+        println!("scan pass: {tags} tags x 3 backends (50 ms each), concurrency {concurrency}");
+        println!("  wall time: {:.1} s (target < 60 s)", elapsed.as_secs_f64());
+        println!("  backend scans/s: {:.0}", (tags * 3) as f64 / elapsed.as_secs_f64());
+        println!(
+            "  peak RSS: {} MiB (after loading the store: {} MiB)",
+            peak_rss_kib() / 1024,
+            rss_before / 1024
+        );
+    });
+}
