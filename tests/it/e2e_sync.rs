@@ -494,3 +494,36 @@ fn scan_all_records_results_and_keeps_failures_visible() {
         "the failure waits for its backoff: {again}"
     );
 }
+
+#[test]
+fn clair_v4_and_dummy_results_are_merged_with_attribution() {
+    let clair = crate::harness::FakeClairV4::start();
+    let extra = format!(
+        "[security]\ninterval_secs = 3600\n[security.dummy]\nserver = \"on\"\n[security.clair_v4]\nserver = \"http://{}/\"\n",
+        clair.addr
+    );
+    let s = Setup::with_config(true, 0, &extra);
+    s.push("alice/app:1.0", &[]);
+    assert!(wait_until(Duration::from_secs(2), || s.tag("alice/app:1.0").is_some()));
+    let out = s.portus.cli(&["scan", "--all"], None);
+    assert!(out.contains("2 backend scans done, 0 pending, 0 failed"), "{out}");
+    assert!(
+        clair.fetched.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "Clair downloaded the layers from the registry with the token portus gave it"
+    );
+    let result = stored(&s, "alice/app:1.0");
+    assert_eq!(result["status"], "done");
+    assert_eq!(
+        result["backends"],
+        serde_json::json!({"clair": "done", "dummy": "done"})
+    );
+    let first = &result["vulnerabilities"][0];
+    assert_eq!(first["id"], "CVE-2016-6304");
+    assert_eq!(
+        first["severity"], "Critical",
+        "the higher of Clair's Critical and dummy's High"
+    );
+    assert_eq!(first["found_by"], serde_json::json!(["clair", "dummy"]));
+    assert_eq!(first["fixed_in"], serde_json::json!(["1.0.2i"]));
+    assert_eq!(result["vulnerabilities"].as_array().unwrap().len(), 3);
+}

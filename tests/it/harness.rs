@@ -543,3 +543,127 @@ impl Drop for FaultyProxy {
         }
     }
 }
+
+/// A Clair v4 test server: validates `POST /indexer/api/v1/index_report` like Clair does, then,
+/// as Clair would, downloads every layer from its `uri` with the given headers and refuses to
+/// finish the index unless each download succeeds. The vulnerability report lists one finding.
+pub struct FakeClairV4 {
+    pub addr: SocketAddr,
+    /// Layer downloads that succeeded.
+    pub fetched: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeClairV4 {
+    pub fn start() -> FakeClairV4 {
+        use axum::extract::{Path as AxumPath, State};
+        use axum::response::IntoResponse;
+        type Shared = (
+            reqwest::Client,
+            std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+            std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        );
+
+        async fn index(
+            State((client, indexed, fetched)): State<Shared>,
+            body: axum::body::Bytes,
+        ) -> axum::response::Response {
+            let Ok(manifest) = serde_json::from_slice::<serde_json::Value>(&body) else {
+                return axum::http::StatusCode::BAD_REQUEST.into_response();
+            };
+            let hash = manifest["hash"].as_str().unwrap_or_default().to_owned();
+            let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
+            if !hash.starts_with("sha256:") || layers.is_empty() {
+                return axum::http::StatusCode::BAD_REQUEST.into_response();
+            }
+            for layer in layers {
+                let mut request = client.get(layer["uri"].as_str().unwrap_or_default());
+                if let Some(headers) = layer["headers"].as_object() {
+                    for (name, values) in headers {
+                        for value in values.as_array().into_iter().flatten() {
+                            request = request.header(name, value.as_str().unwrap_or_default());
+                        }
+                    }
+                }
+                let ok = request.send().await.map(|r| r.status().is_success()).unwrap_or(false);
+                if !ok {
+                    let report = serde_json::json!({"manifest_hash": hash, "state": "IndexError", "success": false,
+                        "err": "failed to fetch layers", "packages": {}, "distributions": {}, "environments": {}});
+                    return (axum::http::StatusCode::CREATED, axum::Json(report)).into_response();
+                }
+                fetched.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            indexed.lock().unwrap().insert(hash.clone());
+            let report = serde_json::json!({"manifest_hash": hash, "state": "IndexFinished", "success": true, "err": "",
+                "packages": {}, "distributions": {}, "environments": {}});
+            (axum::http::StatusCode::CREATED, axum::Json(report)).into_response()
+        }
+        async fn report(
+            State((_, indexed, _)): State<Shared>,
+            AxumPath(digest): AxumPath<String>,
+        ) -> axum::response::Response {
+            if !indexed.lock().unwrap().contains(&digest) {
+                return axum::http::StatusCode::NOT_FOUND.into_response();
+            }
+            axum::Json(serde_json::json!({
+                "manifest_hash": digest, "distributions": {}, "environments": {},
+                "packages": {"1": {"id": "1", "name": "openssl", "version": "1.0.2k"}},
+                "vulnerabilities": {"9": {"id": "9", "updater": "test", "name": "CVE-2016-6304", "links": "https://nvd.nist.gov/vuln/detail/CVE-2016-6304",
+                    "normalized_severity": "Critical", "severity": "Critical", "fixed_in_version": "1.0.2i"}},
+                "package_vulnerabilities": {"1": ["9"]}
+            }))
+            .into_response()
+        }
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let fetched = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let shared: Shared = (reqwest::Client::new(), Default::default(), fetched.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let app = axum::Router::new()
+                    .route(
+                        "/indexer/api/v1/index_report/{digest}",
+                        axum::routing::get(|| async { axum::http::StatusCode::NOT_FOUND }),
+                    )
+                    .route("/indexer/api/v1/index_report", axum::routing::post(index))
+                    .route(
+                        "/matcher/api/v1/vulnerability_report/{digest}",
+                        axum::routing::get(report),
+                    )
+                    .with_state(shared);
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        rx.await.ok();
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        FakeClairV4 {
+            addr,
+            fetched,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for FakeClairV4 {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
