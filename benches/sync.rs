@@ -76,6 +76,7 @@ fn setup(
             AppState {
                 tokens,
                 webhook: Some(webhook),
+                scan_backends: Arc::from([]),
             },
             HttpLimits::default(),
         );

@@ -81,6 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         AppState {
             tokens: Arc::new(tokens),
             webhook: None,
+            scan_backends: Arc::from([]),
         },
         Default::default(),
     );

@@ -150,6 +150,24 @@ impl TokenService {
         Err(Error::InvalidCredentials)
     }
 
+    /// The enabled user an application token belongs to (API `Authorization: Bearer`).
+    pub async fn authenticate_app_token(&self, secret: &Secret) -> Result<User> {
+        let token = self
+            .store
+            .app_token_by_hash(&secret_digest(secret))
+            .await?
+            .ok_or(Error::InvalidCredentials)?;
+        match self.store.user_by_id(token.user_id).await? {
+            Some(user) if user.enabled => Ok(user),
+            _ => Err(Error::InvalidCredentials),
+        }
+    }
+
+    /// The authorization settings.
+    pub fn policy(&self) -> &PolicyConfig {
+        &self.config.policy
+    }
+
     /// Answers a token request (GET /v2/token or the OAuth2 password grant).
     pub async fn issue(&self, request: TokenRequest) -> Result<TokenGrant> {
         self.check_service(request.service.as_deref())?;

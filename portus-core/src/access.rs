@@ -33,6 +33,31 @@ impl GrantedAccess {
     }
 }
 
+/// Whether `caller` may do `action` on `repository` (e.g. see its tags: `Action::Pull`).
+pub async fn may(
+    store: &dyn PolicyStore,
+    caller: Caller,
+    repository: &str,
+    action: Action,
+    config: &PolicyConfig,
+) -> Result<bool> {
+    let user_id = match caller {
+        Caller::User { id, .. } => Some(id),
+        Caller::Anonymous => None,
+    };
+    let (namespace, _) = NamespaceRef::of_repository(repository);
+    let facts = store
+        .namespace_access(namespace, user_id)
+        .await?
+        .map(|a| NamespaceFacts {
+            visibility: a.namespace.visibility,
+            global: a.namespace.global,
+            role: a.role,
+            personal_of_caller: user_id.is_some() && a.namespace.personal_owner == user_id,
+        });
+    Ok(authorize(caller, facts.as_ref(), action, config).is_allowed())
+}
+
 /// Decides every action of every requested scope for `caller`.
 ///
 /// Scopes naming the same resource are merged, keeping request order; scopes left with no

@@ -472,6 +472,10 @@ impl PolicyStore for InMemoryStore {
             .cloned())
     }
 
+    async fn tag_by_id(&self, id: TagId) -> Result<Option<TagRecord>> {
+        Ok(self.lock().tags.iter().find(|t| t.id == id).cloned())
+    }
+
     async fn tags<'a>(&self, repository: Option<&'a str>) -> Result<Vec<TagRecord>> {
         let mut tags: Vec<TagRecord> = self
             .lock()

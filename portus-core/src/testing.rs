@@ -518,6 +518,8 @@ pub async fn tags_are_recorded_moved_and_deleted(store: &dyn PolicyStore) {
         .await
         .unwrap();
     let one = store.tag("alice/app", "1.0").await.unwrap().expect("tag");
+    assert_eq!(store.tag_by_id(one.id).await.unwrap().as_ref(), Some(&one));
+    assert_eq!(store.tag_by_id(crate::model::TagId(987_654)).await.unwrap(), None);
     assert_eq!((one.repository.as_str(), one.name.as_str()), ("alice/app", "1.0"));
     assert_eq!(one.manifest, manifest("sha256:aa"));
     assert_eq!(one.pushed_by.as_deref(), Some("alice"));

@@ -203,10 +203,16 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
         authorization: format!("Bearer {}", paths.webhook_secret()?).into(),
     };
     let registry = registry_client(config, &tokens)?;
+    let scan_backends: Arc<[String]> = scanner(config)?
+        .backend_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     Ok(App {
         state: AppState {
             tokens,
             webhook: Some(webhook),
+            scan_backends,
         },
         limits,
         store,

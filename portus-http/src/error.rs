@@ -75,6 +75,12 @@ impl From<portus_auth::Error> for ApiError {
     }
 }
 
+impl From<portus_core::Error> for ApiError {
+    fn from(error: portus_core::Error) -> Self {
+        portus_auth::Error::Core(error).into()
+    }
+}
+
 impl From<portus_scan::Error> for ApiError {
     fn from(error: portus_scan::Error) -> Self {
         match error {

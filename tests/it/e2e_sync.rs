@@ -526,4 +526,30 @@ fn clair_v4_and_dummy_results_are_merged_with_attribution() {
     assert_eq!(first["found_by"], serde_json::json!(["clair", "dummy"]));
     assert_eq!(first["fixed_in"], serde_json::json!(["1.0.2i"]));
     assert_eq!(result["vulnerabilities"].as_array().unwrap().len(), 3);
+
+    // The same merged view through the API, for alice with an application token.
+    let token = s
+        .portus
+        .cli(&["token", "create", "alice", "--name", "api"], None)
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let tags: serde_json::Value = serde_json::from_str(&s.portus.cli(&["tag", "list", "--json"], None)).unwrap();
+    let id = tags[0]["id"].as_i64().unwrap();
+    let auth = format!("alice:{token}");
+    let response = crate::harness::http_get(
+        s.portus.addr,
+        &format!("/api/v1/tags/{id}/vulnerabilities"),
+        &[("Portus-Auth", &auth)],
+    );
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let body: serde_json::Value = serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["security"], result);
+    assert_eq!(body["tag"]["repository"], "alice/app");
+    let anonymous = crate::harness::http_get(s.portus.addr, &format!("/api/v1/tags/{id}/vulnerabilities"), &[]);
+    assert!(
+        anonymous.starts_with("HTTP/1.1 404") && !anonymous.contains("alice/app"),
+        "{anonymous}"
+    );
 }

@@ -826,6 +826,16 @@ impl PolicyStore for SqliteStore {
         row.as_ref().map(tag_from).transpose()
     }
 
+    async fn tag_by_id(&self, id: TagId) -> Result<Option<TagRecord>> {
+        let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} WHERE t.id = ?"));
+        let row = sqlx::query(sql)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(tag_from).transpose()
+    }
+
     async fn tags<'a>(&self, repository: Option<&'a str>) -> Result<Vec<TagRecord>> {
         let rows = match repository {
             Some(repository) => {

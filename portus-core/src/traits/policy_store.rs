@@ -6,7 +6,7 @@ use crate::Result;
 use crate::model::{
     Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
     NamespaceAccess, NamespaceId, NamespaceRef, NewActivity, NewNamespace, NewUser, PasswordHash, RefreshToken, Role,
-    ScanRecord, StoredEvent, TagChange, TagRecord, Team, TeamId, TeamMember, User, UserId, Visibility,
+    ScanRecord, StoredEvent, TagChange, TagId, TagRecord, Team, TeamId, TeamMember, User, UserId, Visibility,
 };
 
 /// Persistent state behind authorization: users, teams, namespaces and credentials.
@@ -92,6 +92,8 @@ pub trait PolicyStore: Send + Sync {
     async fn ensure_repository(&self, repository: &str, missing: MissingNamespace) -> Result<bool>;
     /// One tag.
     async fn tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>>;
+    /// One tag by id.
+    async fn tag_by_id(&self, id: TagId) -> Result<Option<TagRecord>>;
     /// All tags of one repository, or of all repositories; ordered by repository and name.
     async fn tags<'a>(&self, repository: Option<&'a str>) -> Result<Vec<TagRecord>>;
     /// All repository names, ordered.
@@ -221,6 +223,9 @@ macro_rules! forward_policy_store {
             }
             async fn tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>> {
                 (**self).tag(repository, tag).await
+            }
+            async fn tag_by_id(&self, id: TagId) -> Result<Option<TagRecord>> {
+                (**self).tag_by_id(id).await
             }
             async fn tags<'a>(&self, repository: Option<&'a str>) -> Result<Vec<TagRecord>> {
                 (**self).tags(repository).await

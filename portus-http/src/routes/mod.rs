@@ -1,5 +1,6 @@
 //! Routes and the shared state of the HTTP adapter.
 
+mod api;
 mod credentials;
 mod token;
 mod webhook;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     /// The notification endpoint; `None` answers 404 there.
     pub webhook: Option<Webhook>,
+    /// Names of the configured security backends (empty: scanning is off).
+    pub scan_backends: Arc<[String]>,
 }
 
 /// The portus HTTP API for `state`, with body-size limit, timeout and request tracing layers.
@@ -62,6 +65,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
     Router::new()
         .route("/v2/token", get(token::get_token).post(token::post_token))
         .route("/v2/", get(token::ping))
+        .route("/api/v1/tags/{id}/vulnerabilities", get(api::tag_vulnerabilities))
         .route(
             "/v2/webhooks/events",
             post(webhook::receive_events).layer(DefaultBodyLimit::max(limits.max_envelope_bytes)),

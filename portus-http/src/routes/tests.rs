@@ -48,6 +48,7 @@ async fn app() -> axum::Router {
         AppState {
             tokens: Arc::new(tokens),
             webhook: Some(webhook),
+            scan_backends: Arc::from([]),
         },
         HttpLimits {
             max_body_bytes: 4096,
@@ -382,4 +383,182 @@ async fn webhook_requires_the_secret_and_is_idempotent() {
     assert!(error_message(&json).contains("no valid id"), "{json}");
     let (status, _) = notify(&app, Some("Bearer hook-secret"), &"x".repeat(20_000)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+mod api {
+    use chrono::Utc;
+    use portus_auth::password::{APP_TOKEN_PREFIX, generate_secret};
+    use portus_core::model::{ManifestRecord, NewNamespace, ScanRecord, ScanState, Visibility};
+    use portus_core::traits::{ScanReport, Severity, Vulnerability};
+
+    use super::*;
+
+    struct Api {
+        app: axum::Router,
+        private_tag: i64,
+        public_tag: i64,
+        alice_token: String,
+        bob_token: String,
+    }
+
+    async fn api() -> Api {
+        let store = Arc::new(InMemoryStore::new());
+        let alice = store
+            .create_user(NewUser {
+                username: "alice".into(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let bob = store
+            .create_user(NewUser {
+                username: "bob".into(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let team = store.create_team("devs", alice.id, None).await.unwrap();
+        let open = NewNamespace {
+            name: "open".into(),
+            team_id: team.id,
+            visibility: Visibility::Public,
+            description: None,
+        };
+        store.create_namespace(open).await.unwrap();
+        let manifest = |d: &str| ManifestRecord {
+            digest: d.into(),
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            size: None,
+        };
+        for (repository, digest) in [("alice/secret-app", "sha256:private"), ("open/app", "sha256:public")] {
+            store
+                .put_tag(repository, "1.0", &manifest(digest), None, MissingNamespace::Ignore)
+                .await
+                .unwrap();
+        }
+        let report = ScanReport {
+            vulnerabilities: vec![Vulnerability {
+                id: "CVE-2016-6304".into(),
+                severity: Severity::High,
+                package: Some("openssl".into()),
+                package_version: None,
+                fixed_in: None,
+                links: vec![],
+                description: None,
+            }],
+        };
+        store
+            .put_scan_record(&ScanRecord {
+                digest: "sha256:public".into(),
+                backend: "dummy".into(),
+                state: ScanState::Done,
+                report: Some(report),
+                error: None,
+                attempts: 0,
+                updated_at: Utc::now(),
+                next_attempt_at: None,
+            })
+            .await
+            .unwrap();
+        let mut tokens = Vec::new();
+        for user in [&alice, &bob] {
+            let secret = generate_secret(APP_TOKEN_PREFIX).unwrap();
+            store.create_app_token(user.id, "api", &secret.digest).await.unwrap();
+            tokens.push(secret.plain.expose().to_owned());
+        }
+        let private_tag = store.tag("alice/secret-app", "1.0").await.unwrap().unwrap().id.0;
+        let public_tag = store.tag("open/app", "1.0").await.unwrap().unwrap().id.0;
+        let (key_pem, _) = generate_key_and_certificate(SigningAlgorithm::Es256, "test").unwrap();
+        let issuer = TokenIssuer::new(
+            SigningKey::from_pem(&key_pem).unwrap(),
+            "portus.test",
+            Duration::from_secs(300),
+            false,
+        )
+        .unwrap();
+        let service = TokenService::new(store, vec![], issuer, TokenServiceConfig::new("registry.local"));
+        let state = AppState {
+            tokens: Arc::new(service),
+            webhook: None,
+            scan_backends: Arc::from(["clair".to_owned(), "dummy".to_owned()]),
+        };
+        Api {
+            app: router(state, HttpLimits::default()),
+            private_tag,
+            public_tag,
+            alice_token: tokens.remove(0),
+            bob_token: tokens.remove(0),
+        }
+    }
+
+    async fn vulnerabilities(api: &Api, id: i64, headers: &[(&str, String)]) -> (StatusCode, Value) {
+        let mut request = Request::get(format!("/api/v1/tags/{id}/vulnerabilities"));
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let (status, _, json) = send(&api.app, request.body(Body::empty()).unwrap()).await;
+        (status, json)
+    }
+
+    #[tokio::test]
+    async fn shows_merged_findings_to_those_who_may_pull() {
+        let api = api().await;
+        let (status, json) = vulnerabilities(&api, api.public_tag, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(json["tag"]["repository"], "open/app");
+        assert_eq!(
+            json["security"]["status"], "pending",
+            "clair has not answered: pending, not clean"
+        );
+        assert_eq!(
+            json["security"]["backends"],
+            serde_json::json!({"clair": "pending", "dummy": "done"})
+        );
+        assert_eq!(
+            json["security"]["vulnerabilities"][0]["found_by"],
+            serde_json::json!(["dummy"])
+        );
+
+        let bearer = [("authorization", format!("Bearer {}", api.alice_token))];
+        let (status, json) = vulnerabilities(&api, api.private_tag, &bearer).await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(json["security"]["vulnerabilities"], serde_json::json!([]));
+        let portus_auth = [("portus-auth", format!("alice:{}", api.alice_token))];
+        assert_eq!(
+            vulnerabilities(&api, api.private_tag, &portus_auth).await.0,
+            StatusCode::OK
+        );
+    }
+
+    #[tokio::test]
+    async fn private_tags_are_indistinguishable_from_missing_ones() {
+        let api = api().await;
+        let bob = [("authorization", format!("Bearer {}", api.bob_token))];
+        let (hidden, hidden_json) = vulnerabilities(&api, api.private_tag, &bob).await;
+        let (missing, missing_json) = vulnerabilities(&api, 987_654, &bob).await;
+        assert_eq!((hidden, missing), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+        assert_eq!(hidden_json, missing_json);
+        assert!(!hidden_json.to_string().contains("secret-app"));
+        assert_eq!(
+            vulnerabilities(&api, api.private_tag, &[]).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(vulnerabilities(&api, -1, &[]).await.0, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn bad_credentials_are_refused() {
+        let api = api().await;
+        let cases = [
+            ("authorization", "Bearer pat_forged".to_owned()),
+            ("authorization", format!("Basic {}", api.alice_token)),
+            ("portus-auth", format!("bob:{}", api.alice_token)),
+            ("portus-auth", "no-colon".to_owned()),
+        ];
+        for (name, value) in cases {
+            let (status, json) = vulnerabilities(&api, api.public_tag, &[(name, value.clone())]).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {value}");
+            assert_eq!(json["errors"][0]["code"], "UNAUTHORIZED");
+        }
+    }
 }
