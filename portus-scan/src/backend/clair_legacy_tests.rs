@@ -20,6 +20,8 @@ struct Fake {
     layers: Arc<Mutex<HashMap<String, (String, String)>>>,
     fail_with: Arc<Mutex<Option<(u16, &'static str)>>>,
     null_features: Arc<Mutex<bool>>,
+    slow: Arc<Mutex<bool>>,
+    malformed: Arc<Mutex<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -79,6 +81,12 @@ async fn get_layer(State(fake): State<Fake>, Path(name): Path<String>, RawQuery(
     }
     if !fake.layers.lock().unwrap().contains_key(&name) {
         return clair_error(404, "the resource cannot be found");
+    }
+    if *fake.slow.lock().unwrap() {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    if *fake.malformed.lock().unwrap() {
+        return (Status::OK, "{\"Layer\": {\"Features\": [").into_response();
     }
     if *fake.null_features.lock().unwrap() {
         return axum::Json(json!({"Layer": {"Name": name, "Features": null}})).into_response();
@@ -184,4 +192,40 @@ async fn errors_are_never_clean() {
         ),
         "recovers"
     );
+}
+
+#[tokio::test]
+async fn slow_malformed_and_down_scanners_are_errors() {
+    let (url, fake) = fake_clair().await;
+    let clair = ClairLegacy::new(url, Duration::from_secs(1)).unwrap();
+    *fake.slow.lock().unwrap() = true;
+    assert!(
+        clair.scan(&image(&["sha256:a"])).await.unwrap_err().is_temporary(),
+        "a timeout is temporary"
+    );
+    *fake.slow.lock().unwrap() = false;
+    *fake.malformed.lock().unwrap() = true;
+    let err = clair.scan(&image(&["sha256:a"])).await.unwrap_err();
+    assert!(!err.is_temporary(), "{err}");
+    *fake.malformed.lock().unwrap() = false;
+    assert!(
+        matches!(
+            clair.scan(&image(&["sha256:a"])).await.unwrap(),
+            ScanOutcome::Finished(_)
+        ),
+        "recovers"
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = ClairLegacy::new(
+        format!("http://127.0.0.1:{port}/").parse().unwrap(),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    assert!(down.scan(&image(&["sha256:a"])).await.unwrap_err().is_temporary());
+    assert!(down.health().await.is_err());
 }

@@ -155,13 +155,20 @@ mod tests {
             Query(q): Query<std::collections::HashMap<String, String>>,
         ) -> axum::response::Response {
             assert_eq!(q.get("image").map(String::as_str), Some("alice/app:1.0"));
-            match *answer.lock().unwrap() {
+            let code = *answer.lock().unwrap();
+            match code {
                 200 => axum::Json(json!({"Count": 3, "Security": 2, "List": [
                     {"Name": "SUSE-2016-1", "IsSecurity": true, "Severity": "important", "Summary": "openssl"},
                     {"Name": "SUSE-2016-2", "IsSecurity": true, "Severity": "low"},
                     {"Name": "SUSE-2016-3", "IsSecurity": false}]}))
                 .into_response(),
                 202 => Status::ACCEPTED.into_response(),
+                // A slow answer, then malformed JSON.
+                1 => {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    Status::ACCEPTED.into_response()
+                }
+                2 => (Status::OK, "{\"Security\": 1, \"List\": [").into_response(),
                 code => (
                     Status::from_u16(code).unwrap(),
                     axum::Json(json!({"Error": "zypper failed"})),
