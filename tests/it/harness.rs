@@ -445,20 +445,19 @@ pub fn oci_index_layout(dir: &Path, tag: &str) -> String {
     digest
 }
 
-/// An HTTP proxy in front of the registry that answers 500 to requests whose path contains
-/// a given text: a registry failing midway.
-pub struct FaultyProxy {
+/// An axum app served on 127.0.0.1 from a thread of its own; stopped when dropped.
+pub struct BackgroundServer {
     pub addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl FaultyProxy {
-    pub fn start(upstream: SocketAddr, fail_path_containing: &str) -> FaultyProxy {
+impl BackgroundServer {
+    /// Serves the router `make_app` builds (inside the server's runtime).
+    pub fn start(make_app: impl FnOnce() -> axum::Router + Send + 'static) -> BackgroundServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
-        let fail = fail_path_containing.to_owned();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -466,16 +465,8 @@ impl FaultyProxy {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
-                let client = reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .unwrap();
-                let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
-                    let (client, fail) = (client.clone(), fail.clone());
-                    async move { forward(client, upstream, &fail, request).await }
-                });
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, app)
+                axum::serve(listener, make_app())
                     .with_graceful_shutdown(async {
                         rx.await.ok();
                     })
@@ -483,10 +474,48 @@ impl FaultyProxy {
                     .unwrap();
             });
         });
-        FaultyProxy {
+        BackgroundServer {
             addr,
             shutdown: Some(tx),
             thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for BackgroundServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// An HTTP proxy in front of the registry that answers 500 to requests whose path contains
+/// a given text: a registry failing midway.
+pub struct FaultyProxy {
+    pub addr: SocketAddr,
+    _server: BackgroundServer,
+}
+
+impl FaultyProxy {
+    pub fn start(upstream: SocketAddr, fail_path_containing: &str) -> FaultyProxy {
+        let fail = fail_path_containing.to_owned();
+        let server = BackgroundServer::start(move || {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            axum::Router::new().fallback(move |request: axum::extract::Request| {
+                let (client, fail) = (client.clone(), fail.clone());
+                async move { forward(client, upstream, &fail, request).await }
+            })
+        });
+        FaultyProxy {
+            addr: server.addr,
+            _server: server,
         }
     }
 }
@@ -533,17 +562,6 @@ async fn forward(
     }
 }
 
-impl Drop for FaultyProxy {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// A Clair v4 test server: validates `POST /indexer/api/v1/index_report` like Clair does, then,
 /// as Clair would, downloads every layer from its `uri` with the given headers and refuses to
 /// finish the index unless each download succeeds. The vulnerability report lists one finding.
@@ -551,8 +569,7 @@ pub struct FakeClairV4 {
     pub addr: SocketAddr,
     /// Layer downloads that succeeded.
     pub fetched: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: BackgroundServer,
 }
 
 impl FakeClairV4 {
@@ -616,54 +633,25 @@ impl FakeClairV4 {
             .into_response()
         }
 
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
         let fetched = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let shared: Shared = (reqwest::Client::new(), Default::default(), fetched.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let app = axum::Router::new()
-                    .route(
-                        "/indexer/api/v1/index_report/{digest}",
-                        axum::routing::get(|| async { axum::http::StatusCode::NOT_FOUND }),
-                    )
-                    .route("/indexer/api/v1/index_report", axum::routing::post(index))
-                    .route(
-                        "/matcher/api/v1/vulnerability_report/{digest}",
-                        axum::routing::get(report),
-                    )
-                    .with_state(shared);
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        rx.await.ok();
-                    })
-                    .await
-                    .unwrap();
-            });
+        let server = BackgroundServer::start(move || {
+            axum::Router::new()
+                .route(
+                    "/indexer/api/v1/index_report/{digest}",
+                    axum::routing::get(|| async { axum::http::StatusCode::NOT_FOUND }),
+                )
+                .route("/indexer/api/v1/index_report", axum::routing::post(index))
+                .route(
+                    "/matcher/api/v1/vulnerability_report/{digest}",
+                    axum::routing::get(report),
+                )
+                .with_state(shared)
         });
         FakeClairV4 {
-            addr,
+            addr: server.addr,
             fetched,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for FakeClairV4 {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            _server: server,
         }
     }
 }
