@@ -33,6 +33,24 @@ impl GrantedAccess {
     }
 }
 
+/// What policy needs to know about `namespace` for `caller`; `None` when it does not exist.
+async fn namespace_facts(
+    store: &dyn PolicyStore,
+    namespace: NamespaceRef<'_>,
+    caller: Caller,
+) -> Result<Option<NamespaceFacts>> {
+    let user_id = caller.user_id();
+    Ok(store
+        .namespace_access(namespace, user_id)
+        .await?
+        .map(|a| NamespaceFacts {
+            visibility: a.namespace.visibility,
+            global: a.namespace.global,
+            role: a.role,
+            personal_of_caller: user_id.is_some() && a.namespace.personal_owner == user_id,
+        }))
+}
+
 /// Whether `caller` may do `action` on `repository` (e.g. see its tags: `Action::Pull`).
 pub async fn may(
     store: &dyn PolicyStore,
@@ -41,20 +59,8 @@ pub async fn may(
     action: Action,
     config: &PolicyConfig,
 ) -> Result<bool> {
-    let user_id = match caller {
-        Caller::User { id, .. } => Some(id),
-        Caller::Anonymous => None,
-    };
     let (namespace, _) = NamespaceRef::of_repository(repository);
-    let facts = store
-        .namespace_access(namespace, user_id)
-        .await?
-        .map(|a| NamespaceFacts {
-            visibility: a.namespace.visibility,
-            global: a.namespace.global,
-            role: a.role,
-            personal_of_caller: user_id.is_some() && a.namespace.personal_owner == user_id,
-        });
+    let facts = namespace_facts(store, namespace, caller).await?;
     Ok(authorize(caller, facts.as_ref(), action, config).is_allowed())
 }
 
@@ -68,10 +74,6 @@ pub async fn authorize_scopes(
     scopes: &[Scope],
     config: &PolicyConfig,
 ) -> Result<Vec<GrantedAccess>> {
-    let user_id = match caller {
-        Caller::User { id, .. } => Some(id),
-        Caller::Anonymous => None,
-    };
     let mut facts_cache: HashMap<NamespaceRef<'_>, Option<NamespaceFacts>> = HashMap::new();
     let mut granted: Vec<GrantedAccess> = Vec::new();
 
@@ -82,13 +84,7 @@ pub async fn authorize_scopes(
                 let facts = match facts_cache.get(&namespace) {
                     Some(facts) => *facts,
                     None => {
-                        let access = store.namespace_access(namespace, user_id).await?;
-                        let facts = access.map(|a| NamespaceFacts {
-                            visibility: a.namespace.visibility,
-                            global: a.namespace.global,
-                            role: a.role,
-                            personal_of_caller: user_id.is_some() && a.namespace.personal_owner == user_id,
-                        });
+                        let facts = namespace_facts(store, namespace, caller).await?;
                         facts_cache.insert(namespace, facts);
                         facts
                     }

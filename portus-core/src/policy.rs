@@ -81,6 +81,14 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// The user's id; `None` for anonymous callers.
+    pub fn user_id(self) -> Option<UserId> {
+        match self {
+            Caller::User { id, .. } => Some(id),
+            Caller::Anonymous => None,
+        }
+    }
+
     fn is_admin(self) -> bool {
         matches!(self, Caller::User { admin: true, .. })
     }
