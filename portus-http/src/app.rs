@@ -173,6 +173,8 @@ pub struct App {
     pub pipeline: Arc<EventPipeline>,
     /// The registry, when `registry.url` is configured.
     pub registry: Option<Arc<dyn RegistryClient>>,
+    /// The configured security backends (none: scanning is off).
+    pub scanner: portus_scan::scanner::Scanner,
 }
 
 /// Builds the token service and HTTP state for `config`.
@@ -203,11 +205,8 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
         authorization: format!("Bearer {}", paths.webhook_secret()?).into(),
     };
     let registry = registry_client(config, &tokens)?;
-    let scan_backends: Arc<[String]> = scanner(config)?
-        .backend_names()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let scanner = scanner(config)?;
+    let scan_backends: Arc<[String]> = scanner.backend_names().into_iter().map(str::to_owned).collect();
     Ok(App {
         state: AppState {
             tokens,
@@ -218,6 +217,7 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
         store,
         pipeline,
         registry,
+        scanner,
     })
 }
 
@@ -242,7 +242,7 @@ pub fn registry_client(config: &Config, tokens: &Arc<TokenService>) -> Result<Op
 }
 
 /// The security scanners configured in `[security]`; scanning is off when none is.
-pub fn scanner(config: &Config) -> Result<portus_scan::scanner::Scanner, Error> {
+fn scanner(config: &Config) -> Result<portus_scan::scanner::Scanner, Error> {
     use portus_scan::backend::{clair_legacy::ClairLegacy, clair_v4, dummy::DummyBackend, zypper::ZypperBackend};
     let security = &config.security;
     let url = |key: &str, value: &str| {
@@ -282,7 +282,7 @@ pub fn scanner(config: &Config) -> Result<portus_scan::scanner::Scanner, Error> 
 
 /// The background scan worker, when a backend and the registry are configured.
 pub fn scan_worker(config: &Config, app: &App) -> Result<Option<portus_scan::worker::ScanWorker>, Error> {
-    let scanner = scanner(config)?;
+    let scanner = app.scanner.clone();
     let (Some(registry), Some(url)) = (app.registry.clone(), config.registry.url.as_ref()) else {
         return Ok(None);
     };

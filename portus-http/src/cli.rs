@@ -550,17 +550,15 @@ async fn record_with(store: &dyn PolicyStore, action: &str, target: &str, detail
         .await?)
 }
 
-async fn registry_for(config: &Config, paths: &DataPaths) -> Result<(app::App, Arc<dyn RegistryClient>), Error> {
-    let app = app::build(config, paths).await?;
-    let registry = app
-        .registry
+fn registry_of(app: &app::App) -> Result<Arc<dyn RegistryClient>, Error> {
+    app.registry
         .clone()
-        .ok_or_else(|| Error::Usage("registry.url is not configured: set it to the registry's API URL".into()))?;
-    Ok((app, registry))
+        .ok_or_else(|| Error::Usage("registry.url is not configured: set it to the registry's API URL".into()))
 }
 
 async fn sync_command(config: &Config, paths: &DataPaths, args: SyncArgs) -> Result<(), Error> {
-    let (app, registry) = registry_for(config, paths).await?;
+    let app = app::build(config, paths).await?;
+    let registry = registry_of(&app)?;
     let strategy = args.strategy.unwrap_or(config.sync.strategy);
     let bar = progress_bar("listing the registry");
     let progress = |done: usize, total: usize| bar.update(done, total);
@@ -610,13 +608,13 @@ fn split_reference(reference: &str) -> Result<(&str, &str), Error> {
 async fn scan_command(config: &Config, paths: &DataPaths, args: ScanArgs) -> Result<(), Error> {
     use portus_scan::aggregate::merge_tag;
 
-    let scanner = app::scanner(config)?;
-    if !scanner.is_enabled() {
+    let app = app::build(config, paths).await?;
+    if !app.scanner.is_enabled() {
         return Err(Error::Usage(
             "scanning is off: configure a backend in the [security] section".into(),
         ));
     }
-    let (app, registry) = registry_for(config, paths).await?;
+    let registry = registry_of(&app)?;
     if args.all {
         let worker = app::scan_worker(config, &app)?.expect("scanner and registry are configured");
         let bar = progress_bar("scanning");
@@ -637,7 +635,7 @@ async fn scan_command(config: &Config, paths: &DataPaths, args: ScanArgs) -> Res
             .await?
             .ok_or_else(|| Error::Usage(format!("no tag {reference}")))?;
         let records = app.store.scan_records(Some(&record.manifest.digest)).await?;
-        let security = portus_scan::worker::tag_security(&records, &scanner.backend_names());
+        let security = portus_scan::worker::tag_security(&records, &app.scanner.backend_names());
         return print_security(reference, &security, args.json);
     }
     let base = config
@@ -660,7 +658,7 @@ async fn scan_command(config: &Config, paths: &DataPaths, args: ScanArgs) -> Res
         Some(format!("Bearer {token}")),
     )
     .await?;
-    let results = scanner.scan(&images).await;
+    let results = app.scanner.scan(&images).await;
     print_security(reference, &merge_tag(&results), args.json)
 }
 
@@ -770,7 +768,8 @@ async fn tag_command(config: &Config, paths: &DataPaths, command: TagCommand) ->
                     "deletion is disabled (policy.delete_enabled = false)".into(),
                 ));
             }
-            let (app, registry) = registry_for(config, paths).await?;
+            let app = app::build(config, paths).await?;
+            let registry = registry_of(&app)?;
             let store = app.store.as_ref();
             let record = store
                 .tag(repository, tag)
