@@ -138,6 +138,7 @@ fn main() {
             retry_max: Duration::from_secs(3600),
             rescan_after: Duration::from_secs(86_400),
             registry_url: "http://127.0.0.1:5000".into(),
+            lease: Duration::from_secs(600),
         };
         let worker = ScanWorker::new(store.clone(), Arc::new(InstantRegistry), scanner, authorization, config);
         let start = Instant::now();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the real components the tests drive: Debian's Distribution registry and skopeo (and
-# openssl for operator-style keys). Idempotent; needs root (or sudo) on Debian/Ubuntu.
+# Installs the real components the tests drive: Debian's Distribution registry and skopeo,
+# PostgreSQL (and openssl for operator-style keys). Idempotent; needs root (or sudo) on Debian/Ubuntu.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -20,12 +20,15 @@ need=()
 for package in docker-registry skopeo openssl ca-certificates; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || need+=("$package")
 done
+# PostgreSQL: any installed major version will do (the machine image may ship one already;
+# installing the package would upgrade it for nothing).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-test-deps: installing ${need[*]}"
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 if [ -d /run/systemd/system ]; then
-  $SUDO systemctl disable --now docker-registry 2>/dev/null || true
+  $SUDO systemctl disable --now docker-registry postgresql 2>/dev/null || true
 fi
 echo "install-test-deps: docker-registry $(dpkg-query -W -f='${Version}' docker-registry), skopeo $(dpkg-query -W -f='${Version}' skopeo)"

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need, then runs every test of the workspace
-# (unit, conformance, property, HTTP and end-to-end tests against the real registry).
+# (unit, conformance on memory/SQLite/PostgreSQL, property, HTTP and end-to-end tests against the
+# real registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-test-deps.sh
+# A throwaway PostgreSQL cluster for the PostgreSQL store's conformance and scale-out tests.
+pg_dir=$(mktemp -d /tmp/portus-test-pg.XXXXXX)
+chmod 755 "$pg_dir"
+trap './scripts/test-postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+PORTUS_TEST_POSTGRES_URL=$(./scripts/test-postgres.sh start "$pg_dir")
+export PORTUS_TEST_POSTGRES_URL
 cargo test --workspace --locked "$@"

@@ -6,12 +6,12 @@
 //!   refresh token secrets, and the [`LocalAuthenticator`].
 //! - [`service`]: the [`TokenService`] that answers a token request end to end: authenticate,
 //!   authorize every scope action, sign.
-//! - [`store`]: the SQL [`PolicyStore`](portus_core::PolicyStore) (SQLite, feature `sqlite`).
+//! - [`store`]: the SQL [`PolicyStore`](portus_core::PolicyStore) (SQLite, feature `sqlite`; PostgreSQL, feature `postgres`).
 
 pub mod error;
 pub mod password;
 pub mod service;
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod store;
 pub mod token;
 

@@ -3,13 +3,13 @@
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::model::{
     Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
-    NamespaceAccess, NamespaceId, NamespaceRef, NewActivity, NewNamespace, NewUser, PasswordHash, RefreshToken,
-    RefreshTokenId, Role, ScanRecord, StoredEvent, TagChange, TagId, TagRecord, Team, TeamId, TeamMember, User, UserId,
-    Visibility,
+    NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate, NewActivity, NewNamespace, NewUser, PasswordHash,
+    RefreshToken, RefreshTokenId, Repository, RepositoryId, Role, ScanRecord, ScanState, StoredEvent, TagChange, TagId,
+    TagRecord, Team, TeamId, TeamMember, TeamUpdate, User, UserId, Visibility,
 };
 use crate::naming::{
     first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name, validate_username,
@@ -32,7 +32,8 @@ struct State {
     namespaces: Vec<Namespace>,
     app_tokens: Vec<(AppToken, String)>,
     refresh_tokens: Vec<(RefreshToken, String)>,
-    repositories: Vec<String>,
+    repositories: Vec<Repository>,
+    stars: Vec<(UserId, RepositoryId)>,
     tags: Vec<TagRecord>,
     events: Vec<(StoredEvent, EventStatus, Option<String>)>,
     activities: Vec<Activity>,
@@ -59,13 +60,20 @@ impl State {
     /// Makes sure `repository` and its namespace exist; `false` when the namespace is missing
     /// and must not be created.
     fn ensure_repository(&mut self, repository: &str, missing: MissingNamespace) -> Result<bool> {
-        if self.repositories.iter().any(|r| r == repository) {
+        if self.repositories.iter().any(|r| r.name == repository) {
             return Ok(true);
         }
         let (namespace, _) = NamespaceRef::of_repository(repository);
-        if let NamespaceRef::Named(name) = namespace
-            && self.namespace_named(name).is_none()
-        {
+        let existing = match namespace {
+            NamespaceRef::Global => self.namespaces.iter().find(|n| n.global).map(|n| n.id),
+            NamespaceRef::Named(name) => self.namespace_named(name).map(|n| n.id),
+        };
+        let namespace_id = if let Some(id) = existing {
+            id
+        } else {
+            let NamespaceRef::Named(name) = namespace else {
+                return Err(Error::not_found("namespace", "global"));
+            };
             if missing == MissingNamespace::Ignore {
                 return Ok(false);
             }
@@ -80,8 +88,16 @@ impl State {
                 global: false,
                 personal_owner: None,
             });
-        }
-        self.repositories.push(repository.to_owned());
+            id
+        };
+        let id = RepositoryId(self.next_id());
+        self.repositories.push(Repository {
+            id,
+            name: repository.to_owned(),
+            namespace_id,
+            stars: 0,
+            created_at: crate::model::now(),
+        });
         Ok(true)
     }
 
@@ -125,6 +141,7 @@ impl InMemoryStore {
                 app_tokens: Vec::new(),
                 refresh_tokens: Vec::new(),
                 repositories: Vec::new(),
+                stars: Vec::new(),
                 tags: Vec::new(),
                 events: Vec::new(),
                 activities: Vec::new(),
@@ -177,7 +194,9 @@ impl PolicyStore for InMemoryStore {
             enabled: true,
             password_hash: new.password_hash,
             personal_namespace,
-            created_at: Utc::now(),
+            failed_logins: 0,
+            locked_until: None,
+            created_at: crate::model::now(),
         };
         state.users.push(user.clone());
         Ok(user)
@@ -211,6 +230,44 @@ impl PolicyStore for InMemoryStore {
         let mut state = self.lock();
         state.user_mut(id)?.password_hash = hash;
         state.refresh_tokens.retain(|(t, _)| t.user_id != id);
+        Ok(())
+    }
+
+    async fn set_user_email(&self, id: UserId, email: Option<String>) -> Result<()> {
+        self.lock().user_mut(id)?.email = email;
+        Ok(())
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<()> {
+        let mut state = self.lock();
+        state.user_mut(id)?;
+        state.users.retain(|u| u.id != id);
+        state.members.retain(|(_, u, _)| *u != id);
+        state.app_tokens.retain(|(t, _)| t.user_id != id);
+        state.refresh_tokens.retain(|(t, _)| t.user_id != id);
+        state.stars.retain(|(u, _)| *u != id);
+        for namespace in state.namespaces.iter_mut() {
+            if namespace.personal_owner == Some(id) {
+                namespace.personal_owner = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn record_login_failure(&self, id: UserId) -> Result<u32> {
+        let mut state = self.lock();
+        let user = state.user_mut(id)?;
+        user.failed_logins = user.failed_logins.saturating_add(1);
+        Ok(user.failed_logins)
+    }
+
+    async fn set_user_lock(&self, id: UserId, until: Option<DateTime<Utc>>) -> Result<()> {
+        let mut state = self.lock();
+        let user = state.user_mut(id)?;
+        user.locked_until = until.map(crate::model::at_store_precision);
+        if until.is_none() {
+            user.failed_logins = 0;
+        }
         Ok(())
     }
 
@@ -262,6 +319,60 @@ impl PolicyStore for InMemoryStore {
         Ok(members)
     }
 
+    async fn remove_team_member(&self, team: TeamId, user: UserId) -> Result<()> {
+        let mut state = self.lock();
+        let before = state.members.len();
+        state.members.retain(|(t, u, _)| !(*t == team && *u == user));
+        if state.members.len() == before {
+            return Err(Error::not_found("team member", user.to_string()));
+        }
+        Ok(())
+    }
+
+    async fn team_by_id(&self, id: TeamId) -> Result<Option<Team>> {
+        Ok(self.lock().teams.iter().find(|t| t.id == id).cloned())
+    }
+
+    async fn list_teams(&self) -> Result<Vec<Team>> {
+        let mut teams = self.lock().teams.clone();
+        teams.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(teams)
+    }
+
+    async fn update_team(&self, id: TeamId, update: TeamUpdate) -> Result<Team> {
+        let mut state = self.lock();
+        if let Some(name) = &update.name {
+            validate_team_name(name)?;
+            if state.teams.iter().any(|t| t.id != id && &t.name == name) {
+                return Err(Error::Conflict(format!("team '{name}' already exists")));
+            }
+        }
+        let team = state
+            .teams
+            .iter_mut()
+            .find(|t| t.id == id)
+            .ok_or_else(|| Error::not_found("team", id.to_string()))?;
+        if let Some(name) = update.name {
+            team.name = name;
+        }
+        if let Some(description) = update.description {
+            team.description = description;
+        }
+        Ok(team.clone())
+    }
+
+    async fn memberships(&self, user: UserId) -> Result<Vec<(TeamId, Role)>> {
+        let state = self.lock();
+        let mut memberships: Vec<(TeamId, Role)> = state
+            .members
+            .iter()
+            .filter(|(_, u, _)| *u == user)
+            .map(|(t, _, role)| (*t, *role))
+            .collect();
+        memberships.sort();
+        Ok(memberships)
+    }
+
     async fn create_namespace(&self, new: NewNamespace) -> Result<Namespace> {
         validate_namespace_name(&new.name)?;
         let mut state = self.lock();
@@ -306,6 +417,42 @@ impl PolicyStore for InMemoryStore {
         Ok(())
     }
 
+    async fn namespace_by_id(&self, id: NamespaceId) -> Result<Option<Namespace>> {
+        Ok(self.lock().namespaces.iter().find(|n| n.id == id).cloned())
+    }
+
+    async fn list_namespaces(&self) -> Result<Vec<Namespace>> {
+        let mut namespaces = self.lock().namespaces.clone();
+        namespaces.sort_by(|a, b| (!a.global, &a.name).cmp(&(!b.global, &b.name)));
+        Ok(namespaces)
+    }
+
+    async fn update_namespace(&self, id: NamespaceId, update: NamespaceUpdate) -> Result<Namespace> {
+        let mut state = self.lock();
+        if let Some(team) = update.team_id
+            && !state.teams.iter().any(|t| t.id == team)
+        {
+            return Err(Error::not_found("team", team.to_string()));
+        }
+        let namespace = state
+            .namespaces
+            .iter_mut()
+            .find(|n| n.id == id)
+            .ok_or_else(|| Error::not_found("namespace", id.to_string()))?;
+        if update.team_id.is_some() && namespace.global {
+            return Err(Error::Invalid(
+                "the global namespace belongs to the administrators".into(),
+            ));
+        }
+        if let Some(team) = update.team_id {
+            namespace.team_id = Some(team);
+        }
+        if let Some(description) = update.description {
+            namespace.description = description;
+        }
+        Ok(namespace.clone())
+    }
+
     async fn namespace_access<'a>(
         &self,
         namespace: NamespaceRef<'a>,
@@ -345,7 +492,7 @@ impl PolicyStore for InMemoryStore {
             id: AppTokenId(state.next_id()),
             user_id: user,
             label: label.to_owned(),
-            created_at: Utc::now(),
+            created_at: crate::model::now(),
         };
         state.app_tokens.push((token.clone(), secret_hash.to_owned()));
         Ok(token)
@@ -395,7 +542,7 @@ impl PolicyStore for InMemoryStore {
             user_id: user,
             service: service.to_owned(),
             app_token_id: app_token,
-            created_at: Utc::now(),
+            created_at: crate::model::now(),
         };
         state.refresh_tokens.push((token.clone(), secret_hash.to_owned()));
         Ok(token)
@@ -429,7 +576,7 @@ impl PolicyStore for InMemoryStore {
         if !state.ensure_repository(repository, missing)? {
             return Ok(TagChange::NamespaceMissing);
         }
-        let now = Utc::now();
+        let now = crate::model::now();
         if let Some(existing) = state
             .tags
             .iter_mut()
@@ -489,9 +636,56 @@ impl PolicyStore for InMemoryStore {
     }
 
     async fn repositories(&self) -> Result<Vec<String>> {
-        let mut repositories = self.lock().repositories.clone();
+        let mut repositories: Vec<String> = self.lock().repositories.iter().map(|r| r.name.clone()).collect();
         repositories.sort();
         Ok(repositories)
+    }
+
+    async fn list_repositories(&self) -> Result<Vec<Repository>> {
+        let state = self.lock();
+        let mut repositories: Vec<Repository> = state
+            .repositories
+            .iter()
+            .map(|r| Repository {
+                stars: state.stars.iter().filter(|(_, id)| *id == r.id).count() as u64,
+                ..r.clone()
+            })
+            .collect();
+        repositories.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(repositories)
+    }
+
+    async fn repository_by_id(&self, id: RepositoryId) -> Result<Option<Repository>> {
+        let state = self.lock();
+        Ok(state.repositories.iter().find(|r| r.id == id).map(|r| Repository {
+            stars: state.stars.iter().filter(|(_, id)| *id == r.id).count() as u64,
+            ..r.clone()
+        }))
+    }
+
+    async fn set_star(&self, user: UserId, repository: RepositoryId, starred: bool) -> Result<()> {
+        let mut state = self.lock();
+        state.user_mut(user)?;
+        if !state.repositories.iter().any(|r| r.id == repository) {
+            return Err(Error::not_found("repository", repository.to_string()));
+        }
+        state.stars.retain(|star| *star != (user, repository));
+        if starred {
+            state.stars.push((user, repository));
+        }
+        Ok(())
+    }
+
+    async fn starred(&self, user: UserId) -> Result<Vec<RepositoryId>> {
+        let mut starred: Vec<RepositoryId> = self
+            .lock()
+            .stars
+            .iter()
+            .filter(|(u, _)| *u == user)
+            .map(|(_, r)| *r)
+            .collect();
+        starred.sort();
+        Ok(starred)
     }
 
     async fn delete_tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>> {
@@ -514,7 +708,14 @@ impl PolicyStore for InMemoryStore {
 
     async fn delete_repository(&self, repository: &str) -> Result<Vec<TagRecord>> {
         let mut state = self.lock();
-        state.repositories.retain(|r| r != repository);
+        let removed: Vec<RepositoryId> = state
+            .repositories
+            .iter()
+            .filter(|r| r.name == repository)
+            .map(|r| r.id)
+            .collect();
+        state.repositories.retain(|r| r.name != repository);
+        state.stars.retain(|(_, r)| !removed.contains(r));
         let (deleted, kept) = std::mem::take(&mut state.tags)
             .into_iter()
             .partition(|t| t.repository == repository);
@@ -572,7 +773,11 @@ impl PolicyStore for InMemoryStore {
         state
             .scans
             .retain(|r| !(r.digest == record.digest && r.backend == record.backend));
-        state.scans.push(record.clone());
+        state.scans.push(ScanRecord {
+            updated_at: crate::model::at_store_precision(record.updated_at),
+            next_attempt_at: record.next_attempt_at.map(crate::model::at_store_precision),
+            ..record.clone()
+        });
         Ok(())
     }
 
@@ -588,12 +793,52 @@ impl PolicyStore for InMemoryStore {
         Ok(records)
     }
 
+    async fn claim_scan(
+        &self,
+        digest: &str,
+        backend: &str,
+        seen: Option<DateTime<Utc>>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut state = self.lock();
+        let now = crate::model::now();
+        let current = state
+            .scans
+            .iter_mut()
+            .find(|r| r.digest == digest && r.backend == backend);
+        match current {
+            None if seen.is_none() => {
+                state.scans.push(ScanRecord {
+                    digest: digest.to_owned(),
+                    backend: backend.to_owned(),
+                    state: ScanState::Scanning,
+                    report: None,
+                    error: None,
+                    attempts: 0,
+                    updated_at: now,
+                    next_attempt_at: Some(crate::model::at_store_precision(lease_until)),
+                });
+                Ok(true)
+            }
+            Some(record)
+                if Some(record.updated_at) == seen
+                    && !(record.state == ScanState::Scanning && record.next_attempt_at.is_some_and(|t| t > now)) =>
+            {
+                record.state = ScanState::Scanning;
+                record.updated_at = now;
+                record.next_attempt_at = Some(crate::model::at_store_precision(lease_until));
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn record_activity(&self, activity: NewActivity) -> Result<()> {
         let mut state = self.lock();
         let id = state.next_id();
         state.activities.push(Activity {
             id,
-            at: Utc::now(),
+            at: crate::model::now(),
             actor: activity.actor,
             action: activity.action,
             target: activity.target,

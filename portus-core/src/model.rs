@@ -52,6 +52,19 @@ id_type!(
     TagId
 );
 
+/// The current time at the precision every store keeps: microseconds (PostgreSQL's).
+///
+/// Stores stamp records with this, so a record read back equals the one returned on creation.
+pub fn now() -> DateTime<Utc> {
+    at_store_precision(Utc::now())
+}
+
+/// `time` truncated to microseconds, the precision every store keeps.
+pub fn at_store_precision(time: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    time.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(time)
+}
+
 /// A stored password hash (bcrypt, `$2a$`/`$2b$`/`$2y$`). Its `Debug` output is redacted.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PasswordHash(pub String);
@@ -79,8 +92,19 @@ pub struct User {
     pub password_hash: Option<PasswordHash>,
     /// The user's personal namespace, if one was created.
     pub personal_namespace: Option<NamespaceId>,
+    /// Consecutive failed logins since the last success or unlock.
+    pub failed_logins: u32,
+    /// Logins are refused until this time (account lockout).
+    pub locked_until: Option<DateTime<Utc>>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    /// Whether the account is locked at `now`.
+    pub fn is_locked(&self, now: DateTime<Utc>) -> bool {
+        self.locked_until.is_some_and(|until| until > now)
+    }
 }
 
 /// Data needed to create a [`User`].
@@ -228,6 +252,24 @@ pub struct Namespace {
     pub personal_owner: Option<UserId>,
 }
 
+/// Changes to a [`Team`]; `None` fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TeamUpdate {
+    /// New unique name.
+    pub name: Option<String>,
+    /// New description (`Some(None)` clears it).
+    pub description: Option<Option<String>>,
+}
+
+/// Changes to a [`Namespace`]; `None` fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamespaceUpdate {
+    /// New description (`Some(None)` clears it).
+    pub description: Option<Option<String>>,
+    /// New owning team.
+    pub team_id: Option<TeamId>,
+}
+
 /// Data needed to create a [`Namespace`].
 #[derive(Debug, Clone)]
 pub struct NewNamespace {
@@ -295,6 +337,21 @@ pub struct RefreshToken {
     /// Set when it was obtained with an application token: revoking that token revokes this.
     pub app_token_id: Option<AppTokenId>,
     /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A repository as portus records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repository {
+    /// Store identifier.
+    pub id: RepositoryId,
+    /// Full name (`alice/app`, or `app` in the global namespace).
+    pub name: String,
+    /// The namespace it lives in.
+    pub namespace_id: NamespaceId,
+    /// How many users starred it.
+    pub stars: u64,
+    /// When it was first recorded.
     pub created_at: DateTime<Utc>,
 }
 
@@ -460,6 +517,8 @@ pub fn activity_matches(filter: &ActivityFilter, activity: &Activity) -> bool {
 pub enum ScanState {
     /// Not finished: never scanned, or the scanner asked to come back later.
     Pending,
+    /// A worker holds it until `next_attempt_at` (its lease); after that anyone may take it.
+    Scanning,
     /// Finished; the report is stored.
     Done,
     /// The last attempt failed; it is retried with backoff.
@@ -471,6 +530,7 @@ impl ScanState {
     pub fn as_str(self) -> &'static str {
         match self {
             ScanState::Pending => "pending",
+            ScanState::Scanning => "scanning",
             ScanState::Done => "done",
             ScanState::Failed => "failed",
         }
@@ -483,6 +543,7 @@ impl FromStr for ScanState {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "pending" => Ok(ScanState::Pending),
+            "scanning" => Ok(ScanState::Scanning),
             "done" => Ok(ScanState::Done),
             "failed" => Ok(ScanState::Failed),
             other => Err(Error::Invalid(format!("unknown scan state '{other}'"))),

@@ -10,8 +10,9 @@
 
 use crate::access::authorize_scopes;
 use crate::model::{
-    ActivityFilter, EventStatus, ManifestRecord, MissingNamespace, NamespaceRef, NewActivity, NewNamespace, NewUser,
-    PasswordHash, Role, ScanRecord, ScanState, TagChange, Visibility,
+    ActivityFilter, EventStatus, ManifestRecord, MissingNamespace, NamespaceId, NamespaceRef, NamespaceUpdate,
+    NewActivity, NewNamespace, NewUser, PasswordHash, RepositoryId, Role, ScanRecord, ScanState, TagChange, TeamId,
+    TeamUpdate, UserId, Visibility,
 };
 use crate::policy::{Caller, PolicyConfig};
 use crate::scope::parse_scopes;
@@ -693,7 +694,7 @@ pub async fn activities_are_filtered_newest_first(store: &dyn PolicyStore) {
         .len(),
         2
     );
-    let future = chrono::Utc::now() + chrono::Duration::hours(1);
+    let future = crate::model::now() + chrono::Duration::hours(1);
     assert!(
         list(ActivityFilter {
             since: Some(future),
@@ -711,7 +712,7 @@ pub async fn activities_are_filtered_newest_first(store: &dyn PolicyStore) {
 /// Scan records are stored per (digest, backend), replaced on update and listed in order.
 pub async fn scan_records_are_kept_per_digest_and_backend(store: &dyn PolicyStore) {
     use crate::traits::{ScanReport, Severity, Vulnerability};
-    let now = chrono::Utc::now();
+    let now = crate::model::now();
     let record = |digest: &str, backend: &str, state: ScanState| ScanRecord {
         digest: digest.into(),
         backend: backend.into(),
@@ -772,6 +773,346 @@ pub async fn scan_records_are_kept_per_digest_and_backend(store: &dyn PolicyStor
     assert!(a[1].next_attempt_at.is_some());
 }
 
+/// Users' e-mail can change; failed logins are counted and reset by unlocking; a deleted user
+/// loses memberships and credentials while their personal namespace stays, without owner.
+pub async fn users_can_be_updated_locked_and_deleted(store: &dyn PolicyStore) {
+    let ann = user(store, "ann").await;
+    store
+        .set_user_email(ann.id, Some("ann@example.org".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.user_by_id(ann.id).await.unwrap().unwrap().email.as_deref(),
+        Some("ann@example.org")
+    );
+    assert_eq!(store.record_login_failure(ann.id).await.unwrap(), 1);
+    assert_eq!(store.record_login_failure(ann.id).await.unwrap(), 2);
+    let until = crate::model::now() + chrono::Duration::minutes(5);
+    store.set_user_lock(ann.id, Some(until)).await.unwrap();
+    let locked = store.user_by_id(ann.id).await.unwrap().unwrap();
+    assert_eq!((locked.failed_logins, locked.locked_until), (2, Some(until)));
+    assert!(locked.is_locked(crate::model::now()));
+    store.set_user_lock(ann.id, None).await.unwrap();
+    let unlocked = store.user_by_id(ann.id).await.unwrap().unwrap();
+    assert_eq!((unlocked.failed_logins, unlocked.locked_until), (0, None));
+
+    let team_owner = user(store, "tom").await;
+    let team = store.create_team("crew", team_owner.id, None).await.unwrap();
+    store.set_team_member(team.id, ann.id, Role::Viewer).await.unwrap();
+    let token = store.create_app_token(ann.id, "ci", "hash-ann").await.unwrap();
+    store
+        .create_refresh_token(ann.id, "registry", Some(token.id), "r-ann")
+        .await
+        .unwrap();
+    let personal = ann.personal_namespace.expect("personal namespace");
+    store.delete_user(ann.id).await.unwrap();
+    assert_eq!(store.user_by_name("ann").await.unwrap(), None);
+    assert_eq!(store.app_token_by_hash("hash-ann").await.unwrap(), None);
+    assert_eq!(store.refresh_token_by_hash("r-ann").await.unwrap(), None);
+    assert_eq!(store.memberships(ann.id).await.unwrap(), vec![]);
+    let members: Vec<String> = store
+        .team_members(team.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.username)
+        .collect();
+    assert_eq!(members, ["tom"]);
+    let orphan = store.namespace_by_id(personal).await.unwrap().expect("namespace kept");
+    assert_eq!(orphan.personal_owner, None);
+    for missing in [
+        store.delete_user(ann.id).await,
+        store.set_user_email(UserId(9999), None).await,
+        store.set_user_lock(UserId(9999), None).await,
+    ] {
+        assert_eq!(missing.unwrap_err().kind(), ErrorKind::NotFound);
+    }
+    assert_eq!(
+        store.record_login_failure(UserId(9999)).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+/// Teams are listed by name (hidden ones flagged), found by id, renamed without clashes, and
+/// members can leave; memberships list a user's teams and roles.
+pub async fn teams_can_be_listed_updated_and_left(store: &dyn PolicyStore) {
+    let owner = user(store, "olga").await;
+    let member = user(store, "mike").await;
+    let beta = store.create_team("beta", owner.id, None).await.unwrap();
+    let alpha = store
+        .create_team("alpha", owner.id, Some("first".into()))
+        .await
+        .unwrap();
+    let names: Vec<(String, bool)> = store
+        .list_teams()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.name, t.hidden))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("alpha".to_owned(), false),
+            ("beta".to_owned(), false),
+            ("mike".to_owned(), true),
+            ("olga".to_owned(), true)
+        ]
+    );
+    assert_eq!(store.team_by_id(alpha.id).await.unwrap(), Some(alpha.clone()));
+    assert_eq!(store.team_by_id(TeamId(9999)).await.unwrap(), None);
+    let renamed = store
+        .update_team(
+            beta.id,
+            TeamUpdate {
+                name: Some("gamma".into()),
+                description: Some(Some("third".into())),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (renamed.name.as_str(), renamed.description.as_deref()),
+        ("gamma", Some("third"))
+    );
+    let kept = store.update_team(alpha.id, TeamUpdate::default()).await.unwrap();
+    assert_eq!(kept, alpha, "an empty update changes nothing");
+    let cleared = store
+        .update_team(
+            alpha.id,
+            TeamUpdate {
+                name: None,
+                description: Some(None),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(cleared.description, None);
+    let clash = TeamUpdate {
+        name: Some("alpha".into()),
+        description: None,
+    };
+    assert_eq!(
+        store.update_team(renamed.id, clash).await.unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    let bad = TeamUpdate {
+        name: Some(" padded ".into()),
+        description: None,
+    };
+    assert_eq!(
+        store.update_team(renamed.id, bad).await.unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
+    assert_eq!(
+        store
+            .update_team(TeamId(9999), TeamUpdate::default())
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+
+    store
+        .set_team_member(alpha.id, member.id, Role::Contributor)
+        .await
+        .unwrap();
+    let mike_personal_team = store.team_by_name("mike").await.unwrap().unwrap();
+    let mut expected = vec![(alpha.id, Role::Contributor), (mike_personal_team.id, Role::Owner)];
+    expected.sort();
+    assert_eq!(store.memberships(member.id).await.unwrap(), expected);
+    store.remove_team_member(alpha.id, member.id).await.unwrap();
+    assert_eq!(
+        store.memberships(member.id).await.unwrap(),
+        vec![(mike_personal_team.id, Role::Owner)]
+    );
+    assert_eq!(
+        store.remove_team_member(alpha.id, member.id).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+/// Namespaces are listed (global first, then by name), found by id, and can change
+/// description and team; the global namespace cannot get a team.
+pub async fn namespaces_can_be_listed_and_updated(store: &dyn PolicyStore) {
+    let owner = user(store, "nora").await;
+    let team = store.create_team("ops", owner.id, None).await.unwrap();
+    let other = store.create_team("dev", owner.id, None).await.unwrap();
+    let ns = store
+        .create_namespace(NewNamespace {
+            name: "infra".into(),
+            team_id: team.id,
+            visibility: Visibility::Protected,
+            description: None,
+        })
+        .await
+        .unwrap();
+    let listed: Vec<String> = store
+        .list_namespaces()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    assert_eq!(listed, ["", "infra", "nora"]);
+    assert_eq!(store.namespace_by_id(ns.id).await.unwrap(), Some(ns.clone()));
+    assert_eq!(store.namespace_by_id(NamespaceId(9999)).await.unwrap(), None);
+    let moved = store
+        .update_namespace(
+            ns.id,
+            NamespaceUpdate {
+                description: Some(Some("servers".into())),
+                team_id: Some(other.id),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (moved.team_id, moved.description.as_deref()),
+        (Some(other.id), Some("servers"))
+    );
+    assert_eq!(moved.visibility, Visibility::Protected, "visibility untouched");
+    assert_eq!(store.namespace_by_id(ns.id).await.unwrap(), Some(moved));
+    let unknown_team = NamespaceUpdate {
+        description: None,
+        team_id: Some(TeamId(9999)),
+    };
+    assert_eq!(
+        store.update_namespace(ns.id, unknown_team).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    let global = store.namespace(NamespaceRef::Global).await.unwrap().unwrap();
+    let give_away = NamespaceUpdate {
+        description: None,
+        team_id: Some(team.id),
+    };
+    assert_eq!(
+        store.update_namespace(global.id, give_away).await.unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
+    let described = store
+        .update_namespace(
+            global.id,
+            NamespaceUpdate {
+                description: Some(None),
+                team_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((described.description, described.team_id), (None, None));
+    assert_eq!(
+        store
+            .update_namespace(NamespaceId(9999), NamespaceUpdate::default())
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+}
+
+/// Repositories get ids and namespaces; stars are per user, idempotent, counted, and go with
+/// the repository.
+pub async fn repositories_have_ids_and_stars(store: &dyn PolicyStore) {
+    let sam = user(store, "sam").await;
+    let tia = user(store, "tia").await;
+    store
+        .put_tag("sam/app", "1", &manifest("sha256:1"), None, MissingNamespace::Ignore)
+        .await
+        .unwrap();
+    store
+        .put_tag("base", "1", &manifest("sha256:2"), None, MissingNamespace::Ignore)
+        .await
+        .unwrap();
+    let repositories = store.list_repositories().await.unwrap();
+    let names: Vec<&str> = repositories.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["base", "sam/app"]);
+    let global = store.namespace(NamespaceRef::Global).await.unwrap().unwrap();
+    assert_eq!(repositories[0].namespace_id, global.id);
+    assert_eq!(Some(repositories[1].namespace_id), sam.personal_namespace);
+    let app = repositories[1].id;
+    store.set_star(sam.id, app, true).await.unwrap();
+    store.set_star(sam.id, app, true).await.unwrap();
+    store.set_star(tia.id, app, true).await.unwrap();
+    assert_eq!(store.repository_by_id(app).await.unwrap().unwrap().stars, 2);
+    assert_eq!(store.starred(sam.id).await.unwrap(), vec![app]);
+    store.set_star(tia.id, app, false).await.unwrap();
+    store.set_star(tia.id, app, false).await.unwrap();
+    assert_eq!(store.repository_by_id(app).await.unwrap().unwrap().stars, 1);
+    assert_eq!(store.starred(tia.id).await.unwrap(), vec![]);
+    assert_eq!(
+        store
+            .set_star(sam.id, RepositoryId(9999), true)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        store.set_star(UserId(9999), app, true).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    store.delete_repository("sam/app").await.unwrap();
+    assert_eq!(store.repository_by_id(app).await.unwrap(), None);
+    assert_eq!(store.starred(sam.id).await.unwrap(), vec![]);
+}
+
+/// A scan is claimed by one worker only: the claim needs the record the worker saw, and a live
+/// lease blocks everyone else until it expires.
+pub async fn scans_are_claimed_once(store: &dyn PolicyStore) {
+    let now = crate::model::now();
+    let lease = now + chrono::Duration::minutes(5);
+    assert!(store.claim_scan("sha256:c", "dummy", None, lease).await.unwrap());
+    assert!(
+        !store.claim_scan("sha256:c", "dummy", None, lease).await.unwrap(),
+        "a second worker that saw no record loses"
+    );
+    let claimed = store.scan_records(Some("sha256:c")).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        (claimed[0].state, claimed[0].next_attempt_at),
+        (ScanState::Scanning, Some(lease))
+    );
+    assert!(
+        !store
+            .claim_scan("sha256:c", "dummy", Some(claimed[0].updated_at), lease)
+            .await
+            .unwrap(),
+        "a live lease blocks even a worker that saw the current record"
+    );
+    assert!(
+        store.claim_scan("sha256:c", "clair", None, lease).await.unwrap(),
+        "per backend"
+    );
+
+    let expired = ScanRecord {
+        next_attempt_at: Some(now - chrono::Duration::seconds(1)),
+        ..claimed[0].clone()
+    };
+    store.put_scan_record(&expired).await.unwrap();
+    let stale = claimed[0].updated_at - chrono::Duration::seconds(10);
+    assert!(
+        !store.claim_scan("sha256:c", "dummy", Some(stale), lease).await.unwrap(),
+        "a worker that saw an older record loses"
+    );
+    let current = store.scan_records(Some("sha256:c")).await.unwrap();
+    let dummy = current.iter().find(|r| r.backend == "dummy").unwrap();
+    assert!(
+        store
+            .claim_scan("sha256:c", "dummy", Some(dummy.updated_at), lease)
+            .await
+            .unwrap(),
+        "an expired lease can be taken over"
+    );
+    assert!(
+        !store
+            .claim_scan("sha256:c", "dummy", Some(dummy.updated_at), lease)
+            .await
+            .unwrap(),
+        "but only once"
+    );
+}
+
 /// Expands to one `#[tokio::test]` per conformance check, each on a fresh store made by the
 /// given async expression.
 #[macro_export]
@@ -798,6 +1139,11 @@ macro_rules! policy_store_conformance {
             events_are_idempotent_and_ordered,
             activities_are_filtered_newest_first,
             scan_records_are_kept_per_digest_and_backend,
+            users_can_be_updated_locked_and_deleted,
+            teams_can_be_listed_updated_and_left,
+            namespaces_can_be_listed_and_updated,
+            repositories_have_ids_and_stars,
+            scans_are_claimed_once,
         );
     };
     (@tests $make:expr; $($check:ident),* $(,)?) => {

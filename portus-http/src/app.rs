@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portus_auth::password::generate_secret;
-use portus_auth::store::SqliteStore;
 use portus_auth::token::generate_key_and_certificate;
 use portus_auth::{LocalAuthenticator, SigningAlgorithm, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
 use portus_core::traits::Authenticator;
@@ -33,6 +32,8 @@ pub struct DataPaths {
     pub certificate: Option<PathBuf>,
     /// Database URL.
     pub database_url: String,
+    /// Most database connections (PostgreSQL).
+    pub database_max_connections: u32,
     /// Shared secret the registry sends with notifications.
     pub webhook_secret: PathBuf,
     /// Whether key and certificate are ours to generate.
@@ -74,6 +75,7 @@ impl DataPaths {
             key,
             certificate,
             database_url,
+            database_max_connections: config.database.max_connections,
             generated_key,
         })
     }
@@ -149,16 +151,32 @@ fn set_private_permissions(path: &Path, mode: u32) -> Result<(), Error> {
     Ok(())
 }
 
+const SUPPORTED_DATABASES: &[&str] = &[
+    #[cfg(feature = "sqlite")]
+    "sqlite",
+    #[cfg(feature = "postgres")]
+    "postgres",
+];
+
 /// Opens the policy store named by `paths.database_url`.
 pub async fn open_store(paths: &DataPaths) -> Result<Arc<dyn PolicyStore>, Error> {
     let url = &paths.database_url;
+    #[cfg(feature = "sqlite")]
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(url).await?))
-    } else {
-        Err(Error::Config(format!(
-            "database.url '{url}': only sqlite: URLs are supported by this build"
-        )))
+        return Ok(Arc::new(portus_auth::store::SqliteStore::connect(url).await?));
     }
+    #[cfg(feature = "postgres")]
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        return Ok(Arc::new(
+            portus_auth::store::PostgresStore::connect(url, paths.database_max_connections).await?,
+        ));
+    }
+    // The URL may hold a password: name only its scheme.
+    let scheme = url.split(':').next().unwrap_or_default();
+    Err(Error::Config(format!(
+        "database.url: '{scheme}:' URLs are not supported by this build (features: {})",
+        SUPPORTED_DATABASES.join(", ")
+    )))
 }
 
 /// Everything `portus serve` runs.
@@ -306,6 +324,8 @@ pub fn scan_worker(config: &Config, app: &App) -> Result<Option<portus_scan::wor
         retry_max: Duration::from_secs(3600),
         rescan_after: Duration::from_secs(config.security.rescan_after_secs),
         registry_url: url.as_str().to_owned(),
+        // Twice the whole per-backend budget: a live worker always finishes first.
+        lease: Duration::from_secs(config.security.scan_timeout_secs.saturating_mul(2).max(60)),
     };
     Ok(Some(portus_scan::worker::ScanWorker::new(
         app.store.clone(),

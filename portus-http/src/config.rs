@@ -212,11 +212,23 @@ pub struct TokenConfig {
 }
 
 /// Policy store settings.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// Database URL; default `sqlite://<data_dir>/portus.db`.
+    /// Database URL: `sqlite://<file>` (default `sqlite://<data_dir>/portus.db`) or
+    /// `postgres://user:password@host:port/database` (several instances may share it).
     pub url: Option<String>,
+    /// Most connections one instance opens (PostgreSQL; SQLite uses a fixed small pool).
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: None,
+            max_connections: 10,
+        }
+    }
 }
 
 /// Local authentication settings.
@@ -306,6 +318,7 @@ pub const KEYS: &[&str] = &[
     "policy.delete_contributors",
     "policy.anonymous_pull",
     "database.url",
+    "database.max_connections",
     "auth.bcrypt_cost",
     "http.max_body_bytes",
     "http.request_timeout_secs",
@@ -563,6 +576,7 @@ mod tests {
             },
             database: DatabaseConfig {
                 url: Some("sqlite://x".into()),
+                ..DatabaseConfig::default()
             },
             registry: RegistryConfig {
                 url: Some("http://r".parse().unwrap()),

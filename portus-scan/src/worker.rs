@@ -2,6 +2,10 @@
 //! stored per (digest, backend). Failures and "come back later" answers are retried with
 //! exponential backoff (the record keeps the error, and a tag is never shown clean meanwhile);
 //! finished scans are repeated after `rescan_after` so new vulnerabilities show up.
+//!
+//! Several workers (one per `portus serve` instance) may share a store: each claims a
+//! (digest, backend) scan before running it ([`PolicyStore::claim_scan`]), so no scan runs twice
+//! at once, and a claim whose worker died expires with its lease.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -33,6 +37,9 @@ pub struct WorkerConfig {
     pub rescan_after: Duration,
     /// The registry's URL as scanners reach it (for layer download URLs).
     pub registry_url: String,
+    /// How long a claimed scan stays reserved for this worker; after that another instance
+    /// may take it over (this one crashed or hung). Longer than any scan should take.
+    pub lease: Duration,
 }
 
 /// What one pass did.
@@ -114,6 +121,10 @@ pub fn tag_security(records: &[ScanRecord], backends: &[&str]) -> TagSecurity {
                 }) => BackendResult::Failed {
                     error: error.clone().unwrap_or_default(),
                 },
+                Some(ScanRecord {
+                    state: ScanState::Scanning,
+                    ..
+                }) => BackendResult::Scanning,
                 _ => BackendResult::Pending,
             };
             ((*name).to_owned(), result)
@@ -205,12 +216,33 @@ impl ScanWorker {
             for state in outcome? {
                 match state {
                     ScanState::Done => report.done += 1,
-                    ScanState::Pending => report.pending += 1,
+                    ScanState::Pending | ScanState::Scanning => report.pending += 1,
                     ScanState::Failed => report.failed += 1,
                 }
             }
         }
         Ok(report)
+    }
+
+    /// Claims the due backends' scans of `digest`; returns the ones this worker won.
+    async fn claim(
+        &self,
+        digest: &str,
+        due: &[String],
+        previous: &HashMap<(String, String), ScanRecord>,
+    ) -> Result<Vec<String>, Error> {
+        let lease = chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::minutes(10));
+        let lease_until = Utc::now() + lease;
+        let mut claimed = Vec::with_capacity(due.len());
+        for backend in due {
+            let seen = previous
+                .get(&(digest.to_owned(), backend.clone()))
+                .map(|r| r.updated_at);
+            if self.store.claim_scan(digest, backend, seen, lease_until).await? {
+                claimed.push(backend.clone());
+            }
+        }
+        Ok(claimed)
     }
 
     async fn scan_digest(
@@ -220,6 +252,11 @@ impl ScanWorker {
         previous: &HashMap<(String, String), ScanRecord>,
     ) -> Result<Vec<ScanState>, Error> {
         let digest = &tag.manifest.digest;
+        let due = &self.claim(digest, due, previous).await?;
+        if due.is_empty() {
+            // Another instance is on it.
+            return Ok(Vec::new());
+        }
         let authorization = (self.authorization)(&tag.repository)?;
         let images = images_for(
             self.registry.as_ref(),
@@ -418,6 +455,7 @@ mod tests {
                 retry_max: Duration::from_secs(3600),
                 rescan_after,
                 registry_url: "http://registry:5000/".into(),
+                lease: Duration::from_secs(600),
             };
             ScanWorker::new(
                 self.store.clone(),

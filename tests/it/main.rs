@@ -5,3 +5,4 @@ mod e2e_registry;
 mod e2e_sync;
 mod example;
 mod harness;
+mod scale_out;

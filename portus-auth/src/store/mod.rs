@@ -1,8 +1,19 @@
 //! SQL implementations of [`PolicyStore`](portus_core::PolicyStore).
 //!
 //! SQLite (feature `sqlite`) is the embedded default: one file, WAL mode, migrations applied on
-//! open.
+//! open. PostgreSQL (feature `postgres`) lets several `portus serve` instances share one
+//! database. Both run the same statements ([`sql`]); each backend keeps its own migrations.
 
+mod sql;
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+#[cfg(all(feature = "postgres", any(test, feature = "testing")))]
+pub mod postgres_testing;

@@ -3,10 +3,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::Result;
+use chrono::{DateTime, Utc};
+
 use crate::model::{
     Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
-    NamespaceAccess, NamespaceId, NamespaceRef, NewActivity, NewNamespace, NewUser, PasswordHash, RefreshToken, Role,
-    ScanRecord, StoredEvent, TagChange, TagId, TagRecord, Team, TeamId, TeamMember, User, UserId, Visibility,
+    NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate, NewActivity, NewNamespace, NewUser, PasswordHash,
+    RefreshToken, Repository, RepositoryId, Role, ScanRecord, StoredEvent, TagChange, TagId, TagRecord, Team, TeamId,
+    TeamMember, TeamUpdate, User, UserId, Visibility,
 };
 
 /// Persistent state behind authorization: users, teams, namespaces and credentials.
@@ -31,6 +34,16 @@ pub trait PolicyStore: Send + Sync {
     async fn set_user_admin(&self, id: UserId, admin: bool) -> Result<()>;
     /// Replaces the local password hash and revokes the user's refresh tokens.
     async fn set_password_hash(&self, id: UserId, hash: Option<PasswordHash>) -> Result<()>;
+    /// Replaces the user's e-mail.
+    async fn set_user_email(&self, id: UserId, email: Option<String>) -> Result<()>;
+    /// Deletes a user with their memberships and credentials. Their personal namespace stays,
+    /// without an owner (administrators only), so nothing pushed is lost.
+    async fn delete_user(&self, id: UserId) -> Result<()>;
+    /// Counts one failed login atomically; returns the new count.
+    async fn record_login_failure(&self, id: UserId) -> Result<u32>;
+    /// Locks the account until `until`, or with `None` unlocks it and resets the failure count
+    /// (what a successful login does).
+    async fn set_user_lock(&self, id: UserId, until: Option<DateTime<Utc>>) -> Result<()>;
 
     /// Creates a (visible) team with `owner` as its first owner.
     async fn create_team(&self, name: &str, owner: UserId, description: Option<String>) -> Result<Team>;
@@ -40,6 +53,16 @@ pub trait PolicyStore: Send + Sync {
     async fn set_team_member(&self, team: TeamId, user: UserId, role: Role) -> Result<()>;
     /// Members of a team, ordered by user name.
     async fn team_members(&self, team: TeamId) -> Result<Vec<TeamMember>>;
+    /// Removes a member; `NotFound` if the user was not a member.
+    async fn remove_team_member(&self, team: TeamId, user: UserId) -> Result<()>;
+    /// Looks a team up by id.
+    async fn team_by_id(&self, id: TeamId) -> Result<Option<Team>>;
+    /// All teams, hidden ones included, ordered by name.
+    async fn list_teams(&self) -> Result<Vec<Team>>;
+    /// Renames a team or changes its description.
+    async fn update_team(&self, id: TeamId, update: TeamUpdate) -> Result<Team>;
+    /// The teams a user belongs to, with the user's role in each.
+    async fn memberships(&self, user: UserId) -> Result<Vec<(TeamId, Role)>>;
 
     /// Creates a namespace owned by a team. Fails with `Conflict` if the name is taken.
     async fn create_namespace(&self, namespace: NewNamespace) -> Result<Namespace>;
@@ -47,6 +70,12 @@ pub trait PolicyStore: Send + Sync {
     async fn namespace<'a>(&self, namespace: NamespaceRef<'a>) -> Result<Option<Namespace>>;
     /// Changes who may pull from a namespace. The global namespace cannot be private.
     async fn set_namespace_visibility(&self, id: NamespaceId, visibility: Visibility) -> Result<()>;
+    /// Looks a namespace up by id.
+    async fn namespace_by_id(&self, id: NamespaceId) -> Result<Option<Namespace>>;
+    /// All namespaces, the global one first, then by name.
+    async fn list_namespaces(&self) -> Result<Vec<Namespace>>;
+    /// Changes a namespace's description or team. The global namespace has no team.
+    async fn update_namespace(&self, id: NamespaceId, update: NamespaceUpdate) -> Result<Namespace>;
     /// A namespace plus the given user's role in its team, in one lookup: what the token
     /// endpoint needs per scope.
     async fn namespace_access<'a>(
@@ -98,6 +127,14 @@ pub trait PolicyStore: Send + Sync {
     async fn tags<'a>(&self, repository: Option<&'a str>) -> Result<Vec<TagRecord>>;
     /// All repository names, ordered.
     async fn repositories(&self) -> Result<Vec<String>>;
+    /// All repositories with their star counts, ordered by name.
+    async fn list_repositories(&self) -> Result<Vec<Repository>>;
+    /// One repository by id.
+    async fn repository_by_id(&self, id: RepositoryId) -> Result<Option<Repository>>;
+    /// Stars or unstars a repository for a user (idempotent).
+    async fn set_star(&self, user: UserId, repository: RepositoryId, starred: bool) -> Result<()>;
+    /// The repositories a user starred.
+    async fn starred(&self, user: UserId) -> Result<Vec<RepositoryId>>;
     /// Deletes one tag; returns it if it existed.
     async fn delete_tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>>;
     /// Deletes every tag of `repository` pointing at `digest`; returns them.
@@ -117,6 +154,17 @@ pub trait PolicyStore: Send + Sync {
     async fn put_scan_record(&self, record: &ScanRecord) -> Result<()>;
     /// Scan records of one digest, or of all digests; ordered by digest and backend.
     async fn scan_records<'a>(&self, digest: Option<&'a str>) -> Result<Vec<ScanRecord>>;
+    /// Claims one backend's scan of one digest for a worker until `lease_until`: marks it
+    /// `Scanning` if its record is still the one the worker saw (`seen` = its `updated_at`, or
+    /// `None` for no record). Returns `false` when another worker changed or holds it, so
+    /// instances sharing a store never scan the same digest with the same backend at once.
+    async fn claim_scan(
+        &self,
+        digest: &str,
+        backend: &str,
+        seen: Option<DateTime<Utc>>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool>;
 
     /// Appends to the activity log.
     async fn record_activity(&self, activity: NewActivity) -> Result<()>;
@@ -149,6 +197,18 @@ macro_rules! forward_policy_store {
             async fn set_password_hash(&self, id: UserId, hash: Option<PasswordHash>) -> Result<()> {
                 (**self).set_password_hash(id, hash).await
             }
+            async fn set_user_email(&self, id: UserId, email: Option<String>) -> Result<()> {
+                (**self).set_user_email(id, email).await
+            }
+            async fn delete_user(&self, id: UserId) -> Result<()> {
+                (**self).delete_user(id).await
+            }
+            async fn record_login_failure(&self, id: UserId) -> Result<u32> {
+                (**self).record_login_failure(id).await
+            }
+            async fn set_user_lock(&self, id: UserId, until: Option<DateTime<Utc>>) -> Result<()> {
+                (**self).set_user_lock(id, until).await
+            }
             async fn create_team(&self, name: &str, owner: UserId, description: Option<String>) -> Result<Team> {
                 (**self).create_team(name, owner, description).await
             }
@@ -161,6 +221,21 @@ macro_rules! forward_policy_store {
             async fn team_members(&self, team: TeamId) -> Result<Vec<TeamMember>> {
                 (**self).team_members(team).await
             }
+            async fn remove_team_member(&self, team: TeamId, user: UserId) -> Result<()> {
+                (**self).remove_team_member(team, user).await
+            }
+            async fn team_by_id(&self, id: TeamId) -> Result<Option<Team>> {
+                (**self).team_by_id(id).await
+            }
+            async fn list_teams(&self) -> Result<Vec<Team>> {
+                (**self).list_teams().await
+            }
+            async fn update_team(&self, id: TeamId, update: TeamUpdate) -> Result<Team> {
+                (**self).update_team(id, update).await
+            }
+            async fn memberships(&self, user: UserId) -> Result<Vec<(TeamId, Role)>> {
+                (**self).memberships(user).await
+            }
             async fn create_namespace(&self, namespace: NewNamespace) -> Result<Namespace> {
                 (**self).create_namespace(namespace).await
             }
@@ -169,6 +244,15 @@ macro_rules! forward_policy_store {
             }
             async fn set_namespace_visibility(&self, id: NamespaceId, visibility: Visibility) -> Result<()> {
                 (**self).set_namespace_visibility(id, visibility).await
+            }
+            async fn namespace_by_id(&self, id: NamespaceId) -> Result<Option<Namespace>> {
+                (**self).namespace_by_id(id).await
+            }
+            async fn list_namespaces(&self) -> Result<Vec<Namespace>> {
+                (**self).list_namespaces().await
+            }
+            async fn update_namespace(&self, id: NamespaceId, update: NamespaceUpdate) -> Result<Namespace> {
+                (**self).update_namespace(id, update).await
             }
             async fn namespace_access<'a>(
                 &self,
@@ -233,6 +317,18 @@ macro_rules! forward_policy_store {
             async fn repositories(&self) -> Result<Vec<String>> {
                 (**self).repositories().await
             }
+            async fn list_repositories(&self) -> Result<Vec<Repository>> {
+                (**self).list_repositories().await
+            }
+            async fn repository_by_id(&self, id: RepositoryId) -> Result<Option<Repository>> {
+                (**self).repository_by_id(id).await
+            }
+            async fn set_star(&self, user: UserId, repository: RepositoryId, starred: bool) -> Result<()> {
+                (**self).set_star(user, repository, starred).await
+            }
+            async fn starred(&self, user: UserId) -> Result<Vec<RepositoryId>> {
+                (**self).starred(user).await
+            }
             async fn delete_tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>> {
                 (**self).delete_tag(repository, tag).await
             }
@@ -256,6 +352,15 @@ macro_rules! forward_policy_store {
             }
             async fn scan_records<'a>(&self, digest: Option<&'a str>) -> Result<Vec<ScanRecord>> {
                 (**self).scan_records(digest).await
+            }
+            async fn claim_scan(
+                &self,
+                digest: &str,
+                backend: &str,
+                seen: Option<DateTime<Utc>>,
+                lease_until: DateTime<Utc>,
+            ) -> Result<bool> {
+                (**self).claim_scan(digest, backend, seen, lease_until).await
             }
             async fn record_activity(&self, activity: NewActivity) -> Result<()> {
                 (**self).record_activity(activity).await

@@ -1,0 +1,148 @@
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use portus_core::model::{
+    Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
+    NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate, NewActivity, NewNamespace, NewUser, PasswordHash,
+    RefreshToken, RefreshTokenId, Repository, RepositoryId, Role, ScanRecord, ScanState, StoredEvent, TagChange, TagId,
+    TagRecord, Team, TeamId, TeamMember, TeamUpdate, User, UserId, Visibility,
+};
+use portus_core::naming::{
+    first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name, validate_username,
+};
+use portus_core::{Error, PolicyStore, Result};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+
+const WHAT: &str = "policy store";
+
+// Claims skip rows another instance is claiming instead of queueing behind them.
+const ROW_LOCK: &str = " FOR UPDATE SKIP LOCKED";
+
+/// A [`PolicyStore`] in PostgreSQL: what several `portus serve` instances share.
+///
+/// Every write is one transaction, so instances never see each other's half-done changes;
+/// migrations take PostgreSQL's advisory lock, so instances starting together migrate once.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+fn migrator() -> Migrator {
+    super::sql::migrator(&[
+        (1, "policy", include_str!("../../migrations/postgres/0001_policy.sql")),
+        (
+            2,
+            "registry",
+            include_str!("../../migrations/postgres/0002_registry.sql"),
+        ),
+        (3, "scans", include_str!("../../migrations/postgres/0003_scans.sql")),
+        (
+            4,
+            "accounts_stars_claims",
+            include_str!("../../migrations/postgres/0004_accounts_stars_claims.sql"),
+        ),
+    ])
+}
+
+/// Maps a database error to the core error kinds: lost connections, shutdowns, serialization
+/// failures and exhausted resources are temporary (`Unavailable`), constraint violations are
+/// conflicts.
+fn db_error(error: sqlx::Error) -> Error {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict("the name is already taken".into()),
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => Error::not_found("referenced object", "?"),
+        sqlx::Error::Database(db) => {
+            // SQLSTATE classes 08 (connection), 53 (resources), 57 (operator intervention, e.g.
+            // shutdown) and 40001/40P01 (serialization failure, deadlock): retrying may work.
+            let code = db.code().unwrap_or_default();
+            if code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57")
+                || code == "40001"
+                || code == "40P01"
+            {
+                Error::Unavailable {
+                    what: WHAT,
+                    source: Box::new(error),
+                }
+            } else {
+                Error::Backend {
+                    what: WHAT,
+                    source: Box::new(error),
+                }
+            }
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => Error::Unavailable {
+            what: WHAT,
+            source: Box::new(error),
+        },
+        _ => Error::Backend {
+            what: WHAT,
+            source: Box::new(error),
+        },
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=...`) with at
+    /// most `max_connections` connections and applies migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| Error::Invalid(format!("invalid PostgreSQL URL: {e}")))?
+            .application_name("portus");
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(db_error)?;
+        migrator().run(&pool).await.map_err(|e| Error::Backend {
+            what: "database migration",
+            source: Box::new(e),
+        })?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// The connection pool (for health checks and tools).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn write_tx(&self) -> Result<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(db_error)
+    }
+}
+
+super::sql::sql_policy_store!(PostgresStore, Postgres, PgRow);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::postgres_testing::fresh_database;
+
+    async fn fresh() -> PostgresStore {
+        PostgresStore::connect(&fresh_database().await, 4)
+            .await
+            .expect("connect to the test database")
+    }
+
+    portus_core::policy_store_conformance!(fresh());
+
+    #[tokio::test]
+    async fn unreachable_server_is_unavailable() {
+        // Port 9 (discard) on loopback: nothing listens there in the test environment.
+        let err = PostgresStore::connect("postgres://portus:x@127.0.0.1:9/portus", 1)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), portus_core::ErrorKind::Unavailable, "{err:?}");
+    }
+}
