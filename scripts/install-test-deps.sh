@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real components the tests drive: Debian's Distribution registry and skopeo,
-# PostgreSQL (and openssl for operator-style keys). Idempotent; needs root (or sudo) on Debian/Ubuntu.
+# PostgreSQL, OpenLDAP's slapd and client tools (the LDAP authenticator tests start their own
+# slapd), and openssl for operator-style keys. Idempotent; needs root (or sudo) on Debian/Ubuntu.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -10,14 +11,15 @@ if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
 
-# Package postinst scripts must not start the packaged registry on :5000 (no systemd here).
+# Package postinst scripts must not start the packaged registry on :5000 or the packaged slapd
+# on :389 (no systemd here); the tests run their own instances.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
   $SUDO chmod 755 /usr/sbin/policy-rc.d
 fi
 
 need=()
-for package in docker-registry skopeo openssl ca-certificates; do
+for package in docker-registry skopeo slapd ldap-utils openssl ca-certificates; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || need+=("$package")
 done
 # PostgreSQL: any installed major version will do (the machine image may ship one already;
@@ -29,6 +31,6 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 if [ -d /run/systemd/system ]; then
-  $SUDO systemctl disable --now docker-registry postgresql 2>/dev/null || true
+  $SUDO systemctl disable --now docker-registry postgresql slapd 2>/dev/null || true
 fi
-echo "install-test-deps: docker-registry $(dpkg-query -W -f='${Version}' docker-registry), skopeo $(dpkg-query -W -f='${Version}' skopeo)"
+echo "install-test-deps: docker-registry $(dpkg-query -W -f='${Version}' docker-registry), skopeo $(dpkg-query -W -f='${Version}' skopeo), slapd $(dpkg-query -W -f='${Version}' slapd)"

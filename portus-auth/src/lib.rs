@@ -6,9 +6,14 @@
 //!   refresh token secrets, and the [`LocalAuthenticator`].
 //! - [`service`]: the [`TokenService`] that answers a token request end to end: authenticate,
 //!   authorize every scope action, sign.
-//! - [`store`]: the SQL [`PolicyStore`](portus_core::PolicyStore) (SQLite, feature `sqlite`; PostgreSQL, feature `postgres`).
+//! - `ldap` (feature `ldap`): the `LdapAuthenticator`, which checks passwords against an LDAP
+//!   directory and creates the local users (and team memberships) of its users.
+//! - [`store`]: the SQL [`PolicyStore`](portus_core::PolicyStore) (SQLite, feature `sqlite`;
+//!   PostgreSQL, feature `postgres`).
 
 pub mod error;
+#[cfg(feature = "ldap")]
+pub mod ldap;
 pub mod password;
 pub mod service;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -16,6 +21,8 @@ pub mod store;
 pub mod token;
 
 pub use error::{Error, Result};
+#[cfg(feature = "ldap")]
+pub use ldap::{LdapAuthenticator, LdapConfig};
 pub use password::LocalAuthenticator;
 pub use service::{Credentials, TokenGrant, TokenRequest, TokenService, TokenServiceConfig};
 pub use token::{SigningAlgorithm, SigningKey, TokenIssuer};

@@ -88,7 +88,9 @@ pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
 /// Authenticates users of the policy store by application token or local password.
 ///
 /// An unknown user, a user without a local password and a wrong password all cost one bcrypt
-/// verification at the same cost, so response times do not reveal which names exist.
+/// verification at the same cost, so response times do not reveal which names exist. Users
+/// without a local password give [`AuthOutcome::UnknownUser`], like unknown users, so that a
+/// chain `[local, ldap]` lets LDAP decide for them.
 pub struct LocalAuthenticator {
     store: Arc<dyn PolicyStore>,
     dummy_hash: PasswordHash,
@@ -127,11 +129,9 @@ impl Authenticator for LocalAuthenticator {
         let user = self.store.user_by_name(username).await?;
         let Some(hash) = user.as_ref().and_then(|u| u.password_hash.as_ref()) else {
             verify_password(secret, &self.dummy_hash).await;
-            return Ok(if user.is_some() {
-                AuthOutcome::InvalidCredentials
-            } else {
-                AuthOutcome::UnknownUser
-            });
+            // Users without a local password (created by an external authenticator such as
+            // LDAP) are not ours to judge: the next authenticator in the chain decides.
+            return Ok(AuthOutcome::UnknownUser);
         };
         if verify_password(secret, hash).await {
             Ok(AuthOutcome::Authenticated(Identity {
@@ -236,10 +236,45 @@ mod tests {
             auth.authenticate("nobody", &Secret::new("x")).await.unwrap(),
             AuthOutcome::UnknownUser
         );
-        assert_eq!(
-            auth.authenticate("ldap-only", &Secret::new("")).await.unwrap(),
-            AuthOutcome::InvalidCredentials,
-            "a user without a local password never authenticates locally"
+        for password in ["", "alicepass", "anything"] {
+            assert_eq!(
+                auth.authenticate("ldap-only", &Secret::new(password)).await.unwrap(),
+                AuthOutcome::UnknownUser,
+                "a user without a local password never authenticates locally; the next authenticator decides"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn users_without_a_local_password_cost_one_bcrypt_verification() {
+        // Cost 10: one verification takes tens of milliseconds, far above the store lookup, so
+        // a skipped verification would show up as a much faster answer.
+        let store = Arc::new(InMemoryStore::new());
+        let hash = hash_password(&Secret::new("alicepass"), 10).await.unwrap();
+        for (name, password_hash) in [("alice", Some(hash)), ("ldap-only", None)] {
+            store
+                .create_user(NewUser {
+                    username: name.into(),
+                    password_hash,
+                    ..NewUser::default()
+                })
+                .await
+                .unwrap();
+        }
+        let auth = LocalAuthenticator::new(store, 10).unwrap();
+        let time = |user: &'static str| {
+            let auth = &auth;
+            async move {
+                let start = std::time::Instant::now();
+                auth.authenticate(user, &Secret::new("wrong")).await.unwrap();
+                start.elapsed()
+            }
+        };
+        let wrong_password = time("alice").await;
+        let no_password = time("ldap-only").await;
+        assert!(
+            no_password * 3 > wrong_password,
+            "no local password: {no_password:?}, wrong password: {wrong_password:?}"
         );
     }
 
@@ -258,7 +293,8 @@ mod tests {
         );
         assert_eq!(
             auth.authenticate("ldap-only", &secret.plain).await.unwrap(),
-            AuthOutcome::InvalidCredentials
+            AuthOutcome::UnknownUser,
+            "another user's token is no credential of ldap-only's"
         );
         store.revoke_app_token(token.id).await.unwrap();
         assert_eq!(

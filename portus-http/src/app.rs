@@ -211,7 +211,17 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
         policy: config.policy,
         max_scopes: config.token.max_scopes,
     };
-    let tokens = Arc::new(TokenService::new(store.clone(), vec![local], issuer, service_config));
+    // Local passwords first: local users keep working when the directory is down, and users
+    // without a local password fall through to LDAP.
+    #[allow(unused_mut)]
+    let mut authenticators = vec![local];
+    #[cfg(feature = "ldap")]
+    if let Some(ldap) = config.ldap()? {
+        let ldap = portus_auth::LdapAuthenticator::new(ldap, store.clone())
+            .map_err(|e| Error::Config(format!("[ldap]: {e}")))?;
+        authenticators.push(Arc::new(ldap));
+    }
+    let tokens = Arc::new(TokenService::new(store.clone(), authenticators, issuer, service_config));
     let limits = HttpLimits {
         max_body_bytes: config.http.max_body_bytes,
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),

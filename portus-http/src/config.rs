@@ -42,6 +42,9 @@ pub struct Config {
     /// Security scanners; scanning is off unless one is configured. Portus' own keys
     /// (`clair.server`, `zypper.server`, `dummy.server`) are accepted as they are.
     pub security: SecurityConfig,
+    /// LDAP authentication (feature `ldap`), off when absent. Kept as the raw table here and
+    /// checked by [`Config::ldap`] at load time, so the section's types stay in `portus-auth`.
+    pub ldap: Option<toml::Table>,
 }
 
 /// Security scanner settings.
@@ -266,6 +269,7 @@ impl Default for Config {
             },
             sync: SyncConfig::default(),
             security: SecurityConfig::default(),
+            ldap: None,
         }
     }
 }
@@ -381,9 +385,28 @@ impl Config {
         Ok(config)
     }
 
+    /// The `[ldap]` section, typed; `None` when LDAP is not configured.
+    #[cfg(feature = "ldap")]
+    pub fn ldap(&self) -> Result<Option<portus_auth::LdapConfig>, Error> {
+        self.ldap
+            .clone()
+            .map(|table| {
+                toml::Value::Table(table)
+                    .try_into()
+                    .map_err(|e: toml::de::Error| Error::Config(format!("[ldap]: {e}")))
+            })
+            .transpose()
+    }
+
     /// Checks values that types alone cannot.
     pub fn validate(&self) -> Result<(), Error> {
         let invalid = |m: String| Err(Error::Config(m));
+        #[cfg(feature = "ldap")]
+        self.ldap()?;
+        #[cfg(not(feature = "ldap"))]
+        if self.ldap.is_some() {
+            return invalid("[ldap]: this build has no LDAP support (feature `ldap`)".into());
+        }
         if self.token.service.trim().is_empty() {
             return invalid("token.service must not be empty".into());
         }
@@ -540,6 +563,23 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("security.clair.server")
+        );
+    }
+
+    #[test]
+    fn ldap_section_is_checked_at_load() {
+        let config = load(
+            "[ldap]\nhostname = \"127.0.0.1\"\nbase = \"ou=people,dc=example,dc=org\"\n[ldap.encryption]\nmethod = \"start_tls\"\n",
+            &[],
+        )
+        .unwrap();
+        let ldap = config.ldap().unwrap().expect("configured");
+        assert_eq!(ldap.hostname, "127.0.0.1");
+        assert!(load("", &[]).unwrap().ldap().unwrap().is_none(), "off by default");
+        let err = load("[ldap]\nhostname = \"h\"\nbase = \"b\"\nbogus = 1\n", &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("[ldap]") && err.to_string().contains("bogus"),
+            "{err}"
         );
     }
 
