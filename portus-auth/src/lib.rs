@@ -24,5 +24,5 @@ pub use error::{Error, Result};
 #[cfg(feature = "ldap")]
 pub use ldap::{LdapAuthenticator, LdapConfig};
 pub use password::LocalAuthenticator;
-pub use service::{Credentials, TokenGrant, TokenRequest, TokenService, TokenServiceConfig};
+pub use service::{Credentials, LockoutPolicy, TokenGrant, TokenRequest, TokenService, TokenServiceConfig};
 pub use token::{SigningAlgorithm, SigningKey, TokenIssuer};

@@ -9,7 +9,7 @@ use portus_core::policy::{Caller, PolicyConfig};
 use portus_core::scope::{Scope, parse_scopes};
 use portus_core::traits::{AuthMethod, AuthOutcome, Authenticator, Secret};
 use portus_core::{Error as CoreError, PolicyStore};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::password::{REFRESH_TOKEN_PREFIX, generate_secret, secret_digest};
 use crate::token::{IssuedToken, TokenIssuer};
@@ -24,6 +24,28 @@ pub struct TokenServiceConfig {
     pub policy: PolicyConfig,
     /// Most scopes accepted in one request.
     pub max_scopes: usize,
+    /// Account lockout after repeated failed logins.
+    pub lockout: LockoutPolicy,
+}
+
+/// Account lockout: after `max_failures` consecutive failed logins (docker logins included) the
+/// account refuses every login, even with the right password, for `lock_for`; then it unlocks
+/// by itself. `max_failures == 0` turns lockout off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Failed logins that lock the account.
+    pub max_failures: u32,
+    /// How long the account stays locked.
+    pub lock_for: std::time::Duration,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        LockoutPolicy {
+            max_failures: 10,
+            lock_for: std::time::Duration::from_secs(15 * 60),
+        }
+    }
 }
 
 impl TokenServiceConfig {
@@ -33,6 +55,7 @@ impl TokenServiceConfig {
             service: service.into(),
             policy: PolicyConfig::default(),
             max_scopes: 100,
+            lockout: LockoutPolicy::default(),
         }
     }
 }
@@ -122,15 +145,64 @@ impl TokenService {
     /// Unknown users, wrong secrets and disabled users all give
     /// [`Error::InvalidCredentials`].
     pub async fn authenticate(&self, username: &str, secret: &Secret) -> Result<(User, AuthMethod)> {
+        let outcome = self.check_credentials(username, secret).await?;
+        // Lockout is decided after the credentials were checked, so a locked account costs the
+        // same time as any other and its state cannot be probed by timing.
+        let now = portus_core::model::now();
+        match outcome {
+            Some((user, _)) if user.is_locked(now) => {
+                info!(user = username, "login refused: account is locked");
+                Err(Error::InvalidCredentials)
+            }
+            Some((user, method)) => {
+                if user.failed_logins > 0 || user.locked_until.is_some() {
+                    self.store.set_user_lock(user.id, None).await?;
+                }
+                Ok((user, method))
+            }
+            None => {
+                self.count_failure(username, now).await?;
+                Err(Error::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Counts a failed login of a known user and locks the account at the threshold.
+    async fn count_failure(&self, username: &str, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        let lockout = self.config.lockout;
+        if lockout.max_failures == 0 {
+            return Ok(());
+        }
+        let Some(user) = self.store.user_by_name(username).await? else {
+            return Ok(());
+        };
+        if user.is_locked(now) {
+            return Ok(());
+        }
+        if user.locked_until.is_some() {
+            // The lock expired: counting starts over, as if an administrator had unlocked it.
+            self.store.set_user_lock(user.id, None).await?;
+        }
+        let failures = self.store.record_login_failure(user.id).await?;
+        if failures >= lockout.max_failures {
+            let until = now + chrono::Duration::from_std(lockout.lock_for).unwrap_or(chrono::Duration::minutes(15));
+            self.store.set_user_lock(user.id, Some(until)).await?;
+            warn!(user = username, failures, %until, "account locked after repeated failed logins");
+        }
+        Ok(())
+    }
+
+    /// Runs the authenticators; `Some` for valid credentials of an enabled user.
+    async fn check_credentials(&self, username: &str, secret: &Secret) -> Result<Option<(User, AuthMethod)>> {
         for authenticator in &self.authenticators {
             match authenticator.authenticate(username, secret).await? {
                 AuthOutcome::Authenticated(identity) => {
                     let user = self.store.user_by_name(&identity.username).await?;
-                    return match user {
-                        Some(user) if user.enabled => Ok((user, identity.method)),
+                    return Ok(match user {
+                        Some(user) if user.enabled => Some((user, identity.method)),
                         Some(_) => {
                             info!(user = username, "login refused: user is disabled");
-                            Err(Error::InvalidCredentials)
+                            None
                         }
                         None => {
                             info!(
@@ -138,16 +210,16 @@ impl TokenService {
                                 authenticator = authenticator.name(),
                                 "login refused: no such user in the store"
                             );
-                            Err(Error::InvalidCredentials)
+                            None
                         }
-                    };
+                    });
                 }
                 AuthOutcome::InvalidCredentials => break,
                 AuthOutcome::UnknownUser => continue,
             }
         }
         debug!(user = username, "login refused: invalid credentials");
-        Err(Error::InvalidCredentials)
+        Ok(None)
     }
 
     /// The enabled user an application token belongs to (API `Authorization: Bearer`).
@@ -367,6 +439,47 @@ mod tests {
             grant.access
         );
         assert_eq!(grant.access[0].actions, ["pull", "push"]);
+    }
+
+    #[tokio::test]
+    async fn repeated_failures_lock_the_account_then_it_unlocks() {
+        let store = store_with_alice().await;
+        let local: Arc<dyn Authenticator> = Arc::new(LocalAuthenticator::new(store.clone(), 4).unwrap());
+        let mut config = TokenServiceConfig::new("registry.local");
+        config.lockout = LockoutPolicy {
+            max_failures: 3,
+            lock_for: Duration::from_secs(600),
+        };
+        let svc = TokenService::new(store.clone(), vec![local], issuer(), config);
+        // Two failures, then a success: the count starts over.
+        for _ in 0..2 {
+            assert!(svc.issue(request(alice("wrong"), &[])).await.is_err());
+        }
+        svc.issue(request(alice("alicepass"), &[])).await.unwrap();
+        let alice_id = store.user_by_name("alice").await.unwrap().unwrap().id;
+        assert_eq!(store.user_by_id(alice_id).await.unwrap().unwrap().failed_logins, 0);
+        // Three failures in a row lock it: now even the right password is refused.
+        for _ in 0..3 {
+            assert!(svc.issue(request(alice("wrong"), &[])).await.is_err());
+        }
+        let locked = store.user_by_id(alice_id).await.unwrap().unwrap();
+        assert!(locked.is_locked(portus_core::model::now()), "{locked:?}");
+        assert!(matches!(
+            svc.issue(request(alice("alicepass"), &[])).await,
+            Err(Error::InvalidCredentials)
+        ));
+        // Unknown users are not counted anywhere (and cannot be locked).
+        let nobody = Credentials::Password {
+            username: "nobody".into(),
+            secret: Secret::new("x"),
+        };
+        assert!(svc.issue(request(nobody, &[])).await.is_err());
+        // When the lock has expired the right password works again and clears the count.
+        let past = portus_core::model::now() - chrono::Duration::seconds(1);
+        store.set_user_lock(alice_id, Some(past)).await.unwrap();
+        svc.issue(request(alice("alicepass"), &[])).await.unwrap();
+        let unlocked = store.user_by_id(alice_id).await.unwrap().unwrap();
+        assert_eq!((unlocked.failed_logins, unlocked.locked_until), (0, None));
     }
 
     #[tokio::test]

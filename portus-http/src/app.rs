@@ -210,6 +210,10 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
         service: config.token.service.clone(),
         policy: config.policy,
         max_scopes: config.token.max_scopes,
+        lockout: portus_auth::LockoutPolicy {
+            max_failures: config.auth.lockout_attempts,
+            lock_for: Duration::from_secs(config.auth.lockout_secs),
+        },
     };
     // Local passwords first: local users keep working when the directory is down, and users
     // without a local password fall through to LDAP.

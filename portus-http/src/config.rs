@@ -240,6 +240,11 @@ impl Default for DatabaseConfig {
 pub struct AuthConfig {
     /// bcrypt cost for new password hashes (4 to 31).
     pub bcrypt_cost: u32,
+    /// Consecutive failed logins (docker logins included) that lock an account; 0 disables
+    /// lockout.
+    pub lockout_attempts: u32,
+    /// Seconds a locked account stays locked before it unlocks by itself.
+    pub lockout_secs: u64,
 }
 
 /// HTTP limits.
@@ -292,6 +297,8 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             bcrypt_cost: portus_auth::password::DEFAULT_BCRYPT_COST,
+            lockout_attempts: 10,
+            lockout_secs: 15 * 60,
         }
     }
 }
@@ -324,6 +331,8 @@ pub const KEYS: &[&str] = &[
     "database.url",
     "database.max_connections",
     "auth.bcrypt_cost",
+    "auth.lockout_attempts",
+    "auth.lockout_secs",
     "http.max_body_bytes",
     "http.request_timeout_secs",
     "registry.url",
