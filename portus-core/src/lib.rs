@@ -17,6 +17,7 @@ pub mod error;
 pub mod memory;
 pub mod model;
 pub mod naming;
+pub mod permissions;
 pub mod policy;
 pub mod scope;
 #[cfg(feature = "testing")]

@@ -53,6 +53,20 @@ pub struct PolicyConfig {
     pub delete_contributors: bool,
     /// Whether anonymous callers may pull public namespaces.
     pub anonymous_pull: bool,
+    /// Portus' `user_permission.change_visibility`: team owners may change their namespaces'
+    /// visibility (otherwise administrators only).
+    pub change_visibility: bool,
+    /// `user_permission.create_team`: any user may create teams (otherwise administrators only).
+    pub create_team: bool,
+    /// `user_permission.manage_team`: team owners may edit their teams (otherwise administrators
+    /// only).
+    pub manage_team: bool,
+    /// `user_permission.create_namespace`: team owners and contributors may create namespaces
+    /// for their teams (otherwise administrators only).
+    pub create_namespace: bool,
+    /// `user_permission.manage_namespace`: team owners may edit their namespaces and move them
+    /// to another team (otherwise administrators only).
+    pub manage_namespace: bool,
 }
 
 impl Default for PolicyConfig {
@@ -62,6 +76,11 @@ impl Default for PolicyConfig {
             delete_enabled: true,
             delete_contributors: false,
             anonymous_pull: true,
+            change_visibility: true,
+            create_team: true,
+            manage_team: true,
+            create_namespace: true,
+            manage_namespace: true,
         }
     }
 }
@@ -89,7 +108,8 @@ impl Caller {
         }
     }
 
-    fn is_admin(self) -> bool {
+    /// Whether the caller is an administrator.
+    pub fn is_admin(self) -> bool {
         matches!(self, Caller::User { admin: true, .. })
     }
 }

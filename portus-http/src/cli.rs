@@ -771,37 +771,19 @@ async fn tag_command(config: &Config, paths: &DataPaths, command: TagCommand) ->
             let app = app::build(config, paths).await?;
             let registry = registry_of(&app)?;
             let store = app.store.as_ref();
-            let record = store
-                .tag(repository, tag)
-                .await?
-                .ok_or_else(|| Error::Usage(format!("no tag {reference}")))?;
-            let siblings: Vec<String> = store
-                .tags(Some(repository))
-                .await?
-                .into_iter()
-                .filter(|t| t.manifest.digest == record.manifest.digest && t.name != tag)
-                .map(|t| t.name)
-                .collect();
-            if !siblings.is_empty() && !with_siblings {
-                return Err(Error::Usage(format!(
-                    "{reference} shares its manifest with {}; the registry would delete those tags too. \
-                     Re-run with --with-siblings to delete them all",
-                    siblings.join(", ")
-                )));
-            }
-            registry.delete_manifest(repository, &record.manifest.digest).await?;
-            let deleted = store.delete_tags_by_digest(repository, &record.manifest.digest).await?;
-            for t in &deleted {
-                let activity = NewActivity::new(Some(CLI_ACTOR), "tag.delete", format!("{repository}:{}", t.name))
-                    .with_details(t.manifest.digest.clone());
-                store.record_activity(activity).await?;
-            }
+            let deleted =
+                portus_scan::deletion::delete_tag(store, registry.as_ref(), repository, tag, with_siblings, Some(CLI_ACTOR))
+                    .await
+                    .map_err(|e| match e.kind() {
+                        portus_core::ErrorKind::NotFound => Error::Usage(format!("no tag {reference}")),
+                        portus_core::ErrorKind::Conflict => {
+                            Error::Usage(format!("{e}. Re-run with --with-siblings to delete them all"))
+                        }
+                        _ => Error::Core(e),
+                    })?;
             let names: Vec<&str> = deleted.iter().map(|t| t.name.as_str()).collect();
-            println!(
-                "Deleted {repository}@{} (tags: {}).",
-                record.manifest.digest,
-                names.join(", ")
-            );
+            let digest = deleted.first().map(|t| t.manifest.digest.as_str()).unwrap_or_default();
+            println!("Deleted {repository}@{digest} (tags: {}).", names.join(", "));
             Ok(())
         }
     }
