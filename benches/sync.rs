@@ -74,9 +74,8 @@ fn setup(
         };
         let app = router(
             AppState {
-                tokens,
                 webhook: Some(webhook),
-                scan_backends: Arc::from([]),
+                ..AppState::new(tokens)
             },
             HttpLimits::default(),
         );

@@ -77,14 +77,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         TokenServiceConfig::new("example-registry"),
     );
     // No registry notifications in this example: the webhook endpoint answers 404.
-    let app = router(
-        AppState {
-            tokens: Arc::new(tokens),
-            webhook: None,
-            scan_backends: Arc::from([]),
-        },
-        Default::default(),
-    );
+    let app = router(AppState::new(Arc::new(tokens)), Default::default());
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     println!("listening on {}", listener.local_addr()?);
     axum::serve(listener, app).await?;

@@ -20,7 +20,11 @@ pub enum Permission {
 }
 
 fn allow_if(condition: bool) -> Permission {
-    if condition { Permission::Allow } else { Permission::Forbidden }
+    if condition {
+        Permission::Allow
+    } else {
+        Permission::Forbidden
+    }
 }
 
 /// What the management decisions need to know about a namespace.
@@ -109,7 +113,11 @@ pub fn manage_members(caller: Caller, team: &Team, role: Option<Role>) -> Permis
 
 /// Seeing a namespace: whoever may pull from it.
 pub fn view_namespace(namespace: &NamespaceView) -> Permission {
-    if namespace.visible { Permission::Allow } else { Permission::Hidden }
+    if namespace.visible {
+        Permission::Allow
+    } else {
+        Permission::Hidden
+    }
 }
 
 /// Creating a namespace for a team: its owners and contributors (unless `create_namespace` is
@@ -117,9 +125,9 @@ pub fn view_namespace(namespace: &NamespaceView) -> Permission {
 pub fn create_namespace(caller: Caller, team_role: Option<Role>, config: &PolicyConfig) -> Permission {
     match caller {
         Caller::Anonymous => Permission::Forbidden,
-        Caller::User { admin, .. } => allow_if(
-            admin || (config.create_namespace && matches!(team_role, Some(Role::Owner | Role::Contributor))),
-        ),
+        Caller::User { admin, .. } => {
+            allow_if(admin || (config.create_namespace && matches!(team_role, Some(Role::Owner | Role::Contributor))))
+        }
     }
 }
 
@@ -139,8 +147,7 @@ pub fn edit_namespace(caller: Caller, namespace: &NamespaceView, config: &Policy
 pub fn change_visibility(caller: Caller, namespace: &NamespaceView, config: &PolicyConfig) -> Permission {
     match view_namespace(namespace) {
         Permission::Allow => allow_if(
-            caller.is_admin()
-                || (config.change_visibility && !namespace.global && namespace.role == Some(Role::Owner)),
+            caller.is_admin() || (config.change_visibility && !namespace.global && namespace.role == Some(Role::Owner)),
         ),
         denied => denied,
     }
@@ -208,8 +215,14 @@ mod tests {
         assert_eq!(view_team(BOB, &visible, Some(Role::Viewer)), Permission::Allow);
         assert_eq!(view_team(BOB, &team(true), Some(Role::Owner)), Permission::Hidden);
         assert_eq!(edit_team(BOB, &visible, Some(Role::Owner), &config), Permission::Allow);
-        assert_eq!(edit_team(BOB, &visible, Some(Role::Owner), &no_manage), Permission::Forbidden);
-        assert_eq!(edit_team(BOB, &visible, Some(Role::Contributor), &config), Permission::Forbidden);
+        assert_eq!(
+            edit_team(BOB, &visible, Some(Role::Owner), &no_manage),
+            Permission::Forbidden
+        );
+        assert_eq!(
+            edit_team(BOB, &visible, Some(Role::Contributor), &config),
+            Permission::Forbidden
+        );
         assert_eq!(edit_team(ADMIN, &team(true), None, &config), Permission::Forbidden);
         assert_eq!(manage_members(BOB, &visible, Some(Role::Owner)), Permission::Allow);
         assert_eq!(manage_members(BOB, &visible, Some(Role::Viewer)), Permission::Forbidden);
@@ -231,25 +244,58 @@ mod tests {
         assert_eq!(edit_namespace(BOB, &owner, &config), Permission::Allow);
         assert_eq!(edit_namespace(BOB, &contributor, &config), Permission::Forbidden);
         assert_eq!(
-            edit_namespace(BOB, &owner, &PolicyConfig { manage_namespace: false, ..config }),
+            edit_namespace(
+                BOB,
+                &owner,
+                &PolicyConfig {
+                    manage_namespace: false,
+                    ..config
+                }
+            ),
             Permission::Forbidden
         );
         assert_eq!(change_visibility(BOB, &owner, &config), Permission::Allow);
         assert_eq!(
-            change_visibility(BOB, &owner, &PolicyConfig { change_visibility: false, ..config }),
+            change_visibility(
+                BOB,
+                &owner,
+                &PolicyConfig {
+                    change_visibility: false,
+                    ..config
+                }
+            ),
             Permission::Forbidden
         );
-        assert_eq!(change_visibility(BOB, &namespace(Some(Role::Owner), true), &config), Permission::Forbidden);
-        assert_eq!(change_visibility(ADMIN, &namespace(None, true), &config), Permission::Allow);
+        assert_eq!(
+            change_visibility(BOB, &namespace(Some(Role::Owner), true), &config),
+            Permission::Forbidden
+        );
+        assert_eq!(
+            change_visibility(ADMIN, &namespace(None, true), &config),
+            Permission::Allow
+        );
         let hidden = NamespaceView {
             visible: false,
             ..owner
         };
         assert_eq!(edit_namespace(BOB, &hidden, &config), Permission::Hidden);
-        assert_eq!(create_namespace(BOB, Some(Role::Contributor), &config), Permission::Allow);
-        assert_eq!(create_namespace(BOB, Some(Role::Viewer), &config), Permission::Forbidden);
         assert_eq!(
-            create_namespace(BOB, Some(Role::Owner), &PolicyConfig { create_namespace: false, ..config }),
+            create_namespace(BOB, Some(Role::Contributor), &config),
+            Permission::Allow
+        );
+        assert_eq!(
+            create_namespace(BOB, Some(Role::Viewer), &config),
+            Permission::Forbidden
+        );
+        assert_eq!(
+            create_namespace(
+                BOB,
+                Some(Role::Owner),
+                &PolicyConfig {
+                    create_namespace: false,
+                    ..config
+                }
+            ),
             Permission::Forbidden
         );
     }

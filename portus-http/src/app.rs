@@ -238,12 +238,13 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
     };
     let registry = registry_client(config, &tokens)?;
     let scanner = scanner(config)?;
-    let scan_backends: Arc<[String]> = scanner.backend_names().into_iter().map(str::to_owned).collect();
     Ok(App {
         state: AppState {
             tokens,
             webhook: Some(webhook),
-            scan_backends,
+            scanner: scanner.clone(),
+            registry: registry.clone(),
+            bcrypt_cost: config.auth.bcrypt_cost,
         },
         limits,
         store,

@@ -771,16 +771,22 @@ async fn tag_command(config: &Config, paths: &DataPaths, command: TagCommand) ->
             let app = app::build(config, paths).await?;
             let registry = registry_of(&app)?;
             let store = app.store.as_ref();
-            let deleted =
-                portus_scan::deletion::delete_tag(store, registry.as_ref(), repository, tag, with_siblings, Some(CLI_ACTOR))
-                    .await
-                    .map_err(|e| match e.kind() {
-                        portus_core::ErrorKind::NotFound => Error::Usage(format!("no tag {reference}")),
-                        portus_core::ErrorKind::Conflict => {
-                            Error::Usage(format!("{e}. Re-run with --with-siblings to delete them all"))
-                        }
-                        _ => Error::Core(e),
-                    })?;
+            let deleted = portus_scan::deletion::delete_tag(
+                store,
+                registry.as_ref(),
+                repository,
+                tag,
+                with_siblings,
+                Some(CLI_ACTOR),
+            )
+            .await
+            .map_err(|e| match e.kind() {
+                portus_core::ErrorKind::NotFound => Error::Usage(format!("no tag {reference}")),
+                portus_core::ErrorKind::Conflict => {
+                    Error::Usage(format!("{e}. Re-run with --with-siblings to delete them all"))
+                }
+                _ => Error::Core(e),
+            })?;
             let names: Vec<&str> = deleted.iter().map(|t| t.name.as_str()).collect();
             let digest = deleted.first().map(|t| t.manifest.digest.as_str()).unwrap_or_default();
             println!("Deleted {repository}@{digest} (tags: {}).", names.join(", "));

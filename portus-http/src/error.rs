@@ -39,6 +39,16 @@ impl ApiError {
         }
     }
 
+    /// A 409 `CONFLICT` error.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            code: "CONFLICT",
+            message: message.into(),
+            basic_challenge: false,
+        }
+    }
+
     /// A 404 `NOT_FOUND` error.
     pub fn not_found() -> Self {
         ApiError {
@@ -59,6 +69,13 @@ impl From<portus_auth::Error> for ApiError {
             E::InvalidRequest(message) => ApiError::bad_request(message),
             E::Core(core) => match core.kind() {
                 ErrorKind::Invalid => ApiError::bad_request(core.to_string()),
+                ErrorKind::Conflict => ApiError::conflict(core.to_string()),
+                ErrorKind::NotFound => ApiError {
+                    status: StatusCode::NOT_FOUND,
+                    code: "NOT_FOUND",
+                    message: core.to_string(),
+                    basic_challenge: false,
+                },
                 ErrorKind::Unavailable => {
                     tracing::warn!(error = %core, source = ?std::error::Error::source(&core), "backend unavailable");
                     ApiError {

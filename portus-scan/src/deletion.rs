@@ -23,12 +23,16 @@ pub async fn delete_tag(
         .tag(repository, tag)
         .await?
         .ok_or_else(|| Error::not_found("tag", format!("{repository}:{tag}")))?;
-    let siblings: Vec<String> = store
+    let doomed: Vec<TagRecord> = store
         .tags(Some(repository))
         .await?
         .into_iter()
-        .filter(|t| t.manifest.digest == record.manifest.digest && t.name != tag)
-        .map(|t| t.name)
+        .filter(|t| t.manifest.digest == record.manifest.digest)
+        .collect();
+    let siblings: Vec<&str> = doomed
+        .iter()
+        .map(|t| t.name.as_str())
+        .filter(|name| *name != tag)
         .collect();
     if !siblings.is_empty() && !with_siblings {
         return Err(Error::Conflict(format!(
@@ -37,9 +41,11 @@ pub async fn delete_tag(
         )));
     }
     registry.delete_manifest(repository, &record.manifest.digest).await?;
-    let deleted = store.delete_tags_by_digest(repository, &record.manifest.digest).await?;
-    record_deletions(store, &deleted, actor).await?;
-    Ok(deleted)
+    // The registry's delete notification may already have removed them from the store: what
+    // was deleted is what pointed at the manifest before, whoever removes the rows.
+    store.delete_tags_by_digest(repository, &record.manifest.digest).await?;
+    record_deletions(store, &doomed, actor).await?;
+    Ok(doomed)
 }
 
 /// Deletes every manifest of `repository` in the registry, then the repository in the store.
@@ -56,7 +62,8 @@ pub async fn delete_repository(
     digests.dedup();
     for digest in digests {
         registry.delete_manifest(repository, digest).await?;
-        let deleted = store.delete_tags_by_digest(repository, digest).await?;
+        store.delete_tags_by_digest(repository, digest).await?;
+        let deleted: Vec<TagRecord> = tags.iter().filter(|t| t.manifest.digest == digest).cloned().collect();
         record_deletions(store, &deleted, actor).await?;
     }
     store.delete_repository(repository).await?;

@@ -49,6 +49,19 @@ impl Scanner {
         self.backends.iter().map(|b| b.name()).collect()
     }
 
+    /// Asks every backend whether it is healthy, in parallel, each within the timeout.
+    pub async fn health(&self) -> BTreeMap<String, Result<(), String>> {
+        let checks = self.backends.iter().map(|backend| async move {
+            let result = match tokio::time::timeout(self.timeout, backend.health()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {:?}", self.timeout)),
+            };
+            (backend.name().to_owned(), result)
+        });
+        join_all(checks).await.into_iter().collect()
+    }
+
     /// Scans `images` (one image, or the platforms of an index) with every backend; each
     /// backend's reports over the images are merged into one result.
     pub async fn scan(&self, images: &[ImageRef]) -> BTreeMap<String, BackendResult> {

@@ -12,7 +12,9 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use portus_auth::TokenService;
+use portus_core::RegistryClient;
 use portus_scan::events::EventPipeline;
+use portus_scan::scanner::Scanner;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -56,16 +58,37 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     /// The notification endpoint; `None` answers 404 there.
     pub webhook: Option<Webhook>,
-    /// Names of the configured security backends (empty: scanning is off).
-    pub scan_backends: Arc<[String]>,
+    /// The security backends (none: scanning is off).
+    pub scanner: Scanner,
+    /// The registry, for deletions and health; `None` when `registry.url` is not configured.
+    pub registry: Option<Arc<dyn RegistryClient>>,
+    /// bcrypt cost for passwords set through the API.
+    pub bcrypt_cost: u32,
+}
+
+impl AppState {
+    /// State for `tokens` alone: no webhook, no registry, no scanners.
+    pub fn new(tokens: Arc<TokenService>) -> Self {
+        AppState {
+            tokens,
+            webhook: None,
+            scanner: Scanner::new(Duration::from_secs(30)),
+            registry: None,
+            bcrypt_cost: portus_auth::password::DEFAULT_BCRYPT_COST,
+        }
+    }
+
+    /// The configured backends' names.
+    pub fn scan_backends(&self) -> Vec<&str> {
+        self.scanner.backend_names()
+    }
 }
 
 /// The portus HTTP API for `state`, with body-size limit, timeout and request tracing layers.
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
-    Router::new()
+    api::router()
         .route("/v2/token", get(token::get_token).post(token::post_token))
         .route("/v2/", get(token::ping))
-        .route("/api/v1/tags/{id}/vulnerabilities", get(api::tag_vulnerabilities))
         .route(
             "/v2/webhooks/events",
             post(webhook::receive_events).layer(DefaultBodyLimit::max(limits.max_envelope_bytes)),

@@ -48,7 +48,9 @@ async fn app() -> axum::Router {
         AppState {
             tokens: Arc::new(tokens),
             webhook: Some(webhook),
-            scan_backends: Arc::from([]),
+            scanner: portus_scan::scanner::Scanner::new(Duration::from_secs(30)),
+            registry: None,
+            bcrypt_cost: 4,
         },
         HttpLimits {
             max_body_bytes: 4096,
@@ -477,17 +479,37 @@ mod api {
         )
         .unwrap();
         let service = TokenService::new(store, vec![], issuer, TokenServiceConfig::new("registry.local"));
-        let state = AppState {
-            tokens: Arc::new(service),
-            webhook: None,
-            scan_backends: Arc::from(["clair".to_owned(), "dummy".to_owned()]),
-        };
+        let mut state = AppState::new(Arc::new(service));
+        for name in ["clair", "dummy"] {
+            state.scanner.register(Arc::new(NamedBackend(name))).unwrap();
+        }
         Api {
             app: router(state, HttpLimits::default()),
             private_tag,
             public_tag,
             alice_token: tokens.remove(0),
             bob_token: tokens.remove(0),
+        }
+    }
+
+    /// A backend known by name only: the records in the store are what the API shows.
+    struct NamedBackend(&'static str);
+
+    #[async_trait::async_trait]
+    impl portus_core::SecurityBackend for NamedBackend {
+        fn name(&self) -> &str {
+            self.0
+        }
+        async fn scan(
+            &self,
+            _: &portus_core::traits::ImageRef,
+        ) -> portus_core::Result<portus_core::traits::ScanOutcome> {
+            Ok(portus_core::traits::ScanOutcome::Pending {
+                retry_after: Duration::from_secs(60),
+            })
+        }
+        async fn health(&self) -> portus_core::Result<()> {
+            Ok(())
         }
     }
 

@@ -1,0 +1,232 @@
+//! Namespaces.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use portus_core::model::{Namespace, NamespaceId, NamespaceUpdate, NewActivity, NewNamespace, Role, Visibility};
+use portus_core::permissions::{self, Permission};
+use portus_core::policy::Action;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiCaller, JsonBody, PageQuery, check, created, forbidden, not_found, parse_id};
+use crate::error::ApiError;
+use crate::routes::AppState;
+
+/// The global namespace's name in the API (it has none in the registry).
+const GLOBAL_NAME: &str = "(global)";
+
+/// The JSON shape of a namespace, with what the caller may do in it.
+pub fn view(namespace: &Namespace, caller: &ApiCaller, state: &AppState) -> Value {
+    let namespace_view = caller.namespace_view(namespace, state);
+    let config = state.tokens.policy();
+    json!({
+        "id": namespace.id,
+        "name": if namespace.global { GLOBAL_NAME } else { namespace.name.as_str() },
+        "description": namespace.description,
+        "team_id": namespace.team_id,
+        "visibility": namespace.visibility,
+        "global": namespace.global,
+        "personal": namespace.personal_owner.is_some(),
+        "permissions": {
+            "role": namespace_view.role,
+            "pull": caller.may(namespace, Action::Pull, state),
+            "push": caller.may(namespace, Action::Push, state),
+            "delete": caller.may(namespace, Action::Delete, state),
+            "manage": permissions::edit_namespace(caller.caller, &namespace_view, config) == Permission::Allow,
+            "visibility": permissions::change_visibility(caller.caller, &namespace_view, config) == Permission::Allow,
+        },
+    })
+}
+
+/// A namespace the caller may see.
+pub async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Namespace, ApiError> {
+    let id = NamespaceId(parse_id(raw, "namespace")?);
+    let namespace = state
+        .tokens
+        .store()
+        .namespace_by_id(id)
+        .await?
+        .ok_or_else(|| not_found("namespace"))?;
+    check(
+        permissions::view_namespace(&caller.namespace_view(&namespace, state)),
+        "namespace",
+    )?;
+    Ok(namespace)
+}
+
+/// `GET /api/v1/namespaces`.
+pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQuery) -> Result<Response, ApiError> {
+    let namespaces: Vec<Value> = state
+        .tokens
+        .store()
+        .list_namespaces()
+        .await?
+        .iter()
+        .filter(|n| caller.namespace_view(n, &state).visible)
+        .map(|n| view(n, &caller, &state))
+        .collect();
+    page.0.respond("/api/v1/namespaces", namespaces)
+}
+
+/// Body of `POST /api/v1/namespaces`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewNamespaceBody {
+    name: String,
+    /// The owning team's name.
+    team: String,
+    description: Option<String>,
+    visibility: Option<Visibility>,
+}
+
+/// `POST /api/v1/namespaces`: private unless asked otherwise.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    JsonBody(body): JsonBody<NewNamespaceBody>,
+) -> Result<Response, ApiError> {
+    caller.user()?;
+    let store = state.tokens.store();
+    let team = store
+        .team_by_name(&body.team)
+        .await?
+        .filter(|t| permissions::view_team(caller.caller, t, caller.role(Some(t.id))) == Permission::Allow && !t.hidden)
+        .ok_or_else(|| not_found("team"))?;
+    check(
+        permissions::create_namespace(caller.caller, caller.role(Some(team.id)), state.tokens.policy()),
+        "team",
+    )?;
+    let visibility = body.visibility.unwrap_or(Visibility::Private);
+    if visibility != Visibility::Private
+        && !caller.caller.is_admin()
+        && !(state.tokens.policy().change_visibility && caller.role(Some(team.id)) == Some(Role::Owner))
+    {
+        return Err(forbidden("you may not choose this namespace's visibility"));
+    }
+    let namespace = store
+        .create_namespace(NewNamespace {
+            name: body.name,
+            team_id: team.id,
+            visibility,
+            description: body.description,
+        })
+        .await?;
+    store
+        .record_activity(
+            NewActivity::new(caller.actor(), "namespace.create", namespace.name.clone()).with_details(team.name),
+        )
+        .await?;
+    Ok(created(view(&namespace, &caller, &state)))
+}
+
+/// `GET /api/v1/namespaces/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let namespace = load(&state, &caller, &id).await?;
+    Ok(Json(view(&namespace, &caller, &state)))
+}
+
+/// Body of `PUT /api/v1/namespaces/{id}`; absent fields stay as they are.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateNamespaceBody {
+    description: Option<String>,
+    /// The new owning team's name.
+    team: Option<String>,
+    visibility: Option<Visibility>,
+}
+
+/// `PUT /api/v1/namespaces/{id}`.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateNamespaceBody>,
+) -> Result<Json<Value>, ApiError> {
+    caller.user()?;
+    let namespace = load(&state, &caller, &id).await?;
+    let namespace_view = caller.namespace_view(&namespace, &state);
+    let config = state.tokens.policy();
+    let store = state.tokens.store();
+    // Every check first: a refused part changes nothing.
+    if body.description.is_some() || body.team.is_some() {
+        check(
+            permissions::edit_namespace(caller.caller, &namespace_view, config),
+            "namespace",
+        )?;
+    }
+    if body.visibility.is_some() {
+        check(
+            permissions::change_visibility(caller.caller, &namespace_view, config),
+            "namespace",
+        )?;
+    }
+    let team = match &body.team {
+        None => None,
+        Some(_) if namespace.personal_owner.is_some() => {
+            return Err(ApiError::bad_request("a personal namespace stays with its user's team"));
+        }
+        Some(name) => {
+            let team = store
+                .team_by_name(name)
+                .await?
+                .filter(|t| !t.hidden)
+                .ok_or_else(|| not_found("team"))?;
+            if !caller.caller.is_admin() && caller.role(Some(team.id)) != Some(Role::Owner) {
+                return Err(forbidden("you can only hand a namespace to a team you own"));
+            }
+            Some(team)
+        }
+    };
+    if let Some(visibility) = body.visibility {
+        store.set_namespace_visibility(namespace.id, visibility).await?;
+        store
+            .record_activity(
+                NewActivity::new(caller.actor(), "namespace.change_visibility", namespace.name.clone())
+                    .with_details(visibility.as_str()),
+            )
+            .await?;
+    }
+    if body.description.is_some() || team.is_some() {
+        store
+            .update_namespace(
+                namespace.id,
+                NamespaceUpdate {
+                    description: body.description.map(Some),
+                    team_id: team.as_ref().map(|t| t.id),
+                },
+            )
+            .await?;
+        let mut activity = NewActivity::new(caller.actor(), "namespace.update", namespace.name.clone());
+        if let Some(team) = &team {
+            activity = activity.with_details(format!("team {}", team.name));
+        }
+        store.record_activity(activity).await?;
+    }
+    let namespace = store
+        .namespace_by_id(namespace.id)
+        .await?
+        .ok_or_else(|| not_found("namespace"))?;
+    Ok(Json(view(&namespace, &caller, &state)))
+}
+
+/// `GET /api/v1/namespaces/{id}/repositories`.
+pub async fn repositories(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    page: PageQuery,
+) -> Result<Response, ApiError> {
+    let namespace = load(&state, &caller, &id).await?;
+    let repositories = state.tokens.store().list_repositories().await?;
+    let mut views = Vec::new();
+    for repository in repositories.iter().filter(|r| r.namespace_id == namespace.id) {
+        views.push(super::repositories::view(&state, &caller, repository).await?);
+    }
+    page.0
+        .respond(&format!("/api/v1/namespaces/{}/repositories", namespace.id), views)
+}

@@ -1,0 +1,339 @@
+//! Repositories, tags, stars and scan results.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use portus_core::model::{Namespace, Repository, RepositoryId, ScanRecord, TagId, TagRecord};
+use portus_core::permissions;
+use portus_core::policy::Action;
+use portus_scan::aggregate::{TagSecurity, repository_counts};
+use portus_scan::worker::tag_security;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiCaller, PageQuery, check, forbidden, no_content, not_found, parse_id};
+use crate::error::ApiError;
+use crate::routes::AppState;
+
+/// Scan records by digest.
+type RecordsByDigest = HashMap<String, Vec<ScanRecord>>;
+
+fn by_digest(records: Vec<ScanRecord>) -> RecordsByDigest {
+    let mut map: RecordsByDigest = HashMap::new();
+    for record in records {
+        map.entry(record.digest.clone()).or_default().push(record);
+    }
+    map
+}
+
+fn security_of(state: &AppState, tag: &TagRecord, records: &RecordsByDigest) -> TagSecurity {
+    let records = records.get(&tag.manifest.digest).map(Vec::as_slice).unwrap_or_default();
+    tag_security(records, &state.scan_backends())
+}
+
+fn tag_view(tag: &TagRecord, security: &TagSecurity) -> Value {
+    json!({
+        "id": tag.id,
+        "repository": tag.repository,
+        "name": tag.name,
+        "digest": tag.manifest.digest,
+        "media_type": tag.manifest.media_type,
+        "size": tag.manifest.size,
+        "pushed_by": tag.pushed_by,
+        "created_at": tag.created_at,
+        "updated_at": tag.updated_at,
+        "scan": {"status": security.status, "counts": security.counts},
+    })
+}
+
+fn repository_view(
+    state: &AppState,
+    repository: &Repository,
+    tags: &[&TagRecord],
+    records: &RecordsByDigest,
+    starred: bool,
+) -> Value {
+    let securities: Vec<TagSecurity> = tags.iter().map(|t| security_of(state, t, records)).collect();
+    let mut statuses: HashMap<String, usize> = HashMap::new();
+    for security in &securities {
+        let status = serde_json::to_value(security.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        *statuses.entry(status).or_default() += 1;
+    }
+    json!({
+        "id": repository.id,
+        "name": repository.name,
+        "namespace_id": repository.namespace_id,
+        "stars": repository.stars,
+        "starred": starred,
+        "tags_count": tags.len(),
+        "created_at": repository.created_at,
+        "security": {
+            "counts": repository_counts(&securities),
+            "tags_by_status": statuses,
+        },
+    })
+}
+
+/// The JSON shape of one repository, with its per-severity security summary.
+pub async fn view(state: &AppState, caller: &ApiCaller, repository: &Repository) -> Result<Value, ApiError> {
+    let store = state.tokens.store();
+    let tags = store.tags(Some(&repository.name)).await?;
+    let mut records = Vec::new();
+    for digest in tags
+        .iter()
+        .map(|t| t.manifest.digest.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        records.extend(store.scan_records(Some(digest)).await?);
+    }
+    let starred = match caller.caller.user_id() {
+        Some(user) => store.starred(user).await?.contains(&repository.id),
+        None => false,
+    };
+    let tags: Vec<&TagRecord> = tags.iter().collect();
+    Ok(repository_view(state, repository, &tags, &by_digest(records), starred))
+}
+
+/// A repository the caller may see, with its namespace.
+async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<(Repository, Namespace), ApiError> {
+    let id = RepositoryId(parse_id(raw, "repository")?);
+    let store = state.tokens.store();
+    let repository = store
+        .repository_by_id(id)
+        .await?
+        .ok_or_else(|| not_found("repository"))?;
+    let namespace = store
+        .namespace_by_id(repository.namespace_id)
+        .await?
+        .ok_or_else(|| not_found("repository"))?;
+    check(
+        permissions::view_namespace(&caller.namespace_view(&namespace, state)),
+        "repository",
+    )?;
+    Ok((repository, namespace))
+}
+
+/// `GET /api/v1/repositories`.
+pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQuery) -> Result<Response, ApiError> {
+    let store = state.tokens.store();
+    let namespaces: HashMap<_, _> = store.list_namespaces().await?.into_iter().map(|n| (n.id, n)).collect();
+    let all_tags = store.tags(None).await?;
+    let records = by_digest(store.scan_records(None).await?);
+    let starred = match caller.caller.user_id() {
+        Some(user) => store.starred(user).await?,
+        None => Vec::new(),
+    };
+    let mut tags_by_repository: HashMap<&str, Vec<&TagRecord>> = HashMap::new();
+    for tag in &all_tags {
+        tags_by_repository.entry(tag.repository.as_str()).or_default().push(tag);
+    }
+    let views: Vec<Value> = store
+        .list_repositories()
+        .await?
+        .iter()
+        .filter(|r| {
+            namespaces
+                .get(&r.namespace_id)
+                .is_some_and(|n| caller.namespace_view(n, &state).visible)
+        })
+        .map(|r| {
+            let tags = tags_by_repository
+                .get(r.name.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            repository_view(&state, r, tags, &records, starred.contains(&r.id))
+        })
+        .collect();
+    page.0.respond("/api/v1/repositories", views)
+}
+
+/// `GET /api/v1/repositories/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (repository, _) = load(&state, &caller, &id).await?;
+    Ok(Json(view(&state, &caller, &repository).await?))
+}
+
+fn registry(state: &AppState) -> Result<&dyn portus_core::RegistryClient, ApiError> {
+    state.registry.as_deref().ok_or_else(|| ApiError {
+        status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        code: "UNAVAILABLE",
+        message: "no registry is configured (registry.url): images cannot be deleted".into(),
+        basic_challenge: false,
+    })
+}
+
+/// `DELETE /api/v1/repositories/{id}`: every manifest is deleted in the registry first.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.user()?;
+    let (repository, namespace) = load(&state, &caller, &id).await?;
+    if !caller.may(&namespace, Action::Delete, &state) {
+        return Err(forbidden("you may not delete this repository"));
+    }
+    portus_scan::deletion::delete_repository(
+        state.tokens.store().as_ref(),
+        registry(&state)?,
+        &repository.name,
+        caller.actor(),
+    )
+    .await?;
+    Ok(no_content())
+}
+
+/// `GET /api/v1/repositories/{id}/tags`.
+pub async fn tags(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    page: PageQuery,
+) -> Result<Response, ApiError> {
+    let (repository, _) = load(&state, &caller, &id).await?;
+    let store = state.tokens.store();
+    let tags = store.tags(Some(&repository.name)).await?;
+    let mut records = Vec::new();
+    for digest in tags
+        .iter()
+        .map(|t| t.manifest.digest.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        records.extend(store.scan_records(Some(digest)).await?);
+    }
+    let records = by_digest(records);
+    let views: Vec<Value> = tags
+        .iter()
+        .map(|t| tag_view(t, &security_of(&state, t, &records)))
+        .collect();
+    page.0
+        .respond(&format!("/api/v1/repositories/{}/tags", repository.id), views)
+}
+
+async fn set_star(state: AppState, caller: ApiCaller, id: String, starred: bool) -> Result<Response, ApiError> {
+    let user = caller.user()?.id;
+    let (repository, _) = load(&state, &caller, &id).await?;
+    state.tokens.store().set_star(user, repository.id, starred).await?;
+    Ok(no_content())
+}
+
+/// `PUT /api/v1/repositories/{id}/star`.
+pub async fn star(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_star(state, caller, id, true).await
+}
+
+/// `DELETE /api/v1/repositories/{id}/star`.
+pub async fn unstar(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_star(state, caller, id, false).await
+}
+
+/// `GET /api/v1/stars`: starred repositories the caller can still see.
+pub async fn starred(State(state): State<AppState>, caller: ApiCaller) -> Result<Json<Value>, ApiError> {
+    let user = caller.user()?.id;
+    let store = state.tokens.store();
+    let mut views = Vec::new();
+    for id in store.starred(user).await? {
+        let Some(repository) = store.repository_by_id(id).await? else {
+            continue;
+        };
+        let Some(namespace) = store.namespace_by_id(repository.namespace_id).await? else {
+            continue;
+        };
+        if caller.namespace_view(&namespace, &state).visible {
+            views.push(view(&state, &caller, &repository).await?);
+        }
+    }
+    Ok(Json(Value::Array(views)))
+}
+
+/// A tag the caller may see, with its namespace.
+async fn load_tag(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<(TagRecord, Namespace), ApiError> {
+    let id = TagId(parse_id(raw, "tag")?);
+    let store = state.tokens.store();
+    let tag = store.tag_by_id(id).await?.ok_or_else(|| not_found("tag"))?;
+    let (namespace_ref, _) = portus_core::model::NamespaceRef::of_repository(&tag.repository);
+    let namespace = store.namespace(namespace_ref).await?.ok_or_else(|| not_found("tag"))?;
+    check(
+        permissions::view_namespace(&caller.namespace_view(&namespace, state)),
+        "tag",
+    )?;
+    Ok((tag, namespace))
+}
+
+/// `GET /api/v1/tags/{id}`.
+pub async fn show_tag(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (tag, _) = load_tag(&state, &caller, &id).await?;
+    let records = by_digest(state.tokens.store().scan_records(Some(&tag.manifest.digest)).await?);
+    Ok(Json(tag_view(&tag, &security_of(&state, &tag, &records))))
+}
+
+/// Query of `DELETE /api/v1/tags/{id}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteTagQuery {
+    #[serde(default)]
+    with_siblings: bool,
+}
+
+/// `DELETE /api/v1/tags/{id}`: deletes the tag's manifest in the registry; 409 when other tags
+/// share it, unless `with_siblings=true`.
+pub async fn delete_tag(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    Query(query): Query<DeleteTagQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.user()?;
+    let (tag, namespace) = load_tag(&state, &caller, &id).await?;
+    if !caller.may(&namespace, Action::Delete, &state) {
+        return Err(forbidden("you may not delete this tag"));
+    }
+    let deleted = portus_scan::deletion::delete_tag(
+        state.tokens.store().as_ref(),
+        registry(&state)?,
+        &tag.repository,
+        &tag.name,
+        query.with_siblings,
+        caller.actor(),
+    )
+    .await?;
+    let names: Vec<&str> = deleted.iter().map(|t| t.name.as_str()).collect();
+    Ok(Json(json!({"deleted": names, "digest": tag.manifest.digest})))
+}
+
+/// `GET /api/v1/tags/{id}/vulnerabilities`: the tag's findings merged across backends, with
+/// each backend's state (pending and failed backends are shown as such, never as clean).
+pub async fn tag_vulnerabilities(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (tag, _) = load_tag(&state, &caller, &id).await?;
+    let records = by_digest(state.tokens.store().scan_records(Some(&tag.manifest.digest)).await?);
+    let security = security_of(&state, &tag, &records);
+    Ok(Json(json!({
+        "tag": {"id": tag.id, "repository": tag.repository, "name": tag.name, "digest": tag.manifest.digest},
+        "security": security,
+    })))
+}

@@ -1,0 +1,182 @@
+//! Health, version, the registry, search and the activity log.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use portus_core::model::{ActivityFilter, NamespaceRef};
+use portus_core::permissions;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiCaller, PageQuery, forbidden};
+use crate::error::ApiError;
+use crate::routes::AppState;
+
+/// `GET /api/v1/_ping`.
+pub async fn ping() -> Json<Value> {
+    Json(json!({"pong": true}))
+}
+
+/// `GET /api/v1/version`.
+pub async fn version() -> Json<Value> {
+    Json(json!({"api-versions": ["v1"], "version": env!("CARGO_PKG_VERSION")}))
+}
+
+fn component(result: Result<(), String>) -> Value {
+    match result {
+        Ok(()) => json!({"success": true, "msg": "ok"}),
+        Err(message) => json!({"success": false, "msg": message}),
+    }
+}
+
+/// `GET /api/v1/health`: 200 when every component answers, 503 otherwise. No authentication,
+/// so load balancers can use it; messages name components, never secrets.
+pub async fn health(State(state): State<AppState>) -> Response {
+    let mut components = serde_json::Map::new();
+    let store = state
+        .tokens
+        .store()
+        .namespace(NamespaceRef::Global)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    components.insert("database".into(), component(store));
+    if let Some(registry) = &state.registry {
+        let reachable = registry.catalog().await.map(|_| ()).map_err(|e| e.to_string());
+        components.insert("registry".into(), component(reachable));
+    }
+    for (name, result) in state.scanner.health().await {
+        components.insert(format!("scanner:{name}"), component(result));
+    }
+    let healthy = components.values().all(|c| c["success"] == json!(true));
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(Value::Object(components))).into_response()
+}
+
+/// `GET /api/v1/registries`: the registry portus guards (administrators).
+pub async fn registries(State(state): State<AppState>, caller: ApiCaller) -> Result<Json<Value>, ApiError> {
+    caller.user()?;
+    if !caller.caller.is_admin() {
+        return Err(forbidden("only administrators see registry settings"));
+    }
+    let reachable = match &state.registry {
+        Some(registry) => Some(registry.catalog().await.is_ok()),
+        None => None,
+    };
+    Ok(Json(json!([{
+        "service": state.tokens.service(),
+        "configured": state.registry.is_some(),
+        "reachable": reachable,
+    }])))
+}
+
+/// Query of `GET /api/v1/search`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    q: String,
+}
+
+/// `GET /api/v1/search?q=`: case-insensitive substring search over namespace, repository and
+/// tag names the caller may see.
+pub async fn search(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Query(query): Query<SearchQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let needle = query.q.trim().to_lowercase();
+    if needle.is_empty() || needle.len() > 128 {
+        return Err(ApiError::bad_request("q must be 1 to 128 characters"));
+    }
+    let store = state.tokens.store();
+    let namespaces = store.list_namespaces().await?;
+    let visible: HashMap<_, _> = namespaces
+        .iter()
+        .filter(|n| caller.namespace_view(n, &state).visible)
+        .map(|n| (n.id, n))
+        .collect();
+    let namespace_hits: Vec<Value> = visible
+        .values()
+        .filter(|n| !n.global && n.name.to_lowercase().contains(&needle))
+        .map(|n| json!({"id": n.id, "name": n.name}))
+        .collect();
+    let repositories: Vec<_> = store
+        .list_repositories()
+        .await?
+        .into_iter()
+        .filter(|r| visible.contains_key(&r.namespace_id))
+        .collect();
+    let repository_hits: Vec<Value> = repositories
+        .iter()
+        .filter(|r| r.name.to_lowercase().contains(&needle))
+        .map(|r| json!({"id": r.id, "name": r.name, "stars": r.stars}))
+        .collect();
+    let visible_repositories: std::collections::HashSet<&str> = repositories.iter().map(|r| r.name.as_str()).collect();
+    let tag_hits: Vec<Value> = store
+        .tags(None)
+        .await?
+        .into_iter()
+        .filter(|t| visible_repositories.contains(t.repository.as_str()) && t.name.to_lowercase().contains(&needle))
+        .take(100)
+        .map(|t| json!({"id": t.id, "repository": t.repository, "name": t.name, "digest": t.manifest.digest}))
+        .collect();
+    Ok(Json(json!({
+        "namespaces": namespace_hits,
+        "repositories": repository_hits,
+        "tags": tag_hits,
+    })))
+}
+
+/// Query of `GET /api/v1/activities`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityQuery {
+    actor: Option<String>,
+    /// Only activities on this namespace's repositories.
+    namespace: Option<String>,
+    /// An action (`tag.push`) or a prefix ending in `.` (`tag.`).
+    action: Option<String>,
+    since: Option<DateTime<Utc>>,
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+/// `GET /api/v1/activities`: administrators see everything; others their own activities.
+pub async fn activities(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Query(query): Query<ActivityQuery>,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?;
+    let actor = if permissions::read_all_activities(caller.caller) {
+        query.actor
+    } else {
+        match query.actor {
+            Some(actor) if actor != user.username => {
+                return Err(forbidden("only administrators read other users' activities"));
+            }
+            _ => Some(user.username.clone()),
+        }
+    };
+    let filter = ActivityFilter {
+        actor,
+        action: query.action,
+        target_prefix: query.namespace.map(|n| format!("{n}/")),
+        since: query.since,
+        limit: 1000,
+    };
+    let activities = state.tokens.store().activities(&filter).await?;
+    let page: PageQuery = Query(super::Page {
+        page: query.page,
+        per_page: query.per_page,
+    });
+    page.0.respond("/api/v1/activities", activities)
+}

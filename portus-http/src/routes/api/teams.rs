@@ -1,0 +1,300 @@
+//! Teams and their members.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use portus_core::model::{NewActivity, Role, Team, TeamId, TeamMember, TeamUpdate, UserId};
+use portus_core::permissions;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiCaller, JsonBody, PageQuery, check, created, forbidden, no_content, not_found, parse_id};
+use crate::error::ApiError;
+use crate::routes::AppState;
+
+fn view(team: &Team, role: Option<Role>) -> Value {
+    json!({
+        "id": team.id,
+        "name": team.name,
+        "description": team.description,
+        "hidden": team.hidden,
+        "role": role,
+    })
+}
+
+fn member_view(member: &TeamMember) -> Value {
+    json!({"user_id": member.user_id, "username": member.username, "role": member.role})
+}
+
+/// A team the caller may see.
+async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Team, ApiError> {
+    caller.user()?;
+    let id = TeamId(parse_id(raw, "team")?);
+    let team = state
+        .tokens
+        .store()
+        .team_by_id(id)
+        .await?
+        .ok_or_else(|| not_found("team"))?;
+    check(
+        permissions::view_team(caller.caller, &team, caller.role(Some(team.id))),
+        "team",
+    )?;
+    Ok(team)
+}
+
+/// `GET /api/v1/teams`.
+pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQuery) -> Result<Response, ApiError> {
+    caller.user()?;
+    let teams: Vec<Value> = state
+        .tokens
+        .store()
+        .list_teams()
+        .await?
+        .iter()
+        .filter(|t| !t.hidden)
+        .filter(|t| permissions::view_team(caller.caller, t, caller.role(Some(t.id))) == permissions::Permission::Allow)
+        .map(|t| view(t, caller.role(Some(t.id))))
+        .collect();
+    page.0.respond("/api/v1/teams", teams)
+}
+
+/// Body of `POST /api/v1/teams`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTeamBody {
+    name: String,
+    description: Option<String>,
+    owner_id: Option<UserId>,
+}
+
+/// `POST /api/v1/teams`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    JsonBody(body): JsonBody<NewTeamBody>,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?;
+    check(permissions::create_team(caller.caller, state.tokens.policy()), "team")?;
+    let owner = match body.owner_id {
+        Some(owner) if owner != user.id && !caller.caller.is_admin() => {
+            return Err(forbidden("only administrators create teams for someone else"));
+        }
+        Some(owner) => owner,
+        None => user.id,
+    };
+    let store = state.tokens.store();
+    if store.user_by_id(owner).await?.is_none() {
+        return Err(not_found("user"));
+    }
+    let team = store.create_team(&body.name, owner, body.description).await?;
+    store
+        .record_activity(NewActivity::new(caller.actor(), "team.create", team.name.clone()))
+        .await?;
+    Ok(created(view(&team, (owner == user.id).then_some(Role::Owner))))
+}
+
+/// `GET /api/v1/teams/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let team = load(&state, &caller, &id).await?;
+    Ok(Json(view(&team, caller.role(Some(team.id)))))
+}
+
+/// Body of `PUT /api/v1/teams/{id}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTeamBody {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+/// `PUT /api/v1/teams/{id}`.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateTeamBody>,
+) -> Result<Json<Value>, ApiError> {
+    let team = load(&state, &caller, &id).await?;
+    let role = caller.role(Some(team.id));
+    check(
+        permissions::edit_team(caller.caller, &team, role, state.tokens.policy()),
+        "team",
+    )?;
+    let store = state.tokens.store();
+    let updated = store
+        .update_team(
+            team.id,
+            TeamUpdate {
+                name: body.name,
+                description: body.description.map(Some),
+            },
+        )
+        .await?;
+    store
+        .record_activity(NewActivity::new(caller.actor(), "team.update", updated.name.clone()))
+        .await?;
+    Ok(Json(view(&updated, role)))
+}
+
+/// `GET /api/v1/teams/{id}/members`.
+pub async fn members(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let team = load(&state, &caller, &id).await?;
+    let members = state.tokens.store().team_members(team.id).await?;
+    Ok(Json(members.iter().map(member_view).collect()))
+}
+
+/// Body of `POST /api/v1/teams/{id}/members`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMemberBody {
+    user: String,
+    role: Role,
+}
+
+/// Loads a team whose members the caller may manage.
+async fn managed(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Team, ApiError> {
+    let team = load(state, caller, raw).await?;
+    check(
+        permissions::manage_members(caller.caller, &team, caller.role(Some(team.id))),
+        "team",
+    )?;
+    Ok(team)
+}
+
+fn unprocessable(message: impl Into<String>) -> ApiError {
+    ApiError {
+        status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        code: "INVALID_REQUEST",
+        message: message.into(),
+        basic_challenge: false,
+    }
+}
+
+/// `POST /api/v1/teams/{id}/members`: administrators always join as owners.
+pub async fn add_member(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<NewMemberBody>,
+) -> Result<Response, ApiError> {
+    let team = managed(&state, &caller, &id).await?;
+    let store = state.tokens.store();
+    let user = store.user_by_name(&body.user).await?.ok_or_else(|| not_found("user"))?;
+    let members = store.team_members(team.id).await?;
+    if members.iter().any(|m| m.user_id == user.id) {
+        return Err(ApiError::conflict(format!("{} is already a member", user.username)));
+    }
+    let role = if user.admin { Role::Owner } else { body.role };
+    store.set_team_member(team.id, user.id, role).await?;
+    store
+        .record_activity(
+            NewActivity::new(caller.actor(), "team.member.add", team.name.clone())
+                .with_details(format!("{} as {role}", user.username)),
+        )
+        .await?;
+    Ok(created(
+        json!({"user_id": user.id, "username": user.username, "role": role}),
+    ))
+}
+
+/// Body of `PUT /api/v1/teams/{id}/members/{user_id}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberRoleBody {
+    role: Role,
+}
+
+async fn member(state: &AppState, team: &Team, raw: &str) -> Result<(TeamMember, Vec<TeamMember>), ApiError> {
+    let user_id = UserId(parse_id(raw, "team member")?);
+    let members = state.tokens.store().team_members(team.id).await?;
+    let member = members
+        .iter()
+        .find(|m| m.user_id == user_id)
+        .cloned()
+        .ok_or_else(|| not_found("team member"))?;
+    Ok((member, members))
+}
+
+fn only_owner(member: &TeamMember, members: &[TeamMember]) -> bool {
+    member.role == Role::Owner && members.iter().filter(|m| m.role == Role::Owner).count() == 1
+}
+
+/// `PUT /api/v1/teams/{id}/members/{user_id}`: administrators cannot be demoted, and the last
+/// owner cannot be either.
+pub async fn change_member(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path((id, user_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<MemberRoleBody>,
+) -> Result<Json<Value>, ApiError> {
+    let team = managed(&state, &caller, &id).await?;
+    let (member, members) = member(&state, &team, &user_id).await?;
+    let store = state.tokens.store();
+    if body.role != Role::Owner {
+        if store.user_by_id(member.user_id).await?.is_some_and(|u| u.admin) {
+            return Err(unprocessable("administrators are always owners"));
+        }
+        if only_owner(&member, &members) {
+            return Err(unprocessable("a team needs at least one owner"));
+        }
+    }
+    store.set_team_member(team.id, member.user_id, body.role).await?;
+    store
+        .record_activity(
+            NewActivity::new(caller.actor(), "team.member.change_role", team.name.clone())
+                .with_details(format!("{} to {}", member.username, body.role)),
+        )
+        .await?;
+    Ok(Json(
+        json!({"user_id": member.user_id, "username": member.username, "role": body.role}),
+    ))
+}
+
+/// `DELETE /api/v1/teams/{id}/members/{user_id}`: the last owner stays.
+pub async fn remove_member(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let team = managed(&state, &caller, &id).await?;
+    let (member, members) = member(&state, &team, &user_id).await?;
+    if only_owner(&member, &members) {
+        return Err(unprocessable("a team needs at least one owner"));
+    }
+    let store = state.tokens.store();
+    store.remove_team_member(team.id, member.user_id).await?;
+    store
+        .record_activity(
+            NewActivity::new(caller.actor(), "team.member.remove", team.name.clone()).with_details(member.username),
+        )
+        .await?;
+    Ok(no_content())
+}
+
+/// `GET /api/v1/teams/{id}/namespaces`.
+pub async fn namespaces(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let team = load(&state, &caller, &id).await?;
+    let namespaces: Vec<Value> = state
+        .tokens
+        .store()
+        .list_namespaces()
+        .await?
+        .iter()
+        .filter(|n| n.team_id == Some(team.id) && caller.namespace_view(n, &state).visible)
+        .map(|n| super::namespaces::view(n, &caller, &state))
+        .collect();
+    Ok(Json(Value::Array(namespaces)))
+}

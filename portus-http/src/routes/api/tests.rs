@@ -1,0 +1,1308 @@
+//! The REST API end to end over the router: every route, every permission rule, and the
+//! negative cases (401, 403, 404 without leaks, 409, 422, bad input).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::body::{Body, to_bytes};
+use axum::http::{Method, Request, StatusCode, header};
+use portus_auth::password::{APP_TOKEN_PREFIX, generate_secret};
+use portus_auth::token::generate_key_and_certificate;
+use portus_auth::{SigningAlgorithm, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
+use portus_core::model::{
+    ManifestRecord, MissingNamespace, NamespaceRef, NewNamespace, NewUser, Role, ScanRecord, ScanState, User,
+    Visibility,
+};
+use portus_core::policy::PolicyConfig;
+use portus_core::traits::{ImageRef, ManifestInfo, ScanOutcome, ScanReport, Severity, Vulnerability};
+use portus_core::{InMemoryStore, PolicyStore, RegistryClient, SecurityBackend};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::routes::{AppState, HttpLimits, router};
+
+/// A registry that records deletions and can be made to fail.
+#[derive(Default)]
+struct FakeRegistry {
+    deleted: Mutex<Vec<(String, String)>>,
+}
+
+#[async_trait]
+impl RegistryClient for FakeRegistry {
+    async fn catalog(&self) -> portus_core::Result<Vec<String>> {
+        Ok(vec![])
+    }
+    async fn tags(&self, _: &str) -> portus_core::Result<Vec<String>> {
+        Ok(vec![])
+    }
+    async fn head_manifest(&self, _: &str, _: &str) -> portus_core::Result<ManifestRecord> {
+        Err(portus_core::Error::not_found("manifest", "-"))
+    }
+    async fn manifest(&self, _: &str, _: &str) -> portus_core::Result<ManifestInfo> {
+        Err(portus_core::Error::not_found("manifest", "-"))
+    }
+    async fn delete_manifest(&self, repository: &str, digest: &str) -> portus_core::Result<()> {
+        self.deleted.lock().unwrap().push((repository.into(), digest.into()));
+        Ok(())
+    }
+}
+
+/// A scanner known by name whose health can be switched off.
+struct Scanner(&'static str, bool);
+
+#[async_trait]
+impl SecurityBackend for Scanner {
+    fn name(&self) -> &str {
+        self.0
+    }
+    async fn scan(&self, _: &ImageRef) -> portus_core::Result<ScanOutcome> {
+        Ok(ScanOutcome::Finished(ScanReport::default()))
+    }
+    async fn health(&self) -> portus_core::Result<()> {
+        if self.1 {
+            Ok(())
+        } else {
+            Err(portus_core::Error::Unavailable {
+                what: "scanner",
+                source: "down".into(),
+            })
+        }
+    }
+}
+
+struct Fixture {
+    app: axum::Router,
+    store: Arc<InMemoryStore>,
+    registry: Arc<FakeRegistry>,
+    /// Application tokens by user name.
+    tokens: std::collections::HashMap<&'static str, String>,
+    users: std::collections::HashMap<&'static str, User>,
+}
+
+fn manifest(digest: &str) -> ManifestRecord {
+    ManifestRecord {
+        digest: digest.into(),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: Some(10),
+    }
+}
+
+struct Options {
+    policy: PolicyConfig,
+    registry: bool,
+    scanner_healthy: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            policy: PolicyConfig::default(),
+            registry: true,
+            scanner_healthy: true,
+        }
+    }
+}
+
+/// admin (administrator); alice owns team `devs` (namespace `devs`, private), bob is a viewer
+/// and dave a contributor there; carol belongs to no team. Namespaces `open` (public) and
+/// `prot` (protected) belong to team `ops` (owner: admin).
+async fn fixture(options: Options) -> Fixture {
+    let store = Arc::new(InMemoryStore::new());
+    let mut users = std::collections::HashMap::new();
+    let mut tokens = std::collections::HashMap::new();
+    for (name, admin) in [
+        ("admin", true),
+        ("alice", false),
+        ("bob", false),
+        ("carol", false),
+        ("dave", false),
+    ] {
+        let user = store
+            .create_user(NewUser {
+                username: name.into(),
+                admin,
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let secret = generate_secret(APP_TOKEN_PREFIX).unwrap();
+        store.create_app_token(user.id, "test", &secret.digest).await.unwrap();
+        tokens.insert(name, secret.plain.expose().to_owned());
+        users.insert(name, user);
+    }
+    let devs = store.create_team("devs", users["alice"].id, None).await.unwrap();
+    store
+        .set_team_member(devs.id, users["bob"].id, Role::Viewer)
+        .await
+        .unwrap();
+    store
+        .set_team_member(devs.id, users["dave"].id, Role::Contributor)
+        .await
+        .unwrap();
+    let ops = store.create_team("ops", users["admin"].id, None).await.unwrap();
+    for (name, team, visibility) in [
+        ("devs", devs.id, Visibility::Private),
+        ("open", ops.id, Visibility::Public),
+        ("prot", ops.id, Visibility::Protected),
+    ] {
+        store
+            .create_namespace(NewNamespace {
+                name: name.into(),
+                team_id: team,
+                visibility,
+                description: None,
+            })
+            .await
+            .unwrap();
+    }
+    for (reference, digest) in [
+        ("devs/secret:1.0", "sha256:d1"),
+        ("devs/secret:latest", "sha256:d1"),
+        ("devs/secret:2.0", "sha256:d2"),
+        ("open/app:1.0", "sha256:o1"),
+        ("prot/tool:1.0", "sha256:p1"),
+    ] {
+        let (repository, tag) = reference.split_once(':').unwrap();
+        store
+            .put_tag(
+                repository,
+                tag,
+                &manifest(digest),
+                Some("alice"),
+                MissingNamespace::Ignore,
+            )
+            .await
+            .unwrap();
+    }
+    let finding = Vulnerability {
+        id: "CVE-2024-1".into(),
+        severity: Severity::High,
+        package: Some("openssl".into()),
+        package_version: Some("1.0".into()),
+        fixed_in: None,
+        links: vec![],
+        description: None,
+    };
+    store
+        .put_scan_record(&ScanRecord {
+            digest: "sha256:o1".into(),
+            backend: "dummy".into(),
+            state: ScanState::Done,
+            report: Some(ScanReport {
+                vulnerabilities: vec![finding],
+            }),
+            error: None,
+            attempts: 0,
+            updated_at: portus_core::model::now(),
+            next_attempt_at: None,
+        })
+        .await
+        .unwrap();
+    let (key_pem, _) = generate_key_and_certificate(SigningAlgorithm::Es256, "test").unwrap();
+    let issuer = TokenIssuer::new(
+        SigningKey::from_pem(&key_pem).unwrap(),
+        "portus.test",
+        Duration::from_secs(300),
+        false,
+    )
+    .unwrap();
+    let mut config = TokenServiceConfig::new("registry.local");
+    config.policy = options.policy;
+    let service = TokenService::new(store.clone(), vec![], issuer, config);
+    let registry = Arc::new(FakeRegistry::default());
+    let mut state = AppState::new(Arc::new(service));
+    state.bcrypt_cost = 4;
+    if options.registry {
+        state.registry = Some(registry.clone());
+    }
+    state
+        .scanner
+        .register(Arc::new(Scanner("dummy", options.scanner_healthy)))
+        .unwrap();
+    Fixture {
+        app: router(
+            state,
+            HttpLimits {
+                max_body_bytes: 8 * 1024,
+                ..HttpLimits::default()
+            },
+        ),
+        store,
+        registry,
+        tokens,
+        users,
+    }
+}
+
+impl Fixture {
+    async fn call(&self, method: Method, uri: &str, user: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let (status, _, json) = self.call_with_headers(method, uri, user, body).await;
+        (status, json)
+    }
+
+    async fn call_with_headers(
+        &self,
+        method: Method,
+        uri: &str,
+        user: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(user) = user {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {}", self.tokens[user]));
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = self.app.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = to_bytes(body, 1 << 20).await.unwrap();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("JSON body: {}", String::from_utf8_lossy(&bytes)))
+        };
+        (parts.status, parts.headers, json)
+    }
+
+    async fn get(&self, uri: &str, user: Option<&str>) -> (StatusCode, Value) {
+        self.call(Method::GET, uri, user, None).await
+    }
+
+    fn id(&self, user: &str) -> i64 {
+        self.users[user].id.0
+    }
+
+    async fn namespace_id(&self, name: &str) -> i64 {
+        self.store
+            .namespace(NamespaceRef::Named(name))
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+            .0
+    }
+
+    async fn team_id(&self, name: &str) -> i64 {
+        self.store.team_by_name(name).await.unwrap().unwrap().id.0
+    }
+
+    async fn repository_id(&self, name: &str) -> i64 {
+        let repositories = self.store.list_repositories().await.unwrap();
+        repositories.iter().find(|r| r.name == name).unwrap().id.0
+    }
+
+    async fn tag_id(&self, reference: &str) -> i64 {
+        let (repository, tag) = reference.split_once(':').unwrap();
+        self.store.tag(repository, tag).await.unwrap().unwrap().id.0
+    }
+}
+
+fn names(list: &Value, key: &str) -> Vec<String> {
+    let mut names: Vec<String> = list
+        .as_array()
+        .unwrap_or_else(|| panic!("array: {list}"))
+        .iter()
+        .map(|v| v[key].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn error_code(body: &Value) -> &str {
+    body["errors"][0]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("registry error format: {body}"))
+}
+
+#[tokio::test]
+async fn openapi_document_is_valid_and_matches_the_routes() {
+    let f = fixture(Options::default()).await;
+    let (status, document) = f.get("/api/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let parsed: openapiv3::OpenAPI = serde_json::from_value(document.clone()).expect("a valid OpenAPI 3 document");
+    assert!(parsed.openapi.starts_with("3.0"));
+    let mut operations = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            operations += 1;
+            assert!(operation["responses"].as_object().is_some_and(|r| !r.is_empty()));
+            // Every documented operation is served: not the fallback 404, not 405.
+            let uri = path
+                .replace("{id}", "999999")
+                .replace("{token_id}", "999999")
+                .replace("{user_id}", "999999");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let body = matches!(method, Method::POST | Method::PUT).then(|| json!({}));
+            let (status, body) = f.call(method.clone(), &uri, Some("admin"), body).await;
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+            assert!(
+                !(status == StatusCode::NOT_FOUND && body["errors"][0]["message"] == "no such endpoint"),
+                "{method} {path} is documented but not routed"
+            );
+        }
+    }
+    assert_eq!(operations, super::ROUTES.len(), "one operation per route");
+    // And what is not documented is not served.
+    let (status, body) = f.get("/api/v1/nothing-here", Some("admin")).await;
+    assert_eq!(
+        (status, body["errors"][0]["message"].as_str()),
+        (StatusCode::NOT_FOUND, Some("no such endpoint"))
+    );
+    let (status, body) = f.call(Method::DELETE, "/api/v1/_ping", None, None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED")
+    );
+}
+
+#[tokio::test]
+async fn authentication_by_bearer_or_portus_auth() {
+    let f = fixture(Options::default()).await;
+    assert_eq!(f.get("/api/v1/users", Some("admin")).await.0, StatusCode::OK);
+    let portus_auth = |value: String| {
+        Request::get("/api/v1/users/".to_owned() + &f.id("alice").to_string())
+            .header("portus-auth", value)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let ok = f
+        .app
+        .clone()
+        .oneshot(portus_auth(format!("alice:{}", f.tokens["alice"])))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let wrong_user = f
+        .app
+        .clone()
+        .oneshot(portus_auth(format!("bob:{}", f.tokens["alice"])))
+        .await
+        .unwrap();
+    assert_eq!(
+        wrong_user.status(),
+        StatusCode::UNAUTHORIZED,
+        "the token must belong to the named user"
+    );
+    let (status, body) = f
+        .call_with_headers(Method::GET, "/api/v1/users", None, None)
+        .await
+        .into_parts();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(&body), "UNAUTHORIZED");
+    let bad = Request::get("/api/v1/users")
+        .header(header::AUTHORIZATION, "Bearer pat_not-a-token")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        f.app.clone().oneshot(bad).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+trait IntoParts {
+    fn into_parts(self) -> (StatusCode, Value);
+}
+
+impl IntoParts for (StatusCode, axum::http::HeaderMap, Value) {
+    fn into_parts(self) -> (StatusCode, Value) {
+        (self.0, self.2)
+    }
+}
+
+#[tokio::test]
+async fn users_are_administered_by_administrators() {
+    let f = fixture(Options::default()).await;
+    let (status, list) = f.get("/api/v1/users", Some("admin")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(names(&list, "username"), ["admin", "alice", "bob", "carol", "dave"]);
+    assert_eq!(f.get("/api/v1/users", Some("alice")).await.0, StatusCode::FORBIDDEN);
+
+    let new_user = json!({"username": "erin", "email": "erin@example.org", "password": "long-enough-pw"});
+    assert_eq!(
+        f.call(Method::POST, "/api/v1/users", Some("alice"), Some(new_user.clone()))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, erin) = f
+        .call(Method::POST, "/api/v1/users", Some("admin"), Some(new_user.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{erin}");
+    assert_eq!(
+        (erin["username"].as_str(), erin["admin"].as_bool()),
+        (Some("erin"), Some(false))
+    );
+    let (status, body) = f
+        .call(Method::POST, "/api/v1/users", Some("admin"), Some(new_user))
+        .await;
+    assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "CONFLICT"));
+    let weak = json!({"username": "fred", "password": "short"});
+    assert_eq!(
+        f.call(Method::POST, "/api/v1/users", Some("admin"), Some(weak)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let bad_name = json!({"username": "no spaces allowed"});
+    assert_eq!(
+        f.call(Method::POST, "/api/v1/users", Some("admin"), Some(bad_name))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert!(
+        f.store.user_by_name("fred").await.unwrap().is_none(),
+        "nothing created on a refusal"
+    );
+
+    let alice = format!("/api/v1/users/{}", f.id("alice"));
+    let bob = format!("/api/v1/users/{}", f.id("bob"));
+    assert_eq!(
+        f.get(&alice, Some("alice")).await.0,
+        StatusCode::OK,
+        "users see themselves"
+    );
+    assert_eq!(
+        f.get(&bob, Some("alice")).await.0,
+        StatusCode::NOT_FOUND,
+        "and nobody else"
+    );
+    assert_eq!(
+        f.get("/api/v1/users/424242", Some("admin")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        f.get("/api/v1/users/not-a-number", Some("admin")).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    let (status, updated) = f
+        .call(
+            Method::PUT,
+            &alice,
+            Some("alice"),
+            Some(json!({"email": "a@example.org"})),
+        )
+        .await;
+    assert_eq!(
+        (status, updated["email"].as_str()),
+        (StatusCode::OK, Some("a@example.org"))
+    );
+    let (status, _) = f
+        .call(Method::PUT, &alice, Some("alice"), Some(json!({"admin": true})))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no self-promotion");
+    assert!(!f.store.user_by_name("alice").await.unwrap().unwrap().admin);
+    assert_eq!(
+        f.call(Method::PUT, &bob, Some("alice"), Some(json!({"email": null})))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let unknown_field = json!({"emial": "typo@example.org"});
+    let (status, body) = f.call(Method::PUT, &alice, Some("alice"), Some(unknown_field)).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "INVALID_REQUEST")
+    );
+
+    // Disabling takes effect at once, for the API token too.
+    let (status, body) = f
+        .call(Method::PUT, &bob, Some("admin"), Some(json!({"enabled": false})))
+        .await;
+    assert_eq!((status, body["enabled"].as_bool()), (StatusCode::OK, Some(false)));
+    assert_eq!(f.get(&bob, Some("bob")).await.0, StatusCode::UNAUTHORIZED);
+    f.call(Method::PUT, &bob, Some("admin"), Some(json!({"enabled": true})))
+        .await;
+    assert_eq!(f.get(&bob, Some("bob")).await.0, StatusCode::OK);
+
+    // Unlocking a locked account.
+    let until = portus_core::model::now() + chrono::Duration::minutes(10);
+    f.store.set_user_lock(f.users["bob"].id, Some(until)).await.unwrap();
+    assert_eq!(f.get(&bob, Some("admin")).await.1["locked"], json!(true));
+    let (_, body) = f
+        .call(Method::PUT, &bob, Some("admin"), Some(json!({"locked": false})))
+        .await;
+    assert_eq!(body["locked"], json!(false));
+
+    let admin = format!("/api/v1/users/{}", f.id("admin"));
+    assert_eq!(
+        f.call(Method::DELETE, &admin, Some("admin"), None).await.0,
+        StatusCode::FORBIDDEN,
+        "not yourself"
+    );
+    assert_eq!(
+        f.call(Method::DELETE, &bob, Some("alice"), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        f.call(Method::DELETE, &bob, Some("admin"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(f.get(&bob, Some("admin")).await.0, StatusCode::NOT_FOUND);
+    let (_, log) = f.get("/api/v1/activities?action=user.", Some("admin")).await;
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"user.delete") && actions.contains(&"user.create") && actions.contains(&"user.disable"),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn application_tokens_belong_to_their_owner() {
+    let f = fixture(Options::default()).await;
+    let alice_tokens = format!("/api/v1/users/{}/application_tokens", f.id("alice"));
+    let bob_tokens = format!("/api/v1/users/{}/application_tokens", f.id("bob"));
+    let (status, list) = f.get(&alice_tokens, Some("alice")).await;
+    assert_eq!(
+        (status, names(&list, "application")),
+        (StatusCode::OK, vec!["test".to_owned()])
+    );
+    // Portus let any user list and mint tokens for any user id; here it is a 404.
+    assert_eq!(f.get(&bob_tokens, Some("alice")).await.0, StatusCode::NOT_FOUND);
+    let mint = json!({"application": "ci"});
+    assert_eq!(
+        f.call(Method::POST, &bob_tokens, Some("alice"), Some(mint.clone()))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        f.get(&bob_tokens, Some("admin")).await.0,
+        StatusCode::OK,
+        "administrators may"
+    );
+
+    let (status, created) = f
+        .call(Method::POST, &alice_tokens, Some("alice"), Some(mint.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let plain = created["plain_token"].as_str().unwrap().to_owned();
+    let with_new_token = Request::get("/api/v1/_ping").header(header::AUTHORIZATION, format!("Bearer {plain}"));
+    let users = Request::get(format!("/api/v1/users/{}", f.id("alice")))
+        .header(header::AUTHORIZATION, format!("Bearer {plain}"))
+        .body(Body::empty())
+        .unwrap();
+    drop(with_new_token);
+    assert_eq!(
+        f.app.clone().oneshot(users).await.unwrap().status(),
+        StatusCode::OK,
+        "the new token works"
+    );
+    assert_eq!(
+        f.call(Method::POST, &alice_tokens, Some("alice"), Some(mint)).await.0,
+        StatusCode::CONFLICT
+    );
+    let (_, list) = f.get(&alice_tokens, Some("alice")).await;
+    assert!(
+        list.as_array().unwrap().iter().all(|t| t.get("plain_token").is_none()),
+        "secrets are shown once"
+    );
+
+    let token_id = created["id"].as_i64().unwrap();
+    let bob_path = format!("{bob_tokens}/{token_id}");
+    assert_eq!(
+        f.call(Method::DELETE, &bob_path, Some("admin"), None).await.0,
+        StatusCode::NOT_FOUND,
+        "not bob's"
+    );
+    let path = format!("{alice_tokens}/{token_id}");
+    assert_eq!(
+        f.call(Method::DELETE, &path, Some("alice"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let revoked = Request::get(format!("/api/v1/users/{}", f.id("alice")))
+        .header(header::AUTHORIZATION, format!("Bearer {plain}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        f.app.clone().oneshot(revoked).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn teams_and_members_follow_roles() {
+    let f = fixture(Options::default()).await;
+    let (_, teams) = f.get("/api/v1/teams", Some("bob")).await;
+    assert_eq!(names(&teams, "name"), ["devs"], "own visible teams only");
+    let (_, teams) = f.get("/api/v1/teams", Some("admin")).await;
+    assert_eq!(
+        names(&teams, "name"),
+        ["devs", "ops"],
+        "hidden personal teams are not listed"
+    );
+    assert_eq!(f.get("/api/v1/teams", None).await.0, StatusCode::UNAUTHORIZED);
+
+    let devs = format!("/api/v1/teams/{}", f.team_id("devs").await);
+    assert_eq!(f.get(&devs, Some("bob")).await.0, StatusCode::OK);
+    assert_eq!(f.get(&devs, Some("carol")).await.0, StatusCode::NOT_FOUND);
+    let personal = format!("/api/v1/teams/{}", f.team_id("alice").await);
+    assert_eq!(
+        f.get(&personal, Some("alice")).await.0,
+        StatusCode::NOT_FOUND,
+        "hidden teams are not teams"
+    );
+
+    let (status, team) = f
+        .call(
+            Method::POST,
+            "/api/v1/teams",
+            Some("carol"),
+            Some(json!({"name": "qa"})),
+        )
+        .await;
+    assert_eq!((status, team["role"].as_str()), (StatusCode::CREATED, Some("owner")));
+    let for_someone = json!({"name": "qa2", "owner_id": f.id("bob")});
+    assert_eq!(
+        f.call(Method::POST, "/api/v1/teams", Some("carol"), Some(for_someone.clone()))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        f.call(Method::POST, "/api/v1/teams", Some("admin"), Some(for_someone))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        f.call(
+            Method::POST,
+            "/api/v1/teams",
+            Some("carol"),
+            Some(json!({"name": "qa"}))
+        )
+        .await
+        .0,
+        StatusCode::CONFLICT
+    );
+
+    let rename = json!({"description": "developers"});
+    assert_eq!(
+        f.call(Method::PUT, &devs, Some("bob"), Some(rename.clone())).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, body) = f.call(Method::PUT, &devs, Some("alice"), Some(rename)).await;
+    assert_eq!(
+        (status, body["description"].as_str()),
+        (StatusCode::OK, Some("developers"))
+    );
+
+    let members = format!("{devs}/members");
+    let (_, list) = f.get(&members, Some("bob")).await;
+    assert_eq!(names(&list, "username"), ["alice", "bob", "dave"]);
+    let add = json!({"user": "carol", "role": "viewer"});
+    assert_eq!(
+        f.call(Method::POST, &members, Some("bob"), Some(add.clone())).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        f.call(Method::POST, &members, Some("alice"), Some(add.clone())).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        f.call(Method::POST, &members, Some("alice"), Some(add)).await.0,
+        StatusCode::CONFLICT
+    );
+    let ghost = json!({"user": "ghost", "role": "viewer"});
+    assert_eq!(
+        f.call(Method::POST, &members, Some("alice"), Some(ghost)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let bad_role = json!({"user": "carol", "role": "king"});
+    assert_eq!(
+        f.call(Method::POST, &members, Some("alice"), Some(bad_role)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (status, admin) = f
+        .call(
+            Method::POST,
+            &members,
+            Some("alice"),
+            Some(json!({"user": "admin", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(
+        (status, admin["role"].as_str()),
+        (StatusCode::CREATED, Some("owner")),
+        "administrators join as owners"
+    );
+
+    let carol = format!("{members}/{}", f.id("carol"));
+    let (status, body) = f
+        .call(Method::PUT, &carol, Some("alice"), Some(json!({"role": "contributor"})))
+        .await;
+    assert_eq!((status, body["role"].as_str()), (StatusCode::OK, Some("contributor")));
+    let admin_member = format!("{members}/{}", f.id("admin"));
+    let demote = json!({"role": "viewer"});
+    assert_eq!(
+        f.call(Method::PUT, &admin_member, Some("alice"), Some(demote.clone()))
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        f.call(Method::DELETE, &admin_member, Some("alice"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let alice_member = format!("{members}/{}", f.id("alice"));
+    assert_eq!(
+        f.call(Method::PUT, &alice_member, Some("alice"), Some(demote)).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "last owner"
+    );
+    assert_eq!(
+        f.call(Method::DELETE, &alice_member, Some("alice"), None).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        f.call(Method::DELETE, &carol, Some("bob"), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        f.call(Method::DELETE, &carol, Some("alice"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        f.call(Method::DELETE, &carol, Some("alice"), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    let (_, namespaces) = f.get(&format!("{devs}/namespaces"), Some("bob")).await;
+    assert_eq!(names(&namespaces, "name"), ["devs"]);
+}
+
+#[tokio::test]
+async fn user_permission_knobs_restrict_to_administrators() {
+    let policy = PolicyConfig {
+        create_team: false,
+        manage_team: false,
+        create_namespace: false,
+        manage_namespace: false,
+        change_visibility: false,
+        ..PolicyConfig::default()
+    };
+    let f = fixture(Options {
+        policy,
+        ..Options::default()
+    })
+    .await;
+    let devs = format!("/api/v1/teams/{}", f.team_id("devs").await);
+    let ns = format!("/api/v1/namespaces/{}", f.namespace_id("devs").await);
+    let cases = [
+        (Method::POST, "/api/v1/teams".to_owned(), json!({"name": "new"})),
+        (Method::PUT, devs.clone(), json!({"description": "x"})),
+        (
+            Method::POST,
+            "/api/v1/namespaces".to_owned(),
+            json!({"name": "more", "team": "devs"}),
+        ),
+        (Method::PUT, ns.clone(), json!({"description": "x"})),
+        (Method::PUT, ns.clone(), json!({"visibility": "public"})),
+    ];
+    for (method, uri, body) in cases {
+        let (status, _) = f.call(method.clone(), &uri, Some("alice"), Some(body.clone())).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "owner: {method} {uri} {body}");
+        let (status, answer) = f.call(method.clone(), &uri, Some("admin"), Some(body.clone())).await;
+        assert!(status.is_success(), "admin: {method} {uri} {body}: {status} {answer}");
+    }
+    // Member management is not a knob: owners keep it.
+    let add = json!({"user": "carol", "role": "viewer"});
+    assert_eq!(
+        f.call(Method::POST, &format!("{devs}/members"), Some("alice"), Some(add))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn namespaces_are_seen_and_changed_by_the_right_people() {
+    let f = fixture(Options::default()).await;
+    let (_, anonymous) = f.get("/api/v1/namespaces", None).await;
+    assert_eq!(names(&anonymous, "name"), ["(global)", "open"]);
+    let (_, carol) = f.get("/api/v1/namespaces", Some("carol")).await;
+    assert_eq!(names(&carol, "name"), ["(global)", "carol", "open", "prot"]);
+    let (_, bob) = f.get("/api/v1/namespaces", Some("bob")).await;
+    assert_eq!(names(&bob, "name"), ["(global)", "bob", "devs", "open", "prot"]);
+    let devs_entry = bob.as_array().unwrap().iter().find(|n| n["name"] == "devs").unwrap();
+    assert_eq!(devs_entry["permissions"]["pull"], json!(true));
+    assert_eq!(devs_entry["permissions"]["push"], json!(false), "viewers do not push");
+
+    let devs = format!("/api/v1/namespaces/{}", f.namespace_id("devs").await);
+    assert_eq!(
+        f.get(&devs, Some("carol")).await.0,
+        StatusCode::NOT_FOUND,
+        "private: no leak"
+    );
+    assert_eq!(f.get(&devs, None).await.0, StatusCode::NOT_FOUND);
+
+    let create = |name: &str| json!({"name": name, "team": "devs"});
+    assert_eq!(
+        f.call(
+            Method::POST,
+            "/api/v1/namespaces",
+            Some("bob"),
+            Some(create("viewerns"))
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        f.call(
+            Method::POST,
+            "/api/v1/namespaces",
+            Some("carol"),
+            Some(create("strangerns"))
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, created) = f
+        .call(Method::POST, "/api/v1/namespaces", Some("dave"), Some(create("daves")))
+        .await;
+    assert_eq!(
+        (status, created["visibility"].as_str()),
+        (StatusCode::CREATED, Some("private"))
+    );
+    assert_eq!(
+        f.call(Method::POST, "/api/v1/namespaces", Some("dave"), Some(create("daves")))
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+    let public = json!({"name": "loud", "team": "devs", "visibility": "public"});
+    assert_eq!(
+        f.call(Method::POST, "/api/v1/namespaces", Some("dave"), Some(public))
+            .await
+            .0,
+        StatusCode::FORBIDDEN,
+        "contributors cannot publish"
+    );
+    let invalid = json!({"name": "Not Valid", "team": "devs"});
+    assert_eq!(
+        f.call(Method::POST, "/api/v1/namespaces", Some("alice"), Some(invalid))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+
+    assert_eq!(
+        f.call(Method::PUT, &devs, Some("dave"), Some(json!({"description": "x"})))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, body) = f
+        .call(
+            Method::PUT,
+            &devs,
+            Some("alice"),
+            Some(json!({"description": "ours", "visibility": "protected"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["visibility"].as_str(), body["description"].as_str()),
+        (StatusCode::OK, Some("protected"), Some("ours"))
+    );
+    assert_eq!(f.get(&devs, Some("carol")).await.0, StatusCode::OK, "protected now");
+    let to_ops = json!({"team": "ops"});
+    assert_eq!(
+        f.call(Method::PUT, &devs, Some("alice"), Some(to_ops.clone())).await.0,
+        StatusCode::FORBIDDEN,
+        "not alice's team"
+    );
+    let (status, body) = f.call(Method::PUT, &devs, Some("admin"), Some(to_ops)).await;
+    assert_eq!(
+        (status, body["team_id"].as_i64()),
+        (StatusCode::OK, Some(f.team_id("ops").await))
+    );
+    let bad_visibility = json!({"visibility": "secret"});
+    assert_eq!(
+        f.call(Method::PUT, &devs, Some("admin"), Some(bad_visibility)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    let global = format!(
+        "/api/v1/namespaces/{}",
+        f.store.namespace(NamespaceRef::Global).await.unwrap().unwrap().id
+    );
+    assert_eq!(
+        f.call(
+            Method::PUT,
+            &global,
+            Some("alice"),
+            Some(json!({"visibility": "protected"}))
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        f.call(
+            Method::PUT,
+            &global,
+            Some("admin"),
+            Some(json!({"visibility": "private"}))
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+    let personal = format!("/api/v1/namespaces/{}", f.namespace_id("alice").await);
+    assert_eq!(
+        f.call(Method::PUT, &personal, Some("alice"), Some(json!({"team": "devs"})))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+
+    let (_, repositories) = f
+        .get(
+            &format!("/api/v1/namespaces/{}/repositories", f.namespace_id("open").await),
+            None,
+        )
+        .await;
+    assert_eq!(names(&repositories, "name"), ["open/app"]);
+}
+
+#[tokio::test]
+async fn repositories_tags_and_stars() {
+    let f = fixture(Options::default()).await;
+    let (_, anonymous) = f.get("/api/v1/repositories", None).await;
+    assert_eq!(names(&anonymous, "name"), ["open/app"]);
+    let (_, bob) = f.get("/api/v1/repositories", Some("bob")).await;
+    assert_eq!(names(&bob, "name"), ["devs/secret", "open/app", "prot/tool"]);
+
+    let open = format!("/api/v1/repositories/{}", f.repository_id("open/app").await);
+    let (status, repository) = f.get(&open, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(repository["security"]["counts"]["High"], json!(1), "{repository}");
+    assert_eq!(repository["security"]["tags_by_status"]["done"], json!(1));
+    let secret = format!("/api/v1/repositories/{}", f.repository_id("devs/secret").await);
+    assert_eq!(f.get(&secret, Some("carol")).await.0, StatusCode::NOT_FOUND);
+    let (_, detail) = f.get(&secret, Some("bob")).await;
+    assert_eq!(detail["tags_count"], json!(3));
+    assert_eq!(
+        detail["security"]["tags_by_status"]["pending"],
+        json!(3),
+        "unscanned is pending, never clean"
+    );
+
+    let (_, tags) = f.get(&format!("{secret}/tags"), Some("bob")).await;
+    assert_eq!(names(&tags, "name"), ["1.0", "2.0", "latest"]);
+    assert_eq!(
+        f.get(&format!("{secret}/tags"), Some("carol")).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    assert_eq!(
+        f.call(Method::PUT, &format!("{open}/star"), None, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        f.call(Method::PUT, &format!("{secret}/star"), Some("carol"), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        f.call(Method::PUT, &format!("{open}/star"), Some("carol"), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        f.call(Method::PUT, &format!("{open}/star"), Some("bob"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, starred) = f.get("/api/v1/stars", Some("carol")).await;
+    assert_eq!(names(&starred, "name"), ["open/app"]);
+    assert_eq!(starred[0]["stars"], json!(2));
+    assert_eq!(starred[0]["starred"], json!(true));
+    assert_eq!(
+        f.call(Method::DELETE, &format!("{open}/star"), Some("carol"), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(f.get("/api/v1/stars", Some("carol")).await.1, json!([]));
+
+    let tag = format!("/api/v1/tags/{}", f.tag_id("open/app:1.0").await);
+    let (status, body) = f.get(&tag, None).await;
+    assert_eq!(
+        (status, body["scan"]["status"].as_str()),
+        (StatusCode::OK, Some("done"))
+    );
+    let (_, vulnerabilities) = f.get(&format!("{tag}/vulnerabilities"), None).await;
+    assert_eq!(
+        vulnerabilities["security"]["vulnerabilities"][0]["id"],
+        json!("CVE-2024-1")
+    );
+    let secret_tag = format!("/api/v1/tags/{}", f.tag_id("devs/secret:2.0").await);
+    assert_eq!(f.get(&secret_tag, Some("carol")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        f.get(&format!("{secret_tag}/vulnerabilities"), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn deletion_goes_through_the_registry_and_the_policy() {
+    let f = fixture(Options::default()).await;
+    let one = format!("/api/v1/tags/{}", f.tag_id("devs/secret:1.0").await);
+    assert_eq!(
+        f.call(Method::DELETE, &one, Some("bob"), None).await.0,
+        StatusCode::FORBIDDEN,
+        "viewer"
+    );
+    assert_eq!(
+        f.call(Method::DELETE, &one, Some("dave"), None).await.0,
+        StatusCode::FORBIDDEN,
+        "contributors do not delete by default"
+    );
+    assert_eq!(
+        f.call(Method::DELETE, &one, Some("carol"), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, body) = f.call(Method::DELETE, &one, Some("alice"), None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "CONFLICT"),
+        "latest shares the manifest"
+    );
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("latest"));
+    assert!(
+        f.registry.deleted.lock().unwrap().is_empty(),
+        "nothing deleted on refusal"
+    );
+    let (status, body) = f
+        .call(
+            Method::DELETE,
+            &format!("{one}?with_siblings=true"),
+            Some("alice"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        names(
+            &json!(
+                body["deleted"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| json!({"n": n}))
+                    .collect::<Vec<_>>()
+            ),
+            "n"
+        ),
+        ["1.0", "latest"]
+    );
+    assert_eq!(
+        f.registry.deleted.lock().unwrap().as_slice(),
+        [("devs/secret".to_owned(), "sha256:d1".to_owned())]
+    );
+    assert!(f.store.tag("devs/secret", "latest").await.unwrap().is_none());
+
+    let secret = format!("/api/v1/repositories/{}", f.repository_id("devs/secret").await);
+    assert_eq!(
+        f.call(Method::DELETE, &secret, Some("dave"), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        f.call(Method::DELETE, &secret, Some("alice"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert!(
+        f.registry
+            .deleted
+            .lock()
+            .unwrap()
+            .contains(&("devs/secret".to_owned(), "sha256:d2".to_owned()))
+    );
+    assert_eq!(f.get(&secret, Some("alice")).await.0, StatusCode::NOT_FOUND);
+    let (_, log) = f.get("/api/v1/activities?namespace=devs", Some("alice")).await;
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"repository.delete") && actions.contains(&"tag.delete"),
+        "{actions:?}"
+    );
+
+    let without_registry = fixture(Options {
+        registry: false,
+        ..Options::default()
+    })
+    .await;
+    let tag = format!("/api/v1/tags/{}", without_registry.tag_id("devs/secret:2.0").await);
+    let (status, body) = without_registry.call(Method::DELETE, &tag, Some("alice"), None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE")
+    );
+    assert!(
+        without_registry
+            .store
+            .tag("devs/secret", "2.0")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn search_respects_visibility() {
+    let f = fixture(Options::default()).await;
+    let (status, anonymous) = f.get("/api/v1/search?q=1.0", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let repositories: Vec<&str> = anonymous["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["repository"].as_str().unwrap())
+        .collect();
+    assert_eq!(repositories, ["open/app"]);
+    let (_, bob) = f.get("/api/v1/search?q=SECRET", Some("bob")).await;
+    assert_eq!(names(&bob["repositories"], "name"), ["devs/secret"]);
+    let (_, carol) = f.get("/api/v1/search?q=secret", Some("carol")).await;
+    assert_eq!(carol["repositories"], json!([]), "no leak of private names");
+    let (_, namespaces) = f.get("/api/v1/search?q=dev", Some("carol")).await;
+    assert_eq!(namespaces["namespaces"], json!([]));
+    assert_eq!(f.get("/api/v1/search?q=", None).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(f.get("/api/v1/search", None).await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn activities_are_filtered_and_scoped() {
+    let f = fixture(Options::default()).await;
+    f.call(
+        Method::POST,
+        "/api/v1/teams",
+        Some("carol"),
+        Some(json!({"name": "qa"})),
+    )
+    .await;
+    f.call(
+        Method::POST,
+        "/api/v1/teams",
+        Some("bob"),
+        Some(json!({"name": "bobs"})),
+    )
+    .await;
+    let (_, all) = f.get("/api/v1/activities?action=team.create", Some("admin")).await;
+    assert_eq!(names(&all, "actor"), ["bob", "carol"]);
+    let (_, own) = f.get("/api/v1/activities", Some("carol")).await;
+    assert_eq!(names(&own, "actor"), ["carol"]);
+    assert_eq!(
+        f.get("/api/v1/activities?actor=bob", Some("carol")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (_, by_bob) = f.get("/api/v1/activities?actor=bob", Some("admin")).await;
+    assert_eq!(names(&by_bob, "target"), ["bobs"]);
+    let (_, future) = f
+        .get("/api/v1/activities?since=2999-01-01T00:00:00Z", Some("admin"))
+        .await;
+    assert_eq!(future, json!([]));
+    assert_eq!(
+        f.get("/api/v1/activities?since=yesterday", Some("admin")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(f.get("/api/v1/activities", None).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn health_version_and_registries() {
+    let f = fixture(Options::default()).await;
+    assert_eq!(f.get("/api/v1/_ping", None).await.0, StatusCode::OK);
+    let (_, version) = f.get("/api/v1/version", None).await;
+    assert_eq!(version["api-versions"], json!(["v1"]));
+    let (status, health) = f.get("/api/v1/health", None).await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    assert_eq!(health["database"]["success"], json!(true));
+    assert_eq!(health["registry"]["success"], json!(true));
+    assert_eq!(health["scanner:dummy"]["success"], json!(true));
+    let sick = fixture(Options {
+        scanner_healthy: false,
+        ..Options::default()
+    })
+    .await;
+    let (status, health) = sick.get("/api/v1/health", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(health["scanner:dummy"]["success"], json!(false));
+
+    assert_eq!(
+        f.get("/api/v1/registries", Some("alice")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, registries) = f.get("/api/v1/registries", Some("admin")).await;
+    assert_eq!(
+        (status, registries[0]["service"].as_str()),
+        (StatusCode::OK, Some("registry.local"))
+    );
+}
+
+#[tokio::test]
+async fn lists_are_paginated_and_bad_input_is_refused_clearly() {
+    let f = fixture(Options::default()).await;
+    let (status, headers, page) = f
+        .call_with_headers(Method::GET, "/api/v1/users?per_page=2&page=2", Some("admin"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(names(&page, "username"), ["bob", "carol"]);
+    assert_eq!(headers["x-total"], "5");
+    assert_eq!(headers["x-total-pages"], "3");
+    assert_eq!(headers["x-page"], "2");
+    let link = headers[header::LINK].to_str().unwrap();
+    assert!(
+        link.contains("page=3&per_page=2>; rel=\"next\"") && link.contains("page=1&per_page=2>; rel=\"prev\""),
+        "{link}"
+    );
+    assert_eq!(
+        f.get("/api/v1/users?per_page=0", Some("admin")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        f.get("/api/v1/users?per_page=1000", Some("admin")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        f.get("/api/v1/users?page=0", Some("admin")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    let garbage = Request::post("/api/v1/teams")
+        .header(header::AUTHORIZATION, format!("Bearer {}", f.tokens["alice"]))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{not json"))
+        .unwrap();
+    let response = f.app.clone().oneshot(garbage).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let huge = json!({"name": "x".repeat(20_000)});
+    let (status, body) = f.call(Method::POST, "/api/v1/teams", Some("alice"), Some(huge)).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID")
+    );
+    assert_eq!(
+        f.store.list_teams().await.unwrap().len(),
+        7,
+        "nothing created by bad input"
+    );
+}

@@ -1,0 +1,298 @@
+//! Users and their application tokens.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use portus_auth::password::{APP_TOKEN_PREFIX, generate_secret, hash_password};
+use portus_core::model::{AppTokenId, NewActivity, NewUser, User, UserId};
+use portus_core::permissions;
+use portus_core::traits::Secret;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiCaller, JsonBody, PageQuery, check, created, no_content, not_found, parse_id};
+use crate::error::ApiError;
+use crate::routes::AppState;
+
+/// Most application tokens per user (Portus allowed 5; scripts and CI need a few more).
+const MAX_TOKENS_PER_USER: usize = 20;
+
+/// The JSON shape of a user.
+pub fn view(user: &User) -> Value {
+    json!({
+        "id": user.id,
+        "username": user.username,
+        "email": user.email,
+        "admin": user.admin,
+        "enabled": user.enabled,
+        "locked": user.is_locked(portus_core::model::now()),
+        "namespace_id": user.personal_namespace,
+        "created_at": user.created_at,
+    })
+}
+
+async fn load(state: &AppState, raw: &str) -> Result<User, ApiError> {
+    let id = UserId(parse_id(raw, "user")?);
+    state
+        .tokens
+        .store()
+        .user_by_id(id)
+        .await?
+        .ok_or_else(|| not_found("user"))
+}
+
+/// `GET /api/v1/users`.
+pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQuery) -> Result<Response, ApiError> {
+    caller.user()?;
+    if !caller.caller.is_admin() {
+        return Err(super::forbidden("only administrators list users"));
+    }
+    let users: Vec<Value> = state.tokens.store().list_users().await?.iter().map(view).collect();
+    page.0.respond("/api/v1/users", users)
+}
+
+/// Body of `POST /api/v1/users`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    username: String,
+    email: Option<String>,
+    password: Option<String>,
+    #[serde(default)]
+    admin: bool,
+}
+
+/// `POST /api/v1/users`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    JsonBody(body): JsonBody<NewUserBody>,
+) -> Result<Response, ApiError> {
+    caller.user()?;
+    if !caller.caller.is_admin() {
+        return Err(super::forbidden("only administrators create users"));
+    }
+    let password_hash = match body.password {
+        Some(password) => Some(hash_password(&Secret::new(password), state.bcrypt_cost).await?),
+        None => None,
+    };
+    let store = state.tokens.store();
+    let user = store
+        .create_user(NewUser {
+            username: body.username,
+            email: body.email,
+            admin: body.admin,
+            password_hash,
+        })
+        .await?;
+    store
+        .record_activity(NewActivity::new(caller.actor(), "user.create", user.username.clone()))
+        .await?;
+    Ok(created(view(&user)))
+}
+
+/// `GET /api/v1/users/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.user()?;
+    let user = load(&state, &id).await?;
+    check(permissions::view_user(caller.caller, user.id), "user")?;
+    Ok(Json(view(&user)))
+}
+
+/// Body of `PUT /api/v1/users/{id}`; absent fields stay as they are.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserBody {
+    #[serde(default, with = "serde_with_null")]
+    email: Option<Option<String>>,
+    password: Option<String>,
+    admin: Option<bool>,
+    enabled: Option<bool>,
+    /// `false` unlocks a locked account.
+    locked: Option<bool>,
+}
+
+/// Distinguishes an absent field from an explicit `null`.
+mod serde_with_null {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+/// `PUT /api/v1/users/{id}`.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateUserBody>,
+) -> Result<Json<Value>, ApiError> {
+    caller.user()?;
+    let user = load(&state, &id).await?;
+    check(permissions::edit_user(caller.caller, user.id), "user")?;
+    if body.admin.is_some() || body.enabled.is_some() || body.locked.is_some() {
+        check(permissions::administer_user(caller.caller, user.id), "user")?;
+    }
+    if body.locked == Some(true) {
+        return Err(ApiError::bad_request(
+            "accounts are locked by failed logins, not by request; disable the user instead",
+        ));
+    }
+    // Everything is validated before anything changes.
+    let password_hash = match &body.password {
+        Some(password) => Some(hash_password(&Secret::new(password.clone()), state.bcrypt_cost).await?),
+        None => None,
+    };
+    let store = state.tokens.store();
+    let actor = caller.actor();
+    if let Some(email) = body.email {
+        store.set_user_email(user.id, email).await?;
+    }
+    if let Some(hash) = password_hash {
+        store.set_password_hash(user.id, Some(hash)).await?;
+        store
+            .record_activity(NewActivity::new(actor, "user.password", user.username.clone()))
+            .await?;
+    }
+    if let Some(admin) = body.admin {
+        store.set_user_admin(user.id, admin).await?;
+        let action = if admin { "user.admin.grant" } else { "user.admin.revoke" };
+        store
+            .record_activity(NewActivity::new(actor, action, user.username.clone()))
+            .await?;
+    }
+    if let Some(enabled) = body.enabled {
+        store.set_user_enabled(user.id, enabled).await?;
+        if !enabled {
+            // A disabled user loses every way back in at once.
+            store.revoke_refresh_tokens(user.id).await?;
+        }
+        let action = if enabled { "user.enable" } else { "user.disable" };
+        store
+            .record_activity(NewActivity::new(actor, action, user.username.clone()))
+            .await?;
+    }
+    if body.locked == Some(false) {
+        store.set_user_lock(user.id, None).await?;
+        store
+            .record_activity(NewActivity::new(actor, "user.unlock", user.username.clone()))
+            .await?;
+    }
+    let user = store.user_by_id(user.id).await?.ok_or_else(|| not_found("user"))?;
+    Ok(Json(view(&user)))
+}
+
+/// `DELETE /api/v1/users/{id}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.user()?;
+    let user = load(&state, &id).await?;
+    check(permissions::administer_user(caller.caller, user.id), "user")?;
+    let store = state.tokens.store();
+    store.delete_user(user.id).await?;
+    store
+        .record_activity(NewActivity::new(caller.actor(), "user.delete", user.username.clone()))
+        .await?;
+    Ok(no_content())
+}
+
+async fn token_owner(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<User, ApiError> {
+    caller.user()?;
+    let owner = load(state, raw).await?;
+    check(permissions::manage_tokens(caller.caller, owner.id), "user")?;
+    Ok(owner)
+}
+
+/// `GET /api/v1/users/{id}/application_tokens`.
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let owner = token_owner(&state, &caller, &id).await?;
+    let tokens: Vec<Value> = state
+        .tokens
+        .store()
+        .list_app_tokens(owner.id)
+        .await?
+        .into_iter()
+        .map(|t| json!({"id": t.id, "application": t.label, "created_at": t.created_at}))
+        .collect();
+    Ok(Json(Value::Array(tokens)))
+}
+
+/// Body of `POST /api/v1/users/{id}/application_tokens`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenBody {
+    application: String,
+}
+
+/// `POST /api/v1/users/{id}/application_tokens`: the secret is in the answer, and nowhere else.
+pub async fn create_token(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<NewTokenBody>,
+) -> Result<Response, ApiError> {
+    let owner = token_owner(&state, &caller, &id).await?;
+    let store = state.tokens.store();
+    if store.list_app_tokens(owner.id).await?.len() >= MAX_TOKENS_PER_USER {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_TOKENS_PER_USER} application tokens per user; revoke one first"
+        )));
+    }
+    let secret = generate_secret(APP_TOKEN_PREFIX)?;
+    let token = store
+        .create_app_token(owner.id, &body.application, &secret.digest)
+        .await?;
+    store
+        .record_activity(NewActivity::new(
+            caller.actor(),
+            "application_token.create",
+            format!("{}/{}", owner.username, token.label),
+        ))
+        .await?;
+    Ok(created(json!({
+        "id": token.id,
+        "application": token.label,
+        "created_at": token.created_at,
+        "plain_token": secret.plain.expose(),
+    })))
+}
+
+/// `DELETE /api/v1/users/{id}/application_tokens/{token_id}`.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path((id, token_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let owner = token_owner(&state, &caller, &id).await?;
+    let token_id = AppTokenId(parse_id(&token_id, "application token")?);
+    let store = state.tokens.store();
+    let Some(token) = store
+        .list_app_tokens(owner.id)
+        .await?
+        .into_iter()
+        .find(|t| t.id == token_id)
+    else {
+        return Err(not_found("application token"));
+    };
+    store.revoke_app_token(token.id).await?;
+    store
+        .record_activity(NewActivity::new(
+            caller.actor(),
+            "application_token.destroy",
+            format!("{}/{}", owner.username, token.label),
+        ))
+        .await?;
+    Ok(no_content())
+}
