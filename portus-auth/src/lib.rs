@@ -14,6 +14,8 @@
 pub mod error;
 #[cfg(feature = "ldap")]
 pub mod ldap;
+#[cfg(feature = "testing")]
+pub mod ldap_testing;
 pub mod password;
 pub mod service;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
