@@ -1111,6 +1111,29 @@ pub async fn scans_are_claimed_once(store: &dyn PolicyStore) {
             .unwrap(),
         "but only once"
     );
+
+    // Several backends at once, as a worker claims them.
+    let wanted = vec![("a".to_owned(), None), ("b".to_owned(), None)];
+    assert_eq!(store.claim_scans("sha256:m", &wanted, lease).await.unwrap(), ["a", "b"]);
+    assert!(store.claim_scans("sha256:m", &wanted, lease).await.unwrap().is_empty());
+    let mixed = vec![("b".to_owned(), None), ("c".to_owned(), None)];
+    assert_eq!(store.claim_scans("sha256:m", &mixed, lease).await.unwrap(), ["c"]);
+    let finished: Vec<ScanRecord> = ["a", "b", "c"]
+        .into_iter()
+        .map(|backend| ScanRecord {
+            digest: "sha256:m".into(),
+            backend: backend.into(),
+            state: ScanState::Done,
+            report: None,
+            error: None,
+            attempts: 0,
+            updated_at: now,
+            next_attempt_at: None,
+        })
+        .collect();
+    store.put_scan_records(&finished).await.unwrap();
+    let stored = store.scan_records(Some("sha256:m")).await.unwrap();
+    assert_eq!(stored, finished, "all stored, in backend order");
 }
 
 /// Expands to one `#[tokio::test]` per conformance check, each on a fresh store made by the

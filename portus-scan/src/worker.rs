@@ -4,7 +4,7 @@
 //! finished scans are repeated after `rescan_after` so new vulnerabilities show up.
 //!
 //! Several workers (one per `portus serve` instance) may share a store: each claims a
-//! (digest, backend) scan before running it ([`PolicyStore::claim_scan`]), so no scan runs twice
+//! (digest, backend) scan before running it ([`PolicyStore::claim_scans`]), so no scan runs twice
 //! at once, and a claim whose worker died expires with its lease.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -233,16 +233,16 @@ impl ScanWorker {
     ) -> Result<Vec<String>, Error> {
         let lease = chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::minutes(10));
         let lease_until = Utc::now() + lease;
-        let mut claimed = Vec::with_capacity(due.len());
-        for backend in due {
-            let seen = previous
-                .get(&(digest.to_owned(), backend.clone()))
-                .map(|r| r.updated_at);
-            if self.store.claim_scan(digest, backend, seen, lease_until).await? {
-                claimed.push(backend.clone());
-            }
-        }
-        Ok(claimed)
+        let wanted: Vec<(String, Option<DateTime<Utc>>)> = due
+            .iter()
+            .map(|backend| {
+                let seen = previous
+                    .get(&(digest.to_owned(), backend.clone()))
+                    .map(|r| r.updated_at);
+                (backend.clone(), seen)
+            })
+            .collect();
+        Ok(self.store.claim_scans(digest, &wanted, lease_until).await?)
     }
 
     async fn scan_digest(
@@ -276,7 +276,7 @@ impl ScanWorker {
             }
         };
         let now = Utc::now();
-        let mut states = Vec::new();
+        let mut records = Vec::with_capacity(results.len());
         for (backend, result) in results {
             let attempts = previous
                 .get(&(digest.clone(), backend.clone()))
@@ -292,7 +292,7 @@ impl ScanWorker {
                     chrono::Duration::from_std(delay).ok().map(|d| now + d)
                 })
                 .flatten();
-            let record = ScanRecord {
+            records.push(ScanRecord {
                 digest: digest.clone(),
                 backend,
                 state,
@@ -301,11 +301,10 @@ impl ScanWorker {
                 attempts,
                 updated_at: now,
                 next_attempt_at,
-            };
-            self.store.put_scan_record(&record).await?;
-            states.push(state);
+            });
         }
-        Ok(states)
+        self.store.put_scan_records(&records).await?;
+        Ok(records.iter().map(|r| r.state).collect())
     }
 
     /// Runs a pass every `interval` until the task is aborted.

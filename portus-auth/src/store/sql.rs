@@ -222,6 +222,101 @@ macro_rules! sql_policy_store {
                 .ok_or_else(|| Error::not_found("user", id.to_string()))
         }
 
+    async fn write_scan_record(tx: &mut Transaction<'static, $db>, record: &ScanRecord) -> Result<()> {
+            let report = record
+                .report
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| Error::Backend {
+                    what: WHAT,
+                    source: Box::new(e),
+                })?;
+            sqlx::query(
+                "INSERT INTO scan_records (digest, backend, state, report, error, attempts, updated_at, next_attempt_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (digest, backend) DO UPDATE SET state = excluded.state, \
+                 report = excluded.report, error = excluded.error, attempts = excluded.attempts, \
+                 updated_at = excluded.updated_at, next_attempt_at = excluded.next_attempt_at",
+            )
+            .bind(&record.digest)
+            .bind(&record.backend)
+            .bind(record.state.as_str())
+            .bind(report)
+            .bind(&record.error)
+            .bind(record.attempts as i64)
+            .bind(portus_core::model::at_store_precision(record.updated_at))
+            .bind(record.next_attempt_at.map(portus_core::model::at_store_precision))
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+            Ok(())
+        }
+
+        /// Claims one scan inside `tx` (see `PolicyStore::claim_scan`).
+        async fn claim_in(
+            tx: &mut Transaction<'static, $db>,
+            digest: &str,
+            backend: &str,
+            seen: Option<DateTime<Utc>>,
+            lease_until: DateTime<Utc>,
+        ) -> Result<bool> {
+            let now = portus_core::model::now();
+            let lease_until = portus_core::model::at_store_precision(lease_until);
+            // PostgreSQL: a row another instance is claiming right now is skipped, not waited
+            // for; it then looks absent, and the INSERT below finds the conflict.
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT state, updated_at, next_attempt_at FROM scan_records \
+                 WHERE digest = $1 AND backend = $2{ROW_LOCK}"
+            ));
+            let row = sqlx::query(sql)
+                .bind(digest)
+                .bind(backend)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db_error)?;
+            let claimed = match (row, seen) {
+                (None, None) => {
+                    sqlx::query(
+                        "INSERT INTO scan_records (digest, backend, state, attempts, updated_at, next_attempt_at) \
+                         VALUES ($1, $2, 'scanning', 0, $3, $4) ON CONFLICT (digest, backend) DO NOTHING",
+                    )
+                    .bind(digest)
+                    .bind(backend)
+                    .bind(now)
+                    .bind(lease_until)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_error)?
+                    .rows_affected()
+                        == 1
+                }
+                (Some(row), Some(seen)) => {
+                    let state: String = decode(row.try_get("state"))?;
+                    let updated_at: DateTime<Utc> = decode(row.try_get("updated_at"))?;
+                    let lease: Option<DateTime<Utc>> = decode(row.try_get("next_attempt_at"))?;
+                    let held = state == ScanState::Scanning.as_str() && lease.is_some_and(|t| t > now);
+                    if updated_at == seen && !held {
+                        sqlx::query(
+                            "UPDATE scan_records SET state = 'scanning', updated_at = $1, next_attempt_at = $2 \
+                             WHERE digest = $3 AND backend = $4",
+                        )
+                        .bind(now)
+                        .bind(lease_until)
+                        .bind(digest)
+                        .bind(backend)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(db_error)?;
+                        true
+                    } else {
+                        false
+                    }
+                }
+                _ => false,
+            };
+            Ok(claimed)
+        }
+
         #[async_trait]
         impl PolicyStore for $store {
             async fn create_user(&self, new: NewUser) -> Result<User> {
@@ -914,33 +1009,17 @@ macro_rules! sql_policy_store {
             }
 
             async fn put_scan_record(&self, record: &ScanRecord) -> Result<()> {
-                let report = record
-                    .report
-                    .as_ref()
-                    .map(serde_json::to_string)
-                    .transpose()
-                    .map_err(|e| Error::Backend {
-                        what: WHAT,
-                        source: Box::new(e),
-                    })?;
-                sqlx::query(
-                    "INSERT INTO scan_records (digest, backend, state, report, error, attempts, updated_at, next_attempt_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (digest, backend) DO UPDATE SET state = excluded.state, \
-                     report = excluded.report, error = excluded.error, attempts = excluded.attempts, \
-                     updated_at = excluded.updated_at, next_attempt_at = excluded.next_attempt_at",
-                )
-                .bind(&record.digest)
-                .bind(&record.backend)
-                .bind(record.state.as_str())
-                .bind(report)
-                .bind(&record.error)
-                .bind(record.attempts as i64)
-                .bind(portus_core::model::at_store_precision(record.updated_at))
-                .bind(record.next_attempt_at.map(portus_core::model::at_store_precision))
-                .execute(&self.pool)
-                .await
-                .map_err(db_error)?;
-                Ok(())
+                let mut tx = self.write_tx().await?;
+                write_scan_record(&mut tx, record).await?;
+                tx.commit().await.map_err(db_error)
+            }
+
+            async fn put_scan_records(&self, records: &[ScanRecord]) -> Result<()> {
+                let mut tx = self.write_tx().await?;
+                for record in records {
+                    write_scan_record(&mut tx, record).await?;
+                }
+                tx.commit().await.map_err(db_error)
             }
 
             async fn scan_records<'a>(&self, digest: Option<&'a str>) -> Result<Vec<ScanRecord>> {
@@ -1235,61 +1314,25 @@ macro_rules! sql_policy_store {
                 seen: Option<DateTime<Utc>>,
                 lease_until: DateTime<Utc>,
             ) -> Result<bool> {
-                let now = portus_core::model::now();
-                let lease_until = portus_core::model::at_store_precision(lease_until);
                 let mut tx = self.write_tx().await?;
-                // PostgreSQL: a row another instance is claiming right now is skipped, not waited
-                // for; it then looks absent, and the INSERT below finds the conflict.
-                let sql = sqlx::AssertSqlSafe(format!(
-                    "SELECT state, updated_at, next_attempt_at FROM scan_records \
-                     WHERE digest = $1 AND backend = $2{ROW_LOCK}"
-                ));
-                let row = sqlx::query(sql)
-                    .bind(digest)
-                    .bind(backend)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                let claimed = match (row, seen) {
-                    (None, None) => {
-                        sqlx::query(
-                            "INSERT INTO scan_records (digest, backend, state, attempts, updated_at, next_attempt_at) \
-                             VALUES ($1, $2, 'scanning', 0, $3, $4) ON CONFLICT (digest, backend) DO NOTHING",
-                        )
-                        .bind(digest)
-                        .bind(backend)
-                        .bind(now)
-                        .bind(lease_until)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?
-                        .rows_affected()
-                            == 1
+                let claimed = claim_in(&mut tx, digest, backend, seen, lease_until).await?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(claimed)
+            }
+
+            async fn claim_scans(
+                &self,
+                digest: &str,
+                wanted: &[(String, Option<DateTime<Utc>>)],
+                lease_until: DateTime<Utc>,
+            ) -> Result<Vec<String>> {
+                let mut tx = self.write_tx().await?;
+                let mut claimed = Vec::new();
+                for (backend, seen) in wanted {
+                    if claim_in(&mut tx, digest, backend, *seen, lease_until).await? {
+                        claimed.push(backend.clone());
                     }
-                    (Some(row), Some(seen)) => {
-                        let state: String = decode(row.try_get("state"))?;
-                        let updated_at: DateTime<Utc> = decode(row.try_get("updated_at"))?;
-                        let lease: Option<DateTime<Utc>> = decode(row.try_get("next_attempt_at"))?;
-                        let held = state == ScanState::Scanning.as_str() && lease.is_some_and(|t| t > now);
-                        if updated_at == seen && !held {
-                            sqlx::query(
-                                "UPDATE scan_records SET state = 'scanning', updated_at = $1, next_attempt_at = $2 \
-                                 WHERE digest = $3 AND backend = $4",
-                            )
-                            .bind(now)
-                            .bind(lease_until)
-                            .bind(digest)
-                            .bind(backend)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db_error)?;
-                            true
-                        } else {
-                            false
-                        }
-                    }
-                    _ => false,
-                };
+                }
                 tx.commit().await.map_err(db_error)?;
                 Ok(claimed)
             }

@@ -165,6 +165,29 @@ pub trait PolicyStore: Send + Sync {
         seen: Option<DateTime<Utc>>,
         lease_until: DateTime<Utc>,
     ) -> Result<bool>;
+    /// [`PolicyStore::claim_scan`] for several backends of one digest at once (one transaction
+    /// in SQL stores); returns the backends claimed.
+    async fn claim_scans(
+        &self,
+        digest: &str,
+        wanted: &[(String, Option<DateTime<Utc>>)],
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        let mut claimed = Vec::new();
+        for (backend, seen) in wanted {
+            if self.claim_scan(digest, backend, *seen, lease_until).await? {
+                claimed.push(backend.clone());
+            }
+        }
+        Ok(claimed)
+    }
+    /// Stores several scan records (one transaction in SQL stores).
+    async fn put_scan_records(&self, records: &[ScanRecord]) -> Result<()> {
+        for record in records {
+            self.put_scan_record(record).await?;
+        }
+        Ok(())
+    }
 
     /// Appends to the activity log.
     async fn record_activity(&self, activity: NewActivity) -> Result<()>;
@@ -361,6 +384,17 @@ macro_rules! forward_policy_store {
                 lease_until: DateTime<Utc>,
             ) -> Result<bool> {
                 (**self).claim_scan(digest, backend, seen, lease_until).await
+            }
+            async fn claim_scans(
+                &self,
+                digest: &str,
+                wanted: &[(String, Option<DateTime<Utc>>)],
+                lease_until: DateTime<Utc>,
+            ) -> Result<Vec<String>> {
+                (**self).claim_scans(digest, wanted, lease_until).await
+            }
+            async fn put_scan_records(&self, records: &[ScanRecord]) -> Result<()> {
+                (**self).put_scan_records(records).await
             }
             async fn record_activity(&self, activity: NewActivity) -> Result<()> {
                 (**self).record_activity(activity).await
