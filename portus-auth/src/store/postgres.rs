@@ -16,9 +16,11 @@ use portus_core::naming::{
 use portus_core::{Error, PolicyStore, Result};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, Row};
 
 const WHAT: &str = "policy store";
+
+type WriteTx = super::sql::WriteTx<Postgres, ()>;
 
 // Claims skip rows another instance is claiming instead of queueing behind them.
 const ROW_LOCK: &str = " FOR UPDATE SKIP LOCKED";
@@ -117,8 +119,8 @@ impl PostgresStore {
         &self.pool
     }
 
-    async fn write_tx(&self) -> Result<Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(db_error)
+    async fn write_tx(&self) -> Result<WriteTx> {
+        Ok(WriteTx::new(self.pool.begin().await.map_err(db_error)?, ()))
     }
 }
 

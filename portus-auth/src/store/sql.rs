@@ -28,6 +28,38 @@ pub(crate) fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator 
     )
 }
 
+/// A write transaction, plus whatever the backend holds while it is open (SQLite: the
+/// process-wide writer lock). Dereferences to the connection, like `&mut *transaction`.
+pub(crate) struct WriteTx<DB: sqlx::Database, Guard> {
+    tx: sqlx::Transaction<'static, DB>,
+    _guard: Guard,
+}
+
+impl<DB: sqlx::Database, Guard> WriteTx<DB, Guard> {
+    pub(crate) fn new(tx: sqlx::Transaction<'static, DB>, guard: Guard) -> Self {
+        WriteTx { tx, _guard: guard }
+    }
+
+    /// Commits, then releases the guard.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl<DB: sqlx::Database, Guard> std::ops::Deref for WriteTx<DB, Guard> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl<DB: sqlx::Database, Guard> std::ops::DerefMut for WriteTx<DB, Guard> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
 /// Implements `PolicyStore` for `$store` (a struct with a `pool: sqlx::Pool<$db>` field).
 macro_rules! sql_policy_store {
     ($store:ty, $db:ty, $row:ty) => {
@@ -144,7 +176,7 @@ macro_rules! sql_policy_store {
 
         /// The id of `repository`, creating it (and per `missing` its namespace) inside `tx`.
         async fn repository_id(
-            tx: &mut Transaction<'static, $db>,
+            tx: &mut WriteTx,
             repository: &str,
             missing: MissingNamespace,
         ) -> Result<Option<i64>> {
@@ -199,7 +231,7 @@ macro_rules! sql_policy_store {
         }
 
         async fn names_with_prefix(
-            tx: &mut Transaction<'static, $db>,
+            tx: &mut WriteTx,
             sql: &'static str,
             prefix: &str,
         ) -> Result<HashSet<String>> {
@@ -222,7 +254,7 @@ macro_rules! sql_policy_store {
                 .ok_or_else(|| Error::not_found("user", id.to_string()))
         }
 
-    async fn write_scan_record(tx: &mut Transaction<'static, $db>, record: &ScanRecord) -> Result<()> {
+    async fn write_scan_record(tx: &mut WriteTx, record: &ScanRecord) -> Result<()> {
             let report = record
                 .report
                 .as_ref()
@@ -252,9 +284,13 @@ macro_rules! sql_policy_store {
             Ok(())
         }
 
-        /// Claims one scan inside `tx` (see `PolicyStore::claim_scan`).
-        async fn claim_in(
-            tx: &mut Transaction<'static, $db>,
+        /// Claims one scan with a single statement, so no transaction (and, on SQLite, no
+        /// writer queue) is needed: an INSERT when the worker saw no record, otherwise a
+        /// compare-and-set UPDATE on the record it saw. On PostgreSQL the UPDATE's subquery
+        /// takes the row `FOR UPDATE SKIP LOCKED`: a row another instance is claiming right now
+        /// is skipped instead of waited for.
+        async fn claim_one(
+            pool: &sqlx::Pool<$db>,
             digest: &str,
             backend: &str,
             seen: Option<DateTime<Utc>>,
@@ -262,20 +298,8 @@ macro_rules! sql_policy_store {
         ) -> Result<bool> {
             let now = portus_core::model::now();
             let lease_until = portus_core::model::at_store_precision(lease_until);
-            // PostgreSQL: a row another instance is claiming right now is skipped, not waited
-            // for; it then looks absent, and the INSERT below finds the conflict.
-            let sql = sqlx::AssertSqlSafe(format!(
-                "SELECT state, updated_at, next_attempt_at FROM scan_records \
-                 WHERE digest = $1 AND backend = $2{ROW_LOCK}"
-            ));
-            let row = sqlx::query(sql)
-                .bind(digest)
-                .bind(backend)
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(db_error)?;
-            let claimed = match (row, seen) {
-                (None, None) => {
+            let result = match seen {
+                None => {
                     sqlx::query(
                         "INSERT INTO scan_records (digest, backend, state, attempts, updated_at, next_attempt_at) \
                          VALUES ($1, $2, 'scanning', 0, $3, $4) ON CONFLICT (digest, backend) DO NOTHING",
@@ -284,37 +308,27 @@ macro_rules! sql_policy_store {
                     .bind(backend)
                     .bind(now)
                     .bind(lease_until)
-                    .execute(&mut **tx)
+                    .execute(pool)
                     .await
-                    .map_err(db_error)?
-                    .rows_affected()
-                        == 1
                 }
-                (Some(row), Some(seen)) => {
-                    let state: String = decode(row.try_get("state"))?;
-                    let updated_at: DateTime<Utc> = decode(row.try_get("updated_at"))?;
-                    let lease: Option<DateTime<Utc>> = decode(row.try_get("next_attempt_at"))?;
-                    let held = state == ScanState::Scanning.as_str() && lease.is_some_and(|t| t > now);
-                    if updated_at == seen && !held {
-                        sqlx::query(
-                            "UPDATE scan_records SET state = 'scanning', updated_at = $1, next_attempt_at = $2 \
-                             WHERE digest = $3 AND backend = $4",
-                        )
+                Some(seen) => {
+                    let sql = sqlx::AssertSqlSafe(format!(
+                        "UPDATE scan_records SET state = 'scanning', updated_at = $1, next_attempt_at = $2 \
+                         WHERE (digest, backend) IN (SELECT digest, backend FROM scan_records \
+                         WHERE digest = $3 AND backend = $4 AND updated_at = $5 \
+                         AND NOT (state = 'scanning' AND COALESCE(next_attempt_at > $1, FALSE)){ROW_LOCK})"
+                    ));
+                    sqlx::query(sql)
                         .bind(now)
                         .bind(lease_until)
                         .bind(digest)
                         .bind(backend)
-                        .execute(&mut **tx)
+                        .bind(portus_core::model::at_store_precision(seen))
+                        .execute(pool)
                         .await
-                        .map_err(db_error)?;
-                        true
-                    } else {
-                        false
-                    }
                 }
-                _ => false,
             };
-            Ok(claimed)
+            Ok(result.map_err(db_error)?.rows_affected() == 1)
         }
 
         #[async_trait]
@@ -1314,10 +1328,7 @@ macro_rules! sql_policy_store {
                 seen: Option<DateTime<Utc>>,
                 lease_until: DateTime<Utc>,
             ) -> Result<bool> {
-                let mut tx = self.write_tx().await?;
-                let claimed = claim_in(&mut tx, digest, backend, seen, lease_until).await?;
-                tx.commit().await.map_err(db_error)?;
-                Ok(claimed)
+                claim_one(&self.pool, digest, backend, seen, lease_until).await
             }
 
             async fn claim_scans(
@@ -1326,14 +1337,43 @@ macro_rules! sql_policy_store {
                 wanted: &[(String, Option<DateTime<Utc>>)],
                 lease_until: DateTime<Utc>,
             ) -> Result<Vec<String>> {
-                let mut tx = self.write_tx().await?;
-                let mut claimed = Vec::new();
-                for (backend, seen) in wanted {
-                    if claim_in(&mut tx, digest, backend, *seen, lease_until).await? {
+                // Never-scanned backends (the common case: a new image) in one INSERT; the
+                // database reports which rows it inserted, i.e. which claims were won.
+                let unseen: Vec<&str> = wanted
+                    .iter()
+                    .filter(|(_, seen)| seen.is_none())
+                    .map(|(backend, _)| backend.as_str())
+                    .collect();
+                let mut claimed: Vec<String> = Vec::with_capacity(wanted.len());
+                if !unseen.is_empty() {
+                    let now = portus_core::model::now();
+                    let lease_until = portus_core::model::at_store_precision(lease_until);
+                    let mut builder = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO scan_records (digest, backend, state, attempts, updated_at, next_attempt_at) ",
+                    );
+                    builder.push_values(&unseen, |mut row, backend| {
+                        row.push_bind(digest.to_owned())
+                            .push_bind((*backend).to_owned())
+                            .push_bind("scanning")
+                            .push_bind(0_i64)
+                            .push_bind(now)
+                            .push_bind(lease_until);
+                    });
+                    builder.push(" ON CONFLICT (digest, backend) DO NOTHING RETURNING backend");
+                    let won: Vec<String> = builder
+                        .build_query_scalar()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_error)?;
+                    claimed.extend(won);
+                }
+                for (backend, seen) in wanted.iter().filter(|(_, seen)| seen.is_some()) {
+                    if claim_one(&self.pool, digest, backend, *seen, lease_until).await? {
                         claimed.push(backend.clone());
                     }
                 }
-                tx.commit().await.map_err(db_error)?;
+                // In the order asked for, whatever order the database returned them in.
+                claimed.sort_by_key(|b| wanted.iter().position(|(w, _)| w == b));
                 Ok(claimed)
             }
 

@@ -19,18 +19,23 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Row, Sqlite};
 
 const WHAT: &str = "policy store";
 
-// BEGIN IMMEDIATE already serializes writers; SQLite has no row locks.
+// SQLite has no row locks: its single writer already serializes claims.
 const ROW_LOCK: &str = "";
 
 /// A [`PolicyStore`] in one SQLite file (WAL mode), the embedded default.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One writer at a time, queued here rather than in SQLite's busy handler, which sleeps
+    /// in growing steps and turned a burst of concurrent writers into seconds of waiting.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
+
+type WriteTx = super::sql::WriteTx<Sqlite, tokio::sync::OwnedMutexGuard<()>>;
 
 fn migrator() -> Migrator {
     super::sql::migrator(&[
@@ -113,7 +118,10 @@ impl SqliteStore {
             what: "database migration",
             source: Box::new(e),
         })?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            writer: std::sync::Arc::default(),
+        })
     }
 
     /// The connection pool (for health checks and tools).
@@ -121,10 +129,12 @@ impl SqliteStore {
         &self.pool
     }
 
-    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>> {
-        // IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead
-        // of failing when both try to upgrade a read lock.
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
+    async fn write_tx(&self) -> Result<WriteTx> {
+        let guard = self.writer.clone().lock_owned().await;
+        // IMMEDIATE takes the write lock up front, so a writer from another process (the CLI)
+        // queues on busy_timeout instead of failing when both try to upgrade a read lock.
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)?;
+        Ok(WriteTx::new(tx, guard))
     }
 }
 
