@@ -79,24 +79,30 @@ fn repository_view(
     })
 }
 
+/// A repository's tags and the scan records of their manifests.
+async fn tags_and_records(
+    store: &dyn portus_core::PolicyStore,
+    repository: &str,
+) -> Result<(Vec<TagRecord>, RecordsByDigest), ApiError> {
+    let tags = store.tags(Some(repository)).await?;
+    let digests: std::collections::BTreeSet<&str> = tags.iter().map(|t| t.manifest.digest.as_str()).collect();
+    let mut records = Vec::new();
+    for digest in digests {
+        records.extend(store.scan_records(Some(digest)).await?);
+    }
+    Ok((tags, by_digest(records)))
+}
+
 /// The JSON shape of one repository, with its per-severity security summary.
 pub async fn view(state: &AppState, caller: &ApiCaller, repository: &Repository) -> Result<Value, ApiError> {
     let store = state.tokens.store();
-    let tags = store.tags(Some(&repository.name)).await?;
-    let mut records = Vec::new();
-    for digest in tags
-        .iter()
-        .map(|t| t.manifest.digest.as_str())
-        .collect::<std::collections::BTreeSet<_>>()
-    {
-        records.extend(store.scan_records(Some(digest)).await?);
-    }
+    let (tags, records) = tags_and_records(store.as_ref(), &repository.name).await?;
     let starred = match caller.caller.user_id() {
         Some(user) => store.starred(user).await?.contains(&repository.id),
         None => false,
     };
     let tags: Vec<&TagRecord> = tags.iter().collect();
-    Ok(repository_view(state, repository, &tags, &by_digest(records), starred))
+    Ok(repository_view(state, repository, &tags, &records, starred))
 }
 
 /// A repository the caller may see, with its namespace.
@@ -201,16 +207,7 @@ pub async fn tags(
 ) -> Result<Response, ApiError> {
     let (repository, _) = load(&state, &caller, &id).await?;
     let store = state.tokens.store();
-    let tags = store.tags(Some(&repository.name)).await?;
-    let mut records = Vec::new();
-    for digest in tags
-        .iter()
-        .map(|t| t.manifest.digest.as_str())
-        .collect::<std::collections::BTreeSet<_>>()
-    {
-        records.extend(store.scan_records(Some(digest)).await?);
-    }
-    let records = by_digest(records);
+    let (tags, records) = tags_and_records(store.as_ref(), &repository.name).await?;
     let views: Vec<Value> = tags
         .iter()
         .map(|t| tag_view(t, &security_of(&state, t, &records)))
