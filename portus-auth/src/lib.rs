@@ -11,6 +11,7 @@
 //! - [`store`]: the SQL [`PolicyStore`](portus_core::PolicyStore) (SQLite, feature `sqlite`;
 //!   PostgreSQL, feature `postgres`).
 
+mod cache;
 pub mod error;
 #[cfg(feature = "ldap")]
 pub mod ldap;

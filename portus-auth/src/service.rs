@@ -11,6 +11,7 @@ use portus_core::traits::{AuthMethod, AuthOutcome, Authenticator, Secret};
 use portus_core::{Error as CoreError, PolicyStore};
 use tracing::{debug, info, warn};
 
+use crate::cache::{CredentialCache, Proof};
 use crate::password::{REFRESH_TOKEN_PREFIX, generate_secret, secret_digest};
 use crate::token::{IssuedToken, TokenIssuer};
 use crate::{Error, Result};
@@ -26,6 +27,9 @@ pub struct TokenServiceConfig {
     pub max_scopes: usize,
     /// Account lockout after repeated failed logins.
     pub lockout: LockoutPolicy,
+    /// How long a verified user name and secret skip the password check (zero: always check).
+    /// Every hit is still checked against the store: see the `cache` module.
+    pub credential_cache_ttl: std::time::Duration,
 }
 
 /// Account lockout: after `max_failures` consecutive failed logins (docker logins included) the
@@ -56,6 +60,7 @@ impl TokenServiceConfig {
             policy: PolicyConfig::default(),
             max_scopes: 100,
             lockout: LockoutPolicy::default(),
+            credential_cache_ttl: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -106,7 +111,11 @@ pub struct TokenService {
     authenticators: Vec<Arc<dyn Authenticator>>,
     issuer: TokenIssuer,
     config: TokenServiceConfig,
+    cache: Option<CredentialCache>,
 }
+
+/// Most cached credentials (a few MiB at most).
+const CREDENTIAL_CACHE_CAPACITY: usize = 50_000;
 
 impl TokenService {
     /// A service over `store` that tries `authenticators` in order (the first that knows the
@@ -117,11 +126,13 @@ impl TokenService {
         issuer: TokenIssuer,
         config: TokenServiceConfig,
     ) -> Self {
+        let cache = CredentialCache::new(config.credential_cache_ttl, CREDENTIAL_CACHE_CAPACITY);
         TokenService {
             store,
             authenticators,
             issuer,
             config,
+            cache,
         }
     }
 
@@ -192,8 +203,44 @@ impl TokenService {
         Ok(())
     }
 
-    /// Runs the authenticators; `Some` for valid credentials of an enabled user.
+    /// Runs the authenticators (or finds a still-valid earlier verification); `Some` for valid
+    /// credentials of an enabled user.
     async fn check_credentials(&self, username: &str, secret: &Secret) -> Result<Option<(User, AuthMethod)>> {
+        if let Some(cache) = &self.cache
+            && let Some(proof) = cache.get(username, secret)
+        {
+            if let Some(user) = self.cached_proof_holds(username, &proof).await? {
+                return Ok(Some((user, proof.method())));
+            }
+            cache.remove(username, secret);
+        }
+        let verified = self.run_authenticators(username, secret).await?;
+        if let (Some(cache), Some((user, method))) = (&self.cache, &verified)
+            && let Some(proof) = Proof::of(method, user.password_hash.as_ref())
+        {
+            cache.insert(username, secret, proof);
+        }
+        Ok(verified)
+    }
+
+    /// The user, when what a cached verification proved still holds in the store: same
+    /// password hash, application token not revoked (and still theirs), user enabled.
+    async fn cached_proof_holds(&self, username: &str, proof: &Proof) -> Result<Option<User>> {
+        let Some(user) = self.store.user_by_name(username).await? else {
+            return Ok(None);
+        };
+        if !user.enabled {
+            return Ok(None);
+        }
+        let holds = match proof {
+            Proof::Password(hash) => user.password_hash.as_ref() == Some(hash),
+            Proof::AppToken(id) => self.store.list_app_tokens(user.id).await?.iter().any(|t| t.id == *id),
+            Proof::External(_) => true,
+        };
+        Ok(holds.then_some(user))
+    }
+
+    async fn run_authenticators(&self, username: &str, secret: &Secret) -> Result<Option<(User, AuthMethod)>> {
         for authenticator in &self.authenticators {
             match authenticator.authenticate(username, secret).await? {
                 AuthOutcome::Authenticated(identity) => {
@@ -439,6 +486,81 @@ mod tests {
             grant.access
         );
         assert_eq!(grant.access[0].actions, ["pull", "push"]);
+    }
+
+    /// Counts how often the wrapped authenticator really checks credentials.
+    struct Counting {
+        inner: Arc<dyn Authenticator>,
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl Authenticator for Counting {
+        fn name(&self) -> &str {
+            "counting"
+        }
+        async fn authenticate(&self, username: &str, secret: &Secret) -> portus_core::Result<AuthOutcome> {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.authenticate(username, secret).await
+        }
+    }
+
+    #[tokio::test]
+    async fn verified_credentials_are_cached_but_every_change_takes_effect_at_once() {
+        let store = store_with_alice().await;
+        let counting = Arc::new(Counting {
+            inner: Arc::new(LocalAuthenticator::new(store.clone(), 4).unwrap()),
+            calls: Default::default(),
+        });
+        let calls = || counting.calls.load(std::sync::atomic::Ordering::SeqCst);
+        let svc = TokenService::new(
+            store.clone(),
+            vec![counting.clone()],
+            issuer(),
+            TokenServiceConfig::new("registry.local"),
+        );
+        let alice_id = store.user_by_name("alice").await.unwrap().unwrap().id;
+        for _ in 0..3 {
+            svc.issue(request(alice("alicepass"), &[])).await.unwrap();
+        }
+        assert_eq!(calls(), 1, "verified once, then served from the cache");
+        assert!(svc.issue(request(alice("wrong"), &[])).await.is_err());
+        assert_eq!(calls(), 2, "failures are never cached");
+
+        // Disabled: refused at once, although the credentials are cached.
+        store.set_user_enabled(alice_id, false).await.unwrap();
+        assert!(matches!(
+            svc.issue(request(alice("alicepass"), &[])).await,
+            Err(Error::InvalidCredentials)
+        ));
+        store.set_user_enabled(alice_id, true).await.unwrap();
+        svc.issue(request(alice("alicepass"), &[])).await.unwrap();
+
+        // Locked: refused at once.
+        let until = portus_core::model::now() + chrono::Duration::minutes(5);
+        store.set_user_lock(alice_id, Some(until)).await.unwrap();
+        assert!(svc.issue(request(alice("alicepass"), &[])).await.is_err());
+        store.set_user_lock(alice_id, None).await.unwrap();
+
+        // A new password: the old one stops working at once, the new one is verified.
+        let new_hash = hash_password(&Secret::new("newpass-123"), 4).await.unwrap();
+        store.set_password_hash(alice_id, Some(new_hash)).await.unwrap();
+        let before = calls();
+        assert!(svc.issue(request(alice("alicepass"), &[])).await.is_err());
+        assert_eq!(calls(), before + 1, "the cached proof no longer holds: checked again");
+        svc.issue(request(alice("newpass-123"), &[])).await.unwrap();
+
+        // An application token: revoked means refused at once.
+        let token = generate_secret(crate::password::APP_TOKEN_PREFIX).unwrap();
+        let created = store.create_app_token(alice_id, "ci", &token.digest).await.unwrap();
+        let with_token = || Credentials::Password {
+            username: "alice".into(),
+            secret: token.plain.clone(),
+        };
+        svc.issue(request(with_token(), &[])).await.unwrap();
+        svc.issue(request(with_token(), &[])).await.unwrap();
+        store.revoke_app_token(created.id).await.unwrap();
+        assert!(svc.issue(request(with_token(), &[])).await.is_err());
     }
 
     #[tokio::test]

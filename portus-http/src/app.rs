@@ -214,6 +214,7 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
             max_failures: config.auth.lockout_attempts,
             lock_for: Duration::from_secs(config.auth.lockout_secs),
         },
+        credential_cache_ttl: Duration::from_secs(config.auth.credential_cache_secs),
     };
     // Local passwords first: local users keep working when the directory is down, and users
     // without a local password fall through to LDAP.

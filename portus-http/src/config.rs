@@ -245,6 +245,9 @@ pub struct AuthConfig {
     pub lockout_attempts: u32,
     /// Seconds a locked account stays locked before it unlocks by itself.
     pub lockout_secs: u64,
+    /// Seconds a verified user name and secret skip bcrypt on later logins (0: off). Password
+    /// changes, revoked tokens, disabled and locked users still take effect at once.
+    pub credential_cache_secs: u64,
 }
 
 /// HTTP limits.
@@ -299,6 +302,7 @@ impl Default for AuthConfig {
             bcrypt_cost: portus_auth::password::DEFAULT_BCRYPT_COST,
             lockout_attempts: 10,
             lockout_secs: 15 * 60,
+            credential_cache_secs: 60,
         }
     }
 }
@@ -338,6 +342,7 @@ pub const KEYS: &[&str] = &[
     "auth.bcrypt_cost",
     "auth.lockout_attempts",
     "auth.lockout_secs",
+    "auth.credential_cache_secs",
     "http.max_body_bytes",
     "http.request_timeout_secs",
     "registry.url",
