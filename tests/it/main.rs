@@ -5,5 +5,6 @@ mod e2e_ldap;
 mod e2e_registry;
 mod e2e_sync;
 mod example;
+mod hardening;
 mod harness;
 mod scale_out;

@@ -103,7 +103,8 @@ impl PostgresStore {
             .application_name("portus");
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(5))
+            // An outage should answer 503 soon, not hold docker clients for long.
+            .acquire_timeout(Duration::from_secs(3))
             .connect_with(options)
             .await
             .map_err(db_error)?;
