@@ -118,4 +118,50 @@ mod tests {
         assert_eq!(parse_envelope(b"{\"events\":[]}").unwrap(), vec![]);
         assert!(parse_event("{\"id\":\"x\"}").is_err(), "an event needs an action");
     }
+
+    proptest::proptest! {
+        /// Whatever the registry (or an attacker with the secret) sends: an error, never a panic.
+        #[test]
+        fn arbitrary_bodies_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            if let Ok(events) = parse_envelope(&body) {
+                for (_, json) in events {
+                    let _ = parse_event(&json);
+                }
+            }
+        }
+
+        /// Any well-formed envelope keeps every event id and event, in order.
+        #[test]
+        fn well_formed_envelopes_keep_ids_in_order(
+            ids in proptest::collection::vec("[a-zA-Z0-9-]{1,40}", 0..20),
+            repository in "[a-z0-9/._-]{0,40}",
+            tag in proptest::option::of("[^\\x00]{0,20}"),
+        ) {
+            let events: Vec<serde_json::Value> = ids
+                .iter()
+                .map(|id| serde_json::json!({"id": id, "action": "push", "target": {"repository": repository, "tag": tag}}))
+                .collect();
+            let body = serde_json::json!({"events": events}).to_string();
+            let parsed = parse_envelope(body.as_bytes()).unwrap();
+            let parsed_ids: Vec<&str> = parsed.iter().map(|(id, _)| id.as_str()).collect();
+            proptest::prop_assert_eq!(parsed_ids, ids.iter().map(String::as_str).collect::<Vec<_>>());
+            for (_, json) in &parsed {
+                let event = parse_event(json).unwrap();
+                proptest::prop_assert_eq!(event.target.repository.as_deref(), Some(repository.as_str()));
+                proptest::prop_assert_eq!(&event.target.tag, &tag);
+            }
+        }
+
+        /// Mangled real envelopes (truncated, bytes flipped): an error or a result, never a panic.
+        #[test]
+        fn mangled_real_envelopes_never_panic(cut in 0usize..PUSH.len(), flips in proptest::collection::vec((0usize..PUSH.len(), proptest::num::u8::ANY), 0..8)) {
+            let mut body = PUSH.as_bytes()[..cut].to_vec();
+            for (at, byte) in flips {
+                if at < body.len() {
+                    body[at] = byte;
+                }
+            }
+            let _ = parse_envelope(&body);
+        }
+    }
 }

@@ -71,4 +71,31 @@ mod tests {
             assert_eq!(err.status, 401, "{value}");
         }
     }
+
+    proptest::proptest! {
+        /// Any header value: anonymous, credentials or a 401, never a panic.
+        #[test]
+        fn arbitrary_header_values_never_panic(value in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            if let Ok(value) = axum::http::HeaderValue::from_bytes(&value) {
+                let mut headers = HeaderMap::new();
+                headers.insert(AUTHORIZATION, value);
+                if let Err(err) = basic_credentials(&headers) {
+                    proptest::prop_assert_eq!(err.status, 401);
+                }
+            }
+        }
+
+        /// What a client encodes is what comes out: user names without ':', any password.
+        #[test]
+        fn encoded_credentials_round_trip(username in "[^:\\x00-\\x1f]{1,40}", password in "[^\\x00-\\x1f]{0,60}") {
+            let value = format!("Basic {}", BASE64.encode(format!("{username}:{password}").as_bytes()));
+            match parse(&value).unwrap() {
+                Credentials::Password { username: u, secret } => {
+                    proptest::prop_assert_eq!(u, username);
+                    proptest::prop_assert_eq!(secret.expose(), password.as_str());
+                }
+                other => proptest::prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
 }

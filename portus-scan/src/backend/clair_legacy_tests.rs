@@ -229,3 +229,20 @@ async fn slow_malformed_and_down_scanners_are_errors() {
     assert!(down.scan(&image(&["sha256:a"])).await.unwrap_err().is_temporary());
     assert!(down.health().await.is_err());
 }
+
+proptest::proptest! {
+    /// Any JSON Clair v2 might send for a layer: a report, "no features" or a parse error,
+    /// never a panic; one finding per (feature, vulnerability).
+    #[test]
+    fn any_layer_answer_converts_without_panic(value in crate::backend::arbitrary_json(&[
+        "Layer", "Features", "Name", "Version", "Vulnerabilities", "Severity", "FixedBy", "Link",
+        "Description", "NamespaceName",
+    ])) {
+        if let Ok(response) = serde_json::from_value::<super::LayerResponse>(value) {
+            if let Some(features) = response.layer.and_then(|l| l.features) {
+                let expected: usize = features.iter().map(|f| f.vulnerabilities.len()).sum();
+                proptest::prop_assert_eq!(super::convert(features).vulnerabilities.len(), expected);
+            }
+        }
+    }
+}

@@ -340,3 +340,31 @@ async fn images_without_layers_are_refused() {
     assert!(backend(url, false).scan(&empty).await.is_err());
     assert_eq!(fake.posts.load(Ordering::SeqCst), 0);
 }
+
+proptest::proptest! {
+    /// Any JSON the matcher might send: a report or a parse error, never a panic; every
+    /// finding names a vulnerability of the report, with a known severity.
+    #[test]
+    fn any_vulnerability_report_converts_without_panic(value in crate::backend::arbitrary_json(&[
+        "packages", "vulnerabilities", "package_vulnerabilities", "id", "name", "version",
+        "description", "links", "severity", "normalized_severity", "fixed_in_version",
+    ])) {
+        if let Ok(report) = serde_json::from_value::<super::VulnerabilityReport>(value) {
+            let known: std::collections::HashSet<String> = report
+                .vulnerabilities
+                .values()
+                .map(|v| v.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| v.id.clone()))
+                .collect();
+            let expected: usize = report
+                .package_vulnerabilities
+                .values()
+                .map(|ids| ids.iter().filter(|id| report.vulnerabilities.contains_key(*id)).count())
+                .sum();
+            let converted = super::convert(report);
+            proptest::prop_assert_eq!(converted.vulnerabilities.len(), expected);
+            for v in &converted.vulnerabilities {
+                proptest::prop_assert!(known.contains(&v.id));
+            }
+        }
+    }
+}

@@ -22,3 +22,31 @@ pub(crate) fn legacy_error_message(body: &str) -> String {
         None => body.chars().take(300).collect(),
     }
 }
+
+/// JSON values of any shape whose object keys come from `keys` (a scanner's field names), so
+/// that property tests reach deep into the report structures.
+#[cfg(test)]
+pub(crate) fn arbitrary_json(
+    keys: &'static [&'static str],
+) -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(serde_json::Value::from),
+        ".{0,12}".prop_map(serde_json::Value::from),
+        proptest::sample::select(keys).prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(5, 64, 8, move |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+            proptest::collection::btree_map(
+                prop_oneof![proptest::sample::select(keys).prop_map(str::to_owned), ".{0,6}"],
+                inner,
+                0..6
+            )
+            .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}

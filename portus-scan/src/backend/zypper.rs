@@ -90,30 +90,36 @@ impl ZypperBackend {
             what,
             reason: e.to_string(),
         })?;
-        let vulnerabilities = if patches.security == 0 {
-            Vec::new()
-        } else {
-            patches
-                .list
-                .into_iter()
-                .filter(|p| p.is_security)
-                .map(|p| Vulnerability {
-                    id: p.name,
-                    severity: p
-                        .severity
-                        .as_deref()
-                        .map(Severity::from_vendor)
-                        .unwrap_or(Severity::Unknown),
-                    package: None,
-                    package_version: None,
-                    fixed_in: None,
-                    links: Vec::new(),
-                    description: p.summary,
-                })
-                .collect()
-        };
-        Ok(ScanOutcome::Finished(ScanReport { vulnerabilities }))
+        Ok(ScanOutcome::Finished(convert(patches)))
     }
+}
+
+/// The security patches of a zypper-docker answer (`Security: 0` means none, whatever `List`
+/// says, as Portus read it).
+fn convert(patches: Patches) -> ScanReport {
+    let vulnerabilities = if patches.security == 0 {
+        Vec::new()
+    } else {
+        patches
+            .list
+            .into_iter()
+            .filter(|p| p.is_security)
+            .map(|p| Vulnerability {
+                id: p.name,
+                severity: p
+                    .severity
+                    .as_deref()
+                    .map(Severity::from_vendor)
+                    .unwrap_or(Severity::Unknown),
+                package: None,
+                package_version: None,
+                fixed_in: None,
+                links: Vec::new(),
+                description: p.summary,
+            })
+            .collect()
+    };
+    ScanReport { vulnerabilities }
 }
 
 #[async_trait]
@@ -222,5 +228,19 @@ mod tests {
             source.contains("zypper-docker alice/app:1.0 answered HTTP 500: zypper failed"),
             "{source}"
         );
+    }
+
+    proptest::proptest! {
+        /// Any JSON zypper-docker might send: a report or a parse error, never a panic; only
+        /// security patches are findings.
+        #[test]
+        fn any_answer_is_a_report_or_an_error(value in crate::backend::arbitrary_json(&["Count", "Security", "List", "Name", "IsSecurity", "Severity", "Summary"])) {
+            if let Ok(patches) = serde_json::from_value::<Patches>(value.clone()) {
+                let security_patches = value["List"].as_array().map_or(0, |l| l.iter().filter(|p| p["IsSecurity"] == true).count());
+                let report = convert(patches);
+                let expected = if value["Security"] == 0 || value.get("Security").is_none() { 0 } else { security_patches };
+                proptest::prop_assert_eq!(report.vulnerabilities.len(), expected);
+            }
+        }
     }
 }
