@@ -47,6 +47,11 @@ fn migrator() -> Migrator {
             "accounts_stars_claims",
             include_str!("../../migrations/sqlite/0004_accounts_stars_claims.sql"),
         ),
+        (
+            5,
+            "namespace_indexes",
+            include_str!("../../migrations/sqlite/0005_namespace_indexes.sql"),
+        ),
     ])
 }
 
@@ -149,6 +154,28 @@ mod tests {
     }
 
     portus_core::policy_store_conformance!(fresh());
+
+    #[tokio::test]
+    async fn namespace_lookups_use_an_index() {
+        // Found by the token load test: a partial index the shared SQL did not match made every
+        // scope of every token request scan all namespaces.
+        let store = fresh().await;
+        let plan: Vec<String> = sqlx::query(
+            "EXPLAIN QUERY PLAN SELECT n.id FROM namespaces n \
+             LEFT JOIN team_members m ON m.team_id = n.team_id AND m.user_id = 1 \
+             WHERE NOT n.global AND n.name = 'x'",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>(3))
+        .collect();
+        assert!(
+            plan.iter().any(|step| step.contains("USING INDEX namespaces_by_name")),
+            "{plan:?}"
+        );
+    }
 
     #[tokio::test]
     async fn data_survives_reopening_the_file() {

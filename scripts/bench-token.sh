@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Load test of GET /v2/token against `portus serve` on 127.0.0.1 with a realistic store
+# (10,000 users, 1,000 teams, 10,000 namespaces), driven by wrk. For ES256 and RS256 keys, with
+# the credential cache on (repeated docker logins) and off (every request pays bcrypt), it
+# reports tokens/s, p50/p99 latency, idle and peak RSS of the server, and the raw signing rate
+# of the same key on the same machine (the ratio endpoint/raw is what travels across machines).
+#
+#   scripts/bench-token.sh            # DURATION=10 CONNECTIONS=32 THREADS=2 to change the load
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+
+command -v wrk >/dev/null || {
+  echo "bench-token: installing wrk"
+  ${SUDO:-$( [ "$(id -u)" -eq 0 ] || echo sudo )} apt-get install -y -qq wrk >/dev/null
+}
+command -v openssl >/dev/null || { echo "bench-token: needs openssl" >&2; exit 1; }
+cargo build --release --quiet --bin portus --example token_load
+bin=target/release/portus
+load=target/release/examples/token_load
+
+work=$(mktemp -d /tmp/portus-bench-token.XXXXXX)
+server=""
+cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+echo "seeding the store (10,000 users, 1,000 teams, 10,000 namespaces)..."
+mkdir -p "$work/data"
+"$load" seed "$work/data/portus.db" >/dev/null
+openssl genrsa -out "$work/rsa.key" 2048 2>/dev/null
+openssl req -new -x509 -key "$work/rsa.key" -out "$work/rsa.crt" -days 2 -subj "/CN=portus-bench" 2>/dev/null
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# user00011 is a contributor of team0001, which owns ns0001-0 .. ns0001-9.
+auth="Authorization: Basic $(printf 'user00011:load-password' | base64)"
+url="http://127.0.0.1:$port/v2/token?service=registry.load&scope=repository:ns0001-0/app:pull,push&scope=repository:ns0002-1/base:pull"
+
+rss() { awk -v k="$2:" '$1 == k { print int($2 / 1024) }' "/proc/$1/status"; }
+
+start_server() { # $1 = key algorithm (es256|rs256), $2 = credential cache seconds
+  local key_lines=""
+  if [ "$1" = rs256 ]; then key_lines="key = \"$work/rsa.key\"
+certificate = \"$work/rsa.crt\""; fi
+  cat > "$work/portus.toml" <<TOML
+listen = "127.0.0.1:$port"
+[token]
+service = "registry.load"
+issuer = "portus"
+$key_lines
+[auth]
+credential_cache_secs = $2
+lockout_attempts = 0
+TOML
+  PORTUS_LOG=warn "$bin" --config "$work/portus.toml" --data-dir "$work/data" serve >"$work/server.log" 2>&1 &
+  server=$!
+  for _ in $(seq 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null && break
+    curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/" 2>/dev/null | grep -q 401 && break
+    sleep 0.1
+  done
+  sleep 0.5
+}
+
+stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; server=""; }
+
+printf '\n| key | credentials | tokens/s | p50 | p99 | raw signing/s | endpoint/raw | idle RSS | peak RSS |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
+for algorithm in es256 rs256; do
+  for cache in 60 0; do
+    start_server "$algorithm" "$cache"
+    idle=$(rss "$server" VmRSS)
+    curl -fsS -o /dev/null -H "$auth" "$url"   # the first login fills the cache
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "$auth" "$url")
+    peak=$(rss "$server" VmHWM)
+    key_file="$work/data/token.key"; [ "$algorithm" = rs256 ] && key_file="$work/rsa.key"
+    stop_server
+    rate=$(awk '/Requests\/sec/ { printf "%.0f", $2 }' <<<"$out")
+    p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
+    p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
+    non2xx=$(awk '/Non-2xx/ { print $4 }' <<<"$out")
+    [ -n "$non2xx" ] && { echo "bench-token: $non2xx non-2xx answers" >&2; echo "$out" >&2; exit 1; }
+    raw=$("$load" sign-rate "$key_file" 3)
+    label=$([ "$cache" = 0 ] && echo "uncached (bcrypt each time)" || echo "cached")
+    ratio=$(awk -v a="$rate" -v b="$raw" 'BEGIN { printf "%.0f%%", 100 * a / b }')
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s MiB | %s MiB |\n' \
+      "${algorithm^^}" "$label" "$rate" "$p50" "$p99" "$raw" "$ratio" "$idle" "$peak"
+  done
+done
+echo
+echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, 2 scopes per request, server and load generator on the same machine ($(nproc) cores)"
