@@ -713,7 +713,7 @@ mod tests {
     #[tokio::test]
     async fn store_failure_never_yields_a_token() {
         let mut mock = MockPolicyStore::new();
-        mock.expect_namespace_access()
+        mock.expect_namespaces_access()
             .with(always(), always())
             .returning(|_, _| {
                 Err(CoreError::Unavailable {

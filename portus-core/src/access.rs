@@ -43,12 +43,16 @@ async fn namespace_facts(
     Ok(store
         .namespace_access(namespace, user_id)
         .await?
-        .map(|a| NamespaceFacts {
-            visibility: a.namespace.visibility,
-            global: a.namespace.global,
-            role: a.role,
-            personal_of_caller: user_id.is_some() && a.namespace.personal_owner == user_id,
-        }))
+        .map(|a| facts_of(a, user_id)))
+}
+
+fn facts_of(access: crate::model::NamespaceAccess, user_id: Option<crate::model::UserId>) -> NamespaceFacts {
+    NamespaceFacts {
+        visibility: access.namespace.visibility,
+        global: access.namespace.global,
+        role: access.role,
+        personal_of_caller: user_id.is_some() && access.namespace.personal_owner == user_id,
+    }
 }
 
 /// Whether `caller` may do `action` on `repository` (e.g. see its tags: `Action::Pull`).
@@ -67,28 +71,40 @@ pub async fn may(
 /// Decides every action of every requested scope for `caller`.
 ///
 /// Scopes naming the same resource are merged, keeping request order; scopes left with no
-/// granted action are omitted. Each namespace is looked up once per call.
+/// granted action are omitted. All namespaces are looked up in one call to the store.
 pub async fn authorize_scopes(
     store: &dyn PolicyStore,
     caller: Caller,
     scopes: &[Scope],
     config: &PolicyConfig,
 ) -> Result<Vec<GrantedAccess>> {
-    let mut facts_cache: HashMap<NamespaceRef<'_>, Option<NamespaceFacts>> = HashMap::new();
+    // Every namespace the scopes name, looked up together: one store round trip per request,
+    // not one per scope.
+    let mut wanted: Vec<NamespaceRef<'_>> = Vec::new();
+    for scope in scopes.iter().filter(|s| s.resource_type == "repository") {
+        let (namespace, _) = NamespaceRef::of_repository(&scope.name);
+        if !wanted.contains(&namespace) {
+            wanted.push(namespace);
+        }
+    }
+    let user_id = caller.user_id();
+    let found = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        store.namespaces_access(&wanted, user_id).await?
+    };
+    let facts_cache: HashMap<NamespaceRef<'_>, Option<NamespaceFacts>> = wanted
+        .into_iter()
+        .zip(found)
+        .map(|(namespace, access)| (namespace, access.map(|a| facts_of(a, user_id))))
+        .collect();
     let mut granted: Vec<GrantedAccess> = Vec::new();
 
     for scope in scopes {
         let allowed: Vec<&str> = match scope.resource_type.as_str() {
             "repository" => {
                 let (namespace, _) = NamespaceRef::of_repository(&scope.name);
-                let facts = match facts_cache.get(&namespace) {
-                    Some(facts) => *facts,
-                    None => {
-                        let facts = namespace_facts(store, namespace, caller).await?;
-                        facts_cache.insert(namespace, facts);
-                        facts
-                    }
-                };
+                let facts = facts_cache.get(&namespace).copied().flatten();
                 scope
                     .actions
                     .iter()

@@ -1136,6 +1136,46 @@ pub async fn scans_are_claimed_once(store: &dyn PolicyStore) {
     assert_eq!(stored, finished, "all stored, in backend order");
 }
 
+/// Several namespaces in one lookup answer exactly as one lookup each, in the order asked.
+pub async fn namespaces_are_looked_up_together(store: &dyn PolicyStore) {
+    let owner = user(store, "uma").await;
+    let viewer = user(store, "vic").await;
+    let team = store.create_team("lookup", owner.id, None).await.unwrap();
+    store.set_team_member(team.id, viewer.id, Role::Viewer).await.unwrap();
+    for name in ["red", "blue"] {
+        store
+            .create_namespace(NewNamespace {
+                name: name.into(),
+                team_id: team.id,
+                visibility: Visibility::Private,
+                description: None,
+            })
+            .await
+            .unwrap();
+    }
+    let wanted = [
+        NamespaceRef::Named("blue"),
+        NamespaceRef::Global,
+        NamespaceRef::Named("missing"),
+        NamespaceRef::Named("red"),
+        NamespaceRef::Named("uma"),
+    ];
+    for user_id in [Some(viewer.id), Some(owner.id), None] {
+        let together = store.namespaces_access(&wanted, user_id).await.unwrap();
+        let mut one_by_one = Vec::new();
+        for namespace in wanted {
+            one_by_one.push(store.namespace_access(namespace, user_id).await.unwrap());
+        }
+        assert_eq!(together, one_by_one, "{user_id:?}");
+    }
+    let viewer_view = store.namespaces_access(&wanted, Some(viewer.id)).await.unwrap();
+    assert_eq!(viewer_view[0].as_ref().unwrap().role, Some(Role::Viewer));
+    assert!(viewer_view[1].as_ref().unwrap().namespace.global);
+    assert!(viewer_view[2].is_none());
+    assert_eq!(viewer_view[4].as_ref().unwrap().role, None, "uma's personal namespace");
+    assert!(store.namespaces_access(&[], None).await.unwrap().is_empty());
+}
+
 /// Expands to one `#[tokio::test]` per conformance check, each on a fresh store made by the
 /// given async expression.
 #[macro_export]
@@ -1167,6 +1207,7 @@ macro_rules! policy_store_conformance {
             namespaces_can_be_listed_and_updated,
             repositories_have_ids_and_stars,
             scans_are_claimed_once,
+            namespaces_are_looked_up_together,
         );
     };
     (@tests $make:expr; $($check:ident),* $(,)?) => {

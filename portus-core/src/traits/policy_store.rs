@@ -84,6 +84,20 @@ pub trait PolicyStore: Send + Sync {
         user: Option<UserId>,
     ) -> Result<Option<NamespaceAccess>>;
 
+    /// [`PolicyStore::namespace_access`] for several namespaces in one lookup (one query in SQL
+    /// stores): a token request asks for a few scopes at once. Answers in the order asked.
+    async fn namespaces_access<'a>(
+        &self,
+        namespaces: &[NamespaceRef<'a>],
+        user: Option<UserId>,
+    ) -> Result<Vec<Option<NamespaceAccess>>> {
+        let mut found = Vec::with_capacity(namespaces.len());
+        for namespace in namespaces {
+            found.push(self.namespace_access(*namespace, user).await?);
+        }
+        Ok(found)
+    }
+
     /// Stores a new application token by the hash of its secret. Labels are unique per user.
     async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken>;
     /// Finds an application token by the hash of its secret.
@@ -283,6 +297,13 @@ macro_rules! forward_policy_store {
                 user: Option<UserId>,
             ) -> Result<Option<NamespaceAccess>> {
                 (**self).namespace_access(namespace, user).await
+            }
+            async fn namespaces_access<'a>(
+                &self,
+                namespaces: &[NamespaceRef<'a>],
+                user: Option<UserId>,
+            ) -> Result<Vec<Option<NamespaceAccess>>> {
+                (**self).namespaces_access(namespaces, user).await
             }
             async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken> {
                 (**self).create_app_token(user, label, secret_hash).await
