@@ -24,17 +24,18 @@ pub(crate) enum Proof {
     Password(PasswordHash),
     /// The secret is this application token.
     AppToken(AppTokenId),
-    /// An external authenticator (LDAP) accepted it; valid until the entry expires.
-    External(String),
 }
 
 impl Proof {
     /// The proof for an authentication method, given the user's current password hash.
+    /// External verifications (LDAP) are not cached: the directory stays the judge of every
+    /// login (a bind costs milliseconds, not bcrypt's tens), so a password changed or an account
+    /// closed there, or a directory outage, shows at once.
     pub(crate) fn of(method: &AuthMethod, password_hash: Option<&PasswordHash>) -> Option<Proof> {
         match method {
             AuthMethod::Password => password_hash.cloned().map(Proof::Password),
             AuthMethod::AppToken(id) => Some(Proof::AppToken(*id)),
-            AuthMethod::External(name) => Some(Proof::External(name.clone())),
+            AuthMethod::External(_) => None,
         }
     }
 
@@ -43,7 +44,6 @@ impl Proof {
         match self {
             Proof::Password(_) => AuthMethod::Password,
             Proof::AppToken(id) => AuthMethod::AppToken(*id),
-            Proof::External(name) => AuthMethod::External(name.clone()),
         }
     }
 }
@@ -165,7 +165,7 @@ mod tests {
     fn capacity_is_bounded() {
         let cache = CredentialCache::new(Duration::from_secs(60), 3).unwrap();
         for i in 0..10 {
-            cache.insert(&format!("u{i}"), &Secret::new("pw"), Proof::External("ldap".into()));
+            cache.insert(&format!("u{i}"), &Secret::new("pw"), Proof::AppToken(AppTokenId(i)));
             assert!(cache.len() <= 3);
         }
         assert!(CredentialCache::new(Duration::ZERO, 3).is_none(), "ttl 0 turns it off");

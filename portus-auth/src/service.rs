@@ -235,7 +235,6 @@ impl TokenService {
         let holds = match proof {
             Proof::Password(hash) => user.password_hash.as_ref() == Some(hash),
             Proof::AppToken(id) => self.store.list_app_tokens(user.id).await?.iter().any(|t| t.id == *id),
-            Proof::External(_) => true,
         };
         Ok(holds.then_some(user))
     }

@@ -51,47 +51,15 @@ fn migrator() -> Migrator {
     ])
 }
 
-/// Maps a database error to the core error kinds: lost connections, shutdowns, serialization
-/// failures and exhausted resources are temporary (`Unavailable`), constraint violations are
-/// conflicts.
+/// Maps a database error to the core error kinds (see `sql::classify`): lost connections,
+/// shutdowns, serialization failures and exhausted resources are temporary.
 fn db_error(error: sqlx::Error) -> Error {
-    match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict("the name is already taken".into()),
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => Error::not_found("referenced object", "?"),
-        sqlx::Error::Database(db) => {
-            // SQLSTATE classes 08 (connection), 53 (resources), 57 (operator intervention, e.g.
-            // shutdown) and 40001/40P01 (serialization failure, deadlock): retrying may work.
-            let code = db.code().unwrap_or_default();
-            if code.starts_with("08")
-                || code.starts_with("53")
-                || code.starts_with("57")
-                || code == "40001"
-                || code == "40P01"
-            {
-                Error::Unavailable {
-                    what: WHAT,
-                    source: Box::new(error),
-                }
-            } else {
-                Error::Backend {
-                    what: WHAT,
-                    source: Box::new(error),
-                }
-            }
-        }
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => Error::Unavailable {
-            what: WHAT,
-            source: Box::new(error),
-        },
-        _ => Error::Backend {
-            what: WHAT,
-            source: Box::new(error),
-        },
-    }
+    super::sql::classify(error, WHAT, |db| {
+        // SQLSTATE classes 08 (connection), 53 (resources), 57 (operator intervention, e.g.
+        // shutdown) and 40001/40P01 (serialization failure, deadlock): retrying may work.
+        let code = db.code().unwrap_or_default();
+        ["08", "53", "57"].iter().any(|class| code.starts_with(class)) || code == "40001" || code == "40P01"
+    })
 }
 
 impl PostgresStore {

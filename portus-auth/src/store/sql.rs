@@ -10,6 +10,44 @@ use std::borrow::Cow;
 use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
+/// Maps a database error to the core error kinds: constraint violations are conflicts or
+/// missing references; lost connections, I/O, exhausted pools and the database errors
+/// `temporary` recognizes are `Unavailable` (worth retrying); anything else is a backend
+/// failure.
+pub(crate) fn classify(
+    error: sqlx::Error,
+    what: &'static str,
+    temporary: fn(&dyn sqlx::error::DatabaseError) -> bool,
+) -> portus_core::Error {
+    use portus_core::Error;
+    let unavailable = match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            return Error::Conflict("the name is already taken".into());
+        }
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            return Error::not_found("referenced object", "?");
+        }
+        sqlx::Error::Database(db) => temporary(db.as_ref()),
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    };
+    if unavailable {
+        Error::Unavailable {
+            what,
+            source: Box::new(error),
+        }
+    } else {
+        Error::Backend {
+            what,
+            source: Box::new(error),
+        }
+    }
+}
+
 /// A migrator over `(version, name, sql)` files embedded in the binary.
 pub(crate) fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
     Migrator::with_migrations(

@@ -55,39 +55,15 @@ fn migrator() -> Migrator {
     ])
 }
 
-/// Maps a database error to the core error kinds: lock contention, I/O and read-only files are
-/// temporary (`Unavailable`), constraint violations are conflicts.
+/// Maps a database error to the core error kinds (see `sql::classify`): lock contention, I/O,
+/// read-only and full databases are temporary.
 fn db_error(error: sqlx::Error) -> Error {
-    match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict("the name is already taken".into()),
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => Error::not_found("referenced object", "?"),
-        sqlx::Error::Database(db) => {
-            // Primary result codes: SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_READONLY 8,
-            // SQLITE_IOERR 10, SQLITE_FULL 13, SQLITE_CANTOPEN 14.
-            let primary = db.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
-            if matches!(primary, Some(5 | 6 | 8 | 10 | 13 | 14)) {
-                Error::Unavailable {
-                    what: WHAT,
-                    source: Box::new(error),
-                }
-            } else {
-                Error::Backend {
-                    what: WHAT,
-                    source: Box::new(error),
-                }
-            }
-        }
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
-            Error::Unavailable {
-                what: WHAT,
-                source: Box::new(error),
-            }
-        }
-        _ => Error::Backend {
-            what: WHAT,
-            source: Box::new(error),
-        },
-    }
+    super::sql::classify(error, WHAT, |db| {
+        // Primary result codes: SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_READONLY 8,
+        // SQLITE_IOERR 10, SQLITE_FULL 13, SQLITE_CANTOPEN 14.
+        let primary = db.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
+        matches!(primary, Some(5 | 6 | 8 | 10 | 13 | 14))
+    })
 }
 
 impl SqliteStore {

@@ -274,15 +274,26 @@ async fn load_tag(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<(Ta
     Ok((tag, namespace))
 }
 
+/// A tag the caller may see, with its merged security view.
+async fn tag_with_security(
+    state: &AppState,
+    caller: &ApiCaller,
+    raw: &str,
+) -> Result<(TagRecord, TagSecurity), ApiError> {
+    let (tag, _) = load_tag(state, caller, raw).await?;
+    let records = by_digest(state.tokens.store().scan_records(Some(&tag.manifest.digest)).await?);
+    let security = security_of(state, &tag, &records);
+    Ok((tag, security))
+}
+
 /// `GET /api/v1/tags/{id}`.
 pub async fn show_tag(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (tag, _) = load_tag(&state, &caller, &id).await?;
-    let records = by_digest(state.tokens.store().scan_records(Some(&tag.manifest.digest)).await?);
-    Ok(Json(tag_view(&tag, &security_of(&state, &tag, &records))))
+    let (tag, security) = tag_with_security(&state, &caller, &id).await?;
+    Ok(Json(tag_view(&tag, &security)))
 }
 
 /// Query of `DELETE /api/v1/tags/{id}`.
@@ -326,9 +337,7 @@ pub async fn tag_vulnerabilities(
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (tag, _) = load_tag(&state, &caller, &id).await?;
-    let records = by_digest(state.tokens.store().scan_records(Some(&tag.manifest.digest)).await?);
-    let security = security_of(&state, &tag, &records);
+    let (tag, security) = tag_with_security(&state, &caller, &id).await?;
     Ok(Json(json!({
         "tag": {"id": tag.id, "repository": tag.repository, "name": tag.name, "digest": tag.manifest.digest},
         "security": security,
