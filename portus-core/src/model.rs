@@ -355,6 +355,17 @@ pub struct Repository {
     pub created_at: DateTime<Utc>,
 }
 
+/// Names matching a search, before any visibility filtering.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchHits {
+    /// Namespaces whose name contains the text (not the global namespace).
+    pub namespaces: Vec<Namespace>,
+    /// Repositories whose full name contains it.
+    pub repositories: Vec<Repository>,
+    /// Tags whose name contains it.
+    pub tags: Vec<TagRecord>,
+}
+
 /// The four manifest media types the registry stores and portus records, plus Docker schema 1.
 pub const MANIFEST_MEDIA_TYPES: [&str; 6] = [
     "application/vnd.oci.image.index.v1+json",

@@ -1176,6 +1176,49 @@ pub async fn namespaces_are_looked_up_together(store: &dyn PolicyStore) {
     assert!(store.namespaces_access(&[], None).await.unwrap().is_empty());
 }
 
+/// Search matches substrings of names case-insensitively, takes `%` and `_` literally, and
+/// returns at most `limit` of each kind in name order.
+pub async fn names_are_searched_case_insensitively_with_literal_wildcards(store: &dyn PolicyStore) {
+    let owner = user(store, "wes").await;
+    let team = store.create_team("search", owner.id, None).await.unwrap();
+    for name in ["web-app", "web_x", "webxx", "other"] {
+        store
+            .create_namespace(NewNamespace {
+                name: name.into(),
+                team_id: team.id,
+                visibility: Visibility::Public,
+                description: None,
+            })
+            .await
+            .unwrap();
+    }
+    for (repository, tag) in [
+        ("web-app/api", "Release-1"),
+        ("web-app/ui", "release-2"),
+        ("other/db", "v1"),
+    ] {
+        store
+            .put_tag(repository, tag, &manifest("sha256:s"), None, MissingNamespace::Ignore)
+            .await
+            .unwrap();
+    }
+    let hits = store.search_names("WEB", 10).await.unwrap();
+    let names: Vec<&str> = hits.namespaces.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["web-app", "web_x", "webxx"]);
+    let repositories: Vec<&str> = hits.repositories.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(repositories, ["web-app/api", "web-app/ui"]);
+    let literal = store.search_names("b_", 10).await.unwrap();
+    let names: Vec<&str> = literal.namespaces.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["web_x"], "'_' is not a wildcard");
+    assert!(
+        store.search_names("%", 10).await.unwrap().namespaces.is_empty(),
+        "'%' is not a wildcard"
+    );
+    let limited = store.search_names("release", 1).await.unwrap();
+    let tags: Vec<&str> = limited.tags.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(tags, ["Release-1"], "limit, in repository and name order");
+}
+
 /// Expands to one `#[tokio::test]` per conformance check, each on a fresh store made by the
 /// given async expression.
 #[macro_export]
@@ -1208,6 +1251,7 @@ macro_rules! policy_store_conformance {
             repositories_have_ids_and_stars,
             scans_are_claimed_once,
             namespaces_are_looked_up_together,
+            names_are_searched_case_insensitively_with_literal_wildcards,
         );
     };
     (@tests $make:expr; $($check:ident),* $(,)?) => {

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use portus_core::model::{
     Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
     NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate, NewActivity, NewNamespace, NewUser, PasswordHash,
-    RefreshToken, RefreshTokenId, Repository, RepositoryId, Role, ScanRecord, ScanState, StoredEvent, TagChange, TagId,
-    TagRecord, Team, TeamId, TeamMember, TeamUpdate, User, UserId, Visibility,
+    RefreshToken, RefreshTokenId, Repository, RepositoryId, Role, ScanRecord, ScanState, SearchHits, StoredEvent,
+    TagChange, TagId, TagRecord, Team, TeamId, TeamMember, TeamUpdate, User, UserId, Visibility,
 };
 use portus_core::naming::{
     first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name, validate_username,

@@ -1373,6 +1373,56 @@ macro_rules! sql_policy_store {
                 row.as_ref().map(repository_from).transpose()
             }
 
+            async fn search_names(&self, text: &str, limit: usize) -> Result<SearchHits> {
+                // LIKE with the wildcards of the text escaped: a substring match both databases
+                // run the same way, without reading every row into the process.
+                let mut pattern = String::from("%");
+                for c in text.to_lowercase().chars() {
+                    if matches!(c, '%' | '_' | '\\') {
+                        pattern.push('\\');
+                    }
+                    pattern.push(c);
+                }
+                pattern.push('%');
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT {NAMESPACE_COLUMNS} FROM namespaces n \
+                     WHERE NOT n.global AND lower(n.name) LIKE $1 ESCAPE '\\' ORDER BY n.name LIMIT $2"
+                ));
+                let rows = sqlx::query(sql)
+                    .bind(&pattern)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                let namespaces = rows.iter().map(namespace_from).collect::<Result<Vec<_>>>()?;
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "{REPOSITORY_COLUMNS} WHERE lower(r.name) LIKE $1 ESCAPE '\\' ORDER BY r.name LIMIT $2"
+                ));
+                let rows = sqlx::query(sql)
+                    .bind(&pattern)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                let repositories = rows.iter().map(repository_from).collect::<Result<Vec<_>>>()?;
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "{TAG_COLUMNS} WHERE lower(t.name) LIKE $1 ESCAPE '\\' ORDER BY r.name, t.name LIMIT $2"
+                ));
+                let rows = sqlx::query(sql)
+                    .bind(&pattern)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                let tags = rows.iter().map(tag_from).collect::<Result<Vec<_>>>()?;
+                Ok(SearchHits {
+                    namespaces,
+                    repositories,
+                    tags,
+                })
+            }
+
             async fn set_star(&self, user: UserId, repository: RepositoryId, starred: bool) -> Result<()> {
                 let result = if starred {
                     sqlx::query(

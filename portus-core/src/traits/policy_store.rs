@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use crate::model::{
     Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
     NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate, NewActivity, NewNamespace, NewUser, PasswordHash,
-    RefreshToken, Repository, RepositoryId, Role, ScanRecord, StoredEvent, TagChange, TagId, TagRecord, Team, TeamId,
-    TeamMember, TeamUpdate, User, UserId, Visibility,
+    RefreshToken, Repository, RepositoryId, Role, ScanRecord, SearchHits, StoredEvent, TagChange, TagId, TagRecord,
+    Team, TeamId, TeamMember, TeamUpdate, User, UserId, Visibility,
 };
 
 /// Persistent state behind authorization: users, teams, namespaces and credentials.
@@ -145,6 +145,38 @@ pub trait PolicyStore: Send + Sync {
     async fn list_repositories(&self) -> Result<Vec<Repository>>;
     /// One repository by id.
     async fn repository_by_id(&self, id: RepositoryId) -> Result<Option<Repository>>;
+    /// Namespaces, repositories and tags whose names contain `text` (case-insensitive), at
+    /// most `limit` of each, ordered by name. The caller filters by visibility.
+    async fn search_names(&self, text: &str, limit: usize) -> Result<SearchHits> {
+        let text = text.to_lowercase();
+        let matches = |name: &str| name.to_lowercase().contains(&text);
+        let mut namespaces: Vec<Namespace> = self
+            .list_namespaces()
+            .await?
+            .into_iter()
+            .filter(|n| !n.global && matches(&n.name))
+            .collect();
+        namespaces.truncate(limit);
+        let mut repositories: Vec<Repository> = self
+            .list_repositories()
+            .await?
+            .into_iter()
+            .filter(|r| matches(&r.name))
+            .collect();
+        repositories.truncate(limit);
+        let mut tags: Vec<TagRecord> = self
+            .tags(None)
+            .await?
+            .into_iter()
+            .filter(|t| matches(&t.name))
+            .collect();
+        tags.truncate(limit);
+        Ok(SearchHits {
+            namespaces,
+            repositories,
+            tags,
+        })
+    }
     /// Stars or unstars a repository for a user (idempotent).
     async fn set_star(&self, user: UserId, repository: RepositoryId, starred: bool) -> Result<()>;
     /// The repositories a user starred.
@@ -366,6 +398,9 @@ macro_rules! forward_policy_store {
             }
             async fn repository_by_id(&self, id: RepositoryId) -> Result<Option<Repository>> {
                 (**self).repository_by_id(id).await
+            }
+            async fn search_names(&self, text: &str, limit: usize) -> Result<SearchHits> {
+                (**self).search_names(text, limit).await
             }
             async fn set_star(&self, user: UserId, repository: RepositoryId, starred: bool) -> Result<()> {
                 (**self).set_star(user, repository, starred).await

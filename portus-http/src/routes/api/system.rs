@@ -1,7 +1,5 @@
 //! Health, version, the registry, search and the activity log.
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -78,6 +76,12 @@ pub async fn registries(State(state): State<AppState>, caller: ApiCaller) -> Res
     }])))
 }
 
+/// Matches read from the store per kind; visibility filtering happens after, so a caller who may
+/// see few of them gets fewer results rather than a scan of everything.
+const SEARCH_CANDIDATES: usize = 500;
+/// Results returned per kind.
+const SEARCH_RESULTS: usize = 100;
+
 /// Query of `GET /api/v1/search`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,7 +90,7 @@ pub struct SearchQuery {
 }
 
 /// `GET /api/v1/search?q=`: case-insensitive substring search over namespace, repository and
-/// tag names the caller may see.
+/// tag names the caller may see (at most 100 of each, from the first 500 matches).
 pub async fn search(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -97,35 +101,50 @@ pub async fn search(
         return Err(ApiError::bad_request("q must be 1 to 128 characters"));
     }
     let store = state.tokens.store();
-    let namespaces = store.list_namespaces().await?;
-    let visible: HashMap<_, _> = namespaces
+    let hits = store.search_names(&needle, SEARCH_CANDIDATES).await?;
+    // Visibility of every namespace the hits live in, in one lookup.
+    let mut wanted: Vec<NamespaceRef<'_>> = Vec::new();
+    for name in hits
+        .repositories
         .iter()
-        .filter(|n| caller.namespace_view(n, &state).visible)
-        .map(|n| (n.id, n))
+        .map(|r| r.name.as_str())
+        .chain(hits.tags.iter().map(|t| t.repository.as_str()))
+    {
+        let (namespace, _) = NamespaceRef::of_repository(name);
+        if !wanted.contains(&namespace) {
+            wanted.push(namespace);
+        }
+    }
+    let user_id = caller.caller.user_id();
+    let found = store.namespaces_access(&wanted, user_id).await?;
+    let visible_namespace =
+        |namespace: &portus_core::model::Namespace| caller.namespace_view(namespace, &state).visible;
+    let visible: Vec<NamespaceRef<'_>> = wanted
+        .iter()
+        .zip(&found)
+        .filter(|(_, access)| access.as_ref().is_some_and(|a| visible_namespace(&a.namespace)))
+        .map(|(namespace, _)| *namespace)
         .collect();
-    let namespace_hits: Vec<Value> = visible
-        .values()
-        .filter(|n| !n.global && n.name.to_lowercase().contains(&needle))
+    let may_see = |repository: &str| visible.contains(&NamespaceRef::of_repository(repository).0);
+    let namespace_hits: Vec<Value> = hits
+        .namespaces
+        .iter()
+        .filter(|n| visible_namespace(n))
+        .take(SEARCH_RESULTS)
         .map(|n| json!({"id": n.id, "name": n.name}))
         .collect();
-    let repositories: Vec<_> = store
-        .list_repositories()
-        .await?
-        .into_iter()
-        .filter(|r| visible.contains_key(&r.namespace_id))
-        .collect();
-    let repository_hits: Vec<Value> = repositories
+    let repository_hits: Vec<Value> = hits
+        .repositories
         .iter()
-        .filter(|r| r.name.to_lowercase().contains(&needle))
+        .filter(|r| may_see(&r.name))
+        .take(SEARCH_RESULTS)
         .map(|r| json!({"id": r.id, "name": r.name, "stars": r.stars}))
         .collect();
-    let visible_repositories: std::collections::HashSet<&str> = repositories.iter().map(|r| r.name.as_str()).collect();
-    let tag_hits: Vec<Value> = store
-        .tags(None)
-        .await?
-        .into_iter()
-        .filter(|t| visible_repositories.contains(t.repository.as_str()) && t.name.to_lowercase().contains(&needle))
-        .take(100)
+    let tag_hits: Vec<Value> = hits
+        .tags
+        .iter()
+        .filter(|t| may_see(&t.repository))
+        .take(SEARCH_RESULTS)
         .map(|t| json!({"id": t.id, "repository": t.repository, "name": t.name, "digest": t.manifest.digest}))
         .collect();
     Ok(Json(json!({
