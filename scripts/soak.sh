@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Soak test: `portus serve` on 127.0.0.1 under mixed load for DURATION seconds (default 600):
 # token requests with Basic credentials, registry notifications (push events of new tags),
-# REST API reads (repositories, health, search). Passes when there was no 5xx at all and the
+# REST API reads (health, search). Pushes go to a public namespace, so the anonymous search at
+# the end sees whether they were recorded. Passes when there was no 5xx at all and the
 # server's RSS at the end is within 20 % (+5 MiB) of its RSS after the first minute.
 #
 #   scripts/soak.sh                 # DURATION=60 for a quick run
@@ -55,7 +56,7 @@ request = function()
       {["Authorization"] = "Basic $basic"})
   elseif kind < 8 then
     local tag = string.format("t%d-%d", thread_id, counter)
-    local body = string.format([[{"events":[{"id":"soak-%d-%d","action":"push","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%064d","repository":"ns0001-0/app","tag":"%s","size":100},"actor":{"name":"user00011"}}]}]], thread_id, counter, counter, tag)
+    local body = string.format([[{"events":[{"id":"soak-%d-%d","action":"push","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%064d","repository":"ns0001-2/app","tag":"%s","size":100},"actor":{"name":"user00011"}}]}]], thread_id, counter, counter, tag)
     return wrk.format("POST", "/v2/webhooks/events",
       {["Authorization"] = "Bearer $secret", ["Content-Type"] = "application/vnd.docker.distribution.events.v1+json"}, body)
   elseif kind == 8 then
