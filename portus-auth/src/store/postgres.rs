@@ -16,11 +16,9 @@ use portus_core::naming::{
 use portus_core::{Error, PolicyStore, Result};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row};
+use sqlx::{Postgres, Row, Transaction};
 
 const WHAT: &str = "policy store";
-
-type WriteTx = super::sql::WriteTx<Postgres, ()>;
 
 // Claims skip rows another instance is claiming instead of queueing behind them.
 const ROW_LOCK: &str = " FOR UPDATE SKIP LOCKED";
@@ -88,8 +86,8 @@ impl PostgresStore {
         &self.pool
     }
 
-    async fn write_tx(&self) -> Result<WriteTx> {
-        Ok(WriteTx::new(self.pool.begin().await.map_err(db_error)?, ()))
+    async fn write_tx(&self) -> Result<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(db_error)
     }
 }
 

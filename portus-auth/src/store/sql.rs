@@ -66,38 +66,6 @@ pub(crate) fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator 
     )
 }
 
-/// A write transaction, plus whatever the backend holds while it is open (SQLite: the
-/// process-wide writer lock). Dereferences to the connection, like `&mut *transaction`.
-pub(crate) struct WriteTx<DB: sqlx::Database, Guard> {
-    tx: sqlx::Transaction<'static, DB>,
-    _guard: Guard,
-}
-
-impl<DB: sqlx::Database, Guard> WriteTx<DB, Guard> {
-    pub(crate) fn new(tx: sqlx::Transaction<'static, DB>, guard: Guard) -> Self {
-        WriteTx { tx, _guard: guard }
-    }
-
-    /// Commits, then releases the guard.
-    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
-    }
-}
-
-impl<DB: sqlx::Database, Guard> std::ops::Deref for WriteTx<DB, Guard> {
-    type Target = DB::Connection;
-
-    fn deref(&self) -> &Self::Target {
-        &self.tx
-    }
-}
-
-impl<DB: sqlx::Database, Guard> std::ops::DerefMut for WriteTx<DB, Guard> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
-    }
-}
-
 /// Implements `PolicyStore` for `$store` (a struct with a `pool: sqlx::Pool<$db>` field).
 macro_rules! sql_policy_store {
     ($store:ty, $db:ty, $row:ty) => {
@@ -214,7 +182,7 @@ macro_rules! sql_policy_store {
 
         /// The id of `repository`, creating it (and per `missing` its namespace) inside `tx`.
         async fn repository_id(
-            tx: &mut WriteTx,
+            tx: &mut sqlx::Transaction<'static, $db>,
             repository: &str,
             missing: MissingNamespace,
         ) -> Result<Option<i64>> {
@@ -269,7 +237,7 @@ macro_rules! sql_policy_store {
         }
 
         async fn names_with_prefix(
-            tx: &mut WriteTx,
+            tx: &mut sqlx::Transaction<'static, $db>,
             sql: &'static str,
             prefix: &str,
         ) -> Result<HashSet<String>> {
@@ -292,7 +260,7 @@ macro_rules! sql_policy_store {
                 .ok_or_else(|| Error::not_found("user", id.to_string()))
         }
 
-    async fn write_scan_record(tx: &mut WriteTx, record: &ScanRecord) -> Result<()> {
+    async fn write_scan_record(tx: &mut sqlx::Transaction<'static, $db>, record: &ScanRecord) -> Result<()> {
             let report = record
                 .report
                 .as_ref()
@@ -322,8 +290,7 @@ macro_rules! sql_policy_store {
             Ok(())
         }
 
-        /// Claims one scan with a single statement, so no transaction (and, on SQLite, no
-        /// writer queue) is needed: an INSERT when the worker saw no record, otherwise a
+        /// Claims one scan with a single statement, so no transaction is needed: an INSERT when the worker saw no record, otherwise a
         /// compare-and-set UPDATE on the record it saw. On PostgreSQL the UPDATE's subquery
         /// takes the row `FOR UPDATE SKIP LOCKED`: a row another instance is claiming right now
         /// is skipped instead of waited for.

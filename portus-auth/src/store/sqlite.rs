@@ -19,7 +19,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite};
+use sqlx::{Row, Sqlite, Transaction};
 
 const WHAT: &str = "policy store";
 
@@ -30,12 +30,7 @@ const ROW_LOCK: &str = "";
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// One writer at a time, queued here rather than in SQLite's busy handler, which sleeps
-    /// in growing steps and turned a burst of concurrent writers into seconds of waiting.
-    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
-
-type WriteTx = super::sql::WriteTx<Sqlite, tokio::sync::OwnedMutexGuard<()>>;
 
 fn migrator() -> Migrator {
     super::sql::migrator(&[
@@ -99,10 +94,7 @@ impl SqliteStore {
             what: "database migration",
             source: Box::new(e),
         })?;
-        Ok(SqliteStore {
-            pool,
-            writer: std::sync::Arc::default(),
-        })
+        Ok(SqliteStore { pool })
     }
 
     /// The connection pool (for health checks and tools).
@@ -110,12 +102,10 @@ impl SqliteStore {
         &self.pool
     }
 
-    async fn write_tx(&self) -> Result<WriteTx> {
-        let guard = self.writer.clone().lock_owned().await;
-        // IMMEDIATE takes the write lock up front, so a writer from another process (the CLI)
-        // queues on busy_timeout instead of failing when both try to upgrade a read lock.
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)?;
-        Ok(WriteTx::new(tx, guard))
+    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>> {
+        // IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead
+        // of failing when both try to upgrade a read lock.
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
     }
 }
 
