@@ -47,12 +47,7 @@ async fn namespace_facts(
 }
 
 fn facts_of(access: crate::model::NamespaceAccess, user_id: Option<crate::model::UserId>) -> NamespaceFacts {
-    NamespaceFacts {
-        visibility: access.namespace.visibility,
-        global: access.namespace.global,
-        role: access.role,
-        personal_of_caller: user_id.is_some() && access.namespace.personal_owner == user_id,
-    }
+    NamespaceFacts::of(&access.namespace, access.role, user_id)
 }
 
 /// Whether `caller` may do `action` on `repository` (e.g. see its tags: `Action::Pull`).

@@ -101,6 +101,14 @@ impl State {
         Ok(true)
     }
 
+    /// `repository` with its current star count.
+    fn with_stars(&self, repository: &Repository) -> Repository {
+        Repository {
+            stars: self.stars.iter().filter(|(_, id)| *id == repository.id).count() as u64,
+            ..repository.clone()
+        }
+    }
+
     fn add_team(&mut self, name: &str, description: Option<String>, hidden: bool) -> Team {
         let team = Team {
             id: TeamId(self.next_id()),
@@ -643,24 +651,18 @@ impl PolicyStore for InMemoryStore {
 
     async fn list_repositories(&self) -> Result<Vec<Repository>> {
         let state = self.lock();
-        let mut repositories: Vec<Repository> = state
-            .repositories
-            .iter()
-            .map(|r| Repository {
-                stars: state.stars.iter().filter(|(_, id)| *id == r.id).count() as u64,
-                ..r.clone()
-            })
-            .collect();
+        let mut repositories: Vec<Repository> = state.repositories.iter().map(|r| state.with_stars(r)).collect();
         repositories.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(repositories)
     }
 
     async fn repository_by_id(&self, id: RepositoryId) -> Result<Option<Repository>> {
         let state = self.lock();
-        Ok(state.repositories.iter().find(|r| r.id == id).map(|r| Repository {
-            stars: state.stars.iter().filter(|(_, id)| *id == r.id).count() as u64,
-            ..r.clone()
-        }))
+        Ok(state
+            .repositories
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| state.with_stars(r)))
     }
 
     async fn set_star(&self, user: UserId, repository: RepositoryId, starred: bool) -> Result<()> {

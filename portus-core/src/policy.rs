@@ -127,6 +127,18 @@ pub struct NamespaceFacts {
     pub personal_of_caller: bool,
 }
 
+impl NamespaceFacts {
+    /// The facts of `namespace` for the user `caller` (if any), whose role in its team is `role`.
+    pub fn of(namespace: &crate::model::Namespace, role: Option<Role>, caller: Option<UserId>) -> Self {
+        NamespaceFacts {
+            visibility: namespace.visibility,
+            global: namespace.global,
+            role,
+            personal_of_caller: caller.is_some() && namespace.personal_owner == caller,
+        }
+    }
+}
+
 /// A registry action the policy knows about. Unknown action strings have no variant: they are
 /// never granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1352,36 +1352,32 @@ macro_rules! sql_policy_store {
                 }
                 pattern.push('%');
                 let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-                let sql = sqlx::AssertSqlSafe(format!(
+                let matching = |sql: String| {
+                    let pattern = pattern.clone();
+                    async move {
+                        sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(pattern)
+                            .bind(limit)
+                            .fetch_all(&self.pool)
+                            .await
+                            .map_err(db_error)
+                    }
+                };
+                let rows = matching(format!(
                     "SELECT {NAMESPACE_COLUMNS} FROM namespaces n \
                      WHERE NOT n.global AND lower(n.name) LIKE $1 ESCAPE '\\' ORDER BY n.name LIMIT $2"
-                ));
-                let rows = sqlx::query(sql)
-                    .bind(&pattern)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_error)?;
+                ))
+                .await?;
                 let namespaces = rows.iter().map(namespace_from).collect::<Result<Vec<_>>>()?;
-                let sql = sqlx::AssertSqlSafe(format!(
+                let rows = matching(format!(
                     "{REPOSITORY_COLUMNS} WHERE lower(r.name) LIKE $1 ESCAPE '\\' ORDER BY r.name LIMIT $2"
-                ));
-                let rows = sqlx::query(sql)
-                    .bind(&pattern)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_error)?;
+                ))
+                .await?;
                 let repositories = rows.iter().map(repository_from).collect::<Result<Vec<_>>>()?;
-                let sql = sqlx::AssertSqlSafe(format!(
+                let rows = matching(format!(
                     "{TAG_COLUMNS} WHERE lower(t.name) LIKE $1 ESCAPE '\\' ORDER BY r.name, t.name LIMIT $2"
-                ));
-                let rows = sqlx::query(sql)
-                    .bind(&pattern)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_error)?;
+                ))
+                .await?;
                 let tags = rows.iter().map(tag_from).collect::<Result<Vec<_>>>()?;
                 Ok(SearchHits {
                     namespaces,

@@ -214,32 +214,25 @@ impl ApiCaller {
         self.user.as_ref().map(|u| u.username.as_str())
     }
 
+    /// What policy needs to know about `namespace` for this caller.
+    fn facts(&self, namespace: &Namespace) -> NamespaceFacts {
+        NamespaceFacts::of(namespace, self.role(namespace.team_id), self.caller.user_id())
+    }
+
     /// What the management decisions need to know about `namespace`.
     pub fn namespace_view(&self, namespace: &Namespace, state: &AppState) -> NamespaceView {
-        let role = self.role(namespace.team_id);
-        let facts = NamespaceFacts {
-            visibility: namespace.visibility,
-            global: namespace.global,
-            role,
-            personal_of_caller: self.caller.user_id().is_some() && namespace.personal_owner == self.caller.user_id(),
-        };
+        let facts = self.facts(namespace);
         NamespaceView {
             visible: authorize(self.caller, Some(&facts), Action::Pull, state.tokens.policy()).is_allowed(),
             global: namespace.global,
             personal: namespace.personal_owner.is_some(),
-            role,
+            role: facts.role,
         }
     }
 
     /// Whether the caller may do a registry `action` on `namespace`.
     pub fn may(&self, namespace: &Namespace, action: Action, state: &AppState) -> bool {
-        let facts = NamespaceFacts {
-            visibility: namespace.visibility,
-            global: namespace.global,
-            role: self.role(namespace.team_id),
-            personal_of_caller: self.caller.user_id().is_some() && namespace.personal_owner == self.caller.user_id(),
-        };
-        authorize(self.caller, Some(&facts), action, state.tokens.policy()).is_allowed()
+        authorize(self.caller, Some(&self.facts(namespace)), action, state.tokens.policy()).is_allowed()
     }
 }
 

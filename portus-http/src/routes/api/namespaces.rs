@@ -223,9 +223,10 @@ pub async fn repositories(
 ) -> Result<Response, ApiError> {
     let namespace = load(&state, &caller, &id).await?;
     let repositories = state.tokens.store().list_repositories().await?;
+    let starred = super::repositories::starred_by(&state, &caller).await?;
     let mut views = Vec::new();
     for repository in repositories.iter().filter(|r| r.namespace_id == namespace.id) {
-        views.push(super::repositories::view(&state, &caller, repository).await?);
+        views.push(super::repositories::view(&state, repository, starred.contains(&repository.id)).await?);
     }
     page.0
         .respond(&format!("/api/v1/namespaces/{}/repositories", namespace.id), views)

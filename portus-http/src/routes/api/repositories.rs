@@ -93,14 +93,18 @@ async fn tags_and_records(
     Ok((tags, by_digest(records)))
 }
 
-/// The JSON shape of one repository, with its per-severity security summary.
-pub async fn view(state: &AppState, caller: &ApiCaller, repository: &Repository) -> Result<Value, ApiError> {
-    let store = state.tokens.store();
-    let (tags, records) = tags_and_records(store.as_ref(), &repository.name).await?;
-    let starred = match caller.caller.user_id() {
-        Some(user) => store.starred(user).await?.contains(&repository.id),
-        None => false,
-    };
+/// The repositories the caller starred (none for anonymous callers).
+pub async fn starred_by(state: &AppState, caller: &ApiCaller) -> Result<Vec<RepositoryId>, ApiError> {
+    Ok(match caller.caller.user_id() {
+        Some(user) => state.tokens.store().starred(user).await?,
+        None => Vec::new(),
+    })
+}
+
+/// The JSON shape of one repository, with its per-severity security summary; `starred` says
+/// whether the caller starred it.
+pub async fn view(state: &AppState, repository: &Repository, starred: bool) -> Result<Value, ApiError> {
+    let (tags, records) = tags_and_records(state.tokens.store().as_ref(), &repository.name).await?;
     let tags: Vec<&TagRecord> = tags.iter().collect();
     Ok(repository_view(state, repository, &tags, &records, starred))
 }
@@ -130,10 +134,7 @@ pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQu
     let namespaces: HashMap<_, _> = store.list_namespaces().await?.into_iter().map(|n| (n.id, n)).collect();
     let all_tags = store.tags(None).await?;
     let records = by_digest(store.scan_records(None).await?);
-    let starred = match caller.caller.user_id() {
-        Some(user) => store.starred(user).await?,
-        None => Vec::new(),
-    };
+    let starred = starred_by(&state, &caller).await?;
     let mut tags_by_repository: HashMap<&str, Vec<&TagRecord>> = HashMap::new();
     for tag in &all_tags {
         tags_by_repository.entry(tag.repository.as_str()).or_default().push(tag);
@@ -165,7 +166,8 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (repository, _) = load(&state, &caller, &id).await?;
-    Ok(Json(view(&state, &caller, &repository).await?))
+    let starred = starred_by(&state, &caller).await?.contains(&repository.id);
+    Ok(Json(view(&state, &repository, starred).await?))
 }
 
 fn registry(state: &AppState) -> Result<&dyn portus_core::RegistryClient, ApiError> {
@@ -254,7 +256,7 @@ pub async fn starred(State(state): State<AppState>, caller: ApiCaller) -> Result
             continue;
         };
         if caller.namespace_view(&namespace, &state).visible {
-            views.push(view(&state, &caller, &repository).await?);
+            views.push(view(&state, &repository, true).await?);
         }
     }
     Ok(Json(Value::Array(views)))
