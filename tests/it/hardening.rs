@@ -1,6 +1,7 @@
 //! A live `portus serve` under bad input and faults: every bad request gets a clear 4xx in the
 //! registry's error format and the server stays up; a PostgreSQL outage gives 503 and never a
-//! token, and the server recovers without a restart when the database is back.
+//! token, and the server recovers without a restart when the database is back; a locked SQLite
+//! file the same, and a notification refused meanwhile is recorded when the registry redelivers it.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -253,4 +254,122 @@ fn a_postgresql_outage_is_503_never_a_token_and_recovers_without_restart() {
         std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
     );
     assert_eq!(status(&http_get(p.addr, "/api/v1/health", &[])), 200);
+}
+
+/// Holds the locks of a SQLite database in WAL mode (the WAL-index bytes every reader and
+/// writer needs) as a stuck second process would, until dropped.
+struct SqliteLock(std::process::Child);
+
+impl SqliteLock {
+    fn take(database: &Path) -> SqliteLock {
+        crate::harness::require_program("python3");
+        // Bytes 120..128 of the -shm file: the write, checkpoint, recovery and read-mark locks
+        // of SQLite's unix VFS (POSIX record locks, which is what fcntl.lockf takes).
+        let script = r#"
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1] + "-shm", os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 8, 120)
+print("locked", flush=True)
+time.sleep(600)
+"#;
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(database)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut line).unwrap();
+        assert_eq!(line.trim(), "locked", "the lock holder could not lock {database:?}");
+        SqliteLock(child)
+    }
+}
+
+impl Drop for SqliteLock {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn webhook_secret(p: &Portus) -> String {
+    let yaml = p.cli(&["config", "registry"], None);
+    let start = yaml.find("Bearer ").unwrap();
+    yaml[start..].split('"').next().unwrap().to_owned()
+}
+
+fn push_event(id: &str, repository: &str) -> String {
+    format!(
+        r#"{{"events":[{{"id":"{id}","action":"push","actor":{{"name":"alice"}},
+        "target":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{id}","repository":"{repository}","tag":"1"}}}}]}}"#
+    )
+}
+
+#[test]
+fn a_locked_sqlite_database_is_503_never_a_token_loses_no_notification_and_recovers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = Portus::new(tmp.path(), "registry.lock", "");
+    p.append_config("[sync]\ninterval_secs = 0\n");
+    p.user("alice", "alice-password");
+    p.start();
+    let secret = webhook_secret(&p);
+    let token = |user: &str, password: &str| {
+        http_get(
+            p.addr,
+            "/v2/token?service=registry.lock&scope=repository:alice/app:pull,push",
+            &[("Authorization", &basic(user, password))],
+        )
+    };
+    let notify = |envelope: &str| {
+        http_post(
+            p.addr,
+            "/v2/webhooks/events",
+            &[
+                ("Authorization", secret.as_str()),
+                ("Content-Type", "application/vnd.docker.distribution.events.v1+json"),
+            ],
+            envelope,
+        )
+    };
+    // A token first, so the credential cache holds alice: it must not answer for the store.
+    assert_eq!(status(&token("alice", "alice-password")), 200);
+    let before = notify(&push_event("before", "alice/before"));
+    assert!(before.contains("\"accepted\":1"), "{before}");
+
+    let lock = SqliteLock::take(&tmp.path().join("data/portus.db"));
+    for (user, password) in [("alice", "alice-password"), ("nobody", "x")] {
+        let locked = token(user, password);
+        assert_eq!(status(&locked), 503, "{user}: {locked}");
+        assert!(
+            locked.contains("\"UNAVAILABLE\"") && !locked.contains("\"token\""),
+            "{locked}"
+        );
+    }
+    // The registry retries a notification that was not acknowledged, so a 503 loses nothing.
+    let during = push_event("during", "alice/during");
+    let refused = notify(&during);
+    assert_eq!(status(&refused), 503, "{refused}");
+    assert!(refused.contains("\"UNAVAILABLE\""), "{refused}");
+    assert_alive(&p);
+
+    drop(lock);
+    assert!(
+        crate::harness::wait_until(Duration::from_secs(15), || status(&token("alice", "alice-password"))
+            == 200),
+        "recovers without a restart:\n{}",
+        p.log()
+    );
+    let redelivered = notify(&during);
+    assert!(redelivered.contains("\"accepted\":1"), "{redelivered}");
+    let recorded = || {
+        let tags = p.cli(&["tag", "list", "--json"], None);
+        tags.contains("alice/before") && tags.contains("alice/during")
+    };
+    assert!(
+        crate::harness::wait_until(Duration::from_secs(10), recorded),
+        "both notifications are applied once the database is back:\n{}",
+        p.cli(&["tag", "list", "--json"], None)
+    );
+    assert!(!p.log().contains("panicked"), "no panic in the server log");
 }

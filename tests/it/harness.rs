@@ -34,7 +34,7 @@ pub fn wait_for_port(addr: SocketAddr, what: &str, log: &Path) {
 /// A minimal HTTP/1.1 GET; returns the status line and headers and body as one string.
 pub fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));

@@ -55,9 +55,10 @@ fn migrator() -> Migrator {
 fn db_error(error: sqlx::Error) -> Error {
     super::sql::classify(error, WHAT, |db| {
         // Primary result codes: SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_READONLY 8,
-        // SQLITE_IOERR 10, SQLITE_FULL 13, SQLITE_CANTOPEN 14.
+        // SQLITE_IOERR 10, SQLITE_FULL 13, SQLITE_CANTOPEN 14, SQLITE_PROTOCOL 15 (a WAL lock
+        // another process holds too long).
         let primary = db.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
-        matches!(primary, Some(5 | 6 | 8 | 10 | 13 | 14))
+        matches!(primary, Some(5 | 6 | 8 | 10 | 13 | 14 | 15))
     })
 }
 
