@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real components the tests drive: Debian's Distribution registry and skopeo,
 # PostgreSQL, OpenLDAP's slapd and client tools (the LDAP authenticator tests start their own
-# slapd), and openssl for operator-style keys. Idempotent; needs root (or sudo) on Debian/Ubuntu.
+# slapd), openssl for operator-style keys, and Chromium with its WebDriver for the browser
+# tests of the web pages. Idempotent; needs root (or sudo) on Debian/Ubuntu.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -19,7 +20,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 
 need=()
-for package in docker-registry skopeo slapd ldap-utils openssl ca-certificates; do
+for package in docker-registry skopeo slapd ldap-utils openssl ca-certificates chromium chromium-driver; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || need+=("$package")
 done
 # PostgreSQL: any installed major version will do (the machine image may ship one already;

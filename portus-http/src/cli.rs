@@ -328,7 +328,7 @@ async fn serve(config: &Config, paths: &DataPaths) -> Result<(), Error> {
         data_dir = %paths.dir.display(),
         "portus is serving"
     );
-    let router = crate::router(app.state, app.limits);
+    let router = serve_router(config, app.state, app.limits);
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -820,4 +820,23 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+#[cfg(feature = "web")]
+fn serve_router(config: &Config, state: crate::AppState, limits: crate::HttpLimits) -> axum::Router {
+    if !config.web.enabled {
+        return crate::router(state, limits);
+    }
+    let web = crate::web::WebConfig {
+        session_lifetime: std::time::Duration::from_secs(config.web.session_secs),
+        secure_cookies: config.secure_cookies(),
+        lockout_attempts: config.auth.lockout_attempts,
+        lockout_duration: std::time::Duration::from_secs(config.auth.lockout_secs),
+    };
+    crate::router_with_web(state, limits, web)
+}
+
+#[cfg(not(feature = "web"))]
+fn serve_router(_config: &Config, state: crate::AppState, limits: crate::HttpLimits) -> axum::Router {
+    crate::router(state, limits)
 }

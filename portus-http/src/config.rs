@@ -35,6 +35,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// HTTP limits.
     pub http: HttpConfig,
+    /// The web pages under `/`.
+    pub web: WebSettings,
     /// The registry portus guards.
     pub registry: RegistryConfig,
     /// Keeping the store in step with the registry.
@@ -250,6 +252,29 @@ pub struct AuthConfig {
     pub credential_cache_secs: u64,
 }
 
+/// The web pages (served when the `web` feature is built in).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSettings {
+    /// Serve the pages under `/`.
+    pub enabled: bool,
+    /// Seconds a sign-in session lives after its last use.
+    pub session_secs: u64,
+    /// `Secure` cookies; default: when `public_url` is `https://`. Set it to `true` behind a
+    /// TLS-terminating proxy that forwards plain HTTP.
+    pub secure_cookies: Option<bool>,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings {
+            enabled: true,
+            session_secs: 8 * 3600,
+            secure_cookies: None,
+        }
+    }
+}
+
 /// HTTP limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -271,6 +296,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
+            web: WebSettings::default(),
             registry: RegistryConfig {
                 url: None,
                 service_account: "portus".into(),
@@ -345,6 +371,9 @@ pub const KEYS: &[&str] = &[
     "auth.credential_cache_secs",
     "http.max_body_bytes",
     "http.request_timeout_secs",
+    "web.enabled",
+    "web.session_secs",
+    "web.secure_cookies",
     "registry.url",
     "registry.service_account",
     "sync.strategy",
@@ -485,6 +514,13 @@ impl Config {
             return invalid(format!("public_url must be an http or https URL (got {url})"));
         }
         Ok(())
+    }
+
+    /// Whether cookies get `Secure`: `web.secure_cookies`, else whether `public_url` is HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.web
+            .secure_cookies
+            .unwrap_or_else(|| self.public_url().starts_with("https://"))
     }
 
     /// The URL clients reach this server at, without a trailing slash.
@@ -647,6 +683,10 @@ mod tests {
                     ..ClairV4Settings::default()
                 },
                 ..SecurityConfig::default()
+            },
+            web: WebSettings {
+                secure_cookies: Some(true),
+                ..WebSettings::default()
             },
             ..Config::default()
         };

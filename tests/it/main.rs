@@ -4,6 +4,7 @@ mod cli;
 mod e2e_ldap;
 mod e2e_registry;
 mod e2e_sync;
+mod e2e_web;
 mod example;
 mod hardening;
 mod harness;

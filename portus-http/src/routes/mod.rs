@@ -1,6 +1,6 @@
 //! Routes and the shared state of the HTTP adapter.
 
-mod api;
+pub(crate) mod api;
 mod credentials;
 mod token;
 mod webhook;
@@ -86,7 +86,19 @@ impl AppState {
 
 /// The portus HTTP API for `state`, with body-size limit, timeout and request tracing layers.
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
+    build(state, limits, Router::new())
+}
+
+/// [`router`] plus the web pages under `/` (feature `web`).
+#[cfg(feature = "web")]
+pub fn router_with_web(state: AppState, limits: HttpLimits, web: crate::web::WebConfig) -> Router {
+    let pages = crate::web::router(state.clone(), web);
+    build(state, limits, pages)
+}
+
+fn build(state: AppState, limits: HttpLimits, pages: Router<AppState>) -> Router {
     api::router()
+        .merge(pages)
         .route("/v2/token", get(token::get_token).post(token::post_token))
         .route("/v2/", get(token::ping))
         .route(
@@ -106,7 +118,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
 
 pub use self::credentials::basic_credentials;
 
-/// Rewrites error answers that are not JSON (body-limit, method and extractor rejections from
+/// Rewrites error answers that are neither JSON nor a web page (body-limit, method and extractor rejections from
 /// axum, timeouts) into the registry's JSON error format, keeping their status.
 async fn json_errors(response: axum::response::Response) -> axum::response::Response {
     let status = response.status();
@@ -114,7 +126,7 @@ async fn json_errors(response: axum::response::Response) -> axum::response::Resp
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }

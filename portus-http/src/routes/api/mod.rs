@@ -128,6 +128,12 @@ pub fn router() -> Router<AppState> {
         .fold(Router::new(), |router, (path, methods)| router.route(path, methods))
 }
 
+/// The signed-in user of a web session, attached by the web pages to the requests they make
+/// to this API in process (an extension, so it can never come from the network). The API then
+/// decides for the pages exactly as it does for API clients.
+#[derive(Clone)]
+pub struct SessionUser(pub User);
+
 /// The caller of an API request: anonymous, or the enabled user of a valid application token.
 pub struct ApiCaller {
     /// For policy decisions.
@@ -141,7 +147,12 @@ impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(user) = authenticate(state, &parts.headers).await? else {
+        let session_user = parts.extensions.get::<SessionUser>().map(|s| s.0.clone());
+        let user = match session_user {
+            Some(user) => Some(user),
+            None => authenticate(state, &parts.headers).await?,
+        };
+        let Some(user) = user else {
             return Ok(ApiCaller {
                 caller: Caller::Anonymous,
                 user: None,

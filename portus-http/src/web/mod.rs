@@ -1,0 +1,276 @@
+//! The web pages (feature `web`): server-rendered HTML under `/` for people, built on the REST
+//! API. Every page and form is answered by calling `/api/v1` in process as the signed-in user
+//! (see [`SessionUser`]), so the pages make no permission decision of their own: what the API
+//! refuses, the pages refuse, with the same status; what it hides, they hide.
+//!
+//! Sessions and CSRF protection are in [`session`]; the HTML in [`views`]; the handlers, one
+//! per page or form, in [`pages`]. Styles and the small script are served from `/assets/`:
+//! no external CDN.
+
+mod pages;
+pub mod session;
+mod views;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, Request, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use portus_core::model::User;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::routes::AppState;
+use crate::routes::api::SessionUser;
+use session::{SESSION_COOKIE, Sessions, cookie, secrets_match};
+
+/// Settings of the web pages.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// How long a session lives after its last use.
+    pub session_lifetime: Duration,
+    /// Whether cookies get the `Secure` attribute (set it when users reach portus over HTTPS).
+    pub secure_cookies: bool,
+    /// Failed sign-ins that lock an account (0: no lockout), for the sign-in page's message.
+    pub lockout_attempts: u32,
+    /// How long a locked account stays locked, for the same message.
+    pub lockout_duration: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            session_lifetime: Duration::from_secs(8 * 3600),
+            secure_cookies: true,
+            lockout_attempts: 0,
+            lockout_duration: Duration::from_secs(900),
+        }
+    }
+}
+
+/// What the page handlers share: the sessions, the in-process API and the settings.
+pub struct Web {
+    sessions: Sessions,
+    api: Router,
+    config: WebConfig,
+}
+
+/// The web pages and their assets, for `state`.
+pub fn router(state: AppState, config: WebConfig) -> Router<AppState> {
+    let web = Arc::new(Web {
+        sessions: Sessions::new(config.session_lifetime),
+        api: crate::routes::api::router().with_state(state),
+        config,
+    });
+    Router::new()
+        .route("/", get(pages::dashboard))
+        .route("/sign_in", get(pages::sign_in_form).post(pages::sign_in))
+        .route("/sign_out", post(pages::sign_out))
+        .route("/search", get(pages::search))
+        .route("/namespaces", get(pages::namespaces).post(pages::create_namespace))
+        .route("/namespaces/{id}", get(pages::namespace).post(pages::update_namespace))
+        .route("/teams", get(pages::teams).post(pages::create_team))
+        .route("/teams/{id}", get(pages::team))
+        .route("/teams/{id}/members", post(pages::add_member))
+        .route("/teams/{id}/members/{user_id}", post(pages::change_member))
+        .route("/repositories/{id}", get(pages::repository))
+        .route("/repositories/{id}/star", post(pages::star))
+        .route("/tags/{id}", get(pages::tag))
+        .route("/tokens", get(pages::tokens).post(pages::create_token))
+        .route("/tokens/{id}/revoke", post(pages::revoke_token))
+        .route("/admin/users", get(pages::users).post(pages::create_user))
+        .route("/admin/users/{id}", post(pages::update_user))
+        .route("/assets/portus.css", get(pages::stylesheet))
+        .route("/assets/portus.js", get(pages::script))
+        .layer(axum::Extension(web))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// Headers every page gets: no framing, no sniffing, only our own scripts and styles, no
+/// caching of pages that show private data.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let is_asset = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/css") || v.starts_with("text/javascript"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if !is_asset {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+fn web_of(parts: &Parts) -> Arc<Web> {
+    parts
+        .extensions
+        .get::<Arc<Web>>()
+        .cloned()
+        .expect("the web router adds its state as an extension")
+}
+
+/// A page error: the API's status and message, shown as a page.
+#[derive(Debug)]
+pub struct PageError {
+    status: StatusCode,
+    message: String,
+}
+
+impl PageError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        PageError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn csrf() -> Self {
+        PageError::new(
+            StatusCode::FORBIDDEN,
+            "The form was refused: its security token is missing or stale. Reload the page and try again.",
+        )
+    }
+}
+
+impl From<crate::error::ApiError> for PageError {
+    fn from(api: crate::error::ApiError) -> Self {
+        PageError::new(api.status, api.message)
+    }
+}
+
+impl From<portus_core::Error> for PageError {
+    fn from(error: portus_core::Error) -> Self {
+        crate::error::ApiError::from(error).into()
+    }
+}
+
+impl From<portus_auth::Error> for PageError {
+    fn from(error: portus_auth::Error) -> Self {
+        crate::error::ApiError::from(error).into()
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let title = self.status.canonical_reason().unwrap_or("Error");
+        (self.status, Html(views::error_page(title, &self.message).into_string())).into_response()
+    }
+}
+
+/// The signed-in user of a page request; pages that need one redirect to the sign-in page
+/// without it. The user is read from the store on every request, so disabling or locking an
+/// account ends its sessions at once.
+pub struct Signed {
+    web: Arc<Web>,
+    /// The user, as the store has it now.
+    pub user: User,
+    /// The session's CSRF token, for the forms of the page.
+    pub csrf: String,
+    session_id: String,
+}
+
+impl FromRequestParts<AppState> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let web = web_of(parts);
+        let to_sign_in = || Redirect::to("/sign_in").into_response();
+        let Some(session_id) = cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned) else {
+            return Err(to_sign_in());
+        };
+        let Some(session) = web.sessions.get(&session_id) else {
+            return Err(to_sign_in());
+        };
+        let user = state
+            .tokens
+            .store()
+            .user_by_id(session.user_id)
+            .await
+            .map_err(|e| PageError::from(e).into_response())?;
+        match user {
+            Some(user) if user.enabled && !user.is_locked(portus_core::model::now()) => Ok(Signed {
+                web,
+                user,
+                csrf: session.csrf,
+                session_id,
+            }),
+            _ => {
+                web.sessions.end(&session_id);
+                Err(to_sign_in())
+            }
+        }
+    }
+}
+
+impl Signed {
+    /// Refuses a form whose `csrf` field is not this session's token.
+    fn check_csrf(&self, form: &std::collections::HashMap<String, String>) -> Result<(), PageError> {
+        match form.get("csrf") {
+            Some(token) if secrets_match(token, &self.csrf) => Ok(()),
+            _ => Err(PageError::csrf()),
+        }
+    }
+
+    /// Calls the REST API as this user; `Ok` with the JSON answer (`Null` for 204), or the
+    /// API's refusal as a [`PageError`].
+    async fn api(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, PageError> {
+        let mut request = Request::builder().method(method).uri(path);
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
+        let mut request = request
+            .body(body)
+            .map_err(|_| PageError::new(StatusCode::BAD_REQUEST, "invalid request"))?;
+        request.extensions_mut().insert(SessionUser(self.user.clone()));
+        let response = self
+            .web
+            .api
+            .clone()
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|never| match never {});
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 32 << 20)
+            .await
+            .map_err(|_| PageError::new(StatusCode::BAD_GATEWAY, "the answer could not be read"))?;
+        let json: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        if status.is_success() {
+            Ok(json)
+        } else {
+            let message = json["errors"][0]["message"]
+                .as_str()
+                .unwrap_or("the request was refused")
+                .to_owned();
+            Err(PageError::new(status, message))
+        }
+    }
+
+    async fn get(&self, path: &str) -> Result<Value, PageError> {
+        self.api(Method::GET, path, None).await
+    }
+
+    fn page(&self, title: &str, body: maud::Markup) -> Response {
+        Html(views::layout(title, Some(self), body).into_string()).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,175 @@
+//! Sign-in sessions and CSRF tokens for the web pages.
+//!
+//! A session is a random 256-bit identifier in an `HttpOnly`, `SameSite=Lax` cookie; the
+//! server keeps only its SHA-256, the user and the session's CSRF token, in memory (a restart
+//! signs everybody out; with several instances, route a browser to one of them). Signing in
+//! always starts a new session, so an identifier planted before sign-in is worth nothing.
+//!
+//! Every form carries a CSRF token compared in constant time: the session's own once signed
+//! in, and before that (the sign-in form) a random value also set in a separate cookie.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use axum::http::HeaderMap;
+use axum::http::header::COOKIE;
+use portus_core::model::UserId;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "portus_session";
+/// Name of the cookie holding the CSRF token of the sign-in form.
+pub const SIGN_IN_CSRF_COOKIE: &str = "portus_csrf";
+
+/// A random URL-safe token of 256 bits.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system random generator failed");
+    data_encoding::BASE64URL_NOPAD.encode(&bytes)
+}
+
+/// Whether two secrets are equal, in time independent of where they differ.
+pub fn secrets_match(a: &str, b: &str) -> bool {
+    verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` when `secure`.
+pub fn set_cookie(name: &str, value: &str, max_age: Duration, secure: bool) -> String {
+    format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        max_age.as_secs(),
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// A signed-in browser.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Who signed in.
+    pub user_id: UserId,
+    /// The token every form of this session must carry.
+    pub csrf: String,
+    expires: Instant,
+}
+
+/// The live sessions, by SHA-256 of their identifier.
+pub struct Sessions {
+    by_digest: Mutex<HashMap<Vec<u8>, Session>>,
+    lifetime: Duration,
+}
+
+fn key(id: &str) -> Vec<u8> {
+    digest(&SHA256, id.as_bytes()).as_ref().to_vec()
+}
+
+impl Sessions {
+    /// Sessions that end `lifetime` after their last use.
+    pub fn new(lifetime: Duration) -> Self {
+        Sessions {
+            by_digest: Mutex::new(HashMap::new()),
+            lifetime,
+        }
+    }
+
+    /// How long an unused session lives.
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    /// Starts a session for `user_id`; returns its identifier (for the cookie).
+    pub fn start(&self, user_id: UserId) -> String {
+        let id = random_token();
+        let now = Instant::now();
+        let mut sessions = self.by_digest.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.retain(|_, session| session.expires > now);
+        sessions.insert(
+            key(&id),
+            Session {
+                user_id,
+                csrf: random_token(),
+                expires: now + self.lifetime,
+            },
+        );
+        id
+    }
+
+    /// The live session `id` names, its lifetime extended.
+    pub fn get(&self, id: &str) -> Option<Session> {
+        let now = Instant::now();
+        let mut sessions = self.by_digest.lock().unwrap_or_else(|e| e.into_inner());
+        let session = sessions.get_mut(&key(id))?;
+        if session.expires <= now {
+            sessions.remove(&key(id));
+            return None;
+        }
+        session.expires = now + self.lifetime;
+        Some(session.clone())
+    }
+
+    /// Ends session `id` (sign out).
+    pub fn end(&self, id: &str) {
+        self.by_digest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key(id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_live_until_ended_or_expired() {
+        let sessions = Sessions::new(Duration::from_secs(60));
+        let id = sessions.start(UserId(7));
+        let session = sessions.get(&id).expect("a fresh session is live");
+        assert_eq!(session.user_id, UserId(7));
+        assert_ne!(session.csrf, id, "the CSRF token is not the session identifier");
+        assert!(sessions.get("not-a-session").is_none());
+        sessions.end(&id);
+        assert!(sessions.get(&id).is_none(), "signed out");
+
+        let short = Sessions::new(Duration::ZERO);
+        let id = short.start(UserId(1));
+        assert!(short.get(&id).is_none(), "an expired session is gone");
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let mut headers = HeaderMap::new();
+        headers.append(COOKIE, "a=1; portus_session_x=2".parse().unwrap());
+        headers.append(COOKIE, "portus_session=abc".parse().unwrap());
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&headers, "missing"), None);
+        let set = set_cookie(SESSION_COOKIE, "v", Duration::from_secs(5), true);
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.ends_with("; Secure"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_compared_exactly() {
+        let (a, b) = (random_token(), random_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(secrets_match(&a, &a.clone()));
+        assert!(!secrets_match(&a, &b));
+        assert!(!secrets_match(&a, &a[..42]));
+    }
+}

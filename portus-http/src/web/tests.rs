@@ -1,0 +1,417 @@
+//! The web pages over the router, in process: sessions, CSRF on every form, the forms of each
+//! page reaching the API, and the API's refusals shown as pages. The browser test
+//! (`tests/it/e2e_web.rs`) drives the main path in Chromium.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Method, Request, StatusCode, header};
+use portus_auth::password::{LocalAuthenticator, hash_password};
+use portus_auth::token::generate_key_and_certificate;
+use portus_auth::{SigningAlgorithm, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
+use portus_core::model::NewUser;
+use portus_core::traits::Secret;
+use portus_core::{InMemoryStore, PolicyStore};
+use tower::ServiceExt;
+
+use super::WebConfig;
+use crate::routes::{AppState, HttpLimits, router_with_web};
+
+struct Site {
+    app: axum::Router,
+    store: Arc<InMemoryStore>,
+}
+
+#[derive(Debug)]
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    cookies: Vec<String>,
+    body: String,
+}
+
+impl Page {
+    /// The value of the first hidden `csrf` field.
+    fn csrf(&self) -> String {
+        let start = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a form with a CSRF field")
+            + 19;
+        self.body[start..].split('"').next().unwrap().to_owned()
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies
+            .iter()
+            .find_map(|c| c.strip_prefix(&format!("{name}=")))
+            .map(|rest| rest.split(';').next().unwrap().to_owned())
+    }
+}
+
+async fn site() -> Site {
+    let store = Arc::new(InMemoryStore::new());
+    for (name, admin) in [("admin", true), ("alice", false), ("bob", false)] {
+        let hash = hash_password(&Secret::new(format!("{name}-password")), 4)
+            .await
+            .unwrap();
+        store
+            .create_user(NewUser {
+                username: name.into(),
+                admin,
+                password_hash: Some(hash),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+    }
+    let (key_pem, _) = generate_key_and_certificate(SigningAlgorithm::Es256, "test").unwrap();
+    let issuer = TokenIssuer::new(
+        SigningKey::from_pem(&key_pem).unwrap(),
+        "portus.test",
+        Duration::from_secs(300),
+        false,
+    )
+    .unwrap();
+    let local = LocalAuthenticator::new(store.clone(), 4).unwrap();
+    let mut config = TokenServiceConfig::new("registry.local");
+    config.lockout = portus_auth::LockoutPolicy {
+        max_failures: 3,
+        lock_for: Duration::from_secs(600),
+    };
+    let service = TokenService::new(store.clone(), vec![Arc::new(local)], issuer, config);
+    let mut state = AppState::new(Arc::new(service));
+    state.bcrypt_cost = 4;
+    let web = WebConfig {
+        secure_cookies: false,
+        lockout_attempts: 3,
+        lockout_duration: Duration::from_secs(600),
+        ..WebConfig::default()
+    };
+    Site {
+        app: router_with_web(state, HttpLimits::default(), web),
+        store,
+    }
+}
+
+impl Site {
+    async fn request(&self, method: Method, path: &str, cookies: &[&str], form: Option<&str>) -> Page {
+        let mut request = Request::builder().method(method).uri(path);
+        if !cookies.is_empty() {
+            request = request.header(header::COOKIE, cookies.join("; "));
+        }
+        if form.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        }
+        let request = request
+            .body(form.map(|f| Body::from(f.to_owned())).unwrap_or_else(Body::empty))
+            .unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let cookies = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        let body = String::from_utf8(to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+        Page {
+            status,
+            location,
+            cookies,
+            body,
+        }
+    }
+
+    async fn get(&self, path: &str, session: &str) -> Page {
+        self.request(Method::GET, path, &[session], None).await
+    }
+
+    /// Posts `form` with the CSRF token of the page at `from`.
+    async fn post(&self, from: &str, action: &str, session: &str, form: &str) -> Page {
+        let csrf = self.get(from, session).await.csrf();
+        let body = format!("csrf={csrf}&{form}");
+        self.request(Method::POST, action, &[session], Some(&body)).await
+    }
+
+    /// Signs `user` in; returns the session cookie (`name=value`).
+    async fn sign_in(&self, user: &str, password: &str) -> Result<String, Page> {
+        let form = self.request(Method::GET, "/sign_in", &[], None).await;
+        let csrf_cookie = format!("portus_csrf={}", form.cookie("portus_csrf").unwrap());
+        let body = format!("csrf={}&username={user}&password={password}", form.csrf());
+        let answer = self
+            .request(Method::POST, "/sign_in", &[&csrf_cookie], Some(&body))
+            .await;
+        match answer.cookie("portus_session") {
+            Some(session) if answer.status == StatusCode::SEE_OTHER => Ok(format!("portus_session={session}")),
+            _ => Err(answer),
+        }
+    }
+}
+
+#[tokio::test]
+async fn sign_in_needs_the_form_token_and_right_credentials_and_tells_about_lockout() {
+    let site = site().await;
+    let anonymous = site.request(Method::GET, "/", &[], None).await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    assert_eq!(anonymous.location.as_deref(), Some("/sign_in"));
+
+    let form = site.request(Method::GET, "/sign_in", &[], None).await;
+    assert!(
+        form.body
+            .contains("After 3 failed sign-ins in a row an account is locked for 10 minutes.")
+    );
+    let set = form.cookies.join("\n");
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+
+    // Without the cookie twin of the form token (a cross-site post): refused before any check.
+    let body = format!("csrf={}&username=alice&password=alice-password", form.csrf());
+    let forged = site.request(Method::POST, "/sign_in", &[], Some(&body)).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(forged.cookie("portus_session").is_none());
+    let wrong_twin = site
+        .request(Method::POST, "/sign_in", &["portus_csrf=other"], Some(&body))
+        .await;
+    assert_eq!(wrong_twin.status, StatusCode::FORBIDDEN);
+
+    let wrong = site.sign_in("alice", "nope").await.unwrap_err();
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("Invalid user name or password"));
+    let unknown = site.sign_in("nobody", "nope").await.unwrap_err();
+    assert_eq!(
+        unknown.status,
+        StatusCode::UNAUTHORIZED,
+        "the same answer for unknown users"
+    );
+    let (wrong_body, unknown_body) = (
+        wrong.body.replace("alice", "NAME"),
+        unknown.body.replace("nobody", "NAME"),
+    );
+    let strip_csrf = |b: &str| b.split("name=\"csrf\"").next().unwrap().to_owned();
+    assert_eq!(strip_csrf(&wrong_body), strip_csrf(&unknown_body));
+
+    // Lockout: the third failure locks; then even the right password is refused.
+    site.sign_in("alice", "nope").await.unwrap_err();
+    site.sign_in("alice", "nope").await.unwrap_err();
+    let locked = site.sign_in("alice", "alice-password").await.unwrap_err();
+    assert_eq!(locked.status, StatusCode::UNAUTHORIZED);
+    assert!(locked.body.contains("locked"));
+
+    let session = site.sign_in("bob", "bob-password").await.unwrap();
+    let dashboard = site.get("/", &session).await;
+    assert_eq!(dashboard.status, StatusCode::OK);
+    assert!(dashboard.body.contains("<span class=\"who\">bob</span>"));
+}
+
+#[tokio::test]
+async fn every_form_needs_the_session_token() {
+    let site = site().await;
+    let session = site.sign_in("admin", "admin-password").await.unwrap();
+    for (action, form) in [
+        ("/sign_out", ""),
+        ("/teams", "name=sneaky"),
+        ("/namespaces", "name=sneaky&team=sneaky"),
+        ("/tokens", "application=sneaky"),
+        ("/admin/users", "username=sneaky&password=sneaky-password"),
+        ("/admin/users/2", "enabled=false"),
+    ] {
+        for csrf in ["", "csrf=wrong&"] {
+            let page = site
+                .request(Method::POST, action, &[&session], Some(&format!("{csrf}{form}")))
+                .await;
+            assert_eq!(page.status, StatusCode::FORBIDDEN, "{action} with '{csrf}'");
+            assert!(page.body.contains("security token is missing or stale"));
+        }
+    }
+    // Nothing happened: no team, no user, alice still enabled, admin still signed in.
+    assert!(site.store.team_by_name("sneaky").await.unwrap().is_none());
+    assert!(site.store.user_by_name("sneaky").await.unwrap().is_none());
+    assert!(site.store.user_by_name("alice").await.unwrap().unwrap().enabled);
+    assert_eq!(site.get("/", &session).await.status, StatusCode::OK);
+
+    // Another session's token does not do either.
+    let other = site.sign_in("bob", "bob-password").await.unwrap();
+    let bobs_csrf = site.get("/", &other).await.csrf();
+    let page = site
+        .request(
+            Method::POST,
+            "/teams",
+            &[&session],
+            Some(&format!("csrf={bobs_csrf}&name=sneaky")),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+
+    let signed_out = site.post("/", "/sign_out", &session, "").await;
+    assert_eq!(signed_out.location.as_deref(), Some("/sign_in"));
+    assert_eq!(
+        site.get("/", &session).await.status,
+        StatusCode::SEE_OTHER,
+        "the session ended"
+    );
+}
+
+#[tokio::test]
+async fn teams_namespaces_tokens_and_users_are_managed_through_the_api_rules() {
+    let site = site().await;
+    let alice = site.sign_in("alice", "alice-password").await.unwrap();
+
+    let created = site
+        .post("/teams", "/teams", &alice, "name=devs&description=builders")
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let team_page = created.location.unwrap();
+    let added = site
+        .post(
+            &team_page,
+            &format!("{team_page}/members"),
+            &alice,
+            "user=bob&role=viewer",
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let page = site.get(&team_page, &alice).await;
+    assert!(page.body.contains("bob") && page.body.contains("builders"));
+    // The API's refusal shows as a page with its status and message: the last owner stays.
+    let alice_id = site.store.user_by_name("alice").await.unwrap().unwrap().id;
+    let refused = site
+        .post(
+            &team_page,
+            &format!("{team_page}/members/{}", alice_id.0),
+            &alice,
+            "action=remove",
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("at least one owner"), "{}", refused.body);
+
+    let namespace = site
+        .post(
+            "/namespaces",
+            "/namespaces",
+            &alice,
+            "name=devs-ns&team=devs&visibility=private&description=",
+        )
+        .await;
+    assert_eq!(namespace.status, StatusCode::SEE_OTHER, "{}", namespace.body);
+    let namespace_page = namespace.location.unwrap();
+    let changed = site
+        .post(
+            &namespace_page,
+            &namespace_page,
+            &alice,
+            "visibility=public&description=open+now",
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.body);
+    let page = site.get(&namespace_page, &alice).await;
+    assert!(page.body.contains("<strong id=\"visibility\">public</strong>") && page.body.contains("open now"));
+
+    // bob, a viewer, sees the namespace but gets no edit form, and a forged edit is refused.
+    let bob = site.sign_in("bob", "bob-password").await.unwrap();
+    let bobs_view = site.get(&namespace_page, &bob).await;
+    assert_eq!(bobs_view.status, StatusCode::OK);
+    assert!(!bobs_view.body.contains("<h2>Edit</h2>"));
+    let forged = site.post("/", &namespace_page, &bob, "visibility=private").await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+    assert_eq!(site.get("/admin/users", &bob).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(site.get("/teams/999", &bob).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(site.get("/repositories/x'1", &bob).await.status, StatusCode::NOT_FOUND);
+
+    // Application tokens: shown once on creation, listed without the secret, revocable.
+    let created = site.post("/tokens", "/tokens", &alice, "application=ci").await;
+    assert_eq!(created.status, StatusCode::OK);
+    let start = created.body.find("<code id=\"new-token\">").unwrap() + 21;
+    let secret = created.body[start..].split('<').next().unwrap().to_owned();
+    assert!(secret.len() > 20);
+    let listed = site.get("/tokens", &alice).await;
+    assert!(
+        listed.body.contains("ci") && !listed.body.contains(&secret),
+        "the secret is shown once"
+    );
+    let store_tokens = site.store.list_app_tokens(alice_id).await.unwrap();
+    let revoke = format!("/tokens/{}/revoke", store_tokens[0].id.0);
+    assert_eq!(
+        site.post("/tokens", &revoke, &alice, "").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(site.store.list_app_tokens(alice_id).await.unwrap().is_empty());
+
+    // Administration: create a user, disable alice: her session ends at once.
+    let admin = site.sign_in("admin", "admin-password").await.unwrap();
+    let new_user = site
+        .post(
+            "/admin/users",
+            "/admin/users",
+            &admin,
+            "username=carol&email=carol%40example.com&password=carol-password",
+        )
+        .await;
+    assert_eq!(new_user.status, StatusCode::SEE_OTHER, "{}", new_user.body);
+    assert!(site.sign_in("carol", "carol-password").await.is_ok());
+    let disable = site
+        .post(
+            "/admin/users",
+            &format!("/admin/users/{}", alice_id.0),
+            &admin,
+            "enabled=false",
+        )
+        .await;
+    assert_eq!(disable.status, StatusCode::SEE_OTHER, "{}", disable.body);
+    assert_eq!(
+        site.get("/", &alice).await.status,
+        StatusCode::SEE_OTHER,
+        "disabled: signed out"
+    );
+    assert!(site.sign_in("alice", "alice-password").await.is_err());
+    let users = site.get("/admin/users", &admin).await;
+    assert!(users.body.contains("disabled"));
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_assets_are_served_locally() {
+    let site = site().await;
+    let page = site.request(Method::GET, "/sign_in", &[], None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        !page.body.contains("http://") && !page.body.contains("https://"),
+        "no external assets"
+    );
+    let response = site
+        .app
+        .clone()
+        .oneshot(Request::get("/sign_in").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let headers = response.headers();
+    assert!(
+        headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+    assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    for asset in ["/assets/portus.css", "/assets/portus.js"] {
+        let page = site.request(Method::GET, asset, &[], None).await;
+        assert_eq!(page.status, StatusCode::OK, "{asset}");
+        assert!(!page.body.is_empty());
+    }
+    // The API keeps answering in JSON next to the pages.
+    let api = site.request(Method::GET, "/api/v1/teams", &[], None).await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED);
+    assert!(api.body.starts_with("{\"errors\""), "{}", api.body);
+    // A session cookie is not an API credential: the API only takes application tokens.
+    let session = site.sign_in("alice", "alice-password").await.unwrap();
+    let api = site.request(Method::GET, "/api/v1/teams", &[&session], None).await;
+    assert_eq!(
+        api.status,
+        StatusCode::UNAUTHORIZED,
+        "no cookie-authenticated API, so no CSRF there"
+    );
+}

@@ -1,0 +1,181 @@
+//! HTML of the pages (maud): the layout, and the pieces several pages share. Everything shown
+//! comes from the REST API's JSON; maud escapes every value it interpolates.
+
+use maud::{DOCTYPE, Markup, html};
+use serde_json::Value;
+
+use super::Signed;
+
+/// Severities, most severe first, as the API names them.
+pub const SEVERITIES: [&str; 6] = ["Critical", "High", "Medium", "Low", "Negligible", "Unknown"];
+
+/// Rank of a severity name (0 = most severe); unknown names rank last.
+pub fn severity_rank(name: &str) -> usize {
+    SEVERITIES
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case(name))
+        .unwrap_or(SEVERITIES.len())
+}
+
+/// A JSON value as display text (`""` for null).
+pub fn text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The page frame: navigation (with the search box and sign-out when signed in) and `body`.
+pub fn layout(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Portus" }
+                link rel="stylesheet" href="/assets/portus.css";
+                script src="/assets/portus.js" defer {}
+            }
+            body {
+                a.skip href="#content" { "Skip to content" }
+                header.top {
+                    nav aria-label="Main" {
+                        a.brand href="/" { "Portus" }
+                        @if let Some(signed) = signed {
+                            a href="/namespaces" { "Namespaces" }
+                            a href="/teams" { "Teams" }
+                            a href="/tokens" { "Application tokens" }
+                            @if signed.user.admin {
+                                a href="/admin/users" { "Users" }
+                            }
+                            form.search role="search" method="get" action="/search" {
+                                label.visually-hidden for="q" { "Search" }
+                                input #q type="search" name="q" placeholder="Search namespaces, repositories, tags";
+                                button type="submit" { "Search" }
+                            }
+                            form.inline method="post" action="/sign_out" {
+                                (csrf_field(&signed.csrf))
+                                span.who { (signed.user.username) }
+                                button type="submit" #sign-out { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                main #content {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// The page for an error answer.
+pub fn error_page(title: &str, message: &str) -> Markup {
+    layout(
+        title,
+        None,
+        html! {
+            p.error role="alert" { (message) }
+            p { a href="/" { "Back to the dashboard" } }
+        },
+    )
+}
+
+/// The hidden CSRF field of a form.
+pub fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(token); }
+}
+
+/// A form with one button posting `fields` to `action`.
+pub fn button_form(action: &str, csrf: &str, fields: &[(&str, &str)], label: &str, class: &str) -> Markup {
+    html! {
+        form.inline method="post" action=(action) {
+            (csrf_field(csrf))
+            @for (name, value) in fields {
+                input type="hidden" name=(name) value=(value);
+            }
+            button type="submit" class=(class) { (label) }
+        }
+    }
+}
+
+/// The security badge of a tag or repository: counts by severity once every backend finished;
+/// "pending", "failed" and "not scanned" shown as such, never as clean.
+pub fn security_badge(status: &str, counts: &Value) -> Markup {
+    let mut found: Vec<(&str, u64)> = SEVERITIES
+        .iter()
+        .filter_map(|s| {
+            let count = counts
+                .as_object()?
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(s))
+                .and_then(|(_, v)| v.as_u64())?;
+            (count > 0).then_some((*s, count))
+        })
+        .collect();
+    found.sort_by_key(|(s, _)| severity_rank(s));
+    match status {
+        "done" if found.is_empty() => html! { span.badge.clean data-status="clean" { "No known vulnerabilities" } },
+        "done" => {
+            let worst = found[0].0.to_ascii_lowercase();
+            let summary: Vec<String> = found
+                .iter()
+                .map(|(s, n)| format!("{n} {}", s.to_ascii_lowercase()))
+                .collect();
+            html! {
+                span class={ "badge vulnerable worst-" (worst) } data-status="vulnerable" {
+                    (summary.join(" · "))
+                }
+            }
+        }
+        "failed" => html! { span.badge.failed data-status="failed" { "Scan failed" } },
+        "pending" | "scanning" => html! { span.badge.pending data-status="pending" { "Scan pending" } },
+        _ => html! { span.badge.unscanned data-status="not-scanned" { "Not scanned" } },
+    }
+}
+
+/// A byte count for people ("—" until the catalog sync has measured it).
+pub fn size(bytes: &Value) -> String {
+    let Some(bytes) = bytes.as_u64() else {
+        return "—".into();
+    };
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// A timestamp as the API gives it, shortened to the minute.
+pub fn when(value: &Value) -> Markup {
+    let raw = text(value);
+    let short = raw.get(..16).unwrap_or(&raw).replace('T', " ");
+    html! { time datetime=(raw) { (short) } }
+}
+
+/// A digest shortened for tables, whole in the tooltip.
+pub fn digest(value: &Value) -> Markup {
+    let raw = text(value);
+    let short = raw.get(..19).unwrap_or(&raw).to_owned();
+    html! { code title=(raw) { (short) } }
+}
+
+/// A notice shown once, for example a new application token.
+pub fn notice(body: Markup) -> Markup {
+    html! { div.notice role="status" { (body) } }
+}
+
+/// The empty-state line of a table.
+pub fn none(what: &str) -> Markup {
+    html! { p.empty { "No " (what) " yet." } }
+}

@@ -1,0 +1,353 @@
+//! End to end in a real browser: Debian's headless Chromium, driven through chromedriver
+//! (WebDriver) by fantoccini, against `portus serve` with a real `docker-registry`, an image
+//! pushed with skopeo and the dummy scanner. Set `PORTUS_SCREENSHOTS=DIR` to save the
+//! repository and tag pages as PNG (that is how `docs/screenshots/` was made).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::harness::{
+    Creds, Daemon, Portus, Registry, free_port, oci_layout, require_program, skopeo_copy, wait_for_port, wait_until,
+};
+
+const SERVICE: &str = "registry.web";
+
+/// chromedriver on a free loopback port, and a session of headless Chromium.
+async fn browser(dir: &std::path::Path) -> (Daemon, Client) {
+    require_program("chromedriver");
+    let port = free_port();
+    let log = dir.join("chromedriver.log");
+    let daemon = Daemon::spawn(Command::new("chromedriver").arg(format!("--port={port}")), log.clone());
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_for_port(addr, "chromedriver", &log);
+    let profile = dir.join("chromium-profile");
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://{addr}"))
+        .await
+        .expect("a Chromium session through chromedriver");
+    (daemon, client)
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn path_of(client: &Client) -> String {
+    let url = client.current_url().await.unwrap();
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
+
+async fn sign_in(client: &Client, base: &str, user: &str, password: &str) {
+    client.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(
+        path_of(client).await,
+        "/sign_in",
+        "signed-out visitors are sent to sign in"
+    );
+    client
+        .find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys(user)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    if let Some(dir) = std::env::var_os("PORTUS_SCREENSHOTS") {
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let png = client.screenshot().await.unwrap();
+        std::fs::write(dir.join(name), png).unwrap();
+    }
+}
+
+#[test]
+fn browse_a_pushed_repository_with_its_vulnerabilities_star_search_and_sign_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let registry_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut portus = Portus::new(tmp.path(), SERVICE, "");
+    portus.append_config(&format!(
+        "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = 0\n[security]\ninterval_secs = 1\n[security.dummy]\nserver = \"on\"\n"
+    ));
+    let yaml = portus.cli(&["config", "registry"], None);
+    portus.start();
+    let _registry = Registry::start_on(tmp.path(), &yaml, registry_addr);
+    portus.user("alice", "alice-password");
+    portus.user("bob", "bob-password");
+
+    let layout = tmp.path().join("image");
+    oci_layout(&layout, "1", "the web test's image\n");
+    let pushed = skopeo_copy(
+        &format!("oci:{}:1", layout.display()),
+        Creds::Anonymous,
+        &format!("docker://{registry_addr}/alice/webapp:1.0"),
+        Creds::User("alice", "alice-password"),
+    );
+    assert!(
+        pushed.status.success(),
+        "push: {}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    let scanned = || {
+        let out = portus.try_cli(&["scan", "alice/webapp:1.0", "--stored", "--json"], None);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).is_ok_and(|j| j["status"] == "done")
+    };
+    assert!(
+        wait_until(Duration::from_secs(15), scanned),
+        "not scanned:\n{}",
+        portus.log()
+    );
+
+    let base = format!("http://{}", portus.addr);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (_driver, client) = browser(tmp.path()).await;
+
+        // A wrong password: refused with a message, still on the sign-in page.
+        sign_in(&client, &base, "alice", "not-her-password").await;
+        assert_eq!(path_of(&client).await, "/sign_in");
+        assert!(
+            text_of(&client, "#sign-in-error")
+                .await
+                .contains("Invalid user name or password")
+        );
+
+        client.delete_all_cookies().await.unwrap();
+        sign_in(&client, &base, "alice", "alice-password").await;
+        assert_eq!(path_of(&client).await, "/", "signed in, on the dashboard");
+        assert!(
+            text_of(&client, "#content").await.contains("tag.push"),
+            "the push is in the activity"
+        );
+
+        // Namespace -> repository: the tag with its vulnerability badge from the dummy backend.
+        client
+            .find(Locator::LinkText("Namespaces"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .find(Locator::LinkText("alice"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .find(Locator::LinkText("alice/webapp"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let repository_path = path_of(&client).await;
+        assert!(repository_path.starts_with("/repositories/"), "{repository_path}");
+        let row = text_of(&client, "#tags tbody tr").await;
+        assert!(
+            row.contains("1.0") && row.contains("alice") && row.contains("sha256:"),
+            "{row}"
+        );
+        let badge = client.find(Locator::Css("#tags tbody tr .badge")).await.unwrap();
+        assert_eq!(badge.attr("data-status").await.unwrap().as_deref(), Some("vulnerable"));
+        let badge_text = badge.text().await.unwrap();
+        assert_eq!(badge_text, "1 high · 1 medium · 1 low");
+        screenshot(&client, "repository.png").await;
+
+        // The tag page: findings merged across backends, sortable by severity.
+        client
+            .find(Locator::LinkText("1.0"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert!(path_of(&client).await.starts_with("/tags/"));
+        let severities = |client: Client| async move {
+            let mut out = Vec::new();
+            for cell in client
+                .find_all(Locator::Css("#vulnerabilities tbody td:nth-child(2)"))
+                .await
+                .unwrap()
+            {
+                out.push(cell.text().await.unwrap());
+            }
+            out
+        };
+        let descending = severities(client.clone()).await;
+        assert_eq!(descending.len(), 3, "the dummy backend's three findings");
+        assert_eq!(descending, ["High", "Medium", "Low"]);
+        assert!(
+            text_of(&client, "#vulnerabilities tbody").await.contains("dummy"),
+            "found by"
+        );
+        assert!(text_of(&client, "#backends").await.contains("dummy: done"));
+        screenshot(&client, "tag.png").await;
+        client
+            .find(Locator::Id("sort-severity"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let ascending = severities(client.clone()).await;
+        let mut reversed = descending.clone();
+        reversed.reverse();
+        assert_eq!(ascending, reversed, "sorted by severity the other way");
+
+        // Star it: the count changes and the dashboard lists it.
+        client.goto(&format!("{base}{repository_path}")).await.unwrap();
+        assert!(text_of(&client, "#stars").await.starts_with('0'));
+        client
+            .find(Locator::Css("button.star"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert!(text_of(&client, "#stars").await.starts_with('1'), "starred");
+        client
+            .find(Locator::LinkText("Portus"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert!(
+            text_of(&client, "#content").await.contains("alice/webapp"),
+            "starred on the dashboard"
+        );
+
+        // Search for it.
+        client
+            .find(Locator::Id("q"))
+            .await
+            .unwrap()
+            .send_keys("webapp")
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css("form.search button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert!(path_of(&client).await.starts_with("/search?q=webapp"));
+        let hits = text_of(&client, "#content").await;
+        assert!(hits.contains("alice/webapp"), "{hits}");
+        client
+            .find(Locator::LinkText("alice/webapp"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert_eq!(
+            path_of(&client).await,
+            repository_path,
+            "the hit leads to the repository"
+        );
+
+        // A form posted without its CSRF token is refused, and nothing changes.
+        client.goto(&format!("{base}{repository_path}")).await.unwrap();
+        client
+            .execute(
+                "document.querySelector('form button.star').form.querySelector('input[name=csrf]').remove();",
+                vec![],
+            )
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css("button.star"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert!(
+            text_of(&client, "#content")
+                .await
+                .contains("security token is missing or stale"),
+            "refused without the CSRF token"
+        );
+        client.goto(&format!("{base}{repository_path}")).await.unwrap();
+        assert!(
+            text_of(&client, "#stars").await.starts_with('1'),
+            "the refused unstar changed nothing"
+        );
+
+        // Sign out: the session is gone.
+        client
+            .find(Locator::Id("sign-out"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert_eq!(path_of(&client).await, "/sign_in");
+        client.goto(&format!("{base}{repository_path}")).await.unwrap();
+        assert_eq!(path_of(&client).await, "/sign_in", "signed out for good");
+
+        // bob has no access to alice's private namespace: no page, no leak of the name.
+        sign_in(&client, &base, "bob", "bob-password").await;
+        assert_eq!(path_of(&client).await, "/");
+        client.goto(&format!("{base}{repository_path}")).await.unwrap();
+        let source = client.source().await.unwrap();
+        assert!(source.contains("Not Found"), "{source}");
+        assert!(!source.contains("webapp"), "the private name leaked: {source}");
+        client.goto(&format!("{base}/search?q=webapp")).await.unwrap();
+        let source = client.source().await.unwrap();
+        assert!(!source.contains("alice/webapp"), "the search leaked: {source}");
+        client.goto(&format!("{base}/admin/users")).await.unwrap();
+        assert!(
+            client.source().await.unwrap().contains("Forbidden"),
+            "not an administrator"
+        );
+
+        client.close().await.unwrap();
+    });
+}
