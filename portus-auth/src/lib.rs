@@ -17,6 +17,8 @@ pub mod error;
 pub mod ldap;
 #[cfg(feature = "testing")]
 pub mod ldap_testing;
+#[cfg(feature = "oidc")]
+pub mod oidc;
 pub mod password;
 pub mod service;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -328,7 +328,7 @@ async fn serve(config: &Config, paths: &DataPaths) -> Result<(), Error> {
         data_dir = %paths.dir.display(),
         "portus is serving"
     );
-    let router = serve_router(config, app.state, app.limits);
+    let router = serve_router(config, app.state, app.limits)?;
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -823,20 +823,57 @@ impl Progress {
 }
 
 #[cfg(feature = "web")]
-fn serve_router(config: &Config, state: crate::AppState, limits: crate::HttpLimits) -> axum::Router {
+fn serve_router(config: &Config, state: crate::AppState, limits: crate::HttpLimits) -> Result<axum::Router, Error> {
     if !config.web.enabled {
-        return crate::router(state, limits);
+        return Ok(crate::router(state, limits));
     }
     let web = crate::web::WebConfig {
         session_lifetime: std::time::Duration::from_secs(config.web.session_secs),
         secure_cookies: config.secure_cookies(),
         lockout_attempts: config.auth.lockout_attempts,
         lockout_duration: std::time::Duration::from_secs(config.auth.lockout_secs),
+        #[cfg(feature = "oidc")]
+        oidc: oidc_login(config, &state)?,
     };
-    crate::router_with_web(state, limits, web)
+    Ok(crate::router_with_web(state, limits, web))
+}
+
+/// The OpenID Connect provider of `[web.oidc]`, if configured.
+#[cfg(feature = "oidc")]
+fn oidc_login(config: &Config, state: &crate::AppState) -> Result<Option<crate::web::OidcLogin>, Error> {
+    use portus_auth::oidc::{OidcConfig, OidcProvider, UsernameClaim};
+    let Some(settings) = &config.web.oidc else {
+        return Ok(None);
+    };
+    let username_claim = match settings.username_claim.as_str() {
+        "preferred_username" => UsernameClaim::PreferredUsername,
+        "email_local_part" => UsernameClaim::EmailLocalPart,
+        "sub" => UsernameClaim::Sub,
+        other => {
+            return Err(Error::Config(format!(
+                "web.oidc.username_claim must be preferred_username, email_local_part or sub (got '{other}')"
+            )));
+        }
+    };
+    let oidc = OidcConfig {
+        issuer: settings.issuer.clone(),
+        client_id: settings.client_id.clone(),
+        client_secret: settings.client_secret.clone(),
+        redirect_url: format!("{}/sign_in/oidc/callback", config.public_url()),
+        scopes: settings.scopes.clone(),
+        username_claim,
+        create_users: settings.create_users,
+        timeout: std::time::Duration::from_secs(settings.timeout_secs),
+    };
+    let provider =
+        OidcProvider::new(oidc, state.tokens.store().clone()).map_err(|e| Error::Config(format!("[web.oidc]: {e}")))?;
+    Ok(Some(crate::web::OidcLogin {
+        name: settings.name.clone(),
+        provider: std::sync::Arc::new(provider),
+    }))
 }
 
 #[cfg(not(feature = "web"))]
-fn serve_router(_config: &Config, state: crate::AppState, limits: crate::HttpLimits) -> axum::Router {
-    crate::router(state, limits)
+fn serve_router(_config: &Config, state: crate::AppState, limits: crate::HttpLimits) -> Result<axum::Router, Error> {
+    Ok(crate::router(state, limits))
 }

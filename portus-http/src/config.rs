@@ -263,6 +263,54 @@ pub struct WebSettings {
     /// `Secure` cookies; default: when `public_url` is `https://`. Set it to `true` behind a
     /// TLS-terminating proxy that forwards plain HTTP.
     pub secure_cookies: Option<bool>,
+    /// Sign in with OpenID Connect (feature `oidc`), off when absent.
+    pub oidc: Option<OidcSettings>,
+}
+
+/// An OpenID Connect provider for the sign-in page (`[web.oidc]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSettings {
+    /// Issuer URL; its discovery document is read on first use.
+    pub issuer: String,
+    /// Client identifier registered with the provider.
+    pub client_id: String,
+    /// Client secret (none for a public client).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Name on the sign-in button ("Sign in with ...").
+    #[serde(default = "OidcSettings::default_name")]
+    pub name: String,
+    /// Scopes besides `openid`.
+    #[serde(default = "OidcSettings::default_scopes")]
+    pub scopes: Vec<String>,
+    /// Claim naming the local user: `preferred_username`, `email_local_part` or `sub`.
+    #[serde(default = "OidcSettings::default_claim")]
+    pub username_claim: String,
+    /// Create a local user on first sign-in.
+    #[serde(default = "OidcSettings::default_create")]
+    pub create_users: bool,
+    /// Time limit of each request to the provider.
+    #[serde(default = "OidcSettings::default_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl OidcSettings {
+    fn default_name() -> String {
+        "OpenID Connect".into()
+    }
+    fn default_scopes() -> Vec<String> {
+        vec!["profile".into(), "email".into()]
+    }
+    fn default_claim() -> String {
+        "preferred_username".into()
+    }
+    fn default_create() -> bool {
+        true
+    }
+    fn default_timeout() -> u64 {
+        10
+    }
 }
 
 impl Default for WebSettings {
@@ -271,6 +319,7 @@ impl Default for WebSettings {
             enabled: true,
             session_secs: 8 * 3600,
             secure_cookies: None,
+            oidc: None,
         }
     }
 }
@@ -374,6 +423,14 @@ pub const KEYS: &[&str] = &[
     "web.enabled",
     "web.session_secs",
     "web.secure_cookies",
+    "web.oidc.issuer",
+    "web.oidc.client_id",
+    "web.oidc.client_secret",
+    "web.oidc.name",
+    "web.oidc.scopes",
+    "web.oidc.username_claim",
+    "web.oidc.create_users",
+    "web.oidc.timeout_secs",
     "registry.url",
     "registry.service_account",
     "sync.strategy",
@@ -622,6 +679,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "ldap")]
     fn ldap_section_is_checked_at_load() {
         let config = load(
             "[ldap]\nhostname = \"127.0.0.1\"\nbase = \"ou=people,dc=example,dc=org\"\n[ldap.encryption]\nmethod = \"start_tls\"\n",
@@ -686,6 +744,16 @@ mod tests {
             },
             web: WebSettings {
                 secure_cookies: Some(true),
+                oidc: Some(OidcSettings {
+                    issuer: "https://id".into(),
+                    client_id: "c".into(),
+                    client_secret: Some("s".into()),
+                    name: "n".into(),
+                    scopes: vec![],
+                    username_claim: "sub".into(),
+                    create_users: true,
+                    timeout_secs: 1,
+                }),
                 ..WebSettings::default()
             },
             ..Config::default()

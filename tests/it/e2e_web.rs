@@ -56,6 +56,26 @@ async fn text_of(client: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Clicks what `locator` finds and waits until the browser has loaded the next page (a click
+/// returns before the navigation it starts is done).
+async fn click_through(client: &Client, locator: Locator<'_>) {
+    client.execute("window.__portusOldPage = true;", vec![]).await.unwrap();
+    client.find(locator).await.unwrap().click().await.unwrap();
+    for _ in 0..150 {
+        let loaded = client
+            .execute(
+                "return window.__portusOldPage === undefined && document.readyState === 'complete';",
+                vec![],
+            )
+            .await;
+        if matches!(loaded, Ok(serde_json::Value::Bool(true))) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the click on {locator:?} loaded no new page");
+}
+
 async fn path_of(client: &Client) -> String {
     let url = client.current_url().await.unwrap();
     match url.query() {
@@ -85,13 +105,7 @@ async fn sign_in(client: &Client, base: &str, user: &str, password: &str) {
         .send_keys(password)
         .await
         .unwrap();
-    client
-        .find(Locator::Id("sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_through(client, Locator::Id("sign-in")).await;
 }
 
 async fn screenshot(client: &Client, name: &str) {
@@ -163,27 +177,9 @@ fn browse_a_pushed_repository_with_its_vulnerabilities_star_search_and_sign_out(
         );
 
         // Namespace -> repository: the tag with its vulnerability badge from the dummy backend.
-        client
-            .find(Locator::LinkText("Namespaces"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        client
-            .find(Locator::LinkText("alice"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        client
-            .find(Locator::LinkText("alice/webapp"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click_through(&client, Locator::LinkText("Namespaces")).await;
+        click_through(&client, Locator::LinkText("alice")).await;
+        click_through(&client, Locator::LinkText("alice/webapp")).await;
         let repository_path = path_of(&client).await;
         assert!(repository_path.starts_with("/repositories/"), "{repository_path}");
         let row = text_of(&client, "#tags tbody tr").await;
@@ -198,13 +194,7 @@ fn browse_a_pushed_repository_with_its_vulnerabilities_star_search_and_sign_out(
         screenshot(&client, "repository.png").await;
 
         // The tag page: findings merged across backends, sortable by severity.
-        client
-            .find(Locator::LinkText("1.0"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click_through(&client, Locator::LinkText("1.0")).await;
         assert!(path_of(&client).await.starts_with("/tags/"));
         let severities = |client: Client| async move {
             let mut out = Vec::new();
@@ -226,13 +216,7 @@ fn browse_a_pushed_repository_with_its_vulnerabilities_star_search_and_sign_out(
         );
         assert!(text_of(&client, "#backends").await.contains("dummy: done"));
         screenshot(&client, "tag.png").await;
-        client
-            .find(Locator::Id("sort-severity"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click_through(&client, Locator::Id("sort-severity")).await;
         let ascending = severities(client.clone()).await;
         let mut reversed = descending.clone();
         reversed.reverse();
@@ -241,21 +225,9 @@ fn browse_a_pushed_repository_with_its_vulnerabilities_star_search_and_sign_out(
         // Star it: the count changes and the dashboard lists it.
         client.goto(&format!("{base}{repository_path}")).await.unwrap();
         assert!(text_of(&client, "#stars").await.starts_with('0'));
-        client
-            .find(Locator::Css("button.star"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click_through(&client, Locator::Css("button.star")).await;
         assert!(text_of(&client, "#stars").await.starts_with('1'), "starred");
-        client
-            .find(Locator::LinkText("Portus"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click_through(&client, Locator::LinkText("Portus")).await;
         assert!(
             text_of(&client, "#content").await.contains("alice/webapp"),
             "starred on the dashboard"
@@ -269,23 +241,11 @@ fn browse_a_pushed_repository_with_its_vulnerabilities_star_search_and_sign_out(
             .send_keys("webapp")
             .await
             .unwrap();
-        client
-            .find(Locator::Css("form.search button"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click_through(&client, Locator::Css("form.search button")).await;
         assert!(path_of(&client).await.starts_with("/search?q=webapp"));
         let hits = text_of(&client, "#content").await;
         assert!(hits.contains("alice/webapp"), "{hits}");
-        client
-            .find(Locator::LinkText("alice/webapp"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click_through(&client, Locator::LinkText("alice/webapp")).await;
         assert_eq!(
             path_of(&client).await,
             repository_path,
@@ -301,13 +261,7 @@ fn browse_a_pushed_repository_with_its_vulnerabilities_star_search_and_sign_out(
             )
             .await
             .unwrap();
-        client
-            .find(Locator::Css("button.star"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click_through(&client, Locator::Css("button.star")).await;
         assert!(
             text_of(&client, "#content")
                 .await
@@ -321,13 +275,7 @@ fn browse_a_pushed_repository_with_its_vulnerabilities_star_search_and_sign_out(
         );
 
         // Sign out: the session is gone.
-        client
-            .find(Locator::Id("sign-out"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click_through(&client, Locator::Id("sign-out")).await;
         assert_eq!(path_of(&client).await, "/sign_in");
         client.goto(&format!("{base}{repository_path}")).await.unwrap();
         assert_eq!(path_of(&client).await, "/sign_in", "signed out for good");

@@ -40,6 +40,28 @@ pub struct WebConfig {
     pub lockout_attempts: u32,
     /// How long a locked account stays locked, for the same message.
     pub lockout_duration: Duration,
+    /// Sign in with OpenID Connect, when configured.
+    #[cfg(feature = "oidc")]
+    pub oidc: Option<OidcLogin>,
+}
+
+/// An OpenID Connect provider offered on the sign-in page.
+#[cfg(feature = "oidc")]
+#[derive(Clone)]
+pub struct OidcLogin {
+    /// The name on the button ("Sign in with ...").
+    pub name: String,
+    /// The provider.
+    pub provider: Arc<portus_auth::oidc::OidcProvider>,
+}
+
+#[cfg(feature = "oidc")]
+impl std::fmt::Debug for OidcLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcLogin")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for WebConfig {
@@ -49,6 +71,8 @@ impl Default for WebConfig {
             secure_cookies: true,
             lockout_attempts: 0,
             lockout_duration: Duration::from_secs(900),
+            #[cfg(feature = "oidc")]
+            oidc: None,
         }
     }
 }
@@ -58,6 +82,9 @@ pub struct Web {
     sessions: Sessions,
     api: Router,
     config: WebConfig,
+    /// OpenID Connect attempts under way, by SHA-256 of the `portus_oidc` cookie.
+    #[cfg(feature = "oidc")]
+    oidc_attempts: session::Attempts<portus_auth::oidc::PendingLogin>,
 }
 
 /// The web pages and their assets, for `state`.
@@ -66,8 +93,16 @@ pub fn router(state: AppState, config: WebConfig) -> Router<AppState> {
         sessions: Sessions::new(config.session_lifetime),
         api: crate::routes::api::router().with_state(state),
         config,
+        #[cfg(feature = "oidc")]
+        oidc_attempts: session::Attempts::new(Duration::from_secs(600)),
     });
-    Router::new()
+    #[cfg(feature = "oidc")]
+    let router = Router::new()
+        .route("/sign_in/oidc", get(pages::oidc_begin))
+        .route("/sign_in/oidc/callback", get(pages::oidc_callback));
+    #[cfg(not(feature = "oidc"))]
+    let router = Router::new();
+    router
         .route("/", get(pages::dashboard))
         .route("/sign_in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/sign_out", post(pages::sign_out))

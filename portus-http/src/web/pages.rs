@@ -77,6 +77,7 @@ fn sign_in_page(web: &Web, status: StatusCode, message: Option<&str>, username: 
                 p.hint { (lockout) }
             }
         }
+        (oidc_button(web))
     };
     let cookie = set_cookie(
         SIGN_IN_CSRF_COOKIE,
@@ -107,24 +108,104 @@ pub async fn sign_in(
     let username = field(&form, "username");
     let password = form.get("password").map(String::as_str).unwrap_or_default();
     match state.tokens.authenticate(username, &Secret::new(password)).await {
-        Ok((user, _)) => {
-            let session = web.sessions.start(user.id);
-            let secure = web.config.secure_cookies;
-            let mut response = Redirect::to("/").into_response();
-            let headers = response.headers_mut();
-            let session_cookie = set_cookie(SESSION_COOKIE, &session, web.sessions.lifetime(), secure);
-            let clear_csrf = set_cookie(SIGN_IN_CSRF_COOKIE, "", Duration::ZERO, secure);
-            for value in [session_cookie, clear_csrf] {
-                headers.append(SET_COOKIE, value.parse().expect("cookie values are ASCII"));
-            }
-            Ok(response)
-        }
+        Ok((user, _)) => Ok(signed_in(&web, user.id, SIGN_IN_CSRF_COOKIE)),
         Err(portus_auth::Error::InvalidCredentials) => Ok(sign_in_page(
             &web,
             StatusCode::UNAUTHORIZED,
             Some("Invalid user name or password, or the account is disabled or locked."),
             username,
         )),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Starts a new session for `user` (never reusing one the browser brought: no fixation),
+/// clears the cookie of the sign-in attempt and sends the browser to the dashboard.
+fn signed_in(web: &Web, user: portus_core::model::UserId, attempt_cookie: &str) -> Response {
+    let session = web.sessions.start(user);
+    let secure = web.config.secure_cookies;
+    let mut response = Redirect::to("/").into_response();
+    let headers = response.headers_mut();
+    let session_cookie = set_cookie(SESSION_COOKIE, &session, web.sessions.lifetime(), secure);
+    let clear_attempt = set_cookie(attempt_cookie, "", Duration::ZERO, secure);
+    for value in [session_cookie, clear_attempt] {
+        headers.append(SET_COOKIE, value.parse().expect("cookie values are ASCII"));
+    }
+    response
+}
+
+#[cfg(feature = "oidc")]
+fn oidc_button(web: &Web) -> Markup {
+    match &web.config.oidc {
+        Some(oidc) => html! {
+            p.alternative { a.button #sign-in-oidc href="/sign_in/oidc" { "Sign in with " (oidc.name) } }
+        },
+        None => html! {},
+    }
+}
+
+#[cfg(not(feature = "oidc"))]
+fn oidc_button(_web: &Web) -> Markup {
+    html! {}
+}
+
+/// Cookie naming the OpenID Connect attempt under way.
+#[cfg(feature = "oidc")]
+const OIDC_COOKIE: &str = "portus_oidc";
+
+/// `GET /sign_in/oidc`: off to the provider, with a fresh state, nonce and PKCE challenge.
+#[cfg(feature = "oidc")]
+pub async fn oidc_begin(Extension(web): Extension<Arc<Web>>) -> Result<Response, PageError> {
+    let Some(oidc) = &web.config.oidc else {
+        return Err(PageError::new(StatusCode::NOT_FOUND, "There is no such page."));
+    };
+    let (url, pending) = oidc.provider.begin().await?;
+    let attempt = web.oidc_attempts.put(pending);
+    let mut response = Redirect::to(url.as_str()).into_response();
+    let cookie = set_cookie(
+        OIDC_COOKIE,
+        &attempt,
+        Duration::from_secs(600),
+        web.config.secure_cookies,
+    );
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, cookie.parse().expect("cookie values are ASCII"));
+    Ok(response)
+}
+
+/// `GET /sign_in/oidc/callback`: the provider sent the browser back; the attempt is used up
+/// whatever the outcome.
+#[cfg(feature = "oidc")]
+pub async fn oidc_callback(
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+    Query(query): Query<Fields>,
+) -> Result<Response, PageError> {
+    let Some(oidc) = &web.config.oidc else {
+        return Err(PageError::new(StatusCode::NOT_FOUND, "There is no such page."));
+    };
+    let pending = cookie(&headers, OIDC_COOKIE).and_then(|id| web.oidc_attempts.take(id));
+    let Some(pending) = pending else {
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "This sign-in attempt is unknown, used or expired. Start again from the sign-in page.",
+        ));
+    };
+    let failed = |web: &Web| {
+        let message = format!("Sign-in with {} failed.", oidc.name);
+        sign_in_page(web, StatusCode::UNAUTHORIZED, Some(&message), "")
+    };
+    if query.contains_key("error") {
+        return Ok(failed(&web));
+    }
+    match oidc
+        .provider
+        .finish(pending, field(&query, "state"), field(&query, "code"))
+        .await
+    {
+        Ok(user) => Ok(signed_in(&web, user.id, OIDC_COOKIE)),
+        Err(portus_auth::Error::InvalidCredentials) => Ok(failed(&web)),
         Err(other) => Err(other.into()),
     }
 }

@@ -132,6 +132,43 @@ impl Sessions {
     }
 }
 
+/// Short-lived server-side values keyed by a random cookie (an OpenID Connect attempt between
+/// leaving for the provider and coming back): each can be taken once.
+pub struct Attempts<T> {
+    by_digest: Mutex<HashMap<Vec<u8>, (Instant, T)>>,
+    lifetime: Duration,
+}
+
+impl<T> Attempts<T> {
+    /// Attempts that expire `lifetime` after they start.
+    pub fn new(lifetime: Duration) -> Self {
+        Attempts {
+            by_digest: Mutex::new(HashMap::new()),
+            lifetime,
+        }
+    }
+
+    /// Remembers `value`; returns the identifier for the cookie.
+    pub fn put(&self, value: T) -> String {
+        let id = random_token();
+        let now = Instant::now();
+        let mut attempts = self.by_digest.lock().unwrap_or_else(|e| e.into_inner());
+        attempts.retain(|_, (started, _)| now.duration_since(*started) < self.lifetime);
+        attempts.insert(key(&id), (now, value));
+        id
+    }
+
+    /// Takes the live value `id` names (it cannot be taken again).
+    pub fn take(&self, id: &str) -> Option<T> {
+        let (started, value) = self
+            .by_digest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key(id))?;
+        (started.elapsed() < self.lifetime).then_some(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +187,18 @@ mod tests {
         let short = Sessions::new(Duration::ZERO);
         let id = short.start(UserId(1));
         assert!(short.get(&id).is_none(), "an expired session is gone");
+    }
+
+    #[test]
+    fn attempts_are_taken_once_and_expire() {
+        let attempts = Attempts::new(Duration::from_secs(60));
+        let id = attempts.put(5);
+        assert_eq!(attempts.take("other"), None);
+        assert_eq!(attempts.take(&id), Some(5));
+        assert_eq!(attempts.take(&id), None, "taken once");
+        let expired = Attempts::new(Duration::ZERO);
+        let id = expired.put(1);
+        assert_eq!(expired.take(&id), None);
     }
 
     #[test]

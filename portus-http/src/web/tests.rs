@@ -51,6 +51,10 @@ impl Page {
 }
 
 async fn site() -> Site {
+    site_with(|_, _| {}).await
+}
+
+async fn site_with(configure: impl FnOnce(&mut WebConfig, &Arc<InMemoryStore>)) -> Site {
     let store = Arc::new(InMemoryStore::new());
     for (name, admin) in [("admin", true), ("alice", false), ("bob", false)] {
         let hash = hash_password(&Secret::new(format!("{name}-password")), 4)
@@ -83,12 +87,13 @@ async fn site() -> Site {
     let service = TokenService::new(store.clone(), vec![Arc::new(local)], issuer, config);
     let mut state = AppState::new(Arc::new(service));
     state.bcrypt_cost = 4;
-    let web = WebConfig {
+    let mut web = WebConfig {
         secure_cookies: false,
         lockout_attempts: 3,
         lockout_duration: Duration::from_secs(600),
         ..WebConfig::default()
     };
+    configure(&mut web, &store);
     Site {
         app: router_with_web(state, HttpLimits::default(), web),
         store,
@@ -414,4 +419,290 @@ async fn pages_carry_security_headers_and_assets_are_served_locally() {
         StatusCode::UNAUTHORIZED,
         "no cookie-authenticated API, so no CSRF there"
     );
+}
+
+/// Sign in with OpenID Connect against a provider served on 127.0.0.1 by the test: discovery,
+/// keys, an authorization endpoint that signs its one user in at once, and a token endpoint
+/// that checks the client, the code, the redirect URL and PKCE like a real provider.
+#[cfg(feature = "oidc")]
+mod oidc {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use aws_lc_rs::digest::{SHA256, digest};
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    use axum::extract::{Form, Query, State};
+    use axum::response::{IntoResponse, Redirect, Response};
+    use axum::routing::{get, post};
+    use data_encoding::{BASE64, BASE64URL_NOPAD};
+    use portus_auth::oidc::{OidcConfig, OidcProvider, UsernameClaim};
+    use serde_json::json;
+
+    use super::*;
+    use crate::web::OidcLogin;
+
+    const CLIENT_ID: &str = "portus-web";
+    const CLIENT_SECRET: &str = "client-secret";
+    const CALLBACK: &str = "http://portus.test/sign_in/oidc/callback";
+
+    struct Grant {
+        nonce: String,
+        challenge: String,
+        redirect_uri: String,
+        user: String,
+    }
+
+    struct Provider {
+        issuer: String,
+        key: Vec<u8>,
+        other_key: Vec<u8>,
+        point: Vec<u8>,
+        grants: Mutex<HashMap<String, Grant>>,
+        user: Mutex<String>,
+        tamper: Mutex<&'static str>,
+    }
+
+    fn pkcs8() -> Vec<u8> {
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    }
+
+    async fn discovery(State(p): State<Arc<Provider>>) -> Response {
+        axum::Json(json!({
+            "issuer": p.issuer,
+            "authorization_endpoint": format!("{}/authorize", p.issuer),
+            "token_endpoint": format!("{}/token", p.issuer),
+            "jwks_uri": format!("{}/jwks", p.issuer),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+        }))
+        .into_response()
+    }
+
+    async fn jwks(State(p): State<Arc<Provider>>) -> Response {
+        axum::Json(json!({"keys": [{
+            "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": "k1",
+            "x": BASE64URL_NOPAD.encode(&p.point[1..33]),
+            "y": BASE64URL_NOPAD.encode(&p.point[33..65]),
+        }]}))
+        .into_response()
+    }
+
+    async fn authorize(State(p): State<Arc<Provider>>, Query(q): Query<HashMap<String, String>>) -> Response {
+        assert_eq!(q["client_id"], CLIENT_ID);
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["code_challenge_method"], "S256", "PKCE");
+        assert!(q["scope"].split(' ').any(|s| s == "openid"));
+        let code = crate::web::session::random_token();
+        p.grants.lock().unwrap().insert(
+            code.clone(),
+            Grant {
+                nonce: q["nonce"].clone(),
+                challenge: q["code_challenge"].clone(),
+                redirect_uri: q["redirect_uri"].clone(),
+                user: p.user.lock().unwrap().clone(),
+            },
+        );
+        Redirect::to(&format!("{}?code={code}&state={}", q["redirect_uri"], q["state"])).into_response()
+    }
+
+    async fn token(
+        State(p): State<Arc<Provider>>,
+        headers: axum::http::HeaderMap,
+        Form(form): Form<HashMap<String, String>>,
+    ) -> Response {
+        let client = format!(
+            "Basic {}",
+            BASE64.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}").as_bytes())
+        );
+        let refuse = |error: &str| (StatusCode::BAD_REQUEST, axum::Json(json!({"error": error}))).into_response();
+        if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(client.as_str()) {
+            return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "invalid_client"}))).into_response();
+        }
+        let Some(grant) = p.grants.lock().unwrap().remove(&form["code"]) else {
+            return refuse("invalid_grant");
+        };
+        let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+        if BASE64URL_NOPAD.encode(digest(&SHA256, verifier.as_bytes()).as_ref()) != grant.challenge
+            || form["redirect_uri"] != grant.redirect_uri
+        {
+            return refuse("invalid_grant");
+        }
+        let tamper = *p.tamper.lock().unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let claims = json!({
+            "iss": p.issuer,
+            "sub": format!("id-{}", grant.user),
+            "aud": if tamper == "audience" { "someone-else" } else { CLIENT_ID },
+            "iat": now,
+            "exp": if tamper == "expired" { now - 600 } else { now + 300 },
+            "nonce": if tamper == "nonce" { "another-nonce".to_owned() } else { grant.nonce },
+            "preferred_username": grant.user,
+            "email": format!("{}@example.com", grant.user),
+            "email_verified": true,
+        });
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some("k1".into());
+        let key = if tamper == "signature" { &p.other_key } else { &p.key };
+        let id_token = jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ec_der(key)).unwrap();
+        axum::Json(json!({"access_token": "at", "token_type": "Bearer", "expires_in": 300, "id_token": id_token}))
+            .into_response()
+    }
+
+    async fn provider() -> Arc<Provider> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let key = pkcs8();
+        let point = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &key)
+            .unwrap()
+            .public_key()
+            .as_ref()
+            .to_vec();
+        let provider = Arc::new(Provider {
+            issuer,
+            key,
+            other_key: pkcs8(),
+            point,
+            grants: Mutex::new(HashMap::new()),
+            user: Mutex::new("carol".into()),
+            tamper: Mutex::new(""),
+        });
+        let app = axum::Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/jwks", get(jwks))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .with_state(provider.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        provider
+    }
+
+    fn login(issuer: &str, store: &Arc<InMemoryStore>) -> OidcLogin {
+        let config = OidcConfig {
+            issuer: issuer.to_owned(),
+            client_id: CLIENT_ID.into(),
+            client_secret: Some(CLIENT_SECRET.into()),
+            redirect_url: CALLBACK.into(),
+            scopes: vec!["profile".into(), "email".into()],
+            username_claim: UsernameClaim::PreferredUsername,
+            create_users: true,
+            timeout: Duration::from_secs(5),
+        };
+        let store: Arc<dyn PolicyStore> = store.clone();
+        OidcLogin {
+            name: "TestID".into(),
+            provider: Arc::new(OidcProvider::new(config, store).unwrap()),
+        }
+    }
+
+    /// Leaves for the provider and comes back: the callback path and the attempt cookie.
+    async fn round_trip(site: &Site) -> (String, String) {
+        let begin = site.request(Method::GET, "/sign_in/oidc", &[], None).await;
+        assert_eq!(begin.status, StatusCode::SEE_OTHER, "{}", begin.body);
+        let attempt = format!("portus_oidc={}", begin.cookie("portus_oidc").unwrap());
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let at_provider = http.get(begin.location.unwrap()).send().await.unwrap();
+        assert_eq!(at_provider.status(), StatusCode::SEE_OTHER);
+        let back = at_provider.headers()[header::LOCATION].to_str().unwrap().to_owned();
+        let callback = back
+            .strip_prefix("http://portus.test")
+            .expect("back to our callback")
+            .to_owned();
+        (callback, attempt)
+    }
+
+    async fn finish(site: &Site, callback: &str, attempt: &str) -> Page {
+        site.request(Method::GET, callback, &[attempt], None).await
+    }
+
+    #[tokio::test]
+    async fn users_sign_in_with_the_provider_and_forged_or_replayed_answers_are_refused() {
+        let provider = provider().await;
+        let issuer = provider.issuer.clone();
+        let site = site_with(|web, store| web.oidc = Some(login(&issuer, store))).await;
+        let form = site.request(Method::GET, "/sign_in", &[], None).await;
+        assert!(form.body.contains("Sign in with TestID"));
+
+        // First sign-in creates carol (no password) and signs her in.
+        let (callback, attempt) = round_trip(&site).await;
+        let done = finish(&site, &callback, &attempt).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        assert_eq!(done.location.as_deref(), Some("/"));
+        let session = format!("portus_session={}", done.cookie("portus_session").unwrap());
+        assert!(
+            site.get("/", &session)
+                .await
+                .body
+                .contains("<span class=\"who\">carol</span>")
+        );
+        let carol = site
+            .store
+            .user_by_name("carol")
+            .await
+            .unwrap()
+            .expect("created on first sign-in");
+        assert!(carol.password_hash.is_none() && !carol.admin);
+        assert_eq!(carol.email.as_deref(), Some("carol@example.com"));
+
+        // The same answer again: the attempt is used up.
+        let replayed = finish(&site, &callback, &attempt).await;
+        assert_eq!(replayed.status, StatusCode::BAD_REQUEST);
+        assert!(replayed.cookie("portus_session").is_none());
+        // An answer without the browser's attempt cookie (login CSRF): refused.
+        let (callback, _) = round_trip(&site).await;
+        assert_eq!(
+            site.request(Method::GET, &callback, &[], None).await.status,
+            StatusCode::BAD_REQUEST
+        );
+        // Another attempt's state.
+        let (callback, attempt) = round_trip(&site).await;
+        let forged = callback.replace("state=", "state=x");
+        let refused = finish(&site, &forged, &attempt).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+        assert!(refused.body.contains("Sign-in with TestID failed."));
+        // The provider reports an error.
+        let (_, attempt) = round_trip(&site).await;
+        let error = finish(&site, "/sign_in/oidc/callback?error=access_denied&state=s", &attempt).await;
+        assert_eq!(error.status, StatusCode::UNAUTHORIZED);
+
+        // ID tokens that must not verify.
+        for tamper in ["nonce", "audience", "signature", "expired"] {
+            *provider.tamper.lock().unwrap() = tamper;
+            let (callback, attempt) = round_trip(&site).await;
+            let page = finish(&site, &callback, &attempt).await;
+            assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{tamper}: {}", page.body);
+            assert!(page.cookie("portus_session").is_none(), "{tamper}");
+        }
+        *provider.tamper.lock().unwrap() = "";
+
+        // An existing user signs in as themself; a disabled one does not.
+        *provider.user.lock().unwrap() = "alice".into();
+        let (callback, attempt) = round_trip(&site).await;
+        assert_eq!(finish(&site, &callback, &attempt).await.status, StatusCode::SEE_OTHER);
+        let alice = site.store.user_by_name("alice").await.unwrap().unwrap();
+        assert!(alice.password_hash.is_some(), "the existing user, not a new one");
+        site.store.set_user_enabled(alice.id, false).await.unwrap();
+        let (callback, attempt) = round_trip(&site).await;
+        assert_eq!(
+            finish(&site, &callback, &attempt).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_provider_is_503() {
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let site = site_with(|web, store| web.oidc = Some(login(&issuer, store))).await;
+        let page = site.request(Method::GET, "/sign_in/oidc", &[], None).await;
+        assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE, "{}", page.body);
+    }
 }

@@ -1,0 +1,311 @@
+//! Sign in with OpenID Connect (feature `oidc`): the authorization code flow with PKCE, a
+//! random `state` and `nonce` per attempt, ID tokens verified against the provider's published
+//! keys (signature, issuer, audience, expiry, nonce, access-token hash), and the local user
+//! found, or created on first sign-in, by a configurable claim.
+//!
+//! The provider is discovered (`/.well-known/openid-configuration`) on first use and the
+//! answer kept; a provider that cannot be reached is [`portus_core::Error::Unavailable`], a
+//! sign-in the provider or its token does not vouch for is [`Error::InvalidCredentials`].
+//! HTTP goes through reqwest without following redirects (no SSRF through the provider's
+//! answers).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, HttpRequest, HttpResponse, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+};
+use portus_core::model::{NewUser, User};
+use portus_core::{ErrorKind, PolicyStore};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use tracing::{info, warn};
+
+use crate::error::{Error, Result};
+
+/// Which ID token claim names the local user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsernameClaim {
+    /// `preferred_username` (the default).
+    PreferredUsername,
+    /// The part of a verified `email` before the `@`.
+    EmailLocalPart,
+    /// `sub`, the provider's stable identifier.
+    Sub,
+}
+
+/// An OpenID Connect provider and this client's registration with it.
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    /// The issuer URL (discovery document at `{issuer}/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// The client identifier registered with the provider.
+    pub client_id: String,
+    /// The client secret (none for a public client).
+    pub client_secret: Option<String>,
+    /// Where the provider sends the browser back (`{public_url}/sign_in/oidc/callback`).
+    pub redirect_url: String,
+    /// Scopes asked for besides `openid`.
+    pub scopes: Vec<String>,
+    /// The claim that names the local user.
+    pub username_claim: UsernameClaim,
+    /// Create a local user (without password) on first sign-in; otherwise only existing users
+    /// may sign in this way.
+    pub create_users: bool,
+    /// Time limit of each request to the provider.
+    pub timeout: Duration,
+}
+
+/// What a sign-in attempt must remember between leaving for the provider and coming back.
+pub struct PendingLogin {
+    state: CsrfToken,
+    nonce: Nonce,
+    verifier: PkceCodeVerifier,
+    started: Instant,
+}
+
+/// How long a browser may take at the provider.
+const ATTEMPT_LIFETIME: Duration = Duration::from_secs(600);
+
+/// Signs users in through one OpenID Connect provider.
+pub struct OidcProvider {
+    config: OidcConfig,
+    http: Http,
+    metadata: Mutex<Option<CoreProviderMetadata>>,
+    store: Arc<dyn PolicyStore>,
+}
+
+/// reqwest as the HTTP client of `openidconnect` (which would otherwise bring its own,
+/// older reqwest).
+struct Http(reqwest::Client);
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
+    type Error = reqwest::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = std::result::Result<HttpResponse, reqwest::Error>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let response = self
+                .0
+                .request(parts.method, parts.uri.to_string())
+                .headers(parts.headers)
+                .body(body)
+                .send()
+                .await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await?.to_vec();
+            let mut answer = HttpResponse::new(body);
+            *answer.status_mut() = status;
+            *answer.headers_mut() = headers;
+            Ok(answer)
+        })
+    }
+}
+
+fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Core(portus_core::Error::Unavailable {
+        what: "OpenID Connect provider",
+        source: Box::new(error),
+    })
+}
+
+fn refused(what: &str, error: impl std::fmt::Display) -> Error {
+    warn!(%error, "OpenID Connect sign-in refused: {what}");
+    Error::InvalidCredentials
+}
+
+impl OidcProvider {
+    /// A provider for `config`; users are looked up in, and created in, `store`.
+    pub fn new(config: OidcConfig, store: Arc<dyn PolicyStore>) -> Result<Self> {
+        IssuerUrl::new(config.issuer.clone())
+            .map_err(|e| Error::InvalidRequest(format!("oidc.issuer '{}': {e}", config.issuer)))?;
+        RedirectUrl::new(config.redirect_url.clone())
+            .map_err(|e| Error::InvalidRequest(format!("oidc redirect URL '{}': {e}", config.redirect_url)))?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| Error::InvalidRequest(format!("HTTP client: {e}")))?;
+        Ok(OidcProvider {
+            config,
+            http: Http(http),
+            metadata: Mutex::new(None),
+            store,
+        })
+    }
+
+    async fn metadata(&self) -> Result<CoreProviderMetadata> {
+        let mut cached = self.metadata.lock().await;
+        if let Some(metadata) = cached.as_ref() {
+            return Ok(metadata.clone());
+        }
+        let issuer = IssuerUrl::new(self.config.issuer.clone()).map_err(|e| Error::InvalidRequest(e.to_string()))?;
+        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+            .await
+            .map_err(unavailable)?;
+        *cached = Some(metadata.clone());
+        Ok(metadata)
+    }
+
+    async fn client(
+        &self,
+    ) -> Result<(
+        CoreProviderMetadata,
+        openidconnect::core::CoreClient<
+            openidconnect::EndpointSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointMaybeSet,
+            openidconnect::EndpointMaybeSet,
+        >,
+    )> {
+        let metadata = self.metadata().await?;
+        let redirect =
+            RedirectUrl::new(self.config.redirect_url.clone()).map_err(|e| Error::InvalidRequest(e.to_string()))?;
+        let client = CoreClient::from_provider_metadata(
+            metadata.clone(),
+            ClientId::new(self.config.client_id.clone()),
+            self.config.client_secret.clone().map(ClientSecret::new),
+        )
+        .set_redirect_uri(redirect);
+        Ok((metadata, client))
+    }
+
+    /// Starts a sign-in: the provider URL to send the browser to, and what to remember.
+    pub async fn begin(&self) -> Result<(url::Url, PendingLogin)> {
+        let (_, client) = self.client().await?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge);
+        for scope in &self.config.scopes {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let (url, state, nonce) = request.url();
+        Ok((
+            url,
+            PendingLogin {
+                state,
+                nonce,
+                verifier,
+                started: Instant::now(),
+            },
+        ))
+    }
+
+    /// Finishes a sign-in when the provider sent the browser back with `state` and `code`:
+    /// the enabled, unlocked local user the verified ID token names.
+    pub async fn finish(&self, pending: PendingLogin, state: &str, code: &str) -> Result<User> {
+        if pending.started.elapsed() > ATTEMPT_LIFETIME {
+            return Err(refused("the attempt expired", "more than 10 minutes at the provider"));
+        }
+        if verify_slices_are_equal(state.as_bytes(), pending.state.secret().as_bytes()).is_err() {
+            return Err(refused("state mismatch", "the answer belongs to another attempt"));
+        }
+        let (metadata, client) = self.client().await?;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .map_err(|e| Error::InvalidRequest(e.to_string()))?
+            .set_pkce_verifier(pending.verifier)
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                openidconnect::RequestTokenError::Request(inner) => unavailable(inner),
+                other => refused("the code was not accepted", other),
+            })?;
+        let id_token = tokens
+            .id_token()
+            .ok_or_else(|| refused("no ID token", "the token answer has none"))?;
+        let verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(metadata.id_token_signing_alg_values_supported().clone());
+        let claims = id_token
+            .claims(&verifier, &pending.nonce)
+            .map_err(|e| refused("the ID token did not verify", e))?;
+        if let Some(expected) = claims.access_token_hash() {
+            let algorithm = id_token.signing_alg().map_err(|e| refused("ID token algorithm", e))?;
+            let key = id_token
+                .signing_key(&verifier)
+                .map_err(|e| refused("ID token key", e))?;
+            let actual = AccessTokenHash::from_token(tokens.access_token(), algorithm, key)
+                .map_err(|e| refused("access token hash", e))?;
+            if actual != *expected {
+                return Err(refused("access token hash mismatch", "substituted access token"));
+            }
+        }
+        let verified_email = claims
+            .email()
+            .filter(|_| claims.email_verified() == Some(true))
+            .map(|e| e.as_str().to_owned());
+        let username = match self.config.username_claim {
+            UsernameClaim::PreferredUsername => claims.preferred_username().map(|u| u.as_str().to_owned()),
+            UsernameClaim::EmailLocalPart => verified_email
+                .as_deref()
+                .and_then(|e| e.split_once('@'))
+                .map(|(local, _)| local.to_owned()),
+            UsernameClaim::Sub => Some(claims.subject().as_str().to_owned()),
+        }
+        .ok_or_else(|| {
+            refused(
+                "no user name claim",
+                format!("{:?} missing", self.config.username_claim),
+            )
+        })?;
+        portus_core::naming::validate_username(&username)
+            .map_err(|e| refused("the provider's user name is not a valid portus name", e))?;
+        let user = self.local_user(&username, verified_email).await?;
+        if !user.enabled || user.is_locked(portus_core::model::now()) {
+            info!(user = %user.username, "OpenID Connect sign-in refused: user disabled or locked");
+            return Err(Error::InvalidCredentials);
+        }
+        Ok(user)
+    }
+
+    async fn local_user(&self, username: &str, email: Option<String>) -> Result<User> {
+        if let Some(user) = self.store.user_by_name(username).await? {
+            return Ok(user);
+        }
+        if !self.config.create_users {
+            return Err(refused("no such local user", username));
+        }
+        let new_user = |email| NewUser {
+            username: username.to_owned(),
+            email,
+            admin: false,
+            password_hash: None,
+        };
+        let created = match self.store.create_user(new_user(email.clone())).await {
+            // The e-mail may belong to another user already: create without it.
+            Err(error) if email.is_some() && error.kind() == ErrorKind::Conflict => {
+                match self.store.user_by_name(username).await? {
+                    Some(user) => return Ok(user),
+                    None => self.store.create_user(new_user(None)).await,
+                }
+            }
+            other => other,
+        };
+        match created {
+            Ok(user) => {
+                info!(user = username, "created local user on first OpenID Connect sign-in");
+                Ok(user)
+            }
+            Err(error) if error.kind() == ErrorKind::Conflict => {
+                Ok(self.store.user_by_name(username).await?.ok_or(error)?)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+}
