@@ -298,6 +298,19 @@ impl Signed {
         }
     }
 
+    /// A form's change: refused unless the form carries this session's CSRF token, then made
+    /// through the API.
+    async fn submit(
+        &self,
+        form: &std::collections::HashMap<String, String>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, PageError> {
+        self.check_csrf(form)?;
+        self.api(method, path, body).await
+    }
+
     async fn get(&self, path: &str) -> Result<Value, PageError> {
         self.api(Method::GET, path, None).await
     }

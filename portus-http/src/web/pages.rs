@@ -374,9 +374,9 @@ pub async fn namespaces(signed: Signed) -> Result<Response, PageError> {
 
 /// `POST /namespaces`.
 pub async fn create_namespace(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
-    signed.check_csrf(&form)?;
     let created = signed
-        .api(
+        .submit(
+            &form,
             Method::POST,
             "/api/v1/namespaces",
             Some(json!({
@@ -435,7 +435,6 @@ pub async fn update_namespace(
     Path(raw): Path<String>,
     Form(form): Form<Fields>,
 ) -> Result<Response, PageError> {
-    signed.check_csrf(&form)?;
     let id = id(&raw)?;
     let mut changes = serde_json::Map::new();
     if form.contains_key("description") {
@@ -445,7 +444,8 @@ pub async fn update_namespace(
         changes.insert("visibility".into(), json!(visibility));
     }
     signed
-        .api(
+        .submit(
+            &form,
             Method::PUT,
             &format!("/api/v1/namespaces/{id}"),
             Some(Value::Object(changes)),
@@ -492,9 +492,9 @@ pub async fn teams(signed: Signed) -> Result<Response, PageError> {
 
 /// `POST /teams`.
 pub async fn create_team(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
-    signed.check_csrf(&form)?;
     let created = signed
-        .api(
+        .submit(
+            &form,
             Method::POST,
             "/api/v1/teams",
             Some(json!({"name": field(&form, "name"), "description": optional(&form, "description")})),
@@ -569,10 +569,10 @@ pub async fn add_member(
     Path(raw): Path<String>,
     Form(form): Form<Fields>,
 ) -> Result<Response, PageError> {
-    signed.check_csrf(&form)?;
     let id = id(&raw)?;
     signed
-        .api(
+        .submit(
+            &form,
             Method::POST,
             &format!("/api/v1/teams/{id}/members"),
             Some(json!({"user": field(&form, "user"), "role": field(&form, "role")})),
@@ -650,7 +650,6 @@ pub async fn repository(signed: Signed, Path(raw): Path<String>) -> Result<Respo
 
 /// `POST /repositories/{id}/star` with `starred=true|false`.
 pub async fn star(signed: Signed, Path(raw): Path<String>, Form(form): Form<Fields>) -> Result<Response, PageError> {
-    signed.check_csrf(&form)?;
     let id = id(&raw)?;
     let method = if field(&form, "starred") == "false" {
         Method::DELETE
@@ -658,7 +657,7 @@ pub async fn star(signed: Signed, Path(raw): Path<String>, Form(form): Form<Fiel
         Method::PUT
     };
     signed
-        .api(method, &format!("/api/v1/repositories/{id}/star"), None)
+        .submit(&form, method, &format!("/api/v1/repositories/{id}/star"), None)
         .await?;
     Ok(back(format!("/repositories/{id}")))
 }
@@ -794,10 +793,10 @@ pub async fn tokens(signed: Signed) -> Result<Response, PageError> {
 /// `POST /tokens`: answers with the page showing the new token once (no redirect, so the
 /// secret is never in a URL or a later page).
 pub async fn create_token(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
-    signed.check_csrf(&form)?;
     let path = format!("/api/v1/users/{}/application_tokens", signed.user.id);
     let created = signed
-        .api(
+        .submit(
+            &form,
             Method::POST,
             &path,
             Some(json!({"application": field(&form, "application")})),
@@ -813,10 +812,10 @@ pub async fn revoke_token(
     Path(raw): Path<String>,
     Form(form): Form<Fields>,
 ) -> Result<Response, PageError> {
-    signed.check_csrf(&form)?;
     let id = id(&raw)?;
     signed
-        .api(
+        .submit(
+            &form,
             Method::DELETE,
             &format!("/api/v1/users/{}/application_tokens/{id}", signed.user.id),
             None,
@@ -878,9 +877,9 @@ pub async fn users(signed: Signed) -> Result<Response, PageError> {
 
 /// `POST /admin/users`.
 pub async fn create_user(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
-    signed.check_csrf(&form)?;
     signed
-        .api(
+        .submit(
+            &form,
             Method::POST,
             "/api/v1/users",
             Some(json!({
@@ -900,7 +899,6 @@ pub async fn update_user(
     Path(raw): Path<String>,
     Form(form): Form<Fields>,
 ) -> Result<Response, PageError> {
-    signed.check_csrf(&form)?;
     let id = id(&raw)?;
     let mut changes = serde_json::Map::new();
     for key in ["enabled", "admin", "locked"] {
@@ -909,7 +907,8 @@ pub async fn update_user(
         }
     }
     signed
-        .api(
+        .submit(
+            &form,
             Method::PUT,
             &format!("/api/v1/users/{id}"),
             Some(Value::Object(changes)),
