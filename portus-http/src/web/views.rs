@@ -179,3 +179,50 @@ pub fn notice(body: Markup) -> Markup {
 pub fn none(what: &str) -> Markup {
     html! { p.empty { "No " (what) " yet." } }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn badge(status: &str, counts: Value) -> String {
+        security_badge(status, &counts).into_string()
+    }
+
+    #[test]
+    fn only_finished_scans_without_findings_are_clean() {
+        let counts = json!({"Critical": 1, "Low": 2, "High": 0});
+        let vulnerable = badge("done", counts.clone());
+        assert!(vulnerable.contains("1 critical · 2 low"), "{vulnerable}");
+        assert!(vulnerable.contains("worst-critical") && vulnerable.contains("data-status=\"vulnerable\""));
+        assert!(badge("done", json!({})).contains("data-status=\"clean\""));
+        assert!(badge("done", json!({"High": 0})).contains("data-status=\"clean\""));
+        // Findings of the backends that finished do not make a pending or failed tag look done.
+        for (status, expected) in [
+            ("pending", "Scan pending"),
+            ("scanning", "Scan pending"),
+            ("failed", "Scan failed"),
+            ("notscanned", "Not scanned"),
+            ("something-new", "Not scanned"),
+        ] {
+            let shown = badge(status, counts.clone());
+            assert!(shown.contains(expected), "{status}: {shown}");
+            assert!(
+                !shown.contains("clean") && !shown.contains("No known"),
+                "{status}: {shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn values_are_escaped_and_formatted() {
+        assert_eq!(size(&json!(512)), "512 B");
+        assert_eq!(size(&json!(3 * 1024 * 1024)), "3.0 MiB");
+        assert_eq!(size(&Value::Null), "—");
+        let page = layout("<script>x</script>", None, html! { (text(&json!("<b>"))) }).into_string();
+        assert!(!page.contains("<script>x") && page.contains("&lt;script&gt;") && page.contains("&lt;b&gt;"));
+        assert_eq!(severity_rank("critical"), 0);
+        assert_eq!(severity_rank("bogus"), SEVERITIES.len());
+    }
+}
