@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use portus_core::access::{GrantedAccess, authorize_scopes};
-use portus_core::model::User;
+use portus_core::access::{GrantedAccess, authorize_scopes, decide_scopes, wanted_namespaces};
+use portus_core::model::{NamespaceAccess, User};
 use portus_core::policy::{Caller, PolicyConfig};
 use portus_core::scope::{Scope, parse_scopes};
 use portus_core::traits::{AuthMethod, AuthOutcome, Authenticator, Secret};
@@ -290,12 +290,15 @@ impl TokenService {
     pub async fn issue(&self, request: TokenRequest) -> Result<TokenGrant> {
         self.check_service(request.service.as_deref())?;
         let scopes = self.parse_scopes(&request.scopes)?;
-        let (user, method) = match &request.credentials {
-            Credentials::Anonymous => (None, None),
-            Credentials::Password { username, secret } => {
-                let (user, method) = self.authenticate(username, secret).await?;
-                (Some(user), Some(method))
-            }
+        let (user, method, prefetched) = match &request.credentials {
+            Credentials::Anonymous => (None, None, None),
+            Credentials::Password { username, secret } => match self.repeated_login(username, secret, &scopes).await? {
+                Some((user, access)) => (Some(user), Some(AuthMethod::Password), Some(access)),
+                None => {
+                    let (user, method) = self.authenticate(username, secret).await?;
+                    (Some(user), Some(method), None)
+                }
+            },
         };
         if let (Some(account), Some(user)) = (request.account.as_deref(), user.as_ref())
             && !account.is_empty()
@@ -319,7 +322,36 @@ impl TokenService {
             }
             _ => None,
         };
-        self.grant(user.as_ref(), &scopes, refresh_token).await
+        self.grant(user.as_ref(), &scopes, refresh_token, prefetched).await
+    }
+
+    /// A repeated password login the credential cache vouches for, answered with one store
+    /// lookup for the user and the namespaces the scopes name (instead of one for the user,
+    /// then one for the namespaces). Only the case where [`authenticate`](Self::authenticate)
+    /// would succeed without side effects is served here: the cached password hash is still
+    /// the user's, the user is enabled, not locked and has no failed logins counted. Anything
+    /// else (`None`) takes the full path, which decides, refuses and counts.
+    async fn repeated_login(
+        &self,
+        username: &str,
+        secret: &Secret,
+        scopes: &[Scope],
+    ) -> Result<Option<(User, Vec<Option<NamespaceAccess>>)>> {
+        let Some(cache) = &self.cache else {
+            return Ok(None);
+        };
+        let Some(Proof::Password(hash)) = cache.get(username, secret) else {
+            return Ok(None);
+        };
+        let wanted = wanted_namespaces(scopes);
+        let Some((user, access)) = self.store.user_and_namespaces_access(username, &wanted).await? else {
+            return Ok(None);
+        };
+        let clean = user.enabled
+            && user.password_hash.as_ref() == Some(&hash)
+            && user.failed_logins == 0
+            && user.locked_until.is_none();
+        Ok(clean.then_some((user, access)))
     }
 
     /// Exchanges a refresh token (OAuth2 `grant_type=refresh_token`) for an access token. The
@@ -344,10 +376,19 @@ impl TokenService {
             .await?
             .filter(|u| u.enabled)
             .ok_or(Error::InvalidRefreshToken)?;
-        self.grant(Some(&user), &scopes, Some(refresh_token.clone())).await
+        self.grant(Some(&user), &scopes, Some(refresh_token.clone()), None)
+            .await
     }
 
-    async fn grant(&self, user: Option<&User>, scopes: &[Scope], refresh_token: Option<Secret>) -> Result<TokenGrant> {
+    /// Signs a token for what policy grants `user` of `scopes`; `prefetched` is the user's
+    /// access to the scopes' namespaces when it was already looked up.
+    async fn grant(
+        &self,
+        user: Option<&User>,
+        scopes: &[Scope],
+        refresh_token: Option<Secret>,
+        prefetched: Option<Vec<Option<NamespaceAccess>>>,
+    ) -> Result<TokenGrant> {
         let caller = match user {
             Some(u) => Caller::User {
                 id: u.id,
@@ -355,7 +396,10 @@ impl TokenService {
             },
             None => Caller::Anonymous,
         };
-        let access = authorize_scopes(self.store.as_ref(), caller, scopes, &self.config.policy).await?;
+        let access = match prefetched {
+            Some(found) => decide_scopes(caller, scopes, &wanted_namespaces(scopes), found, &self.config.policy),
+            None => authorize_scopes(self.store.as_ref(), caller, scopes, &self.config.policy).await?,
+        };
         let subject = user.map(|u| u.username.as_str()).unwrap_or("");
         let token = self.issuer.issue(subject, &self.config.service, &access)?;
         debug!(
@@ -560,6 +604,34 @@ mod tests {
         svc.issue(request(with_token(), &[])).await.unwrap();
         store.revoke_app_token(created.id).await.unwrap();
         assert!(svc.issue(request(with_token(), &[])).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_repeated_login_is_decided_like_the_first() {
+        let store = store_with_alice().await;
+        let svc = service(store.clone());
+        let scopes = [
+            "repository:alice/app:pull,push",
+            "repository:bob/app:*,push,pull",
+            "repository:library:pull",
+            "repository:alice/other:delete,pull",
+        ];
+        let first = svc.issue(request(alice("alicepass"), &scopes)).await.unwrap();
+        assert!(!first.access.is_empty());
+        let repeated = svc.issue(request(alice("alicepass"), &scopes)).await.unwrap();
+        assert_eq!(repeated.access, first.access, "served from the cache, decided the same");
+        let named_only = &scopes[..2];
+        let first_named = svc.issue(request(alice("alicepass"), named_only)).await.unwrap();
+        let repeated_named = svc.issue(request(alice("alicepass"), named_only)).await.unwrap();
+        assert_eq!(repeated_named.access, first_named.access);
+        // A failure counted meanwhile: the next login takes the full path, which clears it.
+        let alice_id = store.user_by_name("alice").await.unwrap().unwrap().id;
+        store.record_login_failure(alice_id).await.unwrap();
+        let after = svc.issue(request(alice("alicepass"), named_only)).await.unwrap();
+        assert_eq!(after.access, first_named.access);
+        assert_eq!(store.user_by_id(alice_id).await.unwrap().unwrap().failed_logins, 0);
+        // A wrong password is never served from the cache of the right one.
+        assert!(svc.issue(request(alice("wrong"), named_only)).await.is_err());
     }
 
     #[tokio::test]

@@ -75,6 +75,17 @@ pub async fn authorize_scopes(
 ) -> Result<Vec<GrantedAccess>> {
     // Every namespace the scopes name, looked up together: one store round trip per request,
     // not one per scope.
+    let wanted = wanted_namespaces(scopes);
+    let found = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        store.namespaces_access(&wanted, caller.user_id()).await?
+    };
+    Ok(decide_scopes(caller, scopes, &wanted, found, config))
+}
+
+/// The namespaces `scopes` name, each once, in request order.
+pub fn wanted_namespaces(scopes: &[Scope]) -> Vec<NamespaceRef<'_>> {
     let mut wanted: Vec<NamespaceRef<'_>> = Vec::new();
     for scope in scopes.iter().filter(|s| s.resource_type == "repository") {
         let (namespace, _) = NamespaceRef::of_repository(&scope.name);
@@ -82,14 +93,23 @@ pub async fn authorize_scopes(
             wanted.push(namespace);
         }
     }
+    wanted
+}
+
+/// [`authorize_scopes`] with the namespaces already looked up: `found[i]` is the caller's
+/// access to `wanted[i]` (from [`wanted_namespaces`]), as
+/// [`PolicyStore::namespaces_access`] answers.
+pub fn decide_scopes(
+    caller: Caller,
+    scopes: &[Scope],
+    wanted: &[NamespaceRef<'_>],
+    found: Vec<Option<crate::model::NamespaceAccess>>,
+    config: &PolicyConfig,
+) -> Vec<GrantedAccess> {
     let user_id = caller.user_id();
-    let found = if wanted.is_empty() {
-        Vec::new()
-    } else {
-        store.namespaces_access(&wanted, user_id).await?
-    };
     let facts_cache: HashMap<NamespaceRef<'_>, Option<NamespaceFacts>> = wanted
-        .into_iter()
+        .iter()
+        .copied()
         .zip(found)
         .map(|(namespace, access)| (namespace, access.map(|a| facts_of(a, user_id))))
         .collect();
@@ -141,5 +161,5 @@ pub async fn authorize_scopes(
             }
         }
     }
-    Ok(granted)
+    granted
 }

@@ -1174,6 +1174,36 @@ pub async fn namespaces_are_looked_up_together(store: &dyn PolicyStore) {
     assert!(viewer_view[2].is_none());
     assert_eq!(viewer_view[4].as_ref().unwrap().role, None, "uma's personal namespace");
     assert!(store.namespaces_access(&[], None).await.unwrap().is_empty());
+
+    // The user and their access together answer as the two lookups apart.
+    for (who, named) in [
+        (&viewer, &wanted[..]),
+        (
+            &owner,
+            &[NamespaceRef::Named("red"), NamespaceRef::Named("missing")][..],
+        ),
+        (&owner, &[NamespaceRef::Named("nothing-here")][..]),
+        (&viewer, &[][..]),
+    ] {
+        let (found_user, access) = store
+            .user_and_namespaces_access(&who.username, named)
+            .await
+            .unwrap()
+            .expect("the user exists");
+        assert_eq!(&found_user, &store.user_by_name(&who.username).await.unwrap().unwrap());
+        assert_eq!(
+            access,
+            store.namespaces_access(named, Some(who.id)).await.unwrap(),
+            "{named:?}"
+        );
+    }
+    assert!(
+        store
+            .user_and_namespaces_access("nobody", &wanted)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// Search matches substrings of names case-insensitively, takes `%` and `_` literally, and

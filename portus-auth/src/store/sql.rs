@@ -108,9 +108,15 @@ macro_rules! sql_policy_store {
         const NAMESPACE_COLUMNS: &str = "n.id, n.name, n.description, n.team_id, n.visibility, n.global, n.personal_owner_id";
 
         fn namespace_from(row: &$row) -> Result<Namespace> {
+            namespace_from_columns(row, "id")
+        }
+
+        /// A namespace from a row whose namespace id column is `id_column` (`id` unless a
+        /// join needs another name).
+        fn namespace_from_columns(row: &$row, id_column: &str) -> Result<Namespace> {
             let visibility: String = decode(row.try_get("visibility"))?;
             Ok(Namespace {
-                id: NamespaceId(decode(row.try_get("id"))?),
+                id: NamespaceId(decode(row.try_get(id_column))?),
                 name: decode(row.try_get("name"))?,
                 description: decode(row.try_get("description"))?,
                 team_id: decode(row.try_get::<Option<i64>, _>("team_id"))?.map(TeamId),
@@ -118,6 +124,22 @@ macro_rules! sql_policy_store {
                 global: decode(row.try_get("global"))?,
                 personal_owner: decode(row.try_get::<Option<i64>, _>("personal_owner_id"))?.map(UserId),
             })
+        }
+
+        /// The namespaces `found`, in the order `wanted` asks for them.
+        fn in_order(wanted: &[NamespaceRef<'_>], found: &[NamespaceAccess]) -> Vec<Option<NamespaceAccess>> {
+            wanted
+                .iter()
+                .map(|wanted| {
+                    found
+                        .iter()
+                        .find(|a| match wanted {
+                            NamespaceRef::Global => a.namespace.global,
+                            NamespaceRef::Named(name) => !a.namespace.global && a.namespace.name == *name,
+                        })
+                        .cloned()
+                })
+                .collect()
         }
 
         fn team_from(row: &$row) -> Result<Team> {
@@ -696,18 +718,64 @@ macro_rules! sql_policy_store {
                         role: role.as_deref().map(Role::from_str).transpose()?,
                     });
                 }
-                Ok(namespaces
+                Ok(in_order(namespaces, &found))
+            }
+
+            async fn user_and_namespaces_access<'a>(
+                &self,
+                username: &str,
+                namespaces: &[NamespaceRef<'a>],
+            ) -> Result<Option<(User, Vec<Option<NamespaceAccess>>)>> {
+                let names: Vec<&str> = namespaces
                     .iter()
-                    .map(|wanted| {
-                        found
-                            .iter()
-                            .find(|a| match wanted {
-                                NamespaceRef::Global => a.namespace.global,
-                                NamespaceRef::Named(name) => !a.namespace.global && a.namespace.name == *name,
-                            })
-                            .cloned()
+                    .filter_map(|n| match n {
+                        NamespaceRef::Named(name) => Some(*name),
+                        NamespaceRef::Global => None,
                     })
-                    .collect())
+                    .collect();
+                if names.is_empty() || namespaces.contains(&NamespaceRef::Global) {
+                    // The global namespace needs a second index lookup: the two-step default.
+                    let Some(user) = self.user_by_name(username).await? else {
+                        return Ok(None);
+                    };
+                    let access = self.namespaces_access(namespaces, Some(user.id)).await?;
+                    return Ok(Some((user, access)));
+                }
+                // One row per namespace found (one with NULL namespace columns if none is), each
+                // carrying the user: the token path's two lookups in one round trip.
+                let user_columns = USER_COLUMNS
+                    .strip_suffix(" FROM users u")
+                    .expect("USER_COLUMNS ends with its FROM clause");
+                let mut builder = sqlx::QueryBuilder::<$db>::new(user_columns);
+                builder.push(
+                    ", ns.id AS ns_id, ns.name, ns.description, ns.team_id, ns.visibility, ns.global, \
+                     ns.personal_owner_id, tm.role FROM users u \
+                     LEFT JOIN namespaces ns ON NOT ns.global AND ns.name IN (",
+                );
+                let mut list = builder.separated(", ");
+                for name in &names {
+                    list.push_bind((*name).to_owned());
+                }
+                builder
+                    .push(") LEFT JOIN team_members tm ON tm.team_id = ns.team_id AND tm.user_id = u.id WHERE u.username = ")
+                    .push_bind(username.to_owned());
+                let rows = builder.build().fetch_all(&self.pool).await.map_err(db_error)?;
+                let Some(first) = rows.first() else {
+                    return Ok(None);
+                };
+                let user = user_from(first)?;
+                let mut found: Vec<NamespaceAccess> = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    if decode(row.try_get::<Option<i64>, _>("ns_id"))?.is_none() {
+                        continue;
+                    }
+                    let role: Option<String> = decode(row.try_get("role"))?;
+                    found.push(NamespaceAccess {
+                        namespace: namespace_from_columns(row, "ns_id")?,
+                        role: role.as_deref().map(Role::from_str).transpose()?,
+                    });
+                }
+                Ok(Some((user, in_order(namespaces, &found))))
             }
 
             async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken> {

@@ -98,6 +98,22 @@ pub trait PolicyStore: Send + Sync {
         Ok(found)
     }
 
+    /// The user named `username` and their access to `namespaces` (as
+    /// [`namespaces_access`](Self::namespaces_access)), in one lookup (one query in SQL stores
+    /// for named namespaces): what a token request of a known user needs. `None` when there is
+    /// no such user.
+    async fn user_and_namespaces_access<'a>(
+        &self,
+        username: &str,
+        namespaces: &[NamespaceRef<'a>],
+    ) -> Result<Option<(User, Vec<Option<NamespaceAccess>>)>> {
+        let Some(user) = self.user_by_name(username).await? else {
+            return Ok(None);
+        };
+        let access = self.namespaces_access(namespaces, Some(user.id)).await?;
+        Ok(Some((user, access)))
+    }
+
     /// Stores a new application token by the hash of its secret. Labels are unique per user.
     async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken>;
     /// Finds an application token by the hash of its secret.
@@ -336,6 +352,13 @@ macro_rules! forward_policy_store {
                 user: Option<UserId>,
             ) -> Result<Vec<Option<NamespaceAccess>>> {
                 (**self).namespaces_access(namespaces, user).await
+            }
+            async fn user_and_namespaces_access<'a>(
+                &self,
+                username: &str,
+                namespaces: &[NamespaceRef<'a>],
+            ) -> Result<Option<(User, Vec<Option<NamespaceAccess>>)>> {
+                (**self).user_and_namespaces_access(username, namespaces).await
             }
             async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken> {
                 (**self).create_app_token(user, label, secret_hash).await
