@@ -1,10 +1,11 @@
 //! The token endpoint's logic, independent of HTTP: authenticate the caller, authorize every
 //! requested scope action against the policy store, sign the token, and manage refresh tokens.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use portus_core::access::{GrantedAccess, authorize_scopes, decide_scopes, wanted_namespaces};
-use portus_core::model::{NamespaceAccess, User};
+use portus_core::model::{NamespaceAccess, NamespaceRef, User};
 use portus_core::policy::{Caller, PolicyConfig};
 use portus_core::scope::{Scope, parse_scopes};
 use portus_core::traits::{AuthMethod, AuthOutcome, Authenticator, Secret};
@@ -112,10 +113,23 @@ pub struct TokenService {
     issuer: TokenIssuer,
     config: TokenServiceConfig,
     cache: Option<CredentialCache>,
+    kept: Mutex<HashMap<(String, Vec<String>), KeptAccess>>,
 }
 
 /// Most cached credentials (a few MiB at most).
 const CREDENTIAL_CACHE_CAPACITY: usize = 50_000;
+
+/// Most kept lookups of repeated logins (a few MiB at most).
+const KEPT_ACCESS_CAPACITY: usize = 10_000;
+
+/// What a repeated login read from the store, kept while the store's change marker read before
+/// the lookup is still the current one (any commit anywhere changes it).
+struct KeptAccess {
+    marker: Vec<u8>,
+    user: User,
+    access: Vec<Option<NamespaceAccess>>,
+    at: std::time::Instant,
+}
 
 impl TokenService {
     /// A service over `store` that tries `authenticators` in order (the first that knows the
@@ -133,6 +147,7 @@ impl TokenService {
             issuer,
             config,
             cache,
+            kept: Mutex::new(HashMap::new()),
         }
     }
 
@@ -327,7 +342,8 @@ impl TokenService {
 
     /// A repeated password login the credential cache vouches for, answered with one store
     /// lookup for the user and the namespaces the scopes name (instead of one for the user,
-    /// then one for the namespaces). Only the case where [`authenticate`](Self::authenticate)
+    /// then one for the namespaces), or with none while the store's change marker shows that
+    /// nothing was committed since the same lookup was made. Only the case where [`authenticate`](Self::authenticate)
     /// would succeed without side effects is served here: the cached password hash is still
     /// the user's, the user is enabled, not locked and has no failed logins counted. Anything
     /// else (`None`) takes the full path, which decides, refuses and counts.
@@ -344,8 +360,30 @@ impl TokenService {
             return Ok(None);
         };
         let wanted = wanted_namespaces(scopes);
-        let Some((user, access)) = self.store.user_and_namespaces_access(username, &wanted).await? else {
-            return Ok(None);
+        let key = (
+            username.to_owned(),
+            wanted
+                .iter()
+                .map(|n| match n {
+                    NamespaceRef::Global => String::new(),
+                    NamespaceRef::Named(name) => (*name).to_owned(),
+                })
+                .collect::<Vec<_>>(),
+        );
+        // The marker is read before the lookup: a commit after it changes the marker, so what
+        // the lookup read is never kept past a change.
+        let marker = self.store.change_marker();
+        let (user, access) = match marker.as_ref().and_then(|m| self.kept_access(&key, m)) {
+            Some(kept) => kept,
+            None => {
+                let Some(found) = self.store.user_and_namespaces_access(username, &wanted).await? else {
+                    return Ok(None);
+                };
+                if let Some(marker) = marker {
+                    self.keep_access(key, marker, &found);
+                }
+                found
+            }
         };
         let clean = user.enabled
             && user.password_hash.as_ref() == Some(&hash)
@@ -378,6 +416,29 @@ impl TokenService {
             .ok_or(Error::InvalidRefreshToken)?;
         self.grant(Some(&user), &scopes, Some(refresh_token.clone()), None)
             .await
+    }
+
+    fn kept_access(&self, key: &(String, Vec<String>), marker: &[u8]) -> Option<(User, Vec<Option<NamespaceAccess>>)> {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = kept.get(key)?;
+        (entry.marker == marker && entry.at.elapsed() < self.config.credential_cache_ttl)
+            .then(|| (entry.user.clone(), entry.access.clone()))
+    }
+
+    fn keep_access(&self, key: (String, Vec<String>), marker: Vec<u8>, found: &(User, Vec<Option<NamespaceAccess>>)) {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() >= KEPT_ACCESS_CAPACITY {
+            kept.clear();
+        }
+        kept.insert(
+            key,
+            KeptAccess {
+                marker,
+                user: found.0.clone(),
+                access: found.1.clone(),
+                at: std::time::Instant::now(),
+            },
+        );
     }
 
     /// Signs a token for what policy grants `user` of `scopes`; `prefetched` is the user's
@@ -632,6 +693,84 @@ mod tests {
         assert_eq!(store.user_by_id(alice_id).await.unwrap().unwrap().failed_logins, 0);
         // A wrong password is never served from the cache of the right one.
         assert!(svc.issue(request(alice("wrong"), named_only)).await.is_err());
+    }
+
+    /// A repeated login may reuse what it read while SQLite's change marker stands still; a
+    /// commit by anyone (here another pool on the same file, as the CLI would be) ends that.
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn kept_lookups_end_with_any_commit_even_of_another_process() {
+        use portus_core::model::{NewNamespace, NewUser, Role, Visibility};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portus.db");
+        let store = Arc::new(crate::store::SqliteStore::open(&path).await.unwrap());
+        let hash = hash_password(&Secret::new("alicepass"), 4).await.unwrap();
+        let alice_user = store
+            .create_user(NewUser {
+                username: "alice".into(),
+                password_hash: Some(hash),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let bob = store
+            .create_user(NewUser {
+                username: "bob".into(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let team = store.create_team("devs", bob.id, None).await.unwrap();
+        store
+            .set_team_member(team.id, alice_user.id, Role::Contributor)
+            .await
+            .unwrap();
+        store
+            .create_namespace(NewNamespace {
+                name: "devs".into(),
+                team_id: team.id,
+                visibility: Visibility::Private,
+                description: None,
+            })
+            .await
+            .unwrap();
+        let svc = service(store.clone());
+        let scopes = ["repository:devs/app:pull,push"];
+        let actions = |grant: &TokenGrant| grant.access.first().map(|a| a.actions.clone()).unwrap_or_default();
+        for _ in 0..3 {
+            let grant = svc.issue(request(alice("alicepass"), &scopes)).await.unwrap();
+            assert_eq!(actions(&grant), ["pull", "push"]);
+        }
+        assert!(store.change_marker().is_some(), "the kept path is in use");
+
+        let other = crate::store::SqliteStore::open(&path).await.unwrap();
+        other
+            .set_team_member(team.id, alice_user.id, Role::Viewer)
+            .await
+            .unwrap();
+        let grant = svc.issue(request(alice("alicepass"), &scopes)).await.unwrap();
+        assert_eq!(actions(&grant), ["pull"], "a role changed elsewhere counts at once");
+
+        other.set_user_enabled(alice_user.id, false).await.unwrap();
+        assert!(
+            matches!(
+                svc.issue(request(alice("alicepass"), &scopes)).await,
+                Err(Error::InvalidCredentials)
+            ),
+            "disabled elsewhere: refused at once"
+        );
+        other.set_user_enabled(alice_user.id, true).await.unwrap();
+        assert_eq!(
+            actions(&svc.issue(request(alice("alicepass"), &scopes)).await.unwrap()),
+            ["pull"]
+        );
+
+        let new_hash = hash_password(&Secret::new("newpass-123"), 4).await.unwrap();
+        other.set_password_hash(alice_user.id, Some(new_hash)).await.unwrap();
+        assert!(
+            svc.issue(request(alice("alicepass"), &scopes)).await.is_err(),
+            "the old password stops at once"
+        );
     }
 
     #[tokio::test]

@@ -81,6 +81,11 @@ impl PostgresStore {
         Ok(PostgresStore { pool })
     }
 
+    /// PostgreSQL offers no change marker readable without a query: every lookup is a query.
+    fn current_change_marker(&self) -> Option<Vec<u8>> {
+        None
+    }
+
     /// The connection pool (for health checks and tools).
     pub fn pool(&self) -> &PgPool {
         &self.pool

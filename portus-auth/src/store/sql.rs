@@ -721,6 +721,10 @@ macro_rules! sql_policy_store {
                 Ok(in_order(namespaces, &found))
             }
 
+            fn change_marker(&self) -> Option<Vec<u8>> {
+                self.current_change_marker()
+            }
+
             async fn user_and_namespaces_access<'a>(
                 &self,
                 username: &str,

@@ -30,6 +30,8 @@ const ROW_LOCK: &str = "";
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The database's WAL-index file (`<file>-shm`); `None` for in-memory databases.
+    wal_index: Option<std::path::PathBuf>,
 }
 
 fn migrator() -> Migrator {
@@ -79,7 +81,35 @@ impl SqliteStore {
         Self::with_options(options, connections).await
     }
 
+    /// The WAL-index header (<https://www.sqlite.org/walformat.html>, section 2.1): two copies
+    /// of 48 bytes that every commit, by any connection of any process, rewrites (the frame
+    /// count, salts and checksums change). Read with one `pread`, no query. `None` (so nothing
+    /// is kept) when the file cannot be read, is not an initialised version 3007000 header, or
+    /// the two copies differ (a commit is being written).
+    fn current_change_marker(&self) -> Option<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let path = self.wal_index.as_ref()?;
+        // Opened each time: the file is recreated when every connection has closed, and a
+        // handle on the old one would never see another change.
+        let file = std::fs::File::open(path).ok()?;
+        let mut header = vec![0u8; 96];
+        file.read_exact_at(&mut header, 0).ok()?;
+        let (first, second) = header.split_at(48);
+        let version = u32::from_ne_bytes(first[0..4].try_into().ok()?);
+        let initialised = first[12] == 1;
+        (first == second && version == 3_007_000 && initialised).then_some(header)
+    }
+
     async fn with_options(options: SqliteConnectOptions, max_connections: u32) -> Result<Self> {
+        let wal_index = {
+            let file = options.get_filename();
+            let name = file.to_string_lossy();
+            (!name.is_empty() && !name.contains(":memory:")).then(|| {
+                let mut shm = file.as_os_str().to_owned();
+                shm.push("-shm");
+                std::path::PathBuf::from(shm)
+            })
+        };
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -98,7 +128,7 @@ impl SqliteStore {
             what: "database migration",
             source: Box::new(e),
         })?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, wal_index })
     }
 
     /// The connection pool (for health checks and tools).
@@ -124,6 +154,54 @@ mod tests {
     }
 
     portus_core::policy_store_conformance!(fresh());
+
+    #[tokio::test]
+    async fn the_change_marker_moves_with_every_commit_of_any_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portus.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let before = store.change_marker().expect("a file database has a marker");
+        assert_eq!(store.change_marker(), Some(before.clone()), "no commit, no change");
+        store.user_by_name("nobody").await.unwrap();
+        assert_eq!(store.change_marker(), Some(before.clone()), "reads change nothing");
+        // Another pool (as another process, the CLI, would be) commits.
+        let other = SqliteStore::open(&path).await.unwrap();
+        other
+            .create_user(portus_core::model::NewUser {
+                username: "ann".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let after_other = store.change_marker().unwrap();
+        assert_ne!(after_other, before, "a commit of another connection");
+        let ann = store.user_by_name("ann").await.unwrap().unwrap();
+        store.set_user_enabled(ann.id, false).await.unwrap();
+        assert_ne!(store.change_marker().unwrap(), after_other, "a commit of this pool");
+        assert_eq!(fresh().await.change_marker(), None, "in memory: no marker");
+    }
+
+    #[tokio::test]
+    async fn the_token_lookup_uses_the_name_index() {
+        let store = fresh().await;
+        let plan: Vec<String> = sqlx::query(
+            "EXPLAIN QUERY PLAN SELECT u.id, ns.id FROM users u \
+             LEFT JOIN namespaces ns ON NOT ns.global AND ns.name IN ('a', 'b') \
+             LEFT JOIN team_members tm ON tm.team_id = ns.team_id AND tm.user_id = u.id \
+             WHERE u.username = 'x'",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>(3))
+        .collect();
+        assert!(
+            plan.iter().any(|step| step.contains("USING INDEX namespaces_by_name")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|step| step.starts_with("SCAN")), "{plan:?}");
+    }
 
     #[tokio::test]
     async fn namespace_lookups_use_an_index() {

@@ -98,6 +98,13 @@ pub trait PolicyStore: Send + Sync {
         Ok(found)
     }
 
+    /// An opaque value that changes whenever anything in the store may have changed, read
+    /// without a query; `None` when the store offers none. A caller may keep what it read
+    /// while the marker it took *before* reading is still the current one.
+    fn change_marker(&self) -> Option<Vec<u8>> {
+        None
+    }
+
     /// The user named `username` and their access to `namespaces` (as
     /// [`namespaces_access`](Self::namespaces_access)), in one lookup (one query in SQL stores
     /// for named namespaces): what a token request of a known user needs. `None` when there is
@@ -359,6 +366,9 @@ macro_rules! forward_policy_store {
                 namespaces: &[NamespaceRef<'a>],
             ) -> Result<Option<(User, Vec<Option<NamespaceAccess>>)>> {
                 (**self).user_and_namespaces_access(username, namespaces).await
+            }
+            fn change_marker(&self) -> Option<Vec<u8>> {
+                (**self).change_marker()
             }
             async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken> {
                 (**self).create_app_token(user, label, secret_hash).await
