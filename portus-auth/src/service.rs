@@ -544,16 +544,28 @@ mod tests {
 
     async fn store_with_alice() -> Arc<InMemoryStore> {
         let store = Arc::new(InMemoryStore::new());
-        let hash = hash_password(&Secret::new("alicepass"), 4).await.unwrap();
+        user_with_password(store.as_ref(), "alice", Some("alicepass")).await;
+        store
+    }
+
+    /// Creates user `name` with `password` (none: application tokens only).
+    async fn user_with_password(
+        store: &dyn PolicyStore,
+        name: &str,
+        password: Option<&str>,
+    ) -> portus_core::model::User {
+        let password_hash = match password {
+            Some(password) => Some(hash_password(&Secret::new(password), 4).await.unwrap()),
+            None => None,
+        };
         store
             .create_user(NewUser {
-                username: "alice".into(),
-                password_hash: Some(hash),
+                username: name.into(),
+                password_hash,
                 ..NewUser::default()
             })
             .await
-            .unwrap();
-        store
+            .unwrap()
     }
 
     fn request(credentials: Credentials, scopes: &[&str]) -> TokenRequest {
@@ -700,26 +712,12 @@ mod tests {
     #[cfg(feature = "sqlite")]
     #[tokio::test]
     async fn kept_lookups_end_with_any_commit_even_of_another_process() {
-        use portus_core::model::{NewNamespace, NewUser, Role, Visibility};
+        use portus_core::model::{NewNamespace, Role, Visibility};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("portus.db");
         let store = Arc::new(crate::store::SqliteStore::open(&path).await.unwrap());
-        let hash = hash_password(&Secret::new("alicepass"), 4).await.unwrap();
-        let alice_user = store
-            .create_user(NewUser {
-                username: "alice".into(),
-                password_hash: Some(hash),
-                ..NewUser::default()
-            })
-            .await
-            .unwrap();
-        let bob = store
-            .create_user(NewUser {
-                username: "bob".into(),
-                ..NewUser::default()
-            })
-            .await
-            .unwrap();
+        let alice_user = user_with_password(store.as_ref(), "alice", Some("alicepass")).await;
+        let bob = user_with_password(store.as_ref(), "bob", None).await;
         let team = store.create_team("devs", bob.id, None).await.unwrap();
         store
             .set_team_member(team.id, alice_user.id, Role::Contributor)

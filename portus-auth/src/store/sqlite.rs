@@ -181,21 +181,27 @@ mod tests {
         assert_eq!(fresh().await.change_marker(), None, "in memory: no marker");
     }
 
+    /// The steps of SQLite's plan for `select` on a fresh database.
+    async fn query_plan(select: &str) -> Vec<String> {
+        let store = fresh().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {select}")))
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<String, _>(3))
+            .collect()
+    }
+
     #[tokio::test]
     async fn the_token_lookup_uses_the_name_index() {
-        let store = fresh().await;
-        let plan: Vec<String> = sqlx::query(
-            "EXPLAIN QUERY PLAN SELECT u.id, ns.id FROM users u \
+        let plan = query_plan(
+            "SELECT u.id, ns.id FROM users u \
              LEFT JOIN namespaces ns ON NOT ns.global AND ns.name IN ('a', 'b') \
              LEFT JOIN team_members tm ON tm.team_id = ns.team_id AND tm.user_id = u.id \
              WHERE u.username = 'x'",
         )
-        .fetch_all(store.pool())
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get::<String, _>(3))
-        .collect();
+        .await;
         assert!(
             plan.iter().any(|step| step.contains("USING INDEX namespaces_by_name")),
             "{plan:?}"
@@ -207,18 +213,12 @@ mod tests {
     async fn namespace_lookups_use_an_index() {
         // Found by the token load test: a partial index the shared SQL did not match made every
         // scope of every token request scan all namespaces.
-        let store = fresh().await;
-        let plan: Vec<String> = sqlx::query(
-            "EXPLAIN QUERY PLAN SELECT n.id FROM namespaces n \
+        let plan = query_plan(
+            "SELECT n.id FROM namespaces n \
              LEFT JOIN team_members m ON m.team_id = n.team_id AND m.user_id = 1 \
              WHERE NOT n.global AND n.name = 'x'",
         )
-        .fetch_all(store.pool())
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get::<String, _>(3))
-        .collect();
+        .await;
         assert!(
             plan.iter().any(|step| step.contains("USING INDEX namespaces_by_name")),
             "{plan:?}"
