@@ -29,6 +29,9 @@ use crate::routes::AppState;
 use crate::routes::api::SessionUser;
 use session::{SESSION_COOKIE, Sessions, cookie, secrets_match};
 
+/// Items per page of the lists on pages.
+const LIST_PAGE: usize = 50;
+
 /// Settings of the web pages.
 #[derive(Debug, Clone)]
 pub struct WebConfig {
@@ -262,6 +265,28 @@ impl Signed {
     /// Calls the REST API as this user; `Ok` with the JSON answer (`Null` for 204), or the
     /// API's refusal as a [`PageError`].
     async fn api(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, PageError> {
+        self.call(method, path, body).await.map(|(json, _)| json)
+    }
+
+    /// Page `page` (from 1) of a paginated API list: the items and how many pages there are.
+    async fn list(&self, path: &str, page: usize) -> Result<(Value, usize), PageError> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let path = format!("{path}{separator}per_page={LIST_PAGE}&page={page}");
+        let (json, headers) = self.call(Method::GET, &path, None).await?;
+        let pages = headers
+            .get("x-total-pages")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        Ok((json, pages))
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(Value, axum::http::HeaderMap), PageError> {
         let mut request = Request::builder().method(method).uri(path);
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");
@@ -279,6 +304,7 @@ impl Signed {
             .await
             .unwrap_or_else(|never| match never {});
         let status = response.status();
+        let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), 32 << 20)
             .await
             .map_err(|_| PageError::new(StatusCode::BAD_GATEWAY, "the answer could not be read"))?;
@@ -288,7 +314,7 @@ impl Signed {
             serde_json::from_slice(&bytes).unwrap_or(Value::Null)
         };
         if status.is_success() {
-            Ok(json)
+            Ok((json, headers))
         } else {
             let message = json["errors"][0]["message"]
                 .as_str()

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::session::{SESSION_COOKIE, SIGN_IN_CSRF_COOKIE, cookie, random_token, secrets_match, set_cookie};
-use super::views::{button_form, csrf_field, digest, none, notice, security_badge, severity_rank, size, text, when};
+use super::views::{
+    button_form, csrf_field, digest, none, notice, pager, security_badge, severity_rank, size, text, when,
+};
 use super::{PageError, Signed, Web, views};
 use crate::routes::AppState;
 
@@ -41,6 +43,15 @@ fn id(raw: &str) -> Result<&str, PageError> {
     } else {
         Err(PageError::new(StatusCode::NOT_FOUND, "There is no such page."))
     }
+}
+
+/// The `page` query parameter (from 1; 1 when absent or not a number).
+fn page_number(query: &Fields) -> usize {
+    query
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1)
 }
 
 fn back(to: String) -> Response {
@@ -333,8 +344,9 @@ pub async fn search(signed: Signed, Query(query): Query<Fields>) -> Result<Respo
 const VISIBILITIES: [&str; 3] = ["private", "protected", "public"];
 
 /// `GET /namespaces`.
-pub async fn namespaces(signed: Signed) -> Result<Response, PageError> {
-    let namespaces = signed.get("/api/v1/namespaces?per_page=100").await?;
+pub async fn namespaces(signed: Signed, Query(query): Query<Fields>) -> Result<Response, PageError> {
+    let page = page_number(&query);
+    let (namespaces, pages) = signed.list("/api/v1/namespaces", page).await?;
     let teams = signed.get("/api/v1/teams?per_page=100").await?;
     let body = html! {
         table {
@@ -349,6 +361,7 @@ pub async fn namespaces(signed: Signed) -> Result<Response, PageError> {
                 }
             }
         }
+        (pager("/namespaces", page, pages))
         @if !array(&teams).is_empty() {
             form.card method="post" action="/namespaces" {
                 h2 { "New namespace" }
@@ -391,11 +404,16 @@ pub async fn create_namespace(signed: Signed, Form(form): Form<Fields>) -> Resul
 }
 
 /// `GET /namespaces/{id}`: repositories, and the edit form when the user may manage it.
-pub async fn namespace(signed: Signed, Path(raw): Path<String>) -> Result<Response, PageError> {
+pub async fn namespace(
+    signed: Signed,
+    Path(raw): Path<String>,
+    Query(query): Query<Fields>,
+) -> Result<Response, PageError> {
     let id = id(&raw)?;
+    let page = page_number(&query);
     let namespace = signed.get(&format!("/api/v1/namespaces/{id}")).await?;
-    let repositories = signed
-        .get(&format!("/api/v1/namespaces/{id}/repositories?per_page=100"))
+    let (repositories, pages) = signed
+        .list(&format!("/api/v1/namespaces/{id}/repositories"), page)
         .await?;
     let permissions = &namespace["permissions"];
     let body = html! {
@@ -406,6 +424,7 @@ pub async fn namespace(signed: Signed, Path(raw): Path<String>) -> Result<Respon
         @if let Some(description) = namespace["description"].as_str() { p { (description) } }
         @if array(&repositories).is_empty() { (none("repositories")) }
         @else { (repository_rows(array(&repositories))) }
+        (pager(&format!("/namespaces/{id}"), page, pages))
         @if permissions["manage"].as_bool() == Some(true) || permissions["visibility"].as_bool() == Some(true) {
             form.card method="post" action={ "/namespaces/" (id) } {
                 h2 { "Edit" }
@@ -459,8 +478,9 @@ pub async fn update_namespace(
 const ROLES: [&str; 3] = ["viewer", "contributor", "owner"];
 
 /// `GET /teams`.
-pub async fn teams(signed: Signed) -> Result<Response, PageError> {
-    let teams = signed.get("/api/v1/teams?per_page=100").await?;
+pub async fn teams(signed: Signed, Query(query): Query<Fields>) -> Result<Response, PageError> {
+    let page = page_number(&query);
+    let (teams, pages) = signed.list("/api/v1/teams", page).await?;
     let body = html! {
         @if array(&teams).is_empty() { (none("teams")) }
         @else {
@@ -477,6 +497,7 @@ pub async fn teams(signed: Signed) -> Result<Response, PageError> {
                 }
             }
         }
+        (pager("/teams", page, pages))
         form.card method="post" action="/teams" {
             h2 { "New team" }
             (csrf_field(&signed.csrf))
@@ -604,12 +625,15 @@ pub async fn change_member(
 // --- repositories and tags ------------------------------------------------------------------
 
 /// `GET /repositories/{id}`: tags with digest, size, pusher, time and security badge.
-pub async fn repository(signed: Signed, Path(raw): Path<String>) -> Result<Response, PageError> {
+pub async fn repository(
+    signed: Signed,
+    Path(raw): Path<String>,
+    Query(query): Query<Fields>,
+) -> Result<Response, PageError> {
     let id = id(&raw)?;
+    let page = page_number(&query);
     let repository = signed.get(&format!("/api/v1/repositories/{id}")).await?;
-    let tags = signed
-        .get(&format!("/api/v1/repositories/{id}/tags?per_page=100"))
-        .await?;
+    let (tags, pages) = signed.list(&format!("/api/v1/repositories/{id}/tags"), page).await?;
     let starred = repository["starred"].as_bool() == Some(true);
     let body = html! {
         div.toolbar {
@@ -644,6 +668,7 @@ pub async fn repository(signed: Signed, Path(raw): Path<String>) -> Result<Respo
                 }
             }
         }
+        (pager(&format!("/repositories/{id}"), page, pages))
     };
     Ok(signed.page(&format!("Repository {}", text(&repository["name"])), body))
 }
@@ -827,8 +852,9 @@ pub async fn revoke_token(
 // --- administration -------------------------------------------------------------------------
 
 /// `GET /admin/users` (administrators; the API answers others with 403).
-pub async fn users(signed: Signed) -> Result<Response, PageError> {
-    let users = signed.get("/api/v1/users?per_page=100").await?;
+pub async fn users(signed: Signed, Query(query): Query<Fields>) -> Result<Response, PageError> {
+    let page = page_number(&query);
+    let (users, pages) = signed.list("/api/v1/users", page).await?;
     let body = html! {
         table #users {
             thead { tr { th { "User" } th { "E-mail" } th { "State" } th { "Administrator" } th { "" } } }
@@ -859,6 +885,7 @@ pub async fn users(signed: Signed) -> Result<Response, PageError> {
                 }
             }
         }
+        (pager("/admin/users", page, pages))
         form.card method="post" action="/admin/users" {
             h2 { "New user" }
             (csrf_field(&signed.csrf))

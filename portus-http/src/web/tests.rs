@@ -379,6 +379,32 @@ async fn teams_namespaces_tokens_and_users_are_managed_through_the_api_rules() {
 }
 
 #[tokio::test]
+async fn long_lists_are_paged() {
+    let site = site().await;
+    for n in 0..55 {
+        site.store
+            .create_user(NewUser {
+                username: format!("user{n:02}"),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+    }
+    let admin = site.sign_in("admin", "admin-password").await.unwrap();
+    let rows = |page: &Page| page.body.matches("<tr><td>").count();
+    let first = site.get("/admin/users", &admin).await;
+    assert_eq!(rows(&first), 50, "58 users: 50 on the first page");
+    assert!(first.body.contains("Page 1 of 2") && first.body.contains("href=\"/admin/users?page=2\""));
+    assert!(!first.body.contains("rel=\"prev\""));
+    let second = site.get("/admin/users?page=2", &admin).await;
+    assert_eq!(rows(&second), 8);
+    assert!(second.body.contains("Page 2 of 2") && second.body.contains("href=\"/admin/users?page=1\""));
+    assert!(!second.body.contains("rel=\"next\""));
+    let nonsense = site.get("/admin/users?page=zero", &admin).await;
+    assert_eq!(rows(&nonsense), 50, "a page that is not a number is the first");
+}
+
+#[tokio::test]
 async fn pages_carry_security_headers_and_assets_are_served_locally() {
     let site = site().await;
     let page = site.request(Method::GET, "/sign_in", &[], None).await;

@@ -170,6 +170,19 @@ pub fn digest(value: &Value) -> Markup {
     html! { code title=(raw) { (short) } }
 }
 
+/// Links to the previous and next page of a list shown on `path`, when there are several.
+pub fn pager(path: &str, page: usize, pages: usize) -> Markup {
+    html! {
+        @if pages > 1 {
+            nav.pager aria-label="Pages" {
+                @if page > 1 { a rel="prev" href={ (path) "?page=" (page - 1) } { "Previous" } }
+                span { "Page " (page) " of " (pages) }
+                @if page < pages { a rel="next" href={ (path) "?page=" (page + 1) } { "Next" } }
+            }
+        }
+    }
+}
+
 /// A notice shown once, for example a new application token.
 pub fn notice(body: Markup) -> Markup {
     html! { div.notice role="status" { (body) } }
