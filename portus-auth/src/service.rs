@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use portus_core::access::{GrantedAccess, authorize_scopes, decide_scopes, wanted_namespaces};
-use portus_core::model::{NamespaceAccess, NamespaceRef, User};
+use portus_core::model::{NamespaceAccess, NamespaceRef, PasswordHash, User};
 use portus_core::policy::{Caller, PolicyConfig};
 use portus_core::scope::{Scope, parse_scopes};
 use portus_core::traits::{AuthMethod, AuthOutcome, Authenticator, Secret};
@@ -122,6 +122,20 @@ const CREDENTIAL_CACHE_CAPACITY: usize = 50_000;
 /// Most kept lookups of repeated logins (a few MiB at most).
 const KEPT_ACCESS_CAPACITY: usize = 10_000;
 
+/// The namespaces a request's scopes name and the caller's access to each, looked up ahead
+/// of the decision.
+type Prefetched<'s> = (Vec<NamespaceRef<'s>>, Vec<Option<NamespaceAccess>>);
+
+/// Whether a cached password proof still holds for `user`: enabled, same password hash.
+fn password_proof_holds(user: &User, hash: &PasswordHash) -> bool {
+    user.enabled && user.password_hash.as_ref() == Some(hash)
+}
+
+/// Whether `user` has failed logins counted or a lock set (expired or not).
+fn has_lockout_state(user: &User) -> bool {
+    user.failed_logins > 0 || user.locked_until.is_some()
+}
+
 /// What a repeated login read from the store, kept while the store's change marker read before
 /// the lookup is still the current one (any commit anywhere changes it).
 struct KeptAccess {
@@ -181,7 +195,7 @@ impl TokenService {
                 Err(Error::InvalidCredentials)
             }
             Some((user, method)) => {
-                if user.failed_logins > 0 || user.locked_until.is_some() {
+                if has_lockout_state(&user) {
                     self.store.set_user_lock(user.id, None).await?;
                 }
                 Ok((user, method))
@@ -248,7 +262,7 @@ impl TokenService {
             return Ok(None);
         }
         let holds = match proof {
-            Proof::Password(hash) => user.password_hash.as_ref() == Some(hash),
+            Proof::Password(hash) => password_proof_holds(&user, hash),
             Proof::AppToken(id) => self.store.list_app_tokens(user.id).await?.iter().any(|t| t.id == *id),
         };
         Ok(holds.then_some(user))
@@ -308,7 +322,7 @@ impl TokenService {
         let (user, method, prefetched) = match &request.credentials {
             Credentials::Anonymous => (None, None, None),
             Credentials::Password { username, secret } => match self.repeated_login(username, secret, &scopes).await? {
-                Some((user, access)) => (Some(user), Some(AuthMethod::Password), Some(access)),
+                Some((user, prefetched)) => (Some(user), Some(AuthMethod::Password), Some(prefetched)),
                 None => {
                     let (user, method) = self.authenticate(username, secret).await?;
                     (Some(user), Some(method), None)
@@ -347,12 +361,12 @@ impl TokenService {
     /// would succeed without side effects is served here: the cached password hash is still
     /// the user's, the user is enabled, not locked and has no failed logins counted. Anything
     /// else (`None`) takes the full path, which decides, refuses and counts.
-    async fn repeated_login(
+    async fn repeated_login<'s>(
         &self,
         username: &str,
         secret: &Secret,
-        scopes: &[Scope],
-    ) -> Result<Option<(User, Vec<Option<NamespaceAccess>>)>> {
+        scopes: &'s [Scope],
+    ) -> Result<Option<(User, Prefetched<'s>)>> {
         let Some(cache) = &self.cache else {
             return Ok(None);
         };
@@ -385,11 +399,8 @@ impl TokenService {
                 found
             }
         };
-        let clean = user.enabled
-            && user.password_hash.as_ref() == Some(&hash)
-            && user.failed_logins == 0
-            && user.locked_until.is_none();
-        Ok(clean.then_some((user, access)))
+        let clean = password_proof_holds(&user, &hash) && !has_lockout_state(&user);
+        Ok(clean.then_some((user, (wanted, access))))
     }
 
     /// Exchanges a refresh token (OAuth2 `grant_type=refresh_token`) for an access token. The
@@ -448,7 +459,7 @@ impl TokenService {
         user: Option<&User>,
         scopes: &[Scope],
         refresh_token: Option<Secret>,
-        prefetched: Option<Vec<Option<NamespaceAccess>>>,
+        prefetched: Option<Prefetched<'_>>,
     ) -> Result<TokenGrant> {
         let caller = match user {
             Some(u) => Caller::User {
@@ -458,7 +469,7 @@ impl TokenService {
             None => Caller::Anonymous,
         };
         let access = match prefetched {
-            Some(found) => decide_scopes(caller, scopes, &wanted_namespaces(scopes), found, &self.config.policy),
+            Some((wanted, found)) => decide_scopes(caller, scopes, &wanted, found, &self.config.policy),
             None => authorize_scopes(self.store.as_ref(), caller, scopes, &self.config.policy).await?,
         };
         let subject = user.map(|u| u.username.as_str()).unwrap_or("");

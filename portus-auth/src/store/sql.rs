@@ -126,6 +126,27 @@ macro_rules! sql_policy_store {
             })
         }
 
+        /// The names of the named namespaces in `namespaces` (the global one has none).
+        fn named<'a>(namespaces: &[NamespaceRef<'a>]) -> Vec<&'a str> {
+            namespaces
+                .iter()
+                .filter_map(|n| match n {
+                    NamespaceRef::Named(name) => Some(*name),
+                    NamespaceRef::Global => None,
+                })
+                .collect()
+        }
+
+        /// A namespace and the caller's role in its team (column `role`) from a row whose
+        /// namespace id column is `id_column`.
+        fn access_from(row: &$row, id_column: &str) -> Result<NamespaceAccess> {
+            let role: Option<String> = decode(row.try_get("role"))?;
+            Ok(NamespaceAccess {
+                namespace: namespace_from_columns(row, id_column)?,
+                role: role.as_deref().map(Role::from_str).transpose()?,
+            })
+        }
+
         /// The namespaces `found`, in the order `wanted` asks for them.
         fn in_order(wanted: &[NamespaceRef<'_>], found: &[NamespaceAccess]) -> Vec<Option<NamespaceAccess>> {
             wanted
@@ -677,13 +698,7 @@ macro_rules! sql_policy_store {
                 namespaces: &[NamespaceRef<'a>],
                 user: Option<UserId>,
             ) -> Result<Vec<Option<NamespaceAccess>>> {
-                let names: Vec<&str> = namespaces
-                    .iter()
-                    .filter_map(|n| match n {
-                        NamespaceRef::Named(name) => Some(*name),
-                        NamespaceRef::Global => None,
-                    })
-                    .collect();
+                let names = named(namespaces);
                 let global = namespaces.contains(&NamespaceRef::Global);
                 if names.is_empty() && !global {
                     return Ok(Vec::new());
@@ -710,14 +725,7 @@ macro_rules! sql_policy_store {
                     builder.push(&select).push_bind(user.map(|u| u.0)).push(" WHERE n.global");
                 }
                 let rows = builder.build().fetch_all(&self.pool).await.map_err(db_error)?;
-                let mut found: Vec<NamespaceAccess> = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    let role: Option<String> = decode(row.try_get("role"))?;
-                    found.push(NamespaceAccess {
-                        namespace: namespace_from(row)?,
-                        role: role.as_deref().map(Role::from_str).transpose()?,
-                    });
-                }
+                let found = rows.iter().map(|row| access_from(row, "id")).collect::<Result<Vec<_>>>()?;
                 Ok(in_order(namespaces, &found))
             }
 
@@ -730,38 +738,29 @@ macro_rules! sql_policy_store {
                 username: &str,
                 namespaces: &[NamespaceRef<'a>],
             ) -> Result<Option<(User, Vec<Option<NamespaceAccess>>)>> {
-                let names: Vec<&str> = namespaces
-                    .iter()
-                    .filter_map(|n| match n {
-                        NamespaceRef::Named(name) => Some(*name),
-                        NamespaceRef::Global => None,
-                    })
-                    .collect();
+                let names = named(namespaces);
                 if names.is_empty() || namespaces.contains(&NamespaceRef::Global) {
                     // The global namespace needs a second index lookup: the two-step default.
-                    let Some(user) = self.user_by_name(username).await? else {
-                        return Ok(None);
-                    };
-                    let access = self.namespaces_access(namespaces, Some(user.id)).await?;
-                    return Ok(Some((user, access)));
+                    return portus_core::traits::user_then_namespaces_access(self, username, namespaces).await;
                 }
                 // One row per namespace found (one with NULL namespace columns if none is), each
                 // carrying the user: the token path's two lookups in one round trip.
                 let user_columns = USER_COLUMNS
                     .strip_suffix(" FROM users u")
                     .expect("USER_COLUMNS ends with its FROM clause");
+                // The namespace's id is renamed: the user's is `id`.
+                let namespace_columns = NAMESPACE_COLUMNS.replacen("n.id,", "n.id AS ns_id,", 1);
                 let mut builder = sqlx::QueryBuilder::<$db>::new(user_columns);
-                builder.push(
-                    ", ns.id AS ns_id, ns.name, ns.description, ns.team_id, ns.visibility, ns.global, \
-                     ns.personal_owner_id, tm.role FROM users u \
-                     LEFT JOIN namespaces ns ON NOT ns.global AND ns.name IN (",
-                );
+                builder.push(format!(
+                    ", {namespace_columns}, m.role FROM users u \
+                     LEFT JOIN namespaces n ON NOT n.global AND n.name IN ("
+                ));
                 let mut list = builder.separated(", ");
                 for name in &names {
                     list.push_bind((*name).to_owned());
                 }
                 builder
-                    .push(") LEFT JOIN team_members tm ON tm.team_id = ns.team_id AND tm.user_id = u.id WHERE u.username = ")
+                    .push(") LEFT JOIN team_members m ON m.team_id = n.team_id AND m.user_id = u.id WHERE u.username = ")
                     .push_bind(username.to_owned());
                 let rows = builder.build().fetch_all(&self.pool).await.map_err(db_error)?;
                 let Some(first) = rows.first() else {
@@ -770,14 +769,9 @@ macro_rules! sql_policy_store {
                 let user = user_from(first)?;
                 let mut found: Vec<NamespaceAccess> = Vec::with_capacity(rows.len());
                 for row in &rows {
-                    if decode(row.try_get::<Option<i64>, _>("ns_id"))?.is_none() {
-                        continue;
+                    if decode(row.try_get::<Option<i64>, _>("ns_id"))?.is_some() {
+                        found.push(access_from(row, "ns_id")?);
                     }
-                    let role: Option<String> = decode(row.try_get("role"))?;
-                    found.push(NamespaceAccess {
-                        namespace: namespace_from_columns(row, "ns_id")?,
-                        role: role.as_deref().map(Role::from_str).transpose()?,
-                    });
                 }
                 Ok(Some((user, in_order(namespaces, &found))))
             }

@@ -196,9 +196,9 @@ mod tests {
     #[tokio::test]
     async fn the_token_lookup_uses_the_name_index() {
         let plan = query_plan(
-            "SELECT u.id, ns.id FROM users u \
-             LEFT JOIN namespaces ns ON NOT ns.global AND ns.name IN ('a', 'b') \
-             LEFT JOIN team_members tm ON tm.team_id = ns.team_id AND tm.user_id = u.id \
+            "SELECT u.id, n.id AS ns_id FROM users u \
+             LEFT JOIN namespaces n ON NOT n.global AND n.name IN ('a', 'b') \
+             LEFT JOIN team_members m ON m.team_id = n.team_id AND m.user_id = u.id \
              WHERE u.username = 'x'",
         )
         .await;

@@ -11,6 +11,6 @@ mod security_backend;
 pub use authenticator::{AuthMethod, AuthOutcome, Authenticator, Identity, Secret};
 #[cfg(feature = "mock")]
 pub use policy_store::MockPolicyStore;
-pub use policy_store::PolicyStore;
+pub use policy_store::{PolicyStore, user_then_namespaces_access};
 pub use registry_client::{ManifestInfo, RegistryClient};
 pub use security_backend::{ImageRef, Layer, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};

@@ -114,11 +114,7 @@ pub trait PolicyStore: Send + Sync {
         username: &str,
         namespaces: &[NamespaceRef<'a>],
     ) -> Result<Option<(User, Vec<Option<NamespaceAccess>>)>> {
-        let Some(user) = self.user_by_name(username).await? else {
-            return Ok(None);
-        };
-        let access = self.namespaces_access(namespaces, Some(user.id)).await?;
-        Ok(Some((user, access)))
+        user_then_namespaces_access(self, username, namespaces).await
     }
 
     /// Stores a new application token by the hash of its secret. Labels are unique per user.
@@ -497,3 +493,17 @@ macro_rules! forward_policy_store {
 
 forward_policy_store!(Arc<T>);
 forward_policy_store!(Box<T>);
+
+/// [`PolicyStore::user_and_namespaces_access`] as two lookups, the user then the namespaces:
+/// the default, and what SQL stores fall back to where one query would not use an index.
+pub async fn user_then_namespaces_access<S: PolicyStore + ?Sized>(
+    store: &S,
+    username: &str,
+    namespaces: &[NamespaceRef<'_>],
+) -> Result<Option<(User, Vec<Option<NamespaceAccess>>)>> {
+    let Some(user) = store.user_by_name(username).await? else {
+        return Ok(None);
+    };
+    let access = store.namespaces_access(namespaces, Some(user.id)).await?;
+    Ok(Some((user, access)))
+}
