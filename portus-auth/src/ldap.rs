@@ -52,10 +52,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, Scope, SearchEntry, SearchOptions};
-use portus_core::model::{NewUser, Role, User};
+use portus_core::model::{Role, User};
 use portus_core::naming::validate_username;
 use portus_core::traits::{AuthMethod, AuthOutcome, Authenticator, Identity, Secret};
-use portus_core::{Error as CoreError, ErrorKind, PolicyStore};
+use portus_core::{Error as CoreError, PolicyStore};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use serde::{Deserialize, Deserializer};
@@ -824,38 +824,6 @@ impl LdapAuthenticator {
         Ok(Verdict::Accepted { admin, email, teams })
     }
 
-    /// The local user of an LDAP login, created on first login without a local password.
-    async fn local_user(&self, username: &str, email: Option<String>, admin: bool) -> Result<User, CoreError> {
-        if let Some(user) = self.store.user_by_name(username).await? {
-            return Ok(user);
-        }
-        let new_user = |email| NewUser {
-            username: username.to_owned(),
-            email,
-            admin,
-            password_hash: None,
-        };
-        let created = match self.store.create_user(new_user(email.clone())).await {
-            Err(error) if email.is_some() && matches!(error.kind(), ErrorKind::Conflict | ErrorKind::Invalid) => {
-                if let Some(user) = self.store.user_by_name(username).await? {
-                    return Ok(user);
-                }
-                warn!(user = username, %error, "guessed e-mail refused; creating the user without e-mail");
-                self.store.create_user(new_user(None)).await
-            }
-            other => other,
-        };
-        match created {
-            Ok(user) => {
-                info!(user = username, admin, "created local user for LDAP login");
-                Ok(user)
-            }
-            // Another login of the same user created it meanwhile.
-            Err(error) if error.kind() == ErrorKind::Conflict => self.store.user_by_name(username).await?.ok_or(error),
-            Err(error) => Err(error),
-        }
-    }
-
     async fn join_teams(&self, user: &User, teams: &[(String, Role)]) -> Result<(), CoreError> {
         for (name, role) in teams {
             let Some(team) = self.store.team_by_name(name).await? else {
@@ -896,7 +864,7 @@ impl Authenticator for LdapAuthenticator {
             Verdict::Refused => return Ok(AuthOutcome::InvalidCredentials),
             Verdict::Accepted { admin, email, teams } => (admin, email, teams),
         };
-        let user = self.local_user(username, email, admin).await?;
+        let user = crate::external_user::find_or_create(self.store.as_ref(), username, email, admin, "LDAP").await?;
         self.join_teams(&user, &teams).await?;
         Ok(AuthOutcome::Authenticated(Identity {
             username: user.username,
@@ -1128,6 +1096,6 @@ mod tests {
             );
         }
         let err = ldap.authenticate("alice", &Secret::new("pw")).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+        assert_eq!(err.kind(), portus_core::ErrorKind::Unavailable, "{err}");
     }
 }

@@ -13,6 +13,8 @@
 
 mod cache;
 pub mod error;
+#[cfg(any(feature = "ldap", feature = "oidc"))]
+mod external_user;
 #[cfg(feature = "ldap")]
 pub mod ldap;
 #[cfg(feature = "testing")]

@@ -18,8 +18,8 @@ use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, HttpRequest, HttpResponse, IssuerUrl, Nonce,
     OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
-use portus_core::model::{NewUser, User};
-use portus_core::{ErrorKind, PolicyStore};
+use portus_core::PolicyStore;
+use portus_core::model::User;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 use tracing::{info, warn};
@@ -281,31 +281,7 @@ impl OidcProvider {
         if !self.config.create_users {
             return Err(refused("no such local user", username));
         }
-        let new_user = |email| NewUser {
-            username: username.to_owned(),
-            email,
-            admin: false,
-            password_hash: None,
-        };
-        let created = match self.store.create_user(new_user(email.clone())).await {
-            // The e-mail may belong to another user already: create without it.
-            Err(error) if email.is_some() && error.kind() == ErrorKind::Conflict => {
-                match self.store.user_by_name(username).await? {
-                    Some(user) => return Ok(user),
-                    None => self.store.create_user(new_user(None)).await,
-                }
-            }
-            other => other,
-        };
-        match created {
-            Ok(user) => {
-                info!(user = username, "created local user on first OpenID Connect sign-in");
-                Ok(user)
-            }
-            Err(error) if error.kind() == ErrorKind::Conflict => {
-                Ok(self.store.user_by_name(username).await?.ok_or(error)?)
-            }
-            Err(error) => Err(error.into()),
-        }
+        let source = "OpenID Connect";
+        Ok(crate::external_user::find_or_create(self.store.as_ref(), username, email, false, source).await?)
     }
 }

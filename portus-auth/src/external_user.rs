@@ -1,0 +1,46 @@
+//! The local user an external sign-in (LDAP, OpenID Connect) maps to.
+
+use portus_core::model::{NewUser, User};
+use portus_core::{Error as CoreError, ErrorKind, PolicyStore};
+use tracing::{info, warn};
+
+/// The local user `username`, created without a local password when it does not exist yet
+/// (`source` names the sign-in for the log). An e-mail the store refuses (taken by another
+/// user, or invalid) is dropped rather than failing the sign-in; a user another sign-in created
+/// meanwhile is found, not duplicated.
+pub(crate) async fn find_or_create(
+    store: &dyn PolicyStore,
+    username: &str,
+    email: Option<String>,
+    admin: bool,
+    source: &str,
+) -> Result<User, CoreError> {
+    if let Some(user) = store.user_by_name(username).await? {
+        return Ok(user);
+    }
+    let new_user = |email| NewUser {
+        username: username.to_owned(),
+        email,
+        admin,
+        password_hash: None,
+    };
+    let created = match store.create_user(new_user(email.clone())).await {
+        Err(error) if email.is_some() && matches!(error.kind(), ErrorKind::Conflict | ErrorKind::Invalid) => {
+            if let Some(user) = store.user_by_name(username).await? {
+                return Ok(user);
+            }
+            warn!(user = username, %error, "e-mail refused; creating the user without e-mail");
+            store.create_user(new_user(None)).await
+        }
+        other => other,
+    };
+    match created {
+        Ok(user) => {
+            info!(user = username, admin, source, "created local user on first sign-in");
+            Ok(user)
+        }
+        // Another sign-in of the same user created it meanwhile.
+        Err(error) if error.kind() == ErrorKind::Conflict => store.user_by_name(username).await?.ok_or(error),
+        Err(error) => Err(error),
+    }
+}
