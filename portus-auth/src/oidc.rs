@@ -12,7 +12,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::constant_time::verify_slices_are_equal;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, HttpRequest, HttpResponse, IssuerUrl, Nonce,
@@ -212,7 +211,7 @@ impl OidcProvider {
         if pending.started.elapsed() > ATTEMPT_LIFETIME {
             return Err(refused("the attempt expired", "more than 10 minutes at the provider"));
         }
-        if verify_slices_are_equal(state.as_bytes(), pending.state.secret().as_bytes()).is_err() {
+        if !crate::password::secrets_equal(state.as_bytes(), pending.state.secret().as_bytes()) {
             return Err(refused("state mismatch", "the answer belongs to another attempt"));
         }
         let (metadata, client) = self.client().await?;

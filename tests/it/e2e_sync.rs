@@ -122,12 +122,6 @@ impl Setup {
             .unwrap()
             .clone()
     }
-
-    fn webhook_secret(&self) -> String {
-        let yaml = self.portus.cli(&["config", "registry"], None);
-        let start = yaml.find("Bearer ").unwrap();
-        yaml[start..].split('"').next().unwrap().to_owned()
-    }
 }
 
 fn assert_ok(what: &str, output: &Output) {
@@ -188,7 +182,7 @@ fn notifications_record_pushes_of_every_manifest_type_and_deletes() {
     assert_eq!(actions, ["tag.delete", "tag.push"]);
 
     // Replaying an envelope changes nothing; a call without the secret is refused.
-    let secret = s.webhook_secret();
+    let secret = s.portus.webhook_authorization();
     let envelope = r#"{"events":[{"id":"replayed-1","action":"push","actor":{"name":"alice"},
         "target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:0123","repository":"alice/replayed","tag":"1"}}]}"#;
     let headers = [

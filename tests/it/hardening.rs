@@ -293,12 +293,6 @@ impl Drop for SqliteLock {
     }
 }
 
-fn webhook_secret(p: &Portus) -> String {
-    let yaml = p.cli(&["config", "registry"], None);
-    let start = yaml.find("Bearer ").unwrap();
-    yaml[start..].split('"').next().unwrap().to_owned()
-}
-
 fn push_event(id: &str, repository: &str) -> String {
     format!(
         r#"{{"events":[{{"id":"{id}","action":"push","actor":{{"name":"alice"}},
@@ -313,7 +307,7 @@ fn a_locked_sqlite_database_is_503_never_a_token_loses_no_notification_and_recov
     p.append_config("[sync]\ninterval_secs = 0\n");
     p.user("alice", "alice-password");
     p.start();
-    let secret = webhook_secret(&p);
+    let secret = p.webhook_authorization();
     let token = |user: &str, password: &str| {
         http_get(
             p.addr,

@@ -131,6 +131,14 @@ impl Portus {
         command
     }
 
+    /// The `Authorization` value (`Bearer <secret>`) the registry sends with notifications,
+    /// as `portus config registry` prints it.
+    pub fn webhook_authorization(&self) -> String {
+        let yaml = self.cli(&["config", "registry"], None);
+        let start = yaml.find("Bearer ").unwrap();
+        yaml[start..].split('"').next().unwrap().to_owned()
+    }
+
     /// Runs `portus ARGS` with `stdin` as standard input; panics unless it succeeds.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> String {
         let output = self.try_cli(args, stdin);

@@ -29,14 +29,7 @@ async fn app() -> axum::Router {
         })
         .await
         .unwrap();
-    let (key_pem, _) = generate_key_and_certificate(SigningAlgorithm::Es256, "test").unwrap();
-    let issuer = TokenIssuer::new(
-        SigningKey::from_pem(&key_pem).unwrap(),
-        "portus.test",
-        Duration::from_secs(300),
-        false,
-    )
-    .unwrap();
+    let issuer = crate::routes::test_issuer();
     let local: Arc<dyn Authenticator> = Arc::new(LocalAuthenticator::new(store.clone(), 4).unwrap());
     let pipeline = EventPipeline::new(store.clone(), MissingNamespace::Create);
     let tokens = TokenService::new(store, vec![local], issuer, TokenServiceConfig::new("registry.local"));

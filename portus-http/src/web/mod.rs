@@ -27,7 +27,8 @@ use tower::ServiceExt;
 
 use crate::routes::AppState;
 use crate::routes::api::SessionUser;
-use session::{SESSION_COOKIE, Sessions, cookie, secrets_match};
+use portus_auth::password::secrets_equal;
+use session::{SESSION_COOKIE, Sessions, cookie};
 
 /// Items per page of the lists on pages.
 const LIST_PAGE: usize = 50;
@@ -257,7 +258,7 @@ impl Signed {
     /// Refuses a form whose `csrf` field is not this session's token.
     fn check_csrf(&self, form: &std::collections::HashMap<String, String>) -> Result<(), PageError> {
         match form.get("csrf") {
-            Some(token) if secrets_match(token, &self.csrf) => Ok(()),
+            Some(token) if secrets_equal(token.as_bytes(), self.csrf.as_bytes()) => Ok(()),
             _ => Err(PageError::csrf()),
         }
     }

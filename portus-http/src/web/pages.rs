@@ -15,12 +15,13 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::session::{SESSION_COOKIE, SIGN_IN_CSRF_COOKIE, cookie, random_token, secrets_match, set_cookie};
+use super::session::{SESSION_COOKIE, SIGN_IN_CSRF_COOKIE, cookie, random_token, set_cookie};
 use super::views::{
     button_form, csrf_field, digest, none, notice, pager, security_badge, severity_rank, size, text, when,
 };
 use super::{PageError, Signed, Web, views};
 use crate::routes::AppState;
+use portus_auth::password::secrets_equal;
 
 type Fields = HashMap<String, String>;
 
@@ -113,7 +114,7 @@ pub async fn sign_in(
     Form(form): Form<Fields>,
 ) -> Result<Response, PageError> {
     let expected = cookie(&headers, SIGN_IN_CSRF_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !secrets_match(field(&form, "csrf"), expected) {
+    if expected.is_empty() || !secrets_equal(field(&form, "csrf").as_bytes(), expected.as_bytes()) {
         return Err(PageError::csrf());
     }
     let username = field(&form, "username");

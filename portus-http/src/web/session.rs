@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::http::HeaderMap;
@@ -31,11 +30,6 @@ pub fn random_token() -> String {
         .fill(&mut bytes)
         .expect("the system random generator failed");
     data_encoding::BASE64URL_NOPAD.encode(&bytes)
-}
-
-/// Whether two secrets are equal, in time independent of where they differ.
-pub fn secrets_match(a: &str, b: &str) -> bool {
-    verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
@@ -171,6 +165,8 @@ impl<T> Attempts<T> {
 
 #[cfg(test)]
 mod tests {
+    use portus_auth::password::secrets_equal;
+
     use super::*;
 
     #[test]
@@ -217,8 +213,8 @@ mod tests {
         let (a, b) = (random_token(), random_token());
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
-        assert!(secrets_match(&a, &a.clone()));
-        assert!(!secrets_match(&a, &b));
-        assert!(!secrets_match(&a, &a[..42]));
+        assert!(secrets_equal(a.as_bytes(), a.clone().as_bytes()));
+        assert!(!secrets_equal(a.as_bytes(), b.as_bytes()));
+        assert!(!secrets_equal(a.as_bytes(), a[..42].as_bytes()));
     }
 }

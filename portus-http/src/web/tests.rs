@@ -70,14 +70,7 @@ async fn site_with(configure: impl FnOnce(&mut WebConfig, &Arc<InMemoryStore>)) 
             .await
             .unwrap();
     }
-    let (key_pem, _) = generate_key_and_certificate(SigningAlgorithm::Es256, "test").unwrap();
-    let issuer = TokenIssuer::new(
-        SigningKey::from_pem(&key_pem).unwrap(),
-        "portus.test",
-        Duration::from_secs(300),
-        false,
-    )
-    .unwrap();
+    let issuer = crate::routes::test_issuer();
     let local = LocalAuthenticator::new(store.clone(), 4).unwrap();
     let mut config = TokenServiceConfig::new("registry.local");
     config.lockout = portus_auth::LockoutPolicy {

@@ -199,14 +199,7 @@ async fn fixture(options: Options) -> Fixture {
         })
         .await
         .unwrap();
-    let (key_pem, _) = generate_key_and_certificate(SigningAlgorithm::Es256, "test").unwrap();
-    let issuer = TokenIssuer::new(
-        SigningKey::from_pem(&key_pem).unwrap(),
-        "portus.test",
-        Duration::from_secs(300),
-        false,
-    )
-    .unwrap();
+    let issuer = crate::routes::test_issuer();
     let mut config = TokenServiceConfig::new("registry.local");
     config.policy = options.policy;
     let service = TokenService::new(store.clone(), vec![], issuer, config);
