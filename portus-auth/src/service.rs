@@ -310,6 +310,11 @@ impl TokenService {
         }
     }
 
+    /// The account lockout settings.
+    pub fn lockout(&self) -> LockoutPolicy {
+        self.config.lockout
+    }
+
     /// The authorization settings.
     pub fn policy(&self) -> &PolicyConfig {
         &self.config.policy

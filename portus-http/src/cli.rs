@@ -830,8 +830,6 @@ fn serve_router(config: &Config, state: crate::AppState, limits: crate::HttpLimi
     let web = crate::web::WebConfig {
         session_lifetime: std::time::Duration::from_secs(config.web.session_secs),
         secure_cookies: config.secure_cookies(),
-        lockout_attempts: config.auth.lockout_attempts,
-        lockout_duration: std::time::Duration::from_secs(config.auth.lockout_secs),
         #[cfg(feature = "oidc")]
         oidc: oidc_login(config, &state)?,
     };

@@ -5,8 +5,7 @@ use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode, header};
 use data_encoding::{BASE64, BASE64URL_NOPAD};
 use portus_auth::password::hash_password;
-use portus_auth::token::generate_key_and_certificate;
-use portus_auth::{LocalAuthenticator, SigningAlgorithm, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
+use portus_auth::{LocalAuthenticator, TokenService, TokenServiceConfig};
 use portus_core::model::NewUser;
 use portus_core::traits::{Authenticator, Secret};
 use portus_core::{InMemoryStore, PolicyStore};
@@ -463,14 +462,7 @@ mod api {
         }
         let private_tag = store.tag("alice/secret-app", "1.0").await.unwrap().unwrap().id.0;
         let public_tag = store.tag("open/app", "1.0").await.unwrap().unwrap().id.0;
-        let (key_pem, _) = generate_key_and_certificate(SigningAlgorithm::Es256, "test").unwrap();
-        let issuer = TokenIssuer::new(
-            SigningKey::from_pem(&key_pem).unwrap(),
-            "portus.test",
-            Duration::from_secs(300),
-            false,
-        )
-        .unwrap();
+        let issuer = crate::routes::test_issuer();
         let service = TokenService::new(store, vec![], issuer, TokenServiceConfig::new("registry.local"));
         let mut state = AppState::new(Arc::new(service));
         for name in ["clair", "dummy"] {

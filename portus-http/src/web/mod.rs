@@ -40,10 +40,6 @@ pub struct WebConfig {
     pub session_lifetime: Duration,
     /// Whether cookies get the `Secure` attribute (set it when users reach portus over HTTPS).
     pub secure_cookies: bool,
-    /// Failed sign-ins that lock an account (0: no lockout), for the sign-in page's message.
-    pub lockout_attempts: u32,
-    /// How long a locked account stays locked, for the same message.
-    pub lockout_duration: Duration,
     /// Sign in with OpenID Connect, when configured.
     #[cfg(feature = "oidc")]
     pub oidc: Option<OidcLogin>,
@@ -73,8 +69,6 @@ impl Default for WebConfig {
         WebConfig {
             session_lifetime: Duration::from_secs(8 * 3600),
             secure_cookies: true,
-            lockout_attempts: 0,
-            lockout_duration: Duration::from_secs(900),
             #[cfg(feature = "oidc")]
             oidc: None,
         }

@@ -65,13 +65,16 @@ fn array(value: &Value) -> &[Value] {
 
 // --- signing in and out ---------------------------------------------------------------------
 
-fn sign_in_page(web: &Web, status: StatusCode, message: Option<&str>, username: &str) -> Response {
+/// The sign-in form (with a fresh CSRF token and its cookie twin); the lockout rule shown is
+/// the token service's own.
+fn sign_in_page(state: &AppState, web: &Web, status: StatusCode, message: Option<&str>, username: &str) -> Response {
     let token = random_token();
-    let lockout = (web.config.lockout_attempts > 0).then(|| {
+    let rule = state.tokens.lockout();
+    let lockout = (rule.max_failures > 0).then(|| {
         format!(
             "After {} failed sign-ins in a row an account is locked for {} minutes.",
-            web.config.lockout_attempts,
-            web.config.lockout_duration.as_secs().div_ceil(60)
+            rule.max_failures,
+            rule.lock_for.as_secs().div_ceil(60)
         )
     });
     let body = html! {
@@ -102,8 +105,8 @@ fn sign_in_page(web: &Web, status: StatusCode, message: Option<&str>, username: 
 }
 
 /// `GET /sign_in`.
-pub async fn sign_in_form(Extension(web): Extension<Arc<Web>>) -> Response {
-    sign_in_page(&web, StatusCode::OK, None, "")
+pub async fn sign_in_form(State(state): State<AppState>, Extension(web): Extension<Arc<Web>>) -> Response {
+    sign_in_page(&state, &web, StatusCode::OK, None, "")
 }
 
 /// `POST /sign_in`: local or LDAP credentials, as for `docker login` (lockout included).
@@ -122,6 +125,7 @@ pub async fn sign_in(
     match state.tokens.authenticate(username, &Secret::new(password)).await {
         Ok((user, _)) => Ok(signed_in(&web, user.id, SIGN_IN_CSRF_COOKIE)),
         Err(portus_auth::Error::InvalidCredentials) => Ok(sign_in_page(
+            &state,
             &web,
             StatusCode::UNAUTHORIZED,
             Some("Invalid user name or password, or the account is disabled or locked."),
@@ -190,6 +194,7 @@ pub async fn oidc_begin(Extension(web): Extension<Arc<Web>>) -> Result<Response,
 /// whatever the outcome.
 #[cfg(feature = "oidc")]
 pub async fn oidc_callback(
+    State(state): State<AppState>,
     Extension(web): Extension<Arc<Web>>,
     headers: HeaderMap,
     Query(query): Query<Fields>,
@@ -206,7 +211,7 @@ pub async fn oidc_callback(
     };
     let failed = |web: &Web| {
         let message = format!("Sign-in with {} failed.", oidc.name);
-        sign_in_page(web, StatusCode::UNAUTHORIZED, Some(&message), "")
+        sign_in_page(&state, web, StatusCode::UNAUTHORIZED, Some(&message), "")
     };
     if query.contains_key("error") {
         return Ok(failed(&web));

@@ -215,6 +215,6 @@ mod tests {
         assert_eq!(a.len(), 43);
         assert!(secrets_equal(a.as_bytes(), a.clone().as_bytes()));
         assert!(!secrets_equal(a.as_bytes(), b.as_bytes()));
-        assert!(!secrets_equal(a.as_bytes(), a[..42].as_bytes()));
+        assert!(!secrets_equal(a.as_bytes(), &a.as_bytes()[..42]));
     }
 }

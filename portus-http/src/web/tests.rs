@@ -8,8 +8,7 @@ use std::time::Duration;
 use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode, header};
 use portus_auth::password::{LocalAuthenticator, hash_password};
-use portus_auth::token::generate_key_and_certificate;
-use portus_auth::{SigningAlgorithm, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
+use portus_auth::{TokenService, TokenServiceConfig};
 use portus_core::model::NewUser;
 use portus_core::traits::Secret;
 use portus_core::{InMemoryStore, PolicyStore};
@@ -82,8 +81,6 @@ async fn site_with(configure: impl FnOnce(&mut WebConfig, &Arc<InMemoryStore>)) 
     state.bcrypt_cost = 4;
     let mut web = WebConfig {
         secure_cookies: false,
-        lockout_attempts: 3,
-        lockout_duration: Duration::from_secs(600),
         ..WebConfig::default()
     };
     configure(&mut web, &store);

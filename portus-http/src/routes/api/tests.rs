@@ -2,14 +2,12 @@
 //! negative cases (401, 403, 404 without leaks, 409, 422, bad input).
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode, header};
 use portus_auth::password::{APP_TOKEN_PREFIX, generate_secret};
-use portus_auth::token::generate_key_and_certificate;
-use portus_auth::{SigningAlgorithm, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
+use portus_auth::{TokenService, TokenServiceConfig};
 use portus_core::model::{
     ManifestRecord, MissingNamespace, NamespaceRef, NewNamespace, NewUser, Role, ScanRecord, ScanState, User,
     Visibility,
