@@ -170,6 +170,10 @@ impl PageError {
         }
     }
 
+    fn not_found() -> Self {
+        PageError::new(StatusCode::NOT_FOUND, "There is no such page.")
+    }
+
     fn csrf() -> Self {
         PageError::new(
             StatusCode::FORBIDDEN,

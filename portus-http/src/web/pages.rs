@@ -42,7 +42,7 @@ fn id(raw: &str) -> Result<&str, PageError> {
     if !raw.is_empty() && raw.len() <= 19 && raw.bytes().all(|b| b.is_ascii_digit()) {
         Ok(raw)
     } else {
-        Err(PageError::new(StatusCode::NOT_FOUND, "There is no such page."))
+        Err(PageError::not_found())
     }
 }
 
@@ -169,12 +169,16 @@ fn oidc_button(_web: &Web) -> Markup {
 #[cfg(feature = "oidc")]
 const OIDC_COOKIE: &str = "portus_oidc";
 
+/// The configured provider; without one the OpenID Connect pages do not exist.
+#[cfg(feature = "oidc")]
+fn oidc_of(web: &Web) -> Result<&super::OidcLogin, PageError> {
+    web.config.oidc.as_ref().ok_or_else(|| PageError::not_found())
+}
+
 /// `GET /sign_in/oidc`: off to the provider, with a fresh state, nonce and PKCE challenge.
 #[cfg(feature = "oidc")]
 pub async fn oidc_begin(Extension(web): Extension<Arc<Web>>) -> Result<Response, PageError> {
-    let Some(oidc) = &web.config.oidc else {
-        return Err(PageError::new(StatusCode::NOT_FOUND, "There is no such page."));
-    };
+    let oidc = oidc_of(&web)?;
     let (url, pending) = oidc.provider.begin().await?;
     let attempt = web.oidc_attempts.put(pending);
     let mut response = Redirect::to(url.as_str()).into_response();
@@ -199,9 +203,7 @@ pub async fn oidc_callback(
     headers: HeaderMap,
     Query(query): Query<Fields>,
 ) -> Result<Response, PageError> {
-    let Some(oidc) = &web.config.oidc else {
-        return Err(PageError::new(StatusCode::NOT_FOUND, "There is no such page."));
-    };
+    let oidc = oidc_of(&web)?;
     let pending = cookie(&headers, OIDC_COOKIE).and_then(|id| web.oidc_attempts.take(id));
     let Some(pending) = pending else {
         return Err(PageError::new(

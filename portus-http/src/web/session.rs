@@ -60,106 +60,102 @@ pub struct Session {
     pub user_id: UserId,
     /// The token every form of this session must carry.
     pub csrf: String,
-    expires: Instant,
-}
-
-/// The live sessions, by SHA-256 of their identifier.
-pub struct Sessions {
-    by_digest: Mutex<HashMap<Vec<u8>, Session>>,
-    lifetime: Duration,
 }
 
 fn key(id: &str) -> Vec<u8> {
     digest(&SHA256, id.as_bytes()).as_ref().to_vec()
 }
 
-impl Sessions {
-    /// Sessions that end `lifetime` after their last use.
-    pub fn new(lifetime: Duration) -> Self {
-        Sessions {
+/// Values kept server-side under the SHA-256 of a random identifier (the cookie's value),
+/// each until its expiry; expired ones are swept when a new one is put.
+struct Expiring<T> {
+    by_digest: Mutex<HashMap<Vec<u8>, (Instant, T)>>,
+    lifetime: Duration,
+}
+
+impl<T> Expiring<T> {
+    fn new(lifetime: Duration) -> Self {
+        Expiring {
             by_digest: Mutex::new(HashMap::new()),
             lifetime,
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Instant, T)>> {
+        self.by_digest.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps `value` for `lifetime`; returns its new identifier.
+    fn put(&self, value: T) -> String {
+        let id = random_token();
+        let now = Instant::now();
+        let mut entries = self.lock();
+        entries.retain(|_, (expires, _)| *expires > now);
+        entries.insert(key(&id), (now + self.lifetime, value));
+        id
+    }
+}
+
+/// The live sessions.
+pub struct Sessions(Expiring<Session>);
+
+impl Sessions {
+    /// Sessions that end `lifetime` after their last use.
+    pub fn new(lifetime: Duration) -> Self {
+        Sessions(Expiring::new(lifetime))
+    }
+
     /// How long an unused session lives.
     pub fn lifetime(&self) -> Duration {
-        self.lifetime
+        self.0.lifetime
     }
 
     /// Starts a session for `user_id`; returns its identifier (for the cookie).
     pub fn start(&self, user_id: UserId) -> String {
-        let id = random_token();
-        let now = Instant::now();
-        let mut sessions = self.by_digest.lock().unwrap_or_else(|e| e.into_inner());
-        sessions.retain(|_, session| session.expires > now);
-        sessions.insert(
-            key(&id),
-            Session {
-                user_id,
-                csrf: random_token(),
-                expires: now + self.lifetime,
-            },
-        );
-        id
+        self.0.put(Session {
+            user_id,
+            csrf: random_token(),
+        })
     }
 
     /// The live session `id` names, its lifetime extended.
     pub fn get(&self, id: &str) -> Option<Session> {
         let now = Instant::now();
-        let mut sessions = self.by_digest.lock().unwrap_or_else(|e| e.into_inner());
-        let session = sessions.get_mut(&key(id))?;
-        if session.expires <= now {
+        let mut sessions = self.0.lock();
+        let (expires, session) = sessions.get_mut(&key(id))?;
+        if *expires <= now {
             sessions.remove(&key(id));
             return None;
         }
-        session.expires = now + self.lifetime;
+        *expires = now + self.0.lifetime;
         Some(session.clone())
     }
 
     /// Ends session `id` (sign out).
     pub fn end(&self, id: &str) {
-        self.by_digest
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&key(id));
+        self.0.lock().remove(&key(id));
     }
 }
 
 /// Short-lived server-side values keyed by a random cookie (an OpenID Connect attempt between
 /// leaving for the provider and coming back): each can be taken once.
-pub struct Attempts<T> {
-    by_digest: Mutex<HashMap<Vec<u8>, (Instant, T)>>,
-    lifetime: Duration,
-}
+pub struct Attempts<T>(Expiring<T>);
 
 impl<T> Attempts<T> {
     /// Attempts that expire `lifetime` after they start.
     pub fn new(lifetime: Duration) -> Self {
-        Attempts {
-            by_digest: Mutex::new(HashMap::new()),
-            lifetime,
-        }
+        Attempts(Expiring::new(lifetime))
     }
 
     /// Remembers `value`; returns the identifier for the cookie.
     pub fn put(&self, value: T) -> String {
-        let id = random_token();
-        let now = Instant::now();
-        let mut attempts = self.by_digest.lock().unwrap_or_else(|e| e.into_inner());
-        attempts.retain(|_, (started, _)| now.duration_since(*started) < self.lifetime);
-        attempts.insert(key(&id), (now, value));
-        id
+        self.0.put(value)
     }
 
     /// Takes the live value `id` names (it cannot be taken again).
     pub fn take(&self, id: &str) -> Option<T> {
-        let (started, value) = self
-            .by_digest
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&key(id))?;
-        (started.elapsed() < self.lifetime).then_some(value)
+        let (expires, value) = self.0.lock().remove(&key(id))?;
+        (expires > Instant::now()).then_some(value)
     }
 }
 
