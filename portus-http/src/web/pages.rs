@@ -172,7 +172,7 @@ const OIDC_COOKIE: &str = "portus_oidc";
 /// The configured provider; without one the OpenID Connect pages do not exist.
 #[cfg(feature = "oidc")]
 fn oidc_of(web: &Web) -> Result<&super::OidcLogin, PageError> {
-    web.config.oidc.as_ref().ok_or_else(|| PageError::not_found())
+    web.config.oidc.as_ref().ok_or_else(PageError::not_found)
 }
 
 /// `GET /sign_in/oidc`: off to the provider, with a fresh state, nonce and PKCE challenge.
