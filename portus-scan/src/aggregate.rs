@@ -145,6 +145,27 @@ pub fn merge_tag(results: &BTreeMap<String, BackendResult>) -> TagSecurity {
     }
 }
 
+/// A repository's overall status over its tags, by the same precedence as a tag's over its
+/// backends: failed if any tag failed, else pending if any is pending, else done if any is
+/// done; not scanned otherwise. Never "done" while a tag is unfinished.
+pub fn repository_status<'a>(tags: impl IntoIterator<Item = &'a TagSecurity>) -> TagScanStatus {
+    let (mut failed, mut pending, mut done) = (false, false, false);
+    for tag in tags {
+        match tag.status {
+            TagScanStatus::Failed => failed = true,
+            TagScanStatus::Pending => pending = true,
+            TagScanStatus::Done => done = true,
+            TagScanStatus::NotScanned => {}
+        }
+    }
+    match (failed, pending, done) {
+        (true, _, _) => TagScanStatus::Failed,
+        (_, true, _) => TagScanStatus::Pending,
+        (_, _, true) => TagScanStatus::Done,
+        _ => TagScanStatus::NotScanned,
+    }
+}
+
 /// Counts by severity over a repository's tags (each tag's merged findings counted once).
 pub fn repository_counts<'a>(tags: impl IntoIterator<Item = &'a TagSecurity>) -> SeverityCounts {
     let mut counts = SeverityCounts::new();
@@ -175,6 +196,27 @@ mod tests {
     use portus_core::traits::Vulnerability;
 
     use super::*;
+
+    #[test]
+    fn a_repository_is_done_only_when_no_tag_is_unfinished() {
+        let tag = |status| TagSecurity {
+            status,
+            vulnerabilities: Vec::new(),
+            counts: SeverityCounts::new(),
+            backends: BTreeMap::new(),
+        };
+        let of = |statuses: &[TagScanStatus]| {
+            let tags: Vec<TagSecurity> = statuses.iter().map(|s| tag(*s)).collect();
+            repository_status(&tags)
+        };
+        use TagScanStatus::*;
+        assert_eq!(of(&[]), NotScanned);
+        assert_eq!(of(&[NotScanned]), NotScanned);
+        assert_eq!(of(&[Done, Done]), Done);
+        assert_eq!(of(&[Done, Pending]), Pending);
+        assert_eq!(of(&[Pending, Failed, Done]), Failed);
+        assert_eq!(of(&[NotScanned, Done]), Done);
+    }
 
     fn vuln(id: &str, severity: Severity, package: &str, fixed: Option<&str>) -> Vulnerability {
         Vulnerability {

@@ -261,20 +261,10 @@ fn repository_rows(repositories: &[Value]) -> Markup {
     }
 }
 
-/// A repository's badge: its merged counts when every tag finished, else the worst state.
+/// A repository's badge: its merged counts when every tag finished, else its overall state.
 fn repository_badge(repository: &Value) -> Markup {
-    let by_status = &repository["security"]["tags_by_status"];
-    let count = |s: &str| by_status[s].as_u64().unwrap_or(0);
-    let status = if count("failed") > 0 {
-        "failed"
-    } else if count("pending") > 0 || count("scanning") > 0 {
-        "pending"
-    } else if count("done") > 0 {
-        "done"
-    } else {
-        "notscanned"
-    };
-    security_badge(status, &repository["security"]["counts"])
+    let security = &repository["security"];
+    security_badge(security["status"].as_str().unwrap_or_default(), &security["counts"])
 }
 
 /// `GET /`: recent activity and starred repositories.

@@ -8,7 +8,7 @@ use axum::response::Response;
 use portus_core::model::{Namespace, Repository, RepositoryId, ScanRecord, TagId, TagRecord};
 use portus_core::permissions;
 use portus_core::policy::Action;
-use portus_scan::aggregate::{TagSecurity, repository_counts};
+use portus_scan::aggregate::{TagSecurity, repository_counts, repository_status};
 use portus_scan::worker::tag_security;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -73,6 +73,7 @@ fn repository_view(
         "tags_count": tags.len(),
         "created_at": repository.created_at,
         "security": {
+            "status": repository_status(&securities),
             "counts": repository_counts(&securities),
             "tags_by_status": statuses,
         },

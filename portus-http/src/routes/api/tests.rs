@@ -982,6 +982,7 @@ async fn repositories_tags_and_stars() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(repository["security"]["counts"]["High"], json!(1), "{repository}");
     assert_eq!(repository["security"]["tags_by_status"]["done"], json!(1));
+    assert_eq!(repository["security"]["status"], json!("done"));
     let secret = format!("/api/v1/repositories/{}", f.repository_id("devs/secret").await);
     assert_eq!(f.get(&secret, Some("carol")).await.0, StatusCode::NOT_FOUND);
     let (_, detail) = f.get(&secret, Some("bob")).await;
@@ -991,6 +992,7 @@ async fn repositories_tags_and_stars() {
         json!(3),
         "unscanned is pending, never clean"
     );
+    assert_eq!(detail["security"]["status"], json!("pending"));
 
     let (_, tags) = f.get(&format!("{secret}/tags"), Some("bob")).await;
     assert_eq!(names(&tags, "name"), ["1.0", "2.0", "latest"]);
