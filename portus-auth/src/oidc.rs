@@ -68,11 +68,13 @@ pub struct PendingLogin {
 }
 
 /// How long a browser may take at the provider.
-const ATTEMPT_LIFETIME: Duration = Duration::from_secs(600);
+pub const ATTEMPT_LIFETIME: Duration = Duration::from_secs(600);
 
 /// Signs users in through one OpenID Connect provider.
 pub struct OidcProvider {
     config: OidcConfig,
+    issuer: IssuerUrl,
+    redirect: RedirectUrl,
     http: Http,
     metadata: Mutex<Option<CoreProviderMetadata>>,
     store: Arc<dyn PolicyStore>,
@@ -124,9 +126,9 @@ fn refused(what: &str, error: impl std::fmt::Display) -> Error {
 impl OidcProvider {
     /// A provider for `config`; users are looked up in, and created in, `store`.
     pub fn new(config: OidcConfig, store: Arc<dyn PolicyStore>) -> Result<Self> {
-        IssuerUrl::new(config.issuer.clone())
+        let issuer = IssuerUrl::new(config.issuer.clone())
             .map_err(|e| Error::InvalidRequest(format!("oidc.issuer '{}': {e}", config.issuer)))?;
-        RedirectUrl::new(config.redirect_url.clone())
+        let redirect = RedirectUrl::new(config.redirect_url.clone())
             .map_err(|e| Error::InvalidRequest(format!("oidc redirect URL '{}': {e}", config.redirect_url)))?;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -135,6 +137,8 @@ impl OidcProvider {
             .map_err(|e| Error::InvalidRequest(format!("HTTP client: {e}")))?;
         Ok(OidcProvider {
             config,
+            issuer,
+            redirect,
             http: Http(http),
             metadata: Mutex::new(None),
             store,
@@ -146,42 +150,36 @@ impl OidcProvider {
         if let Some(metadata) = cached.as_ref() {
             return Ok(metadata.clone());
         }
-        let issuer = IssuerUrl::new(self.config.issuer.clone()).map_err(|e| Error::InvalidRequest(e.to_string()))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+        let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http)
             .await
             .map_err(unavailable)?;
         *cached = Some(metadata.clone());
         Ok(metadata)
     }
 
-    async fn client(
+    /// This client at the provider `metadata` describes.
+    fn client(
         &self,
-    ) -> Result<(
-        CoreProviderMetadata,
-        openidconnect::core::CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
-    )> {
-        let metadata = self.metadata().await?;
-        let redirect =
-            RedirectUrl::new(self.config.redirect_url.clone()).map_err(|e| Error::InvalidRequest(e.to_string()))?;
-        let client = CoreClient::from_provider_metadata(
-            metadata.clone(),
+        metadata: CoreProviderMetadata,
+    ) -> CoreClient<
+        openidconnect::EndpointSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointMaybeSet,
+        openidconnect::EndpointMaybeSet,
+    > {
+        CoreClient::from_provider_metadata(
+            metadata,
             ClientId::new(self.config.client_id.clone()),
             self.config.client_secret.clone().map(ClientSecret::new),
         )
-        .set_redirect_uri(redirect);
-        Ok((metadata, client))
+        .set_redirect_uri(self.redirect.clone())
     }
 
     /// Starts a sign-in: the provider URL to send the browser to, and what to remember.
     pub async fn begin(&self) -> Result<(url::Url, PendingLogin)> {
-        let (_, client) = self.client().await?;
+        let client = self.client(self.metadata().await?);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
             .authorize_url(
@@ -214,7 +212,9 @@ impl OidcProvider {
         if !crate::password::secrets_equal(state.as_bytes(), pending.state.secret().as_bytes()) {
             return Err(refused("state mismatch", "the answer belongs to another attempt"));
         }
-        let (metadata, client) = self.client().await?;
+        let metadata = self.metadata().await?;
+        let algorithms = metadata.id_token_signing_alg_values_supported().clone();
+        let client = self.client(metadata);
         let tokens = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| Error::InvalidRequest(e.to_string()))?
@@ -228,9 +228,7 @@ impl OidcProvider {
         let id_token = tokens
             .id_token()
             .ok_or_else(|| refused("no ID token", "the token answer has none"))?;
-        let verifier = client
-            .id_token_verifier()
-            .set_allowed_algs(metadata.id_token_signing_alg_values_supported().clone());
+        let verifier = client.id_token_verifier().set_allowed_algs(algorithms);
         let claims = id_token
             .claims(&verifier, &pending.nonce)
             .map_err(|e| refused("the ID token did not verify", e))?;

@@ -92,7 +92,7 @@ pub fn router(state: AppState, config: WebConfig) -> Router<AppState> {
         api: crate::routes::api::router().with_state(state),
         config,
         #[cfg(feature = "oidc")]
-        oidc_attempts: session::Attempts::new(Duration::from_secs(600)),
+        oidc_attempts: session::Attempts::new(portus_auth::oidc::ATTEMPT_LIFETIME),
     });
     #[cfg(feature = "oidc")]
     let router = Router::new()
