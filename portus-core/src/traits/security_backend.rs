@@ -61,6 +61,12 @@ impl Severity {
         Severity::Critical,
     ];
 
+    /// [`from_vendor`](Self::from_vendor) of a severity a report may leave out (absent is
+    /// unknown).
+    pub fn from_vendor_opt(name: Option<&str>) -> Severity {
+        name.map(Severity::from_vendor).unwrap_or(Severity::Unknown)
+    }
+
     /// Normalizes a scanner's severity name (case-insensitive; `Defcon1` is critical, anything
     /// unrecognised is unknown).
     pub fn from_vendor(name: &str) -> Severity {

@@ -190,11 +190,7 @@ fn convert(features: Vec<Feature>) -> ScanReport {
             let (package, version) = (feature.name, feature.version);
             feature.vulnerabilities.into_iter().map(move |v| Vulnerability {
                 id: v.name,
-                severity: v
-                    .severity
-                    .as_deref()
-                    .map(Severity::from_vendor)
-                    .unwrap_or(Severity::Unknown),
+                severity: Severity::from_vendor_opt(v.severity.as_deref()),
                 package: Some(package.clone()),
                 package_version: version.clone(),
                 fixed_in: v.fixed_by.filter(|f| !f.is_empty()),

@@ -292,12 +292,7 @@ fn convert(report: VulnerabilityReport) -> ScanReport {
             let Some(v) = report.vulnerabilities.get(id) else {
                 continue;
             };
-            let severity = v
-                .normalized_severity
-                .as_deref()
-                .or(v.severity.as_deref())
-                .map(Severity::from_vendor)
-                .unwrap_or(Severity::Unknown);
+            let severity = Severity::from_vendor_opt(v.normalized_severity.as_deref().or(v.severity.as_deref()));
             vulnerabilities.push(Vulnerability {
                 id: v.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| v.id.clone()),
                 severity,

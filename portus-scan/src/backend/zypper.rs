@@ -106,11 +106,7 @@ fn convert(patches: Patches) -> ScanReport {
             .filter(|p| p.is_security)
             .map(|p| Vulnerability {
                 id: p.name,
-                severity: p
-                    .severity
-                    .as_deref()
-                    .map(Severity::from_vendor)
-                    .unwrap_or(Severity::Unknown),
+                severity: Severity::from_vendor_opt(p.severity.as_deref()),
                 package: None,
                 package_version: None,
                 fixed_in: None,
