@@ -8,6 +8,7 @@
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::ldap::LdapConfig;
@@ -28,9 +29,26 @@ pub fn program(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("`{name}` not found: the LDAP tests need a real OpenLDAP server; {INSTALL_HINT}"))
 }
 
-/// A port nothing listens on (at least right now).
+/// A loopback port nothing listens on, for a server a test is about to start (or for a port
+/// that must refuse connections).
+///
+/// Never the same port twice in one process, and below Linux's ephemeral range (32768 and up):
+/// asking the kernel for port 0 would hand out a port that the very next outgoing connection
+/// of any concurrent test may take before the server binds it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Processes started close together (test binaries, a developer's second run) start apart.
+    let base = std::process::id().wrapping_mul(2_654_435_761) % SPAN;
+    loop {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(step < SPAN, "no free loopback port left in {FIRST}..{}", FIRST + SPAN);
+        let port = u16::try_from(FIRST + (base + step) % SPAN).expect("below 32768");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// PEM files of a test PKI: a CA and a server certificate for 127.0.0.1 and localhost.

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::process::Output;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use crate::harness::{
     Creds, FaultyProxy, Portus, Registry, free_port, http_post, oci_index_layout, oci_layout, skopeo_copy,
     skopeo_copy_with, skopeo_delete, skopeo_digest, wait_until,
@@ -15,6 +17,11 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const DOCKER_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const ALICE: Creds = Creds::User("alice", "alice-password");
+/// How long a pushed tag may take to be recorded (the bound).
+const PROMPTLY: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+/// How long the tests poll for something the server does in the background: far longer than
+/// the server needs, so a loaded test machine that polls late fails nothing.
+const PATIENCE: Duration = Duration::from_secs(20);
 
 struct Setup {
     tmp: tempfile::TempDir,
@@ -56,8 +63,8 @@ impl Setup {
         format!("docker://{}/{}", self.registry.addr, target)
     }
 
-    /// Pushes a fresh single-layer image (distinct content) to `target`; returns its digest.
-    fn push(&self, target: &str, extra: &[&str]) -> String {
+    /// Pushes a fresh single-layer image (distinct content) to `target`.
+    fn push(&self, target: &str, extra: &[&str]) -> Pushed {
         let layout = self
             .tmp
             .path()
@@ -71,12 +78,16 @@ impl Setup {
             ALICE,
         );
         assert_ok(&format!("push {target}"), &output);
-        skopeo_digest(&self.reference(target), ALICE)
+        let finished = Utc::now();
+        Pushed {
+            digest: skopeo_digest(&self.reference(target), ALICE),
+            finished,
+        }
     }
 
-    /// Pushes a two-platform OCI index to `target` with `skopeo copy --all`; returns the digest
-    /// the registry holds (skopeo re-serializes an index it copies).
-    fn push_index(&self, target: &str) -> String {
+    /// Pushes a two-platform OCI index to `target` with `skopeo copy --all`; the digest is the
+    /// one the registry holds (skopeo re-serializes an index it copies).
+    fn push_index(&self, target: &str) -> Pushed {
         let layout = self
             .tmp
             .path()
@@ -87,7 +98,38 @@ impl Setup {
             "push the index",
             &skopeo_copy_with(&["--all"], &source, Creds::Anonymous, &self.reference(target), ALICE),
         );
-        skopeo_digest(&self.reference(target), ALICE)
+        let finished = Utc::now();
+        Pushed {
+            digest: skopeo_digest(&self.reference(target), ALICE),
+            finished,
+        }
+    }
+
+    /// Waits for `reference` and checks, by the server's own record of when it stored the tag,
+    /// that it was recorded within [`PROMPTLY`] of the push returning; returns (digest, media
+    /// type, pushed by).
+    fn recorded_promptly(&self, reference: &str, pushed: &Pushed) -> (String, String, Option<String>) {
+        assert!(
+            wait_until(PATIENCE, || self.tag(reference).is_some()),
+            "{reference} never recorded; portus log:\n{}",
+            self.portus.log()
+        );
+        let recorded = self.recorded_at(reference).unwrap();
+        assert!(
+            recorded - pushed.finished <= PROMPTLY,
+            "{reference} recorded at {recorded}, more than {PROMPTLY} after the push returned at {}",
+            pushed.finished
+        );
+        self.tag(reference).unwrap()
+    }
+
+    /// When portus first recorded `reference`.
+    fn recorded_at(&self, reference: &str) -> Option<DateTime<Utc>> {
+        let json: serde_json::Value = serde_json::from_str(&self.portus.cli(&["tag", "list", "--json"], None)).unwrap();
+        json.as_array().unwrap().iter().find_map(|t| {
+            let name = format!("{}:{}", t["repository"].as_str()?, t["name"].as_str()?);
+            (name == reference).then(|| t["created_at"].as_str()?.parse().ok())?
+        })
     }
 
     /// The tags portus has recorded: (repository:tag, digest, media type, pushed by).
@@ -124,6 +166,14 @@ impl Setup {
     }
 }
 
+/// A push skopeo finished.
+struct Pushed {
+    /// The manifest digest the registry holds.
+    digest: String,
+    /// When skopeo returned.
+    finished: DateTime<Utc>,
+}
+
 fn assert_ok(what: &str, output: &Output) {
     assert!(
         output.status.success(),
@@ -139,40 +189,27 @@ fn notifications_record_pushes_of_every_manifest_type_and_deletes() {
 
     // An OCI image appears with the right digest within 2 s of the push.
     let oci = s.push("alice/app:1.0", &[]);
-    assert!(
-        wait_until(Duration::from_secs(2), || s.tag("alice/app:1.0").is_some()),
-        "alice/app:1.0 not recorded within 2 s; portus log:\n{}",
-        s.portus.log()
-    );
     assert_eq!(
-        s.tag("alice/app:1.0").unwrap(),
-        (oci, OCI_MANIFEST.into(), Some("alice".into()))
+        s.recorded_promptly("alice/app:1.0", &oci),
+        (oci.digest, OCI_MANIFEST.into(), Some("alice".into()))
     );
 
     // Docker schema 2, converted by skopeo.
     let docker = s.push("alice/app:1.0-docker", &["--format", "v2s2"]);
-    assert!(wait_until(Duration::from_secs(2), || s
-        .tag("alice/app:1.0-docker")
-        .is_some()));
-    assert_eq!(s.tag("alice/app:1.0-docker").unwrap().0, docker);
-    assert_eq!(s.tag("alice/app:1.0-docker").unwrap().1, DOCKER_V2);
+    let recorded = s.recorded_promptly("alice/app:1.0-docker", &docker);
+    assert_eq!((recorded.0, recorded.1.as_str()), (docker.digest, DOCKER_V2));
 
     // A multi-arch OCI index: children pushed by digest, the index by tag.
     let index = s.push_index("alice/multi:1.0");
-    assert!(wait_until(Duration::from_secs(2), || s
-        .tag("alice/multi:1.0")
-        .is_some()));
-    assert_eq!(s.tag("alice/multi:1.0").unwrap().0, index);
-    assert_eq!(s.tag("alice/multi:1.0").unwrap().1, OCI_INDEX);
+    let recorded = s.recorded_promptly("alice/multi:1.0", &index);
+    assert_eq!((recorded.0, recorded.1.as_str()), (index.digest, OCI_INDEX));
 
     // Deleting a tag with skopeo is reflected; its neighbour stays.
     assert_ok(
         "skopeo delete",
         &skopeo_delete(&s.reference("alice/app:1.0-docker"), ALICE),
     );
-    assert!(wait_until(Duration::from_secs(2), || s
-        .tag("alice/app:1.0-docker")
-        .is_none()));
+    assert!(wait_until(PATIENCE, || s.tag("alice/app:1.0-docker").is_none()));
     assert!(s.tag("alice/app:1.0").is_some());
     let actions: Vec<String> = s
         .activities("alice/app:1.0-docker")
@@ -194,9 +231,7 @@ fn notifications_record_pushes_of_every_manifest_type_and_deletes() {
         first.starts_with("HTTP/1.1 200") && first.contains("\"accepted\":1"),
         "{first}"
     );
-    assert!(wait_until(Duration::from_secs(2), || s
-        .tag("alice/replayed:1")
-        .is_some()));
+    assert!(wait_until(PATIENCE, || s.tag("alice/replayed:1").is_some()));
     let before = (s.tags(), s.activities("alice/replayed"));
     let second = http_post(s.portus.addr, "/v2/webhooks/events", &headers, envelope);
     assert!(
@@ -223,10 +258,10 @@ fn notifications_record_pushes_of_every_manifest_type_and_deletes() {
 #[test]
 fn sync_recovers_missed_notifications_and_never_deletes_on_a_failing_registry() {
     let s = Setup::new(false);
-    let one = s.push("alice/app:1.0", &[]);
-    let two = s.push("alice/app:2.0", &[]);
-    let other = s.push("alice/other:1.0", &[]);
-    let index = s.push_index("alice/multi:1.0");
+    let one = s.push("alice/app:1.0", &[]).digest;
+    let two = s.push("alice/app:2.0", &[]).digest;
+    let other = s.push("alice/other:1.0", &[]).digest;
+    let index = s.push_index("alice/multi:1.0").digest;
     std::thread::sleep(Duration::from_millis(1500));
     assert!(s.tags().is_empty(), "the webhook was down: nothing can be known yet");
 
@@ -295,15 +330,13 @@ fn sync_recovers_missed_notifications_and_never_deletes_on_a_failing_registry() 
 #[test]
 fn tag_delete_removes_the_manifest_and_refuses_to_take_siblings_silently() {
     let s = Setup::new(true);
-    let digest = s.push("alice/app:1.0", &[]);
+    let digest = s.push("alice/app:1.0", &[]).digest;
     let source = s.reference("alice/app:1.0");
     assert_ok(
         "retag",
         &skopeo_copy(&source, ALICE, &s.reference("alice/app:latest"), ALICE),
     );
-    assert!(wait_until(Duration::from_secs(2), || s
-        .tag("alice/app:latest")
-        .is_some()
+    assert!(wait_until(PATIENCE, || s.tag("alice/app:latest").is_some()
         && s.tag("alice/app:1.0").is_some()));
 
     let refused = s.portus.try_cli(&["tag", "delete", "alice/app:1.0"], None);
@@ -339,9 +372,9 @@ fn tag_delete_removes_the_manifest_and_refuses_to_take_siblings_silently() {
 #[test]
 fn serve_syncs_the_catalog_periodically() {
     let s = Setup::with_sync_interval(false, 1);
-    let digest = s.push("alice/periodic:1.0", &[]);
+    let digest = s.push("alice/periodic:1.0", &[]).digest;
     assert!(
-        wait_until(Duration::from_secs(5), || s.tag("alice/periodic:1.0").is_some()),
+        wait_until(PATIENCE, || s.tag("alice/periodic:1.0").is_some()),
         "the periodic sync did not record the tag; log:\n{}",
         s.portus.log()
     );
@@ -439,8 +472,7 @@ fn serve_scans_new_tags_in_the_background() {
     );
     s.push("alice/app:1.0", &[]);
     assert!(
-        wait_until(Duration::from_secs(8), || stored(&s, "alice/app:1.0")["status"]
-            == "done"),
+        wait_until(PATIENCE, || stored(&s, "alice/app:1.0")["status"] == "done"),
         "not scanned in the background; log:\n{}",
         s.portus.log()
     );
@@ -457,7 +489,7 @@ fn scan_all_records_results_and_keeps_failures_visible() {
     );
     let s = Setup::with_config(true, 0, &extra);
     s.push("alice/app:1.0", &[]);
-    assert!(wait_until(Duration::from_secs(2), || s.tag("alice/app:1.0").is_some()));
+    assert!(wait_until(PATIENCE, || s.tag("alice/app:1.0").is_some()));
     assert_eq!(
         stored(&s, "alice/app:1.0")["status"],
         "pending",
@@ -498,7 +530,7 @@ fn clair_v4_and_dummy_results_are_merged_with_attribution() {
     );
     let s = Setup::with_config(true, 0, &extra);
     s.push("alice/app:1.0", &[]);
-    assert!(wait_until(Duration::from_secs(2), || s.tag("alice/app:1.0").is_some()));
+    assert!(wait_until(PATIENCE, || s.tag("alice/app:1.0").is_some()));
     let out = s.portus.cli(&["scan", "--all"], None);
     assert!(out.contains("2 backend scans done, 0 pending, 0 failed"), "{out}");
     assert!(

@@ -11,10 +11,7 @@ use data_encoding::HEXLOWER;
 
 pub const PORTUS: &str = env!("CARGO_BIN_EXE_portus");
 
-/// A port that was free a moment ago on 127.0.0.1.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+pub use portus_auth::ldap_testing::free_port;
 
 /// Waits until something accepts connections on `addr`, or panics with `what`'s log.
 pub fn wait_for_port(addr: SocketAddr, what: &str, log: &Path) {
