@@ -5,12 +5,16 @@
 # reports tokens/s, p50/p99 latency, idle and peak RSS of the server, and the raw signing rate
 # of the same key on the same machine (the ratio endpoint/raw is what travels across machines).
 #
-#   scripts/bench-token.sh            # DURATION=10 CONNECTIONS=32 THREADS=2 to change the load
+# A second table sweeps the number of connections for cached ES256: latency is queueing, so the
+# same server shows its p99 at several loads (SWEEP="" skips it).
+#
+#   scripts/bench-token.sh            # DURATION=10 CONNECTIONS=32 THREADS=2 SWEEP="8 16 32 64"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
+SWEEP=${SWEEP-"8 16 32 64"}
 
 command -v wrk >/dev/null || {
   echo "bench-token: installing wrk"
@@ -90,3 +94,19 @@ for algorithm in es256 rs256; do
 done
 echo
 echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, 2 scopes per request, server and load generator on the same machine ($(nproc) cores)"
+
+if [ -n "$SWEEP" ]; then
+  printf '\n| ES256, cached: connections | tokens/s | p50 | p90 | p99 |\n|---|---|---|---|---|\n'
+  start_server es256 60
+  curl -fsS -o /dev/null -H "$auth" "$url"
+  for connections in $SWEEP; do
+    threads=$(( connections < THREADS ? connections : THREADS ))
+    out=$(wrk -t"$threads" -c"$connections" -d"${DURATION}s" --latency -H "$auth" "$url")
+    non2xx=$(awk '/Non-2xx/ { print $4 }' <<<"$out")
+    [ -n "$non2xx" ] && { echo "bench-token: $non2xx non-2xx answers" >&2; echo "$out" >&2; exit 1; }
+    printf '| %s | %s | %s | %s | %s |\n' "$connections" "$(awk '/Requests\/sec/ { printf "%.0f", $2 }' <<<"$out")" \
+      "$(awk '$1 == "50%" { print $2 }' <<<"$out")" "$(awk '$1 == "90%" { print $2 }' <<<"$out")" \
+      "$(awk '$1 == "99%" { print $2 }' <<<"$out")"
+  done
+  stop_server
+fi

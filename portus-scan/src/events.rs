@@ -358,7 +358,7 @@ mod tests {
         drop(first); // "crash" before applying
         let second = EventPipeline::new(store.clone(), MissingNamespace::Create);
         let task = second.spawn(Duration::from_secs(3600));
-        for _ in 0..100 {
+        for _ in 0..500 {
             if store.tag("alice/app", "1").await.unwrap().is_some() {
                 break;
             }
