@@ -346,8 +346,8 @@ async fn chain_local_then_ldap_and_local_users_survive_an_ldap_outage() {
             other => panic!("{who}: an LDAP outage must be an error, got {other:?}"),
         }
         assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "connection refused is immediate"
+            started.elapsed() < Duration::from_secs(4),
+            "connection refused does not wait for the 5 s timeout"
         );
     }
     let direct = ldap(slapd.config(), &store);
@@ -390,7 +390,8 @@ async fn assert_times_out(mut config: LdapConfig, silent: &TcpListener) {
         "{err:?}"
     );
     assert!(
-        (Duration::from_millis(900)..Duration::from_secs(3)).contains(&elapsed),
+        // Well under the 5 s default, with room for a loaded machine.
+        (Duration::from_millis(900)..Duration::from_secs(4)).contains(&elapsed),
         "took {elapsed:?} with a 1 s timeout"
     );
 }

@@ -26,11 +26,13 @@ fn assert_denied(what: &str, output: &Output) {
     );
 }
 
+// Fields drop in order: the servers stop (showing their logs if the test failed) before their
+// directory is removed.
 struct Setup {
-    _tmp: tempfile::TempDir,
     portus: Portus,
     registry: Registry,
     image: String,
+    _tmp: tempfile::TempDir,
 }
 
 impl Setup {

@@ -23,10 +23,12 @@ const PROMPTLY: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
 /// the server needs, so a loaded test machine that polls late fails nothing.
 const PATIENCE: Duration = Duration::from_secs(20);
 
+// Fields drop in order: the servers stop (showing their logs if the test failed) before their
+// directory is removed.
 struct Setup {
-    tmp: tempfile::TempDir,
     portus: Portus,
     registry: Registry,
+    tmp: tempfile::TempDir,
 }
 
 impl Setup {

@@ -82,6 +82,19 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // A failing test shows what its servers said (and whether one had died) before the
+        // temporary directory with their logs is removed.
+        if std::thread::panicking() {
+            let exited = self.child.try_wait().ok().flatten();
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!(
+                "--- {} ({}), last lines:\n{}",
+                self.log.display(),
+                exited.map_or("still running".to_owned(), |status| format!("had exited: {status}")),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
