@@ -1,7 +1,7 @@
 //! Several `portus serve` instances share one PostgreSQL database: their scan workers split the
 //! queue, and no (digest, backend) scan runs twice at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,31 +44,54 @@ impl RegistryClient for InstantRegistry {
     }
 }
 
-/// Counts how often each digest is scanned, and how many scans overlap.
+/// Counts how often each digest is scanned, and how many scans overlap, over all instances.
 #[derive(Default)]
 struct CountingBackend {
     scans: Mutex<HashMap<String, usize>>,
     running: Mutex<HashMap<String, usize>>,
     overlaps: Mutex<usize>,
+    /// The instances that have started a scan.
+    instances: Mutex<HashSet<usize>>,
+}
+
+impl CountingBackend {
+    /// Holds every scan until a second instance has started one (or 30 s have passed), so the
+    /// instances work at the same time however late a loaded machine schedules them: one that
+    /// claimed more than its share would leave the others nothing, and the test sees that.
+    async fn wait_for_a_second_instance(&self, instance: usize) {
+        self.instances.lock().unwrap().insert(instance);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.instances.lock().unwrap().len() < 2 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// One instance's view of the shared [`CountingBackend`].
+struct InstanceBackend {
+    instance: usize,
+    shared: Arc<CountingBackend>,
 }
 
 #[async_trait]
-impl SecurityBackend for CountingBackend {
+impl SecurityBackend for InstanceBackend {
     fn name(&self) -> &str {
         "counting"
     }
     async fn scan(&self, image: &ImageRef) -> portus::core::Result<ScanOutcome> {
+        let shared = &self.shared;
+        shared.wait_for_a_second_instance(self.instance).await;
         {
-            let mut running = self.running.lock().unwrap();
+            let mut running = shared.running.lock().unwrap();
             let now = running.entry(image.digest.clone()).or_default();
             *now += 1;
             if *now > 1 {
-                *self.overlaps.lock().unwrap() += 1;
+                *shared.overlaps.lock().unwrap() += 1;
             }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-        *self.running.lock().unwrap().get_mut(&image.digest).unwrap() -= 1;
-        *self.scans.lock().unwrap().entry(image.digest.clone()).or_default() += 1;
+        *shared.running.lock().unwrap().get_mut(&image.digest).unwrap() -= 1;
+        *shared.scans.lock().unwrap().entry(image.digest.clone()).or_default() += 1;
         Ok(ScanOutcome::Finished(ScanReport::default()))
     }
     async fn health(&self) -> portus::core::Result<()> {
@@ -76,9 +99,11 @@ impl SecurityBackend for CountingBackend {
     }
 }
 
-fn worker(store: Arc<dyn PolicyStore>, backend: Arc<CountingBackend>) -> ScanWorker {
-    let mut scanner = Scanner::new(Duration::from_secs(5));
-    scanner.register(backend).unwrap();
+fn worker(store: Arc<dyn PolicyStore>, instance: usize, shared: Arc<CountingBackend>) -> ScanWorker {
+    let mut scanner = Scanner::new(Duration::from_secs(60));
+    scanner
+        .register(Arc::new(InstanceBackend { instance, shared }))
+        .unwrap();
     let authorization: PullAuthorization = Arc::new(|_: &str| Ok("Bearer test".to_owned()));
     let config = WorkerConfig {
         concurrency: 8,
@@ -117,9 +142,13 @@ async fn three_instances_share_the_scan_queue_on_postgres() {
             .await
             .unwrap();
     }
-    // One backend object shared by the three workers, so it sees every scan of every instance.
+    // One counting object shared by the three workers, so it sees every scan of every instance.
     let backend = Arc::new(CountingBackend::default());
-    let workers: Vec<ScanWorker> = stores.iter().map(|s| worker(s.clone(), backend.clone())).collect();
+    let workers: Vec<ScanWorker> = stores
+        .iter()
+        .enumerate()
+        .map(|(instance, store)| worker(store.clone(), instance, backend.clone()))
+        .collect();
     let (a, b, c) = tokio::join!(
         workers[0].run_once(&|_, _| {}),
         workers[1].run_once(&|_, _| {}),

@@ -10,6 +10,8 @@ mod sql;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod wal_index;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;

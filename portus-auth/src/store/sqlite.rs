@@ -1,6 +1,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,6 +22,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+use super::wal_index::WalIndex;
+
 const WHAT: &str = "policy store";
 
 // SQLite has no row locks: its single writer already serializes claims.
@@ -30,8 +33,8 @@ const ROW_LOCK: &str = "";
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// The database's WAL-index file (`<file>-shm`); `None` for in-memory databases.
-    wal_index: Option<std::path::PathBuf>,
+    /// The reader of the database's WAL index; `None` for in-memory databases.
+    wal_index: Option<Arc<WalIndex>>,
 }
 
 fn migrator() -> Migrator {
@@ -81,34 +84,16 @@ impl SqliteStore {
         Self::with_options(options, connections).await
     }
 
-    /// The WAL-index header (<https://www.sqlite.org/walformat.html>, section 2.1): two copies
-    /// of 48 bytes that every commit, by any connection of any process, rewrites (the frame
-    /// count, salts and checksums change). Read with one `pread`, no query. `None` (so nothing
-    /// is kept) when the file cannot be read, is not an initialised version 3007000 header, or
-    /// the two copies differ (a commit is being written).
+    /// See [`WalIndex::marker`].
     fn current_change_marker(&self) -> Option<Vec<u8>> {
-        use std::os::unix::fs::FileExt;
-        let path = self.wal_index.as_ref()?;
-        // Opened each time: the file is recreated when every connection has closed, and a
-        // handle on the old one would never see another change.
-        let file = std::fs::File::open(path).ok()?;
-        let mut header = vec![0u8; 96];
-        file.read_exact_at(&mut header, 0).ok()?;
-        let (first, second) = header.split_at(48);
-        let version = u32::from_ne_bytes(first[0..4].try_into().ok()?);
-        let initialised = first[12] == 1;
-        (first == second && version == 3_007_000 && initialised).then_some(header)
+        self.wal_index.as_ref()?.marker()
     }
 
     async fn with_options(options: SqliteConnectOptions, max_connections: u32) -> Result<Self> {
         let wal_index = {
             let file = options.get_filename();
             let name = file.to_string_lossy();
-            (!name.is_empty() && !name.contains(":memory:")).then(|| {
-                let mut shm = file.as_os_str().to_owned();
-                shm.push("-shm");
-                std::path::PathBuf::from(shm)
-            })
+            (!name.is_empty() && !name.contains(":memory:")).then(|| Arc::new(WalIndex::for_database(file)))
         };
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
@@ -179,6 +164,53 @@ mod tests {
         store.set_user_enabled(ann.id, false).await.unwrap();
         assert_ne!(store.change_marker().unwrap(), after_other, "a commit of this pool");
         assert_eq!(fresh().await.change_marker(), None, "in memory: no marker");
+    }
+
+    /// The POSIX record locks this process holds on the file at `path`, from `/proc/locks`.
+    #[cfg(target_os = "linux")]
+    fn own_record_locks_on(path: &Path) -> Vec<String> {
+        use std::os::unix::fs::MetadataExt;
+        let inode = std::fs::metadata(path).expect("the file exists").ino().to_string();
+        let pid = std::process::id().to_string();
+        std::fs::read_to_string("/proc/locks")
+            .expect("/proc/locks")
+            .lines()
+            .filter(|line| {
+                // "1: POSIX  ADVISORY  READ 1234 08:01:5678 128 128"
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                fields.get(1) == Some(&"POSIX")
+                    && fields.get(4) == Some(&pid.as_str())
+                    && fields.get(5).and_then(|f| f.rsplit(':').next()) == Some(inode.as_str())
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Closing any descriptor of a file drops every POSIX lock the process holds on it; a
+    /// marker read that did so let another process truncate the index under this one's
+    /// connections (the server died of SIGBUS while the CLI worked on the same database).
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn reading_the_change_marker_keeps_sqlites_locks_on_the_wal_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portus.db");
+        let shm = dir.path().join("portus.db-shm");
+        let store = SqliteStore::open(&path).await.unwrap();
+        store.user_by_name("nobody").await.unwrap();
+        let held = own_record_locks_on(&shm);
+        assert!(!held.is_empty(), "an open connection holds a shared lock on the index");
+        for _ in 0..3 {
+            assert!(store.change_marker().is_some());
+        }
+        let other = SqliteStore::open(&path).await.unwrap();
+        assert!(other.change_marker().is_some());
+        drop(other);
+        assert_eq!(
+            own_record_locks_on(&shm),
+            held,
+            "reading markers (and dropping a second store) released SQLite's locks"
+        );
+        assert!(store.change_marker().is_some());
     }
 
     /// The steps of SQLite's plan for `select` on a fresh database.
