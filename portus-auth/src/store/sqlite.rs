@@ -213,6 +213,32 @@ mod tests {
         assert!(store.change_marker().is_some());
     }
 
+    /// When the last connection closes SQLite deletes the index; the next one makes a new file.
+    /// A reader still holding the old file would never see another commit.
+    #[tokio::test]
+    async fn the_change_marker_follows_a_recreated_wal_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portus.db");
+        let first = SqliteStore::open(&path).await.unwrap();
+        let before = first.change_marker().expect("a marker");
+        first.pool().close().await;
+        let shm = dir.path().join("portus.db-shm");
+        assert!(!shm.exists(), "the last connection removed the index");
+        assert_eq!(first.change_marker(), None, "no index, no marker");
+
+        let second = SqliteStore::open(&path).await.unwrap();
+        second
+            .create_user(portus_core::model::NewUser {
+                username: "ann".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let now = second.change_marker().expect("a marker");
+        assert_ne!(now, before);
+        assert_eq!(first.change_marker(), Some(now), "the first reader reads the new file");
+    }
+
     /// The steps of SQLite's plan for `select` on a fresh database.
     async fn query_plan(select: &str) -> Vec<String> {
         let store = fresh().await;
