@@ -2,6 +2,7 @@
 //!
 //! - [`token`]: signing keys (RS256 / ES256 from PEM), the libtrust `kid`, optional `x5c`, and
 //!   the [`TokenIssuer`] that signs registry bearer tokens.
+//! - [`basic`]: HTTP Basic credentials from an `Authorization` header.
 //! - [`password`]: bcrypt passwords (compatible with Portus/Devise hashes), application and
 //!   refresh token secrets, and the [`LocalAuthenticator`].
 //! - [`service`]: the [`TokenService`] that answers a token request end to end: authenticate,
@@ -11,6 +12,7 @@
 //! - [`store`]: the SQL [`PolicyStore`](portus_core::PolicyStore) (SQLite, feature `sqlite`;
 //!   PostgreSQL, feature `postgres`).
 
+pub mod basic;
 mod cache;
 pub mod error;
 #[cfg(any(feature = "ldap", feature = "oidc"))]
@@ -27,6 +29,7 @@ pub mod service;
 pub mod store;
 pub mod token;
 
+pub use basic::{BasicAuthError, parse_basic_authorization};
 pub use error::{Error, Result};
 #[cfg(feature = "ldap")]
 pub use ldap::{LdapAuthenticator, LdapConfig};

@@ -163,18 +163,24 @@ impl ClairLegacy {
             return Err(Self::failure(response, what).await);
         }
         let body = response.bytes().await.map_err(|source| Error::Unreachable { source })?;
-        let parsed: LayerResponse = serde_json::from_slice(&body).map_err(|e| Error::InvalidResponse {
+        let report = parse_layer_report(&body).map_err(|e| Error::InvalidResponse {
             what: what.clone(),
             reason: e.to_string(),
         })?;
-        // Portus treated a missing layer or `Features: null` as "no vulnerabilities"; it means
-        // Clair did not analyse the image.
-        let features = parsed.layer.and_then(|l| l.features).ok_or_else(|| Error::Scanner {
+        let report = report.ok_or_else(|| Error::Scanner {
             what,
             message: "Clair returned no features for the image".into(),
         })?;
-        Ok(ScanOutcome::Finished(convert(features)))
+        Ok(ScanOutcome::Finished(report))
     }
+}
+
+/// Reads Clair's answer to `GET /v1/layers/{name}?features&vulnerabilities`: one finding per
+/// (feature, vulnerability). `Ok(None)` when the answer has no layer or `Features: null`:
+/// Portus took that for "no vulnerabilities", but it means Clair did not analyse the image.
+pub fn parse_layer_report(body: &[u8]) -> Result<Option<ScanReport>, serde_json::Error> {
+    let parsed: LayerResponse = serde_json::from_slice(body)?;
+    Ok(parsed.layer.and_then(|l| l.features).map(convert))
 }
 
 /// The name of a layer in its chain: sha256 of the parent's name and the layer's digest.

@@ -279,9 +279,20 @@ impl ClairV4 {
             StatusCode::ACCEPTED | StatusCode::NOT_FOUND => return Ok(pending),
             _ => return Err(Self::failure(response, &what).await),
         }
-        let report: VulnerabilityReport = Self::json(response, &what).await?;
-        Ok(ScanOutcome::Finished(convert(report)))
+        let body = response.bytes().await.map_err(|source| Error::Unreachable { source })?;
+        let report = parse_vulnerability_report(&body).map_err(|e| Error::InvalidResponse {
+            what,
+            reason: e.to_string(),
+        })?;
+        Ok(ScanOutcome::Finished(report))
     }
+}
+
+/// Reads a matcher's vulnerability report (the body of
+/// `GET /matcher/api/v1/vulnerability_report/{digest}`): one finding per (package,
+/// vulnerability) pair it lists, ids the report does not describe skipped, sorted by id.
+pub fn parse_vulnerability_report(body: &[u8]) -> Result<ScanReport, serde_json::Error> {
+    serde_json::from_slice::<VulnerabilityReport>(body).map(convert)
 }
 
 fn convert(report: VulnerabilityReport) -> ScanReport {

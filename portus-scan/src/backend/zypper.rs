@@ -86,12 +86,17 @@ impl ZypperBackend {
             }
         }
         let body = response.bytes().await.map_err(|source| Error::Unreachable { source })?;
-        let patches: Patches = serde_json::from_slice(&body).map_err(|e| Error::InvalidResponse {
+        let report = parse_patches(&body).map_err(|e| Error::InvalidResponse {
             what,
             reason: e.to_string(),
         })?;
-        Ok(ScanOutcome::Finished(convert(patches)))
+        Ok(ScanOutcome::Finished(report))
     }
+}
+
+/// Reads zypper-docker's answer for an image: its security patches are the findings.
+pub fn parse_patches(body: &[u8]) -> Result<ScanReport, serde_json::Error> {
+    serde_json::from_slice::<Patches>(body).map(convert)
 }
 
 /// The security patches of a zypper-docker answer (`Security: 0` means none, whatever `List`
