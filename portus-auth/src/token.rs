@@ -208,6 +208,29 @@ pub fn libtrust_key_id(spki_der: &[u8]) -> String {
         .join(":")
 }
 
+/// The registry's `rootcertbundle` for several keys: the CERTIFICATE blocks of each PEM text,
+/// in order, each once. During a key rotation the registry must trust the new key and, until
+/// the last token it signed expires, the old one; it picks the key by `kid` (or `x5c`).
+pub fn certificate_bundle_pem(pem_texts: &[(&str, &str)]) -> Result<String> {
+    let mut blocks: Vec<pem::Pem> = Vec::new();
+    for (origin, text) in pem_texts {
+        let certificates: Vec<pem::Pem> = pem::parse_many(text)
+            .map_err(|e| Error::Key(format!("{origin}: not PEM: {e}")))?
+            .into_iter()
+            .filter(|b| b.tag() == "CERTIFICATE")
+            .collect();
+        if certificates.is_empty() {
+            return Err(Error::Key(format!("{origin}: no CERTIFICATE block")));
+        }
+        for certificate in certificates {
+            if !blocks.iter().any(|b| b.contents() == certificate.contents()) {
+                blocks.push(certificate);
+            }
+        }
+    }
+    Ok(pem::encode_many(&blocks))
+}
+
 /// Generates a new private key and a self-signed certificate for it, both as PEM.
 pub fn generate_key_and_certificate(algorithm: SigningAlgorithm, common_name: &str) -> Result<(String, String)> {
     let key_pair = match algorithm {
@@ -344,6 +367,26 @@ mod tests {
     const RSA_PKCS1: &str = include_str!("../testdata/rsa-pkcs1.key");
     const RSA_PKCS8: &str = include_str!("../testdata/rsa-pkcs8.key");
     const RSA_CERT: &str = include_str!("../testdata/rsa.crt");
+
+    #[test]
+    fn a_rotation_bundle_holds_each_certificate_once_in_order() {
+        let (_, new_cert) = generate_key_and_certificate(SigningAlgorithm::Es256, "new").unwrap();
+        let bundle = certificate_bundle_pem(&[("new", &new_cert), ("old", RSA_CERT), ("again", &new_cert)]).unwrap();
+        let blocks = pem::parse_many(&bundle).unwrap();
+        let expected: Vec<Vec<u8>> = [&new_cert, RSA_CERT]
+            .iter()
+            .map(|text| pem::parse(text.as_bytes()).unwrap().into_contents())
+            .collect();
+        assert_eq!(
+            blocks.iter().map(|b| b.contents().to_vec()).collect::<Vec<_>>(),
+            expected
+        );
+        let err = certificate_bundle_pem(&[("new", &new_cert), ("old.key", RSA_PKCS8)]).unwrap_err();
+        assert!(err.to_string().contains("old.key: no CERTIFICATE block"), "{err}");
+        let err = certificate_bundle_pem(&[("junk", "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n")])
+            .unwrap_err();
+        assert!(err.to_string().contains("junk: not PEM"), "{err}");
+    }
 
     #[test]
     fn kid_matches_openssl_derived_value() {

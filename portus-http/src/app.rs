@@ -352,16 +352,42 @@ pub fn scan_worker(config: &Config, app: &App) -> Result<Option<portus_scan::wor
     )))
 }
 
+/// Writes `<data_dir>/rootcertbundle.pem`: the current certificate, then the previous ones.
+fn write_rotation_bundle(current: &Path, previous: &[PathBuf], paths: &DataPaths) -> Result<PathBuf, Error> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let mut texts = vec![(current.display().to_string(), read(current)?)];
+    for path in previous {
+        texts.push((path.display().to_string(), read(path)?));
+    }
+    let named: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    let bundle_pem = portus_auth::token::certificate_bundle_pem(&named)
+        .map_err(|e| Error::Config(format!("token.previous_certificates: {e}")))?;
+    let bundle = paths.dir.join("rootcertbundle.pem");
+    std::fs::write(&bundle, bundle_pem).map_err(|source| Error::Io {
+        path: bundle.clone(),
+        source,
+    })?;
+    Ok(bundle)
+}
+
 /// The `auth` and `notifications` sections for the registry's `config.yml`.
 pub fn registry_config_yaml(config: &Config, paths: &DataPaths) -> Result<String, Error> {
     paths.signing_key(&config.token.issuer)?;
     let bundle = paths.certificate.as_ref().ok_or_else(|| {
         Error::Config("token.certificate must be set when token.key is: the registry needs it as rootcertbundle".into())
     })?;
-    let bundle = bundle.canonicalize().map_err(|source| Error::Io {
+    let mut bundle = bundle.canonicalize().map_err(|source| Error::Io {
         path: bundle.clone(),
         source,
     })?;
+    if !config.token.previous_certificates.is_empty() {
+        bundle = write_rotation_bundle(&bundle, &config.token.previous_certificates, paths)?;
+    }
     let secret = paths.webhook_secret()?;
     let base = config.public_url();
     // Scalars are written as JSON strings, which YAML reads as double-quoted strings.

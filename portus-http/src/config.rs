@@ -212,6 +212,10 @@ pub struct TokenConfig {
     pub certificate: Option<PathBuf>,
     /// Send the certificate chain as `x5c` (registry 3.x needs it or a matching `kid`).
     pub x5c: bool,
+    /// Certificates of signing keys being rotated out (or still used by instances not yet
+    /// restarted): `portus config registry` adds them to the registry's `rootcertbundle` after
+    /// the current certificate, so tokens they signed stay valid until they expire.
+    pub previous_certificates: Vec<PathBuf>,
     /// Most scopes accepted in one token request.
     pub max_scopes: usize,
 }
@@ -366,6 +370,7 @@ impl Default for TokenConfig {
             key: None,
             certificate: None,
             x5c: true,
+            previous_certificates: Vec::new(),
             max_scopes: 100,
         }
     }
@@ -402,6 +407,7 @@ pub const KEYS: &[&str] = &[
     "token.key",
     "token.certificate",
     "token.x5c",
+    "token.previous_certificates",
     "token.max_scopes",
     "policy.push_images",
     "policy.delete_enabled",

@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::harness::{Creds, Portus, Registry, http_get, oci_layout, require_program, run, skopeo_copy};
+use data_encoding::{BASE64, BASE64URL_NOPAD};
+
+use crate::harness::{Creds, Portus, Registry, free_port, http_get, oci_layout, require_program, run, skopeo_copy};
 
 const SERVICE: &str = "registry.e2e";
 
@@ -270,4 +272,125 @@ fn es256_key_found_by_libtrust_kid_alone() {
         "anonymous pull erin/app:1.0",
         &setup.pull(Creds::Anonymous, "erin/app:1.0"),
     );
+}
+
+/// A bearer token from `portus` for `scope`, fetched the way a client does, with its `kid`.
+fn bearer_token(portus: &Portus, user: &str, password: &str, scope: &str) -> (String, String) {
+    let basic = BASE64.encode(format!("{user}:{password}").as_bytes());
+    let response = http_get(
+        portus.addr,
+        &format!("/v2/token?service={SERVICE}&scope={scope}"),
+        &[("Authorization", &format!("Basic {basic}"))],
+    );
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let body: serde_json::Value = serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let token = body["token"].as_str().unwrap().to_owned();
+    let header = BASE64URL_NOPAD
+        .decode(token.split('.').next().unwrap().as_bytes())
+        .unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    (token, header["kid"].as_str().unwrap().to_owned())
+}
+
+/// The registry's status line for listing `repository`'s tags with `token`.
+fn tags_list_status(registry: &Registry, repository: &str, token: &str) -> String {
+    let response = http_get(
+        registry.addr,
+        &format!("/v2/{repository}/tags/list"),
+        &[("Authorization", &format!("Bearer {token}"))],
+    );
+    response.lines().next().unwrap_or_default().to_owned()
+}
+
+/// A new EC P-256 key and its self-signed certificate, made by an operator with openssl.
+fn openssl_es256_key(dir: &Path, name: &str) -> String {
+    let key = dir.join(format!("{name}.key"));
+    let cert = dir.join(format!("{name}.crt"));
+    let output = run(Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
+        .args(["-days", "30", "-subj", &format!("/CN=portus e2e {name}")])
+        .args(["-keyout", key.to_str().unwrap(), "-out", cert.to_str().unwrap()]));
+    assert_ok("openssl req", &output);
+    format!("key = \"{}\"\ncertificate = \"{}\"\n", key.display(), cert.display())
+}
+
+/// Key rotation as docs/security.md describes it: while the old certificate is in
+/// `token.previous_certificates`, the registry accepts tokens of both keys (picking the key by
+/// `kid`/`x5c`); once it is removed, the old key's tokens are refused and the new key's work.
+#[test]
+fn key_rotation_keeps_old_tokens_valid_until_the_old_certificate_leaves_the_bundle() {
+    require_program("skopeo");
+    require_program("openssl");
+    let tmp = tempfile::tempdir().unwrap();
+    let registry_addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let image_dir = tmp.path().join("image");
+    oci_layout(&image_dir, "1.0", "rotation\n");
+    let image = format!("oci:{}:1.0", image_dir.display());
+    let reference = format!("docker://{registry_addr}/alice/app:1.0");
+    let alice = Creds::User("alice", "alice-password");
+
+    // Before: the generated key.
+    let mut before = Portus::new(tmp.path(), SERVICE, "");
+    before.user("alice", "alice-password");
+    let yaml = before.cli(&["config", "registry"], None);
+    before.start();
+    let registry = Registry::start_on(tmp.path(), &yaml, registry_addr);
+    assert_ok(
+        "push with the old key",
+        &skopeo_copy(&image, Creds::Anonymous, &reference, alice),
+    );
+    let (old_token, old_kid) = bearer_token(&before, "alice", "alice-password", "repository:alice/app:pull");
+    assert!(tags_list_status(&registry, "alice/app", &old_token).contains(" 200 "));
+    drop(before);
+    drop(registry);
+
+    // During: a new key signs; the old certificate stays trusted.
+    let new_key = openssl_es256_key(tmp.path(), "new");
+    let old_certificate = tmp.path().join("data/token.crt").canonicalize().unwrap();
+    let mut during = Portus::new(
+        tmp.path(),
+        SERVICE,
+        &format!("{new_key}previous_certificates = [\"{}\"]\n", old_certificate.display()),
+    );
+    let yaml = during.cli(&["config", "registry"], None);
+    assert!(yaml.contains("rootcertbundle.pem"), "{yaml}");
+    during.start();
+    let registry = Registry::start_on(tmp.path(), &yaml, registry_addr);
+    let (new_token, new_kid) = bearer_token(&during, "alice", "alice-password", "repository:alice/app:pull");
+    assert_ne!(old_kid, new_kid);
+    let old_status = tags_list_status(&registry, "alice/app", &old_token);
+    assert!(old_status.contains(" 200 "), "old key during rotation: {old_status}");
+    assert!(tags_list_status(&registry, "alice/app", &new_token).contains(" 200 "));
+    let pulled = tempfile::tempdir().unwrap();
+    let dest = format!("dir:{}", pulled.path().display());
+    assert_ok(
+        "pull with the new key",
+        &skopeo_copy(&reference, alice, &dest, Creds::Anonymous),
+    );
+    drop(during);
+    drop(registry);
+
+    // After: only the new certificate.
+    let mut after = Portus::new(tmp.path(), SERVICE, &new_key);
+    let yaml = after.cli(&["config", "registry"], None);
+    assert!(!yaml.contains("rootcertbundle.pem"), "{yaml}");
+    after.start();
+    let registry = Registry::start_on(tmp.path(), &yaml, registry_addr);
+    let old_status = tags_list_status(&registry, "alice/app", &old_token);
+    assert!(old_status.contains(" 401 "), "old key after rotation: {old_status}");
+    assert!(tags_list_status(&registry, "alice/app", &new_token).contains(" 200 "));
+    assert_ok(
+        "pull after rotation",
+        &skopeo_copy(&reference, alice, &dest, Creds::Anonymous),
+    );
+    drop(after);
+    drop(registry);
 }
