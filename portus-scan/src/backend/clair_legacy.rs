@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::legacy_error_message;
+use super::{legacy_error_message, read_answer};
 use crate::Error;
 
 /// The empty tar layer Docker adds for metadata-only steps; Clair cannot index it.
@@ -162,11 +162,7 @@ impl ClairLegacy {
         if response.status() != StatusCode::OK {
             return Err(Self::failure(response, what).await);
         }
-        let body = response.bytes().await.map_err(|source| Error::Unreachable { source })?;
-        let report = parse_layer_report(&body).map_err(|e| Error::InvalidResponse {
-            what: what.clone(),
-            reason: e.to_string(),
-        })?;
+        let report = read_answer(response, &what, parse_layer_report).await?;
         let report = report.ok_or_else(|| Error::Scanner {
             what,
             message: "Clair returned no features for the image".into(),

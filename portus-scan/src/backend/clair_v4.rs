@@ -14,6 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::read_answer;
 use crate::Error;
 
 /// Pre-shared-key authentication (`auth.psk` in Clair's configuration).
@@ -173,14 +174,6 @@ impl ClairV4 {
             .inspect(|r| tracing::debug!(what, status = %r.status(), "clair answered"))
     }
 
-    async fn json<T: for<'de> Deserialize<'de>>(response: reqwest::Response, what: &str) -> Result<T, Error> {
-        let body = response.bytes().await.map_err(|source| Error::Unreachable { source })?;
-        serde_json::from_slice(&body).map_err(|e| Error::InvalidResponse {
-            what: what.to_owned(),
-            reason: e.to_string(),
-        })
-    }
-
     async fn failure(response: reqwest::Response, what: &str) -> Error {
         let status = response.status().as_u16();
         let body = response.text().await.unwrap_or_default();
@@ -203,7 +196,7 @@ impl ClairV4 {
             )
             .await?;
         let report: IndexReport = match existing.status() {
-            StatusCode::OK => Self::json(existing, &what).await?,
+            StatusCode::OK => read_answer(existing, &what, |body| serde_json::from_slice(body)).await?,
             StatusCode::NOT_FOUND => {
                 let manifest = Manifest {
                     hash: &image.digest,
@@ -235,7 +228,7 @@ impl ClairV4 {
                 if response.status() != StatusCode::CREATED && response.status() != StatusCode::OK {
                     return Err(Self::failure(response, &what).await);
                 }
-                Self::json(response, &what).await?
+                read_answer(response, &what, |body| serde_json::from_slice(body)).await?
             }
             _ => return Err(Self::failure(existing, &what).await),
         };
@@ -279,11 +272,7 @@ impl ClairV4 {
             StatusCode::ACCEPTED | StatusCode::NOT_FOUND => return Ok(pending),
             _ => return Err(Self::failure(response, &what).await),
         }
-        let body = response.bytes().await.map_err(|source| Error::Unreachable { source })?;
-        let report = parse_vulnerability_report(&body).map_err(|e| Error::InvalidResponse {
-            what,
-            reason: e.to_string(),
-        })?;
+        let report = read_answer(response, &what, parse_vulnerability_report).await?;
         Ok(ScanOutcome::Finished(report))
     }
 }

@@ -10,6 +10,24 @@ pub mod dummy;
 #[cfg(feature = "zypper")]
 pub mod zypper;
 
+/// Reads a scanner's answer and parses it with `parse`: a body that cannot be read is
+/// `Unreachable`, one that does not parse is `InvalidResponse` about `what`.
+#[cfg(any(feature = "clair-v4", feature = "clair-legacy", feature = "zypper"))]
+pub(crate) async fn read_answer<T>(
+    response: reqwest::Response,
+    what: &str,
+    parse: impl FnOnce(&[u8]) -> Result<T, serde_json::Error>,
+) -> Result<T, crate::Error> {
+    let body = response
+        .bytes()
+        .await
+        .map_err(|source| crate::Error::Unreachable { source })?;
+    parse(&body).map_err(|e| crate::Error::InvalidResponse {
+        what: what.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
 /// Reads the `{"Error": {"Message": ...}}` / `{"Error": ...}` bodies of Clair v2 and
 /// zypper-docker, falling back to the raw text.
 #[cfg(any(feature = "clair-legacy", feature = "zypper"))]

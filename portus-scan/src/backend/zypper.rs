@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use url::Url;
 
-use super::legacy_error_message;
+use super::{legacy_error_message, read_answer};
 use crate::Error;
 
 /// The zypper-docker backend.
@@ -85,11 +85,7 @@ impl ZypperBackend {
                 });
             }
         }
-        let body = response.bytes().await.map_err(|source| Error::Unreachable { source })?;
-        let report = parse_patches(&body).map_err(|e| Error::InvalidResponse {
-            what,
-            reason: e.to_string(),
-        })?;
+        let report = read_answer(response, &what, parse_patches).await?;
         Ok(ScanOutcome::Finished(report))
     }
 }
