@@ -4,14 +4,7 @@
 
 use portus::auth::ldap_testing::Slapd;
 
-use crate::harness::{Portus, http_get};
-
-fn basic(user: &str, password: &str) -> String {
-    format!(
-        "Basic {}",
-        data_encoding::BASE64.encode(format!("{user}:{password}").as_bytes())
-    )
-}
+use crate::harness::{Portus, basic, http_get, status};
 
 fn token_request(p: &Portus, user: &str, password: &str, scope: &str) -> String {
     let authorization = basic(user, password);
@@ -20,10 +13,6 @@ fn token_request(p: &Portus, user: &str, password: &str, scope: &str) -> String 
         &format!("/v2/token?service=registry.ldap&scope={scope}"),
         &[("Authorization", authorization.as_str())],
     )
-}
-
-fn status(response: &str) -> &str {
-    response.split(' ').nth(1).unwrap_or_default()
 }
 
 fn granted(response: &str) -> serde_json::Value {
@@ -57,7 +46,7 @@ fn directory_users_log_in_map_to_teams_and_fail_clearly_when_ldap_is_down() {
 
     // A directory user: first login creates the local user and maps the group to the team.
     let alice = token_request(&p, "alice", "alicepw", push);
-    assert_eq!(status(&alice), "200", "{alice}\n{}", p.log());
+    assert_eq!(status(&alice), 200, "{alice}\n{}", p.log());
     assert_eq!(
         granted(&alice),
         serde_json::json!(["pull", "push"]),
@@ -65,7 +54,7 @@ fn directory_users_log_in_map_to_teams_and_fail_clearly_when_ldap_is_down() {
     );
     // bob is in the directory but not in the group: logged in, no access to the private namespace.
     let bob = token_request(&p, "bob", "bobpw", push);
-    assert_eq!(status(&bob), "200");
+    assert_eq!(status(&bob), 200);
     assert_eq!(granted(&bob), serde_json::json!([]));
 
     for (user, password) in [
@@ -76,15 +65,15 @@ fn directory_users_log_in_map_to_teams_and_fail_clearly_when_ldap_is_down() {
         ("alice", ""),
     ] {
         let refused = token_request(&p, user, password, push);
-        assert_eq!(status(&refused), "401", "{user:?}/{password:?}: {refused}");
+        assert_eq!(status(&refused), 401, "{user:?}/{password:?}: {refused}");
     }
 
     // The directory goes away: LDAP users get a clear 503, local users still log in.
     slapd.stop();
     let outage = token_request(&p, "alice", "alicepw", push);
-    assert_eq!(status(&outage), "503", "{outage}");
+    assert_eq!(status(&outage), 503, "{outage}");
     assert!(outage.contains("\"UNAVAILABLE\""), "registry error format: {outage}");
     let local = token_request(&p, "root", "root-password", push);
-    assert_eq!(status(&local), "200", "{local}");
+    assert_eq!(status(&local), 200, "{local}");
     assert_eq!(granted(&local), serde_json::json!(["pull", "push"]));
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::harness::{Portus, http_get, http_post};
+use crate::harness::{Portus, basic, http_get, http_post, status};
 
 /// Sends raw bytes; returns the response (lossily decoded) or what the server did instead.
 fn raw(addr: SocketAddr, request: &[u8]) -> String {
@@ -20,17 +20,6 @@ fn raw(addr: SocketAddr, request: &[u8]) -> String {
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response);
     String::from_utf8_lossy(&response).into_owned()
-}
-
-fn status(response: &str) -> u16 {
-    response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
-}
-
-fn basic(user: &str, password: &str) -> String {
-    format!(
-        "Basic {}",
-        data_encoding::BASE64.encode(format!("{user}:{password}").as_bytes())
-    )
 }
 
 fn assert_alive(p: &Portus) {

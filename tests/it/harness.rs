@@ -43,6 +43,19 @@ pub fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Strin
     response
 }
 
+/// The status code of a response [`http_get`] or [`http_post`] returned; 0 if there is none.
+pub fn status(response: &str) -> u16 {
+    response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// An `Authorization` value with Basic credentials.
+pub fn basic(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        data_encoding::BASE64.encode(format!("{user}:{password}").as_bytes())
+    )
+}
+
 /// Checks that a required program is installed, with a hint on how to get it.
 pub fn require_program(program: &str) {
     let found = std::env::var_os("PATH")
