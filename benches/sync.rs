@@ -3,6 +3,7 @@
 //!
 //! Run with `cargo bench --bench sync`.
 
+use portus::core::prelude::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -10,11 +11,11 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::Request;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use portus::auth::store::SqliteStore;
 use portus::auth::token::generate_key_and_certificate;
 use portus::auth::{SigningAlgorithm, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
 use portus::core::PolicyStore;
 use portus::core::model::{MissingNamespace, NewUser};
+use portus::core::store::SqliteStore;
 use portus::http::{AppState, HttpLimits, Webhook, router};
 use portus::scan::events::EventPipeline;
 use tower::ServiceExt;

@@ -3,6 +3,7 @@
 //!
 //! Run with `cargo bench --bench token`.
 
+use portus::core::prelude::*;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,12 +15,12 @@ use portus::auth::{
     Credentials, LocalAuthenticator, SigningAlgorithm, SigningKey, TokenIssuer, TokenRequest, TokenService,
     TokenServiceConfig,
 };
+use portus::core::InMemoryStore;
 use portus::core::access::GrantedAccess;
 use portus::core::model::{NewNamespace, NewUser, Role, UserId, Visibility};
 use portus::core::policy::{Action, Caller, NamespaceFacts, PolicyConfig, authorize};
 use portus::core::scope::parse_scopes;
 use portus::core::traits::Authenticator;
-use portus::core::{InMemoryStore, PolicyStore};
 
 fn issuer(algorithm: SigningAlgorithm) -> TokenIssuer {
     let (key_pem, cert_pem) = generate_key_and_certificate(algorithm, "bench").unwrap();

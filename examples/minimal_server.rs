@@ -6,6 +6,7 @@
 //! curl -u demo:demo 'http://127.0.0.1:5001/v2/token?service=example-registry&scope=repository:demo/app:pull,push'
 //! ```
 
+use portus::core::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +14,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use portus::auth::token::generate_key_and_certificate;
 use portus::auth::{SigningAlgorithm, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
+use portus::core::InMemoryStore;
 use portus::core::model::NewUser;
 use portus::core::traits::{AuthMethod, AuthOutcome, Authenticator, Identity, Secret};
-use portus::core::{InMemoryStore, PolicyStore};
 use portus::http::{AppState, router};
 
 /// Checks passwords against a fixed table, e.g. one loaded from the embedding program's own

@@ -7,16 +7,16 @@
 //!   server) for SECONDS on all cores and prints the raw signing rate, the ceiling for the
 //!   token endpoint.
 
+use portus::core::prelude::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use portus::auth::password::hash_password;
-use portus::auth::store::SqliteStore;
 use portus::auth::{SigningKey, TokenIssuer};
-use portus::core::PolicyStore;
 use portus::core::access::GrantedAccess;
 use portus::core::model::{NewNamespace, NewUser, Role, Visibility};
+use portus::core::store::SqliteStore;
 use portus::core::traits::Secret;
 
 const USERS: usize = 10_000;

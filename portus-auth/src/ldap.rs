@@ -44,6 +44,7 @@
 //! them in portus when someone leaves. Teams are not created; a mapping to a missing team (or
 //! to a hidden personal team) is logged and skipped.
 
+use portus_core::prelude::*;
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};

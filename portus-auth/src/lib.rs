@@ -9,8 +9,6 @@
 //!   authorize every scope action, sign.
 //! - `ldap` (feature `ldap`): the `LdapAuthenticator`, which checks passwords against an LDAP
 //!   directory and creates the local users (and team memberships) of its users.
-//! - [`store`]: the SQL [`PolicyStore`](portus_core::PolicyStore) (SQLite, feature `sqlite`;
-//!   PostgreSQL, feature `postgres`).
 
 pub mod basic;
 mod cache;
@@ -25,8 +23,6 @@ pub mod ldap_testing;
 pub mod oidc;
 pub mod password;
 pub mod service;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub mod store;
 pub mod token;
 
 pub use basic::{BasicAuthError, parse_basic_authorization};

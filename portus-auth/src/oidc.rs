@@ -9,6 +9,7 @@
 //! HTTP goes through reqwest without following redirects (no SSRF through the provider's
 //! answers).
 
+use portus_core::prelude::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -6,6 +6,7 @@
 //! SHA-256 digests, which is safe for secrets of that entropy and lets the store find a token
 //! by its digest in one indexed lookup.
 
+use portus_core::prelude::*;
 use std::sync::Arc;
 
 use async_trait::async_trait;

@@ -1,6 +1,7 @@
 //! The token endpoint's logic, independent of HTTP: authenticate the caller, authorize every
 //! requested scope action against the policy store, sign the token, and manage refresh tokens.
 
+use portus_core::prelude::*;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -538,10 +539,8 @@ impl TokenService {
 mod tests {
     use std::time::Duration;
 
-    use mockall::predicate::always;
     use portus_core::InMemoryStore;
     use portus_core::model::NewUser;
-    use portus_core::traits::MockPolicyStore;
 
     use super::*;
     use crate::LocalAuthenticator;
@@ -725,13 +724,12 @@ mod tests {
 
     /// A repeated login may reuse what it read while SQLite's change marker stands still; a
     /// commit by anyone (here another pool on the same file, as the CLI would be) ends that.
-    #[cfg(feature = "sqlite")]
     #[tokio::test]
     async fn kept_lookups_end_with_any_commit_even_of_another_process() {
         use portus_core::model::{NewNamespace, Role, Visibility};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("portus.db");
-        let store = Arc::new(crate::store::SqliteStore::open(&path).await.unwrap());
+        let store = Arc::new(portus_core::store::SqliteStore::open(&path).await.unwrap());
         let alice_user = user_with_password(store.as_ref(), "alice", Some("alicepass")).await;
         let bob = user_with_password(store.as_ref(), "bob", None).await;
         let team = store.create_team("devs", bob.id, None).await.unwrap();
@@ -757,7 +755,7 @@ mod tests {
         }
         assert!(store.change_marker().is_some(), "the kept path is in use");
 
-        let other = crate::store::SqliteStore::open(&path).await.unwrap();
+        let other = portus_core::store::SqliteStore::open(&path).await.unwrap();
         other
             .set_team_member(team.id, alice_user.id, Role::Viewer)
             .await
@@ -934,18 +932,18 @@ mod tests {
         assert!(svc.service_account_token("portus", &["bad scope".into()]).is_err());
     }
 
+    /// A real SQLite store whose connections are closed: every lookup fails as unavailable.
+    async fn unavailable_store() -> Arc<dyn PolicyStore> {
+        let store = portus_core::store::SqliteStore::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        store.pool().close().await;
+        Arc::new(store)
+    }
+
     #[tokio::test]
     async fn store_failure_never_yields_a_token() {
-        let mut mock = MockPolicyStore::new();
-        mock.expect_namespaces_access()
-            .with(always(), always())
-            .returning(|_, _| {
-                Err(CoreError::Unavailable {
-                    what: "policy store",
-                    source: "database is locked".into(),
-                })
-            });
-        let svc = service(Arc::new(mock));
+        let svc = service(unavailable_store().await);
         let err = svc
             .issue(request(Credentials::Anonymous, &["repository:public/app:pull"]))
             .await
@@ -955,15 +953,7 @@ mod tests {
 
     #[tokio::test]
     async fn authenticator_failure_is_reported_not_skipped() {
-        let mut mock = MockPolicyStore::new();
-        mock.expect_app_token_by_hash().returning(|_| Ok(None));
-        mock.expect_user_by_name().returning(|_| {
-            Err(CoreError::Unavailable {
-                what: "policy store",
-                source: "connection refused".into(),
-            })
-        });
-        let svc = service(Arc::new(mock));
+        let svc = service(unavailable_store().await);
         let err = svc.issue(request(alice("pat_whatever"), &[])).await.unwrap_err();
         assert!(err.is_temporary(), "{err}");
     }

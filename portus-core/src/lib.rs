@@ -1,9 +1,10 @@
 //! Domain core of portus: the data model, the Docker scope grammar, the pure authorization
 //! policy and the object-safe traits every backend implements.
 //!
-//! This crate performs no I/O of its own; stores, authenticators, registry clients and scanners
-//! live behind the traits in [`traits`] and are implemented in the other crates (or by the
-//! program embedding portus).
+//! Without features this crate performs no I/O: stores, authenticators, registry clients and
+//! scanners live behind the traits in [`traits`]. The SQL stores are opt-in backends, the
+//! object_store way: `store::SqliteStore` (feature `sqlite`) and `store::PostgresStore`
+//! (feature `postgres`).
 //!
 //! ```
 //! use portus_core::scope::Scope;
@@ -20,6 +21,8 @@ pub mod naming;
 pub mod permissions;
 pub mod policy;
 pub mod scope;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod traits;
@@ -27,3 +30,11 @@ pub mod traits;
 pub use error::{Error, ErrorKind, Result};
 pub use memory::InMemoryStore;
 pub use traits::{Authenticator, PolicyStore, RegistryClient, SecurityBackend};
+
+/// The store role traits, to bring their methods into scope wherever a [`PolicyStore`] is used:
+/// `use portus_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::traits::{
+        AccountStore, ActivityStore, CatalogStore, EventStore, NamespaceStore, PolicyStore, ScanStore, TeamStore,
+    };
+}

@@ -15,8 +15,8 @@ use crate::model::{
     TeamUpdate, UserId, Visibility,
 };
 use crate::policy::{Caller, PolicyConfig};
+use crate::prelude::*;
 use crate::scope::parse_scopes;
-use crate::traits::PolicyStore;
 use crate::{ErrorKind, model::User};
 
 /// Creates a user with the given name (no password), panicking on failure.

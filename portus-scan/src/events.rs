@@ -4,6 +4,7 @@
 //! durable; a background task applies pending events in arrival order. Events left pending by a
 //! crash are applied when the pipeline starts again.
 
+use portus_core::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 

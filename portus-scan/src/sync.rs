@@ -356,6 +356,7 @@ pub async fn apply(
 
 #[cfg(test)]
 mod tests {
+    use portus_core::prelude::*;
     use std::collections::BTreeMap;
     use std::sync::Mutex;
 

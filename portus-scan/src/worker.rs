@@ -7,6 +7,7 @@
 //! (digest, backend) scan before running it ([`PolicyStore::claim_scans`]), so no scan runs twice
 //! at once, and a claim whose worker died expires with its lease.
 
+use portus_core::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;

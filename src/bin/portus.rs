@@ -1,5 +1,5 @@
 //! The `portus` program; see `portus --help`.
 
 fn main() -> std::process::ExitCode {
-    portus::http::cli::main()
+    portus::cli::main()
 }

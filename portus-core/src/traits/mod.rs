@@ -1,4 +1,5 @@
-//! The four object-safe async traits that backends implement.
+//! The object-safe async traits that backends implement: [`Authenticator`],
+//! [`RegistryClient`], [`SecurityBackend`] and the store roles joined by [`PolicyStore`].
 //!
 //! Each is used as `Arc<dyn Trait>`; blanket implementations make `Arc<T>` and `Box<T>` usable
 //! wherever a `T` is.
@@ -9,8 +10,9 @@ mod registry_client;
 mod security_backend;
 
 pub use authenticator::{AuthMethod, AuthOutcome, Authenticator, Identity, Secret};
-#[cfg(feature = "mock")]
-pub use policy_store::MockPolicyStore;
-pub use policy_store::{PolicyStore, user_then_namespaces_access};
+pub use policy_store::{
+    AccountStore, ActivityStore, CatalogStore, EventStore, NamespaceStore, PolicyStore, ScanStore, TeamStore,
+    search_by_listing, user_then_namespaces_access,
+};
 pub use registry_client::{ManifestInfo, RegistryClient};
 pub use security_backend::{ImageRef, Layer, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};

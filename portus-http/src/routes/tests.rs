@@ -1,3 +1,4 @@
+use portus_core::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -6,9 +7,9 @@ use axum::http::{Request, StatusCode, header};
 use data_encoding::{BASE64, BASE64URL_NOPAD};
 use portus_auth::password::hash_password;
 use portus_auth::{LocalAuthenticator, TokenService, TokenServiceConfig};
+use portus_core::InMemoryStore;
 use portus_core::model::NewUser;
 use portus_core::traits::{Authenticator, Secret};
-use portus_core::{InMemoryStore, PolicyStore};
 use serde_json::Value;
 use tower::ServiceExt;
 

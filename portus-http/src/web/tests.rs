@@ -2,6 +2,7 @@
 //! page reaching the API, and the API's refusals shown as pages. The browser test
 //! (`tests/it/e2e_web.rs`) drives the main path in Chromium.
 
+use portus_core::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! Repositories, tags, stars and scan results.
 
+use portus_core::prelude::*;
 use std::collections::HashMap;
 
 use axum::Json;

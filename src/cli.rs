@@ -1,6 +1,7 @@
 //! The `portus` command-line program: `serve`, `config registry` and admin commands that work
 //! on the same store as the server.
 
+use portus_core::prelude::*;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -823,22 +824,26 @@ impl Progress {
 }
 
 #[cfg(feature = "web")]
-fn serve_router(config: &Config, state: crate::AppState, limits: crate::HttpLimits) -> Result<axum::Router, Error> {
+fn serve_router(
+    config: &Config,
+    state: portus_http::AppState,
+    limits: portus_http::HttpLimits,
+) -> Result<axum::Router, Error> {
     if !config.web.enabled {
-        return Ok(crate::router(state, limits));
+        return Ok(portus_http::router(state, limits));
     }
-    let web = crate::web::WebConfig {
+    let web = portus_http::web::WebConfig {
         session_lifetime: std::time::Duration::from_secs(config.web.session_secs),
         secure_cookies: config.secure_cookies(),
         #[cfg(feature = "oidc")]
         oidc: oidc_login(config, &state)?,
     };
-    Ok(crate::router_with_web(state, limits, web))
+    Ok(portus_http::router_with_web(state, limits, web))
 }
 
 /// The OpenID Connect provider of `[web.oidc]`, if configured.
 #[cfg(feature = "oidc")]
-fn oidc_login(config: &Config, state: &crate::AppState) -> Result<Option<crate::web::OidcLogin>, Error> {
+fn oidc_login(config: &Config, state: &portus_http::AppState) -> Result<Option<portus_http::web::OidcLogin>, Error> {
     use portus_auth::oidc::{OidcConfig, OidcProvider, UsernameClaim};
     let Some(settings) = &config.web.oidc else {
         return Ok(None);
@@ -865,13 +870,17 @@ fn oidc_login(config: &Config, state: &crate::AppState) -> Result<Option<crate::
     };
     let provider =
         OidcProvider::new(oidc, state.tokens.store().clone()).map_err(|e| Error::Config(format!("[web.oidc]: {e}")))?;
-    Ok(Some(crate::web::OidcLogin {
+    Ok(Some(portus_http::web::OidcLogin {
         name: settings.name.clone(),
         provider: std::sync::Arc::new(provider),
     }))
 }
 
 #[cfg(not(feature = "web"))]
-fn serve_router(_config: &Config, state: crate::AppState, limits: crate::HttpLimits) -> Result<axum::Router, Error> {
-    Ok(crate::router(state, limits))
+fn serve_router(
+    _config: &Config,
+    state: portus_http::AppState,
+    limits: portus_http::HttpLimits,
+) -> Result<axum::Router, Error> {
+    Ok(portus_http::router(state, limits))
 }

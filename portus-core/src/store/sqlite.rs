@@ -4,18 +4,18 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use portus_core::model::{
+use crate::model::{
     Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
     NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate, NewActivity, NewNamespace, NewUser, PasswordHash,
     RefreshToken, RefreshTokenId, Repository, RepositoryId, Role, ScanRecord, ScanState, SearchHits, StoredEvent,
     TagChange, TagId, TagRecord, Team, TeamId, TeamMember, TeamUpdate, User, UserId, Visibility,
 };
-use portus_core::naming::{
+use crate::naming::{
     first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name, validate_username,
 };
-use portus_core::{Error, PolicyStore, Result};
+use crate::{Error, Result};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -133,15 +133,16 @@ super::sql::sql_policy_store!(SqliteStore, Sqlite, SqliteRow);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prelude::*;
 
     async fn fresh() -> SqliteStore {
         SqliteStore::connect("sqlite::memory:").await.expect("in-memory SQLite")
     }
 
-    portus_core::policy_store_conformance!(fresh());
+    crate::policy_store_conformance!(fresh());
 
     async fn commit_a_user(store: &SqliteStore, username: &str) {
-        let user = portus_core::model::NewUser {
+        let user = crate::model::NewUser {
             username: username.into(),
             ..Default::default()
         };
@@ -287,7 +288,7 @@ mod tests {
         let path = dir.path().join("portus.db");
         {
             let store = SqliteStore::open(&path).await.unwrap();
-            portus_core::testing::user(&store, "alice").await;
+            crate::testing::user(&store, "alice").await;
         }
         let store = SqliteStore::open(&path).await.unwrap();
         let alice = store.user_by_name("alice").await.unwrap().expect("persisted");
@@ -313,6 +314,6 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.is_temporary(), "{err:?}");
-        assert_eq!(err.kind(), portus_core::ErrorKind::Unavailable);
+        assert_eq!(err.kind(), crate::ErrorKind::Unavailable);
     }
 }

@@ -16,7 +16,7 @@ use portus_scan::registry::{ClientOptions, HttpRegistryClient, TokenMinter};
 
 use crate::Error;
 use crate::config::Config;
-use crate::routes::{AppState, HttpLimits, Webhook};
+use portus_http::{AppState, HttpLimits, Webhook};
 
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "portus-data";
@@ -163,12 +163,12 @@ pub async fn open_store(paths: &DataPaths) -> Result<Arc<dyn PolicyStore>, Error
     let url = &paths.database_url;
     #[cfg(feature = "sqlite")]
     if url.starts_with("sqlite:") {
-        return Ok(Arc::new(portus_auth::store::SqliteStore::connect(url).await?));
+        return Ok(Arc::new(portus_core::store::SqliteStore::connect(url).await?));
     }
     #[cfg(feature = "postgres")]
     if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         return Ok(Arc::new(
-            portus_auth::store::PostgresStore::connect(url, paths.database_max_connections).await?,
+            portus_core::store::PostgresStore::connect(url, paths.database_max_connections).await?,
         ));
     }
     // The URL may hold a password: name only its scheme.
@@ -275,43 +275,71 @@ pub fn registry_client(config: &Config, tokens: &Arc<TokenService>) -> Result<Op
     Ok(Some(Arc::new(client)))
 }
 
-/// The security scanners configured in `[security]`; scanning is off when none is.
+/// The security scanners configured in `[security]`; scanning is off when none is. A backend
+/// configured in a build without its feature is refused, never silently skipped.
 fn scanner(config: &Config) -> Result<portus_scan::scanner::Scanner, Error> {
-    use portus_scan::backend::{clair_legacy::ClairLegacy, clair_v4, dummy::DummyBackend, zypper::ZypperBackend};
     let security = &config.security;
-    let url = |key: &str, value: &str| {
-        value
-            .parse::<url::Url>()
-            .map_err(|e| Error::Config(format!("{key}: '{value}' is not a URL: {e}")))
-    };
     let mut scanner = portus_scan::scanner::Scanner::new(Duration::from_secs(security.scan_timeout_secs));
     if !security.clair.server.is_empty() {
-        let backend = ClairLegacy::new(
-            url("security.clair.server", &security.clair.server)?,
+        #[cfg(feature = "clair-legacy")]
+        scanner.register(Arc::new(portus_scan::backend::clair_legacy::ClairLegacy::new(
+            scanner_url("security.clair.server", &security.clair.server)?,
             Duration::from_secs(security.clair.timeout),
-        )?;
-        scanner.register(Arc::new(backend))?;
+        )?))?;
+        #[cfg(not(feature = "clair-legacy"))]
+        return Err(without_feature("security.clair.server", "clair-legacy"));
     }
     if !security.clair_v4.server.is_empty() {
-        let mut settings = clair_v4::ClairV4Config::new(url("security.clair_v4.server", &security.clair_v4.server)?);
-        settings.timeout = Duration::from_secs(security.clair_v4.timeout_secs);
-        settings.psk = security.clair_v4.psk_key.clone().map(|key_base64| clair_v4::ClairPsk {
-            key_base64,
-            issuer: security.clair_v4.psk_issuer.clone(),
-        });
-        scanner.register(Arc::new(clair_v4::ClairV4::new(settings)?))?;
+        #[cfg(feature = "clair-v4")]
+        {
+            use portus_scan::backend::clair_v4;
+            let url = scanner_url("security.clair_v4.server", &security.clair_v4.server)?;
+            let mut settings = clair_v4::ClairV4Config::new(url);
+            settings.timeout = Duration::from_secs(security.clair_v4.timeout_secs);
+            settings.psk = security.clair_v4.psk_key.clone().map(|key_base64| clair_v4::ClairPsk {
+                key_base64,
+                issuer: security.clair_v4.psk_issuer.clone(),
+            });
+            scanner.register(Arc::new(clair_v4::ClairV4::new(settings)?))?;
+        }
+        #[cfg(not(feature = "clair-v4"))]
+        return Err(without_feature("security.clair_v4.server", "clair-v4"));
     }
     if !security.zypper.server.is_empty() {
-        let backend = ZypperBackend::new(
-            url("security.zypper.server", &security.zypper.server)?,
+        #[cfg(feature = "zypper")]
+        scanner.register(Arc::new(portus_scan::backend::zypper::ZypperBackend::new(
+            scanner_url("security.zypper.server", &security.zypper.server)?,
             Duration::from_secs(security.scan_timeout_secs),
-        )?;
-        scanner.register(Arc::new(backend))?;
+        )?))?;
+        #[cfg(not(feature = "zypper"))]
+        return Err(without_feature("security.zypper.server", "zypper"));
     }
     if !security.dummy.server.is_empty() {
-        scanner.register(Arc::new(DummyBackend))?;
+        #[cfg(feature = "dummy")]
+        scanner.register(Arc::new(portus_scan::backend::dummy::DummyBackend))?;
+        #[cfg(not(feature = "dummy"))]
+        return Err(without_feature("security.dummy.server", "dummy"));
     }
     Ok(scanner)
+}
+
+#[cfg(any(feature = "clair-legacy", feature = "clair-v4", feature = "zypper"))]
+fn scanner_url(key: &str, value: &str) -> Result<url::Url, Error> {
+    value
+        .parse::<url::Url>()
+        .map_err(|e| Error::Config(format!("{key}: '{value}' is not a URL: {e}")))
+}
+
+#[cfg(not(all(
+    feature = "clair-legacy",
+    feature = "clair-v4",
+    feature = "zypper",
+    feature = "dummy"
+)))]
+fn without_feature(key: &str, feature: &str) -> Error {
+    Error::Config(format!(
+        "{key}: this build has no '{feature}' scanner (cargo feature '{feature}')"
+    ))
 }
 
 /// The background scan worker, when a backend and the registry are configured.

@@ -2,18 +2,18 @@ use std::collections::HashSet;
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use portus_core::model::{
+use crate::model::{
     Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
     NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate, NewActivity, NewNamespace, NewUser, PasswordHash,
     RefreshToken, RefreshTokenId, Repository, RepositoryId, Role, ScanRecord, ScanState, SearchHits, StoredEvent,
     TagChange, TagId, TagRecord, Team, TeamId, TeamMember, TeamUpdate, User, UserId, Visibility,
 };
-use portus_core::naming::{
+use crate::naming::{
     first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name, validate_username,
 };
-use portus_core::{Error, PolicyStore, Result};
+use crate::{Error, Result};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
@@ -109,7 +109,7 @@ mod tests {
             .expect("connect to the test database")
     }
 
-    portus_core::policy_store_conformance!(fresh());
+    crate::policy_store_conformance!(fresh());
 
     #[tokio::test]
     async fn unreachable_server_is_unavailable() {
@@ -117,6 +117,6 @@ mod tests {
         let err = PostgresStore::connect("postgres://portus:x@127.0.0.1:9/portus", 1)
             .await
             .unwrap_err();
-        assert_eq!(err.kind(), portus_core::ErrorKind::Unavailable, "{err:?}");
+        assert_eq!(err.kind(), crate::ErrorKind::Unavailable, "{err:?}");
     }
 }

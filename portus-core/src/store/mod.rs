@@ -1,4 +1,4 @@
-//! SQL implementations of [`PolicyStore`](portus_core::PolicyStore).
+//! SQL implementations of [`PolicyStore`](crate::PolicyStore).
 //!
 //! SQLite (feature `sqlite`) is the embedded default: one file, WAL mode, migrations applied on
 //! open. PostgreSQL (feature `postgres`) lets several `portus serve` instances share one

@@ -1,0 +1,155 @@
+use async_trait::async_trait;
+
+use crate::model::{
+    ManifestRecord, MissingNamespace, Repository, RepositoryId, SearchHits, TagChange, TagId, TagRecord, UserId,
+};
+use crate::{Error, Result};
+
+use super::InMemoryStore;
+
+#[async_trait]
+impl crate::traits::CatalogStore for InMemoryStore {
+    async fn put_tag<'a>(
+        &self,
+        repository: &str,
+        tag: &str,
+        manifest: &ManifestRecord,
+        pushed_by: Option<&'a str>,
+        missing: MissingNamespace,
+    ) -> Result<TagChange> {
+        let mut state = self.lock();
+        if !state.ensure_repository(repository, missing)? {
+            return Ok(TagChange::NamespaceMissing);
+        }
+        let now = crate::model::now();
+        if let Some(existing) = state
+            .tags
+            .iter_mut()
+            .find(|t| t.repository == repository && t.name == tag)
+        {
+            if existing.manifest.digest == manifest.digest {
+                if existing.manifest.size.is_none() {
+                    existing.manifest.size = manifest.size;
+                }
+                return Ok(TagChange::Unchanged);
+            }
+            let previous_digest = std::mem::replace(&mut existing.manifest, manifest.clone()).digest;
+            existing.pushed_by = pushed_by.map(str::to_owned).or(existing.pushed_by.take());
+            existing.updated_at = now;
+            return Ok(TagChange::Updated { previous_digest });
+        }
+        let id = TagId(state.next_id());
+        state.tags.push(TagRecord {
+            id,
+            repository: repository.to_owned(),
+            name: tag.to_owned(),
+            manifest: manifest.clone(),
+            pushed_by: pushed_by.map(str::to_owned),
+            created_at: now,
+            updated_at: now,
+        });
+        Ok(TagChange::Created)
+    }
+    async fn ensure_repository(&self, repository: &str, missing: MissingNamespace) -> Result<bool> {
+        self.lock().ensure_repository(repository, missing)
+    }
+    async fn tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>> {
+        Ok(self
+            .lock()
+            .tags
+            .iter()
+            .find(|t| t.repository == repository && t.name == tag)
+            .cloned())
+    }
+    async fn tag_by_id(&self, id: TagId) -> Result<Option<TagRecord>> {
+        Ok(self.lock().tags.iter().find(|t| t.id == id).cloned())
+    }
+    async fn tags<'a>(&self, repository: Option<&'a str>) -> Result<Vec<TagRecord>> {
+        let mut tags: Vec<TagRecord> = self
+            .lock()
+            .tags
+            .iter()
+            .filter(|t| repository.is_none_or(|r| t.repository == r))
+            .cloned()
+            .collect();
+        tags.sort_by(|a, b| (&a.repository, &a.name).cmp(&(&b.repository, &b.name)));
+        Ok(tags)
+    }
+    async fn repositories(&self) -> Result<Vec<String>> {
+        let mut repositories: Vec<String> = self.lock().repositories.iter().map(|r| r.name.clone()).collect();
+        repositories.sort();
+        Ok(repositories)
+    }
+    async fn list_repositories(&self) -> Result<Vec<Repository>> {
+        let state = self.lock();
+        let mut repositories: Vec<Repository> = state.repositories.iter().map(|r| state.with_stars(r)).collect();
+        repositories.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(repositories)
+    }
+    async fn repository_by_id(&self, id: RepositoryId) -> Result<Option<Repository>> {
+        let state = self.lock();
+        Ok(state
+            .repositories
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| state.with_stars(r)))
+    }
+    async fn set_star(&self, user: UserId, repository: RepositoryId, starred: bool) -> Result<()> {
+        let mut state = self.lock();
+        state.user_mut(user)?;
+        if !state.repositories.iter().any(|r| r.id == repository) {
+            return Err(Error::not_found("repository", repository.to_string()));
+        }
+        state.stars.retain(|star| *star != (user, repository));
+        if starred {
+            state.stars.push((user, repository));
+        }
+        Ok(())
+    }
+    async fn starred(&self, user: UserId) -> Result<Vec<RepositoryId>> {
+        let mut starred: Vec<RepositoryId> = self
+            .lock()
+            .stars
+            .iter()
+            .filter(|(u, _)| *u == user)
+            .map(|(_, r)| *r)
+            .collect();
+        starred.sort();
+        Ok(starred)
+    }
+    async fn delete_tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>> {
+        let mut state = self.lock();
+        let position = state
+            .tags
+            .iter()
+            .position(|t| t.repository == repository && t.name == tag);
+        Ok(position.map(|i| state.tags.remove(i)))
+    }
+    async fn delete_tags_by_digest(&self, repository: &str, digest: &str) -> Result<Vec<TagRecord>> {
+        let mut state = self.lock();
+        let (deleted, kept) = std::mem::take(&mut state.tags)
+            .into_iter()
+            .partition(|t| t.repository == repository && t.manifest.digest == digest);
+        state.tags = kept;
+        Ok(deleted)
+    }
+    async fn delete_repository(&self, repository: &str) -> Result<Vec<TagRecord>> {
+        let mut state = self.lock();
+        let removed: Vec<RepositoryId> = state
+            .repositories
+            .iter()
+            .filter(|r| r.name == repository)
+            .map(|r| r.id)
+            .collect();
+        state.repositories.retain(|r| r.name != repository);
+        state.stars.retain(|(_, r)| !removed.contains(r));
+        let (deleted, kept) = std::mem::take(&mut state.tags)
+            .into_iter()
+            .partition(|t| t.repository == repository);
+        state.tags = kept;
+        Ok(deleted)
+    }
+    async fn search_names(&self, text: &str, limit: usize) -> Result<SearchHits> {
+        crate::traits::search_by_listing(self, text, limit).await
+    }
+}

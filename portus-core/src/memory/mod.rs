@@ -1,0 +1,172 @@
+//! An in-memory [`PolicyStore`], for embedding, examples and tests.
+
+mod accounts;
+mod activity;
+mod catalog;
+mod events;
+mod namespaces;
+mod scans;
+mod teams;
+
+use std::sync::Mutex;
+
+use crate::model::{
+    Activity, AppToken, EventStatus, MissingNamespace, Namespace, NamespaceId, NamespaceRef, RefreshToken, Repository,
+    RepositoryId, Role, ScanRecord, StoredEvent, TagRecord, Team, TeamId, User, UserId, Visibility,
+};
+use crate::naming::validate_namespace_name;
+use crate::{Error, Result};
+
+/// A [`PolicyStore`] that keeps everything in memory. Cheap to create; state is lost on drop.
+#[derive(Debug)]
+pub struct InMemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    next_id: i64,
+    users: Vec<User>,
+    teams: Vec<Team>,
+    members: Vec<(TeamId, UserId, Role)>,
+    namespaces: Vec<Namespace>,
+    app_tokens: Vec<(AppToken, String)>,
+    refresh_tokens: Vec<(RefreshToken, String)>,
+    repositories: Vec<Repository>,
+    stars: Vec<(UserId, RepositoryId)>,
+    tags: Vec<TagRecord>,
+    events: Vec<(StoredEvent, EventStatus, Option<String>)>,
+    activities: Vec<Activity>,
+    scans: Vec<ScanRecord>,
+}
+
+impl State {
+    fn next_id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn user_mut(&mut self, id: UserId) -> Result<&mut User> {
+        self.users
+            .iter_mut()
+            .find(|u| u.id == id)
+            .ok_or_else(|| Error::not_found("user", id.to_string()))
+    }
+
+    fn namespace_named(&self, name: &str) -> Option<&Namespace> {
+        self.namespaces.iter().find(|n| !n.global && n.name == name)
+    }
+
+    /// Makes sure `repository` and its namespace exist; `false` when the namespace is missing
+    /// and must not be created.
+    fn ensure_repository(&mut self, repository: &str, missing: MissingNamespace) -> Result<bool> {
+        if self.repositories.iter().any(|r| r.name == repository) {
+            return Ok(true);
+        }
+        let (namespace, _) = NamespaceRef::of_repository(repository);
+        let existing = match namespace {
+            NamespaceRef::Global => self.namespaces.iter().find(|n| n.global).map(|n| n.id),
+            NamespaceRef::Named(name) => self.namespace_named(name).map(|n| n.id),
+        };
+        let namespace_id = if let Some(id) = existing {
+            id
+        } else {
+            let NamespaceRef::Named(name) = namespace else {
+                return Err(Error::not_found("namespace", "global"));
+            };
+            if missing == MissingNamespace::Ignore {
+                return Ok(false);
+            }
+            validate_namespace_name(name)?;
+            let id = NamespaceId(self.next_id());
+            self.namespaces.push(Namespace {
+                id,
+                name: name.to_owned(),
+                description: Some("Created for a repository pushed to the registry".into()),
+                team_id: None,
+                visibility: Visibility::Private,
+                global: false,
+                personal_owner: None,
+            });
+            id
+        };
+        let id = RepositoryId(self.next_id());
+        self.repositories.push(Repository {
+            id,
+            name: repository.to_owned(),
+            namespace_id,
+            stars: 0,
+            created_at: crate::model::now(),
+        });
+        Ok(true)
+    }
+
+    /// `repository` with its current star count.
+    fn with_stars(&self, repository: &Repository) -> Repository {
+        Repository {
+            stars: self.stars.iter().filter(|(_, id)| *id == repository.id).count() as u64,
+            ..repository.clone()
+        }
+    }
+
+    fn add_team(&mut self, name: &str, description: Option<String>, hidden: bool) -> Team {
+        let team = Team {
+            id: TeamId(self.next_id()),
+            name: name.to_owned(),
+            description,
+            hidden,
+        };
+        self.teams.push(team.clone());
+        team
+    }
+}
+
+impl Default for InMemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InMemoryStore {
+    /// An empty store holding only the global namespace (public).
+    pub fn new() -> Self {
+        let global = Namespace {
+            id: NamespaceId(1),
+            name: String::new(),
+            description: Some("The global namespace: repositories without a '/'".into()),
+            team_id: None,
+            visibility: Visibility::Public,
+            global: true,
+            personal_owner: None,
+        };
+        InMemoryStore {
+            state: Mutex::new(State {
+                next_id: 1,
+                users: Vec::new(),
+                teams: Vec::new(),
+                members: Vec::new(),
+                namespaces: vec![global],
+                app_tokens: Vec::new(),
+                refresh_tokens: Vec::new(),
+                repositories: Vec::new(),
+                stars: Vec::new(),
+                tags: Vec::new(),
+                events: Vec::new(),
+                activities: Vec::new(),
+                scans: Vec::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave half-applied changes: every method
+        // validates before mutating, so the state is still consistent.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod conformance {
+    use super::InMemoryStore;
+    crate::policy_store_conformance!(async { InMemoryStore::new() });
+}

@@ -1,0 +1,73 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::Result;
+use crate::model::{ScanRecord, ScanState};
+
+use super::InMemoryStore;
+
+#[async_trait]
+impl crate::traits::ScanStore for InMemoryStore {
+    async fn put_scan_record(&self, record: &ScanRecord) -> Result<()> {
+        let mut state = self.lock();
+        state
+            .scans
+            .retain(|r| !(r.digest == record.digest && r.backend == record.backend));
+        state.scans.push(ScanRecord {
+            updated_at: crate::model::at_store_precision(record.updated_at),
+            next_attempt_at: record.next_attempt_at.map(crate::model::at_store_precision),
+            ..record.clone()
+        });
+        Ok(())
+    }
+    async fn scan_records<'a>(&self, digest: Option<&'a str>) -> Result<Vec<ScanRecord>> {
+        let mut records: Vec<ScanRecord> = self
+            .lock()
+            .scans
+            .iter()
+            .filter(|r| digest.is_none_or(|d| r.digest == d))
+            .cloned()
+            .collect();
+        records.sort_by(|a, b| (&a.digest, &a.backend).cmp(&(&b.digest, &b.backend)));
+        Ok(records)
+    }
+    async fn claim_scan(
+        &self,
+        digest: &str,
+        backend: &str,
+        seen: Option<DateTime<Utc>>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut state = self.lock();
+        let now = crate::model::now();
+        let current = state
+            .scans
+            .iter_mut()
+            .find(|r| r.digest == digest && r.backend == backend);
+        match current {
+            None if seen.is_none() => {
+                state.scans.push(ScanRecord {
+                    digest: digest.to_owned(),
+                    backend: backend.to_owned(),
+                    state: ScanState::Scanning,
+                    report: None,
+                    error: None,
+                    attempts: 0,
+                    updated_at: now,
+                    next_attempt_at: Some(crate::model::at_store_precision(lease_until)),
+                });
+                Ok(true)
+            }
+            Some(record)
+                if Some(record.updated_at) == seen
+                    && !(record.state == ScanState::Scanning && record.next_attempt_at.is_some_and(|t| t > now)) =>
+            {
+                record.state = ScanState::Scanning;
+                record.updated_at = now;
+                record.next_attempt_at = Some(crate::model::at_store_precision(lease_until));
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! The SQL body of [`CatalogStore`](crate::traits::CatalogStore), for both databases.
+
+/// Implements [`CatalogStore`](crate::traits::CatalogStore) for `$store` inside a module that defines the
+/// row helpers of [`sql_policy_store!`](super::sql_policy_store).
+macro_rules! sql_catalog_store {
+    ($store:ty, $db:ty, $row:ty) => {
+        #[async_trait]
+        impl crate::traits::CatalogStore for $store {
+            async fn put_tag<'a>(
+                &self,
+                repository: &str,
+                tag: &str,
+                manifest: &ManifestRecord,
+                pushed_by: Option<&'a str>,
+                missing: MissingNamespace,
+            ) -> Result<TagChange> {
+                let mut tx = self.write_tx().await?;
+                let Some(repository_id) = repository_id(&mut tx, repository, missing).await? else {
+                    return Ok(TagChange::NamespaceMissing);
+                };
+                let now = crate::model::now();
+                let size = manifest.size.map(|s| s.min(i64::MAX as u64) as i64);
+                let existing = sqlx::query("SELECT digest FROM tags WHERE repository_id = $1 AND name = $2")
+                    .bind(repository_id)
+                    .bind(tag)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let change = match existing {
+                    None => {
+                        sqlx::query(
+                            "INSERT INTO tags (repository_id, name, digest, media_type, size, pushed_by, created_at, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        )
+                        .bind(repository_id)
+                        .bind(tag)
+                        .bind(&manifest.digest)
+                        .bind(&manifest.media_type)
+                        .bind(size)
+                        .bind(pushed_by)
+                        .bind(now)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                        TagChange::Created
+                    }
+                    Some(row) => {
+                        let previous_digest: String = decode(row.try_get(0))?;
+                        if previous_digest == manifest.digest {
+                            sqlx::query("UPDATE tags SET size = COALESCE(size, $1) WHERE repository_id = $2 AND name = $3")
+                                .bind(size)
+                                .bind(repository_id)
+                                .bind(tag)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db_error)?;
+                            TagChange::Unchanged
+                        } else {
+                            sqlx::query(
+                                "UPDATE tags SET digest = $1, media_type = $2, size = $3, pushed_by = COALESCE($4, pushed_by), \
+                                 updated_at = $5 WHERE repository_id = $6 AND name = $7",
+                            )
+                            .bind(&manifest.digest)
+                            .bind(&manifest.media_type)
+                            .bind(size)
+                            .bind(pushed_by)
+                            .bind(now)
+                            .bind(repository_id)
+                            .bind(tag)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                            TagChange::Updated { previous_digest }
+                        }
+                    }
+                };
+                tx.commit().await.map_err(db_error)?;
+                Ok(change)
+            }
+            async fn ensure_repository(&self, repository: &str, missing: MissingNamespace) -> Result<bool> {
+                let mut tx = self.write_tx().await?;
+                let found = repository_id(&mut tx, repository, missing).await?.is_some();
+                tx.commit().await.map_err(db_error)?;
+                Ok(found)
+            }
+            async fn tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>> {
+                let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} WHERE r.name = $1 AND t.name = $2"));
+                let row = sqlx::query(sql)
+                    .bind(repository)
+                    .bind(tag)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                row.as_ref().map(tag_from).transpose()
+            }
+            async fn tag_by_id(&self, id: TagId) -> Result<Option<TagRecord>> {
+                let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} WHERE t.id = $1"));
+                let row = sqlx::query(sql)
+                    .bind(id.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                row.as_ref().map(tag_from).transpose()
+            }
+            async fn tags<'a>(&self, repository: Option<&'a str>) -> Result<Vec<TagRecord>> {
+                let rows = match repository {
+                    Some(repository) => {
+                        let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} WHERE r.name = $1 ORDER BY r.name, t.name"));
+                        sqlx::query(sql).bind(repository).fetch_all(&self.pool).await
+                    }
+                    None => {
+                        let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} ORDER BY r.name, t.name"));
+                        sqlx::query(sql).fetch_all(&self.pool).await
+                    }
+                }
+                .map_err(db_error)?;
+                rows.iter().map(tag_from).collect()
+            }
+            async fn repositories(&self) -> Result<Vec<String>> {
+                sqlx::query_scalar("SELECT name FROM repositories ORDER BY name")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)
+            }
+            async fn list_repositories(&self) -> Result<Vec<Repository>> {
+                let sql = sqlx::AssertSqlSafe(format!("{REPOSITORY_COLUMNS} ORDER BY r.name"));
+                let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(db_error)?;
+                rows.iter().map(repository_from).collect()
+            }
+            async fn repository_by_id(&self, id: RepositoryId) -> Result<Option<Repository>> {
+                let sql = sqlx::AssertSqlSafe(format!("{REPOSITORY_COLUMNS} WHERE r.id = $1"));
+                let row = sqlx::query(sql)
+                    .bind(id.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                row.as_ref().map(repository_from).transpose()
+            }
+            async fn search_names(&self, text: &str, limit: usize) -> Result<SearchHits> {
+                // LIKE with the wildcards of the text escaped: a substring match both databases
+                // run the same way, without reading every row into the process.
+                let mut pattern = String::from("%");
+                for c in text.to_lowercase().chars() {
+                    if matches!(c, '%' | '_' | '\\') {
+                        pattern.push('\\');
+                    }
+                    pattern.push(c);
+                }
+                pattern.push('%');
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let matching = |sql: String| {
+                    let pattern = pattern.clone();
+                    async move {
+                        sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(pattern)
+                            .bind(limit)
+                            .fetch_all(&self.pool)
+                            .await
+                            .map_err(db_error)
+                    }
+                };
+                let rows = matching(format!(
+                    "SELECT {NAMESPACE_COLUMNS} FROM namespaces n \
+                     WHERE NOT n.global AND lower(n.name) LIKE $1 ESCAPE '\\' ORDER BY n.name LIMIT $2"
+                ))
+                .await?;
+                let namespaces = rows.iter().map(namespace_from).collect::<Result<Vec<_>>>()?;
+                let rows = matching(format!(
+                    "{REPOSITORY_COLUMNS} WHERE lower(r.name) LIKE $1 ESCAPE '\\' ORDER BY r.name LIMIT $2"
+                ))
+                .await?;
+                let repositories = rows.iter().map(repository_from).collect::<Result<Vec<_>>>()?;
+                let rows = matching(format!(
+                    "{TAG_COLUMNS} WHERE lower(t.name) LIKE $1 ESCAPE '\\' ORDER BY r.name, t.name LIMIT $2"
+                ))
+                .await?;
+                let tags = rows.iter().map(tag_from).collect::<Result<Vec<_>>>()?;
+                Ok(SearchHits {
+                    namespaces,
+                    repositories,
+                    tags,
+                })
+            }
+            async fn set_star(&self, user: UserId, repository: RepositoryId, starred: bool) -> Result<()> {
+                let result = if starred {
+                    sqlx::query(
+                        "INSERT INTO stars (user_id, repository_id, created_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (user_id, repository_id) DO NOTHING",
+                    )
+                    .bind(user.0)
+                    .bind(repository.0)
+                    .bind(crate::model::now())
+                    .execute(&self.pool)
+                    .await
+                } else {
+                    sqlx::query("DELETE FROM stars WHERE user_id = $1 AND repository_id = $2")
+                        .bind(user.0)
+                        .bind(repository.0)
+                        .execute(&self.pool)
+                        .await
+                };
+                match result {
+                    Ok(_) if starred => Ok(()),
+                    Ok(_) => {
+                        // Unstarring is idempotent, but only for a repository and user that exist.
+                        user_exists(&self.pool, user).await?;
+                        if self.repository_by_id(repository).await?.is_none() {
+                            return Err(Error::not_found("repository", repository.to_string()));
+                        }
+                        Ok(())
+                    }
+                    Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+                        user_exists(&self.pool, user).await?;
+                        Err(Error::not_found("repository", repository.to_string()))
+                    }
+                    Err(e) => Err(db_error(e)),
+                }
+            }
+            async fn starred(&self, user: UserId) -> Result<Vec<RepositoryId>> {
+                let ids: Vec<i64> =
+                    sqlx::query_scalar("SELECT repository_id FROM stars WHERE user_id = $1 ORDER BY repository_id")
+                        .bind(user.0)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_error)?;
+                Ok(ids.into_iter().map(RepositoryId).collect())
+            }
+            async fn delete_tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>> {
+                let mut tx = self.write_tx().await?;
+                let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} WHERE r.name = $1 AND t.name = $2"));
+                let row = sqlx::query(sql)
+                    .bind(repository)
+                    .bind(tag)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let Some(record) = row.as_ref().map(tag_from).transpose()? else {
+                    return Ok(None);
+                };
+                sqlx::query("DELETE FROM tags WHERE id = $1")
+                    .bind(record.id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(Some(record))
+            }
+            async fn delete_tags_by_digest(&self, repository: &str, digest: &str) -> Result<Vec<TagRecord>> {
+                let mut tx = self.write_tx().await?;
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "{TAG_COLUMNS} WHERE r.name = $1 AND t.digest = $2 ORDER BY t.name"
+                ));
+                let rows = sqlx::query(sql)
+                    .bind(repository)
+                    .bind(digest)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let records = rows.iter().map(tag_from).collect::<Result<Vec<_>>>()?;
+                sqlx::query(
+                    "DELETE FROM tags WHERE digest = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)",
+                )
+                .bind(digest)
+                .bind(repository)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(records)
+            }
+            async fn delete_repository(&self, repository: &str) -> Result<Vec<TagRecord>> {
+                let mut tx = self.write_tx().await?;
+                let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} WHERE r.name = $1 ORDER BY t.name"));
+                let rows = sqlx::query(sql)
+                    .bind(repository)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let records = rows.iter().map(tag_from).collect::<Result<Vec<_>>>()?;
+                // Tags go with the repository (ON DELETE CASCADE).
+                sqlx::query("DELETE FROM repositories WHERE name = $1")
+                    .bind(repository)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(records)
+            }
+        }
+    };
+}
+
+pub(crate) use sql_catalog_store;

@@ -1,0 +1,400 @@
+//! The SQL shared by the SQLite and PostgreSQL stores.
+//!
+//! One body serves both databases: statements use `$N` parameters, `TRUE`/`FALSE` and
+//! `RETURNING`, which both understand. What differs (connection set-up, migrations, how a write
+//! transaction starts, error classification) lives in each backend's module, which defines
+//! `db_error`, `WHAT` and `write_tx` before invoking [`sql_policy_store!`].
+
+pub(crate) mod accounts;
+pub(crate) mod activity;
+pub(crate) mod catalog;
+pub(crate) mod events;
+pub(crate) mod namespaces;
+pub(crate) mod scans;
+pub(crate) mod teams;
+
+use std::borrow::Cow;
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+/// Maps a database error to the core error kinds: constraint violations are conflicts or
+/// missing references; lost connections, I/O, exhausted pools and the database errors
+/// `temporary` recognizes are `Unavailable` (worth retrying); anything else is a backend
+/// failure.
+pub(crate) fn classify(
+    error: sqlx::Error,
+    what: &'static str,
+    temporary: fn(&dyn sqlx::error::DatabaseError) -> bool,
+) -> crate::Error {
+    use crate::Error;
+    let unavailable = match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            return Error::Conflict("the name is already taken".into());
+        }
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            return Error::not_found("referenced object", "?");
+        }
+        sqlx::Error::Database(db) => temporary(db.as_ref()),
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    };
+    if unavailable {
+        Error::Unavailable {
+            what,
+            source: Box::new(error),
+        }
+    } else {
+        Error::Backend {
+            what,
+            source: Box::new(error),
+        }
+    }
+}
+
+/// A migrator over `(version, name, sql)` files embedded in the binary.
+pub(crate) fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
+    Migrator::with_migrations(
+        files
+            .iter()
+            .map(|&(version, name, sql)| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(name),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Implements `PolicyStore` for `$store` (a struct with a `pool: sqlx::Pool<$db>` field).
+macro_rules! sql_policy_store {
+    ($store:ty, $db:ty, $row:ty) => {
+        async fn update_user_flag(pool: &sqlx::Pool<$db>, sql: &'static str, id: UserId, value: bool) -> Result<()> {
+            let result = sqlx::query(sql)
+                .bind(value)
+                .bind(id.0)
+                .execute(pool)
+                .await
+                .map_err(db_error)?;
+            if result.rows_affected() == 0 {
+                return Err(Error::not_found("user", id.to_string()));
+            }
+            Ok(())
+        }
+
+        fn decode<T>(value: std::result::Result<T, sqlx::Error>) -> Result<T> {
+            value.map_err(db_error)
+        }
+
+        const USER_COLUMNS: &str = "SELECT u.id, u.username, u.email, u.admin, u.enabled, u.password_hash, u.created_at, \
+             u.failed_logins, u.locked_until, \
+             (SELECT n.id FROM namespaces n WHERE n.personal_owner_id = u.id LIMIT 1) AS personal_namespace FROM users u";
+
+        fn user_from(row: &$row) -> Result<User> {
+            Ok(User {
+                id: UserId(decode(row.try_get("id"))?),
+                username: decode(row.try_get("username"))?,
+                email: decode(row.try_get("email"))?,
+                admin: decode(row.try_get("admin"))?,
+                enabled: decode(row.try_get("enabled"))?,
+                password_hash: decode(row.try_get::<Option<String>, _>("password_hash"))?.map(PasswordHash),
+                personal_namespace: decode(row.try_get::<Option<i64>, _>("personal_namespace"))?.map(NamespaceId),
+                failed_logins: decode(row.try_get::<i64, _>("failed_logins"))?.clamp(0, u32::MAX as i64) as u32,
+                locked_until: decode(row.try_get("locked_until"))?,
+                created_at: decode(row.try_get("created_at"))?,
+            })
+        }
+
+        const NAMESPACE_COLUMNS: &str = "n.id, n.name, n.description, n.team_id, n.visibility, n.global, n.personal_owner_id";
+
+        fn namespace_from(row: &$row) -> Result<Namespace> {
+            namespace_from_columns(row, "id")
+        }
+
+        /// A namespace from a row whose namespace id column is `id_column` (`id` unless a
+        /// join needs another name).
+        fn namespace_from_columns(row: &$row, id_column: &str) -> Result<Namespace> {
+            let visibility: String = decode(row.try_get("visibility"))?;
+            Ok(Namespace {
+                id: NamespaceId(decode(row.try_get(id_column))?),
+                name: decode(row.try_get("name"))?,
+                description: decode(row.try_get("description"))?,
+                team_id: decode(row.try_get::<Option<i64>, _>("team_id"))?.map(TeamId),
+                visibility: Visibility::from_str(&visibility)?,
+                global: decode(row.try_get("global"))?,
+                personal_owner: decode(row.try_get::<Option<i64>, _>("personal_owner_id"))?.map(UserId),
+            })
+        }
+
+        /// The names of the named namespaces in `namespaces` (the global one has none).
+        fn named<'a>(namespaces: &[NamespaceRef<'a>]) -> Vec<&'a str> {
+            namespaces
+                .iter()
+                .filter_map(|n| match n {
+                    NamespaceRef::Named(name) => Some(*name),
+                    NamespaceRef::Global => None,
+                })
+                .collect()
+        }
+
+        /// A namespace and the caller's role in its team (column `role`) from a row whose
+        /// namespace id column is `id_column`.
+        fn access_from(row: &$row, id_column: &str) -> Result<NamespaceAccess> {
+            let role: Option<String> = decode(row.try_get("role"))?;
+            Ok(NamespaceAccess {
+                namespace: namespace_from_columns(row, id_column)?,
+                role: role.as_deref().map(Role::from_str).transpose()?,
+            })
+        }
+
+        /// The namespaces `found`, in the order `wanted` asks for them.
+        fn in_order(wanted: &[NamespaceRef<'_>], found: &[NamespaceAccess]) -> Vec<Option<NamespaceAccess>> {
+            wanted
+                .iter()
+                .map(|wanted| {
+                    found
+                        .iter()
+                        .find(|a| match wanted {
+                            NamespaceRef::Global => a.namespace.global,
+                            NamespaceRef::Named(name) => !a.namespace.global && a.namespace.name == *name,
+                        })
+                        .cloned()
+                })
+                .collect()
+        }
+
+        fn team_from(row: &$row) -> Result<Team> {
+            Ok(Team {
+                id: TeamId(decode(row.try_get("id"))?),
+                name: decode(row.try_get("name"))?,
+                description: decode(row.try_get("description"))?,
+                hidden: decode(row.try_get("hidden"))?,
+            })
+        }
+
+        fn app_token_from(row: &$row) -> Result<AppToken> {
+            Ok(AppToken {
+                id: AppTokenId(decode(row.try_get("id"))?),
+                user_id: UserId(decode(row.try_get("user_id"))?),
+                label: decode(row.try_get("label"))?,
+                created_at: decode(row.try_get("created_at"))?,
+            })
+        }
+
+        fn refresh_token_from(row: &$row) -> Result<RefreshToken> {
+            Ok(RefreshToken {
+                id: RefreshTokenId(decode(row.try_get("id"))?),
+                user_id: UserId(decode(row.try_get("user_id"))?),
+                service: decode(row.try_get("service"))?,
+                app_token_id: decode(row.try_get::<Option<i64>, _>("app_token_id"))?.map(AppTokenId),
+                created_at: decode(row.try_get("created_at"))?,
+            })
+        }
+
+        const REPOSITORY_COLUMNS: &str = "SELECT r.id, r.name, r.namespace_id, r.created_at, \
+             (SELECT COUNT(*) FROM stars s WHERE s.repository_id = r.id) AS stars FROM repositories r";
+
+        fn repository_from(row: &$row) -> Result<Repository> {
+            Ok(Repository {
+                id: RepositoryId(decode(row.try_get("id"))?),
+                name: decode(row.try_get("name"))?,
+                namespace_id: NamespaceId(decode(row.try_get("namespace_id"))?),
+                stars: decode(row.try_get::<i64, _>("stars"))?.max(0) as u64,
+                created_at: decode(row.try_get("created_at"))?,
+            })
+        }
+
+        const TAG_COLUMNS: &str = "SELECT t.id, r.name AS repository, t.name, t.digest, t.media_type, t.size, t.pushed_by, \
+             t.created_at, t.updated_at FROM tags t JOIN repositories r ON r.id = t.repository_id";
+
+        fn tag_from(row: &$row) -> Result<TagRecord> {
+            Ok(TagRecord {
+                id: TagId(decode(row.try_get("id"))?),
+                repository: decode(row.try_get("repository"))?,
+                name: decode(row.try_get("name"))?,
+                manifest: ManifestRecord {
+                    digest: decode(row.try_get("digest"))?,
+                    media_type: decode(row.try_get("media_type"))?,
+                    size: decode(row.try_get::<Option<i64>, _>("size"))?.map(|s| s.max(0) as u64),
+                },
+                pushed_by: decode(row.try_get("pushed_by"))?,
+                created_at: decode(row.try_get("created_at"))?,
+                updated_at: decode(row.try_get("updated_at"))?,
+            })
+        }
+
+        /// The id of `repository`, creating it (and per `missing` its namespace) inside `tx`.
+        async fn repository_id(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            repository: &str,
+            missing: MissingNamespace,
+        ) -> Result<Option<i64>> {
+            let existing = sqlx::query("SELECT id FROM repositories WHERE name = $1")
+                .bind(repository)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db_error)?;
+            if let Some(row) = existing {
+                return Ok(Some(decode(row.try_get(0))?));
+            }
+            let namespace = NamespaceRef::of_repository(repository).0;
+            let namespace_id: Option<i64> = match namespace {
+                NamespaceRef::Global => {
+                    sqlx::query_scalar("SELECT id FROM namespaces WHERE global")
+                        .fetch_optional(&mut **tx)
+                        .await
+                }
+                NamespaceRef::Named(name) => {
+                    sqlx::query_scalar("SELECT id FROM namespaces WHERE NOT global AND name = $1")
+                        .bind(name)
+                        .fetch_optional(&mut **tx)
+                        .await
+                }
+            }
+            .map_err(db_error)?;
+            let now = crate::model::now();
+            let namespace_id = match (namespace_id, namespace) {
+                (Some(id), _) => id,
+                (None, NamespaceRef::Named(name)) if missing == MissingNamespace::Create => {
+                    validate_namespace_name(name)?;
+                    sqlx::query_scalar::<_, i64>(
+                        "INSERT INTO namespaces (name, description, team_id, visibility, global, created_at) \
+                         VALUES ($1, 'Created for a repository pushed to the registry', NULL, 'private', FALSE, $2) RETURNING id",
+                    )
+                    .bind(name)
+                    .bind(now)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(db_error)?
+                }
+                _ => return Ok(None),
+            };
+            let id = sqlx::query_scalar::<_, i64>("INSERT INTO repositories (namespace_id, name, created_at) VALUES ($1, $2, $3) RETURNING id")
+                .bind(namespace_id)
+                .bind(repository)
+                .bind(now)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(db_error)?;
+            Ok(Some(id))
+        }
+
+        async fn names_with_prefix(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            sql: &'static str,
+            prefix: &str,
+        ) -> Result<HashSet<String>> {
+            let rows = sqlx::query(sql)
+                .bind(prefix)
+                .bind(i32::try_from(prefix.len()).unwrap_or(i32::MAX))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(db_error)?;
+            rows.iter().map(|r| decode(r.try_get::<String, _>(0))).collect()
+        }
+
+        async fn user_exists(executor: &sqlx::Pool<$db>, id: UserId) -> Result<()> {
+            sqlx::query("SELECT 1 FROM users WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(executor)
+                .await
+                .map_err(db_error)?
+                .map(|_| ())
+                .ok_or_else(|| Error::not_found("user", id.to_string()))
+        }
+
+    async fn write_scan_record(tx: &mut sqlx::Transaction<'static, $db>, record: &ScanRecord) -> Result<()> {
+            let report = record
+                .report
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| Error::Backend {
+                    what: WHAT,
+                    source: Box::new(e),
+                })?;
+            sqlx::query(
+                "INSERT INTO scan_records (digest, backend, state, report, error, attempts, updated_at, next_attempt_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (digest, backend) DO UPDATE SET state = excluded.state, \
+                 report = excluded.report, error = excluded.error, attempts = excluded.attempts, \
+                 updated_at = excluded.updated_at, next_attempt_at = excluded.next_attempt_at",
+            )
+            .bind(&record.digest)
+            .bind(&record.backend)
+            .bind(record.state.as_str())
+            .bind(report)
+            .bind(&record.error)
+            .bind(record.attempts as i64)
+            .bind(crate::model::at_store_precision(record.updated_at))
+            .bind(record.next_attempt_at.map(crate::model::at_store_precision))
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+            Ok(())
+        }
+
+        /// Claims one scan with a single statement, so no transaction is needed: an INSERT when the worker saw no record, otherwise a
+        /// compare-and-set UPDATE on the record it saw. On PostgreSQL the UPDATE's subquery
+        /// takes the row `FOR UPDATE SKIP LOCKED`: a row another instance is claiming right now
+        /// is skipped instead of waited for.
+        async fn claim_one(
+            pool: &sqlx::Pool<$db>,
+            digest: &str,
+            backend: &str,
+            seen: Option<DateTime<Utc>>,
+            lease_until: DateTime<Utc>,
+        ) -> Result<bool> {
+            let now = crate::model::now();
+            let lease_until = crate::model::at_store_precision(lease_until);
+            let result = match seen {
+                None => {
+                    sqlx::query(
+                        "INSERT INTO scan_records (digest, backend, state, attempts, updated_at, next_attempt_at) \
+                         VALUES ($1, $2, 'scanning', 0, $3, $4) ON CONFLICT (digest, backend) DO NOTHING",
+                    )
+                    .bind(digest)
+                    .bind(backend)
+                    .bind(now)
+                    .bind(lease_until)
+                    .execute(pool)
+                    .await
+                }
+                Some(seen) => {
+                    let sql = sqlx::AssertSqlSafe(format!(
+                        "UPDATE scan_records SET state = 'scanning', updated_at = $1, next_attempt_at = $2 \
+                         WHERE (digest, backend) IN (SELECT digest, backend FROM scan_records \
+                         WHERE digest = $3 AND backend = $4 AND updated_at = $5 \
+                         AND NOT (state = 'scanning' AND COALESCE(next_attempt_at > $1, FALSE)){ROW_LOCK})"
+                    ));
+                    sqlx::query(sql)
+                        .bind(now)
+                        .bind(lease_until)
+                        .bind(digest)
+                        .bind(backend)
+                        .bind(crate::model::at_store_precision(seen))
+                        .execute(pool)
+                        .await
+                }
+            };
+            Ok(result.map_err(db_error)?.rows_affected() == 1)
+        }
+
+        super::sql::accounts::sql_accounts_store!($store, $db, $row);
+        super::sql::teams::sql_teams_store!($store, $db, $row);
+        super::sql::namespaces::sql_namespaces_store!($store, $db, $row);
+        super::sql::catalog::sql_catalog_store!($store, $db, $row);
+        super::sql::events::sql_events_store!($store, $db, $row);
+        super::sql::scans::sql_scans_store!($store, $db, $row);
+        super::sql::activity::sql_activity_store!($store, $db, $row);
+    };
+}
+
+pub(crate) use sql_policy_store;

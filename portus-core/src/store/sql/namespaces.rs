@@ -1,0 +1,239 @@
+//! The SQL body of [`NamespaceStore`](crate::traits::NamespaceStore), for both databases.
+
+/// Implements [`NamespaceStore`](crate::traits::NamespaceStore) for `$store` inside a module that defines the
+/// row helpers of [`sql_policy_store!`](super::sql_policy_store).
+macro_rules! sql_namespaces_store {
+    ($store:ty, $db:ty, $row:ty) => {
+        #[async_trait]
+        impl crate::traits::NamespaceStore for $store {
+            async fn create_namespace(&self, new: NewNamespace) -> Result<Namespace> {
+                validate_namespace_name(&new.name)?;
+                let inserted = sqlx::query_scalar::<_, i64>(
+                    "INSERT INTO namespaces (name, description, team_id, visibility, global, created_at) VALUES ($1, $2, $3, $4, FALSE, $5) RETURNING id",
+                )
+                .bind(&new.name)
+                .bind(&new.description)
+                .bind(new.team_id.0)
+                .bind(new.visibility.as_str())
+                .bind(crate::model::now())
+                .fetch_one(&self.pool)
+                .await;
+                match inserted {
+                    Ok(id) => Ok(Namespace {
+                        id: NamespaceId(id),
+                        name: new.name,
+                        description: new.description,
+                        team_id: Some(new.team_id),
+                        visibility: new.visibility,
+                        global: false,
+                        personal_owner: None,
+                    }),
+                    Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                        Err(Error::Conflict(format!("namespace '{}' already exists", new.name)))
+                    }
+                    Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+                        Err(Error::not_found("team", new.team_id.to_string()))
+                    }
+                    Err(e) => Err(db_error(e)),
+                }
+            }
+            async fn namespace<'a>(&self, namespace: NamespaceRef<'a>) -> Result<Option<Namespace>> {
+                Ok(self.namespace_access(namespace, None).await?.map(|a| a.namespace))
+            }
+            async fn set_namespace_visibility(&self, id: NamespaceId, visibility: Visibility) -> Result<()> {
+                let result = sqlx::query("UPDATE namespaces SET visibility = $1 WHERE id = $2")
+                    .bind(visibility.as_str())
+                    .bind(id.0)
+                    .execute(&self.pool)
+                    .await;
+                match result {
+                    Ok(r) if r.rows_affected() == 0 => Err(Error::not_found("namespace", id.to_string())),
+                    Ok(_) => Ok(()),
+                    Err(sqlx::Error::Database(db)) if db.is_check_violation() => {
+                        Err(Error::Invalid("the global namespace cannot be private".into()))
+                    }
+                    Err(e) => Err(db_error(e)),
+                }
+            }
+            async fn namespace_by_id(&self, id: NamespaceId) -> Result<Option<Namespace>> {
+                let sql = sqlx::AssertSqlSafe(format!("SELECT {NAMESPACE_COLUMNS} FROM namespaces n WHERE n.id = $1"));
+                let row = sqlx::query(sql)
+                    .bind(id.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                row.as_ref().map(namespace_from).transpose()
+            }
+            async fn list_namespaces(&self) -> Result<Vec<Namespace>> {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT {NAMESPACE_COLUMNS} FROM namespaces n ORDER BY n.global DESC, n.name"
+                ));
+                let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(db_error)?;
+                rows.iter().map(namespace_from).collect()
+            }
+            async fn update_namespace(&self, id: NamespaceId, update: NamespaceUpdate) -> Result<Namespace> {
+                let (set_description, description) = match update.description {
+                    Some(description) => (true, description),
+                    None => (false, None),
+                };
+                let mut tx = self.write_tx().await?;
+                let current = sqlx::query("SELECT global FROM namespaces WHERE id = $1")
+                    .bind(id.0)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?
+                    .ok_or_else(|| Error::not_found("namespace", id.to_string()))?;
+                let global: bool = decode(current.try_get("global"))?;
+                if global && update.team_id.is_some() {
+                    return Err(Error::Invalid("the global namespace belongs to the administrators".into()));
+                }
+                let result = sqlx::query(
+                    "UPDATE namespaces SET team_id = COALESCE($1, team_id), \
+                     description = CASE WHEN $2 THEN $3 ELSE description END WHERE id = $4",
+                )
+                .bind(update.team_id.map(|t| t.0))
+                .bind(set_description)
+                .bind(description)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await;
+                match result {
+                    Ok(_) => {}
+                    Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+                        return Err(Error::not_found("team", update.team_id.map(|t| t.to_string()).unwrap_or_default()));
+                    }
+                    Err(e) => return Err(db_error(e)),
+                }
+                let sql = sqlx::AssertSqlSafe(format!("SELECT {NAMESPACE_COLUMNS} FROM namespaces n WHERE n.id = $1"));
+                let row = sqlx::query(sql)
+                    .bind(id.0)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let namespace = namespace_from(&row)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(namespace)
+            }
+            async fn namespace_access<'a>(
+                &self,
+                namespace: NamespaceRef<'a>,
+                user: Option<UserId>,
+            ) -> Result<Option<NamespaceAccess>> {
+                // One indexed query per namespace: the namespace row and the caller's role in its team.
+                let row = match namespace {
+                    NamespaceRef::Global => {
+                        let sql = sqlx::AssertSqlSafe(format!(
+                            "SELECT {NAMESPACE_COLUMNS}, m.role FROM namespaces n \
+                             LEFT JOIN team_members m ON m.team_id = n.team_id AND m.user_id = $1 WHERE n.global"
+                        ));
+                        sqlx::query(sql)
+                            .bind(user.map(|u| u.0))
+                            .fetch_optional(&self.pool)
+                            .await
+                    }
+                    NamespaceRef::Named(name) => {
+                        let sql = sqlx::AssertSqlSafe(format!(
+                            "SELECT {NAMESPACE_COLUMNS}, m.role FROM namespaces n \
+                             LEFT JOIN team_members m ON m.team_id = n.team_id AND m.user_id = $1 \
+                             WHERE NOT n.global AND n.name = $2"
+                        ));
+                        sqlx::query(sql)
+                            .bind(user.map(|u| u.0))
+                            .bind(name)
+                            .fetch_optional(&self.pool)
+                            .await
+                    }
+                }
+                .map_err(db_error)?;
+                let Some(row) = row else { return Ok(None) };
+                let role: Option<String> = decode(row.try_get("role"))?;
+                Ok(Some(NamespaceAccess {
+                    namespace: namespace_from(&row)?,
+                    role: role.as_deref().map(Role::from_str).transpose()?,
+                }))
+            }
+            async fn namespaces_access<'a>(
+                &self,
+                namespaces: &[NamespaceRef<'a>],
+                user: Option<UserId>,
+            ) -> Result<Vec<Option<NamespaceAccess>>> {
+                let names = named(namespaces);
+                let global = namespaces.contains(&NamespaceRef::Global);
+                if names.is_empty() && !global {
+                    return Ok(Vec::new());
+                }
+                // Two indexed lookups in one statement (an OR would defeat the name index).
+                let select = format!(
+                    "SELECT {NAMESPACE_COLUMNS}, m.role FROM namespaces n \
+                     LEFT JOIN team_members m ON m.team_id = n.team_id AND m.user_id = "
+                );
+                let mut builder = sqlx::QueryBuilder::<$db>::new("");
+                if !names.is_empty() {
+                    builder.push(&select).push_bind(user.map(|u| u.0));
+                    builder.push(" WHERE NOT n.global AND n.name IN (");
+                    let mut list = builder.separated(", ");
+                    for name in &names {
+                        list.push_bind((*name).to_owned());
+                    }
+                    builder.push(")");
+                }
+                if global {
+                    if !names.is_empty() {
+                        builder.push(" UNION ALL ");
+                    }
+                    builder.push(&select).push_bind(user.map(|u| u.0)).push(" WHERE n.global");
+                }
+                let rows = builder.build().fetch_all(&self.pool).await.map_err(db_error)?;
+                let found = rows.iter().map(|row| access_from(row, "id")).collect::<Result<Vec<_>>>()?;
+                Ok(in_order(namespaces, &found))
+            }
+            fn change_marker(&self) -> Option<Vec<u8>> {
+                self.current_change_marker()
+            }
+            async fn user_and_namespaces_access<'a>(
+                &self,
+                username: &str,
+                namespaces: &[NamespaceRef<'a>],
+            ) -> Result<Option<(User, Vec<Option<NamespaceAccess>>)>> {
+                let names = named(namespaces);
+                if names.is_empty() || namespaces.contains(&NamespaceRef::Global) {
+                    // The global namespace needs a second index lookup: the two-step default.
+                    return crate::traits::user_then_namespaces_access(self, username, namespaces).await;
+                }
+                // One row per namespace found (one with NULL namespace columns if none is), each
+                // carrying the user: the token path's two lookups in one round trip.
+                let user_columns = USER_COLUMNS
+                    .strip_suffix(" FROM users u")
+                    .expect("USER_COLUMNS ends with its FROM clause");
+                // The namespace's id is renamed: the user's is `id`.
+                let namespace_columns = NAMESPACE_COLUMNS.replacen("n.id,", "n.id AS ns_id,", 1);
+                let mut builder = sqlx::QueryBuilder::<$db>::new(user_columns);
+                builder.push(format!(
+                    ", {namespace_columns}, m.role FROM users u \
+                     LEFT JOIN namespaces n ON NOT n.global AND n.name IN ("
+                ));
+                let mut list = builder.separated(", ");
+                for name in &names {
+                    list.push_bind((*name).to_owned());
+                }
+                builder
+                    .push(") LEFT JOIN team_members m ON m.team_id = n.team_id AND m.user_id = u.id WHERE u.username = ")
+                    .push_bind(username.to_owned());
+                let rows = builder.build().fetch_all(&self.pool).await.map_err(db_error)?;
+                let Some(first) = rows.first() else {
+                    return Ok(None);
+                };
+                let user = user_from(first)?;
+                let mut found: Vec<NamespaceAccess> = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    if decode(row.try_get::<Option<i64>, _>("ns_id"))?.is_some() {
+                        found.push(access_from(row, "ns_id")?);
+                    }
+                }
+                Ok(Some((user, in_order(namespaces, &found))))
+            }
+        }
+    };
+}
+
+pub(crate) use sql_namespaces_store;

@@ -1,0 +1,111 @@
+//! The SQL body of [`ScanStore`](crate::traits::ScanStore), for both databases.
+
+/// Implements [`ScanStore`](crate::traits::ScanStore) for `$store` inside a module that defines the
+/// row helpers of [`sql_policy_store!`](super::sql_policy_store).
+macro_rules! sql_scans_store {
+    ($store:ty, $db:ty, $row:ty) => {
+        #[async_trait]
+        impl crate::traits::ScanStore for $store {
+            async fn put_scan_record(&self, record: &ScanRecord) -> Result<()> {
+                let mut tx = self.write_tx().await?;
+                write_scan_record(&mut tx, record).await?;
+                tx.commit().await.map_err(db_error)
+            }
+            async fn scan_records<'a>(&self, digest: Option<&'a str>) -> Result<Vec<ScanRecord>> {
+                let rows = sqlx::query(
+                    "SELECT digest, backend, state, report, error, attempts, updated_at, next_attempt_at FROM scan_records \
+                     WHERE $1 IS NULL OR digest = $1 ORDER BY digest, backend",
+                )
+                .bind(digest)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+                rows.iter()
+                    .map(|row| {
+                        let state: String = decode(row.try_get("state"))?;
+                        let report: Option<String> = decode(row.try_get("report"))?;
+                        Ok(ScanRecord {
+                            digest: decode(row.try_get("digest"))?,
+                            backend: decode(row.try_get("backend"))?,
+                            state: ScanState::from_str(&state)?,
+                            report: report
+                                .map(|r| serde_json::from_str(&r))
+                                .transpose()
+                                .map_err(|e| Error::Backend {
+                                    what: WHAT,
+                                    source: Box::new(e),
+                                })?,
+                            error: decode(row.try_get("error"))?,
+                            attempts: decode(row.try_get::<i64, _>("attempts"))?.clamp(0, u32::MAX as i64) as u32,
+                            updated_at: decode(row.try_get("updated_at"))?,
+                            next_attempt_at: decode(row.try_get("next_attempt_at"))?,
+                        })
+                    })
+                    .collect()
+            }
+            async fn claim_scan(
+                &self,
+                digest: &str,
+                backend: &str,
+                seen: Option<DateTime<Utc>>,
+                lease_until: DateTime<Utc>,
+            ) -> Result<bool> {
+                claim_one(&self.pool, digest, backend, seen, lease_until).await
+            }
+            async fn claim_scans(
+                &self,
+                digest: &str,
+                wanted: &[(String, Option<DateTime<Utc>>)],
+                lease_until: DateTime<Utc>,
+            ) -> Result<Vec<String>> {
+                // Never-scanned backends (the common case: a new image) in one INSERT; the
+                // database reports which rows it inserted, i.e. which claims were won.
+                let unseen: Vec<&str> = wanted
+                    .iter()
+                    .filter(|(_, seen)| seen.is_none())
+                    .map(|(backend, _)| backend.as_str())
+                    .collect();
+                let mut claimed: Vec<String> = Vec::with_capacity(wanted.len());
+                if !unseen.is_empty() {
+                    let now = crate::model::now();
+                    let lease_until = crate::model::at_store_precision(lease_until);
+                    let mut builder = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO scan_records (digest, backend, state, attempts, updated_at, next_attempt_at) ",
+                    );
+                    builder.push_values(&unseen, |mut row, backend| {
+                        row.push_bind(digest.to_owned())
+                            .push_bind((*backend).to_owned())
+                            .push_bind("scanning")
+                            .push_bind(0_i64)
+                            .push_bind(now)
+                            .push_bind(lease_until);
+                    });
+                    builder.push(" ON CONFLICT (digest, backend) DO NOTHING RETURNING backend");
+                    let won: Vec<String> = builder
+                        .build_query_scalar()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_error)?;
+                    claimed.extend(won);
+                }
+                for (backend, seen) in wanted.iter().filter(|(_, seen)| seen.is_some()) {
+                    if claim_one(&self.pool, digest, backend, *seen, lease_until).await? {
+                        claimed.push(backend.clone());
+                    }
+                }
+                // In the order asked for, whatever order the database returned them in.
+                claimed.sort_by_key(|b| wanted.iter().position(|(w, _)| w == b));
+                Ok(claimed)
+            }
+            async fn put_scan_records(&self, records: &[ScanRecord]) -> Result<()> {
+                let mut tx = self.write_tx().await?;
+                for record in records {
+                    write_scan_record(&mut tx, record).await?;
+                }
+                tx.commit().await.map_err(db_error)
+            }
+        }
+    };
+}
+
+pub(crate) use sql_scans_store;

@@ -1,0 +1,133 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::Result;
+use crate::model::{AppToken, AppTokenId, NewUser, PasswordHash, RefreshToken, User, UserId};
+
+/// Users, their credentials (password hashes, application and refresh tokens) and login lockout.
+///
+/// A role of the [`PolicyStore`](super::PolicyStore); every implementation runs the role's
+/// conformance suite in `crate::testing`.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Creates a user together with a personal namespace (private, owned by a hidden team whose
+    /// only owner is the user). Fails with `Conflict` if the user name is taken.
+    async fn create_user(&self, user: NewUser) -> Result<User>;
+    /// Looks a user up by login name.
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>>;
+    /// Looks a user up by id.
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>>;
+    /// All users, ordered by name.
+    async fn list_users(&self) -> Result<Vec<User>>;
+    /// Enables or disables a user.
+    async fn set_user_enabled(&self, id: UserId, enabled: bool) -> Result<()>;
+    /// Grants or revokes administrator rights.
+    async fn set_user_admin(&self, id: UserId, admin: bool) -> Result<()>;
+    /// Replaces the local password hash and revokes the user's refresh tokens.
+    async fn set_password_hash(&self, id: UserId, hash: Option<PasswordHash>) -> Result<()>;
+    /// Replaces the user's e-mail.
+    async fn set_user_email(&self, id: UserId, email: Option<String>) -> Result<()>;
+    /// Deletes a user with their memberships and credentials. Their personal namespace stays,
+    /// without an owner (administrators only), so nothing pushed is lost.
+    async fn delete_user(&self, id: UserId) -> Result<()>;
+    /// Counts one failed login atomically; returns the new count.
+    async fn record_login_failure(&self, id: UserId) -> Result<u32>;
+    /// Locks the account until `until`, or with `None` unlocks it and resets the failure count
+    /// (what a successful login does).
+    async fn set_user_lock(&self, id: UserId, until: Option<DateTime<Utc>>) -> Result<()>;
+    /// Stores a new application token by the hash of its secret. Labels are unique per user.
+    async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken>;
+    /// Finds an application token by the hash of its secret.
+    async fn app_token_by_hash(&self, secret_hash: &str) -> Result<Option<AppToken>>;
+    /// A user's application tokens, oldest first.
+    async fn list_app_tokens(&self, user: UserId) -> Result<Vec<AppToken>>;
+    /// Deletes an application token and the refresh tokens obtained with it.
+    async fn revoke_app_token(&self, id: AppTokenId) -> Result<()>;
+    /// Stores a refresh token by the hash of its secret.
+    async fn create_refresh_token(
+        &self,
+        user: UserId,
+        service: &str,
+        app_token: Option<AppTokenId>,
+        secret_hash: &str,
+    ) -> Result<RefreshToken>;
+    /// Finds a refresh token by the hash of its secret.
+    async fn refresh_token_by_hash(&self, secret_hash: &str) -> Result<Option<RefreshToken>>;
+    /// Deletes all refresh tokens of a user; returns how many were deleted.
+    async fn revoke_refresh_tokens(&self, user: UserId) -> Result<u64>;
+}
+
+macro_rules! forward {
+    ($wrapper:ty) => {
+        #[async_trait]
+        impl<T: AccountStore + ?Sized> AccountStore for $wrapper {
+            async fn create_user(&self, user: NewUser) -> Result<User> {
+                (**self).create_user(user).await
+            }
+            async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
+                (**self).user_by_name(username).await
+            }
+            async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
+                (**self).user_by_id(id).await
+            }
+            async fn list_users(&self) -> Result<Vec<User>> {
+                (**self).list_users().await
+            }
+            async fn set_user_enabled(&self, id: UserId, enabled: bool) -> Result<()> {
+                (**self).set_user_enabled(id, enabled).await
+            }
+            async fn set_user_admin(&self, id: UserId, admin: bool) -> Result<()> {
+                (**self).set_user_admin(id, admin).await
+            }
+            async fn set_password_hash(&self, id: UserId, hash: Option<PasswordHash>) -> Result<()> {
+                (**self).set_password_hash(id, hash).await
+            }
+            async fn set_user_email(&self, id: UserId, email: Option<String>) -> Result<()> {
+                (**self).set_user_email(id, email).await
+            }
+            async fn delete_user(&self, id: UserId) -> Result<()> {
+                (**self).delete_user(id).await
+            }
+            async fn record_login_failure(&self, id: UserId) -> Result<u32> {
+                (**self).record_login_failure(id).await
+            }
+            async fn set_user_lock(&self, id: UserId, until: Option<DateTime<Utc>>) -> Result<()> {
+                (**self).set_user_lock(id, until).await
+            }
+            async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken> {
+                (**self).create_app_token(user, label, secret_hash).await
+            }
+            async fn app_token_by_hash(&self, secret_hash: &str) -> Result<Option<AppToken>> {
+                (**self).app_token_by_hash(secret_hash).await
+            }
+            async fn list_app_tokens(&self, user: UserId) -> Result<Vec<AppToken>> {
+                (**self).list_app_tokens(user).await
+            }
+            async fn revoke_app_token(&self, id: AppTokenId) -> Result<()> {
+                (**self).revoke_app_token(id).await
+            }
+            async fn create_refresh_token(
+                &self,
+                user: UserId,
+                service: &str,
+                app_token: Option<AppTokenId>,
+                secret_hash: &str,
+            ) -> Result<RefreshToken> {
+                (**self)
+                    .create_refresh_token(user, service, app_token, secret_hash)
+                    .await
+            }
+            async fn refresh_token_by_hash(&self, secret_hash: &str) -> Result<Option<RefreshToken>> {
+                (**self).refresh_token_by_hash(secret_hash).await
+            }
+            async fn revoke_refresh_tokens(&self, user: UserId) -> Result<u64> {
+                (**self).revoke_refresh_tokens(user).await
+            }
+        }
+    };
+}
+
+forward!(Arc<T>);
+forward!(Box<T>);
