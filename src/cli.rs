@@ -1,7 +1,6 @@
 //! The `portus` command-line program: `serve`, `config registry` and admin commands that work
 //! on the same store as the server.
 
-use portus_core::prelude::*;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,9 +9,9 @@ use clap::{Args, Parser, Subcommand};
 use portus_auth::password::{APP_TOKEN_PREFIX, generate_secret, hash_password};
 use std::sync::Arc;
 
-use portus_core::model::{
-    ActivityFilter, NamespaceRef, NewActivity, NewNamespace, NewUser, Role, Team, User, Visibility,
-};
+use portus_core::model::{ActivityFilter, NamespaceRef, NewNamespace, NewUser, Role, Team, User, Visibility};
+use portus_core::ops;
+use portus_core::prelude::*;
 use portus_core::traits::Secret;
 use portus_core::{PolicyStore, RegistryClient};
 use portus_scan::sync;
@@ -295,8 +294,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let store = app::open_store(&paths).await?;
             let owner = find_user(store.as_ref(), &user).await?;
             let secret = generate_secret(APP_TOKEN_PREFIX)?;
-            store.create_app_token(owner.id, &name, &secret.digest).await?;
-            record(store.as_ref(), "application_token.create", format!("{user}/{name}")).await?;
+            ops::tokens::create(store.as_ref(), Some(CLI_ACTOR), &owner, &name, &secret.digest).await?;
             println!("Created application token '{name}' for {user}. It is shown only once:");
             println!("{}", secret.plain.expose());
             Ok(())
@@ -432,15 +430,13 @@ async fn user_command(config: &Config, paths: &DataPaths, command: UserCommand) 
                 None
             };
             let store = app::open_store(paths).await?;
-            let user = store
-                .create_user(NewUser {
-                    username: args.name.clone(),
-                    email: args.email,
-                    admin: args.admin,
-                    password_hash,
-                })
-                .await?;
-            record(store.as_ref(), "user.create", &args.name).await?;
+            let new = NewUser {
+                username: args.name.clone(),
+                email: args.email,
+                admin: args.admin,
+                password_hash,
+            };
+            let user = ops::users::create(store.as_ref(), Some(CLI_ACTOR), new).await?;
             let namespace = match user.personal_namespace {
                 Some(_) => store
                     .namespace_access(NamespaceRef::Named(&args.name), Some(user.id))
@@ -467,17 +463,14 @@ async fn user_command(config: &Config, paths: &DataPaths, command: UserCommand) 
         UserCommand::Disable { name } => {
             let store = app::open_store(paths).await?;
             let user = find_user(store.as_ref(), &name).await?;
-            store.set_user_enabled(user.id, false).await?;
-            store.revoke_refresh_tokens(user.id).await?;
-            record(store.as_ref(), "user.disable", &name).await?;
+            ops::users::set_enabled(store.as_ref(), Some(CLI_ACTOR), &user, false).await?;
             println!("Disabled user '{name}'.");
             Ok(())
         }
         UserCommand::Enable { name } => {
             let store = app::open_store(paths).await?;
             let user = find_user(store.as_ref(), &name).await?;
-            store.set_user_enabled(user.id, true).await?;
-            record(store.as_ref(), "user.enable", &name).await?;
+            ops::users::set_enabled(store.as_ref(), Some(CLI_ACTOR), &user, true).await?;
             println!("Enabled user '{name}'.");
             Ok(())
         }
@@ -493,15 +486,13 @@ async fn team_command(paths: &DataPaths, command: TeamCommand) -> Result<(), Err
             description,
         } => {
             let owner = find_user(store.as_ref(), &owner).await?;
-            store.create_team(&name, owner.id, description).await?;
-            record(store.as_ref(), "team.create", &name).await?;
+            ops::teams::create(store.as_ref(), Some(CLI_ACTOR), &name, &owner, description).await?;
             println!("Created team '{name}' owned by '{}'.", owner.username);
         }
         TeamCommand::AddMember { team, user, role } => {
             let found = find_visible_team(store.as_ref(), &team).await?;
             let member = find_user(store.as_ref(), &user).await?;
-            store.set_team_member(found.id, member.id, role).await?;
-            record_with(store.as_ref(), "team.set_member", &team, format!("{user} as {role}")).await?;
+            let role = ops::teams::add_member(store.as_ref(), Some(CLI_ACTOR), &found, &member, role).await?;
             println!("'{user}' is now {role} of team '{team}'.");
         }
     }
@@ -517,39 +508,19 @@ async fn namespace_command(paths: &DataPaths, command: NamespaceCommand) -> Resu
     } = command;
     let store = app::open_store(paths).await?;
     let team = find_visible_team(store.as_ref(), &team).await?;
-    store
-        .create_namespace(NewNamespace {
-            name: name.clone(),
-            team_id: team.id,
-            visibility,
-            description,
-        })
-        .await?;
-    record_with(
-        store.as_ref(),
-        "namespace.create",
-        &name,
-        format!("{visibility}, team {}", team.name),
-    )
-    .await?;
+    let new = NewNamespace {
+        name: name.clone(),
+        team_id: team.id,
+        visibility,
+        description,
+    };
+    ops::namespaces::create(store.as_ref(), Some(CLI_ACTOR), new, &team).await?;
     println!("Created {visibility} namespace '{name}' owned by team '{}'.", team.name);
     Ok(())
 }
 
 /// The actor recorded for changes made with the command-line program.
 const CLI_ACTOR: &str = "cli";
-
-async fn record(store: &dyn PolicyStore, action: &str, target: impl Into<String>) -> Result<(), Error> {
-    Ok(store
-        .record_activity(NewActivity::new(Some(CLI_ACTOR), action, target))
-        .await?)
-}
-
-async fn record_with(store: &dyn PolicyStore, action: &str, target: &str, details: String) -> Result<(), Error> {
-    Ok(store
-        .record_activity(NewActivity::new(Some(CLI_ACTOR), action, target).with_details(details))
-        .await?)
-}
 
 fn registry_of(app: &app::App) -> Result<Arc<dyn RegistryClient>, Error> {
     app.registry
@@ -772,7 +743,7 @@ async fn tag_command(config: &Config, paths: &DataPaths, command: TagCommand) ->
             let app = app::build(config, paths).await?;
             let registry = registry_of(&app)?;
             let store = app.store.as_ref();
-            let deleted = portus_scan::deletion::delete_tag(
+            let deleted = portus_core::ops::images::delete_tag(
                 store,
                 registry.as_ref(),
                 repository,

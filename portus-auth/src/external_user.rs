@@ -1,11 +1,12 @@
 //! The local user an external sign-in (LDAP, OpenID Connect) maps to.
 
 use portus_core::model::{NewUser, User};
-use portus_core::{Error as CoreError, ErrorKind, PolicyStore};
+use portus_core::prelude::*;
+use portus_core::{Error as CoreError, ErrorKind, ops};
 use tracing::{info, warn};
 
 /// The local user `username`, created without a local password when it does not exist yet
-/// (`source` names the sign-in for the log). An e-mail the store refuses (taken by another
+/// (`source` names the sign-in for the log and is the activity's actor). An e-mail the store refuses (taken by another
 /// user, or invalid) is dropped rather than failing the sign-in; a user another sign-in created
 /// meanwhile is found, not duplicated.
 pub(crate) async fn find_or_create(
@@ -24,13 +25,14 @@ pub(crate) async fn find_or_create(
         admin,
         password_hash: None,
     };
-    let created = match store.create_user(new_user(email.clone())).await {
+    let create = |email| ops::users::create(store, Some(source), new_user(email));
+    let created = match create(email.clone()).await {
         Err(error) if email.is_some() && matches!(error.kind(), ErrorKind::Conflict | ErrorKind::Invalid) => {
             if let Some(user) = store.user_by_name(username).await? {
                 return Ok(user);
             }
             warn!(user = username, %error, "e-mail refused; creating the user without e-mail");
-            store.create_user(new_user(None)).await
+            create(None).await
         }
         other => other,
     };

@@ -64,6 +64,8 @@ use tracing::{debug, info, warn};
 
 /// What [`portus_core::Error::Unavailable`] names when the directory fails.
 const WHAT: &str = "LDAP server";
+/// The actor of the activities LDAP sign-ins record (users created, group memberships).
+const LDAP_ACTOR: &str = "ldap";
 
 // LDAP result codes (RFC 4511, appendix A) this module acts on.
 const RC_SIZE_LIMIT_EXCEEDED: u32 = 4;
@@ -835,12 +837,13 @@ impl LdapAuthenticator {
                 warn!(team = %name, "LDAP group mapping names a personal team; skipped");
                 continue;
             }
-            let members = self.store.team_members(team.id).await?;
-            let current = members.iter().find(|m| m.user_id == user.id).map(|m| m.role);
-            if current.is_some_and(|current| current >= *role) {
+            // Administrators become owners, and a role is raised, never lowered: the same rules
+            // as every other membership change.
+            if !portus_core::ops::teams::grant_at_least(self.store.as_ref(), Some(LDAP_ACTOR), &team, user, *role)
+                .await?
+            {
                 continue;
             }
-            self.store.set_team_member(team.id, user.id, *role).await?;
             info!(user = %user.username, team = %name, %role, "team membership from LDAP group");
         }
         Ok(())

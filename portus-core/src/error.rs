@@ -28,6 +28,10 @@ pub enum Error {
     /// The input was rejected (bad name, bad value); the message says why.
     #[error("{0}")]
     Invalid(String),
+    /// The change is well-formed but would break a rule the data keeps (the last owner of a
+    /// team stays; administrators are always owners); the message says which.
+    #[error("{0}")]
+    Rule(String),
     /// A scope string did not follow the Docker scope grammar.
     #[error(transparent)]
     Scope(#[from] ScopeError),
@@ -61,6 +65,8 @@ pub enum ErrorKind {
     Conflict,
     /// See [`Error::Invalid`] and [`Error::Scope`].
     Invalid,
+    /// See [`Error::Rule`].
+    Rule,
     /// See [`Error::Unavailable`].
     Unavailable,
     /// See [`Error::Backend`].
@@ -74,6 +80,7 @@ impl Error {
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::Invalid(_) | Error::Scope(_) => ErrorKind::Invalid,
+            Error::Rule(_) => ErrorKind::Rule,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
             Error::Backend { .. } => ErrorKind::Backend,
         }

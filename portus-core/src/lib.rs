@@ -14,10 +14,12 @@
 //! ```
 
 pub mod access;
+mod action;
 pub mod error;
 pub mod memory;
 pub mod model;
 pub mod naming;
+pub mod ops;
 pub mod permissions;
 pub mod policy;
 pub mod scope;

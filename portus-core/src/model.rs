@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+pub use crate::action::ActivityAction;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -471,10 +472,10 @@ pub struct NewActivity {
 
 impl NewActivity {
     /// An activity without details.
-    pub fn new(actor: Option<&str>, action: &str, target: impl Into<String>) -> Self {
+    pub fn new(actor: Option<&str>, action: ActivityAction, target: impl Into<String>) -> Self {
         NewActivity {
             actor: actor.map(str::to_owned),
-            action: action.to_owned(),
+            action: action.as_str().to_owned(),
             target: target.into(),
             details: None,
         }

@@ -10,9 +10,9 @@
 
 use crate::access::authorize_scopes;
 use crate::model::{
-    ActivityFilter, EventStatus, ManifestRecord, MissingNamespace, NamespaceId, NamespaceRef, NamespaceUpdate,
-    NewActivity, NewNamespace, NewUser, PasswordHash, RepositoryId, Role, ScanRecord, ScanState, TagChange, TeamId,
-    TeamUpdate, UserId, Visibility,
+    ActivityAction, ActivityFilter, EventStatus, ManifestRecord, MissingNamespace, NamespaceId, NamespaceRef,
+    NamespaceUpdate, NewActivity, NewNamespace, NewUser, PasswordHash, RepositoryId, Role, ScanRecord, ScanState,
+    TagChange, TeamId, TeamUpdate, UserId, Visibility,
 };
 use crate::policy::{Caller, PolicyConfig};
 use crate::prelude::*;
@@ -632,19 +632,21 @@ pub async fn events_are_idempotent_and_ordered(store: &dyn PolicyStore) {
 /// Activities are listed newest first and filtered.
 pub async fn activities_are_filtered_newest_first(store: &dyn PolicyStore) {
     store
-        .record_activity(NewActivity::new(Some("alice"), "tag.push", "alice/app:1.0").with_details("sha256:aa"))
+        .record_activity(
+            NewActivity::new(Some("alice"), ActivityAction::TagPush, "alice/app:1.0").with_details("sha256:aa"),
+        )
         .await
         .unwrap();
     store
-        .record_activity(NewActivity::new(Some("bob"), "tag.push", "bob/app:1.0"))
+        .record_activity(NewActivity::new(Some("bob"), ActivityAction::TagPush, "bob/app:1.0"))
         .await
         .unwrap();
     store
-        .record_activity(NewActivity::new(None, "tag.delete", "alice/app:1.0"))
+        .record_activity(NewActivity::new(None, ActivityAction::TagDelete, "alice/app:1.0"))
         .await
         .unwrap();
     store
-        .record_activity(NewActivity::new(Some("admin"), "user.create", "carol"))
+        .record_activity(NewActivity::new(Some("admin"), ActivityAction::UserCreate, "carol"))
         .await
         .unwrap();
     let list = |filter: ActivityFilter| async move {

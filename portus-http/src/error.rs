@@ -70,6 +70,12 @@ impl From<portus_auth::Error> for ApiError {
             E::Core(core) => match core.kind() {
                 ErrorKind::Invalid => ApiError::bad_request(core.to_string()),
                 ErrorKind::Conflict => ApiError::conflict(core.to_string()),
+                ErrorKind::Rule => ApiError {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    code: "INVALID_REQUEST",
+                    message: core.to_string(),
+                    basic_challenge: false,
+                },
                 ErrorKind::NotFound => ApiError {
                     status: StatusCode::NOT_FOUND,
                     code: "NOT_FOUND",

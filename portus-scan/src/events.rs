@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use portus_core::PolicyStore;
 use portus_core::model::{
-    EventStatus, ManifestRecord, MissingNamespace, NewActivity, StoredEvent, TagChange, is_manifest_media_type,
+    ActivityAction, EventStatus, ManifestRecord, MissingNamespace, NewActivity, StoredEvent, TagChange,
+    is_manifest_media_type,
 };
 use tokio::sync::Notify;
 use tracing::{debug, warn};
@@ -130,7 +131,9 @@ impl EventPipeline {
             TagChange::NamespaceMissing => return Ok(EventStatus::Ignored),
         };
         self.store
-            .record_activity(NewActivity::new(actor, "tag.push", format!("{repository}:{tag}")).with_details(details))
+            .record_activity(
+                NewActivity::new(actor, ActivityAction::TagPush, format!("{repository}:{tag}")).with_details(details),
+            )
             .await?;
         Ok(EventStatus::Applied)
     }
@@ -150,7 +153,7 @@ impl EventPipeline {
         {
             TagChange::NamespaceMissing => Ok(EventStatus::Ignored),
             _ => {
-                let activity = NewActivity::new(actor, "tag.discovered", format!("{repository}:{tag}"))
+                let activity = NewActivity::new(actor, ActivityAction::TagDiscovered, format!("{repository}:{tag}"))
                     .with_details(manifest.digest.clone());
                 self.store.record_activity(activity).await?;
                 Ok(EventStatus::Applied)
@@ -168,7 +171,7 @@ impl EventPipeline {
             return Ok(EventStatus::Ignored);
         }
         for tag in deleted {
-            let activity = NewActivity::new(actor, "tag.delete", format!("{repository}:{}", tag.name))
+            let activity = NewActivity::new(actor, ActivityAction::TagDelete, format!("{repository}:{}", tag.name))
                 .with_details(tag.manifest.digest);
             self.store.record_activity(activity).await?;
         }

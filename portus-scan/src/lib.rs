@@ -12,7 +12,6 @@
 
 pub mod aggregate;
 pub mod backend;
-pub mod deletion;
 pub mod error;
 pub mod events;
 pub mod notification;

@@ -10,7 +10,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use futures_util::{StreamExt, stream};
-use portus_core::model::{ManifestRecord, MissingNamespace, NewActivity, TagChange};
+use portus_core::model::{ActivityAction, ManifestRecord, MissingNamespace, NewActivity, TagChange};
 use portus_core::{ErrorKind, PolicyStore, RegistryClient};
 use serde::{Deserialize, Serialize};
 
@@ -304,11 +304,11 @@ pub async fn apply(
         let action = match change {
             TagChange::Created => {
                 report.created += 1;
-                "tag.discovered"
+                ActivityAction::TagDiscovered
             }
             TagChange::Updated { .. } => {
                 report.updated += 1;
-                "tag.moved"
+                ActivityAction::TagMoved
             }
             TagChange::Unchanged | TagChange::NamespaceMissing => continue,
         };
@@ -332,7 +332,7 @@ pub async fn apply(
             && store.delete_tag(repository, tag).await?.is_some()
         {
             report.deleted += 1;
-            let activity = NewActivity::new(None, "tag.delete", format!("{repository}:{tag}"))
+            let activity = NewActivity::new(None, ActivityAction::TagDelete, format!("{repository}:{tag}"))
                 .with_details(format!("{digest} (catalog sync)"));
             store.record_activity(activity).await?;
         }
@@ -348,7 +348,8 @@ pub async fn apply(
         let deleted = store.delete_repository(repository).await?;
         report.repositories_deleted += 1;
         report.deleted += deleted.len();
-        let activity = NewActivity::new(None, "repository.delete", repository.clone()).with_details("catalog sync");
+        let activity =
+            NewActivity::new(None, ActivityAction::RepositoryDelete, repository.clone()).with_details("catalog sync");
         store.record_activity(activity).await?;
     }
     Ok(report)

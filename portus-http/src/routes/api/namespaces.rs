@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use portus_core::model::{Namespace, NamespaceId, NamespaceUpdate, NewActivity, NewNamespace, Role, Visibility};
+use portus_core::model::{Namespace, NamespaceId, NewNamespace, Role, Visibility};
+use portus_core::ops;
 use portus_core::permissions::{self, Permission};
 use portus_core::policy::Action;
 use serde::Deserialize;
@@ -104,19 +105,13 @@ pub async fn create(
     {
         return Err(forbidden("you may not choose this namespace's visibility"));
     }
-    let namespace = store
-        .create_namespace(NewNamespace {
-            name: body.name,
-            team_id: team.id,
-            visibility,
-            description: body.description,
-        })
-        .await?;
-    store
-        .record_activity(
-            NewActivity::new(caller.actor(), "namespace.create", namespace.name.clone()).with_details(team.name),
-        )
-        .await?;
+    let new = NewNamespace {
+        name: body.name,
+        team_id: team.id,
+        visibility,
+        description: body.description,
+    };
+    let namespace = ops::namespaces::create(store.as_ref(), caller.actor(), new, &team).await?;
     Ok(created(view(&namespace, &caller, &state)))
 }
 
@@ -182,30 +177,12 @@ pub async fn update(
             Some(team)
         }
     };
+    let actor = caller.actor();
     if let Some(visibility) = body.visibility {
-        store.set_namespace_visibility(namespace.id, visibility).await?;
-        store
-            .record_activity(
-                NewActivity::new(caller.actor(), "namespace.change_visibility", namespace.name.clone())
-                    .with_details(visibility.as_str()),
-            )
-            .await?;
+        ops::namespaces::set_visibility(store.as_ref(), actor, &namespace, visibility).await?;
     }
     if body.description.is_some() || team.is_some() {
-        store
-            .update_namespace(
-                namespace.id,
-                NamespaceUpdate {
-                    description: body.description.map(Some),
-                    team_id: team.as_ref().map(|t| t.id),
-                },
-            )
-            .await?;
-        let mut activity = NewActivity::new(caller.actor(), "namespace.update", namespace.name.clone());
-        if let Some(team) = &team {
-            activity = activity.with_details(format!("team {}", team.name));
-        }
-        store.record_activity(activity).await?;
+        ops::namespaces::update(store.as_ref(), actor, &namespace, body.description, team.as_ref()).await?;
     }
     let namespace = store
         .namespace_by_id(namespace.id)

@@ -192,7 +192,7 @@ pub async fn delete(
     if !caller.may(&namespace, Action::Delete, &state) {
         return Err(forbidden("you may not delete this repository"));
     }
-    portus_scan::deletion::delete_repository(
+    portus_core::ops::images::delete_repository(
         state.tokens.store().as_ref(),
         registry(&state)?,
         &repository.name,
@@ -221,9 +221,9 @@ pub async fn tags(
 }
 
 async fn set_star(state: AppState, caller: ApiCaller, id: String, starred: bool) -> Result<Response, ApiError> {
-    let user = caller.user()?.id;
+    let user = caller.user()?;
     let (repository, _) = load(&state, &caller, &id).await?;
-    state.tokens.store().set_star(user, repository.id, starred).await?;
+    portus_core::ops::stars::set(state.tokens.store().as_ref(), user, &repository, starred).await?;
     Ok(no_content())
 }
 
@@ -321,7 +321,7 @@ pub async fn delete_tag(
     if !caller.may(&namespace, Action::Delete, &state) {
         return Err(forbidden("you may not delete this tag"));
     }
-    let deleted = portus_scan::deletion::delete_tag(
+    let deleted = portus_core::ops::images::delete_tag(
         state.tokens.store().as_ref(),
         registry(&state)?,
         &tag.repository,

@@ -3,8 +3,8 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use portus_core::model::{NewActivity, Role, Team, TeamId, TeamMember, TeamUpdate, UserId};
-use portus_core::permissions;
+use portus_core::model::{Role, Team, TeamId, TeamMember, TeamUpdate, UserId};
+use portus_core::{ops, permissions};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -83,14 +83,11 @@ pub async fn create(
         Some(owner) => owner,
         None => user.id,
     };
-    let store = state.tokens.store();
-    if store.user_by_id(owner).await?.is_none() {
+    let store = state.tokens.store().as_ref();
+    let Some(owner_user) = store.user_by_id(owner).await? else {
         return Err(not_found("user"));
-    }
-    let team = store.create_team(&body.name, owner, body.description).await?;
-    store
-        .record_activity(NewActivity::new(caller.actor(), "team.create", team.name.clone()))
-        .await?;
+    };
+    let team = ops::teams::create(store, caller.actor(), &body.name, &owner_user, body.description).await?;
     Ok(created(view(&team, (owner == user.id).then_some(Role::Owner))))
 }
 
@@ -125,19 +122,11 @@ pub async fn update(
         permissions::edit_team(caller.caller, &team, role, state.tokens.policy()),
         "team",
     )?;
-    let store = state.tokens.store();
-    let updated = store
-        .update_team(
-            team.id,
-            TeamUpdate {
-                name: body.name,
-                description: body.description.map(Some),
-            },
-        )
-        .await?;
-    store
-        .record_activity(NewActivity::new(caller.actor(), "team.update", updated.name.clone()))
-        .await?;
+    let update = TeamUpdate {
+        name: body.name,
+        description: body.description.map(Some),
+    };
+    let updated = ops::teams::update(state.tokens.store().as_ref(), caller.actor(), &team, update).await?;
     Ok(Json(view(&updated, role)))
 }
 
@@ -170,15 +159,6 @@ async fn managed(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Team
     Ok(team)
 }
 
-fn unprocessable(message: impl Into<String>) -> ApiError {
-    ApiError {
-        status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        code: "INVALID_REQUEST",
-        message: message.into(),
-        basic_challenge: false,
-    }
-}
-
 /// `POST /api/v1/teams/{id}/members`: administrators always join as owners.
 pub async fn add_member(
     State(state): State<AppState>,
@@ -187,20 +167,9 @@ pub async fn add_member(
     JsonBody(body): JsonBody<NewMemberBody>,
 ) -> Result<Response, ApiError> {
     let team = managed(&state, &caller, &id).await?;
-    let store = state.tokens.store();
+    let store = state.tokens.store().as_ref();
     let user = store.user_by_name(&body.user).await?.ok_or_else(|| not_found("user"))?;
-    let members = store.team_members(team.id).await?;
-    if members.iter().any(|m| m.user_id == user.id) {
-        return Err(ApiError::conflict(format!("{} is already a member", user.username)));
-    }
-    let role = if user.admin { Role::Owner } else { body.role };
-    store.set_team_member(team.id, user.id, role).await?;
-    store
-        .record_activity(
-            NewActivity::new(caller.actor(), "team.member.add", team.name.clone())
-                .with_details(format!("{} as {role}", user.username)),
-        )
-        .await?;
+    let role = ops::teams::add_member(store, caller.actor(), &team, &user, body.role).await?;
     Ok(created(
         json!({"user_id": user.id, "username": user.username, "role": role}),
     ))
@@ -213,19 +182,17 @@ pub struct MemberRoleBody {
     role: Role,
 }
 
-async fn member(state: &AppState, team: &Team, raw: &str) -> Result<(TeamMember, Vec<TeamMember>), ApiError> {
-    let user_id = UserId(parse_id(raw, "team member")?);
-    let members = state.tokens.store().team_members(team.id).await?;
-    let member = members
-        .iter()
-        .find(|m| m.user_id == user_id)
-        .cloned()
-        .ok_or_else(|| not_found("team member"))?;
-    Ok((member, members))
+/// The user id of a member in a path.
+fn member_id(raw: &str) -> Result<UserId, ApiError> {
+    Ok(UserId(parse_id(raw, "team member")?))
 }
 
-fn only_owner(member: &TeamMember, members: &[TeamMember]) -> bool {
-    member.role == Role::Owner && members.iter().filter(|m| m.role == Role::Owner).count() == 1
+/// A user who is not a member answers like a missing object.
+fn hide_missing_member(error: portus_core::Error) -> ApiError {
+    match error.kind() {
+        portus_core::ErrorKind::NotFound => not_found("team member"),
+        _ => error.into(),
+    }
 }
 
 /// `PUT /api/v1/teams/{id}/members/{user_id}`: administrators cannot be demoted, and the last
@@ -237,25 +204,12 @@ pub async fn change_member(
     JsonBody(body): JsonBody<MemberRoleBody>,
 ) -> Result<Json<Value>, ApiError> {
     let team = managed(&state, &caller, &id).await?;
-    let (member, members) = member(&state, &team, &user_id).await?;
-    let store = state.tokens.store();
-    if body.role != Role::Owner {
-        if store.user_by_id(member.user_id).await?.is_some_and(|u| u.admin) {
-            return Err(unprocessable("administrators are always owners"));
-        }
-        if only_owner(&member, &members) {
-            return Err(unprocessable("a team needs at least one owner"));
-        }
-    }
-    store.set_team_member(team.id, member.user_id, body.role).await?;
-    store
-        .record_activity(
-            NewActivity::new(caller.actor(), "team.member.change_role", team.name.clone())
-                .with_details(format!("{} to {}", member.username, body.role)),
-        )
-        .await?;
+    let store = state.tokens.store().as_ref();
+    let member = ops::teams::change_role(store, caller.actor(), &team, member_id(&user_id)?, body.role)
+        .await
+        .map_err(hide_missing_member)?;
     Ok(Json(
-        json!({"user_id": member.user_id, "username": member.username, "role": body.role}),
+        json!({"user_id": member.user_id, "username": member.username, "role": member.role}),
     ))
 }
 
@@ -266,17 +220,14 @@ pub async fn remove_member(
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let team = managed(&state, &caller, &id).await?;
-    let (member, members) = member(&state, &team, &user_id).await?;
-    if only_owner(&member, &members) {
-        return Err(unprocessable("a team needs at least one owner"));
-    }
-    let store = state.tokens.store();
-    store.remove_team_member(team.id, member.user_id).await?;
-    store
-        .record_activity(
-            NewActivity::new(caller.actor(), "team.member.remove", team.name.clone()).with_details(member.username),
-        )
-        .await?;
+    ops::teams::remove_member(
+        state.tokens.store().as_ref(),
+        caller.actor(),
+        &team,
+        member_id(&user_id)?,
+    )
+    .await
+    .map_err(hide_missing_member)?;
     Ok(no_content())
 }
 

@@ -4,18 +4,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use portus_auth::password::{APP_TOKEN_PREFIX, generate_secret, hash_password};
-use portus_core::model::{AppTokenId, NewActivity, NewUser, User, UserId};
-use portus_core::permissions;
+use portus_core::model::{AppTokenId, NewUser, User, UserId};
 use portus_core::traits::Secret;
+use portus_core::{ops, permissions};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiCaller, JsonBody, PageQuery, check, created, no_content, not_found, parse_id};
 use crate::error::ApiError;
 use crate::routes::AppState;
-
-/// Most application tokens per user (Portus allowed 5; scripts and CI need a few more).
-const MAX_TOKENS_PER_USER: usize = 20;
 
 /// The JSON shape of a user.
 pub fn view(user: &User) -> Value {
@@ -76,18 +73,13 @@ pub async fn create(
         Some(password) => Some(hash_password(&Secret::new(password), state.bcrypt_cost).await?),
         None => None,
     };
-    let store = state.tokens.store();
-    let user = store
-        .create_user(NewUser {
-            username: body.username,
-            email: body.email,
-            admin: body.admin,
-            password_hash,
-        })
-        .await?;
-    store
-        .record_activity(NewActivity::new(caller.actor(), "user.create", user.username.clone()))
-        .await?;
+    let new = NewUser {
+        username: body.username,
+        email: body.email,
+        admin: body.admin,
+        password_hash,
+    };
+    let user = ops::users::create(state.tokens.store().as_ref(), caller.actor(), new).await?;
     Ok(created(view(&user)))
 }
 
@@ -148,40 +140,22 @@ pub async fn update(
         Some(password) => Some(hash_password(&Secret::new(password.clone()), state.bcrypt_cost).await?),
         None => None,
     };
-    let store = state.tokens.store();
+    let store = state.tokens.store().as_ref();
     let actor = caller.actor();
     if let Some(email) = body.email {
-        store.set_user_email(user.id, email).await?;
+        ops::users::set_email(store, actor, &user, email).await?;
     }
     if let Some(hash) = password_hash {
-        store.set_password_hash(user.id, Some(hash)).await?;
-        store
-            .record_activity(NewActivity::new(actor, "user.password", user.username.clone()))
-            .await?;
+        ops::users::set_password(store, actor, &user, Some(hash)).await?;
     }
     if let Some(admin) = body.admin {
-        store.set_user_admin(user.id, admin).await?;
-        let action = if admin { "user.admin.grant" } else { "user.admin.revoke" };
-        store
-            .record_activity(NewActivity::new(actor, action, user.username.clone()))
-            .await?;
+        ops::users::set_admin(store, actor, &user, admin).await?;
     }
     if let Some(enabled) = body.enabled {
-        store.set_user_enabled(user.id, enabled).await?;
-        if !enabled {
-            // A disabled user loses every way back in at once.
-            store.revoke_refresh_tokens(user.id).await?;
-        }
-        let action = if enabled { "user.enable" } else { "user.disable" };
-        store
-            .record_activity(NewActivity::new(actor, action, user.username.clone()))
-            .await?;
+        ops::users::set_enabled(store, actor, &user, enabled).await?;
     }
     if body.locked == Some(false) {
-        store.set_user_lock(user.id, None).await?;
-        store
-            .record_activity(NewActivity::new(actor, "user.unlock", user.username.clone()))
-            .await?;
+        ops::users::unlock(store, actor, &user).await?;
     }
     let user = store.user_by_id(user.id).await?.ok_or_else(|| not_found("user"))?;
     Ok(Json(view(&user)))
@@ -196,11 +170,7 @@ pub async fn delete(
     caller.user()?;
     let user = load(&state, &id).await?;
     check(permissions::administer_user(caller.caller, user.id), "user")?;
-    let store = state.tokens.store();
-    store.delete_user(user.id).await?;
-    store
-        .record_activity(NewActivity::new(caller.actor(), "user.delete", user.username.clone()))
-        .await?;
+    ops::users::delete(state.tokens.store().as_ref(), caller.actor(), &user).await?;
     Ok(no_content())
 }
 
@@ -244,23 +214,9 @@ pub async fn create_token(
     JsonBody(body): JsonBody<NewTokenBody>,
 ) -> Result<Response, ApiError> {
     let owner = token_owner(&state, &caller, &id).await?;
-    let store = state.tokens.store();
-    if store.list_app_tokens(owner.id).await?.len() >= MAX_TOKENS_PER_USER {
-        return Err(ApiError::bad_request(format!(
-            "at most {MAX_TOKENS_PER_USER} application tokens per user; revoke one first"
-        )));
-    }
     let secret = generate_secret(APP_TOKEN_PREFIX)?;
-    let token = store
-        .create_app_token(owner.id, &body.application, &secret.digest)
-        .await?;
-    store
-        .record_activity(NewActivity::new(
-            caller.actor(),
-            "application_token.create",
-            format!("{}/{}", owner.username, token.label),
-        ))
-        .await?;
+    let store = state.tokens.store().as_ref();
+    let token = ops::tokens::create(store, caller.actor(), &owner, &body.application, &secret.digest).await?;
     Ok(created(json!({
         "id": token.id,
         "application": token.label,
@@ -277,22 +233,11 @@ pub async fn revoke_token(
 ) -> Result<Response, ApiError> {
     let owner = token_owner(&state, &caller, &id).await?;
     let token_id = AppTokenId(parse_id(&token_id, "application token")?);
-    let store = state.tokens.store();
-    let Some(token) = store
-        .list_app_tokens(owner.id)
-        .await?
-        .into_iter()
-        .find(|t| t.id == token_id)
-    else {
-        return Err(not_found("application token"));
-    };
-    store.revoke_app_token(token.id).await?;
-    store
-        .record_activity(NewActivity::new(
-            caller.actor(),
-            "application_token.destroy",
-            format!("{}/{}", owner.username, token.label),
-        ))
-        .await?;
+    ops::tokens::revoke(state.tokens.store().as_ref(), caller.actor(), &owner, token_id)
+        .await
+        .map_err(|e| match e.kind() {
+            portus_core::ErrorKind::NotFound => not_found("application token"),
+            _ => e.into(),
+        })?;
     Ok(no_content())
 }

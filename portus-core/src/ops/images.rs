@@ -1,24 +1,26 @@
-//! Deleting images: in the registry first, then in the store, with an activity per tag. The
-//! CLI and the REST API both go through here.
+//! Deleting images: in the registry first, then in the store, with one activity per tag
+//! deleted (and one for a deleted repository): a deletion can take several tags at once.
 //!
 //! The registry deletes manifests, not tags: every tag of the repository that points at the
 //! same manifest goes with it. [`delete_tag`] therefore refuses unless the caller agreed to
 //! lose those sibling tags too, instead of deleting them silently as Portus did.
 
-use portus_core::model::{NewActivity, TagRecord};
-use portus_core::{Error, PolicyStore, RegistryClient};
+use super::record;
+use crate::model::{ActivityAction, TagRecord};
+use crate::traits::{ActivityStore, CatalogStore, RegistryClient};
+use crate::{Error, Result};
 
 /// Deletes `repository:tag` (and, with `with_siblings`, the other tags sharing its manifest).
 /// Returns the deleted tags. `NotFound` if the tag is unknown; `Conflict` naming the sibling
 /// tags when there are some and `with_siblings` is false.
-pub async fn delete_tag(
-    store: &dyn PolicyStore,
+pub async fn delete_tag<S: CatalogStore + ActivityStore + ?Sized>(
+    store: &S,
     registry: &dyn RegistryClient,
     repository: &str,
     tag: &str,
     with_siblings: bool,
     actor: Option<&str>,
-) -> Result<Vec<TagRecord>, Error> {
+) -> Result<Vec<TagRecord>> {
     let record = store
         .tag(repository, tag)
         .await?
@@ -50,12 +52,12 @@ pub async fn delete_tag(
 
 /// Deletes every manifest of `repository` in the registry, then the repository in the store.
 /// Stops at the first registry failure, leaving the store describing what is still there.
-pub async fn delete_repository(
-    store: &dyn PolicyStore,
+pub async fn delete_repository<S: CatalogStore + ActivityStore + ?Sized>(
+    store: &S,
     registry: &dyn RegistryClient,
     repository: &str,
     actor: Option<&str>,
-) -> Result<Vec<TagRecord>, Error> {
+) -> Result<Vec<TagRecord>> {
     let tags = store.tags(Some(repository)).await?;
     let mut digests: Vec<&str> = tags.iter().map(|t| t.manifest.digest.as_str()).collect();
     digests.sort_unstable();
@@ -67,17 +69,25 @@ pub async fn delete_repository(
         record_deletions(store, &deleted, actor).await?;
     }
     store.delete_repository(repository).await?;
-    store
-        .record_activity(NewActivity::new(actor, "repository.delete", repository))
-        .await?;
+    record(store, actor, ActivityAction::RepositoryDelete, repository, None).await?;
     Ok(tags)
 }
 
-async fn record_deletions(store: &dyn PolicyStore, deleted: &[TagRecord], actor: Option<&str>) -> Result<(), Error> {
+async fn record_deletions<S: ActivityStore + ?Sized>(
+    store: &S,
+    deleted: &[TagRecord],
+    actor: Option<&str>,
+) -> Result<()> {
     for tag in deleted {
-        let activity = NewActivity::new(actor, "tag.delete", format!("{}:{}", tag.repository, tag.name))
-            .with_details(tag.manifest.digest.clone());
-        store.record_activity(activity).await?;
+        let target = format!("{}:{}", tag.repository, tag.name);
+        record(
+            store,
+            actor,
+            ActivityAction::TagDelete,
+            target,
+            Some(tag.manifest.digest.clone()),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -1,0 +1,87 @@
+//! Namespaces: create, describe, hand to another team, change visibility.
+
+use super::record;
+use crate::model::{ActivityAction, Namespace, NamespaceUpdate, NewNamespace, Team, Visibility};
+use crate::traits::{ActivityStore, NamespaceStore};
+use crate::{Error, Result};
+
+/// Creates a namespace owned by `team` (which must be `new.team_id`'s team).
+pub async fn create<S: NamespaceStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    new: NewNamespace,
+    team: &Team,
+) -> Result<Namespace> {
+    if new.team_id != team.id {
+        return Err(Error::Invalid("the namespace's team is not the team given".into()));
+    }
+    if team.hidden {
+        return Err(Error::Rule("a personal team owns only its user's namespace".into()));
+    }
+    let namespace = store.create_namespace(new).await?;
+    let details = format!("team {}, {}", team.name, namespace.visibility);
+    record(
+        store,
+        actor,
+        ActivityAction::NamespaceCreate,
+        namespace.name.clone(),
+        Some(details),
+    )
+    .await?;
+    Ok(namespace)
+}
+
+/// Changes who may pull from a namespace (the global namespace is never private).
+pub async fn set_visibility<S: NamespaceStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    namespace: &Namespace,
+    visibility: Visibility,
+) -> Result<()> {
+    store.set_namespace_visibility(namespace.id, visibility).await?;
+    let details = visibility.as_str().to_owned();
+    record(
+        store,
+        actor,
+        ActivityAction::NamespaceChangeVisibility,
+        namespace.name.clone(),
+        Some(details),
+    )
+    .await
+}
+
+/// Changes a namespace's description and/or hands it to `team`. A personal namespace stays with
+/// its user's team.
+pub async fn update<S: NamespaceStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    namespace: &Namespace,
+    description: Option<String>,
+    team: Option<&Team>,
+) -> Result<Namespace> {
+    if team.is_some() && namespace.personal_owner.is_some() {
+        return Err(Error::Invalid("a personal namespace stays with its user's team".into()));
+    }
+    if team.is_some_and(|t| t.hidden) {
+        return Err(Error::Rule("a personal team owns only its user's namespace".into()));
+    }
+    let updated = store
+        .update_namespace(
+            namespace.id,
+            NamespaceUpdate {
+                description: description.map(Some),
+                team_id: team.map(|t| t.id),
+            },
+        )
+        .await?;
+    let details = team.map(|t| format!("team {}", t.name));
+    record(
+        store,
+        actor,
+        ActivityAction::NamespaceUpdate,
+        namespace.name.clone(),
+        details,
+    )
+    .await?;
+    Ok(updated)
+}

@@ -1,0 +1,168 @@
+//! Teams and their members.
+//!
+//! Two rules hold whoever changes a team: administrators are always owners (whatever role is
+//! asked for them), and a team keeps at least one owner.
+
+use super::record;
+use crate::model::{ActivityAction, Role, Team, TeamMember, TeamUpdate, User, UserId};
+use crate::traits::{AccountStore, ActivityStore, TeamStore};
+use crate::{Error, Result};
+
+/// Creates a (visible) team with `owner` as its first owner.
+pub async fn create<S: TeamStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    name: &str,
+    owner: &User,
+    description: Option<String>,
+) -> Result<Team> {
+    let team = store.create_team(name, owner.id, description).await?;
+    record(store, actor, ActivityAction::TeamCreate, team.name.clone(), None).await?;
+    Ok(team)
+}
+
+/// Renames or describes a team. Personal (hidden) teams are not changed here.
+pub async fn update<S: TeamStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    team: &Team,
+    update: TeamUpdate,
+) -> Result<Team> {
+    if team.hidden {
+        return Err(Error::Rule("a personal team cannot be changed".into()));
+    }
+    let updated = store.update_team(team.id, update).await?;
+    record(store, actor, ActivityAction::TeamUpdate, updated.name.clone(), None).await?;
+    Ok(updated)
+}
+
+/// The role a user gets when `asked` is asked for them: administrators are always owners.
+pub fn effective_role(user: &User, asked: Role) -> Role {
+    if user.admin { Role::Owner } else { asked }
+}
+
+/// Adds `user` to `team` with `role` (an administrator as owner); returns the role given.
+/// `Conflict` if they are a member already.
+pub async fn add_member<S: TeamStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    team: &Team,
+    user: &User,
+    role: Role,
+) -> Result<Role> {
+    refuse_hidden(team)?;
+    let members = store.team_members(team.id).await?;
+    if members.iter().any(|m| m.user_id == user.id) {
+        return Err(Error::Conflict(format!("{} is already a member", user.username)));
+    }
+    let role = effective_role(user, role);
+    store.set_team_member(team.id, user.id, role).await?;
+    let details = format!("{} as {role}", user.username);
+    record(
+        store,
+        actor,
+        ActivityAction::TeamMemberAdd,
+        team.name.clone(),
+        Some(details),
+    )
+    .await?;
+    Ok(role)
+}
+
+/// Changes a member's role. An administrator cannot become less than owner, and the last owner
+/// cannot either (`Rule`); `NotFound` if `user` is not a member.
+pub async fn change_role<S: AccountStore + TeamStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    team: &Team,
+    user: UserId,
+    role: Role,
+) -> Result<TeamMember> {
+    refuse_hidden(team)?;
+    let members = store.team_members(team.id).await?;
+    let member = find_member(&members, user)?;
+    if role != Role::Owner {
+        if store.user_by_id(user).await?.is_some_and(|u| u.admin) {
+            return Err(Error::Rule("administrators are always owners".into()));
+        }
+        if only_owner(member, &members) {
+            return Err(last_owner());
+        }
+    }
+    store.set_team_member(team.id, user, role).await?;
+    let details = format!("{} to {role}", member.username);
+    record(
+        store,
+        actor,
+        ActivityAction::TeamMemberChangeRole,
+        team.name.clone(),
+        Some(details),
+    )
+    .await?;
+    Ok(TeamMember { role, ..member.clone() })
+}
+
+/// Removes a member; the last owner stays (`Rule`). `NotFound` if `user` is not a member.
+pub async fn remove_member<S: TeamStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    team: &Team,
+    user: UserId,
+) -> Result<()> {
+    refuse_hidden(team)?;
+    let members = store.team_members(team.id).await?;
+    let member = find_member(&members, user)?;
+    if only_owner(member, &members) {
+        return Err(last_owner());
+    }
+    store.remove_team_member(team.id, user).await?;
+    let details = member.username.clone();
+    record(
+        store,
+        actor,
+        ActivityAction::TeamMemberRemove,
+        team.name.clone(),
+        Some(details),
+    )
+    .await
+}
+
+/// Makes `user` a member of `team` with at least `role` (what a directory group mapping
+/// grants): adds them, or raises their role; never lowers it. Returns whether anything changed.
+pub async fn grant_at_least<S: AccountStore + TeamStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    team: &Team,
+    user: &User,
+    role: Role,
+) -> Result<bool> {
+    let members = store.team_members(team.id).await?;
+    let wanted = effective_role(user, role);
+    match members.iter().find(|m| m.user_id == user.id) {
+        None => add_member(store, actor, team, user, wanted).await.map(|_| true),
+        Some(member) if member.role >= wanted => Ok(false),
+        Some(_) => change_role(store, actor, team, user.id, wanted).await.map(|_| true),
+    }
+}
+
+fn refuse_hidden(team: &Team) -> Result<()> {
+    if team.hidden {
+        return Err(Error::Rule("a personal team's members cannot be changed".into()));
+    }
+    Ok(())
+}
+
+fn find_member(members: &[TeamMember], user: UserId) -> Result<&TeamMember> {
+    members
+        .iter()
+        .find(|m| m.user_id == user)
+        .ok_or_else(|| Error::not_found("team member", user.to_string()))
+}
+
+fn only_owner(member: &TeamMember, members: &[TeamMember]) -> bool {
+    member.role == Role::Owner && members.iter().filter(|m| m.role == Role::Owner).count() == 1
+}
+
+fn last_owner() -> Error {
+    Error::Rule("a team needs at least one owner".into())
+}

@@ -1,0 +1,295 @@
+//! The operations' invariants and their one activity each, on the in-memory store (every store
+//! runs the same trait suite, so the rules hold on each).
+
+use super::*;
+use crate::ErrorKind;
+use crate::InMemoryStore;
+use crate::model::{ActivityFilter, NewNamespace, NewUser, Role, Team, User, Visibility};
+use crate::prelude::*;
+
+async fn person(store: &InMemoryStore, name: &str, admin: bool) -> User {
+    users::create(
+        store,
+        None,
+        NewUser {
+            username: name.into(),
+            admin,
+            ..NewUser::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+async fn actions(store: &InMemoryStore) -> Vec<String> {
+    let mut actions: Vec<String> = store
+        .activities(&ActivityFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    actions.reverse();
+    actions
+}
+
+async fn role_of(store: &InMemoryStore, team: &Team, user: &User) -> Option<Role> {
+    let members = store.team_members(team.id).await.unwrap();
+    members.iter().find(|m| m.user_id == user.id).map(|m| m.role)
+}
+
+async fn team_of(store: &InMemoryStore, owner: &User) -> Team {
+    teams::create(store, Some("test"), "devs", owner, None).await.unwrap()
+}
+
+#[tokio::test]
+async fn administrators_join_as_owners_whatever_role_is_asked() {
+    let store = InMemoryStore::new();
+    let owner = person(&store, "owner", false).await;
+    let admin = person(&store, "root", true).await;
+    let team = team_of(&store, &owner).await;
+    let given = teams::add_member(&store, None, &team, &admin, Role::Viewer)
+        .await
+        .unwrap();
+    assert_eq!(
+        (given, role_of(&store, &team, &admin).await),
+        (Role::Owner, Some(Role::Owner))
+    );
+    let err = teams::add_member(&store, None, &team, &admin, Role::Viewer)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+}
+
+#[tokio::test]
+async fn a_directory_mapping_raises_roles_never_lowers_and_makes_administrators_owners() {
+    let store = InMemoryStore::new();
+    let owner = person(&store, "owner", false).await;
+    let bob = person(&store, "bob", false).await;
+    let admin = person(&store, "root", true).await;
+    let team = team_of(&store, &owner).await;
+    assert!(
+        teams::grant_at_least(&store, Some("ldap"), &team, &bob, Role::Contributor)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !teams::grant_at_least(&store, Some("ldap"), &team, &bob, Role::Viewer)
+            .await
+            .unwrap()
+    );
+    assert_eq!(role_of(&store, &team, &bob).await, Some(Role::Contributor));
+    assert!(
+        teams::grant_at_least(&store, Some("ldap"), &team, &bob, Role::Owner)
+            .await
+            .unwrap()
+    );
+    assert_eq!(role_of(&store, &team, &bob).await, Some(Role::Owner));
+    assert!(
+        teams::grant_at_least(&store, Some("ldap"), &team, &admin, Role::Viewer)
+            .await
+            .unwrap()
+    );
+    assert_eq!(role_of(&store, &team, &admin).await, Some(Role::Owner));
+}
+
+#[tokio::test]
+async fn a_new_administrator_becomes_owner_of_their_teams() {
+    let store = InMemoryStore::new();
+    let owner = person(&store, "owner", false).await;
+    let bob = person(&store, "bob", false).await;
+    let team = team_of(&store, &owner).await;
+    teams::add_member(&store, None, &team, &bob, Role::Viewer)
+        .await
+        .unwrap();
+    users::set_admin(&store, None, &bob, true).await.unwrap();
+    assert_eq!(role_of(&store, &team, &bob).await, Some(Role::Owner));
+    let bob = store.user_by_id(bob.id).await.unwrap().unwrap();
+    let err = teams::change_role(&store, None, &team, bob.id, Role::Viewer)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.to_string().as_str()),
+        (ErrorKind::Rule, "administrators are always owners")
+    );
+}
+
+#[tokio::test]
+async fn the_last_owner_stays() {
+    let store = InMemoryStore::new();
+    let owner = person(&store, "owner", false).await;
+    let bob = person(&store, "bob", false).await;
+    let team = team_of(&store, &owner).await;
+    for err in [
+        teams::change_role(&store, None, &team, owner.id, Role::Viewer)
+            .await
+            .unwrap_err(),
+        teams::remove_member(&store, None, &team, owner.id).await.unwrap_err(),
+    ] {
+        assert_eq!(
+            (err.kind(), err.to_string().as_str()),
+            (ErrorKind::Rule, "a team needs at least one owner")
+        );
+    }
+    teams::add_member(&store, None, &team, &bob, Role::Owner).await.unwrap();
+    teams::remove_member(&store, None, &team, owner.id).await.unwrap();
+    assert_eq!(role_of(&store, &team, &owner).await, None);
+    let missing = teams::remove_member(&store, None, &team, owner.id).await.unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn personal_teams_are_not_changed() {
+    let store = InMemoryStore::new();
+    let alice = person(&store, "alice", false).await;
+    let bob = person(&store, "bob", false).await;
+    let personal = store
+        .list_teams()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.hidden)
+        .unwrap();
+    let err = teams::add_member(&store, None, &personal, &bob, Role::Viewer)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Rule);
+    let new = NewNamespace {
+        name: "elsewhere".into(),
+        team_id: personal.id,
+        visibility: Visibility::Private,
+        description: None,
+    };
+    let err = namespaces::create(&store, None, new, &personal).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Rule);
+    assert_eq!(role_of(&store, &personal, &alice).await, Some(Role::Owner));
+}
+
+#[tokio::test]
+async fn disabling_a_user_revokes_their_refresh_tokens() {
+    let store = InMemoryStore::new();
+    let alice = person(&store, "alice", false).await;
+    store
+        .create_refresh_token(alice.id, "registry", None, "digest")
+        .await
+        .unwrap();
+    users::set_enabled(&store, Some("root"), &alice, false).await.unwrap();
+    assert!(store.refresh_token_by_hash("digest").await.unwrap().is_none());
+    assert!(!store.user_by_id(alice.id).await.unwrap().unwrap().enabled);
+}
+
+#[tokio::test]
+async fn application_tokens_are_limited_and_revoked_only_by_their_owner() {
+    let store = InMemoryStore::new();
+    let alice = person(&store, "alice", false).await;
+    let bob = person(&store, "bob", false).await;
+    let mut first = None;
+    for n in 0..MAX_APP_TOKENS {
+        let token = tokens::create(&store, None, &alice, &format!("t{n}"), &format!("d{n}"))
+            .await
+            .unwrap();
+        first.get_or_insert(token);
+    }
+    let err = tokens::create(&store, None, &alice, "one-more", "dx")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    let first = first.unwrap();
+    let err = tokens::revoke(&store, None, &bob, first.id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    tokens::revoke(&store, None, &alice, first.id).await.unwrap();
+    assert!(store.app_token_by_hash("d0").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn every_operation_records_exactly_its_one_activity() {
+    let store = InMemoryStore::new();
+    let owner = person(&store, "owner", false).await;
+    let bob = person(&store, "bob", false).await;
+    let team = team_of(&store, &owner).await;
+    teams::add_member(&store, None, &team, &bob, Role::Viewer)
+        .await
+        .unwrap();
+    teams::change_role(&store, None, &team, bob.id, Role::Contributor)
+        .await
+        .unwrap();
+    teams::remove_member(&store, None, &team, bob.id).await.unwrap();
+    let new = NewNamespace {
+        name: "web".into(),
+        team_id: team.id,
+        visibility: Visibility::Private,
+        description: None,
+    };
+    let namespace = namespaces::create(&store, None, new, &team).await.unwrap();
+    namespaces::set_visibility(&store, None, &namespace, Visibility::Public)
+        .await
+        .unwrap();
+    namespaces::update(&store, None, &namespace, Some("docs".into()), None)
+        .await
+        .unwrap();
+    let token = tokens::create(&store, None, &bob, "ci", "digest").await.unwrap();
+    tokens::revoke(&store, None, &bob, token.id).await.unwrap();
+    users::set_password(&store, None, &bob, None).await.unwrap();
+    users::set_email(&store, None, &bob, Some("bob@example.com".into()))
+        .await
+        .unwrap();
+    users::set_admin(&store, None, &bob, true).await.unwrap();
+    users::set_admin(&store, None, &bob, false).await.unwrap();
+    users::set_enabled(&store, None, &bob, false).await.unwrap();
+    users::set_enabled(&store, None, &bob, true).await.unwrap();
+    users::unlock(&store, None, &bob).await.unwrap();
+    users::delete(&store, None, &bob).await.unwrap();
+    let expected = [
+        "user.create",
+        "user.create",
+        "team.create",
+        "team.member.add",
+        "team.member.change_role",
+        "team.member.remove",
+        "namespace.create",
+        "namespace.change_visibility",
+        "namespace.update",
+        "application_token.create",
+        "application_token.destroy",
+        "user.password",
+        "user.email",
+        "user.admin.grant",
+        "user.admin.revoke",
+        "user.disable",
+        "user.enable",
+        "user.unlock",
+        "user.delete",
+    ];
+    assert_eq!(actions(&store).await, expected);
+}
+
+#[tokio::test]
+async fn stars_record_changes_only() {
+    let store = InMemoryStore::new();
+    let alice = person(&store, "alice", false).await;
+    let manifest = crate::model::ManifestRecord {
+        digest: format!("sha256:{}", "a".repeat(64)),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: None,
+    };
+    store
+        .put_tag(
+            "alice/app",
+            "1.0",
+            &manifest,
+            None,
+            crate::model::MissingNamespace::Create,
+        )
+        .await
+        .unwrap();
+    let repository = store.list_repositories().await.unwrap().remove(0);
+    stars::set(&store, &alice, &repository, true).await.unwrap();
+    stars::set(&store, &alice, &repository, true).await.unwrap();
+    stars::set(&store, &alice, &repository, false).await.unwrap();
+    stars::set(&store, &alice, &repository, false).await.unwrap();
+    assert_eq!(
+        actions(&store).await,
+        ["user.create", "repository.star", "repository.unstar"]
+    );
+    assert!(store.starred(alice.id).await.unwrap().is_empty());
+}

@@ -1,0 +1,102 @@
+//! Users: create, change, disable, unlock, delete.
+
+use super::record;
+use crate::Result;
+use crate::model::{ActivityAction, NewUser, PasswordHash, Role, User};
+use crate::traits::{AccountStore, ActivityStore, TeamStore};
+
+/// Creates a user with their personal namespace.
+pub async fn create<S: AccountStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    new: NewUser,
+) -> Result<User> {
+    let user = store.create_user(new).await?;
+    record(store, actor, ActivityAction::UserCreate, user.username.clone(), None).await?;
+    Ok(user)
+}
+
+/// Enables or disables a user. A disabled user also loses their refresh tokens, so nothing
+/// obtained before brings them back in.
+pub async fn set_enabled<S: AccountStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    user: &User,
+    enabled: bool,
+) -> Result<()> {
+    store.set_user_enabled(user.id, enabled).await?;
+    let action = if enabled {
+        ActivityAction::UserEnable
+    } else {
+        store.revoke_refresh_tokens(user.id).await?;
+        ActivityAction::UserDisable
+    };
+    record(store, actor, action, user.username.clone(), None).await
+}
+
+/// Grants or revokes administrator rights. A new administrator becomes owner of every team they
+/// are a member of: administrators are always owners.
+pub async fn set_admin<S: AccountStore + TeamStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    user: &User,
+    admin: bool,
+) -> Result<()> {
+    store.set_user_admin(user.id, admin).await?;
+    if admin {
+        for (team, role) in store.memberships(user.id).await? {
+            if role != Role::Owner {
+                store.set_team_member(team, user.id, Role::Owner).await?;
+            }
+        }
+    }
+    let action = if admin {
+        ActivityAction::UserAdminGrant
+    } else {
+        ActivityAction::UserAdminRevoke
+    };
+    record(store, actor, action, user.username.clone(), None).await
+}
+
+/// Sets (or with `None` removes) the local password; the store revokes the user's refresh
+/// tokens with it.
+pub async fn set_password<S: AccountStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    user: &User,
+    hash: Option<PasswordHash>,
+) -> Result<()> {
+    store.set_password_hash(user.id, hash).await?;
+    record(store, actor, ActivityAction::UserPassword, user.username.clone(), None).await
+}
+
+/// Sets or removes the e-mail address.
+pub async fn set_email<S: AccountStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    user: &User,
+    email: Option<String>,
+) -> Result<()> {
+    store.set_user_email(user.id, email).await?;
+    record(store, actor, ActivityAction::UserEmail, user.username.clone(), None).await
+}
+
+/// Unlocks an account locked by failed logins and resets its failure count.
+pub async fn unlock<S: AccountStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    user: &User,
+) -> Result<()> {
+    store.set_user_lock(user.id, None).await?;
+    record(store, actor, ActivityAction::UserUnlock, user.username.clone(), None).await
+}
+
+/// Deletes a user with their memberships and credentials; their personal namespace stays.
+pub async fn delete<S: AccountStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    user: &User,
+) -> Result<()> {
+    store.delete_user(user.id).await?;
+    record(store, actor, ActivityAction::UserDelete, user.username.clone(), None).await
+}
