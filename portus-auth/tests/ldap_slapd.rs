@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use portus_auth::ldap::{GroupMapping, LdapAuthenticator, LdapConfig, ServiceAccount, TlsMethod};
 use portus_auth::password::hash_password;
 use portus_auth::{Error, LocalAuthenticator, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
-use portus_core::model::{NewUser, Role};
+use portus_core::model::{ActivityFilter, NewUser, Role};
 use portus_core::traits::{AuthMethod, AuthOutcome, Identity, Secret};
 use portus_core::{Authenticator, ErrorKind, InMemoryStore};
 
@@ -229,6 +229,56 @@ async fn group_mappings_add_team_memberships() {
     store.set_team_member(devs.id, alice.id, Role::Viewer).await.unwrap();
     assert_eq!(login(&auth, "alice", "alicepw").await, authenticated("alice"));
     assert_eq!(role_of(devs.id, "alice").await, Some(Role::Contributor));
+}
+
+/// Group mappings change memberships through the same operation as every other adapter: an
+/// administrator mapped to a lower role joins as an owner, and the change is in the activity log.
+#[tokio::test]
+async fn group_mappings_make_administrators_owners_and_are_recorded() {
+    let slapd = Slapd::start();
+    let store = Arc::new(InMemoryStore::new());
+    let owner = store
+        .create_user(NewUser {
+            username: "root".into(),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    let devs = store.create_team("devs", owner.id, None).await.unwrap();
+    store
+        .create_user(NewUser {
+            username: "alice".into(),
+            admin: true,
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    let mut config = slapd.config();
+    config.group_base = Some("ou=groups,dc=example,dc=org".into());
+    config.groups = vec![GroupMapping {
+        dn: Some("cn=developers,ou=groups,dc=example,dc=org".into()),
+        cn: None,
+        team: "devs".into(),
+        role: Role::Viewer,
+    }];
+    let auth = ldap(config, &store);
+    assert_eq!(login(&auth, "alice", "alicepw").await, authenticated("alice"));
+    let members = store.team_members(devs.id).await.unwrap();
+    let alice = members
+        .iter()
+        .find(|m| m.username == "alice")
+        .expect("alice joined devs");
+    assert_eq!(alice.role, Role::Owner, "administrators are always owners");
+    let log = store.activities(&ActivityFilter::default()).await.unwrap();
+    let joined = log.iter().find(|a| a.action == "team.member.add").expect("recorded");
+    assert_eq!(
+        (
+            joined.actor.as_deref(),
+            joined.target.as_str(),
+            joined.details.as_deref()
+        ),
+        (Some("ldap"), "devs", Some("alice as owner"))
+    );
 }
 
 #[tokio::test]

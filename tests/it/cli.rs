@@ -160,6 +160,49 @@ fn admin_commands_report_misuse_clearly_and_change_nothing() {
     );
 }
 
+/// The CLI changes teams through the same operations as the REST API: an administrator added
+/// as a viewer joins as an owner, the act is recorded as `team.member.add`, and disabling a user
+/// is recorded once.
+#[test]
+fn cli_changes_follow_the_same_rules_and_names_as_the_api() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Portus::new(tmp.path(), "registry.cli", "");
+    p.cli(&["user", "create", "alice"], None);
+    p.cli(&["user", "create", "root", "--admin"], None);
+    p.cli(&["team", "create", "devs", "--owner", "alice"], None);
+    let added = p.cli(&["team", "add-member", "devs", "root", "--role", "viewer"], None);
+    assert!(added.contains("'root' is now owner of team 'devs'"), "{added}");
+    assert_fails(
+        &p.try_cli(&["team", "add-member", "devs", "root", "--role", "owner"], None),
+        1,
+        "root is already a member",
+    );
+    p.cli(&["user", "disable", "alice"], None);
+    let log: serde_json::Value = serde_json::from_str(&p.cli(&["activity", "--json", "--actor", "cli"], None)).unwrap();
+    let entries: Vec<(&str, &str, Option<&str>)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap(),
+                a["target"].as_str().unwrap(),
+                a["details"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("user.disable", "alice", None),
+            ("team.member.add", "devs", Some("root as owner")),
+            ("team.create", "devs", None),
+            ("user.create", "root", None),
+            ("user.create", "alice", None),
+        ]
+    );
+}
+
 #[test]
 fn bad_configuration_is_reported_with_the_key() {
     let tmp = tempfile::tempdir().unwrap();
