@@ -3,12 +3,12 @@
 //!
 //! Run with `cargo bench --bench scan` (`SCAN_TAGS`, `SCAN_CONCURRENCY` change the size).
 
-use portus::core::prelude::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use portus::core::model::{ManifestRecord, MissingNamespace};
+use portus::core::prelude::*;
 use portus::core::store::SqliteStore;
 use portus::core::traits::{ImageRef, ManifestInfo, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};
 use portus::core::{PolicyStore, RegistryClient};

@@ -3,7 +3,6 @@
 //!
 //! Run with `cargo bench --bench sync`.
 
-use portus::core::prelude::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -15,6 +14,7 @@ use portus::auth::token::generate_key_and_certificate;
 use portus::auth::{SigningAlgorithm, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
 use portus::core::PolicyStore;
 use portus::core::model::{MissingNamespace, NewUser};
+use portus::core::prelude::*;
 use portus::core::store::SqliteStore;
 use portus::http::{AppState, HttpLimits, Webhook, router};
 use portus::scan::events::EventPipeline;

@@ -3,7 +3,6 @@
 //!
 //! Run with `cargo bench --bench token`.
 
-use portus::core::prelude::*;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +18,7 @@ use portus::core::InMemoryStore;
 use portus::core::access::GrantedAccess;
 use portus::core::model::{NewNamespace, NewUser, Role, UserId, Visibility};
 use portus::core::policy::{Action, Caller, NamespaceFacts, PolicyConfig, authorize};
+use portus::core::prelude::*;
 use portus::core::scope::parse_scopes;
 use portus::core::traits::Authenticator;
 

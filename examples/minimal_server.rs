@@ -6,7 +6,6 @@
 //! curl -u demo:demo 'http://127.0.0.1:5001/v2/token?service=example-registry&scope=repository:demo/app:pull,push'
 //! ```
 
-use portus::core::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +15,7 @@ use portus::auth::token::generate_key_and_certificate;
 use portus::auth::{SigningAlgorithm, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
 use portus::core::InMemoryStore;
 use portus::core::model::NewUser;
+use portus::core::prelude::*;
 use portus::core::traits::{AuthMethod, AuthOutcome, Authenticator, Identity, Secret};
 use portus::http::{AppState, router};
 

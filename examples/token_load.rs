@@ -7,7 +7,6 @@
 //!   server) for SECONDS on all cores and prints the raw signing rate, the ceiling for the
 //!   token endpoint.
 
-use portus::core::prelude::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -16,6 +15,7 @@ use portus::auth::password::hash_password;
 use portus::auth::{SigningKey, TokenIssuer};
 use portus::core::access::GrantedAccess;
 use portus::core::model::{NewNamespace, NewUser, Role, Visibility};
+use portus::core::prelude::*;
 use portus::core::store::SqliteStore;
 use portus::core::traits::Secret;
 

@@ -44,7 +44,6 @@
 //! them in portus when someone leaves. Teams are not created; a mapping to a missing team (or
 //! to a hidden personal team) is logged and skipped.
 
-use portus_core::prelude::*;
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -55,6 +54,7 @@ use async_trait::async_trait;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, Scope, SearchEntry, SearchOptions};
 use portus_core::model::{Role, User};
 use portus_core::naming::validate_username;
+use portus_core::prelude::*;
 use portus_core::traits::{AuthMethod, AuthOutcome, Authenticator, Identity, Secret};
 use portus_core::{Error as CoreError, PolicyStore};
 use rustls::pki_types::CertificateDer;

@@ -9,7 +9,6 @@
 //! HTTP goes through reqwest without following redirects (no SSRF through the provider's
 //! answers).
 
-use portus_core::prelude::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +19,7 @@ use openidconnect::{
 };
 use portus_core::PolicyStore;
 use portus_core::model::User;
+use portus_core::prelude::*;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 use tracing::{info, warn};

@@ -6,13 +6,13 @@
 //! SHA-256 digests, which is safe for secrets of that entropy and lets the store find a token
 //! by its digest in one indexed lookup.
 
-use portus_core::prelude::*;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use data_encoding::{BASE64URL_NOPAD, HEXLOWER};
 use portus_core::model::PasswordHash;
+use portus_core::prelude::*;
 use portus_core::traits::{AuthMethod, AuthOutcome, Authenticator, Identity, Secret};
 use portus_core::{Error as CoreError, PolicyStore};
 

@@ -1,13 +1,13 @@
 //! The token endpoint's logic, independent of HTTP: authenticate the caller, authorize every
 //! requested scope action against the policy store, sign the token, and manage refresh tokens.
 
-use portus_core::prelude::*;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use portus_core::access::{GrantedAccess, authorize_scopes, decide_scopes, wanted_namespaces};
 use portus_core::model::{NamespaceAccess, NamespaceRef, PasswordHash, User};
 use portus_core::policy::{Caller, PolicyConfig};
+use portus_core::prelude::*;
 use portus_core::scope::{Scope, parse_scopes};
 use portus_core::traits::{AuthMethod, AuthOutcome, Authenticator, Secret};
 use portus_core::{Error as CoreError, PolicyStore};

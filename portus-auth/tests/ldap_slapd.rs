@@ -4,7 +4,6 @@
 //! Needs `slapd` and its modules (Debian package `slapd`): run `scripts/install-test-deps.sh`.
 //! Without them these tests fail; they never skip silently.
 
-use portus_core::prelude::*;
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +13,7 @@ use portus_auth::ldap::{GroupMapping, LdapAuthenticator, LdapConfig, ServiceAcco
 use portus_auth::password::hash_password;
 use portus_auth::{Error, LocalAuthenticator, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
 use portus_core::model::{ActivityFilter, NewUser, Role};
+use portus_core::prelude::*;
 use portus_core::traits::{AuthMethod, AuthOutcome, Identity, Secret};
 use portus_core::{Authenticator, ErrorKind, InMemoryStore};
 

@@ -4,7 +4,6 @@
 //! durable; a background task applies pending events in arrival order. Events left pending by a
 //! crash are applied when the pipeline starts again.
 
-use portus_core::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use portus_core::model::{
     ActivityAction, EventStatus, ManifestRecord, MissingNamespace, NewActivity, StoredEvent, TagChange,
     is_manifest_media_type,
 };
+use portus_core::prelude::*;
 use tokio::sync::Notify;
 use tracing::{debug, warn};
 

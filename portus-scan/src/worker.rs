@@ -7,7 +7,6 @@
 //! (digest, backend) scan before running it ([`PolicyStore::claim_scans`]), so no scan runs twice
 //! at once, and a claim whose worker died expires with its lease.
 
-use portus_core::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 use portus_core::model::{ScanRecord, ScanState, TagRecord};
+use portus_core::prelude::*;
 use portus_core::traits::{ImageRef, Layer};
 use portus_core::{PolicyStore, RegistryClient};
 

@@ -1,13 +1,13 @@
 //! Several `portus serve` instances share one PostgreSQL database: their scan workers split the
 //! queue, and no (digest, backend) scan runs twice at once.
 
-use portus::core::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use portus::core::model::{ManifestRecord, MissingNamespace, ScanState};
+use portus::core::prelude::*;
 use portus::core::store::PostgresStore;
 use portus::core::traits::{ImageRef, ManifestInfo, ScanOutcome, ScanReport, SecurityBackend};
 use portus::core::{PolicyStore, RegistryClient};

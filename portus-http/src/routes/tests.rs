@@ -1,4 +1,3 @@
-use portus_core::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +8,7 @@ use portus_auth::password::hash_password;
 use portus_auth::{LocalAuthenticator, TokenService, TokenServiceConfig};
 use portus_core::InMemoryStore;
 use portus_core::model::NewUser;
+use portus_core::prelude::*;
 use portus_core::traits::{Authenticator, Secret};
 use serde_json::Value;
 use tower::ServiceExt;

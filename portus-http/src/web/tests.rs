@@ -2,7 +2,6 @@
 //! page reaching the API, and the API's refusals shown as pages. The browser test
 //! (`tests/it/e2e_web.rs`) drives the main path in Chromium.
 
-use portus_core::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use portus_auth::password::{LocalAuthenticator, hash_password};
 use portus_auth::{TokenService, TokenServiceConfig};
 use portus_core::model::NewUser;
+use portus_core::prelude::*;
 use portus_core::traits::Secret;
 use portus_core::{InMemoryStore, PolicyStore};
 use tower::ServiceExt;

@@ -1,6 +1,5 @@
 //! Repositories, tags, stars and scan results.
 
-use portus_core::prelude::*;
 use std::collections::HashMap;
 
 use axum::Json;
@@ -9,6 +8,7 @@ use axum::response::Response;
 use portus_core::model::{Namespace, Repository, RepositoryId, ScanRecord, TagId, TagRecord};
 use portus_core::permissions;
 use portus_core::policy::Action;
+use portus_core::prelude::*;
 use portus_scan::aggregate::{TagSecurity, repository_counts, repository_status};
 use portus_scan::worker::tag_security;
 use serde::Deserialize;

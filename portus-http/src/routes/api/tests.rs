@@ -1,7 +1,6 @@
 //! The REST API end to end over the router: every route, every permission rule, and the
 //! negative cases (401, 403, 404 without leaks, 409, 422, bad input).
 
-use portus_core::prelude::*;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -14,6 +13,7 @@ use portus_core::model::{
     Visibility,
 };
 use portus_core::policy::PolicyConfig;
+use portus_core::prelude::*;
 use portus_core::traits::{ImageRef, ManifestInfo, ScanOutcome, ScanReport, Severity, Vulnerability};
 use portus_core::{InMemoryStore, RegistryClient, SecurityBackend};
 use serde_json::{Value, json};
