@@ -1,0 +1,208 @@
+//! Signing in and out: local and LDAP credentials, OpenID Connect.
+
+use super::Fields;
+use super::field;
+use crate::routes::AppState;
+use crate::web::PageError;
+use crate::web::Signed;
+use crate::web::Web;
+use crate::web::session::SESSION_COOKIE;
+use crate::web::session::SIGN_IN_CSRF_COOKIE;
+use crate::web::session::cookie;
+use crate::web::session::random_token;
+use crate::web::session::set_cookie;
+use crate::web::views;
+use axum::Extension;
+use axum::Form;
+#[cfg(feature = "oidc")]
+use axum::extract::Query;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::StatusCode;
+use axum::http::header::SET_COOKIE;
+use axum::response::Html;
+use axum::response::IntoResponse;
+use axum::response::Redirect;
+use axum::response::Response;
+use maud::Markup;
+use maud::html;
+use portus_auth::password::secrets_equal;
+use portus_core::traits::Secret;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The sign-in form (with a fresh CSRF token and its cookie twin); the lockout rule shown is
+/// the token service's own.
+fn sign_in_page(state: &AppState, web: &Web, status: StatusCode, message: Option<&str>, username: &str) -> Response {
+    let token = random_token();
+    let rule = state.tokens.lockout();
+    let lockout = (rule.max_failures > 0).then(|| {
+        format!(
+            "After {} failed sign-ins in a row an account is locked for {} minutes.",
+            rule.max_failures,
+            rule.lock_for.as_secs().div_ceil(60)
+        )
+    });
+    let body = html! {
+        form.card method="post" action="/sign_in" {
+            @if let Some(message) = message {
+                p.error role="alert" #sign-in-error { (message) }
+            }
+            input type="hidden" name="csrf" value=(token);
+            label for="username" { "User name" }
+            input #username name="username" autocomplete="username" required value=(username);
+            label for="password" { "Password" }
+            input #password type="password" name="password" autocomplete="current-password" required;
+            button type="submit" #sign-in { "Sign in" }
+            @if let Some(lockout) = lockout {
+                p.hint { (lockout) }
+            }
+        }
+        (oidc_button(web))
+    };
+    let cookie = set_cookie(
+        SIGN_IN_CSRF_COOKIE,
+        &token,
+        Duration::from_secs(3600),
+        web.config.secure_cookies,
+    );
+    let page = Html(views::layout("Sign in", None, body).into_string());
+    (status, [(SET_COOKIE, cookie)], page).into_response()
+}
+
+/// `GET /sign_in`.
+pub async fn sign_in_form(State(state): State<AppState>, Extension(web): Extension<Arc<Web>>) -> Response {
+    sign_in_page(&state, &web, StatusCode::OK, None, "")
+}
+
+/// `POST /sign_in`: local or LDAP credentials, as for `docker login` (lockout included).
+pub async fn sign_in(
+    State(state): State<AppState>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    let expected = cookie(&headers, SIGN_IN_CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !secrets_equal(field(&form, "csrf").as_bytes(), expected.as_bytes()) {
+        return Err(PageError::csrf());
+    }
+    let username = field(&form, "username");
+    let password = form.get("password").map(String::as_str).unwrap_or_default();
+    match state.tokens.authenticate(username, &Secret::new(password)).await {
+        Ok((user, _)) => Ok(signed_in(&web, user.id, SIGN_IN_CSRF_COOKIE)),
+        Err(portus_auth::Error::InvalidCredentials) => Ok(sign_in_page(
+            &state,
+            &web,
+            StatusCode::UNAUTHORIZED,
+            Some("Invalid user name or password, or the account is disabled or locked."),
+            username,
+        )),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Starts a new session for `user` (never reusing one the browser brought: no fixation),
+/// clears the cookie of the sign-in attempt and sends the browser to the dashboard.
+fn signed_in(web: &Web, user: portus_core::model::UserId, attempt_cookie: &str) -> Response {
+    let session = web.sessions.start(user);
+    let secure = web.config.secure_cookies;
+    let mut response = Redirect::to("/").into_response();
+    let headers = response.headers_mut();
+    let session_cookie = set_cookie(SESSION_COOKIE, &session, web.sessions.lifetime(), secure);
+    let clear_attempt = set_cookie(attempt_cookie, "", Duration::ZERO, secure);
+    for value in [session_cookie, clear_attempt] {
+        headers.append(SET_COOKIE, value.parse().expect("cookie values are ASCII"));
+    }
+    response
+}
+
+#[cfg(feature = "oidc")]
+fn oidc_button(web: &Web) -> Markup {
+    match &web.config.oidc {
+        Some(oidc) => html! {
+            p.alternative { a.button #sign-in-oidc href="/sign_in/oidc" { "Sign in with " (oidc.name) } }
+        },
+        None => html! {},
+    }
+}
+
+#[cfg(not(feature = "oidc"))]
+fn oidc_button(_web: &Web) -> Markup {
+    html! {}
+}
+
+/// Cookie naming the OpenID Connect attempt under way.
+#[cfg(feature = "oidc")]
+const OIDC_COOKIE: &str = "portus_oidc";
+
+/// The configured provider; without one the OpenID Connect pages do not exist.
+#[cfg(feature = "oidc")]
+fn oidc_of(web: &Web) -> Result<&crate::web::OidcLogin, PageError> {
+    web.config.oidc.as_ref().ok_or_else(PageError::not_found)
+}
+
+/// `GET /sign_in/oidc`: off to the provider, with a fresh state, nonce and PKCE challenge.
+#[cfg(feature = "oidc")]
+pub async fn oidc_begin(Extension(web): Extension<Arc<Web>>) -> Result<Response, PageError> {
+    let oidc = oidc_of(&web)?;
+    let (url, pending) = oidc.provider.begin().await?;
+    let attempt = web.oidc_attempts.put(pending);
+    let mut response = Redirect::to(url.as_str()).into_response();
+    let cookie = set_cookie(
+        OIDC_COOKIE,
+        &attempt,
+        Duration::from_secs(600),
+        web.config.secure_cookies,
+    );
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, cookie.parse().expect("cookie values are ASCII"));
+    Ok(response)
+}
+
+/// `GET /sign_in/oidc/callback`: the provider sent the browser back; the attempt is used up
+/// whatever the outcome.
+#[cfg(feature = "oidc")]
+pub async fn oidc_callback(
+    State(state): State<AppState>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+    Query(query): Query<Fields>,
+) -> Result<Response, PageError> {
+    let oidc = oidc_of(&web)?;
+    let pending = cookie(&headers, OIDC_COOKIE).and_then(|id| web.oidc_attempts.take(id));
+    let Some(pending) = pending else {
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "This sign-in attempt is unknown, used or expired. Start again from the sign-in page.",
+        ));
+    };
+    let failed = |web: &Web| {
+        let message = format!("Sign-in with {} failed.", oidc.name);
+        sign_in_page(&state, web, StatusCode::UNAUTHORIZED, Some(&message), "")
+    };
+    if query.contains_key("error") {
+        return Ok(failed(&web));
+    }
+    match oidc
+        .provider
+        .finish(pending, field(&query, "state"), field(&query, "code"))
+        .await
+    {
+        Ok(user) => Ok(signed_in(&web, user.id, OIDC_COOKIE)),
+        Err(portus_auth::Error::InvalidCredentials) => Ok(failed(&web)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `POST /sign_out`.
+pub async fn sign_out(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
+    signed.check_csrf(&form)?;
+    signed.web.sessions.end(&signed.session_id);
+    let mut response = Redirect::to("/sign_in").into_response();
+    let clear = set_cookie(SESSION_COOKIE, "", Duration::ZERO, signed.web.config.secure_cookies);
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, clear.parse().expect("cookie values are ASCII"));
+    Ok(response)
+}

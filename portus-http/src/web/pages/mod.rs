@@ -1,0 +1,68 @@
+//! One handler per page or form. Each reads or changes data through the REST API as the
+//! signed-in user ([`Signed::api`]) and renders the answer; forms answer with a redirect
+//! (post/redirect/get) or, when the API refuses, with its status and message.
+
+use std::collections::HashMap;
+
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::Value;
+
+use super::PageError;
+
+type Fields = HashMap<String, String>;
+
+fn field<'a>(form: &'a Fields, name: &str) -> &'a str {
+    form.get(name).map(|s| s.trim()).unwrap_or_default()
+}
+
+fn optional(form: &Fields, name: &str) -> Option<String> {
+    Some(field(form, name).to_owned()).filter(|s| !s.is_empty())
+}
+
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// Only decimal identifiers reach the API paths built from them.
+fn id(raw: &str) -> Result<&str, PageError> {
+    if !raw.is_empty() && raw.len() <= 19 && raw.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(raw)
+    } else {
+        Err(PageError::not_found())
+    }
+}
+
+/// The `page` query parameter (from 1; 1 when absent or not a number).
+fn page_number(query: &Fields) -> usize {
+    query
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1)
+}
+
+fn back(to: String) -> Response {
+    Redirect::to(&to).into_response()
+}
+
+fn array(value: &Value) -> &[Value] {
+    value.as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+mod assets;
+mod auth;
+mod dashboard;
+mod namespaces;
+mod repositories;
+mod teams;
+mod tokens;
+mod users;
+
+pub use assets::*;
+pub use auth::*;
+pub use dashboard::*;
+pub use namespaces::*;
+pub use repositories::*;
+pub use teams::*;
+pub use tokens::*;
+pub use users::*;

@@ -1,0 +1,156 @@
+//! Namespaces: list, create, show, edit.
+
+use super::Fields;
+use super::array;
+use super::back;
+use super::dashboard::repository_rows;
+use super::field;
+use super::id;
+use super::optional;
+use super::page_number;
+use crate::web::PageError;
+use crate::web::Signed;
+use crate::web::views::csrf_field;
+use crate::web::views::none;
+use crate::web::views::pager;
+use crate::web::views::text;
+use axum::Form;
+use axum::extract::Path;
+use axum::extract::Query;
+use axum::http::Method;
+use axum::response::Response;
+use maud::html;
+use serde_json::Value;
+use serde_json::json;
+
+const VISIBILITIES: [&str; 3] = ["private", "protected", "public"];
+
+/// `GET /namespaces`.
+pub async fn namespaces(signed: Signed, Query(query): Query<Fields>) -> Result<Response, PageError> {
+    let page = page_number(&query);
+    let (namespaces, pages) = signed.list("/api/v1/namespaces", page).await?;
+    let teams = signed.get("/api/v1/teams?per_page=100").await?;
+    let body = html! {
+        table {
+            thead { tr { th { "Namespace" } th { "Visibility" } th { "Description" } } }
+            tbody {
+                @for n in array(&namespaces) {
+                    tr {
+                        td { a href={ "/namespaces/" (n["id"]) } { (text(&n["name"])) } }
+                        td { (text(&n["visibility"])) }
+                        td { (text(&n["description"])) }
+                    }
+                }
+            }
+        }
+        (pager("/namespaces", page, pages))
+        @if !array(&teams).is_empty() {
+            form.card method="post" action="/namespaces" {
+                h2 { "New namespace" }
+                (csrf_field(&signed.csrf))
+                label for="ns-name" { "Name" }
+                input #ns-name name="name" required pattern="[a-z0-9]+(?:[._-][a-z0-9]+)*";
+                label for="ns-team" { "Team" }
+                select #ns-team name="team" {
+                    @for t in array(&teams) { option value=(text(&t["name"])) { (text(&t["name"])) } }
+                }
+                label for="ns-description" { "Description" }
+                input #ns-description name="description";
+                label for="ns-visibility" { "Visibility" }
+                select #ns-visibility name="visibility" {
+                    @for v in VISIBILITIES { option value=(v) { (v) } }
+                }
+                button type="submit" { "Create namespace" }
+            }
+        }
+    };
+    Ok(signed.page("Namespaces", body))
+}
+
+/// `POST /namespaces`.
+pub async fn create_namespace(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
+    let created = signed
+        .submit(
+            &form,
+            Method::POST,
+            "/api/v1/namespaces",
+            Some(json!({
+                "name": field(&form, "name"),
+                "team": field(&form, "team"),
+                "description": optional(&form, "description"),
+                "visibility": optional(&form, "visibility"),
+            })),
+        )
+        .await?;
+    Ok(back(format!("/namespaces/{}", created["id"])))
+}
+
+/// `GET /namespaces/{id}`: repositories, and the edit form when the user may manage it.
+pub async fn namespace(
+    signed: Signed,
+    Path(raw): Path<String>,
+    Query(query): Query<Fields>,
+) -> Result<Response, PageError> {
+    let id = id(&raw)?;
+    let page = page_number(&query);
+    let namespace = signed.get(&format!("/api/v1/namespaces/{id}")).await?;
+    let (repositories, pages) = signed
+        .list(&format!("/api/v1/namespaces/{id}/repositories"), page)
+        .await?;
+    let permissions = &namespace["permissions"];
+    let body = html! {
+        p.meta {
+            "Visibility: " strong #visibility { (text(&namespace["visibility"])) }
+            @if let Some(role) = namespace["permissions"]["role"].as_str() { " · your role: " (role) }
+        }
+        @if let Some(description) = namespace["description"].as_str() { p { (description) } }
+        @if array(&repositories).is_empty() { (none("repositories")) }
+        @else { (repository_rows(array(&repositories))) }
+        (pager(&format!("/namespaces/{id}"), page, pages))
+        @if permissions["manage"].as_bool() == Some(true) || permissions["visibility"].as_bool() == Some(true) {
+            form.card method="post" action={ "/namespaces/" (id) } {
+                h2 { "Edit" }
+                (csrf_field(&signed.csrf))
+                @if permissions["manage"].as_bool() == Some(true) {
+                    label for="ns-description" { "Description" }
+                    input #ns-description name="description" value=(text(&namespace["description"]));
+                }
+                @if permissions["visibility"].as_bool() == Some(true) {
+                    label for="ns-visibility" { "Visibility" }
+                    select #ns-visibility name="visibility" {
+                        @for v in VISIBILITIES {
+                            option value=(v) selected[namespace["visibility"] == v] { (v) }
+                        }
+                    }
+                }
+                button type="submit" { "Save" }
+            }
+        }
+    };
+    Ok(signed.page(&format!("Namespace {}", text(&namespace["name"])), body))
+}
+
+/// `POST /namespaces/{id}`.
+pub async fn update_namespace(
+    signed: Signed,
+    Path(raw): Path<String>,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    let id = id(&raw)?;
+    let mut changes = serde_json::Map::new();
+    if form.contains_key("description") {
+        changes.insert("description".into(), json!(field(&form, "description")));
+    }
+    if let Some(visibility) = optional(&form, "visibility") {
+        changes.insert("visibility".into(), json!(visibility));
+    }
+    signed
+        .submit(
+            &form,
+            Method::PUT,
+            &format!("/api/v1/namespaces/{id}"),
+            Some(Value::Object(changes)),
+        )
+        .await?;
+    Ok(back(format!("/namespaces/{id}")))
+}

@@ -1,0 +1,174 @@
+//! Repositories and tags, with their security findings.
+
+use super::Fields;
+use super::array;
+use super::back;
+use super::dashboard::repository_badge;
+use super::field;
+use super::id;
+use super::page_number;
+use crate::web::PageError;
+use crate::web::Signed;
+use crate::web::views::button_form;
+use crate::web::views::digest;
+use crate::web::views::none;
+use crate::web::views::pager;
+use crate::web::views::security_badge;
+use crate::web::views::severity_rank;
+use crate::web::views::size;
+use crate::web::views::text;
+use crate::web::views::when;
+use axum::Form;
+use axum::extract::Path;
+use axum::extract::Query;
+use axum::http::Method;
+use axum::response::Response;
+use maud::html;
+use serde_json::Value;
+
+/// `GET /repositories/{id}`: tags with digest, size, pusher, time and security badge.
+pub async fn repository(
+    signed: Signed,
+    Path(raw): Path<String>,
+    Query(query): Query<Fields>,
+) -> Result<Response, PageError> {
+    let id = id(&raw)?;
+    let page = page_number(&query);
+    let repository = signed.get(&format!("/api/v1/repositories/{id}")).await?;
+    let (tags, pages) = signed.list(&format!("/api/v1/repositories/{id}/tags"), page).await?;
+    let starred = repository["starred"].as_bool() == Some(true);
+    let body = html! {
+        div.toolbar {
+            span #stars { (text(&repository["stars"])) " ★" }
+            (button_form(
+                &format!("/repositories/{id}/star"),
+                &signed.csrf,
+                &[("starred", if starred { "false" } else { "true" })],
+                if starred { "Unstar" } else { "Star" },
+                "star",
+            ))
+            a href={ "/namespaces/" (repository["namespace_id"]) } { "Namespace" }
+        }
+        p { "Security: " (repository_badge(&repository)) }
+        @if array(&tags).is_empty() { (none("tags")) }
+        @else {
+            table #tags {
+                thead {
+                    tr { th { "Tag" } th { "Digest" } th { "Size" } th { "Pushed by" } th { "Pushed at" } th { "Vulnerabilities" } }
+                }
+                tbody {
+                    @for t in array(&tags) {
+                        tr {
+                            td { a href={ "/tags/" (t["id"]) } { (text(&t["name"])) } }
+                            td { (digest(&t["digest"])) }
+                            td { (size(&t["size"])) }
+                            td { (text(&t["pushed_by"])) }
+                            td { (when(&t["updated_at"])) }
+                            td { (security_badge(t["scan"]["status"].as_str().unwrap_or_default(), &t["scan"]["counts"])) }
+                        }
+                    }
+                }
+            }
+        }
+        (pager(&format!("/repositories/{id}"), page, pages))
+    };
+    Ok(signed.page(&format!("Repository {}", text(&repository["name"])), body))
+}
+
+/// `POST /repositories/{id}/star` with `starred=true|false`.
+pub async fn star(signed: Signed, Path(raw): Path<String>, Form(form): Form<Fields>) -> Result<Response, PageError> {
+    let id = id(&raw)?;
+    let method = if field(&form, "starred") == "false" {
+        Method::DELETE
+    } else {
+        Method::PUT
+    };
+    signed
+        .submit(&form, method, &format!("/api/v1/repositories/{id}/star"), None)
+        .await?;
+    Ok(back(format!("/repositories/{id}")))
+}
+
+/// How the tag page orders findings (`?sort=`).
+fn sort_findings(findings: &mut [Value], sort: &str) {
+    let package = |v: &Value| text(&v["packages"][0][0]);
+    match sort {
+        "severity_asc" => findings.sort_by_key(|v| std::cmp::Reverse(severity_rank(&text(&v["severity"])))),
+        "id" => findings.sort_by_key(|v| text(&v["id"])),
+        "package" => findings.sort_by_key(package),
+        _ => findings.sort_by_key(|v| severity_rank(&text(&v["severity"]))),
+    }
+}
+
+/// `GET /tags/{id}`: findings merged across backends, sortable, with each backend's state.
+pub async fn tag(signed: Signed, Path(raw): Path<String>, Query(query): Query<Fields>) -> Result<Response, PageError> {
+    let id = id(&raw)?;
+    let answer = signed.get(&format!("/api/v1/tags/{id}/vulnerabilities")).await?;
+    let (tag, security) = (&answer["tag"], &answer["security"]);
+    let sort = field(&query, "sort");
+    let mut findings = array(&security["vulnerabilities"]).to_vec();
+    sort_findings(&mut findings, sort);
+    let severity_order = if sort.is_empty() || sort == "severity" {
+        "severity_asc"
+    } else {
+        "severity"
+    };
+    let backends = security["backends"].as_object().cloned().unwrap_or_default();
+    let body = html! {
+        p.meta { "Digest " (digest(&tag["digest"])) " · " (security_badge(security["status"].as_str().unwrap_or_default(), &security["counts"])) }
+        h2 { "Scanners" }
+        ul #backends {
+            @for (name, state) in &backends { li { strong { (name) } ": " (text(state)) } }
+            @if backends.is_empty() { li { "No scanner is configured." } }
+        }
+        h2 { "Vulnerabilities" }
+        @if findings.is_empty() {
+            p.empty { "No vulnerabilities reported by the scanners that finished." }
+        } @else {
+            table #vulnerabilities {
+                thead {
+                    tr {
+                        th { a href={ "?sort=id" } { "Identifier" } }
+                        th aria-sort=(aria_sort(sort)) { a href={ "?sort=" (severity_order) } #sort-severity { "Severity" } }
+                        th { a href={ "?sort=package" } { "Package" } }
+                        th { "Fixed in" }
+                        th { "Found by" }
+                        th { "Links" }
+                    }
+                }
+                tbody {
+                    @for v in &findings {
+                        tr {
+                            td { (text(&v["id"])) }
+                            td { span class={ "sev sev-" (text(&v["severity"]).to_ascii_lowercase()) } { (text(&v["severity"])) } }
+                            td {
+                                @for p in array(&v["packages"]) {
+                                    div { (text(&p[0])) @if !p[1].is_null() { " " (text(&p[1])) } }
+                                }
+                            }
+                            td { @for f in array(&v["fixed_in"]) { div { (text(f)) } } }
+                            td { (array(&v["found_by"]).iter().map(text).collect::<Vec<_>>().join(", ")) }
+                            td {
+                                @for l in array(&v["links"]) {
+                                    @let link = text(l);
+                                    @if link.starts_with("https://") || link.starts_with("http://") {
+                                        div { a href=(link) rel="noopener noreferrer" { (link) } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(signed.page(&format!("{}:{}", text(&tag["repository"]), text(&tag["name"])), body))
+}
+
+fn aria_sort(sort: &str) -> &'static str {
+    match sort {
+        "" | "severity" => "descending",
+        "severity_asc" => "ascending",
+        _ => "none",
+    }
+}

@@ -1,0 +1,98 @@
+//! The signed-in user's application tokens.
+
+use super::Fields;
+use super::array;
+use super::back;
+use super::field;
+use super::id;
+use crate::web::PageError;
+use crate::web::Signed;
+use crate::web::views::button_form;
+use crate::web::views::csrf_field;
+use crate::web::views::none;
+use crate::web::views::notice;
+use crate::web::views::text;
+use crate::web::views::when;
+use axum::Form;
+use axum::extract::Path;
+use axum::http::Method;
+use axum::response::Response;
+use maud::html;
+use serde_json::Value;
+use serde_json::json;
+
+fn tokens_page(signed: &Signed, tokens: &Value, created: Option<&Value>) -> Response {
+    let body = html! {
+        @if let Some(created) = created {
+            (notice(html! {
+                p { "Token for " strong { (text(&created["application"])) } " — copy it now, it is shown only once:" }
+                p { code #new-token { (text(&created["plain_token"])) } }
+            }))
+        }
+        @if array(tokens).is_empty() { (none("application tokens")) }
+        @else {
+            table {
+                thead { tr { th { "Application" } th { "Created" } th { "" } } }
+                tbody {
+                    @for t in array(tokens) {
+                        tr {
+                            td { (text(&t["application"])) }
+                            td { (when(&t["created_at"])) }
+                            td { (button_form(&format!("/tokens/{}/revoke", t["id"]), &signed.csrf, &[], "Revoke", "danger")) }
+                        }
+                    }
+                }
+            }
+        }
+        form.card method="post" action="/tokens" {
+            h2 { "New application token" }
+            (csrf_field(&signed.csrf))
+            label for="application" { "Application" }
+            input #application name="application" required;
+            button type="submit" { "Create token" }
+        }
+    };
+    signed.page("Application tokens", body)
+}
+
+/// `GET /tokens`: the signed-in user's application tokens.
+pub async fn tokens(signed: Signed) -> Result<Response, PageError> {
+    let tokens = signed
+        .get(&format!("/api/v1/users/{}/application_tokens", signed.user.id))
+        .await?;
+    Ok(tokens_page(&signed, &tokens, None))
+}
+
+/// `POST /tokens`: answers with the page showing the new token once (no redirect, so the
+/// secret is never in a URL or a later page).
+pub async fn create_token(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
+    let path = format!("/api/v1/users/{}/application_tokens", signed.user.id);
+    let created = signed
+        .submit(
+            &form,
+            Method::POST,
+            &path,
+            Some(json!({"application": field(&form, "application")})),
+        )
+        .await?;
+    let tokens = signed.get(&path).await?;
+    Ok(tokens_page(&signed, &tokens, Some(&created)))
+}
+
+/// `POST /tokens/{id}/revoke`.
+pub async fn revoke_token(
+    signed: Signed,
+    Path(raw): Path<String>,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    let id = id(&raw)?;
+    signed
+        .submit(
+            &form,
+            Method::DELETE,
+            &format!("/api/v1/users/{}/application_tokens/{id}", signed.user.id),
+            None,
+        )
+        .await?;
+    Ok(back("/tokens".into()))
+}
