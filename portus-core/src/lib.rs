@@ -14,6 +14,7 @@
 //! ```
 
 pub mod access;
+pub mod account;
 pub mod error;
 pub mod memory;
 pub mod model;
