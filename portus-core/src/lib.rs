@@ -16,6 +16,7 @@
 pub mod access;
 pub mod account;
 pub mod error;
+pub mod kept_access;
 pub mod memory;
 pub mod model;
 pub mod naming;
