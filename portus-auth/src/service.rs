@@ -2,11 +2,11 @@
 //! requested scope action against the policy store, sign the token, and manage refresh tokens.
 
 use portus_core::prelude::*;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use portus_core::access::{GrantedAccess, authorize_scopes, decide_scopes, wanted_namespaces};
 use portus_core::account::check_usable;
+use portus_core::kept_access::KeptAccess;
 use portus_core::model::{NamespaceAccess, NamespaceRef, PasswordHash, User};
 use portus_core::policy::{Caller, PolicyConfig};
 use portus_core::scope::{Scope, parse_scopes};
@@ -115,7 +115,10 @@ pub struct TokenService {
     issuer: TokenIssuer,
     config: TokenServiceConfig,
     cache: Option<CredentialCache>,
-    kept: Mutex<HashMap<(String, Vec<String>), KeptAccess>>,
+    /// The store's namespace role as repeated logins ask it: decorated with [`KeptAccess`]
+    /// while verified credentials are cached, so a repeated login may skip the lookup while
+    /// the store's change marker stands still.
+    access: Arc<dyn NamespaceStore>,
 }
 
 /// Most cached credentials (a few MiB at most).
@@ -148,15 +151,6 @@ fn has_lockout_state(user: &User) -> bool {
     user.failed_logins > 0 || user.locked_until.is_some()
 }
 
-/// What a repeated login read from the store, kept while the store's change marker read before
-/// the lookup is still the current one (any commit anywhere changes it).
-struct KeptAccess {
-    marker: Vec<u8>,
-    user: User,
-    access: Vec<Option<NamespaceAccess>>,
-    at: std::time::Instant,
-}
-
 impl TokenService {
     /// A service over `store` that tries `authenticators` in order (the first that knows the
     /// user decides) and signs with `issuer`.
@@ -167,13 +161,24 @@ impl TokenService {
         config: TokenServiceConfig,
     ) -> Self {
         let cache = CredentialCache::new(config.credential_cache_ttl, CREDENTIAL_CACHE_CAPACITY);
+        // Lookups are kept no longer than verified credentials: with no credential cache,
+        // repeated logins take the full path and never ask this role.
+        let access: Arc<dyn NamespaceStore> = if config.credential_cache_ttl.is_zero() {
+            store.clone()
+        } else {
+            Arc::new(KeptAccess::new(
+                store.clone(),
+                config.credential_cache_ttl,
+                KEPT_ACCESS_CAPACITY,
+            ))
+        };
         TokenService {
             store,
             authenticators,
             issuer,
             config,
             cache,
-            kept: Mutex::new(HashMap::new()),
+            access,
         }
     }
 
@@ -370,7 +375,8 @@ impl TokenService {
     /// A repeated password login the credential cache vouches for, answered with one store
     /// lookup for the user and the namespaces the scopes name (instead of one for the user,
     /// then one for the namespaces), or with none while the store's change marker shows that
-    /// nothing was committed since the same lookup was made. Only the case where [`authenticate`](Self::authenticate)
+    /// nothing was committed since the same lookup was made (the [`KeptAccess`] decorator of
+    /// `self.access`). Only the case where [`authenticate`](Self::authenticate)
     /// would succeed without side effects is served here: the cached password hash is still
     /// the user's, the account is usable ([`check_usable`]) and has no failed logins counted. Anything
     /// else (`None`) takes the full path, which decides, refuses and counts.
@@ -387,30 +393,8 @@ impl TokenService {
             return Ok(None);
         };
         let wanted = wanted_namespaces(scopes);
-        let key = (
-            username.to_owned(),
-            wanted
-                .iter()
-                .map(|n| match n {
-                    NamespaceRef::Global => String::new(),
-                    NamespaceRef::Named(name) => (*name).to_owned(),
-                })
-                .collect::<Vec<_>>(),
-        );
-        // The marker is read before the lookup: a commit after it changes the marker, so what
-        // the lookup read is never kept past a change.
-        let marker = self.store.change_marker();
-        let (user, access) = match marker.as_ref().and_then(|m| self.kept_access(&key, m)) {
-            Some(kept) => kept,
-            None => {
-                let Some(found) = self.store.user_and_namespaces_access(username, &wanted).await? else {
-                    return Ok(None);
-                };
-                if let Some(marker) = marker {
-                    self.keep_access(key, marker, &found);
-                }
-                found
-            }
+        let Some((user, access)) = self.access.user_and_namespaces_access(username, &wanted).await? else {
+            return Ok(None);
         };
         let clean = password_proof_holds(&user, &hash)
             && check_usable(&user, portus_core::model::now()).is_ok()
@@ -443,29 +427,6 @@ impl TokenService {
         usable(&user, portus_core::model::now(), "refresh token").map_err(|_| Error::InvalidRefreshToken)?;
         self.grant(Some(&user), &scopes, Some(refresh_token.clone()), None)
             .await
-    }
-
-    fn kept_access(&self, key: &(String, Vec<String>), marker: &[u8]) -> Option<(User, Vec<Option<NamespaceAccess>>)> {
-        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = kept.get(key)?;
-        (entry.marker == marker && entry.at.elapsed() < self.config.credential_cache_ttl)
-            .then(|| (entry.user.clone(), entry.access.clone()))
-    }
-
-    fn keep_access(&self, key: (String, Vec<String>), marker: Vec<u8>, found: &(User, Vec<Option<NamespaceAccess>>)) {
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        if kept.len() >= KEPT_ACCESS_CAPACITY {
-            kept.clear();
-        }
-        kept.insert(
-            key,
-            KeptAccess {
-                marker,
-                user: found.0.clone(),
-                access: found.1.clone(),
-                at: std::time::Instant::now(),
-            },
-        );
     }
 
     /// Signs a token for what policy grants `user` of `scopes`; `prefetched` is the user's
