@@ -265,8 +265,8 @@ impl OidcProvider {
         portus_core::naming::validate_username(&username)
             .map_err(|e| refused("the provider's user name is not a valid portus name", e))?;
         let user = self.local_user(&username, verified_email).await?;
-        if !user.enabled || user.is_locked(portus_core::model::now()) {
-            info!(user = %user.username, "OpenID Connect sign-in refused: user disabled or locked");
+        if let Err(refusal) = portus_core::account::check_usable(&user, portus_core::model::now()) {
+            info!(user = %user.username, %refusal, "OpenID Connect sign-in refused");
             return Err(Error::InvalidCredentials);
         }
         Ok(user)

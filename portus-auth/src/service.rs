@@ -1,10 +1,11 @@
 //! The token endpoint's logic, independent of HTTP: authenticate the caller, authorize every
 //! requested scope action against the policy store, sign the token, and manage refresh tokens.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use portus_core::access::{GrantedAccess, authorize_scopes, decide_scopes, wanted_namespaces};
+use portus_core::account::check_usable;
+use portus_core::kept_access::KeptAccess;
 use portus_core::model::{NamespaceAccess, NamespaceRef, PasswordHash, User};
 use portus_core::policy::{Caller, PolicyConfig};
 use portus_core::prelude::*;
@@ -114,7 +115,10 @@ pub struct TokenService {
     issuer: TokenIssuer,
     config: TokenServiceConfig,
     cache: Option<CredentialCache>,
-    kept: Mutex<HashMap<(String, Vec<String>), KeptAccess>>,
+    /// The store's namespace role as repeated logins ask it: decorated with [`KeptAccess`]
+    /// while verified credentials are cached, so a repeated login may skip the lookup while
+    /// the store's change marker stands still.
+    access: Arc<dyn NamespaceStore>,
 }
 
 /// Most cached credentials (a few MiB at most).
@@ -127,23 +131,24 @@ const KEPT_ACCESS_CAPACITY: usize = 10_000;
 /// of the decision.
 type Prefetched<'s> = (Vec<NamespaceRef<'s>>, Vec<Option<NamespaceAccess>>);
 
-/// Whether a cached password proof still holds for `user`: enabled, same password hash.
+/// Whether a cached password proof still holds for `user`: same password hash. Whether the
+/// account may be used is [`check_usable`]'s to say, not the proof's.
 fn password_proof_holds(user: &User, hash: &PasswordHash) -> bool {
-    user.enabled && user.password_hash.as_ref() == Some(hash)
+    user.password_hash.as_ref() == Some(hash)
+}
+
+/// The one account-state rule ([`check_usable`]) as the credential paths answer it: a disabled
+/// or locked account is refused exactly like wrong credentials; the reason goes to the log.
+fn usable(user: &User, now: chrono::DateTime<chrono::Utc>, credential: &'static str) -> Result<()> {
+    check_usable(user, now).map_err(|refusal| {
+        info!(user = %user.username, credential, %refusal, "login refused");
+        Error::InvalidCredentials
+    })
 }
 
 /// Whether `user` has failed logins counted or a lock set (expired or not).
 fn has_lockout_state(user: &User) -> bool {
     user.failed_logins > 0 || user.locked_until.is_some()
-}
-
-/// What a repeated login read from the store, kept while the store's change marker read before
-/// the lookup is still the current one (any commit anywhere changes it).
-struct KeptAccess {
-    marker: Vec<u8>,
-    user: User,
-    access: Vec<Option<NamespaceAccess>>,
-    at: std::time::Instant,
 }
 
 impl TokenService {
@@ -156,13 +161,24 @@ impl TokenService {
         config: TokenServiceConfig,
     ) -> Self {
         let cache = CredentialCache::new(config.credential_cache_ttl, CREDENTIAL_CACHE_CAPACITY);
+        // Lookups are kept no longer than verified credentials: with no credential cache,
+        // repeated logins take the full path and never ask this role.
+        let access: Arc<dyn NamespaceStore> = if config.credential_cache_ttl.is_zero() {
+            store.clone()
+        } else {
+            Arc::new(KeptAccess::new(
+                store.clone(),
+                config.credential_cache_ttl,
+                KEPT_ACCESS_CAPACITY,
+            ))
+        };
         TokenService {
             store,
             authenticators,
             issuer,
             config,
             cache,
-            kept: Mutex::new(HashMap::new()),
+            access,
         }
     }
 
@@ -181,21 +197,19 @@ impl TokenService {
         &self.store
     }
 
-    /// Verifies a user name and secret and returns the enabled user they belong to.
+    /// Verifies a user name and secret and returns the usable user they belong to.
     ///
-    /// Unknown users, wrong secrets and disabled users all give
+    /// Unknown users, wrong secrets and disabled or locked users all give
     /// [`Error::InvalidCredentials`].
     pub async fn authenticate(&self, username: &str, secret: &Secret) -> Result<(User, AuthMethod)> {
         let outcome = self.check_credentials(username, secret).await?;
-        // Lockout is decided after the credentials were checked, so a locked account costs the
-        // same time as any other and its state cannot be probed by timing.
+        // The account's state is decided after the credentials were checked, so a disabled or
+        // locked account costs the same time as any other and its state cannot be probed by
+        // timing.
         let now = portus_core::model::now();
         match outcome {
-            Some((user, _)) if user.is_locked(now) => {
-                info!(user = username, "login refused: account is locked");
-                Err(Error::InvalidCredentials)
-            }
             Some((user, method)) => {
+                usable(&user, now, "password or application token")?;
                 if has_lockout_state(&user) {
                     self.store.set_user_lock(user.id, None).await?;
                 }
@@ -234,7 +248,7 @@ impl TokenService {
     }
 
     /// Runs the authenticators (or finds a still-valid earlier verification); `Some` for valid
-    /// credentials of an enabled user.
+    /// credentials of a user in the store, whatever the account's state.
     async fn check_credentials(&self, username: &str, secret: &Secret) -> Result<Option<(User, AuthMethod)>> {
         if let Some(cache) = &self.cache
             && let Some(proof) = cache.get(username, secret)
@@ -254,14 +268,11 @@ impl TokenService {
     }
 
     /// The user, when what a cached verification proved still holds in the store: same
-    /// password hash, application token not revoked (and still theirs), user enabled.
+    /// password hash, application token not revoked (and still theirs).
     async fn cached_proof_holds(&self, username: &str, proof: &Proof) -> Result<Option<User>> {
         let Some(user) = self.store.user_by_name(username).await? else {
             return Ok(None);
         };
-        if !user.enabled {
-            return Ok(None);
-        }
         let holds = match proof {
             Proof::Password(hash) => password_proof_holds(&user, hash),
             Proof::AppToken(id) => self.store.list_app_tokens(user.id).await?.iter().any(|t| t.id == *id),
@@ -275,11 +286,7 @@ impl TokenService {
                 AuthOutcome::Authenticated(identity) => {
                     let user = self.store.user_by_name(&identity.username).await?;
                     return Ok(match user {
-                        Some(user) if user.enabled => Some((user, identity.method)),
-                        Some(_) => {
-                            info!(user = username, "login refused: user is disabled");
-                            None
-                        }
+                        Some(user) => Some((user, identity.method)),
                         None => {
                             info!(
                                 user = username,
@@ -298,17 +305,22 @@ impl TokenService {
         Ok(None)
     }
 
-    /// The enabled user an application token belongs to (API `Authorization: Bearer`).
+    /// The usable user an application token belongs to (REST API `Authorization: Bearer` and
+    /// `Portus-Auth`). Unknown tokens and disabled or locked users give
+    /// [`Error::InvalidCredentials`].
     pub async fn authenticate_app_token(&self, secret: &Secret) -> Result<User> {
         let token = self
             .store
             .app_token_by_hash(&secret_digest(secret))
             .await?
             .ok_or(Error::InvalidCredentials)?;
-        match self.store.user_by_id(token.user_id).await? {
-            Some(user) if user.enabled => Ok(user),
-            _ => Err(Error::InvalidCredentials),
-        }
+        let user = self
+            .store
+            .user_by_id(token.user_id)
+            .await?
+            .ok_or(Error::InvalidCredentials)?;
+        usable(&user, portus_core::model::now(), "application token")?;
+        Ok(user)
     }
 
     /// The account lockout settings.
@@ -363,9 +375,10 @@ impl TokenService {
     /// A repeated password login the credential cache vouches for, answered with one store
     /// lookup for the user and the namespaces the scopes name (instead of one for the user,
     /// then one for the namespaces), or with none while the store's change marker shows that
-    /// nothing was committed since the same lookup was made. Only the case where [`authenticate`](Self::authenticate)
+    /// nothing was committed since the same lookup was made (the [`KeptAccess`] decorator of
+    /// `self.access`). Only the case where [`authenticate`](Self::authenticate)
     /// would succeed without side effects is served here: the cached password hash is still
-    /// the user's, the user is enabled, not locked and has no failed logins counted. Anything
+    /// the user's, the account is usable ([`check_usable`]) and has no failed logins counted. Anything
     /// else (`None`) takes the full path, which decides, refuses and counts.
     async fn repeated_login<'s>(
         &self,
@@ -380,32 +393,12 @@ impl TokenService {
             return Ok(None);
         };
         let wanted = wanted_namespaces(scopes);
-        let key = (
-            username.to_owned(),
-            wanted
-                .iter()
-                .map(|n| match n {
-                    NamespaceRef::Global => String::new(),
-                    NamespaceRef::Named(name) => (*name).to_owned(),
-                })
-                .collect::<Vec<_>>(),
-        );
-        // The marker is read before the lookup: a commit after it changes the marker, so what
-        // the lookup read is never kept past a change.
-        let marker = self.store.change_marker();
-        let (user, access) = match marker.as_ref().and_then(|m| self.kept_access(&key, m)) {
-            Some(kept) => kept,
-            None => {
-                let Some(found) = self.store.user_and_namespaces_access(username, &wanted).await? else {
-                    return Ok(None);
-                };
-                if let Some(marker) = marker {
-                    self.keep_access(key, marker, &found);
-                }
-                found
-            }
+        let Some((user, access)) = self.access.user_and_namespaces_access(username, &wanted).await? else {
+            return Ok(None);
         };
-        let clean = password_proof_holds(&user, &hash) && !has_lockout_state(&user);
+        let clean = password_proof_holds(&user, &hash)
+            && check_usable(&user, portus_core::model::now()).is_ok()
+            && !has_lockout_state(&user);
         Ok(clean.then_some((user, (wanted, access))))
     }
 
@@ -429,33 +422,11 @@ impl TokenService {
             .store
             .user_by_id(stored.user_id)
             .await?
-            .filter(|u| u.enabled)
             .ok_or(Error::InvalidRefreshToken)?;
+        // Refused like an unknown refresh token: the caller cannot tell the account's state.
+        usable(&user, portus_core::model::now(), "refresh token").map_err(|_| Error::InvalidRefreshToken)?;
         self.grant(Some(&user), &scopes, Some(refresh_token.clone()), None)
             .await
-    }
-
-    fn kept_access(&self, key: &(String, Vec<String>), marker: &[u8]) -> Option<(User, Vec<Option<NamespaceAccess>>)> {
-        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = kept.get(key)?;
-        (entry.marker == marker && entry.at.elapsed() < self.config.credential_cache_ttl)
-            .then(|| (entry.user.clone(), entry.access.clone()))
-    }
-
-    fn keep_access(&self, key: (String, Vec<String>), marker: Vec<u8>, found: &(User, Vec<Option<NamespaceAccess>>)) {
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        if kept.len() >= KEPT_ACCESS_CAPACITY {
-            kept.clear();
-        }
-        kept.insert(
-            key,
-            KeptAccess {
-                marker,
-                user: found.0.clone(),
-                access: found.1.clone(),
-                at: std::time::Instant::now(),
-            },
-        );
     }
 
     /// Signs a token for what policy grants `user` of `scopes`; `prefetched` is the user's
@@ -913,6 +884,96 @@ mod tests {
             svc.refresh(&refresh, None, &[]).await,
             Err(Error::InvalidRefreshToken)
         ));
+    }
+
+    /// Locks alice the way the issue describes: `max_failures` wrong passwords in a row.
+    async fn lock_by_failed_logins(svc: &TokenService, store: &InMemoryStore) -> portus_core::model::UserId {
+        for _ in 0..svc.lockout().max_failures {
+            assert!(svc.issue(request(alice("wrong"), &[])).await.is_err());
+        }
+        let user = store.user_by_name("alice").await.unwrap().unwrap();
+        assert!(user.is_locked(portus_core::model::now()), "{user:?}");
+        user.id
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_issued_before_a_lock_gets_nothing_while_locked() {
+        let store = store_with_alice().await;
+        let svc = service(store.clone());
+        let mut req = request(alice("alicepass"), &[]);
+        req.offline = true;
+        let refresh = svc.issue(req).await.unwrap().refresh_token.expect("refresh token");
+        let scopes = ["repository:alice/app:pull".to_owned()];
+        svc.refresh(&refresh, None, &scopes).await.unwrap();
+
+        let alice_id = lock_by_failed_logins(&svc, &store).await;
+        let refused = svc.refresh(&refresh, None, &scopes).await;
+        assert!(
+            matches!(refused, Err(Error::InvalidRefreshToken)),
+            "refused exactly like a forged refresh token: {refused:?}"
+        );
+        // The refusal is the account's state, nothing else: unlocked, the token works again.
+        store.set_user_lock(alice_id, None).await.unwrap();
+        svc.refresh(&refresh, None, &scopes).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_application_token_of_a_locked_user_gets_nothing() {
+        let store = store_with_alice().await;
+        let svc = service(store.clone());
+        let alice_id = store.user_by_name("alice").await.unwrap().unwrap().id;
+        let token = generate_secret(crate::password::APP_TOKEN_PREFIX).unwrap();
+        store.create_app_token(alice_id, "ci", &token.digest).await.unwrap();
+        let as_password = || Credentials::Password {
+            username: "alice".into(),
+            secret: token.plain.clone(),
+        };
+        svc.issue(request(as_password(), &[])).await.unwrap();
+        svc.authenticate_app_token(&token.plain).await.unwrap();
+
+        lock_by_failed_logins(&svc, &store).await;
+        assert!(
+            matches!(
+                svc.issue(request(as_password(), &[])).await,
+                Err(Error::InvalidCredentials)
+            ),
+            "as docker password"
+        );
+        assert!(
+            matches!(
+                svc.authenticate_app_token(&token.plain).await,
+                Err(Error::InvalidCredentials)
+            ),
+            "as API credential"
+        );
+        store.set_user_lock(alice_id, None).await.unwrap();
+        svc.issue(request(as_password(), &[])).await.unwrap();
+        svc.authenticate_app_token(&token.plain).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_application_token_of_a_disabled_user_gets_nothing() {
+        let store = store_with_alice().await;
+        let svc = service(store.clone());
+        let alice_id = store.user_by_name("alice").await.unwrap().unwrap().id;
+        let token = generate_secret(crate::password::APP_TOKEN_PREFIX).unwrap();
+        store.create_app_token(alice_id, "ci", &token.digest).await.unwrap();
+        let as_password = || Credentials::Password {
+            username: "alice".into(),
+            secret: token.plain.clone(),
+        };
+        svc.issue(request(as_password(), &[])).await.unwrap();
+        store.set_user_enabled(alice_id, false).await.unwrap();
+        assert!(matches!(
+            svc.issue(request(as_password(), &[])).await,
+            Err(Error::InvalidCredentials)
+        ));
+        assert!(matches!(
+            svc.authenticate_app_token(&token.plain).await,
+            Err(Error::InvalidCredentials)
+        ));
+        // Refused without counting a failure: the secret was right, the account is not usable.
+        assert_eq!(store.user_by_id(alice_id).await.unwrap().unwrap().failed_logins, 0);
     }
 
     #[tokio::test]

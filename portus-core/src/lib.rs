@@ -14,8 +14,10 @@
 //! ```
 
 pub mod access;
+pub mod account;
 mod action;
 pub mod error;
+pub mod kept_access;
 pub mod memory;
 pub mod model;
 pub mod naming;

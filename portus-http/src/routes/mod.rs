@@ -146,6 +146,8 @@ async fn json_errors(response: axum::response::Response) -> axum::response::Resp
 }
 
 #[cfg(test)]
+mod account_tests;
+#[cfg(test)]
 mod tests;
 
 /// The token issuer of the tests: a fresh ES256 key, issuer `portus.test`, 5-minute tokens.

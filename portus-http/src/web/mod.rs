@@ -21,6 +21,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use portus_core::account::check_usable;
 use portus_core::model::User;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -208,8 +209,8 @@ impl IntoResponse for PageError {
 }
 
 /// The signed-in user of a page request; pages that need one redirect to the sign-in page
-/// without it. The user is read from the store on every request, so disabling or locking an
-/// account ends its sessions at once.
+/// without it. The user is read from the store on every request and judged by
+/// [`check_usable`], so disabling or locking an account ends its sessions at once.
 pub struct Signed {
     web: Arc<Web>,
     /// The user, as the store has it now.
@@ -237,8 +238,11 @@ impl FromRequestParts<AppState> for Signed {
             .user_by_id(session.user_id)
             .await
             .map_err(|e| PageError::from(e).into_response())?;
+        // The same account-state rule as every other credential: a disabled or locked user's
+        // session ends here, at their next request.
+        let now = portus_core::model::now();
         match user {
-            Some(user) if user.enabled && !user.is_locked(portus_core::model::now()) => Ok(Signed {
+            Some(user) if check_usable(&user, now).is_ok() => Ok(Signed {
                 web,
                 user,
                 csrf: session.csrf,

@@ -438,6 +438,32 @@ async fn pages_carry_security_headers_and_assets_are_served_locally() {
     );
 }
 
+#[tokio::test]
+async fn a_signed_in_user_who_gets_locked_is_signed_out() {
+    let site = site().await;
+    let session = site.sign_in("alice", "alice-password").await.unwrap();
+    assert_eq!(site.get("/", &session).await.status, StatusCode::OK);
+    // Someone else fails alice's password until the account locks (3 in this site).
+    for _ in 0..3 {
+        site.sign_in("alice", "nope").await.unwrap_err();
+    }
+    let alice = site.store.user_by_name("alice").await.unwrap().unwrap();
+    assert!(alice.is_locked(portus_core::model::now()), "{alice:?}");
+    for path in ["/", "/tokens", "/namespaces"] {
+        let page = site.get(path, &session).await;
+        assert_eq!(
+            (page.status, page.location.as_deref()),
+            (StatusCode::SEE_OTHER, Some("/sign_in")),
+            "{path}"
+        );
+    }
+    // The session ended for good: unlocking does not bring it back, signing in again does.
+    site.store.set_user_lock(alice.id, None).await.unwrap();
+    assert_eq!(site.get("/", &session).await.status, StatusCode::SEE_OTHER);
+    let again = site.sign_in("alice", "alice-password").await.unwrap();
+    assert_eq!(site.get("/", &again).await.status, StatusCode::OK);
+}
+
 /// Sign in with OpenID Connect against a provider served on 127.0.0.1 by the test: discovery,
 /// keys, an authorization endpoint that signs its one user in at once, and a token endpoint
 /// that checks the client, the code, the redirect URL and PKCE like a real provider.
