@@ -299,6 +299,55 @@ mod tests {
         );
     }
 
+    /// Stored values the model does not know: an unknown enum value is `Invalid`, a malformed
+    /// JSON column or a value of the wrong type is a backend failure.
+    #[tokio::test]
+    async fn undecodable_rows_are_errors_of_their_kind() {
+        use crate::ErrorKind;
+        let store = fresh().await; // one connection: the pragma holds for every query
+        let alice = crate::testing::user(&store, "alice").await;
+        let namespace = alice.personal_namespace.unwrap();
+        let record = crate::model::ScanRecord {
+            digest: "sha256:a".into(),
+            backend: "clair".into(),
+            state: crate::model::ScanState::Pending,
+            report: None,
+            error: None,
+            attempts: 0,
+            updated_at: crate::model::now(),
+            next_attempt_at: None,
+        };
+        store.put_scan_record(&record).await.unwrap();
+        let run = |sql: &'static str| sqlx::query(sql).execute(store.pool());
+        run("PRAGMA ignore_check_constraints = ON").await.unwrap();
+
+        run("UPDATE namespaces SET visibility = 'secret' WHERE NOT global")
+            .await
+            .unwrap();
+        let err = store.namespace_by_id(namespace).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{err:?}");
+        run("UPDATE namespaces SET visibility = 'private' WHERE NOT global")
+            .await
+            .unwrap();
+
+        run("UPDATE team_members SET role = 'boss'").await.unwrap();
+        let err = store.memberships(alice.id).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{err:?}");
+
+        run("UPDATE scan_records SET report = 'not json'").await.unwrap();
+        let err = store.scan_records(None).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Backend, "{err:?}");
+        run("UPDATE scan_records SET report = NULL, state = 'lost'")
+            .await
+            .unwrap();
+        let err = store.scan_records(None).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{err:?}");
+
+        run("UPDATE users SET username = X'00'").await.unwrap();
+        let err = store.user_by_id(alice.id).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Backend, "{err:?}");
+    }
+
     #[tokio::test]
     async fn read_only_database_is_unavailable_not_a_crash() {
         let dir = tempfile::tempdir().unwrap();
