@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::model::{
     Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
     NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate, NewActivity, NewNamespace, NewUser, PasswordHash,
-    RefreshToken, RefreshTokenId, Repository, RepositoryId, Role, ScanRecord, ScanState, SearchHits, StoredEvent,
-    TagChange, TagId, TagRecord, Team, TeamId, TeamMember, TeamUpdate, User, UserId, Visibility,
+    RefreshToken, RefreshTokenId, Repository, RepositoryId, Role, ScanRecord, SearchHits, StoredEvent, TagChange,
+    TagId, TagRecord, Team, TeamId, TeamMember, TeamUpdate, User, UserId, Visibility,
 };
 use crate::naming::{
     first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name, validate_username,
@@ -17,14 +17,10 @@ use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::wal_index::WalIndex;
-
-const WHAT: &str = "policy store";
 
 // SQLite has no row locks: its single writer already serializes claims.
 const ROW_LOCK: &str = "";
@@ -58,7 +54,7 @@ fn migrator() -> Migrator {
 /// Maps a database error to the core error kinds (see `sql::classify`): lock contention, I/O,
 /// read-only and full databases are temporary.
 fn db_error(error: sqlx::Error) -> Error {
-    super::sql::classify(error, WHAT, |db| {
+    super::sql::classify(error, super::sql::WHAT, |db| {
         // Primary result codes: SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_READONLY 8,
         // SQLITE_IOERR 10, SQLITE_FULL 13, SQLITE_CANTOPEN 14, SQLITE_PROTOCOL 15 (a WAL lock
         // another process holds too long).
@@ -128,7 +124,7 @@ impl SqliteStore {
     }
 }
 
-super::sql::sql_policy_store!(SqliteStore, Sqlite, SqliteRow);
+super::sql::sql_policy_store!(SqliteStore, Sqlite);
 
 #[cfg(test)]
 mod tests {
