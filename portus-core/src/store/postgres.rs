@@ -5,8 +5,8 @@ use std::time::Duration;
 use crate::model::{
     Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
     NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate, NewActivity, NewNamespace, NewUser, PasswordHash,
-    RefreshToken, RefreshTokenId, Repository, RepositoryId, Role, ScanRecord, ScanState, SearchHits, StoredEvent,
-    TagChange, TagId, TagRecord, Team, TeamId, TeamMember, TeamUpdate, User, UserId, Visibility,
+    RefreshToken, RefreshTokenId, Repository, RepositoryId, Role, ScanRecord, SearchHits, StoredEvent, TagChange,
+    TagId, TagRecord, Team, TeamId, TeamMember, TeamUpdate, User, UserId, Visibility,
 };
 use crate::naming::{
     first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name, validate_username,
@@ -15,10 +15,8 @@ use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
-
-const WHAT: &str = "policy store";
 
 // Claims skip rows another instance is claiming instead of queueing behind them.
 const ROW_LOCK: &str = " FOR UPDATE SKIP LOCKED";
@@ -52,7 +50,7 @@ fn migrator() -> Migrator {
 /// Maps a database error to the core error kinds (see `sql::classify`): lost connections,
 /// shutdowns, serialization failures and exhausted resources are temporary.
 fn db_error(error: sqlx::Error) -> Error {
-    super::sql::classify(error, WHAT, |db| {
+    super::sql::classify(error, super::sql::WHAT, |db| {
         // SQLSTATE classes 08 (connection), 53 (resources), 57 (operator intervention, e.g.
         // shutdown) and 40001/40P01 (serialization failure, deadlock): retrying may work.
         let code = db.code().unwrap_or_default();
@@ -96,7 +94,7 @@ impl PostgresStore {
     }
 }
 
-super::sql::sql_policy_store!(PostgresStore, Postgres, PgRow);
+super::sql::sql_policy_store!(PostgresStore, Postgres);
 
 #[cfg(test)]
 mod tests {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::model::{
     Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
     NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate, NewActivity, NewNamespace, NewUser, PasswordHash,
-    RefreshToken, RefreshTokenId, Repository, RepositoryId, Role, ScanRecord, ScanState, SearchHits, StoredEvent,
-    TagChange, TagId, TagRecord, Team, TeamId, TeamMember, TeamUpdate, User, UserId, Visibility,
+    RefreshToken, RefreshTokenId, Repository, RepositoryId, Role, ScanRecord, SearchHits, StoredEvent, TagChange,
+    TagId, TagRecord, Team, TeamId, TeamMember, TeamUpdate, User, UserId, Visibility,
 };
 use crate::naming::{
     first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name, validate_username,
@@ -17,14 +17,10 @@ use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::wal_index::WalIndex;
-
-const WHAT: &str = "policy store";
 
 // SQLite has no row locks: its single writer already serializes claims.
 const ROW_LOCK: &str = "";
@@ -58,7 +54,7 @@ fn migrator() -> Migrator {
 /// Maps a database error to the core error kinds (see `sql::classify`): lock contention, I/O,
 /// read-only and full databases are temporary.
 fn db_error(error: sqlx::Error) -> Error {
-    super::sql::classify(error, WHAT, |db| {
+    super::sql::classify(error, super::sql::WHAT, |db| {
         // Primary result codes: SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_READONLY 8,
         // SQLITE_IOERR 10, SQLITE_FULL 13, SQLITE_CANTOPEN 14, SQLITE_PROTOCOL 15 (a WAL lock
         // another process holds too long).
@@ -128,7 +124,7 @@ impl SqliteStore {
     }
 }
 
-super::sql::sql_policy_store!(SqliteStore, Sqlite, SqliteRow);
+super::sql::sql_policy_store!(SqliteStore, Sqlite);
 
 #[cfg(test)]
 mod tests {
@@ -297,6 +293,55 @@ mod tests {
             store.namespace(NamespaceRef::Global).await.unwrap().is_some(),
             "migrations ran once"
         );
+    }
+
+    /// Stored values the model does not know: an unknown enum value is `Invalid`, a malformed
+    /// JSON column or a value of the wrong type is a backend failure.
+    #[tokio::test]
+    async fn undecodable_rows_are_errors_of_their_kind() {
+        use crate::ErrorKind;
+        let store = fresh().await; // one connection: the pragma holds for every query
+        let alice = crate::testing::user(&store, "alice").await;
+        let namespace = alice.personal_namespace.unwrap();
+        let record = crate::model::ScanRecord {
+            digest: "sha256:a".into(),
+            backend: "clair".into(),
+            state: crate::model::ScanState::Pending,
+            report: None,
+            error: None,
+            attempts: 0,
+            updated_at: crate::model::now(),
+            next_attempt_at: None,
+        };
+        store.put_scan_record(&record).await.unwrap();
+        let run = |sql: &'static str| sqlx::query(sql).execute(store.pool());
+        run("PRAGMA ignore_check_constraints = ON").await.unwrap();
+
+        run("UPDATE namespaces SET visibility = 'secret' WHERE NOT global")
+            .await
+            .unwrap();
+        let err = store.namespace_by_id(namespace).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{err:?}");
+        run("UPDATE namespaces SET visibility = 'private' WHERE NOT global")
+            .await
+            .unwrap();
+
+        run("UPDATE team_members SET role = 'boss'").await.unwrap();
+        let err = store.memberships(alice.id).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{err:?}");
+
+        run("UPDATE scan_records SET report = 'not json'").await.unwrap();
+        let err = store.scan_records(None).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Backend, "{err:?}");
+        run("UPDATE scan_records SET report = NULL, state = 'lost'")
+            .await
+            .unwrap();
+        let err = store.scan_records(None).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{err:?}");
+
+        run("UPDATE users SET username = X'00'").await.unwrap();
+        let err = store.user_by_id(alice.id).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Backend, "{err:?}");
     }
 
     #[tokio::test]

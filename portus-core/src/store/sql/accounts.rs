@@ -3,7 +3,7 @@
 /// Implements [`AccountStore`](crate::traits::AccountStore) for `$store` inside a module that defines the
 /// row helpers of [`sql_policy_store!`](super::sql_policy_store).
 macro_rules! sql_accounts_store {
-    ($store:ty, $db:ty, $row:ty) => {
+    ($store:ty, $db:ty) => {
         #[async_trait]
         impl crate::traits::AccountStore for $store {
             async fn create_user(&self, new: NewUser) -> Result<User> {
@@ -86,26 +86,26 @@ macro_rules! sql_accounts_store {
             }
             async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
                 let sql = sqlx::AssertSqlSafe(format!("{USER_COLUMNS} WHERE u.username = $1"));
-                let row = sqlx::query(sql)
+                let row = sqlx::query_as::<_, UserRow>(sql)
                     .bind(username)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db_error)?;
-                row.as_ref().map(user_from).transpose()
+                Ok(row.map(User::from))
             }
             async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
                 let sql = sqlx::AssertSqlSafe(format!("{USER_COLUMNS} WHERE u.id = $1"));
-                let row = sqlx::query(sql)
+                let row = sqlx::query_as::<_, UserRow>(sql)
                     .bind(id.0)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db_error)?;
-                row.as_ref().map(user_from).transpose()
+                Ok(row.map(User::from))
             }
             async fn list_users(&self) -> Result<Vec<User>> {
                 let sql = sqlx::AssertSqlSafe(format!("{USER_COLUMNS} ORDER BY u.username"));
-                let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(db_error)?;
-                rows.iter().map(user_from).collect()
+                let rows = sqlx::query_as::<_, UserRow>(sql).fetch_all(&self.pool).await.map_err(db_error)?;
+                Ok(rows.into_iter().map(User::from).collect())
             }
             async fn set_user_enabled(&self, id: UserId, enabled: bool) -> Result<()> {
                 update_user_flag(&self.pool, "UPDATE users SET enabled = $1 WHERE id = $2", id, enabled)
@@ -213,20 +213,24 @@ macro_rules! sql_accounts_store {
                 }
             }
             async fn app_token_by_hash(&self, secret_hash: &str) -> Result<Option<AppToken>> {
-                let row = sqlx::query("SELECT id, user_id, label, created_at FROM app_tokens WHERE secret_hash = $1")
-                    .bind(secret_hash)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_error)?;
-                row.as_ref().map(app_token_from).transpose()
+                let row = sqlx::query_as::<_, AppTokenRow>(
+                    "SELECT id, user_id, label, created_at FROM app_tokens WHERE secret_hash = $1",
+                )
+                .bind(secret_hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(row.map(AppToken::from))
             }
             async fn list_app_tokens(&self, user: UserId) -> Result<Vec<AppToken>> {
-                let rows = sqlx::query("SELECT id, user_id, label, created_at FROM app_tokens WHERE user_id = $1 ORDER BY id")
-                    .bind(user.0)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_error)?;
-                rows.iter().map(app_token_from).collect()
+                let rows = sqlx::query_as::<_, AppTokenRow>(
+                    "SELECT id, user_id, label, created_at FROM app_tokens WHERE user_id = $1 ORDER BY id",
+                )
+                .bind(user.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(rows.into_iter().map(AppToken::from).collect())
             }
             async fn revoke_app_token(&self, id: AppTokenId) -> Result<()> {
                 // Refresh tokens obtained with this token go with it (ON DELETE CASCADE).
@@ -273,14 +277,14 @@ macro_rules! sql_accounts_store {
                 }
             }
             async fn refresh_token_by_hash(&self, secret_hash: &str) -> Result<Option<RefreshToken>> {
-                let row = sqlx::query(
+                let row = sqlx::query_as::<_, RefreshTokenRow>(
                     "SELECT id, user_id, service, app_token_id, created_at FROM refresh_tokens WHERE secret_hash = $1",
                 )
                 .bind(secret_hash)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db_error)?;
-                row.as_ref().map(refresh_token_from).transpose()
+                Ok(row.map(RefreshToken::from))
             }
             async fn revoke_refresh_tokens(&self, user: UserId) -> Result<u64> {
                 let result = sqlx::query("DELETE FROM refresh_tokens WHERE user_id = $1")

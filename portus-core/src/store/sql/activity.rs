@@ -3,7 +3,7 @@
 /// Implements [`ActivityStore`](crate::traits::ActivityStore) for `$store` inside a module that defines the
 /// row helpers of [`sql_policy_store!`](super::sql_policy_store).
 macro_rules! sql_activity_store {
-    ($store:ty, $db:ty, $row:ty) => {
+    ($store:ty, $db:ty) => {
         #[async_trait]
         impl crate::traits::ActivityStore for $store {
             async fn record_activity(&self, activity: NewActivity) -> Result<()> {
@@ -26,7 +26,7 @@ macro_rules! sql_activity_store {
                     None => (None, None),
                 };
                 // Optional filters as `?N IS NULL OR ...` keep one static, injection-free statement.
-                let rows = sqlx::query(
+                let rows = sqlx::query_as::<_, ActivityRow>(
                     "SELECT id, at, actor, action, target, details FROM activities \
                      WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) \
                      AND ($3 IS NULL OR substr(action, 1, length($3)) = $3) \
@@ -42,18 +42,7 @@ macro_rules! sql_activity_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_error)?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(Activity {
-                            id: decode(row.try_get("id"))?,
-                            at: decode(row.try_get("at"))?,
-                            actor: decode(row.try_get("actor"))?,
-                            action: decode(row.try_get("action"))?,
-                            target: decode(row.try_get("target"))?,
-                            details: decode(row.try_get("details"))?,
-                        })
-                    })
-                    .collect()
+                Ok(rows.into_iter().map(Activity::from).collect())
             }
         }
     };

@@ -3,7 +3,7 @@
 /// Implements [`CatalogStore`](crate::traits::CatalogStore) for `$store` inside a module that defines the
 /// row helpers of [`sql_policy_store!`](super::sql_policy_store).
 macro_rules! sql_catalog_store {
-    ($store:ty, $db:ty, $row:ty) => {
+    ($store:ty, $db:ty) => {
         #[async_trait]
         impl crate::traits::CatalogStore for $store {
             async fn put_tag<'a>(
@@ -20,7 +20,7 @@ macro_rules! sql_catalog_store {
                 };
                 let now = crate::model::now();
                 let size = manifest.size.map(|s| s.min(i64::MAX as u64) as i64);
-                let existing = sqlx::query("SELECT digest FROM tags WHERE repository_id = $1 AND name = $2")
+                let existing: Option<String> = sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = $1 AND name = $2")
                     .bind(repository_id)
                     .bind(tag)
                     .fetch_optional(&mut *tx)
@@ -45,8 +45,7 @@ macro_rules! sql_catalog_store {
                         .map_err(db_error)?;
                         TagChange::Created
                     }
-                    Some(row) => {
-                        let previous_digest: String = decode(row.try_get(0))?;
+                    Some(previous_digest) => {
                         if previous_digest == manifest.digest {
                             sqlx::query("UPDATE tags SET size = COALESCE(size, $1) WHERE repository_id = $2 AND name = $3")
                                 .bind(size)
@@ -86,36 +85,36 @@ macro_rules! sql_catalog_store {
             }
             async fn tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>> {
                 let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} WHERE r.name = $1 AND t.name = $2"));
-                let row = sqlx::query(sql)
+                let row = sqlx::query_as::<_, TagRow>(sql)
                     .bind(repository)
                     .bind(tag)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db_error)?;
-                row.as_ref().map(tag_from).transpose()
+                Ok(row.map(TagRecord::from))
             }
             async fn tag_by_id(&self, id: TagId) -> Result<Option<TagRecord>> {
                 let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} WHERE t.id = $1"));
-                let row = sqlx::query(sql)
+                let row = sqlx::query_as::<_, TagRow>(sql)
                     .bind(id.0)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db_error)?;
-                row.as_ref().map(tag_from).transpose()
+                Ok(row.map(TagRecord::from))
             }
             async fn tags<'a>(&self, repository: Option<&'a str>) -> Result<Vec<TagRecord>> {
                 let rows = match repository {
                     Some(repository) => {
                         let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} WHERE r.name = $1 ORDER BY r.name, t.name"));
-                        sqlx::query(sql).bind(repository).fetch_all(&self.pool).await
+                        sqlx::query_as::<_, TagRow>(sql).bind(repository).fetch_all(&self.pool).await
                     }
                     None => {
                         let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} ORDER BY r.name, t.name"));
-                        sqlx::query(sql).fetch_all(&self.pool).await
+                        sqlx::query_as::<_, TagRow>(sql).fetch_all(&self.pool).await
                     }
                 }
                 .map_err(db_error)?;
-                rows.iter().map(tag_from).collect()
+                Ok(rows.into_iter().map(TagRecord::from).collect())
             }
             async fn repositories(&self) -> Result<Vec<String>> {
                 sqlx::query_scalar("SELECT name FROM repositories ORDER BY name")
@@ -125,17 +124,17 @@ macro_rules! sql_catalog_store {
             }
             async fn list_repositories(&self) -> Result<Vec<Repository>> {
                 let sql = sqlx::AssertSqlSafe(format!("{REPOSITORY_COLUMNS} ORDER BY r.name"));
-                let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(db_error)?;
-                rows.iter().map(repository_from).collect()
+                let rows = sqlx::query_as::<_, RepositoryRow>(sql).fetch_all(&self.pool).await.map_err(db_error)?;
+                Ok(rows.into_iter().map(Repository::from).collect())
             }
             async fn repository_by_id(&self, id: RepositoryId) -> Result<Option<Repository>> {
                 let sql = sqlx::AssertSqlSafe(format!("{REPOSITORY_COLUMNS} WHERE r.id = $1"));
-                let row = sqlx::query(sql)
+                let row = sqlx::query_as::<_, RepositoryRow>(sql)
                     .bind(id.0)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db_error)?;
-                row.as_ref().map(repository_from).transpose()
+                Ok(row.map(Repository::from))
             }
             async fn search_names(&self, text: &str, limit: usize) -> Result<SearchHits> {
                 // LIKE with the wildcards of the text escaped: a substring match both databases
@@ -149,33 +148,45 @@ macro_rules! sql_catalog_store {
                 }
                 pattern.push('%');
                 let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-                let matching = |sql: String| {
-                    let pattern = pattern.clone();
-                    async move {
-                        sqlx::query(sqlx::AssertSqlSafe(sql))
-                            .bind(pattern)
-                            .bind(limit)
-                            .fetch_all(&self.pool)
-                            .await
-                            .map_err(db_error)
-                    }
-                };
-                let rows = matching(format!(
-                    "SELECT {NAMESPACE_COLUMNS} FROM namespaces n \
-                     WHERE NOT n.global AND lower(n.name) LIKE $1 ESCAPE '\\' ORDER BY n.name LIMIT $2"
-                ))
+                /// The rows `sql` finds for the pattern and limit.
+                async fn matching<T>(pool: &sqlx::Pool<$db>, sql: String, pattern: &str, limit: i64) -> Result<Vec<T>>
+                where
+                    T: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+                {
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                        .bind(pattern)
+                        .bind(limit)
+                        .fetch_all(pool)
+                        .await
+                        .map_err(db_error)
+                }
+                let rows: Vec<NamespaceRow> = matching(
+                    &self.pool,
+                    format!(
+                        "SELECT {NAMESPACE_COLUMNS} FROM namespaces n \
+                         WHERE NOT n.global AND lower(n.name) LIKE $1 ESCAPE '\\' ORDER BY n.name LIMIT $2"
+                    ),
+                    &pattern,
+                    limit,
+                )
                 .await?;
-                let namespaces = rows.iter().map(namespace_from).collect::<Result<Vec<_>>>()?;
-                let rows = matching(format!(
-                    "{REPOSITORY_COLUMNS} WHERE lower(r.name) LIKE $1 ESCAPE '\\' ORDER BY r.name LIMIT $2"
-                ))
+                let namespaces = rows.into_iter().map(Namespace::try_from).collect::<Result<Vec<_>>>()?;
+                let rows: Vec<RepositoryRow> = matching(
+                    &self.pool,
+                    format!("{REPOSITORY_COLUMNS} WHERE lower(r.name) LIKE $1 ESCAPE '\\' ORDER BY r.name LIMIT $2"),
+                    &pattern,
+                    limit,
+                )
                 .await?;
-                let repositories = rows.iter().map(repository_from).collect::<Result<Vec<_>>>()?;
-                let rows = matching(format!(
-                    "{TAG_COLUMNS} WHERE lower(t.name) LIKE $1 ESCAPE '\\' ORDER BY r.name, t.name LIMIT $2"
-                ))
+                let repositories = rows.into_iter().map(Repository::from).collect();
+                let rows: Vec<TagRow> = matching(
+                    &self.pool,
+                    format!("{TAG_COLUMNS} WHERE lower(t.name) LIKE $1 ESCAPE '\\' ORDER BY r.name, t.name LIMIT $2"),
+                    &pattern,
+                    limit,
+                )
                 .await?;
-                let tags = rows.iter().map(tag_from).collect::<Result<Vec<_>>>()?;
+                let tags = rows.into_iter().map(TagRecord::from).collect();
                 Ok(SearchHits {
                     namespaces,
                     repositories,
@@ -229,13 +240,13 @@ macro_rules! sql_catalog_store {
             async fn delete_tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>> {
                 let mut tx = self.write_tx().await?;
                 let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} WHERE r.name = $1 AND t.name = $2"));
-                let row = sqlx::query(sql)
+                let row = sqlx::query_as::<_, TagRow>(sql)
                     .bind(repository)
                     .bind(tag)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                let Some(record) = row.as_ref().map(tag_from).transpose()? else {
+                let Some(record) = row.map(TagRecord::from) else {
                     return Ok(None);
                 };
                 sqlx::query("DELETE FROM tags WHERE id = $1")
@@ -251,13 +262,13 @@ macro_rules! sql_catalog_store {
                 let sql = sqlx::AssertSqlSafe(format!(
                     "{TAG_COLUMNS} WHERE r.name = $1 AND t.digest = $2 ORDER BY t.name"
                 ));
-                let rows = sqlx::query(sql)
+                let rows = sqlx::query_as::<_, TagRow>(sql)
                     .bind(repository)
                     .bind(digest)
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                let records = rows.iter().map(tag_from).collect::<Result<Vec<_>>>()?;
+                let records: Vec<TagRecord> = rows.into_iter().map(TagRecord::from).collect();
                 sqlx::query(
                     "DELETE FROM tags WHERE digest = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)",
                 )
@@ -272,12 +283,12 @@ macro_rules! sql_catalog_store {
             async fn delete_repository(&self, repository: &str) -> Result<Vec<TagRecord>> {
                 let mut tx = self.write_tx().await?;
                 let sql = sqlx::AssertSqlSafe(format!("{TAG_COLUMNS} WHERE r.name = $1 ORDER BY t.name"));
-                let rows = sqlx::query(sql)
+                let rows = sqlx::query_as::<_, TagRow>(sql)
                     .bind(repository)
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                let records = rows.iter().map(tag_from).collect::<Result<Vec<_>>>()?;
+                let records: Vec<TagRecord> = rows.into_iter().map(TagRecord::from).collect();
                 // Tags go with the repository (ON DELETE CASCADE).
                 sqlx::query("DELETE FROM repositories WHERE name = $1")
                     .bind(repository)

@@ -3,7 +3,7 @@
 /// Implements [`EventStore`](crate::traits::EventStore) for `$store` inside a module that defines the
 /// row helpers of [`sql_policy_store!`](super::sql_policy_store).
 macro_rules! sql_events_store {
-    ($store:ty, $db:ty, $row:ty) => {
+    ($store:ty, $db:ty) => {
         #[async_trait]
         impl crate::traits::EventStore for $store {
             async fn insert_events(&self, events: &[(String, String)]) -> Result<usize> {
@@ -48,22 +48,14 @@ macro_rules! sql_events_store {
                 Ok(inserted)
             }
             async fn pending_events(&self, limit: usize) -> Result<Vec<StoredEvent>> {
-                let rows = sqlx::query(
+                let rows = sqlx::query_as::<_, StoredEventRow>(
                     "SELECT seq, event_id, payload FROM registry_events WHERE status = 'pending' ORDER BY seq LIMIT $1",
                 )
                 .bind(limit as i64)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_error)?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(StoredEvent {
-                            seq: decode(row.try_get("seq"))?,
-                            event_id: decode(row.try_get("event_id"))?,
-                            payload: decode(row.try_get("payload"))?,
-                        })
-                    })
-                    .collect()
+                Ok(rows.into_iter().map(StoredEvent::from).collect())
             }
             async fn finish_event<'a>(&self, seq: i64, status: EventStatus, error: Option<&'a str>) -> Result<()> {
                 let result =

@@ -3,13 +3,15 @@
 //! One body serves both databases: statements use `$N` parameters, `TRUE`/`FALSE` and
 //! `RETURNING`, which both understand. What differs (connection set-up, migrations, how a write
 //! transaction starts, error classification) lives in each backend's module, which defines
-//! `db_error`, `WHAT` and `write_tx` before invoking [`sql_policy_store!`].
+//! `db_error`, `ROW_LOCK` and `write_tx` before invoking [`sql_policy_store!`]. Rows are read
+//! into the structs of [`rows`] and converted into the model there.
 
 pub(crate) mod accounts;
 pub(crate) mod activity;
 pub(crate) mod catalog;
 pub(crate) mod events;
 pub(crate) mod namespaces;
+pub(crate) mod rows;
 pub(crate) mod scans;
 pub(crate) mod teams;
 
@@ -17,6 +19,9 @@ use std::borrow::Cow;
 
 use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+/// What the SQL stores' errors name.
+pub(crate) const WHAT: &str = "policy store";
 
 /// Maps a database error to the core error kinds: constraint violations are conflicts or
 /// missing references; lost connections, I/O, exhausted pools and the database errors
@@ -76,7 +81,14 @@ pub(crate) fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator 
 
 /// Implements `PolicyStore` for `$store` (a struct with a `pool: sqlx::Pool<$db>` field).
 macro_rules! sql_policy_store {
-    ($store:ty, $db:ty, $row:ty) => {
+    ($store:ty, $db:ty) => {
+        use super::sql::rows::{
+            AccessRow, ActivityRow, AppTokenRow, MembershipRow, NamespaceRow, RefreshTokenRow, RepositoryRow,
+            ScanRecordRow, StoredEventRow, TagRow, TeamMemberRow, TeamRow, UserRow,
+        };
+        use super::sql::WHAT;
+        use sqlx::FromRow;
+
         async fn update_user_flag(pool: &sqlx::Pool<$db>, sql: &'static str, id: UserId, value: bool) -> Result<()> {
             let result = sqlx::query(sql)
                 .bind(value)
@@ -90,49 +102,13 @@ macro_rules! sql_policy_store {
             Ok(())
         }
 
-        fn decode<T>(value: std::result::Result<T, sqlx::Error>) -> Result<T> {
-            value.map_err(db_error)
-        }
-
         const USER_COLUMNS: &str = "SELECT u.id, u.username, u.email, u.admin, u.enabled, u.password_hash, u.created_at, \
              u.failed_logins, u.locked_until, \
              (SELECT n.id FROM namespaces n WHERE n.personal_owner_id = u.id LIMIT 1) AS personal_namespace FROM users u";
 
-        fn user_from(row: &$row) -> Result<User> {
-            Ok(User {
-                id: UserId(decode(row.try_get("id"))?),
-                username: decode(row.try_get("username"))?,
-                email: decode(row.try_get("email"))?,
-                admin: decode(row.try_get("admin"))?,
-                enabled: decode(row.try_get("enabled"))?,
-                password_hash: decode(row.try_get::<Option<String>, _>("password_hash"))?.map(PasswordHash),
-                personal_namespace: decode(row.try_get::<Option<i64>, _>("personal_namespace"))?.map(NamespaceId),
-                failed_logins: decode(row.try_get::<i64, _>("failed_logins"))?.clamp(0, u32::MAX as i64) as u32,
-                locked_until: decode(row.try_get("locked_until"))?,
-                created_at: decode(row.try_get("created_at"))?,
-            })
-        }
-
-        const NAMESPACE_COLUMNS: &str = "n.id, n.name, n.description, n.team_id, n.visibility, n.global, n.personal_owner_id";
-
-        fn namespace_from(row: &$row) -> Result<Namespace> {
-            namespace_from_columns(row, "id")
-        }
-
-        /// A namespace from a row whose namespace id column is `id_column` (`id` unless a
-        /// join needs another name).
-        fn namespace_from_columns(row: &$row, id_column: &str) -> Result<Namespace> {
-            let visibility: String = decode(row.try_get("visibility"))?;
-            Ok(Namespace {
-                id: NamespaceId(decode(row.try_get(id_column))?),
-                name: decode(row.try_get("name"))?,
-                description: decode(row.try_get("description"))?,
-                team_id: decode(row.try_get::<Option<i64>, _>("team_id"))?.map(TeamId),
-                visibility: Visibility::from_str(&visibility)?,
-                global: decode(row.try_get("global"))?,
-                personal_owner: decode(row.try_get::<Option<i64>, _>("personal_owner_id"))?.map(UserId),
-            })
-        }
+        /// The namespace's id is `ns_id`: joins with `users` have an `id` of their own.
+        const NAMESPACE_COLUMNS: &str =
+            "n.id AS ns_id, n.name, n.description, n.team_id, n.visibility, n.global, n.personal_owner_id";
 
         /// The names of the named namespaces in `namespaces` (the global one has none).
         fn named<'a>(namespaces: &[NamespaceRef<'a>]) -> Vec<&'a str> {
@@ -143,16 +119,6 @@ macro_rules! sql_policy_store {
                     NamespaceRef::Global => None,
                 })
                 .collect()
-        }
-
-        /// A namespace and the caller's role in its team (column `role`) from a row whose
-        /// namespace id column is `id_column`.
-        fn access_from(row: &$row, id_column: &str) -> Result<NamespaceAccess> {
-            let role: Option<String> = decode(row.try_get("role"))?;
-            Ok(NamespaceAccess {
-                namespace: namespace_from_columns(row, id_column)?,
-                role: role.as_deref().map(Role::from_str).transpose()?,
-            })
         }
 
         /// The namespaces `found`, in the order `wanted` asks for them.
@@ -171,65 +137,11 @@ macro_rules! sql_policy_store {
                 .collect()
         }
 
-        fn team_from(row: &$row) -> Result<Team> {
-            Ok(Team {
-                id: TeamId(decode(row.try_get("id"))?),
-                name: decode(row.try_get("name"))?,
-                description: decode(row.try_get("description"))?,
-                hidden: decode(row.try_get("hidden"))?,
-            })
-        }
-
-        fn app_token_from(row: &$row) -> Result<AppToken> {
-            Ok(AppToken {
-                id: AppTokenId(decode(row.try_get("id"))?),
-                user_id: UserId(decode(row.try_get("user_id"))?),
-                label: decode(row.try_get("label"))?,
-                created_at: decode(row.try_get("created_at"))?,
-            })
-        }
-
-        fn refresh_token_from(row: &$row) -> Result<RefreshToken> {
-            Ok(RefreshToken {
-                id: RefreshTokenId(decode(row.try_get("id"))?),
-                user_id: UserId(decode(row.try_get("user_id"))?),
-                service: decode(row.try_get("service"))?,
-                app_token_id: decode(row.try_get::<Option<i64>, _>("app_token_id"))?.map(AppTokenId),
-                created_at: decode(row.try_get("created_at"))?,
-            })
-        }
-
         const REPOSITORY_COLUMNS: &str = "SELECT r.id, r.name, r.namespace_id, r.created_at, \
              (SELECT COUNT(*) FROM stars s WHERE s.repository_id = r.id) AS stars FROM repositories r";
 
-        fn repository_from(row: &$row) -> Result<Repository> {
-            Ok(Repository {
-                id: RepositoryId(decode(row.try_get("id"))?),
-                name: decode(row.try_get("name"))?,
-                namespace_id: NamespaceId(decode(row.try_get("namespace_id"))?),
-                stars: decode(row.try_get::<i64, _>("stars"))?.max(0) as u64,
-                created_at: decode(row.try_get("created_at"))?,
-            })
-        }
-
         const TAG_COLUMNS: &str = "SELECT t.id, r.name AS repository, t.name, t.digest, t.media_type, t.size, t.pushed_by, \
              t.created_at, t.updated_at FROM tags t JOIN repositories r ON r.id = t.repository_id";
-
-        fn tag_from(row: &$row) -> Result<TagRecord> {
-            Ok(TagRecord {
-                id: TagId(decode(row.try_get("id"))?),
-                repository: decode(row.try_get("repository"))?,
-                name: decode(row.try_get("name"))?,
-                manifest: ManifestRecord {
-                    digest: decode(row.try_get("digest"))?,
-                    media_type: decode(row.try_get("media_type"))?,
-                    size: decode(row.try_get::<Option<i64>, _>("size"))?.map(|s| s.max(0) as u64),
-                },
-                pushed_by: decode(row.try_get("pushed_by"))?,
-                created_at: decode(row.try_get("created_at"))?,
-                updated_at: decode(row.try_get("updated_at"))?,
-            })
-        }
 
         /// The id of `repository`, creating it (and per `missing` its namespace) inside `tx`.
         async fn repository_id(
@@ -237,13 +149,13 @@ macro_rules! sql_policy_store {
             repository: &str,
             missing: MissingNamespace,
         ) -> Result<Option<i64>> {
-            let existing = sqlx::query("SELECT id FROM repositories WHERE name = $1")
+            let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
                 .bind(repository)
                 .fetch_optional(&mut **tx)
                 .await
                 .map_err(db_error)?;
-            if let Some(row) = existing {
-                return Ok(Some(decode(row.try_get(0))?));
+            if existing.is_some() {
+                return Ok(existing);
             }
             let namespace = NamespaceRef::of_repository(repository).0;
             let namespace_id: Option<i64> = match namespace {
@@ -292,13 +204,13 @@ macro_rules! sql_policy_store {
             sql: &'static str,
             prefix: &str,
         ) -> Result<HashSet<String>> {
-            let rows = sqlx::query(sql)
+            let names: Vec<String> = sqlx::query_scalar(sql)
                 .bind(prefix)
                 .bind(i32::try_from(prefix.len()).unwrap_or(i32::MAX))
                 .fetch_all(&mut **tx)
                 .await
                 .map_err(db_error)?;
-            rows.iter().map(|r| decode(r.try_get::<String, _>(0))).collect()
+            Ok(names.into_iter().collect())
         }
 
         async fn user_exists(executor: &sqlx::Pool<$db>, id: UserId) -> Result<()> {
@@ -311,7 +223,7 @@ macro_rules! sql_policy_store {
                 .ok_or_else(|| Error::not_found("user", id.to_string()))
         }
 
-    async fn write_scan_record(tx: &mut sqlx::Transaction<'static, $db>, record: &ScanRecord) -> Result<()> {
+        async fn write_scan_record(tx: &mut sqlx::Transaction<'static, $db>, record: &ScanRecord) -> Result<()> {
             let report = record
                 .report
                 .as_ref()
@@ -387,13 +299,13 @@ macro_rules! sql_policy_store {
             Ok(result.map_err(db_error)?.rows_affected() == 1)
         }
 
-        super::sql::accounts::sql_accounts_store!($store, $db, $row);
-        super::sql::teams::sql_teams_store!($store, $db, $row);
-        super::sql::namespaces::sql_namespaces_store!($store, $db, $row);
-        super::sql::catalog::sql_catalog_store!($store, $db, $row);
-        super::sql::events::sql_events_store!($store, $db, $row);
-        super::sql::scans::sql_scans_store!($store, $db, $row);
-        super::sql::activity::sql_activity_store!($store, $db, $row);
+        super::sql::accounts::sql_accounts_store!($store, $db);
+        super::sql::teams::sql_teams_store!($store, $db);
+        super::sql::namespaces::sql_namespaces_store!($store, $db);
+        super::sql::catalog::sql_catalog_store!($store, $db);
+        super::sql::events::sql_events_store!($store, $db);
+        super::sql::scans::sql_scans_store!($store, $db);
+        super::sql::activity::sql_activity_store!($store, $db);
     };
 }
 

@@ -3,7 +3,7 @@
 /// Implements [`NamespaceStore`](crate::traits::NamespaceStore) for `$store` inside a module that defines the
 /// row helpers of [`sql_policy_store!`](super::sql_policy_store).
 macro_rules! sql_namespaces_store {
-    ($store:ty, $db:ty, $row:ty) => {
+    ($store:ty, $db:ty) => {
         #[async_trait]
         impl crate::traits::NamespaceStore for $store {
             async fn create_namespace(&self, new: NewNamespace) -> Result<Namespace> {
@@ -57,19 +57,19 @@ macro_rules! sql_namespaces_store {
             }
             async fn namespace_by_id(&self, id: NamespaceId) -> Result<Option<Namespace>> {
                 let sql = sqlx::AssertSqlSafe(format!("SELECT {NAMESPACE_COLUMNS} FROM namespaces n WHERE n.id = $1"));
-                let row = sqlx::query(sql)
+                let row = sqlx::query_as::<_, NamespaceRow>(sql)
                     .bind(id.0)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db_error)?;
-                row.as_ref().map(namespace_from).transpose()
+                row.map(Namespace::try_from).transpose()
             }
             async fn list_namespaces(&self) -> Result<Vec<Namespace>> {
                 let sql = sqlx::AssertSqlSafe(format!(
                     "SELECT {NAMESPACE_COLUMNS} FROM namespaces n ORDER BY n.global DESC, n.name"
                 ));
-                let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(db_error)?;
-                rows.iter().map(namespace_from).collect()
+                let rows = sqlx::query_as::<_, NamespaceRow>(sql).fetch_all(&self.pool).await.map_err(db_error)?;
+                rows.into_iter().map(Namespace::try_from).collect()
             }
             async fn update_namespace(&self, id: NamespaceId, update: NamespaceUpdate) -> Result<Namespace> {
                 let (set_description, description) = match update.description {
@@ -77,13 +77,12 @@ macro_rules! sql_namespaces_store {
                     None => (false, None),
                 };
                 let mut tx = self.write_tx().await?;
-                let current = sqlx::query("SELECT global FROM namespaces WHERE id = $1")
+                let global: bool = sqlx::query_scalar("SELECT global FROM namespaces WHERE id = $1")
                     .bind(id.0)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(db_error)?
                     .ok_or_else(|| Error::not_found("namespace", id.to_string()))?;
-                let global: bool = decode(current.try_get("global"))?;
                 if global && update.team_id.is_some() {
                     return Err(Error::Invalid("the global namespace belongs to the administrators".into()));
                 }
@@ -105,12 +104,12 @@ macro_rules! sql_namespaces_store {
                     Err(e) => return Err(db_error(e)),
                 }
                 let sql = sqlx::AssertSqlSafe(format!("SELECT {NAMESPACE_COLUMNS} FROM namespaces n WHERE n.id = $1"));
-                let row = sqlx::query(sql)
+                let row = sqlx::query_as::<_, NamespaceRow>(sql)
                     .bind(id.0)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                let namespace = namespace_from(&row)?;
+                let namespace = row.try_into()?;
                 tx.commit().await.map_err(db_error)?;
                 Ok(namespace)
             }
@@ -126,7 +125,7 @@ macro_rules! sql_namespaces_store {
                             "SELECT {NAMESPACE_COLUMNS}, m.role FROM namespaces n \
                              LEFT JOIN team_members m ON m.team_id = n.team_id AND m.user_id = $1 WHERE n.global"
                         ));
-                        sqlx::query(sql)
+                        sqlx::query_as::<_, AccessRow>(sql)
                             .bind(user.map(|u| u.0))
                             .fetch_optional(&self.pool)
                             .await
@@ -137,7 +136,7 @@ macro_rules! sql_namespaces_store {
                              LEFT JOIN team_members m ON m.team_id = n.team_id AND m.user_id = $1 \
                              WHERE NOT n.global AND n.name = $2"
                         ));
-                        sqlx::query(sql)
+                        sqlx::query_as::<_, AccessRow>(sql)
                             .bind(user.map(|u| u.0))
                             .bind(name)
                             .fetch_optional(&self.pool)
@@ -145,12 +144,7 @@ macro_rules! sql_namespaces_store {
                     }
                 }
                 .map_err(db_error)?;
-                let Some(row) = row else { return Ok(None) };
-                let role: Option<String> = decode(row.try_get("role"))?;
-                Ok(Some(NamespaceAccess {
-                    namespace: namespace_from(&row)?,
-                    role: role.as_deref().map(Role::from_str).transpose()?,
-                }))
+                row.map(NamespaceAccess::try_from).transpose()
             }
             async fn namespaces_access<'a>(
                 &self,
@@ -183,8 +177,8 @@ macro_rules! sql_namespaces_store {
                     }
                     builder.push(&select).push_bind(user.map(|u| u.0)).push(" WHERE n.global");
                 }
-                let rows = builder.build().fetch_all(&self.pool).await.map_err(db_error)?;
-                let found = rows.iter().map(|row| access_from(row, "id")).collect::<Result<Vec<_>>>()?;
+                let rows = builder.build_query_as::<AccessRow>().fetch_all(&self.pool).await.map_err(db_error)?;
+                let found = rows.into_iter().map(NamespaceAccess::try_from).collect::<Result<Vec<_>>>()?;
                 Ok(in_order(namespaces, &found))
             }
             fn change_marker(&self) -> Option<Vec<u8>> {
@@ -205,11 +199,9 @@ macro_rules! sql_namespaces_store {
                 let user_columns = USER_COLUMNS
                     .strip_suffix(" FROM users u")
                     .expect("USER_COLUMNS ends with its FROM clause");
-                // The namespace's id is renamed: the user's is `id`.
-                let namespace_columns = NAMESPACE_COLUMNS.replacen("n.id,", "n.id AS ns_id,", 1);
                 let mut builder = sqlx::QueryBuilder::<$db>::new(user_columns);
                 builder.push(format!(
-                    ", {namespace_columns}, m.role FROM users u \
+                    ", {NAMESPACE_COLUMNS}, m.role FROM users u \
                      LEFT JOIN namespaces n ON NOT n.global AND n.name IN ("
                 ));
                 let mut list = builder.separated(", ");
@@ -223,11 +215,13 @@ macro_rules! sql_namespaces_store {
                 let Some(first) = rows.first() else {
                     return Ok(None);
                 };
-                let user = user_from(first)?;
+                let user = User::from(UserRow::from_row(first).map_err(db_error)?);
                 let mut found: Vec<NamespaceAccess> = Vec::with_capacity(rows.len());
                 for row in &rows {
-                    if decode(row.try_get::<Option<i64>, _>("ns_id"))?.is_some() {
-                        found.push(access_from(row, "ns_id")?);
+                    // NULL namespace columns: none of the names was found.
+                    let ns_id: Option<i64> = row.try_get("ns_id").map_err(db_error)?;
+                    if ns_id.is_some() {
+                        found.push(AccessRow::from_row(row).map_err(db_error)?.try_into()?);
                     }
                 }
                 Ok(Some((user, in_order(namespaces, &found))))

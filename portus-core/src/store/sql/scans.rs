@@ -3,7 +3,7 @@
 /// Implements [`ScanStore`](crate::traits::ScanStore) for `$store` inside a module that defines the
 /// row helpers of [`sql_policy_store!`](super::sql_policy_store).
 macro_rules! sql_scans_store {
-    ($store:ty, $db:ty, $row:ty) => {
+    ($store:ty, $db:ty) => {
         #[async_trait]
         impl crate::traits::ScanStore for $store {
             async fn put_scan_record(&self, record: &ScanRecord) -> Result<()> {
@@ -12,7 +12,7 @@ macro_rules! sql_scans_store {
                 tx.commit().await.map_err(db_error)
             }
             async fn scan_records<'a>(&self, digest: Option<&'a str>) -> Result<Vec<ScanRecord>> {
-                let rows = sqlx::query(
+                let rows = sqlx::query_as::<_, ScanRecordRow>(
                     "SELECT digest, backend, state, report, error, attempts, updated_at, next_attempt_at FROM scan_records \
                      WHERE $1 IS NULL OR digest = $1 ORDER BY digest, backend",
                 )
@@ -20,28 +20,7 @@ macro_rules! sql_scans_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_error)?;
-                rows.iter()
-                    .map(|row| {
-                        let state: String = decode(row.try_get("state"))?;
-                        let report: Option<String> = decode(row.try_get("report"))?;
-                        Ok(ScanRecord {
-                            digest: decode(row.try_get("digest"))?,
-                            backend: decode(row.try_get("backend"))?,
-                            state: ScanState::from_str(&state)?,
-                            report: report
-                                .map(|r| serde_json::from_str(&r))
-                                .transpose()
-                                .map_err(|e| Error::Backend {
-                                    what: WHAT,
-                                    source: Box::new(e),
-                                })?,
-                            error: decode(row.try_get("error"))?,
-                            attempts: decode(row.try_get::<i64, _>("attempts"))?.clamp(0, u32::MAX as i64) as u32,
-                            updated_at: decode(row.try_get("updated_at"))?,
-                            next_attempt_at: decode(row.try_get("next_attempt_at"))?,
-                        })
-                    })
-                    .collect()
+                rows.into_iter().map(ScanRecord::try_from).collect()
             }
             async fn claim_scan(
                 &self,

@@ -3,7 +3,7 @@
 /// Implements [`TeamStore`](crate::traits::TeamStore) for `$store` inside a module that defines the
 /// row helpers of [`sql_policy_store!`](super::sql_policy_store).
 macro_rules! sql_teams_store {
-    ($store:ty, $db:ty, $row:ty) => {
+    ($store:ty, $db:ty) => {
         #[async_trait]
         impl crate::traits::TeamStore for $store {
             async fn create_team(&self, name: &str, owner: UserId, description: Option<String>) -> Result<Team> {
@@ -45,12 +45,13 @@ macro_rules! sql_teams_store {
                 })
             }
             async fn team_by_name(&self, name: &str) -> Result<Option<Team>> {
-                let row = sqlx::query("SELECT id, name, description, hidden FROM teams WHERE name = $1")
-                    .bind(name)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_error)?;
-                row.as_ref().map(team_from).transpose()
+                let row =
+                    sqlx::query_as::<_, TeamRow>("SELECT id, name, description, hidden FROM teams WHERE name = $1")
+                        .bind(name)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_error)?;
+                Ok(row.map(Team::from))
             }
             async fn set_team_member(&self, team: TeamId, user: UserId, role: Role) -> Result<()> {
                 let result = sqlx::query(
@@ -72,7 +73,7 @@ macro_rules! sql_teams_store {
                 }
             }
             async fn team_members(&self, team: TeamId) -> Result<Vec<TeamMember>> {
-                let rows = sqlx::query(
+                let rows = sqlx::query_as::<_, TeamMemberRow>(
                     "SELECT m.user_id, u.username, m.role FROM team_members m JOIN users u ON u.id = m.user_id \
                      WHERE m.team_id = $1 ORDER BY u.username",
                 )
@@ -80,16 +81,7 @@ macro_rules! sql_teams_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_error)?;
-                rows.iter()
-                    .map(|row| {
-                        let role: String = decode(row.try_get("role"))?;
-                        Ok(TeamMember {
-                            user_id: UserId(decode(row.try_get("user_id"))?),
-                            username: decode(row.try_get("username"))?,
-                            role: Role::from_str(&role)?,
-                        })
-                    })
-                    .collect()
+                rows.into_iter().map(TeamMember::try_from).collect()
             }
             async fn remove_team_member(&self, team: TeamId, user: UserId) -> Result<()> {
                 let result = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
@@ -104,19 +96,20 @@ macro_rules! sql_teams_store {
                 Ok(())
             }
             async fn team_by_id(&self, id: TeamId) -> Result<Option<Team>> {
-                let row = sqlx::query("SELECT id, name, description, hidden FROM teams WHERE id = $1")
+                let row = sqlx::query_as::<_, TeamRow>("SELECT id, name, description, hidden FROM teams WHERE id = $1")
                     .bind(id.0)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db_error)?;
-                row.as_ref().map(team_from).transpose()
+                Ok(row.map(Team::from))
             }
             async fn list_teams(&self) -> Result<Vec<Team>> {
-                let rows = sqlx::query("SELECT id, name, description, hidden FROM teams ORDER BY name")
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_error)?;
-                rows.iter().map(team_from).collect()
+                let rows =
+                    sqlx::query_as::<_, TeamRow>("SELECT id, name, description, hidden FROM teams ORDER BY name")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_error)?;
+                Ok(rows.into_iter().map(Team::from).collect())
             }
             async fn update_team(&self, id: TeamId, update: TeamUpdate) -> Result<Team> {
                 if let Some(name) = &update.name {
@@ -126,7 +119,7 @@ macro_rules! sql_teams_store {
                     Some(description) => (true, description),
                     None => (false, None),
                 };
-                let row = sqlx::query(
+                let row = sqlx::query_as::<_, TeamRow>(
                     "UPDATE teams SET name = COALESCE($1, name), \
                      description = CASE WHEN $2 THEN $3 ELSE description END \
                      WHERE id = $4 RETURNING id, name, description, hidden",
@@ -138,7 +131,7 @@ macro_rules! sql_teams_store {
                 .fetch_optional(&self.pool)
                 .await;
                 match row {
-                    Ok(Some(row)) => team_from(&row),
+                    Ok(Some(row)) => Ok(row.into()),
                     Ok(None) => Err(Error::not_found("team", id.to_string())),
                     Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(Error::Conflict(format!(
                         "team '{}' already exists",
@@ -148,17 +141,14 @@ macro_rules! sql_teams_store {
                 }
             }
             async fn memberships(&self, user: UserId) -> Result<Vec<(TeamId, Role)>> {
-                let rows = sqlx::query("SELECT team_id, role FROM team_members WHERE user_id = $1 ORDER BY team_id")
-                    .bind(user.0)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_error)?;
-                rows.iter()
-                    .map(|row| {
-                        let role: String = decode(row.try_get("role"))?;
-                        Ok((TeamId(decode(row.try_get("team_id"))?), Role::from_str(&role)?))
-                    })
-                    .collect()
+                let rows = sqlx::query_as::<_, MembershipRow>(
+                    "SELECT team_id, role FROM team_members WHERE user_id = $1 ORDER BY team_id",
+                )
+                .bind(user.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+                rows.into_iter().map(<(TeamId, Role)>::try_from).collect()
             }
         }
     };

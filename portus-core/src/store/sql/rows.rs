@@ -1,0 +1,344 @@
+//! The rows the SQL stores read, one struct per shape, decoded by column name with
+//! `sqlx::FromRow` (the derive is generic over the row type: one struct serves `SqliteRow` and
+//! `PgRow`), and their conversions into the model.
+//!
+//! The decoding rules live in the conversions, once per type: ids become their newtypes, enums
+//! stored as text go through their `FromStr` (an unknown value is `Error::Invalid`), counters
+//! stored as `BIGINT`/`INTEGER` are clamped into their unsigned types, JSON columns are parsed
+//! (a malformed one is `Error::Backend`). Timestamps are stored at store precision and read as
+//! they are. A column that is missing or of the wrong type fails the query itself, which the
+//! backend's `db_error` maps like any other database error.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::WHAT;
+use crate::model::{
+    Activity, AppToken, AppTokenId, ManifestRecord, Namespace, NamespaceAccess, NamespaceId, PasswordHash,
+    RefreshToken, RefreshTokenId, Repository, RepositoryId, Role, ScanRecord, ScanState, StoredEvent, TagId, TagRecord,
+    Team, TeamId, TeamMember, User, UserId, Visibility,
+};
+use crate::{Error, Result};
+
+/// A `BIGINT` counter as a `u32`, clamped.
+fn clamp_u32(value: i64) -> u32 {
+    value.clamp(0, i64::from(u32::MAX)) as u32
+}
+
+/// A `BIGINT` size or count as a `u64` (negative values read as 0).
+fn clamp_u64(value: i64) -> u64 {
+    value.max(0) as u64
+}
+
+/// `USER_COLUMNS`.
+#[derive(FromRow)]
+pub(crate) struct UserRow {
+    id: i64,
+    username: String,
+    email: Option<String>,
+    admin: bool,
+    enabled: bool,
+    password_hash: Option<String>,
+    personal_namespace: Option<i64>,
+    failed_logins: i64,
+    locked_until: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            id: UserId(row.id),
+            username: row.username,
+            email: row.email,
+            admin: row.admin,
+            enabled: row.enabled,
+            password_hash: row.password_hash.map(PasswordHash),
+            personal_namespace: row.personal_namespace.map(NamespaceId),
+            failed_logins: clamp_u32(row.failed_logins),
+            locked_until: row.locked_until,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// `id, name, description, hidden` of `teams`.
+#[derive(FromRow)]
+pub(crate) struct TeamRow {
+    id: i64,
+    name: String,
+    description: Option<String>,
+    hidden: bool,
+}
+
+impl From<TeamRow> for Team {
+    fn from(row: TeamRow) -> Self {
+        Team {
+            id: TeamId(row.id),
+            name: row.name,
+            description: row.description,
+            hidden: row.hidden,
+        }
+    }
+}
+
+/// `user_id, username, role` of a team's members.
+#[derive(FromRow)]
+pub(crate) struct TeamMemberRow {
+    user_id: i64,
+    username: String,
+    role: String,
+}
+
+impl TryFrom<TeamMemberRow> for TeamMember {
+    type Error = Error;
+
+    fn try_from(row: TeamMemberRow) -> Result<Self> {
+        Ok(TeamMember {
+            user_id: UserId(row.user_id),
+            username: row.username,
+            role: Role::from_str(&row.role)?,
+        })
+    }
+}
+
+/// `team_id, role` of a user's memberships.
+#[derive(FromRow)]
+pub(crate) struct MembershipRow {
+    team_id: i64,
+    role: String,
+}
+
+impl TryFrom<MembershipRow> for (TeamId, Role) {
+    type Error = Error;
+
+    fn try_from(row: MembershipRow) -> Result<Self> {
+        Ok((TeamId(row.team_id), Role::from_str(&row.role)?))
+    }
+}
+
+/// `NAMESPACE_COLUMNS` (the id as `ns_id`: joins with `users` have an `id` of their own).
+#[derive(FromRow)]
+pub(crate) struct NamespaceRow {
+    #[sqlx(rename = "ns_id")]
+    id: i64,
+    name: String,
+    description: Option<String>,
+    team_id: Option<i64>,
+    visibility: String,
+    global: bool,
+    personal_owner_id: Option<i64>,
+}
+
+impl TryFrom<NamespaceRow> for Namespace {
+    type Error = Error;
+
+    fn try_from(row: NamespaceRow) -> Result<Self> {
+        Ok(Namespace {
+            id: NamespaceId(row.id),
+            name: row.name,
+            description: row.description,
+            team_id: row.team_id.map(TeamId),
+            visibility: Visibility::from_str(&row.visibility)?,
+            global: row.global,
+            personal_owner: row.personal_owner_id.map(UserId),
+        })
+    }
+}
+
+/// `NAMESPACE_COLUMNS` and the caller's role in the namespace's team (`m.role`).
+#[derive(FromRow)]
+pub(crate) struct AccessRow {
+    #[sqlx(flatten)]
+    namespace: NamespaceRow,
+    role: Option<String>,
+}
+
+impl TryFrom<AccessRow> for NamespaceAccess {
+    type Error = Error;
+
+    fn try_from(row: AccessRow) -> Result<Self> {
+        Ok(NamespaceAccess {
+            namespace: row.namespace.try_into()?,
+            role: row.role.as_deref().map(Role::from_str).transpose()?,
+        })
+    }
+}
+
+/// `id, user_id, label, created_at` of `app_tokens`.
+#[derive(FromRow)]
+pub(crate) struct AppTokenRow {
+    id: i64,
+    user_id: i64,
+    label: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<AppTokenRow> for AppToken {
+    fn from(row: AppTokenRow) -> Self {
+        AppToken {
+            id: AppTokenId(row.id),
+            user_id: UserId(row.user_id),
+            label: row.label,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// `id, user_id, service, app_token_id, created_at` of `refresh_tokens`.
+#[derive(FromRow)]
+pub(crate) struct RefreshTokenRow {
+    id: i64,
+    user_id: i64,
+    service: String,
+    app_token_id: Option<i64>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<RefreshTokenRow> for RefreshToken {
+    fn from(row: RefreshTokenRow) -> Self {
+        RefreshToken {
+            id: RefreshTokenId(row.id),
+            user_id: UserId(row.user_id),
+            service: row.service,
+            app_token_id: row.app_token_id.map(AppTokenId),
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// `REPOSITORY_COLUMNS`.
+#[derive(FromRow)]
+pub(crate) struct RepositoryRow {
+    id: i64,
+    name: String,
+    namespace_id: i64,
+    stars: i64,
+    created_at: DateTime<Utc>,
+}
+
+impl From<RepositoryRow> for Repository {
+    fn from(row: RepositoryRow) -> Self {
+        Repository {
+            id: RepositoryId(row.id),
+            name: row.name,
+            namespace_id: NamespaceId(row.namespace_id),
+            stars: clamp_u64(row.stars),
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// `TAG_COLUMNS`.
+#[derive(FromRow)]
+pub(crate) struct TagRow {
+    id: i64,
+    repository: String,
+    name: String,
+    digest: String,
+    media_type: String,
+    size: Option<i64>,
+    pushed_by: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<TagRow> for TagRecord {
+    fn from(row: TagRow) -> Self {
+        TagRecord {
+            id: TagId(row.id),
+            repository: row.repository,
+            name: row.name,
+            manifest: ManifestRecord {
+                digest: row.digest,
+                media_type: row.media_type,
+                size: row.size.map(clamp_u64),
+            },
+            pushed_by: row.pushed_by,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// `seq, event_id, payload` of `registry_events`.
+#[derive(FromRow)]
+pub(crate) struct StoredEventRow {
+    seq: i64,
+    event_id: String,
+    payload: String,
+}
+
+impl From<StoredEventRow> for StoredEvent {
+    fn from(row: StoredEventRow) -> Self {
+        StoredEvent {
+            seq: row.seq,
+            event_id: row.event_id,
+            payload: row.payload,
+        }
+    }
+}
+
+/// `digest, backend, state, report, error, attempts, updated_at, next_attempt_at` of
+/// `scan_records`; the report is JSON text.
+#[derive(FromRow)]
+pub(crate) struct ScanRecordRow {
+    digest: String,
+    backend: String,
+    state: String,
+    report: Option<String>,
+    error: Option<String>,
+    attempts: i64,
+    updated_at: DateTime<Utc>,
+    next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<ScanRecordRow> for ScanRecord {
+    type Error = Error;
+
+    fn try_from(row: ScanRecordRow) -> Result<Self> {
+        Ok(ScanRecord {
+            digest: row.digest,
+            backend: row.backend,
+            state: ScanState::from_str(&row.state)?,
+            report: row
+                .report
+                .map(|r| serde_json::from_str(&r))
+                .transpose()
+                .map_err(|e| Error::Backend {
+                    what: WHAT,
+                    source: Box::new(e),
+                })?,
+            error: row.error,
+            attempts: clamp_u32(row.attempts),
+            updated_at: row.updated_at,
+            next_attempt_at: row.next_attempt_at,
+        })
+    }
+}
+
+/// `id, at, actor, action, target, details` of `activities`.
+#[derive(FromRow)]
+pub(crate) struct ActivityRow {
+    id: i64,
+    at: DateTime<Utc>,
+    actor: Option<String>,
+    action: String,
+    target: String,
+    details: Option<String>,
+}
+
+impl From<ActivityRow> for Activity {
+    fn from(row: ActivityRow) -> Self {
+        Activity {
+            id: row.id,
+            at: row.at,
+            actor: row.actor,
+            action: row.action,
+            target: row.target,
+            details: row.details,
+        }
+    }
+}
