@@ -1,4 +1,4 @@
-//! In-memory backends, for embedding, examples and tests: the [`PolicyStore`]
+//! In-memory backends, for embedding, examples and tests: the [`PolicyStore`](crate::PolicyStore)
 //! [`InMemoryStore`], the [`RegistryClient`](crate::RegistryClient) [`InMemoryRegistry`] and the
 //! [`Authenticator`](crate::Authenticator) [`StaticAuthenticator`].
 
