@@ -6,74 +6,31 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use portus::core::model::{ManifestRecord, MissingNamespace};
 use portus::core::prelude::*;
 use portus::core::store::SqliteStore;
-use portus::core::traits::{ImageRef, ManifestInfo, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};
-use portus::core::{PolicyStore, RegistryClient};
+use portus::core::testing::{ScriptedBackend, finding};
+use portus::core::traits::{ScanReport, Severity, Vulnerability};
+use portus::core::{InMemoryRegistry, PolicyStore};
 use portus::scan::scanner::Scanner;
 use portus::scan::worker::{PullAuthorization, ScanWorker, WorkerConfig};
 
-/// A registry answering manifests at once (the scanners' latency is what is measured).
-struct InstantRegistry;
-
-#[async_trait]
-impl RegistryClient for InstantRegistry {
-    async fn catalog(&self) -> portus::core::Result<Vec<String>> {
-        Ok(vec![])
-    }
-    async fn tags(&self, _: &str) -> portus::core::Result<Vec<String>> {
-        Ok(vec![])
-    }
-    async fn head_manifest(&self, _: &str, _: &str) -> portus::core::Result<ManifestRecord> {
-        unreachable!()
-    }
-    async fn manifest(&self, _: &str, reference: &str) -> portus::core::Result<ManifestInfo> {
-        Ok(ManifestInfo {
-            record: ManifestRecord {
-                digest: reference.into(),
-                media_type: "application/vnd.oci.image.manifest.v1+json".into(),
-                size: None,
-            },
-            layers: vec!["sha256:base".into(), format!("sha256:top-{reference}")],
-            children: vec![],
-        })
-    }
-    async fn delete_manifest(&self, _: &str, _: &str) -> portus::core::Result<()> {
-        Ok(())
-    }
-}
-
 /// A scanner that takes 50 ms and finds two vulnerabilities.
-struct SlowScanner(&'static str);
-
-#[async_trait]
-impl SecurityBackend for SlowScanner {
-    fn name(&self) -> &str {
-        self.0
-    }
-    async fn scan(&self, image: &ImageRef) -> portus::core::Result<ScanOutcome> {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let finding = |id: &str, severity| Vulnerability {
-            id: id.into(),
-            severity,
-            package: Some("openssl".into()),
-            package_version: Some("1.1.1".into()),
-            fixed_in: Some("1.1.1w".into()),
-            links: vec![format!("https://example.org/{}", image.digest)],
-            description: None,
-        };
-        Ok(ScanOutcome::Finished(ScanReport {
-            vulnerabilities: vec![
-                finding("CVE-2023-0001", Severity::High),
-                finding("CVE-2023-0002", Severity::Low),
-            ],
-        }))
-    }
-    async fn health(&self) -> portus::core::Result<()> {
-        Ok(())
-    }
+fn slow_scanner(name: &str) -> ScriptedBackend {
+    let openssl = |id: &str, severity| Vulnerability {
+        package: Some("openssl".into()),
+        package_version: Some("1.1.1".into()),
+        fixed_in: Some("1.1.1w".into()),
+        links: vec![format!("https://example.org/{id}")],
+        ..finding(id, severity)
+    };
+    let report = ScanReport {
+        vulnerabilities: vec![
+            openssl("CVE-2023-0001", Severity::High),
+            openssl("CVE-2023-0002", Severity::Low),
+        ],
+    };
+    ScriptedBackend::reporting(name, report).with_hook(|_| Box::pin(tokio::time::sleep(Duration::from_millis(50))))
 }
 
 fn peak_rss_kib() -> u64 {
@@ -109,6 +66,8 @@ fn main() {
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn PolicyStore> = Arc::new(SqliteStore::open(&dir.path().join("scan.db")).await.unwrap());
+        // The registry answers manifests at once: the scanners' latency is what is measured.
+        let registry = Arc::new(InMemoryRegistry::new());
         for i in 0..tags {
             let manifest = ManifestRecord {
                 digest: format!("sha256:{i:064x}"),
@@ -126,11 +85,18 @@ fn main() {
                 )
                 .await
                 .unwrap();
+            let top = format!("sha256:top-{i}");
+            registry.push_image(
+                &repository,
+                &format!("v{}", i % 10),
+                &manifest.digest,
+                &["sha256:base", &top],
+            );
         }
         let rss_before = peak_rss_kib();
         let mut scanner = Scanner::new(Duration::from_secs(30));
         for name in ["clair", "clair-legacy", "trivy-like"] {
-            scanner.register(Arc::new(SlowScanner(name))).unwrap();
+            scanner.register(Arc::new(slow_scanner(name))).unwrap();
         }
         let authorization: PullAuthorization = Arc::new(|_: &str| Ok("Bearer bench".to_owned()));
         let config = WorkerConfig {
@@ -141,7 +107,7 @@ fn main() {
             registry_url: "http://127.0.0.1:5000".into(),
             lease: Duration::from_secs(600),
         };
-        let worker = ScanWorker::new(store.clone(), Arc::new(InstantRegistry), scanner, authorization, config);
+        let worker = ScanWorker::new(store.clone(), registry, scanner, authorization, config);
         let start = Instant::now();
         let report = worker.run_once(&|_, _| {}).await.unwrap();
         let elapsed = start.elapsed();
@@ -150,7 +116,7 @@ fn main() {
         println!("  wall time: {:.1} s (target < 60 s)", elapsed.as_secs_f64());
         println!("  backend scans/s: {:.0}", (tags * 3) as f64 / elapsed.as_secs_f64());
         println!(
-            "  peak RSS: {} MiB (after loading the store: {} MiB)",
+            "  peak RSS: {} MiB (after loading the store and the registry: {} MiB)",
             peak_rss_kib() / 1024,
             rss_before / 1024
         );

@@ -1,4 +1,5 @@
-//! A minimal embedding of portus: an in-memory policy store, a custom authenticator and the
+//! A minimal embedding of portus: an in-memory policy store, an authenticator over a fixed
+//! table (`StaticAuthenticator`; any `Authenticator` implementation fits) and the
 //! axum token endpoint, in one small program.
 //!
 //! ```text
@@ -6,48 +7,15 @@
 //! curl -u demo:demo 'http://127.0.0.1:5001/v2/token?service=example-registry&scope=repository:demo/app:pull,push'
 //! ```
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use portus::auth::token::generate_key_and_certificate;
 use portus::auth::{SigningAlgorithm, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
-use portus::core::InMemoryStore;
 use portus::core::model::NewUser;
 use portus::core::prelude::*;
-use portus::core::traits::{AuthMethod, AuthOutcome, Authenticator, Identity, Secret};
+use portus::core::{InMemoryStore, StaticAuthenticator};
 use portus::http::{AppState, router};
-
-/// Checks passwords against a fixed table, e.g. one loaded from the embedding program's own
-/// configuration. Comparison is constant-time.
-struct StaticAuthenticator {
-    passwords: HashMap<String, String>,
-}
-
-#[async_trait]
-impl Authenticator for StaticAuthenticator {
-    fn name(&self) -> &str {
-        "static"
-    }
-
-    async fn authenticate(&self, username: &str, secret: &Secret) -> portus::core::Result<AuthOutcome> {
-        Ok(match self.passwords.get(username) {
-            Some(expected) if constant_time_eq(expected.as_bytes(), secret.expose().as_bytes()) => {
-                AuthOutcome::Authenticated(Identity {
-                    username: username.to_owned(),
-                    method: AuthMethod::External("static".into()),
-                })
-            }
-            Some(_) => AuthOutcome::InvalidCredentials,
-            None => AuthOutcome::UnknownUser,
-        })
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -61,9 +29,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..NewUser::default()
         })
         .await?;
-    let authenticator = StaticAuthenticator {
-        passwords: HashMap::from([("demo".into(), "demo".into())]),
-    };
+    // Checks passwords against a fixed table, e.g. one loaded from the embedding program's own
+    // configuration, in constant time; any `Authenticator` implementation fits here.
+    let authenticator = StaticAuthenticator::new([("demo", "demo")]);
 
     // A fresh ES256 key; a real deployment loads its key with `SigningKey::from_pem_file` and
     // gives the registry the matching certificate as `rootcertbundle`.

@@ -590,7 +590,9 @@ mod tests {
         assert_eq!(grant.access[0].actions, ["pull", "push"]);
     }
 
-    /// Counts how often the wrapped authenticator really checks credentials.
+    /// Counts how often the wrapped authenticator really checks credentials. Kept rather than
+    /// `portus_core::StaticAuthenticator`: the test changes the password and revokes tokens in
+    /// the store, so the authenticator it counts must be the real store-backed one.
     struct Counting {
         inner: Arc<dyn Authenticator>,
         calls: std::sync::atomic::AtomicUsize,

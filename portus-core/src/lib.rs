@@ -32,7 +32,7 @@ pub mod testing;
 pub mod traits;
 
 pub use error::{Error, ErrorKind, Result};
-pub use memory::InMemoryStore;
+pub use memory::{InMemoryRegistry, InMemoryStore, StaticAuthenticator};
 pub use traits::{Authenticator, PolicyStore, RegistryClient, SecurityBackend};
 
 /// The store role traits, to bring their methods into scope wherever a [`PolicyStore`] is used:

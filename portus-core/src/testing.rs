@@ -7,6 +7,19 @@
 //! ```ignore
 //! portus_core::policy_store_conformance!(async { portus_core::InMemoryStore::new() });
 //! ```
+//!
+//! The other traits have suites of their own, built the same way:
+//! [`registry_client`] (run by the in-memory registry and the HTTP client against the real
+//! registry) and [`security_backend`] (run by every scanner backend against its fake scanner).
+//! [`ScriptedBackend`] is the scanner tests configure instead of writing one.
+
+pub mod registry_client;
+mod scripted;
+pub mod security_backend;
+
+pub use registry_client::{ImagePusher, fake_digest};
+pub use scripted::{ScanHook, Script, ScriptedBackend, finding, image};
+pub use security_backend::{ScannerFixture, ScannerState};
 
 use crate::access::authorize_scopes;
 use crate::model::{

@@ -102,51 +102,23 @@ impl Scanner {
 
 #[cfg(test)]
 mod tests {
-    use async_trait::async_trait;
-    use portus_core::traits::{Severity, Vulnerability};
+    use portus_core::testing::{Script, ScriptedBackend, finding};
+    use portus_core::traits::Severity;
 
     use super::*;
     use crate::aggregate::{TagScanStatus, merge_tag};
 
-    struct Slow;
-
-    #[async_trait]
-    impl SecurityBackend for Slow {
-        fn name(&self) -> &str {
-            "slow"
-        }
-        async fn scan(&self, _: &ImageRef) -> portus_core::Result<ScanOutcome> {
-            tokio::time::sleep(Duration::from_secs(10)).await;
-            Ok(ScanOutcome::Finished(ScanReport::default()))
-        }
-        async fn health(&self) -> portus_core::Result<()> {
-            Ok(())
-        }
+    /// Never answers: slower than any timeout.
+    fn slow() -> Arc<ScriptedBackend> {
+        Arc::new(ScriptedBackend::clean("slow").answering(Script::Hang))
     }
 
-    struct Fixed(&'static str, Severity);
-
-    #[async_trait]
-    impl SecurityBackend for Fixed {
-        fn name(&self) -> &str {
-            "fixed"
-        }
-        async fn scan(&self, image: &ImageRef) -> portus_core::Result<ScanOutcome> {
-            Ok(ScanOutcome::Finished(ScanReport {
-                vulnerabilities: vec![Vulnerability {
-                    id: format!("{}-{}", self.0, image.digest),
-                    severity: self.1,
-                    package: None,
-                    package_version: None,
-                    fixed_in: None,
-                    links: vec![],
-                    description: None,
-                }],
-            }))
-        }
-        async fn health(&self) -> portus_core::Result<()> {
-            Ok(())
-        }
+    /// One finding of the given severity for every image.
+    fn fixed(id: &str, severity: Severity) -> Arc<ScriptedBackend> {
+        let report = ScanReport {
+            vulnerabilities: vec![finding(id, severity)],
+        };
+        Arc::new(ScriptedBackend::reporting("fixed", report))
     }
 
     fn image(digest: &str) -> ImageRef {
@@ -163,11 +135,11 @@ mod tests {
     async fn a_slow_backend_fails_alone_and_images_are_merged() {
         let mut scanner = Scanner::new(Duration::from_millis(200));
         scanner
-            .register(Arc::new(Slow))
+            .register(slow())
             .unwrap()
-            .register(Arc::new(Fixed("CVE", Severity::High)))
+            .register(fixed("CVE", Severity::High))
             .unwrap();
-        assert!(scanner.register(Arc::new(Slow)).is_err(), "names are unique");
+        assert!(scanner.register(slow()).is_err(), "names are unique");
         let results = scanner.scan(&[image("amd64"), image("arm64")]).await;
         assert!(matches!(&results["slow"], BackendResult::Failed { error } if error.contains("no answer")));
         let BackendResult::Done { report } = &results["fixed"] else {

@@ -358,91 +358,21 @@ pub async fn apply(
 #[cfg(test)]
 mod tests {
     use portus_core::prelude::*;
-    use std::collections::BTreeMap;
-    use std::sync::Mutex;
 
-    use async_trait::async_trait;
-    use portus_core::InMemoryStore;
-    use portus_core::traits::ManifestInfo;
+    use portus_core::{InMemoryRegistry, InMemoryStore};
 
     use super::*;
 
-    /// A registry in memory: repository -> tag -> digest; listing one repository can fail.
-    #[derive(Default)]
-    struct FakeRegistry {
-        tags: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
-        failing_repository: Option<String>,
+    /// A registry holding `(repository, tag, digest)` images.
+    fn registry_with(entries: &[(&str, &str, &str)]) -> InMemoryRegistry {
+        let registry = InMemoryRegistry::new();
+        for (repository, tag, digest) in entries {
+            registry.push_image(repository, tag, digest, &[]);
+        }
+        registry
     }
 
-    impl FakeRegistry {
-        fn with(entries: &[(&str, &str, &str)]) -> Self {
-            let registry = FakeRegistry::default();
-            for (repository, tag, digest) in entries {
-                registry.put(repository, tag, digest);
-            }
-            registry
-        }
-        fn put(&self, repository: &str, tag: &str, digest: &str) {
-            self.tags
-                .lock()
-                .unwrap()
-                .entry(repository.into())
-                .or_default()
-                .insert(tag.into(), digest.into());
-        }
-        fn remove(&self, repository: &str, tag: &str) {
-            self.tags.lock().unwrap().get_mut(repository).unwrap().remove(tag);
-        }
-    }
-
-    fn unavailable() -> portus_core::Error {
-        portus_core::Error::Unavailable {
-            what: "registry",
-            source: "injected".into(),
-        }
-    }
-
-    #[async_trait]
-    impl RegistryClient for FakeRegistry {
-        async fn catalog(&self) -> portus_core::Result<Vec<String>> {
-            Ok(self.tags.lock().unwrap().keys().cloned().collect())
-        }
-        async fn tags(&self, repository: &str) -> portus_core::Result<Vec<String>> {
-            if self.failing_repository.as_deref() == Some(repository) {
-                return Err(unavailable());
-            }
-            let tags = self.tags.lock().unwrap();
-            let repo = tags
-                .get(repository)
-                .ok_or_else(|| portus_core::Error::not_found("repository", repository))?;
-            Ok(repo.keys().cloned().collect())
-        }
-        async fn head_manifest(&self, repository: &str, reference: &str) -> portus_core::Result<ManifestRecord> {
-            let tags = self.tags.lock().unwrap();
-            let digest = tags
-                .get(repository)
-                .and_then(|t| t.get(reference))
-                .ok_or_else(|| portus_core::Error::not_found("manifest", reference))?;
-            Ok(ManifestRecord {
-                digest: digest.clone(),
-                media_type: "application/vnd.oci.image.manifest.v1+json".into(),
-                size: None,
-            })
-        }
-        async fn manifest(&self, repository: &str, reference: &str) -> portus_core::Result<ManifestInfo> {
-            let record = self.head_manifest(repository, reference).await?;
-            Ok(ManifestInfo {
-                record,
-                layers: vec![],
-                children: vec![],
-            })
-        }
-        async fn delete_manifest(&self, _: &str, _: &str) -> portus_core::Result<()> {
-            Err(unavailable())
-        }
-    }
-
-    async fn run(store: &InMemoryStore, registry: &FakeRegistry, strategy: SyncStrategy) -> (SyncPlan, SyncReport) {
+    async fn run(store: &InMemoryStore, registry: &InMemoryRegistry, strategy: SyncStrategy) -> (SyncPlan, SyncReport) {
         let plan = plan(store, registry, strategy, 4, &|_, _| {}).await.unwrap();
         let report = apply(store, registry, &plan, MissingNamespace::Create).await.unwrap();
         (plan, report)
@@ -461,7 +391,7 @@ mod tests {
     #[tokio::test]
     async fn strategies_add_update_and_delete_as_documented() {
         let store = InMemoryStore::new();
-        let registry = FakeRegistry::with(&[
+        let registry = registry_with(&[
             ("a/x", "1", "sha256:1"),
             ("a/x", "2", "sha256:2"),
             ("b/y", "1", "sha256:3"),
@@ -470,12 +400,12 @@ mod tests {
         assert_eq!(report.created, 3);
         assert_eq!(recorded(&store).await.len(), 3);
 
-        registry.put("a/x", "3", "sha256:4");
+        registry.push_image("a/x", "3", "sha256:4", &[]);
         let (plan, _) = run(&store, &registry, SyncStrategy::Initial).await;
         assert!(plan.skipped && plan.is_empty(), "initial only runs on an empty store");
 
-        registry.put("a/x", "1", "sha256:moved");
-        registry.remove("a/x", "2");
+        registry.push_image("a/x", "1", "sha256:moved", &[]);
+        registry.untag("a/x", "2");
         let (plan, report) = run(&store, &registry, SyncStrategy::Update).await;
         assert_eq!((report.created, report.updated, report.deleted), (1, 1, 0), "{plan}");
         assert!(
@@ -493,10 +423,10 @@ mod tests {
     #[tokio::test]
     async fn failures_disable_every_deletion() {
         let store = InMemoryStore::new();
-        let mut registry = FakeRegistry::with(&[("a/x", "1", "sha256:1"), ("b/y", "1", "sha256:2")]);
+        let registry = registry_with(&[("a/x", "1", "sha256:1"), ("b/y", "1", "sha256:2")]);
         run(&store, &registry, SyncStrategy::Update).await;
-        registry.remove("a/x", "1");
-        registry.failing_repository = Some("b/y".into());
+        registry.untag("a/x", "1");
+        registry.set_repository_failing("b/y", true);
         let (plan, report) = run(&store, &registry, SyncStrategy::UpdateDelete).await;
         assert_eq!(plan.problems.len(), 1, "{plan}");
         assert!(plan.delete_tags.is_empty() && plan.delete_repositories.is_empty());
@@ -508,14 +438,14 @@ mod tests {
     #[tokio::test]
     async fn a_tag_pushed_again_after_planning_is_not_deleted() {
         let store = InMemoryStore::new();
-        let registry = FakeRegistry::with(&[("a/x", "1", "sha256:1")]);
+        let registry = registry_with(&[("a/x", "1", "sha256:1")]);
         run(&store, &registry, SyncStrategy::Update).await;
-        registry.remove("a/x", "1");
+        registry.untag("a/x", "1");
         let plan = plan(&store, &registry, SyncStrategy::UpdateDelete, 4, &|_, _| {})
             .await
             .unwrap();
         assert_eq!(plan.delete_tags.len(), 1);
-        registry.put("a/x", "1", "sha256:again");
+        registry.push_image("a/x", "1", "sha256:again", &[]);
         let report = apply(&store, &registry, &plan, MissingNamespace::Create).await.unwrap();
         assert_eq!((report.deleted, report.deletions_skipped), (0, 1));
         assert_eq!(recorded(&store).await.len(), 1);

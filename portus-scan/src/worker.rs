@@ -325,94 +325,31 @@ impl ScanWorker {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    use async_trait::async_trait;
-    use portus_core::InMemoryStore;
     use portus_core::model::{ManifestRecord, MissingNamespace};
-    use portus_core::traits::{ManifestInfo, ScanOutcome, ScanReport, SecurityBackend};
+    use portus_core::testing::{Script, ScriptedBackend};
+    use portus_core::traits::ScanReport;
+    use portus_core::{InMemoryRegistry, InMemoryStore};
 
     use super::*;
     use crate::aggregate::TagScanStatus;
     use crate::backend::dummy::DummyBackend;
 
-    struct Registry {
-        broken: AtomicBool,
-    }
-
-    #[async_trait]
-    impl RegistryClient for Registry {
-        async fn catalog(&self) -> portus_core::Result<Vec<String>> {
-            Ok(vec![])
-        }
-        async fn tags(&self, _: &str) -> portus_core::Result<Vec<String>> {
-            Ok(vec![])
-        }
-        async fn head_manifest(&self, _: &str, _: &str) -> portus_core::Result<ManifestRecord> {
-            unreachable!("the worker reads whole manifests")
-        }
-        async fn manifest(&self, _: &str, reference: &str) -> portus_core::Result<ManifestInfo> {
-            if self.broken.load(Ordering::SeqCst) {
-                return Err(portus_core::Error::Unavailable {
-                    what: "registry",
-                    source: "down".into(),
-                });
-            }
-            Ok(ManifestInfo {
-                record: ManifestRecord {
-                    digest: reference.into(),
-                    media_type: "application/vnd.oci.image.manifest.v1+json".into(),
-                    size: None,
-                },
-                layers: vec!["sha256:layer".into()],
-                children: vec![],
-            })
-        }
-        async fn delete_manifest(&self, _: &str, _: &str) -> portus_core::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// Fails until told otherwise; records the layer URL and authorization it was given.
-    struct Flaky {
-        healthy: AtomicBool,
-        seen: Mutex<Vec<(String, Option<String>)>>,
-    }
-
-    #[async_trait]
-    impl SecurityBackend for Flaky {
-        fn name(&self) -> &str {
-            "flaky"
-        }
-        async fn scan(&self, image: &ImageRef) -> portus_core::Result<ScanOutcome> {
-            self.seen
-                .lock()
-                .unwrap()
-                .push((image.layers[0].url.clone(), image.registry_authorization.clone()));
-            if self.healthy.load(Ordering::SeqCst) {
-                Ok(ScanOutcome::Finished(ScanReport::default()))
-            } else {
-                Err(portus_core::Error::Unavailable {
-                    what: "security scanner",
-                    source: "connection refused".into(),
-                })
-            }
-        }
-        async fn health(&self) -> portus_core::Result<()> {
-            Ok(())
-        }
+    /// The failure the "flaky" scanner answers until told otherwise.
+    fn refused() -> Script {
+        Script::Unavailable("connection refused".into())
     }
 
     struct Setup {
         store: Arc<InMemoryStore>,
-        registry: Arc<Registry>,
-        flaky: Arc<Flaky>,
+        registry: Arc<InMemoryRegistry>,
+        /// Fails until told otherwise; records the layer URL and authorization it was given.
+        flaky: Arc<ScriptedBackend>,
     }
 
     impl Setup {
         async fn new() -> Setup {
             let store = Arc::new(InMemoryStore::new());
+            let registry = Arc::new(InMemoryRegistry::new());
             for (repository, tag, digest) in [
                 ("a/x", "1", "sha256:one"),
                 ("a/x", "latest", "sha256:one"),
@@ -427,18 +364,10 @@ mod tests {
                     .put_tag(repository, tag, &manifest, None, MissingNamespace::Create)
                     .await
                     .unwrap();
+                registry.push_image(repository, tag, digest, &["sha256:layer"]);
             }
-            let flaky = Arc::new(Flaky {
-                healthy: AtomicBool::new(false),
-                seen: Mutex::default(),
-            });
-            Setup {
-                store,
-                registry: Arc::new(Registry {
-                    broken: AtomicBool::new(false),
-                }),
-                flaky,
-            }
+            let flaky = Arc::new(ScriptedBackend::clean("flaky").answering(refused()));
+            Setup { store, registry, flaky }
         }
 
         fn worker(&self, retry_base: Duration, rescan_after: Duration) -> ScanWorker {
@@ -499,7 +428,8 @@ mod tests {
         let record = &s.store.scan_records(Some("sha256:one")).await.unwrap()[1];
         assert_eq!((record.backend.as_str(), record.attempts), ("flaky", 1));
         assert!(record.next_attempt_at.unwrap() > Utc::now() + chrono::Duration::minutes(59));
-        let (url, authorization) = s.flaky.seen.lock().unwrap()[0].clone();
+        let first = &s.flaky.scanned()[0];
+        let (url, authorization) = (first.layers[0].url.clone(), first.registry_authorization.clone());
         assert!(
             url.starts_with("http://registry:5000/v2/a/") && url.ends_with("/blobs/sha256:layer"),
             "{url}"
@@ -522,7 +452,7 @@ mod tests {
             record.next_attempt_at = Some(Utc::now() - chrono::Duration::seconds(1));
             s.store.put_scan_record(&record).await.unwrap();
         }
-        s.flaky.healthy.store(true, Ordering::SeqCst);
+        s.flaky.set_script(Script::Finished(ScanReport::default()));
         let report = s.worker(hour, hour).run_once(&|_, _| {}).await.unwrap();
         assert_eq!(
             report,
@@ -533,11 +463,7 @@ mod tests {
                 failed: 0
             }
         );
-        assert_eq!(
-            s.flaky.seen.lock().unwrap().len(),
-            4,
-            "two failed attempts, two retries"
-        );
+        assert_eq!(s.flaky.scanned().len(), 4, "two failed attempts, two retries");
         let one = s.security("sha256:one").await;
         assert_eq!(one.status, TagScanStatus::Done);
         assert_eq!(one.vulnerabilities.len(), 3);
@@ -547,7 +473,7 @@ mod tests {
     #[tokio::test]
     async fn rescans_and_registry_failures() {
         let s = Setup::new().await;
-        s.flaky.healthy.store(true, Ordering::SeqCst);
+        s.flaky.set_script(Script::Finished(ScanReport::default()));
         let hour = Duration::from_secs(3600);
         assert_eq!(s.worker(hour, hour).run_once(&|_, _| {}).await.unwrap().done, 4);
         assert_eq!(
@@ -555,7 +481,7 @@ mod tests {
             0,
             "done scans wait for the rescan"
         );
-        s.registry.broken.store(true, Ordering::SeqCst);
+        s.registry.set_unavailable(true);
         let report = s.worker(hour, Duration::ZERO).run_once(&|_, _| {}).await.unwrap();
         assert_eq!(report.failed, 4, "a registry failure fails the rescans");
         let records = s.store.scan_records(Some("sha256:two")).await.unwrap();

@@ -8,4 +8,5 @@ mod e2e_web;
 mod example;
 mod hardening;
 mod harness;
+mod registry_conformance;
 mod scale_out;

@@ -5,45 +5,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use portus::core::model::{ManifestRecord, MissingNamespace, ScanState};
 use portus::core::prelude::*;
 use portus::core::store::PostgresStore;
-use portus::core::traits::{ImageRef, ManifestInfo, ScanOutcome, ScanReport, SecurityBackend};
-use portus::core::{PolicyStore, RegistryClient};
+use portus::core::testing::ScriptedBackend;
+use portus::core::traits::ImageRef;
+use portus::core::{InMemoryRegistry, PolicyStore};
 use portus::scan::scanner::Scanner;
 use portus::scan::worker::{PullAuthorization, ScanWorker, WorkerConfig};
 
 use portus::core::store::postgres_testing::fresh_database as postgres_database;
-
-struct InstantRegistry;
-
-#[async_trait]
-impl RegistryClient for InstantRegistry {
-    async fn catalog(&self) -> portus::core::Result<Vec<String>> {
-        Ok(vec![])
-    }
-    async fn tags(&self, _: &str) -> portus::core::Result<Vec<String>> {
-        Ok(vec![])
-    }
-    async fn head_manifest(&self, _: &str, _: &str) -> portus::core::Result<ManifestRecord> {
-        unreachable!("the worker reads whole manifests")
-    }
-    async fn manifest(&self, _: &str, reference: &str) -> portus::core::Result<ManifestInfo> {
-        Ok(ManifestInfo {
-            record: ManifestRecord {
-                digest: reference.into(),
-                media_type: "application/vnd.oci.image.manifest.v1+json".into(),
-                size: None,
-            },
-            layers: vec![format!("sha256:layer-{reference}")],
-            children: vec![],
-        })
-    }
-    async fn delete_manifest(&self, _: &str, _: &str) -> portus::core::Result<()> {
-        Ok(())
-    }
-}
 
 /// Counts how often each digest is scanned, and how many scans overlap, over all instances.
 #[derive(Default)]
@@ -66,45 +37,36 @@ impl CountingBackend {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
-}
 
-/// One instance's view of the shared [`CountingBackend`].
-struct InstanceBackend {
-    instance: usize,
-    shared: Arc<CountingBackend>,
-}
-
-#[async_trait]
-impl SecurityBackend for InstanceBackend {
-    fn name(&self) -> &str {
-        "counting"
-    }
-    async fn scan(&self, image: &ImageRef) -> portus::core::Result<ScanOutcome> {
-        let shared = &self.shared;
-        shared.wait_for_a_second_instance(self.instance).await;
+    /// One instance's scan of `image`: waits for a second instance, counts the scans of the
+    /// digest running at once (a second one is an overlap), takes 20 ms, counts the scan.
+    async fn scan(self: Arc<Self>, instance: usize, image: ImageRef) {
+        self.wait_for_a_second_instance(instance).await;
         {
-            let mut running = shared.running.lock().unwrap();
+            let mut running = self.running.lock().unwrap();
             let now = running.entry(image.digest.clone()).or_default();
             *now += 1;
             if *now > 1 {
-                *shared.overlaps.lock().unwrap() += 1;
+                *self.overlaps.lock().unwrap() += 1;
             }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-        *shared.running.lock().unwrap().get_mut(&image.digest).unwrap() -= 1;
-        *shared.scans.lock().unwrap().entry(image.digest.clone()).or_default() += 1;
-        Ok(ScanOutcome::Finished(ScanReport::default()))
-    }
-    async fn health(&self) -> portus::core::Result<()> {
-        Ok(())
+        *self.running.lock().unwrap().get_mut(&image.digest).unwrap() -= 1;
+        *self.scans.lock().unwrap().entry(image.digest.clone()).or_default() += 1;
     }
 }
 
-fn worker(store: Arc<dyn PolicyStore>, instance: usize, shared: Arc<CountingBackend>) -> ScanWorker {
+fn worker(
+    store: Arc<dyn PolicyStore>,
+    registry: Arc<InMemoryRegistry>,
+    instance: usize,
+    shared: Arc<CountingBackend>,
+) -> ScanWorker {
+    // One instance's view of the shared counting backend: a clean scan after the count.
+    let backend = ScriptedBackend::clean("counting")
+        .with_hook(move |image| Box::pin(shared.clone().scan(instance, image.clone())));
     let mut scanner = Scanner::new(Duration::from_secs(60));
-    scanner
-        .register(Arc::new(InstanceBackend { instance, shared }))
-        .unwrap();
+    scanner.register(Arc::new(backend)).unwrap();
     let authorization: PullAuthorization = Arc::new(|_: &str| Ok("Bearer test".to_owned()));
     let config = WorkerConfig {
         concurrency: 8,
@@ -114,7 +76,7 @@ fn worker(store: Arc<dyn PolicyStore>, instance: usize, shared: Arc<CountingBack
         registry_url: "http://127.0.0.1:5000".into(),
         lease: Duration::from_secs(600),
     };
-    ScanWorker::new(store, Arc::new(InstantRegistry), scanner, authorization, config)
+    ScanWorker::new(store, registry, scanner, authorization, config)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,6 +88,8 @@ async fn three_instances_share_the_scan_queue_on_postgres() {
         stores.push(Arc::new(PostgresStore::connect(&url, 4).await.unwrap()));
     }
     const TAGS: usize = 60;
+    // The registry answers manifests at once; every instance reads the same one.
+    let registry = Arc::new(InMemoryRegistry::new());
     for i in 0..TAGS {
         let manifest = ManifestRecord {
             digest: format!("sha256:{i:064x}"),
@@ -142,13 +106,15 @@ async fn three_instances_share_the_scan_queue_on_postgres() {
             )
             .await
             .unwrap();
+        let layer = format!("sha256:layer-{i}");
+        registry.push_image(&format!("lib{}", i % 3), &format!("v{i}"), &manifest.digest, &[&layer]);
     }
     // One counting object shared by the three workers, so it sees every scan of every instance.
     let backend = Arc::new(CountingBackend::default());
     let workers: Vec<ScanWorker> = stores
         .iter()
         .enumerate()
-        .map(|(instance, store)| worker(store.clone(), instance, backend.clone()))
+        .map(|(instance, store)| worker(store.clone(), registry.clone(), instance, backend.clone()))
         .collect();
     let (a, b, c) = tokio::join!(
         workers[0].run_once(&|_, _| {}),

@@ -1,12 +1,19 @@
-//! An in-memory [`PolicyStore`], for embedding, examples and tests.
+//! In-memory backends, for embedding, examples and tests: the [`PolicyStore`](crate::PolicyStore)
+//! [`InMemoryStore`], the [`RegistryClient`](crate::RegistryClient) [`InMemoryRegistry`] and the
+//! [`Authenticator`](crate::Authenticator) [`StaticAuthenticator`].
 
 mod accounts;
 mod activity;
+mod authenticator;
 mod catalog;
 mod events;
 mod namespaces;
+mod registry;
 mod scans;
 mod teams;
+
+pub use authenticator::{StaticAuthenticator, constant_time_eq};
+pub use registry::{InMemoryRegistry, OCI_INDEX, OCI_MANIFEST, RegistryCall, image_manifest, index_manifest};
 
 use std::sync::Mutex;
 

@@ -230,6 +230,51 @@ async fn slow_malformed_and_down_scanners_are_errors() {
     assert!(down.health().await.is_err());
 }
 
+/// The shared `SecurityBackend` suite against the strict fake Clair v2. Clair v2 analyses a
+/// layer while it is posted, so it has no pending state.
+mod conformance {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use portus_core::testing::{ScannerFixture, ScannerState};
+
+    use super::*;
+
+    struct FakeClairV2(Url, Fake);
+
+    #[async_trait]
+    impl ScannerFixture for FakeClairV2 {
+        async fn backend(&self, state: ScannerState) -> Option<Arc<dyn SecurityBackend>> {
+            let fake = &self.1;
+            *fake.fail_with.lock().unwrap() = None;
+            *fake.malformed.lock().unwrap() = false;
+            let url = match state {
+                ScannerState::Healthy => self.0.clone(),
+                ScannerState::ServerError => {
+                    *fake.fail_with.lock().unwrap() = Some((500, "database is down"));
+                    self.0.clone()
+                }
+                ScannerState::InvalidResponse => {
+                    *fake.malformed.lock().unwrap() = true;
+                    self.0.clone()
+                }
+                ScannerState::Unreachable => crate::backend::closed_url(),
+                _ => return None,
+            };
+            Some(Arc::new(ClairLegacy::new(url, Duration::from_secs(5)).unwrap()))
+        }
+
+        fn image(&self) -> ImageRef {
+            image(&["sha256:base", "sha256:top"])
+        }
+    }
+
+    portus_core::security_backend_conformance!(async {
+        let (url, fake) = fake_clair().await;
+        FakeClairV2(url, fake)
+    });
+}
+
 proptest::proptest! {
     /// Any JSON Clair v2 might send for a layer: a report, "no features" or a parse error,
     /// never a panic; one finding per (feature, vulnerability).

@@ -341,6 +341,43 @@ async fn images_without_layers_are_refused() {
     assert_eq!(fake.posts.load(Ordering::SeqCst), 0);
 }
 
+/// The shared `SecurityBackend` suite, each scanner state a mode of the strict fake Clair.
+mod conformance {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use portus_core::testing::{ScannerFixture, ScannerState};
+
+    use super::*;
+
+    struct FakeClair(Url, Fake);
+
+    #[async_trait]
+    impl ScannerFixture for FakeClair {
+        async fn backend(&self, state: ScannerState) -> Option<Arc<dyn SecurityBackend>> {
+            let mode = match state {
+                ScannerState::Healthy => Mode::Healthy,
+                ScannerState::Pending => Mode::MatcherNotReady,
+                ScannerState::ServerError => Mode::ServerError,
+                ScannerState::InvalidResponse => Mode::Malformed,
+                ScannerState::Unreachable => return Some(Arc::new(backend(crate::backend::closed_url(), true))),
+                _ => return None,
+            };
+            set(&self.1, mode);
+            Some(Arc::new(backend(self.0.clone(), true)))
+        }
+
+        fn image(&self) -> ImageRef {
+            image()
+        }
+    }
+
+    portus_core::security_backend_conformance!(async {
+        let (url, fake) = fake_clair(true).await;
+        FakeClair(url, fake)
+    });
+}
+
 proptest::proptest! {
     /// Any JSON the matcher might send: a report or a parse error, never a panic; every
     /// finding names a vulnerability of the report, with a known severity.

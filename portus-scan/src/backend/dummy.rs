@@ -41,3 +41,30 @@ impl SecurityBackend for DummyBackend {
         Ok(())
     }
 }
+
+/// The shared `SecurityBackend` suite: the dummy backend has no remote side, so only the
+/// checks of a healthy scanner apply (the others have no state to put it in).
+#[cfg(test)]
+mod conformance {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use portus_core::testing::{ScannerFixture, ScannerState};
+
+    use super::*;
+
+    struct Dummy;
+
+    #[async_trait]
+    impl ScannerFixture for Dummy {
+        async fn backend(&self, state: ScannerState) -> Option<Arc<dyn SecurityBackend>> {
+            (state == ScannerState::Healthy).then(|| Arc::new(DummyBackend) as Arc<dyn SecurityBackend>)
+        }
+
+        fn image(&self) -> ImageRef {
+            portus_core::testing::image("alice/app", "1.0", "sha256:aa")
+        }
+    }
+
+    portus_core::security_backend_conformance!(async { Dummy });
+}

@@ -68,3 +68,14 @@ pub(crate) fn arbitrary_json(
         ]
     })
 }
+
+/// A URL nothing listens on (a port bound and released), for "the scanner is down" checks.
+#[cfg(all(test, any(feature = "clair-v4", feature = "clair-legacy", feature = "zypper")))]
+pub(crate) fn closed_url() -> url::Url {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}/").parse().unwrap()
+}

@@ -227,6 +227,46 @@ mod tests {
         );
     }
 
+    /// The shared `SecurityBackend` suite; the fake's answer code is the scanner state.
+    mod conformance {
+        use async_trait::async_trait;
+        use portus_core::testing::{ScannerFixture, ScannerState};
+
+        use super::*;
+
+        struct FakeZypper(Url, Arc<Mutex<u16>>);
+
+        #[async_trait]
+        impl ScannerFixture for FakeZypper {
+            async fn backend(&self, state: ScannerState) -> Option<Arc<dyn SecurityBackend>> {
+                let code = match state {
+                    ScannerState::Healthy => 200,
+                    ScannerState::Pending => 202,
+                    ScannerState::ServerError => 500,
+                    ScannerState::InvalidResponse => 2,
+                    ScannerState::Unreachable => {
+                        let down = ZypperBackend::new(crate::backend::closed_url(), Duration::from_secs(5));
+                        return Some(Arc::new(down.unwrap()));
+                    }
+                    _ => return None,
+                };
+                *self.1.lock().unwrap() = code;
+                Some(Arc::new(
+                    ZypperBackend::new(self.0.clone(), Duration::from_secs(5)).unwrap(),
+                ))
+            }
+
+            fn image(&self) -> ImageRef {
+                image()
+            }
+        }
+
+        portus_core::security_backend_conformance!(async {
+            let answer = Arc::new(Mutex::new(200));
+            FakeZypper(fake(answer.clone()).await, answer)
+        });
+    }
+
     proptest::proptest! {
         /// Any JSON zypper-docker might send: a report or a parse error, never a panic; only
         /// security patches are findings.

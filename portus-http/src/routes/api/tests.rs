@@ -1,9 +1,8 @@
 //! The REST API end to end over the router: every route, every permission rule, and the
 //! negative cases (401, 403, 404 without leaks, 409, 422, bad input).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode, header};
 use portus_auth::password::{APP_TOKEN_PREFIX, generate_secret};
@@ -14,66 +13,19 @@ use portus_core::model::{
 };
 use portus_core::policy::PolicyConfig;
 use portus_core::prelude::*;
-use portus_core::traits::{ImageRef, ManifestInfo, ScanOutcome, ScanReport, Severity, Vulnerability};
-use portus_core::{InMemoryStore, RegistryClient, SecurityBackend};
+use portus_core::testing::ScriptedBackend;
+use portus_core::traits::{ScanReport, Severity, Vulnerability};
+use portus_core::{InMemoryRegistry, InMemoryStore};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::routes::{AppState, HttpLimits, router};
 
-/// A registry that records deletions and can be made to fail.
-#[derive(Default)]
-struct FakeRegistry {
-    deleted: Mutex<Vec<(String, String)>>,
-}
-
-#[async_trait]
-impl RegistryClient for FakeRegistry {
-    async fn catalog(&self) -> portus_core::Result<Vec<String>> {
-        Ok(vec![])
-    }
-    async fn tags(&self, _: &str) -> portus_core::Result<Vec<String>> {
-        Ok(vec![])
-    }
-    async fn head_manifest(&self, _: &str, _: &str) -> portus_core::Result<ManifestRecord> {
-        Err(portus_core::Error::not_found("manifest", "-"))
-    }
-    async fn manifest(&self, _: &str, _: &str) -> portus_core::Result<ManifestInfo> {
-        Err(portus_core::Error::not_found("manifest", "-"))
-    }
-    async fn delete_manifest(&self, repository: &str, digest: &str) -> portus_core::Result<()> {
-        self.deleted.lock().unwrap().push((repository.into(), digest.into()));
-        Ok(())
-    }
-}
-
-/// A scanner known by name whose health can be switched off.
-struct Scanner(&'static str, bool);
-
-#[async_trait]
-impl SecurityBackend for Scanner {
-    fn name(&self) -> &str {
-        self.0
-    }
-    async fn scan(&self, _: &ImageRef) -> portus_core::Result<ScanOutcome> {
-        Ok(ScanOutcome::Finished(ScanReport::default()))
-    }
-    async fn health(&self) -> portus_core::Result<()> {
-        if self.1 {
-            Ok(())
-        } else {
-            Err(portus_core::Error::Unavailable {
-                what: "scanner",
-                source: "down".into(),
-            })
-        }
-    }
-}
-
 struct Fixture {
     app: axum::Router,
     store: Arc<InMemoryStore>,
-    registry: Arc<FakeRegistry>,
+    /// Holds the fixture's tags; records the deletions.
+    registry: Arc<InMemoryRegistry>,
     /// Application tokens by user name.
     tokens: std::collections::HashMap<&'static str, String>,
     users: std::collections::HashMap<&'static str, User>,
@@ -155,6 +107,7 @@ async fn fixture(options: Options) -> Fixture {
             .await
             .unwrap();
     }
+    let registry = Arc::new(InMemoryRegistry::new());
     for (reference, digest) in [
         ("devs/secret:1.0", "sha256:d1"),
         ("devs/secret:latest", "sha256:d1"),
@@ -163,6 +116,7 @@ async fn fixture(options: Options) -> Fixture {
         ("prot/tool:1.0", "sha256:p1"),
     ] {
         let (repository, tag) = reference.split_once(':').unwrap();
+        registry.push_image(repository, tag, digest, &[]);
         store
             .put_tag(
                 repository,
@@ -202,16 +156,15 @@ async fn fixture(options: Options) -> Fixture {
     let mut config = TokenServiceConfig::new("registry.local");
     config.policy = options.policy;
     let service = TokenService::new(store.clone(), vec![], issuer, config);
-    let registry = Arc::new(FakeRegistry::default());
     let mut state = AppState::new(Arc::new(service));
     state.bcrypt_cost = 4;
     if options.registry {
         state.registry = Some(registry.clone());
     }
-    state
-        .scanner
-        .register(Arc::new(Scanner("dummy", options.scanner_healthy)))
-        .unwrap();
+    // A scanner known by name whose health can be switched off.
+    let scanner = ScriptedBackend::clean("dummy");
+    scanner.set_healthy(options.scanner_healthy);
+    state.scanner.register(Arc::new(scanner)).unwrap();
     Fixture {
         app: router(
             state,
@@ -1078,10 +1031,7 @@ async fn deletion_goes_through_the_registry_and_the_policy() {
         "latest shares the manifest"
     );
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("latest"));
-    assert!(
-        f.registry.deleted.lock().unwrap().is_empty(),
-        "nothing deleted on refusal"
-    );
+    assert!(f.registry.deleted().is_empty(), "nothing deleted on refusal");
     let (status, body) = f
         .call(
             Method::DELETE,
@@ -1106,7 +1056,7 @@ async fn deletion_goes_through_the_registry_and_the_policy() {
         ["1.0", "latest"]
     );
     assert_eq!(
-        f.registry.deleted.lock().unwrap().as_slice(),
+        f.registry.deleted().as_slice(),
         [("devs/secret".to_owned(), "sha256:d1".to_owned())]
     );
     assert!(f.store.tag("devs/secret", "latest").await.unwrap().is_none());
@@ -1122,9 +1072,7 @@ async fn deletion_goes_through_the_registry_and_the_policy() {
     );
     assert!(
         f.registry
-            .deleted
-            .lock()
-            .unwrap()
+            .deleted()
             .contains(&("devs/secret".to_owned(), "sha256:d2".to_owned()))
     );
     assert_eq!(f.get(&secret, Some("alice")).await.0, StatusCode::NOT_FOUND);
