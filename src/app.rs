@@ -241,11 +241,11 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
     let scanner = scanner(config)?;
     Ok(App {
         state: AppState {
-            tokens,
             webhook: Some(webhook),
             scanner: scanner.clone(),
             registry: registry.clone(),
             bcrypt_cost: config.auth.bcrypt_cost,
+            ..AppState::new(tokens)
         },
         limits,
         store,

@@ -9,11 +9,16 @@
 //! [`TokenService`]: portus_auth::TokenService
 
 pub mod error;
+mod router;
 mod routes;
+mod state;
+#[cfg(test)]
+mod test_support;
 #[cfg(feature = "web")]
 pub mod web;
 
 pub use error::ApiError;
+pub use router::router;
 #[cfg(feature = "web")]
-pub use routes::router_with_web;
-pub use routes::{AppState, HttpLimits, Webhook, router};
+pub use router::router_with_web;
+pub use state::{AppState, HttpLimits, SessionUser, Webhook};

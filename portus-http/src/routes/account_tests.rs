@@ -17,7 +17,8 @@ use portus_core::traits::{Authenticator, Secret};
 use serde_json::Value;
 use tower::ServiceExt;
 
-use super::{AppState, HttpLimits, router};
+use crate::router::router;
+use crate::state::{AppState, HttpLimits};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -59,7 +60,7 @@ async fn fixture() -> Fixture {
         .unwrap();
     let local: Arc<dyn Authenticator> = Arc::new(LocalAuthenticator::new(store.clone(), 4).unwrap());
     let config = TokenServiceConfig::new("registry.local");
-    let tokens = TokenService::new(store.clone(), vec![local], crate::routes::test_issuer(), config);
+    let tokens = TokenService::new(store.clone(), vec![local], crate::test_support::test_issuer(), config);
     let mut state = AppState::new(Arc::new(tokens));
     state.bcrypt_cost = 4;
     let app = router(state, HttpLimits::default());

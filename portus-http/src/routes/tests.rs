@@ -16,7 +16,8 @@ use tower::ServiceExt;
 use portus_core::model::MissingNamespace;
 use portus_scan::events::EventPipeline;
 
-use super::{AppState, HttpLimits, Webhook, router};
+use crate::router::router;
+use crate::state::{AppState, HttpLimits, Webhook};
 
 async fn app() -> axum::Router {
     let store = Arc::new(InMemoryStore::new());
@@ -29,7 +30,7 @@ async fn app() -> axum::Router {
         })
         .await
         .unwrap();
-    let issuer = crate::routes::test_issuer();
+    let issuer = crate::test_support::test_issuer();
     let local: Arc<dyn Authenticator> = Arc::new(LocalAuthenticator::new(store.clone(), 4).unwrap());
     let pipeline = EventPipeline::new(store.clone(), MissingNamespace::Create);
     let tokens = TokenService::new(store, vec![local], issuer, TokenServiceConfig::new("registry.local"));
@@ -39,11 +40,9 @@ async fn app() -> axum::Router {
     };
     router(
         AppState {
-            tokens: Arc::new(tokens),
             webhook: Some(webhook),
-            scanner: portus_scan::scanner::Scanner::new(Duration::from_secs(30)),
-            registry: None,
             bcrypt_cost: 4,
+            ..AppState::new(Arc::new(tokens))
         },
         HttpLimits {
             max_body_bytes: 4096,
@@ -463,7 +462,7 @@ mod api {
         }
         let private_tag = store.tag("alice/secret-app", "1.0").await.unwrap().unwrap().id.0;
         let public_tag = store.tag("open/app", "1.0").await.unwrap().unwrap().id.0;
-        let issuer = crate::routes::test_issuer();
+        let issuer = crate::test_support::test_issuer();
         let service = TokenService::new(store, vec![], issuer, TokenServiceConfig::new("registry.local"));
         let mut state = AppState::new(Arc::new(service));
         for name in ["clair", "dummy"] {

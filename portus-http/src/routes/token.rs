@@ -10,8 +10,9 @@ use portus_auth::{Credentials, TokenGrant, TokenRequest};
 use portus_core::traits::Secret;
 use serde::Serialize;
 
-use super::{AppState, basic_credentials};
+use super::basic_credentials;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 #[derive(Serialize)]
 struct TokenResponse {

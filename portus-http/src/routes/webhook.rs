@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portus_auth::password::secrets_equal;
 
-use super::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Stores the envelope's events (deduplicated by id) and answers once they are durable; they
 /// are applied in the background.

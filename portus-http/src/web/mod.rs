@@ -26,8 +26,7 @@ use portus_core::model::User;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::routes::AppState;
-use crate::routes::api::SessionUser;
+use crate::state::{AppState, SessionUser};
 use portus_auth::password::secrets_equal;
 use session::{SESSION_COOKIE, Sessions, cookie};
 
@@ -86,11 +85,12 @@ pub struct Web {
     oidc_attempts: session::Attempts<portus_auth::oidc::PendingLogin>,
 }
 
-/// The web pages and their assets, for `state`.
-pub fn router(state: AppState, config: WebConfig) -> Router<AppState> {
+/// The web pages and their assets, for `state`; `api` is the REST API the pages call in
+/// process.
+pub fn router(state: AppState, config: WebConfig, api: Router<AppState>) -> Router<AppState> {
     let web = Arc::new(Web {
         sessions: Sessions::new(config.session_lifetime),
-        api: crate::routes::api::router().with_state(state),
+        api: api.with_state(state),
         config,
         #[cfg(feature = "oidc")]
         oidc_attempts: session::Attempts::new(portus_auth::oidc::ATTEMPT_LIFETIME),
@@ -233,8 +233,7 @@ impl FromRequestParts<AppState> for Signed {
             return Err(to_sign_in());
         };
         let user = state
-            .tokens
-            .store()
+            .store
             .user_by_id(session.user_id)
             .await
             .map_err(|e| PageError::from(e).into_response())?;

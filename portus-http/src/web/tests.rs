@@ -16,7 +16,8 @@ use portus_core::{InMemoryStore, PolicyStore};
 use tower::ServiceExt;
 
 use super::WebConfig;
-use crate::routes::{AppState, HttpLimits, router_with_web};
+use crate::router::router_with_web;
+use crate::state::{AppState, HttpLimits};
 
 struct Site {
     app: axum::Router,
@@ -70,7 +71,7 @@ async fn site_with(configure: impl FnOnce(&mut WebConfig, &Arc<InMemoryStore>)) 
             .await
             .unwrap();
     }
-    let issuer = crate::routes::test_issuer();
+    let issuer = crate::test_support::test_issuer();
     let local = LocalAuthenticator::new(store.clone(), 4).unwrap();
     let mut config = TokenServiceConfig::new("registry.local");
     config.lockout = portus_auth::LockoutPolicy {

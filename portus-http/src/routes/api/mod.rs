@@ -30,8 +30,8 @@ use portus_core::traits::Secret;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::AppState;
 use crate::error::ApiError;
+use crate::state::{AppState, SessionUser};
 
 /// One documented route: method, path (axum syntax), handler, summary and who may call it.
 pub struct Route {
@@ -128,12 +128,6 @@ pub fn router() -> Router<AppState> {
         .fold(Router::new(), |router, (path, methods)| router.route(path, methods))
 }
 
-/// The signed-in user of a web session, attached by the web pages to the requests they make
-/// to this API in process (an extension, so it can never come from the network). The API then
-/// decides for the pages exactly as it does for API clients.
-#[derive(Clone)]
-pub struct SessionUser(pub User);
-
 /// The caller of an API request: anonymous, or the enabled user of a valid application token.
 pub struct ApiCaller {
     /// For policy decisions.
@@ -159,7 +153,7 @@ impl FromRequestParts<AppState> for ApiCaller {
                 roles: HashMap::new(),
             });
         };
-        let roles = state.tokens.store().memberships(user.id).await?.into_iter().collect();
+        let roles = state.store.memberships(user.id).await?.into_iter().collect();
         Ok(ApiCaller {
             caller: Caller::User {
                 id: user.id,
@@ -234,7 +228,7 @@ impl ApiCaller {
     pub fn namespace_view(&self, namespace: &Namespace, state: &AppState) -> NamespaceView {
         let facts = self.facts(namespace);
         NamespaceView {
-            visible: authorize(self.caller, Some(&facts), Action::Pull, state.tokens.policy()).is_allowed(),
+            visible: authorize(self.caller, Some(&facts), Action::Pull, &state.policy).is_allowed(),
             global: namespace.global,
             personal: namespace.personal_owner.is_some(),
             role: facts.role,
@@ -243,7 +237,7 @@ impl ApiCaller {
 
     /// Whether the caller may do a registry `action` on `namespace`.
     pub fn may(&self, namespace: &Namespace, action: Action, state: &AppState) -> bool {
-        authorize(self.caller, Some(&self.facts(namespace)), action, state.tokens.policy()).is_allowed()
+        authorize(self.caller, Some(&self.facts(namespace)), action, &state.policy).is_allowed()
     }
 }
 

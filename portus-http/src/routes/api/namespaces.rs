@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::{ApiCaller, JsonBody, PageQuery, check, created, forbidden, not_found, parse_id};
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// The global namespace's name in the API (it has none in the registry).
 const GLOBAL_NAME: &str = "(global)";
@@ -20,7 +20,7 @@ const GLOBAL_NAME: &str = "(global)";
 /// The JSON shape of a namespace, with what the caller may do in it.
 pub fn view(namespace: &Namespace, caller: &ApiCaller, state: &AppState) -> Value {
     let namespace_view = caller.namespace_view(namespace, state);
-    let config = state.tokens.policy();
+    let config = &state.policy;
     json!({
         "id": namespace.id,
         "name": if namespace.global { GLOBAL_NAME } else { namespace.name.as_str() },
@@ -44,8 +44,7 @@ pub fn view(namespace: &Namespace, caller: &ApiCaller, state: &AppState) -> Valu
 pub async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Namespace, ApiError> {
     let id = NamespaceId(parse_id(raw, "namespace")?);
     let namespace = state
-        .tokens
-        .store()
+        .store
         .namespace_by_id(id)
         .await?
         .ok_or_else(|| not_found("namespace"))?;
@@ -59,8 +58,7 @@ pub async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Nam
 /// `GET /api/v1/namespaces`.
 pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQuery) -> Result<Response, ApiError> {
     let namespaces: Vec<Value> = state
-        .tokens
-        .store()
+        .store
         .list_namespaces()
         .await?
         .iter()
@@ -88,20 +86,20 @@ pub async fn create(
     JsonBody(body): JsonBody<NewNamespaceBody>,
 ) -> Result<Response, ApiError> {
     caller.user()?;
-    let store = state.tokens.store();
+    let store = &state.store;
     let team = store
         .team_by_name(&body.team)
         .await?
         .filter(|t| permissions::view_team(caller.caller, t, caller.role(Some(t.id))) == Permission::Allow && !t.hidden)
         .ok_or_else(|| not_found("team"))?;
     check(
-        permissions::create_namespace(caller.caller, caller.role(Some(team.id)), state.tokens.policy()),
+        permissions::create_namespace(caller.caller, caller.role(Some(team.id)), &state.policy),
         "team",
     )?;
     let visibility = body.visibility.unwrap_or(Visibility::Private);
     if visibility != Visibility::Private
         && !caller.caller.is_admin()
-        && !(state.tokens.policy().change_visibility && caller.role(Some(team.id)) == Some(Role::Owner))
+        && !(state.policy.change_visibility && caller.role(Some(team.id)) == Some(Role::Owner))
     {
         return Err(forbidden("you may not choose this namespace's visibility"));
     }
@@ -145,8 +143,8 @@ pub async fn update(
     caller.user()?;
     let namespace = load(&state, &caller, &id).await?;
     let namespace_view = caller.namespace_view(&namespace, &state);
-    let config = state.tokens.policy();
-    let store = state.tokens.store();
+    let config = &state.policy;
+    let store = &state.store;
     // Every check first: a refused part changes nothing.
     if body.description.is_some() || body.team.is_some() {
         check(
@@ -199,7 +197,7 @@ pub async fn repositories(
     page: PageQuery,
 ) -> Result<Response, ApiError> {
     let namespace = load(&state, &caller, &id).await?;
-    let repositories = state.tokens.store().list_repositories().await?;
+    let repositories = state.store.list_repositories().await?;
     let starred = super::repositories::starred_by(&state, &caller).await?;
     let mut views = Vec::new();
     for repository in repositories.iter().filter(|r| r.namespace_id == namespace.id) {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::{ApiCaller, PageQuery, check, forbidden, no_content, not_found, parse_id};
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// Scan records by digest.
 type RecordsByDigest = HashMap<String, Vec<ScanRecord>>;
@@ -98,7 +98,7 @@ async fn tags_and_records(
 /// The repositories the caller starred (none for anonymous callers).
 pub async fn starred_by(state: &AppState, caller: &ApiCaller) -> Result<Vec<RepositoryId>, ApiError> {
     Ok(match caller.caller.user_id() {
-        Some(user) => state.tokens.store().starred(user).await?,
+        Some(user) => state.store.starred(user).await?,
         None => Vec::new(),
     })
 }
@@ -106,7 +106,7 @@ pub async fn starred_by(state: &AppState, caller: &ApiCaller) -> Result<Vec<Repo
 /// The JSON shape of one repository, with its per-severity security summary; `starred` says
 /// whether the caller starred it.
 pub async fn view(state: &AppState, repository: &Repository, starred: bool) -> Result<Value, ApiError> {
-    let (tags, records) = tags_and_records(state.tokens.store().as_ref(), &repository.name).await?;
+    let (tags, records) = tags_and_records(state.store.as_ref(), &repository.name).await?;
     let tags: Vec<&TagRecord> = tags.iter().collect();
     Ok(repository_view(state, repository, &tags, &records, starred))
 }
@@ -114,7 +114,7 @@ pub async fn view(state: &AppState, repository: &Repository, starred: bool) -> R
 /// A repository the caller may see, with its namespace.
 async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<(Repository, Namespace), ApiError> {
     let id = RepositoryId(parse_id(raw, "repository")?);
-    let store = state.tokens.store();
+    let store = &state.store;
     let repository = store
         .repository_by_id(id)
         .await?
@@ -132,7 +132,7 @@ async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<(Reposi
 
 /// `GET /api/v1/repositories`.
 pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQuery) -> Result<Response, ApiError> {
-    let store = state.tokens.store();
+    let store = &state.store;
     let namespaces: HashMap<_, _> = store.list_namespaces().await?.into_iter().map(|n| (n.id, n)).collect();
     let all_tags = store.tags(None).await?;
     let records = by_digest(store.scan_records(None).await?);
@@ -193,7 +193,7 @@ pub async fn delete(
         return Err(forbidden("you may not delete this repository"));
     }
     portus_core::ops::images::delete_repository(
-        state.tokens.store().as_ref(),
+        state.store.as_ref(),
         registry(&state)?,
         &repository.name,
         caller.actor(),
@@ -210,7 +210,7 @@ pub async fn tags(
     page: PageQuery,
 ) -> Result<Response, ApiError> {
     let (repository, _) = load(&state, &caller, &id).await?;
-    let store = state.tokens.store();
+    let store = &state.store;
     let (tags, records) = tags_and_records(store.as_ref(), &repository.name).await?;
     let views: Vec<Value> = tags
         .iter()
@@ -223,7 +223,7 @@ pub async fn tags(
 async fn set_star(state: AppState, caller: ApiCaller, id: String, starred: bool) -> Result<Response, ApiError> {
     let user = caller.user()?;
     let (repository, _) = load(&state, &caller, &id).await?;
-    portus_core::ops::stars::set(state.tokens.store().as_ref(), user, &repository, starred).await?;
+    portus_core::ops::stars::set(state.store.as_ref(), user, &repository, starred).await?;
     Ok(no_content())
 }
 
@@ -248,7 +248,7 @@ pub async fn unstar(
 /// `GET /api/v1/stars`: starred repositories the caller can still see.
 pub async fn starred(State(state): State<AppState>, caller: ApiCaller) -> Result<Json<Value>, ApiError> {
     let user = caller.user()?.id;
-    let store = state.tokens.store();
+    let store = &state.store;
     let mut views = Vec::new();
     for id in store.starred(user).await? {
         let Some(repository) = store.repository_by_id(id).await? else {
@@ -267,7 +267,7 @@ pub async fn starred(State(state): State<AppState>, caller: ApiCaller) -> Result
 /// A tag the caller may see, with its namespace.
 async fn load_tag(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<(TagRecord, Namespace), ApiError> {
     let id = TagId(parse_id(raw, "tag")?);
-    let store = state.tokens.store();
+    let store = &state.store;
     let tag = store.tag_by_id(id).await?.ok_or_else(|| not_found("tag"))?;
     let (namespace_ref, _) = portus_core::model::NamespaceRef::of_repository(&tag.repository);
     let namespace = store.namespace(namespace_ref).await?.ok_or_else(|| not_found("tag"))?;
@@ -285,7 +285,7 @@ async fn tag_with_security(
     raw: &str,
 ) -> Result<(TagRecord, TagSecurity), ApiError> {
     let (tag, _) = load_tag(state, caller, raw).await?;
-    let records = by_digest(state.tokens.store().scan_records(Some(&tag.manifest.digest)).await?);
+    let records = by_digest(state.store.scan_records(Some(&tag.manifest.digest)).await?);
     let security = security_of(state, &tag, &records);
     Ok((tag, security))
 }
@@ -322,7 +322,7 @@ pub async fn delete_tag(
         return Err(forbidden("you may not delete this tag"));
     }
     let deleted = portus_core::ops::images::delete_tag(
-        state.tokens.store().as_ref(),
+        state.store.as_ref(),
         registry(&state)?,
         &tag.repository,
         &tag.name,

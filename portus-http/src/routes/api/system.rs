@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::{ApiCaller, PageQuery, forbidden};
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// `GET /api/v1/_ping`.
 pub async fn ping() -> Json<Value> {
@@ -36,8 +36,7 @@ fn component(result: Result<(), String>) -> Value {
 pub async fn health(State(state): State<AppState>) -> Response {
     let mut components = serde_json::Map::new();
     let store = state
-        .tokens
-        .store()
+        .store
         .namespace(NamespaceRef::Global)
         .await
         .map(|_| ())
@@ -100,7 +99,7 @@ pub async fn search(
     if needle.is_empty() || needle.len() > 128 {
         return Err(ApiError::bad_request("q must be 1 to 128 characters"));
     }
-    let store = state.tokens.store();
+    let store = &state.store;
     let hits = store.search_names(&needle, SEARCH_CANDIDATES).await?;
     // Visibility of every namespace the hits live in, in one lookup.
     let mut wanted: Vec<NamespaceRef<'_>> = Vec::new();
@@ -192,7 +191,7 @@ pub async fn activities(
         since: query.since,
         limit: 1000,
     };
-    let activities = state.tokens.store().activities(&filter).await?;
+    let activities = state.store.activities(&filter).await?;
     let page: PageQuery = Query(super::Page {
         page: query.page,
         per_page: query.per_page,

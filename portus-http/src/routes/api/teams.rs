@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{ApiCaller, JsonBody, PageQuery, check, created, forbidden, no_content, not_found, parse_id};
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::state::AppState;
 
 fn view(team: &Team, role: Option<Role>) -> Value {
     json!({
@@ -30,12 +30,7 @@ fn member_view(member: &TeamMember) -> Value {
 async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Team, ApiError> {
     caller.user()?;
     let id = TeamId(parse_id(raw, "team")?);
-    let team = state
-        .tokens
-        .store()
-        .team_by_id(id)
-        .await?
-        .ok_or_else(|| not_found("team"))?;
+    let team = state.store.team_by_id(id).await?.ok_or_else(|| not_found("team"))?;
     check(
         permissions::view_team(caller.caller, &team, caller.role(Some(team.id))),
         "team",
@@ -47,8 +42,7 @@ async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Team, A
 pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQuery) -> Result<Response, ApiError> {
     caller.user()?;
     let teams: Vec<Value> = state
-        .tokens
-        .store()
+        .store
         .list_teams()
         .await?
         .iter()
@@ -75,7 +69,7 @@ pub async fn create(
     JsonBody(body): JsonBody<NewTeamBody>,
 ) -> Result<Response, ApiError> {
     let user = caller.user()?;
-    check(permissions::create_team(caller.caller, state.tokens.policy()), "team")?;
+    check(permissions::create_team(caller.caller, &state.policy), "team")?;
     let owner = match body.owner_id {
         Some(owner) if owner != user.id && !caller.caller.is_admin() => {
             return Err(forbidden("only administrators create teams for someone else"));
@@ -83,7 +77,7 @@ pub async fn create(
         Some(owner) => owner,
         None => user.id,
     };
-    let store = state.tokens.store().as_ref();
+    let store = state.store.as_ref();
     let Some(owner_user) = store.user_by_id(owner).await? else {
         return Err(not_found("user"));
     };
@@ -119,14 +113,14 @@ pub async fn update(
     let team = load(&state, &caller, &id).await?;
     let role = caller.role(Some(team.id));
     check(
-        permissions::edit_team(caller.caller, &team, role, state.tokens.policy()),
+        permissions::edit_team(caller.caller, &team, role, &state.policy),
         "team",
     )?;
     let update = TeamUpdate {
         name: body.name,
         description: body.description.map(Some),
     };
-    let updated = ops::teams::update(state.tokens.store().as_ref(), caller.actor(), &team, update).await?;
+    let updated = ops::teams::update(state.store.as_ref(), caller.actor(), &team, update).await?;
     Ok(Json(view(&updated, role)))
 }
 
@@ -137,7 +131,7 @@ pub async fn members(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let team = load(&state, &caller, &id).await?;
-    let members = state.tokens.store().team_members(team.id).await?;
+    let members = state.store.team_members(team.id).await?;
     Ok(Json(members.iter().map(member_view).collect()))
 }
 
@@ -167,7 +161,7 @@ pub async fn add_member(
     JsonBody(body): JsonBody<NewMemberBody>,
 ) -> Result<Response, ApiError> {
     let team = managed(&state, &caller, &id).await?;
-    let store = state.tokens.store().as_ref();
+    let store = state.store.as_ref();
     let user = store.user_by_name(&body.user).await?.ok_or_else(|| not_found("user"))?;
     let role = ops::teams::add_member(store, caller.actor(), &team, &user, body.role).await?;
     Ok(created(
@@ -204,7 +198,7 @@ pub async fn change_member(
     JsonBody(body): JsonBody<MemberRoleBody>,
 ) -> Result<Json<Value>, ApiError> {
     let team = managed(&state, &caller, &id).await?;
-    let store = state.tokens.store().as_ref();
+    let store = state.store.as_ref();
     let member = ops::teams::change_role(store, caller.actor(), &team, member_id(&user_id)?, body.role)
         .await
         .map_err(hide_missing_member)?;
@@ -220,14 +214,9 @@ pub async fn remove_member(
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let team = managed(&state, &caller, &id).await?;
-    ops::teams::remove_member(
-        state.tokens.store().as_ref(),
-        caller.actor(),
-        &team,
-        member_id(&user_id)?,
-    )
-    .await
-    .map_err(hide_missing_member)?;
+    ops::teams::remove_member(state.store.as_ref(), caller.actor(), &team, member_id(&user_id)?)
+        .await
+        .map_err(hide_missing_member)?;
     Ok(no_content())
 }
 
@@ -239,8 +228,7 @@ pub async fn namespaces(
 ) -> Result<Json<Value>, ApiError> {
     let team = load(&state, &caller, &id).await?;
     let namespaces: Vec<Value> = state
-        .tokens
-        .store()
+        .store
         .list_namespaces()
         .await?
         .iter()

@@ -19,7 +19,8 @@ use portus_core::{InMemoryRegistry, InMemoryStore};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::routes::{AppState, HttpLimits, router};
+use crate::router::router;
+use crate::state::{AppState, HttpLimits};
 
 struct Fixture {
     app: axum::Router,
@@ -152,7 +153,7 @@ async fn fixture(options: Options) -> Fixture {
         })
         .await
         .unwrap();
-    let issuer = crate::routes::test_issuer();
+    let issuer = crate::test_support::test_issuer();
     let mut config = TokenServiceConfig::new("registry.local");
     config.policy = options.policy;
     let service = TokenService::new(store.clone(), vec![], issuer, config);

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::{ApiCaller, JsonBody, PageQuery, check, created, no_content, not_found, parse_id};
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// The JSON shape of a user.
 pub fn view(user: &User) -> Value {
@@ -30,12 +30,7 @@ pub fn view(user: &User) -> Value {
 
 async fn load(state: &AppState, raw: &str) -> Result<User, ApiError> {
     let id = UserId(parse_id(raw, "user")?);
-    state
-        .tokens
-        .store()
-        .user_by_id(id)
-        .await?
-        .ok_or_else(|| not_found("user"))
+    state.store.user_by_id(id).await?.ok_or_else(|| not_found("user"))
 }
 
 /// `GET /api/v1/users`.
@@ -44,7 +39,7 @@ pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQu
     if !caller.caller.is_admin() {
         return Err(super::forbidden("only administrators list users"));
     }
-    let users: Vec<Value> = state.tokens.store().list_users().await?.iter().map(view).collect();
+    let users: Vec<Value> = state.store.list_users().await?.iter().map(view).collect();
     page.0.respond("/api/v1/users", users)
 }
 
@@ -79,7 +74,7 @@ pub async fn create(
         admin: body.admin,
         password_hash,
     };
-    let user = ops::users::create(state.tokens.store().as_ref(), caller.actor(), new).await?;
+    let user = ops::users::create(state.store.as_ref(), caller.actor(), new).await?;
     Ok(created(view(&user)))
 }
 
@@ -140,7 +135,7 @@ pub async fn update(
         Some(password) => Some(hash_password(&Secret::new(password.clone()), state.bcrypt_cost).await?),
         None => None,
     };
-    let store = state.tokens.store().as_ref();
+    let store = state.store.as_ref();
     let actor = caller.actor();
     if let Some(email) = body.email {
         ops::users::set_email(store, actor, &user, email).await?;
@@ -170,7 +165,7 @@ pub async fn delete(
     caller.user()?;
     let user = load(&state, &id).await?;
     check(permissions::administer_user(caller.caller, user.id), "user")?;
-    ops::users::delete(state.tokens.store().as_ref(), caller.actor(), &user).await?;
+    ops::users::delete(state.store.as_ref(), caller.actor(), &user).await?;
     Ok(no_content())
 }
 
@@ -189,8 +184,7 @@ pub async fn list_tokens(
 ) -> Result<Json<Value>, ApiError> {
     let owner = token_owner(&state, &caller, &id).await?;
     let tokens: Vec<Value> = state
-        .tokens
-        .store()
+        .store
         .list_app_tokens(owner.id)
         .await?
         .into_iter()
@@ -215,7 +209,7 @@ pub async fn create_token(
 ) -> Result<Response, ApiError> {
     let owner = token_owner(&state, &caller, &id).await?;
     let secret = generate_secret(APP_TOKEN_PREFIX)?;
-    let store = state.tokens.store().as_ref();
+    let store = state.store.as_ref();
     let token = ops::tokens::create(store, caller.actor(), &owner, &body.application, &secret.digest).await?;
     Ok(created(json!({
         "id": token.id,
@@ -233,7 +227,7 @@ pub async fn revoke_token(
 ) -> Result<Response, ApiError> {
     let owner = token_owner(&state, &caller, &id).await?;
     let token_id = AppTokenId(parse_id(&token_id, "application token")?);
-    ops::tokens::revoke(state.tokens.store().as_ref(), caller.actor(), &owner, token_id)
+    ops::tokens::revoke(state.store.as_ref(), caller.actor(), &owner, token_id)
         .await
         .map_err(|e| match e.kind() {
             portus_core::ErrorKind::NotFound => not_found("application token"),

@@ -2,7 +2,7 @@
 
 use super::Fields;
 use super::field;
-use crate::routes::AppState;
+use crate::state::AppState;
 use crate::web::PageError;
 use crate::web::Signed;
 use crate::web::Web;

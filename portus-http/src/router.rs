@@ -1,0 +1,64 @@
+//! The router: the routes and, with feature `web`, the pages, under the layers every request
+//! passes (body-size limit, timeout, tracing, registry-format errors).
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::routes;
+use crate::state::{AppState, HttpLimits};
+
+/// The portus HTTP API for `state`, with body-size limit, timeout and request tracing layers.
+pub fn router(state: AppState, limits: HttpLimits) -> Router {
+    build(state, limits, Router::new())
+}
+
+/// [`router`] plus the web pages under `/` (feature `web`).
+#[cfg(feature = "web")]
+pub fn router_with_web(state: AppState, limits: HttpLimits, web: crate::web::WebConfig) -> Router {
+    let pages = crate::web::router(state.clone(), web, routes::api());
+    build(state, limits, pages)
+}
+
+fn build(state: AppState, limits: HttpLimits, pages: Router<AppState>) -> Router {
+    routes::all(limits.max_envelope_bytes)
+        .merge(pages)
+        .fallback(|| async { ApiError::not_found() })
+        .with_state(state)
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Rewrites error answers that are neither JSON nor a web page (body-limit, method and extractor rejections from
+/// axum, timeouts) into the registry's JSON error format, keeping their status.
+async fn json_errors(response: axum::response::Response) -> axum::response::Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => ("SIZE_INVALID", "the request body is too large"),
+        axum::http::StatusCode::METHOD_NOT_ALLOWED => ("UNSUPPORTED", "method not allowed on this endpoint"),
+        axum::http::StatusCode::REQUEST_TIMEOUT => ("TIMEOUT", "the request took too long"),
+        s if s.is_server_error() => ("INTERNAL_ERROR", "internal error"),
+        _ => ("INVALID_REQUEST", "the request could not be read"),
+    };
+    axum::response::IntoResponse::into_response(ApiError {
+        status,
+        code,
+        message: message.into(),
+        basic_challenge: false,
+    })
+}

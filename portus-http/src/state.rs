@@ -1,0 +1,87 @@
+//! The state every handler shares, and the limits applied to every request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portus_auth::TokenService;
+use portus_core::model::User;
+use portus_core::policy::PolicyConfig;
+use portus_core::{PolicyStore, RegistryClient};
+use portus_scan::events::EventPipeline;
+use portus_scan::scanner::Scanner;
+
+/// Limits applied to every request.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+    /// Time after which a request is answered with 408.
+    pub request_timeout: Duration,
+    /// Largest accepted notification envelope in bytes.
+    pub max_envelope_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_body_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            max_envelope_bytes: 4 << 20,
+        }
+    }
+}
+
+/// The registry notification endpoint: where events go and the `Authorization` header value
+/// the registry must send.
+#[derive(Clone)]
+pub struct Webhook {
+    /// Stores and applies the events.
+    pub pipeline: Arc<EventPipeline>,
+    /// Expected `Authorization` header value (`Bearer <secret>`).
+    pub authorization: Arc<str>,
+}
+
+/// State shared by the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The token service answering `/v2/token` (and checking API credentials).
+    pub tokens: Arc<TokenService>,
+    /// The store the REST API and the pages read; writes go through `portus_core::ops`.
+    pub store: Arc<dyn PolicyStore>,
+    /// The authorization settings the REST API decides with (the token service's own).
+    pub policy: PolicyConfig,
+    /// The notification endpoint; `None` answers 404 there.
+    pub webhook: Option<Webhook>,
+    /// The security backends (none: scanning is off).
+    pub scanner: Scanner,
+    /// The registry, for deletions and health; `None` when `registry.url` is not configured.
+    pub registry: Option<Arc<dyn RegistryClient>>,
+    /// bcrypt cost for passwords set through the API.
+    pub bcrypt_cost: u32,
+}
+
+impl AppState {
+    /// State for `tokens` alone: no webhook, no registry, no scanners.
+    pub fn new(tokens: Arc<TokenService>) -> Self {
+        AppState {
+            store: tokens.store().clone(),
+            policy: *tokens.policy(),
+            tokens,
+            webhook: None,
+            scanner: Scanner::new(Duration::from_secs(30)),
+            registry: None,
+            bcrypt_cost: portus_auth::password::DEFAULT_BCRYPT_COST,
+        }
+    }
+
+    /// The configured backends' names.
+    pub fn scan_backends(&self) -> Vec<&str> {
+        self.scanner.backend_names()
+    }
+}
+
+/// The signed-in user of a web session, attached by the web pages to the requests they make
+/// to the REST API in process (an extension, so it can never come from the network). The API
+/// then decides for the pages exactly as it does for API clients.
+#[derive(Clone)]
+pub struct SessionUser(pub User);
