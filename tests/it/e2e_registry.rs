@@ -8,27 +8,11 @@ use std::process::{Command, Output};
 use data_encoding::BASE64URL_NOPAD;
 
 use crate::harness::{
-    Creds, Portus, Registry, basic, free_port, http_get, oci_layout, require_program, run, skopeo_copy, status,
+    Creds, Portus, Registry, assert_denied, assert_ok, basic, free_port, http_get, oci_layout, require_program, run,
+    skopeo_copy, status,
 };
 
 const SERVICE: &str = "registry.e2e";
-
-fn assert_ok(what: &str, output: &Output) {
-    assert!(
-        output.status.success(),
-        "{what} should succeed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn assert_denied(what: &str, output: &Output) {
-    let stderr = String::from_utf8_lossy(&output.stderr).to_lowercase();
-    assert!(!output.status.success(), "{what} should be refused");
-    assert!(
-        stderr.contains("denied") || stderr.contains("unauthorized") || stderr.contains("authentication required"),
-        "{what} failed for another reason than authorization: {stderr}"
-    );
-}
 
 // Fields drop in order: the servers stop (showing their logs if the test failed) before their
 // directory is removed.

@@ -3,16 +3,22 @@
 use std::net::SocketAddr;
 use std::process::Command;
 
-use crate::harness::{Daemon, free_port, http_get, wait_for_port};
+use crate::harness::{
+    Creds, Daemon, Registry, assert_denied, assert_ok, free_port, http_get, oci_layout, skopeo_copy, wait_for_port,
+};
 
 fn example_binary() -> std::path::PathBuf {
+    example_named("minimal_server")
+}
+
+fn example_named(name: &str) -> std::path::PathBuf {
     // Integration tests live in target/<profile>/deps; examples in target/<profile>/examples.
     let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
     let binary = deps
         .parent()
         .unwrap()
         .join("examples")
-        .join(format!("minimal_server{}", std::env::consts::EXE_SUFFIX));
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         binary.is_file(),
         "{} is missing: run the tests with `cargo test` so examples are built",
@@ -86,4 +92,61 @@ fn custom_backend_example_merges_with_a_builtin_backend() {
         serde_json::json!({"advisory-feed": "done", "dummy": "done"})
     );
     assert_eq!(merged["vulnerabilities"].as_array().unwrap().len(), 4);
+}
+
+/// The README's embedding example: at most 30 non-blank lines, and a token server the real
+/// registry accepts. `demo` pushes and pulls in its namespace; a wrong password, anonymous
+/// pushes and pushes elsewhere are refused by the registry on the example's word.
+#[test]
+fn thirty_line_embedding_is_a_token_server_the_registry_accepts() {
+    let source = include_str!("../../examples/embed_token_auth.rs");
+    let lines = source.lines().filter(|l| !l.trim().is_empty()).count();
+    assert!(lines <= 30, "examples/embed_token_auth.rs has {lines} non-blank lines");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (key_pem, cert_pem) =
+        portus::auth::token::generate_key_and_certificate(portus::auth::SigningAlgorithm::Es256, "embed").unwrap();
+    let (key, cert) = (tmp.path().join("token.key"), tmp.path().join("token.crt"));
+    std::fs::write(&key, key_pem).unwrap();
+    std::fs::write(&cert, cert_pem).unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let log = tmp.path().join("embed.log");
+    let mut command = Command::new(example_named("embed_token_auth"));
+    let _server = Daemon::spawn(command.arg(addr.to_string()).arg(&key).arg(&cert), log.clone());
+    wait_for_port(addr, "embed_token_auth example", &log);
+    let yaml = format!(
+        "auth:\n  token:\n    realm: http://{addr}/v2/token\n    service: registry\n    issuer: portus\n    rootcertbundle: {}\n",
+        cert.display()
+    );
+    let registry = Registry::start(tmp.path(), &yaml);
+    let image_dir = tmp.path().join("image");
+    oci_layout(&image_dir, "1.0", "hello from the embedding example\n");
+    let image = format!("oci:{}:1.0", image_dir.display());
+    let at = |reference: &str| format!("docker://{}/{reference}", registry.addr);
+    let demo = Creds::User("demo", "demo-password");
+
+    assert_ok(
+        "demo pushes demo/app",
+        &skopeo_copy(&image, Creds::Anonymous, &at("demo/app:1.0"), demo),
+    );
+    let pulled = tmp.path().join("pulled");
+    let into = format!("dir:{}", pulled.display());
+    assert_ok(
+        "demo pulls demo/app",
+        &skopeo_copy(&at("demo/app:1.0"), demo, &into, Creds::Anonymous),
+    );
+    assert!(pulled.join("manifest.json").is_file());
+    let wrong = Creds::User("demo", "wrong");
+    assert_denied(
+        "a wrong password",
+        &skopeo_copy(&image, Creds::Anonymous, &at("demo/app:2.0"), wrong),
+    );
+    assert_denied(
+        "an anonymous push",
+        &skopeo_copy(&image, Creds::Anonymous, &at("demo/app:2.0"), Creds::Anonymous),
+    );
+    assert_denied(
+        "a push outside demo/",
+        &skopeo_copy(&image, Creds::Anonymous, &at("other/app:1.0"), demo),
+    );
 }

@@ -264,6 +264,25 @@ impl Registry {
     }
 }
 
+/// Asserts that a client command succeeded, showing its error output if not.
+pub fn assert_ok(what: &str, output: &Output) {
+    assert!(
+        output.status.success(),
+        "{what} should succeed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Asserts that a client command was refused for want of authorization, not for another reason.
+pub fn assert_denied(what: &str, output: &Output) {
+    let stderr = String::from_utf8_lossy(&output.stderr).to_lowercase();
+    assert!(!output.status.success(), "{what} should be refused");
+    assert!(
+        stderr.contains("denied") || stderr.contains("unauthorized") || stderr.contains("authentication required"),
+        "{what} failed for another reason than authorization: {stderr}"
+    );
+}
+
 /// Credentials for skopeo.
 #[derive(Clone, Copy)]
 pub enum Creds<'a> {
