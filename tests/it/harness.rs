@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use data_encoding::HEXLOWER;
 
-pub const PORTUS: &str = env!("CARGO_BIN_EXE_portus");
+pub(crate) const PORTUS: &str = env!("CARGO_BIN_EXE_portus");
 
-pub use portus_auth::ldap_testing::free_port;
+pub(crate) use portus_auth::ldap_testing::free_port;
 
 /// Waits until something accepts connections on `addr`, or panics with `what`'s log.
-pub fn wait_for_port(addr: SocketAddr, what: &str, log: &Path) {
+pub(crate) fn wait_for_port(addr: SocketAddr, what: &str, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
@@ -29,7 +29,7 @@ pub fn wait_for_port(addr: SocketAddr, what: &str, log: &Path) {
 }
 
 /// A minimal HTTP/1.1 GET; returns the status line and headers and body as one string.
-pub fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> String {
+pub(crate) fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -44,12 +44,12 @@ pub fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Strin
 }
 
 /// The status code of a response [`http_get`] or [`http_post`] returned; 0 if there is none.
-pub fn status(response: &str) -> u16 {
+pub(crate) fn status(response: &str) -> u16 {
     response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 /// An `Authorization` value with Basic credentials.
-pub fn basic(user: &str, password: &str) -> String {
+pub(crate) fn basic(user: &str, password: &str) -> String {
     format!(
         "Basic {}",
         data_encoding::BASE64.encode(format!("{user}:{password}").as_bytes())
@@ -57,7 +57,7 @@ pub fn basic(user: &str, password: &str) -> String {
 }
 
 /// Checks that a required program is installed, with a hint on how to get it.
-pub fn require_program(program: &str) {
+pub(crate) fn require_program(program: &str) {
     let found = std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
         .unwrap_or(false);
@@ -68,20 +68,20 @@ pub fn require_program(program: &str) {
 }
 
 /// Runs a command, returning its output.
-pub fn run(command: &mut Command) -> Output {
+pub(crate) fn run(command: &mut Command) -> Output {
     command
         .output()
         .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
 }
 
 /// A killed-on-drop child process.
-pub struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     pub log: PathBuf,
 }
 
 impl Daemon {
-    pub fn spawn(command: &mut Command, log: PathBuf) -> Daemon {
+    pub(crate) fn spawn(command: &mut Command, log: PathBuf) -> Daemon {
         let file = std::fs::File::create(&log).unwrap();
         let child = command
             .stdin(Stdio::null())
@@ -114,7 +114,7 @@ impl Drop for Daemon {
 }
 
 /// A portus installation in a temporary directory: CLI commands and a running server.
-pub struct Portus {
+pub(crate) struct Portus {
     pub dir: PathBuf,
     pub addr: SocketAddr,
     config: PathBuf,
@@ -123,7 +123,7 @@ pub struct Portus {
 
 impl Portus {
     /// Writes a configuration (`extra_toml` appended to the defaults below) into `dir`.
-    pub fn new(dir: &Path, service: &str, extra_token_toml: &str) -> Portus {
+    pub(crate) fn new(dir: &Path, service: &str, extra_token_toml: &str) -> Portus {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let config = dir.join("portus.toml");
         std::fs::write(
@@ -156,14 +156,14 @@ impl Portus {
 
     /// The `Authorization` value (`Bearer <secret>`) the registry sends with notifications,
     /// as `portus config registry` prints it.
-    pub fn webhook_authorization(&self) -> String {
+    pub(crate) fn webhook_authorization(&self) -> String {
         let yaml = self.cli(&["config", "registry"], None);
         let start = yaml.find("Bearer ").unwrap();
         yaml[start..].split('"').next().unwrap().to_owned()
     }
 
     /// Runs `portus ARGS` with `stdin` as standard input; panics unless it succeeds.
-    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> String {
+    pub(crate) fn cli(&self, args: &[&str], stdin: Option<&str>) -> String {
         let output = self.try_cli(args, stdin);
         assert!(
             output.status.success(),
@@ -175,12 +175,12 @@ impl Portus {
     }
 
     /// Runs `portus ARGS` and returns its output whatever the outcome.
-    pub fn try_cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
+    pub(crate) fn try_cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
         self.try_cli_env(args, stdin, &[])
     }
 
     /// Like [`Portus::try_cli`] with extra environment variables.
-    pub fn try_cli_env(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+    pub(crate) fn try_cli_env(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
         let mut child = self
             .command()
             .envs(env.iter().copied())
@@ -200,7 +200,7 @@ impl Portus {
     }
 
     /// Appends TOML (whole tables) to the configuration.
-    pub fn append_config(&self, toml: &str) {
+    pub(crate) fn append_config(&self, toml: &str) {
         let mut text = std::fs::read_to_string(&self.config).unwrap();
         text.push('\n');
         text.push_str(toml);
@@ -208,7 +208,7 @@ impl Portus {
     }
 
     /// Creates a user with a password.
-    pub fn user(&self, name: &str, password: &str) {
+    pub(crate) fn user(&self, name: &str, password: &str) {
         self.cli(
             &["user", "create", name, "--password-stdin"],
             Some(&format!("{password}\n")),
@@ -216,7 +216,7 @@ impl Portus {
     }
 
     /// Starts `portus serve` and waits until it listens.
-    pub fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         let log = self.dir.join("portus.log");
         let mut command = self.command();
         command.arg("serve");
@@ -225,7 +225,7 @@ impl Portus {
     }
 
     /// The server's log so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.server
             .as_ref()
             .map(|s| std::fs::read_to_string(&s.log).unwrap_or_default())
@@ -234,17 +234,17 @@ impl Portus {
 }
 
 /// Debian's Distribution registry, configured with the YAML `portus config registry` prints.
-pub struct Registry {
+pub(crate) struct Registry {
     pub addr: SocketAddr,
     _daemon: Daemon,
 }
 
 impl Registry {
-    pub fn start(dir: &Path, portus_yaml: &str) -> Registry {
+    pub(crate) fn start(dir: &Path, portus_yaml: &str) -> Registry {
         Self::start_on(dir, portus_yaml, format!("127.0.0.1:{}", free_port()).parse().unwrap())
     }
 
-    pub fn start_on(dir: &Path, portus_yaml: &str, addr: SocketAddr) -> Registry {
+    pub(crate) fn start_on(dir: &Path, portus_yaml: &str, addr: SocketAddr) -> Registry {
         require_program("docker-registry");
         let storage = dir.join("registry-data");
         std::fs::create_dir_all(&storage).unwrap();
@@ -265,7 +265,7 @@ impl Registry {
 }
 
 /// Asserts that a client command succeeded, showing its error output if not.
-pub fn assert_ok(what: &str, output: &Output) {
+pub(crate) fn assert_ok(what: &str, output: &Output) {
     assert!(
         output.status.success(),
         "{what} should succeed: {}",
@@ -274,7 +274,7 @@ pub fn assert_ok(what: &str, output: &Output) {
 }
 
 /// Asserts that a client command was refused for want of authorization, not for another reason.
-pub fn assert_denied(what: &str, output: &Output) {
+pub(crate) fn assert_denied(what: &str, output: &Output) {
     let stderr = String::from_utf8_lossy(&output.stderr).to_lowercase();
     assert!(!output.status.success(), "{what} should be refused");
     assert!(
@@ -285,18 +285,18 @@ pub fn assert_denied(what: &str, output: &Output) {
 
 /// Credentials for skopeo.
 #[derive(Clone, Copy)]
-pub enum Creds<'a> {
+pub(crate) enum Creds<'a> {
     Anonymous,
     User(&'a str, &'a str),
 }
 
 /// `skopeo copy` an image; returns the output.
-pub fn skopeo_copy(src: &str, src_creds: Creds, dest: &str, dest_creds: Creds) -> Output {
+pub(crate) fn skopeo_copy(src: &str, src_creds: Creds, dest: &str, dest_creds: Creds) -> Output {
     skopeo_copy_with(&[], src, src_creds, dest, dest_creds)
 }
 
 /// `skopeo copy EXTRA...` an image; returns the output.
-pub fn skopeo_copy_with(extra: &[&str], src: &str, src_creds: Creds, dest: &str, dest_creds: Creds) -> Output {
+pub(crate) fn skopeo_copy_with(extra: &[&str], src: &str, src_creds: Creds, dest: &str, dest_creds: Creds) -> Output {
     require_program("skopeo");
     let mut command = Command::new("skopeo");
     command
@@ -357,7 +357,7 @@ fn tar_with_one_file(name: &str, contents: &[u8]) -> Vec<u8> {
 
 /// Writes an OCI image layout with one single-layer image tagged `tag`; returns the manifest
 /// digest.
-pub fn oci_layout(dir: &Path, tag: &str, file_contents: &str) -> String {
+pub(crate) fn oci_layout(dir: &Path, tag: &str, file_contents: &str) -> String {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
     let put = |data: &[u8]| {
@@ -391,7 +391,7 @@ pub fn oci_layout(dir: &Path, tag: &str, file_contents: &str) -> String {
 }
 
 /// Polls `condition` every 50 ms for up to `timeout`; returns whether it became true.
-pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if condition() {
@@ -405,7 +405,7 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
 }
 
 /// A minimal HTTP/1.1 POST; returns the whole response.
-pub fn http_post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &str) -> String {
+pub(crate) fn http_post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut request = format!(
@@ -424,7 +424,7 @@ pub fn http_post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &
 }
 
 /// `skopeo delete`; returns the output.
-pub fn skopeo_delete(reference: &str, creds: Creds) -> Output {
+pub(crate) fn skopeo_delete(reference: &str, creds: Creds) -> Output {
     let mut command = Command::new("skopeo");
     command.args(["--insecure-policy", "delete", "--tls-verify=false"]);
     if let Creds::User(user, password) = creds {
@@ -434,7 +434,7 @@ pub fn skopeo_delete(reference: &str, creds: Creds) -> Output {
 }
 
 /// The manifest digest skopeo reads for `reference` (without converting it).
-pub fn skopeo_digest(reference: &str, creds: Creds) -> String {
+pub(crate) fn skopeo_digest(reference: &str, creds: Creds) -> String {
     let mut command = Command::new("skopeo");
     command.args(["--insecure-policy", "inspect", "--raw", "--tls-verify=false"]);
     if let Creds::User(user, password) = creds {
@@ -451,7 +451,7 @@ pub fn skopeo_digest(reference: &str, creds: Creds) -> String {
 
 /// Writes an OCI layout whose `tag` is an image index of two single-layer images (amd64 and
 /// arm64); returns the index digest in the layout (skopeo may re-serialize it when pushing).
-pub fn oci_index_layout(dir: &Path, tag: &str) -> String {
+pub(crate) fn oci_index_layout(dir: &Path, tag: &str) -> String {
     let platforms = ["amd64", "arm64"];
     let mut children = Vec::new();
     for arch in platforms {
@@ -496,7 +496,7 @@ pub fn oci_index_layout(dir: &Path, tag: &str) -> String {
 }
 
 /// An axum app served on 127.0.0.1 from a thread of its own; stopped when dropped.
-pub struct BackgroundServer {
+pub(crate) struct BackgroundServer {
     pub addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -504,7 +504,7 @@ pub struct BackgroundServer {
 
 impl BackgroundServer {
     /// Serves the router `make_app` builds (inside the server's runtime).
-    pub fn start(make_app: impl FnOnce() -> axum::Router + Send + 'static) -> BackgroundServer {
+    pub(crate) fn start(make_app: impl FnOnce() -> axum::Router + Send + 'static) -> BackgroundServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -545,13 +545,13 @@ impl Drop for BackgroundServer {
 
 /// An HTTP proxy in front of the registry that answers 500 to requests whose path contains
 /// a given text: a registry failing midway.
-pub struct FaultyProxy {
+pub(crate) struct FaultyProxy {
     pub addr: SocketAddr,
     _server: BackgroundServer,
 }
 
 impl FaultyProxy {
-    pub fn start(upstream: SocketAddr, fail_path_containing: &str) -> FaultyProxy {
+    pub(crate) fn start(upstream: SocketAddr, fail_path_containing: &str) -> FaultyProxy {
         let fail = fail_path_containing.to_owned();
         let server = BackgroundServer::start(move || {
             let client = reqwest::Client::builder()
@@ -615,7 +615,7 @@ async fn forward(
 /// A Clair v4 test server: validates `POST /indexer/api/v1/index_report` like Clair does, then,
 /// as Clair would, downloads every layer from its `uri` with the given headers and refuses to
 /// finish the index unless each download succeeds. The vulnerability report lists one finding.
-pub struct FakeClairV4 {
+pub(crate) struct FakeClairV4 {
     pub addr: SocketAddr,
     /// Layer downloads that succeeded.
     pub fetched: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -623,7 +623,7 @@ pub struct FakeClairV4 {
 }
 
 impl FakeClairV4 {
-    pub fn start() -> FakeClairV4 {
+    pub(crate) fn start() -> FakeClairV4 {
         use axum::extract::{Path as AxumPath, State};
         use axum::response::IntoResponse;
         type Shared = (

@@ -6,7 +6,7 @@ use crate::error::ApiError;
 
 /// Reads HTTP Basic credentials from the `Authorization` header. No header means anonymous;
 /// any other scheme or a malformed value is refused with 401.
-pub fn basic_credentials(headers: &HeaderMap) -> Result<Credentials, ApiError> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Result<Credentials, ApiError> {
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Ok(Credentials::Anonymous);
     };

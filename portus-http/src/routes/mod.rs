@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 
 use crate::state::AppState;
 
-pub use self::credentials::basic_credentials;
+pub(crate) use self::credentials::basic_credentials;
 
 /// The REST API alone (`/api/...`): what the web pages call in process.
 #[cfg(feature = "web")]

@@ -80,7 +80,7 @@ impl Params {
 }
 
 /// `GET /v2/token?service=&scope=&account=&offline_token=`, with optional Basic credentials.
-pub async fn get_token(
+pub(super) async fn get_token(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -99,7 +99,11 @@ pub async fn get_token(
 }
 
 /// OAuth2 `POST /v2/token` (form-encoded): `grant_type=password` or `grant_type=refresh_token`.
-pub async fn post_token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn post_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -159,7 +163,7 @@ pub async fn post_token(State(state): State<AppState>, headers: HeaderMap, body:
 }
 
 /// `GET /v2/`: 200 for valid credentials, 401 with a Basic challenge otherwise.
-pub async fn ping(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub(super) async fn ping(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     match basic_credentials(&headers)? {
         Credentials::Anonymous => Err(ApiError::unauthorized("authentication required")),
         Credentials::Password { username, secret } => {

@@ -12,7 +12,7 @@ use crate::state::AppState;
 
 /// Stores the envelope's events (deduplicated by id) and answers once they are durable; they
 /// are applied in the background.
-pub async fn receive_events(
+pub(super) async fn receive_events(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,

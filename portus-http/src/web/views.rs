@@ -7,10 +7,10 @@ use serde_json::Value;
 use super::Signed;
 
 /// Severities, most severe first, as the API names them.
-pub const SEVERITIES: [&str; 6] = ["Critical", "High", "Medium", "Low", "Negligible", "Unknown"];
+pub(super) const SEVERITIES: [&str; 6] = ["Critical", "High", "Medium", "Low", "Negligible", "Unknown"];
 
 /// Rank of a severity name (0 = most severe); unknown names rank last.
-pub fn severity_rank(name: &str) -> usize {
+pub(super) fn severity_rank(name: &str) -> usize {
     SEVERITIES
         .iter()
         .position(|s| s.eq_ignore_ascii_case(name))
@@ -18,7 +18,7 @@ pub fn severity_rank(name: &str) -> usize {
 }
 
 /// A JSON value as display text (`""` for null).
-pub fn text(value: &Value) -> String {
+pub(super) fn text(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
@@ -27,7 +27,7 @@ pub fn text(value: &Value) -> String {
 }
 
 /// The page frame: navigation (with the search box and sign-out when signed in) and `body`.
-pub fn layout(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
+pub(super) fn layout(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -73,7 +73,7 @@ pub fn layout(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
 }
 
 /// The page for an error answer.
-pub fn error_page(title: &str, message: &str) -> Markup {
+pub(super) fn error_page(title: &str, message: &str) -> Markup {
     layout(
         title,
         None,
@@ -85,12 +85,12 @@ pub fn error_page(title: &str, message: &str) -> Markup {
 }
 
 /// The hidden CSRF field of a form.
-pub fn csrf_field(token: &str) -> Markup {
+pub(super) fn csrf_field(token: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(token); }
 }
 
 /// A form with one button posting `fields` to `action`.
-pub fn button_form(action: &str, csrf: &str, fields: &[(&str, &str)], label: &str, class: &str) -> Markup {
+pub(super) fn button_form(action: &str, csrf: &str, fields: &[(&str, &str)], label: &str, class: &str) -> Markup {
     html! {
         form.inline method="post" action=(action) {
             (csrf_field(csrf))
@@ -104,7 +104,7 @@ pub fn button_form(action: &str, csrf: &str, fields: &[(&str, &str)], label: &st
 
 /// The security badge of a tag or repository: counts by severity once every backend finished;
 /// "pending", "failed" and "not scanned" shown as such, never as clean.
-pub fn security_badge(status: &str, counts: &Value) -> Markup {
+pub(super) fn security_badge(status: &str, counts: &Value) -> Markup {
     let mut found: Vec<(&str, u64)> = SEVERITIES
         .iter()
         .filter_map(|s| {
@@ -138,7 +138,7 @@ pub fn security_badge(status: &str, counts: &Value) -> Markup {
 }
 
 /// A byte count for people ("—" until the catalog sync has measured it).
-pub fn size(bytes: &Value) -> String {
+pub(super) fn size(bytes: &Value) -> String {
     let Some(bytes) = bytes.as_u64() else {
         return "—".into();
     };
@@ -157,21 +157,21 @@ pub fn size(bytes: &Value) -> String {
 }
 
 /// A timestamp as the API gives it, shortened to the minute.
-pub fn when(value: &Value) -> Markup {
+pub(super) fn when(value: &Value) -> Markup {
     let raw = text(value);
     let short = raw.get(..16).unwrap_or(&raw).replace('T', " ");
     html! { time datetime=(raw) { (short) } }
 }
 
 /// A digest shortened for tables, whole in the tooltip.
-pub fn digest(value: &Value) -> Markup {
+pub(super) fn digest(value: &Value) -> Markup {
     let raw = text(value);
     let short = raw.get(..19).unwrap_or(&raw).to_owned();
     html! { code title=(raw) { (short) } }
 }
 
 /// Links to the previous and next page of a list shown on `path`, when there are several.
-pub fn pager(path: &str, page: usize, pages: usize) -> Markup {
+pub(super) fn pager(path: &str, page: usize, pages: usize) -> Markup {
     html! {
         @if pages > 1 {
             nav.pager aria-label="Pages" {
@@ -184,12 +184,12 @@ pub fn pager(path: &str, page: usize, pages: usize) -> Markup {
 }
 
 /// A notice shown once, for example a new application token.
-pub fn notice(body: Markup) -> Markup {
+pub(super) fn notice(body: Markup) -> Markup {
     html! { div.notice role="status" { (body) } }
 }
 
 /// The empty-state line of a table.
-pub fn none(what: &str) -> Markup {
+pub(super) fn none(what: &str) -> Markup {
     html! { p.empty { "No " (what) " yet." } }
 }
 

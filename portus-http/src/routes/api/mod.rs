@@ -34,7 +34,7 @@ use crate::error::ApiError;
 use crate::state::{AppState, SessionUser};
 
 /// One documented route: method, path (axum syntax), handler, summary and who may call it.
-pub struct Route {
+pub(crate) struct Route {
     /// HTTP method.
     pub method: &'static str,
     /// Path with `{param}` placeholders.
@@ -49,7 +49,7 @@ pub struct Route {
 macro_rules! routes {
     ($($method:ident $path:literal => $handler:path, $auth:literal, $summary:literal;)*) => {
         /// Every REST API route.
-        pub static ROUTES: &[Route] = &[
+        pub(crate) static ROUTES: &[Route] = &[
             $(Route {
                 method: stringify!($method),
                 path: $path,
@@ -115,7 +115,7 @@ routes! {
 }
 
 /// The API routes, built from [`ROUTES`].
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
     for route in ROUTES {
         match by_path.iter_mut().find(|(path, _)| *path == route.path) {
@@ -129,7 +129,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The caller of an API request: anonymous, or the enabled user of a valid application token.
-pub struct ApiCaller {
+pub(crate) struct ApiCaller {
     /// For policy decisions.
     pub caller: Caller,
     /// The user, when authenticated.
@@ -205,17 +205,17 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Us
 
 impl ApiCaller {
     /// The user, or 401 for anonymous callers.
-    pub fn user(&self) -> Result<&User, ApiError> {
+    pub(crate) fn user(&self) -> Result<&User, ApiError> {
         self.user.as_ref().ok_or_else(unauthorized)
     }
 
     /// The caller's role in a team.
-    pub fn role(&self, team: Option<TeamId>) -> Option<Role> {
+    pub(crate) fn role(&self, team: Option<TeamId>) -> Option<Role> {
         team.and_then(|t| self.roles.get(&t).copied())
     }
 
     /// The caller's name for the activity log.
-    pub fn actor(&self) -> Option<&str> {
+    pub(crate) fn actor(&self) -> Option<&str> {
         self.user.as_ref().map(|u| u.username.as_str())
     }
 
@@ -225,7 +225,7 @@ impl ApiCaller {
     }
 
     /// What the management decisions need to know about `namespace`.
-    pub fn namespace_view(&self, namespace: &Namespace, state: &AppState) -> NamespaceView {
+    pub(crate) fn namespace_view(&self, namespace: &Namespace, state: &AppState) -> NamespaceView {
         let facts = self.facts(namespace);
         NamespaceView {
             visible: authorize(self.caller, Some(&facts), Action::Pull, &state.policy).is_allowed(),
@@ -236,13 +236,13 @@ impl ApiCaller {
     }
 
     /// Whether the caller may do a registry `action` on `namespace`.
-    pub fn may(&self, namespace: &Namespace, action: Action, state: &AppState) -> bool {
+    pub(crate) fn may(&self, namespace: &Namespace, action: Action, state: &AppState) -> bool {
         authorize(self.caller, Some(&self.facts(namespace)), action, &state.policy).is_allowed()
     }
 }
 
 /// 404 for `what`.
-pub fn not_found(what: &str) -> ApiError {
+pub(crate) fn not_found(what: &str) -> ApiError {
     ApiError {
         status: StatusCode::NOT_FOUND,
         code: "NOT_FOUND",
@@ -252,7 +252,7 @@ pub fn not_found(what: &str) -> ApiError {
 }
 
 /// 403.
-pub fn forbidden(message: impl Into<String>) -> ApiError {
+pub(crate) fn forbidden(message: impl Into<String>) -> ApiError {
     ApiError {
         status: StatusCode::FORBIDDEN,
         code: "DENIED",
@@ -262,7 +262,7 @@ pub fn forbidden(message: impl Into<String>) -> ApiError {
 }
 
 /// Turns a permission into a result: hidden objects are "not found".
-pub fn check(permission: Permission, what: &str) -> Result<(), ApiError> {
+pub(crate) fn check(permission: Permission, what: &str) -> Result<(), ApiError> {
     match permission {
         Permission::Allow => Ok(()),
         Permission::Forbidden => Err(forbidden(format!("you may not do this to this {what}"))),
@@ -271,12 +271,12 @@ pub fn check(permission: Permission, what: &str) -> Result<(), ApiError> {
 }
 
 /// Parses a numeric path id; anything else is "not found".
-pub fn parse_id(raw: &str, what: &str) -> Result<i64, ApiError> {
+pub(crate) fn parse_id(raw: &str, what: &str) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| not_found(what))
 }
 
 /// A JSON request body with a clear 400 (or 413, via the body limit) on bad input.
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
@@ -300,18 +300,18 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Json
 
 /// `page` (from 1) and `per_page` (1 to 100, default 25) query parameters.
 #[derive(Debug, Clone, Copy, Deserialize)]
-pub struct Page {
+pub(crate) struct Page {
     page: Option<usize>,
     per_page: Option<usize>,
 }
 
 /// The query of list endpoints: pagination only.
-pub type PageQuery = Query<Page>;
+pub(crate) type PageQuery = Query<Page>;
 
 impl Page {
     /// One page of `items` as a JSON array, with `X-Total`, `X-Total-Pages`, `X-Page`,
     /// `X-Per-Page` and a `Link` header (`next`, `prev`).
-    pub fn respond<T: serde::Serialize>(self, path: &str, items: Vec<T>) -> Result<Response, ApiError> {
+    pub(crate) fn respond<T: serde::Serialize>(self, path: &str, items: Vec<T>) -> Result<Response, ApiError> {
         let per_page = self.per_page.unwrap_or(25);
         if !(1..=100).contains(&per_page) {
             return Err(ApiError::bad_request("per_page must be between 1 and 100"));
@@ -351,12 +351,12 @@ impl Page {
 }
 
 /// 201 with a JSON body.
-pub fn created<T: serde::Serialize>(body: T) -> Response {
+pub(crate) fn created<T: serde::Serialize>(body: T) -> Response {
     (StatusCode::CREATED, Json(body)).into_response()
 }
 
 /// 204.
-pub fn no_content() -> Response {
+pub(crate) fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -18,7 +18,7 @@ use crate::state::AppState;
 const GLOBAL_NAME: &str = "(global)";
 
 /// The JSON shape of a namespace, with what the caller may do in it.
-pub fn view(namespace: &Namespace, caller: &ApiCaller, state: &AppState) -> Value {
+pub(super) fn view(namespace: &Namespace, caller: &ApiCaller, state: &AppState) -> Value {
     let namespace_view = caller.namespace_view(namespace, state);
     let config = &state.policy;
     json!({
@@ -41,7 +41,7 @@ pub fn view(namespace: &Namespace, caller: &ApiCaller, state: &AppState) -> Valu
 }
 
 /// A namespace the caller may see.
-pub async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Namespace, ApiError> {
+pub(super) async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Namespace, ApiError> {
     let id = NamespaceId(parse_id(raw, "namespace")?);
     let namespace = state
         .store
@@ -56,7 +56,11 @@ pub async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Nam
 }
 
 /// `GET /api/v1/namespaces`.
-pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQuery) -> Result<Response, ApiError> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    page: PageQuery,
+) -> Result<Response, ApiError> {
     let namespaces: Vec<Value> = state
         .store
         .list_namespaces()
@@ -71,7 +75,7 @@ pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQu
 /// Body of `POST /api/v1/namespaces`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewNamespaceBody {
+pub(super) struct NewNamespaceBody {
     name: String,
     /// The owning team's name.
     team: String,
@@ -80,7 +84,7 @@ pub struct NewNamespaceBody {
 }
 
 /// `POST /api/v1/namespaces`: private unless asked otherwise.
-pub async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
     JsonBody(body): JsonBody<NewNamespaceBody>,
@@ -114,7 +118,7 @@ pub async fn create(
 }
 
 /// `GET /api/v1/namespaces/{id}`.
-pub async fn show(
+pub(super) async fn show(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -126,7 +130,7 @@ pub async fn show(
 /// Body of `PUT /api/v1/namespaces/{id}`; absent fields stay as they are.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct UpdateNamespaceBody {
+pub(super) struct UpdateNamespaceBody {
     description: Option<String>,
     /// The new owning team's name.
     team: Option<String>,
@@ -134,7 +138,7 @@ pub struct UpdateNamespaceBody {
 }
 
 /// `PUT /api/v1/namespaces/{id}`.
-pub async fn update(
+pub(super) async fn update(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -190,7 +194,7 @@ pub async fn update(
 }
 
 /// `GET /api/v1/namespaces/{id}/repositories`.
-pub async fn repositories(
+pub(super) async fn repositories(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,

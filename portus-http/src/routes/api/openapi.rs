@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::ROUTES;
 
 /// `GET /api/openapi.json`.
-pub async fn serve() -> Json<Value> {
+pub(super) async fn serve() -> Json<Value> {
     Json(document())
 }
 
@@ -23,7 +23,7 @@ fn error_response(description: &str) -> Value {
 }
 
 /// The document.
-pub fn document() -> Value {
+pub(super) fn document() -> Value {
     let mut paths = Map::new();
     for route in ROUTES {
         let entry = paths

@@ -96,7 +96,7 @@ async fn tags_and_records(
 }
 
 /// The repositories the caller starred (none for anonymous callers).
-pub async fn starred_by(state: &AppState, caller: &ApiCaller) -> Result<Vec<RepositoryId>, ApiError> {
+pub(super) async fn starred_by(state: &AppState, caller: &ApiCaller) -> Result<Vec<RepositoryId>, ApiError> {
     Ok(match caller.caller.user_id() {
         Some(user) => state.store.starred(user).await?,
         None => Vec::new(),
@@ -105,7 +105,7 @@ pub async fn starred_by(state: &AppState, caller: &ApiCaller) -> Result<Vec<Repo
 
 /// The JSON shape of one repository, with its per-severity security summary; `starred` says
 /// whether the caller starred it.
-pub async fn view(state: &AppState, repository: &Repository, starred: bool) -> Result<Value, ApiError> {
+pub(super) async fn view(state: &AppState, repository: &Repository, starred: bool) -> Result<Value, ApiError> {
     let (tags, records) = tags_and_records(state.store.as_ref(), &repository.name).await?;
     let tags: Vec<&TagRecord> = tags.iter().collect();
     Ok(repository_view(state, repository, &tags, &records, starred))
@@ -131,7 +131,11 @@ async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<(Reposi
 }
 
 /// `GET /api/v1/repositories`.
-pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQuery) -> Result<Response, ApiError> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    page: PageQuery,
+) -> Result<Response, ApiError> {
     let store = &state.store;
     let namespaces: HashMap<_, _> = store.list_namespaces().await?.into_iter().map(|n| (n.id, n)).collect();
     let all_tags = store.tags(None).await?;
@@ -162,7 +166,7 @@ pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQu
 }
 
 /// `GET /api/v1/repositories/{id}`.
-pub async fn show(
+pub(super) async fn show(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -182,7 +186,7 @@ fn registry(state: &AppState) -> Result<&dyn portus_core::RegistryClient, ApiErr
 }
 
 /// `DELETE /api/v1/repositories/{id}`: every manifest is deleted in the registry first.
-pub async fn delete(
+pub(super) async fn delete(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -203,7 +207,7 @@ pub async fn delete(
 }
 
 /// `GET /api/v1/repositories/{id}/tags`.
-pub async fn tags(
+pub(super) async fn tags(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -228,7 +232,7 @@ async fn set_star(state: AppState, caller: ApiCaller, id: String, starred: bool)
 }
 
 /// `PUT /api/v1/repositories/{id}/star`.
-pub async fn star(
+pub(super) async fn star(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -237,7 +241,7 @@ pub async fn star(
 }
 
 /// `DELETE /api/v1/repositories/{id}/star`.
-pub async fn unstar(
+pub(super) async fn unstar(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -246,7 +250,7 @@ pub async fn unstar(
 }
 
 /// `GET /api/v1/stars`: starred repositories the caller can still see.
-pub async fn starred(State(state): State<AppState>, caller: ApiCaller) -> Result<Json<Value>, ApiError> {
+pub(super) async fn starred(State(state): State<AppState>, caller: ApiCaller) -> Result<Json<Value>, ApiError> {
     let user = caller.user()?.id;
     let store = &state.store;
     let mut views = Vec::new();
@@ -291,7 +295,7 @@ async fn tag_with_security(
 }
 
 /// `GET /api/v1/tags/{id}`.
-pub async fn show_tag(
+pub(super) async fn show_tag(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -303,14 +307,14 @@ pub async fn show_tag(
 /// Query of `DELETE /api/v1/tags/{id}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DeleteTagQuery {
+pub(super) struct DeleteTagQuery {
     #[serde(default)]
     with_siblings: bool,
 }
 
 /// `DELETE /api/v1/tags/{id}`: deletes the tag's manifest in the registry; 409 when other tags
 /// share it, unless `with_siblings=true`.
-pub async fn delete_tag(
+pub(super) async fn delete_tag(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -336,7 +340,7 @@ pub async fn delete_tag(
 
 /// `GET /api/v1/tags/{id}/vulnerabilities`: the tag's findings merged across backends, with
 /// each backend's state (pending and failed backends are shown as such, never as clean).
-pub async fn tag_vulnerabilities(
+pub(super) async fn tag_vulnerabilities(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,

@@ -15,12 +15,12 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// `GET /api/v1/_ping`.
-pub async fn ping() -> Json<Value> {
+pub(super) async fn ping() -> Json<Value> {
     Json(json!({"pong": true}))
 }
 
 /// `GET /api/v1/version`.
-pub async fn version() -> Json<Value> {
+pub(super) async fn version() -> Json<Value> {
     Json(json!({"api-versions": ["v1"], "version": env!("CARGO_PKG_VERSION")}))
 }
 
@@ -33,7 +33,7 @@ fn component(result: Result<(), String>) -> Value {
 
 /// `GET /api/v1/health`: 200 when every component answers, 503 otherwise. No authentication,
 /// so load balancers can use it; messages name components, never secrets.
-pub async fn health(State(state): State<AppState>) -> Response {
+pub(super) async fn health(State(state): State<AppState>) -> Response {
     let mut components = serde_json::Map::new();
     let store = state
         .store
@@ -59,7 +59,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /api/v1/registries`: the registry portus guards (administrators).
-pub async fn registries(State(state): State<AppState>, caller: ApiCaller) -> Result<Json<Value>, ApiError> {
+pub(super) async fn registries(State(state): State<AppState>, caller: ApiCaller) -> Result<Json<Value>, ApiError> {
     caller.user()?;
     if !caller.caller.is_admin() {
         return Err(forbidden("only administrators see registry settings"));
@@ -84,13 +84,13 @@ const SEARCH_RESULTS: usize = 100;
 /// Query of `GET /api/v1/search`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SearchQuery {
+pub(super) struct SearchQuery {
     q: String,
 }
 
 /// `GET /api/v1/search?q=`: case-insensitive substring search over namespace, repository and
 /// tag names the caller may see (at most 100 of each, from the first 500 matches).
-pub async fn search(
+pub(super) async fn search(
     State(state): State<AppState>,
     caller: ApiCaller,
     Query(query): Query<SearchQuery>,
@@ -156,7 +156,7 @@ pub async fn search(
 /// Query of `GET /api/v1/activities`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ActivityQuery {
+pub(super) struct ActivityQuery {
     actor: Option<String>,
     /// Only activities on this namespace's repositories.
     namespace: Option<String>,
@@ -168,7 +168,7 @@ pub struct ActivityQuery {
 }
 
 /// `GET /api/v1/activities`: administrators see everything; others their own activities.
-pub async fn activities(
+pub(super) async fn activities(
     State(state): State<AppState>,
     caller: ApiCaller,
     Query(query): Query<ActivityQuery>,

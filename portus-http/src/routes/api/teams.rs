@@ -39,7 +39,11 @@ async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Team, A
 }
 
 /// `GET /api/v1/teams`.
-pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQuery) -> Result<Response, ApiError> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    page: PageQuery,
+) -> Result<Response, ApiError> {
     caller.user()?;
     let teams: Vec<Value> = state
         .store
@@ -56,14 +60,14 @@ pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQu
 /// Body of `POST /api/v1/teams`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewTeamBody {
+pub(super) struct NewTeamBody {
     name: String,
     description: Option<String>,
     owner_id: Option<UserId>,
 }
 
 /// `POST /api/v1/teams`.
-pub async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
     JsonBody(body): JsonBody<NewTeamBody>,
@@ -86,7 +90,7 @@ pub async fn create(
 }
 
 /// `GET /api/v1/teams/{id}`.
-pub async fn show(
+pub(super) async fn show(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -98,13 +102,13 @@ pub async fn show(
 /// Body of `PUT /api/v1/teams/{id}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct UpdateTeamBody {
+pub(super) struct UpdateTeamBody {
     name: Option<String>,
     description: Option<String>,
 }
 
 /// `PUT /api/v1/teams/{id}`.
-pub async fn update(
+pub(super) async fn update(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -125,7 +129,7 @@ pub async fn update(
 }
 
 /// `GET /api/v1/teams/{id}/members`.
-pub async fn members(
+pub(super) async fn members(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -138,7 +142,7 @@ pub async fn members(
 /// Body of `POST /api/v1/teams/{id}/members`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewMemberBody {
+pub(super) struct NewMemberBody {
     user: String,
     role: Role,
 }
@@ -154,7 +158,7 @@ async fn managed(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Team
 }
 
 /// `POST /api/v1/teams/{id}/members`: administrators always join as owners.
-pub async fn add_member(
+pub(super) async fn add_member(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -172,7 +176,7 @@ pub async fn add_member(
 /// Body of `PUT /api/v1/teams/{id}/members/{user_id}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MemberRoleBody {
+pub(super) struct MemberRoleBody {
     role: Role,
 }
 
@@ -191,7 +195,7 @@ fn hide_missing_member(error: portus_core::Error) -> ApiError {
 
 /// `PUT /api/v1/teams/{id}/members/{user_id}`: administrators cannot be demoted, and the last
 /// owner cannot be either.
-pub async fn change_member(
+pub(super) async fn change_member(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path((id, user_id)): Path<(String, String)>,
@@ -208,7 +212,7 @@ pub async fn change_member(
 }
 
 /// `DELETE /api/v1/teams/{id}/members/{user_id}`: the last owner stays.
-pub async fn remove_member(
+pub(super) async fn remove_member(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path((id, user_id)): Path<(String, String)>,
@@ -221,7 +225,7 @@ pub async fn remove_member(
 }
 
 /// `GET /api/v1/teams/{id}/namespaces`.
-pub async fn namespaces(
+pub(super) async fn namespaces(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The JSON shape of a user.
-pub fn view(user: &User) -> Value {
+pub(super) fn view(user: &User) -> Value {
     json!({
         "id": user.id,
         "username": user.username,
@@ -34,7 +34,11 @@ async fn load(state: &AppState, raw: &str) -> Result<User, ApiError> {
 }
 
 /// `GET /api/v1/users`.
-pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQuery) -> Result<Response, ApiError> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    page: PageQuery,
+) -> Result<Response, ApiError> {
     caller.user()?;
     if !caller.caller.is_admin() {
         return Err(super::forbidden("only administrators list users"));
@@ -46,7 +50,7 @@ pub async fn list(State(state): State<AppState>, caller: ApiCaller, page: PageQu
 /// Body of `POST /api/v1/users`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewUserBody {
+pub(super) struct NewUserBody {
     username: String,
     email: Option<String>,
     password: Option<String>,
@@ -55,7 +59,7 @@ pub struct NewUserBody {
 }
 
 /// `POST /api/v1/users`.
-pub async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
     JsonBody(body): JsonBody<NewUserBody>,
@@ -79,7 +83,7 @@ pub async fn create(
 }
 
 /// `GET /api/v1/users/{id}`.
-pub async fn show(
+pub(super) async fn show(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -93,7 +97,7 @@ pub async fn show(
 /// Body of `PUT /api/v1/users/{id}`; absent fields stay as they are.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct UpdateUserBody {
+pub(super) struct UpdateUserBody {
     #[serde(default, with = "serde_with_null")]
     email: Option<Option<String>>,
     password: Option<String>,
@@ -107,13 +111,15 @@ pub struct UpdateUserBody {
 mod serde_with_null {
     use serde::{Deserialize, Deserializer};
 
-    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
         Option::<T>::deserialize(d).map(Some)
     }
 }
 
 /// `PUT /api/v1/users/{id}`.
-pub async fn update(
+pub(super) async fn update(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -157,7 +163,7 @@ pub async fn update(
 }
 
 /// `DELETE /api/v1/users/{id}`.
-pub async fn delete(
+pub(super) async fn delete(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -177,7 +183,7 @@ async fn token_owner(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<
 }
 
 /// `GET /api/v1/users/{id}/application_tokens`.
-pub async fn list_tokens(
+pub(super) async fn list_tokens(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -196,12 +202,12 @@ pub async fn list_tokens(
 /// Body of `POST /api/v1/users/{id}/application_tokens`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewTokenBody {
+pub(super) struct NewTokenBody {
     application: String,
 }
 
 /// `POST /api/v1/users/{id}/application_tokens`: the secret is in the answer, and nowhere else.
-pub async fn create_token(
+pub(super) async fn create_token(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -220,7 +226,7 @@ pub async fn create_token(
 }
 
 /// `DELETE /api/v1/users/{id}/application_tokens/{token_id}`.
-pub async fn revoke_token(
+pub(super) async fn revoke_token(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path((id, token_id)): Path<(String, String)>,

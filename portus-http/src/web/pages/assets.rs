@@ -5,7 +5,7 @@ use axum::response::IntoResponse;
 use axum::response::Response;
 
 /// `GET /assets/portus.css`.
-pub async fn stylesheet() -> Response {
+pub(crate) async fn stylesheet() -> Response {
     (
         [(CONTENT_TYPE, "text/css; charset=utf-8")],
         include_str!("../assets/portus.css"),
@@ -14,7 +14,7 @@ pub async fn stylesheet() -> Response {
 }
 
 /// `GET /assets/portus.js`.
-pub async fn script() -> Response {
+pub(crate) async fn script() -> Response {
     (
         [(CONTENT_TYPE, "text/javascript; charset=utf-8")],
         include_str!("../assets/portus.js"),

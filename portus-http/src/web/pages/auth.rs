@@ -71,12 +71,12 @@ fn sign_in_page(state: &AppState, web: &Web, status: StatusCode, message: Option
 }
 
 /// `GET /sign_in`.
-pub async fn sign_in_form(State(state): State<AppState>, Extension(web): Extension<Arc<Web>>) -> Response {
+pub(crate) async fn sign_in_form(State(state): State<AppState>, Extension(web): Extension<Arc<Web>>) -> Response {
     sign_in_page(&state, &web, StatusCode::OK, None, "")
 }
 
 /// `POST /sign_in`: local or LDAP credentials, as for `docker login` (lockout included).
-pub async fn sign_in(
+pub(crate) async fn sign_in(
     State(state): State<AppState>,
     Extension(web): Extension<Arc<Web>>,
     headers: HeaderMap,
@@ -143,7 +143,7 @@ fn oidc_of(web: &Web) -> Result<&crate::web::OidcLogin, PageError> {
 
 /// `GET /sign_in/oidc`: off to the provider, with a fresh state, nonce and PKCE challenge.
 #[cfg(feature = "oidc")]
-pub async fn oidc_begin(Extension(web): Extension<Arc<Web>>) -> Result<Response, PageError> {
+pub(crate) async fn oidc_begin(Extension(web): Extension<Arc<Web>>) -> Result<Response, PageError> {
     let oidc = oidc_of(&web)?;
     let (url, pending) = oidc.provider.begin().await?;
     let attempt = web.oidc_attempts.put(pending);
@@ -163,7 +163,7 @@ pub async fn oidc_begin(Extension(web): Extension<Arc<Web>>) -> Result<Response,
 /// `GET /sign_in/oidc/callback`: the provider sent the browser back; the attempt is used up
 /// whatever the outcome.
 #[cfg(feature = "oidc")]
-pub async fn oidc_callback(
+pub(crate) async fn oidc_callback(
     State(state): State<AppState>,
     Extension(web): Extension<Arc<Web>>,
     headers: HeaderMap,
@@ -196,7 +196,7 @@ pub async fn oidc_callback(
 }
 
 /// `POST /sign_out`.
-pub async fn sign_out(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
+pub(crate) async fn sign_out(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
     signed.check_csrf(&form)?;
     signed.web.sessions.end(&signed.session_id);
     let mut response = Redirect::to("/sign_in").into_response();

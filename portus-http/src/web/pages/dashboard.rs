@@ -41,7 +41,7 @@ pub(super) fn repository_badge(repository: &Value) -> Markup {
 }
 
 /// `GET /`: recent activity and starred repositories.
-pub async fn dashboard(signed: Signed) -> Result<Response, PageError> {
+pub(crate) async fn dashboard(signed: Signed) -> Result<Response, PageError> {
     let activities = signed.get("/api/v1/activities?per_page=20").await?;
     let stars = signed.get("/api/v1/stars").await?;
     let body = html! {
@@ -74,7 +74,7 @@ pub async fn dashboard(signed: Signed) -> Result<Response, PageError> {
 }
 
 /// `GET /search?q=`: namespaces, repositories and tags the user may see.
-pub async fn search(signed: Signed, Query(query): Query<Fields>) -> Result<Response, PageError> {
+pub(crate) async fn search(signed: Signed, Query(query): Query<Fields>) -> Result<Response, PageError> {
     let q = field(&query, "q");
     if q.is_empty() {
         return Ok(signed.page("Search", html! { p { "Type a name into the search box." } }));

@@ -26,7 +26,7 @@ use serde_json::json;
 const VISIBILITIES: [&str; 3] = ["private", "protected", "public"];
 
 /// `GET /namespaces`.
-pub async fn namespaces(signed: Signed, Query(query): Query<Fields>) -> Result<Response, PageError> {
+pub(crate) async fn namespaces(signed: Signed, Query(query): Query<Fields>) -> Result<Response, PageError> {
     let page = page_number(&query);
     let (namespaces, pages) = signed.list("/api/v1/namespaces", page).await?;
     let teams = signed.get("/api/v1/teams?per_page=100").await?;
@@ -68,7 +68,7 @@ pub async fn namespaces(signed: Signed, Query(query): Query<Fields>) -> Result<R
 }
 
 /// `POST /namespaces`.
-pub async fn create_namespace(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
+pub(crate) async fn create_namespace(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
     let created = signed
         .submit(
             &form,
@@ -86,7 +86,7 @@ pub async fn create_namespace(signed: Signed, Form(form): Form<Fields>) -> Resul
 }
 
 /// `GET /namespaces/{id}`: repositories, and the edit form when the user may manage it.
-pub async fn namespace(
+pub(crate) async fn namespace(
     signed: Signed,
     Path(raw): Path<String>,
     Query(query): Query<Fields>,
@@ -131,7 +131,7 @@ pub async fn namespace(
 }
 
 /// `POST /namespaces/{id}`.
-pub async fn update_namespace(
+pub(crate) async fn update_namespace(
     signed: Signed,
     Path(raw): Path<String>,
     Form(form): Form<Fields>,

@@ -27,7 +27,7 @@ use maud::html;
 use serde_json::Value;
 
 /// `GET /repositories/{id}`: tags with digest, size, pusher, time and security badge.
-pub async fn repository(
+pub(crate) async fn repository(
     signed: Signed,
     Path(raw): Path<String>,
     Query(query): Query<Fields>,
@@ -76,7 +76,11 @@ pub async fn repository(
 }
 
 /// `POST /repositories/{id}/star` with `starred=true|false`.
-pub async fn star(signed: Signed, Path(raw): Path<String>, Form(form): Form<Fields>) -> Result<Response, PageError> {
+pub(crate) async fn star(
+    signed: Signed,
+    Path(raw): Path<String>,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
     let id = id(&raw)?;
     let method = if field(&form, "starred") == "false" {
         Method::DELETE
@@ -101,7 +105,11 @@ fn sort_findings(findings: &mut [Value], sort: &str) {
 }
 
 /// `GET /tags/{id}`: findings merged across backends, sortable, with each backend's state.
-pub async fn tag(signed: Signed, Path(raw): Path<String>, Query(query): Query<Fields>) -> Result<Response, PageError> {
+pub(crate) async fn tag(
+    signed: Signed,
+    Path(raw): Path<String>,
+    Query(query): Query<Fields>,
+) -> Result<Response, PageError> {
     let id = id(&raw)?;
     let answer = signed.get(&format!("/api/v1/tags/{id}/vulnerabilities")).await?;
     let (tag, security) = (&answer["tag"], &answer["security"]);

@@ -24,7 +24,7 @@ use serde_json::json;
 const ROLES: [&str; 3] = ["viewer", "contributor", "owner"];
 
 /// `GET /teams`.
-pub async fn teams(signed: Signed, Query(query): Query<Fields>) -> Result<Response, PageError> {
+pub(crate) async fn teams(signed: Signed, Query(query): Query<Fields>) -> Result<Response, PageError> {
     let page = page_number(&query);
     let (teams, pages) = signed.list("/api/v1/teams", page).await?;
     let body = html! {
@@ -58,7 +58,7 @@ pub async fn teams(signed: Signed, Query(query): Query<Fields>) -> Result<Respon
 }
 
 /// `POST /teams`.
-pub async fn create_team(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
+pub(crate) async fn create_team(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
     let created = signed
         .submit(
             &form,
@@ -71,7 +71,7 @@ pub async fn create_team(signed: Signed, Form(form): Form<Fields>) -> Result<Res
 }
 
 /// `GET /teams/{id}`: members with roles, namespaces, and member management for owners.
-pub async fn team(signed: Signed, Path(raw): Path<String>) -> Result<Response, PageError> {
+pub(crate) async fn team(signed: Signed, Path(raw): Path<String>) -> Result<Response, PageError> {
     let id = id(&raw)?;
     let team = signed.get(&format!("/api/v1/teams/{id}")).await?;
     let members = signed.get(&format!("/api/v1/teams/{id}/members")).await?;
@@ -131,7 +131,7 @@ pub async fn team(signed: Signed, Path(raw): Path<String>) -> Result<Response, P
 }
 
 /// `POST /teams/{id}/members`.
-pub async fn add_member(
+pub(crate) async fn add_member(
     signed: Signed,
     Path(raw): Path<String>,
     Form(form): Form<Fields>,
@@ -149,7 +149,7 @@ pub async fn add_member(
 }
 
 /// `POST /teams/{id}/members/{user_id}`: `action=change` (with `role`) or `action=remove`.
-pub async fn change_member(
+pub(crate) async fn change_member(
     signed: Signed,
     Path((raw, raw_user)): Path<(String, String)>,
     Form(form): Form<Fields>,

@@ -56,7 +56,7 @@ fn tokens_page(signed: &Signed, tokens: &Value, created: Option<&Value>) -> Resp
 }
 
 /// `GET /tokens`: the signed-in user's application tokens.
-pub async fn tokens(signed: Signed) -> Result<Response, PageError> {
+pub(crate) async fn tokens(signed: Signed) -> Result<Response, PageError> {
     let tokens = signed
         .get(&format!("/api/v1/users/{}/application_tokens", signed.user.id))
         .await?;
@@ -65,7 +65,7 @@ pub async fn tokens(signed: Signed) -> Result<Response, PageError> {
 
 /// `POST /tokens`: answers with the page showing the new token once (no redirect, so the
 /// secret is never in a URL or a later page).
-pub async fn create_token(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
+pub(crate) async fn create_token(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
     let path = format!("/api/v1/users/{}/application_tokens", signed.user.id);
     let created = signed
         .submit(
@@ -80,7 +80,7 @@ pub async fn create_token(signed: Signed, Form(form): Form<Fields>) -> Result<Re
 }
 
 /// `POST /tokens/{id}/revoke`.
-pub async fn revoke_token(
+pub(crate) async fn revoke_token(
     signed: Signed,
     Path(raw): Path<String>,
     Form(form): Form<Fields>,

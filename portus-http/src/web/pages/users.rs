@@ -23,7 +23,7 @@ use serde_json::Value;
 use serde_json::json;
 
 /// `GET /admin/users` (administrators; the API answers others with 403).
-pub async fn users(signed: Signed, Query(query): Query<Fields>) -> Result<Response, PageError> {
+pub(crate) async fn users(signed: Signed, Query(query): Query<Fields>) -> Result<Response, PageError> {
     let page = page_number(&query);
     let (users, pages) = signed.list("/api/v1/users", page).await?;
     let body = html! {
@@ -74,7 +74,7 @@ pub async fn users(signed: Signed, Query(query): Query<Fields>) -> Result<Respon
 }
 
 /// `POST /admin/users`.
-pub async fn create_user(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
+pub(crate) async fn create_user(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
     signed
         .submit(
             &form,
@@ -92,7 +92,7 @@ pub async fn create_user(signed: Signed, Form(form): Form<Fields>) -> Result<Res
 }
 
 /// `POST /admin/users/{id}`: one of `enabled`, `admin`, `locked` set to `true`/`false`.
-pub async fn update_user(
+pub(crate) async fn update_user(
     signed: Signed,
     Path(raw): Path<String>,
     Form(form): Form<Fields>,
