@@ -102,6 +102,15 @@ fn thirty_line_embedding_is_a_token_server_the_registry_accepts() {
     let source = include_str!("../../examples/embed_token_auth.rs");
     let lines = source.lines().filter(|l| !l.trim().is_empty()).count();
     assert!(lines <= 30, "examples/embed_token_auth.rs has {lines} non-blank lines");
+    let code: String = source
+        .lines()
+        .skip_while(|l| l.starts_with("//!"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        include_str!("../../README.md").contains(code.trim()),
+        "README.md's embedding section must show examples/embed_token_auth.rs as it is"
+    );
 
     let tmp = tempfile::tempdir().unwrap();
     let (key_pem, cert_pem) =
