@@ -16,6 +16,7 @@ use portus::scan::backend::dummy::DummyBackend;
 use portus::scan::scanner::Scanner;
 
 /// Findings keyed by manifest digest, e.g. loaded from an internal advisory database.
+#[derive(Debug)]
 struct AdvisoryFeed {
     advisories: HashMap<String, Vec<(&'static str, Severity)>>,
 }

@@ -92,6 +92,7 @@ pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
 /// verification at the same cost, so response times do not reveal which names exist. Users
 /// without a local password give [`AuthOutcome::UnknownUser`], like unknown users, so that a
 /// chain `[local, ldap]` lets LDAP decide for them.
+#[derive(Debug)]
 pub struct LocalAuthenticator {
     store: Arc<dyn PolicyStore>,
     dummy_hash: PasswordHash,

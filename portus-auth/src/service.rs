@@ -121,6 +121,18 @@ pub struct TokenService {
     access: Arc<dyn NamespaceStore>,
 }
 
+impl std::fmt::Debug for TokenService {
+    // The issuer's key and the credential cache's contents stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService")
+            .field("service", &self.config.service)
+            .field("store", &self.store)
+            .field("authenticators", &self.authenticators)
+            .field("credential_cache", &self.cache.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Most cached credentials (a few MiB at most).
 const CREDENTIAL_CACHE_CAPACITY: usize = 50_000;
 
@@ -593,6 +605,7 @@ mod tests {
     /// Counts how often the wrapped authenticator really checks credentials. Kept rather than
     /// `portus_core::StaticAuthenticator`: the test changes the password and revokes tokens in
     /// the store, so the authenticator it counts must be the real store-backed one.
+    #[derive(Debug)]
     struct Counting {
         inner: Arc<dyn Authenticator>,
         calls: std::sync::atomic::AtomicUsize,

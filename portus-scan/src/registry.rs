@@ -57,6 +57,15 @@ pub struct HttpRegistryClient {
     options: ClientOptions,
 }
 
+impl std::fmt::Debug for HttpRegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpRegistryClient")
+            .field("base", &self.base.as_str())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Deserialize)]
 struct CatalogPage {
     #[serde(default)]

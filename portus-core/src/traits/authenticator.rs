@@ -64,7 +64,7 @@ pub enum AuthOutcome {
 /// Implementations must take about the same time for unknown users as for wrong secrets, and
 /// must not decide whether the user is enabled: the caller checks that in the policy store.
 #[async_trait]
-pub trait Authenticator: Send + Sync {
+pub trait Authenticator: std::fmt::Debug + Send + Sync {
     /// Short name for logs and health reports ("local", "ldap", ...).
     fn name(&self) -> &str;
 

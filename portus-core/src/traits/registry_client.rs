@@ -19,7 +19,7 @@ pub struct ManifestInfo {
 
 /// Read and delete access to the Distribution registry that portus guards.
 #[async_trait]
-pub trait RegistryClient: Send + Sync {
+pub trait RegistryClient: std::fmt::Debug + Send + Sync {
     /// Every repository name in the registry's catalog (all pages).
     async fn catalog(&self) -> Result<Vec<String>>;
     /// Every tag of a repository (all pages).

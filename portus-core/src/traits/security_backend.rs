@@ -128,7 +128,7 @@ pub enum ScanOutcome {
 /// A vulnerability scanner. A scanner that cannot answer returns an error, never an empty
 /// report.
 #[async_trait]
-pub trait SecurityBackend: Send + Sync {
+pub trait SecurityBackend: std::fmt::Debug + Send + Sync {
     /// Backend name used for attribution ("clair", "dummy", ...).
     fn name(&self) -> &str;
     /// Scans (or continues scanning) an image.

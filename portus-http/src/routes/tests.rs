@@ -478,6 +478,7 @@ mod api {
     }
 
     /// A backend known by name only: the records in the store are what the API shows.
+    #[derive(Debug)]
     struct NamedBackend(&'static str);
 
     #[async_trait::async_trait]

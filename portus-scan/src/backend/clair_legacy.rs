@@ -21,6 +21,7 @@ use crate::Error;
 const EMPTY_LAYER: &str = "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4";
 
 /// The Clair v2 backend.
+#[derive(Debug)]
 pub struct ClairLegacy {
     http: reqwest::Client,
     url: Url,

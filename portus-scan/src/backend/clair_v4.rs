@@ -18,12 +18,22 @@ use super::read_answer;
 use crate::Error;
 
 /// Pre-shared-key authentication (`auth.psk` in Clair's configuration).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClairPsk {
     /// The base64-encoded key, as in Clair's configuration.
     pub key_base64: String,
     /// The `iss` claim; must be in Clair's `auth.psk.iss` list.
     pub issuer: String,
+}
+
+impl std::fmt::Debug for ClairPsk {
+    // The key is a secret: never in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClairPsk")
+            .field("key_base64", &"<redacted>")
+            .field("issuer", &self.issuer)
+            .finish()
+    }
 }
 
 /// Settings of the Clair v4 backend.
@@ -52,6 +62,7 @@ impl ClairV4Config {
 }
 
 /// The Clair v4 backend.
+#[derive(Debug)]
 pub struct ClairV4 {
     http: reqwest::Client,
     config: ClairV4Config,

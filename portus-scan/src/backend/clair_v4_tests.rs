@@ -405,3 +405,17 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn the_pre_shared_key_never_shows_in_debug_output() {
+    let psk = ClairPsk {
+        key_base64: "c2VjcmV0LWtleS1vZi1jbGFpcg==".into(),
+        issuer: "portus".into(),
+    };
+    let mut config = ClairV4Config::new("http://127.0.0.1:6060".parse().unwrap());
+    config.psk = Some(psk.clone());
+    for shown in [format!("{psk:?}"), format!("{config:?}")] {
+        assert!(!shown.contains(&psk.key_base64), "{shown}");
+        assert!(shown.contains("portus"), "{shown}");
+    }
+}

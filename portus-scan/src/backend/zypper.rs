@@ -14,6 +14,7 @@ use super::{legacy_error_message, read_answer};
 use crate::Error;
 
 /// The zypper-docker backend.
+#[derive(Debug)]
 pub struct ZypperBackend {
     http: reqwest::Client,
     url: Url,

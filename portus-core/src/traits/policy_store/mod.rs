@@ -34,12 +34,20 @@ use crate::model::{Namespace, NamespaceAccess, NamespaceRef, Repository, SearchH
 /// Implemented automatically for any type that implements all the roles; implement the roles,
 /// never this trait. Every implementation runs the conformance suites in `crate::testing`.
 pub trait PolicyStore:
-    AccountStore + TeamStore + NamespaceStore + CatalogStore + EventStore + ScanStore + ActivityStore
+    AccountStore + TeamStore + NamespaceStore + CatalogStore + EventStore + ScanStore + ActivityStore + std::fmt::Debug
 {
 }
 
 impl<T> PolicyStore for T where
-    T: AccountStore + TeamStore + NamespaceStore + CatalogStore + EventStore + ScanStore + ActivityStore + ?Sized
+    T: AccountStore
+        + TeamStore
+        + NamespaceStore
+        + CatalogStore
+        + EventStore
+        + ScanStore
+        + ActivityStore
+        + std::fmt::Debug
+        + ?Sized
 {
 }
 
