@@ -23,8 +23,16 @@ use crate::notification::{Event, parse_envelope, parse_event};
 const BATCH: usize = 256;
 
 /// Stores and applies registry notification events.
+///
+/// Store roles used: [`EventStore`] (the durable queue: insert, pending, finish),
+/// [`CatalogStore`] (tags and repositories the events create, move and delete) and
+/// [`ActivityStore`] (one activity per tag pushed, discovered or deleted). All three are
+/// normally the same store; [`new`](Self::new) takes it whole, [`from_roles`](Self::from_roles)
+/// takes each role on its own (e.g. to wrap one in a decorator).
 pub struct EventPipeline {
-    store: Arc<dyn PolicyStore>,
+    events: Arc<dyn EventStore>,
+    catalog: Arc<dyn CatalogStore>,
+    activity: Arc<dyn ActivityStore>,
     missing: MissingNamespace,
     wake: Notify,
 }
@@ -32,8 +40,21 @@ pub struct EventPipeline {
 impl EventPipeline {
     /// A pipeline over `store`; pushes into unknown namespaces are handled per `missing`.
     pub fn new(store: Arc<dyn PolicyStore>, missing: MissingNamespace) -> Arc<Self> {
+        Self::from_roles(store.clone(), store.clone(), store, missing)
+    }
+
+    /// A pipeline over the roles it uses, which must share one underlying store (the catalog
+    /// must see what the event queue records).
+    pub fn from_roles(
+        events: Arc<dyn EventStore>,
+        catalog: Arc<dyn CatalogStore>,
+        activity: Arc<dyn ActivityStore>,
+        missing: MissingNamespace,
+    ) -> Arc<Self> {
         Arc::new(EventPipeline {
-            store,
+            events,
+            catalog,
+            activity,
             missing,
             wake: Notify::new(),
         })
@@ -43,7 +64,7 @@ impl EventPipeline {
     /// the envelope is invalid.
     pub async fn ingest(&self, body: &[u8]) -> Result<usize, Error> {
         let events = parse_envelope(body)?;
-        let inserted = self.store.insert_events(&events).await?;
+        let inserted = self.events.insert_events(&events).await?;
         if inserted > 0 {
             self.wake.notify_one();
         }
@@ -54,7 +75,7 @@ impl EventPipeline {
     pub async fn drain(&self) -> Result<usize, Error> {
         let mut processed = 0;
         loop {
-            let batch = self.store.pending_events(BATCH).await?;
+            let batch = self.events.pending_events(BATCH).await?;
             if batch.is_empty() {
                 return Ok(processed);
             }
@@ -68,7 +89,7 @@ impl EventPipeline {
                         (EventStatus::Failed, Some(e.to_string()))
                     }
                 };
-                self.store.finish_event(event.seq, status, error.as_deref()).await?;
+                self.events.finish_event(event.seq, status, error.as_deref()).await?;
                 processed += 1;
             }
         }
@@ -113,7 +134,7 @@ impl EventPipeline {
         };
         let Some(tag) = event.target.tag.as_deref() else {
             // A push by digest (e.g. the children of an index) makes the repository exist.
-            let exists = self.store.ensure_repository(repository, self.missing).await?;
+            let exists = self.catalog.ensure_repository(repository, self.missing).await?;
             return Ok(if exists {
                 EventStatus::Applied
             } else {
@@ -121,7 +142,7 @@ impl EventPipeline {
             });
         };
         let change = self
-            .store
+            .catalog
             .put_tag(repository, tag, &manifest, actor, self.missing)
             .await?;
         let details = match &change {
@@ -130,7 +151,7 @@ impl EventPipeline {
             TagChange::Unchanged => return Ok(EventStatus::Applied),
             TagChange::NamespaceMissing => return Ok(EventStatus::Ignored),
         };
-        self.store
+        self.activity
             .record_activity(
                 NewActivity::new(actor, ActivityAction::TagPush, format!("{repository}:{tag}")).with_details(details),
             )
@@ -142,12 +163,12 @@ impl EventPipeline {
         let (Some(tag), Some(manifest)) = (event.target.tag.as_deref(), manifest_of(event)) else {
             return Ok(EventStatus::Ignored);
         };
-        if self.store.tag(repository, tag).await?.is_some() {
+        if self.catalog.tag(repository, tag).await?.is_some() {
             return Ok(EventStatus::Ignored);
         }
         // A pulled tag we did not know (its push notification was lost): record it.
         match self
-            .store
+            .catalog
             .put_tag(repository, tag, &manifest, None, self.missing)
             .await?
         {
@@ -155,7 +176,7 @@ impl EventPipeline {
             _ => {
                 let activity = NewActivity::new(actor, ActivityAction::TagDiscovered, format!("{repository}:{tag}"))
                     .with_details(manifest.digest.clone());
-                self.store.record_activity(activity).await?;
+                self.activity.record_activity(activity).await?;
                 Ok(EventStatus::Applied)
             }
         }
@@ -163,9 +184,9 @@ impl EventPipeline {
 
     async fn apply_delete(&self, event: &Event, repository: &str, actor: Option<&str>) -> Result<EventStatus, Error> {
         let deleted = match (event.target.tag.as_deref(), event.target.digest.as_deref()) {
-            (Some(tag), _) => self.store.delete_tag(repository, tag).await?.into_iter().collect(),
-            (None, Some(digest)) => self.store.delete_tags_by_digest(repository, digest).await?,
-            (None, None) => self.store.delete_repository(repository).await?,
+            (Some(tag), _) => self.catalog.delete_tag(repository, tag).await?.into_iter().collect(),
+            (None, Some(digest)) => self.catalog.delete_tags_by_digest(repository, digest).await?,
+            (None, None) => self.catalog.delete_repository(repository).await?,
         };
         if deleted.is_empty() {
             return Ok(EventStatus::Ignored);
@@ -173,7 +194,7 @@ impl EventPipeline {
         for tag in deleted {
             let activity = NewActivity::new(actor, ActivityAction::TagDelete, format!("{repository}:{}", tag.name))
                 .with_details(tag.manifest.digest);
-            self.store.record_activity(activity).await?;
+            self.activity.record_activity(activity).await?;
         }
         Ok(EventStatus::Applied)
     }

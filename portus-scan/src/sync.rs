@@ -4,6 +4,10 @@
 //! compares it with the store; [`apply`] carries the plan out. Deletions are planned only when
 //! every listing succeeded, and each one is re-checked against the registry right before it is
 //! applied, so neither a failing registry nor a push racing the sync loses a tag.
+//!
+//! Store roles used: [`plan`] reads the [`CatalogStore`]; [`apply`] writes it and records
+//! activities through the [`ActivityStore`], so it takes any store with both roles (a
+//! `&dyn PolicyStore` as well as a concrete store).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -11,7 +15,8 @@ use std::str::FromStr;
 
 use futures_util::{StreamExt, stream};
 use portus_core::model::{ActivityAction, ManifestRecord, MissingNamespace, NewActivity, TagChange};
-use portus_core::{ErrorKind, PolicyStore, RegistryClient};
+use portus_core::prelude::{ActivityStore, CatalogStore};
+use portus_core::{ErrorKind, RegistryClient};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -163,8 +168,10 @@ pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
 /// Lists the registry and compares it with the store. Fails (planning nothing) when the
 /// catalog cannot be listed; a repository or tag that cannot be listed is a problem that
 /// disables every deletion.
+///
+/// Uses the [`CatalogStore`] role only.
 pub async fn plan(
-    store: &dyn PolicyStore,
+    store: &dyn CatalogStore,
     registry: &dyn RegistryClient,
     strategy: SyncStrategy,
     concurrency: usize,
@@ -287,8 +294,10 @@ pub async fn plan(
 
 /// Carries out a plan. Each deletion is re-checked against the registry first and skipped if
 /// the object exists again or the registry cannot say.
-pub async fn apply(
-    store: &dyn PolicyStore,
+///
+/// Uses the [`CatalogStore`] and [`ActivityStore`] roles of `store`.
+pub async fn apply<S: CatalogStore + ActivityStore + ?Sized>(
+    store: &S,
     registry: &dyn RegistryClient,
     plan: &SyncPlan,
     missing: MissingNamespace,

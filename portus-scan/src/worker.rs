@@ -4,7 +4,7 @@
 //! finished scans are repeated after `rescan_after` so new vulnerabilities show up.
 //!
 //! Several workers (one per `portus serve` instance) may share a store: each claims a
-//! (digest, backend) scan before running it ([`PolicyStore::claim_scans`]), so no scan runs twice
+//! (digest, backend) scan before running it ([`ScanStore::claim_scans`]), so no scan runs twice
 //! at once, and a claim whose worker died expires with its lease.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -57,8 +57,13 @@ pub struct WorkReport {
 }
 
 /// Scans what needs scanning.
+///
+/// Store roles used: [`ScanStore`] (the records it reads, claims and writes) and
+/// [`CatalogStore`] (only to list the tags whose digests need scanning). [`new`](Self::new)
+/// takes the whole store, [`from_roles`](Self::from_roles) each role on its own.
 pub struct ScanWorker {
-    store: Arc<dyn PolicyStore>,
+    scans: Arc<dyn ScanStore>,
+    catalog: Arc<dyn CatalogStore>,
     registry: Arc<dyn RegistryClient>,
     scanner: Scanner,
     authorization: PullAuthorization,
@@ -149,8 +154,22 @@ impl ScanWorker {
         authorization: PullAuthorization,
         config: WorkerConfig,
     ) -> Self {
+        Self::from_roles(store.clone(), store, registry, scanner, authorization, config)
+    }
+
+    /// A worker over the roles it uses, which must share one underlying store (the tags listed
+    /// are the ones whose scans are recorded).
+    pub fn from_roles(
+        scans: Arc<dyn ScanStore>,
+        catalog: Arc<dyn CatalogStore>,
+        registry: Arc<dyn RegistryClient>,
+        scanner: Scanner,
+        authorization: PullAuthorization,
+        config: WorkerConfig,
+    ) -> Self {
         ScanWorker {
-            store,
+            scans,
+            catalog,
             registry,
             scanner,
             authorization,
@@ -173,7 +192,7 @@ impl ScanWorker {
     pub async fn run_once(&self, progress: &(dyn Fn(usize, usize) + Send + Sync)) -> Result<WorkReport, Error> {
         let now = Utc::now();
         let records: HashMap<(String, String), ScanRecord> = self
-            .store
+            .scans
             .scan_records(None)
             .await?
             .into_iter()
@@ -182,7 +201,7 @@ impl ScanWorker {
         let backends: Vec<String> = self.scanner.backend_names().into_iter().map(str::to_owned).collect();
         let mut seen = HashSet::new();
         let mut work: Vec<(TagRecord, Vec<String>)> = Vec::new();
-        for tag in self.store.tags(None).await? {
+        for tag in self.catalog.tags(None).await? {
             if !seen.insert(tag.manifest.digest.clone()) {
                 continue;
             }
@@ -243,7 +262,7 @@ impl ScanWorker {
                 (backend.clone(), seen)
             })
             .collect();
-        Ok(self.store.claim_scans(digest, &wanted, lease_until).await?)
+        Ok(self.scans.claim_scans(digest, &wanted, lease_until).await?)
     }
 
     async fn scan_digest(
@@ -304,7 +323,7 @@ impl ScanWorker {
                 next_attempt_at,
             });
         }
-        self.store.put_scan_records(&records).await?;
+        self.scans.put_scan_records(&records).await?;
         Ok(records.iter().map(|r| r.state).collect())
     }
 
