@@ -11,7 +11,7 @@ id_type!(
 );
 
 id_type!(
-    /// Identifier of a [`Tag`].
+    /// Identifier of a [`TagRecord`].
     TagId
 );
 
@@ -86,7 +86,7 @@ pub struct TagRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-/// What [`crate::PolicyStore::put_tag`] did.
+/// What [`CatalogStore::put_tag`](crate::traits::CatalogStore::put_tag) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TagChange {
     /// The tag is new.
