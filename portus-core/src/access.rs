@@ -98,7 +98,7 @@ pub fn wanted_namespaces(scopes: &[Scope]) -> Vec<NamespaceRef<'_>> {
 
 /// [`authorize_scopes`] with the namespaces already looked up: `found[i]` is the caller's
 /// access to `wanted[i]` (from [`wanted_namespaces`]), as
-/// [`PolicyStore::namespaces_access`] answers.
+/// [`NamespaceStore::namespaces_access`](crate::traits::NamespaceStore::namespaces_access) answers.
 pub fn decide_scopes(
     caller: Caller,
     scopes: &[Scope],

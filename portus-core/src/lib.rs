@@ -35,10 +35,11 @@ pub use error::{Error, ErrorKind, Result};
 pub use memory::{InMemoryRegistry, InMemoryStore, StaticAuthenticator};
 pub use traits::{Authenticator, PolicyStore, RegistryClient, SecurityBackend};
 
-/// The store role traits, to bring their methods into scope wherever a [`PolicyStore`] is used:
-/// `use portus_core::prelude::*;`.
+/// The store role traits and their `…Ext` conveniences, to bring their methods into scope
+/// wherever a [`PolicyStore`] is used: `use portus_core::prelude::*;`.
 pub mod prelude {
     pub use crate::traits::{
-        AccountStore, ActivityStore, CatalogStore, EventStore, NamespaceStore, PolicyStore, ScanStore, TeamStore,
+        AccountStore, AccountStoreExt, ActivityStore, CatalogStore, CatalogStoreExt, EventStore, NamespaceStore,
+        NamespaceStoreExt, PolicyStore, ScanStore, TeamStore, TeamStoreExt,
     };
 }

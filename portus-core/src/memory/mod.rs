@@ -24,7 +24,7 @@ use crate::model::{
 use crate::naming::validate_namespace_name;
 use crate::{Error, Result};
 
-/// A [`PolicyStore`] that keeps everything in memory. Cheap to create; state is lost on drop.
+/// A [`PolicyStore`](crate::PolicyStore) that keeps everything in memory. Cheap to create; state is lost on drop.
 #[derive(Debug)]
 pub struct InMemoryStore {
     state: Mutex<State>,

@@ -7,7 +7,7 @@
 
 use super::record;
 use crate::model::{ActivityAction, TagRecord};
-use crate::traits::{ActivityStore, CatalogStore, RegistryClient};
+use crate::traits::{ActivityStore, CatalogStore, CatalogStoreExt, RegistryClient};
 use crate::{Error, Result};
 
 /// Deletes `repository:tag` (and, with `with_siblings`, the other tags sharing its manifest).
@@ -21,10 +21,7 @@ pub async fn delete_tag<S: CatalogStore + ActivityStore + ?Sized>(
     with_siblings: bool,
     actor: Option<&str>,
 ) -> Result<Vec<TagRecord>> {
-    let record = store
-        .tag(repository, tag)
-        .await?
-        .ok_or_else(|| Error::not_found("tag", format!("{repository}:{tag}")))?;
+    let record = store.require_tag(repository, tag).await?;
     let doomed: Vec<TagRecord> = store
         .tags(Some(repository))
         .await?

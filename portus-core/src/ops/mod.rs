@@ -8,7 +8,7 @@
 //!   of their teams, a team keeps at least one owner, a disabled user loses their refresh
 //!   tokens, a user has at most [`MAX_APP_TOKENS`] application tokens;
 //! - writes through the narrowest store roles it needs;
-//! - records exactly one activity, named by an [`ActivityAction`](crate::model::ActivityAction),
+//! - records exactly one activity, named by an [`ActivityAction`],
 //!   with the caller's `actor` (`None` for the system).
 //!
 //! Permission decisions stay with the caller ([`crate::permissions`] for the REST API): an

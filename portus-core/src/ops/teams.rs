@@ -5,7 +5,7 @@
 
 use super::record;
 use crate::model::{ActivityAction, Role, Team, TeamMember, TeamUpdate, User, UserId};
-use crate::traits::{AccountStore, ActivityStore, TeamStore};
+use crate::traits::{AccountStore, ActivityStore, TeamStore, TeamStoreExt};
 use crate::{Error, Result};
 
 /// Creates a (visible) team with `owner` as its first owner.
@@ -51,8 +51,7 @@ pub async fn add_member<S: TeamStore + ActivityStore + ?Sized>(
     role: Role,
 ) -> Result<Role> {
     refuse_hidden(team)?;
-    let members = store.team_members(team.id).await?;
-    if members.iter().any(|m| m.user_id == user.id) {
+    if store.role_in(team.id, user.id).await?.is_some() {
         return Err(Error::Conflict(format!("{} is already a member", user.username)));
     }
     let role = effective_role(user, role);
@@ -136,11 +135,10 @@ pub async fn grant_at_least<S: AccountStore + TeamStore + ActivityStore + ?Sized
     user: &User,
     role: Role,
 ) -> Result<bool> {
-    let members = store.team_members(team.id).await?;
     let wanted = effective_role(user, role);
-    match members.iter().find(|m| m.user_id == user.id) {
+    match store.role_in(team.id, user.id).await? {
         None => add_member(store, actor, team, user, wanted).await.map(|_| true),
-        Some(member) if member.role >= wanted => Ok(false),
+        Some(current) if current >= wanted => Ok(false),
         Some(_) => change_role(store, actor, team, user.id, wanted).await.map(|_| true),
     }
 }

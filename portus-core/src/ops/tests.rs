@@ -34,8 +34,7 @@ async fn actions(store: &InMemoryStore) -> Vec<String> {
 }
 
 async fn role_of(store: &InMemoryStore, team: &Team, user: &User) -> Option<Role> {
-    let members = store.team_members(team.id).await.unwrap();
-    members.iter().find(|m| m.user_id == user.id).map(|m| m.role)
+    store.role_in(team.id, user.id).await.unwrap()
 }
 
 async fn team_of(store: &InMemoryStore, owner: &User) -> Team {
@@ -104,7 +103,7 @@ async fn a_new_administrator_becomes_owner_of_their_teams() {
         .unwrap();
     users::set_admin(&store, None, &bob, true).await.unwrap();
     assert_eq!(role_of(&store, &team, &bob).await, Some(Role::Owner));
-    let bob = store.user_by_id(bob.id).await.unwrap().unwrap();
+    let bob = store.require_user_by_id(bob.id).await.unwrap();
     let err = teams::change_role(&store, None, &team, bob.id, Role::Viewer)
         .await
         .unwrap_err();
@@ -175,7 +174,7 @@ async fn disabling_a_user_revokes_their_refresh_tokens() {
         .unwrap();
     users::set_enabled(&store, Some("root"), &alice, false).await.unwrap();
     assert!(store.refresh_token_by_hash("digest").await.unwrap().is_none());
-    assert!(!store.user_by_id(alice.id).await.unwrap().unwrap().enabled);
+    assert!(!store.require_user_by_id(alice.id).await.unwrap().enabled);
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //!
 //! SQLite (feature `sqlite`) is the embedded default: one file, WAL mode, migrations applied on
 //! open. PostgreSQL (feature `postgres`) lets several `portus serve` instances share one
-//! database. Both run the same statements ([`sql`]); each backend keeps its own migrations.
+//! database. Both run the same statements (the private `sql` module); each backend keeps its own migrations.
 
 mod sql;
 

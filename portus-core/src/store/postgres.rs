@@ -21,7 +21,7 @@ use sqlx::{Postgres, Row, Transaction};
 // Claims skip rows another instance is claiming instead of queueing behind them.
 const ROW_LOCK: &str = " FOR UPDATE SKIP LOCKED";
 
-/// A [`PolicyStore`] in PostgreSQL: what several `portus serve` instances share.
+/// A [`PolicyStore`](crate::PolicyStore) in PostgreSQL: what several `portus serve` instances share.
 ///
 /// Every write is one transaction, so instances never see each other's half-done changes;
 /// migrations take PostgreSQL's advisory lock, so instances starting together migrate once.

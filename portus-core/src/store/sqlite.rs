@@ -25,7 +25,7 @@ use super::wal_index::WalIndex;
 // SQLite has no row locks: its single writer already serializes claims.
 const ROW_LOCK: &str = "";
 
-/// A [`PolicyStore`] in one SQLite file (WAL mode), the embedded default.
+/// A [`PolicyStore`](crate::PolicyStore) in one SQLite file (WAL mode), the embedded default.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,

@@ -7,6 +7,11 @@
 //! that want one handle, and upcasts to any role (`Arc<dyn PolicyStore>` → `Arc<dyn
 //! AccountStore>`).
 //!
+//! Conveniences every caller would otherwise repeat (a lookup that must find its record, a
+//! user's role in a team) are default-bodied methods of the `…Ext` traits
+//! ([`AccountStoreExt`], [`TeamStoreExt`], [`NamespaceStoreExt`], [`CatalogStoreExt`]),
+//! implemented for every implementor of their role.
+//!
 //! Secrets are never stored: application and refresh tokens are looked up by a hash the caller
 //! computes.
 
@@ -14,6 +19,7 @@ mod accounts;
 mod activity;
 mod catalog;
 mod events;
+mod ext;
 mod namespaces;
 mod scans;
 mod teams;
@@ -22,6 +28,7 @@ pub use accounts::AccountStore;
 pub use activity::ActivityStore;
 pub use catalog::CatalogStore;
 pub use events::EventStore;
+pub use ext::{AccountStoreExt, CatalogStoreExt, NamespaceStoreExt, TeamStoreExt};
 pub use namespaces::NamespaceStore;
 pub use scans::ScanStore;
 pub use teams::TeamStore;

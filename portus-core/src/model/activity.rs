@@ -1,0 +1,89 @@
+//! The activity (audit) log: entries, new entries and filters.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ActivityAction;
+
+/// One entry of the activity (audit) log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    /// Store identifier, increasing with time.
+    pub id: i64,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Who did it (`None` for the registry or the system).
+    pub actor: Option<String>,
+    /// What happened (`tag.push`, `user.create`, ...).
+    pub action: String,
+    /// What it happened to (`alice/app:1.0`, a user or team name, ...).
+    pub target: String,
+    /// Free-form details (e.g. a digest), if any.
+    pub details: Option<String>,
+}
+
+/// An activity to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewActivity {
+    /// Who did it.
+    pub actor: Option<String>,
+    /// What happened.
+    pub action: String,
+    /// What it happened to.
+    pub target: String,
+    /// Details.
+    pub details: Option<String>,
+}
+
+impl NewActivity {
+    /// An activity without details.
+    pub fn new(actor: Option<&str>, action: ActivityAction, target: impl Into<String>) -> Self {
+        NewActivity {
+            actor: actor.map(str::to_owned),
+            action: action.as_str().to_owned(),
+            target: target.into(),
+            details: None,
+        }
+    }
+
+    /// Adds details.
+    pub fn with_details(mut self, details: impl Into<String>) -> Self {
+        self.details = Some(details.into());
+        self
+    }
+}
+
+/// Which activities to list; empty fields match everything.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ActivityFilter {
+    /// Only this actor's.
+    pub actor: Option<String>,
+    /// Only this action (or, ending in `.`, this action prefix such as `tag.`).
+    pub action: Option<String>,
+    /// Only targets starting with this text (e.g. a namespace `alice/`).
+    pub target_prefix: Option<String>,
+    /// Only at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// At most this many, newest first (0 means 100).
+    pub limit: usize,
+}
+
+/// Whether `activity` passes `filter` (for stores that filter in memory).
+pub fn activity_matches(filter: &ActivityFilter, activity: &Activity) -> bool {
+    filter
+        .actor
+        .as_ref()
+        .is_none_or(|actor| activity.actor.as_ref() == Some(actor))
+        && filter
+            .action
+            .as_ref()
+            .is_none_or(|action| match action.strip_suffix('.') {
+                Some(prefix) => activity.action.starts_with(prefix) && activity.action[prefix.len()..].starts_with('.'),
+                None => &activity.action == action,
+            })
+        && filter
+            .target_prefix
+            .as_ref()
+            .is_none_or(|prefix| activity.target.starts_with(prefix.as_str()))
+        && filter.since.is_none_or(|since| activity.at >= since)
+}

@@ -1,0 +1,115 @@
+//! The catalog portus records: repositories, tags, the manifests they point at, and search.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Namespace, NamespaceId};
+
+id_type!(
+    /// Identifier of a [`Repository`].
+    RepositoryId
+);
+
+id_type!(
+    /// Identifier of a [`TagRecord`].
+    TagId
+);
+
+/// A repository as portus records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repository {
+    /// Store identifier.
+    pub id: RepositoryId,
+    /// Full name (`alice/app`, or `app` in the global namespace).
+    pub name: String,
+    /// The namespace it lives in.
+    pub namespace_id: NamespaceId,
+    /// How many users starred it.
+    pub stars: u64,
+    /// When it was first recorded.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Names matching a search, before any visibility filtering.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchHits {
+    /// Namespaces whose name contains the text (not the global namespace).
+    pub namespaces: Vec<Namespace>,
+    /// Repositories whose full name contains it.
+    pub repositories: Vec<Repository>,
+    /// Tags whose name contains it.
+    pub tags: Vec<TagRecord>,
+}
+
+/// The four manifest media types the registry stores and portus records, plus Docker schema 1.
+pub const MANIFEST_MEDIA_TYPES: [&str; 6] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+    "application/vnd.docker.distribution.manifest.v1+json",
+];
+
+/// Whether `media_type` is a manifest (not a blob) type.
+pub fn is_manifest_media_type(media_type: &str) -> bool {
+    MANIFEST_MEDIA_TYPES.contains(&media_type)
+}
+
+/// What a tag points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestRecord {
+    /// Manifest digest (`sha256:...`).
+    pub digest: String,
+    /// Manifest media type.
+    pub media_type: String,
+    /// Image size in bytes, when known.
+    pub size: Option<u64>,
+}
+
+/// A tag as portus records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagRecord {
+    /// Store identifier.
+    pub id: TagId,
+    /// Full repository name (`alice/app`, or `app` in the global namespace).
+    pub repository: String,
+    /// Tag name.
+    pub name: String,
+    /// The manifest it points at.
+    pub manifest: ManifestRecord,
+    /// User who pushed it last, when known.
+    pub pushed_by: Option<String>,
+    /// When it was first recorded.
+    pub created_at: DateTime<Utc>,
+    /// When its digest last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What [`CatalogStore::put_tag`](crate::traits::CatalogStore::put_tag) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagChange {
+    /// The tag is new.
+    Created,
+    /// The tag moved to another manifest.
+    Updated {
+        /// The digest it pointed at before.
+        previous_digest: String,
+    },
+    /// The tag already pointed at this manifest.
+    Unchanged,
+    /// The namespace does not exist and was not to be created: nothing was recorded.
+    NamespaceMissing,
+}
+
+/// What to do when a repository's namespace does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MissingNamespace {
+    /// Create it, private and owned by administrators only (no team), so nothing pushed is
+    /// invisible.
+    #[default]
+    Create,
+    /// Record nothing.
+    Ignore,
+}

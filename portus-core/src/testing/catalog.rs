@@ -1,0 +1,222 @@
+//! The [`CatalogStore`] checks: tags, repositories, stars and search.
+
+use super::user;
+use crate::ErrorKind;
+use crate::model::{
+    ManifestRecord, MissingNamespace, NamespaceRef, NewNamespace, RepositoryId, TagChange, UserId, Visibility,
+};
+use crate::prelude::*;
+
+fn manifest(digest: &str) -> ManifestRecord {
+    ManifestRecord {
+        digest: digest.into(),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: Some(1234),
+    }
+}
+
+/// Tags are created, moved, left unchanged and deleted; repositories are recorded.
+pub async fn tags_are_recorded_moved_and_deleted(store: &dyn PolicyStore) {
+    user(store, "alice").await;
+    let put = |tag: &'static str, digest: &'static str| async move {
+        store
+            .put_tag(
+                "alice/app",
+                tag,
+                &manifest(digest),
+                Some("alice"),
+                MissingNamespace::Ignore,
+            )
+            .await
+            .unwrap()
+    };
+    assert_eq!(put("1.0", "sha256:aa").await, TagChange::Created);
+    assert_eq!(put("1.0", "sha256:aa").await, TagChange::Unchanged);
+    assert_eq!(put("latest", "sha256:aa").await, TagChange::Created);
+    assert_eq!(put("2.0", "sha256:bb").await, TagChange::Created);
+    assert_eq!(
+        put("latest", "sha256:bb").await,
+        TagChange::Updated {
+            previous_digest: "sha256:aa".into()
+        }
+    );
+    store
+        .put_tag("app", "1", &manifest("sha256:cc"), None, MissingNamespace::Ignore)
+        .await
+        .unwrap();
+    let one = store.tag("alice/app", "1.0").await.unwrap().expect("tag");
+    assert_eq!(store.tag_by_id(one.id).await.unwrap().as_ref(), Some(&one));
+    assert_eq!(store.tag_by_id(crate::model::TagId(987_654)).await.unwrap(), None);
+    assert_eq!((one.repository.as_str(), one.name.as_str()), ("alice/app", "1.0"));
+    assert_eq!(one.manifest, manifest("sha256:aa"));
+    assert_eq!(one.pushed_by.as_deref(), Some("alice"));
+    let names: Vec<String> = store
+        .tags(Some("alice/app"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["1.0", "2.0", "latest"]);
+    assert_eq!(store.tags(None).await.unwrap().len(), 4);
+    assert_eq!(store.repositories().await.unwrap(), ["alice/app", "app"]);
+    let gone = store.delete_tags_by_digest("alice/app", "sha256:bb").await.unwrap();
+    let mut gone: Vec<String> = gone.into_iter().map(|t| t.name).collect();
+    gone.sort();
+    assert_eq!(gone, ["2.0", "latest"]);
+    assert_eq!(
+        store.delete_tag("alice/app", "1.0").await.unwrap().map(|t| t.name),
+        Some("1.0".into())
+    );
+    assert_eq!(store.delete_tag("alice/app", "1.0").await.unwrap(), None);
+    assert!(store.tags(Some("alice/app")).await.unwrap().is_empty());
+    assert_eq!(
+        store.repositories().await.unwrap(),
+        ["alice/app", "app"],
+        "an empty repository stays, as in the registry"
+    );
+    assert_eq!(store.delete_repository("app").await.unwrap().len(), 1);
+    assert_eq!(store.repositories().await.unwrap(), ["alice/app"]);
+}
+
+/// Pushes into a missing namespace create it (private, no team) or are ignored.
+pub async fn missing_namespaces_are_created_or_ignored(store: &dyn PolicyStore) {
+    let ignored = store
+        .put_tag("ghost/app", "1", &manifest("sha256:aa"), None, MissingNamespace::Ignore)
+        .await
+        .unwrap();
+    assert_eq!(ignored, TagChange::NamespaceMissing);
+    assert!(
+        !store
+            .ensure_repository("ghost/app", MissingNamespace::Ignore)
+            .await
+            .unwrap()
+    );
+    assert!(store.repositories().await.unwrap().is_empty());
+    assert_eq!(store.namespace(NamespaceRef::Named("ghost")).await.unwrap(), None);
+    let created = store
+        .put_tag("ghost/app", "1", &manifest("sha256:aa"), None, MissingNamespace::Create)
+        .await
+        .unwrap();
+    assert_eq!(created, TagChange::Created);
+    let ns = store
+        .namespace(NamespaceRef::Named("ghost"))
+        .await
+        .unwrap()
+        .expect("created namespace");
+    assert_eq!(
+        (ns.visibility, ns.team_id, ns.global),
+        (Visibility::Private, None, false)
+    );
+    assert!(
+        store
+            .ensure_repository("ghost/other", MissingNamespace::Ignore)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.repositories().await.unwrap(), ["ghost/app", "ghost/other"]);
+}
+
+/// Repositories get ids and namespaces; stars are per user, idempotent, counted, and go with
+/// the repository.
+pub async fn repositories_have_ids_and_stars(store: &dyn PolicyStore) {
+    let sam = user(store, "sam").await;
+    let tia = user(store, "tia").await;
+    store
+        .put_tag("sam/app", "1", &manifest("sha256:1"), None, MissingNamespace::Ignore)
+        .await
+        .unwrap();
+    store
+        .put_tag("base", "1", &manifest("sha256:2"), None, MissingNamespace::Ignore)
+        .await
+        .unwrap();
+    let repositories = store.list_repositories().await.unwrap();
+    let names: Vec<&str> = repositories.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["base", "sam/app"]);
+    let global = store.namespace(NamespaceRef::Global).await.unwrap().unwrap();
+    assert_eq!(repositories[0].namespace_id, global.id);
+    assert_eq!(Some(repositories[1].namespace_id), sam.personal_namespace);
+    let app = repositories[1].id;
+    store.set_star(sam.id, app, true).await.unwrap();
+    store.set_star(sam.id, app, true).await.unwrap();
+    store.set_star(tia.id, app, true).await.unwrap();
+    assert_eq!(store.repository_by_id(app).await.unwrap().unwrap().stars, 2);
+    assert_eq!(store.starred(sam.id).await.unwrap(), vec![app]);
+    store.set_star(tia.id, app, false).await.unwrap();
+    store.set_star(tia.id, app, false).await.unwrap();
+    assert_eq!(store.repository_by_id(app).await.unwrap().unwrap().stars, 1);
+    assert_eq!(store.starred(tia.id).await.unwrap(), vec![]);
+    assert_eq!(
+        store
+            .set_star(sam.id, RepositoryId(9999), true)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        store.set_star(UserId(9999), app, true).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    store.delete_repository("sam/app").await.unwrap();
+    assert_eq!(store.repository_by_id(app).await.unwrap(), None);
+    assert_eq!(store.starred(sam.id).await.unwrap(), vec![]);
+}
+
+/// Search matches substrings of names case-insensitively, takes `%` and `_` literally, and
+/// returns at most `limit` of each kind in name order.
+pub async fn names_are_searched_case_insensitively_with_literal_wildcards(store: &dyn PolicyStore) {
+    let owner = user(store, "wes").await;
+    let team = store.create_team("search", owner.id, None).await.unwrap();
+    for name in ["web-app", "web_x", "webxx", "other"] {
+        store
+            .create_namespace(NewNamespace {
+                name: name.into(),
+                team_id: team.id,
+                visibility: Visibility::Public,
+                description: None,
+            })
+            .await
+            .unwrap();
+    }
+    for (repository, tag) in [
+        ("web-app/api", "Release-1"),
+        ("web-app/ui", "release-2"),
+        ("other/db", "v1"),
+    ] {
+        store
+            .put_tag(repository, tag, &manifest("sha256:s"), None, MissingNamespace::Ignore)
+            .await
+            .unwrap();
+    }
+    let hits = store.search_names("WEB", 10).await.unwrap();
+    let names: Vec<&str> = hits.namespaces.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["web-app", "web_x", "webxx"]);
+    let repositories: Vec<&str> = hits.repositories.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(repositories, ["web-app/api", "web-app/ui"]);
+    let literal = store.search_names("b_", 10).await.unwrap();
+    let names: Vec<&str> = literal.namespaces.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["web_x"], "'_' is not a wildcard");
+    assert!(
+        store.search_names("%", 10).await.unwrap().namespaces.is_empty(),
+        "'%' is not a wildcard"
+    );
+    let limited = store.search_names("release", 1).await.unwrap();
+    let tags: Vec<&str> = limited.tags.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(tags, ["Release-1"], "limit, in repository and name order");
+}
+
+/// Expands to one `#[tokio::test]` per check of this module, each on a fresh store made by
+/// the given async expression; [`policy_store_conformance!`](crate::policy_store_conformance)
+/// invokes it with the other roles' macros.
+#[macro_export]
+macro_rules! catalog_store_conformance {
+    ($make:expr) => {
+        $crate::__conformance_tests!($make; catalog;
+            tags_are_recorded_moved_and_deleted,
+            missing_namespaces_are_created_or_ignored,
+            repositories_have_ids_and_stars,
+            names_are_searched_case_insensitively_with_literal_wildcards,
+        );
+    };
+}

@@ -1,0 +1,176 @@
+//! Conveniences over the store roles, the object_store `…Ext` way: default-bodied methods built
+//! from a role's required methods, implemented for every implementor of the role (`?Sized`, so
+//! `dyn PolicyStore` and `dyn AccountStore` have them too). Implementations never override them.
+//!
+//! `require_…` methods are the role's `Option`-returning lookup of the same name, with a missing
+//! record turned into [`Error::NotFound`]: for callers to whom absence is an error.
+
+use async_trait::async_trait;
+
+use super::{AccountStore, CatalogStore, NamespaceStore, TeamStore};
+use crate::model::{Namespace, NamespaceId, Repository, RepositoryId, Role, TagRecord, Team, TeamId, User, UserId};
+use crate::{Error, Result};
+
+/// Conveniences over [`AccountStore`]; in scope with `use portus_core::prelude::*`.
+#[async_trait]
+pub trait AccountStoreExt: AccountStore {
+    /// [`user_by_id`](AccountStore::user_by_id), `NotFound` when there is no such user.
+    async fn require_user_by_id(&self, id: UserId) -> Result<User> {
+        self.user_by_id(id)
+            .await?
+            .ok_or_else(|| Error::not_found("user", id.to_string()))
+    }
+
+    /// [`user_by_name`](AccountStore::user_by_name), `NotFound` when there is no such user.
+    async fn require_user_by_name(&self, name: &str) -> Result<User> {
+        self.user_by_name(name)
+            .await?
+            .ok_or_else(|| Error::not_found("user", name))
+    }
+}
+
+impl<T: AccountStore + ?Sized> AccountStoreExt for T {}
+
+/// Conveniences over [`TeamStore`]; in scope with `use portus_core::prelude::*`.
+#[async_trait]
+pub trait TeamStoreExt: TeamStore {
+    /// [`team_by_id`](TeamStore::team_by_id), `NotFound` when there is no such team.
+    async fn require_team_by_id(&self, id: TeamId) -> Result<Team> {
+        self.team_by_id(id)
+            .await?
+            .ok_or_else(|| Error::not_found("team", id.to_string()))
+    }
+
+    /// `user`'s role in `team`, `None` when they are not a member (or the team does not exist).
+    async fn role_in(&self, team: TeamId, user: UserId) -> Result<Option<Role>> {
+        let members = self.team_members(team).await?;
+        Ok(members.into_iter().find(|m| m.user_id == user).map(|m| m.role))
+    }
+}
+
+impl<T: TeamStore + ?Sized> TeamStoreExt for T {}
+
+/// Conveniences over [`NamespaceStore`]; in scope with `use portus_core::prelude::*`.
+#[async_trait]
+pub trait NamespaceStoreExt: NamespaceStore {
+    /// [`namespace_by_id`](NamespaceStore::namespace_by_id), `NotFound` when there is no such
+    /// namespace.
+    async fn require_namespace_by_id(&self, id: NamespaceId) -> Result<Namespace> {
+        self.namespace_by_id(id)
+            .await?
+            .ok_or_else(|| Error::not_found("namespace", id.to_string()))
+    }
+}
+
+impl<T: NamespaceStore + ?Sized> NamespaceStoreExt for T {}
+
+/// Conveniences over [`CatalogStore`]; in scope with `use portus_core::prelude::*`.
+#[async_trait]
+pub trait CatalogStoreExt: CatalogStore {
+    /// [`repository_by_id`](CatalogStore::repository_by_id), `NotFound` when there is no such
+    /// repository.
+    async fn require_repository_by_id(&self, id: RepositoryId) -> Result<Repository> {
+        self.repository_by_id(id)
+            .await?
+            .ok_or_else(|| Error::not_found("repository", id.to_string()))
+    }
+
+    /// [`tag`](CatalogStore::tag), `NotFound` (naming `repository:tag`) when there is no such
+    /// tag.
+    async fn require_tag(&self, repository: &str, tag: &str) -> Result<TagRecord> {
+        self.tag(repository, tag)
+            .await?
+            .ok_or_else(|| Error::not_found("tag", format!("{repository}:{tag}")))
+    }
+}
+
+impl<T: CatalogStore + ?Sized> CatalogStoreExt for T {}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{ManifestRecord, MissingNamespace, NewUser};
+    use crate::{ErrorKind, InMemoryStore, PolicyStore};
+
+    async fn alice(store: &InMemoryStore) -> User {
+        let new = NewUser {
+            username: "alice".into(),
+            ..NewUser::default()
+        };
+        store.create_user(new).await.unwrap()
+    }
+
+    fn missing<T: std::fmt::Debug>(result: Result<T>) -> String {
+        let error = result.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::NotFound, "{error:?}");
+        error.to_string()
+    }
+
+    #[tokio::test]
+    async fn users_are_required_by_id_and_name() {
+        let store = InMemoryStore::new();
+        let alice = alice(&store).await;
+        assert_eq!(store.require_user_by_id(alice.id).await.unwrap(), alice);
+        assert_eq!(store.require_user_by_name("alice").await.unwrap(), alice);
+        assert!(missing(store.require_user_by_id(UserId(9999)).await).contains("9999"));
+        assert!(missing(store.require_user_by_name("nobody").await).contains("nobody"));
+    }
+
+    #[tokio::test]
+    async fn teams_are_required_and_roles_read() {
+        let store = InMemoryStore::new();
+        let alice = alice(&store).await;
+        let bob = store
+            .create_user(NewUser {
+                username: "bob".into(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let team = store.create_team("devs", alice.id, None).await.unwrap();
+        store.set_team_member(team.id, bob.id, Role::Viewer).await.unwrap();
+        assert_eq!(store.require_team_by_id(team.id).await.unwrap(), team);
+        missing(store.require_team_by_id(TeamId(9999)).await);
+        assert_eq!(store.role_in(team.id, alice.id).await.unwrap(), Some(Role::Owner));
+        assert_eq!(store.role_in(team.id, bob.id).await.unwrap(), Some(Role::Viewer));
+        assert_eq!(store.role_in(team.id, UserId(9999)).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn namespaces_repositories_and_tags_are_required() {
+        let store = InMemoryStore::new();
+        let alice = alice(&store).await;
+        let personal = alice.personal_namespace.unwrap();
+        assert_eq!(store.require_namespace_by_id(personal).await.unwrap().name, "alice");
+        missing(store.require_namespace_by_id(NamespaceId(9999)).await);
+
+        let manifest = ManifestRecord {
+            digest: "sha256:aa".into(),
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            size: None,
+        };
+        store
+            .put_tag("alice/app", "1.0", &manifest, None, MissingNamespace::Ignore)
+            .await
+            .unwrap();
+        let tag = store.require_tag("alice/app", "1.0").await.unwrap();
+        assert_eq!(tag.manifest, manifest);
+        assert!(missing(store.require_tag("alice/app", "2.0").await).contains("alice/app:2.0"));
+        let repository = store.list_repositories().await.unwrap().remove(0);
+        assert_eq!(store.require_repository_by_id(repository.id).await.unwrap(), repository);
+        missing(store.require_repository_by_id(RepositoryId(9999)).await);
+    }
+
+    #[tokio::test]
+    async fn trait_objects_have_them_too() {
+        let memory = InMemoryStore::new();
+        let alice = alice(&memory).await;
+        let store: Arc<dyn PolicyStore> = Arc::new(memory);
+        assert_eq!(store.require_user_by_name("alice").await.unwrap(), alice);
+        let empty = InMemoryStore::new();
+        let accounts: &dyn AccountStore = &empty;
+        missing(accounts.require_user_by_name("alice").await);
+    }
+}
