@@ -180,6 +180,7 @@ pub async fn open_store(paths: &DataPaths) -> Result<Arc<dyn PolicyStore>, Error
 }
 
 /// Everything `portus serve` runs.
+#[derive(Debug)]
 pub struct App {
     /// Handler state.
     pub state: AppState,

@@ -52,6 +52,7 @@ pub fn free_port() -> u16 {
 }
 
 /// PEM files of a test PKI: a CA and a server certificate for 127.0.0.1 and localhost.
+#[derive(Debug)]
 pub struct Pki {
     /// The CA certificate.
     pub ca: String,
@@ -87,6 +88,7 @@ pub fn pki() -> Pki {
 }
 
 /// A running slapd; killed (and reaped) on drop.
+#[derive(Debug)]
 pub struct Slapd {
     child: Option<Child>,
     dir: tempfile::TempDir,

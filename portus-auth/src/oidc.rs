@@ -68,6 +68,15 @@ pub struct PendingLogin {
     started: Instant,
 }
 
+impl std::fmt::Debug for PendingLogin {
+    // State, nonce and PKCE verifier are secrets of the attempt.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingLogin")
+            .field("started", &self.started)
+            .finish_non_exhaustive()
+    }
+}
+
 /// How long a browser may take at the provider.
 pub const ATTEMPT_LIFETIME: Duration = Duration::from_secs(600);
 
@@ -79,6 +88,16 @@ pub struct OidcProvider {
     http: Http,
     metadata: Mutex<Option<CoreProviderMetadata>>,
     store: Arc<dyn PolicyStore>,
+}
+
+impl std::fmt::Debug for OidcProvider {
+    // The client secret in the configuration stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcProvider")
+            .field("issuer", &self.issuer.as_str())
+            .field("redirect", &self.redirect.as_str())
+            .finish_non_exhaustive()
+    }
 }
 
 /// reqwest as the HTTP client of `openidconnect` (which would otherwise bring its own,

@@ -41,8 +41,18 @@ pub struct Webhook {
     pub authorization: Arc<str>,
 }
 
+impl std::fmt::Debug for Webhook {
+    // The expected header value is the registry's secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("pipeline", &self.pipeline)
+            .field("authorization", &"<redacted>")
+            .finish()
+    }
+}
+
 /// State shared by the handlers.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct AppState {
     /// The token service answering `/v2/token` (and checking API credentials).
     pub tokens: Arc<TokenService>,
@@ -83,5 +93,5 @@ impl AppState {
 /// The signed-in user of a web session, attached by the web pages to the requests they make
 /// to the REST API in process (an extension, so it can never come from the network). The API
 /// then decides for the pages exactly as it does for API clients.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct SessionUser(pub User);

@@ -37,6 +37,14 @@ pub struct EventPipeline {
     wake: Notify,
 }
 
+impl std::fmt::Debug for EventPipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventPipeline")
+            .field("missing", &self.missing)
+            .finish_non_exhaustive()
+    }
+}
+
 impl EventPipeline {
     /// A pipeline over `store`; pushes into unknown namespaces are handled per `missing`.
     pub fn new(store: Arc<dyn PolicyStore>, missing: MissingNamespace) -> Arc<Self> {

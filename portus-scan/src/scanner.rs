@@ -12,7 +12,7 @@ use crate::aggregate::BackendResult;
 
 /// The set of backends an installation scans with. Embedding programs add their own with
 /// [`Scanner::register`].
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Scanner {
     backends: Vec<Arc<dyn SecurityBackend>>,
     timeout: Duration,

@@ -145,6 +145,16 @@ pub fn backoff(base: Duration, max: Duration, attempts: u32) -> Duration {
     base.saturating_mul(factor).min(max)
 }
 
+impl std::fmt::Debug for ScanWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanWorker")
+            .field("registry", &self.registry)
+            .field("scanner", &self.scanner)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ScanWorker {
     /// A worker over the store's tags, reading manifests from `registry`.
     pub fn new(

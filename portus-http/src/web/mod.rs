@@ -3,8 +3,8 @@
 //! (see [`SessionUser`]), so the pages make no permission decision of their own: what the API
 //! refuses, the pages refuse, with the same status; what it hides, they hide.
 //!
-//! Sessions and CSRF protection are in [`session`]; the HTML in [`views`]; the handlers, one
-//! per page or form, in [`pages`]. Styles and the small script are served from `/assets/`:
+//! Sessions and CSRF protection are in [`session`]; the HTML in `views`; the handlers, one
+//! per page or form, in `pages`. Styles and the small script are served from `/assets/`:
 //! no external CDN.
 
 mod pages;
@@ -83,6 +83,14 @@ pub struct Web {
     /// OpenID Connect attempts under way, by SHA-256 of the `portus_oidc` cookie.
     #[cfg(feature = "oidc")]
     oidc_attempts: session::Attempts<portus_auth::oidc::PendingLogin>,
+}
+
+impl std::fmt::Debug for Web {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Web")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The web pages and their assets, for `state`; `api` is the REST API the pages call in
@@ -252,6 +260,15 @@ impl FromRequestParts<AppState> for Signed {
                 Err(to_sign_in())
             }
         }
+    }
+}
+
+impl std::fmt::Debug for Signed {
+    // The session identifier and its CSRF token are secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signed")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
     }
 }
 

@@ -99,6 +99,15 @@ impl<T> Expiring<T> {
 /// The live sessions.
 pub struct Sessions(Expiring<Session>);
 
+impl std::fmt::Debug for Sessions {
+    // Session identifiers and CSRF tokens are secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("lifetime", &self.0.lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Sessions {
     /// Sessions that end `lifetime` after their last use.
     pub fn new(lifetime: Duration) -> Self {
@@ -140,6 +149,14 @@ impl Sessions {
 /// Short-lived server-side values keyed by a random cookie (an OpenID Connect attempt between
 /// leaving for the provider and coming back): each can be taken once.
 pub struct Attempts<T>(Expiring<T>);
+
+impl<T> std::fmt::Debug for Attempts<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attempts")
+            .field("lifetime", &self.0.lifetime)
+            .finish_non_exhaustive()
+    }
+}
 
 impl<T> Attempts<T> {
     /// Attempts that expire `lifetime` after they start.

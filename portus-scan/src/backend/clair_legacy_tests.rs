@@ -283,11 +283,11 @@ proptest::proptest! {
         "Layer", "Features", "Name", "Version", "Vulnerabilities", "Severity", "FixedBy", "Link",
         "Description", "NamespaceName",
     ])) {
-        if let Ok(response) = serde_json::from_value::<super::LayerResponse>(value) {
-            if let Some(features) = response.layer.and_then(|l| l.features) {
-                let expected: usize = features.iter().map(|f| f.vulnerabilities.len()).sum();
-                proptest::prop_assert_eq!(super::convert(features).vulnerabilities.len(), expected);
-            }
+        if let Ok(response) = serde_json::from_value::<super::LayerResponse>(value)
+            && let Some(features) = response.layer.and_then(|l| l.features)
+        {
+            let expected: usize = features.iter().map(|f| f.vulnerabilities.len()).sum();
+            proptest::prop_assert_eq!(super::convert(features).vulnerabilities.len(), expected);
         }
     }
 }
