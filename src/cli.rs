@@ -815,32 +815,12 @@ fn serve_router(
 /// The OpenID Connect provider of `[web.oidc]`, if configured.
 #[cfg(feature = "oidc")]
 fn oidc_login(config: &Config, state: &portus_http::AppState) -> Result<Option<portus_http::web::OidcLogin>, Error> {
-    use portus_auth::oidc::{OidcConfig, OidcProvider, UsernameClaim};
     let Some(settings) = &config.web.oidc else {
         return Ok(None);
     };
-    let username_claim = match settings.username_claim.as_str() {
-        "preferred_username" => UsernameClaim::PreferredUsername,
-        "email_local_part" => UsernameClaim::EmailLocalPart,
-        "sub" => UsernameClaim::Sub,
-        other => {
-            return Err(Error::Config(format!(
-                "web.oidc.username_claim must be preferred_username, email_local_part or sub (got '{other}')"
-            )));
-        }
-    };
-    let oidc = OidcConfig {
-        issuer: settings.issuer.clone(),
-        client_id: settings.client_id.clone(),
-        client_secret: settings.client_secret.clone(),
-        redirect_url: format!("{}/sign_in/oidc/callback", config.public_url()),
-        scopes: settings.scopes.clone(),
-        username_claim,
-        create_users: settings.create_users,
-        timeout: std::time::Duration::from_secs(settings.timeout_secs),
-    };
-    let provider =
-        OidcProvider::new(oidc, state.tokens.store().clone()).map_err(|e| Error::Config(format!("[web.oidc]: {e}")))?;
+    let oidc = settings.config(format!("{}/sign_in/oidc/callback", config.public_url()));
+    let provider = portus_auth::oidc::OidcProvider::new(oidc, state.tokens.store().clone())
+        .map_err(|e| Error::Config(format!("[web.oidc]: {e}")))?;
     Ok(Some(portus_http::web::OidcLogin {
         name: settings.name.clone(),
         provider: std::sync::Arc::new(provider),
