@@ -222,7 +222,7 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
     #[allow(unused_mut)]
     let mut authenticators = vec![local];
     #[cfg(feature = "ldap")]
-    if let Some(ldap) = config.ldap()? {
+    if let Some(ldap) = config.ldap.clone() {
         let ldap = portus_auth::LdapAuthenticator::new(ldap, store.clone())
             .map_err(|e| Error::Config(format!("[ldap]: {e}")))?;
         authenticators.push(Arc::new(ldap));
@@ -280,67 +280,46 @@ pub fn registry_client(config: &Config, tokens: &Arc<TokenService>) -> Result<Op
 /// configured in a build without its feature is refused, never silently skipped.
 fn scanner(config: &Config) -> Result<portus_scan::scanner::Scanner, Error> {
     let security = &config.security;
-    let mut scanner = portus_scan::scanner::Scanner::new(Duration::from_secs(security.scan_timeout_secs));
-    if !security.clair.server.is_empty() {
-        #[cfg(feature = "clair-legacy")]
-        scanner.register(Arc::new(portus_scan::backend::clair_legacy::ClairLegacy::new(
-            scanner_url("security.clair.server", &security.clair.server)?,
-            Duration::from_secs(security.clair.timeout),
-        )?))?;
-        #[cfg(not(feature = "clair-legacy"))]
-        return Err(without_feature("security.clair.server", "clair-legacy"));
+    let scan_timeout = Duration::from_secs(security.scan_timeout_secs);
+    #[allow(unused_mut)]
+    let mut scanner = portus_scan::scanner::Scanner::new(scan_timeout);
+    #[cfg(feature = "clair-legacy")]
+    if let Some(clair) = security
+        .clair
+        .build()
+        .map_err(|e| crate::config::setting_error("security.clair", e))?
+    {
+        scanner.register(Arc::new(clair))?;
     }
-    if !security.clair_v4.server.is_empty() {
-        #[cfg(feature = "clair-v4")]
-        {
-            use portus_scan::backend::clair_v4;
-            let url = scanner_url("security.clair_v4.server", &security.clair_v4.server)?;
-            let mut settings = clair_v4::ClairV4Config::new(url);
-            settings.timeout = Duration::from_secs(security.clair_v4.timeout_secs);
-            settings.psk = security.clair_v4.psk_key.clone().map(|key_base64| clair_v4::ClairPsk {
-                key_base64,
-                issuer: security.clair_v4.psk_issuer.clone(),
-            });
-            scanner.register(Arc::new(clair_v4::ClairV4::new(settings)?))?;
-        }
-        #[cfg(not(feature = "clair-v4"))]
-        return Err(without_feature("security.clair_v4.server", "clair-v4"));
+    #[cfg(not(feature = "clair-legacy"))]
+    security.clair.refuse_server("security.clair", "clair-legacy")?;
+    #[cfg(feature = "clair-v4")]
+    if let Some(clair) = security
+        .clair_v4
+        .build()
+        .map_err(|e| crate::config::setting_error("security.clair_v4", e))?
+    {
+        scanner.register(Arc::new(clair))?;
     }
-    if !security.zypper.server.is_empty() {
-        #[cfg(feature = "zypper")]
-        scanner.register(Arc::new(portus_scan::backend::zypper::ZypperBackend::new(
-            scanner_url("security.zypper.server", &security.zypper.server)?,
-            Duration::from_secs(security.scan_timeout_secs),
-        )?))?;
-        #[cfg(not(feature = "zypper"))]
-        return Err(without_feature("security.zypper.server", "zypper"));
+    #[cfg(not(feature = "clair-v4"))]
+    security.clair_v4.refuse_server("security.clair_v4", "clair-v4")?;
+    #[cfg(feature = "zypper")]
+    if let Some(zypper) = security
+        .zypper
+        .build(scan_timeout)
+        .map_err(|e| crate::config::setting_error("security.zypper", e))?
+    {
+        scanner.register(Arc::new(zypper))?;
     }
-    if !security.dummy.server.is_empty() {
-        #[cfg(feature = "dummy")]
-        scanner.register(Arc::new(portus_scan::backend::dummy::DummyBackend))?;
-        #[cfg(not(feature = "dummy"))]
-        return Err(without_feature("security.dummy.server", "dummy"));
+    #[cfg(not(feature = "zypper"))]
+    security.zypper.refuse_server("security.zypper", "zypper")?;
+    #[cfg(feature = "dummy")]
+    if let Some(dummy) = security.dummy.build() {
+        scanner.register(Arc::new(dummy))?;
     }
+    #[cfg(not(feature = "dummy"))]
+    security.dummy.refuse_server("security.dummy", "dummy")?;
     Ok(scanner)
-}
-
-#[cfg(any(feature = "clair-legacy", feature = "clair-v4", feature = "zypper"))]
-fn scanner_url(key: &str, value: &str) -> Result<url::Url, Error> {
-    value
-        .parse::<url::Url>()
-        .map_err(|e| Error::Config(format!("{key}: '{value}' is not a URL: {e}")))
-}
-
-#[cfg(not(all(
-    feature = "clair-legacy",
-    feature = "clair-v4",
-    feature = "zypper",
-    feature = "dummy"
-)))]
-fn without_feature(key: &str, feature: &str) -> Error {
-    Error::Config(format!(
-        "{key}: this build has no '{feature}' scanner (cargo feature '{feature}')"
-    ))
 }
 
 /// The background scan worker, when a backend and the registry are configured.

@@ -60,6 +60,77 @@ pub struct OidcConfig {
     pub timeout: Duration,
 }
 
+/// The `[web.oidc]` section: a provider for the sign-in page, with the name on its button.
+///
+/// ```
+/// use portus_auth::oidc::{OidcSettings, UsernameClaim};
+///
+/// let settings: OidcSettings =
+///     serde_json::from_str(r#"{"issuer": "https://id.example.org", "client_id": "portus"}"#).unwrap();
+/// assert_eq!(settings.username_claim, UsernameClaim::PreferredUsername);
+/// let config = settings.config("https://portus.example.org/sign_in/oidc/callback".into());
+/// assert_eq!((config.scopes.len(), config.timeout.as_secs()), (2, 10));
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSettings {
+    /// Issuer URL; its discovery document is read on first use.
+    pub issuer: String,
+    /// Client identifier registered with the provider.
+    pub client_id: String,
+    /// Client secret (none for a public client).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Name on the sign-in button ("Sign in with ...").
+    #[serde(default = "OidcSettings::default_name")]
+    pub name: String,
+    /// Scopes besides `openid`.
+    #[serde(default = "OidcSettings::default_scopes")]
+    pub scopes: Vec<String>,
+    /// Claim naming the local user: `preferred_username`, `email_local_part` or `sub`.
+    #[serde(default = "OidcSettings::default_claim")]
+    pub username_claim: UsernameClaim,
+    /// Create a local user on first sign-in.
+    #[serde(default = "OidcSettings::default_create")]
+    pub create_users: bool,
+    /// Time limit of each request to the provider, in seconds.
+    #[serde(default = "OidcSettings::default_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl OidcSettings {
+    fn default_name() -> String {
+        "OpenID Connect".into()
+    }
+    fn default_scopes() -> Vec<String> {
+        vec!["profile".into(), "email".into()]
+    }
+    fn default_claim() -> UsernameClaim {
+        UsernameClaim::PreferredUsername
+    }
+    fn default_create() -> bool {
+        true
+    }
+    fn default_timeout() -> u64 {
+        10
+    }
+
+    /// The provider configuration, with the browser sent back to `redirect_url`
+    /// (`{public_url}/sign_in/oidc/callback`).
+    pub fn config(&self, redirect_url: String) -> OidcConfig {
+        OidcConfig {
+            issuer: self.issuer.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+            redirect_url,
+            scopes: self.scopes.clone(),
+            username_claim: self.username_claim,
+            create_users: self.create_users,
+            timeout: Duration::from_secs(self.timeout_secs),
+        }
+    }
+}
+
 /// What a sign-in attempt must remember between leaving for the provider and coming back.
 pub struct PendingLogin {
     state: CsrfToken,

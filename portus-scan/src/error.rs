@@ -37,6 +37,15 @@ pub enum Error {
         /// The scanner's reason.
         message: String,
     },
+    /// A backend setting cannot work; `key` is relative to the backend's configuration section
+    /// (`server`, `psk_key`), which the caller names.
+    #[error("{key} {reason}")]
+    InvalidSetting {
+        /// The setting, e.g. `server`.
+        key: &'static str,
+        /// What is wrong with it, e.g. "must be an http or https URL (got 'clair:6060')".
+        reason: String,
+    },
     /// A notification envelope could not be parsed.
     #[error("invalid notification: {0}")]
     InvalidNotification(String),

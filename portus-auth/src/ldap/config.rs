@@ -52,7 +52,7 @@ use super::search::user_filter;
 /// assert_eq!((config.port, config.timeout, config.uid.as_str()), (None, 5, "uid"));
 /// assert!(!format!("{config:?}").contains("service-secret"));
 /// ```
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LdapConfig {
     /// Host name or IP address of the server.
@@ -104,7 +104,7 @@ fn default_uid() -> String {
 }
 
 /// Transport security settings (`encryption`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Encryption {
     /// `none` (default), `starttls` or `ldaps`.
@@ -133,7 +133,7 @@ pub enum TlsMethod {
 }
 
 /// The service account used for searching (`authentication`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceAccount {
     /// DN to bind as.
@@ -148,7 +148,7 @@ fn deserialize_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Secr
 }
 
 /// How the e-mail of a new local user is derived (`guess_email`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GuessEmail {
     /// Off by default: users then have no e-mail.
@@ -162,7 +162,7 @@ pub struct GuessEmail {
 }
 
 /// One LDAP group to team mapping (`[[groups]]`). Exactly one of `dn` and `cn` is given.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupMapping {
     /// The group's DN.

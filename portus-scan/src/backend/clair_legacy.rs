@@ -14,11 +14,65 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{legacy_error_message, read_answer};
+use super::{legacy_error_message, read_answer, server_url};
 use crate::Error;
 
 /// The empty tar layer Docker adds for metadata-only steps; Clair cannot index it.
 const EMPTY_LAYER: &str = "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4";
+
+/// Portus' `security.clair` keys: the configuration section of [`ClairLegacy`].
+///
+/// ```
+/// use portus_scan::backend::clair_legacy::ClairLegacySettings;
+///
+/// let settings: ClairLegacySettings = serde_json::from_str(r#"{"server": "http://clair:6060"}"#).unwrap();
+/// assert_eq!((settings.timeout, settings.health_port), (900, 6061));
+/// assert!(settings.build().unwrap().is_some());
+/// assert!(ClairLegacySettings::default().build().unwrap().is_none(), "off without a server");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClairLegacySettings {
+    /// Clair's API URL (e.g. `http://clair:6060`); empty disables it.
+    pub server: String,
+    /// Request timeout in seconds.
+    pub timeout: u64,
+    /// Clair's health port (accepted for compatibility; health uses the API port).
+    pub health_port: u16,
+}
+
+impl Default for ClairLegacySettings {
+    fn default() -> Self {
+        ClairLegacySettings {
+            server: String::new(),
+            timeout: 900,
+            health_port: 6061,
+        }
+    }
+}
+
+impl ClairLegacySettings {
+    /// Whether the section turns the backend on (a non-empty `server`).
+    pub fn is_enabled(&self) -> bool {
+        !self.server.is_empty()
+    }
+
+    /// Checks what the types cannot: `server` is empty or an `http`/`https` URL.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.build_url().map(drop)
+    }
+
+    /// The backend, or `None` when `server` is empty.
+    pub fn build(&self) -> Result<Option<ClairLegacy>, Error> {
+        self.build_url()?
+            .map(|url| ClairLegacy::new(url, Duration::from_secs(self.timeout)))
+            .transpose()
+    }
+
+    fn build_url(&self) -> Result<Option<Url>, Error> {
+        self.is_enabled().then(|| server_url(&self.server)).transpose()
+    }
+}
 
 /// The Clair v2 backend.
 #[derive(Debug)]

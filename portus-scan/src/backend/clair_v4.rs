@@ -14,7 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::read_answer;
+use super::{read_answer, server_url};
 use crate::Error;
 
 /// Pre-shared-key authentication (`auth.psk` in Clair's configuration).
@@ -58,6 +58,80 @@ impl ClairV4Config {
             timeout: Duration::from_secs(600),
             retry_after: Duration::from_secs(30),
         }
+    }
+}
+
+/// The `security.clair_v4` section: the configuration of [`ClairV4`].
+///
+/// ```
+/// use portus_scan::backend::clair_v4::ClairV4Settings;
+///
+/// let settings: ClairV4Settings =
+///     serde_json::from_str(r#"{"server": "http://clair:6060", "psk_key": "c2VjcmV0"}"#).unwrap();
+/// let config = settings.config().unwrap().expect("a server is set");
+/// assert_eq!(config.psk.unwrap().issuer, "portus");
+/// assert_eq!(config.timeout.as_secs(), 600);
+/// assert!(ClairV4Settings::default().build().unwrap().is_none(), "off without a server");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClairV4Settings {
+    /// Clair's API URL (combo mode); empty disables it.
+    pub server: String,
+    /// Base64 pre-shared key of Clair's `auth.psk`; none sends no authentication.
+    pub psk_key: Option<String>,
+    /// Issuer for the PSK tokens (must be in Clair's `auth.psk.iss`).
+    pub psk_issuer: String,
+    /// Request timeout in seconds (indexing is synchronous).
+    pub timeout_secs: u64,
+}
+
+impl Default for ClairV4Settings {
+    fn default() -> Self {
+        ClairV4Settings {
+            server: String::new(),
+            psk_key: None,
+            psk_issuer: "portus".into(),
+            timeout_secs: 600,
+        }
+    }
+}
+
+impl ClairV4Settings {
+    /// Whether the section turns the backend on (a non-empty `server`).
+    pub fn is_enabled(&self) -> bool {
+        !self.server.is_empty()
+    }
+
+    /// Checks what the types cannot: `server` is empty or an `http`/`https` URL, and
+    /// `psk_key` is base64.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.config().map(drop)
+    }
+
+    /// The backend's settings, or `None` when `server` is empty.
+    pub fn config(&self) -> Result<Option<ClairV4Config>, Error> {
+        if !self.is_enabled() {
+            return Ok(None);
+        }
+        let mut config = ClairV4Config::new(server_url(&self.server)?);
+        config.timeout = Duration::from_secs(self.timeout_secs);
+        if let Some(key) = &self.psk_key {
+            jsonwebtoken::EncodingKey::from_base64_secret(key).map_err(|_| Error::InvalidSetting {
+                key: "psk_key",
+                reason: "must be base64, as Clair's auth.psk.key".into(),
+            })?;
+            config.psk = Some(ClairPsk {
+                key_base64: key.clone(),
+                issuer: self.psk_issuer.clone(),
+            });
+        }
+        Ok(Some(config))
+    }
+
+    /// The backend, or `None` when `server` is empty.
+    pub fn build(&self) -> Result<Option<ClairV4>, Error> {
+        self.config()?.map(ClairV4::new).transpose()
     }
 }
 

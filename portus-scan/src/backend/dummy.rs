@@ -3,6 +3,36 @@
 
 use async_trait::async_trait;
 use portus_core::traits::{ImageRef, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};
+use serde::{Deserialize, Serialize};
+
+/// Portus' `security.dummy` keys: any non-empty `server` turns the dummy backend on (it
+/// contacts nothing).
+///
+/// ```
+/// use portus_scan::backend::dummy::DummySettings;
+///
+/// let settings: DummySettings = serde_json::from_str(r#"{"server": "x"}"#).unwrap();
+/// assert!(settings.build().is_some());
+/// assert!(DummySettings::default().build().is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DummySettings {
+    /// Any non-empty value enables the backend.
+    pub server: String,
+}
+
+impl DummySettings {
+    /// Whether the section turns the backend on (a non-empty `server`).
+    pub fn is_enabled(&self) -> bool {
+        !self.server.is_empty()
+    }
+
+    /// The backend, or `None` when `server` is empty.
+    pub fn build(&self) -> Option<DummyBackend> {
+        self.is_enabled().then_some(DummyBackend)
+    }
+}
 
 /// Reports CVE-2016-6304 (High), CVE-2016-7052 (Medium) and CVE-2016-2178 (Low) for every
 /// image.

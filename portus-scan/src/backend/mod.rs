@@ -1,5 +1,10 @@
 //! Security scanner backends, each behind a cargo feature. A third-party backend only has to
 //! implement [`SecurityBackend`](portus_core::SecurityBackend).
+//!
+//! Each backend module also holds its configuration section (`ClairV4Settings`,
+//! `ClairLegacySettings`, `ZypperSettings`, `DummySettings`): serde structs with Portus' key
+//! names and defaults, a `validate` for what the types cannot check, and a `build` that gives
+//! the backend, or `None` when the section leaves it off (an empty `server`).
 
 #[cfg(feature = "clair-legacy")]
 pub mod clair_legacy;
@@ -9,6 +14,18 @@ pub mod clair_v4;
 pub mod dummy;
 #[cfg(feature = "zypper")]
 pub mod zypper;
+
+/// The URL of a backend's `server` setting, which must be `http` or `https`.
+#[cfg(any(feature = "clair-v4", feature = "clair-legacy", feature = "zypper"))]
+pub(crate) fn server_url(server: &str) -> Result<url::Url, crate::Error> {
+    url::Url::parse(server)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .ok_or_else(|| crate::Error::InvalidSetting {
+            key: "server",
+            reason: format!("must be an http or https URL (got '{server}')"),
+        })
+}
 
 /// Reads a scanner's answer and parses it with `parse`: a body that cannot be read is
 /// `Unreachable`, one that does not parse is `InvalidResponse` about `what`.

@@ -7,11 +7,52 @@ use std::time::Duration;
 use async_trait::async_trait;
 use portus_core::traits::{ImageRef, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};
 use reqwest::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{legacy_error_message, read_answer};
+use super::{legacy_error_message, read_answer, server_url};
 use crate::Error;
+
+/// Portus' `security.zypper` keys: the configuration section of [`ZypperBackend`].
+///
+/// ```
+/// use std::time::Duration;
+/// use portus_scan::backend::zypper::ZypperSettings;
+///
+/// let settings: ZypperSettings = serde_json::from_str(r#"{"server": "http://zypper:8080"}"#).unwrap();
+/// assert!(settings.build(Duration::from_secs(60)).unwrap().is_some());
+/// assert!(ZypperSettings::default().build(Duration::from_secs(60)).unwrap().is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ZypperSettings {
+    /// zypper-docker's server URL; empty disables the backend.
+    pub server: String,
+}
+
+impl ZypperSettings {
+    /// Whether the section turns the backend on (a non-empty `server`).
+    pub fn is_enabled(&self) -> bool {
+        !self.server.is_empty()
+    }
+
+    /// Checks what the types cannot: `server` is empty or an `http`/`https` URL.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.build_url().map(drop)
+    }
+
+    /// The backend with a per-request `timeout` (Portus has no zypper timeout of its own; the
+    /// program passes its scan timeout), or `None` when `server` is empty.
+    pub fn build(&self, timeout: Duration) -> Result<Option<ZypperBackend>, Error> {
+        self.build_url()?
+            .map(|url| ZypperBackend::new(url, timeout))
+            .transpose()
+    }
+
+    fn build_url(&self) -> Result<Option<Url>, Error> {
+        self.is_enabled().then(|| server_url(&self.server)).transpose()
+    }
+}
 
 /// The zypper-docker backend.
 #[derive(Debug)]

@@ -3,6 +3,13 @@
 //! Every key can be overridden by an environment variable named after its path:
 //! `token.service` is `PORTUS_TOKEN_SERVICE`, `listen` is `PORTUS_LISTEN`. Values are read as
 //! TOML scalars (`true`, `900`) or, failing that, as strings.
+//!
+//! The sections of pluggable parts are the parts' own types, composed here: each scanner's
+//! (`security.clair`, `security.clair_v4`, `security.zypper`, `security.dummy`) lives with its
+//! backend in `portus_scan::backend`, `[ldap]` is `portus_auth::LdapConfig` and `[web.oidc]`
+//! is `portus_auth::oidc::OidcSettings`. In a build without a part's cargo feature its section
+//! is an [`Unsupported`] table: accepted when it leaves the part off, refused with the feature
+//! named when it turns it on.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,10 +17,17 @@ use std::path::{Path, PathBuf};
 use portus_core::model::MissingNamespace;
 use portus_core::policy::PolicyConfig;
 use portus_scan::sync::SyncStrategy;
-use serde::{Deserialize, Serialize};
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;
 
 use crate::Error;
+
+mod security;
+
+pub use security::{
+    ClairLegacySettings, ClairV4Settings, DummySettings, SecurityConfig, ZypperSettings, setting_error,
+};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,105 +58,66 @@ pub struct Config {
     /// Security scanners; scanning is off unless one is configured. Portus' own keys
     /// (`clair.server`, `zypper.server`, `dummy.server`) are accepted as they are.
     pub security: SecurityConfig,
-    /// LDAP authentication (feature `ldap`), off when absent. Kept as the raw table here and
-    /// checked by [`Config::ldap`] at load time, so the section's types stay in `portus-auth`.
-    pub ldap: Option<toml::Table>,
+    /// LDAP authentication (feature `ldap`), off when absent.
+    #[serde(deserialize_with = "ldap_section", skip_serializing)]
+    pub ldap: Option<LdapSettings>,
 }
 
-/// Security scanner settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SecurityConfig {
-    /// Clair v2 (the "v1" layer API Portus used).
-    pub clair: ClairLegacySettings,
-    /// Clair v4 (indexer and matcher API).
-    pub clair_v4: ClairV4Settings,
-    /// zypper-docker's server.
-    pub zypper: ServerSettings,
-    /// The dummy backend: any non-empty `server` enables it.
-    pub dummy: ServerSettings,
-    /// Longest wait for one backend's answer to one scan, in seconds.
-    pub scan_timeout_secs: u64,
-    /// Seconds between scan passes in `portus serve`.
-    pub interval_secs: u64,
-    /// Digests scanned at the same time.
-    pub concurrency: usize,
-    /// Finished scans are repeated after this many seconds, so new vulnerabilities show up.
-    pub rescan_after_secs: u64,
-    /// First retry delay after a failed or pending scan, in seconds (doubled per attempt, at
-    /// most an hour).
-    pub retry_after_secs: u64,
-}
+/// `[ldap]`: the LDAP authenticator's own configuration.
+#[cfg(feature = "ldap")]
+pub type LdapSettings = portus_auth::LdapConfig;
+/// `[ldap]`: this build has no LDAP (feature `ldap`), so the section is refused.
+#[cfg(not(feature = "ldap"))]
+pub type LdapSettings = Unsupported;
+/// `[web.oidc]`: the OpenID Connect sign-in's own section.
+#[cfg(feature = "oidc")]
+pub type OidcSettings = portus_auth::oidc::OidcSettings;
+/// `[web.oidc]`: this build has no OpenID Connect (feature `oidc`), so the section is refused.
+#[cfg(not(feature = "oidc"))]
+pub type OidcSettings = Unsupported;
 
-/// A backend enabled by a non-empty server URL.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ServerSettings {
-    /// Server URL; empty disables the backend.
-    pub server: String,
-}
+/// The section of a part this build lacks (its cargo feature is off), kept as written: a
+/// section that turns the part on is refused with the feature named, one that leaves it off
+/// (no `server`, or an empty one) is accepted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Unsupported(toml::Table);
 
-/// Portus' `security.clair` keys.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ClairLegacySettings {
-    /// Clair's API URL (e.g. `http://clair:6060`); empty disables it.
-    pub server: String,
-    /// Request timeout in seconds.
-    pub timeout: u64,
-    /// Clair's health port (accepted for compatibility; health uses the API port).
-    pub health_port: u16,
-}
-
-/// Clair v4 settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ClairV4Settings {
-    /// Clair's API URL (combo mode); empty disables it.
-    pub server: String,
-    /// Base64 pre-shared key of Clair's `auth.psk`; none sends no authentication.
-    pub psk_key: Option<String>,
-    /// Issuer for the PSK tokens (must be in Clair's `auth.psk.iss`).
-    pub psk_issuer: String,
-    /// Request timeout in seconds (indexing is synchronous).
-    pub timeout_secs: u64,
-}
-
-impl Default for SecurityConfig {
-    fn default() -> Self {
-        SecurityConfig {
-            clair: ClairLegacySettings::default(),
-            clair_v4: ClairV4Settings::default(),
-            zypper: ServerSettings::default(),
-            dummy: ServerSettings::default(),
-            scan_timeout_secs: 900,
-            interval_secs: 10,
-            concurrency: 8,
-            rescan_after_secs: 24 * 3600,
-            retry_after_secs: 30,
+impl Unsupported {
+    /// Refuses a scanner section with a non-empty `server` (the key that turns every scanner
+    /// on); `section` is its path, `feature` the missing cargo feature.
+    pub fn refuse_server(&self, section: &str, feature: &str) -> Result<(), Error> {
+        match self.0.get("server") {
+            Some(toml::Value::String(server)) if server.is_empty() => Ok(()),
+            None => Ok(()),
+            Some(_) => Err(Error::Config(format!(
+                "{section}.server: this build has no '{feature}' scanner (cargo feature '{feature}')"
+            ))),
         }
     }
 }
 
-impl Default for ClairLegacySettings {
-    fn default() -> Self {
-        ClairLegacySettings {
-            server: String::new(),
-            timeout: 900,
-            health_port: 6061,
-        }
-    }
+/// Reads the `[ldap]` section through a table so that its errors name it.
+fn ldap_section<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<LdapSettings>, D::Error> {
+    named_section(deserializer, "[ldap]")
 }
 
-impl Default for ClairV4Settings {
-    fn default() -> Self {
-        ClairV4Settings {
-            server: String::new(),
-            psk_key: None,
-            psk_issuer: "portus".into(),
-            timeout_secs: 600,
-        }
-    }
+/// Reads the `[web.oidc]` section through a table so that its errors name it.
+fn oidc_section<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<OidcSettings>, D::Error> {
+    named_section(deserializer, "[web.oidc]")
+}
+
+fn named_section<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+    deserializer: D,
+    name: &str,
+) -> Result<Option<T>, D::Error> {
+    Option::<toml::Table>::deserialize(deserializer)?
+        .map(|table| {
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| D::Error::custom(format!("{name}: {}", e.message())))
+        })
+        .transpose()
 }
 
 /// Where the registry is.
@@ -268,53 +243,8 @@ pub struct WebSettings {
     /// TLS-terminating proxy that forwards plain HTTP.
     pub secure_cookies: Option<bool>,
     /// Sign in with OpenID Connect (feature `oidc`), off when absent.
+    #[serde(deserialize_with = "oidc_section")]
     pub oidc: Option<OidcSettings>,
-}
-
-/// An OpenID Connect provider for the sign-in page (`[web.oidc]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OidcSettings {
-    /// Issuer URL; its discovery document is read on first use.
-    pub issuer: String,
-    /// Client identifier registered with the provider.
-    pub client_id: String,
-    /// Client secret (none for a public client).
-    #[serde(default)]
-    pub client_secret: Option<String>,
-    /// Name on the sign-in button ("Sign in with ...").
-    #[serde(default = "OidcSettings::default_name")]
-    pub name: String,
-    /// Scopes besides `openid`.
-    #[serde(default = "OidcSettings::default_scopes")]
-    pub scopes: Vec<String>,
-    /// Claim naming the local user: `preferred_username`, `email_local_part` or `sub`.
-    #[serde(default = "OidcSettings::default_claim")]
-    pub username_claim: String,
-    /// Create a local user on first sign-in.
-    #[serde(default = "OidcSettings::default_create")]
-    pub create_users: bool,
-    /// Time limit of each request to the provider.
-    #[serde(default = "OidcSettings::default_timeout")]
-    pub timeout_secs: u64,
-}
-
-impl OidcSettings {
-    fn default_name() -> String {
-        "OpenID Connect".into()
-    }
-    fn default_scopes() -> Vec<String> {
-        vec!["profile".into(), "email".into()]
-    }
-    fn default_claim() -> String {
-        "preferred_username".into()
-    }
-    fn default_create() -> bool {
-        true
-    }
-    fn default_timeout() -> u64 {
-        10
-    }
 }
 
 impl Default for WebSettings {
@@ -496,27 +426,16 @@ impl Config {
         Ok(config)
     }
 
-    /// The `[ldap]` section, typed; `None` when LDAP is not configured.
-    #[cfg(feature = "ldap")]
-    pub fn ldap(&self) -> Result<Option<portus_auth::LdapConfig>, Error> {
-        self.ldap
-            .clone()
-            .map(|table| {
-                toml::Value::Table(table)
-                    .try_into()
-                    .map_err(|e: toml::de::Error| Error::Config(format!("[ldap]: {e}")))
-            })
-            .transpose()
-    }
-
     /// Checks values that types alone cannot.
     pub fn validate(&self) -> Result<(), Error> {
         let invalid = |m: String| Err(Error::Config(m));
-        #[cfg(feature = "ldap")]
-        self.ldap()?;
         #[cfg(not(feature = "ldap"))]
         if self.ldap.is_some() {
             return invalid("[ldap]: this build has no LDAP support (feature `ldap`)".into());
+        }
+        #[cfg(not(feature = "oidc"))]
+        if self.web.oidc.is_some() {
+            return invalid("[web.oidc]: this build has no OpenID Connect support (feature `oidc`)".into());
         }
         if self.token.service.trim().is_empty() {
             return invalid("token.service must not be empty".into());
@@ -556,21 +475,7 @@ impl Config {
         {
             return invalid(format!("registry.url must be an http or https URL (got {url})"));
         }
-        for (key, server) in [
-            ("security.clair.server", &self.security.clair.server),
-            ("security.clair_v4.server", &self.security.clair_v4.server),
-            ("security.zypper.server", &self.security.zypper.server),
-        ] {
-            if !server.is_empty() && !Url::parse(server).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
-                return invalid(format!("{key} must be an http or https URL (got '{server}')"));
-            }
-        }
-        if self.security.scan_timeout_secs == 0 || self.security.interval_secs == 0 {
-            return invalid("security.scan_timeout_secs and security.interval_secs must be positive".into());
-        }
-        if !(1..=1024).contains(&self.security.concurrency) {
-            return invalid("security.concurrency must be between 1 and 1024".into());
-        }
+        self.security.validate()?;
         if let Some(url) = &self.public_url
             && !matches!(url.scheme(), "http" | "https")
         {
@@ -692,12 +597,57 @@ mod tests {
             &[],
         )
         .unwrap();
-        let ldap = config.ldap().unwrap().expect("configured");
+        let ldap = config.ldap.expect("configured");
         assert_eq!(ldap.hostname, "127.0.0.1");
-        assert!(load("", &[]).unwrap().ldap().unwrap().is_none(), "off by default");
+        assert!(load("", &[]).unwrap().ldap.is_none(), "off by default");
         let err = load("[ldap]\nhostname = \"h\"\nbase = \"b\"\nbogus = 1\n", &[]).unwrap_err();
         assert!(
             err.to_string().contains("[ldap]") && err.to_string().contains("bogus"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn backend_sections_are_checked_by_their_backends() {
+        let cases = [
+            ("[security.clair]\nsever = \"x\"", "security.clair"),
+            #[cfg(feature = "clair-v4")]
+            (
+                "[security.clair_v4]\nserver = \"http://c\"\npsk_key = \"!!\"",
+                "security.clair_v4.psk_key must be base64",
+            ),
+            ("[security.zypper]\nserver = \"zypper\"", "security.zypper.server"),
+            #[cfg(feature = "oidc")]
+            (
+                "[web.oidc]\nissuer = \"https://id\"\nclient_id = \"c\"\nusername_claim = \"nick\"",
+                "[web.oidc]: unknown variant `nick`",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = load(text, &[]).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text:?}: got '{err}'");
+        }
+    }
+
+    #[test]
+    fn sections_of_missing_features_are_refused_only_when_they_turn_something_on() {
+        let section = |text: &str| -> Unsupported { toml::from_str(text).unwrap() };
+        assert!(
+            Unsupported::default()
+                .refuse_server("security.zypper", "zypper")
+                .is_ok()
+        );
+        assert!(
+            section("server = \"\"")
+                .refuse_server("security.zypper", "zypper")
+                .is_ok()
+        );
+        let err = section("server = \"http://z\"")
+            .refuse_server("security.zypper", "zypper")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("security.zypper.server") && err.contains("cargo feature 'zypper'"),
             "{err}"
         );
     }
@@ -724,6 +674,13 @@ mod tests {
     }
 
     #[test]
+    #[cfg(all(
+        feature = "oidc",
+        feature = "clair-legacy",
+        feature = "clair-v4",
+        feature = "zypper",
+        feature = "dummy"
+    ))]
     fn every_key_has_an_environment_override() {
         let full = Config {
             public_url: Some("http://x".parse().unwrap()),
@@ -756,7 +713,7 @@ mod tests {
                     client_secret: Some("s".into()),
                     name: "n".into(),
                     scopes: vec![],
-                    username_claim: "sub".into(),
+                    username_claim: portus_auth::oidc::UsernameClaim::Sub,
                     create_users: true,
                     timeout_secs: 1,
                 }),

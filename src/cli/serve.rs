@@ -1,0 +1,138 @@
+//! `portus serve`: the HTTP server with the event pipeline, the scan worker and the periodic
+//! catalog sync in the background, until SIGINT or SIGTERM.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use portus_core::{PolicyStore, RegistryClient};
+use portus_scan::sync;
+use tokio::net::TcpListener;
+
+use crate::Error;
+use crate::app::{self, DataPaths};
+use crate::config::Config;
+
+pub(super) async fn run(config: &Config, paths: &DataPaths) -> Result<(), Error> {
+    let app = app::build(config, paths).await?;
+    // Events left pending by a previous run are applied first thing.
+    let _events = app.pipeline.spawn(std::time::Duration::from_secs(5));
+    let _scans = app::scan_worker(config, &app)?
+        .map(|worker| Arc::new(worker).spawn(std::time::Duration::from_secs(config.security.interval_secs)));
+    let _sync = match (&app.registry, config.sync.interval_secs) {
+        (Some(registry), secs) if secs > 0 => Some(spawn_periodic_sync(app.store.clone(), registry.clone(), config)),
+        _ => None,
+    };
+    let listener = TcpListener::bind(config.listen).await.map_err(|source| Error::Io {
+        path: PathBuf::from(config.listen.to_string()),
+        source,
+    })?;
+    let key = app.state.tokens.issuer().key();
+    tracing::info!(
+        listen = %config.listen,
+        realm = %format!("{}/v2/token", config.public_url()),
+        service = %config.token.service,
+        issuer = %config.token.issuer,
+        algorithm = %key.algorithm(),
+        kid = %key.kid(),
+        data_dir = %paths.dir.display(),
+        "portus is serving"
+    );
+    let router = serve_router(config, app.state, app.limits)?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|source| Error::Io {
+            path: PathBuf::from(config.listen.to_string()),
+            source,
+        })
+}
+
+fn spawn_periodic_sync(
+    store: Arc<dyn PolicyStore>,
+    registry: Arc<dyn RegistryClient>,
+    config: &Config,
+) -> tokio::task::JoinHandle<()> {
+    let (strategy, concurrency, missing) = (
+        config.sync.strategy,
+        config.sync.concurrency,
+        config.sync.missing_namespaces,
+    );
+    let interval = std::time::Duration::from_secs(config.sync.interval_secs);
+    tokio::spawn(async move {
+        loop {
+            match sync::plan(store.as_ref(), registry.as_ref(), strategy, concurrency, &|_, _| {}).await {
+                Ok(plan) if plan.is_empty() => tracing::debug!("catalog sync: nothing to change"),
+                Ok(plan) => match sync::apply(store.as_ref(), registry.as_ref(), &plan, missing).await {
+                    Ok(report) => tracing::info!(?report, problems = plan.problems.len(), "catalog sync applied"),
+                    Err(e) => tracing::warn!(error = %e, "catalog sync failed while applying"),
+                },
+                Err(e) => tracing::warn!(error = %e, "catalog sync failed; nothing was changed"),
+            }
+            tokio::time::sleep(interval).await;
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(feature = "web")]
+fn serve_router(
+    config: &Config,
+    state: portus_http::AppState,
+    limits: portus_http::HttpLimits,
+) -> Result<axum::Router, Error> {
+    if !config.web.enabled {
+        return Ok(portus_http::router(state, limits));
+    }
+    let web = portus_http::web::WebConfig {
+        session_lifetime: std::time::Duration::from_secs(config.web.session_secs),
+        secure_cookies: config.secure_cookies(),
+        #[cfg(feature = "oidc")]
+        oidc: oidc_login(config, &state)?,
+    };
+    Ok(portus_http::router_with_web(state, limits, web))
+}
+
+/// The OpenID Connect provider of `[web.oidc]`, if configured.
+#[cfg(feature = "oidc")]
+fn oidc_login(config: &Config, state: &portus_http::AppState) -> Result<Option<portus_http::web::OidcLogin>, Error> {
+    let Some(settings) = &config.web.oidc else {
+        return Ok(None);
+    };
+    let oidc = settings.config(format!("{}/sign_in/oidc/callback", config.public_url()));
+    let provider = portus_auth::oidc::OidcProvider::new(oidc, state.tokens.store().clone())
+        .map_err(|e| Error::Config(format!("[web.oidc]: {e}")))?;
+    Ok(Some(portus_http::web::OidcLogin {
+        name: settings.name.clone(),
+        provider: Arc::new(provider),
+    }))
+}
+
+#[cfg(not(feature = "web"))]
+fn serve_router(
+    _config: &Config,
+    state: portus_http::AppState,
+    limits: portus_http::HttpLimits,
+) -> Result<axum::Router, Error> {
+    Ok(portus_http::router(state, limits))
+}
