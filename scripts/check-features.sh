@@ -24,6 +24,9 @@ for package in portus-core portus-auth portus-scan portus-http portus; do
     check "$package" "$feature"
   done
 done
+# The program with exactly one scanner, as the README shows it.
+echo "check-features: portus --bin portus --no-default-features --features 'cli sqlite clair-v4'"
+cargo check --quiet --locked -p portus --bin portus --no-default-features --features "cli sqlite clair-v4"
 echo "check-features: cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --quiet --locked --workspace --no-deps --all-features
 echo "check-features: ok"
