@@ -30,6 +30,7 @@ use crate::model::User;
 /// Why an account may not be used now. Only for logs and administrators: callers of the
 /// credential paths see the same refusal as for wrong credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AccountRefusal {
     /// An administrator disabled the account; it stays unusable until enabled again.
     #[error("the account is disabled")]
