@@ -932,17 +932,25 @@ mod tests {
         svc.refresh(&refresh, None, &scopes).await.unwrap();
     }
 
-    #[tokio::test]
-    async fn an_application_token_of_a_locked_user_gets_nothing() {
+    /// alice with an application token `ci`, and a service over her store.
+    async fn alice_with_app_token() -> (
+        Arc<InMemoryStore>,
+        TokenService,
+        portus_core::model::UserId,
+        crate::password::GeneratedSecret,
+    ) {
         let store = store_with_alice().await;
         let svc = service(store.clone());
         let alice_id = store.user_by_name("alice").await.unwrap().unwrap().id;
         let token = generate_secret(crate::password::APP_TOKEN_PREFIX).unwrap();
         store.create_app_token(alice_id, "ci", &token.digest).await.unwrap();
-        let as_password = || Credentials::Password {
-            username: "alice".into(),
-            secret: token.plain.clone(),
-        };
+        (store, svc, alice_id, token)
+    }
+
+    #[tokio::test]
+    async fn an_application_token_of_a_locked_user_gets_nothing() {
+        let (store, svc, alice_id, token) = alice_with_app_token().await;
+        let as_password = || alice(token.plain.expose());
         svc.issue(request(as_password(), &[])).await.unwrap();
         svc.authenticate_app_token(&token.plain).await.unwrap();
 
@@ -968,15 +976,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_application_token_of_a_disabled_user_gets_nothing() {
-        let store = store_with_alice().await;
-        let svc = service(store.clone());
-        let alice_id = store.user_by_name("alice").await.unwrap().unwrap().id;
-        let token = generate_secret(crate::password::APP_TOKEN_PREFIX).unwrap();
-        store.create_app_token(alice_id, "ci", &token.digest).await.unwrap();
-        let as_password = || Credentials::Password {
-            username: "alice".into(),
-            secret: token.plain.clone(),
-        };
+        let (store, svc, alice_id, token) = alice_with_app_token().await;
+        let as_password = || alice(token.plain.expose());
         svc.issue(request(as_password(), &[])).await.unwrap();
         store.set_user_enabled(alice_id, false).await.unwrap();
         assert!(matches!(
