@@ -7,10 +7,12 @@
 //! Every route is declared once in [`ROUTES`]: the router and the OpenAPI document at
 //! `/api/openapi.json` are both built from it.
 
+mod lists;
 mod namespaces;
 mod openapi;
 mod repositories;
 mod system;
+mod tags;
 mod teams;
 mod users;
 
@@ -18,18 +20,19 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use portus_core::model::{Namespace, Role, TeamId, User};
 use portus_core::permissions::{NamespaceView, Permission};
 use portus_core::policy::{Action, Caller, NamespaceFacts, authorize};
 use portus_core::traits::Secret;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
+pub(crate) use self::lists::{Page, PageQuery};
 use crate::error::ApiError;
 use crate::state::{AppState, SessionUser};
 
@@ -76,6 +79,7 @@ routes! {
     GET "/api/v1/_ping" => system::ping, false, "Liveness: always 200";
     GET "/api/v1/health" => system::health, false, "Health of the store, the registry and every scanner (503 if one is down)";
     GET "/api/v1/version" => system::version, false, "API and server version";
+    GET "/api/version" => system::api_version, true, "API versions, build and server version (Portus' path; signed-in users)";
     GET "/api/v1/registries" => system::registries, true, "The registry portus guards (administrators)";
     GET "/api/v1/search" => system::search, false, "Search namespaces, repositories and tags the caller may see (`q`)";
     GET "/api/v1/activities" => system::activities, true, "Activity log, newest first (`actor`, `namespace`, `action`, `since`); non-administrators see their own";
@@ -87,6 +91,7 @@ routes! {
     GET "/api/v1/users/{id}/application_tokens" => users::list_tokens, true, "List a user's application tokens (the user or administrators)";
     POST "/api/v1/users/{id}/application_tokens" => users::create_token, true, "Create an application token; the secret is shown once";
     DELETE "/api/v1/users/{id}/application_tokens/{token_id}" => users::revoke_token, true, "Revoke an application token";
+    DELETE "/api/v1/users/application_tokens/{id}" => users::revoke_token_by_id, true, "Revoke an application token by its id alone (Portus' path; the owner or administrators)";
     GET "/api/v1/teams" => teams::list, true, "Teams the caller belongs to (all for administrators)";
     POST "/api/v1/teams" => teams::create, true, "Create a team; the caller (or `owner_id`, administrators) owns it";
     GET "/api/v1/teams/{id}" => teams::show, true, "Show a team (members and administrators)";
@@ -98,19 +103,24 @@ routes! {
     GET "/api/v1/teams/{id}/namespaces" => teams::namespaces, true, "Namespaces owned by the team";
     GET "/api/v1/namespaces" => namespaces::list, false, "Namespaces the caller may see";
     POST "/api/v1/namespaces" => namespaces::create, true, "Create a namespace for a team";
+    GET "/api/v1/namespaces/validate" => namespaces::validate, true, "Whether a namespace could be created with `name`: `{valid, messages}`";
     GET "/api/v1/namespaces/{id}" => namespaces::show, false, "Show a namespace";
     PUT "/api/v1/namespaces/{id}" => namespaces::update, true, "Change description, team or visibility";
     GET "/api/v1/namespaces/{id}/repositories" => namespaces::repositories, false, "Repositories of a namespace";
     GET "/api/v1/repositories" => repositories::list, false, "Repositories the caller may see, with security summaries";
     GET "/api/v1/repositories/{id}" => repositories::show, false, "Show a repository with its per-severity security summary";
     DELETE "/api/v1/repositories/{id}" => repositories::delete, true, "Delete a repository in the registry and here";
-    GET "/api/v1/repositories/{id}/tags" => repositories::tags, false, "Tags of a repository with their scan status";
+    GET "/api/v1/repositories/{id}/tags" => tags::repository_tags, false, "Tags of a repository with their scan status";
+    GET "/api/v1/repositories/{id}/tags/grouped" => tags::grouped_tags, false, "Tags of a repository grouped by manifest, the most recently pushed group first";
     PUT "/api/v1/repositories/{id}/star" => repositories::star, true, "Star a repository";
     DELETE "/api/v1/repositories/{id}/star" => repositories::unstar, true, "Unstar a repository";
     GET "/api/v1/stars" => repositories::starred, true, "Repositories the caller starred";
-    GET "/api/v1/tags/{id}" => repositories::show_tag, false, "Show a tag";
-    DELETE "/api/v1/tags/{id}" => repositories::delete_tag, true, "Delete a tag's manifest in the registry (`with_siblings=true` to accept losing the other tags on it)";
-    GET "/api/v1/tags/{id}/vulnerabilities" => repositories::tag_vulnerabilities, false, "A tag's findings merged across backends, with each backend's state";
+    GET "/api/v1/tags" => tags::all_tags, true, "Every tag (administrators)";
+    GET "/api/v1/tags/{id}" => tags::show_tag, false, "Show a tag";
+    DELETE "/api/v1/tags/{id}" => tags::delete_tag, true, "Delete a tag's manifest in the registry (`with_siblings=true` to accept losing the other tags on it)";
+    POST "/api/v1/vulnerabilities" => tags::rescan_all, true, "Scan every tag again (administrators); 202, the scan worker does it at its next pass";
+    POST "/api/v1/vulnerabilities/{id}" => tags::rescan_tag, true, "Scan one tag again (administrators); 202";
+    GET "/api/v1/tags/{id}/vulnerabilities" => tags::tag_vulnerabilities, false, "A tag's findings merged across backends, with each backend's state";
     GET "/api/openapi.json" => openapi::serve, false, "This document";
 }
 
@@ -275,78 +285,62 @@ pub(crate) fn parse_id(raw: &str, what: &str) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| not_found(what))
 }
 
-/// A JSON request body with a clear 400 (or 413, via the body limit) on bad input.
-pub(crate) struct JsonBody<T>(pub T);
+/// A request body type, and the object Portus' API v1 wraps it in (`{"user": {...}}`), if any:
+/// [`JsonBody`] accepts both the bare body and the wrapped one.
+pub(crate) trait RequestBody: DeserializeOwned {
+    /// The wrapper's key (`user`, `team`, `namespace`, `repository`), or `None`.
+    const WRAPPER: Option<&'static str> = None;
+}
 
-impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
+/// Declares request body types and the key Portus wraps them in.
+macro_rules! request_bodies {
+    ($($body:ty => $key:expr;)*) => {
+        $(impl $crate::routes::api::RequestBody for $body {
+            const WRAPPER: Option<&'static str> = $key;
+        })*
+    };
+}
+pub(crate) use request_bodies;
 
-    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(JsonBody(value)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                code: "SIZE_INVALID",
-                message: "the request body is too large".into(),
-                basic_challenge: false,
-            }),
-            Err(rejection) => Err(ApiError::bad_request(format!(
-                "invalid JSON body: {}",
-                rejection.body_text()
-            ))),
+/// `{"<key>": {...}}` → `{...}`; anything else as it is. Only an object whose one member is
+/// the wrapper key with an object value is unwrapped, so a bare body never loses a field.
+fn unwrap_portus(value: Value, key: Option<&str>) -> Value {
+    match (key, value) {
+        (Some(key), Value::Object(mut map)) if map.len() == 1 && map.get(key).is_some_and(Value::is_object) => {
+            map.remove(key).unwrap_or_default()
         }
+        (_, value) => value,
     }
 }
 
-/// `page` (from 1) and `per_page` (1 to 100, default 25) query parameters.
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub(crate) struct Page {
-    page: Option<usize>,
-    per_page: Option<usize>,
-}
+/// A JSON request body, bare or wrapped as Portus sends it (see [`RequestBody`]), with a clear
+/// 400 (or 413, via the body limit) on bad input.
+pub(crate) struct JsonBody<T>(pub T);
 
-/// The query of list endpoints: pagination only.
-pub(crate) type PageQuery = Query<Page>;
+impl<T: RequestBody, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
 
-impl Page {
-    /// One page of `items` as a JSON array, with `X-Total`, `X-Total-Pages`, `X-Page`,
-    /// `X-Per-Page` and a `Link` header (`next`, `prev`).
-    pub(crate) fn respond<T: serde::Serialize>(self, path: &str, items: Vec<T>) -> Result<Response, ApiError> {
-        let per_page = self.per_page.unwrap_or(25);
-        if !(1..=100).contains(&per_page) {
-            return Err(ApiError::bad_request("per_page must be between 1 and 100"));
-        }
-        let page = self.page.unwrap_or(1);
-        if page == 0 {
-            return Err(ApiError::bad_request("page starts at 1"));
-        }
-        let total = items.len();
-        let pages = total.div_ceil(per_page).max(1);
-        let slice: Vec<T> = items
-            .into_iter()
-            .skip((page - 1).saturating_mul(per_page))
-            .take(per_page)
-            .collect();
-        let mut response = Json(slice).into_response();
-        let headers = response.headers_mut();
-        let number = |n: usize| HeaderValue::from(n as u64);
-        headers.insert("x-total", number(total));
-        headers.insert("x-total-pages", number(pages));
-        headers.insert("x-page", number(page));
-        headers.insert("x-per-page", number(per_page));
-        let mut links = Vec::new();
-        if page < pages {
-            links.push(format!("<{path}?page={}&per_page={per_page}>; rel=\"next\"", page + 1));
-        }
-        if page > 1 {
-            links.push(format!("<{path}?page={}&per_page={per_page}>; rel=\"prev\"", page - 1));
-        }
-        if !links.is_empty()
-            && let Ok(value) = HeaderValue::from_str(&links.join(", "))
-        {
-            headers.insert(header::LINK, value);
-        }
-        Ok(response)
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let value = match Json::<Value>::from_request(request, state).await {
+            Ok(Json(value)) => value,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    code: "SIZE_INVALID",
+                    message: "the request body is too large".into(),
+                    basic_challenge: false,
+                });
+            }
+            Err(rejection) => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid JSON body: {}",
+                    rejection.body_text()
+                )));
+            }
+        };
+        serde_json::from_value(unwrap_portus(value, T::WRAPPER))
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
     }
 }
 

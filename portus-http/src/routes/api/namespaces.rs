@@ -1,9 +1,11 @@
 //! Namespaces.
 
+use std::collections::HashMap;
+
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use portus_core::model::{Namespace, NamespaceId, NewNamespace, Role, Visibility};
+use portus_core::model::{Namespace, NamespaceId, NamespaceRef, NewNamespace, Role, Visibility};
 use portus_core::ops;
 use portus_core::permissions::{self, Permission};
 use portus_core::policy::Action;
@@ -15,10 +17,22 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The global namespace's name in the API (it has none in the registry).
-const GLOBAL_NAME: &str = "(global)";
+pub(super) const GLOBAL_NAME: &str = "(global)";
+
+/// How many repositories each namespace holds.
+pub(super) type RepositoryCounts = HashMap<NamespaceId, usize>;
+
+/// Counts every namespace's repositories in one listing.
+pub(super) async fn repository_counts(state: &AppState) -> Result<RepositoryCounts, ApiError> {
+    let mut counts = RepositoryCounts::new();
+    for repository in state.store.list_repositories().await? {
+        *counts.entry(repository.namespace_id).or_default() += 1;
+    }
+    Ok(counts)
+}
 
 /// The JSON shape of a namespace, with what the caller may do in it.
-pub(super) fn view(namespace: &Namespace, caller: &ApiCaller, state: &AppState) -> Value {
+pub(super) fn view(namespace: &Namespace, caller: &ApiCaller, state: &AppState, counts: &RepositoryCounts) -> Value {
     let namespace_view = caller.namespace_view(namespace, state);
     let config = &state.policy;
     json!({
@@ -29,6 +43,7 @@ pub(super) fn view(namespace: &Namespace, caller: &ApiCaller, state: &AppState) 
         "visibility": namespace.visibility,
         "global": namespace.global,
         "personal": namespace.personal_owner.is_some(),
+        "repositories_count": counts.get(&namespace.id).copied().unwrap_or(0),
         "permissions": {
             "role": namespace_view.role,
             "pull": caller.may(namespace, Action::Pull, state),
@@ -61,13 +76,14 @@ pub(super) async fn list(
     caller: ApiCaller,
     page: PageQuery,
 ) -> Result<Response, ApiError> {
+    let counts = repository_counts(&state).await?;
     let namespaces: Vec<Value> = state
         .store
         .list_namespaces()
         .await?
         .iter()
         .filter(|n| caller.namespace_view(n, &state).visible)
-        .map(|n| view(n, &caller, &state))
+        .map(|n| view(n, &caller, &state, &counts))
         .collect();
     page.0.respond("/api/v1/namespaces", namespaces)
 }
@@ -81,6 +97,11 @@ pub(super) struct NewNamespaceBody {
     team: String,
     description: Option<String>,
     visibility: Option<Visibility>,
+}
+
+super::request_bodies! {
+    NewNamespaceBody => Some("namespace");
+    UpdateNamespaceBody => Some("namespace");
 }
 
 /// `POST /api/v1/namespaces`: private unless asked otherwise.
@@ -114,7 +135,37 @@ pub(super) async fn create(
         description: body.description,
     };
     let namespace = ops::namespaces::create(store.as_ref(), caller.actor(), new, &team).await?;
-    Ok(created(view(&namespace, &caller, &state)))
+    Ok(created(view(&namespace, &caller, &state, &RepositoryCounts::new())))
+}
+
+/// Query of `GET /api/v1/namespaces/validate`.
+#[derive(Deserialize)]
+pub(super) struct ValidateQuery {
+    name: String,
+}
+
+/// `GET /api/v1/namespaces/validate?name=`: whether a namespace could be created with this name,
+/// as Portus answers it: `{"valid": bool, "messages": {"name": [reasons]}}` (`messages` is
+/// empty when valid). A taken name is reported as taken, whoever's it is, like the 409 of a
+/// creation (names are unique).
+pub(super) async fn validate(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Query(query): Query<ValidateQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.user()?;
+    let mut reasons = Vec::new();
+    if let Err(e) = portus_core::naming::validate_namespace_name(&query.name) {
+        reasons.push(e.to_string());
+    } else if state.store.namespace(NamespaceRef::Named(&query.name)).await?.is_some() {
+        reasons.push("has already been taken".to_owned());
+    }
+    let messages = if reasons.is_empty() {
+        json!({})
+    } else {
+        json!({"name": reasons})
+    };
+    Ok(Json(json!({"valid": reasons.is_empty(), "messages": messages})))
 }
 
 /// `GET /api/v1/namespaces/{id}`.
@@ -124,7 +175,8 @@ pub(super) async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let namespace = load(&state, &caller, &id).await?;
-    Ok(Json(view(&namespace, &caller, &state)))
+    let counts = repository_counts(&state).await?;
+    Ok(Json(view(&namespace, &caller, &state, &counts)))
 }
 
 /// Body of `PUT /api/v1/namespaces/{id}`; absent fields stay as they are.
@@ -190,7 +242,8 @@ pub(super) async fn update(
         .namespace_by_id(namespace.id)
         .await?
         .ok_or_else(|| not_found("namespace"))?;
-    Ok(Json(view(&namespace, &caller, &state)))
+    let counts = repository_counts(&state).await?;
+    Ok(Json(view(&namespace, &caller, &state, &counts)))
 }
 
 /// `GET /api/v1/namespaces/{id}/repositories`.

@@ -10,7 +10,7 @@ use portus_core::permissions;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiCaller, PageQuery, forbidden};
+use super::{ApiCaller, forbidden};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -22,6 +22,22 @@ pub(super) async fn ping() -> Json<Value> {
 /// `GET /api/v1/version`.
 pub(super) async fn version() -> Json<Value> {
     Json(json!({"api-versions": ["v1"], "version": env!("CARGO_PKG_VERSION")}))
+}
+
+/// `GET /api/version` (Portus' path): any signed-in user. `git` is the commit and tag the
+/// program was built from when the build set `PORTUS_GIT_COMMIT` / `PORTUS_GIT_TAG`, else null.
+pub(super) async fn api_version(caller: ApiCaller) -> Result<Json<Value>, ApiError> {
+    caller.user()?;
+    let git = match (option_env!("PORTUS_GIT_TAG"), option_env!("PORTUS_GIT_COMMIT")) {
+        (Some(tag), _) => json!({"tag": tag}),
+        (None, Some(commit)) => json!({"branch": option_env!("PORTUS_GIT_BRANCH"), "commit": commit}),
+        (None, None) => Value::Null,
+    };
+    Ok(Json(json!({
+        "api-versions": ["v1"],
+        "git": git,
+        "version": env!("CARGO_PKG_VERSION"),
+    })))
 }
 
 fn component(result: Result<(), String>) -> Value {
@@ -165,6 +181,10 @@ pub(super) struct ActivityQuery {
     since: Option<DateTime<Utc>>,
     page: Option<usize>,
     per_page: Option<usize>,
+    #[serde(default)]
+    all: bool,
+    sort_attr: Option<String>,
+    sort_order: Option<super::lists::SortOrder>,
 }
 
 /// `GET /api/v1/activities`: administrators see everything; others their own activities.
@@ -192,9 +212,12 @@ pub(super) async fn activities(
         limit: 1000,
     };
     let activities = state.store.activities(&filter).await?;
-    let page: PageQuery = Query(super::Page {
+    let page = super::Page {
         page: query.page,
         per_page: query.per_page,
-    });
-    page.0.respond("/api/v1/activities", activities)
+        all: query.all,
+        sort_attr: query.sort_attr,
+        sort_order: query.sort_order,
+    };
+    page.respond("/api/v1/activities", activities)
 }

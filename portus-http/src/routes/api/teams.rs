@@ -66,6 +66,13 @@ pub(super) struct NewTeamBody {
     owner_id: Option<UserId>,
 }
 
+super::request_bodies! {
+    NewTeamBody => Some("team");
+    UpdateTeamBody => Some("team");
+    NewMemberBody => None;
+    MemberRoleBody => None;
+}
+
 /// `POST /api/v1/teams`.
 pub(super) async fn create(
     State(state): State<AppState>,
@@ -133,10 +140,11 @@ pub(super) async fn members(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    page: PageQuery,
+) -> Result<Response, ApiError> {
     let team = load(&state, &caller, &id).await?;
     let members = state.store.team_members(team.id).await?;
-    Ok(Json(members.iter().map(member_view).collect()))
+    page.0.respond_all(members.iter().map(member_view).collect())
 }
 
 /// Body of `POST /api/v1/teams/{id}/members`.
@@ -229,15 +237,17 @@ pub(super) async fn namespaces(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    page: PageQuery,
+) -> Result<Response, ApiError> {
     let team = load(&state, &caller, &id).await?;
+    let counts = super::namespaces::repository_counts(&state).await?;
     let namespaces: Vec<Value> = state
         .store
         .list_namespaces()
         .await?
         .iter()
         .filter(|n| n.team_id == Some(team.id) && caller.namespace_view(n, &state).visible)
-        .map(|n| super::namespaces::view(n, &caller, &state))
+        .map(|n| super::namespaces::view(n, &caller, &state, &counts))
         .collect();
-    Ok(Json(Value::Array(namespaces)))
+    page.0.respond_all(namespaces)
 }

@@ -1249,3 +1249,5 @@ async fn lists_are_paginated_and_bad_input_is_refused_clearly() {
         "nothing created by bad input"
     );
 }
+
+mod portus_v1;

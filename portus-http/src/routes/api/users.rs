@@ -19,6 +19,8 @@ pub(super) fn view(user: &User) -> Value {
     json!({
         "id": user.id,
         "username": user.username,
+        // Portus' clients print this; without display names it is the user name.
+        "display_username": user.username,
         "email": user.email,
         "admin": user.admin,
         "enabled": user.enabled,
@@ -56,6 +58,12 @@ pub(super) struct NewUserBody {
     password: Option<String>,
     #[serde(default)]
     admin: bool,
+}
+
+super::request_bodies! {
+    NewUserBody => Some("user");
+    UpdateUserBody => Some("user");
+    NewTokenBody => None;
 }
 
 /// `POST /api/v1/users`.
@@ -187,7 +195,8 @@ pub(super) async fn list_tokens(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    page: PageQuery,
+) -> Result<Response, ApiError> {
     let owner = token_owner(&state, &caller, &id).await?;
     let tokens: Vec<Value> = state
         .store
@@ -196,7 +205,7 @@ pub(super) async fn list_tokens(
         .into_iter()
         .map(|t| json!({"id": t.id, "application": t.label, "created_at": t.created_at}))
         .collect();
-    Ok(Json(Value::Array(tokens)))
+    page.0.respond_all(tokens)
 }
 
 /// Body of `POST /api/v1/users/{id}/application_tokens`.
@@ -235,9 +244,41 @@ pub(super) async fn revoke_token(
     let token_id = AppTokenId(parse_id(&token_id, "application token")?);
     ops::tokens::revoke(state.store.as_ref(), caller.actor(), &owner, token_id)
         .await
-        .map_err(|e| match e.kind() {
-            portus_core::ErrorKind::NotFound => not_found("application token"),
-            _ => e.into(),
-        })?;
+        .map_err(hide_missing_token)?;
     Ok(no_content())
+}
+
+fn hide_missing_token(error: portus_core::Error) -> ApiError {
+    match error.kind() {
+        portus_core::ErrorKind::NotFound => not_found("application token"),
+        _ => error.into(),
+    }
+}
+
+/// `DELETE /api/v1/users/application_tokens/{id}` (Portus' path, by token id alone): the
+/// owner, or an administrator for anyone's token; anyone else gets the 404 of a missing token.
+pub(super) async fn revoke_token_by_id(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(token_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?;
+    let token_id = AppTokenId(parse_id(&token_id, "application token")?);
+    let store = state.store.as_ref();
+    // The store finds tokens by owner: the caller's own first, then (administrators) everyone's.
+    let candidates = if caller.caller.is_admin() {
+        store.list_users().await?
+    } else {
+        vec![user.clone()]
+    };
+    for owner in candidates {
+        if store.list_app_tokens(owner.id).await?.iter().any(|t| t.id == token_id) {
+            check(permissions::manage_tokens(caller.caller, owner.id), "application token")?;
+            ops::tokens::revoke(store, caller.actor(), &owner, token_id)
+                .await
+                .map_err(hide_missing_token)?;
+            return Ok(no_content());
+        }
+    }
+    Err(not_found("application token"))
 }
