@@ -220,10 +220,13 @@ pub(super) async fn update(
             return Err(ApiError::bad_request("a personal namespace stays with its user's team"));
         }
         Some(name) => {
+            // A team the caller may not see answers exactly like a missing one.
             let team = store
                 .team_by_name(name)
                 .await?
-                .filter(|t| !t.hidden)
+                .filter(|t| {
+                    !t.hidden && permissions::view_team(caller.caller, t, caller.role(Some(t.id))) == Permission::Allow
+                })
                 .ok_or_else(|| not_found("team"))?;
             if !caller.caller.is_admin() && caller.role(Some(team.id)) != Some(Role::Owner) {
                 return Err(forbidden("you can only hand a namespace to a team you own"));

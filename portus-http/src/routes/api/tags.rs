@@ -96,11 +96,14 @@ pub(super) async fn tags_and_records(
     Ok((tags, by_digest(records)))
 }
 
+/// The registry images are deleted in. Without `registry.url` this installation cannot delete
+/// images at all: that is no passing outage (503 would invite retries) but what this
+/// configuration refuses, so 422 `UNSUPPORTED`, checked after the caller's permission.
 pub(super) fn registry(state: &AppState) -> Result<&dyn portus_core::RegistryClient, ApiError> {
     state.registry.as_deref().ok_or_else(|| ApiError {
-        status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        code: "UNAVAILABLE",
-        message: "no registry is configured (registry.url): images cannot be deleted".into(),
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code: "UNSUPPORTED",
+        message: "images cannot be deleted: no registry is configured (set registry.url)".into(),
         basic_challenge: false,
     })
 }

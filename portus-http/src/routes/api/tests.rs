@@ -865,10 +865,28 @@ async fn namespaces_are_seen_and_changed_by_the_right_people() {
     );
     assert_eq!(f.get(&devs, Some("carol")).await.0, StatusCode::OK, "protected now");
     let to_ops = json!({"team": "ops"});
+    // A team alice may not see answers exactly like a team that does not exist.
+    let invisible = f.call(Method::PUT, &devs, Some("alice"), Some(to_ops.clone())).await;
+    let missing = f
+        .call(Method::PUT, &devs, Some("alice"), Some(json!({"team": "no-such-team"})))
+        .await;
     assert_eq!(
-        f.call(Method::PUT, &devs, Some("alice"), Some(to_ops.clone())).await.0,
-        StatusCode::FORBIDDEN,
-        "not alice's team"
+        invisible.0,
+        StatusCode::NOT_FOUND,
+        "not alice's team, and not visible to her"
+    );
+    assert_eq!(invisible, missing, "identical answers");
+    // One she sees (a member) but does not own is refused as such.
+    let seen = f.store.create_team("seen", f.users["admin"].id, None).await.unwrap();
+    f.store
+        .set_team_member(seen.id, f.users["alice"].id, Role::Viewer)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.call(Method::PUT, &devs, Some("alice"), Some(json!({"team": "seen"})))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
     );
     let (status, body) = f.call(Method::PUT, &devs, Some("admin"), Some(to_ops)).await;
     assert_eq!(
@@ -1094,11 +1112,32 @@ async fn deletion_goes_through_the_registry_and_the_policy() {
         ..Options::default()
     })
     .await;
+    // Without a registry, deleting is what this configuration refuses (not an outage to
+    // retry): 422, naming the setting; still only after the caller's permission.
     let tag = format!("/api/v1/tags/{}", without_registry.tag_id("devs/secret:2.0").await);
+    assert_eq!(
+        without_registry.call(Method::DELETE, &tag, Some("bob"), None).await.0,
+        StatusCode::FORBIDDEN
+    );
     let (status, body) = without_registry.call(Method::DELETE, &tag, Some("alice"), None).await;
     assert_eq!(
         (status, error_code(&body)),
-        (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE")
+        (StatusCode::UNPROCESSABLE_ENTITY, "UNSUPPORTED")
+    );
+    assert!(
+        body["errors"][0]["message"].as_str().unwrap().contains("registry.url"),
+        "{body}"
+    );
+    let repository = format!(
+        "/api/v1/repositories/{}",
+        without_registry.repository_id("devs/secret").await
+    );
+    let (status, body) = without_registry
+        .call(Method::DELETE, &repository, Some("alice"), None)
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "UNSUPPORTED")
     );
     assert!(
         without_registry
