@@ -89,10 +89,15 @@ async fn json_errors(response: axum::response::Response) -> axum::response::Resp
         s if s.is_server_error() => ("INTERNAL_ERROR", "internal error"),
         _ => ("INVALID_REQUEST", "the request could not be read"),
     };
-    axum::response::IntoResponse::into_response(ApiError {
+    let mut rewritten = axum::response::IntoResponse::into_response(ApiError {
         status,
         code,
         message: message.into(),
         basic_challenge: false,
-    })
+    });
+    // A 405 keeps its `Allow` header: it says what the client may do instead.
+    if let Some(allow) = response.headers().get(axum::http::header::ALLOW) {
+        rewritten.headers_mut().insert(axum::http::header::ALLOW, allow.clone());
+    }
+    rewritten
 }

@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
 
@@ -19,7 +20,7 @@ pub(crate) const DEFAULT_PER_PAGE: usize = 25;
 pub(crate) const MAX_PER_PAGE: usize = 100;
 
 /// Direction of `sort_attr`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum SortOrder {
     /// Smallest first (the default once `sort_attr` is given).
@@ -32,18 +33,66 @@ pub(crate) enum SortOrder {
 /// (every item on one page, as Portus' `all=true`), `sort_attr` (a field of the listed items;
 /// an unknown one keeps the default order, as Portus falls back to its default) and
 /// `sort_order` (`asc` or `desc`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct Page {
-    pub(crate) page: Option<usize>,
+    /// Page number, from 1 (paginated lists).
+    #[param(minimum = 1)]
+    pub(crate) page: Option<i32>,
+    /// Items per page, 1 to 100 (default 25; paginated lists).
+    #[param(minimum = 1, maximum = 100)]
     pub(crate) per_page: Option<usize>,
+    /// Every item on one page.
     #[serde(default)]
     pub(crate) all: bool,
+    /// A field of the items to order by; an unknown one keeps the default order.
     pub(crate) sort_attr: Option<String>,
+    /// `asc` (the default once `sort_attr` is given) or `desc`.
+    #[param(inline)]
     pub(crate) sort_order: Option<SortOrder>,
 }
 
 /// The query of paginated list endpoints.
 pub(crate) type PageQuery = Query<Page>;
+
+/// The query of lists that are never paginated (a team's members, a user's tokens, ...):
+/// `sort_attr` and `sort_order` as for [`Page`]; `all` is accepted for Portus' clients and
+/// changes nothing (every item is always there).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Unpaged {
+    /// Accepted for Portus' clients: every item is always listed.
+    #[serde(default)]
+    all: bool,
+    /// A field of the items to order by; an unknown one keeps the default order.
+    sort_attr: Option<String>,
+    /// `asc` (the default once `sort_attr` is given) or `desc`.
+    #[param(inline)]
+    sort_order: Option<SortOrder>,
+}
+
+impl Unpaged {
+    /// Every item as one ordered JSON array.
+    pub(crate) fn respond<T: Serialize>(self, items: Vec<T>) -> Result<Response, ApiError> {
+        let Unpaged {
+            all,
+            sort_attr,
+            sort_order,
+        } = self;
+        let mut values = Page::to_values(items)?;
+        Page {
+            all,
+            sort_attr,
+            sort_order,
+            ..Page::default()
+        }
+        .sort(&mut values);
+        Ok(Json(values).into_response())
+    }
+}
+
+/// The query of unpaginated list endpoints.
+pub(crate) type UnpagedQuery = Query<Unpaged>;
 
 /// Orders JSON scalars: null, then booleans, numbers, strings.
 fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
@@ -93,23 +142,16 @@ impl Page {
             .map_err(|e| ApiError::internal(&e))
     }
 
-    /// Every item as one ordered JSON array (lists that are not paginated).
-    pub(crate) fn respond_all<T: Serialize>(&self, items: Vec<T>) -> Result<Response, ApiError> {
-        let mut values = Self::to_values(items)?;
-        self.sort(&mut values);
-        Ok(Json(values).into_response())
-    }
-
     /// One page of `items` as a JSON array, with Portus' pagination headers.
     pub(crate) fn respond<T: Serialize>(&self, path: &str, items: Vec<T>) -> Result<Response, ApiError> {
         let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
             return Err(ApiError::bad_request("per_page must be between 1 and 100"));
         }
-        let page = self.page.unwrap_or(1);
-        if page == 0 {
-            return Err(ApiError::bad_request("page starts at 1"));
-        }
+        let page = match usize::try_from(self.page.unwrap_or(1)) {
+            Ok(page) if page > 0 => page,
+            _ => return Err(ApiError::bad_request("page starts at 1")),
+        };
         let mut values = Self::to_values(items)?;
         self.sort(&mut values);
         let total = values.len();

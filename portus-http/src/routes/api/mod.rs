@@ -4,13 +4,14 @@
 //! ([`portus_core::policy`], [`portus_core::permissions`]); an object the caller may not see
 //! answers exactly like one that does not exist (404), one they may see but not change 403.
 //!
-//! Every route is declared once in [`ROUTES`]: the router and the OpenAPI document at
-//! `/api/openapi.json` are both built from it.
+//! Every route is declared once, by its handler's `#[utoipa::path]` and its line in `api()`:
+//! the router and the OpenAPI document at `/api/openapi.json` are both built from them.
 
 mod lists;
 mod namespaces;
 mod openapi;
 mod repositories;
+mod schema;
 mod system;
 mod tags;
 mod teams;
@@ -24,118 +25,62 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::MethodRouter;
 use portus_core::model::{Namespace, Role, TeamId, User};
 use portus_core::permissions::{NamespaceView, Permission};
 use portus_core::policy::{Action, Caller, NamespaceFacts, authorize};
 use portus_core::traits::Secret;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) use self::lists::{Page, PageQuery};
+pub(crate) use self::lists::{Page, PageQuery, Unpaged, UnpagedQuery};
 use crate::error::ApiError;
 use crate::state::{AppState, SessionUser};
 
-/// One documented route: method, path (axum syntax), handler, summary and who may call it.
-pub(crate) struct Route {
-    /// HTTP method.
-    pub method: &'static str,
-    /// Path with `{param}` placeholders.
-    pub path: &'static str,
-    /// What it does.
-    pub summary: &'static str,
-    /// Whether it needs an authenticated caller.
-    pub authenticated: bool,
-    handler: fn() -> MethodRouter<AppState>,
+/// Every route, grouped by path: the router and the OpenAPI document are both built from this
+/// one list (`routes!` reads each handler's `#[utoipa::path]`: method, path, parameters, body
+/// and answers).
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(system::ping))
+        .routes(routes!(system::health))
+        .routes(routes!(system::version))
+        .routes(routes!(system::api_version))
+        .routes(routes!(system::registries))
+        .routes(routes!(system::search))
+        .routes(routes!(system::activities))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::show, users::update, users::delete))
+        .routes(routes!(users::list_tokens, users::create_token))
+        .routes(routes!(users::revoke_token))
+        .routes(routes!(users::revoke_token_by_id))
+        .routes(routes!(teams::list, teams::create))
+        .routes(routes!(teams::show, teams::update))
+        .routes(routes!(teams::members, teams::add_member))
+        .routes(routes!(teams::change_member, teams::remove_member))
+        .routes(routes!(teams::namespaces))
+        .routes(routes!(namespaces::list, namespaces::create))
+        .routes(routes!(namespaces::validate))
+        .routes(routes!(namespaces::show, namespaces::update))
+        .routes(routes!(namespaces::repositories))
+        .routes(routes!(repositories::list))
+        .routes(routes!(repositories::show, repositories::delete))
+        .routes(routes!(tags::repository_tags))
+        .routes(routes!(tags::grouped_tags))
+        .routes(routes!(repositories::star, repositories::unstar))
+        .routes(routes!(repositories::starred))
+        .routes(routes!(tags::all_tags))
+        .routes(routes!(tags::show_tag, tags::delete_tag))
+        .routes(routes!(tags::tag_vulnerabilities))
+        .routes(routes!(tags::rescan_all))
+        .routes(routes!(tags::rescan_tag))
+        .routes(routes!(openapi::serve))
 }
 
-macro_rules! routes {
-    ($($method:ident $path:literal => $handler:path, $auth:literal, $summary:literal;)*) => {
-        /// Every REST API route.
-        pub(crate) static ROUTES: &[Route] = &[
-            $(Route {
-                method: stringify!($method),
-                path: $path,
-                summary: $summary,
-                authenticated: $auth,
-                handler: || axum::routing::on(method_filter(stringify!($method)), $handler),
-            },)*
-        ];
-    };
-}
-
-fn method_filter(method: &str) -> axum::routing::MethodFilter {
-    use axum::routing::MethodFilter;
-    match method {
-        "GET" => MethodFilter::GET,
-        "POST" => MethodFilter::POST,
-        "PUT" => MethodFilter::PUT,
-        "DELETE" => MethodFilter::DELETE,
-        other => unreachable!("no routes use {other}"),
-    }
-}
-
-routes! {
-    GET "/api/v1/_ping" => system::ping, false, "Liveness: always 200";
-    GET "/api/v1/health" => system::health, false, "Health of the store, the registry and every scanner (503 if one is down)";
-    GET "/api/v1/version" => system::version, false, "API and server version";
-    GET "/api/version" => system::api_version, true, "API versions, build and server version (Portus' path; signed-in users)";
-    GET "/api/v1/registries" => system::registries, true, "The registry portus guards (administrators)";
-    GET "/api/v1/search" => system::search, false, "Search namespaces, repositories and tags the caller may see (`q`)";
-    GET "/api/v1/activities" => system::activities, true, "Activity log, newest first (`actor`, `namespace`, `action`, `since`); non-administrators see their own";
-    GET "/api/v1/users" => users::list, true, "List users (administrators)";
-    POST "/api/v1/users" => users::create, true, "Create a user (administrators)";
-    GET "/api/v1/users/{id}" => users::show, true, "Show a user (administrators, or the user)";
-    PUT "/api/v1/users/{id}" => users::update, true, "Update e-mail or password (the user or administrators); admin, enabled, unlock (administrators)";
-    DELETE "/api/v1/users/{id}" => users::delete, true, "Delete a user (administrators, not themselves)";
-    GET "/api/v1/users/{id}/application_tokens" => users::list_tokens, true, "List a user's application tokens (the user or administrators)";
-    POST "/api/v1/users/{id}/application_tokens" => users::create_token, true, "Create an application token; the secret is shown once";
-    DELETE "/api/v1/users/{id}/application_tokens/{token_id}" => users::revoke_token, true, "Revoke an application token";
-    DELETE "/api/v1/users/application_tokens/{id}" => users::revoke_token_by_id, true, "Revoke an application token by its id alone (Portus' path; the owner or administrators)";
-    GET "/api/v1/teams" => teams::list, true, "Teams the caller belongs to (all for administrators)";
-    POST "/api/v1/teams" => teams::create, true, "Create a team; the caller (or `owner_id`, administrators) owns it";
-    GET "/api/v1/teams/{id}" => teams::show, true, "Show a team (members and administrators)";
-    PUT "/api/v1/teams/{id}" => teams::update, true, "Rename or describe a team (owners unless manage_team is off, administrators)";
-    GET "/api/v1/teams/{id}/members" => teams::members, true, "Members and roles";
-    POST "/api/v1/teams/{id}/members" => teams::add_member, true, "Add a member (`user`, `role`; owners and administrators)";
-    PUT "/api/v1/teams/{id}/members/{user_id}" => teams::change_member, true, "Change a member's role";
-    DELETE "/api/v1/teams/{id}/members/{user_id}" => teams::remove_member, true, "Remove a member";
-    GET "/api/v1/teams/{id}/namespaces" => teams::namespaces, true, "Namespaces owned by the team";
-    GET "/api/v1/namespaces" => namespaces::list, false, "Namespaces the caller may see";
-    POST "/api/v1/namespaces" => namespaces::create, true, "Create a namespace for a team";
-    GET "/api/v1/namespaces/validate" => namespaces::validate, true, "Whether a namespace could be created with `name`: `{valid, messages}`";
-    GET "/api/v1/namespaces/{id}" => namespaces::show, false, "Show a namespace";
-    PUT "/api/v1/namespaces/{id}" => namespaces::update, true, "Change description, team or visibility";
-    GET "/api/v1/namespaces/{id}/repositories" => namespaces::repositories, false, "Repositories of a namespace";
-    GET "/api/v1/repositories" => repositories::list, false, "Repositories the caller may see, with security summaries";
-    GET "/api/v1/repositories/{id}" => repositories::show, false, "Show a repository with its per-severity security summary";
-    DELETE "/api/v1/repositories/{id}" => repositories::delete, true, "Delete a repository in the registry and here";
-    GET "/api/v1/repositories/{id}/tags" => tags::repository_tags, false, "Tags of a repository with their scan status";
-    GET "/api/v1/repositories/{id}/tags/grouped" => tags::grouped_tags, false, "Tags of a repository grouped by manifest, the most recently pushed group first";
-    PUT "/api/v1/repositories/{id}/star" => repositories::star, true, "Star a repository";
-    DELETE "/api/v1/repositories/{id}/star" => repositories::unstar, true, "Unstar a repository";
-    GET "/api/v1/stars" => repositories::starred, true, "Repositories the caller starred";
-    GET "/api/v1/tags" => tags::all_tags, true, "Every tag (administrators)";
-    GET "/api/v1/tags/{id}" => tags::show_tag, false, "Show a tag";
-    DELETE "/api/v1/tags/{id}" => tags::delete_tag, true, "Delete a tag's manifest in the registry (`with_siblings=true` to accept losing the other tags on it)";
-    POST "/api/v1/vulnerabilities" => tags::rescan_all, true, "Scan every tag again (administrators); 202, the scan worker does it at its next pass";
-    POST "/api/v1/vulnerabilities/{id}" => tags::rescan_tag, true, "Scan one tag again (administrators); 202";
-    GET "/api/v1/tags/{id}/vulnerabilities" => tags::tag_vulnerabilities, false, "A tag's findings merged across backends, with each backend's state";
-    GET "/api/openapi.json" => openapi::serve, false, "This document";
-}
-
-/// The API routes, built from [`ROUTES`].
+/// The API routes.
 pub(crate) fn router() -> Router<AppState> {
-    let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
-    for route in ROUTES {
-        match by_path.iter_mut().find(|(path, _)| *path == route.path) {
-            Some((_, methods)) => *methods = std::mem::take(methods).merge((route.handler)()),
-            None => by_path.push((route.path, (route.handler)())),
-        }
-    }
-    by_path
-        .into_iter()
-        .fold(Router::new(), |router, (path, methods)| router.route(path, methods))
+    api().split_for_parts().0
 }
 
 /// The caller of an API request: anonymous, or the enabled user of a valid application token.

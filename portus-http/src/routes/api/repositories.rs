@@ -1,21 +1,62 @@
 //! Repositories and stars.
 
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
+use chrono::{DateTime, Utc};
 use portus_core::model::{Namespace, NamespaceRef, Repository, RepositoryId, TagRecord};
 use portus_core::permissions;
 use portus_core::policy::Action;
 use portus_core::prelude::*;
 use portus_scan::aggregate::{TagSecurity, repository_counts, repository_status};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use super::schema::{self, Forbidden, ScanStatus, Unprocessable};
 use super::tags::{RecordsByDigest, by_digest, registry, security_of, tags_and_records};
 use super::{ApiCaller, PageQuery, check, forbidden, no_content, not_found, parse_id};
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// A repository with its per-severity security summary.
+#[derive(Serialize, ToSchema)]
+pub(super) struct RepositoryView {
+    id: i64,
+    /// The full name (`namespace/repository`).
+    name: String,
+    /// The full name too: Portus' `name` is the part after the namespace, its `full_name` this.
+    full_name: String,
+    namespace_id: i64,
+    namespace: NamespaceRefView,
+    stars: u64,
+    /// Whether the caller starred it.
+    starred: bool,
+    tags_count: usize,
+    created_at: DateTime<Utc>,
+    security: RepositorySecurity,
+}
+
+/// A repository's namespace, by id and name.
+#[derive(Serialize, ToSchema)]
+pub(super) struct NamespaceRefView {
+    id: i64,
+    /// `(global)` for the global namespace.
+    name: String,
+}
+
+/// The security summary of a repository's tags.
+#[derive(Serialize, ToSchema)]
+pub(super) struct RepositorySecurity {
+    /// The worst status of its tags (failed, then pending, then done).
+    status: ScanStatus,
+    /// Findings by severity, over its tags.
+    counts: schema::SeverityCounts,
+    /// How many tags are in each status.
+    tags_by_status: BTreeMap<ScanStatus, usize>,
+}
 
 fn repository_view(
     state: &AppState,
@@ -23,37 +64,35 @@ fn repository_view(
     tags: &[&TagRecord],
     records: &RecordsByDigest,
     starred: bool,
-) -> Value {
+) -> RepositoryView {
     let securities: Vec<TagSecurity> = tags.iter().map(|t| security_of(state, t, records)).collect();
-    let mut statuses: HashMap<String, usize> = HashMap::new();
+    let mut tags_by_status: BTreeMap<ScanStatus, usize> = BTreeMap::new();
     for security in &securities {
-        let status = serde_json::to_value(security.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        *statuses.entry(status).or_default() += 1;
+        *tags_by_status.entry(security.status.into()).or_default() += 1;
     }
     let namespace_name = match NamespaceRef::of_repository(&repository.name).0 {
         NamespaceRef::Named(name) => name,
         NamespaceRef::Global => super::namespaces::GLOBAL_NAME,
     };
-    json!({
-        "id": repository.id,
-        "name": repository.name,
-        // Portus' `name` is the part after the namespace; ours is already the full name.
-        "full_name": repository.name,
-        "namespace_id": repository.namespace_id,
-        "namespace": {"id": repository.namespace_id, "name": namespace_name},
-        "stars": repository.stars,
-        "starred": starred,
-        "tags_count": tags.len(),
-        "created_at": repository.created_at,
-        "security": {
-            "status": repository_status(&securities),
-            "counts": repository_counts(&securities),
-            "tags_by_status": statuses,
+    RepositoryView {
+        id: repository.id.0,
+        name: repository.name.clone(),
+        full_name: repository.name.clone(),
+        namespace_id: repository.namespace_id.0,
+        namespace: NamespaceRefView {
+            id: repository.namespace_id.0,
+            name: namespace_name.to_owned(),
         },
-    })
+        stars: repository.stars,
+        starred,
+        tags_count: tags.len(),
+        created_at: repository.created_at,
+        security: RepositorySecurity {
+            status: repository_status(&securities).into(),
+            counts: schema::counts(&repository_counts(&securities)),
+            tags_by_status,
+        },
+    }
 }
 
 /// The repositories the caller starred (none for anonymous callers).
@@ -64,9 +103,9 @@ pub(super) async fn starred_by(state: &AppState, caller: &ApiCaller) -> Result<V
     })
 }
 
-/// The JSON shape of one repository, with its per-severity security summary; `starred` says
-/// whether the caller starred it.
-pub(super) async fn view(state: &AppState, repository: &Repository, starred: bool) -> Result<Value, ApiError> {
+/// One repository with its per-severity security summary; `starred` says whether the caller
+/// starred it.
+pub(super) async fn view(state: &AppState, repository: &Repository, starred: bool) -> Result<RepositoryView, ApiError> {
     let (tags, records) = tags_and_records(state.store.as_ref(), &repository.name).await?;
     let tags: Vec<&TagRecord> = tags.iter().collect();
     Ok(repository_view(state, repository, &tags, &records, starred))
@@ -91,7 +130,14 @@ pub(super) async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Res
     Ok((repository, namespace))
 }
 
-/// `GET /api/v1/repositories`.
+/// Repositories the caller may see, with security summaries.
+#[utoipa::path(
+    get,
+    path = "/api/v1/repositories",
+    params(super::Page),
+    security((), ("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<RepositoryView>))
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -106,7 +152,7 @@ pub(super) async fn list(
     for tag in &all_tags {
         tags_by_repository.entry(tag.repository.as_str()).or_default().push(tag);
     }
-    let views: Vec<Value> = store
+    let views: Vec<RepositoryView> = store
         .list_repositories()
         .await?
         .iter()
@@ -126,18 +172,35 @@ pub(super) async fn list(
     page.0.respond("/api/v1/repositories", views)
 }
 
-/// `GET /api/v1/repositories/{id}`.
+/// Show a repository with its per-severity security summary.
+#[utoipa::path(
+    get,
+    path = "/api/v1/repositories/{id}",
+    params(("id" = i64, Path, description = "Repository id")),
+    security((), ("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = RepositoryView))
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RepositoryView>, ApiError> {
     let (repository, _) = load(&state, &caller, &id).await?;
     let starred = starred_by(&state, &caller).await?.contains(&repository.id);
     Ok(Json(view(&state, &repository, starred).await?))
 }
 
-/// `DELETE /api/v1/repositories/{id}`: every manifest is deleted in the registry first.
+/// Delete a repository in the registry and here (who may delete in its namespace).
+///
+/// Every manifest is deleted in the registry first. Without `registry.url` this installation
+/// cannot delete images: 422.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/repositories/{id}",
+    params(("id" = i64, Path, description = "Repository id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 204, description = "deleted"), Forbidden, Unprocessable)
+)]
 pub(super) async fn delete(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -165,7 +228,14 @@ async fn set_star(state: AppState, caller: ApiCaller, id: String, starred: bool)
     Ok(no_content())
 }
 
-/// `PUT /api/v1/repositories/{id}/star`.
+/// Star a repository.
+#[utoipa::path(
+    put,
+    path = "/api/v1/repositories/{id}/star",
+    params(("id" = i64, Path, description = "Repository id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 204, description = "starred"))
+)]
 pub(super) async fn star(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -174,7 +244,14 @@ pub(super) async fn star(
     set_star(state, caller, id, true).await
 }
 
-/// `DELETE /api/v1/repositories/{id}/star`.
+/// Unstar a repository.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/repositories/{id}/star",
+    params(("id" = i64, Path, description = "Repository id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 204, description = "unstarred"))
+)]
 pub(super) async fn unstar(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -183,11 +260,18 @@ pub(super) async fn unstar(
     set_star(state, caller, id, false).await
 }
 
-/// `GET /api/v1/stars`: starred repositories the caller can still see.
+/// Repositories the caller starred and can still see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stars",
+    params(super::Unpaged),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<RepositoryView>))
+)]
 pub(super) async fn starred(
     State(state): State<AppState>,
     caller: ApiCaller,
-    page: PageQuery,
+    page: super::UnpagedQuery,
 ) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
     let store = &state.store;
@@ -203,5 +287,5 @@ pub(super) async fn starred(
             views.push(view(&state, &repository, true).await?);
         }
     }
-    page.0.respond_all(views)
+    page.0.respond(views)
 }

@@ -2,22 +2,24 @@
 //! (administrators), one tag, its deletion through the registry, its findings, and forced
 //! rescans.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use portus_core::model::{Namespace, ScanRecord, TagId, TagRecord, UserId};
 use portus_core::permissions;
 use portus_core::policy::Action;
 use portus_core::prelude::*;
-use portus_scan::aggregate::{TagScanStatus, TagSecurity};
+use portus_scan::aggregate::{MergedVulnerability, TagScanStatus, TagSecurity};
 use portus_scan::worker::tag_security;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::repositories::load;
+use super::schema::{self, Conflict, Forbidden, ScanStatus, Severity, Unprocessable};
 use super::{ApiCaller, PageQuery, check, forbidden, not_found, parse_id};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -60,26 +62,66 @@ fn scanned(security: &TagSecurity) -> u8 {
     }
 }
 
-/// The JSON shape of a tag with its scan status.
-pub(super) fn tag_view(tag: &TagRecord, security: &TagSecurity, authors: &Authors) -> Value {
-    let author = tag
-        .pushed_by
-        .as_ref()
-        .map(|name| json!({"id": authors.0.get(name), "name": name}));
-    json!({
-        "id": tag.id,
-        "repository": tag.repository,
-        "name": tag.name,
-        "digest": tag.manifest.digest,
-        "media_type": tag.manifest.media_type,
-        "size": tag.manifest.size,
-        "pushed_by": tag.pushed_by,
-        "author": author,
-        "created_at": tag.created_at,
-        "updated_at": tag.updated_at,
-        "scanned": scanned(security),
-        "scan": {"status": security.status, "counts": security.counts},
-    })
+/// A tag with its scan status.
+#[derive(Serialize, ToSchema)]
+pub(super) struct TagView {
+    id: i64,
+    /// The repository's full name.
+    repository: String,
+    name: String,
+    /// The manifest's digest.
+    digest: String,
+    media_type: String,
+    /// The manifest's size in bytes, when known.
+    size: Option<u64>,
+    /// Who pushed it.
+    pushed_by: Option<String>,
+    /// Who pushed it, as Portus' `{id, name}` (`id` null when no such user exists any more).
+    author: Option<Author>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    /// Portus' scan state: 0 not scanned yet (or to be scanned again), 1 being scanned, 2 done.
+    #[schema(minimum = 0, maximum = 2)]
+    scanned: u8,
+    scan: TagScan,
+}
+
+/// Who pushed a tag.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Author {
+    id: Option<i64>,
+    name: String,
+}
+
+/// A tag's scan status and findings by severity.
+#[derive(Serialize, ToSchema)]
+pub(super) struct TagScan {
+    status: ScanStatus,
+    counts: schema::SeverityCounts,
+}
+
+/// A tag with its scan status.
+pub(super) fn tag_view(tag: &TagRecord, security: &TagSecurity, authors: &Authors) -> TagView {
+    TagView {
+        id: tag.id.0,
+        repository: tag.repository.clone(),
+        name: tag.name.clone(),
+        digest: tag.manifest.digest.clone(),
+        media_type: tag.manifest.media_type.clone(),
+        size: tag.manifest.size,
+        pushed_by: tag.pushed_by.clone(),
+        author: tag.pushed_by.as_ref().map(|name| Author {
+            id: authors.0.get(name).map(|id| id.0),
+            name: name.clone(),
+        }),
+        created_at: tag.created_at,
+        updated_at: tag.updated_at,
+        scanned: scanned(security),
+        scan: TagScan {
+            status: security.status.into(),
+            counts: schema::counts(&security.counts),
+        },
+    }
 }
 
 /// A repository's tags and the scan records of their manifests.
@@ -108,7 +150,14 @@ pub(super) fn registry(state: &AppState) -> Result<&dyn portus_core::RegistryCli
     })
 }
 
-/// `GET /api/v1/repositories/{id}/tags`.
+/// Tags of a repository with their scan status.
+#[utoipa::path(
+    get,
+    path = "/api/v1/repositories/{id}/tags",
+    params(("id" = i64, Path, description = "Repository id"), super::Page),
+    security((), ("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<TagView>))
+)]
 pub(super) async fn repository_tags(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -119,7 +168,7 @@ pub(super) async fn repository_tags(
     let store = &state.store;
     let (tags, records) = tags_and_records(store.as_ref(), &repository.name).await?;
     let authors = Authors::load(&state).await?;
-    let views: Vec<Value> = tags
+    let views: Vec<TagView> = tags
         .iter()
         .map(|t| tag_view(t, &security_of(&state, t, &records), &authors))
         .collect();
@@ -127,13 +176,21 @@ pub(super) async fn repository_tags(
         .respond(&format!("/api/v1/repositories/{}/tags", repository.id), views)
 }
 
-/// `GET /api/v1/repositories/{id}/tags/grouped`: the tags grouped by manifest (the tags the
-/// registry deletes together), the most recently pushed group first, as Portus groups them.
+/// Tags of a repository grouped by manifest, the most recently pushed group first.
+///
+/// A group is what the registry deletes together (Portus' grouping).
+#[utoipa::path(
+    get,
+    path = "/api/v1/repositories/{id}/tags/grouped",
+    params(("id" = i64, Path, description = "Repository id")),
+    security((), ("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<Vec<TagView>>))
+)]
 pub(super) async fn grouped_tags(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Vec<Vec<Value>>>, ApiError> {
+) -> Result<Json<Vec<Vec<TagView>>>, ApiError> {
     let (repository, _) = load(&state, &caller, &id).await?;
     let (tags, records) = tags_and_records(state.store.as_ref(), &repository.name).await?;
     let authors = Authors::load(&state).await?;
@@ -159,8 +216,17 @@ pub(super) async fn grouped_tags(
     ))
 }
 
-/// `GET /api/v1/tags`: every tag (administrators, as in Portus; others 403 like the other
-/// administrator-only lists: the route exists for everyone, only its use is refused).
+/// Every tag (administrators).
+///
+/// Others get 403, as from the other administrator-only lists: the route exists for everyone,
+/// only its use is refused.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tags",
+    params(super::Page),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<TagView>), Forbidden)
+)]
 pub(super) async fn all_tags(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -174,7 +240,7 @@ pub(super) async fn all_tags(
     let tags = store.tags(None).await?;
     let records = by_digest(store.scan_records(None).await?);
     let authors = Authors::load(&state).await?;
-    let views: Vec<Value> = tags
+    let views: Vec<TagView> = tags
         .iter()
         .map(|t| tag_view(t, &security_of(&state, t, &records), &authors))
         .collect();
@@ -207,33 +273,60 @@ async fn tag_with_security(
     Ok((tag, security))
 }
 
-/// `GET /api/v1/tags/{id}`.
+/// Show a tag.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tags/{id}",
+    params(("id" = i64, Path, description = "Tag id")),
+    security((), ("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = TagView))
+)]
 pub(super) async fn show_tag(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TagView>, ApiError> {
     let (tag, security) = tag_with_security(&state, &caller, &id).await?;
     let authors = Authors::load(&state).await?;
     Ok(Json(tag_view(&tag, &security, &authors)))
 }
 
 /// Query of `DELETE /api/v1/tags/{id}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DeleteTagQuery {
+    /// Accept losing the other tags on the same manifest (the registry deletes them together).
     #[serde(default)]
     with_siblings: bool,
 }
 
-/// `DELETE /api/v1/tags/{id}`: deletes the tag's manifest in the registry; 409 when other tags
-/// share it, unless `with_siblings=true`.
+/// What a tag deletion took.
+#[derive(Serialize, ToSchema)]
+pub(super) struct DeletedTags {
+    /// Every tag deleted: the one asked for and, with `with_siblings`, those sharing its manifest.
+    deleted: Vec<String>,
+    /// The manifest deleted in the registry.
+    digest: String,
+}
+
+/// Delete a tag's manifest in the registry (who may delete in its namespace).
+///
+/// 409 when other tags share the manifest, unless `with_siblings=true`. Without `registry.url`
+/// this installation cannot delete images: 422.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tags/{id}",
+    params(("id" = i64, Path, description = "Tag id"), DeleteTagQuery),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = DeletedTags), Forbidden, Conflict, Unprocessable)
+)]
 pub(super) async fn delete_tag(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
     Query(query): Query<DeleteTagQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeletedTags>, ApiError> {
     caller.user()?;
     let (tag, namespace) = load_tag(&state, &caller, &id).await?;
     if !caller.may(&namespace, Action::Delete, &state) {
@@ -248,22 +341,107 @@ pub(super) async fn delete_tag(
         caller.actor(),
     )
     .await?;
-    let names: Vec<&str> = deleted.iter().map(|t| t.name.as_str()).collect();
-    Ok(Json(json!({"deleted": names, "digest": tag.manifest.digest})))
+    Ok(Json(DeletedTags {
+        deleted: deleted.into_iter().map(|t| t.name).collect(),
+        digest: tag.manifest.digest,
+    }))
 }
 
-/// `GET /api/v1/tags/{id}/vulnerabilities`: the tag's findings merged across backends, with
-/// each backend's state (pending and failed backends are shown as such, never as clean).
+/// A tag by name, for its findings.
+#[derive(Serialize, ToSchema)]
+pub(super) struct TagRef {
+    id: i64,
+    repository: String,
+    name: String,
+    digest: String,
+}
+
+/// A tag's findings merged across scanners.
+#[derive(Serialize, ToSchema)]
+pub(super) struct SecurityView {
+    status: ScanStatus,
+    /// Most severe first.
+    vulnerabilities: Vec<VulnerabilityView>,
+    counts: schema::SeverityCounts,
+    /// Each scanner's state: `pending`, `scanning`, `done`, or `failed: <why>`.
+    backends: BTreeMap<String, String>,
+}
+
+/// One vulnerability, as one or more scanners found it.
+#[derive(Serialize, ToSchema)]
+pub(super) struct VulnerabilityView {
+    /// `CVE-...`.
+    id: String,
+    /// The highest any scanner gave.
+    severity: Severity,
+    /// Affected packages as `[name, version]` (version null when not reported).
+    #[schema(value_type = Vec<Vec<Option<String>>>)]
+    packages: Vec<(String, Option<String>)>,
+    fixed_in: Vec<String>,
+    links: Vec<String>,
+    description: Option<String>,
+    /// The scanners that reported it.
+    found_by: Vec<String>,
+}
+
+impl From<MergedVulnerability> for VulnerabilityView {
+    fn from(v: MergedVulnerability) -> Self {
+        VulnerabilityView {
+            id: v.id,
+            severity: v.severity.into(),
+            packages: v.packages,
+            fixed_in: v.fixed_in,
+            links: v.links,
+            description: v.description,
+            found_by: v.found_by,
+        }
+    }
+}
+
+/// A tag and its findings.
+#[derive(Serialize, ToSchema)]
+pub(super) struct TagVulnerabilities {
+    tag: TagRef,
+    security: SecurityView,
+}
+
+/// A tag's findings merged across scanners, with each scanner's state.
+///
+/// Pending and failed scanners are shown as such, never as clean.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tags/{id}/vulnerabilities",
+    params(("id" = i64, Path, description = "Tag id")),
+    security((), ("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = TagVulnerabilities))
+)]
 pub(super) async fn tag_vulnerabilities(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TagVulnerabilities>, ApiError> {
     let (tag, security) = tag_with_security(&state, &caller, &id).await?;
-    Ok(Json(json!({
-        "tag": {"id": tag.id, "repository": tag.repository, "name": tag.name, "digest": tag.manifest.digest},
-        "security": security,
-    })))
+    Ok(Json(TagVulnerabilities {
+        tag: TagRef {
+            id: tag.id.0,
+            repository: tag.repository,
+            name: tag.name,
+            digest: tag.manifest.digest,
+        },
+        security: SecurityView {
+            status: security.status.into(),
+            counts: schema::counts(&security.counts),
+            vulnerabilities: security.vulnerabilities.into_iter().map(Into::into).collect(),
+            backends: security.backends,
+        },
+    }))
+}
+
+/// How many scans a rescan request reset.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Rescan {
+    /// (manifest, scanner) scans that will run again at the scan worker's next pass.
+    rescans: usize,
 }
 
 /// `POST /api/v1/vulnerabilities` and `POST /api/v1/vulnerabilities/{id}`: administrators
@@ -272,7 +450,7 @@ pub(super) async fn tag_vulnerabilities(
 async fn rescan(state: &AppState, caller: &ApiCaller, digest: Option<&str>) -> Result<Response, ApiError> {
     let reset = portus_scan::worker::request_rescan(state.store.as_ref(), digest).await?;
     tracing::info!(actor = caller.actor(), digest, reset, "rescan requested");
-    Ok((StatusCode::ACCEPTED, Json(json!({"rescans": reset}))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(Rescan { rescans: reset })).into_response())
 }
 
 fn administrator(caller: &ApiCaller) -> Result<(), ApiError> {
@@ -283,13 +461,26 @@ fn administrator(caller: &ApiCaller) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /api/v1/vulnerabilities`: rescan every tag.
+/// Scan every tag again (administrators); 202, the scan worker does it at its next pass.
+#[utoipa::path(
+    post,
+    path = "/api/v1/vulnerabilities",
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 202, body = Rescan), Forbidden)
+)]
 pub(super) async fn rescan_all(State(state): State<AppState>, caller: ApiCaller) -> Result<Response, ApiError> {
     administrator(&caller)?;
     rescan(&state, &caller, None).await
 }
 
-/// `POST /api/v1/vulnerabilities/{id}`: rescan one tag.
+/// Scan one tag again (administrators): its manifest, with every tag sharing it; 202.
+#[utoipa::path(
+    post,
+    path = "/api/v1/vulnerabilities/{id}",
+    params(("id" = i64, Path, description = "Tag id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 202, body = Rescan), Forbidden)
+)]
 pub(super) async fn rescan_tag(
     State(state): State<AppState>,
     caller: ApiCaller,
