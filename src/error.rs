@@ -28,4 +28,8 @@ pub enum Error {
     /// Registry access or synchronization failure.
     #[error(transparent)]
     Sync(#[from] portus_scan::Error),
+    /// Reading or importing another installation failed.
+    #[cfg(feature = "import")]
+    #[error(transparent)]
+    Import(#[from] portus_import::Error),
 }

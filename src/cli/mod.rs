@@ -6,6 +6,8 @@
 //! `activity`). Every write goes through `portus_core::ops`, recorded as done by `cli`.
 
 mod activity;
+#[cfg(feature = "import")]
+mod import;
 mod namespaces;
 mod progress;
 mod scan;
@@ -25,6 +27,8 @@ use portus_core::model::{Team, User};
 use portus_core::{PolicyStore, RegistryClient};
 
 pub use activity::ActivityArgs;
+#[cfg(feature = "import")]
+pub use import::ImportCommand;
 pub use namespaces::NamespaceCommand;
 pub use scan::ScanArgs;
 pub use sync::SyncArgs;
@@ -81,6 +85,10 @@ pub enum Command {
     Activity(ActivityArgs),
     /// Scan a tag with every configured security backend and print the merged findings.
     Scan(ScanArgs),
+    /// Bring another installation's data into the store.
+    #[cfg(feature = "import")]
+    #[command(subcommand)]
+    Import(ImportCommand),
 }
 
 /// `portus config ...`
@@ -142,6 +150,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Sync(args) => sync::run(&config, &paths, args).await,
         Command::Activity(args) => activity::run(&paths, args).await,
         Command::Scan(args) => scan::run(&config, &paths, args).await,
+        #[cfg(feature = "import")]
+        Command::Import(command) => import::run(&paths, command).await,
     }
 }
 
