@@ -406,7 +406,7 @@ mod tests {
             description: Some("Developers".into()),
         };
         assert_eq!(
-            teams_table(&[devs.clone()]),
+            teams_table(std::slice::from_ref(&devs)),
             "ID  NAME  DESCRIPTION\n3   devs  Developers\n"
         );
         let members = vec![MemberView {

@@ -63,7 +63,8 @@ fn missing_token() -> Error {
 
 /// The server's base URL from `--server`: http or https, without a trailing slash.
 pub(crate) fn base_url(server: &str) -> Result<String, Error> {
-    let url = url::Url::parse(server).map_err(|e| Error::Usage(format!("--server: '{server}' is not a URL ({e})")))?;
+    let url = url::Url::parse(server)
+        .map_err(|e| Error::Usage(format!("--server: '{server}' is not an http:// or https:// URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(Error::Usage(format!(
             "--server: '{server}' is not an http:// or https:// URL"
