@@ -61,14 +61,12 @@ impl<'a> Local<'a> {
     }
 
     async fn find_namespace(&self, name: &str) -> Result<Namespace, Error> {
-        let reference = if name == GLOBAL_NAMESPACE {
-            NamespaceRef::Global
-        } else {
-            NamespaceRef::Named(name)
+        // The global namespace has no name of its own; "" names nothing.
+        let reference = match name {
+            "" => return Err(no_namespace(name)),
+            GLOBAL_NAMESPACE => NamespaceRef::Global,
+            _ => NamespaceRef::Named(name),
         };
-        if name.is_empty() {
-            return Err(no_namespace(name));
-        }
         self.store()
             .namespace(reference)
             .await?

@@ -137,7 +137,7 @@ pub(crate) fn siblings_hint(message: &str) -> Error {
 }
 
 /// The users, teams, members, namespaces, application tokens, repositories and tags one can
-/// list, show, create, change and delete. Lists come in the backend's order (by id).
+/// list, show, create, change and delete. Lists come in the order the store or server gives.
 pub(crate) trait Backend {
     /// Every user.
     async fn users(&self) -> Result<Vec<UserView>, Error>;
