@@ -2,10 +2,11 @@
 //! on the same store as the server.
 //!
 //! This module holds the command line itself and its dispatch; each command group has its own
-//! module (`serve`, `users`, `teams`, `namespaces`, `tokens`, `tags`, `sync`, `scan`,
+//! module (`serve`, `config`, `users`, `teams`, `namespaces`, `tokens`, `tags`, `sync`, `scan`,
 //! `activity`). Every write goes through `portus_core::ops`, recorded as done by `cli`.
 
 mod activity;
+mod config;
 mod namespaces;
 mod progress;
 mod scan;
@@ -25,6 +26,7 @@ use portus_core::model::{Team, User};
 use portus_core::{PolicyStore, RegistryClient};
 
 pub use activity::ActivityArgs;
+pub use config::{ConfigCommand, ImportPortusArgs};
 pub use namespaces::NamespaceCommand;
 pub use scan::ScanArgs;
 pub use sync::SyncArgs;
@@ -57,7 +59,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the token server.
     Serve,
-    /// Print configuration for other components.
+    /// Print configuration for other components, or convert a Portus configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Manage users.
@@ -81,13 +83,6 @@ pub enum Command {
     Activity(ActivityArgs),
     /// Scan a tag with every configured security backend and print the merged findings.
     Scan(ScanArgs),
-}
-
-/// `portus config ...`
-#[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
-    /// Print the `auth` and `notifications` sections to merge into the registry's config.yml.
-    Registry,
 }
 
 /// Runs the program with the process arguments; returns the exit code.
@@ -126,6 +121,10 @@ fn init_logging() {
 
 /// Runs one parsed command.
 pub async fn run(cli: Cli) -> Result<(), Error> {
+    // The converter needs neither this program's configuration nor its data directory.
+    if let Command::Config(ConfigCommand::ImportPortus(args)) = &cli.command {
+        return config::import_portus(args);
+    }
     let config = Config::load(cli.config.as_deref(), std::env::vars())?;
     let paths = DataPaths::resolve(&config, cli.data_dir.as_deref())?;
     match cli.command {
@@ -134,6 +133,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             print!("{}", app::registry_config_yaml(&config, &paths)?);
             Ok(())
         }
+        Command::Config(ConfigCommand::ImportPortus(args)) => config::import_portus(&args),
         Command::User(command) => users::run(&config, &paths, command).await,
         Command::Team(command) => teams::run(&paths, command).await,
         Command::Namespace(command) => namespaces::run(&paths, command).await,

@@ -23,6 +23,7 @@ use url::Url;
 
 use crate::Error;
 
+pub mod portus_import;
 mod security;
 
 pub use security::{
@@ -390,6 +391,10 @@ pub const KEYS: &[&str] = &[
     "security.retry_after_secs",
 ];
 
+/// How to convert a Portus configuration, for the errors that meet one.
+const CONVERT_HINT: &str = "convert a Portus configuration with `portus config import-portus config.yml \
+     [config-local.yml] > portus.toml` (see docs/migrating-from-portus.md)";
+
 /// The environment variable that overrides `key`.
 pub fn env_name(key: &str) -> String {
     format!("PORTUS_{}", key.replace('.', "_").to_ascii_uppercase())
@@ -398,27 +403,49 @@ pub fn env_name(key: &str) -> String {
 impl Config {
     /// Loads the TOML file at `path` (if any), applies overrides from `env` and validates.
     pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, Error> {
-        let mut tree = match path {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let (text, origin) = match path {
+            Some(path) => (
+                std::fs::read_to_string(path).map_err(|source| Error::Io {
                     path: path.into(),
                     source,
-                })?;
-                text.parse::<toml::Table>()
-                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
-            }
-            None => toml::Table::new(),
+                })?,
+                path.display().to_string(),
+            ),
+            None => (String::new(), "configuration".to_owned()),
         };
+        Config::parse(&text, &origin, env)
+    }
+
+    /// Reads TOML `text` (named `origin` in messages), applies overrides from `env` and
+    /// validates. Portus' variables with an exact equivalent
+    /// ([`portus_import::startup_environment`]) apply before this program's own, which win. A
+    /// Portus `config.yml`, or Portus settings in the TOML, are refused with a pointer to the
+    /// converter.
+    pub fn parse(text: &str, origin: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, Error> {
+        let mut tree = match text.parse::<toml::Table>() {
+            Ok(tree) => tree,
+            Err(_) if portus_import::looks_like_portus_yaml(text) => {
+                return Err(Error::Config(format!(
+                    "{origin} is a Portus configuration (YAML); this program reads TOML: {CONVERT_HINT}"
+                )));
+            }
+            Err(e) => return Err(Error::Config(format!("{origin}: {e}"))),
+        };
+        if let Some(key) = portus_import::portus_setting_in(&tree) {
+            return Err(Error::Config(format!(
+                "{origin}: `{key}` is a Portus setting, not one of this program's: {CONVERT_HINT}"
+            )));
+        }
         let env: Vec<(String, String)> = env.into_iter().collect();
+        for (key, value) in portus_import::startup_environment(&env)?.overrides {
+            set_path(&mut tree, &key, value);
+        }
         for key in KEYS {
             let name = env_name(key);
             if let Some((_, raw)) = env.iter().find(|(k, _)| *k == name) {
                 set_path(&mut tree, key, scalar(raw));
             }
         }
-        let origin = path
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "configuration".into());
         let config: Config = toml::Value::Table(tree)
             .try_into()
             .map_err(|e: toml::de::Error| Error::Config(format!("{origin}: {e}")))?;
@@ -509,7 +536,7 @@ fn scalar(raw: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
 }
 
-fn set_path(tree: &mut toml::Table, key: &str, value: toml::Value) {
+pub(crate) fn set_path(tree: &mut toml::Table, key: &str, value: toml::Value) {
     let mut parts: Vec<&str> = key.split('.').collect();
     let last = parts.pop().expect("keys are not empty");
     let mut table = tree;
