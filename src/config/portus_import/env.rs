@@ -216,7 +216,7 @@ pub struct StartupEnv {
 }
 
 /// Reads Portus' variables in `env` the way `portus serve` accepts them: those with an exact
-/// equivalent (see [`EXACT`]) become overrides of that key, unless this program's own variable
+/// equivalent become overrides of that key, unless this program's own variable
 /// for the key is set; the others are named in warnings that point to the converter. Variables
 /// both programs read under the same name (`PORTUS_SECURITY_CLAIR_SERVER`…) are this
 /// program's own and not reported. A bad value of an accepted variable is an error naming it.
