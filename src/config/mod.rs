@@ -130,6 +130,14 @@ pub struct RegistryConfig {
     pub url: Option<Url>,
     /// Subject of the tokens portus mints for its own registry requests.
     pub service_account: String,
+    /// Seconds allowed to connect to the registry (Portus' `registry.timeout.value`).
+    pub connect_timeout_secs: u64,
+    /// Seconds one registry request may take (Portus' `registry.read_timeout.value`); a
+    /// request failing for a temporary reason is tried three times.
+    pub request_timeout_secs: u64,
+    /// Entries asked for per page of the catalog and of tag lists (Portus'
+    /// `registry.catalog_page.value`).
+    pub page_size: usize,
 }
 
 /// Notification and catalog sync settings.
@@ -154,6 +162,9 @@ impl Default for RegistryConfig {
         RegistryConfig {
             url: None,
             service_account: "portus".into(),
+            connect_timeout_secs: 5,
+            request_timeout_secs: 30,
+            page_size: 500,
         }
     }
 }
@@ -281,10 +292,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
             web: WebSettings::default(),
-            registry: RegistryConfig {
-                url: None,
-                service_account: "portus".into(),
-            },
+            registry: RegistryConfig::default(),
             sync: SyncConfig::default(),
             security: SecurityConfig::default(),
             ldap: None,
@@ -370,6 +378,9 @@ pub const KEYS: &[&str] = &[
     "web.oidc.timeout_secs",
     "registry.url",
     "registry.service_account",
+    "registry.connect_timeout_secs",
+    "registry.request_timeout_secs",
+    "registry.page_size",
     "sync.strategy",
     "sync.interval_secs",
     "sync.concurrency",
@@ -493,6 +504,12 @@ impl Config {
         }
         if self.registry.service_account.trim().is_empty() {
             return invalid("registry.service_account must not be empty".into());
+        }
+        if self.registry.connect_timeout_secs == 0 || self.registry.request_timeout_secs == 0 {
+            return invalid("registry.connect_timeout_secs and registry.request_timeout_secs must be positive".into());
+        }
+        if !(1..=10_000).contains(&self.registry.page_size) {
+            return invalid("registry.page_size must be between 1 and 10000".into());
         }
         if !(1..=256).contains(&self.sync.concurrency) {
             return invalid("sync.concurrency must be between 1 and 256".into());
@@ -724,6 +741,7 @@ mod tests {
             registry: RegistryConfig {
                 url: Some("http://r".parse().unwrap()),
                 service_account: "p".into(),
+                ..RegistryConfig::default()
             },
             security: SecurityConfig {
                 clair_v4: ClairV4Settings {

@@ -23,6 +23,8 @@ pub(super) enum Kind {
     SyncStrategy,
     /// `host:port`.
     Listen,
+    /// A whole number, at least 1 (seconds, entries).
+    Positive,
 }
 
 /// A Portus setting with an exact equivalent: its Portus path (or variable, for the ones that
@@ -74,6 +76,17 @@ pub(super) const EXACT: &[Exact] = &[
         "token.lifetime_secs",
         Kind::Minutes,
     ),
+    exact(
+        "registry.timeout.value",
+        "registry.connect_timeout_secs",
+        Kind::Positive,
+    ),
+    exact(
+        "registry.read_timeout.value",
+        "registry.request_timeout_secs",
+        Kind::Positive,
+    ),
+    exact("registry.catalog_page.value", "registry.page_size", Kind::Positive),
     exact("background.sync.strategy", "sync.strategy", Kind::SyncStrategy),
     exact("PORTUS_KEY_PATH", "token.key", Kind::Text),
     exact("PORTUS_PUMA_HOST", "listen", Kind::Listen),
@@ -164,6 +177,13 @@ impl Kind {
                 )),
                 _ => Err(format!(
                     "'{}' is not a number of minutes (at least 1)",
+                    text.unwrap_or_default()
+                )),
+            },
+            Kind::Positive => match super::yaml_u64(value) {
+                Some(n) if (1..=i64::MAX as u64).contains(&n) => Ok(toml::Value::Integer(n as i64)),
+                _ => Err(format!(
+                    "'{}' is not a whole number of at least 1",
                     text.unwrap_or_default()
                 )),
             },

@@ -76,6 +76,15 @@ fn every_default_setting_is_carried_over_or_explained() {
     assert!(config.secure_cookies());
     assert_eq!(config.sync.strategy, SyncStrategy::Initial);
     assert_eq!(config.sync.interval_secs, 600);
+    let registry = &config.registry;
+    assert_eq!(
+        (
+            registry.connect_timeout_secs,
+            registry.request_timeout_secs,
+            registry.page_size
+        ),
+        (2, 120, 100)
+    );
     assert!(config.ldap.is_none() && config.web.oidc.is_none());
     assert_eq!(config.security, crate::config::SecurityConfig::default(), "no scanner");
 }
@@ -241,6 +250,7 @@ fn portus_serve_reads_exact_equivalents_and_warns_about_the_rest() {
         ("PORTUS_REGISTRY_JWT_EXPIRATION_TIME_VALUE", "5"),
         ("PORTUS_KEY_PATH", "/srv/Portus/config/server.key"),
         ("PORTUS_USER_PERMISSION_PUSH_IMAGES_POLICY", "allow-personal"),
+        ("PORTUS_REGISTRY_READ_TIMEOUT_VALUE", "120"),
         ("PORTUS_DELETE_CONTRIBUTORS", "true"),
         ("PORTUS_POLICY_DELETE_CONTRIBUTORS", "false"),
         ("PORTUS_LDAP_HOSTNAME", "ldap.example.org"),
@@ -258,6 +268,7 @@ fn portus_serve_reads_exact_equivalents_and_warns_about_the_rest() {
             ("PORTUS_REGISTRY_JWT_EXPIRATION_TIME_VALUE", NoteLevel::Info),
             ("PORTUS_KEY_PATH", NoteLevel::Info),
             ("PORTUS_USER_PERMISSION_PUSH_IMAGES_POLICY", NoteLevel::Info),
+            ("PORTUS_REGISTRY_READ_TIMEOUT_VALUE", NoteLevel::Info),
             ("PORTUS_DELETE_CONTRIBUTORS", NoteLevel::Warn),
             ("PORTUS_LDAP_HOSTNAME", NoteLevel::Warn),
             ("PORTUS_DB_HOST", NoteLevel::Warn),
@@ -282,6 +293,7 @@ fn portus_serve_reads_exact_equivalents_and_warns_about_the_rest() {
         config.token.key.as_deref().and_then(|p| p.to_str()),
         Some("/srv/Portus/config/server.key")
     );
+    assert_eq!(config.registry.request_timeout_secs, 120);
 
     for (variable, value) in [
         ("PORTUS_DELETE_ENABLED", "maybe"),

@@ -158,15 +158,5 @@ impl Converter<'_> {
             "pagination",
             unsupported("the pages show 50 rows per page; API clients choose per_page with each request"),
         );
-        self.under(
-            "registry.catalog_page",
-            unsupported("the catalog is read 500 entries per page, following the registry's Link headers"),
-        );
-        for path in ["registry.timeout", "registry.read_timeout"] {
-            self.under(
-                path,
-                unsupported("fixed here: 5 s to connect and 30 s per registry request, 3 attempts"),
-            );
-        }
     }
 }

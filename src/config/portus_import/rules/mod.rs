@@ -163,7 +163,7 @@ impl<'a> Converter<'a> {
                 Some(toml::Value::String("update".into())),
                 "update; on-start ran one update-delete at start: run `portus sync --strategy update-delete` once after the switch".to_owned(),
             ),
-            _ => (None, format!("this program's default for {ours}")),
+            _ => (None, "this program's default".to_owned()),
         };
         self.attention.push(format!("{portus}: {reason}; {ours} is {note}"));
         match fallback {
@@ -179,10 +179,12 @@ impl<'a> Converter<'a> {
     fn address(&mut self) {
         let https = self.flag("check_ssl_usage.enabled");
         let scheme = if https { "https" } else { "http" };
+        let mut public_url = false;
         if let Some(fqdn) = self.text("machine_fqdn.value") {
             let public = format!("{scheme}://{fqdn}");
             if url::Url::parse(&public).is_ok() {
                 self.set("public_url", toml::Value::String(public.clone()));
+                public_url = true;
                 self.outcome("machine_fqdn.value", mapped(&["token.issuer", "public_url"]));
                 self.attention.push(format!(
                     "public_url = \"{public}\": the registry's auth.token.realm was {public}/v2/token; serve this program \
@@ -192,10 +194,19 @@ impl<'a> Converter<'a> {
         }
         if https {
             self.set("web.secure_cookies", toml::Value::Boolean(true));
-            self.outcome("check_ssl_usage.enabled", mapped(&["public_url", "web.secure_cookies"]));
-        } else {
-            self.outcome("check_ssl_usage.enabled", mapped(&["public_url"]));
         }
+        let keys: &[&str] = match (public_url, https) {
+            (true, true) => &["public_url", "web.secure_cookies"],
+            (true, false) => &["public_url"],
+            (false, true) => &["web.secure_cookies"],
+            (false, false) => &[],
+        };
+        let outcome = if keys.is_empty() {
+            not_needed("plain HTTP without a machine_fqdn: this program's defaults")
+        } else {
+            mapped(keys)
+        };
+        self.outcome("check_ssl_usage.enabled", outcome);
     }
 
     fn ldap(&mut self) {
