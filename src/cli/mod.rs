@@ -2,7 +2,7 @@
 //! on the same store as the server.
 //!
 //! This module holds the command line itself and its dispatch; each command group has its own
-//! module (`serve`, `users`, `teams`, `namespaces`, `tokens`, `repositories`, `tags`, `sync`,
+//! module (`serve`, `config`, `users`, `teams`, `namespaces`, `tokens`, `repositories`, `tags`, `sync`,
 //! `scan`, `activity`). Every write goes through `portus_core::ops`, recorded as done by `cli`.
 //!
 //! The resource commands (users, teams, members, namespaces, tokens, repositories, tags) are
@@ -12,6 +12,7 @@
 
 mod activity;
 mod backend;
+mod config;
 #[cfg(feature = "import")]
 mod import;
 mod namespaces;
@@ -39,6 +40,7 @@ use portus_core::{PolicyStore, RegistryClient};
 pub use activity::ActivityArgs;
 #[cfg(feature = "import")]
 pub use import::ImportCommand;
+pub use config::{ConfigCommand, ImportPortusArgs};
 pub use namespaces::NamespaceCommand;
 pub use repositories::RepositoryCommand;
 pub use scan::ScanArgs;
@@ -87,7 +89,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the token server.
     Serve,
-    /// Print configuration for other components.
+    /// Print configuration for other components, or convert a Portus configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Manage users.
@@ -118,13 +120,6 @@ pub enum Command {
     #[cfg(feature = "import")]
     #[command(subcommand)]
     Import(ImportCommand),
-}
-
-/// `portus config ...`
-#[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
-    /// Print the `auth` and `notifications` sections to merge into the registry's config.yml.
-    Registry,
 }
 
 /// Runs the program with the process arguments; returns the exit code.
@@ -212,6 +207,10 @@ impl Target {
 
 /// Runs one parsed command.
 pub async fn run(cli: Cli) -> Result<(), Error> {
+    // The converter needs neither this program's configuration nor its data directory.
+    if let Command::Config(ConfigCommand::ImportPortus(args)) = &cli.command {
+        return config::import_portus(args);
+    }
     let target = Target {
         data_dir: cli.data_dir,
         config: cli.config,
@@ -251,6 +250,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let (_, paths) = target.local_only()?;
             import::run(&paths, command).await
         }
+        Command::Config(ConfigCommand::ImportPortus(args)) => config::import_portus(&args),
     }
 }
 

@@ -8,5 +8,6 @@ mod e2e_web;
 mod example;
 mod hardening;
 mod harness;
+mod portus_config;
 mod registry_conformance;
 mod scale_out;
