@@ -38,9 +38,9 @@ use portus_core::traits::Secret;
 use portus_core::{PolicyStore, RegistryClient};
 
 pub use activity::ActivityArgs;
+pub use config::{ConfigCommand, ImportPortusArgs};
 #[cfg(feature = "import")]
 pub use import::ImportCommand;
-pub use config::{ConfigCommand, ImportPortusArgs};
 pub use namespaces::NamespaceCommand;
 pub use repositories::RepositoryCommand;
 pub use scan::ScanArgs;

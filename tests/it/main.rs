@@ -9,5 +9,6 @@ mod example;
 mod hardening;
 mod harness;
 mod portus_config;
+mod portus_import;
 mod registry_conformance;
 mod scale_out;
