@@ -40,7 +40,7 @@ wait_port "$reg_port"
 t=$(now); P sync --dry-run > "$work/plan.txt"; dry=$(elapsed "$t")
 t=$(now); first_out=$(P sync); first=$(elapsed "$t")
 t=$(now); second_out=$(P sync); second=$(elapsed "$t")
-recorded=$(P tag list | wc -l)
+recorded=$(P tag list | tail -n +2 | wc -l)   # without the table header
 requests=$(( 1 + REPOS + REPOS * TAGS ))
 
 # The registry alone: GET of one manifest with a valid token, same concurrency, 5 s.

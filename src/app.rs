@@ -272,7 +272,13 @@ pub fn registry_client(config: &Config, tokens: &Arc<TokenService>) -> Result<Op
                 source: Box::new(e),
             })
     });
-    let client = HttpRegistryClient::new(url, minter, ClientOptions::default())?;
+    let options = ClientOptions {
+        connect_timeout: Duration::from_secs(config.registry.connect_timeout_secs),
+        request_timeout: Duration::from_secs(config.registry.request_timeout_secs),
+        page_size: config.registry.page_size,
+        ..ClientOptions::default()
+    };
+    let client = HttpRegistryClient::new(url, minter, options)?;
     Ok(Some(Arc::new(client)))
 }
 

@@ -19,6 +19,28 @@ pub enum Error {
     /// A command was used wrongly; the message says how to use it.
     #[error("{0}")]
     Usage(String),
+    /// What was asked is not supported by this server (`--server`) or this store; nothing was
+    /// changed.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The portus server (`--server`) refused a request or answered with an error; `message`
+    /// is the server's.
+    #[error("the server answered {status}: {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// What the server said.
+        message: String,
+    },
+    /// The portus server (`--server`) could not be reached.
+    #[error("cannot reach the server at {url}")]
+    Remote {
+        /// The server's base URL.
+        url: String,
+        /// The underlying failure.
+        #[source]
+        source: reqwest::Error,
+    },
     /// Token or authentication layer failure.
     #[error(transparent)]
     Auth(#[from] portus_auth::Error),
@@ -28,4 +50,8 @@ pub enum Error {
     /// Registry access or synchronization failure.
     #[error(transparent)]
     Sync(#[from] portus_scan::Error),
+    /// Reading or importing another installation failed.
+    #[cfg(feature = "import")]
+    #[error(transparent)]
+    Import(#[from] portus_import::Error),
 }

@@ -5,13 +5,17 @@
 //! unchanged. Application and refresh tokens are 256-bit random secrets; they are stored as
 //! SHA-256 digests, which is safe for secrets of that entropy and lets the store find a token
 //! by its digest in one indexed lookup.
+//!
+//! Application tokens imported from Portus are stored by Portus' bcrypt hash and have no
+//! prefix: they are verified one by one against the user's imported hashes (as Portus did) and,
+//! on the first match, re-stored as a digest, so from then on they cost one lookup too.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use data_encoding::{BASE64URL_NOPAD, HEXLOWER};
-use portus_core::model::PasswordHash;
+use portus_core::model::{AppTokenId, PasswordHash, User};
 use portus_core::prelude::*;
 use portus_core::traits::{AuthMethod, AuthOutcome, Authenticator, Identity, Secret};
 use portus_core::{Error as CoreError, PolicyStore};
@@ -86,6 +90,28 @@ pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
     a.as_ref().iter().zip(b.as_ref()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Verifies `secret` against `user`'s application tokens stored with another installation's
+/// hash (Portus' bcrypt). A match is re-stored as this project's digest, so the next use is one
+/// indexed lookup; returns the token's id.
+pub async fn verify_legacy_app_token(
+    store: &dyn AccountStore,
+    user: &User,
+    secret: &Secret,
+) -> std::result::Result<Option<AppTokenId>, CoreError> {
+    for (token, hash) in store.legacy_app_tokens(user.id).await? {
+        if verify_password(secret, &PasswordHash(hash)).await {
+            match store.set_app_token_hash(token.id, &secret_digest(secret)).await {
+                // Another request re-stored it first, or the same secret is stored twice
+                // (then the other copy answers by digest): either way the secret is valid.
+                Ok(()) | Err(CoreError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+            return Ok(Some(token.id));
+        }
+    }
+    Ok(None)
+}
+
 /// Authenticates users of the policy store by application token or local password.
 ///
 /// An unknown user, a user without a local password and a wrong password all cost one bcrypt
@@ -117,9 +143,8 @@ impl Authenticator for LocalAuthenticator {
     }
 
     async fn authenticate(&self, username: &str, secret: &Secret) -> Result<AuthOutcome, CoreError> {
-        if secret.expose().starts_with(APP_TOKEN_PREFIX)
-            && let Some(token) = self.store.app_token_by_hash(&secret_digest(secret)).await?
-        {
+        // Any secret may be a token: imported Portus tokens have no prefix.
+        if let Some(token) = self.store.app_token_by_hash(&secret_digest(secret)).await? {
             let owner = self.store.user_by_id(token.user_id).await?;
             if owner.is_some_and(|u| u.username == username) {
                 return Ok(AuthOutcome::Authenticated(Identity {
@@ -129,8 +154,19 @@ impl Authenticator for LocalAuthenticator {
             }
         }
         let user = self.store.user_by_name(username).await?;
+        let app_token = |id| {
+            Ok(AuthOutcome::Authenticated(Identity {
+                username: username.to_owned(),
+                method: AuthMethod::AppToken(id),
+            }))
+        };
         let Some(hash) = user.as_ref().and_then(|u| u.password_hash.as_ref()) else {
             verify_password(secret, &self.dummy_hash).await;
+            if let Some(user) = &user
+                && let Some(id) = verify_legacy_app_token(&*self.store, user, secret).await?
+            {
+                return app_token(id);
+            }
             // Users without a local password (created by an external authenticator such as
             // LDAP) are not ours to judge: the next authenticator in the chain decides.
             return Ok(AuthOutcome::UnknownUser);
@@ -140,6 +176,10 @@ impl Authenticator for LocalAuthenticator {
                 username: username.to_owned(),
                 method: AuthMethod::Password,
             }))
+        } else if let Some(user) = &user
+            && let Some(id) = verify_legacy_app_token(&*self.store, user, secret).await?
+        {
+            app_token(id)
         } else {
             Ok(AuthOutcome::InvalidCredentials)
         }
@@ -302,6 +342,83 @@ mod tests {
         assert_eq!(
             auth.authenticate("alice", &secret.plain).await.unwrap(),
             AuthOutcome::InvalidCredentials
+        );
+    }
+
+    /// A Portus application token: 20 URL-safe characters, stored as a bcrypt hash made with a
+    /// salt of its own (`token_hash`), exactly as Portus' `ApplicationToken` does.
+    async fn portus_token(store: &InMemoryStore, owner: &str, plain: &str) -> AppTokenId {
+        let mut batch = portus_core::model::ImportBatch::new("portus");
+        let hash = bcrypt::hash_with_salt(plain, 10, *b"fedcba9876543210")
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoA);
+        batch.app_tokens.push(portus_core::model::ImportedAppToken {
+            username: owner.into(),
+            label: "portus-ci".into(),
+            secret_hash: hash,
+        });
+        store.import_batch(&batch).await.unwrap();
+        let owner = store.user_by_name(owner).await.unwrap().unwrap();
+        store.legacy_app_tokens(owner.id).await.unwrap()[0].0.id
+    }
+
+    #[tokio::test]
+    async fn portus_application_tokens_verify_and_are_restored_as_digests() {
+        let (store, auth) = setup().await;
+        let id = portus_token(&store, "alice", "xK3_q9ZpL0aB7cD2eF4g").await;
+        let plain = Secret::new("xK3_q9ZpL0aB7cD2eF4g");
+        assert_eq!(
+            auth.authenticate("ldap-only", &plain).await.unwrap(),
+            AuthOutcome::UnknownUser,
+            "alice's token is no credential of another user"
+        );
+        assert_eq!(
+            auth.authenticate("alice", &Secret::new("xK3_q9ZpL0aB7cD2eF4h"))
+                .await
+                .unwrap(),
+            AuthOutcome::InvalidCredentials
+        );
+        let alice = store.user_by_name("alice").await.unwrap().unwrap();
+        assert_eq!(
+            store.legacy_app_tokens(alice.id).await.unwrap().len(),
+            1,
+            "not re-stored on failure"
+        );
+        let expected = AuthOutcome::Authenticated(Identity {
+            username: "alice".into(),
+            method: AuthMethod::AppToken(id),
+        });
+        assert_eq!(auth.authenticate("alice", &plain).await.unwrap(), expected);
+        assert!(store.legacy_app_tokens(alice.id).await.unwrap().is_empty());
+        assert_eq!(
+            store
+                .app_token_by_hash(&secret_digest(&plain))
+                .await
+                .unwrap()
+                .map(|t| t.id),
+            Some(id),
+            "re-stored as a digest on first use"
+        );
+        assert_eq!(auth.authenticate("alice", &plain).await.unwrap(), expected);
+    }
+
+    #[tokio::test]
+    async fn portus_application_tokens_of_users_without_a_password() {
+        let (store, auth) = setup().await;
+        let id = portus_token(&store, "ldap-only", "AbCdEfGhIjKlMnOpQrSt").await;
+        assert_eq!(
+            auth.authenticate("ldap-only", &Secret::new("AbCdEfGhIjKlMnOpQrSt"))
+                .await
+                .unwrap(),
+            AuthOutcome::Authenticated(Identity {
+                username: "ldap-only".into(),
+                method: AuthMethod::AppToken(id),
+            })
+        );
+        assert_eq!(
+            auth.authenticate("ldap-only", &Secret::new("wrong")).await.unwrap(),
+            AuthOutcome::UnknownUser,
+            "LDAP still decides for other secrets"
         );
     }
 }

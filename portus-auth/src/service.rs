@@ -335,6 +335,32 @@ impl TokenService {
         Ok(user)
     }
 
+    /// The usable user `username` whose application token `secret` is (Portus' `Portus-Auth:
+    /// <user>:<token>`): found by digest, or among the user's imported Portus token hashes.
+    /// Anything else gives [`Error::InvalidCredentials`].
+    pub async fn authenticate_user_app_token(&self, username: &str, secret: &Secret) -> Result<User> {
+        if let Some(token) = self.store.app_token_by_hash(&secret_digest(secret)).await? {
+            let user = self
+                .store
+                .user_by_id(token.user_id)
+                .await?
+                .filter(|u| u.username == username)
+                .ok_or(Error::InvalidCredentials)?;
+            usable(&user, portus_core::model::now(), "application token")?;
+            return Ok(user);
+        }
+        let user = self
+            .store
+            .user_by_name(username)
+            .await?
+            .ok_or(Error::InvalidCredentials)?;
+        crate::password::verify_legacy_app_token(&*self.store, &user, secret)
+            .await?
+            .ok_or(Error::InvalidCredentials)?;
+        usable(&user, portus_core::model::now(), "application token")?;
+        Ok(user)
+    }
+
     /// The account lockout settings.
     pub fn lockout(&self) -> LockoutPolicy {
         self.config.lockout

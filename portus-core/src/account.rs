@@ -15,7 +15,7 @@
 //! # let mut user = portus_core::model::User {
 //! #     id: portus_core::model::UserId(1), username: "alice".into(), email: None, admin: false,
 //! #     enabled: true, password_hash: None, personal_namespace: None, failed_logins: 0,
-//! #     locked_until: None, created_at: Utc::now(),
+//! #     locked_until: None, display_name: None, bot: false, created_at: Utc::now(),
 //! # };
 //! let now = Utc::now();
 //! assert_eq!(check_usable(&user, now), Ok(()));
@@ -80,6 +80,8 @@ mod tests {
             personal_namespace: None,
             failed_logins: 0,
             locked_until,
+            display_name: None,
+            bot: false,
             created_at: Utc::now(),
         }
     }

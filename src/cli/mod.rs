@@ -2,19 +2,31 @@
 //! on the same store as the server.
 //!
 //! This module holds the command line itself and its dispatch; each command group has its own
-//! module (`serve`, `users`, `teams`, `namespaces`, `tokens`, `tags`, `sync`, `scan`,
-//! `activity`). Every write goes through `portus_core::ops`, recorded as done by `cli`.
+//! module (`serve`, `config`, `users`, `teams`, `namespaces`, `tokens`, `repositories`, `tags`, `sync`,
+//! `scan`, `activity`). Every write goes through `portus_core::ops`, recorded as done by `cli`.
+//!
+//! The resource commands (users, teams, members, namespaces, tokens, repositories, tags) are
+//! written once against `backend::Backend`: without `--server` they act on the local store,
+//! with `--server URL` on a running server through its REST API. `views` holds what they print
+//! (`--json`, or an aligned table from `table`).
 
 mod activity;
+mod backend;
+mod config;
+#[cfg(feature = "import")]
+mod import;
 mod namespaces;
 mod progress;
+mod repositories;
 mod scan;
 mod serve;
 mod sync;
+mod table;
 mod tags;
 mod teams;
 mod tokens;
 mod users;
+mod views;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,16 +34,21 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use portus_core::model::{Team, User};
+use portus_core::traits::Secret;
 use portus_core::{PolicyStore, RegistryClient};
 
 pub use activity::ActivityArgs;
+pub use config::{ConfigCommand, ImportPortusArgs};
+#[cfg(feature = "import")]
+pub use import::ImportCommand;
 pub use namespaces::NamespaceCommand;
+pub use repositories::RepositoryCommand;
 pub use scan::ScanArgs;
 pub use sync::SyncArgs;
 pub use tags::TagCommand;
-pub use teams::TeamCommand;
+pub use teams::{MemberCommand, TeamCommand};
 pub use tokens::TokenCommand;
-pub use users::{CreateUser, UserCommand};
+pub use users::{CreateUser, UpdateUser, UserCommand};
 
 use crate::Error;
 use crate::app::{self, DataPaths};
@@ -47,6 +64,21 @@ pub struct Cli {
     /// TOML configuration file.
     #[arg(long, global = true, env = "PORTUS_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Act on the portus server at URL through its REST API instead of on the local store
+    /// (user, team, namespace, token, repository and tag commands).
+    #[arg(long, global = true, value_name = "URL")]
+    pub server: Option<String>,
+    /// Application token for --server: TOKEN is sent as `Authorization: Bearer TOKEN`,
+    /// USER:TOKEN as Portus' `Portus-Auth: USER:TOKEN`.
+    #[arg(
+        long,
+        global = true,
+        env = "PORTUS_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        value_parser = parse_secret
+    )]
+    pub token: Option<Secret>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -57,7 +89,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the token server.
     Serve,
-    /// Print configuration for other components.
+    /// Print configuration for other components, or convert a Portus configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Manage users.
@@ -72,7 +104,10 @@ pub enum Command {
     /// Manage application tokens.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// List or delete tags.
+    /// List, show, describe or delete repositories.
+    #[command(subcommand, alias = "repo")]
+    Repository(RepositoryCommand),
+    /// List, show or delete tags.
     #[command(subcommand)]
     Tag(TagCommand),
     /// Reconcile the store with the registry's catalog.
@@ -81,13 +116,10 @@ pub enum Command {
     Activity(ActivityArgs),
     /// Scan a tag with every configured security backend and print the merged findings.
     Scan(ScanArgs),
-}
-
-/// `portus config ...`
-#[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
-    /// Print the `auth` and `notifications` sections to merge into the registry's config.yml.
-    Registry,
+    /// Bring another installation's data into the store.
+    #[cfg(feature = "import")]
+    #[command(subcommand)]
+    Import(ImportCommand),
 }
 
 /// Runs the program with the process arguments; returns the exit code.
@@ -124,24 +156,101 @@ fn init_logging() {
         .try_init();
 }
 
+fn parse_secret(value: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::new(value))
+}
+
+/// Runs `$body` with `$backend` bound to the REST API of `--server`, or else to the local
+/// store of the configuration: each resource command is written once.
+macro_rules! on_backend {
+    ($target:ident, |$backend:ident| $body:expr) => {
+        match &$target.server {
+            Some(server) => {
+                let $backend = &backend::Rest::new(server, $target.token.as_ref())?;
+                $body.await
+            }
+            None => {
+                let (config, paths) = $target.local()?;
+                let $backend = &backend::Local::open(&config, &paths).await?;
+                $body.await
+            }
+        }
+    };
+}
+
+/// Where a command acts: the global options besides the command itself.
+struct Target {
+    data_dir: Option<PathBuf>,
+    config: Option<PathBuf>,
+    server: Option<String>,
+    token: Option<Secret>,
+}
+
+impl Target {
+    /// The configuration and data paths, for commands acting on this machine's store.
+    fn local(&self) -> Result<(Config, DataPaths), Error> {
+        let config = Config::load(self.config.as_deref(), std::env::vars())?;
+        let paths = DataPaths::resolve(&config, self.data_dir.as_deref())?;
+        Ok((config, paths))
+    }
+
+    /// [`Target::local`] for the commands that only work on this machine.
+    fn local_only(&self) -> Result<(Config, DataPaths), Error> {
+        if self.server.is_some() {
+            return Err(Error::Usage(
+                "--server applies to the user, team, namespace, token, repository and tag commands".into(),
+            ));
+        }
+        self.local()
+    }
+}
+
 /// Runs one parsed command.
 pub async fn run(cli: Cli) -> Result<(), Error> {
-    let config = Config::load(cli.config.as_deref(), std::env::vars())?;
-    let paths = DataPaths::resolve(&config, cli.data_dir.as_deref())?;
+    // The converter needs neither this program's configuration nor its data directory.
+    if let Command::Config(ConfigCommand::ImportPortus(args)) = &cli.command {
+        return config::import_portus(args);
+    }
+    let target = Target {
+        data_dir: cli.data_dir,
+        config: cli.config,
+        server: cli.server,
+        token: cli.token,
+    };
     match cli.command {
-        Command::Serve => serve::run(&config, &paths).await,
+        Command::User(command) => on_backend!(target, |b| users::run(b, command)),
+        Command::Team(command) => on_backend!(target, |b| teams::run(b, command)),
+        Command::Namespace(command) => on_backend!(target, |b| namespaces::run(b, command)),
+        Command::Token(command) => on_backend!(target, |b| tokens::run(b, command)),
+        Command::Repository(command) => on_backend!(target, |b| repositories::run(b, command)),
+        Command::Tag(command) => on_backend!(target, |b| tags::run(b, command)),
+        Command::Serve => {
+            let (config, paths) = target.local_only()?;
+            serve::run(&config, &paths).await
+        }
         Command::Config(ConfigCommand::Registry) => {
+            let (config, paths) = target.local_only()?;
             print!("{}", app::registry_config_yaml(&config, &paths)?);
             Ok(())
         }
-        Command::User(command) => users::run(&config, &paths, command).await,
-        Command::Team(command) => teams::run(&paths, command).await,
-        Command::Namespace(command) => namespaces::run(&paths, command).await,
-        Command::Token(command) => tokens::run(&paths, command).await,
-        Command::Tag(command) => tags::run(&config, &paths, command).await,
-        Command::Sync(args) => sync::run(&config, &paths, args).await,
-        Command::Activity(args) => activity::run(&paths, args).await,
-        Command::Scan(args) => scan::run(&config, &paths, args).await,
+        Command::Sync(args) => {
+            let (config, paths) = target.local_only()?;
+            sync::run(&config, &paths, args).await
+        }
+        Command::Activity(args) => {
+            let (_, paths) = target.local_only()?;
+            activity::run(&paths, args).await
+        }
+        Command::Scan(args) => {
+            let (config, paths) = target.local_only()?;
+            scan::run(&config, &paths, args).await
+        }
+        #[cfg(feature = "import")]
+        Command::Import(command) => {
+            let (_, paths) = target.local_only()?;
+            import::run(&paths, command).await
+        }
+        Command::Config(ConfigCommand::ImportPortus(args)) => config::import_portus(&args),
     }
 }
 

@@ -1,16 +1,29 @@
-//! `portus namespace ...`: create namespaces owned by teams.
+//! `portus namespace ...`: list, show, create, change and delete namespaces.
 
 use clap::Subcommand;
-use portus_core::model::{NewNamespace, Visibility};
-use portus_core::ops;
+use portus_core::model::Visibility;
 
-use super::{CLI_ACTOR, find_visible_team};
+use super::backend::{Backend, NamespaceChanges, NewNamespaceInput};
+use super::views::{json, namespace_details, namespaces_table};
 use crate::Error;
-use crate::app::{self, DataPaths};
 
 /// `portus namespace ...`
 #[derive(Debug, Subcommand)]
 pub enum NamespaceCommand {
+    /// List namespaces (the global one is `(global)`).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one namespace.
+    Show {
+        /// Namespace name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a namespace owned by a team.
     Create {
         /// Namespace name (first path component of repository names).
@@ -25,24 +38,93 @@ pub enum NamespaceCommand {
         #[arg(long)]
         description: Option<String>,
     },
+    /// Change a namespace's description, owning team or visibility.
+    Update {
+        /// Namespace name.
+        name: String,
+        /// New description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Hand the namespace to this team.
+        #[arg(long)]
+        team: Option<String>,
+        /// private, protected or public.
+        #[arg(long)]
+        visibility: Option<Visibility>,
+    },
+    /// Delete a namespace.
+    Delete {
+        /// Namespace name.
+        name: String,
+    },
 }
 
-pub(super) async fn run(paths: &DataPaths, command: NamespaceCommand) -> Result<(), Error> {
-    let NamespaceCommand::Create {
-        name,
-        team,
-        visibility,
-        description,
-    } = command;
-    let store = app::open_store(paths).await?;
-    let team = find_visible_team(store.as_ref(), &team).await?;
-    let new = NewNamespace {
-        name: name.clone(),
-        team_id: team.id,
-        visibility,
-        description,
-    };
-    ops::namespaces::create(store.as_ref(), Some(CLI_ACTOR), new, &team).await?;
-    println!("Created {visibility} namespace '{name}' owned by team '{}'.", team.name);
+pub(super) async fn run<B: Backend>(backend: &B, command: NamespaceCommand) -> Result<(), Error> {
+    match command {
+        NamespaceCommand::List { json: as_json } => {
+            let namespaces = backend.namespaces().await?;
+            print!(
+                "{}",
+                if as_json {
+                    json(&namespaces) + "\n"
+                } else {
+                    namespaces_table(&namespaces)
+                }
+            );
+        }
+        NamespaceCommand::Show { name, json: as_json } => {
+            let namespace = backend.namespace(&name).await?;
+            print!(
+                "{}",
+                if as_json {
+                    json(&namespace) + "\n"
+                } else {
+                    namespace_details(&namespace)
+                }
+            );
+        }
+        NamespaceCommand::Create {
+            name,
+            team,
+            visibility,
+            description,
+        } => {
+            let new = NewNamespaceInput {
+                name: name.clone(),
+                team: team.clone(),
+                visibility,
+                description,
+            };
+            backend.create_namespace(new).await?;
+            println!("Created {visibility} namespace '{name}' owned by team '{team}'.");
+        }
+        NamespaceCommand::Update {
+            name,
+            description,
+            team,
+            visibility,
+        } => {
+            if description.is_none() && team.is_none() && visibility.is_none() {
+                return Err(Error::Usage(
+                    "nothing to change: give --description, --team or --visibility".into(),
+                ));
+            }
+            let changes = NamespaceChanges {
+                description,
+                team,
+                visibility,
+            };
+            let namespace = backend.update_namespace(&name, changes).await?;
+            println!(
+                "Updated namespace '{name}': {}, team {}.",
+                namespace.visibility,
+                namespace.team.as_deref().unwrap_or("-")
+            );
+        }
+        NamespaceCommand::Delete { name } => {
+            backend.delete_namespace(&name).await?;
+            println!("Deleted namespace '{name}'.");
+        }
+    }
     Ok(())
 }

@@ -11,8 +11,10 @@ use tokio::net::TcpListener;
 use crate::Error;
 use crate::app::{self, DataPaths};
 use crate::config::Config;
+use crate::config::portus_import::NoteLevel;
 
 pub(super) async fn run(config: &Config, paths: &DataPaths) -> Result<(), Error> {
+    log_portus_environment()?;
     let app = app::build(config, paths).await?;
     // Events left pending by a previous run are applied first thing.
     let _events = app.pipeline.spawn(std::time::Duration::from_secs(5));
@@ -45,6 +47,19 @@ pub(super) async fn run(config: &Config, paths: &DataPaths) -> Result<(), Error>
             path: PathBuf::from(config.listen.to_string()),
             source,
         })
+}
+
+/// Says what became of each Portus variable in the environment: read as its equivalent (info)
+/// or not read (warning); the configuration loader has already applied the former.
+fn log_portus_environment() -> Result<(), Error> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    for note in crate::config::portus_import::startup_environment(&env)?.notes {
+        match note.level {
+            NoteLevel::Info => tracing::info!(variable = %note.variable, "{}", note.message),
+            NoteLevel::Warn => tracing::warn!(variable = %note.variable, "{}", note.message),
+        }
+    }
+    Ok(())
 }
 
 fn spawn_periodic_sync(

@@ -1,12 +1,11 @@
-//! `portus tag ...`: list recorded tags, delete a tag in the registry and the store.
+//! `portus tag ...`: list and show recorded tags, delete a tag in the registry and the store.
 
 use clap::Subcommand;
-use portus_core::prelude::*;
 
-use super::{CLI_ACTOR, registry_of, split_reference};
+use super::backend::Backend;
+use super::split_reference;
+use super::views::{json, tag_details, tags_table};
 use crate::Error;
-use crate::app::{self, DataPaths};
-use crate::config::Config;
 
 /// `portus tag ...`
 #[derive(Debug, Subcommand)]
@@ -15,6 +14,14 @@ pub enum TagCommand {
     List {
         /// Only this repository.
         repository: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one tag.
+    Show {
+        /// `REPOSITORY:TAG`.
+        reference: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -30,56 +37,35 @@ pub enum TagCommand {
     },
 }
 
-pub(super) async fn run(config: &Config, paths: &DataPaths, command: TagCommand) -> Result<(), Error> {
+pub(super) async fn run<B: Backend>(backend: &B, command: TagCommand) -> Result<(), Error> {
     match command {
-        TagCommand::List { repository, json } => {
-            let store = app::open_store(paths).await?;
-            let tags = store.tags(repository.as_deref()).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&tags).expect("tags serialize"));
-            } else {
-                for t in tags {
-                    println!(
-                        "{}:{}  {}  {}",
-                        t.repository, t.name, t.manifest.digest, t.manifest.media_type
-                    );
-                }
-            }
-            Ok(())
+        TagCommand::List {
+            repository,
+            json: as_json,
+        } => {
+            let tags = backend.tags(repository.as_deref()).await?;
+            print!("{}", if as_json { json(&tags) + "\n" } else { tags_table(&tags) });
+        }
+        TagCommand::Show {
+            reference,
+            json: as_json,
+        } => {
+            let (repository, tag) = split_reference(&reference)?;
+            let tag = backend.tag(repository, tag).await?;
+            print!("{}", if as_json { json(&tag) + "\n" } else { tag_details(&tag) });
         }
         TagCommand::Delete {
             reference,
             with_siblings,
         } => {
             let (repository, tag) = split_reference(&reference)?;
-            if !config.policy.delete_enabled {
-                return Err(Error::Usage(
-                    "deletion is disabled (policy.delete_enabled = false)".into(),
-                ));
-            }
-            let app = app::build(config, paths).await?;
-            let registry = registry_of(&app)?;
-            let store = app.store.as_ref();
-            let deleted = portus_core::ops::images::delete_tag(
-                store,
-                registry.as_ref(),
-                repository,
-                tag,
-                with_siblings,
-                Some(CLI_ACTOR),
-            )
-            .await
-            .map_err(|e| match e.kind() {
-                portus_core::ErrorKind::NotFound => Error::Usage(format!("no tag {reference}")),
-                portus_core::ErrorKind::Conflict => {
-                    Error::Usage(format!("{e}. Re-run with --with-siblings to delete them all"))
-                }
-                _ => Error::Core(e),
-            })?;
-            let names: Vec<&str> = deleted.iter().map(|t| t.name.as_str()).collect();
-            let digest = deleted.first().map(|t| t.manifest.digest.as_str()).unwrap_or_default();
-            println!("Deleted {repository}@{digest} (tags: {}).", names.join(", "));
-            Ok(())
+            let deleted = backend.delete_tag(repository, tag, with_siblings).await?;
+            println!(
+                "Deleted {repository}@{} (tags: {}).",
+                deleted.digest,
+                deleted.tags.join(", ")
+            );
         }
     }
+    Ok(())
 }

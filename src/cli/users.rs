@@ -1,25 +1,36 @@
-//! `portus user ...`: create, disable and enable users.
+//! `portus user ...`: list, show, create, change, disable, enable and delete users.
 
 use std::io::Read;
 use std::path::Path;
 
 use clap::{Args, Subcommand};
-use portus_auth::password::hash_password;
-use portus_core::model::{NamespaceRef, NewUser};
-use portus_core::ops;
-use portus_core::prelude::*;
 use portus_core::traits::Secret;
 
-use super::{CLI_ACTOR, find_user};
+use super::backend::{Backend, NewUserInput, UserChanges};
+use super::views::{json, user_details, users_table};
 use crate::Error;
-use crate::app::{self, DataPaths};
-use crate::config::Config;
 
 /// `portus user ...`
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
+    /// List users.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one user.
+    Show {
+        /// User name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a user (with a private personal namespace).
     Create(CreateUser),
+    /// Change a user's e-mail, password, administrator rights or state.
+    Update(UpdateUser),
     /// Disable a user: every login and token request is refused at once.
     Disable {
         /// User name.
@@ -27,6 +38,11 @@ pub enum UserCommand {
     },
     /// Re-enable a disabled user.
     Enable {
+        /// User name.
+        name: String,
+    },
+    /// Delete a user with their memberships and tokens (their personal namespace stays).
+    Delete {
         /// User name.
         name: String,
     },
@@ -49,6 +65,31 @@ pub struct CreateUser {
     pub password_stdin: bool,
 }
 
+/// Arguments of `portus user update`; what is not given stays as it is.
+#[derive(Debug, Args)]
+pub struct UpdateUser {
+    /// User name.
+    pub name: String,
+    /// New e-mail address.
+    #[arg(long, conflicts_with = "no_email")]
+    pub email: Option<String>,
+    /// Remove the e-mail address.
+    #[arg(long)]
+    pub no_email: bool,
+    /// Read a new password from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Grant (true) or revoke (false) administrator rights.
+    #[arg(long, value_name = "true|false")]
+    pub admin: Option<bool>,
+    /// Enable (true) or disable (false) the user.
+    #[arg(long, value_name = "true|false")]
+    pub enabled: Option<bool>,
+    /// Unlock an account locked by failed logins.
+    #[arg(long)]
+    pub unlock: bool,
+}
+
 fn read_password_from_stdin() -> Result<Secret, Error> {
     let mut input = String::new();
     std::io::stdin()
@@ -67,30 +108,47 @@ fn read_password_from_stdin() -> Result<Secret, Error> {
     Ok(Secret::new(password))
 }
 
-pub(super) async fn run(config: &Config, paths: &DataPaths, command: UserCommand) -> Result<(), Error> {
+fn require_name(name: &str) -> Result<(), Error> {
+    if name.is_empty() {
+        return Err(Error::Usage("user name must not be empty".into()));
+    }
+    Ok(())
+}
+
+pub(super) async fn run<B: Backend>(backend: &B, command: UserCommand) -> Result<(), Error> {
     match command {
+        UserCommand::List { json: as_json } => {
+            let users = backend.users().await?;
+            print!(
+                "{}",
+                if as_json {
+                    json(&users) + "\n"
+                } else {
+                    users_table(&users)
+                }
+            );
+        }
+        UserCommand::Show { name, json: as_json } => {
+            let user = backend.user(&name).await?;
+            print!(
+                "{}",
+                if as_json {
+                    json(&user) + "\n"
+                } else {
+                    user_details(&user)
+                }
+            );
+        }
         UserCommand::Create(args) => {
-            // Read and hash before touching the store, so bad input changes nothing.
-            let password_hash = if args.password_stdin {
-                Some(hash_password(&read_password_from_stdin()?, config.auth.bcrypt_cost).await?)
-            } else {
-                None
-            };
-            let store = app::open_store(paths).await?;
-            let new = NewUser {
-                username: args.name.clone(),
+            // Read before anything changes, so bad input changes nothing.
+            let password = args.password_stdin.then(read_password_from_stdin).transpose()?;
+            let new = NewUserInput {
+                name: args.name,
                 email: args.email,
                 admin: args.admin,
-                password_hash,
+                password,
             };
-            let user = ops::users::create(store.as_ref(), Some(CLI_ACTOR), new).await?;
-            let namespace = match user.personal_namespace {
-                Some(_) => store
-                    .namespace_access(NamespaceRef::Named(&args.name), Some(user.id))
-                    .await?
-                    .map(|a| a.namespace.name),
-                None => None,
-            };
+            let (user, namespace) = backend.create_user(new).await?;
             println!(
                 "Created {}user '{}'{}.",
                 if user.admin { "administrator " } else { "" },
@@ -102,24 +160,52 @@ pub(super) async fn run(config: &Config, paths: &DataPaths, command: UserCommand
             if !args.password_stdin {
                 println!("No password was set: the user can log in with application tokens only.");
             }
-            Ok(())
         }
-        UserCommand::Disable { name } | UserCommand::Enable { name } if name.is_empty() => {
-            Err(Error::Usage("user name must not be empty".into()))
+        UserCommand::Update(args) => {
+            require_name(&args.name)?;
+            let changes = UserChanges {
+                email: match (args.email, args.no_email) {
+                    (Some(email), _) => Some(Some(email)),
+                    (None, true) => Some(None),
+                    (None, false) => None,
+                },
+                password: args.password_stdin.then(read_password_from_stdin).transpose()?,
+                admin: args.admin,
+                enabled: args.enabled,
+                unlock: args.unlock,
+            };
+            if changes.is_empty() {
+                return Err(Error::Usage(
+                    "nothing to change: give --email, --no-email, --password-stdin, --admin, --enabled or --unlock"
+                        .into(),
+                ));
+            }
+            backend.update_user(&args.name, changes).await?;
+            println!("Updated user '{}'.", args.name);
         }
         UserCommand::Disable { name } => {
-            let store = app::open_store(paths).await?;
-            let user = find_user(store.as_ref(), &name).await?;
-            ops::users::set_enabled(store.as_ref(), Some(CLI_ACTOR), &user, false).await?;
+            require_name(&name)?;
+            let changes = UserChanges {
+                enabled: Some(false),
+                ..UserChanges::default()
+            };
+            backend.update_user(&name, changes).await?;
             println!("Disabled user '{name}'.");
-            Ok(())
         }
         UserCommand::Enable { name } => {
-            let store = app::open_store(paths).await?;
-            let user = find_user(store.as_ref(), &name).await?;
-            ops::users::set_enabled(store.as_ref(), Some(CLI_ACTOR), &user, true).await?;
+            require_name(&name)?;
+            let changes = UserChanges {
+                enabled: Some(true),
+                ..UserChanges::default()
+            };
+            backend.update_user(&name, changes).await?;
             println!("Enabled user '{name}'.");
-            Ok(())
+        }
+        UserCommand::Delete { name } => {
+            require_name(&name)?;
+            backend.delete_user(&name).await?;
+            println!("Deleted user '{name}'.");
         }
     }
+    Ok(())
 }

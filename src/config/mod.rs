@@ -23,6 +23,7 @@ use url::Url;
 
 use crate::Error;
 
+pub mod portus_import;
 mod security;
 
 pub use security::{
@@ -129,6 +130,14 @@ pub struct RegistryConfig {
     pub url: Option<Url>,
     /// Subject of the tokens portus mints for its own registry requests.
     pub service_account: String,
+    /// Seconds allowed to connect to the registry (Portus' `registry.timeout.value`).
+    pub connect_timeout_secs: u64,
+    /// Seconds one registry request may take (Portus' `registry.read_timeout.value`); a
+    /// request failing for a temporary reason is tried three times.
+    pub request_timeout_secs: u64,
+    /// Entries asked for per page of the catalog and of tag lists (Portus'
+    /// `registry.catalog_page.value`).
+    pub page_size: usize,
 }
 
 /// Notification and catalog sync settings.
@@ -153,6 +162,9 @@ impl Default for RegistryConfig {
         RegistryConfig {
             url: None,
             service_account: "portus".into(),
+            connect_timeout_secs: 5,
+            request_timeout_secs: 30,
+            page_size: 500,
         }
     }
 }
@@ -280,10 +292,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
             web: WebSettings::default(),
-            registry: RegistryConfig {
-                url: None,
-                service_account: "portus".into(),
-            },
+            registry: RegistryConfig::default(),
             sync: SyncConfig::default(),
             security: SecurityConfig::default(),
             ldap: None,
@@ -369,6 +378,9 @@ pub const KEYS: &[&str] = &[
     "web.oidc.timeout_secs",
     "registry.url",
     "registry.service_account",
+    "registry.connect_timeout_secs",
+    "registry.request_timeout_secs",
+    "registry.page_size",
     "sync.strategy",
     "sync.interval_secs",
     "sync.concurrency",
@@ -390,6 +402,10 @@ pub const KEYS: &[&str] = &[
     "security.retry_after_secs",
 ];
 
+/// How to convert a Portus configuration, for the errors that meet one.
+const CONVERT_HINT: &str = "convert a Portus configuration with `portus config import-portus config.yml \
+     [config-local.yml] > portus.toml` (see docs/migrating-from-portus.md)";
+
 /// The environment variable that overrides `key`.
 pub fn env_name(key: &str) -> String {
     format!("PORTUS_{}", key.replace('.', "_").to_ascii_uppercase())
@@ -398,27 +414,49 @@ pub fn env_name(key: &str) -> String {
 impl Config {
     /// Loads the TOML file at `path` (if any), applies overrides from `env` and validates.
     pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, Error> {
-        let mut tree = match path {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let (text, origin) = match path {
+            Some(path) => (
+                std::fs::read_to_string(path).map_err(|source| Error::Io {
                     path: path.into(),
                     source,
-                })?;
-                text.parse::<toml::Table>()
-                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
-            }
-            None => toml::Table::new(),
+                })?,
+                path.display().to_string(),
+            ),
+            None => (String::new(), "configuration".to_owned()),
         };
+        Config::parse(&text, &origin, env)
+    }
+
+    /// Reads TOML `text` (named `origin` in messages), applies overrides from `env` and
+    /// validates. Portus' variables with an exact equivalent
+    /// ([`portus_import::startup_environment`]) apply before this program's own, which win. A
+    /// Portus `config.yml`, or Portus settings in the TOML, are refused with a pointer to the
+    /// converter.
+    pub fn parse(text: &str, origin: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, Error> {
+        let mut tree = match text.parse::<toml::Table>() {
+            Ok(tree) => tree,
+            Err(_) if portus_import::looks_like_portus_yaml(text) => {
+                return Err(Error::Config(format!(
+                    "{origin} is a Portus configuration (YAML); this program reads TOML: {CONVERT_HINT}"
+                )));
+            }
+            Err(e) => return Err(Error::Config(format!("{origin}: {e}"))),
+        };
+        if let Some(key) = portus_import::portus_setting_in(&tree) {
+            return Err(Error::Config(format!(
+                "{origin}: `{key}` is a Portus setting, not one of this program's: {CONVERT_HINT}"
+            )));
+        }
         let env: Vec<(String, String)> = env.into_iter().collect();
+        for (key, value) in portus_import::startup_environment(&env)?.overrides {
+            set_path(&mut tree, &key, value);
+        }
         for key in KEYS {
             let name = env_name(key);
             if let Some((_, raw)) = env.iter().find(|(k, _)| *k == name) {
                 set_path(&mut tree, key, scalar(raw));
             }
         }
-        let origin = path
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "configuration".into());
         let config: Config = toml::Value::Table(tree)
             .try_into()
             .map_err(|e: toml::de::Error| Error::Config(format!("{origin}: {e}")))?;
@@ -467,6 +505,12 @@ impl Config {
         if self.registry.service_account.trim().is_empty() {
             return invalid("registry.service_account must not be empty".into());
         }
+        if self.registry.connect_timeout_secs == 0 || self.registry.request_timeout_secs == 0 {
+            return invalid("registry.connect_timeout_secs and registry.request_timeout_secs must be positive".into());
+        }
+        if !(1..=10_000).contains(&self.registry.page_size) {
+            return invalid("registry.page_size must be between 1 and 10000".into());
+        }
         if !(1..=256).contains(&self.sync.concurrency) {
             return invalid("sync.concurrency must be between 1 and 256".into());
         }
@@ -509,7 +553,7 @@ fn scalar(raw: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
 }
 
-fn set_path(tree: &mut toml::Table, key: &str, value: toml::Value) {
+pub(crate) fn set_path(tree: &mut toml::Table, key: &str, value: toml::Value) {
     let mut parts: Vec<&str> = key.split('.').collect();
     let last = parts.pop().expect("keys are not empty");
     let mut table = tree;
@@ -697,6 +741,7 @@ mod tests {
             registry: RegistryConfig {
                 url: Some("http://r".parse().unwrap()),
                 service_account: "p".into(),
+                ..RegistryConfig::default()
             },
             security: SecurityConfig {
                 clair_v4: ClairV4Settings {

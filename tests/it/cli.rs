@@ -246,3 +246,713 @@ fn serve_reports_a_busy_port() {
     let _occupied = std::net::TcpListener::bind(p.addr).unwrap();
     assert_fails(&p.try_cli(&["serve"], None), 1, &p.addr.to_string());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Resource commands: list, show, update and delete, on the local store and through `--server`.
+
+const APP_DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const API_DIGEST: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const TOOL_DIGEST: &str = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+
+/// A registry that accepts manifest deletions (202) and remembers them; everything else 404.
+struct FakeRegistry {
+    deleted: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    server: crate::harness::BackgroundServer,
+}
+
+impl FakeRegistry {
+    fn start() -> FakeRegistry {
+        let deleted = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = deleted.clone();
+        let server = crate::harness::BackgroundServer::start(move || {
+            axum::Router::new().fallback(move |request: axum::extract::Request| {
+                let seen = seen.clone();
+                async move {
+                    if request.method() == axum::http::Method::DELETE {
+                        seen.lock().unwrap().push(request.uri().path().to_owned());
+                        axum::http::StatusCode::ACCEPTED
+                    } else {
+                        axum::http::StatusCode::NOT_FOUND
+                    }
+                }
+            })
+        });
+        FakeRegistry { deleted, server }
+    }
+
+    fn deleted(&self) -> Vec<String> {
+        self.deleted.lock().unwrap().clone()
+    }
+}
+
+/// A running portus with users alice (password), bob and root (administrator, with the
+/// application token `token`), team devs (alice owner, bob viewer), public namespace web, and
+/// four tags pushed through the webhook: web/app:1.0 and :latest (one manifest), web/api:1 and
+/// alice/tool:v1. Deletions go to a fake registry.
+struct Fixture {
+    p: Portus,
+    registry: FakeRegistry,
+    token: String,
+    _tmp: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = Portus::new(tmp.path(), "registry.cli", "");
+    let registry = FakeRegistry::start();
+    p.append_config(&format!(
+        "[registry]\nurl = \"http://{}\"\n[sync]\ninterval_secs = 0\n",
+        registry.server.addr
+    ));
+    p.user("alice", "alice-password");
+    p.cli(&["user", "create", "bob", "--email", "bob@example.org"], None);
+    p.cli(&["user", "create", "root", "--admin"], None);
+    p.cli(
+        &[
+            "team",
+            "create",
+            "devs",
+            "--owner",
+            "alice",
+            "--description",
+            "Developers",
+        ],
+        None,
+    );
+    p.cli(&["team", "add-member", "devs", "bob", "--role", "viewer"], None);
+    p.cli(
+        &["namespace", "create", "web", "--team", "devs", "--visibility", "public"],
+        None,
+    );
+    let created = p.cli(&["token", "create", "root", "--name", "admin"], None);
+    let token = created.lines().last().unwrap().to_owned();
+    p.start();
+    let event = |id: &str, repository: &str, tag: &str, digest: &str| {
+        format!(
+            r#"{{"id":"{id}","action":"push","actor":{{"name":"alice"}},"target":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":2048,"digest":"{digest}","repository":"{repository}","tag":"{tag}"}}}}"#
+        )
+    };
+    let envelope = format!(
+        r#"{{"events":[{},{},{},{}]}}"#,
+        event("e1", "web/app", "1.0", APP_DIGEST),
+        event("e2", "web/app", "latest", APP_DIGEST),
+        event("e3", "web/api", "1", API_DIGEST),
+        event("e4", "alice/tool", "v1", TOOL_DIGEST)
+    );
+    let secret = p.webhook_authorization();
+    let answer = crate::harness::http_post(
+        p.addr,
+        "/v2/webhooks/events",
+        &[
+            ("Authorization", secret.as_str()),
+            ("Content-Type", "application/vnd.docker.distribution.events.v1+json"),
+        ],
+        &envelope,
+    );
+    assert!(answer.contains("\"accepted\":4"), "{answer}");
+    let recorded = || {
+        let tags: serde_json::Value = serde_json::from_str(&p.cli(&["tag", "list", "--json"], None)).unwrap();
+        tags.as_array().unwrap().len() == 4
+    };
+    assert!(
+        crate::harness::wait_until(std::time::Duration::from_secs(20), recorded),
+        "the pushes are recorded:\n{}",
+        p.log()
+    );
+    Fixture {
+        p,
+        registry,
+        token,
+        _tmp: tmp,
+    }
+}
+
+fn json_of(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// The values of `key` in a JSON array of objects.
+fn names(list: &serde_json::Value, key: &str) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|o| o[key].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Asserts a table: its exact header, and that `cells` appear in one row, each starting under
+/// its column's header.
+fn assert_row(table: &str, header: &str, cells: &[(&str, &str)]) {
+    let mut lines = table.lines();
+    assert_eq!(lines.next(), Some(header), "{table}");
+    let row = lines
+        .find(|line| {
+            cells.iter().all(|(column, value)| {
+                line.get(header.find(column).unwrap()..)
+                    .is_some_and(|rest| rest.starts_with(value))
+            })
+        })
+        .unwrap_or_else(|| panic!("no row with {cells:?} in:\n{table}"));
+    assert!(!row.ends_with(' '), "no trailing spaces: {row:?}");
+}
+
+/// The (action, target) of the activities of `actor`, oldest first.
+fn activities(p: &Portus, actor: &str) -> Vec<(String, String)> {
+    let log = json_of(&p.cli(&["activity", "--json", "--actor", actor], None));
+    let mut entries: Vec<(String, String)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap().to_owned(),
+                a["target"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    entries.reverse();
+    entries
+}
+
+/// The lists every backend answers: tables and JSON of users, teams, members, namespaces,
+/// tokens, repositories and tags, and `show` of each. `run` runs one `portus` command.
+fn check_lists_and_shows(run: &dyn Fn(&[&str]) -> Output) {
+    let ok = |args: &[&str]| {
+        let output = run(args);
+        assert!(output.status.success(), "portus {args:?}: {}", stderr(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let users = ok(&["user", "list"]);
+    let header = "ID  USERNAME  EMAIL            ADMIN  ENABLED  LOCKED  CREATED";
+    assert_row(
+        &users,
+        header,
+        &[("USERNAME", "bob "), ("EMAIL", "bob@example.org"), ("ADMIN", "no ")],
+    );
+    assert_row(
+        &users,
+        header,
+        &[("USERNAME", "root"), ("EMAIL", "- "), ("ADMIN", "yes")],
+    );
+    let users = json_of(&ok(&["user", "list", "--json"]));
+    assert_eq!(names(&users, "username"), ["alice", "bob", "root"]);
+    assert_eq!(users[1]["email"], "bob@example.org");
+    assert_eq!(users[2]["admin"], true);
+    let bob = ok(&["user", "show", "bob"]);
+    assert!(
+        bob.contains("username: bob\nemail:    bob@example.org\nadmin:    no\n"),
+        "{bob}"
+    );
+    assert_eq!(json_of(&ok(&["user", "show", "root", "--json"]))["admin"], true);
+
+    assert_row(
+        &ok(&["team", "list"]),
+        "ID  NAME  DESCRIPTION",
+        &[("NAME", "devs"), ("DESCRIPTION", "Developers")],
+    );
+    let teams = json_of(&ok(&["team", "list", "--json"]));
+    assert_eq!(names(&teams, "name"), ["devs"], "personal teams are not listed");
+    let devs = ok(&["team", "show", "devs"]);
+    assert!(
+        devs.contains("name:        devs\ndescription: Developers\nmembers:     2\n"),
+        "{devs}"
+    );
+    assert_row(
+        &devs[devs.find("USER ").unwrap()..],
+        "USER   ROLE",
+        &[("USER", "bob"), ("ROLE", "viewer")],
+    );
+    let devs = json_of(&ok(&["team", "show", "devs", "--json"]));
+    assert_eq!(names(&devs["members"], "username"), ["alice", "bob"]);
+    let members = json_of(&ok(&["team", "member", "list", "devs", "--json"]));
+    assert_eq!(names(&members, "role"), ["owner", "viewer"]);
+
+    let namespaces = ok(&["namespace", "list"]);
+    let header = "ID  NAME      TEAM        VISIBILITY  DESCRIPTION";
+    assert_row(
+        &namespaces,
+        header,
+        &[("NAME", "web"), ("TEAM", "devs"), ("VISIBILITY", "public")],
+    );
+    assert_row(
+        &namespaces,
+        header,
+        &[("NAME", "alice"), ("TEAM", "(personal)"), ("VISIBILITY", "private")],
+    );
+    let namespaces = json_of(&ok(&["namespace", "list", "--json"]));
+    for name in ["(global)", "alice", "bob", "root", "web"] {
+        assert!(
+            names(&namespaces, "name").contains(&name.to_owned()),
+            "{name}: {namespaces}"
+        );
+    }
+    let web = json_of(&ok(&["namespace", "show", "web", "--json"]));
+    assert_eq!(
+        (web["team"].as_str(), web["visibility"].as_str()),
+        (Some("devs"), Some("public"))
+    );
+    assert!(ok(&["namespace", "show", "(global)"]).contains("kind:        global\n"));
+
+    assert_row(
+        &ok(&["token", "list", "root"]),
+        "ID  NAME   CREATED",
+        &[("NAME", "admin")],
+    );
+    assert_eq!(
+        names(&json_of(&ok(&["token", "list", "root", "--json"])), "application"),
+        ["admin"]
+    );
+
+    let repositories = ok(&["repository", "list"]);
+    let header = "ID  NAME        TAGS  STARS  CREATED";
+    assert_row(
+        &repositories,
+        header,
+        &[("NAME", "web/app"), ("TAGS", "2"), ("STARS", "0")],
+    );
+    assert_row(&repositories, header, &[("NAME", "alice/tool"), ("TAGS", "1")]);
+    let mut all = names(&json_of(&ok(&["repository", "list", "--json"])), "name");
+    all.sort();
+    assert_eq!(all, ["alice/tool", "web/api", "web/app"]);
+    let mut web = names(&json_of(&ok(&["repo", "list", "--namespace", "web", "--json"])), "name");
+    web.sort();
+    assert_eq!(web, ["web/api", "web/app"]);
+    assert_eq!(
+        json_of(&ok(&["repository", "show", "web/app", "--json"]))["tags_count"],
+        2
+    );
+    assert!(ok(&["repository", "show", "web/app"]).contains("name:        web/app\n"));
+
+    let tags = ok(&["tag", "list", "web/app"]);
+    let header = format!(
+        "REPOSITORY  TAG     DIGEST{}  SIZE  PUSHED BY  UPDATED",
+        " ".repeat(APP_DIGEST.len() - 6)
+    );
+    // (The push notification carries the manifest's size, not the image's: none is recorded.)
+    assert_row(
+        &tags,
+        &header,
+        &[
+            ("TAG", "1.0"),
+            ("DIGEST", APP_DIGEST),
+            ("SIZE", "- "),
+            ("PUSHED BY", "alice"),
+        ],
+    );
+    assert_row(&tags, &header, &[("TAG", "latest"), ("DIGEST", APP_DIGEST)]);
+    assert_eq!(tags.lines().count(), 3, "{tags}");
+    let all = json_of(&ok(&["tag", "list", "--json"]));
+    assert_eq!(all.as_array().unwrap().len(), 4);
+    let tag = json_of(&ok(&["tag", "show", "web/api:1", "--json"]));
+    assert_eq!(tag["manifest"]["digest"], API_DIGEST);
+    assert_eq!(tag["pushed_by"], "alice");
+    assert!(ok(&["tag", "show", "alice/tool:v1"]).contains(&format!("digest:     {TOOL_DIGEST}\n")));
+}
+
+/// Every kind of unknown object: a clear message and exit code 1.
+fn check_unknown_objects(run: &dyn Fn(&[&str]) -> Output) {
+    for (args, message) in [
+        (&["user", "show", "ghost"][..], "no user named 'ghost'"),
+        (
+            &["user", "update", "ghost", "--enabled", "false"],
+            "no user named 'ghost'",
+        ),
+        (&["user", "delete", "ghost"], "no user named 'ghost'"),
+        (&["team", "show", "ghost"], "no team named 'ghost'"),
+        (
+            &["team", "update", "ghost", "--description", "x"],
+            "no team named 'ghost'",
+        ),
+        (&["team", "member", "list", "ghost"], "no team named 'ghost'"),
+        (
+            &["team", "member", "update", "devs", "ghost", "--role", "owner"],
+            "ghost",
+        ),
+        (
+            &["team", "member", "delete", "devs", "root"],
+            "'root' is not a member of team 'devs'",
+        ),
+        (&["namespace", "show", "ghost"], "no namespace named 'ghost'"),
+        (
+            &["namespace", "update", "ghost", "--visibility", "public"],
+            "no namespace named 'ghost'",
+        ),
+        (
+            &["namespace", "update", "web", "--team", "ghost"],
+            "no team named 'ghost'",
+        ),
+        (&["token", "list", "ghost"], "no user named 'ghost'"),
+        (
+            &["token", "revoke", "root", "--name", "nope"],
+            "user 'root' has no application token named 'nope'",
+        ),
+        (
+            &["token", "revoke", "root", "--id", "9999"],
+            "user 'root' has no application token with id 9999",
+        ),
+        (&["repository", "show", "web/ghost"], "no repository named 'web/ghost'"),
+        (
+            &["repository", "delete", "web/ghost"],
+            "no repository named 'web/ghost'",
+        ),
+        (
+            &["repository", "list", "--namespace", "ghost"],
+            "no namespace named 'ghost'",
+        ),
+        (&["tag", "show", "web/app:nope"], "no tag web/app:nope"),
+        (&["tag", "show", "web/ghost:1"], "no tag web/ghost:1"),
+        (&["tag", "delete", "web/app:nope"], "no tag web/app:nope"),
+        (&["tag", "list", "web/ghost"], "no repository named 'web/ghost'"),
+    ] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(message),
+            "{args:?}: expected '{message}' in {}",
+            stderr(&output)
+        );
+    }
+    // Nothing to change is a usage error, not a silent success.
+    let output = run(&["user", "update", "bob"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("nothing to change"), "{}", stderr(&output));
+    let output = run(&["token", "revoke", "root"]);
+    assert_eq!(output.status.code(), Some(2), "--name or --id is required");
+}
+
+/// Updates and deletions any backend makes; `who` is the actor the activities record.
+fn check_updates_and_deletes(f: &Fixture, run: &dyn Fn(&[&str]) -> Output, who: &str) {
+    let ok = |args: &[&str]| {
+        let output = run(args);
+        assert!(output.status.success(), "portus {args:?}: {}", stderr(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let before = activities(&f.p, who).len();
+
+    assert!(
+        ok(&["user", "update", "bob", "--email", "b@example.org", "--admin", "true"]).contains("Updated user 'bob'")
+    );
+    let bob = json_of(&ok(&["user", "show", "bob", "--json"]));
+    assert_eq!(
+        (bob["email"].as_str(), bob["admin"].as_bool()),
+        (Some("b@example.org"), Some(true))
+    );
+    ok(&[
+        "user",
+        "update",
+        "bob",
+        "--no-email",
+        "--admin",
+        "false",
+        "--enabled",
+        "false",
+        "--unlock",
+    ]);
+    let bob = json_of(&ok(&["user", "show", "bob", "--json"]));
+    assert_eq!(
+        (bob["email"].is_null(), bob["admin"].as_bool(), bob["enabled"].as_bool()),
+        (true, Some(false), Some(false))
+    );
+    ok(&["user", "enable", "bob"]);
+
+    assert!(
+        ok(&[
+            "team",
+            "update",
+            "devs",
+            "--name",
+            "developers",
+            "--description",
+            "Web developers"
+        ])
+        .contains("Updated team 'developers'")
+    );
+    let team = json_of(&ok(&["team", "show", "developers", "--json"]));
+    assert_eq!(team["description"], "Web developers");
+    assert!(
+        ok(&["team", "member", "update", "developers", "bob", "--role", "contributor"])
+            .contains("'bob' is now contributor of team 'developers'")
+    );
+    // Administrators join as owners, whatever was asked, through the same operation.
+    assert!(ok(&["team", "member", "add", "developers", "root", "--role", "viewer"]).contains("'root' is now owner"));
+    let output = run(&["team", "member", "update", "developers", "root", "--role", "viewer"]);
+    assert!(
+        !output.status.success() && stderr(&output).contains("administrators are always owners"),
+        "{}",
+        stderr(&output)
+    );
+    ok(&["team", "member", "delete", "developers", "root"]);
+    let members = json_of(&ok(&["team", "member", "list", "developers", "--json"]));
+    assert_eq!(names(&members, "username"), ["alice", "bob"]);
+    assert_eq!(names(&members, "role"), ["owner", "contributor"]);
+    let output = run(&["team", "member", "delete", "developers", "alice"]);
+    assert!(
+        !output.status.success() && stderr(&output).contains("at least one owner"),
+        "{}",
+        stderr(&output)
+    );
+
+    ok(&[
+        "namespace",
+        "update",
+        "web",
+        "--visibility",
+        "protected",
+        "--description",
+        "Web apps",
+    ]);
+    let web = json_of(&ok(&["namespace", "show", "web", "--json"]));
+    assert_eq!(
+        (web["visibility"].as_str(), web["description"].as_str()),
+        (Some("protected"), Some("Web apps"))
+    );
+    assert_eq!(web["team"], "developers");
+
+    let created = ok(&["token", "create", "bob", "--name", "ci"]);
+    let secret = created.lines().last().unwrap();
+    assert!(secret.starts_with("pat_"), "{created}");
+    assert_eq!(
+        names(&json_of(&ok(&["token", "list", "bob", "--json"])), "application"),
+        ["ci"]
+    );
+    assert!(ok(&["token", "revoke", "bob", "--name", "ci"]).contains("Revoked application token 'ci'"));
+    assert_eq!(json_of(&ok(&["token", "list", "bob", "--json"])), serde_json::json!([]));
+
+    // Deleting a tag whose manifest carries another tag needs consent; then the manifest goes
+    // in the registry, both tags here.
+    let output = run(&["tag", "delete", "web/app:1.0"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("latest") && stderr(&output).contains("--with-siblings"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(f.registry.deleted().is_empty());
+    let deleted = ok(&["tag", "delete", "web/app:1.0", "--with-siblings"]);
+    assert!(
+        deleted.contains(&format!("Deleted web/app@{APP_DIGEST} (tags: ")),
+        "{deleted}"
+    );
+    assert_eq!(f.registry.deleted(), [format!("/v2/web/app/manifests/{APP_DIGEST}")]);
+    assert_eq!(
+        json_of(&ok(&["tag", "list", "web/app", "--json"])),
+        serde_json::json!([])
+    );
+    assert!(ok(&["repository", "delete", "web/api"]).contains("Deleted repository 'web/api'"));
+    assert_eq!(
+        f.registry.deleted().last().unwrap(),
+        &format!("/v2/web/api/manifests/{API_DIGEST}")
+    );
+    assert!(!names(&json_of(&ok(&["repository", "list", "--json"])), "name").contains(&"web/api".to_owned()));
+
+    assert!(ok(&["user", "delete", "bob"]).contains("Deleted user 'bob'"));
+    let output = run(&["user", "show", "bob"]);
+    assert!(!output.status.success() && stderr(&output).contains("no user named 'bob'"));
+
+    // Each change is one activity of the operation that made it, by `who`.
+    let recorded: Vec<String> = activities(&f.p, who)[before..]
+        .iter()
+        .map(|(a, t)| format!("{a} {t}"))
+        .collect();
+    let expected = [
+        "user.email bob",
+        "user.admin.grant bob",
+        "user.email bob",
+        "user.admin.revoke bob",
+        "user.disable bob",
+        "user.unlock bob",
+        "user.enable bob",
+        "team.update developers",
+        "team.member.change_role developers",
+        "team.member.add developers",
+        "team.member.remove developers",
+        "namespace.change_visibility web",
+        "namespace.update web",
+        "application_token.create bob/ci",
+        "application_token.destroy bob/ci",
+        "tag.delete web/app:1.0",
+        "tag.delete web/app:latest",
+        "tag.delete web/api:1",
+        "repository.delete web/api",
+        "user.delete bob",
+    ];
+    assert_eq!(recorded, expected);
+}
+
+#[test]
+fn resource_commands_list_show_change_and_delete_on_the_local_store() {
+    let f = fixture();
+    let run = |args: &[&str]| f.p.try_cli(args, None);
+    check_lists_and_shows(&run);
+    check_unknown_objects(&run);
+    // The local store has no team, namespace or repository-description operation yet: said so,
+    // nothing changed.
+    for (args, what) in [
+        (&["team", "delete", "devs"][..], "deleting a team"),
+        (&["namespace", "delete", "web"], "deleting a namespace"),
+        (
+            &["repository", "update", "web/app", "--description", "x"],
+            "a repository description",
+        ),
+    ] {
+        assert_fails(&run(args), 1, &format!("{what} is not supported by the local store"));
+    }
+    assert!(f.p.cli(&["team", "list"], None).contains("devs"));
+    check_updates_and_deletes(&f, &run, "cli");
+}
+
+#[test]
+fn resource_commands_act_on_a_running_server_through_the_rest_api() {
+    let f = fixture();
+    let url = format!("http://{}", f.p.addr);
+    let run = |args: &[&str]| {
+        let mut full = vec!["--server", url.as_str(), "--token", f.token.as_str()];
+        full.extend_from_slice(args);
+        f.p.try_cli(&full, None)
+    };
+    check_lists_and_shows(&run);
+    check_unknown_objects(&run);
+
+    // Creation goes through the server too, password included: carol can then get a token.
+    let created = run(&["user", "create", "carol", "--password-stdin"]);
+    assert!(!created.status.success(), "without a password on stdin it is refused");
+    let mut full = vec!["--server", url.as_str(), "--token", f.token.as_str()];
+    full.extend_from_slice(&["user", "create", "carol", "--password-stdin"]);
+    let created = f.p.cli(&full, Some("carol-password\n"));
+    assert!(
+        created.contains("Created user 'carol' with personal namespace 'carol'"),
+        "{created}"
+    );
+    let answer = crate::harness::http_get(
+        f.p.addr,
+        "/v2/token?service=registry.cli",
+        &[("Authorization", &crate::harness::basic("carol", "carol-password"))],
+    );
+    assert_eq!(crate::harness::status(&answer), 200, "{answer}");
+    let made = |args: &[&str]| assert!(run(args).status.success(), "{args:?}");
+    made(&[
+        "team",
+        "create",
+        "ops",
+        "--owner",
+        "carol",
+        "--description",
+        "Operations",
+    ]);
+    made(&["team", "member", "add", "ops", "alice", "--role", "viewer"]);
+    made(&["namespace", "create", "infra", "--team", "ops"]);
+    assert_eq!(
+        activities(&f.p, "root")
+            .iter()
+            .map(|(a, t)| format!("{a} {t}"))
+            .collect::<Vec<_>>(),
+        [
+            "user.create carol",
+            "team.create ops",
+            "team.member.add ops",
+            "namespace.create infra"
+        ],
+        "the server made the changes, as the token's user"
+    );
+
+    check_updates_and_deletes(&f, &run, "root");
+
+    // Routes this server may not have: either they work, or the CLI says the server does not
+    // support them and nothing changes.
+    for (args, what, still_there) in [
+        (
+            &["team", "delete", "ops"][..],
+            "deleting a team",
+            &["team", "show", "ops"][..],
+        ),
+        (
+            &["namespace", "delete", "infra"],
+            "deleting a namespace",
+            &["namespace", "show", "infra"],
+        ),
+    ] {
+        let output = run(args);
+        if output.status.success() {
+            assert!(
+                !run(still_there).status.success(),
+                "{args:?} succeeded: the object is gone"
+            );
+        } else {
+            assert_fails(&output, 1, &format!("{what} is not supported by this server"));
+            assert!(run(still_there).status.success(), "{args:?} changed nothing");
+        }
+    }
+    let output = run(&["repository", "update", "web/app", "--description", "The app"]);
+    if output.status.success() {
+        assert_eq!(
+            json_of(&String::from_utf8(run(&["repository", "show", "web/app", "--json"]).stdout).unwrap())["description"],
+            "The app"
+        );
+    } else {
+        assert_fails(
+            &output,
+            1,
+            "changing a repository's description is not supported by this server",
+        );
+    }
+
+    // What the server refuses, it refuses: alice is no administrator.
+    let alice = f.p.cli(&["token", "create", "alice", "--name", "cli"], None);
+    let alice = alice.lines().last().unwrap();
+    let as_alice = |args: &[&str]| {
+        let mut full = vec!["--server", url.as_str(), "--token", alice];
+        full.extend_from_slice(args);
+        f.p.try_cli(&full, None)
+    };
+    assert_fails(
+        &as_alice(&["user", "list"]),
+        1,
+        "the server answered 403: only administrators list users",
+    );
+    // ... but she sees her team, with Portus' `USER:TOKEN` form from the environment too.
+    let with_env = f.p.try_cli_env(
+        &["--server", &url, "team", "list", "--json"],
+        None,
+        &[("PORTUS_TOKEN", &format!("alice:{alice}"))],
+    );
+    assert!(with_env.status.success(), "{}", stderr(&with_env));
+    let seen = names(&json_of(&String::from_utf8(with_env.stdout).unwrap()), "name");
+    assert!(
+        seen.contains(&"developers".to_owned()) && !seen.contains(&"alice".to_owned()),
+        "{seen:?}"
+    );
+
+    // Credentials: missing, wrong, or naming another user.
+    let missing =
+        f.p.try_cli_env(&["--server", &url, "user", "list"], None, &[("PORTUS_TOKEN", "")]);
+    assert_fails(&missing, 1, "--server needs an application token: pass --token");
+    assert_fails(
+        &f.p.try_cli(&["--server", &url, "--token", "pat_wrong", "user", "list"], None),
+        1,
+        "the server answered 401",
+    );
+    assert_fails(
+        &f.p.try_cli(
+            &["--server", &url, "--token", &format!("root:{alice}"), "team", "list"],
+            None,
+        ),
+        1,
+        "the server answered 401",
+    );
+    assert_fails(
+        &f.p.try_cli(&["--server", "127.0.0.1:1", "--token", alice, "user", "list"], None),
+        1,
+        "is not an http:// or https:// URL",
+    );
+    let closed = format!("http://127.0.0.1:{}", crate::harness::free_port());
+    assert_fails(
+        &f.p.try_cli(&["--server", &closed, "--token", alice, "user", "list"], None),
+        1,
+        &format!("cannot reach the server at {closed}"),
+    );
+    assert_fails(
+        &f.p.try_cli(&["--server", &url, "--token", alice, "sync"], None),
+        1,
+        "--server applies to the user, team, namespace, token, repository and tag commands",
+    );
+}

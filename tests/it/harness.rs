@@ -141,6 +141,20 @@ impl Portus {
         }
     }
 
+    /// Uses `toml` (a whole configuration, such as `portus config import-portus` prints) with
+    /// `listen` set to a free port.
+    pub(crate) fn with_config(dir: &Path, toml: &str) -> Portus {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let config = dir.join("portus.toml");
+        std::fs::write(&config, format!("listen = \"{addr}\"\n{toml}")).unwrap();
+        Portus {
+            dir: dir.to_path_buf(),
+            addr,
+            config,
+            server: None,
+        }
+    }
+
     fn command(&self) -> Command {
         let mut command = Command::new(PORTUS);
         command
@@ -217,9 +231,14 @@ impl Portus {
 
     /// Starts `portus serve` and waits until it listens.
     pub(crate) fn start(&mut self) {
+        self.start_env(&[]);
+    }
+
+    /// Starts `portus serve` with extra environment variables and waits until it listens.
+    pub(crate) fn start_env(&mut self, env: &[(&str, &str)]) {
         let log = self.dir.join("portus.log");
         let mut command = self.command();
-        command.arg("serve");
+        command.envs(env.iter().copied()).arg("serve");
         self.server = Some(Daemon::spawn(&mut command, log.clone()));
         wait_for_port(self.addr, "portus serve", &log);
     }

@@ -8,5 +8,7 @@ mod e2e_web;
 mod example;
 mod hardening;
 mod harness;
+mod portus_config;
+mod portus_import;
 mod registry_conformance;
 mod scale_out;

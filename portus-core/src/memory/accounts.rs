@@ -49,6 +49,8 @@ impl crate::traits::AccountStore for InMemoryStore {
             personal_namespace,
             failed_logins: 0,
             locked_until: None,
+            display_name: None,
+            bot: false,
             created_at: crate::model::now(),
         };
         state.users.push(user.clone());
@@ -91,6 +93,7 @@ impl crate::traits::AccountStore for InMemoryStore {
         state.app_tokens.retain(|(t, _)| t.user_id != id);
         state.refresh_tokens.retain(|(t, _)| t.user_id != id);
         state.stars.retain(|(u, _)| *u != id);
+        state.identities.retain(|(u, ..)| *u != id);
         for namespace in state.namespaces.iter_mut() {
             if namespace.personal_owner == Some(id) {
                 namespace.personal_owner = None;
@@ -144,6 +147,32 @@ impl crate::traits::AccountStore for InMemoryStore {
             .iter()
             .find(|(_, h)| h == secret_hash)
             .map(|(t, _)| t.clone()))
+    }
+    async fn legacy_app_tokens(&self, user: UserId) -> Result<Vec<(AppToken, String)>> {
+        Ok(self
+            .lock()
+            .app_tokens
+            .iter()
+            .filter(|(t, hash)| t.user_id == user && !hash.starts_with("sha256:"))
+            .cloned()
+            .collect())
+    }
+    async fn set_app_token_hash(&self, id: AppTokenId, secret_hash: &str) -> Result<()> {
+        let mut state = self.lock();
+        if state
+            .app_tokens
+            .iter()
+            .any(|(t, hash)| t.id != id && hash == secret_hash)
+        {
+            return Err(Error::Conflict("the token hash is already stored".into()));
+        }
+        let (_, hash) = state
+            .app_tokens
+            .iter_mut()
+            .find(|(t, _)| t.id == id)
+            .ok_or_else(|| Error::not_found("application token", id.to_string()))?;
+        secret_hash.clone_into(hash);
+        Ok(())
     }
     async fn list_app_tokens(&self, user: UserId) -> Result<Vec<AppToken>> {
         Ok(self

@@ -143,11 +143,22 @@ impl crate::traits::CatalogStore for InMemoryStore {
             .collect();
         state.repositories.retain(|r| r.name != repository);
         state.stars.retain(|(_, r)| !removed.contains(r));
+        state.comments.retain(|c| !removed.contains(&c.repository_id));
         let (deleted, kept) = std::mem::take(&mut state.tags)
             .into_iter()
             .partition(|t| t.repository == repository);
         state.tags = kept;
         Ok(deleted)
+    }
+    async fn set_repository_description(&self, id: RepositoryId, description: Option<String>) -> Result<()> {
+        let mut state = self.lock();
+        let repository = state
+            .repositories
+            .iter_mut()
+            .find(|r| r.id == id)
+            .ok_or_else(|| Error::not_found("repository", id.to_string()))?;
+        repository.description = description;
+        Ok(())
     }
     async fn search_names(&self, text: &str, limit: usize) -> Result<SearchHits> {
         crate::traits::search_by_listing(self, text, limit).await

@@ -6,7 +6,9 @@ mod accounts;
 mod activity;
 mod authenticator;
 mod catalog;
+mod comments;
 mod events;
+mod import;
 mod namespaces;
 mod registry;
 mod scans;
@@ -18,8 +20,9 @@ pub use registry::{InMemoryRegistry, OCI_INDEX, OCI_MANIFEST, RegistryCall, imag
 use std::sync::Mutex;
 
 use crate::model::{
-    Activity, AppToken, EventStatus, MissingNamespace, Namespace, NamespaceId, NamespaceRef, RefreshToken, Repository,
-    RepositoryId, Role, ScanRecord, StoredEvent, TagRecord, Team, TeamId, User, UserId, Visibility,
+    Activity, AppToken, Comment, EventStatus, ImportedWebhook, MissingNamespace, Namespace, NamespaceId, NamespaceRef,
+    RefreshToken, Repository, RepositoryId, Role, ScanRecord, StoredEvent, TagRecord, Team, TeamId, User, UserId,
+    Visibility,
 };
 use crate::naming::validate_namespace_name;
 use crate::{Error, Result};
@@ -30,7 +33,7 @@ pub struct InMemoryStore {
     state: Mutex<State>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct State {
     next_id: i64,
     users: Vec<User>,
@@ -45,6 +48,11 @@ struct State {
     events: Vec<(StoredEvent, EventStatus, Option<String>)>,
     activities: Vec<Activity>,
     scans: Vec<ScanRecord>,
+    identities: Vec<(UserId, String, String, String)>,
+    comments: Vec<Comment>,
+    webhooks: Vec<(NamespaceId, ImportedWebhook)>,
+    /// `(source, kind, source id)` of rows imported without a natural key.
+    imported: std::collections::HashSet<(String, &'static str, i64)>,
 }
 
 impl State {
@@ -103,6 +111,7 @@ impl State {
             name: repository.to_owned(),
             namespace_id,
             stars: 0,
+            description: None,
             created_at: crate::model::now(),
         });
         Ok(true)
@@ -161,6 +170,10 @@ impl InMemoryStore {
                 events: Vec::new(),
                 activities: Vec::new(),
                 scans: Vec::new(),
+                identities: Vec::new(),
+                comments: Vec::new(),
+                webhooks: Vec::new(),
+                imported: Default::default(),
             }),
         }
     }

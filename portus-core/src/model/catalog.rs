@@ -26,6 +26,8 @@ pub struct Repository {
     pub namespace_id: NamespaceId,
     /// How many users starred it.
     pub stars: u64,
+    /// What the repository holds, as its owners describe it (Markdown).
+    pub description: Option<String>,
     /// When it was first recorded.
     pub created_at: DateTime<Utc>,
 }

@@ -41,7 +41,9 @@ pub fn at_store_precision(time: DateTime<Utc>) -> DateTime<Utc> {
 
 mod activity;
 mod catalog;
+mod comments;
 mod events;
+mod import;
 mod namespaces;
 mod scans;
 mod teams;
@@ -49,7 +51,9 @@ mod users;
 
 pub use activity::*;
 pub use catalog::*;
+pub use comments::*;
 pub use events::*;
+pub use import::*;
 pub use namespaces::*;
 pub use scans::*;
 pub use teams::*;

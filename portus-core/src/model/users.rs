@@ -52,6 +52,10 @@ pub struct User {
     pub failed_logins: u32,
     /// Logins are refused until this time (account lockout).
     pub locked_until: Option<DateTime<Utc>>,
+    /// The name shown instead of the login name, if the user chose one.
+    pub display_name: Option<String>,
+    /// A bot account (a CI robot): no personal namespace, signs in with application tokens.
+    pub bot: bool,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }

@@ -3,10 +3,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::model::{
-    Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
-    NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate, NewActivity, NewNamespace, NewUser, PasswordHash,
-    RefreshToken, RefreshTokenId, Repository, RepositoryId, Role, ScanRecord, SearchHits, StoredEvent, TagChange,
-    TagId, TagRecord, Team, TeamId, TeamMember, TeamUpdate, User, UserId, Visibility,
+    Activity, ActivityFilter, AppToken, AppTokenId, Comment, CommentId, EventStatus, ImportBatch, ImportCounts,
+    ManifestRecord, MissingNamespace, Namespace, NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate,
+    NewActivity, NewNamespace, NewUser, PasswordHash, RefreshToken, RefreshTokenId, Repository, RepositoryId, Role,
+    ScanRecord, SearchHits, StoredEvent, TagChange, TagId, TagRecord, Team, TeamId, TeamMember, TeamUpdate, User,
+    UserId, Visibility,
 };
 use crate::naming::{
     first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name, validate_username,
@@ -43,6 +44,11 @@ fn migrator() -> Migrator {
             4,
             "accounts_stars_claims",
             include_str!("../../migrations/postgres/0004_accounts_stars_claims.sql"),
+        ),
+        (
+            5,
+            "profiles_comments_webhooks_imports",
+            include_str!("../../migrations/postgres/0005_profiles_comments_webhooks_imports.sql"),
         ),
     ])
 }

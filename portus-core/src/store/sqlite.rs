@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::{
-    Activity, ActivityFilter, AppToken, AppTokenId, EventStatus, ManifestRecord, MissingNamespace, Namespace,
-    NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate, NewActivity, NewNamespace, NewUser, PasswordHash,
-    RefreshToken, RefreshTokenId, Repository, RepositoryId, Role, ScanRecord, SearchHits, StoredEvent, TagChange,
-    TagId, TagRecord, Team, TeamId, TeamMember, TeamUpdate, User, UserId, Visibility,
+    Activity, ActivityFilter, AppToken, AppTokenId, Comment, CommentId, EventStatus, ImportBatch, ImportCounts,
+    ManifestRecord, MissingNamespace, Namespace, NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate,
+    NewActivity, NewNamespace, NewUser, PasswordHash, RefreshToken, RefreshTokenId, Repository, RepositoryId, Role,
+    ScanRecord, SearchHits, StoredEvent, TagChange, TagId, TagRecord, Team, TeamId, TeamMember, TeamUpdate, User,
+    UserId, Visibility,
 };
 use crate::naming::{
     first_free_name, namespace_name_for_user, validate_namespace_name, validate_team_name, validate_username,
@@ -47,6 +48,11 @@ fn migrator() -> Migrator {
             5,
             "namespace_indexes",
             include_str!("../../migrations/sqlite/0005_namespace_indexes.sql"),
+        ),
+        (
+            6,
+            "profiles_comments_webhooks_imports",
+            include_str!("../../migrations/sqlite/0006_profiles_comments_webhooks_imports.sql"),
         ),
     ])
 }

@@ -158,6 +158,29 @@ pub async fn repositories_have_ids_and_stars(store: &dyn PolicyStore) {
         store.set_star(UserId(9999), app, true).await.unwrap_err().kind(),
         ErrorKind::NotFound
     );
+    assert_eq!(store.repository_by_id(app).await.unwrap().unwrap().description, None);
+    store
+        .set_repository_description(app, Some("The *app*.".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .repository_by_id(app)
+            .await
+            .unwrap()
+            .unwrap()
+            .description
+            .as_deref(),
+        Some("The *app*.")
+    );
+    assert_eq!(
+        store
+            .set_repository_description(RepositoryId(9999), None)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
     store.delete_repository("sam/app").await.unwrap();
     assert_eq!(store.repository_by_id(app).await.unwrap(), None);
     assert_eq!(store.starred(sam.id).await.unwrap(), vec![]);

@@ -19,6 +19,8 @@
 //! | [`events`] | [`EventStore`] | [`event_store_conformance!`] |
 //! | [`scans`] | [`ScanStore`] | [`scan_store_conformance!`] |
 //! | [`activity`] | [`ActivityStore`] | [`activity_store_conformance!`] |
+//! | [`comments`] | [`CommentStore`] | [`comment_store_conformance!`] |
+//! | [`import`] | [`ImportStore`] | [`import_store_conformance!`] |
 //! | [`policy`] | scopes authorized over a whole [`PolicyStore`] | [`authorization_conformance!`] |
 //!
 //! The other traits have suites of their own, built the same way:
@@ -33,6 +35,8 @@
 //! [`event_store_conformance!`]: crate::event_store_conformance
 //! [`scan_store_conformance!`]: crate::scan_store_conformance
 //! [`activity_store_conformance!`]: crate::activity_store_conformance
+//! [`comment_store_conformance!`]: crate::comment_store_conformance
+//! [`import_store_conformance!`]: crate::import_store_conformance
 //! [`authorization_conformance!`]: crate::authorization_conformance
 //! [`policy_store_conformance!`]: crate::policy_store_conformance
 //! [`AccountStore`]: crate::traits::AccountStore
@@ -42,12 +46,16 @@
 //! [`EventStore`]: crate::traits::EventStore
 //! [`ScanStore`]: crate::traits::ScanStore
 //! [`ActivityStore`]: crate::traits::ActivityStore
+//! [`CommentStore`]: crate::traits::CommentStore
+//! [`ImportStore`]: crate::traits::ImportStore
 //! [`PolicyStore`]: crate::traits::PolicyStore
 
 pub mod accounts;
 pub mod activity;
 pub mod catalog;
+pub mod comments;
 pub mod events;
+pub mod import;
 pub mod namespaces;
 pub mod policy;
 pub mod registry_client;
@@ -86,6 +94,8 @@ macro_rules! policy_store_conformance {
         $crate::event_store_conformance!($make);
         $crate::scan_store_conformance!($make);
         $crate::activity_store_conformance!($make);
+        $crate::comment_store_conformance!($make);
+        $crate::import_store_conformance!($make);
         $crate::authorization_conformance!($make);
     };
 }

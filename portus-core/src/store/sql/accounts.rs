@@ -81,6 +81,8 @@ macro_rules! sql_accounts_store {
                     personal_namespace,
                     failed_logins: 0,
                     locked_until: None,
+                    display_name: None,
+                    bot: false,
                     created_at: now,
                 })
             }
@@ -221,6 +223,40 @@ macro_rules! sql_accounts_store {
                 .await
                 .map_err(db_error)?;
                 Ok(row.map(AppToken::from))
+            }
+            async fn legacy_app_tokens(&self, user: UserId) -> Result<Vec<(AppToken, String)>> {
+                let rows = sqlx::query_as::<_, (i64, i64, String, DateTime<Utc>, String)>(
+                    "SELECT id, user_id, label, created_at, secret_hash FROM app_tokens \
+                     WHERE user_id = $1 AND substr(secret_hash, 1, 7) <> 'sha256:' ORDER BY id",
+                )
+                .bind(user.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, user_id, label, created_at, hash)| {
+                        let token = AppToken {
+                            id: AppTokenId(id),
+                            user_id: UserId(user_id),
+                            label,
+                            created_at,
+                        };
+                        (token, hash)
+                    })
+                    .collect())
+            }
+            async fn set_app_token_hash(&self, id: AppTokenId, secret_hash: &str) -> Result<()> {
+                let result = sqlx::query("UPDATE app_tokens SET secret_hash = $1 WHERE id = $2")
+                    .bind(secret_hash)
+                    .bind(id.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                if result.rows_affected() == 0 {
+                    return Err(Error::not_found("application token", id.to_string()));
+                }
+                Ok(())
             }
             async fn list_app_tokens(&self, user: UserId) -> Result<Vec<AppToken>> {
                 let rows = sqlx::query_as::<_, AppTokenRow>(

@@ -116,6 +116,18 @@ macro_rules! sql_catalog_store {
                 .map_err(db_error)?;
                 Ok(rows.into_iter().map(TagRecord::from).collect())
             }
+            async fn set_repository_description(&self, id: RepositoryId, description: Option<String>) -> Result<()> {
+                let result = sqlx::query("UPDATE repositories SET description = $1 WHERE id = $2")
+                    .bind(description)
+                    .bind(id.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                if result.rows_affected() == 0 {
+                    return Err(Error::not_found("repository", id.to_string()));
+                }
+                Ok(())
+            }
             async fn repositories(&self) -> Result<Vec<String>> {
                 sqlx::query_scalar("SELECT name FROM repositories ORDER BY name")
                     .fetch_all(&self.pool)

@@ -9,7 +9,9 @@
 pub(crate) mod accounts;
 pub(crate) mod activity;
 pub(crate) mod catalog;
+pub(crate) mod comments;
 pub(crate) mod events;
+pub(crate) mod import;
 pub(crate) mod namespaces;
 pub(crate) mod rows;
 pub(crate) mod scans;
@@ -103,7 +105,7 @@ macro_rules! sql_policy_store {
         }
 
         const USER_COLUMNS: &str = "SELECT u.id, u.username, u.email, u.admin, u.enabled, u.password_hash, u.created_at, \
-             u.failed_logins, u.locked_until, \
+             u.failed_logins, u.locked_until, u.display_name, u.bot, \
              (SELECT n.id FROM namespaces n WHERE n.personal_owner_id = u.id LIMIT 1) AS personal_namespace FROM users u";
 
         /// The namespace's id is `ns_id`: joins with `users` have an `id` of their own.
@@ -137,7 +139,7 @@ macro_rules! sql_policy_store {
                 .collect()
         }
 
-        const REPOSITORY_COLUMNS: &str = "SELECT r.id, r.name, r.namespace_id, r.created_at, \
+        const REPOSITORY_COLUMNS: &str = "SELECT r.id, r.name, r.namespace_id, r.description, r.created_at, \
              (SELECT COUNT(*) FROM stars s WHERE s.repository_id = r.id) AS stars FROM repositories r";
 
         const TAG_COLUMNS: &str = "SELECT t.id, r.name AS repository, t.name, t.digest, t.media_type, t.size, t.pushed_by, \
@@ -306,6 +308,8 @@ macro_rules! sql_policy_store {
         super::sql::events::sql_events_store!($store, $db);
         super::sql::scans::sql_scans_store!($store, $db);
         super::sql::activity::sql_activity_store!($store, $db);
+        super::sql::comments::sql_comments_store!($store, $db);
+        super::sql::import::sql_import_store!($store, $db);
     };
 }
 

@@ -44,6 +44,8 @@ pub(crate) struct UserRow {
     personal_namespace: Option<i64>,
     failed_logins: i64,
     locked_until: Option<DateTime<Utc>>,
+    display_name: Option<String>,
+    bot: bool,
     created_at: DateTime<Utc>,
 }
 
@@ -59,6 +61,8 @@ impl From<UserRow> for User {
             personal_namespace: row.personal_namespace.map(NamespaceId),
             failed_logins: clamp_u32(row.failed_logins),
             locked_until: row.locked_until,
+            display_name: row.display_name,
+            bot: row.bot,
             created_at: row.created_at,
         }
     }
@@ -216,6 +220,7 @@ pub(crate) struct RepositoryRow {
     name: String,
     namespace_id: i64,
     stars: i64,
+    description: Option<String>,
     created_at: DateTime<Utc>,
 }
 
@@ -226,6 +231,7 @@ impl From<RepositoryRow> for Repository {
             name: row.name,
             namespace_id: NamespaceId(row.namespace_id),
             stars: clamp_u64(row.stars),
+            description: row.description,
             created_at: row.created_at,
         }
     }

@@ -41,6 +41,12 @@ pub trait AccountStore: Send + Sync {
     async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken>;
     /// Finds an application token by the hash of its secret.
     async fn app_token_by_hash(&self, secret_hash: &str) -> Result<Option<AppToken>>;
+    /// A user's application tokens stored by another installation's hash (anything but this
+    /// project's `sha256:` digest, e.g. Portus' bcrypt), with that hash: verified one by one on
+    /// use, then re-stored with [`set_app_token_hash`](Self::set_app_token_hash).
+    async fn legacy_app_tokens(&self, user: UserId) -> Result<Vec<(AppToken, String)>>;
+    /// Replaces the stored hash of an application token; `NotFound` if it does not exist.
+    async fn set_app_token_hash(&self, id: AppTokenId, secret_hash: &str) -> Result<()>;
     /// A user's application tokens, oldest first.
     async fn list_app_tokens(&self, user: UserId) -> Result<Vec<AppToken>>;
     /// Deletes an application token and the refresh tokens obtained with it.
@@ -101,6 +107,12 @@ macro_rules! forward {
             }
             async fn app_token_by_hash(&self, secret_hash: &str) -> Result<Option<AppToken>> {
                 (**self).app_token_by_hash(secret_hash).await
+            }
+            async fn legacy_app_tokens(&self, user: UserId) -> Result<Vec<(AppToken, String)>> {
+                (**self).legacy_app_tokens(user).await
+            }
+            async fn set_app_token_hash(&self, id: AppTokenId, secret_hash: &str) -> Result<()> {
+                (**self).set_app_token_hash(id, secret_hash).await
             }
             async fn list_app_tokens(&self, user: UserId) -> Result<Vec<AppToken>> {
                 (**self).list_app_tokens(user).await

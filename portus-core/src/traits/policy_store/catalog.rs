@@ -46,6 +46,8 @@ pub trait CatalogStore: Send + Sync {
     async fn set_star(&self, user: UserId, repository: RepositoryId, starred: bool) -> Result<()>;
     /// The repositories a user starred.
     async fn starred(&self, user: UserId) -> Result<Vec<RepositoryId>>;
+    /// Replaces a repository's description; `NotFound` if it does not exist.
+    async fn set_repository_description(&self, id: RepositoryId, description: Option<String>) -> Result<()>;
     /// Deletes one tag; returns it if it existed.
     async fn delete_tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>>;
     /// Deletes every tag of `repository` pointing at `digest`; returns them.
@@ -99,6 +101,9 @@ macro_rules! forward {
             }
             async fn starred(&self, user: UserId) -> Result<Vec<RepositoryId>> {
                 (**self).starred(user).await
+            }
+            async fn set_repository_description(&self, id: RepositoryId, description: Option<String>) -> Result<()> {
+                (**self).set_repository_description(id, description).await
             }
             async fn delete_tag(&self, repository: &str, tag: &str) -> Result<Option<TagRecord>> {
                 (**self).delete_tag(repository, tag).await

@@ -18,8 +18,10 @@
 mod accounts;
 mod activity;
 mod catalog;
+mod comments;
 mod events;
 mod ext;
+mod import;
 mod namespaces;
 mod scans;
 mod teams;
@@ -27,8 +29,10 @@ mod teams;
 pub use accounts::AccountStore;
 pub use activity::ActivityStore;
 pub use catalog::CatalogStore;
+pub use comments::CommentStore;
 pub use events::EventStore;
 pub use ext::{AccountStoreExt, CatalogStoreExt, NamespaceStoreExt, TeamStoreExt};
+pub use import::ImportStore;
 pub use namespaces::NamespaceStore;
 pub use scans::ScanStore;
 pub use teams::TeamStore;
@@ -41,7 +45,16 @@ use crate::model::{Namespace, NamespaceAccess, NamespaceRef, Repository, SearchH
 /// Implemented automatically for any type that implements all the roles; implement the roles,
 /// never this trait. Every implementation runs the conformance suites in `crate::testing`.
 pub trait PolicyStore:
-    AccountStore + TeamStore + NamespaceStore + CatalogStore + EventStore + ScanStore + ActivityStore + std::fmt::Debug
+    AccountStore
+    + TeamStore
+    + NamespaceStore
+    + CatalogStore
+    + EventStore
+    + ScanStore
+    + ActivityStore
+    + CommentStore
+    + ImportStore
+    + std::fmt::Debug
 {
 }
 
@@ -53,6 +66,8 @@ impl<T> PolicyStore for T where
         + EventStore
         + ScanStore
         + ActivityStore
+        + CommentStore
+        + ImportStore
         + std::fmt::Debug
         + ?Sized
 {

@@ -135,12 +135,9 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Us
         let value = value.to_str().map_err(|_| unauthorized())?;
         let (username, token) = value.split_once(':').ok_or_else(unauthorized)?;
         let user = tokens
-            .authenticate_app_token(&Secret::new(token))
+            .authenticate_user_app_token(username, &Secret::new(token))
             .await
             .map_err(|_| unauthorized())?;
-        if user.username != username {
-            return Err(unauthorized());
-        }
         Ok(Some(user))
     } else if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().map_err(|_| unauthorized())?;

@@ -1,0 +1,289 @@
+use async_trait::async_trait;
+
+use crate::model::{
+    Activity, AppToken, AppTokenId, Comment, CommentId, ImportBatch, ImportCounts, ManifestRecord, Namespace,
+    NamespaceId, NamespaceRef, PasswordHash, Repository, RepositoryId, TagId, TagRecord, TeamId, User, UserId,
+};
+use crate::naming::{validate_namespace_name, validate_team_name, validate_username};
+use crate::{Error, Result};
+
+use super::{InMemoryStore, State};
+
+/// The media type assumed for imported tags whose source did not record one.
+const DEFAULT_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+#[async_trait]
+impl crate::traits::ImportStore for InMemoryStore {
+    async fn import_batch(&self, batch: &ImportBatch) -> Result<ImportCounts> {
+        let mut state = self.lock();
+        // Work on a copy: an error anywhere leaves the store as it was.
+        let mut next = state.clone();
+        let counts = apply(&mut next, batch)?;
+        *state = next;
+        Ok(counts)
+    }
+}
+
+fn user_id(state: &State, name: &str) -> Result<UserId> {
+    state
+        .users
+        .iter()
+        .find(|u| u.username == name)
+        .map(|u| u.id)
+        .ok_or_else(|| Error::not_found("user", name))
+}
+
+fn team_id(state: &State, name: &str) -> Result<TeamId> {
+    state
+        .teams
+        .iter()
+        .find(|t| t.name == name)
+        .map(|t| t.id)
+        .ok_or_else(|| Error::not_found("team", name))
+}
+
+fn namespace_id(state: &State, name: &str) -> Result<NamespaceId> {
+    state
+        .namespaces
+        .iter()
+        .find(|n| {
+            if name.is_empty() {
+                n.global
+            } else {
+                !n.global && n.name == name
+            }
+        })
+        .map(|n| n.id)
+        .ok_or_else(|| Error::not_found("namespace", name))
+}
+
+fn repository_id(state: &State, name: &str) -> Result<RepositoryId> {
+    state
+        .repositories
+        .iter()
+        .find(|r| r.name == name)
+        .map(|r| r.id)
+        .ok_or_else(|| Error::not_found("repository", name))
+}
+
+/// Marks `(source, kind, id)` as imported; `false` if it already was.
+fn first_import(state: &mut State, source: &str, kind: &'static str, id: i64) -> bool {
+    state.imported.insert((source.to_owned(), kind, id))
+}
+
+fn apply(state: &mut State, batch: &ImportBatch) -> Result<ImportCounts> {
+    let mut counts = ImportCounts::default();
+    let now = crate::model::now();
+    for user in &batch.users {
+        if state.users.iter().any(|u| u.username == user.username) {
+            continue;
+        }
+        validate_username(&user.username)?;
+        let id = UserId(state.next_id());
+        state.users.push(User {
+            id,
+            username: user.username.clone(),
+            email: user.email.clone(),
+            admin: user.admin,
+            enabled: user.enabled,
+            password_hash: user.password_hash.clone().map(PasswordHash),
+            personal_namespace: None,
+            failed_logins: 0,
+            locked_until: user.locked_until,
+            display_name: user.display_name.clone(),
+            bot: user.bot,
+            created_at: user.created_at.unwrap_or(now),
+        });
+        for (provider, issuer, subject) in &user.identities {
+            let taken = state
+                .identities
+                .iter()
+                .any(|(_, p, i, s)| p == provider && i == issuer && s == subject);
+            if !taken {
+                state
+                    .identities
+                    .push((id, provider.clone(), issuer.clone(), subject.clone()));
+            }
+        }
+        counts.users += 1;
+    }
+    for team in &batch.teams {
+        if state.teams.iter().any(|t| t.name == team.name) {
+            continue;
+        }
+        validate_team_name(&team.name)?;
+        state.add_team(&team.name, team.description.clone(), team.hidden);
+        counts.teams += 1;
+    }
+    for namespace in &batch.namespaces {
+        if namespace.global {
+            let global = state
+                .namespaces
+                .iter_mut()
+                .find(|n| n.global)
+                .ok_or_else(|| Error::not_found("namespace", "global"))?;
+            let visibility = if namespace.visibility == crate::model::Visibility::Private {
+                // The global namespace is never private here (anyone may reach names without
+                // a `/` only through it); Portus allowed it, protected is the closest.
+                crate::model::Visibility::Protected
+            } else {
+                namespace.visibility
+            };
+            if global.description != namespace.description || global.visibility != visibility {
+                global.description.clone_from(&namespace.description);
+                global.visibility = visibility;
+                counts.namespaces += 1;
+            }
+            continue;
+        }
+        if state.namespace_named(&namespace.name).is_some() {
+            continue;
+        }
+        validate_namespace_name(&namespace.name)?;
+        let team_id = namespace.team.as_deref().map(|t| team_id(state, t)).transpose()?;
+        let personal_owner = namespace
+            .personal_owner
+            .as_deref()
+            .map(|u| user_id(state, u))
+            .transpose()?;
+        let id = NamespaceId(state.next_id());
+        state.namespaces.push(Namespace {
+            id,
+            name: namespace.name.clone(),
+            description: namespace.description.clone(),
+            team_id,
+            visibility: namespace.visibility,
+            global: false,
+            personal_owner,
+        });
+        if let Some(owner) = personal_owner
+            && let Some(user) = state.users.iter_mut().find(|u| u.id == owner)
+            && user.personal_namespace.is_none()
+        {
+            user.personal_namespace = Some(id);
+        }
+        counts.namespaces += 1;
+    }
+    for membership in &batch.memberships {
+        let team = team_id(state, &membership.team)?;
+        let user = user_id(state, &membership.username)?;
+        if state.members.iter().any(|(t, u, _)| *t == team && *u == user) {
+            continue;
+        }
+        state.members.push((team, user, membership.role));
+        counts.memberships += 1;
+    }
+    for repository in &batch.repositories {
+        if state.repositories.iter().any(|r| r.name == repository.name) {
+            continue;
+        }
+        let namespace = match NamespaceRef::of_repository(&repository.name).0 {
+            NamespaceRef::Global => namespace_id(state, "")?,
+            NamespaceRef::Named(name) => namespace_id(state, name)?,
+        };
+        let id = RepositoryId(state.next_id());
+        state.repositories.push(Repository {
+            id,
+            name: repository.name.clone(),
+            namespace_id: namespace,
+            stars: 0,
+            description: repository.description.clone(),
+            created_at: repository.created_at.unwrap_or(now),
+        });
+        counts.repositories += 1;
+    }
+    for tag in &batch.tags {
+        repository_id(state, &tag.repository)?;
+        if state
+            .tags
+            .iter()
+            .any(|t| t.repository == tag.repository && t.name == tag.name)
+        {
+            continue;
+        }
+        let id = TagId(state.next_id());
+        let created_at = tag.created_at.unwrap_or(now);
+        state.tags.push(TagRecord {
+            id,
+            repository: tag.repository.clone(),
+            name: tag.name.clone(),
+            manifest: ManifestRecord {
+                digest: tag.digest.clone(),
+                media_type: tag.media_type.clone().unwrap_or_else(|| DEFAULT_MEDIA_TYPE.into()),
+                size: None,
+            },
+            pushed_by: tag.pushed_by.clone(),
+            created_at,
+            updated_at: tag.updated_at.unwrap_or(created_at),
+        });
+        counts.tags += 1;
+    }
+    for (username, repository) in &batch.stars {
+        let user = user_id(state, username)?;
+        let repository = repository_id(state, repository)?;
+        if !state.stars.contains(&(user, repository)) {
+            state.stars.push((user, repository));
+            counts.stars += 1;
+        }
+    }
+    for comment in &batch.comments {
+        let repository = repository_id(state, &comment.repository)?;
+        if !first_import(state, &batch.source, "comment", comment.source_id) {
+            continue;
+        }
+        let id = CommentId(state.next_id());
+        state.comments.push(Comment {
+            id,
+            repository_id: repository,
+            author: comment.author.clone(),
+            body: comment.body.clone(),
+            created_at: comment.created_at.unwrap_or(now),
+        });
+        counts.comments += 1;
+    }
+    for token in &batch.app_tokens {
+        let user = user_id(state, &token.username)?;
+        if state
+            .app_tokens
+            .iter()
+            .any(|(t, _)| t.user_id == user && t.label == token.label)
+        {
+            continue;
+        }
+        let id = AppTokenId(state.next_id());
+        state.app_tokens.push((
+            AppToken {
+                id,
+                user_id: user,
+                label: token.label.clone(),
+                created_at: now,
+            },
+            token.secret_hash.clone(),
+        ));
+        counts.app_tokens += 1;
+    }
+    for webhook in &batch.webhooks {
+        let namespace = namespace_id(state, &webhook.namespace)?;
+        if !first_import(state, &batch.source, "webhook", webhook.source_id) {
+            continue;
+        }
+        state.webhooks.push((namespace, webhook.clone()));
+        counts.webhooks += 1;
+    }
+    for activity in &batch.activities {
+        if !first_import(state, &batch.source, "activity", activity.source_id) {
+            continue;
+        }
+        let id = state.next_id();
+        state.activities.push(Activity {
+            id,
+            at: activity.at.unwrap_or(now),
+            actor: activity.actor.clone(),
+            action: activity.action.clone(),
+            target: activity.target.clone(),
+            details: activity.details.clone(),
+        });
+        counts.activities += 1;
+    }
+    Ok(counts)
+}

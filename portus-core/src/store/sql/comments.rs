@@ -1,0 +1,66 @@
+//! The SQL body of [`CommentStore`](crate::traits::CommentStore), for both databases.
+
+/// Implements [`CommentStore`](crate::traits::CommentStore) for `$store` inside a module that defines the
+/// row helpers of [`sql_policy_store!`](super::sql_policy_store).
+macro_rules! sql_comments_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait]
+        impl crate::traits::CommentStore for $store {
+            async fn add_comment(&self, repository: RepositoryId, author: &str, body: &str) -> Result<Comment> {
+                let now = crate::model::now();
+                let id = sqlx::query_scalar::<_, i64>(
+                    "INSERT INTO comments (repository_id, author, body, created_at) \
+                     SELECT id, $2, $3, $4 FROM repositories WHERE id = $1 RETURNING id",
+                )
+                .bind(repository.0)
+                .bind(author)
+                .bind(body)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?
+                .ok_or_else(|| Error::not_found("repository", repository.to_string()))?;
+                Ok(Comment {
+                    id: CommentId(id),
+                    repository_id: repository,
+                    author: Some(author.to_owned()),
+                    body: body.to_owned(),
+                    created_at: now,
+                })
+            }
+            async fn comments(&self, repository: RepositoryId) -> Result<Vec<Comment>> {
+                let rows = sqlx::query_as::<_, (i64, i64, Option<String>, String, DateTime<Utc>)>(
+                    "SELECT id, repository_id, author, body, created_at FROM comments \
+                     WHERE repository_id = $1 ORDER BY created_at, id",
+                )
+                .bind(repository.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, repository_id, author, body, created_at)| Comment {
+                        id: CommentId(id),
+                        repository_id: RepositoryId(repository_id),
+                        author,
+                        body,
+                        created_at,
+                    })
+                    .collect())
+            }
+            async fn delete_comment(&self, id: CommentId) -> Result<()> {
+                let result = sqlx::query("DELETE FROM comments WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                if result.rows_affected() == 0 {
+                    return Err(Error::not_found("comment", id.to_string()));
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use sql_comments_store;
