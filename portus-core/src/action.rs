@@ -40,12 +40,16 @@ pub enum ActivityAction {
     TeamMemberChangeRole,
     /// A member left a team.
     TeamMemberRemove,
+    /// A team was deleted (its namespaces deleted or handed to another team first).
+    TeamDelete,
     /// A namespace was created.
     NamespaceCreate,
     /// A namespace's description or team changed.
     NamespaceUpdate,
     /// A namespace's visibility changed.
     NamespaceChangeVisibility,
+    /// A namespace was deleted with its repositories.
+    NamespaceDelete,
     /// An application token was created.
     ApplicationTokenCreate,
     /// An application token was revoked.
@@ -54,6 +58,8 @@ pub enum ActivityAction {
     RepositoryStar,
     /// A user unstarred a repository.
     RepositoryUnstar,
+    /// A repository's description changed.
+    RepositoryUpdate,
     /// A repository was deleted.
     RepositoryDelete,
     /// A tag was pushed (or moved by a push).
@@ -68,7 +74,7 @@ pub enum ActivityAction {
 
 impl ActivityAction {
     /// Every action, for listings and round-trip tests.
-    pub const ALL: [ActivityAction; 26] = [
+    pub const ALL: [ActivityAction; 29] = [
         ActivityAction::UserCreate,
         ActivityAction::UserDelete,
         ActivityAction::UserEnable,
@@ -83,13 +89,16 @@ impl ActivityAction {
         ActivityAction::TeamMemberAdd,
         ActivityAction::TeamMemberChangeRole,
         ActivityAction::TeamMemberRemove,
+        ActivityAction::TeamDelete,
         ActivityAction::NamespaceCreate,
         ActivityAction::NamespaceUpdate,
         ActivityAction::NamespaceChangeVisibility,
+        ActivityAction::NamespaceDelete,
         ActivityAction::ApplicationTokenCreate,
         ActivityAction::ApplicationTokenDestroy,
         ActivityAction::RepositoryStar,
         ActivityAction::RepositoryUnstar,
+        ActivityAction::RepositoryUpdate,
         ActivityAction::RepositoryDelete,
         ActivityAction::TagPush,
         ActivityAction::TagDelete,
@@ -114,13 +123,16 @@ impl ActivityAction {
             ActivityAction::TeamMemberAdd => "team.member.add",
             ActivityAction::TeamMemberChangeRole => "team.member.change_role",
             ActivityAction::TeamMemberRemove => "team.member.remove",
+            ActivityAction::TeamDelete => "team.delete",
             ActivityAction::NamespaceCreate => "namespace.create",
             ActivityAction::NamespaceUpdate => "namespace.update",
             ActivityAction::NamespaceChangeVisibility => "namespace.change_visibility",
+            ActivityAction::NamespaceDelete => "namespace.delete",
             ActivityAction::ApplicationTokenCreate => "application_token.create",
             ActivityAction::ApplicationTokenDestroy => "application_token.destroy",
             ActivityAction::RepositoryStar => "repository.star",
             ActivityAction::RepositoryUnstar => "repository.unstar",
+            ActivityAction::RepositoryUpdate => "repository.update",
             ActivityAction::RepositoryDelete => "repository.delete",
             ActivityAction::TagPush => "tag.push",
             ActivityAction::TagDelete => "tag.delete",

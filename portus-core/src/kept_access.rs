@@ -138,6 +138,9 @@ impl<S: NamespaceStore> NamespaceStore for KeptAccess<S> {
     async fn update_namespace(&self, id: NamespaceId, update: NamespaceUpdate) -> Result<Namespace> {
         self.inner.update_namespace(id, update).await
     }
+    async fn delete_namespace(&self, id: NamespaceId) -> Result<()> {
+        self.inner.delete_namespace(id).await
+    }
     async fn namespace_access<'a>(
         &self,
         namespace: NamespaceRef<'a>,
@@ -226,6 +229,9 @@ mod tests {
         }
         async fn update_namespace(&self, id: NamespaceId, update: NamespaceUpdate) -> Result<Namespace> {
             self.store.update_namespace(id, update).await
+        }
+        async fn delete_namespace(&self, id: NamespaceId) -> Result<()> {
+            self.store.delete_namespace(id).await
         }
         async fn namespace_access<'a>(
             &self,

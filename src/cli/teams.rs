@@ -50,6 +50,9 @@ pub enum TeamCommand {
     Delete {
         /// Team name.
         name: String,
+        /// Hand the team's namespaces to this team instead of deleting them (and their images).
+        #[arg(long, value_name = "TEAM")]
+        to: Option<String>,
     },
     /// Add a member to a team (the same as `team member add`).
     AddMember {
@@ -156,9 +159,12 @@ pub(super) async fn run<B: Backend>(backend: &B, command: TeamCommand) -> Result
             let team = backend.update_team(&name, changes).await?;
             println!("Updated team '{}'.", team.name);
         }
-        TeamCommand::Delete { name } => {
-            backend.delete_team(&name).await?;
-            println!("Deleted team '{name}'.");
+        TeamCommand::Delete { name, to } => {
+            backend.delete_team(&name, to.as_deref()).await?;
+            match to {
+                Some(heir) => println!("Deleted team '{name}'; its namespaces now belong to '{heir}'."),
+                None => println!("Deleted team '{name}' and its namespaces."),
+            }
         }
         TeamCommand::AddMember { team, user, role } | TeamCommand::Member(MemberCommand::Add { team, user, role }) => {
             let member = backend.add_member(&team, &user, role).await?;

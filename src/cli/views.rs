@@ -80,7 +80,7 @@ pub(crate) struct RepositoryView {
     /// Full name (`alice/app`).
     pub(crate) name: String,
     pub(crate) namespace_id: i64,
-    /// Set by servers that keep repository descriptions.
+    /// Markdown, as its owners describe it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) description: Option<String>,
     pub(crate) stars: u64,

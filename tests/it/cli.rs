@@ -785,20 +785,30 @@ fn resource_commands_list_show_change_and_delete_on_the_local_store() {
     let run = |args: &[&str]| f.p.try_cli(args, None);
     check_lists_and_shows(&run);
     check_unknown_objects(&run);
-    // The local store has no team, namespace or repository-description operation yet: said so,
-    // nothing changed.
-    for (args, what) in [
-        (&["team", "delete", "devs"][..], "deleting a team"),
-        (&["namespace", "delete", "web"], "deleting a namespace"),
-        (
-            &["repository", "update", "web/app", "--description", "x"],
-            "a repository description",
-        ),
-    ] {
-        assert_fails(&run(args), 1, &format!("{what} is not supported by the local store"));
-    }
-    assert!(f.p.cli(&["team", "list"], None).contains("devs"));
     check_updates_and_deletes(&f, &run, "cli");
+    // Descriptions, and teams and namespaces going away, through the operations layer.
+    f.p.cli(
+        &["repository", "update", "web/app", "--description", "The web app"],
+        None,
+    );
+    let shown = f.p.cli(&["repository", "show", "web/app", "--json"], None);
+    assert!(shown.contains("\"description\": \"The web app\""), "{shown}");
+    f.p.cli(&["team", "create", "heirs", "--owner", "alice"], None);
+    let handed = f.p.cli(&["team", "delete", "developers", "--to", "heirs"], None);
+    assert!(handed.contains("now belong to 'heirs'"), "{handed}");
+    assert!(f.p.cli(&["namespace", "show", "web", "--json"], None).contains("heirs"));
+    assert_fails(&run(&["team", "show", "developers"]), 1, "no team named 'developers'");
+    f.p.cli(&["namespace", "delete", "web"], None);
+    assert_fails(&run(&["namespace", "show", "web"]), 1, "no namespace named 'web'");
+    assert_fails(
+        &run(&["repository", "show", "web/app"]),
+        1,
+        "no repository named 'web/app'",
+    );
+    let activity = f.p.cli(&["activity", "--limit", "5"], None);
+    for action in ["namespace.delete", "team.delete", "repository.update"] {
+        assert!(activity.contains(action), "{activity}");
+    }
 }
 
 #[test]

@@ -84,6 +84,29 @@ impl crate::traits::NamespaceStore for InMemoryStore {
         }
         Ok(namespace.clone())
     }
+    async fn delete_namespace(&self, id: NamespaceId) -> Result<()> {
+        let mut state = self.lock();
+        let namespace = state
+            .namespaces
+            .iter()
+            .find(|n| n.id == id)
+            .ok_or_else(|| Error::not_found("namespace", id.to_string()))?;
+        if namespace.global {
+            return Err(Error::Invalid("the global namespace cannot be deleted".into()));
+        }
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut state.repositories)
+            .into_iter()
+            .partition(|r| r.namespace_id == id);
+        state.repositories = kept;
+        let names: Vec<String> = gone.iter().map(|r| r.name.clone()).collect();
+        let ids: Vec<_> = gone.iter().map(|r| r.id).collect();
+        state.tags.retain(|t| !names.contains(&t.repository));
+        state.stars.retain(|(_, r)| !ids.contains(r));
+        state.comments.retain(|c| !ids.contains(&c.repository_id));
+        state.webhooks.retain(|(n, _)| *n != id);
+        state.namespaces.retain(|n| n.id != id);
+        Ok(())
+    }
     async fn namespace_access<'a>(
         &self,
         namespace: NamespaceRef<'a>,

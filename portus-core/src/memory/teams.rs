@@ -101,4 +101,18 @@ impl crate::traits::TeamStore for InMemoryStore {
         memberships.sort();
         Ok(memberships)
     }
+    async fn delete_team(&self, id: TeamId) -> Result<()> {
+        let mut state = self.lock();
+        if !state.teams.iter().any(|t| t.id == id) {
+            return Err(Error::not_found("team", id.to_string()));
+        }
+        if state.namespaces.iter().any(|n| n.team_id == Some(id)) {
+            return Err(Error::Conflict(
+                "the team still owns namespaces: delete them or hand them to another team first".into(),
+            ));
+        }
+        state.teams.retain(|t| t.id != id);
+        state.members.retain(|(t, ..)| *t != id);
+        Ok(())
+    }
 }

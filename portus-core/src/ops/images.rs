@@ -6,7 +6,7 @@
 //! lose those sibling tags too, instead of deleting them silently as Portus did.
 
 use super::record;
-use crate::model::{ActivityAction, TagRecord};
+use crate::model::{ActivityAction, Repository, TagRecord};
 use crate::traits::{ActivityStore, CatalogStore, CatalogStoreExt, RegistryClient};
 use crate::{Error, Result};
 
@@ -45,6 +45,24 @@ pub async fn delete_tag<S: CatalogStore + ActivityStore + ?Sized>(
     store.delete_tags_by_digest(repository, &record.manifest.digest).await?;
     record_deletions(store, &doomed, actor).await?;
     Ok(doomed)
+}
+
+/// Replaces a repository's description (Markdown; `None` clears it).
+pub async fn describe_repository<S: CatalogStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    repository: &Repository,
+    description: Option<String>,
+) -> Result<()> {
+    store.set_repository_description(repository.id, description).await?;
+    record(
+        store,
+        actor,
+        ActivityAction::RepositoryUpdate,
+        repository.name.clone(),
+        None,
+    )
+    .await
 }
 
 /// Deletes every manifest of `repository` in the registry, then the repository in the store.

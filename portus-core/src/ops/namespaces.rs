@@ -1,8 +1,8 @@
-//! Namespaces: create, describe, hand to another team, change visibility.
+//! Namespaces: create, describe, hand to another team, change visibility, delete.
 
 use super::record;
 use crate::model::{ActivityAction, Namespace, NamespaceUpdate, NewNamespace, Team, Visibility};
-use crate::traits::{ActivityStore, NamespaceStore};
+use crate::traits::{ActivityStore, CatalogStore, NamespaceStore, RegistryClient};
 use crate::{Error, Result};
 
 /// Creates a namespace owned by `team` (which must be `new.team_id`'s team).
@@ -90,4 +90,50 @@ pub async fn update<S: NamespaceStore + ActivityStore + ?Sized>(
     )
     .await?;
     Ok(updated)
+}
+
+/// Deletes a namespace: each of its repositories through [`super::images::delete_repository`]
+/// (in the registry first), then the namespace. Personal and global namespaces stay (`Rule`).
+/// Without a registry client only a namespace without repositories can go (`Rule` naming
+/// `registry.url`).
+pub async fn delete<S: NamespaceStore + CatalogStore + ActivityStore + ?Sized>(
+    store: &S,
+    registry: Option<&dyn RegistryClient>,
+    actor: Option<&str>,
+    namespace: &Namespace,
+) -> Result<()> {
+    if namespace.global {
+        return Err(Error::Rule("the global namespace cannot be deleted".into()));
+    }
+    if namespace.personal_owner.is_some() {
+        return Err(Error::Rule("a personal namespace goes only with its user".into()));
+    }
+    let repositories: Vec<String> = store
+        .list_repositories()
+        .await?
+        .into_iter()
+        .filter(|r| r.namespace_id == namespace.id)
+        .map(|r| r.name)
+        .collect();
+    if !repositories.is_empty() {
+        let Some(registry) = registry else {
+            return Err(Error::Rule(format!(
+                "namespace {} holds {} repositories, and deleting images needs registry.url to be configured",
+                namespace.name,
+                repositories.len()
+            )));
+        };
+        for repository in &repositories {
+            super::images::delete_repository(store, registry, repository, actor).await?;
+        }
+    }
+    store.delete_namespace(namespace.id).await?;
+    record(
+        store,
+        actor,
+        ActivityAction::NamespaceDelete,
+        namespace.name.clone(),
+        None,
+    )
+    .await
 }

@@ -4,8 +4,10 @@
 //! asked for them), and a team keeps at least one owner.
 
 use super::record;
-use crate::model::{ActivityAction, Role, Team, TeamMember, TeamUpdate, User, UserId};
-use crate::traits::{AccountStore, ActivityStore, TeamStore, TeamStoreExt};
+use crate::model::{ActivityAction, Namespace, NamespaceUpdate, Role, Team, TeamMember, TeamUpdate, User, UserId};
+use crate::traits::{
+    AccountStore, ActivityStore, CatalogStore, NamespaceStore, RegistryClient, TeamStore, TeamStoreExt,
+};
 use crate::{Error, Result};
 
 /// Creates a (visible) team with `owner` as its first owner.
@@ -163,4 +165,53 @@ fn only_owner(member: &TeamMember, members: &[TeamMember]) -> bool {
 
 fn last_owner() -> Error {
     Error::Rule("a team needs at least one owner".into())
+}
+
+/// Deletes a team. With `heir`, its namespaces are handed to that team first (Portus'
+/// `new_team`); otherwise each is deleted through [`super::namespaces::delete`], images
+/// included. Personal teams go only with their user (`Rule`).
+pub async fn delete<S: TeamStore + NamespaceStore + CatalogStore + ActivityStore + ?Sized>(
+    store: &S,
+    registry: Option<&dyn RegistryClient>,
+    actor: Option<&str>,
+    team: &Team,
+    heir: Option<&Team>,
+) -> Result<()> {
+    if team.hidden {
+        return Err(Error::Rule("a personal team goes only with its user".into()));
+    }
+    if let Some(heir) = heir {
+        if heir.hidden {
+            return Err(Error::Rule("a personal team owns only its user's namespace".into()));
+        }
+        if heir.id == team.id {
+            return Err(Error::Invalid("a team cannot hand its namespaces to itself".into()));
+        }
+    }
+    let namespaces: Vec<Namespace> = store
+        .list_namespaces()
+        .await?
+        .into_iter()
+        .filter(|n| n.team_id == Some(team.id))
+        .collect();
+    let details = match heir {
+        Some(heir) => {
+            for namespace in &namespaces {
+                let update = NamespaceUpdate {
+                    team_id: Some(heir.id),
+                    ..NamespaceUpdate::default()
+                };
+                store.update_namespace(namespace.id, update).await?;
+            }
+            Some(format!("{} namespaces handed to {}", namespaces.len(), heir.name))
+        }
+        None => {
+            for namespace in &namespaces {
+                super::namespaces::delete(store, registry, actor, namespace).await?;
+            }
+            (!namespaces.is_empty()).then(|| format!("{} namespaces deleted", namespaces.len()))
+        }
+    };
+    store.delete_team(team.id).await?;
+    record(store, actor, ActivityAction::TeamDelete, team.name.clone(), details).await
 }

@@ -292,3 +292,110 @@ async fn stars_record_changes_only() {
     );
     assert!(store.starred(alice.id).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn teams_go_with_their_namespaces_or_hand_them_over() {
+    use crate::InMemoryRegistry;
+    use crate::model::{ManifestRecord, MissingNamespace};
+    let store = InMemoryStore::new();
+    let registry = InMemoryRegistry::new();
+    let owner = person(&store, "owner", false).await;
+    let devs = team_of(&store, &owner).await;
+    let heirs = teams::create(&store, None, "heirs", &owner, None).await.unwrap();
+    let new = |name: &str, team: &Team| NewNamespace {
+        name: name.into(),
+        team_id: team.id,
+        visibility: Visibility::Private,
+        description: None,
+    };
+    let web = namespaces::create(&store, None, new("web", &devs), &devs)
+        .await
+        .unwrap();
+    let digest = format!("sha256:{}", "b".repeat(64));
+    registry.push_image("web/app", "1.0", &digest, &[]);
+    let manifest = ManifestRecord {
+        digest: digest.clone(),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: None,
+    };
+    store
+        .put_tag("web/app", "1.0", &manifest, None, MissingNamespace::Ignore)
+        .await
+        .unwrap();
+    let app = store.list_repositories().await.unwrap().remove(0);
+    images::describe_repository(&store, None, &app, Some("The app".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .repository_by_id(app.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .description
+            .as_deref(),
+        Some("The app")
+    );
+
+    let err = namespaces::delete(&store, None, None, &web).await.unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::Rule,
+        "images cannot go without a registry: {err}"
+    );
+    assert!(err.to_string().contains("registry.url"));
+    let personal = store
+        .namespace_by_id(owner.personal_namespace.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        namespaces::delete(&store, Some(&registry), None, &personal)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Rule
+    );
+
+    let ops = namespaces::create(&store, None, new("ops", &devs), &devs)
+        .await
+        .unwrap();
+    teams::delete(&store, Some(&registry), None, &devs, Some(&heirs))
+        .await
+        .unwrap();
+    assert_eq!(store.team_by_id(devs.id).await.unwrap(), None);
+    for namespace in [&web, &ops] {
+        let moved = store.namespace_by_id(namespace.id).await.unwrap().unwrap();
+        assert_eq!(moved.team_id, Some(heirs.id), "handed over, not deleted");
+    }
+    assert!(registry.deleted().is_empty());
+
+    teams::delete(&store, Some(&registry), None, &heirs, None)
+        .await
+        .unwrap();
+    assert_eq!(store.namespace_by_id(web.id).await.unwrap(), None);
+    assert_eq!(store.namespace_by_id(ops.id).await.unwrap(), None);
+    assert_eq!(registry.deleted(), [("web/app".to_owned(), digest)]);
+    let hidden = store.team_by_name("owner").await.unwrap().unwrap();
+    assert_eq!(
+        teams::delete(&store, Some(&registry), None, &hidden, None)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Rule
+    );
+    let tail: Vec<String> = actions(&store).await.into_iter().skip(4).collect();
+    assert_eq!(
+        tail,
+        [
+            "repository.update",
+            "namespace.create",
+            "team.delete",
+            "namespace.delete",
+            "tag.delete",
+            "repository.delete",
+            "namespace.delete",
+            "team.delete",
+        ]
+    );
+}

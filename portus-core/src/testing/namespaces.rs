@@ -277,6 +277,94 @@ pub async fn namespaces_are_looked_up_together(store: &dyn PolicyStore) {
     );
 }
 
+/// Deleting a namespace takes its repositories, tags, stars and comments with it and frees
+/// its name; the global namespace cannot be deleted; a team that owns namespaces cannot be
+/// deleted until they are gone.
+pub async fn namespaces_are_deleted_with_their_repositories(store: &dyn PolicyStore) {
+    use crate::model::{ManifestRecord, MissingNamespace};
+    let owner = user(store, "nina").await;
+    let team = store.create_team("ops", owner.id, None).await.unwrap();
+    let new = |name: &str| NewNamespace {
+        name: name.into(),
+        team_id: team.id,
+        visibility: Visibility::Private,
+        description: None,
+    };
+    let doomed = store.create_namespace(new("doomed")).await.unwrap();
+    let kept = store.create_namespace(new("kept")).await.unwrap();
+    let manifest = ManifestRecord {
+        digest: "sha256:1".into(),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: None,
+    };
+    for repository in ["doomed/app", "doomed/web", "kept/app"] {
+        store
+            .put_tag(repository, "1", &manifest, None, MissingNamespace::Ignore)
+            .await
+            .unwrap();
+    }
+    let app = store.list_repositories().await.unwrap()[0].clone();
+    assert_eq!(app.name, "doomed/app");
+    store.set_star(owner.id, app.id, true).await.unwrap();
+    store.add_comment(app.id, "nina", "bye").await.unwrap();
+
+    assert_eq!(
+        store.delete_team(team.id).await.unwrap_err().kind(),
+        ErrorKind::Conflict,
+        "the team still owns namespaces"
+    );
+    store.delete_namespace(doomed.id).await.unwrap();
+    assert_eq!(store.namespace_by_id(doomed.id).await.unwrap(), None);
+    assert_eq!(store.repositories().await.unwrap(), ["kept/app"]);
+    assert_eq!(store.tag("doomed/app", "1").await.unwrap(), None);
+    assert_eq!(store.starred(owner.id).await.unwrap(), vec![]);
+    assert_eq!(store.comments(app.id).await.unwrap(), vec![]);
+    assert_eq!(
+        store.delete_namespace(doomed.id).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    let global = store.namespace(NamespaceRef::Global).await.unwrap().unwrap();
+    assert_eq!(
+        store.delete_namespace(global.id).await.unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
+    store
+        .create_namespace(new("doomed"))
+        .await
+        .expect("the name is free again");
+
+    let other = store.create_team("other", owner.id, None).await.unwrap();
+    for namespace in store.list_namespaces().await.unwrap() {
+        if namespace.team_id == Some(team.id) {
+            let update = NamespaceUpdate {
+                team_id: Some(other.id),
+                ..NamespaceUpdate::default()
+            };
+            store.update_namespace(namespace.id, update).await.unwrap();
+        }
+    }
+    store.delete_team(team.id).await.unwrap();
+    assert_eq!(store.team_by_id(team.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .memberships(owner.id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|(t, _)| *t == team.id)
+            .count(),
+        0
+    );
+    assert_eq!(
+        store.delete_team(team.id).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        store.namespace_by_id(kept.id).await.unwrap().unwrap().team_id,
+        Some(other.id)
+    );
+}
+
 /// Expands to one `#[tokio::test]` per check of this module, each on a fresh store made by
 /// the given async expression; [`policy_store_conformance!`](crate::policy_store_conformance)
 /// invokes it with the other roles' macros.
@@ -290,6 +378,7 @@ macro_rules! namespace_store_conformance {
             namespace_visibility_changes,
             namespaces_can_be_listed_and_updated,
             namespaces_are_looked_up_together,
+            namespaces_are_deleted_with_their_repositories,
         );
     };
 }

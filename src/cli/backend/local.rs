@@ -147,7 +147,7 @@ fn repository_view(repository: &Repository, tags_count: usize) -> RepositoryView
         id: repository.id.0,
         name: repository.name.clone(),
         namespace_id: repository.namespace_id.0,
-        description: None,
+        description: repository.description.clone(),
         stars: repository.stars,
         tags_count,
         created_at: repository.created_at,
@@ -168,13 +168,6 @@ fn tag_view(tag: &TagRecord) -> TagView {
         created_at: tag.created_at,
         updated_at: tag.updated_at,
     }
-}
-
-/// What the local store cannot do yet: said plainly, nothing changed.
-fn not_in_this_store(what: &str) -> Error {
-    Error::Unsupported(format!(
-        "{what} is not supported by the local store of this version (the store has no operation for it yet)"
-    ))
 }
 
 impl Backend for Local<'_> {
@@ -303,9 +296,26 @@ impl Backend for Local<'_> {
         Ok(team_view(&updated))
     }
 
-    async fn delete_team(&self, name: &str) -> Result<(), Error> {
-        find_visible_team(self.store(), name).await?;
-        Err(not_in_this_store("deleting a team"))
+    async fn delete_team(&self, name: &str, heir: Option<&str>) -> Result<(), Error> {
+        let team = find_visible_team(self.store(), name).await?;
+        match heir {
+            Some(heir) => {
+                let heir = find_visible_team(self.store(), heir).await?;
+                ops::teams::delete(self.store(), None, Some(CLI_ACTOR), &team, Some(&heir)).await?;
+            }
+            None => {
+                let app = self.for_deletion().await?;
+                ops::teams::delete(
+                    app.store.as_ref(),
+                    app.registry.as_deref(),
+                    Some(CLI_ACTOR),
+                    &team,
+                    None,
+                )
+                .await?;
+            }
+        }
+        Ok(())
     }
 
     async fn members(&self, team: &str) -> Result<Vec<MemberView>, Error> {
@@ -409,8 +419,10 @@ impl Backend for Local<'_> {
     }
 
     async fn delete_namespace(&self, name: &str) -> Result<(), Error> {
-        self.find_namespace(name).await?;
-        Err(not_in_this_store("deleting a namespace"))
+        let namespace = self.find_namespace(name).await?;
+        let app = self.for_deletion().await?;
+        ops::namespaces::delete(app.store.as_ref(), app.registry.as_deref(), Some(CLI_ACTOR), &namespace).await?;
+        Ok(())
     }
 
     async fn repositories(&self) -> Result<Vec<RepositoryView>, Error> {
@@ -430,9 +442,12 @@ impl Backend for Local<'_> {
         self.repository_view(&repository).await
     }
 
-    async fn update_repository(&self, name: &str, _description: String) -> Result<RepositoryView, Error> {
-        self.find_repository(name).await?;
-        Err(not_in_this_store("a repository description"))
+    async fn update_repository(&self, name: &str, description: String) -> Result<RepositoryView, Error> {
+        let repository = self.find_repository(name).await?;
+        let description = Some(description).filter(|d| !d.is_empty());
+        ops::images::describe_repository(self.store(), Some(CLI_ACTOR), &repository, description).await?;
+        let repository = self.find_repository(name).await?;
+        self.repository_view(&repository).await
     }
 
     async fn delete_repository(&self, name: &str) -> Result<(), Error> {

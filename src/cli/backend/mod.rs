@@ -166,7 +166,8 @@ pub(crate) trait Backend {
     /// Renames or describes a team.
     async fn update_team(&self, name: &str, changes: TeamChanges) -> Result<TeamView, Error>;
     /// Deletes a team.
-    async fn delete_team(&self, name: &str) -> Result<(), Error>;
+    /// With `heir`, its namespaces are handed to that team; otherwise they are deleted too.
+    async fn delete_team(&self, name: &str, heir: Option<&str>) -> Result<(), Error>;
     /// A team's members.
     async fn members(&self, team: &str) -> Result<Vec<MemberView>, Error>;
     /// Adds a member; returns the role given (administrators are always owners).

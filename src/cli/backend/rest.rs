@@ -421,9 +421,11 @@ impl Backend for Rest {
         self.json(Method::PUT, &path, Some(&Value::Object(body))).await
     }
 
-    async fn delete_team(&self, name: &str) -> Result<(), Error> {
+    async fn delete_team(&self, name: &str, heir: Option<&str>) -> Result<(), Error> {
         let team = self.find_team(name).await?;
-        self.send(Method::DELETE, &format!("/api/v1/teams/{}", team.id), None)
+        // Portus' parameter: the name of the team that takes the namespaces over.
+        let body = heir.map(|heir| json!({"new_team": heir}));
+        self.send(Method::DELETE, &format!("/api/v1/teams/{}", team.id), body.as_ref())
             .await
             .map_err(unsupported("deleting a team"))
     }

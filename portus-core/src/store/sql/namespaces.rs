@@ -71,6 +71,28 @@ macro_rules! sql_namespaces_store {
                 let rows = sqlx::query_as::<_, NamespaceRow>(sql).fetch_all(&self.pool).await.map_err(db_error)?;
                 rows.into_iter().map(Namespace::try_from).collect()
             }
+            async fn delete_namespace(&self, id: NamespaceId) -> Result<()> {
+                // Repositories, and through them tags, stars and comments, and webhooks go by
+                // ON DELETE CASCADE.
+                let mut tx = self.write_tx().await?;
+                let global: Option<bool> = sqlx::query_scalar("SELECT global FROM namespaces WHERE id = $1")
+                    .bind(id.0)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                match global {
+                    None => return Err(Error::not_found("namespace", id.to_string())),
+                    Some(true) => return Err(Error::Invalid("the global namespace cannot be deleted".into())),
+                    Some(false) => {}
+                }
+                sqlx::query("DELETE FROM namespaces WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(())
+            }
             async fn update_namespace(&self, id: NamespaceId, update: NamespaceUpdate) -> Result<Namespace> {
                 let (set_description, description) = match update.description {
                     Some(description) => (true, description),

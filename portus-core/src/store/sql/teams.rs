@@ -111,6 +111,30 @@ macro_rules! sql_teams_store {
                         .map_err(db_error)?;
                 Ok(rows.into_iter().map(Team::from).collect())
             }
+            async fn delete_team(&self, id: TeamId) -> Result<()> {
+                let mut tx = self.write_tx().await?;
+                let owns: Option<i64> = sqlx::query_scalar("SELECT id FROM namespaces WHERE team_id = $1 LIMIT 1")
+                    .bind(id.0)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                if owns.is_some() {
+                    return Err(Error::Conflict(
+                        "the team still owns namespaces: delete them or hand them to another team first".into(),
+                    ));
+                }
+                // Memberships go by ON DELETE CASCADE.
+                let result = sqlx::query("DELETE FROM teams WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                if result.rows_affected() == 0 {
+                    return Err(Error::not_found("team", id.to_string()));
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(())
+            }
             async fn update_team(&self, id: TeamId, update: TeamUpdate) -> Result<Team> {
                 if let Some(name) = &update.name {
                     validate_team_name(name)?;

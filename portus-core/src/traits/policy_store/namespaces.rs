@@ -25,6 +25,10 @@ pub trait NamespaceStore: Send + Sync {
     async fn list_namespaces(&self) -> Result<Vec<Namespace>>;
     /// Changes a namespace's description or team. The global namespace has no team.
     async fn update_namespace(&self, id: NamespaceId, update: NamespaceUpdate) -> Result<Namespace>;
+    /// Deletes a namespace with the records of its repositories, tags, stars, comments and
+    /// webhooks (the registry's images are the caller's business). `Invalid` for the global
+    /// namespace, `NotFound` if it does not exist.
+    async fn delete_namespace(&self, id: NamespaceId) -> Result<()>;
     /// A namespace plus the given user's role in its team, in one lookup: what the token
     /// endpoint needs per scope.
     async fn namespace_access<'a>(
@@ -84,6 +88,9 @@ macro_rules! forward {
             }
             async fn update_namespace(&self, id: NamespaceId, update: NamespaceUpdate) -> Result<Namespace> {
                 (**self).update_namespace(id, update).await
+            }
+            async fn delete_namespace(&self, id: NamespaceId) -> Result<()> {
+                (**self).delete_namespace(id).await
             }
             async fn namespace_access<'a>(
                 &self,

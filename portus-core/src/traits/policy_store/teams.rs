@@ -29,6 +29,9 @@ pub trait TeamStore: Send + Sync {
     async fn update_team(&self, id: TeamId, update: TeamUpdate) -> Result<Team>;
     /// The teams a user belongs to, with the user's role in each.
     async fn memberships(&self, user: UserId) -> Result<Vec<(TeamId, Role)>>;
+    /// Deletes a team with its memberships. `Conflict` while namespaces still belong to it
+    /// (delete them or hand them to another team first), `NotFound` if it does not exist.
+    async fn delete_team(&self, id: TeamId) -> Result<()>;
 }
 
 macro_rules! forward {
@@ -61,6 +64,9 @@ macro_rules! forward {
             }
             async fn memberships(&self, user: UserId) -> Result<Vec<(TeamId, Role)>> {
                 (**self).memberships(user).await
+            }
+            async fn delete_team(&self, id: TeamId) -> Result<()> {
+                (**self).delete_team(id).await
             }
         }
     };
