@@ -56,16 +56,16 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(users::revoke_token))
         .routes(routes!(users::revoke_token_by_id))
         .routes(routes!(teams::list, teams::create))
-        .routes(routes!(teams::show, teams::update))
+        .routes(routes!(teams::show, teams::update, teams::delete))
         .routes(routes!(teams::members, teams::add_member))
         .routes(routes!(teams::change_member, teams::remove_member))
         .routes(routes!(teams::namespaces))
         .routes(routes!(namespaces::list, namespaces::create))
         .routes(routes!(namespaces::validate))
-        .routes(routes!(namespaces::show, namespaces::update))
+        .routes(routes!(namespaces::show, namespaces::update, namespaces::delete))
         .routes(routes!(namespaces::repositories))
         .routes(routes!(repositories::list))
-        .routes(routes!(repositories::show, repositories::delete))
+        .routes(routes!(repositories::show, repositories::update, repositories::delete))
         .routes(routes!(tags::repository_tags))
         .routes(routes!(tags::grouped_tags))
         .routes(routes!(repositories::star, repositories::unstar))
@@ -283,6 +283,41 @@ impl<T: RequestBody, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<
         serde_json::from_value(unwrap_portus(value, T::WRAPPER))
             .map(JsonBody)
             .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// An optional JSON request body (Portus' clients send some parameters of `DELETE` in one):
+/// none when the request has no body, else as [`JsonBody`].
+pub(crate) struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: RequestBody, S: Send + Sync> axum::extract::FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = request.headers().get(header::CONTENT_TYPE).cloned();
+        // Read under the body limit; an empty body is no body.
+        let bytes = match axum::body::Bytes::from_request(request, state).await {
+            Ok(bytes) => bytes,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    code: "SIZE_INVALID",
+                    message: "the request body is too large".into(),
+                    basic_challenge: false,
+                });
+            }
+            Err(rejection) => return Err(ApiError::bad_request(rejection.body_text())),
+        };
+        if bytes.is_empty() {
+            return Ok(OptionalJsonBody(None));
+        }
+        let mut again = axum::extract::Request::new(axum::body::Body::from(bytes));
+        if let Some(content_type) = content_type {
+            again.headers_mut().insert(header::CONTENT_TYPE, content_type);
+        }
+        JsonBody::<T>::from_request(again, state)
+            .await
+            .map(|JsonBody(body)| OptionalJsonBody(Some(body)))
     }
 }
 

@@ -360,6 +360,44 @@ pub(super) async fn update(
     Ok(Json(NamespaceView::of(&namespace, &caller, &state, &counts)))
 }
 
+/// Delete a namespace with its repositories (its team's owners unless `manage_namespace` is
+/// off, administrators).
+///
+/// Its repositories are deleted in the registry first (the registry's delete right is needed
+/// when it holds any; without `registry.url` only an empty namespace can go: 422). Personal
+/// namespaces go only with their user, the global one never (422).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/namespaces/{id}",
+    params(("id" = i64, Path, description = "Namespace id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 204, description = "deleted"), Forbidden, Unprocessable)
+)]
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.user()?;
+    let namespace = load(&state, &caller, &id).await?;
+    let namespace_view = caller.namespace_view(&namespace, &state);
+    check(
+        permissions::delete_namespace(caller.caller, &namespace_view, &state.policy),
+        "namespace",
+    )?;
+    let store = state.store.as_ref();
+    let holds_images = store
+        .list_repositories()
+        .await?
+        .iter()
+        .any(|r| r.namespace_id == namespace.id);
+    if holds_images && !caller.may(&namespace, Action::Delete, &state) {
+        return Err(forbidden("you may not delete this namespace's images"));
+    }
+    ops::namespaces::delete(store, state.registry.as_deref(), caller.actor(), &namespace).await?;
+    Ok(super::no_content())
+}
+
 /// Repositories of a namespace, with their security summaries.
 #[utoipa::path(
     get,

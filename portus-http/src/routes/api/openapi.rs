@@ -8,8 +8,9 @@ use std::sync::OnceLock;
 use axum::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{InfoBuilder, OpenApi as Document};
+use utoipa::openapi::{InfoBuilder, OpenApi as Document, RefOr};
 
 use super::schema::error_response;
 use crate::error::Errors;
@@ -56,16 +57,32 @@ pub(super) fn base() -> Document {
 /// Each operation's id is its method and path, unique and stable.
 fn complete(path: &str, method: &str, operation: &mut Operation) {
     operation.operation_id = Some(format!("{method}{}", path.replace(['/', '{', '}', '.', '-'], "_")));
+    // An optional body is absent, never JSON `null`: utoipa writes `Option<Body>` as
+    // "Body or null", the document says "Body, not required".
+    if let Some(RefOr::T(body)) = &mut operation.request_body {
+        for content in body.content.values_mut() {
+            let content = match content {
+                RefOr::T(content) => content,
+                RefOr::Ref(_) => continue,
+            };
+            if let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema {
+                let mut items = one_of.items.iter().filter(|item| !is_null(item));
+                if let (Some(only), None) = (items.next(), items.next()) {
+                    content.schema = Some(only.clone());
+                }
+            }
+        }
+    }
     let queries = operation
         .parameters
         .iter()
         .flatten()
-        .any(|p| matches!(p, utoipa::openapi::RefOr::T(p) if p.parameter_in == ParameterIn::Query));
+        .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query));
     let responses = &mut operation.responses.responses;
     // Every answer needs a description; the handlers' success answers are described by their
     // body's schema.
     for (status, response) in responses.iter_mut() {
-        if let utoipa::openapi::RefOr::T(response) = response
+        if let RefOr::T(response) = response
             && response.description.is_empty()
         {
             response.description = match status.as_str() {
@@ -96,6 +113,11 @@ fn complete(path: &str, method: &str, operation: &mut Operation) {
         add("401", "invalid credentials, or none where they are required");
         add("503", "the store is unavailable; try again");
     }
+}
+
+/// Whether a schema is `{"type": "null"}`.
+fn is_null(schema: &RefOr<Schema>) -> bool {
+    matches!(schema, RefOr::T(Schema::Object(object)) if object.schema_type == SchemaType::Type(Type::Null))
 }
 
 /// The document, built once.

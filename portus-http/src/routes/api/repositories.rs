@@ -29,6 +29,8 @@ pub(super) struct RepositoryView {
     name: String,
     /// The full name too: Portus' `name` is the part after the namespace, its `full_name` this.
     full_name: String,
+    /// Markdown.
+    description: Option<String>,
     namespace_id: i64,
     namespace: NamespaceRefView,
     stars: u64,
@@ -78,6 +80,7 @@ fn repository_view(
         id: repository.id.0,
         name: repository.name.clone(),
         full_name: repository.name.clone(),
+        description: repository.description.clone(),
         namespace_id: repository.namespace_id.0,
         namespace: NamespaceRefView {
             id: repository.namespace_id.0,
@@ -186,6 +189,63 @@ pub(super) async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<RepositoryView>, ApiError> {
     let (repository, _) = load(&state, &caller, &id).await?;
+    let starred = starred_by(&state, &caller).await?.contains(&repository.id);
+    Ok(Json(view(&state, &repository, starred).await?))
+}
+
+/// Body of `PUT /api/v1/repositories/{id}`, bare or as Portus wraps it
+/// (`{"repository": {...}}`).
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UpdateRepositoryBody {
+    /// The new description (Markdown), or null to remove it; absent: unchanged.
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<String>)]
+    description: Option<Option<String>>,
+}
+
+/// Tells an explicit `null` (`Some(None)`) from an absent field (`None`).
+fn some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
+super::request_bodies! {
+    UpdateRepositoryBody => Some("repository");
+}
+
+/// Describe a repository (its namespace's team owners unless `manage_namespace` is off,
+/// administrators).
+///
+/// The body may be wrapped as Portus sends it: `{"repository": {"description": "..."}}`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/repositories/{id}",
+    params(("id" = i64, Path, description = "Repository id")),
+    request_body = UpdateRepositoryBody,
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = RepositoryView), Forbidden)
+)]
+pub(super) async fn update(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    super::JsonBody(body): super::JsonBody<UpdateRepositoryBody>,
+) -> Result<Json<RepositoryView>, ApiError> {
+    caller.user()?;
+    let (repository, namespace) = load(&state, &caller, &id).await?;
+    // Describing a repository is managing its namespace.
+    check(
+        permissions::edit_namespace(caller.caller, &caller.namespace_view(&namespace, &state), &state.policy),
+        "repository",
+    )?;
+    let store = state.store.as_ref();
+    if let Some(description) = body.description {
+        portus_core::ops::images::describe_repository(store, caller.actor(), &repository, description).await?;
+    }
+    let repository = store
+        .repository_by_id(repository.id)
+        .await?
+        .ok_or_else(|| not_found("repository"))?;
     let starred = starred_by(&state, &caller).await?.contains(&repository.id);
     Ok(Json(view(&state, &repository, starred).await?))
 }

@@ -1,16 +1,19 @@
 //! Teams and their members.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use portus_core::model::{Team, TeamId, TeamMember, TeamUpdate, UserId};
+use portus_core::policy::Action;
 use portus_core::{ops, permissions};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::namespaces::NamespaceView;
 use super::schema::{Conflict, Forbidden, NotFound, Role, Unprocessable};
-use super::{ApiCaller, JsonBody, PageQuery, check, created, forbidden, no_content, not_found, parse_id};
+use super::{
+    ApiCaller, JsonBody, OptionalJsonBody, PageQuery, check, created, forbidden, no_content, not_found, parse_id,
+};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -107,8 +110,27 @@ pub(super) struct NewTeamBody {
     name: String,
     description: Option<String>,
     /// Who owns it (administrators may name anyone; others only themselves).
-    #[schema(value_type = Option<i64>)]
-    owner_id: Option<UserId>,
+    #[serde(default, deserialize_with = "integral")]
+    owner_id: Option<i64>,
+}
+
+/// An optional integer as JSON Schema counts them: `2.0` is the integer 2 (serde's `i64`
+/// refuses it), `2.5` is no integer.
+fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    // -2^63 and 2^63 are exact in f64; i64 holds [-2^63, 2^63).
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    let Some(number) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let value = number.as_i64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && (-LIMIT..LIMIT).contains(f))
+            .map(|f| f as i64)
+    });
+    value
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("{number} is not an integer user id")))
 }
 
 /// Body of `PUT /api/v1/teams/{id}`, bare or wrapped; absent fields stay as they are.
@@ -173,7 +195,7 @@ pub(super) async fn create(
 ) -> Result<Response, ApiError> {
     let user = caller.user()?;
     check(permissions::create_team(caller.caller, &state.policy), "team")?;
-    let owner = match body.owner_id {
+    let owner = match body.owner_id.map(UserId) {
         Some(owner) if owner != user.id && !caller.caller.is_admin() => {
             return Err(forbidden("only administrators create teams for someone else"));
         }
@@ -235,6 +257,86 @@ pub(super) async fn update(
     };
     let updated = ops::teams::update(state.store.as_ref(), caller.actor(), &team, update).await?;
     Ok(Json(TeamView::of(&updated, role)))
+}
+
+/// Where a team's namespaces go when it is deleted (Portus' `new_team`, in the query or in a
+/// JSON body).
+#[derive(Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DeleteTeam {
+    /// The name of a team that takes the namespaces over (one the caller owns; administrators:
+    /// any). Without it the namespaces are deleted with their images.
+    new_team: Option<String>,
+}
+
+super::request_bodies! {
+    DeleteTeam => None;
+}
+
+/// Delete a team (owners unless `manage_team` is off, administrators).
+///
+/// With `new_team` its namespaces are handed to that team (one activity); without, they are
+/// deleted with their images (the registry's delete right is needed on those holding images;
+/// without `registry.url` only empty ones can go: 422). A `new_team` the caller may not see
+/// answers like a missing one (404); personal teams go only with their user (422).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/teams/{id}",
+    params(("id" = i64, Path, description = "Team id"), DeleteTeam),
+    request_body = Option<DeleteTeam>,
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 204, description = "deleted"), Forbidden, Unprocessable)
+)]
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    Query(query): Query<DeleteTeam>,
+    OptionalJsonBody(body): OptionalJsonBody<DeleteTeam>,
+) -> Result<Response, ApiError> {
+    let team = load(&state, &caller, &id).await?;
+    check(
+        permissions::delete_team(caller.caller, &team, caller.role(Some(team.id)), &state.policy),
+        "team",
+    )?;
+    let store = state.store.as_ref();
+    let heir = match body.and_then(|b| b.new_team).or(query.new_team) {
+        None => None,
+        Some(name) => {
+            // A team the caller may not see answers exactly like a missing one.
+            let heir = store
+                .team_by_name(&name)
+                .await?
+                .filter(|t| {
+                    !t.hidden
+                        && permissions::view_team(caller.caller, t, caller.role(Some(t.id)))
+                            == permissions::Permission::Allow
+                })
+                .ok_or_else(|| not_found("team"))?;
+            if !caller.caller.is_admin() && caller.role(Some(heir.id)) != Some(portus_core::model::Role::Owner) {
+                return Err(forbidden("you can only hand namespaces to a team you own"));
+            }
+            Some(heir)
+        }
+    };
+    if heir.is_none() {
+        // The namespaces go with their images: the caller needs the right to delete those.
+        let repositories = store.list_repositories().await?;
+        for namespace in store.list_namespaces().await? {
+            if namespace.team_id == Some(team.id)
+                && repositories.iter().any(|r| r.namespace_id == namespace.id)
+                && !caller.may(&namespace, Action::Delete, &state)
+            {
+                return Err(forbidden(format!(
+                    "you may not delete the images of namespace {}",
+                    namespace.name
+                )));
+            }
+        }
+    }
+    ops::teams::delete(store, state.registry.as_deref(), caller.actor(), &team, heir.as_ref()).await?;
+    Ok(no_content())
 }
 
 /// Members of a team and their roles.

@@ -338,7 +338,7 @@ async fn openapi_document_is_valid_and_matches_the_routes() {
             );
         }
     }
-    assert_eq!(operations, 46, "every route once");
+    assert_eq!(operations, 49, "every route once");
     // Query parameters are documented with their constraints.
     let parameters = |path: &str, method: &str| -> Vec<String> {
         document["paths"][path][method]["parameters"]
@@ -361,6 +361,13 @@ async fn openapi_document_is_valid_and_matches_the_routes() {
         ["actor", "namespace", "action", "since"]
     );
     assert_eq!(parameters("/api/v1/tags/{id}", "delete"), ["id", "with_siblings"]);
+    assert_eq!(parameters("/api/v1/teams/{id}", "delete"), ["id", "new_team"]);
+    let optional = &document["paths"]["/api/v1/teams/{id}"]["delete"]["requestBody"];
+    assert!(optional.get("required").is_none_or(|r| r == false), "{optional}");
+    assert_eq!(
+        optional["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/DeleteTeam",
+        "absent, not null"
+    );
     let per_page = &document["paths"]["/api/v1/users"]["get"]["parameters"][1]["schema"];
     assert_eq!((&per_page["minimum"], &per_page["maximum"]), (&json!(1), &json!(100)));
     // And every answer a route gives.

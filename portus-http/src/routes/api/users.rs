@@ -21,8 +21,12 @@ use crate::state::AppState;
 pub(super) struct UserView {
     id: i64,
     username: String,
-    /// What Portus' clients print; without display names, the user name.
+    /// Shown instead of the user name where set (imported from Portus).
+    display_name: Option<String>,
+    /// What Portus' clients print: the display name if set, else the user name.
     display_username: String,
+    /// A robot account (CI): signs in with application tokens.
+    bot: bool,
     email: Option<String>,
     admin: bool,
     enabled: bool,
@@ -38,7 +42,9 @@ impl UserView {
         UserView {
             id: user.id.0,
             username: user.username.clone(),
-            display_username: user.username.clone(),
+            display_name: user.display_name.clone(),
+            display_username: user.display_name.clone().unwrap_or_else(|| user.username.clone()),
+            bot: user.bot,
             email: user.email.clone(),
             admin: user.admin,
             enabled: user.enabled,

@@ -556,3 +556,157 @@ async fn answers_carry_the_field_names_portus_clients_read() {
         .await;
     assert_eq!(user["display_username"], "bob");
 }
+
+#[tokio::test]
+async fn namespaces_are_deleted_with_their_images() {
+    let f = fixture(Options::default()).await;
+    let devs = format!("/api/v1/namespaces/{}", f.namespace_id("devs").await);
+    assert_eq!(
+        f.portus_status(Method::DELETE, &devs, Some("carol"), None).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        f.portus_status(Method::DELETE, &devs, Some("bob"), None).await,
+        StatusCode::FORBIDDEN,
+        "a viewer sees it but may not delete it"
+    );
+    let personal = format!("/api/v1/namespaces/{}", f.namespace_id("alice").await);
+    let (status, _, body) = f.portus(Method::DELETE, &personal, Some("admin"), None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_REQUEST")
+    );
+    // Without a registry, a namespace holding images cannot go; the answer names the setting.
+    let without_registry = fixture(Options {
+        registry: false,
+        ..Options::default()
+    })
+    .await;
+    let (status, _, body) = without_registry
+        .portus(Method::DELETE, &devs, Some("alice"), None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("registry.url"));
+
+    assert_eq!(
+        f.portus_status(Method::DELETE, &devs, Some("alice"), None).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(f.get(&devs, Some("alice")).await.0, StatusCode::NOT_FOUND);
+    let mut deleted = f.registry.deleted();
+    deleted.sort();
+    assert_eq!(
+        deleted,
+        [
+            ("devs/secret".to_owned(), "sha256:d1".to_owned()),
+            ("devs/secret".to_owned(), "sha256:d2".to_owned())
+        ]
+    );
+    let (_, _, log) = f
+        .portus(
+            Method::GET,
+            "/api/v1/activities?action=namespace.delete",
+            Some("admin"),
+            None,
+        )
+        .await;
+    assert_eq!(names(&log, "target"), ["devs"]);
+}
+
+#[tokio::test]
+async fn teams_are_deleted_handing_their_namespaces_to_new_team() {
+    let f = fixture(Options::default()).await;
+    let devs = format!("/api/v1/teams/{}", f.team_id("devs").await);
+    let (status, _, _) = f
+        .portus(
+            Method::POST,
+            "/api/v1/teams",
+            Some("alice"),
+            Some(json!({"name": "heirs"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        f.portus_status(Method::DELETE, &devs, Some("bob"), None).await,
+        StatusCode::FORBIDDEN
+    );
+    // A team alice may not see answers exactly like one that does not exist.
+    let invisible = f
+        .portus(Method::DELETE, &format!("{devs}?new_team=ops"), Some("alice"), None)
+        .await;
+    let missing = f
+        .portus(Method::DELETE, &format!("{devs}?new_team=nobody"), Some("alice"), None)
+        .await;
+    assert_eq!(invisible.0, StatusCode::NOT_FOUND);
+    assert_eq!((invisible.0, invisible.2), (missing.0, missing.2));
+    // As portusctl sends it: `new_team` in a JSON body.
+    let (status, _, body) = f
+        .portus(Method::DELETE, &devs, Some("alice"), Some(json!({"new_team": "heirs"})))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(f.get(&devs, Some("admin")).await.0, StatusCode::NOT_FOUND);
+    let namespace = f.store.namespace(NamespaceRef::Named("devs")).await.unwrap().unwrap();
+    assert_eq!(namespace.team_id.map(|t| t.0), Some(f.team_id("heirs").await));
+    assert!(f.registry.deleted().is_empty(), "the images stay");
+    let (_, _, log) = f
+        .portus(
+            Method::GET,
+            "/api/v1/activities?action=team.delete",
+            Some("admin"),
+            None,
+        )
+        .await;
+    assert_eq!(log.as_array().unwrap().len(), 1, "one activity: {log}");
+    assert_eq!(log[0]["target"], "devs");
+
+    // Without new_team, the namespaces go with their images.
+    let heirs = format!("/api/v1/teams/{}", f.team_id("heirs").await);
+    assert_eq!(
+        f.portus_status(Method::DELETE, &heirs, Some("alice"), None).await,
+        StatusCode::NO_CONTENT
+    );
+    assert!(f.store.namespace(NamespaceRef::Named("devs")).await.unwrap().is_none());
+    assert_eq!(f.registry.deleted().len(), 2);
+}
+
+#[tokio::test]
+async fn repositories_are_described() {
+    let f = fixture(Options::default()).await;
+    let secret = format!("/api/v1/repositories/{}", f.repository_id("devs/secret").await);
+    let (status, _, repository) = f
+        .portus(
+            Method::PUT,
+            &secret,
+            Some("alice"),
+            Some(json!({"repository": {"description": "The *secret* app"}})),
+        )
+        .await;
+    assert_eq!(
+        (status, &repository["description"]),
+        (StatusCode::OK, &json!("The *secret* app"))
+    );
+    assert_eq!(f.get(&secret, Some("bob")).await.1["description"], "The *secret* app");
+    assert_eq!(
+        f.portus_status(Method::PUT, &secret, Some("bob"), Some(json!({"description": "x"})))
+            .await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        f.portus_status(Method::PUT, &secret, Some("carol"), Some(json!({"description": "x"})))
+            .await,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _, repository) = f
+        .portus(Method::PUT, &secret, Some("alice"), Some(json!({"description": null})))
+        .await;
+    assert_eq!((status, &repository["description"]), (StatusCode::OK, &Value::Null));
+    let (_, _, log) = f
+        .portus(
+            Method::GET,
+            "/api/v1/activities?action=repository.update",
+            Some("admin"),
+            None,
+        )
+        .await;
+    assert_eq!(names(&log, "target"), ["devs/secret", "devs/secret"]);
+}

@@ -117,3 +117,33 @@ async fn names_are_limited_in_characters() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn integers_are_json_schema_integers() {
+    let f = fixture(Options::default()).await;
+    // `3.0` is an integer to JSON Schema (and so to the document); `3.5` is not.
+    let alice = f.id("alice") as f64;
+    let (status, team) = f
+        .call(
+            Method::POST,
+            "/api/v1/teams",
+            Some("admin"),
+            Some(json!({"name": "floats", "owner_id": alice})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{team}");
+    let members = f
+        .get(&format!("/api/v1/teams/{}/members", team["id"]), Some("admin"))
+        .await
+        .1;
+    assert_eq!(names(&members, "username"), ["alice"]);
+    let (status, _) = f
+        .call(
+            Method::POST,
+            "/api/v1/teams",
+            Some("admin"),
+            Some(json!({"name": "halves", "owner_id": alice + 0.5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
