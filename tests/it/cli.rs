@@ -868,18 +868,15 @@ fn resource_commands_act_on_a_running_server_through_the_rest_api() {
     check_updates_and_deletes(&f, &run, "root");
 
     // Routes this server may not have: either they work, or the CLI says the server does not
-    // support them and nothing changes.
+    // support them and nothing changes. The namespace first: deleting its team (without an
+    // heir) deletes it too.
     for (args, what, still_there) in [
         (
-            &["team", "delete", "ops"][..],
-            "deleting a team",
-            &["team", "show", "ops"][..],
-        ),
-        (
-            &["namespace", "delete", "infra"],
+            &["namespace", "delete", "infra"][..],
             "deleting a namespace",
-            &["namespace", "show", "infra"],
+            &["namespace", "show", "infra"][..],
         ),
+        (&["team", "delete", "ops"], "deleting a team", &["team", "show", "ops"]),
     ] {
         let output = run(args);
         if output.status.success() {
