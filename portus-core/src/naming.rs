@@ -20,7 +20,8 @@ pub fn validate_namespace_name(name: &str) -> Result<()> {
 /// Checks a user name: 1 to 255 printable characters without `:` (it separates user and
 /// password in Basic auth) or white space.
 pub fn validate_username(name: &str) -> Result<()> {
-    if name.is_empty() || name.len() > MAX_NAME_LEN {
+    // Characters, as documented (and as PostgreSQL counts them), not bytes.
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
         return Err(Error::Invalid(format!(
             "user name must be 1 to {MAX_NAME_LEN} characters"
         )));
@@ -36,7 +37,11 @@ pub fn validate_username(name: &str) -> Result<()> {
 /// Checks a team name: 1 to 255 characters without control characters or leading/trailing
 /// white space.
 pub fn validate_team_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.len() > MAX_NAME_LEN || name.trim() != name || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name.chars().count() > MAX_NAME_LEN
+        || name.trim() != name
+        || name.chars().any(char::is_control)
+    {
         return Err(Error::Invalid(format!(
             "team name must be 1 to {MAX_NAME_LEN} characters, without control characters or surrounding spaces"
         )));
@@ -124,5 +129,9 @@ mod tests {
         assert!(validate_username("alice@example.com").is_ok());
         assert!(validate_team_name(" x").is_err());
         assert!(validate_team_name("Dev Team").is_ok());
+        // Lengths are in characters: 255 two-byte characters are fine, 256 are not.
+        assert!(validate_username(&"é".repeat(255)).is_ok());
+        assert!(validate_username(&"é".repeat(256)).is_err());
+        assert!(validate_team_name(&"é".repeat(255)).is_ok());
     }
 }

@@ -153,6 +153,19 @@ pub fn change_visibility(caller: Caller, namespace: &NamespaceView, config: &Pol
     }
 }
 
+/// Deleting a team (with `new_team`, handing its namespaces over): as changing it, its owners
+/// (unless `manage_team` is off) and administrators; hidden (personal) teams never.
+pub fn delete_team(caller: Caller, team: &Team, role: Option<Role>, config: &PolicyConfig) -> Permission {
+    edit_team(caller, team, role, config)
+}
+
+/// Deleting a namespace: as changing it, its team's owners (unless `manage_namespace` is off)
+/// and administrators. Its images go with it, so the caller also needs the registry's delete
+/// right on it when it holds any (the adapter asks [`crate::policy::authorize`]).
+pub fn delete_namespace(caller: Caller, namespace: &NamespaceView, config: &PolicyConfig) -> Permission {
+    edit_namespace(caller, namespace, config)
+}
+
 /// Reading the activity log: administrators read all of it, other users only their own
 /// activities.
 pub fn read_all_activities(caller: Caller) -> bool {
@@ -234,6 +247,16 @@ mod tests {
         assert_eq!(create_team(BOB, &no_create), Permission::Forbidden);
         assert_eq!(create_team(ADMIN, &no_create), Permission::Allow);
         assert_eq!(create_team(Caller::Anonymous, &config), Permission::Forbidden);
+        assert_eq!(
+            delete_team(BOB, &visible, Some(Role::Owner), &config),
+            Permission::Allow
+        );
+        assert_eq!(
+            delete_team(BOB, &visible, Some(Role::Owner), &no_manage),
+            Permission::Forbidden
+        );
+        assert_eq!(delete_team(BOB, &visible, None, &config), Permission::Hidden);
+        assert_eq!(delete_team(ADMIN, &team(true), None, &config), Permission::Forbidden);
     }
 
     #[test]
@@ -297,6 +320,15 @@ mod tests {
                 }
             ),
             Permission::Forbidden
+        );
+        assert_eq!(delete_namespace(BOB, &owner, &config), Permission::Allow);
+        assert_eq!(
+            delete_namespace(BOB, &namespace(Some(Role::Contributor), false), &config),
+            Permission::Forbidden
+        );
+        assert_eq!(
+            delete_namespace(ADMIN, &namespace(None, true), &config),
+            Permission::Allow
         );
     }
 }

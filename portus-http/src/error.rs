@@ -3,7 +3,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portus_core::ErrorKind;
-use serde_json::json;
+use serde::Serialize;
 
 /// An error answer: status, registry-style error code, human message, optional challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +47,11 @@ impl ApiError {
             message: message.into(),
             basic_challenge: false,
         }
+    }
+
+    /// A 500 `INTERNAL_ERROR`; the cause is logged, not shown.
+    pub(crate) fn internal(error: &dyn std::error::Error) -> Self {
+        internal(error)
     }
 
     /// A 404 `NOT_FOUND` error.
@@ -130,9 +135,35 @@ fn internal(error: &dyn std::error::Error) -> ApiError {
     }
 }
 
+/// The body of every error answer, in the registry's format (what the OpenAPI document calls
+/// `Errors`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Errors {
+    /// One entry (portus never answers several).
+    errors: Vec<ErrorEntry>,
+}
+
+/// One error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorEntry {
+    /// Machine-readable code: `UNAUTHORIZED`, `DENIED`, `NOT_FOUND`, `INVALID_REQUEST`,
+    /// `CONFLICT`, `SIZE_INVALID`, `UNSUPPORTED`, `UNAVAILABLE`, ...
+    code: String,
+    /// What went wrong, for humans.
+    message: String,
+    /// Always null (the registry's format has it).
+    detail: Option<String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"errors": [{"code": self.code, "message": self.message, "detail": null}]});
+        let body = Errors {
+            errors: vec![ErrorEntry {
+                code: self.code.to_owned(),
+                message: self.message,
+                detail: None,
+            }],
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.basic_challenge {
             response.headers_mut().insert(

@@ -33,7 +33,41 @@ fn build(state: AppState, limits: HttpLimits, pages: Router<AppState>) -> Router
             axum::http::StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
+        .layer(axum::middleware::from_fn(cors))
         .layer(TraceLayer::new_for_http())
+}
+
+/// The CORS headers Portus' API sends on every answer (`Access-Control-Request-Method` is
+/// Portus' own quirk, kept for its clients), plus the methods browsers need for a preflight.
+const CORS_HEADERS: [(&str, &str); 4] = [
+    ("access-control-allow-origin", "*"),
+    ("access-control-request-method", "*"),
+    (
+        "access-control-allow-headers",
+        "Content-Type, api_key, Authorization, portus-auth",
+    ),
+    ("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS"),
+];
+
+/// Under `/api`: Portus' CORS headers on every answer, and `OPTIONS` preflights answered 204
+/// before authentication (browsers send them without credentials). Cross-origin callers still
+/// need an application token: the API never reads cookies from them (sessions reach it only in
+/// process, from the web pages).
+async fn cors(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let path = request.uri().path();
+    if path != "/api" && !path.starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let mut response = if request.method() == axum::http::Method::OPTIONS {
+        axum::response::IntoResponse::into_response(axum::http::StatusCode::NO_CONTENT)
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    for (name, value) in CORS_HEADERS {
+        headers.insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// Rewrites error answers that are neither JSON nor a web page (body-limit, method and extractor rejections from
@@ -55,10 +89,15 @@ async fn json_errors(response: axum::response::Response) -> axum::response::Resp
         s if s.is_server_error() => ("INTERNAL_ERROR", "internal error"),
         _ => ("INVALID_REQUEST", "the request could not be read"),
     };
-    axum::response::IntoResponse::into_response(ApiError {
+    let mut rewritten = axum::response::IntoResponse::into_response(ApiError {
         status,
         code,
         message: message.into(),
         basic_challenge: false,
-    })
+    });
+    // A 405 keeps its `Allow` header: it says what the client may do instead.
+    if let Some(allow) = response.headers().get(axum::http::header::ALLOW) {
+        rewritten.headers_mut().insert(axum::http::header::ALLOW, allow.clone());
+    }
+    rewritten
 }

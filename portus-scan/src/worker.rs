@@ -139,6 +139,34 @@ pub fn tag_security(records: &[ScanRecord], backends: &[&str]) -> TagSecurity {
     merge_tag(&results)
 }
 
+/// Forces a new scan of `digest` (or of every digest with `None`) by every backend that
+/// scanned it, at the next pass of any worker — Portus' "force rescan", which reset tags to
+/// `scan_none`. A worker scans a (digest, backend) when it has no record, or its record is due
+/// ([`ScanWorker`]'s rule); so every finished, failed or pending record becomes pending, due
+/// now, with its attempts and backoff forgotten. A record being scanned right now is left
+/// alone: that scan is already a fresh one, and resetting it would let a second worker claim
+/// the same scan. Digests never scanned are due already. Returns how many records were reset.
+pub async fn request_rescan(scans: &dyn ScanStore, digest: Option<&str>) -> Result<usize, Error> {
+    let now = Utc::now();
+    let reset: Vec<ScanRecord> = scans
+        .scan_records(digest)
+        .await?
+        .into_iter()
+        .filter(|r| r.state != ScanState::Scanning)
+        .map(|r| ScanRecord {
+            state: ScanState::Pending,
+            report: None,
+            error: None,
+            attempts: 0,
+            updated_at: now,
+            next_attempt_at: None,
+            ..r
+        })
+        .collect();
+    scans.put_scan_records(&reset).await?;
+    Ok(reset.len())
+}
+
 /// The delay before attempt `attempts + 1`: `base`, doubled per further attempt, at most `max`.
 pub fn backoff(base: Duration, max: Duration, attempts: u32) -> Duration {
     let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
@@ -520,6 +548,34 @@ mod tests {
                 .all(|r| r.error.as_deref().is_some_and(|e| e.contains("reading the manifest")))
         );
         assert_eq!(s.security("sha256:two").await.status, TagScanStatus::Failed);
+    }
+
+    #[tokio::test]
+    async fn a_requested_rescan_is_scanned_at_the_next_pass() {
+        let s = Setup::new().await;
+        s.flaky.set_script(Script::Finished(ScanReport::default()));
+        let hour = Duration::from_secs(3600);
+        assert_eq!(s.worker(hour, hour).run_once(&|_, _| {}).await.unwrap().done, 4);
+        assert_eq!(s.flaky.scanned().len(), 2);
+        assert_eq!(request_rescan(s.store.as_ref(), Some("sha256:two")).await.unwrap(), 2);
+        assert_eq!(s.security("sha256:two").await.status, TagScanStatus::Pending);
+        let report = s.worker(hour, hour).run_once(&|_, _| {}).await.unwrap();
+        assert_eq!(
+            (report.digests, report.done),
+            (1, 2),
+            "only the asked digest, by both backends"
+        );
+        assert_eq!(s.flaky.scanned().len(), 3);
+        assert_eq!(s.flaky.scanned()[2].digest, "sha256:two");
+        assert_eq!(s.security("sha256:two").await.status, TagScanStatus::Done);
+
+        // Everything, except a scan running now.
+        let mut running = s.store.scan_records(Some("sha256:one")).await.unwrap().remove(0);
+        running.state = ScanState::Scanning;
+        s.store.put_scan_record(&running).await.unwrap();
+        assert_eq!(request_rescan(s.store.as_ref(), None).await.unwrap(), 3);
+        let kept = s.store.scan_records(Some("sha256:one")).await.unwrap().remove(0);
+        assert_eq!(kept.state, ScanState::Scanning);
     }
 
     #[test]

@@ -31,13 +31,16 @@ pub async fn create<S: NamespaceStore + ActivityStore + ?Sized>(
     Ok(namespace)
 }
 
-/// Changes who may pull from a namespace (the global namespace is never private).
+/// Changes who may pull from a namespace. The global namespace is never private (`Rule`).
 pub async fn set_visibility<S: NamespaceStore + ActivityStore + ?Sized>(
     store: &S,
     actor: Option<&str>,
     namespace: &Namespace,
     visibility: Visibility,
 ) -> Result<()> {
+    if namespace.global && visibility == Visibility::Private {
+        return Err(Error::Rule("the global namespace cannot be private".into()));
+    }
     store.set_namespace_visibility(namespace.id, visibility).await?;
     let details = visibility.as_str().to_owned();
     record(
@@ -51,7 +54,7 @@ pub async fn set_visibility<S: NamespaceStore + ActivityStore + ?Sized>(
 }
 
 /// Changes a namespace's description and/or hands it to `team`. A personal namespace stays with
-/// its user's team.
+/// its user's team, and the global namespace with the administrators (`Rule`).
 pub async fn update<S: NamespaceStore + ActivityStore + ?Sized>(
     store: &S,
     actor: Option<&str>,
@@ -60,7 +63,10 @@ pub async fn update<S: NamespaceStore + ActivityStore + ?Sized>(
     team: Option<&Team>,
 ) -> Result<Namespace> {
     if team.is_some() && namespace.personal_owner.is_some() {
-        return Err(Error::Invalid("a personal namespace stays with its user's team".into()));
+        return Err(Error::Rule("a personal namespace stays with its user's team".into()));
+    }
+    if team.is_some() && namespace.global {
+        return Err(Error::Rule("the global namespace belongs to the administrators".into()));
     }
     if team.is_some_and(|t| t.hidden) {
         return Err(Error::Rule("a personal team owns only its user's namespace".into()));

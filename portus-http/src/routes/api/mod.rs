@@ -4,13 +4,16 @@
 //! ([`portus_core::policy`], [`portus_core::permissions`]); an object the caller may not see
 //! answers exactly like one that does not exist (404), one they may see but not change 403.
 //!
-//! Every route is declared once in [`ROUTES`]: the router and the OpenAPI document at
-//! `/api/openapi.json` are both built from it.
+//! Every route is declared once, by its handler's `#[utoipa::path]` and its line in `api()`:
+//! the router and the OpenAPI document at `/api/openapi.json` are both built from them.
 
+mod lists;
 mod namespaces;
 mod openapi;
 mod repositories;
+mod schema;
 mod system;
+mod tags;
 mod teams;
 mod users;
 
@@ -18,114 +21,66 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::MethodRouter;
 use portus_core::model::{Namespace, Role, TeamId, User};
 use portus_core::permissions::{NamespaceView, Permission};
 use portus_core::policy::{Action, Caller, NamespaceFacts, authorize};
 use portus_core::traits::Secret;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+pub(crate) use self::lists::{Page, PageQuery, Unpaged, UnpagedQuery};
 use crate::error::ApiError;
 use crate::state::{AppState, SessionUser};
 
-/// One documented route: method, path (axum syntax), handler, summary and who may call it.
-pub(crate) struct Route {
-    /// HTTP method.
-    pub method: &'static str,
-    /// Path with `{param}` placeholders.
-    pub path: &'static str,
-    /// What it does.
-    pub summary: &'static str,
-    /// Whether it needs an authenticated caller.
-    pub authenticated: bool,
-    handler: fn() -> MethodRouter<AppState>,
+/// Every route, grouped by path: the router and the OpenAPI document are both built from this
+/// one list (`routes!` reads each handler's `#[utoipa::path]`: method, path, parameters, body
+/// and answers).
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(system::ping))
+        .routes(routes!(system::health))
+        .routes(routes!(system::version))
+        .routes(routes!(system::api_version))
+        .routes(routes!(system::registries))
+        .routes(routes!(system::search))
+        .routes(routes!(system::activities))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::show, users::update, users::delete))
+        .routes(routes!(users::list_tokens, users::create_token))
+        .routes(routes!(users::revoke_token))
+        .routes(routes!(users::revoke_token_by_id))
+        .routes(routes!(teams::list, teams::create))
+        .routes(routes!(teams::show, teams::update, teams::delete))
+        .routes(routes!(teams::members, teams::add_member))
+        .routes(routes!(teams::change_member, teams::remove_member))
+        .routes(routes!(teams::namespaces))
+        .routes(routes!(namespaces::list, namespaces::create))
+        .routes(routes!(namespaces::validate))
+        .routes(routes!(namespaces::show, namespaces::update, namespaces::delete))
+        .routes(routes!(namespaces::repositories))
+        .routes(routes!(repositories::list))
+        .routes(routes!(repositories::show, repositories::update, repositories::delete))
+        .routes(routes!(tags::repository_tags))
+        .routes(routes!(tags::grouped_tags))
+        .routes(routes!(repositories::star, repositories::unstar))
+        .routes(routes!(repositories::starred))
+        .routes(routes!(tags::all_tags))
+        .routes(routes!(tags::show_tag, tags::delete_tag))
+        .routes(routes!(tags::tag_vulnerabilities))
+        .routes(routes!(tags::rescan_all))
+        .routes(routes!(tags::rescan_tag))
+        .routes(routes!(openapi::serve))
 }
 
-macro_rules! routes {
-    ($($method:ident $path:literal => $handler:path, $auth:literal, $summary:literal;)*) => {
-        /// Every REST API route.
-        pub(crate) static ROUTES: &[Route] = &[
-            $(Route {
-                method: stringify!($method),
-                path: $path,
-                summary: $summary,
-                authenticated: $auth,
-                handler: || axum::routing::on(method_filter(stringify!($method)), $handler),
-            },)*
-        ];
-    };
-}
-
-fn method_filter(method: &str) -> axum::routing::MethodFilter {
-    use axum::routing::MethodFilter;
-    match method {
-        "GET" => MethodFilter::GET,
-        "POST" => MethodFilter::POST,
-        "PUT" => MethodFilter::PUT,
-        "DELETE" => MethodFilter::DELETE,
-        other => unreachable!("no routes use {other}"),
-    }
-}
-
-routes! {
-    GET "/api/v1/_ping" => system::ping, false, "Liveness: always 200";
-    GET "/api/v1/health" => system::health, false, "Health of the store, the registry and every scanner (503 if one is down)";
-    GET "/api/v1/version" => system::version, false, "API and server version";
-    GET "/api/v1/registries" => system::registries, true, "The registry portus guards (administrators)";
-    GET "/api/v1/search" => system::search, false, "Search namespaces, repositories and tags the caller may see (`q`)";
-    GET "/api/v1/activities" => system::activities, true, "Activity log, newest first (`actor`, `namespace`, `action`, `since`); non-administrators see their own";
-    GET "/api/v1/users" => users::list, true, "List users (administrators)";
-    POST "/api/v1/users" => users::create, true, "Create a user (administrators)";
-    GET "/api/v1/users/{id}" => users::show, true, "Show a user (administrators, or the user)";
-    PUT "/api/v1/users/{id}" => users::update, true, "Update e-mail or password (the user or administrators); admin, enabled, unlock (administrators)";
-    DELETE "/api/v1/users/{id}" => users::delete, true, "Delete a user (administrators, not themselves)";
-    GET "/api/v1/users/{id}/application_tokens" => users::list_tokens, true, "List a user's application tokens (the user or administrators)";
-    POST "/api/v1/users/{id}/application_tokens" => users::create_token, true, "Create an application token; the secret is shown once";
-    DELETE "/api/v1/users/{id}/application_tokens/{token_id}" => users::revoke_token, true, "Revoke an application token";
-    GET "/api/v1/teams" => teams::list, true, "Teams the caller belongs to (all for administrators)";
-    POST "/api/v1/teams" => teams::create, true, "Create a team; the caller (or `owner_id`, administrators) owns it";
-    GET "/api/v1/teams/{id}" => teams::show, true, "Show a team (members and administrators)";
-    PUT "/api/v1/teams/{id}" => teams::update, true, "Rename or describe a team (owners unless manage_team is off, administrators)";
-    GET "/api/v1/teams/{id}/members" => teams::members, true, "Members and roles";
-    POST "/api/v1/teams/{id}/members" => teams::add_member, true, "Add a member (`user`, `role`; owners and administrators)";
-    PUT "/api/v1/teams/{id}/members/{user_id}" => teams::change_member, true, "Change a member's role";
-    DELETE "/api/v1/teams/{id}/members/{user_id}" => teams::remove_member, true, "Remove a member";
-    GET "/api/v1/teams/{id}/namespaces" => teams::namespaces, true, "Namespaces owned by the team";
-    GET "/api/v1/namespaces" => namespaces::list, false, "Namespaces the caller may see";
-    POST "/api/v1/namespaces" => namespaces::create, true, "Create a namespace for a team";
-    GET "/api/v1/namespaces/{id}" => namespaces::show, false, "Show a namespace";
-    PUT "/api/v1/namespaces/{id}" => namespaces::update, true, "Change description, team or visibility";
-    GET "/api/v1/namespaces/{id}/repositories" => namespaces::repositories, false, "Repositories of a namespace";
-    GET "/api/v1/repositories" => repositories::list, false, "Repositories the caller may see, with security summaries";
-    GET "/api/v1/repositories/{id}" => repositories::show, false, "Show a repository with its per-severity security summary";
-    DELETE "/api/v1/repositories/{id}" => repositories::delete, true, "Delete a repository in the registry and here";
-    GET "/api/v1/repositories/{id}/tags" => repositories::tags, false, "Tags of a repository with their scan status";
-    PUT "/api/v1/repositories/{id}/star" => repositories::star, true, "Star a repository";
-    DELETE "/api/v1/repositories/{id}/star" => repositories::unstar, true, "Unstar a repository";
-    GET "/api/v1/stars" => repositories::starred, true, "Repositories the caller starred";
-    GET "/api/v1/tags/{id}" => repositories::show_tag, false, "Show a tag";
-    DELETE "/api/v1/tags/{id}" => repositories::delete_tag, true, "Delete a tag's manifest in the registry (`with_siblings=true` to accept losing the other tags on it)";
-    GET "/api/v1/tags/{id}/vulnerabilities" => repositories::tag_vulnerabilities, false, "A tag's findings merged across backends, with each backend's state";
-    GET "/api/openapi.json" => openapi::serve, false, "This document";
-}
-
-/// The API routes, built from [`ROUTES`].
+/// The API routes.
 pub(crate) fn router() -> Router<AppState> {
-    let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
-    for route in ROUTES {
-        match by_path.iter_mut().find(|(path, _)| *path == route.path) {
-            Some((_, methods)) => *methods = std::mem::take(methods).merge((route.handler)()),
-            None => by_path.push((route.path, (route.handler)())),
-        }
-    }
-    by_path
-        .into_iter()
-        .fold(Router::new(), |router, (path, methods)| router.route(path, methods))
+    api().split_for_parts().0
 }
 
 /// The caller of an API request: anonymous, or the enabled user of a valid application token.
@@ -272,78 +227,97 @@ pub(crate) fn parse_id(raw: &str, what: &str) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| not_found(what))
 }
 
-/// A JSON request body with a clear 400 (or 413, via the body limit) on bad input.
-pub(crate) struct JsonBody<T>(pub T);
+/// A request body type, and the object Portus' API v1 wraps it in (`{"user": {...}}`), if any:
+/// [`JsonBody`] accepts both the bare body and the wrapped one.
+pub(crate) trait RequestBody: DeserializeOwned {
+    /// The wrapper's key (`user`, `team`, `namespace`, `repository`), or `None`.
+    const WRAPPER: Option<&'static str> = None;
+}
 
-impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
+/// Declares request body types and the key Portus wraps them in.
+macro_rules! request_bodies {
+    ($($body:ty => $key:expr;)*) => {
+        $(impl $crate::routes::api::RequestBody for $body {
+            const WRAPPER: Option<&'static str> = $key;
+        })*
+    };
+}
+pub(crate) use request_bodies;
 
-    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(JsonBody(value)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                code: "SIZE_INVALID",
-                message: "the request body is too large".into(),
-                basic_challenge: false,
-            }),
-            Err(rejection) => Err(ApiError::bad_request(format!(
-                "invalid JSON body: {}",
-                rejection.body_text()
-            ))),
+/// `{"<key>": {...}}` → `{...}`; anything else as it is. Only an object whose one member is
+/// the wrapper key with an object value is unwrapped, so a bare body never loses a field.
+fn unwrap_portus(value: Value, key: Option<&str>) -> Value {
+    match (key, value) {
+        (Some(key), Value::Object(mut map)) if map.len() == 1 && map.get(key).is_some_and(Value::is_object) => {
+            map.remove(key).unwrap_or_default()
         }
+        (_, value) => value,
     }
 }
 
-/// `page` (from 1) and `per_page` (1 to 100, default 25) query parameters.
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub(crate) struct Page {
-    page: Option<usize>,
-    per_page: Option<usize>,
+/// A JSON request body, bare or wrapped as Portus sends it (see [`RequestBody`]), with a clear
+/// 400 (or 413, via the body limit) on bad input.
+pub(crate) struct JsonBody<T>(pub T);
+
+impl<T: RequestBody, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let value = match Json::<Value>::from_request(request, state).await {
+            Ok(Json(value)) => value,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    code: "SIZE_INVALID",
+                    message: "the request body is too large".into(),
+                    basic_challenge: false,
+                });
+            }
+            Err(rejection) => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid JSON body: {}",
+                    rejection.body_text()
+                )));
+            }
+        };
+        serde_json::from_value(unwrap_portus(value, T::WRAPPER))
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    }
 }
 
-/// The query of list endpoints: pagination only.
-pub(crate) type PageQuery = Query<Page>;
+/// An optional JSON request body (Portus' clients send some parameters of `DELETE` in one):
+/// none when the request has no body, else as [`JsonBody`].
+pub(crate) struct OptionalJsonBody<T>(pub Option<T>);
 
-impl Page {
-    /// One page of `items` as a JSON array, with `X-Total`, `X-Total-Pages`, `X-Page`,
-    /// `X-Per-Page` and a `Link` header (`next`, `prev`).
-    pub(crate) fn respond<T: serde::Serialize>(self, path: &str, items: Vec<T>) -> Result<Response, ApiError> {
-        let per_page = self.per_page.unwrap_or(25);
-        if !(1..=100).contains(&per_page) {
-            return Err(ApiError::bad_request("per_page must be between 1 and 100"));
+impl<T: RequestBody, S: Send + Sync> axum::extract::FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = request.headers().get(header::CONTENT_TYPE).cloned();
+        // Read under the body limit; an empty body is no body.
+        let bytes = match axum::body::Bytes::from_request(request, state).await {
+            Ok(bytes) => bytes,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    code: "SIZE_INVALID",
+                    message: "the request body is too large".into(),
+                    basic_challenge: false,
+                });
+            }
+            Err(rejection) => return Err(ApiError::bad_request(rejection.body_text())),
+        };
+        if bytes.is_empty() {
+            return Ok(OptionalJsonBody(None));
         }
-        let page = self.page.unwrap_or(1);
-        if page == 0 {
-            return Err(ApiError::bad_request("page starts at 1"));
+        let mut again = axum::extract::Request::new(axum::body::Body::from(bytes));
+        if let Some(content_type) = content_type {
+            again.headers_mut().insert(header::CONTENT_TYPE, content_type);
         }
-        let total = items.len();
-        let pages = total.div_ceil(per_page).max(1);
-        let slice: Vec<T> = items
-            .into_iter()
-            .skip((page - 1).saturating_mul(per_page))
-            .take(per_page)
-            .collect();
-        let mut response = Json(slice).into_response();
-        let headers = response.headers_mut();
-        let number = |n: usize| HeaderValue::from(n as u64);
-        headers.insert("x-total", number(total));
-        headers.insert("x-total-pages", number(pages));
-        headers.insert("x-page", number(page));
-        headers.insert("x-per-page", number(per_page));
-        let mut links = Vec::new();
-        if page < pages {
-            links.push(format!("<{path}?page={}&per_page={per_page}>; rel=\"next\"", page + 1));
-        }
-        if page > 1 {
-            links.push(format!("<{path}?page={}&per_page={per_page}>; rel=\"prev\"", page - 1));
-        }
-        if !links.is_empty()
-            && let Ok(value) = HeaderValue::from_str(&links.join(", "))
-        {
-            headers.insert(header::LINK, value);
-        }
-        Ok(response)
+        JsonBody::<T>::from_request(again, state)
+            .await
+            .map(|JsonBody(body)| OptionalJsonBody(Some(body)))
     }
 }
 

@@ -1,43 +1,100 @@
 //! Namespaces.
 
+use std::collections::HashMap;
+
+use std::collections::BTreeMap;
+
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use portus_core::model::{Namespace, NamespaceId, NewNamespace, Role, Visibility};
+use portus_core::model::{Namespace, NamespaceId, NamespaceRef, NewNamespace, Role};
 use portus_core::ops;
 use portus_core::permissions::{self, Permission};
 use portus_core::policy::Action;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use super::repositories::RepositoryView;
+use super::schema::{self, Conflict, Forbidden, NotFound, Unprocessable, Visibility};
 use super::{ApiCaller, JsonBody, PageQuery, check, created, forbidden, not_found, parse_id};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The global namespace's name in the API (it has none in the registry).
-const GLOBAL_NAME: &str = "(global)";
+pub(super) const GLOBAL_NAME: &str = "(global)";
 
-/// The JSON shape of a namespace, with what the caller may do in it.
-pub(super) fn view(namespace: &Namespace, caller: &ApiCaller, state: &AppState) -> Value {
-    let namespace_view = caller.namespace_view(namespace, state);
-    let config = &state.policy;
-    json!({
-        "id": namespace.id,
-        "name": if namespace.global { GLOBAL_NAME } else { namespace.name.as_str() },
-        "description": namespace.description,
-        "team_id": namespace.team_id,
-        "visibility": namespace.visibility,
-        "global": namespace.global,
-        "personal": namespace.personal_owner.is_some(),
-        "permissions": {
-            "role": namespace_view.role,
-            "pull": caller.may(namespace, Action::Pull, state),
-            "push": caller.may(namespace, Action::Push, state),
-            "delete": caller.may(namespace, Action::Delete, state),
-            "manage": permissions::edit_namespace(caller.caller, &namespace_view, config) == Permission::Allow,
-            "visibility": permissions::change_visibility(caller.caller, &namespace_view, config) == Permission::Allow,
-        },
-    })
+/// How many repositories each namespace holds.
+pub(super) type RepositoryCounts = HashMap<NamespaceId, usize>;
+
+/// Counts every namespace's repositories in one listing.
+pub(super) async fn repository_counts(state: &AppState) -> Result<RepositoryCounts, ApiError> {
+    let mut counts = RepositoryCounts::new();
+    for repository in state.store.list_repositories().await? {
+        *counts.entry(repository.namespace_id).or_default() += 1;
+    }
+    Ok(counts)
+}
+
+/// A namespace, with what the caller may do in it.
+#[derive(Serialize, ToSchema)]
+pub(super) struct NamespaceView {
+    id: i64,
+    /// `(global)` for the global namespace.
+    name: String,
+    description: Option<String>,
+    /// The owning team (null: the global namespace, or created by a push: administrators only).
+    team_id: Option<i64>,
+    visibility: Visibility,
+    global: bool,
+    /// A user's personal namespace.
+    personal: bool,
+    repositories_count: usize,
+    permissions: NamespacePermissions,
+}
+
+/// What the caller may do in a namespace.
+#[derive(Serialize, ToSchema)]
+pub(super) struct NamespacePermissions {
+    /// The caller's role in the owning team.
+    role: Option<schema::Role>,
+    pull: bool,
+    push: bool,
+    delete: bool,
+    /// Change its description or team.
+    manage: bool,
+    /// Change its visibility.
+    visibility: bool,
+}
+
+impl NamespaceView {
+    /// `namespace` as `caller` sees it.
+    pub(super) fn of(namespace: &Namespace, caller: &ApiCaller, state: &AppState, counts: &RepositoryCounts) -> Self {
+        let namespace_view = caller.namespace_view(namespace, state);
+        let config = &state.policy;
+        NamespaceView {
+            id: namespace.id.0,
+            name: if namespace.global {
+                GLOBAL_NAME
+            } else {
+                namespace.name.as_str()
+            }
+            .to_owned(),
+            description: namespace.description.clone(),
+            team_id: namespace.team_id.map(|t| t.0),
+            visibility: namespace.visibility.into(),
+            global: namespace.global,
+            personal: namespace.personal_owner.is_some(),
+            repositories_count: counts.get(&namespace.id).copied().unwrap_or(0),
+            permissions: NamespacePermissions {
+                role: namespace_view.role.map(schema::Role::from),
+                pull: caller.may(namespace, Action::Pull, state),
+                push: caller.may(namespace, Action::Push, state),
+                delete: caller.may(namespace, Action::Delete, state),
+                manage: permissions::edit_namespace(caller.caller, &namespace_view, config) == Permission::Allow,
+                visibility: permissions::change_visibility(caller.caller, &namespace_view, config) == Permission::Allow,
+            },
+        }
+    }
 }
 
 /// A namespace the caller may see.
@@ -55,35 +112,67 @@ pub(super) async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Res
     Ok(namespace)
 }
 
-/// `GET /api/v1/namespaces`.
+/// Namespaces the caller may see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces",
+    params(super::Page),
+    security((), ("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<NamespaceView>))
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
     page: PageQuery,
 ) -> Result<Response, ApiError> {
-    let namespaces: Vec<Value> = state
+    let counts = repository_counts(&state).await?;
+    let namespaces: Vec<NamespaceView> = state
         .store
         .list_namespaces()
         .await?
         .iter()
         .filter(|n| caller.namespace_view(n, &state).visible)
-        .map(|n| view(n, &caller, &state))
+        .map(|n| NamespaceView::of(n, &caller, &state, &counts))
         .collect();
     page.0.respond("/api/v1/namespaces", namespaces)
 }
 
-/// Body of `POST /api/v1/namespaces`.
-#[derive(Deserialize)]
+/// Body of `POST /api/v1/namespaces`, bare or as Portus wraps it (`{"namespace": {...}}`).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewNamespaceBody {
+    /// One registry path component: lower-case letters and digits, single `.`, `_`, `__` or
+    /// `-` separators.
+    #[schema(
+        max_length = 255,
+        pattern = r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$",
+        example = "web"
+    )]
     name: String,
     /// The owning team's name.
+    #[schema(example = "devs")]
     team: String,
     description: Option<String>,
+    /// Private unless asked otherwise (others: owners with `change_visibility`, administrators).
     visibility: Option<Visibility>,
 }
 
-/// `POST /api/v1/namespaces`: private unless asked otherwise.
+super::request_bodies! {
+    NewNamespaceBody => Some("namespace");
+    UpdateNamespaceBody => Some("namespace");
+}
+
+/// Create a namespace for a team (its owners and contributors, or administrators).
+///
+/// Private unless asked otherwise. A team the caller may not see answers like a missing one
+/// (404). The body may be wrapped: `{"namespace": {...}}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces",
+    request_body = NewNamespaceBody,
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 201, body = NamespaceView), NotFound, Forbidden, Conflict)
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -100,8 +189,10 @@ pub(super) async fn create(
         permissions::create_namespace(caller.caller, caller.role(Some(team.id)), &state.policy),
         "team",
     )?;
-    let visibility = body.visibility.unwrap_or(Visibility::Private);
-    if visibility != Visibility::Private
+    let visibility = body
+        .visibility
+        .map_or(portus_core::model::Visibility::Private, Into::into);
+    if visibility != portus_core::model::Visibility::Private
         && !caller.caller.is_admin()
         && !(state.policy.change_visibility && caller.role(Some(team.id)) == Some(Role::Owner))
     {
@@ -114,36 +205,108 @@ pub(super) async fn create(
         description: body.description,
     };
     let namespace = ops::namespaces::create(store.as_ref(), caller.actor(), new, &team).await?;
-    Ok(created(view(&namespace, &caller, &state)))
+    Ok(created(NamespaceView::of(
+        &namespace,
+        &caller,
+        &state,
+        &RepositoryCounts::new(),
+    )))
 }
 
-/// `GET /api/v1/namespaces/{id}`.
+/// Query of `GET /api/v1/namespaces/validate`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ValidateQuery {
+    /// The name to check.
+    name: String,
+}
+
+/// Whether a name is free and valid for a namespace, as Portus answers it.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Validation {
+    valid: bool,
+    /// Reasons by field (`name`); empty when valid.
+    messages: BTreeMap<String, Vec<String>>,
+}
+
+/// Whether a namespace could be created with `name`: `{valid, messages}`.
+///
+/// A taken name is reported as taken, whoever holds it, like the 409 of a creation (names are
+/// unique).
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/validate",
+    params(ValidateQuery),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Validation))
+)]
+pub(super) async fn validate(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Query(query): Query<ValidateQuery>,
+) -> Result<Json<Validation>, ApiError> {
+    caller.user()?;
+    let mut reasons = Vec::new();
+    if let Err(e) = portus_core::naming::validate_namespace_name(&query.name) {
+        reasons.push(e.to_string());
+    } else if state.store.namespace(NamespaceRef::Named(&query.name)).await?.is_some() {
+        reasons.push("has already been taken".to_owned());
+    }
+    let valid = reasons.is_empty();
+    let mut messages = BTreeMap::new();
+    if !valid {
+        messages.insert("name".to_owned(), reasons);
+    }
+    Ok(Json(Validation { valid, messages }))
+}
+
+/// Show a namespace.
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/{id}",
+    params(("id" = i64, Path, description = "Namespace id")),
+    security((), ("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = NamespaceView))
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NamespaceView>, ApiError> {
     let namespace = load(&state, &caller, &id).await?;
-    Ok(Json(view(&namespace, &caller, &state)))
+    let counts = repository_counts(&state).await?;
+    Ok(Json(NamespaceView::of(&namespace, &caller, &state, &counts)))
 }
 
-/// Body of `PUT /api/v1/namespaces/{id}`; absent fields stay as they are.
-#[derive(Deserialize)]
+/// Body of `PUT /api/v1/namespaces/{id}`, bare or wrapped; absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct UpdateNamespaceBody {
     description: Option<String>,
-    /// The new owning team's name.
+    /// The new owning team's name (a team the caller owns; administrators: any).
     team: Option<String>,
     visibility: Option<Visibility>,
 }
 
-/// `PUT /api/v1/namespaces/{id}`.
+/// Change a namespace's description, team or visibility.
+///
+/// Every check comes first: a refused part changes nothing. A team the caller may not see
+/// answers exactly like a missing one (404); personal namespaces keep their team and the
+/// global namespace is never private (422). The body may be wrapped: `{"namespace": {...}}`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/namespaces/{id}",
+    params(("id" = i64, Path, description = "Namespace id")),
+    request_body = UpdateNamespaceBody,
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = NamespaceView), Forbidden, Unprocessable)
+)]
 pub(super) async fn update(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateNamespaceBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NamespaceView>, ApiError> {
     caller.user()?;
     let namespace = load(&state, &caller, &id).await?;
     let namespace_view = caller.namespace_view(&namespace, &state);
@@ -165,13 +328,16 @@ pub(super) async fn update(
     let team = match &body.team {
         None => None,
         Some(_) if namespace.personal_owner.is_some() => {
-            return Err(ApiError::bad_request("a personal namespace stays with its user's team"));
+            return Err(portus_core::Error::Rule("a personal namespace stays with its user's team".into()).into());
         }
         Some(name) => {
+            // A team the caller may not see answers exactly like a missing one.
             let team = store
                 .team_by_name(name)
                 .await?
-                .filter(|t| !t.hidden)
+                .filter(|t| {
+                    !t.hidden && permissions::view_team(caller.caller, t, caller.role(Some(t.id))) == Permission::Allow
+                })
                 .ok_or_else(|| not_found("team"))?;
             if !caller.caller.is_admin() && caller.role(Some(team.id)) != Some(Role::Owner) {
                 return Err(forbidden("you can only hand a namespace to a team you own"));
@@ -181,7 +347,7 @@ pub(super) async fn update(
     };
     let actor = caller.actor();
     if let Some(visibility) = body.visibility {
-        ops::namespaces::set_visibility(store.as_ref(), actor, &namespace, visibility).await?;
+        ops::namespaces::set_visibility(store.as_ref(), actor, &namespace, visibility.into()).await?;
     }
     if body.description.is_some() || team.is_some() {
         ops::namespaces::update(store.as_ref(), actor, &namespace, body.description, team.as_ref()).await?;
@@ -190,10 +356,56 @@ pub(super) async fn update(
         .namespace_by_id(namespace.id)
         .await?
         .ok_or_else(|| not_found("namespace"))?;
-    Ok(Json(view(&namespace, &caller, &state)))
+    let counts = repository_counts(&state).await?;
+    Ok(Json(NamespaceView::of(&namespace, &caller, &state, &counts)))
 }
 
-/// `GET /api/v1/namespaces/{id}/repositories`.
+/// Delete a namespace with its repositories (its team's owners unless `manage_namespace` is
+/// off, administrators).
+///
+/// Its repositories are deleted in the registry first (the registry's delete right is needed
+/// when it holds any; without `registry.url` only an empty namespace can go: 422). Personal
+/// namespaces go only with their user, the global one never (422).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/namespaces/{id}",
+    params(("id" = i64, Path, description = "Namespace id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 204, description = "deleted"), Forbidden, Unprocessable)
+)]
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.user()?;
+    let namespace = load(&state, &caller, &id).await?;
+    let namespace_view = caller.namespace_view(&namespace, &state);
+    check(
+        permissions::delete_namespace(caller.caller, &namespace_view, &state.policy),
+        "namespace",
+    )?;
+    let store = state.store.as_ref();
+    let holds_images = store
+        .list_repositories()
+        .await?
+        .iter()
+        .any(|r| r.namespace_id == namespace.id);
+    if holds_images && !caller.may(&namespace, Action::Delete, &state) {
+        return Err(forbidden("you may not delete this namespace's images"));
+    }
+    ops::namespaces::delete(store, state.registry.as_deref(), caller.actor(), &namespace).await?;
+    Ok(super::no_content())
+}
+
+/// Repositories of a namespace, with their security summaries.
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/{id}/repositories",
+    params(("id" = i64, Path, description = "Namespace id"), super::Page),
+    security((), ("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<RepositoryView>))
+)]
 pub(super) async fn repositories(
     State(state): State<AppState>,
     caller: ApiCaller,

@@ -1,92 +1,152 @@
-//! The OpenAPI 3.0 document of the REST API, generated from [`super::ROUTES`] so it cannot
-//! drift from the router.
+//! The OpenAPI document of the REST API, generated from the handlers (`#[utoipa::path]`: paths,
+//! parameters, request and response bodies from the Rust types, the answers particular to each
+//! route) and completed here with the answers every route of a kind can give, so that the
+//! document and the router cannot drift apart.
+
+use std::sync::OnceLock;
 
 use axum::Json;
-use serde_json::{Map, Value, json};
+use utoipa::OpenApi;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{InfoBuilder, OpenApi as Document, RefOr};
 
-use super::ROUTES;
+use super::schema::error_response;
+use crate::error::Errors;
 
-/// `GET /api/openapi.json`.
-pub(super) async fn serve() -> Json<Value> {
-    Json(document())
+/// The document's frame: its title, the security schemes, the error schema.
+#[derive(OpenApi)]
+#[openapi(components(schemas(Errors)))]
+struct Frame;
+
+/// The frame the routes are added to.
+pub(super) fn base() -> Document {
+    let mut document = Frame::openapi();
+    document.info = InfoBuilder::new()
+        .title("portus REST API")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(
+            "Portus' API v1 and more. Authenticate with an application token as \
+             `Authorization: Bearer <token>` or Portus' `Portus-Auth: <user>:<token>`. Request \
+             bodies may be sent bare or wrapped as Portus sends them (`{\"user\": {...}}`, \
+             `{\"team\": {...}}`, `{\"namespace\": {...}}`). What the caller may not see answers \
+             404 exactly like what does not exist. Errors use the registry's format (`Errors`).",
+        ))
+        .build();
+    let components = document.components.get_or_insert_with(Default::default);
+    components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    components.add_security_scheme(
+        "portusAuth",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "Portus-Auth",
+            "<user>:<application token>",
+        ))),
+    );
+    document
 }
 
-fn parameters(path: &str) -> Vec<Value> {
-    path.split('/')
-        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
-        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
-        .collect()
-}
-
-fn error_response(description: &str) -> Value {
-    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}})
-}
-
-/// The document.
-pub(super) fn document() -> Value {
-    let mut paths = Map::new();
-    for route in ROUTES {
-        let entry = paths
-            .entry(route.path.to_owned())
-            .or_insert_with(|| Value::Object(Map::new()));
-        let mut responses = Map::new();
-        let ok = match route.method {
-            "POST" => "201",
-            "DELETE" if route.path.starts_with("/api/v1/tags/") => "200",
-            "DELETE" => "204",
-            "PUT" if route.path.ends_with("/star") => "204",
-            _ => "200",
-        };
-        responses.insert(ok.into(), json!({"description": "success"}));
-        responses.insert("400".into(), error_response("invalid request"));
-        if route.authenticated {
-            responses.insert("401".into(), error_response("missing or invalid application token"));
-            responses.insert("403".into(), error_response("not allowed"));
+/// Adds the answers every route of a kind can give:
+///
+/// - with a request body: 400 (unreadable or invalid body) and 413 (too large);
+/// - with query parameters: 400 (unreadable or invalid parameter);
+/// - with path parameters: 404 (not a number, no such object, or one the caller may not see);
+/// - with credentials (`security`): 401 (invalid credentials, or none where they are required)
+///   and 503 (the store the credentials and roles are read from is unavailable).
+///
+/// Each operation's id is its method and path, unique and stable.
+fn complete(path: &str, method: &str, operation: &mut Operation) {
+    operation.operation_id = Some(format!("{method}{}", path.replace(['/', '{', '}', '.', '-'], "_")));
+    // An optional body is absent, never JSON `null`: utoipa writes `Option<Body>` as
+    // "Body or null", the document says "Body, not required".
+    if let Some(RefOr::T(body)) = &mut operation.request_body {
+        for content in body.content.values_mut() {
+            let content = match content {
+                RefOr::T(content) => content,
+                RefOr::Ref(_) => continue,
+            };
+            if let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema {
+                let mut items = one_of.items.iter().filter(|item| !is_null(item));
+                if let (Some(only), None) = (items.next(), items.next()) {
+                    content.schema = Some(only.clone());
+                }
+            }
         }
-        if route.path.contains('{') {
-            responses.insert(
-                "404".into(),
-                error_response("no such object, or not visible to the caller"),
-            );
-        }
-        let mut operation = json!({
-            "summary": route.summary,
-            "operationId": format!("{}{}", route.method.to_lowercase(), route.path.replace(['/', '{', '}', '.'], "_")),
-            "responses": responses,
-        });
-        let params = parameters(route.path);
-        if !params.is_empty() {
-            operation["parameters"] = Value::Array(params);
-        }
-        if route.authenticated {
-            operation["security"] = json!([{"bearer": []}, {"portusAuth": []}]);
-        }
-        if matches!(route.method, "POST" | "PUT") && !route.path.ends_with("/star") {
-            operation["requestBody"] =
-                json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});
-        }
-        entry[route.method.to_lowercase()] = operation;
     }
-    json!({
-        "openapi": "3.0.3",
-        "info": {"title": "portus REST API", "version": env!("CARGO_PKG_VERSION")},
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "An application token"},
-                "portusAuth": {"type": "apiKey", "in": "header", "name": "Portus-Auth", "description": "<user>:<application token>"},
-            },
-            "schemas": {
-                "Errors": {
-                    "type": "object",
-                    "required": ["errors"],
-                    "properties": {"errors": {"type": "array", "items": {
-                        "type": "object",
-                        "required": ["code", "message"],
-                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "detail": {}},
-                    }}},
-                },
-            },
-        },
+    let queries = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query));
+    let responses = &mut operation.responses.responses;
+    // Every answer needs a description; the handlers' success answers are described by their
+    // body's schema.
+    for (status, response) in responses.iter_mut() {
+        if let RefOr::T(response) = response
+            && response.description.is_empty()
+        {
+            response.description = match status.as_str() {
+                "201" => "created",
+                "202" => "accepted",
+                "204" => "done",
+                _ => "success",
+            }
+            .to_owned();
+        }
+    }
+    let mut add = |status: &str, description: &str| {
+        responses
+            .entry(status.to_owned())
+            .or_insert_with(|| error_response(description));
+    };
+    if operation.request_body.is_some() {
+        add("400", "the body is not valid JSON of the documented shape");
+        add("413", "the body is too large");
+    }
+    if queries {
+        add("400", "a query parameter is not valid");
+    }
+    if path.contains('{') {
+        add("404", "no such object, or one the caller may not see (the same answer)");
+    }
+    if operation.security.is_some() {
+        add("401", "invalid credentials, or none where they are required");
+        add("503", "the store is unavailable; try again");
+    }
+}
+
+/// Whether a schema is `{"type": "null"}`.
+fn is_null(schema: &RefOr<Schema>) -> bool {
+    matches!(schema, RefOr::T(Schema::Object(object)) if object.schema_type == SchemaType::Type(Type::Null))
+}
+
+/// The document, built once.
+pub(super) fn document() -> &'static Document {
+    static DOCUMENT: OnceLock<Document> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut document = super::api().into_openapi();
+        for (path, item) in document.paths.paths.iter_mut() {
+            for (method, operation) in [
+                ("get", &mut item.get),
+                ("put", &mut item.put),
+                ("post", &mut item.post),
+                ("delete", &mut item.delete),
+            ] {
+                if let Some(operation) = operation {
+                    complete(path, method, operation);
+                }
+            }
+        }
+        document
     })
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    responses((status = 200, description = "the OpenAPI document", body = Object))
+)]
+pub(super) async fn serve() -> Json<&'static Document> {
+    Json(document())
 }

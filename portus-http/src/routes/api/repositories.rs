@@ -1,52 +1,63 @@
-//! Repositories, tags, stars and scan results.
+//! Repositories and stars.
 
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
-use portus_core::model::{Namespace, Repository, RepositoryId, ScanRecord, TagId, TagRecord};
+use chrono::{DateTime, Utc};
+use portus_core::model::{Namespace, NamespaceRef, Repository, RepositoryId, TagRecord};
 use portus_core::permissions;
 use portus_core::policy::Action;
 use portus_core::prelude::*;
 use portus_scan::aggregate::{TagSecurity, repository_counts, repository_status};
-use portus_scan::worker::tag_security;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use super::schema::{self, Forbidden, ScanStatus, Unprocessable};
+use super::tags::{RecordsByDigest, by_digest, registry, security_of, tags_and_records};
 use super::{ApiCaller, PageQuery, check, forbidden, no_content, not_found, parse_id};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Scan records by digest.
-type RecordsByDigest = HashMap<String, Vec<ScanRecord>>;
-
-fn by_digest(records: Vec<ScanRecord>) -> RecordsByDigest {
-    let mut map: RecordsByDigest = HashMap::new();
-    for record in records {
-        map.entry(record.digest.clone()).or_default().push(record);
-    }
-    map
+/// A repository with its per-severity security summary.
+#[derive(Serialize, ToSchema)]
+pub(super) struct RepositoryView {
+    id: i64,
+    /// The full name (`namespace/repository`).
+    name: String,
+    /// The full name too: Portus' `name` is the part after the namespace, its `full_name` this.
+    full_name: String,
+    /// Markdown.
+    description: Option<String>,
+    namespace_id: i64,
+    namespace: NamespaceRefView,
+    stars: u64,
+    /// Whether the caller starred it.
+    starred: bool,
+    tags_count: usize,
+    created_at: DateTime<Utc>,
+    security: RepositorySecurity,
 }
 
-fn security_of(state: &AppState, tag: &TagRecord, records: &RecordsByDigest) -> TagSecurity {
-    let records = records.get(&tag.manifest.digest).map(Vec::as_slice).unwrap_or_default();
-    tag_security(records, &state.scan_backends())
+/// A repository's namespace, by id and name.
+#[derive(Serialize, ToSchema)]
+pub(super) struct NamespaceRefView {
+    id: i64,
+    /// `(global)` for the global namespace.
+    name: String,
 }
 
-fn tag_view(tag: &TagRecord, security: &TagSecurity) -> Value {
-    json!({
-        "id": tag.id,
-        "repository": tag.repository,
-        "name": tag.name,
-        "digest": tag.manifest.digest,
-        "media_type": tag.manifest.media_type,
-        "size": tag.manifest.size,
-        "pushed_by": tag.pushed_by,
-        "created_at": tag.created_at,
-        "updated_at": tag.updated_at,
-        "scan": {"status": security.status, "counts": security.counts},
-    })
+/// The security summary of a repository's tags.
+#[derive(Serialize, ToSchema)]
+pub(super) struct RepositorySecurity {
+    /// The worst status of its tags (failed, then pending, then done).
+    status: ScanStatus,
+    /// Findings by severity, over its tags.
+    counts: schema::SeverityCounts,
+    /// How many tags are in each status.
+    tags_by_status: BTreeMap<ScanStatus, usize>,
 }
 
 fn repository_view(
@@ -55,44 +66,36 @@ fn repository_view(
     tags: &[&TagRecord],
     records: &RecordsByDigest,
     starred: bool,
-) -> Value {
+) -> RepositoryView {
     let securities: Vec<TagSecurity> = tags.iter().map(|t| security_of(state, t, records)).collect();
-    let mut statuses: HashMap<String, usize> = HashMap::new();
+    let mut tags_by_status: BTreeMap<ScanStatus, usize> = BTreeMap::new();
     for security in &securities {
-        let status = serde_json::to_value(security.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        *statuses.entry(status).or_default() += 1;
+        *tags_by_status.entry(security.status.into()).or_default() += 1;
     }
-    json!({
-        "id": repository.id,
-        "name": repository.name,
-        "namespace_id": repository.namespace_id,
-        "stars": repository.stars,
-        "starred": starred,
-        "tags_count": tags.len(),
-        "created_at": repository.created_at,
-        "security": {
-            "status": repository_status(&securities),
-            "counts": repository_counts(&securities),
-            "tags_by_status": statuses,
+    let namespace_name = match NamespaceRef::of_repository(&repository.name).0 {
+        NamespaceRef::Named(name) => name,
+        NamespaceRef::Global => super::namespaces::GLOBAL_NAME,
+    };
+    RepositoryView {
+        id: repository.id.0,
+        name: repository.name.clone(),
+        full_name: repository.name.clone(),
+        description: repository.description.clone(),
+        namespace_id: repository.namespace_id.0,
+        namespace: NamespaceRefView {
+            id: repository.namespace_id.0,
+            name: namespace_name.to_owned(),
         },
-    })
-}
-
-/// A repository's tags and the scan records of their manifests.
-async fn tags_and_records(
-    store: &dyn portus_core::PolicyStore,
-    repository: &str,
-) -> Result<(Vec<TagRecord>, RecordsByDigest), ApiError> {
-    let tags = store.tags(Some(repository)).await?;
-    let digests: std::collections::BTreeSet<&str> = tags.iter().map(|t| t.manifest.digest.as_str()).collect();
-    let mut records = Vec::new();
-    for digest in digests {
-        records.extend(store.scan_records(Some(digest)).await?);
+        stars: repository.stars,
+        starred,
+        tags_count: tags.len(),
+        created_at: repository.created_at,
+        security: RepositorySecurity {
+            status: repository_status(&securities).into(),
+            counts: schema::counts(&repository_counts(&securities)),
+            tags_by_status,
+        },
     }
-    Ok((tags, by_digest(records)))
 }
 
 /// The repositories the caller starred (none for anonymous callers).
@@ -103,16 +106,16 @@ pub(super) async fn starred_by(state: &AppState, caller: &ApiCaller) -> Result<V
     })
 }
 
-/// The JSON shape of one repository, with its per-severity security summary; `starred` says
-/// whether the caller starred it.
-pub(super) async fn view(state: &AppState, repository: &Repository, starred: bool) -> Result<Value, ApiError> {
+/// One repository with its per-severity security summary; `starred` says whether the caller
+/// starred it.
+pub(super) async fn view(state: &AppState, repository: &Repository, starred: bool) -> Result<RepositoryView, ApiError> {
     let (tags, records) = tags_and_records(state.store.as_ref(), &repository.name).await?;
     let tags: Vec<&TagRecord> = tags.iter().collect();
     Ok(repository_view(state, repository, &tags, &records, starred))
 }
 
 /// A repository the caller may see, with its namespace.
-async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<(Repository, Namespace), ApiError> {
+pub(super) async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<(Repository, Namespace), ApiError> {
     let id = RepositoryId(parse_id(raw, "repository")?);
     let store = &state.store;
     let repository = store
@@ -130,7 +133,14 @@ async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<(Reposi
     Ok((repository, namespace))
 }
 
-/// `GET /api/v1/repositories`.
+/// Repositories the caller may see, with security summaries.
+#[utoipa::path(
+    get,
+    path = "/api/v1/repositories",
+    params(super::Page),
+    security((), ("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<RepositoryView>))
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -145,7 +155,7 @@ pub(super) async fn list(
     for tag in &all_tags {
         tags_by_repository.entry(tag.repository.as_str()).or_default().push(tag);
     }
-    let views: Vec<Value> = store
+    let views: Vec<RepositoryView> = store
         .list_repositories()
         .await?
         .iter()
@@ -165,27 +175,92 @@ pub(super) async fn list(
     page.0.respond("/api/v1/repositories", views)
 }
 
-/// `GET /api/v1/repositories/{id}`.
+/// Show a repository with its per-severity security summary.
+#[utoipa::path(
+    get,
+    path = "/api/v1/repositories/{id}",
+    params(("id" = i64, Path, description = "Repository id")),
+    security((), ("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = RepositoryView))
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RepositoryView>, ApiError> {
     let (repository, _) = load(&state, &caller, &id).await?;
     let starred = starred_by(&state, &caller).await?.contains(&repository.id);
     Ok(Json(view(&state, &repository, starred).await?))
 }
 
-fn registry(state: &AppState) -> Result<&dyn portus_core::RegistryClient, ApiError> {
-    state.registry.as_deref().ok_or_else(|| ApiError {
-        status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        code: "UNAVAILABLE",
-        message: "no registry is configured (registry.url): images cannot be deleted".into(),
-        basic_challenge: false,
-    })
+/// Body of `PUT /api/v1/repositories/{id}`, bare or as Portus wraps it
+/// (`{"repository": {...}}`).
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UpdateRepositoryBody {
+    /// The new description (Markdown), or null to remove it; absent: unchanged.
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<String>)]
+    description: Option<Option<String>>,
 }
 
-/// `DELETE /api/v1/repositories/{id}`: every manifest is deleted in the registry first.
+/// Tells an explicit `null` (`Some(None)`) from an absent field (`None`).
+fn some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
+super::request_bodies! {
+    UpdateRepositoryBody => Some("repository");
+}
+
+/// Describe a repository (its namespace's team owners unless `manage_namespace` is off,
+/// administrators).
+///
+/// The body may be wrapped as Portus sends it: `{"repository": {"description": "..."}}`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/repositories/{id}",
+    params(("id" = i64, Path, description = "Repository id")),
+    request_body = UpdateRepositoryBody,
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = RepositoryView), Forbidden)
+)]
+pub(super) async fn update(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    super::JsonBody(body): super::JsonBody<UpdateRepositoryBody>,
+) -> Result<Json<RepositoryView>, ApiError> {
+    caller.user()?;
+    let (repository, namespace) = load(&state, &caller, &id).await?;
+    // Describing a repository is managing its namespace.
+    check(
+        permissions::edit_namespace(caller.caller, &caller.namespace_view(&namespace, &state), &state.policy),
+        "repository",
+    )?;
+    let store = state.store.as_ref();
+    if let Some(description) = body.description {
+        portus_core::ops::images::describe_repository(store, caller.actor(), &repository, description).await?;
+    }
+    let repository = store
+        .repository_by_id(repository.id)
+        .await?
+        .ok_or_else(|| not_found("repository"))?;
+    let starred = starred_by(&state, &caller).await?.contains(&repository.id);
+    Ok(Json(view(&state, &repository, starred).await?))
+}
+
+/// Delete a repository in the registry and here (who may delete in its namespace).
+///
+/// Every manifest is deleted in the registry first. Without `registry.url` this installation
+/// cannot delete images: 422.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/repositories/{id}",
+    params(("id" = i64, Path, description = "Repository id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 204, description = "deleted"), Forbidden, Unprocessable)
+)]
 pub(super) async fn delete(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -206,24 +281,6 @@ pub(super) async fn delete(
     Ok(no_content())
 }
 
-/// `GET /api/v1/repositories/{id}/tags`.
-pub(super) async fn tags(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    Path(id): Path<String>,
-    page: PageQuery,
-) -> Result<Response, ApiError> {
-    let (repository, _) = load(&state, &caller, &id).await?;
-    let store = &state.store;
-    let (tags, records) = tags_and_records(store.as_ref(), &repository.name).await?;
-    let views: Vec<Value> = tags
-        .iter()
-        .map(|t| tag_view(t, &security_of(&state, t, &records)))
-        .collect();
-    page.0
-        .respond(&format!("/api/v1/repositories/{}/tags", repository.id), views)
-}
-
 async fn set_star(state: AppState, caller: ApiCaller, id: String, starred: bool) -> Result<Response, ApiError> {
     let user = caller.user()?;
     let (repository, _) = load(&state, &caller, &id).await?;
@@ -231,7 +288,14 @@ async fn set_star(state: AppState, caller: ApiCaller, id: String, starred: bool)
     Ok(no_content())
 }
 
-/// `PUT /api/v1/repositories/{id}/star`.
+/// Star a repository.
+#[utoipa::path(
+    put,
+    path = "/api/v1/repositories/{id}/star",
+    params(("id" = i64, Path, description = "Repository id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 204, description = "starred"))
+)]
 pub(super) async fn star(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -240,7 +304,14 @@ pub(super) async fn star(
     set_star(state, caller, id, true).await
 }
 
-/// `DELETE /api/v1/repositories/{id}/star`.
+/// Unstar a repository.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/repositories/{id}/star",
+    params(("id" = i64, Path, description = "Repository id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 204, description = "unstarred"))
+)]
 pub(super) async fn unstar(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -249,8 +320,19 @@ pub(super) async fn unstar(
     set_star(state, caller, id, false).await
 }
 
-/// `GET /api/v1/stars`: starred repositories the caller can still see.
-pub(super) async fn starred(State(state): State<AppState>, caller: ApiCaller) -> Result<Json<Value>, ApiError> {
+/// Repositories the caller starred and can still see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stars",
+    params(super::Unpaged),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<RepositoryView>))
+)]
+pub(super) async fn starred(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    page: super::UnpagedQuery,
+) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
     let store = &state.store;
     let mut views = Vec::new();
@@ -265,89 +347,5 @@ pub(super) async fn starred(State(state): State<AppState>, caller: ApiCaller) ->
             views.push(view(&state, &repository, true).await?);
         }
     }
-    Ok(Json(Value::Array(views)))
-}
-
-/// A tag the caller may see, with its namespace.
-async fn load_tag(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<(TagRecord, Namespace), ApiError> {
-    let id = TagId(parse_id(raw, "tag")?);
-    let store = &state.store;
-    let tag = store.tag_by_id(id).await?.ok_or_else(|| not_found("tag"))?;
-    let (namespace_ref, _) = portus_core::model::NamespaceRef::of_repository(&tag.repository);
-    let namespace = store.namespace(namespace_ref).await?.ok_or_else(|| not_found("tag"))?;
-    check(
-        permissions::view_namespace(&caller.namespace_view(&namespace, state)),
-        "tag",
-    )?;
-    Ok((tag, namespace))
-}
-
-/// A tag the caller may see, with its merged security view.
-async fn tag_with_security(
-    state: &AppState,
-    caller: &ApiCaller,
-    raw: &str,
-) -> Result<(TagRecord, TagSecurity), ApiError> {
-    let (tag, _) = load_tag(state, caller, raw).await?;
-    let records = by_digest(state.store.scan_records(Some(&tag.manifest.digest)).await?);
-    let security = security_of(state, &tag, &records);
-    Ok((tag, security))
-}
-
-/// `GET /api/v1/tags/{id}`.
-pub(super) async fn show_tag(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let (tag, security) = tag_with_security(&state, &caller, &id).await?;
-    Ok(Json(tag_view(&tag, &security)))
-}
-
-/// Query of `DELETE /api/v1/tags/{id}`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct DeleteTagQuery {
-    #[serde(default)]
-    with_siblings: bool,
-}
-
-/// `DELETE /api/v1/tags/{id}`: deletes the tag's manifest in the registry; 409 when other tags
-/// share it, unless `with_siblings=true`.
-pub(super) async fn delete_tag(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    Path(id): Path<String>,
-    Query(query): Query<DeleteTagQuery>,
-) -> Result<Json<Value>, ApiError> {
-    caller.user()?;
-    let (tag, namespace) = load_tag(&state, &caller, &id).await?;
-    if !caller.may(&namespace, Action::Delete, &state) {
-        return Err(forbidden("you may not delete this tag"));
-    }
-    let deleted = portus_core::ops::images::delete_tag(
-        state.store.as_ref(),
-        registry(&state)?,
-        &tag.repository,
-        &tag.name,
-        query.with_siblings,
-        caller.actor(),
-    )
-    .await?;
-    let names: Vec<&str> = deleted.iter().map(|t| t.name.as_str()).collect();
-    Ok(Json(json!({"deleted": names, "digest": tag.manifest.digest})))
-}
-
-/// `GET /api/v1/tags/{id}/vulnerabilities`: the tag's findings merged across backends, with
-/// each backend's state (pending and failed backends are shown as such, never as clean).
-pub(super) async fn tag_vulnerabilities(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let (tag, security) = tag_with_security(&state, &caller, &id).await?;
-    Ok(Json(json!({
-        "tag": {"id": tag.id, "repository": tag.repository, "name": tag.name, "digest": tag.manifest.digest},
-        "security": security,
-    })))
+    page.0.respond(views)
 }

@@ -1,40 +1,142 @@
 //! Health, version, the registry, search and the activity log.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use portus_core::model::{ActivityFilter, NamespaceRef};
+use portus_core::model::{Activity, ActivityFilter, NamespaceRef};
 use portus_core::permissions;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiCaller, PageQuery, forbidden};
+use super::lists::SortOrder;
+use super::schema::Forbidden;
+use super::{ApiCaller, forbidden};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// `GET /api/v1/_ping`.
-pub(super) async fn ping() -> Json<Value> {
-    Json(json!({"pong": true}))
+/// `{"pong": true}`.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Pong {
+    pong: bool,
 }
 
-/// `GET /api/v1/version`.
-pub(super) async fn version() -> Json<Value> {
-    Json(json!({"api-versions": ["v1"], "version": env!("CARGO_PKG_VERSION")}))
+/// Liveness: always 200.
+#[utoipa::path(get, path = "/api/v1/_ping", responses((status = 200, body = Pong)))]
+pub(super) async fn ping() -> Json<Pong> {
+    Json(Pong { pong: true })
 }
 
-fn component(result: Result<(), String>) -> Value {
+/// The API versions and the server's version.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Version {
+    /// Always `["v1"]`.
+    #[serde(rename = "api-versions")]
+    api_versions: Vec<String>,
+    /// The server's version.
+    version: String,
+}
+
+/// Portus' version answer: [`Version`] with what the program was built from.
+#[derive(Serialize, ToSchema)]
+pub(super) struct PortusVersion {
+    /// Always `["v1"]`.
+    #[serde(rename = "api-versions")]
+    api_versions: Vec<String>,
+    /// The build's git tag, or branch and commit; null when the build did not say.
+    git: Option<Git>,
+    /// The server's version.
+    version: String,
+}
+
+/// What the program was built from, when the build said (`PORTUS_GIT_TAG`, or
+/// `PORTUS_GIT_BRANCH` and `PORTUS_GIT_COMMIT`).
+#[derive(Serialize, ToSchema)]
+pub(super) struct Git {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    branch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commit: Option<String>,
+}
+
+/// API and server version.
+#[utoipa::path(get, path = "/api/v1/version", responses((status = 200, body = Version)))]
+pub(super) async fn version() -> Json<Version> {
+    Json(Version {
+        api_versions: vec!["v1".to_owned()],
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
+}
+
+/// API versions, build and server version (Portus' path; signed-in users).
+///
+/// `git` is null unless the build set `PORTUS_GIT_TAG` or `PORTUS_GIT_COMMIT`.
+#[utoipa::path(
+    get,
+    path = "/api/version",
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = PortusVersion))
+)]
+pub(super) async fn api_version(caller: ApiCaller) -> Result<Json<PortusVersion>, ApiError> {
+    caller.user()?;
+    let git = match (option_env!("PORTUS_GIT_TAG"), option_env!("PORTUS_GIT_COMMIT")) {
+        (Some(tag), _) => Some(Git {
+            tag: Some(tag.to_owned()),
+            branch: None,
+            commit: None,
+        }),
+        (None, Some(commit)) => Some(Git {
+            tag: None,
+            branch: option_env!("PORTUS_GIT_BRANCH").map(str::to_owned),
+            commit: Some(commit.to_owned()),
+        }),
+        (None, None) => None,
+    };
+    Ok(Json(PortusVersion {
+        api_versions: vec!["v1".to_owned()],
+        git,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }))
+}
+
+/// One component's health.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Component {
+    success: bool,
+    /// `ok`, or what is wrong (never a secret).
+    msg: String,
+}
+
+fn component(result: Result<(), String>) -> Component {
     match result {
-        Ok(()) => json!({"success": true, "msg": "ok"}),
-        Err(message) => json!({"success": false, "msg": message}),
+        Ok(()) => Component {
+            success: true,
+            msg: "ok".into(),
+        },
+        Err(msg) => Component { success: false, msg },
     }
 }
 
-/// `GET /api/v1/health`: 200 when every component answers, 503 otherwise. No authentication,
-/// so load balancers can use it; messages name components, never secrets.
+/// Health of the store, the registry and every scanner.
+///
+/// 200 when every component answers, 503 (same body) otherwise. No authentication, so load
+/// balancers can use it. Components: `database`, `registry` (when configured) and
+/// `scanner:<name>` per scanner.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    responses(
+        (status = 200, description = "every component is healthy", body = BTreeMap<String, Component>),
+        (status = 503, description = "a component is down", body = BTreeMap<String, Component>),
+    )
+)]
 pub(super) async fn health(State(state): State<AppState>) -> Response {
-    let mut components = serde_json::Map::new();
+    let mut components = BTreeMap::new();
     let store = state
         .store
         .namespace(NamespaceRef::Global)
@@ -49,17 +151,37 @@ pub(super) async fn health(State(state): State<AppState>) -> Response {
     for (name, result) in state.scanner.health().await {
         components.insert(format!("scanner:{name}"), component(result));
     }
-    let healthy = components.values().all(|c| c["success"] == json!(true));
+    let healthy = components.values().all(|c| c.success);
     let status = if healthy {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(Value::Object(components))).into_response()
+    (status, Json(components)).into_response()
 }
 
-/// `GET /api/v1/registries`: the registry portus guards (administrators).
-pub(super) async fn registries(State(state): State<AppState>, caller: ApiCaller) -> Result<Json<Value>, ApiError> {
+/// The registry portus guards.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Registry {
+    /// The token service name (`token.service`).
+    service: String,
+    /// Whether `registry.url` is set.
+    configured: bool,
+    /// Whether it answered its catalog; null when not configured.
+    reachable: Option<bool>,
+}
+
+/// The registry portus guards (administrators).
+#[utoipa::path(
+    get,
+    path = "/api/v1/registries",
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<Registry>), Forbidden)
+)]
+pub(super) async fn registries(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+) -> Result<Json<Vec<Registry>>, ApiError> {
     caller.user()?;
     if !caller.caller.is_admin() {
         return Err(forbidden("only administrators see registry settings"));
@@ -68,11 +190,11 @@ pub(super) async fn registries(State(state): State<AppState>, caller: ApiCaller)
         Some(registry) => Some(registry.catalog().await.is_ok()),
         None => None,
     };
-    Ok(Json(json!([{
-        "service": state.tokens.service(),
-        "configured": state.registry.is_some(),
-        "reachable": reachable,
-    }])))
+    Ok(Json(vec![Registry {
+        service: state.tokens.service().to_owned(),
+        configured: state.registry.is_some(),
+        reachable,
+    }]))
 }
 
 /// Matches read from the store per kind; visibility filtering happens after, so a caller who may
@@ -82,23 +204,69 @@ const SEARCH_CANDIDATES: usize = 500;
 const SEARCH_RESULTS: usize = 100;
 
 /// Query of `GET /api/v1/search`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SearchQuery {
+    /// Text to find in names, case-insensitive: 1 to 128 characters, not only white space.
+    #[param(min_length = 1, max_length = 128, pattern = r"\S")]
     q: String,
 }
 
-/// `GET /api/v1/search?q=`: case-insensitive substring search over namespace, repository and
-/// tag names the caller may see (at most 100 of each, from the first 500 matches).
+/// A namespace found.
+#[derive(Serialize, ToSchema)]
+pub(super) struct NamespaceHit {
+    id: i64,
+    name: String,
+}
+
+/// A repository found.
+#[derive(Serialize, ToSchema)]
+pub(super) struct RepositoryHit {
+    id: i64,
+    /// Full name (`namespace/repository`).
+    name: String,
+    stars: u64,
+}
+
+/// A tag found.
+#[derive(Serialize, ToSchema)]
+pub(super) struct TagHit {
+    id: i64,
+    repository: String,
+    name: String,
+    digest: String,
+}
+
+/// What a search found, per kind.
+#[derive(Serialize, ToSchema)]
+pub(super) struct SearchHits {
+    namespaces: Vec<NamespaceHit>,
+    repositories: Vec<RepositoryHit>,
+    tags: Vec<TagHit>,
+}
+
+/// Search namespaces, repositories and tags the caller may see.
+///
+/// Case-insensitive substring search over names; at most 100 of each kind, from the first 500
+/// matches.
+#[utoipa::path(
+    get,
+    path = "/api/v1/search",
+    params(SearchQuery),
+    security((), ("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = SearchHits))
+)]
 pub(super) async fn search(
     State(state): State<AppState>,
     caller: ApiCaller,
     Query(query): Query<SearchQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let needle = query.q.trim().to_lowercase();
-    if needle.is_empty() || needle.len() > 128 {
+) -> Result<Json<SearchHits>, ApiError> {
+    let trimmed = query.q.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 128 {
         return Err(ApiError::bad_request("q must be 1 to 128 characters"));
     }
+    let needle = trimmed.to_lowercase();
     let store = &state.store;
     let hits = store.search_names(&needle, SEARCH_CANDIDATES).await?;
     // Visibility of every namespace the hits live in, in one lookup.
@@ -125,49 +293,112 @@ pub(super) async fn search(
         .map(|(namespace, _)| *namespace)
         .collect();
     let may_see = |repository: &str| visible.contains(&NamespaceRef::of_repository(repository).0);
-    let namespace_hits: Vec<Value> = hits
+    let namespaces = hits
         .namespaces
         .iter()
         .filter(|n| visible_namespace(n))
         .take(SEARCH_RESULTS)
-        .map(|n| json!({"id": n.id, "name": n.name}))
+        .map(|n| NamespaceHit {
+            id: n.id.0,
+            name: n.name.clone(),
+        })
         .collect();
-    let repository_hits: Vec<Value> = hits
+    let repositories = hits
         .repositories
         .iter()
         .filter(|r| may_see(&r.name))
         .take(SEARCH_RESULTS)
-        .map(|r| json!({"id": r.id, "name": r.name, "stars": r.stars}))
+        .map(|r| RepositoryHit {
+            id: r.id.0,
+            name: r.name.clone(),
+            stars: r.stars,
+        })
         .collect();
-    let tag_hits: Vec<Value> = hits
+    let tags = hits
         .tags
         .iter()
         .filter(|t| may_see(&t.repository))
         .take(SEARCH_RESULTS)
-        .map(|t| json!({"id": t.id, "repository": t.repository, "name": t.name, "digest": t.manifest.digest}))
+        .map(|t| TagHit {
+            id: t.id.0,
+            repository: t.repository.clone(),
+            name: t.name.clone(),
+            digest: t.manifest.digest.clone(),
+        })
         .collect();
-    Ok(Json(json!({
-        "namespaces": namespace_hits,
-        "repositories": repository_hits,
-        "tags": tag_hits,
-    })))
+    Ok(Json(SearchHits {
+        namespaces,
+        repositories,
+        tags,
+    }))
 }
 
-/// Query of `GET /api/v1/activities`.
-#[derive(Deserialize)]
+/// Query of `GET /api/v1/activities`: filters, then the list parameters of every list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ActivityQuery {
+    /// Only this user's activities (administrators; others may name only themselves).
     actor: Option<String>,
     /// Only activities on this namespace's repositories.
     namespace: Option<String>,
     /// An action (`tag.push`) or a prefix ending in `.` (`tag.`).
     action: Option<String>,
+    /// Only activities at or after this time (RFC 3339).
     since: Option<DateTime<Utc>>,
-    page: Option<usize>,
+    /// Page number, from 1.
+    #[param(minimum = 1)]
+    page: Option<i32>,
+    /// Items per page, 1 to 100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
     per_page: Option<usize>,
+    /// Every item on one page.
+    #[serde(default)]
+    all: bool,
+    /// A field of the items to order by; an unknown one keeps the default order.
+    sort_attr: Option<String>,
+    /// `asc` or `desc`.
+    #[param(inline)]
+    sort_order: Option<SortOrder>,
 }
 
-/// `GET /api/v1/activities`: administrators see everything; others their own activities.
+/// One entry of the activity log.
+#[derive(Serialize, ToSchema)]
+pub(super) struct ActivityView {
+    id: i64,
+    /// When it happened.
+    at: DateTime<Utc>,
+    /// Who did it (null: the system).
+    actor: Option<String>,
+    /// What was done (`tag.push`, `team.create`, ...).
+    action: String,
+    /// What it was done to (`namespace/repository:tag`, a team's name, ...).
+    target: String,
+    /// More about it.
+    details: Option<String>,
+}
+
+impl From<Activity> for ActivityView {
+    fn from(a: Activity) -> Self {
+        ActivityView {
+            id: a.id,
+            at: a.at,
+            actor: a.actor,
+            action: a.action,
+            target: a.target,
+            details: a.details,
+        }
+    }
+}
+
+/// Activity log, newest first: administrators see everything, others their own activities.
+#[utoipa::path(
+    get,
+    path = "/api/v1/activities",
+    params(ActivityQuery),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<ActivityView>), Forbidden)
+)]
 pub(super) async fn activities(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -191,10 +422,19 @@ pub(super) async fn activities(
         since: query.since,
         limit: 1000,
     };
-    let activities = state.store.activities(&filter).await?;
-    let page: PageQuery = Query(super::Page {
+    let activities: Vec<ActivityView> = state
+        .store
+        .activities(&filter)
+        .await?
+        .into_iter()
+        .map(ActivityView::from)
+        .collect();
+    let page = super::Page {
         page: query.page,
         per_page: query.per_page,
-    });
-    page.0.respond("/api/v1/activities", activities)
+        all: query.all,
+        sort_attr: query.sort_attr,
+        sort_order: query.sort_order,
+    };
+    page.respond("/api/v1/activities", activities)
 }

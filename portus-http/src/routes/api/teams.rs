@@ -1,29 +1,62 @@
 //! Teams and their members.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use portus_core::model::{Role, Team, TeamId, TeamMember, TeamUpdate, UserId};
+use portus_core::model::{Team, TeamId, TeamMember, TeamUpdate, UserId};
+use portus_core::policy::Action;
 use portus_core::{ops, permissions};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiCaller, JsonBody, PageQuery, check, created, forbidden, no_content, not_found, parse_id};
+use super::namespaces::NamespaceView;
+use super::schema::{Conflict, Forbidden, NotFound, Role, Unprocessable};
+use super::{
+    ApiCaller, JsonBody, OptionalJsonBody, PageQuery, check, created, forbidden, no_content, not_found, parse_id,
+};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-fn view(team: &Team, role: Option<Role>) -> Value {
-    json!({
-        "id": team.id,
-        "name": team.name,
-        "description": team.description,
-        "hidden": team.hidden,
-        "role": role,
-    })
+/// A team, with the caller's role in it.
+#[derive(Serialize, ToSchema)]
+pub(super) struct TeamView {
+    id: i64,
+    name: String,
+    description: Option<String>,
+    /// A user's personal team (administrators only see these).
+    hidden: bool,
+    /// The caller's role; null when not a member.
+    role: Option<Role>,
 }
 
-fn member_view(member: &TeamMember) -> Value {
-    json!({"user_id": member.user_id, "username": member.username, "role": member.role})
+impl TeamView {
+    fn of(team: &Team, role: Option<portus_core::model::Role>) -> Self {
+        TeamView {
+            id: team.id.0,
+            name: team.name.clone(),
+            description: team.description.clone(),
+            hidden: team.hidden,
+            role: role.map(Role::from),
+        }
+    }
+}
+
+/// A member of a team.
+#[derive(Serialize, ToSchema)]
+pub(super) struct MemberView {
+    user_id: i64,
+    username: String,
+    role: Role,
+}
+
+impl MemberView {
+    fn of(member: &TeamMember) -> Self {
+        MemberView {
+            user_id: member.user_id.0,
+            username: member.username.clone(),
+            role: member.role.into(),
+        }
+    }
 }
 
 /// A team the caller may see.
@@ -38,35 +71,123 @@ async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Team, A
     Ok(team)
 }
 
-/// `GET /api/v1/teams`.
+/// Teams the caller belongs to (all for administrators).
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams",
+    params(super::Page),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<TeamView>))
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
     page: PageQuery,
 ) -> Result<Response, ApiError> {
     caller.user()?;
-    let teams: Vec<Value> = state
+    let teams: Vec<TeamView> = state
         .store
         .list_teams()
         .await?
         .iter()
         .filter(|t| !t.hidden)
         .filter(|t| permissions::view_team(caller.caller, t, caller.role(Some(t.id))) == permissions::Permission::Allow)
-        .map(|t| view(t, caller.role(Some(t.id))))
+        .map(|t| TeamView::of(t, caller.role(Some(t.id))))
         .collect();
     page.0.respond("/api/v1/teams", teams)
 }
 
-/// Body of `POST /api/v1/teams`.
-#[derive(Deserialize)]
+/// Body of `POST /api/v1/teams`, bare or as Portus wraps it (`{"team": {...}}`).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewTeamBody {
+    /// 1 to 255 characters, no control characters, no white space around.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
+    )]
     name: String,
     description: Option<String>,
-    owner_id: Option<UserId>,
+    /// Who owns it (administrators may name anyone; others only themselves).
+    #[serde(default, deserialize_with = "integral")]
+    owner_id: Option<i64>,
 }
 
-/// `POST /api/v1/teams`.
+/// An optional integer as JSON Schema counts them: `2.0` is the integer 2 (serde's `i64`
+/// refuses it), `2.5` is no integer.
+fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    // -2^63 and 2^63 are exact in f64; i64 holds [-2^63, 2^63).
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    let Some(number) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let value = number.as_i64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && (-LIMIT..LIMIT).contains(f))
+            .map(|f| f as i64)
+    });
+    value
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("{number} is not an integer user id")))
+}
+
+/// Body of `PUT /api/v1/teams/{id}`, bare or wrapped; absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UpdateTeamBody {
+    /// A new name, as for creation.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
+    )]
+    name: Option<String>,
+    description: Option<String>,
+}
+
+/// Body of `POST /api/v1/teams/{id}/members`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewMemberBody {
+    /// The user's name.
+    #[schema(example = "user05")]
+    user: String,
+    /// Administrators always join as owners.
+    role: Role,
+}
+
+/// Body of `PUT /api/v1/teams/{id}/members/{user_id}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MemberRoleBody {
+    role: Role,
+}
+
+super::request_bodies! {
+    NewTeamBody => Some("team");
+    UpdateTeamBody => Some("team");
+    NewMemberBody => None;
+    MemberRoleBody => None;
+}
+
+/// Create a team; the caller (or `owner_id`, administrators) owns it.
+///
+/// The body may be wrapped as Portus sends it: `{"team": {...}}`. `owner_id` naming a missing
+/// user answers 404.
+#[utoipa::path(
+    post,
+    path = "/api/v1/teams",
+    request_body = NewTeamBody,
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses(
+        (status = 201, body = TeamView),
+        NotFound,
+        Forbidden,
+        Conflict
+    )
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -74,7 +195,7 @@ pub(super) async fn create(
 ) -> Result<Response, ApiError> {
     let user = caller.user()?;
     check(permissions::create_team(caller.caller, &state.policy), "team")?;
-    let owner = match body.owner_id {
+    let owner = match body.owner_id.map(UserId) {
         Some(owner) if owner != user.id && !caller.caller.is_admin() => {
             return Err(forbidden("only administrators create teams for someone else"));
         }
@@ -86,34 +207,44 @@ pub(super) async fn create(
         return Err(not_found("user"));
     };
     let team = ops::teams::create(store, caller.actor(), &body.name, &owner_user, body.description).await?;
-    Ok(created(view(&team, (owner == user.id).then_some(Role::Owner))))
+    let role = (owner == user.id).then_some(portus_core::model::Role::Owner);
+    Ok(created(TeamView::of(&team, role)))
 }
 
-/// `GET /api/v1/teams/{id}`.
+/// Show a team (members and administrators).
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams/{id}",
+    params(("id" = i64, Path, description = "Team id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = TeamView))
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TeamView>, ApiError> {
     let team = load(&state, &caller, &id).await?;
-    Ok(Json(view(&team, caller.role(Some(team.id)))))
+    Ok(Json(TeamView::of(&team, caller.role(Some(team.id)))))
 }
 
-/// Body of `PUT /api/v1/teams/{id}`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct UpdateTeamBody {
-    name: Option<String>,
-    description: Option<String>,
-}
-
-/// `PUT /api/v1/teams/{id}`.
+/// Rename or describe a team (owners unless `manage_team` is off, administrators).
+///
+/// The body may be wrapped: `{"team": {...}}`. Personal teams are not changed (422).
+#[utoipa::path(
+    put,
+    path = "/api/v1/teams/{id}",
+    params(("id" = i64, Path, description = "Team id")),
+    request_body = UpdateTeamBody,
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = TeamView), Forbidden, Conflict, Unprocessable)
+)]
 pub(super) async fn update(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateTeamBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TeamView>, ApiError> {
     let team = load(&state, &caller, &id).await?;
     let role = caller.role(Some(team.id));
     check(
@@ -125,26 +256,106 @@ pub(super) async fn update(
         description: body.description.map(Some),
     };
     let updated = ops::teams::update(state.store.as_ref(), caller.actor(), &team, update).await?;
-    Ok(Json(view(&updated, role)))
+    Ok(Json(TeamView::of(&updated, role)))
 }
 
-/// `GET /api/v1/teams/{id}/members`.
+/// Where a team's namespaces go when it is deleted (Portus' `new_team`, in the query or in a
+/// JSON body).
+#[derive(Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DeleteTeam {
+    /// The name of a team that takes the namespaces over (one the caller owns; administrators:
+    /// any). Without it the namespaces are deleted with their images.
+    new_team: Option<String>,
+}
+
+super::request_bodies! {
+    DeleteTeam => None;
+}
+
+/// Delete a team (owners unless `manage_team` is off, administrators).
+///
+/// With `new_team` its namespaces are handed to that team (one activity); without, they are
+/// deleted with their images (the registry's delete right is needed on those holding images;
+/// without `registry.url` only empty ones can go: 422). A `new_team` the caller may not see
+/// answers like a missing one (404); personal teams go only with their user (422).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/teams/{id}",
+    params(("id" = i64, Path, description = "Team id"), DeleteTeam),
+    request_body = Option<DeleteTeam>,
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 204, description = "deleted"), Forbidden, Unprocessable)
+)]
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    Query(query): Query<DeleteTeam>,
+    OptionalJsonBody(body): OptionalJsonBody<DeleteTeam>,
+) -> Result<Response, ApiError> {
+    let team = load(&state, &caller, &id).await?;
+    check(
+        permissions::delete_team(caller.caller, &team, caller.role(Some(team.id)), &state.policy),
+        "team",
+    )?;
+    let store = state.store.as_ref();
+    let heir = match body.and_then(|b| b.new_team).or(query.new_team) {
+        None => None,
+        Some(name) => {
+            // A team the caller may not see answers exactly like a missing one.
+            let heir = store
+                .team_by_name(&name)
+                .await?
+                .filter(|t| {
+                    !t.hidden
+                        && permissions::view_team(caller.caller, t, caller.role(Some(t.id)))
+                            == permissions::Permission::Allow
+                })
+                .ok_or_else(|| not_found("team"))?;
+            if !caller.caller.is_admin() && caller.role(Some(heir.id)) != Some(portus_core::model::Role::Owner) {
+                return Err(forbidden("you can only hand namespaces to a team you own"));
+            }
+            Some(heir)
+        }
+    };
+    if heir.is_none() {
+        // The namespaces go with their images: the caller needs the right to delete those.
+        let repositories = store.list_repositories().await?;
+        for namespace in store.list_namespaces().await? {
+            if namespace.team_id == Some(team.id)
+                && repositories.iter().any(|r| r.namespace_id == namespace.id)
+                && !caller.may(&namespace, Action::Delete, &state)
+            {
+                return Err(forbidden(format!(
+                    "you may not delete the images of namespace {}",
+                    namespace.name
+                )));
+            }
+        }
+    }
+    ops::teams::delete(store, state.registry.as_deref(), caller.actor(), &team, heir.as_ref()).await?;
+    Ok(no_content())
+}
+
+/// Members of a team and their roles.
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams/{id}/members",
+    params(("id" = i64, Path, description = "Team id"), super::Unpaged),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<MemberView>))
+)]
 pub(super) async fn members(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    page: super::UnpagedQuery,
+) -> Result<Response, ApiError> {
     let team = load(&state, &caller, &id).await?;
     let members = state.store.team_members(team.id).await?;
-    Ok(Json(members.iter().map(member_view).collect()))
-}
-
-/// Body of `POST /api/v1/teams/{id}/members`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct NewMemberBody {
-    user: String,
-    role: Role,
+    page.0.respond(members.iter().map(MemberView::of).collect())
 }
 
 /// Loads a team whose members the caller may manage.
@@ -157,7 +368,17 @@ async fn managed(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Team
     Ok(team)
 }
 
-/// `POST /api/v1/teams/{id}/members`: administrators always join as owners.
+/// Add a member (owners and administrators); administrators always join as owners.
+///
+/// A missing user answers 404; a member already there 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/teams/{id}/members",
+    params(("id" = i64, Path, description = "Team id")),
+    request_body = NewMemberBody,
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 201, body = MemberView), Forbidden, Conflict, Unprocessable)
+)]
 pub(super) async fn add_member(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -167,17 +388,12 @@ pub(super) async fn add_member(
     let team = managed(&state, &caller, &id).await?;
     let store = state.store.as_ref();
     let user = store.user_by_name(&body.user).await?.ok_or_else(|| not_found("user"))?;
-    let role = ops::teams::add_member(store, caller.actor(), &team, &user, body.role).await?;
-    Ok(created(
-        json!({"user_id": user.id, "username": user.username, "role": role}),
-    ))
-}
-
-/// Body of `PUT /api/v1/teams/{id}/members/{user_id}`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct MemberRoleBody {
-    role: Role,
+    let role = ops::teams::add_member(store, caller.actor(), &team, &user, body.role.into()).await?;
+    Ok(created(MemberView {
+        user_id: user.id.0,
+        username: user.username,
+        role: role.into(),
+    }))
 }
 
 /// The user id of a member in a path.
@@ -193,25 +409,45 @@ fn hide_missing_member(error: portus_core::Error) -> ApiError {
     }
 }
 
-/// `PUT /api/v1/teams/{id}/members/{user_id}`: administrators cannot be demoted, and the last
-/// owner cannot be either.
+/// Change a member's role (owners and administrators).
+///
+/// Administrators cannot be demoted, and the last owner cannot either (422).
+#[utoipa::path(
+    put,
+    path = "/api/v1/teams/{id}/members/{user_id}",
+    params(
+        ("id" = i64, Path, description = "Team id"),
+        ("user_id" = i64, Path, description = "The member's user id"),
+    ),
+    request_body = MemberRoleBody,
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = MemberView), Forbidden, Unprocessable)
+)]
 pub(super) async fn change_member(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path((id, user_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<MemberRoleBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MemberView>, ApiError> {
     let team = managed(&state, &caller, &id).await?;
     let store = state.store.as_ref();
-    let member = ops::teams::change_role(store, caller.actor(), &team, member_id(&user_id)?, body.role)
+    let member = ops::teams::change_role(store, caller.actor(), &team, member_id(&user_id)?, body.role.into())
         .await
         .map_err(hide_missing_member)?;
-    Ok(Json(
-        json!({"user_id": member.user_id, "username": member.username, "role": member.role}),
-    ))
+    Ok(Json(MemberView::of(&member)))
 }
 
-/// `DELETE /api/v1/teams/{id}/members/{user_id}`: the last owner stays.
+/// Remove a member (owners and administrators); the last owner stays (422).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/teams/{id}/members/{user_id}",
+    params(
+        ("id" = i64, Path, description = "Team id"),
+        ("user_id" = i64, Path, description = "The member's user id"),
+    ),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 204, description = "removed"), Forbidden, Unprocessable)
+)]
 pub(super) async fn remove_member(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -224,20 +460,29 @@ pub(super) async fn remove_member(
     Ok(no_content())
 }
 
-/// `GET /api/v1/teams/{id}/namespaces`.
+/// Namespaces owned by the team that the caller may see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams/{id}/namespaces",
+    params(("id" = i64, Path, description = "Team id"), super::Unpaged),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<NamespaceView>))
+)]
 pub(super) async fn namespaces(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    page: super::UnpagedQuery,
+) -> Result<Response, ApiError> {
     let team = load(&state, &caller, &id).await?;
-    let namespaces: Vec<Value> = state
+    let counts = super::namespaces::repository_counts(&state).await?;
+    let namespaces: Vec<NamespaceView> = state
         .store
         .list_namespaces()
         .await?
         .iter()
         .filter(|n| n.team_id == Some(team.id) && caller.namespace_view(n, &state).visible)
-        .map(|n| super::namespaces::view(n, &caller, &state))
+        .map(|n| NamespaceView::of(n, &caller, &state, &counts))
         .collect();
-    Ok(Json(Value::Array(namespaces)))
+    page.0.respond(namespaces)
 }

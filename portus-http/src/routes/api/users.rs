@@ -3,29 +3,56 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
+use chrono::{DateTime, Utc};
 use portus_auth::password::{APP_TOKEN_PREFIX, generate_secret, hash_password};
-use portus_core::model::{AppTokenId, NewUser, User, UserId};
+use portus_core::model::{AppToken, AppTokenId, NewUser, User, UserId};
 use portus_core::traits::Secret;
 use portus_core::{ops, permissions};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::schema::{Conflict, Forbidden, Unprocessable};
 use super::{ApiCaller, JsonBody, PageQuery, check, created, no_content, not_found, parse_id};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The JSON shape of a user.
-pub(super) fn view(user: &User) -> Value {
-    json!({
-        "id": user.id,
-        "username": user.username,
-        "email": user.email,
-        "admin": user.admin,
-        "enabled": user.enabled,
-        "locked": user.is_locked(portus_core::model::now()),
-        "namespace_id": user.personal_namespace,
-        "created_at": user.created_at,
-    })
+/// A user.
+#[derive(Serialize, ToSchema)]
+pub(super) struct UserView {
+    id: i64,
+    username: String,
+    /// Shown instead of the user name where set (imported from Portus).
+    display_name: Option<String>,
+    /// What Portus' clients print: the display name if set, else the user name.
+    display_username: String,
+    /// A robot account (CI): signs in with application tokens.
+    bot: bool,
+    email: Option<String>,
+    admin: bool,
+    enabled: bool,
+    /// Locked by failed logins (administrators unlock with `locked: false`).
+    locked: bool,
+    /// The user's personal namespace.
+    namespace_id: Option<i64>,
+    created_at: DateTime<Utc>,
+}
+
+impl UserView {
+    fn of(user: &User) -> Self {
+        UserView {
+            id: user.id.0,
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+            display_username: user.display_name.clone().unwrap_or_else(|| user.username.clone()),
+            bot: user.bot,
+            email: user.email.clone(),
+            admin: user.admin,
+            enabled: user.enabled,
+            locked: user.is_locked(portus_core::model::now()),
+            namespace_id: user.personal_namespace.map(|n| n.0),
+            created_at: user.created_at,
+        }
+    }
 }
 
 async fn load(state: &AppState, raw: &str) -> Result<User, ApiError> {
@@ -33,7 +60,14 @@ async fn load(state: &AppState, raw: &str) -> Result<User, ApiError> {
     state.store.user_by_id(id).await?.ok_or_else(|| not_found("user"))
 }
 
-/// `GET /api/v1/users`.
+/// List users (administrators).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    params(super::Page),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<UserView>), Forbidden)
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -43,22 +77,94 @@ pub(super) async fn list(
     if !caller.caller.is_admin() {
         return Err(super::forbidden("only administrators list users"));
     }
-    let users: Vec<Value> = state.store.list_users().await?.iter().map(view).collect();
+    let users: Vec<UserView> = state.store.list_users().await?.iter().map(UserView::of).collect();
     page.0.respond("/api/v1/users", users)
 }
 
-/// Body of `POST /api/v1/users`.
-#[derive(Deserialize)]
+/// Body of `POST /api/v1/users`, bare or as Portus wraps it (`{"user": {...}}`).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewUserBody {
+    /// 1 to 255 characters, no `:` or white space.
+    #[schema(min_length = 1, max_length = 255, pattern = r"^[^:\s\x00-\x1f\x7f-\x9f]+$")]
     username: String,
     email: Option<String>,
+    /// At least 8 characters and at most 72 bytes (what bcrypt reads; longer: 422). Without
+    /// one the user signs in through LDAP, OpenID Connect or application tokens only.
+    #[schema(min_length = 8)]
     password: Option<String>,
     #[serde(default)]
     admin: bool,
 }
 
-/// `POST /api/v1/users`.
+/// Body of `PUT /api/v1/users/{id}`, bare or wrapped; absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UpdateUserBody {
+    /// A new e-mail, or null to remove it (the user or administrators).
+    #[serde(default, with = "serde_with_null")]
+    #[schema(value_type = Option<String>)]
+    email: Option<Option<String>>,
+    /// A new password (the user or administrators), as for creation.
+    #[schema(min_length = 8)]
+    password: Option<String>,
+    /// Administrators only, never on themselves.
+    admin: Option<bool>,
+    /// Administrators only, never on themselves.
+    enabled: Option<bool>,
+    /// `false` unlocks an account locked by failed logins (administrators). Accounts are
+    /// locked by failed logins only, so `true` is not accepted.
+    #[schema(schema_with = unlock_only)]
+    locked: Option<bool>,
+}
+
+/// Body of `POST /api/v1/users/{id}/application_tokens`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewTokenBody {
+    /// The token's label, unique per user; not only white space.
+    #[schema(min_length = 1, pattern = r"\S")]
+    application: String,
+}
+
+/// `locked` takes `false` (or null) only.
+fn unlock_only() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Boolean, Type::Null]))
+        .enum_values(Some([serde_json::Value::Bool(false), serde_json::Value::Null]))
+        .build()
+}
+
+/// bcrypt's limits, checked before hashing so that the answer says which: at least 8
+/// characters (the document's `minLength`; fewer: 400) and at most 72 bytes, what bcrypt reads
+/// (a rule the document cannot state in characters; more: 422).
+fn check_password(password: &str) -> Result<(), ApiError> {
+    if password.chars().count() < 8 {
+        return Err(ApiError::bad_request("a password has at least 8 characters"));
+    }
+    if password.len() > 72 {
+        return Err(portus_core::Error::Rule("a password has at most 72 bytes (bcrypt reads no more)".into()).into());
+    }
+    Ok(())
+}
+
+super::request_bodies! {
+    NewUserBody => Some("user");
+    UpdateUserBody => Some("user");
+    NewTokenBody => None;
+}
+
+/// Create a user (administrators).
+///
+/// The body may be wrapped as Portus sends it: `{"user": {...}}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    request_body = NewUserBody,
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 201, body = UserView), Forbidden, Conflict, Unprocessable)
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -69,7 +175,10 @@ pub(super) async fn create(
         return Err(super::forbidden("only administrators create users"));
     }
     let password_hash = match body.password {
-        Some(password) => Some(hash_password(&Secret::new(password), state.bcrypt_cost).await?),
+        Some(password) => {
+            check_password(&password)?;
+            Some(hash_password(&Secret::new(password), state.bcrypt_cost).await?)
+        }
         None => None,
     };
     let new = NewUser {
@@ -79,32 +188,26 @@ pub(super) async fn create(
         password_hash,
     };
     let user = ops::users::create(state.store.as_ref(), caller.actor(), new).await?;
-    Ok(created(view(&user)))
+    Ok(created(UserView::of(&user)))
 }
 
-/// `GET /api/v1/users/{id}`.
+/// Show a user (administrators, or the user).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    params(("id" = i64, Path, description = "User id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = UserView))
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UserView>, ApiError> {
     caller.user()?;
     let user = load(&state, &id).await?;
     check(permissions::view_user(caller.caller, user.id), "user")?;
-    Ok(Json(view(&user)))
-}
-
-/// Body of `PUT /api/v1/users/{id}`; absent fields stay as they are.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct UpdateUserBody {
-    #[serde(default, with = "serde_with_null")]
-    email: Option<Option<String>>,
-    password: Option<String>,
-    admin: Option<bool>,
-    enabled: Option<bool>,
-    /// `false` unlocks a locked account.
-    locked: Option<bool>,
+    Ok(Json(UserView::of(&user)))
 }
 
 /// Distinguishes an absent field from an explicit `null`.
@@ -118,13 +221,24 @@ mod serde_with_null {
     }
 }
 
-/// `PUT /api/v1/users/{id}`.
+/// Update a user's e-mail or password (the user or administrators); admin, enabled, unlock
+/// (administrators, not on themselves).
+///
+/// Everything is checked before anything changes. The body may be wrapped: `{"user": {...}}`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{id}",
+    params(("id" = i64, Path, description = "User id")),
+    request_body = UpdateUserBody,
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = UserView), Forbidden, Unprocessable)
+)]
 pub(super) async fn update(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateUserBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UserView>, ApiError> {
     caller.user()?;
     let user = load(&state, &id).await?;
     check(permissions::edit_user(caller.caller, user.id), "user")?;
@@ -138,7 +252,10 @@ pub(super) async fn update(
     }
     // Everything is validated before anything changes.
     let password_hash = match &body.password {
-        Some(password) => Some(hash_password(&Secret::new(password.clone()), state.bcrypt_cost).await?),
+        Some(password) => {
+            check_password(password)?;
+            Some(hash_password(&Secret::new(password.clone()), state.bcrypt_cost).await?)
+        }
         None => None,
     };
     let store = state.store.as_ref();
@@ -159,10 +276,19 @@ pub(super) async fn update(
         ops::users::unlock(store, actor, &user).await?;
     }
     let user = store.user_by_id(user.id).await?.ok_or_else(|| not_found("user"))?;
-    Ok(Json(view(&user)))
+    Ok(Json(UserView::of(&user)))
 }
 
-/// `DELETE /api/v1/users/{id}`.
+/// Delete a user (administrators, not themselves).
+///
+/// Their personal namespace stays, without an owner, so nothing pushed is lost.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}",
+    params(("id" = i64, Path, description = "User id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 204, description = "deleted"), Forbidden, Unprocessable)
+)]
 pub(super) async fn delete(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -182,31 +308,71 @@ async fn token_owner(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<
     Ok(owner)
 }
 
-/// `GET /api/v1/users/{id}/application_tokens`.
+/// An application token (never its secret).
+#[derive(Serialize, ToSchema)]
+pub(super) struct TokenView {
+    id: i64,
+    /// Its label.
+    application: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TokenView {
+    fn of(token: &AppToken) -> Self {
+        TokenView {
+            id: token.id.0,
+            application: token.label.clone(),
+            created_at: token.created_at,
+        }
+    }
+}
+
+/// A new application token with its secret, shown this once.
+#[derive(Serialize, ToSchema)]
+pub(super) struct NewTokenView {
+    id: i64,
+    application: String,
+    created_at: DateTime<Utc>,
+    /// The secret: use it as the Basic password, `Authorization: Bearer` or `Portus-Auth`.
+    plain_token: String,
+}
+
+/// List a user's application tokens (the user or administrators).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/application_tokens",
+    params(("id" = i64, Path, description = "User id"), super::Unpaged),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<TokenView>))
+)]
 pub(super) async fn list_tokens(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    page: super::UnpagedQuery,
+) -> Result<Response, ApiError> {
     let owner = token_owner(&state, &caller, &id).await?;
-    let tokens: Vec<Value> = state
+    let tokens: Vec<TokenView> = state
         .store
         .list_app_tokens(owner.id)
         .await?
-        .into_iter()
-        .map(|t| json!({"id": t.id, "application": t.label, "created_at": t.created_at}))
+        .iter()
+        .map(TokenView::of)
         .collect();
-    Ok(Json(Value::Array(tokens)))
+    page.0.respond(tokens)
 }
 
-/// Body of `POST /api/v1/users/{id}/application_tokens`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct NewTokenBody {
-    application: String,
-}
-
-/// `POST /api/v1/users/{id}/application_tokens`: the secret is in the answer, and nowhere else.
+/// Create an application token (the user or administrators); the secret is shown once.
+///
+/// At most 20 per user (more: 422); labels are unique per user (409).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/application_tokens",
+    params(("id" = i64, Path, description = "User id")),
+    request_body = NewTokenBody,
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 201, body = NewTokenView), Conflict, Unprocessable)
+)]
 pub(super) async fn create_token(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -214,18 +380,37 @@ pub(super) async fn create_token(
     JsonBody(body): JsonBody<NewTokenBody>,
 ) -> Result<Response, ApiError> {
     let owner = token_owner(&state, &caller, &id).await?;
-    let secret = generate_secret(APP_TOKEN_PREFIX)?;
     let store = state.store.as_ref();
+    // The operation refuses too; checked here to answer it as the rule it is (422), not as
+    // malformed input.
+    if store.list_app_tokens(owner.id).await?.len() >= ops::MAX_APP_TOKENS {
+        return Err(portus_core::Error::Rule(format!(
+            "at most {} application tokens per user; revoke one first",
+            ops::MAX_APP_TOKENS
+        ))
+        .into());
+    }
+    let secret = generate_secret(APP_TOKEN_PREFIX)?;
     let token = ops::tokens::create(store, caller.actor(), &owner, &body.application, &secret.digest).await?;
-    Ok(created(json!({
-        "id": token.id,
-        "application": token.label,
-        "created_at": token.created_at,
-        "plain_token": secret.plain.expose(),
-    })))
+    Ok(created(NewTokenView {
+        id: token.id.0,
+        application: token.label,
+        created_at: token.created_at,
+        plain_token: secret.plain.expose().to_owned(),
+    }))
 }
 
-/// `DELETE /api/v1/users/{id}/application_tokens/{token_id}`.
+/// Revoke an application token (the user or administrators).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}/application_tokens/{token_id}",
+    params(
+        ("id" = i64, Path, description = "User id"),
+        ("token_id" = i64, Path, description = "Application token id"),
+    ),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 204, description = "revoked"))
+)]
 pub(super) async fn revoke_token(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -235,9 +420,49 @@ pub(super) async fn revoke_token(
     let token_id = AppTokenId(parse_id(&token_id, "application token")?);
     ops::tokens::revoke(state.store.as_ref(), caller.actor(), &owner, token_id)
         .await
-        .map_err(|e| match e.kind() {
-            portus_core::ErrorKind::NotFound => not_found("application token"),
-            _ => e.into(),
-        })?;
+        .map_err(hide_missing_token)?;
     Ok(no_content())
+}
+
+fn hide_missing_token(error: portus_core::Error) -> ApiError {
+    match error.kind() {
+        portus_core::ErrorKind::NotFound => not_found("application token"),
+        _ => error.into(),
+    }
+}
+
+/// Revoke an application token by its id alone (Portus' path): the owner, or administrators.
+///
+/// Anyone else gets the 404 of a missing token.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/application_tokens/{id}",
+    params(("id" = i64, Path, description = "Application token id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 204, description = "revoked"))
+)]
+pub(super) async fn revoke_token_by_id(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(token_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?;
+    let token_id = AppTokenId(parse_id(&token_id, "application token")?);
+    let store = state.store.as_ref();
+    // The store finds tokens by owner: the caller's own, or (administrators) everyone's.
+    let candidates = if caller.caller.is_admin() {
+        store.list_users().await?
+    } else {
+        vec![user.clone()]
+    };
+    for owner in candidates {
+        if store.list_app_tokens(owner.id).await?.iter().any(|t| t.id == token_id) {
+            check(permissions::manage_tokens(caller.caller, owner.id), "application token")?;
+            ops::tokens::revoke(store, caller.actor(), &owner, token_id)
+                .await
+                .map_err(hide_missing_token)?;
+            return Ok(no_content());
+        }
+    }
+    Err(not_found("application token"))
 }

@@ -1,0 +1,214 @@
+//! List answers: pagination (`page`, `per_page`, `all`) and ordering (`sort_attr`,
+//! `sort_order`) as Portus' API v1 takes them, with its headers (`X-Total`, `X-Total-Pages`,
+//! `X-Page`, `X-Per-Page`, `X-Next-Page`, `X-Prev-Page`, `Link`).
+
+use std::cmp::Ordering;
+
+use axum::Json;
+use axum::extract::Query;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::ApiError;
+
+/// Default page size.
+pub(crate) const DEFAULT_PER_PAGE: usize = 25;
+/// Largest page size.
+pub(crate) const MAX_PER_PAGE: usize = 100;
+
+/// Direction of `sort_attr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SortOrder {
+    /// Smallest first (the default once `sort_attr` is given).
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+/// The query of list endpoints: `page` (from 1), `per_page` (1 to 100, default 25), `all`
+/// (every item on one page, as Portus' `all=true`), `sort_attr` (a field of the listed items;
+/// an unknown one keeps the default order, as Portus falls back to its default) and
+/// `sort_order` (`asc` or `desc`).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Page {
+    /// Page number, from 1 (paginated lists).
+    #[param(minimum = 1)]
+    pub(crate) page: Option<i32>,
+    /// Items per page, 1 to 100 (default 25; paginated lists).
+    #[param(minimum = 1, maximum = 100)]
+    pub(crate) per_page: Option<usize>,
+    /// Every item on one page.
+    #[serde(default)]
+    pub(crate) all: bool,
+    /// A field of the items to order by; an unknown one keeps the default order.
+    pub(crate) sort_attr: Option<String>,
+    /// `asc` (the default once `sort_attr` is given) or `desc`.
+    #[param(inline)]
+    pub(crate) sort_order: Option<SortOrder>,
+}
+
+/// The query of paginated list endpoints.
+pub(crate) type PageQuery = Query<Page>;
+
+/// The query of lists that are never paginated (a team's members, a user's tokens, ...):
+/// `sort_attr` and `sort_order` as for [`Page`]; `all` is accepted for Portus' clients and
+/// changes nothing (every item is always there).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Unpaged {
+    /// Accepted for Portus' clients: every item is always listed.
+    #[serde(default)]
+    all: bool,
+    /// A field of the items to order by; an unknown one keeps the default order.
+    sort_attr: Option<String>,
+    /// `asc` (the default once `sort_attr` is given) or `desc`.
+    #[param(inline)]
+    sort_order: Option<SortOrder>,
+}
+
+impl Unpaged {
+    /// Every item as one ordered JSON array.
+    pub(crate) fn respond<T: Serialize>(self, items: Vec<T>) -> Result<Response, ApiError> {
+        let Unpaged {
+            all,
+            sort_attr,
+            sort_order,
+        } = self;
+        let mut values = Page::to_values(items)?;
+        Page {
+            all,
+            sort_attr,
+            sort_order,
+            ..Page::default()
+        }
+        .sort(&mut values);
+        Ok(Json(values).into_response())
+    }
+}
+
+/// The query of unpaginated list endpoints.
+pub(crate) type UnpagedQuery = Query<Unpaged>;
+
+/// Orders JSON scalars: null, then booleans, numbers, strings.
+fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    fn rank(v: Option<&Value>) -> u8 {
+        match v {
+            None | Some(Value::Null) => 0,
+            Some(Value::Bool(_)) => 1,
+            Some(Value::Number(_)) => 2,
+            Some(Value::String(_)) => 3,
+            Some(_) => 4,
+        }
+    }
+    match (a, b) {
+        (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
+        (Some(Value::Number(x)), Some(Value::Number(y))) => {
+            let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
+            x.partial_cmp(&y).unwrap_or(Ordering::Equal)
+        }
+        (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+impl Page {
+    /// Orders `items` as asked. A `sort_attr` that is not a scalar field of the items keeps the
+    /// default order (turned around for `sort_order=desc`).
+    fn sort(&self, items: &mut [Value]) {
+        let sortable = self.sort_attr.as_deref().filter(|attr| {
+            items
+                .iter()
+                .any(|item| item.get(attr).is_some_and(|v| !v.is_object() && !v.is_array()))
+        });
+        let order = self.sort_order.unwrap_or(SortOrder::Asc);
+        if let Some(attr) = sortable {
+            items.sort_by(|a, b| compare(a.get(attr), b.get(attr)));
+        }
+        if order == SortOrder::Desc {
+            items.reverse();
+        }
+    }
+
+    fn to_values<T: Serialize>(items: Vec<T>) -> Result<Vec<Value>, ApiError> {
+        items
+            .into_iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()
+            .map_err(|e| ApiError::internal(&e))
+    }
+
+    /// One page of `items` as a JSON array, with Portus' pagination headers.
+    pub(crate) fn respond<T: Serialize>(&self, path: &str, items: Vec<T>) -> Result<Response, ApiError> {
+        let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
+        if !(1..=MAX_PER_PAGE).contains(&per_page) {
+            return Err(ApiError::bad_request("per_page must be between 1 and 100"));
+        }
+        let page = match usize::try_from(self.page.unwrap_or(1)) {
+            Ok(page) if page > 0 => page,
+            _ => return Err(ApiError::bad_request("page starts at 1")),
+        };
+        let mut values = Self::to_values(items)?;
+        self.sort(&mut values);
+        let total = values.len();
+        let (page, per_page, slice) = if self.all {
+            (1, total.max(1), values)
+        } else {
+            let slice: Vec<Value> = values
+                .into_iter()
+                .skip((page - 1).saturating_mul(per_page))
+                .take(per_page)
+                .collect();
+            (page, per_page, slice)
+        };
+        let pages = total.div_ceil(per_page).max(1);
+        let mut response = Json(slice).into_response();
+        let headers = response.headers_mut();
+        let number = |n: usize| HeaderValue::from(n as u64);
+        headers.insert("x-total", number(total));
+        headers.insert("x-total-pages", number(pages));
+        headers.insert("x-page", number(page));
+        headers.insert("x-per-page", number(per_page));
+        if page < pages {
+            headers.insert("x-next-page", number(page + 1));
+        }
+        if page > 1 {
+            headers.insert("x-prev-page", number(page - 1));
+        }
+        let mut sort = String::new();
+        if let Some(attr) = &self.sort_attr
+            && attr.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            sort.push_str(&format!("&sort_attr={attr}"));
+        }
+        if let Some(order) = self.sort_order {
+            sort.push_str(if order == SortOrder::Asc {
+                "&sort_order=asc"
+            } else {
+                "&sort_order=desc"
+            });
+        }
+        let link = |n: usize, rel: &str| format!("<{path}?page={n}&per_page={per_page}{sort}>; rel=\"{rel}\"");
+        let mut links = Vec::new();
+        if page < pages {
+            links.push(link(page + 1, "next"));
+        }
+        if page > 1 {
+            links.push(link(page - 1, "prev"));
+        }
+        if !self.all && pages > 1 {
+            links.push(link(1, "first"));
+            links.push(link(pages, "last"));
+        }
+        if !links.is_empty()
+            && let Ok(value) = HeaderValue::from_str(&links.join(", "))
+        {
+            headers.insert(header::LINK, value);
+        }
+        Ok(response)
+    }
+}

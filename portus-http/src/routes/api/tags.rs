@@ -1,0 +1,493 @@
+//! Tags and their scan results: a repository's tags (flat and grouped by manifest), every tag
+//! (administrators), one tag, its deletion through the registry, its findings, and forced
+//! rescans.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use portus_core::model::{Namespace, ScanRecord, TagId, TagRecord, UserId};
+use portus_core::permissions;
+use portus_core::policy::Action;
+use portus_core::prelude::*;
+use portus_scan::aggregate::{MergedVulnerability, TagScanStatus, TagSecurity};
+use portus_scan::worker::tag_security;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::repositories::load;
+use super::schema::{self, Conflict, Forbidden, ScanStatus, Severity, Unprocessable};
+use super::{ApiCaller, PageQuery, check, forbidden, not_found, parse_id};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Scan records by digest.
+pub(super) type RecordsByDigest = HashMap<String, Vec<ScanRecord>>;
+
+pub(super) fn by_digest(records: Vec<ScanRecord>) -> RecordsByDigest {
+    let mut map: RecordsByDigest = HashMap::new();
+    for record in records {
+        map.entry(record.digest.clone()).or_default().push(record);
+    }
+    map
+}
+
+pub(super) fn security_of(state: &AppState, tag: &TagRecord, records: &RecordsByDigest) -> TagSecurity {
+    let records = records.get(&tag.manifest.digest).map(Vec::as_slice).unwrap_or_default();
+    tag_security(records, &state.scan_backends())
+}
+
+/// User ids by name, for the `author` of tags (Portus' `{id, name}`).
+pub(super) struct Authors(HashMap<String, UserId>);
+
+impl Authors {
+    /// Every user's id by name.
+    pub(super) async fn load(state: &AppState) -> Result<Self, ApiError> {
+        let users = state.store.list_users().await?;
+        Ok(Authors(users.into_iter().map(|u| (u.username, u.id)).collect()))
+    }
+}
+
+/// Portus' `scanned`: 0 not scanned yet (or to be scanned again), 1 being scanned, 2 done.
+fn scanned(security: &TagSecurity) -> u8 {
+    if security.status == TagScanStatus::Done {
+        2
+    } else if security.backends.values().any(|state| state == "scanning") {
+        1
+    } else {
+        0
+    }
+}
+
+/// A tag with its scan status.
+#[derive(Serialize, ToSchema)]
+pub(super) struct TagView {
+    id: i64,
+    /// The repository's full name.
+    repository: String,
+    name: String,
+    /// The manifest's digest.
+    digest: String,
+    media_type: String,
+    /// The manifest's size in bytes, when known.
+    size: Option<u64>,
+    /// Who pushed it.
+    pushed_by: Option<String>,
+    /// Who pushed it, as Portus' `{id, name}` (`id` null when no such user exists any more).
+    author: Option<Author>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    /// Portus' scan state: 0 not scanned yet (or to be scanned again), 1 being scanned, 2 done.
+    #[schema(minimum = 0, maximum = 2)]
+    scanned: u8,
+    scan: TagScan,
+}
+
+/// Who pushed a tag.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Author {
+    id: Option<i64>,
+    name: String,
+}
+
+/// A tag's scan status and findings by severity.
+#[derive(Serialize, ToSchema)]
+pub(super) struct TagScan {
+    status: ScanStatus,
+    counts: schema::SeverityCounts,
+}
+
+/// A tag with its scan status.
+pub(super) fn tag_view(tag: &TagRecord, security: &TagSecurity, authors: &Authors) -> TagView {
+    TagView {
+        id: tag.id.0,
+        repository: tag.repository.clone(),
+        name: tag.name.clone(),
+        digest: tag.manifest.digest.clone(),
+        media_type: tag.manifest.media_type.clone(),
+        size: tag.manifest.size,
+        pushed_by: tag.pushed_by.clone(),
+        author: tag.pushed_by.as_ref().map(|name| Author {
+            id: authors.0.get(name).map(|id| id.0),
+            name: name.clone(),
+        }),
+        created_at: tag.created_at,
+        updated_at: tag.updated_at,
+        scanned: scanned(security),
+        scan: TagScan {
+            status: security.status.into(),
+            counts: schema::counts(&security.counts),
+        },
+    }
+}
+
+/// A repository's tags and the scan records of their manifests.
+pub(super) async fn tags_and_records(
+    store: &dyn portus_core::PolicyStore,
+    repository: &str,
+) -> Result<(Vec<TagRecord>, RecordsByDigest), ApiError> {
+    let tags = store.tags(Some(repository)).await?;
+    let digests: std::collections::BTreeSet<&str> = tags.iter().map(|t| t.manifest.digest.as_str()).collect();
+    let mut records = Vec::new();
+    for digest in digests {
+        records.extend(store.scan_records(Some(digest)).await?);
+    }
+    Ok((tags, by_digest(records)))
+}
+
+/// The registry images are deleted in. Without `registry.url` this installation cannot delete
+/// images at all: that is no passing outage (503 would invite retries) but what this
+/// configuration refuses, so 422 `UNSUPPORTED`, checked after the caller's permission.
+pub(super) fn registry(state: &AppState) -> Result<&dyn portus_core::RegistryClient, ApiError> {
+    state.registry.as_deref().ok_or_else(|| ApiError {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code: "UNSUPPORTED",
+        message: "images cannot be deleted: no registry is configured (set registry.url)".into(),
+        basic_challenge: false,
+    })
+}
+
+/// Tags of a repository with their scan status.
+#[utoipa::path(
+    get,
+    path = "/api/v1/repositories/{id}/tags",
+    params(("id" = i64, Path, description = "Repository id"), super::Page),
+    security((), ("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<TagView>))
+)]
+pub(super) async fn repository_tags(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    page: PageQuery,
+) -> Result<Response, ApiError> {
+    let (repository, _) = load(&state, &caller, &id).await?;
+    let store = &state.store;
+    let (tags, records) = tags_and_records(store.as_ref(), &repository.name).await?;
+    let authors = Authors::load(&state).await?;
+    let views: Vec<TagView> = tags
+        .iter()
+        .map(|t| tag_view(t, &security_of(&state, t, &records), &authors))
+        .collect();
+    page.0
+        .respond(&format!("/api/v1/repositories/{}/tags", repository.id), views)
+}
+
+/// Tags of a repository grouped by manifest, the most recently pushed group first.
+///
+/// A group is what the registry deletes together (Portus' grouping).
+#[utoipa::path(
+    get,
+    path = "/api/v1/repositories/{id}/tags/grouped",
+    params(("id" = i64, Path, description = "Repository id")),
+    security((), ("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<Vec<TagView>>))
+)]
+pub(super) async fn grouped_tags(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Vec<TagView>>>, ApiError> {
+    let (repository, _) = load(&state, &caller, &id).await?;
+    let (tags, records) = tags_and_records(state.store.as_ref(), &repository.name).await?;
+    let authors = Authors::load(&state).await?;
+    let mut groups: Vec<Vec<&TagRecord>> = Vec::new();
+    for tag in &tags {
+        match groups.iter_mut().find(|g| g[0].manifest.digest == tag.manifest.digest) {
+            Some(group) => group.push(tag),
+            None => groups.push(vec![tag]),
+        }
+    }
+    let newest = |group: &Vec<&TagRecord>| group.iter().map(|t| t.updated_at).max();
+    groups.sort_by_key(|g| std::cmp::Reverse(newest(g)));
+    Ok(Json(
+        groups
+            .into_iter()
+            .map(|group| {
+                group
+                    .into_iter()
+                    .map(|t| tag_view(t, &security_of(&state, t, &records), &authors))
+                    .collect()
+            })
+            .collect(),
+    ))
+}
+
+/// Every tag (administrators).
+///
+/// Others get 403, as from the other administrator-only lists: the route exists for everyone,
+/// only its use is refused.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tags",
+    params(super::Page),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<TagView>), Forbidden)
+)]
+pub(super) async fn all_tags(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    page: PageQuery,
+) -> Result<Response, ApiError> {
+    caller.user()?;
+    if !caller.caller.is_admin() {
+        return Err(forbidden("only administrators list every tag"));
+    }
+    let store = &state.store;
+    let tags = store.tags(None).await?;
+    let records = by_digest(store.scan_records(None).await?);
+    let authors = Authors::load(&state).await?;
+    let views: Vec<TagView> = tags
+        .iter()
+        .map(|t| tag_view(t, &security_of(&state, t, &records), &authors))
+        .collect();
+    page.0.respond("/api/v1/tags", views)
+}
+
+/// A tag the caller may see, with its namespace.
+async fn load_tag(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<(TagRecord, Namespace), ApiError> {
+    let id = TagId(parse_id(raw, "tag")?);
+    let store = &state.store;
+    let tag = store.tag_by_id(id).await?.ok_or_else(|| not_found("tag"))?;
+    let (namespace_ref, _) = portus_core::model::NamespaceRef::of_repository(&tag.repository);
+    let namespace = store.namespace(namespace_ref).await?.ok_or_else(|| not_found("tag"))?;
+    check(
+        permissions::view_namespace(&caller.namespace_view(&namespace, state)),
+        "tag",
+    )?;
+    Ok((tag, namespace))
+}
+
+/// A tag the caller may see, with its merged security view.
+async fn tag_with_security(
+    state: &AppState,
+    caller: &ApiCaller,
+    raw: &str,
+) -> Result<(TagRecord, TagSecurity), ApiError> {
+    let (tag, _) = load_tag(state, caller, raw).await?;
+    let records = by_digest(state.store.scan_records(Some(&tag.manifest.digest)).await?);
+    let security = security_of(state, &tag, &records);
+    Ok((tag, security))
+}
+
+/// Show a tag.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tags/{id}",
+    params(("id" = i64, Path, description = "Tag id")),
+    security((), ("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = TagView))
+)]
+pub(super) async fn show_tag(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<TagView>, ApiError> {
+    let (tag, security) = tag_with_security(&state, &caller, &id).await?;
+    let authors = Authors::load(&state).await?;
+    Ok(Json(tag_view(&tag, &security, &authors)))
+}
+
+/// Query of `DELETE /api/v1/tags/{id}`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DeleteTagQuery {
+    /// Accept losing the other tags on the same manifest (the registry deletes them together).
+    #[serde(default)]
+    with_siblings: bool,
+}
+
+/// What a tag deletion took.
+#[derive(Serialize, ToSchema)]
+pub(super) struct DeletedTags {
+    /// Every tag deleted: the one asked for and, with `with_siblings`, those sharing its manifest.
+    deleted: Vec<String>,
+    /// The manifest deleted in the registry.
+    digest: String,
+}
+
+/// Delete a tag's manifest in the registry (who may delete in its namespace).
+///
+/// 409 when other tags share the manifest, unless `with_siblings=true`. Without `registry.url`
+/// this installation cannot delete images: 422.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tags/{id}",
+    params(("id" = i64, Path, description = "Tag id"), DeleteTagQuery),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = DeletedTags), Forbidden, Conflict, Unprocessable)
+)]
+pub(super) async fn delete_tag(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    Query(query): Query<DeleteTagQuery>,
+) -> Result<Json<DeletedTags>, ApiError> {
+    caller.user()?;
+    let (tag, namespace) = load_tag(&state, &caller, &id).await?;
+    if !caller.may(&namespace, Action::Delete, &state) {
+        return Err(forbidden("you may not delete this tag"));
+    }
+    let deleted = portus_core::ops::images::delete_tag(
+        state.store.as_ref(),
+        registry(&state)?,
+        &tag.repository,
+        &tag.name,
+        query.with_siblings,
+        caller.actor(),
+    )
+    .await?;
+    Ok(Json(DeletedTags {
+        deleted: deleted.into_iter().map(|t| t.name).collect(),
+        digest: tag.manifest.digest,
+    }))
+}
+
+/// A tag by name, for its findings.
+#[derive(Serialize, ToSchema)]
+pub(super) struct TagRef {
+    id: i64,
+    repository: String,
+    name: String,
+    digest: String,
+}
+
+/// A tag's findings merged across scanners.
+#[derive(Serialize, ToSchema)]
+pub(super) struct SecurityView {
+    status: ScanStatus,
+    /// Most severe first.
+    vulnerabilities: Vec<VulnerabilityView>,
+    counts: schema::SeverityCounts,
+    /// Each scanner's state: `pending`, `scanning`, `done`, or `failed: <why>`.
+    backends: BTreeMap<String, String>,
+}
+
+/// One vulnerability, as one or more scanners found it.
+#[derive(Serialize, ToSchema)]
+pub(super) struct VulnerabilityView {
+    /// `CVE-...`.
+    id: String,
+    /// The highest any scanner gave.
+    severity: Severity,
+    /// Affected packages as `[name, version]` (version null when not reported).
+    #[schema(value_type = Vec<Vec<Option<String>>>)]
+    packages: Vec<(String, Option<String>)>,
+    fixed_in: Vec<String>,
+    links: Vec<String>,
+    description: Option<String>,
+    /// The scanners that reported it.
+    found_by: Vec<String>,
+}
+
+impl From<MergedVulnerability> for VulnerabilityView {
+    fn from(v: MergedVulnerability) -> Self {
+        VulnerabilityView {
+            id: v.id,
+            severity: v.severity.into(),
+            packages: v.packages,
+            fixed_in: v.fixed_in,
+            links: v.links,
+            description: v.description,
+            found_by: v.found_by,
+        }
+    }
+}
+
+/// A tag and its findings.
+#[derive(Serialize, ToSchema)]
+pub(super) struct TagVulnerabilities {
+    tag: TagRef,
+    security: SecurityView,
+}
+
+/// A tag's findings merged across scanners, with each scanner's state.
+///
+/// Pending and failed scanners are shown as such, never as clean.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tags/{id}/vulnerabilities",
+    params(("id" = i64, Path, description = "Tag id")),
+    security((), ("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = TagVulnerabilities))
+)]
+pub(super) async fn tag_vulnerabilities(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<TagVulnerabilities>, ApiError> {
+    let (tag, security) = tag_with_security(&state, &caller, &id).await?;
+    Ok(Json(TagVulnerabilities {
+        tag: TagRef {
+            id: tag.id.0,
+            repository: tag.repository,
+            name: tag.name,
+            digest: tag.manifest.digest,
+        },
+        security: SecurityView {
+            status: security.status.into(),
+            counts: schema::counts(&security.counts),
+            vulnerabilities: security.vulnerabilities.into_iter().map(Into::into).collect(),
+            backends: security.backends,
+        },
+    }))
+}
+
+/// How many scans a rescan request reset.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Rescan {
+    /// (manifest, scanner) scans that will run again at the scan worker's next pass.
+    rescans: usize,
+}
+
+/// `POST /api/v1/vulnerabilities` and `POST /api/v1/vulnerabilities/{id}`: administrators
+/// force a new scan of every tag, or of one tag (its manifest, with every tag sharing it), by
+/// every backend; the scan worker picks it up at its next pass. 202: the scans happen later.
+async fn rescan(state: &AppState, caller: &ApiCaller, digest: Option<&str>) -> Result<Response, ApiError> {
+    let reset = portus_scan::worker::request_rescan(state.store.as_ref(), digest).await?;
+    tracing::info!(actor = caller.actor(), digest, reset, "rescan requested");
+    Ok((StatusCode::ACCEPTED, Json(Rescan { rescans: reset })).into_response())
+}
+
+fn administrator(caller: &ApiCaller) -> Result<(), ApiError> {
+    caller.user()?;
+    if !caller.caller.is_admin() {
+        return Err(forbidden("only administrators force rescans"));
+    }
+    Ok(())
+}
+
+/// Scan every tag again (administrators); 202, the scan worker does it at its next pass.
+#[utoipa::path(
+    post,
+    path = "/api/v1/vulnerabilities",
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 202, body = Rescan), Forbidden)
+)]
+pub(super) async fn rescan_all(State(state): State<AppState>, caller: ApiCaller) -> Result<Response, ApiError> {
+    administrator(&caller)?;
+    rescan(&state, &caller, None).await
+}
+
+/// Scan one tag again (administrators): its manifest, with every tag sharing it; 202.
+#[utoipa::path(
+    post,
+    path = "/api/v1/vulnerabilities/{id}",
+    params(("id" = i64, Path, description = "Tag id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 202, body = Rescan), Forbidden)
+)]
+pub(super) async fn rescan_tag(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    administrator(&caller)?;
+    let id = TagId(parse_id(&id, "tag")?);
+    let tag = state.store.tag_by_id(id).await?.ok_or_else(|| not_found("tag"))?;
+    rescan(&state, &caller, Some(&tag.manifest.digest)).await
+}

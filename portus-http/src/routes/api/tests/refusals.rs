@@ -1,0 +1,149 @@
+//! Refusals as the OpenAPI document states them: what a schema can say (types, ranges, lengths)
+//! answers 400 exactly when the document says the request is invalid; what only a rule can
+//! refuse (a limit in bytes, a count, the global namespace) answers 422. schemathesis checks
+//! the same against a live server (scripts/schemathesis.sh); these are the cases it found.
+
+use super::*;
+
+#[tokio::test]
+async fn page_numbers_are_bounded_as_documented() {
+    let f = fixture(Options::default()).await;
+    // `page` is an int32 from 1: past it is invalid, not an empty page.
+    assert_eq!(
+        f.get("/api/v1/users?page=2147483648", Some("admin")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        f.get("/api/v1/users?page=-1", Some("admin")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (status, page) = f.get("/api/v1/users?page=2147483647", Some("admin")).await;
+    assert_eq!((status, page), (StatusCode::OK, json!([])));
+    // Lists that are never paginated take no page parameters at all (and ignore them).
+    let members = format!("/api/v1/teams/{}/members?per_page=100000", f.team_id("devs").await);
+    assert_eq!(f.get(&members, Some("alice")).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn passwords_are_counted_in_characters_and_limited_in_bytes() {
+    let f = fixture(Options::default()).await;
+    let create = |password: String| json!({"username": "erin", "password": password});
+    // Seven characters are too few, whatever their bytes.
+    let (status, _) = f
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some("admin"),
+            Some(create("é".repeat(7))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Forty characters of two bytes are more than bcrypt reads: a rule, not bad input.
+    let (status, body) = f
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some("admin"),
+            Some(create("é".repeat(40))),
+        )
+        .await;
+    assert_eq!(
+        (status, body["errors"][0]["message"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("a password has at most 72 bytes (bcrypt reads no more)")
+        )
+    );
+    assert!(f.store.user_by_name("erin").await.unwrap().is_none());
+    let (status, _) = f
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some("admin"),
+            Some(create("é".repeat(36))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn the_token_limit_is_a_rule() {
+    let f = fixture(Options::default()).await;
+    let tokens = format!("/api/v1/users/{}/application_tokens", f.id("carol"));
+    for n in 1..portus_core::ops::MAX_APP_TOKENS {
+        let (status, _) = f
+            .call(
+                Method::POST,
+                &tokens,
+                Some("carol"),
+                Some(json!({"application": format!("t{n}")})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, body) = f
+        .call(
+            Method::POST,
+            &tokens,
+            Some("carol"),
+            Some(json!({"application": "one more"})),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_REQUEST")
+    );
+}
+
+#[tokio::test]
+async fn names_are_limited_in_characters() {
+    let f = fixture(Options::default()).await;
+    let (status, _) = f
+        .call(
+            Method::POST,
+            "/api/v1/teams",
+            Some("alice"),
+            Some(json!({"name": "é".repeat(255)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "255 characters, 510 bytes");
+    let (status, _) = f
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some("admin"),
+            Some(json!({"username": "ü".repeat(200)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn integers_are_json_schema_integers() {
+    let f = fixture(Options::default()).await;
+    // `3.0` is an integer to JSON Schema (and so to the document); `3.5` is not.
+    let alice = f.id("alice") as f64;
+    let (status, team) = f
+        .call(
+            Method::POST,
+            "/api/v1/teams",
+            Some("admin"),
+            Some(json!({"name": "floats", "owner_id": alice})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{team}");
+    let members = f
+        .get(&format!("/api/v1/teams/{}/members", team["id"]), Some("admin"))
+        .await
+        .1;
+    assert_eq!(names(&members, "username"), ["alice"]);
+    let (status, _) = f
+        .call(
+            Method::POST,
+            "/api/v1/teams",
+            Some("admin"),
+            Some(json!({"name": "halves", "owner_id": alice + 0.5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
