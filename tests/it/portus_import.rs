@@ -345,6 +345,41 @@ fn a_portus_installation_on_mariadb_moves_over_with_its_credentials() {
         &[("Portus-Auth", &format!("alice:{BOB_TOKEN}"))],
     );
     assert_eq!(status(&refused), 401, "{refused}");
+
+    // What the web pages show, read as they read it: the stars, comments and activities that
+    // came over.
+    let bob = [("Portus-Auth", format!("bob:{BOB_TOKEN}"))];
+    let bob: Vec<(&str, &str)> = bob.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let body = |response: &str| -> serde_json::Value {
+        serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap_or_default()).unwrap_or_default()
+    };
+    let repositories = body(&api);
+    let app = repositories
+        .as_array()
+        .unwrap_or_else(|| panic!("{api}"))
+        .iter()
+        .find(|r| r["name"] == "devs/app")
+        .unwrap_or_else(|| panic!("{repositories}"))
+        .clone();
+    assert_eq!(app["stars"], 2, "{app}");
+    assert_eq!(app["description"], "The **app**", "{app}");
+    let comments = body(&http_get(
+        addr,
+        &format!("/api/v1/repositories/{}/comments", app["id"]),
+        &bob,
+    ));
+    let authors: Vec<&str> = comments
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["author"].as_str())
+        .collect();
+    assert_eq!(authors, ["alice", "bob"], "{comments}");
+    let activities = http_get(addr, "/api/v1/activities", &bob);
+    assert!(
+        activities.contains("devs/app:1.0") && activities.contains("tag.push"),
+        "{activities}"
+    );
 }
 
 #[test]

@@ -371,6 +371,56 @@ async fn teams_namespaces_tokens_and_users_are_managed_through_the_api_rules() {
 }
 
 #[tokio::test]
+async fn the_repository_page_shows_its_description_stars_and_comments_as_text() {
+    let site = site().await;
+    let manifest = portus_core::model::ManifestRecord {
+        digest: "sha256:c1".into(),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: None,
+    };
+    site.store
+        .put_tag(
+            "alice/app",
+            "1.0",
+            &manifest,
+            Some("alice"),
+            portus_core::model::MissingNamespace::Ignore,
+        )
+        .await
+        .unwrap();
+    let repository = site.store.list_repositories().await.unwrap().remove(0);
+    site.store
+        .set_repository_description(repository.id, Some("The *app*".into()))
+        .await
+        .unwrap();
+    let alice_user = site.store.user_by_name("alice").await.unwrap().unwrap();
+    site.store.set_star(alice_user.id, repository.id, true).await.unwrap();
+    site.store
+        .add_comment(repository.id, "alice", "Tag releases as x.y")
+        .await
+        .unwrap();
+    site.store
+        .add_comment(repository.id, "bob", "<script>alert(1)</script>")
+        .await
+        .unwrap();
+    let alice = site.sign_in("alice", "alice-password").await.unwrap();
+    let page = site.get(&format!("/repositories/{}", repository.id), &alice).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("The *app*"), "{}", page.body);
+    assert!(page.body.contains("<span id=\"stars\">1 ★</span>"), "{}", page.body);
+    let comments = &page.body[page.body.find("id=\"comments\"").unwrap()..];
+    let first = comments.find("Tag releases as x.y").unwrap();
+    let second = comments.find("&lt;script&gt;alert(1)&lt;/script&gt;").unwrap();
+    assert!(first < second, "oldest first");
+    assert!(!page.body.contains("<script>alert"), "comments are escaped");
+    // bob may not see alice's private repository: no page, no comments.
+    let bob = site.sign_in("bob", "bob-password").await.unwrap();
+    let hidden = site.get(&format!("/repositories/{}", repository.id), &bob).await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    assert!(!hidden.body.contains("Tag releases"));
+}
+
+#[tokio::test]
 async fn long_lists_are_paged() {
     let site = site().await;
     for n in 0..55 {

@@ -7,6 +7,7 @@
 //! Every route is declared once, by its handler's `#[utoipa::path]` and its line in `api()`:
 //! the router and the OpenAPI document at `/api/openapi.json` are both built from them.
 
+mod comments;
 mod lists;
 mod namespaces;
 mod openapi;
@@ -67,6 +68,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(repositories::list))
         .routes(routes!(repositories::show, repositories::update, repositories::delete))
         .routes(routes!(tags::repository_tags))
+        .routes(routes!(comments::list))
         .routes(routes!(tags::grouped_tags))
         .routes(routes!(repositories::star, repositories::unstar))
         .routes(routes!(repositories::starred))

@@ -338,7 +338,7 @@ async fn openapi_document_is_valid_and_matches_the_routes() {
             );
         }
     }
-    assert_eq!(operations, 49, "every route once");
+    assert_eq!(operations, 50, "every route once");
     // Query parameters are documented with their constraints.
     let parameters = |path: &str, method: &str| -> Vec<String> {
         document["paths"][path][method]["parameters"]
@@ -1388,3 +1388,35 @@ async fn lists_are_paginated_and_bad_input_is_refused_clearly() {
 
 mod portus_v1;
 mod refusals;
+
+#[tokio::test]
+async fn comments_are_listed_to_whoever_may_see_the_repository() {
+    let f = fixture(Options::default()).await;
+    let secret = f
+        .store
+        .list_repositories()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == "devs/secret")
+        .unwrap();
+    f.store.add_comment(secret.id, "alice", "first").await.unwrap();
+    f.store.add_comment(secret.id, "bob", "<b>second</b>").await.unwrap();
+    let uri = format!("/api/v1/repositories/{}/comments", secret.id);
+    let (status, body) = f.call(Method::GET, &uri, Some("bob"), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let listed: Vec<(&str, &str)> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["author"].as_str().unwrap(), c["body"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed, [("alice", "first"), ("bob", "<b>second</b>")]);
+    // The private repository looks missing to outsiders, exactly like an unknown one.
+    let (hidden, hidden_body) = f.call(Method::GET, &uri, Some("carol"), None).await;
+    let (missing, missing_body) = f
+        .call(Method::GET, "/api/v1/repositories/999999/comments", Some("carol"), None)
+        .await;
+    assert_eq!((hidden, &hidden_body), (StatusCode::NOT_FOUND, &missing_body));
+    assert_eq!(missing, StatusCode::NOT_FOUND);
+}

@@ -26,7 +26,8 @@ use axum::response::Response;
 use maud::html;
 use serde_json::Value;
 
-/// `GET /repositories/{id}`: tags with digest, size, pusher, time and security badge.
+/// `GET /repositories/{id}`: description, tags with digest, size, pusher, time and security
+/// badge, and the comments.
 pub(crate) async fn repository(
     signed: Signed,
     Path(raw): Path<String>,
@@ -36,6 +37,7 @@ pub(crate) async fn repository(
     let page = page_number(&query);
     let repository = signed.get(&format!("/api/v1/repositories/{id}")).await?;
     let (tags, pages) = signed.list(&format!("/api/v1/repositories/{id}/tags"), page).await?;
+    let comments = signed.get(&format!("/api/v1/repositories/{id}/comments")).await?;
     let starred = repository["starred"].as_bool() == Some(true);
     let body = html! {
         div.toolbar {
@@ -48,6 +50,10 @@ pub(crate) async fn repository(
                 "star",
             ))
             a href={ "/namespaces/" (repository["namespace_id"]) } { "Namespace" }
+        }
+        @if let Some(description) = repository["description"].as_str() {
+            // Markdown shown as text: escaped, so a description can hold no markup.
+            p.description { (description) }
         }
         p { "Security: " (repository_badge(&repository)) }
         @if array(&tags).is_empty() { (none("tags")) }
@@ -71,6 +77,16 @@ pub(crate) async fn repository(
             }
         }
         (pager(&format!("/repositories/{id}"), page, pages))
+        section #comments {
+            h2 { "Comments" }
+            @if array(&comments).is_empty() { (none("comments")) }
+            @for c in array(&comments) {
+                article.comment {
+                    p.meta { (text(&c["author"])) " · " (when(&c["created_at"])) }
+                    p.body { (text(&c["body"])) }
+                }
+            }
+        }
     };
     Ok(signed.page(&format!("Repository {}", text(&repository["name"])), body))
 }
