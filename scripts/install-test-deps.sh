@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real components the tests drive: Debian's Distribution registry and skopeo,
 # PostgreSQL, MariaDB (the Portus importer reads Portus databases from it), OpenLDAP's slapd and client tools (the LDAP authenticator tests start their own
-# slapd), openssl for operator-style keys, and Chromium with its WebDriver for the browser
-# tests of the web pages. Idempotent; needs root (or sudo) on Debian/Ubuntu.
+# slapd), openssl for operator-style keys, curl (docs/migrating-from-portus.md uses it), and
+# Chromium with its WebDriver for the browser tests of the web pages. Idempotent; needs root
+# (or sudo) on Debian/Ubuntu.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -20,7 +21,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 
 need=()
-for package in docker-registry skopeo slapd ldap-utils mariadb-server mariadb-client openssl ca-certificates chromium chromium-driver; do
+for package in docker-registry skopeo slapd ldap-utils mariadb-server mariadb-client openssl curl ca-certificates chromium chromium-driver; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || need+=("$package")
 done
 # PostgreSQL: any installed major version will do (the machine image may ship one already;
