@@ -2,9 +2,9 @@
 # Installs the real components the tests drive: Debian's Distribution registry and skopeo,
 # PostgreSQL, MariaDB (the Portus importer reads Portus databases from it), OpenLDAP's slapd and
 # client tools (the LDAP authenticator tests start their own slapd), openssl for operator-style
-# keys, Chromium with its WebDriver for the browser tests of the web pages, and Python with venv
-# for schemathesis (installed from PyPI by scripts/schemathesis.sh). Idempotent; needs root (or
-# sudo) on Debian/Ubuntu.
+# keys, curl (docs/migrating-from-portus.md uses it), Chromium with its WebDriver for the
+# browser tests of the web pages, and Python with venv for schemathesis (installed from PyPI by
+# scripts/schemathesis.sh). Idempotent; needs root (or sudo) on Debian/Ubuntu.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -22,7 +22,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 
 need=()
-for package in docker-registry skopeo slapd ldap-utils mariadb-server mariadb-client openssl ca-certificates chromium chromium-driver python3 python3-venv; do
+for package in docker-registry skopeo slapd ldap-utils mariadb-server mariadb-client openssl curl ca-certificates chromium chromium-driver python3 python3-venv; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || need+=("$package")
 done
 # PostgreSQL: any installed major version will do (the machine image may ship one already;

@@ -2,7 +2,8 @@
 # A throwaway MariaDB server on 127.0.0.1 for the tests (the Portus importer reads from it).
 #   test-mariadb.sh start DIR  -> create a data directory in DIR, start on a free port, print
 #                                 the URL of an empty database `portus_production` whose user
-#                                 may also create and drop databases (tests make their own)
+#                                 may also create and drop databases and users (tests make
+#                                 their own, and read-only users for them)
 #   test-mariadb.sh stop DIR   -> stop it (DIR can then be removed)
 # As root the server runs as the system user `portus-test` (created if missing), as
 # scripts/test-postgres.sh does.
@@ -40,7 +41,7 @@ case "$action" in
       || { cat "$dir/server.log" >&2; exit 1; }
 CREATE DATABASE portus_production CHARACTER SET utf8mb3;
 CREATE USER 'portus'@'127.0.0.1' IDENTIFIED BY '$password';
-GRANT ALL ON *.* TO 'portus'@'127.0.0.1';
+GRANT ALL ON *.* TO 'portus'@'127.0.0.1' WITH GRANT OPTION;
 SQL
     echo "mysql://portus:${password}@127.0.0.1:${port}/portus_production"
     ;;

@@ -84,12 +84,21 @@ impl DataPaths {
     /// self-signed certificate on first use when no key was configured.
     pub fn signing_key(&self, issuer: &str) -> Result<SigningKey, Error> {
         if self.generated_key && !self.key.exists() {
-            let (key_pem, cert_pem) = generate_key_and_certificate(SigningAlgorithm::Es256, issuer)?;
-            write_private(&self.key, key_pem.as_bytes())?;
             let cert = self
                 .certificate
                 .as_ref()
                 .expect("generated keys have a certificate path");
+            // A certificate someone configured belongs to a key of theirs (Portus' key, for one,
+            // that the registry trusts): never replace it with the generated key's.
+            if *cert != self.dir.join("token.crt") && cert.exists() {
+                return Err(Error::Config(format!(
+                    "token.certificate {} is set but token.key is not: set token.key to the certificate's \
+                     key (Portus: PORTUS_KEY_PATH), or remove token.certificate to use a generated key",
+                    cert.display()
+                )));
+            }
+            let (key_pem, cert_pem) = generate_key_and_certificate(SigningAlgorithm::Es256, issuer)?;
+            write_private(&self.key, key_pem.as_bytes())?;
             std::fs::write(cert, cert_pem).map_err(|source| Error::Io {
                 path: cert.clone(),
                 source,

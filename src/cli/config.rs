@@ -79,9 +79,17 @@ pub(super) fn import_portus(args: &ImportPortusArgs) -> Result<(), Error> {
             "the converted configuration does not load, fix the settings above: {e}"
         ))
     })?;
-    let key_report = match &config.token.key {
-        Some(path) => Some(signing_key_report(path, config.token.certificate.as_deref())?),
-        None => None,
+    let key_report = match (&config.token.key, &args.certificate) {
+        (Some(path), _) => Some(signing_key_report(path, config.token.certificate.as_deref())?),
+        (None, Some(certificate)) => {
+            eprint!("{}", conversion.summary());
+            return Err(Error::Config(format!(
+                "--certificate {} is the certificate of Portus' signing key, but the key is not known: \
+                 pass PORTUS_KEY_PATH with --env",
+                certificate.display()
+            )));
+        }
+        (None, None) => None,
     };
     print!("{text}");
     eprint!("{}", conversion.summary());

@@ -252,6 +252,15 @@ impl Portus {
     }
 }
 
+/// The registry's `config.yml`: filesystem storage in `storage`, listening on `addr`, with
+/// `auth_yaml` (the `auth` and `notifications` sections, or nothing) at the end.
+pub(crate) fn registry_config(storage: &Path, addr: SocketAddr, auth_yaml: &str) -> String {
+    format!(
+        "version: 0.1\nlog:\n  level: info\n  formatter: text\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n  secret: portus-e2e-not-a-secret\n{auth_yaml}",
+        storage.display()
+    )
+}
+
 /// Debian's Distribution registry, configured with the YAML `portus config registry` prints.
 pub(crate) struct Registry {
     pub addr: SocketAddr,
@@ -268,14 +277,7 @@ impl Registry {
         let storage = dir.join("registry-data");
         std::fs::create_dir_all(&storage).unwrap();
         let config = dir.join("registry.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: info\n  formatter: text\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n  secret: portus-e2e-not-a-secret\n{portus_yaml}",
-                storage.display()
-            ),
-        )
-        .unwrap();
+        std::fs::write(&config, registry_config(&storage, addr, portus_yaml)).unwrap();
         let log = dir.join("registry.log");
         let daemon = Daemon::spawn(Command::new("docker-registry").arg("serve").arg(&config), log.clone());
         wait_for_port(addr, "docker-registry", &log);

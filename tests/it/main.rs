@@ -8,6 +8,7 @@ mod e2e_web;
 mod example;
 mod hardening;
 mod harness;
+mod migrating_doc;
 mod portus_config;
 mod portus_import;
 mod registry_conformance;

@@ -21,7 +21,7 @@ const LOCAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/portus/
 /// A signing key and certificate made as Portus' documentation has them made: `openssl genrsa
 /// 4096` (PKCS#1, "BEGIN RSA PRIVATE KEY", as OpenSSL wrote it before 3.0) and `openssl req
 /// -new -x509` for the registry's rootcertbundle.
-fn portus_key(dir: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn portus_key(dir: &Path) -> (PathBuf, PathBuf) {
     require_program("openssl");
     let key = dir.join("server.key");
     let cert = dir.join("server.crt");
@@ -218,6 +218,55 @@ fn import_portus_prints_a_configuration_this_program_loads() {
         "{}",
         text(&output.stderr)
     );
+
+    // The certificate without its key: refused, nothing printed (a generated key would not
+    // match the registry's rootcertbundle).
+    let output = portus(
+        &[
+            "config",
+            "import-portus",
+            DEFAULTS,
+            "--env",
+            "--certificate",
+            cert.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!output.status.success() && output.stdout.is_empty());
+    assert!(
+        text(&output.stderr).contains("the key is not known: pass PORTUS_KEY_PATH with --env"),
+        "{}",
+        text(&output.stderr)
+    );
+    // Nor does `portus` replace a configured certificate with a generated key's.
+    let before = std::fs::read(&cert).unwrap();
+    let lone_certificate = tmp.path().join("lone-certificate.toml");
+    std::fs::write(
+        &lone_certificate,
+        format!(
+            "[token]\nservice = \"registry\"\nissuer = \"portus.e2e\"\ncertificate = \"{}\"\n",
+            cert.display()
+        ),
+    )
+    .unwrap();
+    let refused = portus(
+        &[
+            "--config",
+            lone_certificate.to_str().unwrap(),
+            "--data-dir",
+            tmp.path().join("lone-data").to_str().unwrap(),
+            "config",
+            "registry",
+        ],
+        &[],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("is set but token.key is not"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(std::fs::read(&cert).unwrap(), before, "the certificate is untouched");
 
     // Portus' file given to this program as it is: refused, with the way to convert it.
     let refused = portus(

@@ -15,11 +15,46 @@ use crate::harness::{
 const SERVICE: &str = "registry.portus-import";
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/portus");
 /// bob's Portus application token (its bcrypt hash is in the fixture).
-const BOB_TOKEN: &str = "Xq7sN2pLk9Rt4VwY1zAb";
+pub(crate) const BOB_TOKEN: &str = "Xq7sN2pLk9Rt4VwY1zAb";
 
 /// A Portus database made for one test, on the server `scripts/test.sh` starts.
-struct PortusDatabase {
-    url: String,
+pub(crate) struct PortusDatabase {
+    pub(crate) url: String,
+}
+
+/// The parts of a `mysql://USER:PASSWORD@HOST:PORT/NAME` URL, and the `mariadb` client for them.
+pub(crate) struct MysqlUrl {
+    pub(crate) user: String,
+    pub(crate) password: String,
+    pub(crate) host: String,
+    pub(crate) port: String,
+    pub(crate) database: String,
+}
+
+impl MysqlUrl {
+    pub(crate) fn parse(url: &str) -> MysqlUrl {
+        let rest = url.strip_prefix("mysql://").expect("a mysql:// URL");
+        let (credentials, rest) = rest.split_once('@').unwrap();
+        let (user, password) = credentials.split_once(':').unwrap();
+        let (host_port, database) = rest.split_once('/').unwrap();
+        let (host, port) = host_port.split_once(':').unwrap();
+        MysqlUrl {
+            user: user.to_owned(),
+            password: password.to_owned(),
+            host: host.to_owned(),
+            port: port.to_owned(),
+            database: database.to_owned(),
+        }
+    }
+
+    /// `mariadb` connected to the server, in `database` if given.
+    pub(crate) fn client(&self, database: Option<&str>) -> Command {
+        let mut command = Command::new("mariadb");
+        command.args(["--no-defaults", "-h", &self.host, "-P", &self.port, "-u", &self.user]);
+        command.env("MYSQL_PWD", &self.password);
+        command.args(database);
+        command
+    }
 }
 
 fn unique_name() -> String {
@@ -35,7 +70,7 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(Path::new(FIXTURES).join(name)).unwrap()
 }
 
-fn check(what: &str, output: std::process::Output) {
+pub(crate) fn check(what: &str, output: std::process::Output) {
     assert!(
         output.status.success(),
         "{what}: {}{}",
@@ -45,7 +80,7 @@ fn check(what: &str, output: std::process::Output) {
 }
 
 /// Runs `client` with `sql` on its standard input.
-fn feed(mut client: Command, sql: &str) -> std::process::Output {
+pub(crate) fn feed(mut client: Command, sql: &str) -> std::process::Output {
     use std::io::Write;
     let mut child = client
         .stdin(std::process::Stdio::piped())
@@ -59,23 +94,13 @@ fn feed(mut client: Command, sql: &str) -> std::process::Output {
 
 impl PortusDatabase {
     /// The fixture in a new database on the test MariaDB (`PORTUS_TEST_MARIADB_URL`).
-    fn mariadb() -> PortusDatabase {
+    pub(crate) fn mariadb() -> PortusDatabase {
         require_program("mariadb");
         let admin = std::env::var("PORTUS_TEST_MARIADB_URL")
             .expect("PORTUS_TEST_MARIADB_URL is not set: run the tests with scripts/test.sh, which starts MariaDB");
-        let rest = admin.strip_prefix("mysql://").unwrap();
-        let (credentials, rest) = rest.split_once('@').unwrap();
-        let (user, password) = credentials.split_once(':').unwrap();
-        let (host_port, _) = rest.split_once('/').unwrap();
-        let (host, port) = host_port.split_once(':').unwrap();
+        let server = MysqlUrl::parse(&admin);
         let name = unique_name();
-        let client = |database: Option<&str>| {
-            let mut command = Command::new("mariadb");
-            command.args(["--no-defaults", "-h", host, "-P", port, "-u", user]);
-            command.env("MYSQL_PWD", password);
-            command.args(database);
-            command
-        };
+        let client = |database: Option<&str>| server.client(database);
         check(
             "create the Portus database",
             feed(client(None), &format!("CREATE DATABASE {name} CHARACTER SET utf8;")),
@@ -86,6 +111,13 @@ impl PortusDatabase {
             fixture("data.sql").replace("\"KEY_COLUMN\"", "`key`")
         );
         check("load the Portus fixture into MariaDB", feed(client(Some(&name)), &sql));
+        let MysqlUrl {
+            user,
+            password,
+            host,
+            port,
+            ..
+        } = &server;
         PortusDatabase {
             url: format!("mysql://{user}:{password}@{host}:{port}/{name}"),
         }
