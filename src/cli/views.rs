@@ -542,6 +542,9 @@ mod tests {
             pushed_by: None,
             created_at: at("2026-11-24T10:00:00Z"),
             updated_at: at("2026-11-25T11:30:00Z"),
+            image_id: None,
+            image_size: None,
+            pulled_at: None,
         };
         let view: TagView = serde_json::from_value(serde_json::to_value(&record).unwrap()).unwrap();
         assert_eq!(view, tag("1.0", Some(2048)));

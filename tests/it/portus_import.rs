@@ -407,6 +407,21 @@ fn a_portus_installation_on_mariadb_moves_over_with_its_credentials() {
         .filter_map(|c| c["author"].as_str())
         .collect();
     assert_eq!(authors, ["alice", "bob"], "{comments}");
+    let tags = body(&http_get(
+        addr,
+        &format!("/api/v1/repositories/{}/tags", app["id"]),
+        &bob,
+    ));
+    let imported = tags
+        .as_array()
+        .unwrap_or_else(|| panic!("{tags}"))
+        .iter()
+        .find(|t| t["name"] == "latest")
+        .unwrap_or_else(|| panic!("{tags}"))
+        .clone();
+    assert_eq!(imported["image_size"], 2_097_152, "{imported}");
+    assert_eq!(imported["image_id"], format!("sha256:{}", "a".repeat(64)), "{imported}");
+    assert_eq!(imported["author"]["name"], "bob", "{imported}");
     let activities = http_get(addr, "/api/v1/activities", &bob);
     assert!(
         activities.contains("devs/app:1.0") && activities.contains("tag.push"),

@@ -34,6 +34,9 @@ impl crate::traits::CatalogStore for InMemoryStore {
                 return Ok(TagChange::Unchanged);
             }
             let previous_digest = std::mem::replace(&mut existing.manifest, manifest.clone()).digest;
+            // Another image now: what was known of the old one no longer holds.
+            existing.image_id = None;
+            existing.image_size = None;
             existing.pushed_by = pushed_by.map(str::to_owned).or(existing.pushed_by.take());
             existing.updated_at = now;
             return Ok(TagChange::Updated { previous_digest });
@@ -47,6 +50,9 @@ impl crate::traits::CatalogStore for InMemoryStore {
             pushed_by: pushed_by.map(str::to_owned),
             created_at: now,
             updated_at: now,
+            image_id: None,
+            image_size: None,
+            pulled_at: None,
         });
         Ok(TagChange::Created)
     }

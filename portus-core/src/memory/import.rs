@@ -215,6 +215,9 @@ fn apply(state: &mut State, batch: &ImportBatch) -> Result<ImportCounts> {
             pushed_by: tag.pushed_by.clone(),
             created_at,
             updated_at: tag.updated_at.unwrap_or(created_at),
+            image_id: tag.image_id.clone(),
+            image_size: tag.image_size,
+            pulled_at: tag.pulled_at,
         });
         counts.tags += 1;
     }

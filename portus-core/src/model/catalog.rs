@@ -86,6 +86,15 @@ pub struct TagRecord {
     pub created_at: DateTime<Utc>,
     /// When its digest last changed.
     pub updated_at: DateTime<Utc>,
+    /// The image's id (its config digest), when known (Portus recorded it).
+    #[serde(default)]
+    pub image_id: Option<String>,
+    /// The image's total size in bytes, when known (Portus recorded it).
+    #[serde(default)]
+    pub image_size: Option<u64>,
+    /// The last pull, when known (Portus recorded it).
+    #[serde(default)]
+    pub pulled_at: Option<DateTime<Utc>>,
 }
 
 /// What [`CatalogStore::put_tag`](crate::traits::CatalogStore::put_tag) did.

@@ -200,6 +200,8 @@ pub async fn imports_every_kind_once(store: &dyn PolicyStore) {
     assert_eq!(tag.manifest.digest, batch.tags[0].digest);
     assert_eq!(tag.pushed_by.as_deref(), Some("bob"));
     assert_eq!((tag.created_at, tag.updated_at), (at(3), at(4)));
+    assert_eq!(tag.image_id.as_deref(), batch.tags[0].image_id.as_deref());
+    assert_eq!((tag.image_size, tag.pulled_at), (Some(7_340_032), Some(at(5))));
     assert_eq!(store.starred(alice.id).await.unwrap(), vec![app.id]);
     let comments = store.comments(app.id).await.unwrap();
     assert_eq!(comments.len(), 1);
@@ -216,6 +218,26 @@ pub async fn imports_every_kind_once(store: &dyn PolicyStore) {
     let activities = store.activities(&ActivityFilter::default()).await.unwrap();
     assert_eq!(activities.len(), 1);
     assert_eq!((activities[0].at, activities[0].action.as_str()), (at(3), "tag.push"));
+
+    // A push of another image replaces what was known of the old one, not the last pull.
+    let pushed = crate::model::ManifestRecord {
+        digest: format!("sha256:{}", "ef".repeat(32)),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: None,
+    };
+    store
+        .put_tag(
+            "devs/app",
+            "1.0",
+            &pushed,
+            Some("bob"),
+            crate::model::MissingNamespace::Ignore,
+        )
+        .await
+        .unwrap();
+    let repushed = store.tag("devs/app", "1.0").await.unwrap().unwrap();
+    assert_eq!((repushed.image_id, repushed.image_size), (None, None));
+    assert_eq!(repushed.pulled_at, Some(at(5)));
 
     let again = store.import_batch(&batch).await.unwrap();
     assert_eq!(again.total(), 0, "a second import writes nothing: {again:?}");

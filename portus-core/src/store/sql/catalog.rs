@@ -58,7 +58,7 @@ macro_rules! sql_catalog_store {
                         } else {
                             sqlx::query(
                                 "UPDATE tags SET digest = $1, media_type = $2, size = $3, pushed_by = COALESCE($4, pushed_by), \
-                                 updated_at = $5 WHERE repository_id = $6 AND name = $7",
+                                 updated_at = $5, image_id = NULL, image_size = NULL WHERE repository_id = $6 AND name = $7",
                             )
                             .bind(&manifest.digest)
                             .bind(&manifest.media_type)

@@ -249,6 +249,9 @@ pub(crate) struct TagRow {
     pushed_by: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    image_id: Option<String>,
+    image_size: Option<i64>,
+    pulled_at: Option<DateTime<Utc>>,
 }
 
 impl From<TagRow> for TagRecord {
@@ -265,6 +268,9 @@ impl From<TagRow> for TagRecord {
             pushed_by: row.pushed_by,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            image_id: row.image_id,
+            image_size: row.image_size.map(clamp_u64),
+            pulled_at: row.pulled_at,
         }
     }
 }

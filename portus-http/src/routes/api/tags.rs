@@ -80,6 +80,12 @@ pub(super) struct TagView {
     author: Option<Author>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// The image's id (its config digest), when known.
+    image_id: Option<String>,
+    /// The image's total size in bytes, when known.
+    image_size: Option<u64>,
+    /// The last pull, when known.
+    pulled_at: Option<DateTime<Utc>>,
     /// Portus' scan state: 0 not scanned yet (or to be scanned again), 1 being scanned, 2 done.
     #[schema(minimum = 0, maximum = 2)]
     scanned: u8,
@@ -116,6 +122,9 @@ pub(super) fn tag_view(tag: &TagRecord, security: &TagSecurity, authors: &Author
         }),
         created_at: tag.created_at,
         updated_at: tag.updated_at,
+        image_id: tag.image_id.clone(),
+        image_size: tag.image_size,
+        pulled_at: tag.pulled_at,
         scanned: scanned(security),
         scan: TagScan {
             status: security.status.into(),
