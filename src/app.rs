@@ -341,6 +341,13 @@ fn scanner(config: &Config) -> Result<portus_scan::scanner::Scanner, Error> {
 pub fn scan_worker(config: &Config, app: &App) -> Result<Option<portus_scan::worker::ScanWorker>, Error> {
     let scanner = app.scanner.clone();
     let (Some(registry), Some(url)) = (app.registry.clone(), config.registry.url.as_ref()) else {
+        if scanner.is_enabled() {
+            // Scanners read images from the registry: without its address nothing is scanned.
+            tracing::warn!(
+                "security scanners are configured but registry.url is not set: portus cannot read images, \
+                 so nothing will be scanned; set registry.url to the registry's API URL"
+            );
+        }
         return Ok(None);
     };
     if !scanner.is_enabled() {

@@ -125,8 +125,9 @@ fn component(result: Result<(), String>) -> Component {
 /// Health of the store, the registry and every scanner.
 ///
 /// 200 when every component answers, 503 (same body) otherwise. No authentication, so load
-/// balancers can use it. Components: `database`, `registry` (when configured) and
-/// `scanner:<name>` per scanner.
+/// balancers can use it. Components: `database`, `registry` (when configured),
+/// `scanner:<name>` per scanner, and `scanning`, failed, when scanners are configured but
+/// `registry.url` is not (nothing can be scanned).
 #[utoipa::path(
     get,
     path = "/api/v1/health",
@@ -150,6 +151,12 @@ pub(super) async fn health(State(state): State<AppState>) -> Response {
     }
     for (name, result) in state.scanner.health().await {
         components.insert(format!("scanner:{name}"), component(result));
+    }
+    if state.scanner.is_enabled() && state.registry.is_none() {
+        // Scanners read images from the registry: without its address nothing is scanned.
+        let missing =
+            Err("security scanners are configured but registry.url is not set: nothing can be scanned".into());
+        components.insert("scanning".into(), component(missing));
     }
     let healthy = components.values().all(|c| c.success);
     let status = if healthy {

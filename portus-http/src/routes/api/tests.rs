@@ -1325,6 +1325,20 @@ async fn health_version_and_registries() {
     let (status, health) = sick.get("/api/v1/health", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(health["scanner:dummy"]["success"], json!(false));
+    assert!(health.get("scanning").is_none(), "{health}");
+    // A scanner without registry.url can read no image: said, not silently idle.
+    let blind = fixture(Options {
+        registry: false,
+        ..Options::default()
+    })
+    .await;
+    let (status, health) = blind.get("/api/v1/health", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
+    assert_eq!(health["scanning"]["success"], json!(false));
+    assert!(
+        health["scanning"]["msg"].as_str().unwrap().contains("registry.url"),
+        "{health}"
+    );
 
     assert_eq!(
         f.get("/api/v1/registries", Some("alice")).await.0,
