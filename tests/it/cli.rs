@@ -18,6 +18,36 @@ fn assert_fails(output: &Output, code: i32, expected: &str) {
 }
 
 #[test]
+fn a_missing_configuration_file_is_said_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nowhere.toml");
+    let output = std::process::Command::new(crate::harness::PORTUS)
+        .arg("--config")
+        .arg(&missing)
+        .args(["user", "list"])
+        .env_remove("PORTUS_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains(&format!("{}: No such file", missing.display())), "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "the cause is said once: {err}");
+}
+
+#[test]
+fn logs_written_to_a_file_are_plain_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = Portus::new(tmp.path(), "registry.log", "");
+    p.start();
+    let log = p.log();
+    assert!(log.contains("portus is serving"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no terminal colour codes in a log file: {log:?}"
+    );
+}
+
+#[test]
 fn admin_commands_report_misuse_clearly_and_change_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let p = Portus::new(tmp.path(), "registry.cli", "");
