@@ -19,8 +19,9 @@ pub struct ActivityArgs {
     /// Only targets starting with this text (`alice/`).
     #[arg(long)]
     pub target: Option<String>,
-    /// Only since this time (RFC 3339, e.g. 2026-11-24T00:00:00Z).
-    #[arg(long)]
+    /// Only since this time: RFC 3339 (2026-11-24T09:30:00Z), a date (2026-11-24, midnight
+    /// UTC) or an age (30m, 24h, 7d).
+    #[arg(long, value_parser = parse_since)]
     pub since: Option<chrono::DateTime<chrono::Utc>>,
     /// At most this many.
     #[arg(long, default_value_t = 100)]
@@ -30,7 +31,38 @@ pub struct ActivityArgs {
     pub json: bool,
 }
 
+/// `--since`: RFC 3339, a date, or an age before now.
+fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    use chrono::{NaiveDate, TimeDelta, Utc};
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    let age = text
+        .strip_suffix('m')
+        .map(|n| (n, 60))
+        .or_else(|| text.strip_suffix('h').map(|n| (n, 3_600)))
+        .or_else(|| text.strip_suffix('d').map(|n| (n, 86_400)))
+        .and_then(|(n, unit)| n.parse::<i64>().ok().map(|n| n.saturating_mul(unit)))
+        .and_then(TimeDelta::try_seconds);
+    match age {
+        Some(age) if age >= TimeDelta::zero() => Ok(Utc::now() - age),
+        _ => Err(format!(
+            "'{text}' is not a time: use RFC 3339 (2026-11-24T09:30:00Z), a date (2026-11-24) or an age (30m, 24h, 7d)"
+        )),
+    }
+}
+
 pub(super) async fn run(paths: &DataPaths, args: ActivityArgs) -> Result<(), Error> {
+    if let Some(action) = args.action.as_deref()
+        && !action.contains('.')
+    {
+        return Err(Error::Usage(format!(
+            "'{action}' is not an action: actions are named like tag.push or user.create, families like tag."
+        )));
+    }
     let store = app::open_store(paths).await?;
     let filter = ActivityFilter {
         actor: args.actor,
@@ -47,6 +79,9 @@ pub(super) async fn run(paths: &DataPaths, args: ActivityArgs) -> Result<(), Err
         );
         return Ok(());
     }
+    if activities.is_empty() {
+        eprintln!("no activity matched");
+    }
     for a in activities {
         println!(
             "{}  {:<10} {:<22} {}{}",
@@ -58,4 +93,29 @@ pub(super) async fn run(paths: &DataPaths, args: ActivityArgs) -> Result<(), Err
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn since_takes_times_dates_and_ages() {
+        assert_eq!(
+            parse_since("2026-11-24T09:30:00Z").unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 24, 9, 30, 0).unwrap()
+        );
+        assert_eq!(
+            parse_since("2026-11-24").unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap()
+        );
+        let day = Utc::now() - parse_since("24h").unwrap();
+        assert!((day.num_seconds() - 86_400).abs() < 5, "{day}");
+        assert!(parse_since("7d").is_ok() && parse_since("30m").is_ok());
+        for bad in ["yesterday", "-1d", "d", "2026-13-01", ""] {
+            let err = parse_since(bad).unwrap_err();
+            assert!(err.contains("RFC 3339") && err.contains("24h"), "{bad}: {err}");
+        }
+    }
 }

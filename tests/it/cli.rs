@@ -35,6 +35,31 @@ fn a_missing_configuration_file_is_said_once() {
 }
 
 #[test]
+fn activity_filters_explain_themselves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Portus::new(tmp.path(), "registry.activity", "");
+    p.cli(&["user", "create", "alice"], None);
+    let bad_time = p.try_cli(&["activity", "--since", "yesterday"], None);
+    assert!(!bad_time.status.success());
+    assert!(
+        stderr(&bad_time).contains("an age (30m, 24h, 7d)"),
+        "{}",
+        stderr(&bad_time)
+    );
+    let bad_action = p.try_cli(&["activity", "--action", "push"], None);
+    assert!(!bad_action.status.success());
+    assert!(stderr(&bad_action).contains("like tag.push"), "{}", stderr(&bad_action));
+    let none = p.try_cli(&["activity", "--actor", "nobody", "--since", "24h"], None);
+    assert!(none.status.success());
+    assert!(
+        none.stdout.is_empty() && stderr(&none).contains("no activity matched"),
+        "{none:?}"
+    );
+    let recent = p.cli(&["activity", "--since", "1h"], None);
+    assert!(recent.contains("user.create") && recent.contains("alice"), "{recent}");
+}
+
+#[test]
 fn logs_written_to_a_file_are_plain_text() {
     let tmp = tempfile::tempdir().unwrap();
     let mut p = Portus::new(tmp.path(), "registry.log", "");
