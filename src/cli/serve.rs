@@ -29,16 +29,30 @@ pub(super) async fn run(config: &Config, paths: &DataPaths) -> Result<(), Error>
         source,
     })?;
     let key = app.state.tokens.issuer().key();
+    let web = if cfg!(feature = "web") && config.web.enabled {
+        format!("{}/", config.public_url())
+    } else {
+        "off".to_owned()
+    };
+    let scanners = app.scanner.backend_names().join(", ");
     tracing::info!(
         listen = %config.listen,
+        web = %web,
         realm = %format!("{}/v2/token", config.public_url()),
         service = %config.token.service,
         issuer = %config.token.issuer,
         algorithm = %key.algorithm(),
         kid = %key.kid(),
+        scanners = %if scanners.is_empty() { "none" } else { scanners.as_str() },
         data_dir = %paths.dir.display(),
         "portus is serving"
     );
+    if app.store.list_users().await?.is_empty() {
+        tracing::warn!(
+            "no user exists yet: create the first administrator with \
+             `portus user create admin --admin --password-stdin`"
+        );
+    }
     let router = serve_router(config, app.state, app.limits)?;
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())

@@ -66,6 +66,13 @@ fn logs_written_to_a_file_are_plain_text() {
     p.start();
     let log = p.log();
     assert!(log.contains("portus is serving"), "{log}");
+    // The start-up lines say where the pages are, what scans, and what to do first.
+    assert!(log.contains(&format!("web=http://{}/", p.addr)), "{log}");
+    assert!(log.contains("scanners=none"), "{log}");
+    assert!(
+        log.contains("no user exists yet") && log.contains("portus user create admin --admin"),
+        "{log}"
+    );
     assert!(
         !log.contains('\u{1b}'),
         "no terminal colour codes in a log file: {log:?}"
