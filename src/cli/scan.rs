@@ -30,6 +30,18 @@ pub(super) async fn run(config: &Config, paths: &DataPaths, args: ScanArgs) -> R
     use portus_scan::aggregate::merge_tag;
 
     let app = app::build(config, paths).await?;
+    if let (false, Some(reference)) = (args.all, args.stored.then_some(()).and(args.reference.as_deref())) {
+        // Stored results need no scanner: they are what earlier scans left.
+        let (repository, tag) = split_reference(reference)?;
+        let record = app
+            .store
+            .tag(repository, tag)
+            .await?
+            .ok_or_else(|| Error::Usage(format!("no tag {reference}")))?;
+        let records = app.store.scan_records(Some(&record.manifest.digest)).await?;
+        let security = portus_scan::worker::tag_security(&records, &app.scanner.backend_names());
+        return print_security(reference, &security, args.json);
+    }
     if !app.scanner.is_enabled() {
         return Err(Error::Usage(
             "scanning is off: configure a backend in the [security] section".into(),
@@ -49,16 +61,6 @@ pub(super) async fn run(config: &Config, paths: &DataPaths, args: ScanArgs) -> R
     }
     let reference = args.reference.as_deref().expect("clap requires it without --all");
     let (repository, tag) = split_reference(reference)?;
-    if args.stored {
-        let record = app
-            .store
-            .tag(repository, tag)
-            .await?
-            .ok_or_else(|| Error::Usage(format!("no tag {reference}")))?;
-        let records = app.store.scan_records(Some(&record.manifest.digest)).await?;
-        let security = portus_scan::worker::tag_security(&records, &app.scanner.backend_names());
-        return print_security(reference, &security, args.json);
-    }
     let base = config
         .registry
         .url
@@ -78,7 +80,14 @@ pub(super) async fn run(config: &Config, paths: &DataPaths, args: ScanArgs) -> R
         tag,
         Some(format!("Bearer {token}")),
     )
-    .await?;
+    .await
+    .map_err(|e| match e.kind() {
+        // The registry's own words name a URL path; say what was asked for instead.
+        portus_core::ErrorKind::NotFound => {
+            Error::Usage(format!("the registry has no {reference} (no such repository or tag)"))
+        }
+        _ => e.into(),
+    })?;
     let results = app.scanner.scan(&images).await;
     print_security(reference, &merge_tag(&results), args.json)
 }

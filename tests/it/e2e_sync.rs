@@ -430,6 +430,15 @@ fn scan_merges_backend_findings_for_images_and_indexes() {
         table.contains("CVE-2016-6304") && table.contains("1 High, 1 Medium, 1 Low"),
         "{table}"
     );
+
+    // A tag the registry does not have is named as asked, not as a registry URL path.
+    let missing = s.portus.try_cli(&["scan", "alice/app:nope"], None);
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(
+        err.contains("the registry has no alice/app:nope") && !err.contains("/v2/"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -455,6 +464,13 @@ fn a_scanner_that_is_down_never_yields_a_clean_result() {
     let output = off.portus.try_cli(&["scan", "alice/app:1.0"], None);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("scanning is off"));
+    // What is stored is shown without a backend.
+    let stored = off
+        .portus
+        .try_cli(&["scan", "alice/app:1.0", "--stored", "--json"], None);
+    assert!(stored.status.success(), "{}", String::from_utf8_lossy(&stored.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&stored.stdout).unwrap();
+    assert!(json.get("status").is_some(), "{json}");
 }
 
 /// The stored scan result; the command exits non-zero exactly when a scanner failed.
