@@ -19,8 +19,8 @@ mod report;
 mod ruby_yaml;
 mod source;
 
-pub use plan::{BATCH_ROWS, PORTUS_INTERNAL_USER, Plan, SOURCE, plan};
-pub use read::{Dialect, read};
+pub use plan::{BATCH_ROWS, PORTUS_INTERNAL_USER, PORTUS_UNLOCK_IN, Plan, plan};
+pub use read::{Dialect, read, source_name};
 pub use report::{Kind, Report, Skipped};
 pub use ruby_yaml::parse_parameters;
 pub use source::*;
@@ -63,7 +63,7 @@ pub enum Error {
     },
     /// Writing to the store failed; batches before this one are written, this one is not.
     #[error(
-        "import stopped after {done} of {total} batches (the failed batch wrote nothing; run the import again to complete it)"
+        "import stopped after {done} of {total} batches (the failed batch wrote nothing; fix the cause and run the import again to complete it): {source}"
     )]
     Store {
         /// Batches written.
@@ -80,19 +80,46 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// How an import runs.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Options {
+    /// The source's name in the import ledger: rows are recognised per source, so two Portus
+    /// databases merged into one store never mistake each other's rows (see [`source_name`]).
+    pub source: String,
     /// Report what would be imported, write nothing.
     pub dry_run: bool,
     /// Import into a store that already holds other accounts or repositories.
     pub merge: bool,
+    /// Portus authenticated against LDAP: its users' passwords are LDAP's, so none is imported
+    /// (Portus kept a copy of each LDAP password from the user's first sign-in).
+    pub ldap: bool,
 }
 
 impl Options {
-    /// Options with `dry_run` and `merge` as given.
-    pub fn new(dry_run: bool, merge: bool) -> Self {
-        Options { dry_run, merge }
+    /// A plain import (no dry run, no merge, no LDAP) from the source named `source`.
+    pub fn new(source: impl Into<String>) -> Self {
+        Options {
+            source: source.into(),
+            ..Options::default()
+        }
+    }
+
+    /// With `dry_run`.
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// With `merge`.
+    pub fn merge(mut self, merge: bool) -> Self {
+        self.merge = merge;
+        self
+    }
+
+    /// With `ldap`.
+    pub fn ldap(mut self, ldap: bool) -> Self {
+        self.ldap = ldap;
+        self
     }
 }
 
@@ -113,12 +140,13 @@ pub async fn import(
     options: Options,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Report> {
-    let Plan { batches, mut report } = plan(snapshot);
-    if options.dry_run {
-        return Ok(report);
-    }
+    let Plan { batches, mut report } = plan(snapshot, &options);
+    // A dry run says what the import would say, refusal included.
     if !options.merge {
         refuse_foreign_content(store, &batches).await?;
+    }
+    if options.dry_run {
+        return Ok(report);
     }
     let total: u64 = batches.iter().map(|b| b.len() as u64).sum();
     let mut written = ImportCounts::default();

@@ -275,6 +275,15 @@ macro_rules! read_snapshot {
     }};
 }
 
+/// The import ledger's name for the database at `url`: `portus:` with its host, port and
+/// database name, without credentials (`portus:db.example.org:3306/portus_production`).
+pub fn source_name(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    format!("portus:{rest}")
+}
+
 /// Reads a Portus database. The URL's scheme picks the driver: `mysql://` (or `mariadb://`)
 /// needs the `mysql` feature, `postgres://` the `postgres` feature. Reads only: the source is
 /// never written.
@@ -325,6 +334,15 @@ mod tests {
             dialect(Dialect::Postgres, sql),
             "SELECT CAST(id AS BIGINT), CAST(CAST(COALESCE(admin, FALSE) AS INTEGER) AS BIGINT) FROM users"
         );
+    }
+
+    #[test]
+    fn source_names_carry_no_credentials() {
+        assert_eq!(
+            source_name("mysql://portus:s3cr%40t@db.example.org:3306/portus_production?ssl-mode=required"),
+            "portus:db.example.org:3306/portus_production"
+        );
+        assert_eq!(source_name("postgres://h/p"), "portus:h/p");
     }
 
     #[test]

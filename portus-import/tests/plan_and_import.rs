@@ -68,7 +68,7 @@ fn installation() -> PortusSnapshot {
                 ..user(3, "bob", Some(3))
             },
             PortusUser {
-                locked_at: time(20),
+                locked_at: Some(chrono::Utc::now().naive_utc() - chrono::TimeDelta::minutes(10)),
                 encrypted_password: String::new(),
                 ldap_name: Some("uid=carol,dc=example,dc=org".into()),
                 ..user(4, "carol", Some(4))
@@ -239,7 +239,7 @@ fn installation() -> PortusSnapshot {
 
 #[test]
 fn the_plan_skips_what_cannot_come_with_reasons() {
-    let plan = plan(&installation());
+    let plan = plan(&installation(), &Options::new("portus:test"));
     let report = &plan.report;
     let skipped: Vec<(Kind, &str)> = report.skipped.iter().map(|s| (s.kind, s.name.as_str())).collect();
     assert!(skipped.contains(&(Kind::Users, "portus")), "{skipped:?}");
@@ -281,14 +281,19 @@ fn the_plan_skips_what_cannot_come_with_reasons() {
 async fn imports_into_an_empty_store_once() {
     let store = InMemoryStore::new();
     let snapshot = installation();
-    let dry = import(&store, &snapshot, Options::new(true, false), &mut |_| {})
-        .await
-        .unwrap();
+    let dry = import(
+        &store,
+        &snapshot,
+        Options::new("portus:test").dry_run(true),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     assert!(dry.written.is_none());
     assert!(store.list_users().await.unwrap().is_empty(), "a dry run writes nothing");
 
     let mut seen = Vec::new();
-    let report = import(&store, &snapshot, Options::default(), &mut |p| seen.push(p))
+    let report = import(&store, &snapshot, Options::new("portus:test"), &mut |p| seen.push(p))
         .await
         .unwrap();
     let written = report.written.unwrap();
@@ -342,7 +347,7 @@ async fn imports_into_an_empty_store_once() {
         ]
     );
 
-    let again = import(&store, &snapshot, Options::default(), &mut |_| {})
+    let again = import(&store, &snapshot, Options::new("portus:test"), &mut |_| {})
         .await
         .unwrap();
     assert_eq!(again.written.unwrap().total(), 0, "a second import changes nothing");
@@ -353,15 +358,71 @@ async fn imports_into_an_empty_store_once() {
 async fn a_store_with_other_accounts_needs_merge() {
     let store = InMemoryStore::new();
     portus_core::testing::user(&store, "zed").await;
-    let err = import(&store, &installation(), Options::default(), &mut |_| {})
+    let err = import(&store, &installation(), Options::new("portus:test"), &mut |_| {})
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotEmpty { .. }), "{err}");
     assert!(err.to_string().contains("user zed") && err.to_string().contains("--merge"));
     assert!(store.user_by_name("alice").await.unwrap().is_none());
-    let merged = import(&store, &installation(), Options::new(false, true), &mut |_| {})
-        .await
-        .unwrap();
+    let merged = import(
+        &store,
+        &installation(),
+        Options::new("portus:test").merge(true),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(merged.written.unwrap().users, 3);
     assert!(store.user_by_name("zed").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn ldap_installations_bring_no_passwords_and_expired_locks_stay_expired() {
+    let mut snapshot = installation();
+    // bob was locked once, in 2019: Devise unlocked him an hour later.
+    snapshot.users[2].locked_at = time(20);
+    let store = InMemoryStore::new();
+    let report = import(&store, &snapshot, Options::new("portus:test").ldap(true), &mut |_| {})
+        .await
+        .unwrap();
+    for name in ["alice", "bob", "carol"] {
+        let user = store.user_by_name(name).await.unwrap().unwrap();
+        assert!(user.password_hash.is_none(), "{name}: LDAP checks the password");
+    }
+    let bob = store.user_by_name("bob").await.unwrap().unwrap();
+    assert!(!bob.is_locked(chrono::Utc::now()));
+    assert!(
+        report.notes.iter().any(|n| n.contains("bob") && n.contains("expired")),
+        "{report}"
+    );
+    assert!(
+        report.notes.iter().any(|n| n.contains("alice") && n.contains("LDAP")),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn a_merge_never_hands_rights_to_a_local_account_of_the_same_name() {
+    let store = InMemoryStore::new();
+    let local = portus_core::testing::user(&store, "alice").await;
+    let err = import(
+        &store,
+        &installation(),
+        Options::new("portus:test").merge(true),
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("user 'alice' exists here already"), "{err}");
+    assert_eq!(store.user_by_name("alice").await.unwrap().unwrap(), local);
+    assert!(store.user_by_name("bob").await.unwrap().is_none(), "nothing written");
+}
+
+#[tokio::test]
+async fn a_dry_run_says_what_the_import_would_refuse() {
+    let store = InMemoryStore::new();
+    portus_core::testing::user(&store, "zed").await;
+    let options = Options::new("portus:test").dry_run(true);
+    let dry = import(&store, &installation(), options, &mut |_| {}).await;
+    assert!(matches!(dry, Err(Error::NotEmpty { .. })), "{dry:?}");
 }

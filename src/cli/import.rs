@@ -25,10 +25,15 @@ pub struct ImportPortusArgs {
     /// Print the report without writing anything.
     #[arg(long)]
     pub dry_run: bool,
-    /// Import into a store that already holds other accounts or repositories (existing rows
-    /// are kept as they are).
+    /// Import into a store that already holds other accounts or repositories. Existing rows
+    /// are kept as they are; an account, team or namespace whose name is taken here fails the
+    /// import (an import never hands rights to a local account of the same name).
     #[arg(long)]
     pub merge: bool,
+    /// Portus authenticated against LDAP: no password is imported, LDAP checks every sign-in
+    /// (Portus kept a copy of each LDAP password, which would outlive a change in LDAP).
+    #[arg(long)]
+    pub ldap: bool,
 }
 
 pub(super) async fn run(paths: &DataPaths, command: ImportCommand) -> Result<(), Error> {
@@ -40,7 +45,10 @@ pub(super) async fn run(paths: &DataPaths, command: ImportCommand) -> Result<(),
     let report = portus_import::import(
         store.as_ref(),
         &snapshot,
-        Options::new(args.dry_run, args.merge),
+        Options::new(portus_import::source_name(&args.database))
+            .dry_run(args.dry_run)
+            .merge(args.merge)
+            .ldap(args.ldap),
         &mut progress,
     )
     .await;

@@ -629,7 +629,19 @@ fn migrating_doc_commands_move_a_portus_installation_and_roll_it_back() {
     let mut console_commands = 0;
     for block in blocks.iter().filter(|b| b.info == "console") {
         for line in block.text.lines() {
-            let Some(command) = line.strip_prefix("$ portus ") else {
+            // Variable assignments in front of the command (`VAR=value portus ...`) are part of
+            // the environment, not of the command line.
+            let Some(mut rest) = line.strip_prefix("$ ") else {
+                continue;
+            };
+            while let Some((word, tail)) = rest.split_once(' ')
+                && word.split_once('=').is_some_and(|(name, _)| {
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                })
+            {
+                rest = tail;
+            }
+            let Some(command) = rest.strip_prefix("portus ") else {
                 continue;
             };
             if command.contains(['|', '>', '<', ';', '&']) {

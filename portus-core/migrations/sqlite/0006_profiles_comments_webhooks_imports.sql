@@ -1,6 +1,7 @@
 -- What a Portus installation brings beside accounts and images: profile fields, identities
 -- from other providers, repository descriptions, image details, comments, outgoing webhooks,
--- and a ledger that makes imports of rows without a natural key idempotent.
+-- and the import ledger: every row an import wrote, by its identity at the source, so that
+-- an import never writes a row twice nor re-creates one deleted here since.
 ALTER TABLE users ADD COLUMN display_name TEXT;
 ALTER TABLE users ADD COLUMN bot INTEGER NOT NULL DEFAULT 0 CHECK (bot IN (0, 1));
 
@@ -63,8 +64,8 @@ CREATE TABLE webhook_deliveries (
 );
 
 CREATE TABLE imported_rows (
-    source    TEXT    NOT NULL,
-    kind      TEXT    NOT NULL,
-    source_id INTEGER NOT NULL,
-    PRIMARY KEY (source, kind, source_id)
+    source     TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    source_key TEXT NOT NULL,
+    PRIMARY KEY (source, kind, source_key)
 );

@@ -3,6 +3,7 @@ use async_trait::async_trait;
 use crate::model::{
     Activity, AppToken, AppTokenId, Comment, CommentId, ImportBatch, ImportCounts, ManifestRecord, Namespace,
     NamespaceId, NamespaceRef, PasswordHash, Repository, RepositoryId, TagId, TagRecord, TeamId, User, UserId,
+    Visibility, import_name_taken,
 };
 use crate::naming::{validate_namespace_name, validate_team_name, validate_username};
 use crate::{Error, Result};
@@ -66,17 +67,26 @@ fn repository_id(state: &State, name: &str) -> Result<RepositoryId> {
         .ok_or_else(|| Error::not_found("repository", name))
 }
 
-/// Marks `(source, kind, id)` as imported; `false` if it already was.
-fn first_import(state: &mut State, source: &str, kind: &'static str, id: i64) -> bool {
-    state.imported.insert((source.to_owned(), kind, id))
+/// Whether the ledger knows `(source, kind, key)`.
+fn seen(state: &State, source: &str, kind: &'static str, key: &str) -> bool {
+    state.imported.contains(&(source.to_owned(), kind, key.to_owned()))
+}
+
+/// Records `(source, kind, key)` in the ledger; `false` if it was already there.
+fn mark(state: &mut State, source: &str, kind: &'static str, key: &str) -> bool {
+    state.imported.insert((source.to_owned(), kind, key.to_owned()))
 }
 
 fn apply(state: &mut State, batch: &ImportBatch) -> Result<ImportCounts> {
     let mut counts = ImportCounts::default();
     let now = crate::model::now();
+    let source = batch.source.as_str();
     for user in &batch.users {
-        if state.users.iter().any(|u| u.username == user.username) {
+        if seen(state, source, "user", &user.source_key) {
             continue;
+        }
+        if state.users.iter().any(|u| u.username == user.username) {
+            return Err(import_name_taken("user", &user.username));
         }
         validate_username(&user.username)?;
         let id = UserId(state.next_id());
@@ -105,38 +115,41 @@ fn apply(state: &mut State, batch: &ImportBatch) -> Result<ImportCounts> {
                     .push((id, provider.clone(), issuer.clone(), subject.clone()));
             }
         }
+        mark(state, source, "user", &user.source_key);
         counts.users += 1;
     }
     for team in &batch.teams {
-        if state.teams.iter().any(|t| t.name == team.name) {
+        if seen(state, source, "team", &team.source_key) {
             continue;
+        }
+        if state.teams.iter().any(|t| t.name == team.name) {
+            return Err(import_name_taken("team", &team.name));
         }
         validate_team_name(&team.name)?;
         state.add_team(&team.name, team.description.clone(), team.hidden);
+        mark(state, source, "team", &team.source_key);
         counts.teams += 1;
     }
     for namespace in &batch.namespaces {
+        if !mark(state, source, "namespace", &namespace.source_key) {
+            continue;
+        }
         if namespace.global {
             let global = state
                 .namespaces
                 .iter_mut()
                 .find(|n| n.global)
                 .ok_or_else(|| Error::not_found("namespace", "global"))?;
-            let visibility = if namespace.visibility == crate::model::Visibility::Private {
-                // The global namespace is never private here (anyone may reach names without
-                // a `/` only through it); Portus allowed it, protected is the closest.
-                crate::model::Visibility::Protected
-            } else {
-                namespace.visibility
+            // The global namespace is never private here; Portus allowed it, protected is closest.
+            let visibility = match namespace.visibility {
+                Visibility::Private => Visibility::Protected,
+                other => other,
             };
             if global.description != namespace.description || global.visibility != visibility {
                 global.description.clone_from(&namespace.description);
                 global.visibility = visibility;
                 counts.namespaces += 1;
             }
-            continue;
-        }
-        if state.namespace_named(&namespace.name).is_some() {
             continue;
         }
         validate_namespace_name(&namespace.name)?;
@@ -146,16 +159,37 @@ fn apply(state: &mut State, batch: &ImportBatch) -> Result<ImportCounts> {
             .as_deref()
             .map(|u| user_id(state, u))
             .transpose()?;
-        let id = NamespaceId(state.next_id());
-        state.namespaces.push(Namespace {
-            id,
-            name: namespace.name.clone(),
-            description: namespace.description.clone(),
-            team_id,
-            visibility: namespace.visibility,
-            global: false,
-            personal_owner,
-        });
+        let existing = state
+            .namespaces
+            .iter()
+            .position(|n| !n.global && n.name == namespace.name);
+        let id = match existing {
+            // Made by a push before the import, for administrators only: it is Portus'.
+            Some(index)
+                if state.namespaces[index].team_id.is_none() && state.namespaces[index].personal_owner.is_none() =>
+            {
+                let adopted = &mut state.namespaces[index];
+                adopted.description.clone_from(&namespace.description);
+                adopted.team_id = team_id;
+                adopted.visibility = namespace.visibility;
+                adopted.personal_owner = personal_owner;
+                adopted.id
+            }
+            Some(_) => return Err(import_name_taken("namespace", &namespace.name)),
+            None => {
+                let id = NamespaceId(state.next_id());
+                state.namespaces.push(Namespace {
+                    id,
+                    name: namespace.name.clone(),
+                    description: namespace.description.clone(),
+                    team_id,
+                    visibility: namespace.visibility,
+                    global: false,
+                    personal_owner,
+                });
+                id
+            }
+        };
         if let Some(owner) = personal_owner
             && let Some(user) = state.users.iter_mut().find(|u| u.id == owner)
             && user.personal_namespace.is_none()
@@ -165,6 +199,9 @@ fn apply(state: &mut State, batch: &ImportBatch) -> Result<ImportCounts> {
         counts.namespaces += 1;
     }
     for membership in &batch.memberships {
+        if !mark(state, source, "membership", &membership.source_key) {
+            continue;
+        }
         let team = team_id(state, &membership.team)?;
         let user = user_id(state, &membership.username)?;
         if state.members.iter().any(|(t, u, _)| *t == team && *u == user) {
@@ -174,7 +211,14 @@ fn apply(state: &mut State, batch: &ImportBatch) -> Result<ImportCounts> {
         counts.memberships += 1;
     }
     for repository in &batch.repositories {
-        if state.repositories.iter().any(|r| r.name == repository.name) {
+        if !mark(state, source, "repository", &repository.source_key) {
+            continue;
+        }
+        if let Some(existing) = state.repositories.iter_mut().find(|r| r.name == repository.name) {
+            // Recorded from the registry already: adopted as it is, with the description.
+            if existing.description.is_none() {
+                existing.description.clone_from(&repository.description);
+            }
             continue;
         }
         let namespace = match NamespaceRef::of_repository(&repository.name).0 {
@@ -193,6 +237,9 @@ fn apply(state: &mut State, batch: &ImportBatch) -> Result<ImportCounts> {
         counts.repositories += 1;
     }
     for tag in &batch.tags {
+        if !mark(state, source, "tag", &tag.source_key) {
+            continue;
+        }
         repository_id(state, &tag.repository)?;
         if state
             .tags
@@ -221,9 +268,12 @@ fn apply(state: &mut State, batch: &ImportBatch) -> Result<ImportCounts> {
         });
         counts.tags += 1;
     }
-    for (username, repository) in &batch.stars {
-        let user = user_id(state, username)?;
-        let repository = repository_id(state, repository)?;
+    for star in &batch.stars {
+        if !mark(state, source, "star", &star.source_key) {
+            continue;
+        }
+        let user = user_id(state, &star.username)?;
+        let repository = repository_id(state, &star.repository)?;
         if !state.stars.contains(&(user, repository)) {
             state.stars.push((user, repository));
             counts.stars += 1;
@@ -231,7 +281,7 @@ fn apply(state: &mut State, batch: &ImportBatch) -> Result<ImportCounts> {
     }
     for comment in &batch.comments {
         let repository = repository_id(state, &comment.repository)?;
-        if !first_import(state, &batch.source, "comment", comment.source_id) {
+        if !mark(state, source, "comment", &comment.source_key) {
             continue;
         }
         let id = CommentId(state.next_id());
@@ -245,6 +295,9 @@ fn apply(state: &mut State, batch: &ImportBatch) -> Result<ImportCounts> {
         counts.comments += 1;
     }
     for token in &batch.app_tokens {
+        if !mark(state, source, "app_token", &token.source_key) {
+            continue;
+        }
         let user = user_id(state, &token.username)?;
         if state
             .app_tokens
@@ -267,14 +320,14 @@ fn apply(state: &mut State, batch: &ImportBatch) -> Result<ImportCounts> {
     }
     for webhook in &batch.webhooks {
         let namespace = namespace_id(state, &webhook.namespace)?;
-        if !first_import(state, &batch.source, "webhook", webhook.source_id) {
+        if !mark(state, source, "webhook", &webhook.source_key) {
             continue;
         }
         state.webhooks.push((namespace, webhook.clone()));
         counts.webhooks += 1;
     }
     for activity in &batch.activities {
-        if !first_import(state, &batch.source, "activity", activity.source_id) {
+        if !mark(state, source, "activity", &activity.source_key) {
             continue;
         }
         let id = state.next_id();

@@ -51,8 +51,8 @@ struct State {
     identities: Vec<(UserId, String, String, String)>,
     comments: Vec<Comment>,
     webhooks: Vec<(NamespaceId, ImportedWebhook)>,
-    /// `(source, kind, source id)` of rows imported without a natural key.
-    imported: std::collections::HashSet<(String, &'static str, i64)>,
+    /// The import ledger: `(source, kind, source key)` of every row an import wrote.
+    imported: std::collections::HashSet<(String, &'static str, String)>,
 }
 
 impl State {

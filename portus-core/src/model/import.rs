@@ -6,9 +6,15 @@ use super::{Role, Visibility};
 /// [`ImportStore::import_batch`](crate::traits::ImportStore::import_batch) in one transaction.
 ///
 /// Rows refer to each other by name (user, team, namespace and repository names), as the
-/// source's ids mean nothing here. Rows whose natural key already exists are left as they are;
-/// rows without one (comments, webhooks, activities) are recognised by `(source, source_id)`,
-/// so importing the same batch twice writes nothing the second time.
+/// source's ids mean nothing here. Every row carries a `source_key` (its identity at the source,
+/// e.g. the Portus id), recorded in the import ledger with the row: a row the ledger knows is
+/// never written again (importing twice writes nothing, and what was deleted here after an
+/// import stays deleted). An account row (user, team, namespace, membership, token) whose name
+/// is taken here by something this import did not bring fails the batch with `Conflict`:
+/// an import never hands its rights to a local account of the same name. Catalog rows
+/// (repositories, tags, stars) that exist already — the registry's notifications may have
+/// recorded them first — are adopted as they are, and namespaces the registry's pushes created
+/// without a team are adopted and given the imported team, visibility and description.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ImportBatch {
@@ -26,8 +32,8 @@ pub struct ImportBatch {
     pub repositories: Vec<ImportedRepository>,
     /// Tags.
     pub tags: Vec<ImportedTag>,
-    /// Stars: (user name, repository full name).
-    pub stars: Vec<(String, String)>,
+    /// Stars.
+    pub stars: Vec<ImportedStar>,
     /// Comments.
     pub comments: Vec<ImportedComment>,
     /// Application tokens.
@@ -69,8 +75,10 @@ impl ImportBatch {
 }
 
 /// An account.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ImportedUser {
+    /// Identity at the source (for the import ledger).
+    pub source_key: String,
     /// Login name.
     pub username: String,
     /// E-mail.
@@ -96,6 +104,8 @@ pub struct ImportedUser {
 /// A team.
 #[derive(Debug, Clone, Default)]
 pub struct ImportedTeam {
+    /// Identity at the source (for the import ledger).
+    pub source_key: String,
     /// Name.
     pub name: String,
     /// Description.
@@ -107,6 +117,8 @@ pub struct ImportedTeam {
 /// A namespace.
 #[derive(Debug, Clone)]
 pub struct ImportedNamespace {
+    /// Identity at the source (for the import ledger).
+    pub source_key: String,
     /// Name; empty for the global namespace.
     pub name: String,
     /// Description.
@@ -124,6 +136,8 @@ pub struct ImportedNamespace {
 /// A team membership.
 #[derive(Debug, Clone)]
 pub struct ImportedMembership {
+    /// Identity at the source (for the import ledger).
+    pub source_key: String,
     /// Team name.
     pub team: String,
     /// User name.
@@ -135,6 +149,8 @@ pub struct ImportedMembership {
 /// A repository.
 #[derive(Debug, Clone, Default)]
 pub struct ImportedRepository {
+    /// Identity at the source (for the import ledger).
+    pub source_key: String,
     /// Full name (`namespace/name`, or `name` in the global namespace).
     pub name: String,
     /// Description.
@@ -146,6 +162,8 @@ pub struct ImportedRepository {
 /// A tag.
 #[derive(Debug, Clone, Default)]
 pub struct ImportedTag {
+    /// Identity at the source (for the import ledger).
+    pub source_key: String,
     /// Repository full name.
     pub repository: String,
     /// Tag name.
@@ -168,11 +186,22 @@ pub struct ImportedTag {
     pub pulled_at: Option<DateTime<Utc>>,
 }
 
+/// A star.
+#[derive(Debug, Clone, Default)]
+pub struct ImportedStar {
+    /// Identity at the source (for the import ledger).
+    pub source_key: String,
+    /// User name.
+    pub username: String,
+    /// Repository full name.
+    pub repository: String,
+}
+
 /// A comment on a repository.
 #[derive(Debug, Clone, Default)]
 pub struct ImportedComment {
-    /// The row's id at the source.
-    pub source_id: i64,
+    /// Identity at the source (for the import ledger).
+    pub source_key: String,
     /// Repository full name.
     pub repository: String,
     /// Author name.
@@ -184,8 +213,10 @@ pub struct ImportedComment {
 }
 
 /// An application token, kept by its hash.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ImportedAppToken {
+    /// Identity at the source (for the import ledger).
+    pub source_key: String,
     /// Owner's user name.
     pub username: String,
     /// Label.
@@ -196,10 +227,10 @@ pub struct ImportedAppToken {
 }
 
 /// An outgoing webhook of a namespace.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ImportedWebhook {
-    /// The row's id at the source.
-    pub source_id: i64,
+    /// Identity at the source (for the import ledger).
+    pub source_key: String,
     /// Namespace name (empty for the global namespace).
     pub namespace: String,
     /// Name.
@@ -246,8 +277,8 @@ pub struct ImportedDelivery {
 /// An activity log entry.
 #[derive(Debug, Clone, Default)]
 pub struct ImportedActivity {
-    /// The row's id at the source.
-    pub source_id: i64,
+    /// Identity at the source (for the import ledger).
+    pub source_key: String,
     /// When it happened.
     pub at: Option<DateTime<Utc>>,
     /// Actor name.
@@ -318,4 +349,47 @@ impl ImportCounts {
             + self.webhooks
             + self.activities
     }
+}
+
+impl std::fmt::Debug for ImportedUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportedUser")
+            .field("source_key", &self.source_key)
+            .field("username", &self.username)
+            .field("admin", &self.admin)
+            .field("enabled", &self.enabled)
+            .field("has_password", &self.password_hash.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ImportedAppToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportedAppToken")
+            .field("source_key", &self.source_key)
+            .field("username", &self.username)
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ImportedWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportedWebhook")
+            .field("source_key", &self.source_key)
+            .field("namespace", &self.namespace)
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The error of an account row whose name is taken here by something the import did not
+/// bring: an import never hands its rights to a local account of the same name.
+pub(crate) fn import_name_taken(kind: &str, name: &str) -> crate::Error {
+    crate::Error::Conflict(format!(
+        "{kind} '{name}' exists here already and was not brought by this import: \
+         rename or remove it here, then import again"
+    ))
 }

@@ -6,7 +6,7 @@ use super::user;
 use crate::ErrorKind;
 use crate::model::{
     ActivityFilter, ImportBatch, ImportedActivity, ImportedAppToken, ImportedComment, ImportedDelivery,
-    ImportedMembership, ImportedNamespace, ImportedRepository, ImportedTag, ImportedTeam, ImportedUser,
+    ImportedMembership, ImportedNamespace, ImportedRepository, ImportedStar, ImportedTag, ImportedTeam, ImportedUser,
     ImportedWebhook, NamespaceRef, Role, Visibility,
 };
 use crate::prelude::*;
@@ -17,6 +17,7 @@ fn at(day: u32) -> DateTime<Utc> {
 
 fn person(name: &str) -> ImportedUser {
     ImportedUser {
+        source_key: format!("user:{name}"),
         username: name.into(),
         email: Some(format!("{name}@example.org")),
         enabled: true,
@@ -26,6 +27,7 @@ fn person(name: &str) -> ImportedUser {
 
 fn namespace(name: &str, team: &str, owner: Option<&str>, visibility: Visibility) -> ImportedNamespace {
     ImportedNamespace {
+        source_key: format!("namespace:{name}"),
         name: name.into(),
         description: Some(format!("About {name}")),
         visibility,
@@ -62,11 +64,13 @@ pub fn sample_batch() -> ImportBatch {
     ];
     batch.teams = vec![
         ImportedTeam {
+            source_key: "team:alice".into(),
             name: "alice".into(),
             description: None,
             hidden: true,
         },
         ImportedTeam {
+            source_key: "team:devs".into(),
             name: "devs".into(),
             description: Some("The developers".into()),
             hidden: false,
@@ -76,6 +80,7 @@ pub fn sample_batch() -> ImportBatch {
         namespace("alice", "alice", Some("alice"), Visibility::Private),
         namespace("devs", "devs", None, Visibility::Public),
         ImportedNamespace {
+            source_key: "namespace:global".into(),
             name: String::new(),
             description: Some("Imported global".into()),
             visibility: Visibility::Public,
@@ -86,22 +91,26 @@ pub fn sample_batch() -> ImportBatch {
     ];
     batch.memberships = vec![
         ImportedMembership {
+            source_key: "member:alice/alice".into(),
             team: "alice".into(),
             username: "alice".into(),
             role: Role::Owner,
         },
         ImportedMembership {
+            source_key: "member:devs/bob".into(),
             team: "devs".into(),
             username: "bob".into(),
             role: Role::Contributor,
         },
     ];
     batch.repositories = vec![ImportedRepository {
+        source_key: "repository:1".into(),
         name: "devs/app".into(),
         description: Some("The app".into()),
         created_at: Some(at(2)),
     }];
     batch.tags = vec![ImportedTag {
+        source_key: "tag:1".into(),
         repository: "devs/app".into(),
         name: "1.0".into(),
         digest: format!("sha256:{}", "ab".repeat(32)),
@@ -113,21 +122,26 @@ pub fn sample_batch() -> ImportBatch {
         pulled_at: Some(at(5)),
         ..ImportedTag::default()
     }];
-    batch.stars = vec![("alice".into(), "devs/app".into())];
+    batch.stars = vec![ImportedStar {
+        source_key: "star:1".into(),
+        username: "alice".into(),
+        repository: "devs/app".into(),
+    }];
     batch.comments = vec![ImportedComment {
-        source_id: 7,
+        source_key: "comment:7".into(),
         repository: "devs/app".into(),
         author: Some("alice".into()),
         body: "Nice *image*".into(),
         created_at: Some(at(6)),
     }];
     batch.app_tokens = vec![ImportedAppToken {
+        source_key: "token:1".into(),
         username: "alice".into(),
         label: "ci".into(),
         secret_hash: "$2a$10$zyxwvutsrqponmlkjihgfeYb6Yq2S7dS2gS5pQJ0t7m5f3ktBkD3y".into(),
     }];
     batch.webhooks = vec![ImportedWebhook {
-        source_id: 3,
+        source_key: "webhook:3".into(),
         namespace: "devs".into(),
         name: "ci".into(),
         url: "https://ci.example.org/hook".into(),
@@ -143,7 +157,7 @@ pub fn sample_batch() -> ImportBatch {
         ..ImportedWebhook::default()
     }];
     batch.activities = vec![ImportedActivity {
-        source_id: 11,
+        source_key: "activity:11".into(),
         at: Some(at(3)),
         actor: Some("bob".into()),
         action: "tag.push".into(),
@@ -246,14 +260,18 @@ pub async fn imports_every_kind_once(store: &dyn PolicyStore) {
     assert_eq!(store.activities(&ActivityFilter::default()).await.unwrap().len(), 1);
 }
 
-/// A batch that fails midway (a membership naming a team that does not exist) writes nothing,
-/// not even its rows before the failure.
+/// A batch that fails at its last row (a webhook of a namespace that does not exist) writes
+/// nothing, not even its rows before the failure or their ledger entries.
 pub async fn a_failing_batch_writes_nothing(store: &dyn PolicyStore) {
     let mut batch = sample_batch();
-    batch.memberships.push(ImportedMembership {
-        team: "nobody-has-this-team".into(),
-        username: "alice".into(),
-        role: Role::Viewer,
+    batch.webhooks.push(ImportedWebhook {
+        source_key: "webhook:99".into(),
+        namespace: "nobody-has-this-namespace".into(),
+        name: "lost".into(),
+        url: "https://example.org/".into(),
+        method: "POST".into(),
+        content_type: "application/json".into(),
+        ..ImportedWebhook::default()
     });
     let err = store.import_batch(&batch).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
@@ -262,18 +280,80 @@ pub async fn a_failing_batch_writes_nothing(store: &dyn PolicyStore) {
     let global = store.namespace(NamespaceRef::Global).await.unwrap().unwrap();
     assert_ne!(global.description.as_deref(), Some("Imported global"));
     // The ledger rolled back too: the corrected batch imports everything.
-    batch.memberships.pop();
+    batch.webhooks.pop();
     let counts = store.import_batch(&batch).await.unwrap();
-    assert_eq!((counts.comments, counts.webhooks, counts.activities), (1, 1, 1));
+    assert_eq!(
+        (counts.users, counts.comments, counts.webhooks, counts.activities),
+        (3, 1, 1, 1)
+    );
 }
 
-/// Rows whose natural key exists already are kept as they are (a merge never overwrites).
-pub async fn existing_rows_are_kept(store: &dyn PolicyStore) {
-    let alice = user(store, "alice").await;
-    let counts = store.import_batch(&sample_batch()).await.unwrap();
-    assert_eq!(counts.users, 2, "alice existed");
-    let kept = store.user_by_name("alice").await.unwrap().unwrap();
-    assert_eq!(kept, alice, "the existing account is not overwritten");
+/// An account whose name is taken here by something the import did not bring fails the batch:
+/// an import never hands rights to a local account of the same name. A namespace a push made
+/// before the import (no team) and its repository are adopted.
+pub async fn local_names_are_never_taken_over(store: &dyn PolicyStore) {
+    let robot = user(store, "robot").await;
+    let err = store.import_batch(&sample_batch()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(err.to_string().contains("user 'robot'"), "{err}");
+    assert_eq!(store.user_by_name("robot").await.unwrap().unwrap(), robot, "untouched");
+    assert_eq!(store.user_by_name("bob").await.unwrap(), None, "nothing written");
+    store.delete_user(robot.id).await.unwrap();
+
+    let owner = user(store, "zed").await;
+    store.create_team("devs", owner.id, None).await.unwrap();
+    let err = store.import_batch(&sample_batch()).await.unwrap_err();
+    assert!(err.to_string().contains("team 'devs'"), "{err}");
+    let team = store.team_by_name("devs").await.unwrap().unwrap();
+    store
+        .update_team(
+            team.id,
+            crate::model::TeamUpdate {
+                name: Some("zeds".into()),
+                description: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    let pushed = crate::model::ManifestRecord {
+        digest: format!("sha256:{}", "ab".repeat(32)),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: None,
+    };
+    store
+        .put_tag("devs/app", "1.0", &pushed, None, crate::model::MissingNamespace::Create)
+        .await
+        .unwrap();
+    store.import_batch(&sample_batch()).await.unwrap();
+    let devs = store.namespace(NamespaceRef::Named("devs")).await.unwrap().unwrap();
+    let imported = store.team_by_name("devs").await.unwrap().unwrap();
+    assert_eq!((devs.team_id, devs.visibility), (Some(imported.id), Visibility::Public));
+    let app = store.list_repositories().await.unwrap();
+    assert_eq!(app.len(), 1);
+    assert_eq!(app[0].description.as_deref(), Some("The app"), "adopted, described");
+}
+
+/// What was deleted here after an import stays deleted when the import runs again.
+pub async fn rows_deleted_after_an_import_stay_deleted(store: &dyn PolicyStore) {
+    store.import_batch(&sample_batch()).await.unwrap();
+    let alice = store.user_by_name("alice").await.unwrap().unwrap();
+    let bob = store.user_by_name("bob").await.unwrap().unwrap();
+    let token = store.legacy_app_tokens(alice.id).await.unwrap()[0].0.id;
+    store.revoke_app_token(token).await.unwrap();
+    let devs = store.team_by_name("devs").await.unwrap().unwrap();
+    store.remove_team_member(devs.id, bob.id).await.unwrap();
+    let robot = store.user_by_name("robot").await.unwrap().unwrap();
+    store.delete_user(robot.id).await.unwrap();
+
+    let again = store.import_batch(&sample_batch()).await.unwrap();
+    assert_eq!(again.total(), 0, "{again:?}");
+    assert!(
+        store.legacy_app_tokens(alice.id).await.unwrap().is_empty(),
+        "the revoked token stays revoked"
+    );
+    assert_eq!(store.role_in(devs.id, bob.id).await.unwrap(), None);
+    assert_eq!(store.user_by_name("robot").await.unwrap(), None);
 }
 
 /// Legacy application token hashes are listed with their owner's tokens and can be replaced
@@ -314,7 +394,8 @@ macro_rules! import_store_conformance {
         $crate::__conformance_tests!($make; import;
             imports_every_kind_once,
             a_failing_batch_writes_nothing,
-            existing_rows_are_kept,
+            local_names_are_never_taken_over,
+            rows_deleted_after_an_import_stay_deleted,
             legacy_token_hashes_are_replaced,
         );
     };

@@ -7,11 +7,18 @@ use portus_core::model::{
 };
 use portus_core::naming::{validate_namespace_name, validate_team_name, validate_username};
 
-use super::{Names, PORTUS_INTERNAL_USER, locked_forever, non_empty, utc};
+use super::{Names, PORTUS_INTERNAL_USER, PORTUS_UNLOCK_IN, non_empty, utc};
 use crate::report::{Kind, Report};
 use crate::source::PortusSnapshot;
 
-pub(super) fn plan_users(snapshot: &PortusSnapshot, names: &mut Names, report: &mut Report, batch: &mut ImportBatch) {
+pub(super) fn plan_users(
+    snapshot: &PortusSnapshot,
+    ldap: bool,
+    names: &mut Names,
+    report: &mut Report,
+    batch: &mut ImportBatch,
+) {
+    let now = chrono::Utc::now();
     for user in &snapshot.users {
         names.all_users.insert(user.id, user.username.clone());
         report.found(Kind::Users);
@@ -34,25 +41,40 @@ pub(super) fn plan_users(snapshot: &PortusSnapshot, names: &mut Names, report: &
         if let (Some(provider), Some(uid)) = (non_empty(user.provider.clone()), non_empty(user.uid.clone())) {
             identities.push((provider, String::new(), uid));
         }
-        let password_hash = Some(user.encrypted_password.clone()).filter(|h| !h.is_empty());
-        if password_hash.is_none() {
+        // Portus stored a bcrypt of a directory user's LDAP password at their first sign-in:
+        // kept, it would let a password LDAP no longer accepts in. LDAP decides for them here.
+        let directory_user = !user.bot && (ldap || non_empty(user.ldap_name.clone()).is_some());
+        let password_hash = Some(user.encrypted_password.clone()).filter(|h| !h.is_empty() && !directory_user);
+        if directory_user {
+            report.note(format!(
+                "{}: an LDAP account; its password is checked by LDAP, not by a copy Portus kept",
+                user.username
+            ));
+        } else if password_hash.is_none() {
             report.note(format!(
                 "{}: no local password in Portus; signs in through LDAP, OAuth or application tokens only",
                 user.username
             ));
         }
-        if user.locked_at.is_some() {
-            report.note(format!(
-                "{}: locked in Portus; stays locked until an administrator unlocks it",
+        let locked_until = utc(user.locked_at).map(|at| at + PORTUS_UNLOCK_IN);
+        match locked_until {
+            Some(until) if until > now => report.note(format!(
+                "{}: locked in Portus; stays locked for the rest of Portus' 10-minute lock (or until an administrator unlocks it)",
                 user.username
-            ));
+            )),
+            Some(_) => report.note(format!(
+                "{}: was locked in Portus; that lock has expired, as it had there",
+                user.username
+            )),
+            None => {}
         }
         batch.users.push(ImportedUser {
+            source_key: user.id.to_string(),
             username: user.username.clone(),
             email: non_empty(user.email.clone()),
             admin: user.admin,
             enabled: user.enabled,
-            locked_until: user.locked_at.map(|_| locked_forever()),
+            locked_until: locked_until.filter(|until| *until > now),
             password_hash,
             display_name: non_empty(user.display_name.clone()),
             bot: user.bot,
@@ -120,6 +142,7 @@ pub(super) fn plan_teams_and_namespaces(
             continue;
         }
         batch.teams.push(ImportedTeam {
+            source_key: team.id.to_string(),
             name: team.name.clone(),
             description: non_empty(team.description.clone()),
             hidden: team.hidden,
@@ -141,6 +164,7 @@ pub(super) fn plan_teams_and_namespaces(
                 visibility = Visibility::Protected;
             }
             batch.namespaces.push(ImportedNamespace {
+                source_key: namespace.id.to_string(),
                 name: String::new(),
                 description: non_empty(namespace.description.clone()),
                 visibility,
@@ -183,6 +207,7 @@ pub(super) fn plan_teams_and_namespaces(
             ));
         }
         batch.namespaces.push(ImportedNamespace {
+            source_key: namespace.id.to_string(),
             name: namespace.name.clone(),
             description: non_empty(namespace.description.clone()),
             visibility: visibility(namespace.visibility),
@@ -215,6 +240,7 @@ pub(super) fn plan_teams_and_namespaces(
             continue;
         };
         batch.memberships.push(ImportedMembership {
+            source_key: format!("{}/{}", member.team_id, member.user_id),
             team: team.clone(),
             username: user.clone(),
             role: role(member.role),
@@ -240,6 +266,7 @@ pub(super) fn plan_tokens(snapshot: &PortusSnapshot, names: &mut Names, report: 
             continue;
         }
         batch.app_tokens.push(ImportedAppToken {
+            source_key: token.id.to_string(),
             username: user.clone(),
             label: token.application.clone(),
             secret_hash: token.token_hash.clone(),

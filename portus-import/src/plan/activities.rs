@@ -194,7 +194,7 @@ pub(crate) fn map_activity(activity: &PortusActivity, names: &Names) -> Imported
         ),
     };
     ImportedActivity {
-        source_id: activity.id,
+        source_key: activity.id.to_string(),
         at: utc(activity.created_at),
         actor: activity.owner_id.and_then(|id| names.all_users.get(&id).cloned()),
         action,

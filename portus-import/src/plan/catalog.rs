@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use portus_core::model::{
-    ImportBatch, ImportedComment, ImportedDelivery, ImportedRepository, ImportedTag, ImportedWebhook,
+    ImportBatch, ImportedComment, ImportedDelivery, ImportedRepository, ImportedStar, ImportedTag, ImportedWebhook,
 };
 use portus_core::scope::validate_path_component;
 
@@ -43,6 +43,7 @@ pub(super) fn plan_repositories(
         }
         let name = full_name(namespace, &repository.name);
         batch.repositories.push(ImportedRepository {
+            source_key: repository.id.to_string(),
             name: name.clone(),
             description: non_empty(repository.description.clone()),
             created_at: utc(repository.created_at),
@@ -100,6 +101,7 @@ pub(super) fn plan_tags(
             non_empty(tag.image_id.clone()).map(|id| if id.contains(':') { id } else { format!("sha256:{id}") });
         push_row(batches, |b| {
             b.tags.push(ImportedTag {
+                source_key: tag.id.to_string(),
                 repository: repository.clone(),
                 name: tag.name.clone(),
                 digest,
@@ -128,11 +130,17 @@ pub(super) fn plan_stars_and_comments(
     report: &mut Report,
     batches: &mut Vec<ImportBatch>,
 ) {
-    for (user, repository) in &snapshot.stars {
+    for (user_id, repository_id) in &snapshot.stars {
         report.found(Kind::Stars);
+        let (user, repository) = (user_id, repository_id);
         match (names.users.get(user), names.repositories.get(repository)) {
             (Some(user), Some(repository)) => {
-                push_row(batches, |b| b.stars.push((user.clone(), repository.clone())));
+                let star = ImportedStar {
+                    source_key: format!("{user_id}/{repository_id}"),
+                    username: user.clone(),
+                    repository: repository.clone(),
+                };
+                push_row(batches, |b| b.stars.push(star));
                 report.planned(Kind::Stars);
             }
             _ => report.skip(
@@ -155,7 +163,7 @@ pub(super) fn plan_stars_and_comments(
         let author = comment.user_id.and_then(|id| names.all_users.get(&id).cloned());
         push_row(batches, |b| {
             b.comments.push(ImportedComment {
-                source_id: comment.id,
+                source_key: comment.id.to_string(),
                 repository: repository.clone(),
                 author,
                 body: comment.body.clone(),
@@ -196,7 +204,7 @@ pub(super) fn plan_webhooks(
             continue;
         };
         batch.webhooks.push(ImportedWebhook {
-            source_id: webhook.id,
+            source_key: webhook.id.to_string(),
             namespace,
             name: webhook.name.clone(),
             url: webhook.url.clone(),

@@ -21,18 +21,15 @@ use catalog::{plan_repositories, plan_stars_and_comments, plan_tags, plan_webhoo
 /// The name of Portus' internal account (its background jobs' identity), which is not a person.
 pub const PORTUS_INTERNAL_USER: &str = "portus";
 
-/// The import ledger's name for rows from Portus.
-pub const SOURCE: &str = "portus";
+/// The ledger name batches are planned with, replaced by [`Options::source`](crate::Options).
+const SOURCE: &str = "portus";
 
 /// Rows per batch for the kinds that can be numerous (tags, stars, comments, activities).
 pub const BATCH_ROWS: usize = 2_000;
 
-/// How long an account locked in Portus stays locked here: until an administrator unlocks it.
-fn locked_forever() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59)
-        .single()
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
+/// How long Portus kept an account locked after too many failed sign-ins (Devise lockable as
+/// Portus configures it: 10 minutes), after which the next sign-in works again.
+pub const PORTUS_UNLOCK_IN: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
 fn utc(time: Option<NaiveDateTime>) -> Option<DateTime<Utc>> {
     time.map(|t| Utc.from_utc_datetime(&t))
@@ -70,8 +67,9 @@ pub(crate) struct Names {
     webhooks: HashMap<i64, String>,
 }
 
-/// Works out the import of `snapshot`.
-pub fn plan(snapshot: &PortusSnapshot) -> Plan {
+/// Works out the import of `snapshot` as `options` say (the ledger's source name, whether
+/// Portus authenticated against LDAP, whether this is a merge).
+pub fn plan(snapshot: &PortusSnapshot, options: &crate::Options) -> Plan {
     let mut report = Report::default();
     let mut names = Names::default();
     let mut accounts = ImportBatch::new(SOURCE);
@@ -90,7 +88,7 @@ pub fn plan(snapshot: &PortusSnapshot) -> Plan {
         report.hint("the database lists several registries; Portus used only the first".into());
     }
 
-    plan_users(snapshot, &mut names, &mut report, &mut accounts);
+    plan_users(snapshot, options.ldap, &mut names, &mut report, &mut accounts);
     plan_teams_and_namespaces(snapshot, &mut names, &mut report, &mut accounts);
     plan_tokens(snapshot, &mut names, &mut report, &mut accounts);
 
@@ -102,9 +100,17 @@ pub fn plan(snapshot: &PortusSnapshot) -> Plan {
     plan_webhooks(snapshot, &mut names, &mut report, &mut rest);
     plan_activities(snapshot, &names, &mut report, &mut rest);
 
+    if options.merge {
+        // Merging into a live installation: its global namespace keeps its own settings.
+        accounts.namespaces.retain(|n| !n.global);
+        report.note("merge: this installation's global namespace keeps its description and visibility".into());
+    }
     let mut batches = vec![accounts, repositories];
     batches.extend(rest);
     batches.retain(|b| !b.is_empty());
+    for batch in &mut batches {
+        batch.source.clone_from(&options.source);
+    }
     Plan { batches, report }
 }
 

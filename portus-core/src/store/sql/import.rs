@@ -52,19 +52,39 @@ macro_rules! sql_import_store {
             import_lookup(tx, "SELECT id FROM repositories WHERE name = $1", "repository", name).await
         }
 
-        /// Records `(source, kind, id)` in the import ledger; `false` if it was already there.
-        async fn import_first_time(
+        /// Whether the import ledger knows `(source, kind, key)`: a row written by an earlier
+        /// import, still here or deleted since.
+        async fn import_seen(
             tx: &mut sqlx::Transaction<'static, $db>,
             source: &str,
             kind: &'static str,
-            id: i64,
+            key: &str,
         ) -> Result<bool> {
-            let result = sqlx::query(
-                "INSERT INTO imported_rows (source, kind, source_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            Ok(sqlx::query_scalar::<_, String>(
+                "SELECT source_key FROM imported_rows WHERE source = $1 AND kind = $2 AND source_key = $3",
             )
             .bind(source)
             .bind(kind)
-            .bind(id)
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?
+            .is_some())
+        }
+
+        /// Records `(source, kind, key)` in the import ledger; `false` if it was already there.
+        async fn import_mark(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            source: &str,
+            kind: &'static str,
+            key: &str,
+        ) -> Result<bool> {
+            let result = sqlx::query(
+                "INSERT INTO imported_rows (source, kind, source_key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(source)
+            .bind(kind)
+            .bind(key)
             .execute(&mut **tx)
             .await
             .map_err(db_error)?;
@@ -78,8 +98,11 @@ macro_rules! sql_import_store {
             now: DateTime<Utc>,
         ) -> Result<()> {
             for user in &batch.users {
-                if import_exists(tx, "SELECT id FROM users WHERE username = $1", &user.username).await? {
+                if import_seen(tx, &batch.source, "user", &user.source_key).await? {
                     continue;
+                }
+                if import_exists(tx, "SELECT id FROM users WHERE username = $1", &user.username).await? {
+                    return Err(crate::model::import_name_taken("user", &user.username));
                 }
                 validate_username(&user.username)?;
                 let id = sqlx::query_scalar::<_, i64>(
@@ -111,11 +134,15 @@ macro_rules! sql_import_store {
                     .await
                     .map_err(db_error)?;
                 }
+                import_mark(tx, &batch.source, "user", &user.source_key).await?;
                 counts.users += 1;
             }
             for team in &batch.teams {
-                if import_exists(tx, "SELECT id FROM teams WHERE name = $1", &team.name).await? {
+                if import_seen(tx, &batch.source, "team", &team.source_key).await? {
                     continue;
+                }
+                if import_exists(tx, "SELECT id FROM teams WHERE name = $1", &team.name).await? {
+                    return Err(crate::model::import_name_taken("team", &team.name));
                 }
                 validate_team_name(&team.name)?;
                 sqlx::query("INSERT INTO teams (name, description, hidden, created_at) VALUES ($1, $2, $3, $4)")
@@ -126,9 +153,14 @@ macro_rules! sql_import_store {
                     .execute(&mut **tx)
                     .await
                     .map_err(db_error)?;
+                import_mark(tx, &batch.source, "team", &team.source_key).await?;
                 counts.teams += 1;
             }
             for namespace in &batch.namespaces {
+                if import_seen(tx, &batch.source, "namespace", &namespace.source_key).await? {
+                    continue;
+                }
+                import_mark(tx, &batch.source, "namespace", &namespace.source_key).await?;
                 if namespace.global {
                     // Never private here (see the CHECK on `namespaces`): protected is closest.
                     let visibility = match namespace.visibility {
@@ -147,9 +179,6 @@ macro_rules! sql_import_store {
                     counts.namespaces += result.rows_affected();
                     continue;
                 }
-                if import_exists(tx, "SELECT id FROM namespaces WHERE NOT global AND name = $1", &namespace.name).await? {
-                    continue;
-                }
                 validate_namespace_name(&namespace.name)?;
                 let team = match &namespace.team {
                     Some(team) => Some(import_team_id(tx, team).await?),
@@ -159,22 +188,52 @@ macro_rules! sql_import_store {
                     Some(user) => Some(import_user_id(tx, user).await?),
                     None => None,
                 };
-                sqlx::query(
-                    "INSERT INTO namespaces (name, description, team_id, visibility, global, personal_owner_id, created_at) \
-                     VALUES ($1, $2, $3, $4, FALSE, $5, $6)",
+                let existing: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+                    "SELECT id, team_id, personal_owner_id FROM namespaces WHERE NOT global AND name = $1",
                 )
                 .bind(&namespace.name)
-                .bind(&namespace.description)
-                .bind(team)
-                .bind(namespace.visibility.as_str())
-                .bind(owner)
-                .bind(now)
-                .execute(&mut **tx)
+                .fetch_optional(&mut **tx)
                 .await
                 .map_err(db_error)?;
+                match existing {
+                    // Made by a push before the import, for administrators only: it is Portus'.
+                    Some((id, None, None)) => {
+                        sqlx::query(
+                            "UPDATE namespaces SET description = $1, team_id = $2, visibility = $3, \
+                             personal_owner_id = $4 WHERE id = $5",
+                        )
+                        .bind(&namespace.description)
+                        .bind(team)
+                        .bind(namespace.visibility.as_str())
+                        .bind(owner)
+                        .bind(id)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(db_error)?;
+                    }
+                    Some(_) => return Err(crate::model::import_name_taken("namespace", &namespace.name)),
+                    None => {
+                        sqlx::query(
+                            "INSERT INTO namespaces (name, description, team_id, visibility, global, personal_owner_id, created_at) \
+                             VALUES ($1, $2, $3, $4, FALSE, $5, $6)",
+                        )
+                        .bind(&namespace.name)
+                        .bind(&namespace.description)
+                        .bind(team)
+                        .bind(namespace.visibility.as_str())
+                        .bind(owner)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(db_error)?;
+                    }
+                }
                 counts.namespaces += 1;
             }
             for membership in &batch.memberships {
+                if !import_mark(tx, &batch.source, "membership", &membership.source_key).await? {
+                    continue;
+                }
                 let team = import_team_id(tx, &membership.team).await?;
                 let user = import_user_id(tx, &membership.username).await?;
                 let result = sqlx::query(
@@ -189,6 +248,9 @@ macro_rules! sql_import_store {
                 counts.memberships += result.rows_affected();
             }
             for token in &batch.app_tokens {
+                if !import_mark(tx, &batch.source, "app_token", &token.source_key).await? {
+                    continue;
+                }
                 let user = import_user_id(tx, &token.username).await?;
                 let result = sqlx::query(
                     "INSERT INTO app_tokens (user_id, label, secret_hash, created_at) VALUES ($1, $2, $3, $4) \
@@ -213,7 +275,17 @@ macro_rules! sql_import_store {
             now: DateTime<Utc>,
         ) -> Result<()> {
             for repository in &batch.repositories {
+                if !import_mark(tx, &batch.source, "repository", &repository.source_key).await? {
+                    continue;
+                }
                 if import_exists(tx, "SELECT id FROM repositories WHERE name = $1", &repository.name).await? {
+                    // Recorded from the registry already: adopted as it is, with the description.
+                    sqlx::query("UPDATE repositories SET description = $1 WHERE name = $2 AND description IS NULL")
+                        .bind(&repository.description)
+                        .bind(&repository.name)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(db_error)?;
                     continue;
                 }
                 let namespace = match NamespaceRef::of_repository(&repository.name).0 {
@@ -231,6 +303,9 @@ macro_rules! sql_import_store {
                 counts.repositories += 1;
             }
             for tag in &batch.tags {
+                if !import_mark(tx, &batch.source, "tag", &tag.source_key).await? {
+                    continue;
+                }
                 let repository = import_repository_id(tx, &tag.repository).await?;
                 let created_at = tag.created_at.map(crate::model::at_store_precision).unwrap_or(now);
                 let result = sqlx::query(
@@ -253,9 +328,12 @@ macro_rules! sql_import_store {
                 .map_err(db_error)?;
                 counts.tags += result.rows_affected();
             }
-            for (username, repository) in &batch.stars {
-                let user = import_user_id(tx, username).await?;
-                let repository = import_repository_id(tx, repository).await?;
+            for star in &batch.stars {
+                if !import_mark(tx, &batch.source, "star", &star.source_key).await? {
+                    continue;
+                }
+                let user = import_user_id(tx, &star.username).await?;
+                let repository = import_repository_id(tx, &star.repository).await?;
                 let result = sqlx::query(
                     "INSERT INTO stars (user_id, repository_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 )
@@ -269,7 +347,7 @@ macro_rules! sql_import_store {
             }
             for comment in &batch.comments {
                 let repository = import_repository_id(tx, &comment.repository).await?;
-                if !import_first_time(tx, &batch.source, "comment", comment.source_id).await? {
+                if !import_mark(tx, &batch.source, "comment", &comment.source_key).await? {
                     continue;
                 }
                 sqlx::query("INSERT INTO comments (repository_id, author, body, created_at) VALUES ($1, $2, $3, $4)")
@@ -293,7 +371,7 @@ macro_rules! sql_import_store {
         ) -> Result<()> {
             for webhook in &batch.webhooks {
                 let namespace = import_namespace_id(tx, &webhook.namespace).await?;
-                if !import_first_time(tx, &batch.source, "webhook", webhook.source_id).await? {
+                if !import_mark(tx, &batch.source, "webhook", &webhook.source_key).await? {
                     continue;
                 }
                 let id = sqlx::query_scalar::<_, i64>(
@@ -344,7 +422,7 @@ macro_rules! sql_import_store {
                 counts.webhooks += 1;
             }
             for activity in &batch.activities {
-                if !import_first_time(tx, &batch.source, "activity", activity.source_id).await? {
+                if !import_mark(tx, &batch.source, "activity", &activity.source_key).await? {
                     continue;
                 }
                 sqlx::query("INSERT INTO activities (at, actor, action, target, details) VALUES ($1, $2, $3, $4, $5)")
