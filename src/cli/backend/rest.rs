@@ -76,6 +76,18 @@ pub(crate) fn base_url(server: &str) -> Result<String, Error> {
                 .into(),
         ));
     }
+    // The token must not cross a network in clear text: plain http only to this machine.
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if url.scheme() == "http" && !loopback {
+        return Err(Error::Usage(format!(
+            "--server: '{server}' is plain http to another host, which would send the token in clear text: use https://"
+        )));
+    }
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
@@ -636,6 +648,11 @@ mod tests {
             let error = base_url(bad).unwrap_err().to_string();
             assert!(error.starts_with("--server:"), "{bad}: {error}");
         }
+        // Plain http only to this machine: elsewhere the token would travel in clear text.
+        assert!(base_url("http://localhost:5001").is_ok());
+        assert!(base_url("http://[::1]:5001").is_ok());
+        let remote = base_url("http://portus.example.org").unwrap_err().to_string();
+        assert!(remote.contains("clear text") && remote.contains("https://"), "{remote}");
     }
 
     #[test]

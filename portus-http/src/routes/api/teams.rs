@@ -320,6 +320,17 @@ pub(super) async fn delete(
             Some(heir)
         }
     };
+    // The team's namespaces are deleted or handed over with it: the caller needs the right to
+    // do either to each of them (`manage_namespace`), not only to edit the team.
+    for namespace in store.list_namespaces().await? {
+        if namespace.team_id == Some(team.id) {
+            let view = caller.namespace_view(&namespace, &state);
+            check(
+                permissions::delete_namespace(caller.caller, &view, &state.policy),
+                "namespace",
+            )?;
+        }
+    }
     if heir.is_none() {
         // The namespaces go with their images: the caller needs the right to delete those.
         let repositories = store.list_repositories().await?;

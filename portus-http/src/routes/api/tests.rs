@@ -1434,3 +1434,38 @@ async fn comments_are_listed_to_whoever_may_see_the_repository() {
     assert_eq!((hidden, &hidden_body), (StatusCode::NOT_FOUND, &missing_body));
     assert_eq!(missing, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn deleting_a_team_needs_the_right_to_its_namespaces() {
+    // Team owners may manage their team but not its namespaces: the team cannot go, as that
+    // would delete (or hand over) the namespaces they may not touch.
+    let policy = PolicyConfig {
+        manage_namespace: false,
+        ..PolicyConfig::default()
+    };
+    let f = fixture(Options {
+        policy,
+        ..Options::default()
+    })
+    .await;
+    let devs = format!("/api/v1/teams/{}", f.team_id("devs").await);
+    let (status, body) = f.call(Method::DELETE, &devs, Some("alice"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    f.call(
+        Method::POST,
+        "/api/v1/teams",
+        Some("alice"),
+        Some(json!({"name": "heirs"})),
+    )
+    .await;
+    let (status, body) = f
+        .call(Method::DELETE, &format!("{devs}?new_team=heirs"), Some("alice"), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(f.call(Method::GET, &devs, Some("alice"), None).await.0, StatusCode::OK);
+    // Administrators may.
+    let (status, body) = f
+        .call(Method::DELETE, &format!("{devs}?new_team=heirs"), Some("admin"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+}
