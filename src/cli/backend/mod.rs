@@ -7,6 +7,7 @@
 
 mod local;
 mod rest;
+mod server_url;
 
 pub(crate) use local::Local;
 pub(crate) use rest::Rest;

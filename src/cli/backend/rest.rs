@@ -61,36 +61,6 @@ fn missing_token() -> Error {
     Error::Usage("--server needs an application token: pass --token TOKEN (or USER:TOKEN) or set PORTUS_TOKEN".into())
 }
 
-/// The server's base URL from `--server`: http or https, without a trailing slash.
-pub(crate) fn base_url(server: &str) -> Result<String, Error> {
-    let url = url::Url::parse(server)
-        .map_err(|e| Error::Usage(format!("--server: '{server}' is not an http:// or https:// URL ({e})")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(Error::Usage(format!(
-            "--server: '{server}' is not an http:// or https:// URL"
-        )));
-    }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(Error::Usage(
-            "--server: give the server's URL only (no credentials, query or fragment), e.g. https://portus.example.org"
-                .into(),
-        ));
-    }
-    // The token must not cross a network in clear text: plain http only to this machine.
-    let loopback = match url.host() {
-        Some(url::Host::Domain(name)) => name == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    if url.scheme() == "http" && !loopback {
-        return Err(Error::Usage(format!(
-            "--server: '{server}' is plain http to another host, which would send the token in clear text: use https://"
-        )));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
-}
-
 /// The message of an error answer: the registry format's first `message`, Portus' `message`,
 /// or the start of the body.
 pub(crate) fn error_message(body: &str) -> String {
@@ -163,7 +133,7 @@ struct CreatedToken {
 impl Rest {
     /// A client for the server at `server`, authenticating with `token`.
     pub(crate) fn new(server: &str, token: Option<&Secret>) -> Result<Rest, Error> {
-        let base = base_url(server)?;
+        let base = super::server_url::base_url(server)?;
         let auth = auth_header(token.ok_or_else(missing_token)?)?;
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
@@ -629,30 +599,6 @@ mod tests {
         assert!(newline.contains("cannot be sent"), "{newline}");
         let missing = Rest::new("http://127.0.0.1:5001", None).unwrap_err().to_string();
         assert!(missing.contains("PORTUS_TOKEN"), "{missing}");
-    }
-
-    #[test]
-    fn server_urls_are_http_or_https_without_extras() {
-        assert_eq!(base_url("http://127.0.0.1:5001/").unwrap(), "http://127.0.0.1:5001");
-        assert_eq!(
-            base_url("https://portus.example.org/sub/").unwrap(),
-            "https://portus.example.org/sub"
-        );
-        for bad in [
-            "127.0.0.1:5001",
-            "ftp://host",
-            "http://u:p@host",
-            "http://host/?x=1",
-            "nonsense",
-        ] {
-            let error = base_url(bad).unwrap_err().to_string();
-            assert!(error.starts_with("--server:"), "{bad}: {error}");
-        }
-        // Plain http only to this machine: elsewhere the token would travel in clear text.
-        assert!(base_url("http://localhost:5001").is_ok());
-        assert!(base_url("http://[::1]:5001").is_ok());
-        let remote = base_url("http://portus.example.org").unwrap_err().to_string();
-        assert!(remote.contains("clear text") && remote.contains("https://"), "{remote}");
     }
 
     #[test]
