@@ -353,6 +353,7 @@ mod tests {
             .unwrap()
             .format_for_version(bcrypt::Version::TwoA);
         batch.app_tokens.push(portus_core::model::ImportedAppToken {
+            source_key: "1".into(),
             username: owner.into(),
             label: "portus-ci".into(),
             secret_hash: hash,
