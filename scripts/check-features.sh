@@ -18,7 +18,7 @@ for p in json.load(sys.stdin)["packages"]:
     if p["name"] == sys.argv[1]:
         print(" ".join(f for f in p["features"] if f != "default"))' "$1"
 }
-for package in portus-core portus-auth portus-scan portus-http portus; do
+for package in portus-core portus-auth portus-scan portus-http portus-import portus; do
   check "$package" ""
   for feature in $(features_of "$package"); do
     check "$package" "$feature"
