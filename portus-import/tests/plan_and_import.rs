@@ -68,7 +68,7 @@ fn installation() -> PortusSnapshot {
                 ..user(3, "bob", Some(3))
             },
             PortusUser {
-                locked_at: Some(chrono::Utc::now().naive_utc() - chrono::TimeDelta::minutes(10)),
+                locked_at: Some(chrono::Utc::now().naive_utc() - chrono::TimeDelta::minutes(2)),
                 encrypted_password: String::new(),
                 ldap_name: Some("uid=carol,dc=example,dc=org".into()),
                 ..user(4, "carol", Some(4))
