@@ -198,6 +198,15 @@ impl Fixture {
         if let Some(user) = user {
             request = request.header(header::AUTHORIZATION, format!("Bearer {}", self.tokens[user]));
         }
+        self.send(request, body).await
+    }
+
+    /// Sends `request` with `body` as JSON; the answer's status, headers and JSON body.
+    async fn send(
+        &self,
+        mut request: axum::http::request::Builder,
+        body: Option<Value>,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
         let body = match body {
             Some(json) => {
                 request = request.header(header::CONTENT_TYPE, "application/json");

@@ -23,22 +23,7 @@ impl Fixture {
         if let Some(user) = user {
             request = request.header("portus-auth", format!("{user}:{}", self.tokens[user]));
         }
-        let body = match body {
-            Some(json) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(json.to_string())
-            }
-            None => Body::empty(),
-        };
-        let response = self.app.clone().oneshot(request.body(body).unwrap()).await.unwrap();
-        let (parts, body) = response.into_parts();
-        let bytes = to_bytes(body, 1 << 20).await.unwrap();
-        let json = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        (parts.status, parts.headers, json)
+        self.send(request, body).await
     }
 
     async fn portus_status(&self, method: Method, uri: &str, user: Option<&str>, body: Option<Value>) -> StatusCode {
