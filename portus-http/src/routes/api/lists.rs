@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use portus_core::model::{ListPage, ListQuery};
+
 use crate::error::ApiError;
 
 /// Default page size.
@@ -142,31 +144,65 @@ impl Page {
             .map_err(|e| ApiError::internal(&e))
     }
 
-    /// One page of `items` as a JSON array, with Portus' pagination headers.
-    pub(crate) fn respond<T: Serialize>(&self, path: &str, items: Vec<T>) -> Result<Response, ApiError> {
+    /// `page` and `per_page`, checked: 400 outside their bounds.
+    fn bounds(&self) -> Result<(usize, usize), ApiError> {
         let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
             return Err(ApiError::bad_request("per_page must be between 1 and 100"));
         }
-        let page = match usize::try_from(self.page.unwrap_or(1)) {
-            Ok(page) if page > 0 => page,
-            _ => return Err(ApiError::bad_request("page starts at 1")),
+        match usize::try_from(self.page.unwrap_or(1)) {
+            Ok(page) if page > 0 => Ok((page, per_page)),
+            _ => Err(ApiError::bad_request("page starts at 1")),
+        }
+    }
+
+    /// The slice and order to ask a store for: `sort_attr` names one of the orders `S` offers
+    /// (an unknown one keeps the default order, as Portus does).
+    pub(crate) fn query<S: SortKey>(&self) -> Result<ListQuery<S>, ApiError> {
+        let (page, per_page) = self.bounds()?;
+        let sort = self.sort_attr.as_deref().and_then(S::from_attr).unwrap_or_default();
+        let query = if self.all {
+            ListQuery::all(sort)
+        } else {
+            ListQuery::page(sort, ((page - 1) * per_page) as u64, per_page as u64)
         };
+        Ok(query.descending(self.sort_order == Some(SortOrder::Desc)))
+    }
+
+    /// One page a store ordered and sliced (asked with [`Page::query`]), with Portus'
+    /// pagination headers.
+    pub(crate) fn respond_page<T: Serialize>(&self, path: &str, page: ListPage<T>) -> Result<Response, ApiError> {
+        let (number, per_page) = self.bounds()?;
+        let total = usize::try_from(page.total).unwrap_or(usize::MAX);
+        let mut response = Json(page.items).into_response();
+        self.headers(&mut response, path, number, per_page, total);
+        Ok(response)
+    }
+
+    /// One page of `items` as a JSON array, with Portus' pagination headers.
+    pub(crate) fn respond<T: Serialize>(&self, path: &str, items: Vec<T>) -> Result<Response, ApiError> {
+        let (page, per_page) = self.bounds()?;
         let mut values = Self::to_values(items)?;
         self.sort(&mut values);
         let total = values.len();
-        let (page, per_page, slice) = if self.all {
-            (1, total.max(1), values)
+        let slice: Vec<Value> = if self.all {
+            values
         } else {
-            let slice: Vec<Value> = values
+            values
                 .into_iter()
                 .skip((page - 1).saturating_mul(per_page))
                 .take(per_page)
-                .collect();
-            (page, per_page, slice)
+                .collect()
         };
-        let pages = total.div_ceil(per_page).max(1);
         let mut response = Json(slice).into_response();
+        self.headers(&mut response, path, page, per_page, total);
+        Ok(response)
+    }
+
+    /// Portus' pagination headers for page `page` of `total` items.
+    fn headers(&self, response: &mut Response, path: &str, page: usize, per_page: usize, total: usize) {
+        let (page, per_page) = if self.all { (1, total.max(1)) } else { (page, per_page) };
+        let pages = total.div_ceil(per_page).max(1);
         let headers = response.headers_mut();
         let number = |n: usize| HeaderValue::from(n as u64);
         headers.insert("x-total", number(total));
@@ -209,6 +245,11 @@ impl Page {
         {
             headers.insert(header::LINK, value);
         }
-        Ok(response)
     }
+}
+
+/// The orders a list offers by Portus' `sort_attr` names (the fields of the listed items).
+pub(crate) trait SortKey: Default {
+    /// The order `sort_attr` names, if the list offers it.
+    fn from_attr(attr: &str) -> Option<Self>;
 }

@@ -1,0 +1,130 @@
+//! Lists as stores answer them: one ordered slice and the total, so no caller reads a whole
+//! table to show one page of it.
+
+use serde::{Deserialize, Serialize};
+
+/// Which slice of a list, in which order. `S` names the orders a list offers; every order ends
+/// with the store identifier, so pages never overlap or skip items of equal keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery<S> {
+    /// The order.
+    pub sort: S,
+    /// Largest first.
+    pub descending: bool,
+    /// Items to skip.
+    pub offset: u64,
+    /// Items to return at most; `None` for every item (Portus' `all=true`).
+    pub limit: Option<u64>,
+}
+
+impl<S: Default> Default for ListQuery<S> {
+    fn default() -> Self {
+        ListQuery {
+            sort: S::default(),
+            descending: false,
+            offset: 0,
+            limit: None,
+        }
+    }
+}
+
+impl<S> ListQuery<S> {
+    /// Every item, in `sort` order.
+    pub fn all(sort: S) -> Self {
+        ListQuery {
+            sort,
+            descending: false,
+            offset: 0,
+            limit: None,
+        }
+    }
+
+    /// `limit` items from `offset`, in `sort` order.
+    pub fn page(sort: S, offset: u64, limit: u64) -> Self {
+        ListQuery {
+            sort,
+            descending: false,
+            offset,
+            limit: Some(limit),
+        }
+    }
+
+    /// The same slice, largest first when `descending`.
+    pub fn descending(mut self, descending: bool) -> Self {
+        self.descending = descending;
+        self
+    }
+
+    /// SQL's `LIMIT` and `OFFSET` (`-1` is "no limit" for SQLite; PostgreSQL takes `NULL`).
+    pub fn limit_offset(&self) -> (Option<i64>, i64) {
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        (self.limit.map(clamp), clamp(self.offset))
+    }
+
+    /// Applies the query to a list already in memory: orders `items` by `key` (then by `id`),
+    /// turns it around for `descending`, and keeps the slice. The in-memory stores answer
+    /// with this; SQL stores order and slice in the query.
+    pub fn apply<T, K: Ord, I: Ord>(
+        &self,
+        mut items: Vec<T>,
+        key: impl Fn(&T) -> K,
+        id: impl Fn(&T) -> I,
+    ) -> ListPage<T> {
+        items.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| id(a).cmp(&id(b))));
+        if self.descending {
+            items.reverse();
+        }
+        let total = items.len() as u64;
+        let offset = usize::try_from(self.offset).unwrap_or(usize::MAX);
+        let limit = self
+            .limit
+            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        ListPage {
+            items: items.into_iter().skip(offset).take(limit).collect(),
+            total,
+        }
+    }
+}
+
+/// One slice of a list and how many items the whole list has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListPage<T> {
+    /// The items of the slice, in order.
+    pub items: Vec<T>,
+    /// How many items the list has in all.
+    pub total: u64,
+}
+
+impl<T> ListPage<T> {
+    /// The same page with each item turned into another.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> ListPage<U> {
+        ListPage {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apply_orders_by_key_then_id_and_slices() {
+        let items = vec![(3, "b"), (1, "a"), (2, "b"), (4, "a")];
+        let page = ListQuery::page((), 1, 2).apply(items.clone(), |i| i.1, |i| i.0);
+        assert_eq!(page.items, vec![(4, "a"), (2, "b")]);
+        assert_eq!(page.total, 4);
+        let page = ListQuery::page((), 0, 3)
+            .descending(true)
+            .apply(items, |i| i.1, |i| i.0);
+        assert_eq!(page.items, vec![(3, "b"), (2, "b"), (4, "a")]);
+    }
+
+    #[test]
+    fn apply_past_the_end_is_empty_with_the_total() {
+        let page = ListQuery::page((), 10, 5).apply(vec![1, 2], |i| *i, |i| *i);
+        assert!(page.items.is_empty());
+        assert_eq!(page.total, 2);
+    }
+}
