@@ -68,6 +68,8 @@ pub struct AppState {
     pub registry: Option<Arc<dyn RegistryClient>>,
     /// bcrypt cost for passwords set through the API.
     pub bcrypt_cost: u32,
+    /// Set once the store counts the configured scanners in its kept figures.
+    pub scan_scope_synced: Arc<tokio::sync::OnceCell<()>>,
 }
 
 impl AppState {
@@ -81,7 +83,21 @@ impl AppState {
             scanner: Scanner::new(Duration::from_secs(30)),
             registry: None,
             bcrypt_cost: portus_auth::password::DEFAULT_BCRYPT_COST,
+            scan_scope_synced: Arc::default(),
         }
+    }
+
+    /// Makes the store count exactly the configured scanners in its kept per-repository
+    /// figures (rebuilding them when that changes), once per state: lists call it before
+    /// reading figures. `portus serve` does it at start-up, so the rebuild happens there.
+    pub async fn sync_scan_scope(&self) -> portus_core::Result<()> {
+        self.scan_scope_synced
+            .get_or_try_init(|| async {
+                let names: Vec<String> = self.scan_backends().into_iter().map(str::to_owned).collect();
+                self.store.set_scan_scope(&names).await.map(|_| ())
+            })
+            .await
+            .map(|_| ())
     }
 
     /// The configured backends' names.

@@ -15,6 +15,7 @@ mod backend;
 mod config;
 #[cfg(feature = "import")]
 mod import;
+mod maintenance;
 mod namespaces;
 mod progress;
 mod repositories;
@@ -41,6 +42,7 @@ pub use activity::ActivityArgs;
 pub use config::{ConfigCommand, ImportPortusArgs};
 #[cfg(feature = "import")]
 pub use import::ImportCommand;
+pub use maintenance::MaintenanceCommand;
 pub use namespaces::NamespaceCommand;
 pub use repositories::RepositoryCommand;
 pub use scan::ScanArgs;
@@ -116,6 +118,9 @@ pub enum Command {
     Activity(ActivityArgs),
     /// Scan a tag with every configured security backend and print the merged findings.
     Scan(ScanArgs),
+    /// Repair what the store derives from its records.
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
     /// Bring another installation's data into the store.
     #[cfg(feature = "import")]
     #[command(subcommand)]
@@ -252,6 +257,10 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Scan(args) => {
             let (config, paths) = target.local_only()?;
             scan::run(&config, &paths, args).await
+        }
+        Command::Maintenance(command) => {
+            let (config, paths) = target.local_only()?;
+            maintenance::run(&config, &paths, command).await
         }
         #[cfg(feature = "import")]
         Command::Import(command) => {

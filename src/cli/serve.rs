@@ -13,9 +13,27 @@ use crate::app::{self, DataPaths};
 use crate::config::Config;
 use crate::config::portus_import::NoteLevel;
 
+/// Makes the kept security figures count the configured scanners: a change of scanners
+/// rebuilds them here, once, before any list is served.
+async fn sync_scan_scope(app: &app::App) -> Result<(), Error> {
+    let names: Vec<String> = app.scanner.backend_names().into_iter().map(str::to_owned).collect();
+    let started = std::time::Instant::now();
+    if app.store.set_scan_scope(&names).await? {
+        tracing::info!(
+            scanners = %names.join(", "),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "the scanners changed: per-repository security figures rebuilt"
+        );
+    }
+    // Already synced: the lists need not check again.
+    let _ = app.state.scan_scope_synced.set(());
+    Ok(())
+}
+
 pub(super) async fn run(config: &Config, paths: &DataPaths) -> Result<(), Error> {
     log_portus_environment()?;
     let app = app::build(config, paths).await?;
+    sync_scan_scope(&app).await?;
     // Events left pending by a previous run are applied first thing.
     let _events = app.pipeline.spawn(std::time::Duration::from_secs(5));
     let _scans = app::scan_worker(config, &app)?

@@ -13,3 +13,4 @@ mod portus_config;
 mod portus_import;
 mod registry_conformance;
 mod scale_out;
+mod summaries;

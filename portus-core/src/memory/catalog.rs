@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    ManifestRecord, MissingNamespace, Repository, RepositoryId, SearchHits, TagChange, TagId, TagRecord, UserId,
+    ListPage, ListQuery, ManifestRecord, MissingNamespace, Repository, RepositoryFilter, RepositoryId,
+    RepositoryListing, RepositorySort, RepositorySummary, SearchHits, TagChange, TagFilter, TagId, TagRecord, TagSort,
+    UserId,
 };
 use crate::{Error, Result};
 
@@ -99,6 +101,78 @@ impl crate::traits::CatalogStore for InMemoryStore {
             .iter()
             .find(|r| r.id == id)
             .map(|r| state.with_stars(r)))
+    }
+    async fn repositories_page(
+        &self,
+        filter: &RepositoryFilter,
+        query: &ListQuery<RepositorySort>,
+    ) -> Result<ListPage<RepositoryListing>> {
+        let state = self.lock();
+        // The reference store keeps no figures: it recomputes them, which is what SQL stores'
+        // kept figures are checked against.
+        let mut summaries = RepositorySummary::recompute(&state.tags, &state.scans, &state.scan_scope);
+        let needle = filter.name_contains.as_deref().map(str::to_ascii_lowercase);
+        let listings: Vec<RepositoryListing> = state
+            .repositories
+            .iter()
+            .filter(|r| {
+                filter
+                    .namespaces
+                    .as_ref()
+                    .is_none_or(|ids| ids.contains(&r.namespace_id))
+                    && filter.starred_by.is_none_or(|user| state.stars.contains(&(user, r.id)))
+                    && needle
+                        .as_deref()
+                        .is_none_or(|n| r.name.to_ascii_lowercase().contains(n))
+            })
+            .map(|r| RepositoryListing {
+                repository: state.with_stars(r),
+                summary: summaries.remove(&r.name).unwrap_or_default(),
+            })
+            .collect();
+        Ok(query.apply(
+            listings,
+            |l| {
+                let (r, s) = (&l.repository, &l.summary);
+                match query.sort {
+                    RepositorySort::Name => (None, 0, r.name.clone()),
+                    RepositorySort::CreatedAt => (Some(r.created_at), 0, String::new()),
+                    RepositorySort::Stars => (None, r.stars, String::new()),
+                    RepositorySort::Tags => (None, s.tags, String::new()),
+                    RepositorySort::LatestPush => (s.latest_push, 0, String::new()),
+                    _ => (None, 0, String::new()),
+                }
+            },
+            |l| l.repository.id,
+        ))
+    }
+    async fn tags_page(&self, filter: &TagFilter, query: &ListQuery<TagSort>) -> Result<ListPage<TagRecord>> {
+        let state = self.lock();
+        let repository_of = |tag: &TagRecord| state.repositories.iter().find(|r| r.name == tag.repository);
+        let tags: Vec<(RepositoryId, TagRecord)> = state
+            .tags
+            .iter()
+            .filter_map(|t| repository_of(t).map(|r| (r, t)))
+            .filter(|(r, _)| {
+                filter.repository.is_none_or(|id| r.id == id)
+                    && filter
+                        .namespaces
+                        .as_ref()
+                        .is_none_or(|ids| ids.contains(&r.namespace_id))
+            })
+            .map(|(r, t)| (r.id, t.clone()))
+            .collect();
+        let page = query.apply(
+            tags,
+            |(repository, t)| match query.sort {
+                TagSort::Name => (*repository, None, t.name.clone()),
+                TagSort::CreatedAt => (RepositoryId(0), Some(t.created_at), String::new()),
+                TagSort::UpdatedAt => (RepositoryId(0), Some(t.updated_at), String::new()),
+                _ => (RepositoryId(0), None, String::new()),
+            },
+            |(_, t)| t.id,
+        );
+        Ok(page.map(|(_, t)| t))
     }
     async fn set_star(&self, user: UserId, repository: RepositoryId, starred: bool) -> Result<()> {
         let mut state = self.lock();

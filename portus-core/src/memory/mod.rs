@@ -48,6 +48,8 @@ struct State {
     events: Vec<(StoredEvent, EventStatus, Option<String>)>,
     activities: Vec<Activity>,
     scans: Vec<ScanRecord>,
+    /// The scanners whose records count in repository figures.
+    scan_scope: Vec<String>,
     identities: Vec<(UserId, String, String, String)>,
     comments: Vec<Comment>,
     webhooks: Vec<(NamespaceId, ImportedWebhook)>,
@@ -170,6 +172,7 @@ impl InMemoryStore {
                 events: Vec::new(),
                 activities: Vec::new(),
                 scans: Vec::new(),
+                scan_scope: Vec::new(),
                 identities: Vec::new(),
                 comments: Vec::new(),
                 webhooks: Vec::new(),

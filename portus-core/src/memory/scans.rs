@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::Result;
-use crate::model::{ScanRecord, ScanState};
+use crate::model::{ScanRecord, ScanState, SummaryRebuild, normalize_scope};
 
 use super::InMemoryStore;
 
@@ -30,6 +30,37 @@ impl crate::traits::ScanStore for InMemoryStore {
             .collect();
         records.sort_by(|a, b| (&a.digest, &a.backend).cmp(&(&b.digest, &b.backend)));
         Ok(records)
+    }
+    async fn scan_records_of(&self, digests: &[String]) -> Result<Vec<ScanRecord>> {
+        let mut records: Vec<ScanRecord> = self
+            .lock()
+            .scans
+            .iter()
+            .filter(|r| digests.contains(&r.digest))
+            .cloned()
+            .collect();
+        records.sort_by(|a, b| (&a.digest, &a.backend).cmp(&(&b.digest, &b.backend)));
+        Ok(records)
+    }
+    async fn set_scan_scope(&self, scanners: &[String]) -> Result<bool> {
+        let scope = normalize_scope(scanners);
+        let mut state = self.lock();
+        let changed = state.scan_scope != scope;
+        state.scan_scope = scope;
+        Ok(changed)
+    }
+    async fn scan_scope(&self) -> Result<Vec<String>> {
+        Ok(self.lock().scan_scope.clone())
+    }
+    async fn rebuild_summaries(&self) -> Result<SummaryRebuild> {
+        // Nothing is kept here: every list recomputes (see `repositories_page`).
+        let state = self.lock();
+        let digests: std::collections::HashSet<&str> = state.tags.iter().map(|t| t.manifest.digest.as_str()).collect();
+        Ok(SummaryRebuild {
+            digests: digests.len() as u64,
+            repositories: state.repositories.len() as u64,
+            corrected: 0,
+        })
     }
     async fn claim_scan(
         &self,

@@ -47,6 +47,7 @@ mod import;
 mod list;
 mod namespaces;
 mod scans;
+mod summary;
 mod teams;
 mod users;
 
@@ -58,5 +59,6 @@ pub use import::*;
 pub use list::*;
 pub use namespaces::*;
 pub use scans::*;
+pub use summary::*;
 pub use teams::*;
 pub use users::*;

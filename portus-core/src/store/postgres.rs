@@ -21,6 +21,13 @@ use sqlx::{Postgres, Row, Transaction};
 
 // Claims skip rows another instance is claiming instead of queueing behind them.
 const ROW_LOCK: &str = " FOR UPDATE SKIP LOCKED";
+/// `column IN` the ids of a JSON array parameter.
+const ID_LIST: (&str, &str) = (
+    " IN (SELECT CAST(jsonb_array_elements_text(CAST(",
+    " AS jsonb)) AS BIGINT))",
+);
+/// Locks the rows read until the transaction ends: figures are read, changed and written back.
+const FOR_UPDATE: &str = " FOR UPDATE";
 
 /// A [`PolicyStore`](crate::PolicyStore) in PostgreSQL: what several `portus serve` instances share.
 ///
@@ -49,6 +56,11 @@ fn migrator() -> Migrator {
             5,
             "profiles_comments_webhooks_imports",
             include_str!("../../migrations/postgres/0005_profiles_comments_webhooks_imports.sql"),
+        ),
+        (
+            6,
+            "repository_summaries",
+            include_str!("../../migrations/postgres/0006_repository_summaries.sql"),
         ),
     ])
 }
@@ -114,6 +126,23 @@ mod tests {
     }
 
     crate::policy_store_conformance!(fresh());
+
+    #[tokio::test]
+    async fn two_instances_writing_at_once_keep_the_figures() {
+        use crate::testing::summaries::{assert_kept_figures_are_recomputed, concurrent_pushes, concurrent_scans};
+        use crate::traits::ScanStore;
+        let url = fresh_database().await;
+        let first = PostgresStore::connect(&url, 4).await.unwrap();
+        let second = PostgresStore::connect(&url, 4).await.unwrap();
+        first.set_scan_scope(&["a".into(), "b".into()]).await.unwrap();
+        tokio::join!(
+            concurrent_pushes(&first, 0),
+            concurrent_pushes(&second, 1),
+            concurrent_scans(&first, 0),
+            concurrent_scans(&second, 1)
+        );
+        assert_kept_figures_are_recomputed(&second, "two instances").await;
+    }
 
     #[tokio::test]
     async fn unreachable_server_is_unavailable() {

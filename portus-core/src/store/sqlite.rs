@@ -25,6 +25,10 @@ use super::wal_index::WalIndex;
 
 // SQLite has no row locks: its single writer already serializes claims.
 const ROW_LOCK: &str = "";
+/// `column IN` the ids of a JSON array parameter.
+const ID_LIST: (&str, &str) = (" IN (SELECT value FROM json_each(", "))");
+/// SQLite has one writer at a time: a write transaction already excludes every other.
+const FOR_UPDATE: &str = "";
 
 /// A [`PolicyStore`](crate::PolicyStore) in one SQLite file (WAL mode), the embedded default.
 #[derive(Debug, Clone)]
@@ -53,6 +57,11 @@ fn migrator() -> Migrator {
             6,
             "profiles_comments_webhooks_imports",
             include_str!("../../migrations/sqlite/0006_profiles_comments_webhooks_imports.sql"),
+        ),
+        (
+            7,
+            "repository_summaries",
+            include_str!("../../migrations/sqlite/0007_repository_summaries.sql"),
         ),
     ])
 }
@@ -142,6 +151,25 @@ mod tests {
     }
 
     crate::policy_store_conformance!(fresh());
+
+    #[tokio::test]
+    async fn two_stores_on_one_file_keep_the_figures() {
+        use crate::testing::summaries::{assert_kept_figures_are_recomputed, concurrent_pushes, concurrent_scans};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portus.db");
+        let (first, second) = (
+            SqliteStore::open(&path).await.unwrap(),
+            SqliteStore::open(&path).await.unwrap(),
+        );
+        first.set_scan_scope(&["a".into(), "b".into()]).await.unwrap();
+        tokio::join!(
+            concurrent_pushes(&first, 0),
+            concurrent_pushes(&second, 1),
+            concurrent_scans(&first, 0),
+            concurrent_scans(&second, 1)
+        );
+        assert_kept_figures_are_recomputed(&second, "two writers").await;
+    }
 
     async fn commit_a_user(store: &SqliteStore, username: &str) {
         let user = crate::model::NewUser {

@@ -18,6 +18,7 @@
 //! | [`catalog`] | [`CatalogStore`] | [`catalog_store_conformance!`] |
 //! | [`events`] | [`EventStore`] | [`event_store_conformance!`] |
 //! | [`scans`] | [`ScanStore`] | [`scan_store_conformance!`] |
+//! | [`summaries`] | kept figures and pages of [`CatalogStore`] and [`ScanStore`] | [`summary_store_conformance!`] |
 //! | [`activity`] | [`ActivityStore`] | [`activity_store_conformance!`] |
 //! | [`comments`] | [`CommentStore`] | [`comment_store_conformance!`] |
 //! | [`import`] | [`ImportStore`] | [`import_store_conformance!`] |
@@ -34,6 +35,7 @@
 //! [`catalog_store_conformance!`]: crate::catalog_store_conformance
 //! [`event_store_conformance!`]: crate::event_store_conformance
 //! [`scan_store_conformance!`]: crate::scan_store_conformance
+//! [`summary_store_conformance!`]: crate::summary_store_conformance
 //! [`activity_store_conformance!`]: crate::activity_store_conformance
 //! [`comment_store_conformance!`]: crate::comment_store_conformance
 //! [`import_store_conformance!`]: crate::import_store_conformance
@@ -62,6 +64,7 @@ pub mod registry_client;
 pub mod scans;
 mod scripted;
 pub mod security_backend;
+pub mod summaries;
 pub mod teams;
 
 pub use registry_client::{ImagePusher, fake_digest};
@@ -93,6 +96,7 @@ macro_rules! policy_store_conformance {
         $crate::catalog_store_conformance!($make);
         $crate::event_store_conformance!($make);
         $crate::scan_store_conformance!($make);
+        $crate::summary_store_conformance!($make);
         $crate::activity_store_conformance!($make);
         $crate::comment_store_conformance!($make);
         $crate::import_store_conformance!($make);

@@ -43,6 +43,7 @@ macro_rules! sql_catalog_store {
                         .execute(&mut *tx)
                         .await
                         .map_err(db_error)?;
+                        tag_added(&mut tx, repository_id, &manifest.digest, now).await?;
                         TagChange::Created
                     }
                     Some(previous_digest) => {
@@ -70,6 +71,7 @@ macro_rules! sql_catalog_store {
                             .execute(&mut *tx)
                             .await
                             .map_err(db_error)?;
+                            tag_moved(&mut tx, repository_id, &previous_digest, &manifest.digest, now).await?;
                             TagChange::Updated { previous_digest }
                         }
                     }
@@ -205,6 +207,16 @@ macro_rules! sql_catalog_store {
                     tags,
                 })
             }
+            async fn repositories_page(
+                &self,
+                filter: &RepositoryFilter,
+                query: &ListQuery<RepositorySort>,
+            ) -> Result<ListPage<RepositoryListing>> {
+                repositories_page_of(&self.pool, filter, query).await
+            }
+            async fn tags_page(&self, filter: &TagFilter, query: &ListQuery<TagSort>) -> Result<ListPage<TagRecord>> {
+                tags_page_of(&self.pool, filter, query).await
+            }
             async fn set_star(&self, user: UserId, repository: RepositoryId, starred: bool) -> Result<()> {
                 let result = if starred {
                     sqlx::query(
@@ -261,11 +273,12 @@ macro_rules! sql_catalog_store {
                 let Some(record) = row.map(TagRecord::from) else {
                     return Ok(None);
                 };
-                sqlx::query("DELETE FROM tags WHERE id = $1")
+                let repository_id: i64 = sqlx::query_scalar("DELETE FROM tags WHERE id = $1 RETURNING repository_id")
                     .bind(record.id.0)
-                    .execute(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await
                     .map_err(db_error)?;
+                tag_removed(&mut tx, repository_id, &record.manifest.digest, 1).await?;
                 tx.commit().await.map_err(db_error)?;
                 Ok(Some(record))
             }
@@ -281,14 +294,18 @@ macro_rules! sql_catalog_store {
                     .await
                     .map_err(db_error)?;
                 let records: Vec<TagRecord> = rows.into_iter().map(TagRecord::from).collect();
-                sqlx::query(
-                    "DELETE FROM tags WHERE digest = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)",
+                let deleted: Vec<i64> = sqlx::query_scalar(
+                    "DELETE FROM tags WHERE digest = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2) \
+                     RETURNING repository_id",
                 )
                 .bind(digest)
                 .bind(repository)
-                .execute(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(db_error)?;
+                if let Some(repository_id) = deleted.first() {
+                    tag_removed(&mut tx, *repository_id, digest, deleted.len() as i64).await?;
+                }
                 tx.commit().await.map_err(db_error)?;
                 Ok(records)
             }

@@ -292,14 +292,17 @@ macro_rules! sql_import_store {
                     NamespaceRef::Global => import_namespace_id(tx, "").await?,
                     NamespaceRef::Named(name) => import_namespace_id(tx, name).await?,
                 };
-                sqlx::query("INSERT INTO repositories (namespace_id, name, description, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(namespace)
-                    .bind(&repository.name)
-                    .bind(&repository.description)
-                    .bind(repository.created_at.map(crate::model::at_store_precision).unwrap_or(now))
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(db_error)?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO repositories (namespace_id, name, description, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(namespace)
+                .bind(&repository.name)
+                .bind(&repository.description)
+                .bind(repository.created_at.map(crate::model::at_store_precision).unwrap_or(now))
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(db_error)?;
+                repository_created(tx, id).await?;
                 counts.repositories += 1;
             }
             for tag in &batch.tags {
@@ -308,6 +311,7 @@ macro_rules! sql_import_store {
                 }
                 let repository = import_repository_id(tx, &tag.repository).await?;
                 let created_at = tag.created_at.map(crate::model::at_store_precision).unwrap_or(now);
+                let updated_at = tag.updated_at.map(crate::model::at_store_precision).unwrap_or(created_at);
                 let result = sqlx::query(
                     "INSERT INTO tags (repository_id, name, digest, media_type, size, pushed_by, created_at, updated_at, \
                      image_id, image_size, pulled_at) VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $9, $10) \
@@ -319,13 +323,16 @@ macro_rules! sql_import_store {
                 .bind(tag.media_type.as_deref().unwrap_or(IMPORT_DEFAULT_MEDIA_TYPE))
                 .bind(&tag.pushed_by)
                 .bind(created_at)
-                .bind(tag.updated_at.map(crate::model::at_store_precision).unwrap_or(created_at))
+                .bind(updated_at)
                 .bind(&tag.image_id)
                 .bind(tag.image_size.map(|s| i64::try_from(s).unwrap_or(i64::MAX)))
                 .bind(tag.pulled_at.map(crate::model::at_store_precision))
                 .execute(&mut **tx)
                 .await
                 .map_err(db_error)?;
+                if result.rows_affected() == 1 {
+                    tag_added(tx, repository, &tag.digest, updated_at).await?;
+                }
                 counts.tags += result.rows_affected();
             }
             for star in &batch.stars {

@@ -9,12 +9,14 @@
 pub(crate) mod accounts;
 pub(crate) mod activity;
 pub(crate) mod catalog;
+pub(crate) mod catalog_pages;
 pub(crate) mod comments;
 pub(crate) mod events;
 pub(crate) mod import;
 pub(crate) mod namespaces;
 pub(crate) mod rows;
 pub(crate) mod scans;
+pub(crate) mod summaries;
 pub(crate) mod teams;
 
 use std::borrow::Cow;
@@ -86,7 +88,7 @@ macro_rules! sql_policy_store {
     ($store:ty, $db:ty) => {
         use super::sql::rows::{
             AccessRow, ActivityRow, AppTokenRow, MembershipRow, NamespaceRow, RefreshTokenRow, RepositoryRow,
-            ScanRecordRow, StoredEventRow, TagRow, TeamMemberRow, TeamRow, UserRow,
+            RepositoryListingRow, ScanRecordRow, StoredEventRow, SummaryRow, TagRow, TeamMemberRow, TeamRow, UserRow,
         };
         use super::sql::WHAT;
         use sqlx::FromRow;
@@ -179,25 +181,44 @@ macro_rules! sql_policy_store {
                 (Some(id), _) => id,
                 (None, NamespaceRef::Named(name)) if missing == MissingNamespace::Create => {
                     validate_namespace_name(name)?;
-                    sqlx::query_scalar::<_, i64>(
+                    // Another instance may create it at the same moment: then that one is used.
+                    sqlx::query(
                         "INSERT INTO namespaces (name, description, team_id, visibility, global, created_at) \
-                         VALUES ($1, 'Created for a repository pushed to the registry', NULL, 'private', FALSE, $2) RETURNING id",
+                         VALUES ($1, 'Created for a repository pushed to the registry', NULL, 'private', FALSE, $2) \
+                         ON CONFLICT (name) WHERE NOT global DO NOTHING",
                     )
                     .bind(name)
                     .bind(now)
-                    .fetch_one(&mut **tx)
+                    .execute(&mut **tx)
                     .await
-                    .map_err(db_error)?
+                    .map_err(db_error)?;
+                    sqlx::query_scalar::<_, i64>("SELECT id FROM namespaces WHERE NOT global AND name = $1")
+                        .bind(name)
+                        .fetch_one(&mut **tx)
+                        .await
+                        .map_err(db_error)?
                 }
                 _ => return Ok(None),
             };
-            let id = sqlx::query_scalar::<_, i64>("INSERT INTO repositories (namespace_id, name, created_at) VALUES ($1, $2, $3) RETURNING id")
-                .bind(namespace_id)
-                .bind(repository)
-                .bind(now)
-                .fetch_one(&mut **tx)
-                .await
-                .map_err(db_error)?;
+            let inserted = sqlx::query_scalar::<_, i64>(
+                "INSERT INTO repositories (namespace_id, name, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO NOTHING RETURNING id",
+            )
+            .bind(namespace_id)
+            .bind(repository)
+            .bind(now)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+            let Some(id) = inserted else {
+                // Recorded by another instance meanwhile.
+                return sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
+                    .bind(repository)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(db_error);
+            };
+            repository_created(tx, id).await?;
             Ok(Some(id))
         }
 
@@ -255,12 +276,13 @@ macro_rules! sql_policy_store {
             Ok(())
         }
 
-        /// Claims one scan with a single statement, so no transaction is needed: an INSERT when the worker saw no record, otherwise a
-        /// compare-and-set UPDATE on the record it saw. On PostgreSQL the UPDATE's subquery
-        /// takes the row `FOR UPDATE SKIP LOCKED`: a row another instance is claiming right now
-        /// is skipped instead of waited for.
+        /// Claims one scan: an INSERT when the worker saw no record, otherwise a compare-and-set
+        /// UPDATE on the record it saw. On PostgreSQL the UPDATE's subquery takes the row
+        /// `FOR UPDATE SKIP LOCKED`: a row another instance is claiming right now is skipped
+        /// instead of waited for. A record that was failed or done is pending once claimed:
+        /// the digest's figures follow in the same transaction.
         async fn claim_one(
-            pool: &sqlx::Pool<$db>,
+            store: &$store,
             digest: &str,
             backend: &str,
             seen: Option<DateTime<Utc>>,
@@ -268,6 +290,7 @@ macro_rules! sql_policy_store {
         ) -> Result<bool> {
             let now = crate::model::now();
             let lease_until = crate::model::at_store_precision(lease_until);
+            let mut tx = store.write_tx().await?;
             let result = match seen {
                 None => {
                     sqlx::query(
@@ -278,7 +301,7 @@ macro_rules! sql_policy_store {
                     .bind(backend)
                     .bind(now)
                     .bind(lease_until)
-                    .execute(pool)
+                    .execute(&mut *tx)
                     .await
                 }
                 Some(seen) => {
@@ -294,13 +317,20 @@ macro_rules! sql_policy_store {
                         .bind(digest)
                         .bind(backend)
                         .bind(crate::model::at_store_precision(seen))
-                        .execute(pool)
+                        .execute(&mut *tx)
                         .await
                 }
             };
-            Ok(result.map_err(db_error)?.rows_affected() == 1)
+            let claimed = result.map_err(db_error)?.rows_affected() == 1;
+            if claimed && seen.is_some() {
+                refresh_digest(&mut tx, digest).await?;
+            }
+            tx.commit().await.map_err(db_error)?;
+            Ok(claimed)
         }
 
+        super::sql::summaries::sql_summary_upkeep!($db);
+        super::sql::catalog_pages::sql_catalog_pages!($db);
         super::sql::accounts::sql_accounts_store!($store, $db);
         super::sql::teams::sql_teams_store!($store, $db);
         super::sql::namespaces::sql_namespaces_store!($store, $db);

@@ -17,8 +17,8 @@ use sqlx::FromRow;
 use super::WHAT;
 use crate::model::{
     Activity, AppToken, AppTokenId, ManifestRecord, Namespace, NamespaceAccess, NamespaceId, PasswordHash,
-    RefreshToken, RefreshTokenId, Repository, RepositoryId, Role, ScanRecord, ScanState, StoredEvent, TagId, TagRecord,
-    Team, TeamId, TeamMember, User, UserId, Visibility,
+    RefreshToken, RefreshTokenId, Repository, RepositoryId, RepositoryListing, RepositorySummary, Role, ScanRecord,
+    ScanState, StoredEvent, TagId, TagRecord, Team, TeamId, TeamMember, User, UserId, Visibility,
 };
 use crate::{Error, Result};
 
@@ -233,6 +233,74 @@ impl From<RepositoryRow> for Repository {
             stars: clamp_u64(row.stars),
             description: row.description,
             created_at: row.created_at,
+        }
+    }
+}
+
+/// A repository's figures as the summary queries select them: id, tags, latest push, failed,
+/// done and the six severities.
+#[derive(FromRow)]
+pub(crate) struct SummaryRow(
+    pub(crate) i64,
+    i64,
+    Option<DateTime<Utc>>,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+);
+
+impl SummaryRow {
+    pub(crate) fn summary(&self) -> RepositorySummary {
+        super::summaries::summary_from_columns(
+            self.1,
+            self.2,
+            self.3,
+            self.4,
+            [self.5, self.6, self.7, self.8, self.9, self.10],
+        )
+    }
+}
+
+/// `REPOSITORY_COLUMNS` with the kept figures (`s_` columns) of `repository_summaries`.
+#[derive(FromRow)]
+pub(crate) struct RepositoryListingRow {
+    #[sqlx(flatten)]
+    repository: RepositoryRow,
+    s_tags: i64,
+    s_latest_push: Option<DateTime<Utc>>,
+    s_failed: i64,
+    s_done: i64,
+    s_unknown: i64,
+    s_negligible: i64,
+    s_low: i64,
+    s_medium: i64,
+    s_high: i64,
+    s_critical: i64,
+}
+
+impl From<RepositoryListingRow> for RepositoryListing {
+    fn from(row: RepositoryListingRow) -> Self {
+        RepositoryListing {
+            repository: row.repository.into(),
+            summary: super::summaries::summary_from_columns(
+                row.s_tags,
+                row.s_latest_push,
+                row.s_failed,
+                row.s_done,
+                [
+                    row.s_unknown,
+                    row.s_negligible,
+                    row.s_low,
+                    row.s_medium,
+                    row.s_high,
+                    row.s_critical,
+                ],
+            ),
         }
     }
 }

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 
 use crate::Result;
 use crate::model::{
-    ManifestRecord, MissingNamespace, Repository, RepositoryId, SearchHits, TagChange, TagId, TagRecord, UserId,
+    ListPage, ListQuery, ManifestRecord, MissingNamespace, Repository, RepositoryFilter, RepositoryId,
+    RepositoryListing, RepositorySort, SearchHits, TagChange, TagFilter, TagId, TagRecord, TagSort, UserId,
 };
 
 /// Repositories, tags and stars: what the registry holds, as notifications and syncs report it.
@@ -38,6 +39,15 @@ pub trait CatalogStore: Send + Sync {
     async fn list_repositories(&self) -> Result<Vec<Repository>>;
     /// One repository by id.
     async fn repository_by_id(&self, id: RepositoryId) -> Result<Option<Repository>>;
+    /// One ordered slice of the repositories `filter` selects, with their kept figures
+    /// ([`RepositorySummary`](crate::model::RepositorySummary)), and how many it selects.
+    async fn repositories_page(
+        &self,
+        filter: &RepositoryFilter,
+        query: &ListQuery<RepositorySort>,
+    ) -> Result<ListPage<RepositoryListing>>;
+    /// One ordered slice of the tags `filter` selects, and how many it selects.
+    async fn tags_page(&self, filter: &TagFilter, query: &ListQuery<TagSort>) -> Result<ListPage<TagRecord>>;
     /// Namespaces, repositories and tags whose names contain `text` (case-insensitive), at
     /// most `limit` of each, ordered by name. The caller filters by visibility.
     /// [`search_by_listing`](super::search_by_listing) answers it from the full lists.
@@ -92,6 +102,16 @@ macro_rules! forward {
             }
             async fn repository_by_id(&self, id: RepositoryId) -> Result<Option<Repository>> {
                 (**self).repository_by_id(id).await
+            }
+            async fn repositories_page(
+                &self,
+                filter: &RepositoryFilter,
+                query: &ListQuery<RepositorySort>,
+            ) -> Result<ListPage<RepositoryListing>> {
+                (**self).repositories_page(filter, query).await
+            }
+            async fn tags_page(&self, filter: &TagFilter, query: &ListQuery<TagSort>) -> Result<ListPage<TagRecord>> {
+                (**self).tags_page(filter, query).await
             }
             async fn search_names(&self, text: &str, limit: usize) -> Result<SearchHits> {
                 (**self).search_names(text, limit).await

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::Result;
-use crate::model::ScanRecord;
+use crate::model::{ScanRecord, SummaryRebuild};
 
 /// Security scan records and the claims that keep instances from scanning the same image twice.
 ///
@@ -16,6 +16,18 @@ pub trait ScanStore: Send + Sync {
     async fn put_scan_record(&self, record: &ScanRecord) -> Result<()>;
     /// Scan records of one digest, or of all digests; ordered by digest and backend.
     async fn scan_records<'a>(&self, digest: Option<&'a str>) -> Result<Vec<ScanRecord>>;
+    /// Scan records of these digests; ordered by digest and backend.
+    async fn scan_records_of(&self, digests: &[String]) -> Result<Vec<ScanRecord>>;
+    /// Sets the scanners whose records count in the kept per-repository figures (the
+    /// configured ones; records of others are kept but do not count). When they differ from
+    /// the stored ones, every figure is rebuilt, in the same transaction. Returns whether
+    /// they differed. Instances sharing a store must configure the same scanners.
+    async fn set_scan_scope(&self, scanners: &[String]) -> Result<bool>;
+    /// The scanners set by [`ScanStore::set_scan_scope`], sorted (none on a new store).
+    async fn scan_scope(&self) -> Result<Vec<String>>;
+    /// Recomputes every kept per-repository figure from the tags and scan records, in one
+    /// transaction, and says how many differed.
+    async fn rebuild_summaries(&self) -> Result<SummaryRebuild>;
     /// Claims one backend's scan of one digest for a worker until `lease_until`: marks it
     /// `Scanning` if its record is still the one the worker saw (`seen` = its `updated_at`, or
     /// `None` for no record). Returns `false` when another worker changed or holds it, so
@@ -61,6 +73,18 @@ macro_rules! forward {
             }
             async fn scan_records<'a>(&self, digest: Option<&'a str>) -> Result<Vec<ScanRecord>> {
                 (**self).scan_records(digest).await
+            }
+            async fn scan_records_of(&self, digests: &[String]) -> Result<Vec<ScanRecord>> {
+                (**self).scan_records_of(digests).await
+            }
+            async fn set_scan_scope(&self, scanners: &[String]) -> Result<bool> {
+                (**self).set_scan_scope(scanners).await
+            }
+            async fn scan_scope(&self) -> Result<Vec<String>> {
+                (**self).scan_scope().await
+            }
+            async fn rebuild_summaries(&self) -> Result<SummaryRebuild> {
+                (**self).rebuild_summaries().await
             }
             async fn claim_scan(
                 &self,

@@ -413,12 +413,10 @@ pub(super) async fn repositories(
     page: PageQuery,
 ) -> Result<Response, ApiError> {
     let namespace = load(&state, &caller, &id).await?;
-    let repositories = state.store.list_repositories().await?;
-    let starred = super::repositories::starred_by(&state, &caller).await?;
-    let mut views = Vec::new();
-    for repository in repositories.iter().filter(|r| r.namespace_id == namespace.id) {
-        views.push(super::repositories::view(&state, repository, starred.contains(&repository.id)).await?);
-    }
-    page.0
-        .respond(&format!("/api/v1/namespaces/{}/repositories", namespace.id), views)
+    let filter = portus_core::model::RepositoryFilter {
+        namespaces: Some(vec![namespace.id]),
+        ..Default::default()
+    };
+    let path = format!("/api/v1/namespaces/{}/repositories", namespace.id);
+    super::repositories::respond_repositories(&state, &caller, &page.0, &path, filter).await
 }

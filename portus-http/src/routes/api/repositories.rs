@@ -1,13 +1,15 @@
 //! Repositories and stars.
 
 use std::collections::BTreeMap;
-use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use portus_core::model::{Namespace, NamespaceRef, Repository, RepositoryId, TagRecord};
+use portus_core::model::{
+    ListPage, Namespace, NamespaceId, NamespaceRef, Repository, RepositoryFilter, RepositoryId, RepositoryListing,
+    RepositorySort, RepositorySummary, TagRecord,
+};
 use portus_core::permissions;
 use portus_core::policy::Action;
 use portus_core::prelude::*;
@@ -15,8 +17,9 @@ use portus_scan::aggregate::{TagSecurity, repository_counts, repository_status};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::lists::SortKey;
 use super::schema::{self, Forbidden, ScanStatus, Unprocessable};
-use super::tags::{RecordsByDigest, by_digest, registry, security_of, tags_and_records};
+use super::tags::{RecordsByDigest, registry, security_of, tags_and_records};
 use super::{ApiCaller, PageQuery, check, forbidden, no_content, not_found, parse_id};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -38,6 +41,8 @@ pub(super) struct RepositoryView {
     starred: bool,
     tags_count: usize,
     created_at: DateTime<Utc>,
+    /// The newest push of its tags (none without tags).
+    latest_push: Option<DateTime<Utc>>,
     security: RepositorySecurity,
 }
 
@@ -60,6 +65,17 @@ pub(super) struct RepositorySecurity {
     tags_by_status: BTreeMap<ScanStatus, usize>,
 }
 
+fn namespace_ref(repository: &Repository) -> NamespaceRefView {
+    let namespace_name = match NamespaceRef::of_repository(&repository.name).0 {
+        NamespaceRef::Named(name) => name,
+        NamespaceRef::Global => super::namespaces::GLOBAL_NAME,
+    };
+    NamespaceRefView {
+        id: repository.namespace_id.0,
+        name: namespace_name.to_owned(),
+    }
+}
+
 fn repository_view(
     state: &AppState,
     repository: &Repository,
@@ -72,30 +88,131 @@ fn repository_view(
     for security in &securities {
         *tags_by_status.entry(security.status.into()).or_default() += 1;
     }
-    let namespace_name = match NamespaceRef::of_repository(&repository.name).0 {
-        NamespaceRef::Named(name) => name,
-        NamespaceRef::Global => super::namespaces::GLOBAL_NAME,
-    };
     RepositoryView {
         id: repository.id.0,
         name: repository.name.clone(),
         full_name: repository.name.clone(),
         description: repository.description.clone(),
         namespace_id: repository.namespace_id.0,
-        namespace: NamespaceRefView {
-            id: repository.namespace_id.0,
-            name: namespace_name.to_owned(),
-        },
+        namespace: namespace_ref(repository),
         stars: repository.stars,
         starred,
         tags_count: tags.len(),
         created_at: repository.created_at,
+        latest_push: tags.iter().map(|t| t.updated_at).max(),
         security: RepositorySecurity {
             status: repository_status(&securities).into(),
             counts: schema::counts(&repository_counts(&securities)),
             tags_by_status,
         },
     }
+}
+
+/// The security of a repository from the figures the store keeps, by the rules
+/// `repository_status` applies to its tags: failed, then pending, then done.
+fn summary_security(state: &AppState, summary: &RepositorySummary) -> RepositorySecurity {
+    let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let mut tags_by_status: BTreeMap<ScanStatus, usize> = BTreeMap::new();
+    if state.scan_backends().is_empty() {
+        if summary.tags > 0 {
+            tags_by_status.insert(ScanStatus::NotScanned, count(summary.tags));
+        }
+        return RepositorySecurity {
+            status: ScanStatus::NotScanned,
+            counts: BTreeMap::new(),
+            tags_by_status,
+        };
+    }
+    for (status, n) in [
+        (ScanStatus::Failed, summary.tags_failed),
+        (ScanStatus::Pending, summary.tags_pending()),
+        (ScanStatus::Done, summary.tags_done),
+    ] {
+        if n > 0 {
+            tags_by_status.insert(status, count(n));
+        }
+    }
+    let status = [ScanStatus::Failed, ScanStatus::Pending, ScanStatus::Done]
+        .into_iter()
+        .find(|s| tags_by_status.contains_key(s))
+        .unwrap_or(ScanStatus::NotScanned);
+    RepositorySecurity {
+        status,
+        counts: summary
+            .counts
+            .iter()
+            .map(|(s, n)| (schema::Severity::from(*s), count(*n)))
+            .collect(),
+        tags_by_status,
+    }
+}
+
+/// A listed repository, from its kept figures.
+fn listing_view(state: &AppState, listing: &RepositoryListing, starred: bool) -> RepositoryView {
+    let RepositoryListing { repository, summary } = listing;
+    RepositoryView {
+        id: repository.id.0,
+        name: repository.name.clone(),
+        full_name: repository.name.clone(),
+        description: repository.description.clone(),
+        namespace_id: repository.namespace_id.0,
+        namespace: namespace_ref(repository),
+        stars: repository.stars,
+        starred,
+        tags_count: usize::try_from(summary.tags).unwrap_or(usize::MAX),
+        created_at: repository.created_at,
+        latest_push: summary.latest_push,
+        security: summary_security(state, summary),
+    }
+}
+
+impl SortKey for RepositorySort {
+    fn from_attr(attr: &str) -> Option<Self> {
+        Some(match attr {
+            "name" | "full_name" => RepositorySort::Name,
+            "id" => RepositorySort::Id,
+            "created_at" => RepositorySort::CreatedAt,
+            "stars" => RepositorySort::Stars,
+            "tags_count" => RepositorySort::Tags,
+            "latest_push" | "updated_at" => RepositorySort::LatestPush,
+            _ => return None,
+        })
+    }
+}
+
+/// The namespaces whose repositories the caller may see; `None` when that is every namespace.
+pub(super) async fn visible_namespaces(
+    state: &AppState,
+    caller: &ApiCaller,
+) -> Result<Option<Vec<NamespaceId>>, ApiError> {
+    let namespaces = state.store.list_namespaces().await?;
+    let visible: Vec<NamespaceId> = namespaces
+        .iter()
+        .filter(|n| caller.namespace_view(n, state).visible)
+        .map(|n| n.id)
+        .collect();
+    Ok((visible.len() < namespaces.len()).then_some(visible))
+}
+
+/// One page of the repositories `filter` selects, as the caller sees them, with the list headers.
+pub(super) async fn respond_repositories(
+    state: &AppState,
+    caller: &ApiCaller,
+    page: &super::Page,
+    path: &str,
+    filter: RepositoryFilter,
+) -> Result<Response, ApiError> {
+    state.sync_scan_scope().await?;
+    let query = page.query::<RepositorySort>()?;
+    let listed: ListPage<RepositoryListing> = state.store.repositories_page(&filter, &query).await?;
+    let starred = starred_by(state, caller).await?;
+    page.respond_page(
+        path,
+        listed.map(|l| {
+            let is_starred = starred.contains(&l.repository.id);
+            listing_view(state, &l, is_starred)
+        }),
+    )
 }
 
 /// The repositories the caller starred (none for anonymous callers).
@@ -146,33 +263,11 @@ pub(super) async fn list(
     caller: ApiCaller,
     page: PageQuery,
 ) -> Result<Response, ApiError> {
-    let store = &state.store;
-    let namespaces: HashMap<_, _> = store.list_namespaces().await?.into_iter().map(|n| (n.id, n)).collect();
-    let all_tags = store.tags(None).await?;
-    let records = by_digest(store.scan_records(None).await?);
-    let starred = starred_by(&state, &caller).await?;
-    let mut tags_by_repository: HashMap<&str, Vec<&TagRecord>> = HashMap::new();
-    for tag in &all_tags {
-        tags_by_repository.entry(tag.repository.as_str()).or_default().push(tag);
-    }
-    let views: Vec<RepositoryView> = store
-        .list_repositories()
-        .await?
-        .iter()
-        .filter(|r| {
-            namespaces
-                .get(&r.namespace_id)
-                .is_some_and(|n| caller.namespace_view(n, &state).visible)
-        })
-        .map(|r| {
-            let tags = tags_by_repository
-                .get(r.name.as_str())
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            repository_view(&state, r, tags, &records, starred.contains(&r.id))
-        })
-        .collect();
-    page.0.respond("/api/v1/repositories", views)
+    let filter = RepositoryFilter {
+        namespaces: visible_namespaces(&state, &caller).await?,
+        ..RepositoryFilter::default()
+    };
+    respond_repositories(&state, &caller, &page.0, "/api/v1/repositories", filter).await
 }
 
 /// Show a repository with its per-severity security summary.
@@ -324,28 +419,20 @@ pub(super) async fn unstar(
 #[utoipa::path(
     get,
     path = "/api/v1/stars",
-    params(super::Unpaged),
+    params(super::Page),
     security(("bearer" = []), ("portusAuth" = [])),
     responses((status = 200, body = Vec<RepositoryView>))
 )]
 pub(super) async fn starred(
     State(state): State<AppState>,
     caller: ApiCaller,
-    page: super::UnpagedQuery,
+    page: PageQuery,
 ) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
-    let store = &state.store;
-    let mut views = Vec::new();
-    for id in store.starred(user).await? {
-        let Some(repository) = store.repository_by_id(id).await? else {
-            continue;
-        };
-        let Some(namespace) = store.namespace_by_id(repository.namespace_id).await? else {
-            continue;
-        };
-        if caller.namespace_view(&namespace, &state).visible {
-            views.push(view(&state, &repository, true).await?);
-        }
-    }
-    page.0.respond(views)
+    let filter = RepositoryFilter {
+        namespaces: visible_namespaces(&state, &caller).await?,
+        starred_by: Some(user),
+        ..RepositoryFilter::default()
+    };
+    respond_repositories(&state, &caller, &page.0, "/api/v1/stars", filter).await
 }

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use portus_core::model::{Namespace, ScanRecord, TagId, TagRecord, UserId};
+use portus_core::model::{Namespace, ScanRecord, TagFilter, TagId, TagRecord, TagSort, UserId};
 use portus_core::permissions;
 use portus_core::policy::Action;
 use portus_core::prelude::*;
@@ -18,6 +18,7 @@ use portus_scan::worker::tag_security;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::lists::SortKey;
 use super::repositories::load;
 use super::schema::{self, Conflict, Forbidden, ScanStatus, Severity, Unprocessable};
 use super::{ApiCaller, PageQuery, check, forbidden, not_found, parse_id};
@@ -44,10 +45,20 @@ pub(super) fn security_of(state: &AppState, tag: &TagRecord, records: &RecordsBy
 pub(super) struct Authors(HashMap<String, UserId>);
 
 impl Authors {
-    /// Every user's id by name.
-    pub(super) async fn load(state: &AppState) -> Result<Self, ApiError> {
-        let users = state.store.list_users().await?;
-        Ok(Authors(users.into_iter().map(|u| (u.username, u.id)).collect()))
+    /// The ids of the users who pushed `tags` (one lookup per distinct name, not every user).
+    pub(super) async fn load<'a>(
+        state: &AppState,
+        tags: impl IntoIterator<Item = &'a TagRecord>,
+    ) -> Result<Self, ApiError> {
+        let mut ids = HashMap::new();
+        for name in tags.into_iter().filter_map(|t| t.pushed_by.as_deref()) {
+            if !ids.contains_key(name)
+                && let Some(user) = state.store.user_by_name(name).await?
+            {
+                ids.insert(name.to_owned(), user.id);
+            }
+        }
+        Ok(Authors(ids))
     }
 }
 
@@ -140,10 +151,8 @@ pub(super) async fn tags_and_records(
 ) -> Result<(Vec<TagRecord>, RecordsByDigest), ApiError> {
     let tags = store.tags(Some(repository)).await?;
     let digests: std::collections::BTreeSet<&str> = tags.iter().map(|t| t.manifest.digest.as_str()).collect();
-    let mut records = Vec::new();
-    for digest in digests {
-        records.extend(store.scan_records(Some(digest)).await?);
-    }
+    let digests: Vec<String> = digests.into_iter().map(str::to_owned).collect();
+    let records = store.scan_records_of(&digests).await?;
     Ok((tags, by_digest(records)))
 }
 
@@ -174,15 +183,48 @@ pub(super) async fn repository_tags(
     page: PageQuery,
 ) -> Result<Response, ApiError> {
     let (repository, _) = load(&state, &caller, &id).await?;
-    let store = &state.store;
-    let (tags, records) = tags_and_records(store.as_ref(), &repository.name).await?;
-    let authors = Authors::load(&state).await?;
-    let views: Vec<TagView> = tags
+    let filter = TagFilter {
+        repository: Some(repository.id),
+        ..TagFilter::default()
+    };
+    let path = format!("/api/v1/repositories/{}/tags", repository.id);
+    respond_tags(&state, &page.0, &path, &filter).await
+}
+
+impl SortKey for TagSort {
+    fn from_attr(attr: &str) -> Option<Self> {
+        Some(match attr {
+            "name" => TagSort::Name,
+            "id" => TagSort::Id,
+            "created_at" => TagSort::CreatedAt,
+            "updated_at" => TagSort::UpdatedAt,
+            _ => return None,
+        })
+    }
+}
+
+/// One page of the tags `filter` selects, with their scan status and the list headers: the
+/// scan records of that page's images only.
+async fn respond_tags(
+    state: &AppState,
+    page: &super::Page,
+    path: &str,
+    filter: &TagFilter,
+) -> Result<Response, ApiError> {
+    let listed = state.store.tags_page(filter, &page.query::<TagSort>()?).await?;
+    let digests: Vec<String> = listed
+        .items
         .iter()
-        .map(|t| tag_view(t, &security_of(&state, t, &records), &authors))
+        .map(|t| t.manifest.digest.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect();
-    page.0
-        .respond(&format!("/api/v1/repositories/{}/tags", repository.id), views)
+    let records = by_digest(state.store.scan_records_of(&digests).await?);
+    let authors = Authors::load(state, &listed.items).await?;
+    page.respond_page(
+        path,
+        listed.map(|t| tag_view(&t, &security_of(state, &t, &records), &authors)),
+    )
 }
 
 /// Tags of a repository grouped by manifest, the most recently pushed group first.
@@ -202,7 +244,7 @@ pub(super) async fn grouped_tags(
 ) -> Result<Json<Vec<Vec<TagView>>>, ApiError> {
     let (repository, _) = load(&state, &caller, &id).await?;
     let (tags, records) = tags_and_records(state.store.as_ref(), &repository.name).await?;
-    let authors = Authors::load(&state).await?;
+    let authors = Authors::load(&state, &tags).await?;
     let mut groups: Vec<Vec<&TagRecord>> = Vec::new();
     for tag in &tags {
         match groups.iter_mut().find(|g| g[0].manifest.digest == tag.manifest.digest) {
@@ -245,15 +287,7 @@ pub(super) async fn all_tags(
     if !caller.caller.is_admin() {
         return Err(forbidden("only administrators list every tag"));
     }
-    let store = &state.store;
-    let tags = store.tags(None).await?;
-    let records = by_digest(store.scan_records(None).await?);
-    let authors = Authors::load(&state).await?;
-    let views: Vec<TagView> = tags
-        .iter()
-        .map(|t| tag_view(t, &security_of(&state, t, &records), &authors))
-        .collect();
-    page.0.respond("/api/v1/tags", views)
+    respond_tags(&state, &page.0, "/api/v1/tags", &TagFilter::default()).await
 }
 
 /// A tag the caller may see, with its namespace.
@@ -296,7 +330,7 @@ pub(super) async fn show_tag(
     Path(id): Path<String>,
 ) -> Result<Json<TagView>, ApiError> {
     let (tag, security) = tag_with_security(&state, &caller, &id).await?;
-    let authors = Authors::load(&state).await?;
+    let authors = Authors::load(&state, [&tag]).await?;
     Ok(Json(tag_view(&tag, &security, &authors)))
 }
 

@@ -1072,6 +1072,17 @@ async fn repositories_tags_and_stars() {
         "unscanned is pending, never clean"
     );
     assert_eq!(detail["security"]["status"], json!("pending"));
+    // Lists show the figures the store keeps; a repository's page recomputes them from its
+    // tags and scan records: both say the same.
+    for listed in bob.as_array().unwrap() {
+        let (_, detail) = f
+            .get(&format!("/api/v1/repositories/{}", listed["id"]), Some("bob"))
+            .await;
+        for field in ["security", "tags_count", "latest_push", "stars"] {
+            assert_eq!(listed[field], detail[field], "{field} of {}", listed["name"]);
+        }
+    }
+    assert_eq!(bob[1]["security"]["counts"]["High"], json!(1), "{bob}");
 
     let (_, tags) = f.get(&format!("{secret}/tags"), Some("bob")).await;
     assert_eq!(names(&tags, "name"), ["1.0", "2.0", "latest"]);

@@ -1,0 +1,217 @@
+//! Pages of repositories and tags, for both databases: the order, the slice and the filters in
+//! the query, the figures from `repository_summaries`, the total from an index or the kept tag
+//! counts. A page's ids are chosen first on the narrowest rows (an index where the order has
+//! one), then only those rows are joined with their columns: a deep page skips ids, not rows.
+
+/// `ORDER BY` direction, and where rows without a value go (first, as in the in-memory store).
+pub(crate) fn direction(descending: bool) -> (&'static str, &'static str) {
+    if descending {
+        ("DESC", "NULLS LAST")
+    } else {
+        ("ASC", "NULLS FIRST")
+    }
+}
+
+/// `text` as a case-insensitive LIKE pattern matching it anywhere, its wildcards escaped
+/// (with `\`).
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// The ids in `ids` as the JSON array the id-list fragment of each database reads.
+pub(crate) fn id_list<T: Copy + Into<i64>>(ids: &[T]) -> String {
+    let ids: Vec<i64> = ids.iter().map(|id| (*id).into()).collect();
+    serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Defines, inside [`sql_policy_store!`](super::sql_policy_store), `repositories_page_of` and
+/// `tags_page_of`. The backend module defines `ID_LIST` (a condition `{column} IN` the ids of a
+/// JSON array bound once, so any number of ids takes one parameter).
+macro_rules! sql_catalog_pages {
+    ($db:ty) => {
+        use super::sql::catalog_pages::{contains_pattern, direction, id_list};
+        use crate::model::{
+            ListPage, ListQuery, RepositoryFilter, RepositoryListing, RepositorySort, TagFilter, TagSort,
+        };
+
+        /// Appends the conditions of `filter` on `repositories r`.
+        fn push_repository_filter(builder: &mut sqlx::QueryBuilder<$db>, filter: &RepositoryFilter) {
+            builder.push(" WHERE TRUE");
+            if let Some(namespaces) = &filter.namespaces {
+                builder.push(" AND ");
+                push_id_list(
+                    builder,
+                    "r.namespace_id",
+                    id_list(&namespaces.iter().map(|n| n.0).collect::<Vec<_>>()),
+                );
+            }
+            if let Some(user) = filter.starred_by {
+                builder.push(" AND r.id IN (SELECT repository_id FROM stars WHERE user_id = ");
+                builder.push_bind(user.0);
+                builder.push(")");
+            }
+            if let Some(text) = &filter.name_contains {
+                builder.push(" AND lower(r.name) LIKE ");
+                builder.push_bind(contains_pattern(text));
+                builder.push(" ESCAPE '\\'");
+            }
+        }
+
+        /// `{column} IN (the ids of the JSON array json)`.
+        fn push_id_list(builder: &mut sqlx::QueryBuilder<$db>, column: &str, json: String) {
+            let (open, close) = ID_LIST;
+            builder.push(column);
+            builder.push(open);
+            builder.push_bind(json);
+            builder.push(close);
+        }
+
+        /// `LIMIT`/`OFFSET` of `query` (none for every item).
+        fn push_slice<S>(builder: &mut sqlx::QueryBuilder<$db>, query: &ListQuery<S>) {
+            let (limit, offset) = query.limit_offset();
+            if let Some(limit) = limit {
+                builder.push(" LIMIT ");
+                builder.push_bind(limit);
+                builder.push(" OFFSET ");
+                builder.push_bind(offset);
+            }
+        }
+
+        /// The `ORDER BY` of a repository page, over `r` and `rs`.
+        fn repository_order(query: &ListQuery<RepositorySort>) -> String {
+            let (dir, nulls) = direction(query.descending);
+            let key = match query.sort {
+                RepositorySort::Name => format!("r.name {dir}"),
+                RepositorySort::CreatedAt => format!("r.created_at {dir}"),
+                RepositorySort::Stars => {
+                    format!("(SELECT COUNT(*) FROM stars s WHERE s.repository_id = r.id) {dir}")
+                }
+                RepositorySort::Tags => format!("COALESCE(rs.tags, 0) {dir}"),
+                RepositorySort::LatestPush => format!("rs.latest_push {dir} {nulls}"),
+                _ => format!("r.id {dir}"),
+            };
+            format!(" ORDER BY {key}, r.id {dir}")
+        }
+
+        async fn repositories_page_of(
+            pool: &sqlx::Pool<$db>,
+            filter: &RepositoryFilter,
+            query: &ListQuery<RepositorySort>,
+        ) -> Result<ListPage<RepositoryListing>> {
+            let order = repository_order(query);
+            let mut builder = sqlx::QueryBuilder::<$db>::new(
+                "SELECT r.id, r.name, r.namespace_id, r.description, r.created_at, \
+                 (SELECT COUNT(*) FROM stars s WHERE s.repository_id = r.id) AS stars, \
+                 COALESCE(rs.tags, 0) AS s_tags, rs.latest_push AS s_latest_push, \
+                 COALESCE(rs.tags_failed, 0) AS s_failed, COALESCE(rs.tags_done, 0) AS s_done, \
+                 COALESCE(rs.unknown, 0) AS s_unknown, COALESCE(rs.negligible, 0) AS s_negligible, \
+                 COALESCE(rs.low, 0) AS s_low, COALESCE(rs.medium, 0) AS s_medium, \
+                 COALESCE(rs.high, 0) AS s_high, COALESCE(rs.critical, 0) AS s_critical \
+                 FROM repositories r LEFT JOIN repository_summaries rs ON rs.repository_id = r.id \
+                 WHERE r.id IN (SELECT r.id FROM repositories r \
+                 LEFT JOIN repository_summaries rs ON rs.repository_id = r.id",
+            );
+            push_repository_filter(&mut builder, filter);
+            builder.push(&order);
+            push_slice(&mut builder, query);
+            builder.push(")");
+            builder.push(&order);
+            let rows: Vec<RepositoryListingRow> = builder.build_query_as().fetch_all(pool).await.map_err(db_error)?;
+            let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM repositories r");
+            push_repository_filter(&mut count, filter);
+            let total: i64 = count
+                .build_query_scalar()
+                .fetch_one(pool)
+                .await
+                .map_err(db_error)?;
+            Ok(ListPage {
+                items: rows.into_iter().map(RepositoryListing::from).collect(),
+                total: u64::try_from(total).unwrap_or(0),
+            })
+        }
+
+        /// Appends the conditions of `filter` on `tags t` (joined with `repositories r` when
+        /// `joined`).
+        fn push_tag_filter(builder: &mut sqlx::QueryBuilder<$db>, filter: &TagFilter) {
+            builder.push(" WHERE TRUE");
+            if let Some(repository) = filter.repository {
+                builder.push(" AND t.repository_id = ");
+                builder.push_bind(repository.0);
+            }
+            if let Some(namespaces) = &filter.namespaces {
+                builder.push(" AND t.repository_id IN (SELECT r.id FROM repositories r WHERE ");
+                push_id_list(
+                    builder,
+                    "r.namespace_id",
+                    id_list(&namespaces.iter().map(|n| n.0).collect::<Vec<_>>()),
+                );
+                builder.push(")");
+            }
+        }
+
+        /// The `ORDER BY` of a tag page, over `t`.
+        fn tag_order(query: &ListQuery<TagSort>) -> String {
+            let (dir, _) = direction(query.descending);
+            let key = match query.sort {
+                TagSort::Name => format!("t.repository_id {dir}, t.name {dir}"),
+                TagSort::CreatedAt => format!("t.created_at {dir}"),
+                TagSort::UpdatedAt => format!("t.updated_at {dir}"),
+                _ => format!("t.id {dir}"),
+            };
+            format!(" ORDER BY {key}, t.id {dir}")
+        }
+
+        async fn tags_page_of(
+            pool: &sqlx::Pool<$db>,
+            filter: &TagFilter,
+            query: &ListQuery<TagSort>,
+        ) -> Result<ListPage<TagRecord>> {
+            let order = tag_order(query);
+            let mut builder = sqlx::QueryBuilder::<$db>::new(TAG_COLUMNS);
+            builder.push(" WHERE t.id IN (SELECT t.id FROM tags t");
+            push_tag_filter(&mut builder, filter);
+            builder.push(&order);
+            push_slice(&mut builder, query);
+            builder.push(")");
+            builder.push(&order);
+            let rows: Vec<TagRow> = builder.build_query_as().fetch_all(pool).await.map_err(db_error)?;
+            // The kept tag counts answer for whole repositories; a count over tags only for
+            // what they cannot (there is no such filter today).
+            let mut count = sqlx::QueryBuilder::<$db>::new(
+                "SELECT CAST(COALESCE(SUM(rs.tags), 0) AS BIGINT) FROM repository_summaries rs WHERE TRUE",
+            );
+            if let Some(repository) = filter.repository {
+                count.push(" AND rs.repository_id = ");
+                count.push_bind(repository.0);
+            }
+            if let Some(namespaces) = &filter.namespaces {
+                count.push(" AND rs.repository_id IN (SELECT r.id FROM repositories r WHERE ");
+                push_id_list(
+                    &mut count,
+                    "r.namespace_id",
+                    id_list(&namespaces.iter().map(|n| n.0).collect::<Vec<_>>()),
+                );
+                count.push(")");
+            }
+            let total: i64 = count
+                .build_query_scalar()
+                .fetch_one(pool)
+                .await
+                .map_err(db_error)?;
+            Ok(ListPage {
+                items: rows.into_iter().map(TagRecord::from).collect(),
+                total: u64::try_from(total).unwrap_or(0),
+            })
+        }
+    };
+}
+
+pub(crate) use sql_catalog_pages;

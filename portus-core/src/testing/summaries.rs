@@ -1,0 +1,473 @@
+//! The kept per-repository figures and the pages of repositories and tags
+//! ([`CatalogStore::repositories_page`], [`CatalogStore::tags_page`], the figures upkeep of
+//! [`ScanStore`]): what a store keeps equals what [`RepositorySummary::recompute`] makes of its
+//! tags and scan records, after every kind of write.
+
+use chrono::{Duration, Utc};
+
+use super::user;
+use crate::model::{
+    ListQuery, ManifestRecord, MissingNamespace, NamespaceId, RepositoryFilter, RepositorySort, RepositorySummary,
+    ScanRecord, ScanState, TagFilter, TagSort,
+};
+use crate::prelude::*;
+use crate::traits::{ScanReport, Severity, Vulnerability};
+
+fn manifest(digest: &str) -> ManifestRecord {
+    ManifestRecord {
+        digest: digest.into(),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: Some(10),
+    }
+}
+
+/// A record of `backend` for `digest` in `state`, finding `vulns` when done.
+pub fn scan(digest: &str, backend: &str, state: ScanState, vulns: &[(&str, Severity)]) -> ScanRecord {
+    ScanRecord {
+        digest: digest.into(),
+        backend: backend.into(),
+        state,
+        report: (state == ScanState::Done).then(|| ScanReport {
+            vulnerabilities: vulns
+                .iter()
+                .map(|(id, severity)| Vulnerability {
+                    id: (*id).into(),
+                    severity: *severity,
+                    package: None,
+                    package_version: None,
+                    fixed_in: None,
+                    links: Vec::new(),
+                    description: None,
+                })
+                .collect(),
+        }),
+        error: (state == ScanState::Failed).then(|| "boom".to_owned()),
+        attempts: u32::from(state == ScanState::Failed),
+        updated_at: crate::model::now(),
+        next_attempt_at: (state == ScanState::Failed).then(|| crate::model::now() + Duration::minutes(5)),
+    }
+}
+
+async fn push(store: &dyn PolicyStore, repository: &str, tag: &str, digest: &str) {
+    store
+        .put_tag(repository, tag, &manifest(digest), None, MissingNamespace::Create)
+        .await
+        .expect("put tag");
+}
+
+/// Asserts that the figures `store` keeps for every repository equal the recomputed ones, and
+/// that a rebuild finds nothing to correct.
+pub async fn assert_kept_figures_are_recomputed(store: &dyn PolicyStore, step: &str) {
+    let tags = store.tags(None).await.unwrap();
+    let records = store.scan_records(None).await.unwrap();
+    let scope = store.scan_scope().await.unwrap();
+    let mut expected = RepositorySummary::recompute(&tags, &records, &scope);
+    let kept = store
+        .repositories_page(&RepositoryFilter::default(), &ListQuery::all(RepositorySort::Name))
+        .await
+        .unwrap();
+    assert_eq!(kept.total as usize, kept.items.len(), "{step}");
+    for listing in &kept.items {
+        let want = expected.remove(&listing.repository.name).unwrap_or_default();
+        assert_eq!(listing.summary, want, "{step}: figures of {}", listing.repository.name);
+    }
+    assert!(
+        expected.is_empty(),
+        "{step}: tags of unlisted repositories {expected:?}"
+    );
+    let rebuilt = store.rebuild_summaries().await.unwrap();
+    assert_eq!(rebuilt.corrected, 0, "{step}: a rebuild corrected kept figures");
+}
+
+/// The kept figures follow pushes, moves, deletes, scans, failures, claims, rescans, a change
+/// of the configured scanners and deleted repositories.
+pub async fn kept_figures_follow_every_write(store: &dyn PolicyStore) {
+    let step = |s: &'static str| s;
+    assert!(store.set_scan_scope(&["a".into(), "b".into()]).await.unwrap());
+    assert!(
+        !store
+            .set_scan_scope(&["b".into(), "a".into(), "a".into()])
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.scan_scope().await.unwrap(), ["a", "b"]);
+    push(store, "web/app", "1", "sha256:d1").await;
+    push(store, "web/app", "2", "sha256:d1").await;
+    push(store, "web/app", "3", "sha256:d2").await;
+    push(store, "ops/tool", "1", "sha256:d1").await;
+    store
+        .ensure_repository("ops/empty", MissingNamespace::Create)
+        .await
+        .unwrap();
+    assert_kept_figures_are_recomputed(store, step("pushed")).await;
+
+    store
+        .put_scan_record(&scan(
+            "sha256:d1",
+            "a",
+            ScanState::Done,
+            &[("CVE-1", Severity::High), ("CVE-2", Severity::Low)],
+        ))
+        .await
+        .unwrap();
+    assert_kept_figures_are_recomputed(store, step("one scanner done")).await;
+    store
+        .put_scan_records(&[
+            scan("sha256:d1", "b", ScanState::Done, &[("CVE-1", Severity::Critical)]),
+            scan("sha256:d2", "a", ScanState::Failed, &[]),
+        ])
+        .await
+        .unwrap();
+    let page = store
+        .repositories_page(&RepositoryFilter::default(), &ListQuery::all(RepositorySort::Name))
+        .await
+        .unwrap();
+    let app = page.items.iter().find(|l| l.repository.name == "web/app").unwrap();
+    assert_eq!(
+        (app.summary.tags, app.summary.tags_done, app.summary.tags_failed),
+        (3, 2, 1)
+    );
+    assert_eq!(
+        app.summary.counts,
+        [(Severity::Low, 2), (Severity::Critical, 2)].into_iter().collect(),
+        "merged per tag, counted per tag"
+    );
+    assert_kept_figures_are_recomputed(store, step("both done, one failed")).await;
+
+    push(store, "web/app", "3", "sha256:d1").await;
+    assert_kept_figures_are_recomputed(store, step("moved to a scanned image")).await;
+    push(store, "web/app", "2", "sha256:d3").await;
+    assert_kept_figures_are_recomputed(store, step("moved to a new image")).await;
+    store.delete_tag("web/app", "1").await.unwrap();
+    assert_kept_figures_are_recomputed(store, step("tag deleted")).await;
+    store.delete_tags_by_digest("web/app", "sha256:d1").await.unwrap();
+    assert_kept_figures_are_recomputed(store, step("tags deleted by digest")).await;
+
+    let failed = store.scan_records(Some("sha256:d2")).await.unwrap();
+    push(store, "web/app", "4", "sha256:d2").await;
+    assert!(
+        store
+            .claim_scan(
+                "sha256:d2",
+                "a",
+                Some(failed[0].updated_at),
+                Utc::now() + Duration::minutes(5)
+            )
+            .await
+            .unwrap()
+    );
+    assert_kept_figures_are_recomputed(store, step("failed scan claimed again")).await;
+
+    let rescan: Vec<ScanRecord> = store
+        .scan_records(Some("sha256:d1"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| ScanRecord {
+            state: ScanState::Pending,
+            report: None,
+            ..r
+        })
+        .collect();
+    store.put_scan_records(&rescan).await.unwrap();
+    assert_kept_figures_are_recomputed(store, step("rescan requested")).await;
+    store
+        .put_scan_records(&[
+            scan("sha256:d1", "a", ScanState::Done, &[("CVE-9", Severity::Medium)]),
+            scan("sha256:d1", "b", ScanState::Done, &[]),
+        ])
+        .await
+        .unwrap();
+    assert_kept_figures_are_recomputed(store, step("rescanned")).await;
+
+    assert!(store.set_scan_scope(&["a".into()]).await.unwrap());
+    assert_kept_figures_are_recomputed(store, step("scanner b removed")).await;
+    assert!(store.set_scan_scope(&[]).await.unwrap());
+    assert_kept_figures_are_recomputed(store, step("no scanner")).await;
+    assert!(store.set_scan_scope(&["a".into(), "b".into()]).await.unwrap());
+
+    store.delete_repository("ops/tool").await.unwrap();
+    assert_kept_figures_are_recomputed(store, step("repository deleted")).await;
+    let ops = store
+        .namespace(crate::model::NamespaceRef::Named("ops"))
+        .await
+        .unwrap()
+        .expect("ops");
+    store.delete_namespace(ops.id).await.unwrap();
+    assert_kept_figures_are_recomputed(store, step("namespace deleted")).await;
+}
+
+/// Repository pages come ordered, sliced, filtered and counted by the store.
+pub async fn repository_pages_are_ordered_sliced_and_filtered(store: &dyn PolicyStore) {
+    let alice = user(store, "alice").await;
+    for (repository, tags) in [
+        ("b/two", 2),
+        ("a/three", 3),
+        ("c/one", 1),
+        ("a/none", 0),
+        ("b/big-app", 4),
+    ] {
+        if tags == 0 {
+            store
+                .ensure_repository(repository, MissingNamespace::Create)
+                .await
+                .unwrap();
+        }
+        for i in 0..tags {
+            push(store, repository, &format!("t{i}"), &format!("sha256:{repository}{i}")).await;
+        }
+    }
+    let names = |page: &crate::model::ListPage<crate::model::RepositoryListing>| -> Vec<String> {
+        page.items.iter().map(|l| l.repository.name.clone()).collect()
+    };
+    let all = RepositoryFilter::default();
+    let page = store
+        .repositories_page(&all, &ListQuery::page(RepositorySort::Name, 1, 2))
+        .await
+        .unwrap();
+    assert_eq!(names(&page), ["a/three", "b/big-app"]);
+    assert_eq!(page.total, 5);
+    let page = store
+        .repositories_page(&all, &ListQuery::page(RepositorySort::Tags, 0, 5).descending(true))
+        .await
+        .unwrap();
+    assert_eq!(names(&page), ["b/big-app", "a/three", "b/two", "c/one", "a/none"]);
+    assert_eq!(page.items[0].summary.tags, 4);
+    let page = store
+        .repositories_page(&all, &ListQuery::page(RepositorySort::LatestPush, 0, 1))
+        .await
+        .unwrap();
+    assert_eq!(names(&page), ["a/none"], "no push sorts first");
+    let past_end = store
+        .repositories_page(&all, &ListQuery::page(RepositorySort::Name, 10, 5))
+        .await
+        .unwrap();
+    assert!(past_end.items.is_empty());
+    assert_eq!(past_end.total, 5);
+
+    let b = store
+        .namespace(crate::model::NamespaceRef::Named("b"))
+        .await
+        .unwrap()
+        .expect("b")
+        .id;
+    let c = store
+        .namespace(crate::model::NamespaceRef::Named("c"))
+        .await
+        .unwrap()
+        .expect("c")
+        .id;
+    let in_b_c = RepositoryFilter {
+        namespaces: Some(vec![b, c]),
+        ..RepositoryFilter::default()
+    };
+    let page = store
+        .repositories_page(&in_b_c, &ListQuery::all(RepositorySort::Name).descending(true))
+        .await
+        .unwrap();
+    assert_eq!(names(&page), ["c/one", "b/two", "b/big-app"]);
+    assert_eq!(page.total, 3);
+    let none = RepositoryFilter {
+        namespaces: Some(Vec::new()),
+        ..RepositoryFilter::default()
+    };
+    assert_eq!(
+        store
+            .repositories_page(&none, &ListQuery::all(RepositorySort::Name))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    let unknown = RepositoryFilter {
+        namespaces: Some(vec![NamespaceId(987_654)]),
+        ..RepositoryFilter::default()
+    };
+    assert_eq!(
+        store
+            .repositories_page(&unknown, &ListQuery::all(RepositorySort::Name))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+
+    let three = store
+        .repositories_page(&all, &ListQuery::all(RepositorySort::Name))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|l| l.repository.name == "a/three")
+        .unwrap();
+    store.set_star(alice.id, three.repository.id, true).await.unwrap();
+    let starred = RepositoryFilter {
+        starred_by: Some(alice.id),
+        ..RepositoryFilter::default()
+    };
+    let page = store
+        .repositories_page(&starred, &ListQuery::all(RepositorySort::Name))
+        .await
+        .unwrap();
+    assert_eq!(names(&page), ["a/three"]);
+    assert_eq!(page.items[0].repository.stars, 1);
+    let page = store
+        .repositories_page(&all, &ListQuery::page(RepositorySort::Stars, 0, 1).descending(true))
+        .await
+        .unwrap();
+    assert_eq!(names(&page), ["a/three"]);
+
+    let searched = RepositoryFilter {
+        name_contains: Some("APP".into()),
+        ..RepositoryFilter::default()
+    };
+    assert_eq!(
+        names(
+            &store
+                .repositories_page(&searched, &ListQuery::all(RepositorySort::Name))
+                .await
+                .unwrap()
+        ),
+        ["b/big-app"]
+    );
+    let wildcard = RepositoryFilter {
+        name_contains: Some("_".into()),
+        ..RepositoryFilter::default()
+    };
+    assert_eq!(
+        store
+            .repositories_page(&wildcard, &ListQuery::all(RepositorySort::Name))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+}
+
+/// Tag pages come ordered, sliced, filtered by repository or namespaces, and counted.
+pub async fn tag_pages_are_ordered_sliced_and_filtered(store: &dyn PolicyStore) {
+    for (repository, tag) in [("x/app", "v2"), ("x/app", "v10"), ("y/lib", "a"), ("x/app", "latest")] {
+        push(store, repository, tag, &format!("sha256:{repository}{tag}")).await;
+    }
+    let app = store
+        .repositories_page(&RepositoryFilter::default(), &ListQuery::all(RepositorySort::Name))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|l| l.repository.name == "x/app")
+        .unwrap()
+        .repository;
+    let of_app = TagFilter {
+        repository: Some(app.id),
+        ..TagFilter::default()
+    };
+    let page = store
+        .tags_page(&of_app, &ListQuery::page(TagSort::Name, 1, 2))
+        .await
+        .unwrap();
+    let names: Vec<&str> = page.items.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["v10", "v2"]);
+    assert_eq!(page.total, 3);
+    let newest = store
+        .tags_page(
+            &TagFilter::default(),
+            &ListQuery::page(TagSort::Id, 0, 1).descending(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(newest.items[0].name, "latest");
+    assert_eq!(newest.total, 4);
+    let y = store
+        .namespace(crate::model::NamespaceRef::Named("y"))
+        .await
+        .unwrap()
+        .expect("y")
+        .id;
+    let in_y = TagFilter {
+        namespaces: Some(vec![y]),
+        ..TagFilter::default()
+    };
+    let page = store.tags_page(&in_y, &ListQuery::all(TagSort::Name)).await.unwrap();
+    assert_eq!((page.items.len(), page.total), (1, 1));
+    assert_eq!(page.items[0].repository, "y/lib");
+    let digests = vec!["sha256:y/liba".to_owned(), "sha256:none".to_owned()];
+    store
+        .put_scan_record(&scan("sha256:y/liba", "a", ScanState::Failed, &[]))
+        .await
+        .unwrap();
+    let records = store.scan_records_of(&digests).await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].digest, "sha256:y/liba");
+}
+
+/// The images [`concurrent_pushes`] and [`concurrent_scans`] share.
+fn concurrent_digests() -> Vec<String> {
+    (0..8).map(|i| format!("sha256:c{i}")).collect()
+}
+
+/// One of the writers interleaving on the same images (run several, as `worker` 0, 1, ...,
+/// with [`concurrent_scans`] on another store of the same database, then
+/// [`assert_kept_figures_are_recomputed`]): pushes, moves and deletes.
+pub async fn concurrent_pushes(store: &dyn PolicyStore, worker: usize) {
+    let digests = concurrent_digests();
+    for round in 0..10 {
+        for (i, digest) in digests.iter().enumerate() {
+            push(
+                store,
+                &format!("team/app{}", i % 3),
+                &format!("w{worker}-t{round}-{i}"),
+                digest,
+            )
+            .await;
+        }
+        // A tag moving between two images, and one deleted.
+        push(
+            store,
+            "team/app1",
+            &format!("w{worker}-moving"),
+            &digests[round % digests.len()],
+        )
+        .await;
+        store
+            .delete_tag("team/app0", &format!("w{worker}-t{round}-0"))
+            .await
+            .unwrap();
+    }
+}
+
+/// The scanning writer of [`concurrent_pushes`]: `worker` 0 writes scanner `a`'s results, 1
+/// scanner `b`'s, failures among them.
+pub async fn concurrent_scans(store: &dyn PolicyStore, worker: usize) {
+    let backend = if worker.is_multiple_of(2) { "a" } else { "b" };
+    for round in 0..10 {
+        for (i, digest) in concurrent_digests().iter().enumerate() {
+            let state = if (i + round) % 3 == 0 {
+                ScanState::Failed
+            } else {
+                ScanState::Done
+            };
+            store
+                .put_scan_record(&scan(
+                    digest,
+                    backend,
+                    state,
+                    &[(&format!("CVE-{round}-{worker}"), Severity::High)],
+                ))
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Runs the checks of this module (see [`policy_store_conformance!`](crate::policy_store_conformance)).
+#[macro_export]
+macro_rules! summary_store_conformance {
+    ($make:expr) => {
+        $crate::__conformance_tests!($make; summaries;
+            kept_figures_follow_every_write,
+            repository_pages_are_ordered_sliced_and_filtered,
+            tag_pages_are_ordered_sliced_and_filtered,
+        );
+    };
+}
