@@ -149,16 +149,18 @@ impl crate::traits::CatalogStore for InMemoryStore {
     async fn tags_page(&self, filter: &TagFilter, query: &ListQuery<TagSort>) -> Result<ListPage<TagRecord>> {
         let state = self.lock();
         let repository_of = |tag: &TagRecord| state.repositories.iter().find(|r| r.name == tag.repository);
+        let needle = filter.name_contains.as_deref().map(str::to_lowercase);
         let tags: Vec<(RepositoryId, TagRecord)> = state
             .tags
             .iter()
             .filter_map(|t| repository_of(t).map(|r| (r, t)))
-            .filter(|(r, _)| {
+            .filter(|(r, t)| {
                 filter.repository.is_none_or(|id| r.id == id)
                     && filter
                         .namespaces
                         .as_ref()
                         .is_none_or(|ids| ids.contains(&r.namespace_id))
+                    && needle.as_deref().is_none_or(|n| t.name.to_lowercase().contains(n))
             })
             .map(|(r, t)| (r.id, t.clone()))
             .collect();

@@ -179,6 +179,8 @@ pub struct TagFilter {
     pub repository: Option<RepositoryId>,
     /// Only tags of repositories in these namespaces; `None` for all.
     pub namespaces: Option<Vec<NamespaceId>>,
+    /// Only tags whose name contains this text, ignoring case.
+    pub name_contains: Option<String>,
 }
 
 /// The orders of tag lists (each then by id).

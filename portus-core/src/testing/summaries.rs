@@ -391,6 +391,13 @@ pub async fn tag_pages_are_ordered_sliced_and_filtered(store: &dyn PolicyStore) 
     let page = store.tags_page(&in_y, &ListQuery::all(TagSort::Name)).await.unwrap();
     assert_eq!((page.items.len(), page.total), (1, 1));
     assert_eq!(page.items[0].repository, "y/lib");
+    let named = TagFilter {
+        name_contains: Some("V1".into()),
+        ..TagFilter::default()
+    };
+    let page = store.tags_page(&named, &ListQuery::all(TagSort::Name)).await.unwrap();
+    assert_eq!((page.items.len(), page.total), (1, 1));
+    assert_eq!(page.items[0].name, "v10");
     let digests = vec!["sha256:y/liba".to_owned(), "sha256:none".to_owned()];
     store
         .put_scan_record(&scan("sha256:y/liba", "a", ScanState::Failed, &[]))

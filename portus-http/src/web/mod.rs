@@ -114,6 +114,8 @@ pub fn router(state: AppState, config: WebConfig, api: Router<AppState>) -> Rout
         .route("/sign_in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/sign_out", post(pages::sign_out))
         .route("/search", get(pages::search))
+        .route("/repositories", get(pages::repository_list))
+        .route("/explore", get(pages::explore))
         .route("/namespaces", get(pages::namespaces).post(pages::create_namespace))
         .route("/namespaces/{id}", get(pages::namespace).post(pages::update_namespace))
         .route("/teams", get(pages::teams).post(pages::create_team))
@@ -289,15 +291,7 @@ impl Signed {
 
     /// Page `page` (from 1) of a paginated API list: the items and how many pages there are.
     async fn list(&self, path: &str, page: usize) -> Result<(Value, usize), PageError> {
-        let separator = if path.contains('?') { '&' } else { '?' };
-        let path = format!("{path}{separator}per_page={LIST_PAGE}&page={page}");
-        let (json, headers) = self.call(Method::GET, &path, None).await?;
-        let pages = headers
-            .get("x-total-pages")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1);
-        Ok((json, pages))
+        list_as(&self.web, Some(&self.user), path, page).await
     }
 
     async fn call(
@@ -306,41 +300,7 @@ impl Signed {
         path: &str,
         body: Option<Value>,
     ) -> Result<(Value, axum::http::HeaderMap), PageError> {
-        let mut request = Request::builder().method(method).uri(path);
-        if body.is_some() {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-        }
-        let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
-        let mut request = request
-            .body(body)
-            .map_err(|_| PageError::new(StatusCode::BAD_REQUEST, "invalid request"))?;
-        request.extensions_mut().insert(SessionUser(self.user.clone()));
-        let response = self
-            .web
-            .api
-            .clone()
-            .oneshot(request)
-            .await
-            .unwrap_or_else(|never| match never {});
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), 32 << 20)
-            .await
-            .map_err(|_| PageError::new(StatusCode::BAD_GATEWAY, "the answer could not be read"))?;
-        let json: Value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
-        if status.is_success() {
-            Ok((json, headers))
-        } else {
-            let message = json["errors"][0]["message"]
-                .as_str()
-                .unwrap_or("the request was refused")
-                .to_owned();
-            Err(PageError::new(status, message))
-        }
+        call_as(&self.web, Some(&self.user), method, path, body).await
     }
 
     /// A form's change: refused unless the form carries this session's CSRF token, then made
@@ -362,6 +322,67 @@ impl Signed {
 
     fn page(&self, title: &str, body: maud::Markup) -> Response {
         Html(views::layout(title, Some(self), body).into_string()).into_response()
+    }
+}
+
+/// Page `page` (from 1) of a paginated API list as `user` (anonymous without one): the items
+/// and how many pages there are.
+async fn list_as(web: &Web, user: Option<&User>, path: &str, page: usize) -> Result<(Value, usize), PageError> {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let path = format!("{path}{separator}per_page={LIST_PAGE}&page={page}");
+    let (json, headers) = call_as(web, user, Method::GET, &path, None).await?;
+    let pages = headers
+        .get("x-total-pages")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    Ok((json, pages))
+}
+
+/// Calls the REST API in process as `user` (anonymous without one); `Ok` with the JSON answer
+/// (`Null` for 204) and the headers, or the API's refusal as a [`PageError`].
+async fn call_as(
+    web: &Web,
+    user: Option<&User>,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Result<(Value, axum::http::HeaderMap), PageError> {
+    let mut request = Request::builder().method(method).uri(path);
+    if body.is_some() {
+        request = request.header(header::CONTENT_TYPE, "application/json");
+    }
+    let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
+    let mut request = request
+        .body(body)
+        .map_err(|_| PageError::new(StatusCode::BAD_REQUEST, "invalid request"))?;
+    if let Some(user) = user {
+        request.extensions_mut().insert(SessionUser(user.clone()));
+    }
+    let response = web
+        .api
+        .clone()
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|never| match never {});
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 32 << 20)
+        .await
+        .map_err(|_| PageError::new(StatusCode::BAD_GATEWAY, "the answer could not be read"))?;
+    let json: Value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    };
+    if status.is_success() {
+        Ok((json, headers))
+    } else {
+        let message = json["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("the request was refused")
+            .to_owned();
+        Err(PageError::new(status, message))
     }
 }
 

@@ -800,3 +800,52 @@ mod oidc {
         assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE, "{}", page.body);
     }
 }
+
+#[tokio::test]
+async fn repositories_are_browsed_by_name_and_explored_without_signing_in() {
+    let site = site().await;
+    let manifest = portus_core::model::ManifestRecord {
+        digest: "sha256:e1".into(),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: None,
+    };
+    for repository in ["open/web-app", "open/api", "alice/secret-app"] {
+        site.store
+            .put_tag(
+                repository,
+                "1",
+                &manifest,
+                None,
+                portus_core::model::MissingNamespace::Create,
+            )
+            .await
+            .unwrap();
+    }
+    let open = site
+        .store
+        .namespace(portus_core::model::NamespaceRef::Named("open"))
+        .await
+        .unwrap()
+        .unwrap();
+    site.store
+        .set_namespace_visibility(open.id, portus_core::model::Visibility::Public)
+        .await
+        .unwrap();
+    let visitor = site.request(Method::GET, "/explore", &[], None).await;
+    assert_eq!(visitor.status, StatusCode::OK, "{}", visitor.body);
+    assert!(visitor.body.contains("open/web-app") && visitor.body.contains("open/api"));
+    assert!(!visitor.body.contains("alice/secret-app"), "only what anyone may pull");
+    let filtered = site.request(Method::GET, "/explore?q=APP", &[], None).await;
+    assert!(filtered.body.contains("open/web-app") && !filtered.body.contains("open/api"));
+
+    let alice = site.sign_in("alice", "alice-password").await.unwrap();
+    let mine = site.get("/repositories?q=app", &alice).await;
+    assert_eq!(mine.status, StatusCode::OK);
+    assert!(mine.body.contains("alice/secret-app") && mine.body.contains("open/web-app"));
+    assert!(!mine.body.contains("open/api"));
+    let bob = site.sign_in("bob", "bob-password").await.unwrap();
+    let theirs = site.get("/repositories", &bob).await;
+    assert!(!theirs.body.contains("alice/secret-app") && theirs.body.contains("open/api"));
+    let signed_out = site.request(Method::GET, "/repositories", &[], None).await;
+    assert_eq!(signed_out.location.as_deref(), Some("/sign_in"));
+}

@@ -44,6 +44,7 @@ pub(super) fn layout(title: &str, signed: Option<&Signed>, body: Markup) -> Mark
                     nav aria-label="Main" {
                         a.brand href="/" { "Portus" }
                         @if let Some(signed) = signed {
+                            a href="/repositories" { "Repositories" }
                             a href="/namespaces" { "Namespaces" }
                             a href="/teams" { "Teams" }
                             a href="/tokens" { "Application tokens" }
@@ -60,6 +61,9 @@ pub(super) fn layout(title: &str, signed: Option<&Signed>, body: Markup) -> Mark
                                 span.who { (signed.user.username) }
                                 button type="submit" #sign-out { "Sign out" }
                             }
+                        } @else {
+                            a href="/explore" { "Explore" }
+                            a href="/sign_in" { "Sign in" }
                         }
                     }
                 }
@@ -172,12 +176,14 @@ pub(super) fn digest(value: &Value) -> Markup {
 
 /// Links to the previous and next page of a list shown on `path`, when there are several.
 pub(super) fn pager(path: &str, page: usize, pages: usize) -> Markup {
+    // A path with a query of its own (a search) takes the page as one more parameter.
+    let page_of = if path.contains('?') { "&page=" } else { "?page=" };
     html! {
         @if pages > 1 {
             nav.pager aria-label="Pages" {
-                @if page > 1 { a rel="prev" href={ (path) "?page=" (page - 1) } { "Previous" } }
+                @if page > 1 { a rel="prev" href={ (path) (page_of) (page - 1) } { "Previous" } }
                 span { "Page " (page) " of " (pages) }
-                @if page < pages { a rel="next" href={ (path) "?page=" (page + 1) } { "Next" } }
+                @if page < pages { a rel="next" href={ (path) (page_of) (page + 1) } { "Next" } }
             }
         }
     }

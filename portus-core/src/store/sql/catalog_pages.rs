@@ -138,8 +138,7 @@ macro_rules! sql_catalog_pages {
             })
         }
 
-        /// Appends the conditions of `filter` on `tags t` (joined with `repositories r` when
-        /// `joined`).
+        /// Appends the conditions of `filter` on `tags t`.
         fn push_tag_filter(builder: &mut sqlx::QueryBuilder<$db>, filter: &TagFilter) {
             builder.push(" WHERE TRUE");
             if let Some(repository) = filter.repository {
@@ -148,13 +147,20 @@ macro_rules! sql_catalog_pages {
             }
             if let Some(namespaces) = &filter.namespaces {
                 builder.push(" AND t.repository_id IN (SELECT r.id FROM repositories r WHERE ");
-                push_id_list(
-                    builder,
-                    "r.namespace_id",
-                    id_list(&namespaces.iter().map(|n| n.0).collect::<Vec<_>>()),
-                );
+                push_namespace_ids(builder, namespaces);
                 builder.push(")");
             }
+            if let Some(text) = &filter.name_contains {
+                builder.push(" AND lower(t.name) LIKE ");
+                builder.push_bind(contains_pattern(text));
+                builder.push(" ESCAPE '\\'");
+            }
+        }
+
+        /// `r.namespace_id IN (namespaces)`.
+        fn push_namespace_ids(builder: &mut sqlx::QueryBuilder<$db>, namespaces: &[crate::model::NamespaceId]) {
+            let ids: Vec<i64> = namespaces.iter().map(|n| n.0).collect();
+            push_id_list(builder, "r.namespace_id", id_list(&ids));
         }
 
         /// The `ORDER BY` of a tag page, over `t`.
@@ -183,24 +189,27 @@ macro_rules! sql_catalog_pages {
             builder.push(")");
             builder.push(&order);
             let rows: Vec<TagRow> = builder.build_query_as().fetch_all(pool).await.map_err(db_error)?;
-            // The kept tag counts answer for whole repositories; a count over tags only for
-            // what they cannot (there is no such filter today).
-            let mut count = sqlx::QueryBuilder::<$db>::new(
-                "SELECT CAST(COALESCE(SUM(rs.tags), 0) AS BIGINT) FROM repository_summaries rs WHERE TRUE",
-            );
-            if let Some(repository) = filter.repository {
-                count.push(" AND rs.repository_id = ");
-                count.push_bind(repository.0);
-            }
-            if let Some(namespaces) = &filter.namespaces {
-                count.push(" AND rs.repository_id IN (SELECT r.id FROM repositories r WHERE ");
-                push_id_list(
-                    &mut count,
-                    "r.namespace_id",
-                    id_list(&namespaces.iter().map(|n| n.0).collect::<Vec<_>>()),
+            // The kept tag counts answer for whole repositories; tags are counted only for what
+            // they cannot: a name filter.
+            let mut count = if filter.name_contains.is_some() {
+                let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM tags t");
+                push_tag_filter(&mut count, filter);
+                count
+            } else {
+                let mut count = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT CAST(COALESCE(SUM(rs.tags), 0) AS BIGINT) FROM repository_summaries rs WHERE TRUE",
                 );
-                count.push(")");
-            }
+                if let Some(repository) = filter.repository {
+                    count.push(" AND rs.repository_id = ");
+                    count.push_bind(repository.0);
+                }
+                if let Some(namespaces) = &filter.namespaces {
+                    count.push(" AND rs.repository_id IN (SELECT r.id FROM repositories r WHERE ");
+                    push_namespace_ids(&mut count, namespaces);
+                    count.push(")");
+                }
+                count
+            };
             let total: i64 = count
                 .build_query_scalar()
                 .fetch_one(pool)

@@ -179,6 +179,20 @@ impl Page {
         Ok(response)
     }
 
+    /// Adds Portus' pagination headers to an answer that pages something else than one array
+    /// (a search's several kinds): `total` items in all.
+    pub(crate) fn paginate(&self, response: &mut Response, path: &str, total: u64) -> Result<(), ApiError> {
+        let (number, per_page) = self.bounds()?;
+        self.headers(
+            response,
+            path,
+            number,
+            per_page,
+            usize::try_from(total).unwrap_or(usize::MAX),
+        );
+        Ok(())
+    }
+
     /// One page of `items` as a JSON array, with Portus' pagination headers.
     pub(crate) fn respond<T: Serialize>(&self, path: &str, items: Vec<T>) -> Result<Response, ApiError> {
         let (page, per_page) = self.bounds()?;

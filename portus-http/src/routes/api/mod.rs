@@ -13,6 +13,7 @@ mod namespaces;
 mod openapi;
 mod repositories;
 mod schema;
+mod search;
 mod system;
 mod tags;
 mod teams;
@@ -49,7 +50,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(system::version))
         .routes(routes!(system::api_version))
         .routes(routes!(system::registries))
-        .routes(routes!(system::search))
+        .routes(routes!(search::search))
         .routes(routes!(system::activities))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::show, users::update, users::delete))

@@ -250,21 +250,38 @@ pub(super) async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Res
     Ok((repository, namespace))
 }
 
+/// The text filter of `GET /api/v1/repositories`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct NameFilter {
+    /// Only repositories whose full name contains this text, case-insensitive (1 to 128
+    /// characters).
+    #[param(min_length = 1, max_length = 128)]
+    q: Option<String>,
+}
+
 /// Repositories the caller may see, with security summaries.
 #[utoipa::path(
     get,
     path = "/api/v1/repositories",
-    params(super::Page),
+    params(NameFilter, super::Page),
     security((), ("bearer" = []), ("portusAuth" = [])),
     responses((status = 200, body = Vec<RepositoryView>))
 )]
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
+    axum::extract::Query(text): axum::extract::Query<NameFilter>,
     page: PageQuery,
 ) -> Result<Response, ApiError> {
+    let name_contains = match text.q.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(q) if q.chars().count() > 128 => return Err(ApiError::bad_request("q must be 1 to 128 characters")),
+        Some(q) => Some(q.to_lowercase()),
+    };
     let filter = RepositoryFilter {
         namespaces: visible_namespaces(&state, &caller).await?,
+        name_contains,
         ..RepositoryFilter::default()
     };
     respond_repositories(&state, &caller, &page.0, "/api/v1/repositories", filter).await

@@ -357,8 +357,12 @@ async fn openapi_document_is_valid_and_matches_the_routes() {
             .map(|p| p["name"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(parameters("/api/v1/search", "get"), ["q"]);
-    for list in ["/api/v1/users", "/api/v1/repositories", "/api/v1/tags"] {
+    assert_eq!(
+        parameters("/api/v1/search", "get"),
+        ["q", "page", "per_page", "all", "sort_attr", "sort_order"]
+    );
+    assert_eq!(parameters("/api/v1/repositories", "get")[0], "q");
+    for list in ["/api/v1/users", "/api/v1/tags"] {
         assert_eq!(
             parameters(list, "get"),
             ["page", "per_page", "all", "sort_attr", "sort_order"],
@@ -1055,6 +1059,16 @@ async fn repositories_tags_and_stars() {
     assert_eq!(names(&anonymous, "name"), ["open/app"]);
     let (_, bob) = f.get("/api/v1/repositories", Some("bob")).await;
     assert_eq!(names(&bob, "name"), ["devs/secret", "open/app", "prot/tool"]);
+    let (_, found) = f.get("/api/v1/repositories?q=O", Some("bob")).await;
+    assert_eq!(names(&found, "name"), ["open/app", "prot/tool"], "q filters names");
+    let (_, by_tags) = f
+        .get("/api/v1/repositories?sort_attr=tags_count&sort_order=desc", Some("bob"))
+        .await;
+    assert_eq!(
+        names(&by_tags, "name")[0],
+        "devs/secret",
+        "sorted by the kept tag count"
+    );
 
     let open = format!("/api/v1/repositories/{}", f.repository_id("open/app").await);
     let (status, repository) = f.get(&open, None).await;
@@ -1282,6 +1296,26 @@ async fn search_respects_visibility() {
     assert_eq!(names(&bob["repositories"], "name"), ["devs/secret"]);
     let (_, carol) = f.get("/api/v1/search?q=secret", Some("carol")).await;
     assert_eq!(carol["repositories"], json!([]), "no leak of private names");
+    assert_eq!(carol["totals"]["repositories"], json!(0), "nor of their number");
+    // Pages slice every kind alike; X-Total is the largest kind's total.
+    let (_, all) = f.get("/api/v1/search?q=.", Some("bob")).await;
+    let tags = all["totals"]["tags"].as_u64().unwrap();
+    assert!(
+        tags >= 2 && tags as usize == all["tags"].as_array().unwrap().len(),
+        "{all}"
+    );
+    let (status, headers, second) = f
+        .call_with_headers(Method::GET, "/api/v1/search?q=.&per_page=1&page=2", Some("bob"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(second["tags"][0], all["tags"][1]);
+    let largest = ["namespaces", "repositories", "tags"]
+        .iter()
+        .map(|k| all["totals"][k].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert_eq!(headers["x-total"], largest.to_string().as_str());
+    assert_eq!(headers["x-page"], "2");
     let (_, namespaces) = f.get("/api/v1/search?q=dev", Some("carol")).await;
     assert_eq!(namespaces["namespaces"], json!([]));
     assert_eq!(f.get("/api/v1/search?q=", None).await.0, StatusCode::BAD_REQUEST);

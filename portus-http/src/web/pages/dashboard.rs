@@ -4,9 +4,11 @@ use super::Fields;
 use super::array;
 use super::encode;
 use super::field;
+use super::page_number;
 use crate::web::PageError;
 use crate::web::Signed;
 use crate::web::views::none;
+use crate::web::views::pager;
 use crate::web::views::security_badge;
 use crate::web::views::text;
 use crate::web::views::when;
@@ -79,9 +81,15 @@ pub(crate) async fn search(signed: Signed, Query(query): Query<Fields>) -> Resul
     if q.is_empty() {
         return Ok(signed.page("Search", html! { p { "Type a name into the search box." } }));
     }
-    let hits = signed.get(&format!("/api/v1/search?q={}", encode(q))).await?;
+    let page = page_number(&query);
+    let (hits, pages) = signed.list(&format!("/api/v1/search?q={}", encode(q)), page).await?;
+    let totals = &hits["totals"];
     let body = html! {
-        p { "Results for " strong { (q) } }
+        p {
+            "Results for " strong { (q) } ": "
+            (totals["namespaces"]) " namespaces, " (totals["repositories"]) " repositories, "
+            (totals["tags"]) " tags"
+        }
         section aria-labelledby="hits-namespaces" {
             h2 #hits-namespaces { "Namespaces" }
             ul.hits {
@@ -106,6 +114,7 @@ pub(crate) async fn search(signed: Signed, Query(query): Query<Fields>) -> Resul
                 }
             }
         }
+        (pager(&format!("/search?q={}", encode(q)), page, pages))
     };
     Ok(signed.page("Search", body))
 }

@@ -51,6 +51,7 @@ fn array(value: &Value) -> &[Value] {
 
 mod assets;
 mod auth;
+mod browse;
 mod dashboard;
 mod namespaces;
 mod repositories;
@@ -60,6 +61,7 @@ mod users;
 
 pub(super) use assets::*;
 pub(super) use auth::*;
+pub(super) use browse::*;
 pub(super) use dashboard::*;
 pub(super) use namespaces::*;
 pub(super) use repositories::*;
