@@ -6,7 +6,8 @@
 use super::record;
 use crate::model::{ActivityAction, Namespace, NamespaceUpdate, Role, Team, TeamMember, TeamUpdate, User, UserId};
 use crate::traits::{
-    AccountStore, ActivityStore, CatalogStore, NamespaceStore, RegistryClient, TeamStore, TeamStoreExt,
+    AccountStore, ActivityStore, CatalogStore, NamespaceStore, NamespaceStoreExt, RegistryClient, TeamStore,
+    TeamStoreExt,
 };
 use crate::{Error, Result};
 

@@ -50,6 +50,11 @@ fn migrator() -> Migrator {
             "profiles_comments_webhooks_imports",
             include_str!("../../migrations/postgres/0005_profiles_comments_webhooks_imports.sql"),
         ),
+        (
+            7,
+            "list_indexes",
+            include_str!("../../migrations/postgres/0007_list_indexes.sql"),
+        ),
     ])
 }
 

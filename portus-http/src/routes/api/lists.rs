@@ -170,7 +170,8 @@ impl Page {
     }
 
     /// One page a store ordered and sliced (asked with [`Page::query`]), with Portus'
-    /// pagination headers.
+    /// pagination headers; `path` is what the `Link`s point to (with the list's filters, if
+    /// any, already in its query).
     pub(crate) fn respond_page<T: Serialize>(&self, path: &str, page: ListPage<T>) -> Result<Response, ApiError> {
         let (number, per_page) = self.bounds()?;
         let total = usize::try_from(page.total).unwrap_or(usize::MAX);
@@ -228,7 +229,11 @@ impl Page {
                 "&sort_order=desc"
             });
         }
-        let link = |n: usize, rel: &str| format!("<{path}?page={n}&per_page={per_page}{sort}>; rel=\"{rel}\"");
+        // `path` may carry the list's own filters (`/api/v1/activities?actor=bob`): the links
+        // keep them.
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let link =
+            |n: usize, rel: &str| format!("<{path}{separator}page={n}&per_page={per_page}{sort}>; rel=\"{rel}\"");
         let mut links = Vec::new();
         if page < pages {
             links.push(link(page + 1, "next"));

@@ -189,6 +189,12 @@ impl ApiCaller {
         }
     }
 
+    /// The namespaces the caller may see, as a store selects them: the pull rule
+    /// ([`portus_core::policy::visible_namespaces`]) over the caller's teams.
+    pub(crate) fn visible_namespaces(&self, state: &AppState) -> portus_core::model::VisibleNamespaces {
+        portus_core::policy::visible_namespaces(self.caller, self.roles.keys().copied(), &state.policy)
+    }
+
     /// Whether the caller may do a registry `action` on `namespace`.
     pub(crate) fn may(&self, namespace: &Namespace, action: Action, state: &AppState) -> bool {
         authorize(self.caller, Some(&self.facts(namespace)), action, &state.policy).is_allowed()
