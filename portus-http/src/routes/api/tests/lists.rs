@@ -1,4 +1,5 @@
-//! Every list answers one page the store ordered and sliced, with Portus' pagination headers.
+//! Every list answers one page the store ordered and sliced, with Portus' pagination headers,
+//! and says so in the OpenAPI document.
 
 use super::*;
 
@@ -20,6 +21,66 @@ fn in_order(list: &Value, key: &str) -> Vec<String> {
         .iter()
         .map(|v| v[key].as_str().unwrap().to_owned())
         .collect()
+}
+
+#[tokio::test]
+async fn every_list_route_is_documented_with_its_page_parameters_and_headers() {
+    let f = fixture(Options::default()).await;
+    let (_, document) = f.get("/api/openapi.json", None).await;
+    // Arrays that are not lists the store pages through: the one configured registry, a
+    // repository's tags grouped by image; the starred repositories are the repository lists'
+    // (converted with them).
+    let not_paged = [
+        "/api/v1/registries",
+        "/api/v1/repositories/{id}/tags/grouped",
+        "/api/v1/stars",
+    ];
+    let mut lists = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        let Some(get) = item.get("get") else { continue };
+        let ok = &get["responses"]["200"];
+        if ok["content"]["application/json"]["schema"]["type"] != "array" || not_paged.contains(&path.as_str()) {
+            continue;
+        }
+        lists.push(path.clone());
+        let parameters: Vec<&str> = get["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        for name in ["page", "per_page", "all", "sort_attr", "sort_order"] {
+            assert!(parameters.contains(&name), "GET {path} takes {name}: {parameters:?}");
+        }
+        for name in [
+            "X-Total",
+            "X-Total-Pages",
+            "X-Page",
+            "X-Per-Page",
+            "X-Next-Page",
+            "X-Prev-Page",
+            "Link",
+        ] {
+            let header = &ok["headers"][name];
+            assert!(header["description"].is_string(), "GET {path} documents {name}: {ok}");
+        }
+        assert_eq!(ok["headers"]["X-Total"]["schema"]["type"], "integer", "GET {path}");
+    }
+    for list in [
+        "/api/v1/users",
+        "/api/v1/users/{id}/application_tokens",
+        "/api/v1/teams",
+        "/api/v1/teams/{id}/members",
+        "/api/v1/teams/{id}/namespaces",
+        "/api/v1/namespaces",
+        "/api/v1/activities",
+        "/api/v1/repositories/{id}/comments",
+    ] {
+        assert!(
+            lists.iter().any(|l| l == list),
+            "{list} is a documented list: {lists:?}"
+        );
+    }
 }
 
 #[tokio::test]
