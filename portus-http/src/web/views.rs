@@ -172,12 +172,18 @@ pub(super) fn digest(value: &Value) -> Markup {
 
 /// Links to the previous and next page of a list shown on `path`, when there are several.
 pub(super) fn pager(path: &str, page: usize, pages: usize) -> Markup {
+    pager_by(path, "page", "Pages", page, pages)
+}
+
+/// [`pager`] for one of several lists on a page: its page number is the query parameter
+/// `param`, and `label` names the navigation.
+pub(super) fn pager_by(path: &str, param: &str, label: &str, page: usize, pages: usize) -> Markup {
     html! {
         @if pages > 1 {
-            nav.pager aria-label="Pages" {
-                @if page > 1 { a rel="prev" href={ (path) "?page=" (page - 1) } { "Previous" } }
+            nav.pager aria-label=(label) {
+                @if page > 1 { a rel="prev" href={ (path) "?" (param) "=" (page - 1) } { "Previous" } }
                 span { "Page " (page) " of " (pages) }
-                @if page < pages { a rel="next" href={ (path) "?page=" (page + 1) } { "Next" } }
+                @if page < pages { a rel="next" href={ (path) "?" (param) "=" (page + 1) } { "Next" } }
             }
         }
     }
