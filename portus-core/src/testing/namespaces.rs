@@ -340,6 +340,14 @@ pub async fn namespaces_are_paged_and_filtered(store: &dyn PolicyStore) {
     expected.sort();
     assert_eq!(counts, expected, "only the namespaces asked, only those holding any");
     assert!(store.repository_counts(&[]).await.unwrap().is_empty());
+    // More namespaces at once than either database binds in one statement (SQLite 32766,
+    // PostgreSQL 65535 parameters): a whole list of a large installation (`all=true`).
+    let mut many: Vec<NamespaceId> = (1_000_000..1_070_000).map(NamespaceId).collect();
+    many.insert(1_700, id("web"));
+    many.push(id("db"));
+    let mut counts = store.repository_counts(&many).await.unwrap();
+    counts.sort();
+    assert_eq!(counts, expected);
 }
 
 /// Several namespaces in one lookup answer exactly as one lookup each, in the order asked.

@@ -151,23 +151,24 @@ macro_rules! sql_namespaces_store {
                 Ok(crate::model::ListPage { items, total })
             }
             async fn repository_counts(&self, namespaces: &[NamespaceId]) -> Result<Vec<(NamespaceId, u64)>> {
-                if namespaces.is_empty() {
-                    return Ok(Vec::new());
+                // Counted on `repositories_by_namespace`, only for the namespaces asked; a page
+                // asks for at most 100, a whole list (`all=true`) in chunks that stay far
+                // below both databases' limits on bound parameters.
+                let mut counts = Vec::new();
+                for chunk in namespaces.chunks(1000) {
+                    let mut builder = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT namespace_id, COUNT(*) FROM repositories WHERE namespace_id IN (",
+                    );
+                    let mut list = builder.separated(", ");
+                    for namespace in chunk {
+                        list.push_bind(namespace.0);
+                    }
+                    builder.push(") GROUP BY namespace_id");
+                    let rows: Vec<(i64, i64)> =
+                        builder.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
+                    counts.extend(rows.into_iter().map(|(namespace, count)| (NamespaceId(namespace), count as u64)));
                 }
-                // Counted on `repositories_by_namespace`, only for the namespaces asked.
-                let mut builder = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT namespace_id, COUNT(*) FROM repositories WHERE namespace_id IN (",
-                );
-                let mut list = builder.separated(", ");
-                for namespace in namespaces {
-                    list.push_bind(namespace.0);
-                }
-                builder.push(") GROUP BY namespace_id");
-                let rows: Vec<(i64, i64)> = builder.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(namespace, count)| (NamespaceId(namespace), count as u64))
-                    .collect())
+                Ok(counts)
             }
             async fn delete_namespace(&self, id: NamespaceId) -> Result<()> {
                 // Repositories, and through them tags, stars and comments, and webhooks go by
