@@ -21,7 +21,8 @@ use async_trait::async_trait;
 
 use crate::Result;
 use crate::model::{
-    Namespace, NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate, NewNamespace, User, UserId, Visibility,
+    ListPage, ListQuery, Namespace, NamespaceAccess, NamespaceFilter, NamespaceId, NamespaceRef, NamespaceSort,
+    NamespaceUpdate, NewNamespace, User, UserId, Visibility,
 };
 use crate::traits::NamespaceStore;
 
@@ -132,8 +133,15 @@ impl<S: NamespaceStore> NamespaceStore for KeptAccess<S> {
     async fn namespace_by_id(&self, id: NamespaceId) -> Result<Option<Namespace>> {
         self.inner.namespace_by_id(id).await
     }
-    async fn list_namespaces(&self) -> Result<Vec<Namespace>> {
-        self.inner.list_namespaces().await
+    async fn namespaces_page(
+        &self,
+        filter: &NamespaceFilter,
+        query: &ListQuery<NamespaceSort>,
+    ) -> Result<ListPage<Namespace>> {
+        self.inner.namespaces_page(filter, query).await
+    }
+    async fn repository_counts(&self, namespaces: &[NamespaceId]) -> Result<Vec<(NamespaceId, u64)>> {
+        self.inner.repository_counts(namespaces).await
     }
     async fn update_namespace(&self, id: NamespaceId, update: NamespaceUpdate) -> Result<Namespace> {
         self.inner.update_namespace(id, update).await
@@ -188,7 +196,7 @@ mod tests {
     use super::*;
     use crate::InMemoryStore;
     use crate::model::{NewUser, Role};
-    use crate::traits::{AccountStore, TeamStore};
+    use crate::traits::{AccountStore, NamespaceStoreExt, TeamStore};
 
     /// An in-memory store with a marker the test moves by hand, counting the lookups that
     /// reach it; it can also move its marker while a lookup runs (a concurrent commit).
@@ -224,8 +232,15 @@ mod tests {
         async fn namespace_by_id(&self, id: NamespaceId) -> Result<Option<Namespace>> {
             self.store.namespace_by_id(id).await
         }
-        async fn list_namespaces(&self) -> Result<Vec<Namespace>> {
-            self.store.list_namespaces().await
+        async fn namespaces_page(
+            &self,
+            filter: &NamespaceFilter,
+            query: &ListQuery<NamespaceSort>,
+        ) -> Result<ListPage<Namespace>> {
+            self.store.namespaces_page(filter, query).await
+        }
+        async fn repository_counts(&self, namespaces: &[NamespaceId]) -> Result<Vec<(NamespaceId, u64)>> {
+            self.store.repository_counts(namespaces).await
         }
         async fn update_namespace(&self, id: NamespaceId, update: NamespaceUpdate) -> Result<Namespace> {
             self.store.update_namespace(id, update).await

@@ -39,7 +39,8 @@ pub use traits::{Authenticator, PolicyStore, RegistryClient, SecurityBackend};
 /// wherever a [`PolicyStore`] is used: `use portus_core::prelude::*;`.
 pub mod prelude {
     pub use crate::traits::{
-        AccountStore, AccountStoreExt, ActivityStore, CatalogStore, CatalogStoreExt, CommentStore, EventStore,
-        ImportStore, NamespaceStore, NamespaceStoreExt, PolicyStore, ScanStore, TeamStore, TeamStoreExt,
+        AccountStore, AccountStoreExt, ActivityStore, ActivityStoreExt, CatalogStore, CatalogStoreExt, CommentStore,
+        CommentStoreExt, EventStore, ImportStore, NamespaceStore, NamespaceStoreExt, PolicyStore, ScanStore, TeamStore,
+        TeamStoreExt,
     };
 }

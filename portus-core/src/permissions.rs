@@ -5,7 +5,7 @@
 //! functions cover everything else. Each returns a [`Permission`]: objects the caller may not
 //! even see are reported as hidden, so callers answer "not found" and leak no names.
 
-use crate::model::{Role, Team, UserId};
+use crate::model::{Role, Team, TeamFilter, UserId};
 use crate::policy::{Caller, PolicyConfig};
 
 /// The answer to "may the caller do this?".
@@ -81,6 +81,19 @@ pub fn view_team(caller: Caller, team: &Team, role: Option<Role>) -> Permission 
         Caller::User { admin: true, .. } => Permission::Allow,
         Caller::User { .. } if !team.hidden && role.is_some() => Permission::Allow,
         _ => Permission::Hidden,
+    }
+}
+
+/// The teams a team list shows `caller`: the teams [`view_team`] lets them see, less the
+/// hidden (personal) ones, which are not listed as teams; `None` when they see none.
+pub fn listed_teams(caller: Caller) -> Option<TeamFilter> {
+    match caller {
+        Caller::User { admin: true, .. } => Some(TeamFilter::default()),
+        Caller::User { id, .. } => Some(TeamFilter {
+            include_hidden: false,
+            member: Some(id),
+        }),
+        Caller::Anonymous => None,
     }
 }
 
@@ -214,6 +227,21 @@ mod tests {
         assert_eq!(administer_user(BOB, UserId(2)), Permission::Forbidden);
         assert_eq!(administer_user(BOB, UserId(3)), Permission::Hidden);
         assert_eq!(manage_tokens(BOB, UserId(3)), Permission::Hidden, "Portus' token bug");
+    }
+
+    /// A team is listed exactly when it may be seen and is not hidden.
+    #[test]
+    fn listed_teams_are_the_visible_ones() {
+        for caller in [ADMIN, BOB, Caller::Anonymous] {
+            for hidden in [false, true] {
+                for role in [None, Some(Role::Viewer), Some(Role::Owner)] {
+                    let team = team(hidden);
+                    let listed = listed_teams(caller).is_some_and(|f| f.admits(&team, role.is_some()));
+                    let expected = !hidden && view_team(caller, &team, role) == Permission::Allow;
+                    assert_eq!(listed, expected, "{caller:?} hidden={hidden} {role:?}");
+                }
+            }
+        }
     }
 
     #[test]

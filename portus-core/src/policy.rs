@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Role, Visibility};
+use crate::model::{Role, TeamId, Visibility, VisibleNamespaces};
 use crate::{Error, model::UserId};
 
 /// Who may push images (Portus' `user_permission.push_images.policy`).
@@ -274,6 +274,34 @@ fn pull(caller: Caller, ns: &NamespaceFacts, config: &PolicyConfig) -> Decision 
     }
 }
 
+/// The namespaces `caller` may pull from, as a store selects them for a list: the pull rule
+/// above turned into a filter. `teams` are the teams the caller is a member of (ignored for
+/// anonymous callers and administrators). A namespace is on the list exactly when
+/// [`authorize`] allows `caller` to pull from it.
+pub fn visible_namespaces(
+    caller: Caller,
+    teams: impl IntoIterator<Item = TeamId>,
+    config: &PolicyConfig,
+) -> VisibleNamespaces {
+    match caller {
+        Caller::Anonymous => VisibleNamespaces::Some {
+            visibilities: if config.anonymous_pull {
+                vec![Visibility::Public]
+            } else {
+                Vec::new()
+            },
+            global: false,
+            teams: Vec::new(),
+        },
+        Caller::User { admin: true, .. } => VisibleNamespaces::All,
+        Caller::User { .. } => VisibleNamespaces::Some {
+            visibilities: vec![Visibility::Public, Visibility::Protected],
+            global: true,
+            teams: teams.into_iter().collect(),
+        },
+    }
+}
+
 fn push(caller: Caller, ns: &NamespaceFacts, config: &PolicyConfig) -> Decision {
     let Caller::User { admin, .. } = caller else {
         return Decision::Deny(DenyReason::NotAuthenticated);
@@ -528,6 +556,52 @@ mod tests {
             Decision::Deny(DenyReason::AnonymousDisabled)
         );
         assert!(check(USER, Some(ns(Public, None)), Pull, config));
+    }
+
+    /// The list filter and the pull decision agree on every kind of namespace, caller and
+    /// configuration.
+    #[test]
+    fn visible_namespaces_is_the_pull_rule() {
+        use crate::model::{Namespace, NamespaceId};
+        let mine = TeamId(1);
+        let other = TeamId(2);
+        let mut namespaces = Vec::new();
+        for visibility in [Private, Protected, Public] {
+            for team in [None, Some(mine), Some(other)] {
+                for global in [false, true] {
+                    if global && (visibility == Private || team.is_some()) {
+                        continue;
+                    }
+                    namespaces.push(Namespace {
+                        id: NamespaceId(namespaces.len() as i64),
+                        name: "n".into(),
+                        description: None,
+                        team_id: team,
+                        visibility,
+                        global,
+                        personal_owner: (team == Some(mine)).then_some(ALICE),
+                    });
+                }
+            }
+        }
+        for anonymous_pull in [true, false] {
+            let config = PolicyConfig {
+                anonymous_pull,
+                ..PolicyConfig::default()
+            };
+            for caller in [Caller::Anonymous, USER, ADMIN] {
+                let visible = visible_namespaces(caller, [mine], &config);
+                for namespace in &namespaces {
+                    let role = (namespace.team_id == Some(mine) && caller == USER).then_some(Role::Viewer);
+                    let facts = NamespaceFacts::of(namespace, role, caller.user_id());
+                    assert_eq!(
+                        visible.admits(namespace),
+                        authorize(caller, Some(&facts), Pull, &config).is_allowed(),
+                        "{caller:?} {namespace:?} anonymous_pull={anonymous_pull}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

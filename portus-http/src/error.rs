@@ -49,11 +49,6 @@ impl ApiError {
         }
     }
 
-    /// A 500 `INTERNAL_ERROR`; the cause is logged, not shown.
-    pub(crate) fn internal(error: &dyn std::error::Error) -> Self {
-        internal(error)
-    }
-
     /// A 404 `NOT_FOUND` error.
     pub fn not_found() -> Self {
         ApiError {

@@ -29,6 +29,7 @@ use std::collections::HashSet;
 
 use portus_core::PolicyStore;
 use portus_core::model::ImportCounts;
+use portus_core::prelude::AccountStoreExt;
 
 /// What can go wrong reading or importing.
 #[derive(Debug, thiserror::Error)]

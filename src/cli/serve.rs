@@ -65,7 +65,8 @@ pub(super) async fn run(config: &Config, paths: &DataPaths) -> Result<(), Error>
         data_dir = %paths.dir.display(),
         "portus is serving"
     );
-    if app.store.list_users().await?.is_empty() {
+    let first_user = portus_core::model::ListQuery::page(portus_core::model::UserSort::Id, 0, 1);
+    if app.store.users_page(&first_user).await?.total == 0 {
         tracing::warn!(
             "no user exists yet: create the first administrator with \
              `portus user create admin --admin --password-stdin`"

@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    AppToken, AppTokenId, Namespace, NamespaceId, NewUser, PasswordHash, RefreshToken, RefreshTokenId, Role, User,
-    UserId, Visibility,
+    AppToken, AppTokenId, AppTokenSort, ListPage, ListQuery, Namespace, NamespaceId, NewUser, PasswordHash,
+    RefreshToken, RefreshTokenId, Role, User, UserId, UserSort, Visibility,
 };
 use crate::naming::{first_free_name, namespace_name_for_user, validate_username};
 use crate::{Error, Result};
@@ -62,10 +62,13 @@ impl crate::traits::AccountStore for InMemoryStore {
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
         Ok(self.lock().users.iter().find(|u| u.id == id).cloned())
     }
-    async fn list_users(&self) -> Result<Vec<User>> {
-        let mut users = self.lock().users.clone();
-        users.sort_by(|a, b| a.username.cmp(&b.username));
-        Ok(users)
+    async fn users_page(&self, query: &ListQuery<UserSort>) -> Result<ListPage<User>> {
+        let users = self.lock().users.clone();
+        Ok(match query.sort {
+            UserSort::Username => query.apply(users, |u| u.username.clone(), |u| u.id),
+            UserSort::Id => query.apply(users, |u| u.id, |u| u.id),
+            UserSort::CreatedAt => query.apply(users, |u| u.created_at, |u| u.id),
+        })
     }
     async fn set_user_enabled(&self, id: UserId, enabled: bool) -> Result<()> {
         self.lock().user_mut(id)?.enabled = enabled;
@@ -174,14 +177,19 @@ impl crate::traits::AccountStore for InMemoryStore {
         secret_hash.clone_into(hash);
         Ok(())
     }
-    async fn list_app_tokens(&self, user: UserId) -> Result<Vec<AppToken>> {
-        Ok(self
+    async fn app_tokens_page(&self, user: UserId, query: &ListQuery<AppTokenSort>) -> Result<ListPage<AppToken>> {
+        let tokens: Vec<AppToken> = self
             .lock()
             .app_tokens
             .iter()
             .filter(|(t, _)| t.user_id == user)
             .map(|(t, _)| t.clone())
-            .collect())
+            .collect();
+        Ok(match query.sort {
+            AppTokenSort::Id => query.apply(tokens, |t| t.id, |t| t.id),
+            AppTokenSort::Label => query.apply(tokens, |t| t.label.clone(), |t| t.id),
+            AppTokenSort::CreatedAt => query.apply(tokens, |t| t.created_at, |t| t.id),
+        })
     }
     async fn revoke_app_token(&self, id: AppTokenId) -> Result<()> {
         let mut state = self.lock();

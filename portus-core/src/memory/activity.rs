@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use crate::Result;
-use crate::model::{Activity, ActivityFilter, NewActivity};
+use crate::model::{Activity, ActivityFilter, ActivitySort, ListPage, ListQuery, NewActivity};
 
 use super::InMemoryStore;
 
@@ -20,16 +20,23 @@ impl crate::traits::ActivityStore for InMemoryStore {
         });
         Ok(())
     }
-    async fn activities(&self, filter: &ActivityFilter) -> Result<Vec<Activity>> {
-        let limit = if filter.limit == 0 { 100 } else { filter.limit };
-        Ok(self
+    async fn activities_page(
+        &self,
+        filter: &ActivityFilter,
+        query: &ListQuery<ActivitySort>,
+    ) -> Result<ListPage<Activity>> {
+        let activities: Vec<Activity> = self
             .lock()
             .activities
             .iter()
-            .rev()
             .filter(|a| crate::model::activity_matches(filter, a))
-            .take(limit)
             .cloned()
-            .collect())
+            .collect();
+        Ok(match query.sort {
+            ActivitySort::Newest => query.apply(activities, |a| std::cmp::Reverse(a.id), |a| std::cmp::Reverse(a.id)),
+            ActivitySort::Id => query.apply(activities, |a| a.id, |a| a.id),
+            ActivitySort::At => query.apply(activities, |a| a.at, |a| a.id),
+            ActivitySort::Action => query.apply(activities, |a| a.action.clone(), |a| a.id),
+        })
     }
 }

@@ -116,10 +116,11 @@ impl crate::traits::CatalogStore for InMemoryStore {
             .repositories
             .iter()
             .filter(|r| {
-                filter
-                    .namespaces
-                    .as_ref()
-                    .is_none_or(|ids| ids.contains(&r.namespace_id))
+                state.namespace_admitted(&filter.visible, r.namespace_id)
+                    && filter
+                        .namespaces
+                        .as_ref()
+                        .is_none_or(|ids| ids.contains(&r.namespace_id))
                     && filter.starred_by.is_none_or(|user| state.stars.contains(&(user, r.id)))
                     && needle
                         .as_deref()
@@ -155,7 +156,8 @@ impl crate::traits::CatalogStore for InMemoryStore {
             .iter()
             .filter_map(|t| repository_of(t).map(|r| (r, t)))
             .filter(|(r, t)| {
-                filter.repository.is_none_or(|id| r.id == id)
+                state.namespace_admitted(&filter.visible, r.namespace_id)
+                    && filter.repository.is_none_or(|id| r.id == id)
                     && filter
                         .namespaces
                         .as_ref()

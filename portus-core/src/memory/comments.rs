@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use crate::model::{Comment, CommentId, RepositoryId};
+use crate::model::{Comment, CommentId, CommentSort, ListPage, ListQuery, RepositoryId};
 use crate::{Error, Result};
 
 use super::InMemoryStore;
@@ -22,16 +22,22 @@ impl crate::traits::CommentStore for InMemoryStore {
         state.comments.push(comment.clone());
         Ok(comment)
     }
-    async fn comments(&self, repository: RepositoryId) -> Result<Vec<Comment>> {
-        let mut found: Vec<Comment> = self
+    async fn comments_page(
+        &self,
+        repository: RepositoryId,
+        query: &ListQuery<CommentSort>,
+    ) -> Result<ListPage<Comment>> {
+        let found: Vec<Comment> = self
             .lock()
             .comments
             .iter()
             .filter(|c| c.repository_id == repository)
             .cloned()
             .collect();
-        found.sort_by_key(|c| (c.created_at, c.id));
-        Ok(found)
+        Ok(match query.sort {
+            CommentSort::CreatedAt => query.apply(found, |c| c.created_at, |c| c.id),
+            CommentSort::Id => query.apply(found, |c| c.id, |c| c.id),
+        })
     }
     async fn delete_comment(&self, id: CommentId) -> Result<()> {
         let mut state = self.lock();

@@ -70,6 +70,11 @@ impl State {
             .ok_or_else(|| Error::not_found("user", id.to_string()))
     }
 
+    /// Whether the namespace `id` is among `visible`.
+    fn namespace_admitted(&self, visible: &crate::model::VisibleNamespaces, id: NamespaceId) -> bool {
+        self.namespaces.iter().any(|n| n.id == id && visible.admits(n))
+    }
+
     fn namespace_named(&self, name: &str) -> Option<&Namespace> {
         self.namespaces.iter().find(|n| !n.global && n.name == name)
     }

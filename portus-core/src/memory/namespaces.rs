@@ -1,7 +1,8 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    Namespace, NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate, NewNamespace, User, UserId, Visibility,
+    ListPage, ListQuery, Namespace, NamespaceAccess, NamespaceFilter, NamespaceId, NamespaceRef, NamespaceSort,
+    NamespaceUpdate, NewNamespace, User, UserId, Visibility,
 };
 use crate::naming::validate_namespace_name;
 use crate::{Error, Result};
@@ -54,10 +55,37 @@ impl crate::traits::NamespaceStore for InMemoryStore {
     async fn namespace_by_id(&self, id: NamespaceId) -> Result<Option<Namespace>> {
         Ok(self.lock().namespaces.iter().find(|n| n.id == id).cloned())
     }
-    async fn list_namespaces(&self) -> Result<Vec<Namespace>> {
-        let mut namespaces = self.lock().namespaces.clone();
-        namespaces.sort_by(|a, b| (!a.global, &a.name).cmp(&(!b.global, &b.name)));
-        Ok(namespaces)
+    async fn namespaces_page(
+        &self,
+        filter: &NamespaceFilter,
+        query: &ListQuery<NamespaceSort>,
+    ) -> Result<ListPage<Namespace>> {
+        let namespaces: Vec<Namespace> = self
+            .lock()
+            .namespaces
+            .iter()
+            .filter(|n| filter.admits(n))
+            .cloned()
+            .collect();
+        Ok(match query.sort {
+            NamespaceSort::Name => query.apply(namespaces, |n| (!n.global, n.name.clone()), |n| n.id),
+            NamespaceSort::Id => query.apply(namespaces, |n| n.id, |n| n.id),
+        })
+    }
+    async fn repository_counts(&self, namespaces: &[NamespaceId]) -> Result<Vec<(NamespaceId, u64)>> {
+        let state = self.lock();
+        let mut counts: Vec<(NamespaceId, u64)> = Vec::new();
+        for repository in state
+            .repositories
+            .iter()
+            .filter(|r| namespaces.contains(&r.namespace_id))
+        {
+            match counts.iter_mut().find(|(n, _)| *n == repository.namespace_id) {
+                Some((_, count)) => *count += 1,
+                None => counts.push((repository.namespace_id, 1)),
+            }
+        }
+        Ok(counts)
     }
     async fn update_namespace(&self, id: NamespaceId, update: NamespaceUpdate) -> Result<Namespace> {
         let mut state = self.lock();

@@ -1,6 +1,8 @@
 use async_trait::async_trait;
 
-use crate::model::{Role, Team, TeamId, TeamMember, TeamUpdate, UserId};
+use crate::model::{
+    ListPage, ListQuery, MemberSort, Role, Team, TeamFilter, TeamId, TeamMember, TeamSort, TeamUpdate, UserId,
+};
 use crate::naming::validate_team_name;
 use crate::{Error, Result};
 
@@ -34,9 +36,9 @@ impl crate::traits::TeamStore for InMemoryStore {
         }
         Ok(())
     }
-    async fn team_members(&self, team: TeamId) -> Result<Vec<TeamMember>> {
+    async fn team_members_page(&self, team: TeamId, query: &ListQuery<MemberSort>) -> Result<ListPage<TeamMember>> {
         let state = self.lock();
-        let mut members: Vec<TeamMember> = state
+        let members: Vec<TeamMember> = state
             .members
             .iter()
             .filter(|(t, _, _)| *t == team)
@@ -49,8 +51,11 @@ impl crate::traits::TeamStore for InMemoryStore {
                 })
             })
             .collect();
-        members.sort_by(|a, b| a.username.cmp(&b.username));
-        Ok(members)
+        Ok(match query.sort {
+            MemberSort::Username => query.apply(members, |m| m.username.clone(), |m| m.user_id),
+            MemberSort::UserId => query.apply(members, |m| m.user_id, |m| m.user_id),
+            MemberSort::Role => query.apply(members, |m| m.role.as_str(), |m| m.user_id),
+        })
     }
     async fn remove_team_member(&self, team: TeamId, user: UserId) -> Result<()> {
         let mut state = self.lock();
@@ -64,10 +69,23 @@ impl crate::traits::TeamStore for InMemoryStore {
     async fn team_by_id(&self, id: TeamId) -> Result<Option<Team>> {
         Ok(self.lock().teams.iter().find(|t| t.id == id).cloned())
     }
-    async fn list_teams(&self) -> Result<Vec<Team>> {
-        let mut teams = self.lock().teams.clone();
-        teams.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(teams)
+    async fn teams_page(&self, filter: &TeamFilter, query: &ListQuery<TeamSort>) -> Result<ListPage<Team>> {
+        let state = self.lock();
+        let teams: Vec<Team> = state
+            .teams
+            .iter()
+            .filter(|t| {
+                let is_member = filter
+                    .member
+                    .is_some_and(|user| state.members.iter().any(|(team, u, _)| *team == t.id && *u == user));
+                filter.admits(t, is_member)
+            })
+            .cloned()
+            .collect();
+        Ok(match query.sort {
+            TeamSort::Name => query.apply(teams, |t| t.name.clone(), |t| t.id),
+            TeamSort::Id => query.apply(teams, |t| t.id, |t| t.id),
+        })
     }
     async fn update_team(&self, id: TeamId, update: TeamUpdate) -> Result<Team> {
         let mut state = self.lock();

@@ -87,3 +87,17 @@ pub fn activity_matches(filter: &ActivityFilter, activity: &Activity) -> bool {
             .is_none_or(|prefix| activity.target.starts_with(prefix.as_str()))
         && filter.since.is_none_or(|since| activity.at >= since)
 }
+
+/// The orders of the activity log; each ends with the id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ActivitySort {
+    /// Newest first (the default): by id, largest first.
+    #[default]
+    Newest,
+    /// By id: oldest first.
+    Id,
+    /// By time.
+    At,
+    /// By action name.
+    Action,
+}

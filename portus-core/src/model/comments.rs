@@ -22,3 +22,13 @@ pub struct Comment {
     /// When it was written.
     pub created_at: DateTime<Utc>,
 }
+
+/// The orders of a repository's comments; each ends with the id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CommentSort {
+    /// By the time they were written: oldest first (the default).
+    #[default]
+    CreatedAt,
+    /// By id.
+    Id,
+}

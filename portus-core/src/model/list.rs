@@ -61,6 +61,14 @@ impl<S> ListQuery<S> {
         (self.limit.map(clamp), clamp(self.offset))
     }
 
+    /// The list's total when a slice of `len` items tells it (a short page, or a first page
+    /// that is empty): SQL stores then skip the count.
+    pub fn total_from_slice(&self, len: usize) -> Option<u64> {
+        let len = len as u64;
+        let short = self.limit.is_none_or(|limit| len < limit);
+        (short && (len > 0 || self.offset == 0)).then_some(self.offset + len)
+    }
+
     /// Applies the query to a list already in memory: orders `items` by `key` (then by `id`),
     /// turns it around for `descending`, and keeps the slice. The in-memory stores answer
     /// with this; SQL stores order and slice in the query.
@@ -119,6 +127,16 @@ mod tests {
             .descending(true)
             .apply(items, |i| i.1, |i| i.0);
         assert_eq!(page.items, vec![(3, "b"), (2, "b"), (4, "a")]);
+    }
+
+    #[test]
+    fn a_short_slice_tells_the_total() {
+        let page = ListQuery::page((), 20, 10);
+        assert_eq!(page.total_from_slice(3), Some(23));
+        assert_eq!(page.total_from_slice(10), None, "a full page may have more after it");
+        assert_eq!(page.total_from_slice(0), None, "past the end: unknown");
+        assert_eq!(ListQuery::page((), 0, 10).total_from_slice(0), Some(0));
+        assert_eq!(ListQuery::all(()).total_from_slice(7), Some(7));
     }
 
     #[test]

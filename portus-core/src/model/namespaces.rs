@@ -127,3 +127,74 @@ pub struct NamespaceAccess {
     /// The caller's role in the owning team, if a member.
     pub role: Option<Role>,
 }
+
+/// The orders of namespace lists; each ends with the id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum NamespaceSort {
+    /// The global namespace first, then by name (the default).
+    #[default]
+    Name,
+    /// By id: in creation order.
+    Id,
+}
+
+/// The namespaces a caller may see, as a store can select them: what
+/// [`crate::policy::visible_namespaces`] computes from the pull rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum VisibleNamespaces {
+    /// Every namespace (administrators).
+    #[default]
+    All,
+    /// The namespaces of one of `visibilities`, the global namespace when `global`, and the
+    /// namespaces of the teams `teams`.
+    Some {
+        /// Visibilities anyone (of the caller's kind) may see.
+        visibilities: Vec<Visibility>,
+        /// The global namespace whatever its visibility.
+        global: bool,
+        /// Teams whose namespaces the caller sees (those they are a member of).
+        teams: Vec<TeamId>,
+    },
+}
+
+impl VisibleNamespaces {
+    /// Whether `namespace` is among them: what stores filtering in memory ask.
+    pub fn admits(&self, namespace: &Namespace) -> bool {
+        match self {
+            VisibleNamespaces::All => true,
+            VisibleNamespaces::Some {
+                visibilities,
+                global,
+                teams,
+            } => {
+                visibilities.contains(&namespace.visibility)
+                    || (*global && namespace.global)
+                    || namespace.team_id.is_some_and(|t| teams.contains(&t))
+            }
+        }
+    }
+}
+
+/// Which namespaces a namespace list holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceFilter {
+    /// The namespaces the caller may see.
+    pub visible: VisibleNamespaces,
+    /// Only the namespaces of this team.
+    pub team: Option<TeamId>,
+}
+
+impl NamespaceFilter {
+    /// Every namespace.
+    pub fn every() -> Self {
+        NamespaceFilter {
+            visible: VisibleNamespaces::All,
+            team: None,
+        }
+    }
+
+    /// Whether `namespace` is on the list.
+    pub fn admits(&self, namespace: &Namespace) -> bool {
+        self.visible.admits(namespace) && self.team.is_none_or(|t| namespace.team_id == Some(t))
+    }
+}

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{NamespaceId, Repository, RepositoryId, ScanRecord, ScanState, TagRecord, UserId};
+use super::{NamespaceId, Repository, RepositoryId, ScanRecord, ScanState, TagRecord, UserId, VisibleNamespaces};
 use crate::traits::Severity;
 
 /// Findings by severity (severities without findings are absent).
@@ -145,7 +145,9 @@ pub struct RepositoryListing {
 /// Which repositories a list shows. Every condition given must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RepositoryFilter {
-    /// Only repositories of these namespaces (the ones the caller may see); `None` for all.
+    /// Only repositories of namespaces the caller may see.
+    pub visible: VisibleNamespaces,
+    /// Only repositories of these namespaces; `None` for all.
     pub namespaces: Option<Vec<NamespaceId>>,
     /// Only repositories this user starred.
     pub starred_by: Option<UserId>,
@@ -177,6 +179,8 @@ pub enum RepositorySort {
 pub struct TagFilter {
     /// Only tags of this repository.
     pub repository: Option<RepositoryId>,
+    /// Only tags of repositories in namespaces the caller may see.
+    pub visible: VisibleNamespaces,
     /// Only tags of repositories in these namespaces; `None` for all.
     pub namespaces: Option<Vec<NamespaceId>>,
     /// Only tags whose name contains this text, ignoring case.

@@ -89,3 +89,50 @@ pub struct TeamUpdate {
     /// New description (`Some(None)` clears it).
     pub description: Option<Option<String>>,
 }
+
+/// The orders of team lists; each ends with the id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TeamSort {
+    /// By name (the default).
+    #[default]
+    Name,
+    /// By id: in creation order.
+    Id,
+}
+
+/// Which teams a team list holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TeamFilter {
+    /// Hidden (personal) teams too.
+    pub include_hidden: bool,
+    /// Only the teams this user is a member of.
+    pub member: Option<UserId>,
+}
+
+impl TeamFilter {
+    /// Every team, hidden ones included.
+    pub fn every() -> Self {
+        TeamFilter {
+            include_hidden: true,
+            member: None,
+        }
+    }
+
+    /// Whether `team` (of which `is_member` says whether [`member`](Self::member) belongs to
+    /// it) is on the list: what stores filtering in memory ask.
+    pub fn admits(&self, team: &Team, is_member: bool) -> bool {
+        (self.include_hidden || !team.hidden) && (self.member.is_none() || is_member)
+    }
+}
+
+/// The orders of a team's members; each ends with the user id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum MemberSort {
+    /// By login name (the default).
+    #[default]
+    Username,
+    /// By user id.
+    UserId,
+    /// By role, as its name spells it (`contributor`, `owner`, `viewer`).
+    Role,
+}

@@ -107,3 +107,27 @@ pub struct RefreshToken {
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
+
+/// The orders of the user list (Portus' `sort_attr`); each ends with the id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum UserSort {
+    /// By login name (the default).
+    #[default]
+    Username,
+    /// By id: in creation order.
+    Id,
+    /// By creation time.
+    CreatedAt,
+}
+
+/// The orders of a user's application tokens; each ends with the id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum AppTokenSort {
+    /// By id: oldest first (the default).
+    #[default]
+    Id,
+    /// By label (Portus' `application`).
+    Label,
+    /// By creation time.
+    CreatedAt,
+}

@@ -4,7 +4,10 @@
 //! asked for them), and a team keeps at least one owner.
 
 use super::record;
-use crate::model::{ActivityAction, Namespace, NamespaceUpdate, Role, Team, TeamMember, TeamUpdate, User, UserId};
+use crate::model::{
+    ActivityAction, ListQuery, Namespace, NamespaceFilter, NamespaceSort, NamespaceUpdate, Role, Team, TeamMember,
+    TeamUpdate, User, UserId, VisibleNamespaces,
+};
 use crate::traits::{
     AccountStore, ActivityStore, CatalogStore, NamespaceStore, RegistryClient, TeamStore, TeamStoreExt,
 };
@@ -188,12 +191,14 @@ pub async fn delete<S: TeamStore + NamespaceStore + CatalogStore + ActivityStore
             return Err(Error::Invalid("a team cannot hand its namespaces to itself".into()));
         }
     }
+    let owned = NamespaceFilter {
+        visible: VisibleNamespaces::All,
+        team: Some(team.id),
+    };
     let namespaces: Vec<Namespace> = store
-        .list_namespaces()
+        .namespaces_page(&owned, &ListQuery::all(NamespaceSort::Name))
         .await?
-        .into_iter()
-        .filter(|n| n.team_id == Some(team.id))
-        .collect();
+        .items;
     let details = match heir {
         Some(heir) => {
             for namespace in &namespaces {

@@ -3,7 +3,7 @@
 
 use super::record;
 use crate::model::{ActivityAction, AppToken, AppTokenId, User};
-use crate::traits::{AccountStore, ActivityStore};
+use crate::traits::{AccountStore, AccountStoreExt, ActivityStore};
 use crate::{Error, Result};
 
 /// Most application tokens a user may hold at once.

@@ -62,6 +62,11 @@ fn migrator() -> Migrator {
             "repository_summaries",
             include_str!("../../migrations/postgres/0006_repository_summaries.sql"),
         ),
+        (
+            7,
+            "list_indexes",
+            include_str!("../../migrations/postgres/0007_list_indexes.sql"),
+        ),
     ])
 }
 

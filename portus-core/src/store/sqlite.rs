@@ -63,6 +63,11 @@ fn migrator() -> Migrator {
             "repository_summaries",
             include_str!("../../migrations/sqlite/0007_repository_summaries.sql"),
         ),
+        (
+            8,
+            "list_indexes",
+            include_str!("../../migrations/sqlite/0008_list_indexes.sql"),
+        ),
     ])
 }
 
@@ -310,6 +315,89 @@ mod tests {
             plan.iter().any(|step| step.contains("USING INDEX namespaces_by_name")),
             "{plan:?}"
         );
+    }
+
+    /// The lists' slices walk an index in order (no sort of the whole table: a page reads its
+    /// own rows) and their counts read an index, as the shared SQL spells them.
+    #[tokio::test]
+    async fn list_pages_and_counts_use_indexes() {
+        let ordered = [
+            (
+                "SELECT t.id FROM teams t WHERE t.hidden = FALSE ORDER BY t.name DESC, t.id DESC LIMIT 25 OFFSET 50",
+                "teams_listed",
+            ),
+            (
+                "SELECT t.id FROM teams t WHERE t.hidden = FALSE ORDER BY t.id ASC LIMIT 25 OFFSET 0",
+                "teams_by_hidden",
+            ),
+            (
+                "SELECT n.id FROM namespaces n ORDER BY n.global ASC, n.name DESC, n.id DESC LIMIT 25 OFFSET 0",
+                "namespaces_listed",
+            ),
+            (
+                "SELECT u.id FROM users u ORDER BY u.created_at DESC, u.id DESC LIMIT 25 OFFSET 0",
+                "users_by_created_at",
+            ),
+            (
+                "SELECT id FROM activities WHERE actor = 'x' ORDER BY id DESC LIMIT 25 OFFSET 0",
+                "activities_by_actor",
+            ),
+            (
+                "SELECT id FROM activities ORDER BY at ASC, id ASC LIMIT 25 OFFSET 0",
+                "activities_by_time",
+            ),
+            (
+                "SELECT id FROM app_tokens WHERE user_id = 1 ORDER BY id ASC LIMIT 25 OFFSET 0",
+                "app_tokens_by_user",
+            ),
+            (
+                "SELECT id FROM comments WHERE repository_id = 1 ORDER BY created_at ASC, id ASC LIMIT 25 OFFSET 0",
+                "comments_by_repository_time",
+            ),
+        ];
+        for (select, index) in ordered {
+            let plan = query_plan(select).await;
+            assert!(plan.iter().any(|step| step.contains(index)), "{select}: {plan:?}");
+            assert!(
+                !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+                "{select}: {plan:?}"
+            );
+        }
+        let counted = [
+            ("SELECT COUNT(*) FROM teams t WHERE t.hidden = FALSE", "teams_by_hidden"),
+            (
+                "SELECT COUNT(*) FROM teams t WHERE t.id IN (SELECT m.team_id FROM team_members m WHERE m.user_id = 3)",
+                "team_members_by_user",
+            ),
+            (
+                "SELECT COUNT(*) FROM namespaces n WHERE n.team_id = 3",
+                "namespaces_by_team",
+            ),
+            (
+                "SELECT namespace_id, COUNT(*) FROM repositories WHERE namespace_id IN (1, 2) GROUP BY namespace_id",
+                "repositories_by_namespace",
+            ),
+            (
+                "SELECT COUNT(*) FROM activities WHERE actor = 'x'",
+                "activities_by_actor",
+            ),
+            ("SELECT COUNT(*) FROM team_members WHERE team_id = 1", "team_members"),
+        ];
+        for (select, index) in counted {
+            let plan = query_plan(select).await;
+            assert!(plan.iter().any(|step| step.contains(index)), "{select}: {plan:?}");
+            assert!(!plan.iter().any(|step| step.starts_with("SCAN")), "{select}: {plan:?}");
+        }
+        // Each alternative of the visibility rule from its own index, for the count and for
+        // the page (which sorts only the visible namespaces: most are private personal ones).
+        for select in ["SELECT COUNT(*) FROM namespaces n", "SELECT n.id FROM namespaces n"] {
+            let select = format!(
+                "{select} WHERE (n.visibility IN ('public', 'protected') OR n.global = TRUE OR n.team_id IN (1, 2))"
+            );
+            let plan = query_plan(&select).await;
+            assert!(plan.iter().any(|step| step.contains("MULTI-INDEX OR")), "{plan:?}");
+            assert!(!plan.iter().any(|step| step.starts_with("SCAN")), "{plan:?}");
+        }
     }
 
     #[tokio::test]

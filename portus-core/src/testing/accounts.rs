@@ -1,8 +1,9 @@
 //! The [`AccountStore`] checks: users, their personal namespaces, application and refresh tokens.
 
+use super::lists::check_pages;
 use super::user;
 use crate::ErrorKind;
-use crate::model::{NamespaceRef, NewUser, PasswordHash, Role, UserId, Visibility};
+use crate::model::{AppTokenSort, NamespaceRef, NewUser, PasswordHash, Role, UserId, UserSort, Visibility};
 use crate::prelude::*;
 
 /// Creating a user creates a private personal namespace owned by a hidden team.
@@ -103,6 +104,66 @@ pub async fn users_are_found_and_listed(store: &dyn AccountStore) {
         .map(|u| u.username)
         .collect();
     assert_eq!(names, ["amy", "zed"]);
+}
+
+/// Users are paged by name, id and creation time, both ways, with their number.
+pub async fn users_are_paged_in_every_order(store: &dyn AccountStore) {
+    let mut created = Vec::new();
+    for name in ["carol", "alice", "dave", "bob"] {
+        created.push(user(store, name).await.username);
+    }
+    let by_name = ["alice", "bob", "carol", "dave"].map(String::from);
+    for (sort, expected) in [
+        (UserSort::Username, by_name.to_vec()),
+        (UserSort::Id, created.clone()),
+        (UserSort::CreatedAt, created.clone()),
+    ] {
+        check_pages(
+            &format!("users by {sort:?}"),
+            sort,
+            &expected,
+            |u: &crate::model::User| u.username.clone(),
+            |query| async move { store.users_page(&query).await.unwrap() },
+        )
+        .await;
+    }
+}
+
+/// A user's application tokens are paged by id, label and creation time, both ways, without
+/// anyone else's.
+pub async fn app_tokens_are_paged_per_user(store: &dyn AccountStore) {
+    let u = user(store, "nina").await;
+    let other = user(store, "oscar").await;
+    for label in ["laptop", "ci", "phone"] {
+        store
+            .create_app_token(u.id, label, &format!("hash-{label}"))
+            .await
+            .unwrap();
+    }
+    store.create_app_token(other.id, "build", "hash-other").await.unwrap();
+    let created = ["laptop", "ci", "phone"].map(String::from);
+    for (sort, expected) in [
+        (AppTokenSort::Id, created.to_vec()),
+        (
+            AppTokenSort::Label,
+            ["ci", "laptop", "phone"].map(String::from).to_vec(),
+        ),
+        (AppTokenSort::CreatedAt, created.to_vec()),
+    ] {
+        check_pages(
+            &format!("tokens by {sort:?}"),
+            sort,
+            &expected,
+            |t: &crate::model::AppToken| t.label.clone(),
+            |query| async move { store.app_tokens_page(u.id, &query).await.unwrap() },
+        )
+        .await;
+    }
+    let none = store
+        .app_tokens_page(UserId(987_654), &crate::model::ListQuery::default())
+        .await
+        .unwrap();
+    assert_eq!((none.items.len(), none.total), (0, 0));
 }
 
 /// Users can be disabled, re-enabled and made administrators.
@@ -277,9 +338,11 @@ macro_rules! account_store_conformance {
             personal_names_are_made_unique,
             user_names_are_unique_and_valid,
             users_are_found_and_listed,
+            users_are_paged_in_every_order,
             users_can_be_disabled_and_promoted,
             password_change_revokes_refresh_tokens,
             app_tokens_lifecycle,
+            app_tokens_are_paged_per_user,
             refresh_tokens_lifecycle,
             users_can_be_updated_locked_and_deleted,
         );

@@ -1,6 +1,7 @@
 //! The [`ActivityStore`] checks: the activity log.
 
-use crate::model::{ActivityAction, ActivityFilter, NewActivity};
+use super::lists::check_pages;
+use crate::model::{Activity, ActivityAction, ActivityFilter, ActivitySort, NewActivity};
 use crate::prelude::*;
 
 /// Activities are listed newest first and filtered.
@@ -85,6 +86,105 @@ pub async fn activities_are_filtered_newest_first(store: &dyn ActivityStore) {
     assert!(all[0].id > all[1].id);
 }
 
+/// Activities are paged newest first, by id, time and action, both ways, under each filter,
+/// with the number the filter admits (no longer capped by `limit`).
+pub async fn activities_are_paged_and_filtered(store: &dyn ActivityStore) {
+    let log = [
+        (Some("alice"), ActivityAction::TagPush, "alice/app:1.0"),
+        (Some("bob"), ActivityAction::TeamCreate, "devs"),
+        (Some("alice"), ActivityAction::TagDelete, "alice/app:1.0"),
+        (None, ActivityAction::TagPush, "bob/web:2"),
+        (Some("alice"), ActivityAction::UserCreate, "carol"),
+        (Some("bob"), ActivityAction::TagPush, "alice/lib:3"),
+    ];
+    for (actor, action, target) in log {
+        store
+            .record_activity(NewActivity::new(actor, action, target))
+            .await
+            .unwrap();
+    }
+    let recorded = store
+        .activities_page(
+            &ActivityFilter::default(),
+            &crate::model::ListQuery::all(ActivitySort::Id),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(recorded.len(), log.len());
+    let filters = [
+        ActivityFilter::default(),
+        ActivityFilter {
+            actor: Some("alice".into()),
+            ..Default::default()
+        },
+        ActivityFilter {
+            action: Some("tag.".into()),
+            ..Default::default()
+        },
+        ActivityFilter {
+            action: Some("tag.push".into()),
+            // Not a cap on pages: the query slices.
+            limit: 1,
+            ..Default::default()
+        },
+        ActivityFilter {
+            target_prefix: Some("alice/".into()),
+            actor: Some("bob".into()),
+            ..Default::default()
+        },
+        ActivityFilter {
+            since: Some(recorded[2].at),
+            ..Default::default()
+        },
+        ActivityFilter {
+            since: Some(crate::model::now() + chrono::Duration::hours(1)),
+            ..Default::default()
+        },
+    ];
+    for filter in &filters {
+        let admitted: Vec<&Activity> = recorded
+            .iter()
+            .filter(|a| crate::model::activity_matches(filter, a))
+            .collect();
+        let mut newest: Vec<i64> = admitted.iter().map(|a| a.id).collect();
+        newest.reverse();
+        let by_id: Vec<i64> = admitted.iter().map(|a| a.id).collect();
+        let mut by_time = admitted.clone();
+        by_time.sort_by_key(|a| (a.at, a.id));
+        let mut by_action = admitted.clone();
+        by_action.sort_by(|a, b| (&a.action, a.id).cmp(&(&b.action, b.id)));
+        for (sort, expected) in [
+            (ActivitySort::Newest, newest),
+            (ActivitySort::Id, by_id),
+            (ActivitySort::At, by_time.iter().map(|a| a.id).collect()),
+            (ActivitySort::Action, by_action.iter().map(|a| a.id).collect()),
+        ] {
+            check_pages(
+                &format!("activities {filter:?} by {sort:?}"),
+                sort,
+                &expected,
+                |a: &Activity| a.id,
+                |query| async move { store.activities_page(filter, &query).await.unwrap() },
+            )
+            .await;
+        }
+    }
+    let count = |filter: ActivityFilter| async move {
+        store
+            .activities_page(&filter, &crate::model::ListQuery::page(ActivitySort::Newest, 0, 1))
+            .await
+            .unwrap()
+            .total
+    };
+    // What the filters admit, spelled out.
+    assert_eq!(count(filters[1].clone()).await, 3);
+    assert_eq!(count(filters[2].clone()).await, 4);
+    assert_eq!(count(filters[3].clone()).await, 3);
+    assert_eq!(count(filters[4].clone()).await, 1);
+    assert_eq!(count(filters[6].clone()).await, 0);
+}
+
 /// Expands to one `#[tokio::test]` per check of this module, each on a fresh store made by
 /// the given async expression; [`policy_store_conformance!`](crate::policy_store_conformance)
 /// invokes it with the other roles' macros.
@@ -93,6 +193,7 @@ macro_rules! activity_store_conformance {
     ($make:expr) => {
         $crate::__conformance_tests!($make; activity;
             activities_are_filtered_newest_first,
+            activities_are_paged_and_filtered,
         );
     };
 }

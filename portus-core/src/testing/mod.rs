@@ -58,6 +58,7 @@ pub mod catalog;
 pub mod comments;
 pub mod events;
 pub mod import;
+mod lists;
 pub mod namespaces;
 pub mod policy;
 pub mod registry_client;

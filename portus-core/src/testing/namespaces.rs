@@ -1,8 +1,12 @@
 //! The [`NamespaceStore`] checks: namespaces, their visibility and the access they give.
 
+use super::lists::check_pages;
 use super::user;
 use crate::ErrorKind;
-use crate::model::{NamespaceId, NamespaceRef, NamespaceUpdate, NewNamespace, Role, TeamId, Visibility};
+use crate::model::{
+    ManifestRecord, MissingNamespace, Namespace, NamespaceFilter, NamespaceId, NamespaceRef, NamespaceSort,
+    NamespaceUpdate, NewNamespace, Role, TeamId, Visibility, VisibleNamespaces,
+};
 use crate::prelude::*;
 
 /// The global namespace exists from the start, is public and has no team.
@@ -207,6 +211,145 @@ pub async fn namespaces_can_be_listed_and_updated(store: &dyn PolicyStore) {
     );
 }
 
+/// Namespaces are paged (global first then by name, or by id), both ways, under every kind of
+/// filter the visibility rule and a team make; repositories are counted per namespace.
+pub async fn namespaces_are_paged_and_filtered(store: &dyn PolicyStore) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let devs = store.create_team("devs", alice.id, None).await.unwrap();
+    let ops = store.create_team("ops", bob.id, None).await.unwrap();
+    let alices_team = store.team_by_name("alice").await.unwrap().unwrap();
+    let mut all = vec![
+        store.namespace(NamespaceRef::Global).await.unwrap().unwrap(),
+        store.namespace(NamespaceRef::Named("alice")).await.unwrap().unwrap(),
+        store.namespace(NamespaceRef::Named("bob")).await.unwrap().unwrap(),
+    ];
+    for (name, team, visibility) in [
+        ("web", devs.id, Visibility::Public),
+        ("api", devs.id, Visibility::Private),
+        ("db", ops.id, Visibility::Protected),
+        ("tools", ops.id, Visibility::Private),
+    ] {
+        let new = NewNamespace {
+            name: name.into(),
+            team_id: team,
+            visibility,
+            description: None,
+        };
+        all.push(store.create_namespace(new).await.unwrap());
+    }
+    let some = |visibilities: &[Visibility], global: bool, teams: &[TeamId]| VisibleNamespaces::Some {
+        visibilities: visibilities.to_vec(),
+        global,
+        teams: teams.to_vec(),
+    };
+    let filters = [
+        NamespaceFilter::every(),
+        // An anonymous caller.
+        NamespaceFilter {
+            visible: some(&[Visibility::Public], false, &[]),
+            team: None,
+        },
+        // alice.
+        NamespaceFilter {
+            visible: some(
+                &[Visibility::Public, Visibility::Protected],
+                true,
+                &[devs.id, alices_team.id],
+            ),
+            team: None,
+        },
+        // Nothing at all.
+        NamespaceFilter {
+            visible: some(&[], false, &[]),
+            team: None,
+        },
+        // Only the global namespace, only a team's.
+        NamespaceFilter {
+            visible: some(&[], true, &[]),
+            team: None,
+        },
+        NamespaceFilter {
+            visible: some(&[], false, &[ops.id]),
+            team: None,
+        },
+        // A team's namespaces: all of them, an anonymous caller's share.
+        NamespaceFilter {
+            visible: VisibleNamespaces::All,
+            team: Some(devs.id),
+        },
+        NamespaceFilter {
+            visible: some(&[Visibility::Public], false, &[]),
+            team: Some(devs.id),
+        },
+    ];
+    for filter in &filters {
+        let admitted: Vec<&Namespace> = all.iter().filter(|n| filter.admits(n)).collect();
+        let mut by_name: Vec<&Namespace> = admitted.clone();
+        by_name.sort_by(|a, b| (!a.global, &a.name).cmp(&(!b.global, &b.name)));
+        let mut by_id = admitted;
+        by_id.sort_by_key(|n| n.id);
+        for (sort, expected) in [(NamespaceSort::Name, by_name), (NamespaceSort::Id, by_id)] {
+            let expected: Vec<NamespaceId> = expected.iter().map(|n| n.id).collect();
+            check_pages(
+                &format!("namespaces {filter:?} by {sort:?}"),
+                sort,
+                &expected,
+                |n: &Namespace| n.id,
+                |query| async move { store.namespaces_page(filter, &query).await.unwrap() },
+            )
+            .await;
+        }
+    }
+    // The filters mean what the visibility rule says (not only what `admits` says).
+    let names = |filter: &NamespaceFilter| {
+        let filter = filter.clone();
+        async move {
+            store
+                .namespaces_page(&filter, &crate::model::ListQuery::default())
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|n| n.name)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(names(&filters[1]).await, ["", "web"]);
+    assert_eq!(names(&filters[2]).await, ["", "alice", "api", "db", "web"]);
+    assert_eq!(names(&filters[7]).await, ["web"]);
+
+    let manifest = ManifestRecord {
+        digest: "sha256:1".into(),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: None,
+    };
+    for repository in ["web/app", "web/lib", "db/main", "tools/x"] {
+        store
+            .put_tag(repository, "1", &manifest, None, MissingNamespace::Ignore)
+            .await
+            .unwrap();
+    }
+    let id = |name: &str| all.iter().find(|n| n.name == name).unwrap().id;
+    let mut counts = store
+        .repository_counts(&[id("web"), id("api"), id("db")])
+        .await
+        .unwrap();
+    counts.sort();
+    let mut expected = vec![(id("web"), 2), (id("db"), 1)];
+    expected.sort();
+    assert_eq!(counts, expected, "only the namespaces asked, only those holding any");
+    assert!(store.repository_counts(&[]).await.unwrap().is_empty());
+    // More namespaces at once than either database binds in one statement (SQLite 32766,
+    // PostgreSQL 65535 parameters): a whole list of a large installation (`all=true`).
+    let mut many: Vec<NamespaceId> = (1_000_000..1_070_000).map(NamespaceId).collect();
+    many.insert(1_700, id("web"));
+    many.push(id("db"));
+    let mut counts = store.repository_counts(&many).await.unwrap();
+    counts.sort();
+    assert_eq!(counts, expected);
+}
+
 /// Several namespaces in one lookup answer exactly as one lookup each, in the order asked.
 pub async fn namespaces_are_looked_up_together(store: &dyn PolicyStore) {
     let owner = user(store, "uma").await;
@@ -377,6 +520,7 @@ macro_rules! namespace_store_conformance {
             namespace_access_reports_roles,
             namespace_visibility_changes,
             namespaces_can_be_listed_and_updated,
+            namespaces_are_paged_and_filtered,
             namespaces_are_looked_up_together,
             namespaces_are_deleted_with_their_repositories,
         );

@@ -8,7 +8,7 @@ use chrono::{Duration, Utc};
 use super::user;
 use crate::model::{
     ListQuery, ManifestRecord, MissingNamespace, NamespaceId, RepositoryFilter, RepositorySort, RepositorySummary,
-    ScanRecord, ScanState, TagFilter, TagSort,
+    ScanRecord, ScanState, TagFilter, TagSort, Visibility, VisibleNamespaces,
 };
 use crate::prelude::*;
 use crate::traits::{ScanReport, Severity, Vulnerability};
@@ -267,6 +267,32 @@ pub async fn repository_pages_are_ordered_sliced_and_filtered(store: &dyn Policy
         .unwrap();
     assert_eq!(names(&page), ["c/one", "b/two", "b/big-app"]);
     assert_eq!(page.total, 3);
+    store.set_namespace_visibility(b, Visibility::Public).await.unwrap();
+    let public = VisibleNamespaces::Some {
+        visibilities: vec![Visibility::Public],
+        global: false,
+        teams: Vec::new(),
+    };
+    let visible = RepositoryFilter {
+        visible: public.clone(),
+        ..RepositoryFilter::default()
+    };
+    let page = store
+        .repositories_page(&visible, &ListQuery::all(RepositorySort::Name))
+        .await
+        .unwrap();
+    assert_eq!(names(&page), ["b/big-app", "b/two"]);
+    assert_eq!(page.total, 2);
+    let public_tags = TagFilter {
+        visible: public,
+        ..TagFilter::default()
+    };
+    let tags = store
+        .tags_page(&public_tags, &ListQuery::page(TagSort::Id, 0, 2))
+        .await
+        .unwrap();
+    assert_eq!((tags.items.len(), tags.total), (2, 6), "b's six tags, counted");
+    assert!(tags.items.iter().all(|t| t.repository.starts_with("b/")));
     let none = RepositoryFilter {
         namespaces: Some(Vec::new()),
         ..RepositoryFilter::default()

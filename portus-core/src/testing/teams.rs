@@ -1,8 +1,9 @@
 //! The [`TeamStore`] checks: teams, members and roles.
 
+use super::lists::check_pages;
 use super::user;
 use crate::ErrorKind;
-use crate::model::{Role, TeamId, TeamUpdate};
+use crate::model::{MemberSort, Role, Team, TeamFilter, TeamId, TeamMember, TeamSort, TeamUpdate};
 use crate::prelude::*;
 
 /// Teams are created with their owner; names are unique.
@@ -157,6 +158,97 @@ pub async fn teams_can_be_listed_updated_and_left(store: &dyn PolicyStore) {
     );
 }
 
+/// Teams are paged by name and id, both ways: all of them, the visible ones, and a member's.
+pub async fn teams_are_paged_and_filtered(store: &dyn PolicyStore) {
+    let olga = user(store, "olga").await;
+    let mike = user(store, "mike").await;
+    let beta = store.create_team("beta", olga.id, None).await.unwrap();
+    store.create_team("alpha", olga.id, None).await.unwrap();
+    store.create_team("gamma", mike.id, None).await.unwrap();
+    store.set_team_member(beta.id, mike.id, Role::Viewer).await.unwrap();
+    let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    let visible = TeamFilter::default();
+    let mikes = TeamFilter {
+        include_hidden: false,
+        member: Some(mike.id),
+    };
+    let mikes_and_hidden = TeamFilter {
+        include_hidden: true,
+        member: Some(mike.id),
+    };
+    let nobodys = TeamFilter {
+        include_hidden: true,
+        member: Some(crate::model::UserId(987_654)),
+    };
+    for (filter, by_name, by_id) in [
+        (
+            TeamFilter::every(),
+            names(&["alpha", "beta", "gamma", "mike", "olga"]),
+            names(&["olga", "mike", "beta", "alpha", "gamma"]),
+        ),
+        (
+            visible,
+            names(&["alpha", "beta", "gamma"]),
+            names(&["beta", "alpha", "gamma"]),
+        ),
+        (mikes, names(&["beta", "gamma"]), names(&["beta", "gamma"])),
+        (
+            mikes_and_hidden,
+            names(&["beta", "gamma", "mike"]),
+            names(&["mike", "beta", "gamma"]),
+        ),
+        (nobodys, Vec::new(), Vec::new()),
+    ] {
+        for (sort, expected) in [(TeamSort::Name, &by_name), (TeamSort::Id, &by_id)] {
+            check_pages(
+                &format!("teams {filter:?} by {sort:?}"),
+                sort,
+                expected,
+                |t: &Team| t.name.clone(),
+                |query| async move { store.teams_page(&filter, &query).await.unwrap() },
+            )
+            .await;
+        }
+    }
+}
+
+/// A team's members are paged by name, user id and role, both ways, without other teams'.
+pub async fn team_members_are_paged(store: &dyn PolicyStore) {
+    let olga = user(store, "olga").await;
+    let zed = user(store, "zed").await;
+    let adam = user(store, "adam").await;
+    let mike = user(store, "mike").await;
+    let team = store.create_team("devs", olga.id, None).await.unwrap();
+    store.set_team_member(team.id, zed.id, Role::Viewer).await.unwrap();
+    store
+        .set_team_member(team.id, adam.id, Role::Contributor)
+        .await
+        .unwrap();
+    store.set_team_member(team.id, mike.id, Role::Owner).await.unwrap();
+    store.create_team("other", zed.id, None).await.unwrap();
+    let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    for (sort, expected) in [
+        (MemberSort::Username, names(&["adam", "mike", "olga", "zed"])),
+        (MemberSort::UserId, names(&["olga", "zed", "adam", "mike"])),
+        // Roles by name; the two owners by user id.
+        (MemberSort::Role, names(&["adam", "olga", "mike", "zed"])),
+    ] {
+        check_pages(
+            &format!("members by {sort:?}"),
+            sort,
+            &expected,
+            |m: &TeamMember| m.username.clone(),
+            |query| async move { store.team_members_page(team.id, &query).await.unwrap() },
+        )
+        .await;
+    }
+    let none = store
+        .team_members_page(TeamId(987_654), &crate::model::ListQuery::default())
+        .await
+        .unwrap();
+    assert_eq!((none.items.len(), none.total), (0, 0));
+}
+
 /// Expands to one `#[tokio::test]` per check of this module, each on a fresh store made by
 /// the given async expression; [`policy_store_conformance!`](crate::policy_store_conformance)
 /// invokes it with the other roles' macros.
@@ -167,6 +259,8 @@ macro_rules! team_store_conformance {
             teams_have_owners_and_unique_names,
             team_members_and_roles,
             teams_can_be_listed_updated_and_left,
+            teams_are_paged_and_filtered,
+            team_members_are_paged,
         );
     };
 }

@@ -447,6 +447,48 @@ async fn long_lists_are_paged() {
 }
 
 #[tokio::test]
+async fn a_teams_members_and_namespaces_are_paged_apart() {
+    let site = site().await;
+    let alice = site.store.user_by_name("alice").await.unwrap().unwrap();
+    let team = site.store.create_team("crowd", alice.id, None).await.unwrap();
+    for n in 0..52 {
+        let member = site
+            .store
+            .create_user(NewUser {
+                username: format!("member{n:02}"),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        site.store
+            .set_team_member(team.id, member.id, portus_core::model::Role::Viewer)
+            .await
+            .unwrap();
+    }
+    let session = site.sign_in("alice", "alice-password").await.unwrap();
+    let path = format!("/teams/{}", team.id);
+    let first = site.get(&path, &session).await;
+    assert_eq!(first.status, StatusCode::OK);
+    // 53 members (alice and 52): 50, then 3.
+    assert!(
+        first.body.contains("member48") && !first.body.contains("member49"),
+        "by name"
+    );
+    assert!(
+        first.body.contains(&format!("href=\"{path}?members=2\"")),
+        "{}",
+        first.body
+    );
+    assert!(
+        !first.body.contains("Pages of namespaces"),
+        "one page of namespaces: no pager"
+    );
+    let second = site.get(&format!("{path}?members=2"), &session).await;
+    assert!(second.body.contains("member51") && !second.body.contains("member48"));
+    assert!(second.body.contains(&format!("href=\"{path}?members=1\"")));
+}
+
+#[tokio::test]
 async fn pages_carry_security_headers_and_assets_are_served_locally() {
     let site = site().await;
     let page = site.request(Method::GET, "/sign_in", &[], None).await;

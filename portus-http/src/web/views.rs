@@ -176,14 +176,20 @@ pub(super) fn digest(value: &Value) -> Markup {
 
 /// Links to the previous and next page of a list shown on `path`, when there are several.
 pub(super) fn pager(path: &str, page: usize, pages: usize) -> Markup {
+    pager_by(path, "page", "Pages", page, pages)
+}
+
+/// [`pager`] for one of several lists on a page: its page number is the query parameter
+/// `param`, and `label` names the navigation.
+pub(super) fn pager_by(path: &str, param: &str, label: &str, page: usize, pages: usize) -> Markup {
     // A path with a query of its own (a search) takes the page as one more parameter.
-    let page_of = if path.contains('?') { "&page=" } else { "?page=" };
+    let join = if path.contains('?') { "&" } else { "?" };
     html! {
         @if pages > 1 {
-            nav.pager aria-label="Pages" {
-                @if page > 1 { a rel="prev" href={ (path) (page_of) (page - 1) } { "Previous" } }
+            nav.pager aria-label=(label) {
+                @if page > 1 { a rel="prev" href={ (path) (join) (param) "=" (page - 1) } { "Previous" } }
                 span { "Page " (page) " of " (pages) }
-                @if page < pages { a rel="next" href={ (path) (page_of) (page + 1) } { "Next" } }
+                @if page < pages { a rel="next" href={ (path) (join) (param) "=" (page + 1) } { "Next" } }
             }
         }
     }

@@ -13,6 +13,7 @@ use portus_core::model::{
     AppTokenId, Namespace, NamespaceRef, NewNamespace, NewUser, Repository, Role, TagRecord, TeamId, TeamUpdate, User,
     now,
 };
+use portus_core::prelude::{AccountStoreExt, NamespaceStoreExt, TeamStoreExt};
 use portus_core::traits::Secret;
 use portus_core::{ErrorKind, PolicyStore, ops};
 

@@ -236,7 +236,7 @@ impl Rest {
     }
 
     async fn find_member(&self, team: &TeamView, user: &str) -> Result<MemberView, Error> {
-        self.get::<Vec<MemberView>>(&format!("/api/v1/teams/{}/members", team.id))
+        self.list::<MemberView>(&format!("/api/v1/teams/{}/members", team.id))
             .await?
             .into_iter()
             .find(|m| m.username == user)
@@ -349,7 +349,7 @@ impl Backend for Rest {
 
     async fn tokens(&self, user: &str) -> Result<Vec<TokenView>, Error> {
         let owner = self.find_user(user).await?;
-        self.get(&format!("/api/v1/users/{}/application_tokens", owner.id))
+        self.list(&format!("/api/v1/users/{}/application_tokens", owner.id))
             .await
     }
 
@@ -365,7 +365,7 @@ impl Backend for Rest {
     async fn revoke_token(&self, user: &str, token: &TokenRef) -> Result<TokenView, Error> {
         let owner = self.find_user(user).await?;
         let tokens: Vec<TokenView> = self
-            .get(&format!("/api/v1/users/{}/application_tokens", owner.id))
+            .list(&format!("/api/v1/users/{}/application_tokens", owner.id))
             .await?;
         let found = tokens
             .into_iter()
@@ -414,7 +414,7 @@ impl Backend for Rest {
 
     async fn members(&self, team: &str) -> Result<Vec<MemberView>, Error> {
         let team = self.find_team(team).await?;
-        self.get(&format!("/api/v1/teams/{}/members", team.id)).await
+        self.list(&format!("/api/v1/teams/{}/members", team.id)).await
     }
 
     async fn add_member(&self, team: &str, user: &str, role: Role) -> Result<MemberView, Error> {

@@ -104,10 +104,38 @@ macro_rules! sql_accounts_store {
                     .map_err(db_error)?;
                 Ok(row.map(User::from))
             }
-            async fn list_users(&self) -> Result<Vec<User>> {
-                let sql = sqlx::AssertSqlSafe(format!("{USER_COLUMNS} ORDER BY u.username"));
-                let rows = sqlx::query_as::<_, UserRow>(sql).fetch_all(&self.pool).await.map_err(db_error)?;
-                Ok(rows.into_iter().map(User::from).collect())
+            async fn users_page(
+                &self,
+                query: &crate::model::ListQuery<crate::model::UserSort>,
+            ) -> Result<crate::model::ListPage<User>> {
+                use crate::model::UserSort;
+                use super::sql::lists::{limit_offset, order_by};
+                // The username's unique index, the primary key and `users_by_created_at`.
+                let keys: &[super::sql::lists::Key] = match query.sort {
+                    UserSort::Username => &[("u.username", false), ("u.id", false)],
+                    UserSort::Id => &[("u.id", false)],
+                    UserSort::CreatedAt => &[("u.created_at", false), ("u.id", false)],
+                };
+                let (limit, offset) = limit_offset(query);
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "{USER_COLUMNS}{} LIMIT $1 OFFSET $2",
+                    order_by(keys, query.descending)
+                ));
+                let rows = sqlx::query_as::<_, UserRow>(sql)
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                let items: Vec<User> = rows.into_iter().map(User::from).collect();
+                let total = match query.total_from_slice(items.len()) {
+                    Some(total) => total,
+                    None => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users")
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(db_error)? as u64,
+                };
+                Ok(crate::model::ListPage { items, total })
             }
             async fn set_user_enabled(&self, id: UserId, enabled: bool) -> Result<()> {
                 update_user_flag(&self.pool, "UPDATE users SET enabled = $1 WHERE id = $2", id, enabled)
@@ -258,15 +286,42 @@ macro_rules! sql_accounts_store {
                 }
                 Ok(())
             }
-            async fn list_app_tokens(&self, user: UserId) -> Result<Vec<AppToken>> {
-                let rows = sqlx::query_as::<_, AppTokenRow>(
-                    "SELECT id, user_id, label, created_at FROM app_tokens WHERE user_id = $1 ORDER BY id",
-                )
-                .bind(user.0)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)?;
-                Ok(rows.into_iter().map(AppToken::from).collect())
+            async fn app_tokens_page(
+                &self,
+                user: UserId,
+                query: &crate::model::ListQuery<crate::model::AppTokenSort>,
+            ) -> Result<crate::model::ListPage<AppToken>> {
+                use crate::model::AppTokenSort;
+                use super::sql::lists::{limit_offset, order_by};
+                // `app_tokens_by_user` (user, id) and the unique (user, label) serve the filter
+                // and order; a user has at most 20, so ordering by time is a tiny sort.
+                let keys: &[super::sql::lists::Key] = match query.sort {
+                    AppTokenSort::Id => &[("id", false)],
+                    AppTokenSort::Label => &[("label", false), ("id", false)],
+                    AppTokenSort::CreatedAt => &[("created_at", false), ("id", false)],
+                };
+                let (limit, offset) = limit_offset(query);
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT id, user_id, label, created_at FROM app_tokens WHERE user_id = $1{} LIMIT $2 OFFSET $3",
+                    order_by(keys, query.descending)
+                ));
+                let rows = sqlx::query_as::<_, AppTokenRow>(sql)
+                    .bind(user.0)
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                let items: Vec<AppToken> = rows.into_iter().map(AppToken::from).collect();
+                let total = match query.total_from_slice(items.len()) {
+                    Some(total) => total,
+                    None => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM app_tokens WHERE user_id = $1")
+                        .bind(user.0)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(db_error)? as u64,
+                };
+                Ok(crate::model::ListPage { items, total })
             }
             async fn revoke_app_token(&self, id: AppTokenId) -> Result<()> {
                 // Refresh tokens obtained with this token go with it (ON DELETE CASCADE).

@@ -18,31 +18,97 @@ macro_rules! sql_activity_store {
                     .map_err(db_error)?;
                 Ok(())
             }
-            async fn activities(&self, filter: &ActivityFilter) -> Result<Vec<Activity>> {
-                let limit = if filter.limit == 0 { 100 } else { filter.limit } as i64;
-                let (action_exact, action_prefix) = match filter.action.as_deref() {
-                    Some(a) if a.ends_with('.') => (None, Some(a.to_owned())),
-                    Some(a) => (Some(a.to_owned()), None),
-                    None => (None, None),
+            async fn activities_page(
+                &self,
+                filter: &ActivityFilter,
+                query: &crate::model::ListQuery<crate::model::ActivitySort>,
+            ) -> Result<crate::model::ListPage<Activity>> {
+                use super::sql::lists::{limit_offset, order_by};
+                use crate::model::ActivitySort;
+                /// Only the filters given, each a bound value, so the planner sees plain
+                /// conditions: an actor's activities come from `activities_by_actor` (actor,
+                /// id), an action's from `activities_by_action` (action, id), and `since` from
+                /// `activities_by_time` (at, id). Prefixes are compared exactly with `substr`
+                /// (a range would follow the database's collation).
+                fn push_filter(builder: &mut sqlx::QueryBuilder<$db>, filter: &ActivityFilter) {
+                    // `substr` counts characters and takes an `integer` (PostgreSQL has no
+                    // `bigint` variant).
+                    fn characters(text: &str) -> i32 {
+                        i32::try_from(text.chars().count()).unwrap_or(i32::MAX)
+                    }
+                    let given = filter.actor.is_some()
+                        || filter.action.is_some()
+                        || filter.target_prefix.is_some()
+                        || filter.since.is_some();
+                    if !given {
+                        return;
+                    }
+                    builder.push(" WHERE ");
+                    let mut conditions = builder.separated(" AND ");
+                    if let Some(actor) = &filter.actor {
+                        conditions.push("actor = ").push_bind_unseparated(actor.clone());
+                    }
+                    match filter.action.as_deref() {
+                        Some(prefix) if prefix.ends_with('.') => {
+                            conditions
+                                .push("substr(action, 1, ")
+                                .push_bind_unseparated(characters(prefix))
+                                .push_unseparated(") = ")
+                                .push_bind_unseparated(prefix.to_owned());
+                        }
+                        Some(action) => {
+                            conditions
+                                .push("action = ")
+                                .push_bind_unseparated(action.to_owned());
+                        }
+                        None => {}
+                    }
+                    if let Some(prefix) = &filter.target_prefix {
+                        conditions
+                            .push("substr(target, 1, ")
+                            .push_bind_unseparated(characters(prefix))
+                            .push_unseparated(") = ")
+                            .push_bind_unseparated(prefix.clone());
+                    }
+                    if let Some(since) = filter.since {
+                        conditions.push("at >= ").push_bind_unseparated(since);
+                    }
+                }
+                let keys: &[super::sql::lists::Key] = match query.sort {
+                    ActivitySort::Newest => &[("id", true)],
+                    ActivitySort::Id => &[("id", false)],
+                    ActivitySort::At => &[("at", false), ("id", false)],
+                    ActivitySort::Action => &[("action", false), ("id", false)],
                 };
-                // Optional filters as `?N IS NULL OR ...` keep one static, injection-free statement.
-                let rows = sqlx::query_as::<_, ActivityRow>(
-                    "SELECT id, at, actor, action, target, details FROM activities \
-                     WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) \
-                     AND ($3 IS NULL OR substr(action, 1, length($3)) = $3) \
-                     AND ($4 IS NULL OR substr(target, 1, length($4)) = $4) AND ($5 IS NULL OR at >= $5) \
-                     ORDER BY id DESC LIMIT $6",
-                )
-                .bind(&filter.actor)
-                .bind(action_exact)
-                .bind(action_prefix)
-                .bind(&filter.target_prefix)
-                .bind(filter.since)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)?;
-                Ok(rows.into_iter().map(Activity::from).collect())
+                let (limit, offset) = limit_offset(query);
+                let mut builder =
+                    sqlx::QueryBuilder::<$db>::new("SELECT id, at, actor, action, target, details FROM activities");
+                push_filter(&mut builder, filter);
+                builder.push(order_by(keys, query.descending));
+                builder
+                    .push(" LIMIT ")
+                    .push_bind(limit)
+                    .push(" OFFSET ")
+                    .push_bind(offset);
+                let rows = builder
+                    .build_query_as::<ActivityRow>()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                let items: Vec<Activity> = rows.into_iter().map(Activity::from).collect();
+                let total = match query.total_from_slice(items.len()) {
+                    Some(total) => total,
+                    None => {
+                        let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM activities");
+                        push_filter(&mut count, filter);
+                        count
+                            .build_query_scalar::<i64>()
+                            .fetch_one(&self.pool)
+                            .await
+                            .map_err(db_error)? as u64
+                    }
+                };
+                Ok(crate::model::ListPage { items, total })
             }
         }
     };

@@ -45,6 +45,7 @@ macro_rules! sql_catalog_pages {
         /// Appends the conditions of `filter` on `repositories r`.
         fn push_repository_filter(builder: &mut sqlx::QueryBuilder<$db>, filter: &RepositoryFilter) {
             builder.push(" WHERE TRUE");
+            push_visible(builder, &filter.visible, "r.namespace_id");
             if let Some(namespaces) = &filter.namespaces {
                 builder.push(" AND ");
                 push_id_list(
@@ -63,6 +64,46 @@ macro_rules! sql_catalog_pages {
                 builder.push_bind(contains_pattern(text));
                 builder.push(" ESCAPE '\\'");
             }
+        }
+
+        /// ` AND {column}` is a namespace `visible` admits (nothing for every namespace): the
+        /// pull rule's alternatives, each served by an index of `namespaces`.
+        fn push_visible(
+            builder: &mut sqlx::QueryBuilder<$db>,
+            visible: &crate::model::VisibleNamespaces,
+            column: &str,
+        ) {
+            let crate::model::VisibleNamespaces::Some {
+                visibilities,
+                global,
+                teams,
+            } = visible
+            else {
+                return;
+            };
+            builder.push(format!(
+                " AND {column} IN (SELECT n.id FROM namespaces n WHERE FALSE"
+            ));
+            if !visibilities.is_empty() {
+                builder.push(" OR n.visibility IN (");
+                let mut list = builder.separated(", ");
+                for visibility in visibilities {
+                    list.push_bind(visibility.as_str());
+                }
+                builder.push(")");
+            }
+            if *global {
+                builder.push(" OR n.global = TRUE");
+            }
+            if !teams.is_empty() {
+                builder.push(" OR n.team_id IN (");
+                let mut list = builder.separated(", ");
+                for team in teams {
+                    list.push_bind(team.0);
+                }
+                builder.push(")");
+            }
+            builder.push(")");
         }
 
         /// `{column} IN (the ids of the JSON array json)`.
@@ -141,6 +182,11 @@ macro_rules! sql_catalog_pages {
         /// Appends the conditions of `filter` on `tags t`.
         fn push_tag_filter(builder: &mut sqlx::QueryBuilder<$db>, filter: &TagFilter) {
             builder.push(" WHERE TRUE");
+            if filter.visible != crate::model::VisibleNamespaces::All {
+                builder.push(" AND t.repository_id IN (SELECT r.id FROM repositories r WHERE TRUE");
+                push_visible(builder, &filter.visible, "r.namespace_id");
+                builder.push(")");
+            }
             if let Some(repository) = filter.repository {
                 builder.push(" AND t.repository_id = ");
                 builder.push_bind(repository.0);
@@ -206,6 +252,11 @@ macro_rules! sql_catalog_pages {
                 if let Some(namespaces) = &filter.namespaces {
                     count.push(" AND rs.repository_id IN (SELECT r.id FROM repositories r WHERE ");
                     push_namespace_ids(&mut count, namespaces);
+                    count.push(")");
+                }
+                if filter.visible != crate::model::VisibleNamespaces::All {
+                    count.push(" AND rs.repository_id IN (SELECT r.id FROM repositories r WHERE TRUE");
+                    push_visible(&mut count, &filter.visible, "r.namespace_id");
                     count.push(")");
                 }
                 count

@@ -28,16 +28,33 @@ macro_rules! sql_comments_store {
                     created_at: now,
                 })
             }
-            async fn comments(&self, repository: RepositoryId) -> Result<Vec<Comment>> {
-                let rows = sqlx::query_as::<_, (i64, i64, Option<String>, String, DateTime<Utc>)>(
+            async fn comments_page(
+                &self,
+                repository: RepositoryId,
+                query: &crate::model::ListQuery<crate::model::CommentSort>,
+            ) -> Result<crate::model::ListPage<Comment>> {
+                use super::sql::lists::{limit_offset, order_by};
+                use crate::model::CommentSort;
+                // `comments_by_repository_time` (repository, created_at, id) and
+                // `comments_by_repository` (repository, id).
+                let keys: &[super::sql::lists::Key] = match query.sort {
+                    CommentSort::CreatedAt => &[("created_at", false), ("id", false)],
+                    CommentSort::Id => &[("id", false)],
+                };
+                let (limit, offset) = limit_offset(query);
+                let sql = sqlx::AssertSqlSafe(format!(
                     "SELECT id, repository_id, author, body, created_at FROM comments \
-                     WHERE repository_id = $1 ORDER BY created_at, id",
-                )
-                .bind(repository.0)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)?;
-                Ok(rows
+                     WHERE repository_id = $1{} LIMIT $2 OFFSET $3",
+                    order_by(keys, query.descending)
+                ));
+                let rows = sqlx::query_as::<_, (i64, i64, Option<String>, String, DateTime<Utc>)>(sql)
+                    .bind(repository.0)
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                let items: Vec<Comment> = rows
                     .into_iter()
                     .map(|(id, repository_id, author, body, created_at)| Comment {
                         id: CommentId(id),
@@ -46,7 +63,16 @@ macro_rules! sql_comments_store {
                         body,
                         created_at,
                     })
-                    .collect())
+                    .collect();
+                let total = match query.total_from_slice(items.len()) {
+                    Some(total) => total,
+                    None => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM comments WHERE repository_id = $1")
+                        .bind(repository.0)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(db_error)? as u64,
+                };
+                Ok(crate::model::ListPage { items, total })
             }
             async fn delete_comment(&self, id: CommentId) -> Result<()> {
                 let result = sqlx::query("DELETE FROM comments WHERE id = $1")

@@ -13,6 +13,7 @@ pub(crate) mod catalog_pages;
 pub(crate) mod comments;
 pub(crate) mod events;
 pub(crate) mod import;
+pub(crate) mod lists;
 pub(crate) mod namespaces;
 pub(crate) mod rows;
 pub(crate) mod scans;

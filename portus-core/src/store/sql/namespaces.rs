@@ -64,12 +64,111 @@ macro_rules! sql_namespaces_store {
                     .map_err(db_error)?;
                 row.map(Namespace::try_from).transpose()
             }
-            async fn list_namespaces(&self) -> Result<Vec<Namespace>> {
-                let sql = sqlx::AssertSqlSafe(format!(
-                    "SELECT {NAMESPACE_COLUMNS} FROM namespaces n ORDER BY n.global DESC, n.name"
-                ));
-                let rows = sqlx::query_as::<_, NamespaceRow>(sql).fetch_all(&self.pool).await.map_err(db_error)?;
-                rows.into_iter().map(Namespace::try_from).collect()
+            async fn namespaces_page(
+                &self,
+                filter: &crate::model::NamespaceFilter,
+                query: &crate::model::ListQuery<crate::model::NamespaceSort>,
+            ) -> Result<crate::model::ListPage<Namespace>> {
+                use crate::model::{NamespaceSort, VisibleNamespaces};
+                use super::sql::lists::{limit_offset, order_by};
+                /// The filter's WHERE clause, if it has one. Each alternative of the visibility
+                /// rule has its index (`namespaces_by_visibility`, `namespaces_listed`,
+                /// `namespaces_by_team`), so SQLite counts with one index lookup per
+                /// alternative.
+                fn push_filter(builder: &mut sqlx::QueryBuilder<$db>, filter: &crate::model::NamespaceFilter) {
+                    if filter.visible == VisibleNamespaces::All && filter.team.is_none() {
+                        return;
+                    }
+                    builder.push(" WHERE ");
+                    if let VisibleNamespaces::Some {
+                        visibilities,
+                        global,
+                        teams,
+                    } = &filter.visible
+                    {
+                        builder.push("(");
+                        let mut alternatives = 0;
+                        if !visibilities.is_empty() {
+                            builder.push("n.visibility IN (");
+                            let mut list = builder.separated(", ");
+                            for visibility in visibilities {
+                                list.push_bind(visibility.as_str());
+                            }
+                            builder.push(")");
+                            alternatives += 1;
+                        }
+                        if *global {
+                            // `= TRUE`, not the bare column: SQLite then serves the
+                            // alternative from `namespaces_listed` (global, ...).
+                            builder.push(if alternatives > 0 { " OR n.global = TRUE" } else { "n.global = TRUE" });
+                            alternatives += 1;
+                        }
+                        if !teams.is_empty() {
+                            builder.push(if alternatives > 0 { " OR n.team_id IN (" } else { "n.team_id IN (" });
+                            let mut list = builder.separated(", ");
+                            for team in teams {
+                                list.push_bind(team.0);
+                            }
+                            builder.push(")");
+                            alternatives += 1;
+                        }
+                        if alternatives == 0 {
+                            builder.push("FALSE");
+                        }
+                        builder.push(")");
+                        if filter.team.is_some() {
+                            builder.push(" AND ");
+                        }
+                    }
+                    if let Some(team) = filter.team {
+                        builder.push("n.team_id = ").push_bind(team.0);
+                    }
+                }
+                // `namespaces_listed` (global DESC, name, id) and the primary key.
+                let keys: &[super::sql::lists::Key] = match query.sort {
+                    NamespaceSort::Name => &[("n.global", true), ("n.name", false), ("n.id", false)],
+                    NamespaceSort::Id => &[("n.id", false)],
+                };
+                let (limit, offset) = limit_offset(query);
+                let mut builder = sqlx::QueryBuilder::<$db>::new(format!("SELECT {NAMESPACE_COLUMNS} FROM namespaces n"));
+                push_filter(&mut builder, filter);
+                builder.push(order_by(keys, query.descending));
+                builder.push(" LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+                let rows = builder
+                    .build_query_as::<NamespaceRow>()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                let items = rows.into_iter().map(Namespace::try_from).collect::<Result<Vec<_>>>()?;
+                let total = match query.total_from_slice(items.len()) {
+                    Some(total) => total,
+                    None => {
+                        let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM namespaces n");
+                        push_filter(&mut count, filter);
+                        count.build_query_scalar::<i64>().fetch_one(&self.pool).await.map_err(db_error)? as u64
+                    }
+                };
+                Ok(crate::model::ListPage { items, total })
+            }
+            async fn repository_counts(&self, namespaces: &[NamespaceId]) -> Result<Vec<(NamespaceId, u64)>> {
+                // Counted on `repositories_by_namespace`, only for the namespaces asked; a page
+                // asks for at most 100, a whole list (`all=true`) in chunks that stay far
+                // below both databases' limits on bound parameters.
+                let mut counts = Vec::new();
+                for chunk in namespaces.chunks(1000) {
+                    let mut builder = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT namespace_id, COUNT(*) FROM repositories WHERE namespace_id IN (",
+                    );
+                    let mut list = builder.separated(", ");
+                    for namespace in chunk {
+                        list.push_bind(namespace.0);
+                    }
+                    builder.push(") GROUP BY namespace_id");
+                    let rows: Vec<(i64, i64)> =
+                        builder.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
+                    counts.extend(rows.into_iter().map(|(namespace, count)| (NamespaceId(namespace), count as u64)));
+                }
+                Ok(counts)
             }
             async fn delete_namespace(&self, id: NamespaceId) -> Result<()> {
                 // Repositories, and through them tags, stars and comments, and webhooks go by

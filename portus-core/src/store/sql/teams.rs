@@ -72,16 +72,47 @@ macro_rules! sql_teams_store {
                     Err(e) => Err(db_error(e)),
                 }
             }
-            async fn team_members(&self, team: TeamId) -> Result<Vec<TeamMember>> {
-                let rows = sqlx::query_as::<_, TeamMemberRow>(
+            async fn team_members_page(
+                &self,
+                team: TeamId,
+                query: &crate::model::ListQuery<crate::model::MemberSort>,
+            ) -> Result<crate::model::ListPage<TeamMember>> {
+                use super::sql::lists::{limit_offset, order_by};
+                use crate::model::MemberSort;
+                // The primary key (team, user) finds a team's members; a team's members are
+                // few, so ordering them by name or role is a small sort.
+                let keys: &[super::sql::lists::Key] = match query.sort {
+                    MemberSort::Username => &[("u.username", false), ("m.user_id", false)],
+                    MemberSort::UserId => &[("m.user_id", false)],
+                    MemberSort::Role => &[("m.role", false), ("m.user_id", false)],
+                };
+                let (limit, offset) = limit_offset(query);
+                let sql = sqlx::AssertSqlSafe(format!(
                     "SELECT m.user_id, u.username, m.role FROM team_members m JOIN users u ON u.id = m.user_id \
-                     WHERE m.team_id = $1 ORDER BY u.username",
-                )
-                .bind(team.0)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)?;
-                rows.into_iter().map(TeamMember::try_from).collect()
+                     WHERE m.team_id = $1{} LIMIT $2 OFFSET $3",
+                    order_by(keys, query.descending)
+                ));
+                let rows = sqlx::query_as::<_, TeamMemberRow>(sql)
+                    .bind(team.0)
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                let items = rows
+                    .into_iter()
+                    .map(TeamMember::try_from)
+                    .collect::<Result<Vec<_>>>()?;
+                let total = match query.total_from_slice(items.len()) {
+                    Some(total) => total,
+                    // Every membership has its user (ON DELETE CASCADE): no join needed.
+                    None => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM team_members WHERE team_id = $1")
+                        .bind(team.0)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(db_error)? as u64,
+                };
+                Ok(crate::model::ListPage { items, total })
             }
             async fn remove_team_member(&self, team: TeamId, user: UserId) -> Result<()> {
                 let result = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
@@ -103,13 +134,67 @@ macro_rules! sql_teams_store {
                     .map_err(db_error)?;
                 Ok(row.map(Team::from))
             }
-            async fn list_teams(&self) -> Result<Vec<Team>> {
-                let rows =
-                    sqlx::query_as::<_, TeamRow>("SELECT id, name, description, hidden FROM teams ORDER BY name")
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db_error)?;
-                Ok(rows.into_iter().map(Team::from).collect())
+            async fn teams_page(
+                &self,
+                filter: &crate::model::TeamFilter,
+                query: &crate::model::ListQuery<crate::model::TeamSort>,
+            ) -> Result<crate::model::ListPage<Team>> {
+                use super::sql::lists::{limit_offset, order_by};
+                use crate::model::TeamSort;
+                /// The filter's WHERE clause: `hidden = FALSE` (not `NOT hidden`) so SQLite
+                /// walks `teams_listed` (hidden, name, id) and `teams_by_hidden` (hidden, id)
+                /// in order; a member's teams come from `team_members_by_user` (user, team).
+                fn push_filter(builder: &mut sqlx::QueryBuilder<$db>, filter: &crate::model::TeamFilter) {
+                    let mut conditions = builder.separated(" AND ");
+                    if !filter.include_hidden {
+                        conditions.push("t.hidden = FALSE");
+                    }
+                    if let Some(user) = filter.member {
+                        conditions.push("t.id IN (SELECT m.team_id FROM team_members m WHERE m.user_id = ");
+                        conditions.push_bind_unseparated(user.0);
+                        conditions.push_unseparated(")");
+                    }
+                }
+                let filtered = !filter.include_hidden || filter.member.is_some();
+                let keys: &[super::sql::lists::Key] = match query.sort {
+                    TeamSort::Name => &[("t.name", false), ("t.id", false)],
+                    TeamSort::Id => &[("t.id", false)],
+                };
+                let (limit, offset) = limit_offset(query);
+                let mut builder =
+                    sqlx::QueryBuilder::<$db>::new("SELECT t.id, t.name, t.description, t.hidden FROM teams t");
+                if filtered {
+                    builder.push(" WHERE ");
+                    push_filter(&mut builder, filter);
+                }
+                builder.push(order_by(keys, query.descending));
+                builder
+                    .push(" LIMIT ")
+                    .push_bind(limit)
+                    .push(" OFFSET ")
+                    .push_bind(offset);
+                let rows = builder
+                    .build_query_as::<TeamRow>()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                let items: Vec<Team> = rows.into_iter().map(Team::from).collect();
+                let total = match query.total_from_slice(items.len()) {
+                    Some(total) => total,
+                    None => {
+                        let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM teams t");
+                        if filtered {
+                            count.push(" WHERE ");
+                            push_filter(&mut count, filter);
+                        }
+                        count
+                            .build_query_scalar::<i64>()
+                            .fetch_one(&self.pool)
+                            .await
+                            .map_err(db_error)? as u64
+                    }
+                };
+                Ok(crate::model::ListPage { items, total })
             }
             async fn delete_team(&self, id: TeamId) -> Result<()> {
                 let mut tx = self.write_tx().await?;

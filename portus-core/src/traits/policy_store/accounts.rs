@@ -4,7 +4,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::Result;
-use crate::model::{AppToken, AppTokenId, NewUser, PasswordHash, RefreshToken, User, UserId};
+use crate::model::{
+    AppToken, AppTokenId, AppTokenSort, ListPage, ListQuery, NewUser, PasswordHash, RefreshToken, User, UserId,
+    UserSort,
+};
 
 /// Users, their credentials (password hashes, application and refresh tokens) and login lockout.
 ///
@@ -19,8 +22,9 @@ pub trait AccountStore: Send + Sync {
     async fn user_by_name(&self, username: &str) -> Result<Option<User>>;
     /// Looks a user up by id.
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>>;
-    /// All users, ordered by name.
-    async fn list_users(&self) -> Result<Vec<User>>;
+    /// One page of the users, in the order asked, with their number
+    /// ([`AccountStoreExt::list_users`](super::AccountStoreExt::list_users): all of them).
+    async fn users_page(&self, query: &ListQuery<UserSort>) -> Result<ListPage<User>>;
     /// Enables or disables a user.
     async fn set_user_enabled(&self, id: UserId, enabled: bool) -> Result<()>;
     /// Grants or revokes administrator rights.
@@ -47,8 +51,10 @@ pub trait AccountStore: Send + Sync {
     async fn legacy_app_tokens(&self, user: UserId) -> Result<Vec<(AppToken, String)>>;
     /// Replaces the stored hash of an application token; `NotFound` if it does not exist.
     async fn set_app_token_hash(&self, id: AppTokenId, secret_hash: &str) -> Result<()>;
-    /// A user's application tokens, oldest first.
-    async fn list_app_tokens(&self, user: UserId) -> Result<Vec<AppToken>>;
+    /// One page of a user's application tokens, in the order asked, with their number
+    /// ([`AccountStoreExt::list_app_tokens`](super::AccountStoreExt::list_app_tokens): all of
+    /// them, oldest first).
+    async fn app_tokens_page(&self, user: UserId, query: &ListQuery<AppTokenSort>) -> Result<ListPage<AppToken>>;
     /// Deletes an application token and the refresh tokens obtained with it.
     async fn revoke_app_token(&self, id: AppTokenId) -> Result<()>;
     /// Stores a refresh token by the hash of its secret.
@@ -78,8 +84,8 @@ macro_rules! forward {
             async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
                 (**self).user_by_id(id).await
             }
-            async fn list_users(&self) -> Result<Vec<User>> {
-                (**self).list_users().await
+            async fn users_page(&self, query: &ListQuery<UserSort>) -> Result<ListPage<User>> {
+                (**self).users_page(query).await
             }
             async fn set_user_enabled(&self, id: UserId, enabled: bool) -> Result<()> {
                 (**self).set_user_enabled(id, enabled).await
@@ -114,8 +120,12 @@ macro_rules! forward {
             async fn set_app_token_hash(&self, id: AppTokenId, secret_hash: &str) -> Result<()> {
                 (**self).set_app_token_hash(id, secret_hash).await
             }
-            async fn list_app_tokens(&self, user: UserId) -> Result<Vec<AppToken>> {
-                (**self).list_app_tokens(user).await
+            async fn app_tokens_page(
+                &self,
+                user: UserId,
+                query: &ListQuery<AppTokenSort>,
+            ) -> Result<ListPage<AppToken>> {
+                (**self).app_tokens_page(user, query).await
             }
             async fn revoke_app_token(&self, id: AppTokenId) -> Result<()> {
                 (**self).revoke_app_token(id).await

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::Result;
-use crate::model::{Activity, ActivityFilter, NewActivity};
+use crate::model::{Activity, ActivityFilter, ActivitySort, ListPage, ListQuery, NewActivity};
 
 /// The activity log.
 ///
@@ -13,8 +13,15 @@ use crate::model::{Activity, ActivityFilter, NewActivity};
 pub trait ActivityStore: Send + Sync {
     /// Appends to the activity log.
     async fn record_activity(&self, activity: NewActivity) -> Result<()>;
-    /// Lists activities, newest first.
-    async fn activities(&self, filter: &ActivityFilter) -> Result<Vec<Activity>>;
+    /// One page of the activities `filter` admits (its `limit` aside: the query slices), in
+    /// the order asked, with their number
+    /// ([`ActivityStoreExt::activities`](super::ActivityStoreExt::activities): the newest
+    /// `filter.limit`).
+    async fn activities_page(
+        &self,
+        filter: &ActivityFilter,
+        query: &ListQuery<ActivitySort>,
+    ) -> Result<ListPage<Activity>>;
 }
 
 macro_rules! forward {
@@ -24,8 +31,12 @@ macro_rules! forward {
             async fn record_activity(&self, activity: NewActivity) -> Result<()> {
                 (**self).record_activity(activity).await
             }
-            async fn activities(&self, filter: &ActivityFilter) -> Result<Vec<Activity>> {
-                (**self).activities(filter).await
+            async fn activities_page(
+                &self,
+                filter: &ActivityFilter,
+                query: &ListQuery<ActivitySort>,
+            ) -> Result<ListPage<Activity>> {
+                (**self).activities_page(filter, query).await
             }
         }
     };

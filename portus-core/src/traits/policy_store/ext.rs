@@ -7,8 +7,12 @@
 
 use async_trait::async_trait;
 
-use super::{AccountStore, CatalogStore, NamespaceStore, TeamStore};
-use crate::model::{Namespace, NamespaceId, Repository, RepositoryId, Role, TagRecord, Team, TeamId, User, UserId};
+use super::{AccountStore, ActivityStore, CatalogStore, CommentStore, NamespaceStore, TeamStore};
+use crate::model::{
+    Activity, ActivityFilter, ActivitySort, AppToken, AppTokenSort, Comment, CommentSort, ListQuery, MemberSort,
+    Namespace, NamespaceFilter, NamespaceId, NamespaceSort, Repository, RepositoryId, Role, TagRecord, Team,
+    TeamFilter, TeamId, TeamMember, TeamSort, User, UserId, UserSort,
+};
 use crate::{Error, Result};
 
 /// Conveniences over [`AccountStore`]; in scope with `use portus_core::prelude::*`.
@@ -27,6 +31,19 @@ pub trait AccountStoreExt: AccountStore {
             .await?
             .ok_or_else(|| Error::not_found("user", name))
     }
+
+    /// Every user, by login name.
+    async fn list_users(&self) -> Result<Vec<User>> {
+        Ok(self.users_page(&ListQuery::all(UserSort::Username)).await?.items)
+    }
+
+    /// Every application token of `user`, oldest first.
+    async fn list_app_tokens(&self, user: UserId) -> Result<Vec<AppToken>> {
+        Ok(self
+            .app_tokens_page(user, &ListQuery::all(AppTokenSort::Id))
+            .await?
+            .items)
+    }
 }
 
 impl<T: AccountStore + ?Sized> AccountStoreExt for T {}
@@ -39,6 +56,22 @@ pub trait TeamStoreExt: TeamStore {
         self.team_by_id(id)
             .await?
             .ok_or_else(|| Error::not_found("team", id.to_string()))
+    }
+
+    /// Every member of `team`, by login name.
+    async fn team_members(&self, team: TeamId) -> Result<Vec<TeamMember>> {
+        Ok(self
+            .team_members_page(team, &ListQuery::all(MemberSort::Username))
+            .await?
+            .items)
+    }
+
+    /// Every team, hidden ones included, by name.
+    async fn list_teams(&self) -> Result<Vec<Team>> {
+        Ok(self
+            .teams_page(&TeamFilter::every(), &ListQuery::all(TeamSort::Name))
+            .await?
+            .items)
     }
 
     /// `user`'s role in `team`, `None` when they are not a member (or the team does not exist).
@@ -60,9 +93,44 @@ pub trait NamespaceStoreExt: NamespaceStore {
             .await?
             .ok_or_else(|| Error::not_found("namespace", id.to_string()))
     }
+
+    /// Every namespace, the global one first, then by name.
+    async fn list_namespaces(&self) -> Result<Vec<Namespace>> {
+        Ok(self
+            .namespaces_page(&NamespaceFilter::every(), &ListQuery::all(NamespaceSort::Name))
+            .await?
+            .items)
+    }
 }
 
 impl<T: NamespaceStore + ?Sized> NamespaceStoreExt for T {}
+
+/// Conveniences over [`ActivityStore`]; in scope with `use portus_core::prelude::*`.
+#[async_trait]
+pub trait ActivityStoreExt: ActivityStore {
+    /// The newest `filter.limit` activities `filter` admits (0: 100), newest first.
+    async fn activities(&self, filter: &ActivityFilter) -> Result<Vec<Activity>> {
+        let limit = if filter.limit == 0 { 100 } else { filter.limit };
+        let query = ListQuery::page(ActivitySort::Newest, 0, limit as u64);
+        Ok(self.activities_page(filter, &query).await?.items)
+    }
+}
+
+impl<T: ActivityStore + ?Sized> ActivityStoreExt for T {}
+
+/// Conveniences over [`CommentStore`]; in scope with `use portus_core::prelude::*`.
+#[async_trait]
+pub trait CommentStoreExt: CommentStore {
+    /// Every comment on `repository`, oldest first.
+    async fn comments(&self, repository: RepositoryId) -> Result<Vec<Comment>> {
+        Ok(self
+            .comments_page(repository, &ListQuery::all(CommentSort::CreatedAt))
+            .await?
+            .items)
+    }
+}
+
+impl<T: CommentStore + ?Sized> CommentStoreExt for T {}
 
 /// Conveniences over [`CatalogStore`]; in scope with `use portus_core::prelude::*`.
 #[async_trait]

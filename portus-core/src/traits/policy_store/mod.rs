@@ -9,8 +9,10 @@
 //!
 //! Conveniences every caller would otherwise repeat (a lookup that must find its record, a
 //! user's role in a team) are default-bodied methods of the `…Ext` traits
-//! ([`AccountStoreExt`], [`TeamStoreExt`], [`NamespaceStoreExt`], [`CatalogStoreExt`]),
-//! implemented for every implementor of their role.
+//! ([`AccountStoreExt`], [`TeamStoreExt`], [`NamespaceStoreExt`], [`CatalogStoreExt`],
+//! [`ActivityStoreExt`], [`CommentStoreExt`]), implemented for every implementor of their role:
+//! among them the full lists (`list_users`, `list_teams`, ...), built from the one paginated
+//! method of each list.
 //!
 //! Secrets are never stored: application and refresh tokens are looked up by a hash the caller
 //! computes.
@@ -31,7 +33,7 @@ pub use activity::ActivityStore;
 pub use catalog::CatalogStore;
 pub use comments::CommentStore;
 pub use events::EventStore;
-pub use ext::{AccountStoreExt, CatalogStoreExt, NamespaceStoreExt, TeamStoreExt};
+pub use ext::{AccountStoreExt, ActivityStoreExt, CatalogStoreExt, CommentStoreExt, NamespaceStoreExt, TeamStoreExt};
 pub use import::ImportStore;
 pub use namespaces::NamespaceStore;
 pub use scans::ScanStore;

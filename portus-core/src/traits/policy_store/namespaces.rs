@@ -4,7 +4,8 @@ use async_trait::async_trait;
 
 use crate::Result;
 use crate::model::{
-    Namespace, NamespaceAccess, NamespaceId, NamespaceRef, NamespaceUpdate, NewNamespace, User, UserId, Visibility,
+    ListPage, ListQuery, Namespace, NamespaceAccess, NamespaceFilter, NamespaceId, NamespaceRef, NamespaceSort,
+    NamespaceUpdate, NewNamespace, User, UserId, Visibility,
 };
 
 /// Namespaces and the access look-ups the token endpoint makes per request.
@@ -21,8 +22,17 @@ pub trait NamespaceStore: Send + Sync {
     async fn set_namespace_visibility(&self, id: NamespaceId, visibility: Visibility) -> Result<()>;
     /// Looks a namespace up by id.
     async fn namespace_by_id(&self, id: NamespaceId) -> Result<Option<Namespace>>;
-    /// All namespaces, the global one first, then by name.
-    async fn list_namespaces(&self) -> Result<Vec<Namespace>>;
+    /// One page of the namespaces `filter` admits, in the order asked, with their number
+    /// ([`NamespaceStoreExt::list_namespaces`](super::NamespaceStoreExt::list_namespaces): all
+    /// of them, the global one first, then by name).
+    async fn namespaces_page(
+        &self,
+        filter: &NamespaceFilter,
+        query: &ListQuery<NamespaceSort>,
+    ) -> Result<ListPage<Namespace>>;
+    /// How many repositories each of `namespaces` holds (one indexed count in SQL stores):
+    /// the namespaces holding any, in no particular order.
+    async fn repository_counts(&self, namespaces: &[NamespaceId]) -> Result<Vec<(NamespaceId, u64)>>;
     /// Changes a namespace's description or team. The global namespace has no team.
     async fn update_namespace(&self, id: NamespaceId, update: NamespaceUpdate) -> Result<Namespace>;
     /// Deletes a namespace with the records of its repositories, tags, stars, comments and
@@ -83,8 +93,15 @@ macro_rules! forward {
             async fn namespace_by_id(&self, id: NamespaceId) -> Result<Option<Namespace>> {
                 (**self).namespace_by_id(id).await
             }
-            async fn list_namespaces(&self) -> Result<Vec<Namespace>> {
-                (**self).list_namespaces().await
+            async fn namespaces_page(
+                &self,
+                filter: &NamespaceFilter,
+                query: &ListQuery<NamespaceSort>,
+            ) -> Result<ListPage<Namespace>> {
+                (**self).namespaces_page(filter, query).await
+            }
+            async fn repository_counts(&self, namespaces: &[NamespaceId]) -> Result<Vec<(NamespaceId, u64)>> {
+                (**self).repository_counts(namespaces).await
             }
             async fn update_namespace(&self, id: NamespaceId, update: NamespaceUpdate) -> Result<Namespace> {
                 (**self).update_namespace(id, update).await

@@ -3,7 +3,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::Result;
-use crate::model::{Role, Team, TeamId, TeamMember, TeamUpdate, UserId};
+use crate::model::{
+    ListPage, ListQuery, MemberSort, Role, Team, TeamFilter, TeamId, TeamMember, TeamSort, TeamUpdate, UserId,
+};
 
 /// Teams and their members with roles.
 ///
@@ -17,14 +19,16 @@ pub trait TeamStore: Send + Sync {
     async fn team_by_name(&self, name: &str) -> Result<Option<Team>>;
     /// Adds a member or changes an existing member's role.
     async fn set_team_member(&self, team: TeamId, user: UserId, role: Role) -> Result<()>;
-    /// Members of a team, ordered by user name.
-    async fn team_members(&self, team: TeamId) -> Result<Vec<TeamMember>>;
+    /// One page of a team's members, in the order asked, with their number
+    /// ([`TeamStoreExt::team_members`](super::TeamStoreExt::team_members): all of them).
+    async fn team_members_page(&self, team: TeamId, query: &ListQuery<MemberSort>) -> Result<ListPage<TeamMember>>;
     /// Removes a member; `NotFound` if the user was not a member.
     async fn remove_team_member(&self, team: TeamId, user: UserId) -> Result<()>;
     /// Looks a team up by id.
     async fn team_by_id(&self, id: TeamId) -> Result<Option<Team>>;
-    /// All teams, hidden ones included, ordered by name.
-    async fn list_teams(&self) -> Result<Vec<Team>>;
+    /// One page of the teams `filter` admits, in the order asked, with their number
+    /// ([`TeamStoreExt::list_teams`](super::TeamStoreExt::list_teams): every team).
+    async fn teams_page(&self, filter: &TeamFilter, query: &ListQuery<TeamSort>) -> Result<ListPage<Team>>;
     /// Renames a team or changes its description.
     async fn update_team(&self, id: TeamId, update: TeamUpdate) -> Result<Team>;
     /// The teams a user belongs to, with the user's role in each.
@@ -47,8 +51,12 @@ macro_rules! forward {
             async fn set_team_member(&self, team: TeamId, user: UserId, role: Role) -> Result<()> {
                 (**self).set_team_member(team, user, role).await
             }
-            async fn team_members(&self, team: TeamId) -> Result<Vec<TeamMember>> {
-                (**self).team_members(team).await
+            async fn team_members_page(
+                &self,
+                team: TeamId,
+                query: &ListQuery<MemberSort>,
+            ) -> Result<ListPage<TeamMember>> {
+                (**self).team_members_page(team, query).await
             }
             async fn remove_team_member(&self, team: TeamId, user: UserId) -> Result<()> {
                 (**self).remove_team_member(team, user).await
@@ -56,8 +64,8 @@ macro_rules! forward {
             async fn team_by_id(&self, id: TeamId) -> Result<Option<Team>> {
                 (**self).team_by_id(id).await
             }
-            async fn list_teams(&self) -> Result<Vec<Team>> {
-                (**self).list_teams().await
+            async fn teams_page(&self, filter: &TeamFilter, query: &ListQuery<TeamSort>) -> Result<ListPage<Team>> {
+                (**self).teams_page(filter, query).await
             }
             async fn update_team(&self, id: TeamId, update: TeamUpdate) -> Result<Team> {
                 (**self).update_team(id, update).await

@@ -1,14 +1,15 @@
 //! Comments on repositories (brought over from Portus by `portus import portus`).
 
-use axum::Json;
 use axum::extract::{Path, State};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
-use portus_core::model::Comment;
+use portus_core::model::{Comment, CommentSort};
 use portus_core::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::ApiCaller;
+use super::lists::SortKey;
+use super::{ApiCaller, PageQuery};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -32,11 +33,23 @@ fn view(comment: Comment) -> CommentView {
     }
 }
 
+impl SortKey for CommentSort {
+    fn from_attr(attr: &str) -> Option<Self> {
+        match attr {
+            "created_at" => Some(CommentSort::CreatedAt),
+            "id" => Some(CommentSort::Id),
+            _ => None,
+        }
+    }
+}
+
 /// `GET /api/v1/repositories/{id}/comments`: oldest first, for whoever may see the repository.
+///
+/// `sort_attr`: `created_at` (the default) or `id`.
 #[utoipa::path(
     get,
     path = "/api/v1/repositories/{id}/comments",
-    params(("id" = i64, Path, description = "Repository id")),
+    params(("id" = i64, Path, description = "Repository id"), super::Page),
     security((), ("bearer" = []), ("portusAuth" = [])),
     responses((status = 200, body = Vec<CommentView>))
 )]
@@ -44,8 +57,15 @@ pub(super) async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Vec<CommentView>>, ApiError> {
+    page: PageQuery,
+) -> Result<Response, ApiError> {
     let (repository, _) = super::repositories::load(&state, &caller, &id).await?;
-    let comments = state.store.comments(repository.id).await?;
-    Ok(Json(comments.into_iter().map(view).collect()))
+    let comments = state
+        .store
+        .comments_page(repository.id, &page.0.query::<CommentSort>()?)
+        .await?;
+    page.0.respond_page(
+        &format!("/api/v1/repositories/{}/comments", repository.id),
+        comments.map(view),
+    )
 }

@@ -2,14 +2,11 @@
 //! `sort_order`) as Portus' API v1 takes them, with its headers (`X-Total`, `X-Total-Pages`,
 //! `X-Page`, `X-Per-Page`, `X-Next-Page`, `X-Prev-Page`, `Link`).
 
-use std::cmp::Ordering;
-
 use axum::Json;
 use axum::extract::Query;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use portus_core::model::{ListPage, ListQuery};
@@ -57,93 +54,7 @@ pub(crate) struct Page {
 /// The query of paginated list endpoints.
 pub(crate) type PageQuery = Query<Page>;
 
-/// The query of lists that are never paginated (a team's members, a user's tokens, ...):
-/// `sort_attr` and `sort_order` as for [`Page`]; `all` is accepted for Portus' clients and
-/// changes nothing (every item is always there).
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct Unpaged {
-    /// Accepted for Portus' clients: every item is always listed.
-    #[serde(default)]
-    all: bool,
-    /// A field of the items to order by; an unknown one keeps the default order.
-    sort_attr: Option<String>,
-    /// `asc` (the default once `sort_attr` is given) or `desc`.
-    #[param(inline)]
-    sort_order: Option<SortOrder>,
-}
-
-impl Unpaged {
-    /// Every item as one ordered JSON array.
-    pub(crate) fn respond<T: Serialize>(self, items: Vec<T>) -> Result<Response, ApiError> {
-        let Unpaged {
-            all,
-            sort_attr,
-            sort_order,
-        } = self;
-        let mut values = Page::to_values(items)?;
-        Page {
-            all,
-            sort_attr,
-            sort_order,
-            ..Page::default()
-        }
-        .sort(&mut values);
-        Ok(Json(values).into_response())
-    }
-}
-
-/// The query of unpaginated list endpoints.
-pub(crate) type UnpagedQuery = Query<Unpaged>;
-
-/// Orders JSON scalars: null, then booleans, numbers, strings.
-fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
-    fn rank(v: Option<&Value>) -> u8 {
-        match v {
-            None | Some(Value::Null) => 0,
-            Some(Value::Bool(_)) => 1,
-            Some(Value::Number(_)) => 2,
-            Some(Value::String(_)) => 3,
-            Some(_) => 4,
-        }
-    }
-    match (a, b) {
-        (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
-        (Some(Value::Number(x)), Some(Value::Number(y))) => {
-            let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
-            x.partial_cmp(&y).unwrap_or(Ordering::Equal)
-        }
-        (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
-        _ => rank(a).cmp(&rank(b)),
-    }
-}
-
 impl Page {
-    /// Orders `items` as asked. A `sort_attr` that is not a scalar field of the items keeps the
-    /// default order (turned around for `sort_order=desc`).
-    fn sort(&self, items: &mut [Value]) {
-        let sortable = self.sort_attr.as_deref().filter(|attr| {
-            items
-                .iter()
-                .any(|item| item.get(attr).is_some_and(|v| !v.is_object() && !v.is_array()))
-        });
-        let order = self.sort_order.unwrap_or(SortOrder::Asc);
-        if let Some(attr) = sortable {
-            items.sort_by(|a, b| compare(a.get(attr), b.get(attr)));
-        }
-        if order == SortOrder::Desc {
-            items.reverse();
-        }
-    }
-
-    fn to_values<T: Serialize>(items: Vec<T>) -> Result<Vec<Value>, ApiError> {
-        items
-            .into_iter()
-            .map(serde_json::to_value)
-            .collect::<Result<_, _>>()
-            .map_err(|e| ApiError::internal(&e))
-    }
-
     /// `page` and `per_page`, checked: 400 outside their bounds.
     fn bounds(&self) -> Result<(usize, usize), ApiError> {
         let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
@@ -170,7 +81,8 @@ impl Page {
     }
 
     /// One page a store ordered and sliced (asked with [`Page::query`]), with Portus'
-    /// pagination headers.
+    /// pagination headers; `path` is what the `Link`s point to (with the list's filters, if
+    /// any, already in its query).
     pub(crate) fn respond_page<T: Serialize>(&self, path: &str, page: ListPage<T>) -> Result<Response, ApiError> {
         let (number, per_page) = self.bounds()?;
         let total = usize::try_from(page.total).unwrap_or(usize::MAX);
@@ -191,26 +103,6 @@ impl Page {
             usize::try_from(total).unwrap_or(usize::MAX),
         );
         Ok(())
-    }
-
-    /// One page of `items` as a JSON array, with Portus' pagination headers.
-    pub(crate) fn respond<T: Serialize>(&self, path: &str, items: Vec<T>) -> Result<Response, ApiError> {
-        let (page, per_page) = self.bounds()?;
-        let mut values = Self::to_values(items)?;
-        self.sort(&mut values);
-        let total = values.len();
-        let slice: Vec<Value> = if self.all {
-            values
-        } else {
-            values
-                .into_iter()
-                .skip((page - 1).saturating_mul(per_page))
-                .take(per_page)
-                .collect()
-        };
-        let mut response = Json(slice).into_response();
-        self.headers(&mut response, path, page, per_page, total);
-        Ok(response)
     }
 
     /// Portus' pagination headers for page `page` of `total` items.
@@ -242,7 +134,11 @@ impl Page {
                 "&sort_order=desc"
             });
         }
-        let link = |n: usize, rel: &str| format!("<{path}?page={n}&per_page={per_page}{sort}>; rel=\"{rel}\"");
+        // `path` may carry the list's own filters (`/api/v1/activities?actor=bob`): the links
+        // keep them.
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let link =
+            |n: usize, rel: &str| format!("<{path}{separator}page={n}&per_page={per_page}{sort}>; rel=\"{rel}\"");
         let mut links = Vec::new();
         if page < pages {
             links.push(link(page + 1, "next"));

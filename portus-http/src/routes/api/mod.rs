@@ -36,7 +36,7 @@ use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub(crate) use self::lists::{Page, PageQuery, Unpaged, UnpagedQuery};
+pub(crate) use self::lists::{Page, PageQuery};
 use crate::error::ApiError;
 use crate::state::{AppState, SessionUser};
 
@@ -188,6 +188,12 @@ impl ApiCaller {
             personal: namespace.personal_owner.is_some(),
             role: facts.role,
         }
+    }
+
+    /// The namespaces the caller may see, as a store selects them: the pull rule
+    /// ([`portus_core::policy::visible_namespaces`]) over the caller's teams.
+    pub(crate) fn visible_namespaces(&self, state: &AppState) -> portus_core::model::VisibleNamespaces {
+        portus_core::policy::visible_namespaces(self.caller, self.roles.keys().copied(), &state.policy)
     }
 
     /// Whether the caller may do a registry `action` on `namespace`.

@@ -1,19 +1,20 @@
 //! Namespaces.
 
-use std::collections::HashMap;
-
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use portus_core::model::{Namespace, NamespaceId, NamespaceRef, NewNamespace, Role};
+use portus_core::model::{
+    ListPage, Namespace, NamespaceFilter, NamespaceId, NamespaceRef, NamespaceSort, NewNamespace, Role,
+};
 use portus_core::ops;
 use portus_core::permissions::{self, Permission};
 use portus_core::policy::Action;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::lists::SortKey;
 use super::repositories::RepositoryView;
 use super::schema::{self, Conflict, Forbidden, NotFound, Unprocessable, Visibility};
 use super::{ApiCaller, JsonBody, PageQuery, check, created, forbidden, not_found, parse_id};
@@ -24,15 +25,36 @@ use crate::state::AppState;
 pub(super) const GLOBAL_NAME: &str = "(global)";
 
 /// How many repositories each namespace holds.
-pub(super) type RepositoryCounts = HashMap<NamespaceId, usize>;
+pub(super) type RepositoryCounts = HashMap<NamespaceId, u64>;
 
-/// Counts every namespace's repositories in one listing.
-pub(super) async fn repository_counts(state: &AppState) -> Result<RepositoryCounts, ApiError> {
-    let mut counts = RepositoryCounts::new();
-    for repository in state.store.list_repositories().await? {
-        *counts.entry(repository.namespace_id).or_default() += 1;
+/// How many repositories each of `namespaces` holds, counted by the store's index.
+pub(super) async fn repository_counts(
+    state: &AppState,
+    namespaces: &[NamespaceId],
+) -> Result<RepositoryCounts, ApiError> {
+    Ok(state.store.repository_counts(namespaces).await?.into_iter().collect())
+}
+
+impl SortKey for NamespaceSort {
+    fn from_attr(attr: &str) -> Option<Self> {
+        match attr {
+            "name" => Some(NamespaceSort::Name),
+            "id" => Some(NamespaceSort::Id),
+            _ => None,
+        }
     }
-    Ok(counts)
+}
+
+/// One page of namespaces as `caller` sees them, with their repository counts (for that page
+/// only).
+pub(super) async fn views(
+    state: &AppState,
+    caller: &ApiCaller,
+    namespaces: ListPage<Namespace>,
+) -> Result<ListPage<NamespaceView>, ApiError> {
+    let ids: Vec<NamespaceId> = namespaces.items.iter().map(|n| n.id).collect();
+    let counts = repository_counts(state, &ids).await?;
+    Ok(namespaces.map(|n| NamespaceView::of(&n, caller, state, &counts)))
 }
 
 /// A namespace, with what the caller may do in it.
@@ -48,7 +70,7 @@ pub(super) struct NamespaceView {
     global: bool,
     /// A user's personal namespace.
     personal: bool,
-    repositories_count: usize,
+    repositories_count: u64,
     permissions: NamespacePermissions,
 }
 
@@ -113,6 +135,8 @@ pub(super) async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Res
 }
 
 /// Namespaces the caller may see.
+///
+/// `sort_attr`: `name` (the default: the global namespace first, then by name) or `id`.
 #[utoipa::path(
     get,
     path = "/api/v1/namespaces",
@@ -125,16 +149,16 @@ pub(super) async fn list(
     caller: ApiCaller,
     page: PageQuery,
 ) -> Result<Response, ApiError> {
-    let counts = repository_counts(&state).await?;
-    let namespaces: Vec<NamespaceView> = state
+    let filter = NamespaceFilter {
+        visible: caller.visible_namespaces(&state),
+        team: None,
+    };
+    let namespaces = state
         .store
-        .list_namespaces()
-        .await?
-        .iter()
-        .filter(|n| caller.namespace_view(n, &state).visible)
-        .map(|n| NamespaceView::of(n, &caller, &state, &counts))
-        .collect();
-    page.0.respond("/api/v1/namespaces", namespaces)
+        .namespaces_page(&filter, &page.0.query::<NamespaceSort>()?)
+        .await?;
+    page.0
+        .respond_page("/api/v1/namespaces", views(&state, &caller, namespaces).await?)
 }
 
 /// Body of `POST /api/v1/namespaces`, bare or as Portus wraps it (`{"namespace": {...}}`).
@@ -274,7 +298,7 @@ pub(super) async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<NamespaceView>, ApiError> {
     let namespace = load(&state, &caller, &id).await?;
-    let counts = repository_counts(&state).await?;
+    let counts = repository_counts(&state, &[namespace.id]).await?;
     Ok(Json(NamespaceView::of(&namespace, &caller, &state, &counts)))
 }
 
@@ -356,7 +380,7 @@ pub(super) async fn update(
         .namespace_by_id(namespace.id)
         .await?
         .ok_or_else(|| not_found("namespace"))?;
-    let counts = repository_counts(&state).await?;
+    let counts = repository_counts(&state, &[namespace.id]).await?;
     Ok(Json(NamespaceView::of(&namespace, &caller, &state, &counts)))
 }
 
@@ -386,11 +410,7 @@ pub(super) async fn delete(
         "namespace",
     )?;
     let store = state.store.as_ref();
-    let holds_images = store
-        .list_repositories()
-        .await?
-        .iter()
-        .any(|r| r.namespace_id == namespace.id);
+    let holds_images = !store.repository_counts(&[namespace.id]).await?.is_empty();
     if holds_images && !caller.may(&namespace, Action::Delete, &state) {
         return Err(forbidden("you may not delete this namespace's images"));
     }

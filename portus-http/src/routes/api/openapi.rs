@@ -7,8 +7,9 @@ use std::sync::OnceLock;
 
 use axum::Json;
 use utoipa::OpenApi;
+use utoipa::openapi::header::Header;
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::schema::{Schema, SchemaType, Type};
+use utoipa::openapi::schema::{Object, Schema, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{InfoBuilder, OpenApi as Document, RefOr};
 
@@ -52,7 +53,9 @@ pub(super) fn base() -> Document {
 /// - with query parameters: 400 (unreadable or invalid parameter);
 /// - with path parameters: 404 (not a number, no such object, or one the caller may not see);
 /// - with credentials (`security`): 401 (invalid credentials, or none where they are required)
-///   and 503 (the store the credentials and roles are read from is unavailable).
+///   and 503 (the store the credentials and roles are read from is unavailable);
+/// - with the list parameters (`per_page`): Portus' pagination headers on the success answer
+///   ([`pagination_headers`]).
 ///
 /// Each operation's id is its method and path, unique and stable.
 fn complete(path: &str, method: &str, operation: &mut Operation) {
@@ -78,7 +81,17 @@ fn complete(path: &str, method: &str, operation: &mut Operation) {
         .iter()
         .flatten()
         .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query));
+    let paginated = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query && p.name == "per_page"));
     let responses = &mut operation.responses.responses;
+    if paginated && let Some(RefOr::T(success)) = responses.get_mut("200") {
+        for (name, header) in pagination_headers() {
+            success.headers.entry(name.to_owned()).or_insert(RefOr::T(header));
+        }
+    }
     // Every answer needs a description; the handlers' success answers are described by their
     // body's schema.
     for (status, response) in responses.iter_mut() {
@@ -113,6 +126,42 @@ fn complete(path: &str, method: &str, operation: &mut Operation) {
         add("401", "invalid credentials, or none where they are required");
         add("503", "the store is unavailable; try again");
     }
+}
+
+/// The headers of every page of a list, as `lists.rs` writes them (Portus' names).
+fn pagination_headers() -> [(&'static str, Header); 7] {
+    let header = |kind: Type, description: &str| {
+        let mut header = Header::new(Object::with_type(kind));
+        header.description = Some(description.to_owned());
+        header
+    };
+    [
+        ("X-Total", header(Type::Integer, "how many items the whole list has")),
+        (
+            "X-Total-Pages",
+            header(Type::Integer, "how many pages the list has (at least 1)"),
+        ),
+        ("X-Page", header(Type::Integer, "the number of this page, from 1")),
+        (
+            "X-Per-Page",
+            header(Type::Integer, "items per page (with `all=true`: the total)"),
+        ),
+        (
+            "X-Next-Page",
+            header(Type::Integer, "the next page's number, when there is one"),
+        ),
+        (
+            "X-Prev-Page",
+            header(Type::Integer, "the previous page's number, when there is one"),
+        ),
+        (
+            "Link",
+            header(
+                Type::String,
+                "RFC 8288 links to the `next`, `prev`, `first` and `last` pages, when there are any",
+            ),
+        ),
+    ]
 }
 
 /// Whether a schema is `{"type": "null"}`.

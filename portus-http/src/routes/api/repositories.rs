@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use portus_core::model::{
-    ListPage, Namespace, NamespaceId, NamespaceRef, Repository, RepositoryFilter, RepositoryId, RepositoryListing,
-    RepositorySort, RepositorySummary, TagRecord,
+    ListPage, Namespace, NamespaceRef, Repository, RepositoryFilter, RepositoryId, RepositoryListing, RepositorySort,
+    RepositorySummary, TagRecord,
 };
 use portus_core::permissions;
 use portus_core::policy::Action;
@@ -180,24 +180,6 @@ impl SortKey for RepositorySort {
     }
 }
 
-/// The namespaces whose repositories the caller may see; `None` when that is every namespace.
-pub(super) async fn visible_namespaces(
-    state: &AppState,
-    caller: &ApiCaller,
-) -> Result<Option<Vec<NamespaceId>>, ApiError> {
-    if caller.caller.is_admin() {
-        // The policy lets administrators pull from every namespace: no need to read them all.
-        return Ok(None);
-    }
-    let namespaces = state.store.list_namespaces().await?;
-    let visible: Vec<NamespaceId> = namespaces
-        .iter()
-        .filter(|n| caller.namespace_view(n, state).visible)
-        .map(|n| n.id)
-        .collect();
-    Ok((visible.len() < namespaces.len()).then_some(visible))
-}
-
 /// One page of the repositories `filter` selects, as the caller sees them, with the list headers.
 pub(super) async fn respond_repositories(
     state: &AppState,
@@ -284,7 +266,7 @@ pub(super) async fn list(
         Some(q) => Some(q.to_lowercase()),
     };
     let filter = RepositoryFilter {
-        namespaces: visible_namespaces(&state, &caller).await?,
+        visible: caller.visible_namespaces(&state),
         name_contains,
         ..RepositoryFilter::default()
     };
@@ -451,7 +433,7 @@ pub(super) async fn starred(
 ) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
     let filter = RepositoryFilter {
-        namespaces: visible_namespaces(&state, &caller).await?,
+        visible: caller.visible_namespaces(&state),
         starred_by: Some(user),
         ..RepositoryFilter::default()
     };

@@ -8,6 +8,8 @@ use portus_core::model::{ListQuery, RepositoryFilter, RepositorySort, TagFilter,
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use portus_core::prelude::*;
+
 use super::{ApiCaller, Page, PageQuery};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -88,16 +90,11 @@ pub(super) async fn search(
     let needle = trimmed.to_lowercase();
     let store = &state.store;
     let slice: ListQuery<RepositorySort> = page.0.query()?;
+    let visible = caller.visible_namespaces(&state);
     let namespaces = store.list_namespaces().await?;
-    let visible: Vec<_> = namespaces
+    let mut named: Vec<&portus_core::model::Namespace> = namespaces
         .iter()
-        .filter(|n| caller.namespace_view(n, &state).visible)
-        .collect();
-    let only_visible = (visible.len() < namespaces.len()).then(|| visible.iter().map(|n| n.id).collect::<Vec<_>>());
-
-    let mut named: Vec<&&portus_core::model::Namespace> = visible
-        .iter()
-        .filter(|n| !n.global && n.name.to_lowercase().contains(&needle))
+        .filter(|n| visible.admits(n) && !n.global && n.name.to_lowercase().contains(&needle))
         .collect();
     named.sort_by(|a, b| a.name.cmp(&b.name));
     let namespace_total = named.len() as u64;
@@ -118,7 +115,7 @@ pub(super) async fn search(
     let repositories = store
         .repositories_page(
             &RepositoryFilter {
-                namespaces: only_visible.clone(),
+                visible: visible.clone(),
                 name_contains: Some(needle.clone()),
                 ..RepositoryFilter::default()
             },
@@ -131,7 +128,7 @@ pub(super) async fn search(
     let tags = store
         .tags_page(
             &TagFilter {
-                namespaces: only_visible,
+                visible,
                 name_contains: Some(needle),
                 ..TagFilter::default()
             },

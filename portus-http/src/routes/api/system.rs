@@ -7,12 +7,12 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use portus_core::model::{Activity, ActivityFilter, NamespaceRef};
+use portus_core::model::{Activity, ActivityFilter, ActivitySort, NamespaceRef};
 use portus_core::permissions;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::lists::SortOrder;
+use super::lists::{SortKey, SortOrder};
 use super::schema::Forbidden;
 use super::{ApiCaller, forbidden};
 use crate::error::ApiError;
@@ -233,6 +233,27 @@ pub(super) struct ActivityQuery {
     sort_order: Option<SortOrder>,
 }
 
+impl ActivityQuery {
+    /// The list's path with its filters: what the links of the pagination headers point to.
+    fn path(&self) -> String {
+        let mut filters = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("actor", self.actor.clone()),
+            ("namespace", self.namespace.clone()),
+            ("action", self.action.clone()),
+            ("since", self.since.map(|s| s.to_rfc3339())),
+        ] {
+            if let Some(value) = value {
+                filters.append_pair(key, &value);
+            }
+        }
+        match filters.finish() {
+            filters if filters.is_empty() => "/api/v1/activities".to_owned(),
+            filters => format!("/api/v1/activities?{filters}"),
+        }
+    }
+}
+
 /// One entry of the activity log.
 #[derive(Serialize, ToSchema)]
 pub(super) struct ActivityView {
@@ -262,7 +283,20 @@ impl From<Activity> for ActivityView {
     }
 }
 
+impl SortKey for ActivitySort {
+    fn from_attr(attr: &str) -> Option<Self> {
+        match attr {
+            "id" => Some(ActivitySort::Id),
+            "at" => Some(ActivitySort::At),
+            "action" => Some(ActivitySort::Action),
+            _ => None,
+        }
+    }
+}
+
 /// Activity log, newest first: administrators see everything, others their own activities.
+///
+/// `sort_attr`: `id` (oldest first), `at` or `action`; without it, newest first.
 #[utoipa::path(
     get,
     path = "/api/v1/activities",
@@ -276,6 +310,7 @@ pub(super) async fn activities(
     Query(query): Query<ActivityQuery>,
 ) -> Result<Response, ApiError> {
     let user = caller.user()?;
+    let path = query.path();
     let actor = if permissions::read_all_activities(caller.caller) {
         query.actor
     } else {
@@ -291,15 +326,8 @@ pub(super) async fn activities(
         action: query.action,
         target_prefix: query.namespace.map(|n| format!("{n}/")),
         since: query.since,
-        limit: 1000,
+        limit: 0,
     };
-    let activities: Vec<ActivityView> = state
-        .store
-        .activities(&filter)
-        .await?
-        .into_iter()
-        .map(ActivityView::from)
-        .collect();
     let page = super::Page {
         page: query.page,
         per_page: query.per_page,
@@ -307,5 +335,9 @@ pub(super) async fn activities(
         sort_attr: query.sort_attr,
         sort_order: query.sort_order,
     };
-    page.respond("/api/v1/activities", activities)
+    let activities = state
+        .store
+        .activities_page(&filter, &page.query::<ActivitySort>()?)
+        .await?;
+    page.respond_page(&path, activities.map(ActivityView::from))
 }

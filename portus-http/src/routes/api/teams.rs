@@ -3,12 +3,16 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use portus_core::model::{Team, TeamId, TeamMember, TeamUpdate, UserId};
+use portus_core::model::{
+    ListPage, ListQuery, MemberSort, NamespaceFilter, NamespaceSort, Team, TeamId, TeamMember, TeamSort, TeamUpdate,
+    UserId, VisibleNamespaces,
+};
 use portus_core::policy::Action;
 use portus_core::{ops, permissions};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::lists::SortKey;
 use super::namespaces::NamespaceView;
 use super::schema::{Conflict, Forbidden, NotFound, Role, Unprocessable};
 use super::{
@@ -59,6 +63,27 @@ impl MemberView {
     }
 }
 
+impl SortKey for TeamSort {
+    fn from_attr(attr: &str) -> Option<Self> {
+        match attr {
+            "name" => Some(TeamSort::Name),
+            "id" => Some(TeamSort::Id),
+            _ => None,
+        }
+    }
+}
+
+impl SortKey for MemberSort {
+    fn from_attr(attr: &str) -> Option<Self> {
+        match attr {
+            "username" => Some(MemberSort::Username),
+            "user_id" => Some(MemberSort::UserId),
+            "role" => Some(MemberSort::Role),
+            _ => None,
+        }
+    }
+}
+
 /// A team the caller may see.
 async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Team, ApiError> {
     caller.user()?;
@@ -72,6 +97,8 @@ async fn load(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<Team, A
 }
 
 /// Teams the caller belongs to (all for administrators).
+///
+/// `sort_attr`: `name` (the default) or `id`.
 #[utoipa::path(
     get,
     path = "/api/v1/teams",
@@ -85,16 +112,18 @@ pub(super) async fn list(
     page: PageQuery,
 ) -> Result<Response, ApiError> {
     caller.user()?;
-    let teams: Vec<TeamView> = state
-        .store
-        .list_teams()
-        .await?
-        .iter()
-        .filter(|t| !t.hidden)
-        .filter(|t| permissions::view_team(caller.caller, t, caller.role(Some(t.id))) == permissions::Permission::Allow)
-        .map(|t| TeamView::of(t, caller.role(Some(t.id))))
-        .collect();
-    page.0.respond("/api/v1/teams", teams)
+    let query = page.0.query::<TeamSort>()?;
+    let teams = match permissions::listed_teams(caller.caller) {
+        Some(filter) => state.store.teams_page(&filter, &query).await?,
+        None => ListPage {
+            items: Vec::new(),
+            total: 0,
+        },
+    };
+    page.0.respond_page(
+        "/api/v1/teams",
+        teams.map(|t| TeamView::of(&t, caller.role(Some(t.id)))),
+    )
 }
 
 /// Body of `POST /api/v1/teams`, bare or as Portus wraps it (`{"team": {...}}`).
@@ -322,23 +351,27 @@ pub(super) async fn delete(
     };
     // The team's namespaces are deleted or handed over with it: the caller needs the right to
     // do either to each of them (`manage_namespace`), not only to edit the team.
-    for namespace in store.list_namespaces().await? {
-        if namespace.team_id == Some(team.id) {
-            let view = caller.namespace_view(&namespace, &state);
-            check(
-                permissions::delete_namespace(caller.caller, &view, &state.policy),
-                "namespace",
-            )?;
-        }
+    let owned = NamespaceFilter {
+        visible: VisibleNamespaces::All,
+        team: Some(team.id),
+    };
+    let namespaces = store
+        .namespaces_page(&owned, &ListQuery::all(NamespaceSort::Name))
+        .await?
+        .items;
+    for namespace in &namespaces {
+        let view = caller.namespace_view(namespace, &state);
+        check(
+            permissions::delete_namespace(caller.caller, &view, &state.policy),
+            "namespace",
+        )?;
     }
     if heir.is_none() {
         // The namespaces go with their images: the caller needs the right to delete those.
-        let repositories = store.list_repositories().await?;
-        for namespace in store.list_namespaces().await? {
-            if namespace.team_id == Some(team.id)
-                && repositories.iter().any(|r| r.namespace_id == namespace.id)
-                && !caller.may(&namespace, Action::Delete, &state)
-            {
+        let ids: Vec<_> = namespaces.iter().map(|n| n.id).collect();
+        let holding = super::namespaces::repository_counts(&state, &ids).await?;
+        for namespace in &namespaces {
+            if holding.contains_key(&namespace.id) && !caller.may(namespace, Action::Delete, &state) {
                 return Err(forbidden(format!(
                     "you may not delete the images of namespace {}",
                     namespace.name
@@ -351,10 +384,12 @@ pub(super) async fn delete(
 }
 
 /// Members of a team and their roles.
+///
+/// `sort_attr`: `username` (the default), `user_id` or `role`.
 #[utoipa::path(
     get,
     path = "/api/v1/teams/{id}/members",
-    params(("id" = i64, Path, description = "Team id"), super::Unpaged),
+    params(("id" = i64, Path, description = "Team id"), super::Page),
     security(("bearer" = []), ("portusAuth" = [])),
     responses((status = 200, body = Vec<MemberView>))
 )]
@@ -362,11 +397,15 @@ pub(super) async fn members(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-    page: super::UnpagedQuery,
+    page: PageQuery,
 ) -> Result<Response, ApiError> {
     let team = load(&state, &caller, &id).await?;
-    let members = state.store.team_members(team.id).await?;
-    page.0.respond(members.iter().map(MemberView::of).collect())
+    let query = page.0.query::<MemberSort>()?;
+    let members = state.store.team_members_page(team.id, &query).await?;
+    page.0.respond_page(
+        &format!("/api/v1/teams/{}/members", team.id),
+        members.map(|m| MemberView::of(&m)),
+    )
 }
 
 /// Loads a team whose members the caller may manage.
@@ -472,10 +511,12 @@ pub(super) async fn remove_member(
 }
 
 /// Namespaces owned by the team that the caller may see.
+///
+/// `sort_attr`: `name` (the default) or `id`.
 #[utoipa::path(
     get,
     path = "/api/v1/teams/{id}/namespaces",
-    params(("id" = i64, Path, description = "Team id"), super::Unpaged),
+    params(("id" = i64, Path, description = "Team id"), super::Page),
     security(("bearer" = []), ("portusAuth" = [])),
     responses((status = 200, body = Vec<NamespaceView>))
 )]
@@ -483,17 +524,19 @@ pub(super) async fn namespaces(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-    page: super::UnpagedQuery,
+    page: PageQuery,
 ) -> Result<Response, ApiError> {
     let team = load(&state, &caller, &id).await?;
-    let counts = super::namespaces::repository_counts(&state).await?;
-    let namespaces: Vec<NamespaceView> = state
+    let filter = NamespaceFilter {
+        visible: caller.visible_namespaces(&state),
+        team: Some(team.id),
+    };
+    let namespaces = state
         .store
-        .list_namespaces()
-        .await?
-        .iter()
-        .filter(|n| n.team_id == Some(team.id) && caller.namespace_view(n, &state).visible)
-        .map(|n| NamespaceView::of(n, &caller, &state, &counts))
-        .collect();
-    page.0.respond(namespaces)
+        .namespaces_page(&filter, &page.0.query::<NamespaceSort>()?)
+        .await?;
+    page.0.respond_page(
+        &format!("/api/v1/teams/{}/namespaces", team.id),
+        super::namespaces::views(&state, &caller, namespaces).await?,
+    )
 }

@@ -1454,6 +1454,7 @@ async fn lists_are_paginated_and_bad_input_is_refused_clearly() {
     );
 }
 
+mod lists;
 mod portus_v1;
 mod refusals;
 

@@ -5,12 +5,14 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use portus_auth::password::{APP_TOKEN_PREFIX, generate_secret, hash_password};
-use portus_core::model::{AppToken, AppTokenId, NewUser, User, UserId};
+use portus_core::model::{AppToken, AppTokenId, AppTokenSort, NewUser, User, UserId, UserSort};
+use portus_core::prelude::AccountStoreExt;
 use portus_core::traits::Secret;
 use portus_core::{ops, permissions};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::lists::SortKey;
 use super::schema::{Conflict, Forbidden, Unprocessable};
 use super::{ApiCaller, JsonBody, PageQuery, check, created, no_content, not_found, parse_id};
 use crate::error::ApiError;
@@ -55,12 +57,36 @@ impl UserView {
     }
 }
 
+impl SortKey for UserSort {
+    fn from_attr(attr: &str) -> Option<Self> {
+        match attr {
+            "username" => Some(UserSort::Username),
+            "id" => Some(UserSort::Id),
+            "created_at" => Some(UserSort::CreatedAt),
+            _ => None,
+        }
+    }
+}
+
+impl SortKey for AppTokenSort {
+    fn from_attr(attr: &str) -> Option<Self> {
+        match attr {
+            "id" => Some(AppTokenSort::Id),
+            "application" => Some(AppTokenSort::Label),
+            "created_at" => Some(AppTokenSort::CreatedAt),
+            _ => None,
+        }
+    }
+}
+
 async fn load(state: &AppState, raw: &str) -> Result<User, ApiError> {
     let id = UserId(parse_id(raw, "user")?);
     state.store.user_by_id(id).await?.ok_or_else(|| not_found("user"))
 }
 
 /// List users (administrators).
+///
+/// `sort_attr`: `username` (the default), `id` or `created_at`.
 #[utoipa::path(
     get,
     path = "/api/v1/users",
@@ -77,8 +103,8 @@ pub(super) async fn list(
     if !caller.caller.is_admin() {
         return Err(super::forbidden("only administrators list users"));
     }
-    let users: Vec<UserView> = state.store.list_users().await?.iter().map(UserView::of).collect();
-    page.0.respond("/api/v1/users", users)
+    let users = state.store.users_page(&page.0.query::<UserSort>()?).await?;
+    page.0.respond_page("/api/v1/users", users.map(|u| UserView::of(&u)))
 }
 
 /// Body of `POST /api/v1/users`, bare or as Portus wraps it (`{"user": {...}}`).
@@ -338,10 +364,12 @@ pub(super) struct NewTokenView {
 }
 
 /// List a user's application tokens (the user or administrators).
+///
+/// `sort_attr`: `id` (the default: oldest first), `application` or `created_at`.
 #[utoipa::path(
     get,
     path = "/api/v1/users/{id}/application_tokens",
-    params(("id" = i64, Path, description = "User id"), super::Unpaged),
+    params(("id" = i64, Path, description = "User id"), super::Page),
     security(("bearer" = []), ("portusAuth" = [])),
     responses((status = 200, body = Vec<TokenView>))
 )]
@@ -349,17 +377,15 @@ pub(super) async fn list_tokens(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-    page: super::UnpagedQuery,
+    page: PageQuery,
 ) -> Result<Response, ApiError> {
     let owner = token_owner(&state, &caller, &id).await?;
-    let tokens: Vec<TokenView> = state
-        .store
-        .list_app_tokens(owner.id)
-        .await?
-        .iter()
-        .map(TokenView::of)
-        .collect();
-    page.0.respond(tokens)
+    let query = page.0.query::<AppTokenSort>()?;
+    let tokens = state.store.app_tokens_page(owner.id, &query).await?;
+    page.0.respond_page(
+        &format!("/api/v1/users/{}/application_tokens", owner.id),
+        tokens.map(|t| TokenView::of(&t)),
+    )
 }
 
 /// Create an application token (the user or administrators); the secret is shown once.

@@ -34,8 +34,14 @@ fn id(raw: &str) -> Result<&str, PageError> {
 
 /// The `page` query parameter (from 1; 1 when absent or not a number).
 fn page_number(query: &Fields) -> usize {
+    page_number_of(query, "page")
+}
+
+/// A page number in the query parameter `name`, for pages showing several lists (from 1; 1
+/// when absent or not a number).
+fn page_number_of(query: &Fields, name: &str) -> usize {
     query
-        .get("page")
+        .get(name)
         .and_then(|p| p.parse().ok())
         .filter(|p| *p >= 1)
         .unwrap_or(1)

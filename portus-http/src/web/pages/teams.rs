@@ -7,11 +7,13 @@ use super::field;
 use super::id;
 use super::optional;
 use super::page_number;
+use super::page_number_of;
 use crate::web::PageError;
 use crate::web::Signed;
 use crate::web::views::csrf_field;
 use crate::web::views::none;
 use crate::web::views::pager;
+use crate::web::views::pager_by;
 use crate::web::views::text;
 use axum::Form;
 use axum::extract::Path;
@@ -70,12 +72,23 @@ pub(crate) async fn create_team(signed: Signed, Form(form): Form<Fields>) -> Res
     Ok(back(format!("/teams/{}", created["id"])))
 }
 
-/// `GET /teams/{id}`: members with roles, namespaces, and member management for owners.
-pub(crate) async fn team(signed: Signed, Path(raw): Path<String>) -> Result<Response, PageError> {
+/// `GET /teams/{id}`: members with roles, namespaces, and member management for owners. The
+/// two lists have a page each: `?members=N` and `?namespaces=N`.
+pub(crate) async fn team(
+    signed: Signed,
+    Path(raw): Path<String>,
+    Query(query): Query<Fields>,
+) -> Result<Response, PageError> {
     let id = id(&raw)?;
+    let (members_page, namespaces_page) = (page_number_of(&query, "members"), page_number_of(&query, "namespaces"));
     let team = signed.get(&format!("/api/v1/teams/{id}")).await?;
-    let members = signed.get(&format!("/api/v1/teams/{id}/members")).await?;
-    let namespaces = signed.get(&format!("/api/v1/teams/{id}/namespaces")).await?;
+    let (members, members_pages) = signed
+        .list(&format!("/api/v1/teams/{id}/members"), members_page)
+        .await?;
+    let (namespaces, namespaces_pages) = signed
+        .list(&format!("/api/v1/teams/{id}/namespaces"), namespaces_page)
+        .await?;
+    let path = format!("/teams/{id}");
     // Whether the user may manage members is the API's decision; the forms are offered to
     // owners and administrators, and the API answers anyone else with 403.
     let manages = signed.user.admin || team["role"] == "owner";
@@ -106,6 +119,7 @@ pub(crate) async fn team(signed: Signed, Path(raw): Path<String>) -> Result<Resp
                 }
             }
         }
+        (pager_by(&path, "members", "Pages of members", members_page, members_pages))
         @if manages {
             form.card method="post" action={ "/teams/" (id) "/members" } {
                 h2 { "Add a member" }
@@ -126,6 +140,7 @@ pub(crate) async fn team(signed: Signed, Path(raw): Path<String>) -> Result<Resp
                 }
             }
         }
+        (pager_by(&path, "namespaces", "Pages of namespaces", namespaces_page, namespaces_pages))
     };
     Ok(signed.page(&format!("Team {}", text(&team["name"])), body))
 }

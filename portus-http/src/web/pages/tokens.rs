@@ -5,23 +5,27 @@ use super::array;
 use super::back;
 use super::field;
 use super::id;
+use super::page_number;
 use crate::web::PageError;
 use crate::web::Signed;
 use crate::web::views::button_form;
 use crate::web::views::csrf_field;
 use crate::web::views::none;
 use crate::web::views::notice;
+use crate::web::views::pager;
 use crate::web::views::text;
 use crate::web::views::when;
 use axum::Form;
 use axum::extract::Path;
+use axum::extract::Query;
 use axum::http::Method;
 use axum::response::Response;
 use maud::html;
 use serde_json::Value;
 use serde_json::json;
 
-fn tokens_page(signed: &Signed, tokens: &Value, created: Option<&Value>) -> Response {
+/// The tokens page: page `page` of `pages` of the user's tokens, and the one just `created`.
+fn tokens_page(signed: &Signed, (tokens, page, pages): (&Value, usize, usize), created: Option<&Value>) -> Response {
     let body = html! {
         @if let Some(created) = created {
             (notice(html! {
@@ -44,6 +48,7 @@ fn tokens_page(signed: &Signed, tokens: &Value, created: Option<&Value>) -> Resp
                 }
             }
         }
+        (pager("/tokens", page, pages))
         form.card method="post" action="/tokens" {
             h2 { "New application token" }
             (csrf_field(&signed.csrf))
@@ -56,11 +61,12 @@ fn tokens_page(signed: &Signed, tokens: &Value, created: Option<&Value>) -> Resp
 }
 
 /// `GET /tokens`: the signed-in user's application tokens.
-pub(crate) async fn tokens(signed: Signed) -> Result<Response, PageError> {
-    let tokens = signed
-        .get(&format!("/api/v1/users/{}/application_tokens", signed.user.id))
+pub(crate) async fn tokens(signed: Signed, Query(query): Query<Fields>) -> Result<Response, PageError> {
+    let page = page_number(&query);
+    let (tokens, pages) = signed
+        .list(&format!("/api/v1/users/{}/application_tokens", signed.user.id), page)
         .await?;
-    Ok(tokens_page(&signed, &tokens, None))
+    Ok(tokens_page(&signed, (&tokens, page, pages), None))
 }
 
 /// `POST /tokens`: answers with the page showing the new token once (no redirect, so the
@@ -75,8 +81,8 @@ pub(crate) async fn create_token(signed: Signed, Form(form): Form<Fields>) -> Re
             Some(json!({"application": field(&form, "application")})),
         )
         .await?;
-    let tokens = signed.get(&path).await?;
-    Ok(tokens_page(&signed, &tokens, Some(&created)))
+    let (tokens, pages) = signed.list(&path, 1).await?;
+    Ok(tokens_page(&signed, (&tokens, 1, pages), Some(&created)))
 }
 
 /// `POST /tokens/{id}/revoke`.

@@ -19,9 +19,14 @@ async fn page_numbers_are_bounded_as_documented() {
     );
     let (status, page) = f.get("/api/v1/users?page=2147483647", Some("admin")).await;
     assert_eq!((status, page), (StatusCode::OK, json!([])));
-    // Lists that are never paginated take no page parameters at all (and ignore them).
-    let members = format!("/api/v1/teams/{}/members?per_page=100000", f.team_id("devs").await);
-    assert_eq!(f.get(&members, Some("alice")).await.0, StatusCode::OK);
+    // Every list is paginated, a team's members too: the same bounds.
+    let members = format!("/api/v1/teams/{}/members", f.team_id("devs").await);
+    assert_eq!(
+        f.get(&format!("{members}?per_page=100000"), Some("alice")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (status, page) = f.get(&format!("{members}?per_page=1"), Some("alice")).await;
+    assert_eq!((status, page.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
 }
 
 #[tokio::test]
