@@ -891,3 +891,43 @@ async fn repositories_are_browsed_by_name_and_explored_without_signing_in() {
     let signed_out = site.request(Method::GET, "/repositories", &[], None).await;
     assert_eq!(signed_out.location.as_deref(), Some("/sign_in"));
 }
+
+#[tokio::test]
+async fn a_repositorys_comments_are_paged() {
+    let site = site().await;
+    let manifest = portus_core::model::ManifestRecord {
+        digest: "sha256:c2".into(),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: None,
+    };
+    site.store
+        .put_tag(
+            "alice/app",
+            "1",
+            &manifest,
+            None,
+            portus_core::model::MissingNamespace::Ignore,
+        )
+        .await
+        .unwrap();
+    let repository = site.store.list_repositories().await.unwrap().remove(0);
+    for n in 0..55 {
+        site.store
+            .add_comment(repository.id, "alice", &format!("comment number {n:02}"))
+            .await
+            .unwrap();
+    }
+    let alice = site.sign_in("alice", "alice-password").await.unwrap();
+    let first = site.get(&format!("/repositories/{}", repository.id), &alice).await;
+    assert_eq!(first.body.matches("comment number").count(), 50, "{}", first.body);
+    assert!(
+        first
+            .body
+            .contains(&format!("href=\"/repositories/{}?comments=2\"", repository.id))
+    );
+    let second = site
+        .get(&format!("/repositories/{}?comments=2", repository.id), &alice)
+        .await;
+    assert_eq!(second.body.matches("comment number").count(), 5);
+    assert!(second.body.contains("comment number 54"));
+}

@@ -7,12 +7,14 @@ use super::dashboard::repository_badge;
 use super::field;
 use super::id;
 use super::page_number;
+use super::page_number_of;
 use crate::web::PageError;
 use crate::web::Signed;
 use crate::web::views::button_form;
 use crate::web::views::digest;
 use crate::web::views::none;
 use crate::web::views::pager;
+use crate::web::views::pager_by;
 use crate::web::views::security_badge;
 use crate::web::views::severity_rank;
 use crate::web::views::size;
@@ -37,7 +39,10 @@ pub(crate) async fn repository(
     let page = page_number(&query);
     let repository = signed.get(&format!("/api/v1/repositories/{id}")).await?;
     let (tags, pages) = signed.list(&format!("/api/v1/repositories/{id}/tags"), page).await?;
-    let comments = signed.get(&format!("/api/v1/repositories/{id}/comments")).await?;
+    let comments_page = page_number_of(&query, "comments");
+    let (comments, comments_pages) = signed
+        .list(&format!("/api/v1/repositories/{id}/comments"), comments_page)
+        .await?;
     let starred = repository["starred"].as_bool() == Some(true);
     let body = html! {
         div.toolbar {
@@ -86,6 +91,7 @@ pub(crate) async fn repository(
                     p.body { (text(&c["body"])) }
                 }
             }
+            (pager_by(&format!("/repositories/{id}"), "comments", "Pages of comments", comments_page, comments_pages))
         }
     };
     Ok(signed.page(&format!("Repository {}", text(&repository["name"])), body))
