@@ -26,6 +26,8 @@ const ID_LIST: (&str, &str) = (
     " IN (SELECT CAST(jsonb_array_elements_text(CAST(",
     " AS jsonb)) AS BIGINT))",
 );
+/// LIKE ignoring case.
+const LIKE_ANY_CASE: &str = " ILIKE ";
 /// Locks the rows read until the transaction ends: figures are read, changed and written back.
 const FOR_UPDATE: &str = " FOR UPDATE";
 

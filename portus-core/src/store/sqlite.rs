@@ -27,6 +27,8 @@ use super::wal_index::WalIndex;
 const ROW_LOCK: &str = "";
 /// `column IN` the ids of a JSON array parameter.
 const ID_LIST: (&str, &str) = (" IN (SELECT value FROM json_each(", "))");
+/// LIKE ignores ASCII case in SQLite.
+const LIKE_ANY_CASE: &str = " LIKE ";
 /// SQLite has one writer at a time: a write transaction already excludes every other.
 const FOR_UPDATE: &str = "";
 
