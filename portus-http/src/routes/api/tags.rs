@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use portus_core::model::{Namespace, ScanRecord, TagFilter, TagId, TagRecord, TagSort, UserId};
+use portus_core::model::{ListPage, Namespace, ScanRecord, TagFilter, TagId, TagRecord, TagSort, UserId};
 use portus_core::permissions;
 use portus_core::policy::Action;
 use portus_core::prelude::*;
@@ -227,13 +227,16 @@ async fn respond_tags(
     )
 }
 
-/// Tags of a repository grouped by manifest, the most recently pushed group first.
+/// Tags of a repository grouped by manifest, the most recently pushed group first, a page of
+/// groups at a time.
 ///
-/// A group is what the registry deletes together (Portus' grouping).
+/// A group is what the registry deletes together (Portus' grouping). Groups are formed from
+/// the repository's tags (read through its index); scan records and authors are read for the
+/// page's groups only.
 #[utoipa::path(
     get,
     path = "/api/v1/repositories/{id}/tags/grouped",
-    params(("id" = i64, Path, description = "Repository id")),
+    params(("id" = i64, Path, description = "Repository id"), super::Page),
     security((), ("bearer" = []), ("portusAuth" = [])),
     responses((status = 200, body = Vec<Vec<TagView>>))
 )]
@@ -241,30 +244,51 @@ pub(super) async fn grouped_tags(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Vec<Vec<TagView>>>, ApiError> {
+    page: PageQuery,
+) -> Result<Response, ApiError> {
     let (repository, _) = load(&state, &caller, &id).await?;
-    let (tags, records) = tags_and_records(state.store.as_ref(), &repository.name).await?;
-    let authors = Authors::load(&state, &tags).await?;
-    let mut groups: Vec<Vec<&TagRecord>> = Vec::new();
-    for tag in &tags {
-        match groups.iter_mut().find(|g| g[0].manifest.digest == tag.manifest.digest) {
-            Some(group) => group.push(tag),
-            None => groups.push(vec![tag]),
+    let slice = page.0.query::<TagSort>()?;
+    let tags = state.store.tags(Some(&repository.name)).await?;
+    let mut groups: Vec<Vec<TagRecord>> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
+    for tag in tags {
+        match group_of.get(&tag.manifest.digest) {
+            Some(&i) => groups[i].push(tag),
+            None => {
+                group_of.insert(tag.manifest.digest.clone(), groups.len());
+                groups.push(vec![tag]);
+            }
         }
     }
-    let newest = |group: &Vec<&TagRecord>| group.iter().map(|t| t.updated_at).max();
-    groups.sort_by_key(|g| std::cmp::Reverse(newest(g)));
-    Ok(Json(
-        groups
-            .into_iter()
-            .map(|group| {
-                group
-                    .into_iter()
-                    .map(|t| tag_view(t, &security_of(&state, t, &records), &authors))
-                    .collect()
-            })
-            .collect(),
-    ))
+    let newest = |group: &Vec<TagRecord>| group.iter().map(|t| t.updated_at).max();
+    groups.sort_by(|a, b| {
+        newest(b)
+            .cmp(&newest(a))
+            .then_with(|| a[0].manifest.digest.cmp(&b[0].manifest.digest))
+    });
+    if slice.descending {
+        groups.reverse();
+    }
+    let total = groups.len() as u64;
+    let skip = usize::try_from(slice.offset).unwrap_or(usize::MAX);
+    let take = slice
+        .limit
+        .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    let groups: Vec<Vec<TagRecord>> = groups.into_iter().skip(skip).take(take).collect();
+    let digests: Vec<String> = groups.iter().map(|g| g[0].manifest.digest.clone()).collect();
+    let records = by_digest(state.store.scan_records_of(&digests).await?);
+    let authors = Authors::load(&state, groups.iter().flatten()).await?;
+    let items = groups
+        .iter()
+        .map(|group| {
+            group
+                .iter()
+                .map(|t| tag_view(t, &security_of(&state, t, &records), &authors))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let path = format!("/api/v1/repositories/{}/tags/grouped", repository.id);
+    page.0.respond_page(&path, ListPage { items, total })
 }
 
 /// Every tag (administrators).

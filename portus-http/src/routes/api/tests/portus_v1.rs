@@ -302,6 +302,13 @@ async fn tags_grouped_by_manifest_and_every_tag_for_administrators() {
         })
         .collect();
     assert_eq!(groups, [vec!["1.0", "3.0", "latest"], vec!["2.0"]]);
+    // Groups come a page at a time: the second page of one holds the older group.
+    let (_, headers, second) = f
+        .portus(Method::GET, &format!("{uri}?per_page=1&page=2"), Some("bob"), None)
+        .await;
+    assert_eq!(headers["x-total"], "2");
+    assert_eq!(second[0][0]["name"], "2.0");
+    assert_eq!(second.as_array().unwrap().len(), 1);
     assert_eq!(
         f.portus_status(Method::GET, &uri, Some("carol"), None).await,
         StatusCode::NOT_FOUND
