@@ -75,10 +75,21 @@ impl<'a> Local<'a> {
     }
 
     async fn find_repository(&self, name: &str) -> Result<Repository, Error> {
-        self.store()
-            .list_repositories()
-            .await?
+        // Names contain themselves: the store's name filter finds it among few candidates.
+        let found = self
+            .store()
+            .repositories_page(
+                &portus_core::model::RepositoryFilter {
+                    name_contains: Some(name.to_owned()),
+                    ..Default::default()
+                },
+                &portus_core::model::ListQuery::all(portus_core::model::RepositorySort::Name),
+            )
+            .await?;
+        found
+            .items
             .into_iter()
+            .map(|l| l.repository)
             .find(|r| r.name == name)
             .ok_or_else(|| no_repository(name))
     }
@@ -427,14 +438,18 @@ impl Backend for Local<'_> {
     }
 
     async fn repositories(&self) -> Result<Vec<RepositoryView>, Error> {
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for tag in self.store().tags(None).await? {
-            *counts.entry(tag.repository).or_default() += 1;
-        }
-        let repositories = self.store().list_repositories().await?;
-        Ok(repositories
+        // The kept tag counts: no need to read every tag.
+        let listed = self
+            .store()
+            .repositories_page(
+                &portus_core::model::RepositoryFilter::default(),
+                &portus_core::model::ListQuery::all(portus_core::model::RepositorySort::Name),
+            )
+            .await?;
+        Ok(listed
+            .items
             .iter()
-            .map(|r| repository_view(r, counts.get(&r.name).copied().unwrap_or(0)))
+            .map(|l| repository_view(&l.repository, usize::try_from(l.summary.tags).unwrap_or(usize::MAX)))
             .collect())
     }
 
