@@ -406,12 +406,12 @@ def report(out):
         if not os.path.exists(result):
             continue  # left out by ROUTES
         text = open(result).read()
-        seconds = re.search(r"^Running (\d+)s test", text, re.M)
+        seconds = re.search(r"^Running (\S+) test", text, re.M)
         p50 = re.search(r"^\s+50%\s+(\S+)", text, re.M)
         p99 = re.search(r"^\s+99%\s+(\S+)", text, re.M)
         rate = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
         count = re.search(r"^\s*(\d+) requests in", text, re.M)
-        ours = re.search(r"^bench-lists: non-2xx (\d+)", text, re.M)
+        ours = re.search(r"^bench-lists: non-2xx (\d+) \((.*)\)", text, re.M)
         if not (seconds and p50 and p99 and rate and count and ours):
             failed.append(f"{name}: wrk gave no result:\n{text}")
             rows.append((name, alone, "-", "-", "-", "-", "-", "wrk failed"))
@@ -420,18 +420,23 @@ def report(out):
         sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
         if sockets:
             errors += sum(int(n) for n in sockets.groups())
-        requests, rps = int(count.group(1)), float(rate.group(1))
+        requests, rps, took = int(count.group(1)), float(rate.group(1)), seconds.group(1).replace("s", " s")
+        shown_errors = str(errors)
         if errors:
-            failed.append(f"{name}: {errors} of {requests} requests failed")
+            kinds = [ours.group(2)] if ours.group(2) else []
+            if sockets and any(int(n) for n in sockets.groups()):
+                kinds.append(sockets.group(0))
+            shown_errors += " (" + "; ".join(kinds) + ")"
+            failed.append(f"{name}: {errors} of {requests} requests failed: " + "; ".join(kinds))
         if requests == 0:
-            failed.append(f"{name}: no request finished within {seconds.group(1)} s (one alone took {alone})")
-            rows.append((name, alone, f"0 in {seconds.group(1)} s", "-", "-", "-", "-", str(errors)))
+            failed.append(f"{name}: no request finished within {took} (one alone took {alone})")
+            rows.append((name, alone, f"0 in {took}", "-", "-", "-", "-", shown_errors))
             continue
         if trivial is None:
             trivial = rps
         ratio = f"{trivial / rps:,.0f}" if rps else "-"
-        rows.append((name, alone, f"{requests:,} in {seconds.group(1)} s", show_ms(millis(p50.group(1))),
-                     show_ms(millis(p99.group(1))), f"{rps:,.1f}", ratio, str(errors)))
+        rows.append((name, alone, f"{requests:,} in {took}", show_ms(millis(p50.group(1))),
+                     show_ms(millis(p99.group(1))), f"{rps:,.1f}", ratio, shown_errors))
     print("| route | alone | requests | p50 | p99 | req/s | trivial/route req/s | failed |")
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
