@@ -95,6 +95,7 @@ cleanup() {
   if [ -n "$registry_pid" ]; then kill "$registry_pid" 2> /dev/null || true; wait "$registry_pid" 2> /dev/null || true; fi
   if [ -n "$pg_dir" ]; then ./scripts/test-postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"; fi
   if [ "${KEEP:-0}" = 1 ]; then echo "bench-lists: kept $work" >&2; else rm -rf "$work"; fi
+  log "done"
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -182,8 +183,9 @@ def storage(root, repos, namespaces, tsv):
                 digest, size = put_blob(manifest)
                 link = f"sha256:{digest}".encode()
                 write(os.path.join(base, "_manifests/revisions/sha256", digest, "link"), link)
+                # No tags/<tag>/index/ links: only deleting a tag reads them, and a million
+                # small files more take minutes to write and to remove.
                 write(os.path.join(base, "_manifests/tags", tag, "current/link"), link)
-                write(os.path.join(base, "_manifests/tags", tag, "index/sha256", digest, "link"), link)
                 out.write(f"{name}\t{tag}\tsha256:{digest}\t{size}\n")
 
 def seed(base, token, secret, tsv, namespaces, users, batch, registry_host):
