@@ -331,6 +331,7 @@ def paths(base, token, cookie, out, sample_size, tags):
         namespace, name = repository["name"].split("/")
         queries += [name, namespace, repository["name"]]
     q = lambda text: urllib.parse.quote(text, safe="")
+    public = {n["name"] for n in namespaces if n["visibility"] == "public"}
     routes = [
         ("GET /api/v1/version (trivial)", "api", ["/api/v1/version"]),
         ("GET /api/v1/repositories?per_page=50&page=N", "api",
@@ -356,6 +357,7 @@ def paths(base, token, cookie, out, sample_size, tags):
         ("GET /api/v1/activities?per_page=50&page=N", "api",
          [f"/api/v1/activities?per_page=50&page={p}" for p in range(1, activity_pages + 1)]),
         ("GET /api/v1/search?q=...", "api", [f"/api/v1/search?q={q(text)}" for text in queries]),
+        ("GET /api/v1/repositories?q=...", "api", [f"/api/v1/repositories?q={q(text)}&per_page=50" for text in queries]),
         ("GET /api/v1/stars", "api", ["/api/v1/stars"]),
         ("page / (dashboard)", "web", ["/"]),
         ("page /namespaces?page=N", "web", [f"/namespaces?page={p}" for p in pages(len(namespaces))]),
@@ -364,15 +366,19 @@ def paths(base, token, cookie, out, sample_size, tags):
         ("page /repositories/{id} (its tags)", "web", [f"/repositories/{r['id']}" for r in sample]),
         ("page /tags/{id}", "web", [f"/tags/{t}" for t in tag_ids]),
         ("page /search?q=...", "web", [f"/search?q={q(text)}" for text in queries]),
+        ("page /repositories?page=N", "web", [f"/repositories?page={p}" for p in pages(len(repositories))]),
+        ("page /explore?page=N (signed out)", "anonymous",
+         [f"/explore?page={p}" for p in pages(sum(1 for r in repositories if r["namespace"]["name"] in public))]),
         ("page /teams", "web", ["/teams"]),
         ("page /teams/{id}", "web", [f"/teams/{team['id']}"]),
         ("page /admin/users?page=N", "web", [f"/admin/users?page={p}" for p in pages(len(users))]),
         ("page /tokens", "web", ["/tokens"]),
     ]
     web = Http(base, {"Cookie": cookie})
+    anonymous = Http(base, {})
     with open(os.path.join(out, "routes.tsv"), "w") as index:
         for number, (name, kind, route_paths) in enumerate(routes):
-            client = a if kind == "api" else web
+            client = {"api": a, "web": web, "anonymous": anonymous}[kind]
             client.request("GET", "/api/v1/_ping")  # the connection is open before the clock starts
             times = []
             while len(times) < 3 and sum(times) < 2:  # the best of 3 where that is cheap
@@ -528,7 +534,11 @@ helper paths "$base" "$token" "$cookie" "$work/routes" "$SAMPLE" "$TAGS"
 log "measuring each route with wrk for $DURATION s (longer for slow routes, at most $MAX_DURATION s)"
 while IFS=$'\t' read -r number name kind file alone; do
   if [ "$number" != 0 ] && [ -n "$ROUTES" ] && ! [[ "$name" =~ $ROUTES ]]; then continue; fi
-  if [ "$kind" = api ]; then auth="Authorization: Bearer $token"; else auth="Cookie: $cookie"; fi
+  case "$kind" in
+    api) auth="Authorization: Bearer $token" ;;
+    web) auth="Cookie: $cookie" ;;
+    *) auth="X-Signed-Out: yes" ;;
+  esac
   out=$(printf '%s/route%02d.wrk' "$work/routes" "$number")
   seconds=$(python3 -c "import math; print(min($MAX_DURATION, max($DURATION, math.ceil(10 * $alone))))")
   wrk -t2 -c4 -d"${seconds}s" --timeout "${seconds}s" --latency -H "$auth" -s "$LUA" "$base" -- "$file" > "$out" 2>&1 || true
