@@ -81,13 +81,23 @@ macro_rules! sql_scans_store {
                 Ok(rebuilt)
             }
             async fn scan_records<'a>(&self, digest: Option<&'a str>) -> Result<Vec<ScanRecord>> {
-                let rows = sqlx::query_as::<_, ScanRecordRow>(
-                    "SELECT digest, backend, state, report, error, attempts, updated_at, next_attempt_at FROM scan_records \
-                     WHERE $1 IS NULL OR digest = $1 ORDER BY digest, backend",
-                )
-                .bind(digest)
-                .fetch_all(&self.pool)
-                .await
+                const COLUMNS: &str =
+                    "SELECT digest, backend, state, report, error, attempts, updated_at, next_attempt_at FROM scan_records";
+                // Two statements, not `$1 IS NULL OR digest = $1`: with that, SQLite reads every
+                // record (reports included) to find one digest's.
+                let rows = match digest {
+                    Some(digest) => {
+                        let sql = sqlx::AssertSqlSafe(format!("{COLUMNS} WHERE digest = $1 ORDER BY backend"));
+                        sqlx::query_as::<_, ScanRecordRow>(sql)
+                            .bind(digest)
+                            .fetch_all(&self.pool)
+                            .await
+                    }
+                    None => {
+                        let sql = sqlx::AssertSqlSafe(format!("{COLUMNS} ORDER BY digest, backend"));
+                        sqlx::query_as::<_, ScanRecordRow>(sql).fetch_all(&self.pool).await
+                    }
+                }
                 .map_err(db_error)?;
                 rows.into_iter().map(ScanRecord::try_from).collect()
             }
