@@ -11,6 +11,10 @@ pub enum Error {
     /// callers cannot tell them apart.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// An external sign-in (OpenID Connect) proved an identity that no local user is linked to,
+    /// and the provider may not create users: an administrator must link it first.
+    #[error("this account is not linked to a portus user; an administrator must link it")]
+    NotLinked,
     /// The request is malformed (bad scope, unknown service, ...); the message says what.
     #[error("{0}")]
     InvalidRequest(String),

@@ -1,4 +1,5 @@
-//! The local user an external sign-in (LDAP, OpenID Connect) maps to.
+//! The local user an LDAP sign-in maps to (by name: the directory is the authority on its
+//! names; other providers link by identity, see `oidc`).
 
 use portus_core::model::{NewUser, User};
 use portus_core::prelude::*;

@@ -13,7 +13,7 @@
 pub mod basic;
 mod cache;
 pub mod error;
-#[cfg(any(feature = "ldap", feature = "oidc"))]
+#[cfg(feature = "ldap")]
 mod external_user;
 #[cfg(feature = "ldap")]
 pub mod ldap;

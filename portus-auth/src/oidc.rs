@@ -1,7 +1,15 @@
 //! Sign in with OpenID Connect (feature `oidc`): the authorization code flow with PKCE, a
 //! random `state` and `nonce` per attempt, ID tokens verified against the provider's published
 //! keys (signature, issuer, audience, expiry, nonce, access-token hash), and the local user
-//! found, or created on first sign-in, by a configurable claim.
+//! found by the identity the token proves: `(oidc, iss, sub)`, linked at the first sign-in or by
+//! an administrator beforehand.
+//!
+//! Only `iss` and `sub` together identify someone (OpenID Connect Core §5.7); names and e-mail
+//! addresses may change or be chosen freely at the provider, so they never select an existing
+//! account. A first sign-in creates a new user (when `create_users` allows it) named by a
+//! configurable claim, or with Portus' `_NN` suffix when that name is taken; without
+//! `create_users` it is refused until an administrator links the identity
+//! (`portus user link-identity`).
 //!
 //! The provider is discovered (`/.well-known/openid-configuration`) on first use and the
 //! answer kept; a provider that cannot be reached is [`portus_core::Error::Unavailable`], a
@@ -17,16 +25,27 @@ use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, HttpRequest, HttpResponse, IssuerUrl, Nonce,
     OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
-use portus_core::PolicyStore;
-use portus_core::model::User;
+use portus_core::model::{ExternalIdentity, NewUser, User};
 use portus_core::prelude::*;
+use portus_core::{ErrorKind, PolicyStore, ops};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
 use crate::error::{Error, Result};
 
-/// Which ID token claim names the local user.
+/// The provider kind of OpenID Connect identities in the store; the issuer is the ID token's
+/// `iss`, the subject its `sub`.
+pub const PROVIDER: &str = "oidc";
+
+/// The provider name Portus gave its OpenID Connect sign-ups (`users.provider`), imported
+/// without an issuer: such an identity is taken to be `sub` of the configured issuer.
+const PORTUS_PROVIDER: &str = "openid_connect";
+
+/// The actor of what a sign-in writes, and its name in the log.
+const SOURCE: &str = "OpenID Connect";
+
+/// Which ID token claim names a new local user at the first sign-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UsernameClaim {
@@ -51,10 +70,10 @@ pub struct OidcConfig {
     pub redirect_url: String,
     /// Scopes asked for besides `openid`.
     pub scopes: Vec<String>,
-    /// The claim that names the local user.
+    /// The claim that names a new local user.
     pub username_claim: UsernameClaim,
-    /// Create a local user (without password) on first sign-in; otherwise only existing users
-    /// may sign in this way.
+    /// Create a local user (without password) at an identity's first sign-in; otherwise only
+    /// identities an administrator linked may sign in.
     pub create_users: bool,
     /// Time limit of each request to the provider.
     pub timeout: Duration,
@@ -87,10 +106,11 @@ pub struct OidcSettings {
     /// Scopes besides `openid`.
     #[serde(default = "OidcSettings::default_scopes")]
     pub scopes: Vec<String>,
-    /// Claim naming the local user: `preferred_username`, `email_local_part` or `sub`.
+    /// Claim naming a new local user: `preferred_username`, `email_local_part` or `sub`.
     #[serde(default = "OidcSettings::default_claim")]
     pub username_claim: UsernameClaim,
-    /// Create a local user on first sign-in.
+    /// Create a local user at an identity's first sign-in (otherwise an administrator links
+    /// identities beforehand).
     #[serde(default = "OidcSettings::default_create")]
     pub create_users: bool,
     /// Time limit of each request to the provider, in seconds.
@@ -215,7 +235,7 @@ fn refused(what: &str, error: impl std::fmt::Display) -> Error {
 }
 
 impl OidcProvider {
-    /// A provider for `config`; users are looked up in, and created in, `store`.
+    /// A provider for `config`; identities are looked up in, and users created in, `store`.
     pub fn new(config: OidcConfig, store: Arc<dyn PolicyStore>) -> Result<Self> {
         let issuer = IssuerUrl::new(config.issuer.clone())
             .map_err(|e| Error::InvalidRequest(format!("oidc.issuer '{}': {e}", config.issuer)))?;
@@ -295,7 +315,9 @@ impl OidcProvider {
     }
 
     /// Finishes a sign-in when the provider sent the browser back with `state` and `code`:
-    /// the enabled, unlocked local user the verified ID token names.
+    /// the enabled, unlocked local user linked to the identity the verified ID token proves
+    /// (created and linked now if it is the identity's first sign-in and `create_users` is
+    /// on; [`Error::NotLinked`] if it is not).
     pub async fn finish(&self, pending: PendingLogin, state: &str, code: &str) -> Result<User> {
         if pending.started.elapsed() > ATTEMPT_LIFETIME {
             return Err(refused("the attempt expired", "more than 10 minutes at the provider"));
@@ -334,6 +356,7 @@ impl OidcProvider {
                 return Err(refused("access token hash mismatch", "substituted access token"));
             }
         }
+        let identity = ExternalIdentity::new(PROVIDER, claims.issuer().as_str(), claims.subject().as_str());
         let verified_email = claims
             .email()
             .filter(|_| claims.email_verified() == Some(true))
@@ -345,16 +368,11 @@ impl OidcProvider {
                 .and_then(|e| e.split_once('@'))
                 .map(|(local, _)| local.to_owned()),
             UsernameClaim::Sub => Some(claims.subject().as_str().to_owned()),
-        }
-        .ok_or_else(|| {
-            refused(
-                "no user name claim",
-                format!("{:?} missing", self.config.username_claim),
-            )
-        })?;
-        portus_core::naming::validate_username(&username)
-            .map_err(|e| refused("the provider's user name is not a valid portus name", e))?;
-        let user = self.local_user(&username, verified_email).await?;
+        };
+        let user = match self.store.user_by_identity(&identity).await? {
+            Some(user) => user,
+            None => self.first_sign_in(&identity, username, verified_email).await?,
+        };
         if let Err(refusal) = portus_core::account::check_usable(&user, portus_core::model::now()) {
             info!(user = %user.username, %refusal, "OpenID Connect sign-in refused");
             return Err(Error::InvalidCredentials);
@@ -362,14 +380,108 @@ impl OidcProvider {
         Ok(user)
     }
 
-    async fn local_user(&self, username: &str, email: Option<String>) -> Result<User> {
-        if let Some(user) = self.store.user_by_name(username).await? {
-            return Ok(user);
+    /// The local user of an identity that no user is linked to yet: the account Portus made
+    /// for it (imported), else a new user if `create_users` allows, else none.
+    async fn first_sign_in(
+        &self,
+        identity: &ExternalIdentity,
+        username: Option<String>,
+        email: Option<String>,
+    ) -> Result<User> {
+        let imported = ExternalIdentity::new(PORTUS_PROVIDER, "", identity.subject.as_str());
+        if let Some(user) = self.store.user_by_identity(&imported).await? {
+            return self.link(user, identity, &imported).await;
         }
         if !self.config.create_users {
-            return Err(refused("no such local user", username));
+            // Never the existing user of the same name or e-mail: the provider may let anyone
+            // choose those. The administrator learns what to link.
+            warn!(
+                issuer = %identity.issuer,
+                subject = %identity.subject,
+                claimed_name = username.as_deref().unwrap_or(""),
+                "OpenID Connect sign-in refused: no user is linked to this identity and create_users is off; \
+                 an administrator must link it: portus user link-identity USER --provider {PROVIDER} \
+                 --issuer {} --subject {}",
+                identity.issuer,
+                identity.subject,
+            );
+            return Err(Error::NotLinked);
         }
-        let source = "OpenID Connect";
-        Ok(crate::external_user::find_or_create(self.store.as_ref(), username, email, false, source).await?)
+        let username = username.ok_or_else(|| {
+            refused(
+                "no user name claim",
+                format!("{:?} missing", self.config.username_claim),
+            )
+        })?;
+        portus_core::naming::validate_username(&username)
+            .map_err(|e| refused("the provider's user name is not a valid portus name", e))?;
+        self.create(identity, &username, email).await
+    }
+
+    /// Links `identity` to `user`, whose imported Portus identity `imported` is, in its place:
+    /// from now on the link is the issuer's, and unlinking it ends these sign-ins.
+    async fn link(&self, user: User, identity: &ExternalIdentity, imported: &ExternalIdentity) -> Result<User> {
+        let store = self.store.as_ref();
+        match ops::users::link_identity(store, Some(SOURCE), &user, identity).await {
+            Ok(_) => {}
+            // A sign-in at the same moment linked it: to whom, the store says.
+            Err(error) if error.kind() == ErrorKind::Conflict => {
+                return Ok(self.store.user_by_identity(identity).await?.ok_or(error)?);
+            }
+            Err(error) => return Err(error.into()),
+        }
+        match ops::users::unlink_identity(store, Some(SOURCE), &user, imported).await {
+            // Another sign-in of the same identity replaced it meanwhile.
+            Err(error) if error.kind() != ErrorKind::NotFound => return Err(error.into()),
+            _ => {}
+        }
+        info!(user = %user.username, "OpenID Connect identity imported from Portus linked to its issuer");
+        Ok(user)
+    }
+
+    /// A new user for `identity`, named `username` or, when taken, the first free of Portus'
+    /// `username_01` ... `username_998`, linked to it in the same transaction.
+    async fn create(&self, identity: &ExternalIdentity, username: &str, mut email: Option<String>) -> Result<User> {
+        let mut names = portus_core::naming::suffixed_user_names(username);
+        let mut candidate = names.next();
+        while let Some(name) = candidate.take() {
+            if self.store.user_by_name(&name).await?.is_some() {
+                candidate = names.next();
+                continue;
+            }
+            let new = NewUser {
+                username: name.clone(),
+                email: email.clone(),
+                admin: false,
+                password_hash: None,
+            };
+            match ops::users::create_with_identity(self.store.as_ref(), Some(SOURCE), new, identity).await {
+                Ok(user) => {
+                    info!(user = %user.username, claimed_name = username, "created local user at an OpenID Connect identity's first sign-in");
+                    return Ok(user);
+                }
+                Err(error) if error.kind() == ErrorKind::Conflict => {
+                    // Either another sign-in of this identity won (then that user it is) or
+                    // someone took the name meanwhile (then the next one).
+                    if let Some(user) = self.store.user_by_identity(identity).await? {
+                        return Ok(user);
+                    }
+                    if self.store.user_by_name(&name).await?.is_none() {
+                        return Err(error.into());
+                    }
+                    candidate = names.next();
+                }
+                Err(error) if error.kind() == ErrorKind::Invalid && email.is_some() => {
+                    warn!(user = %name, %error, "e-mail refused; creating the user without e-mail");
+                    email = None;
+                    candidate = Some(name);
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(refused(
+            "no free user name",
+            format!("'{username}' and its _01 to _998 are taken"),
+        ))
     }
 }

@@ -30,6 +30,11 @@ pub enum ActivityAction {
     UserAdminRevoke,
     /// A locked account was unlocked.
     UserUnlock,
+    /// An account at another identity provider was linked to a user (by an administrator, or
+    /// at its first sign-in to an existing account).
+    UserIdentityLink,
+    /// An account at another identity provider was unlinked from a user.
+    UserIdentityUnlink,
     /// A team was created.
     TeamCreate,
     /// A team was renamed or described.
@@ -74,7 +79,7 @@ pub enum ActivityAction {
 
 impl ActivityAction {
     /// Every action, for listings and round-trip tests.
-    pub const ALL: [ActivityAction; 29] = [
+    pub const ALL: [ActivityAction; 31] = [
         ActivityAction::UserCreate,
         ActivityAction::UserDelete,
         ActivityAction::UserEnable,
@@ -84,6 +89,8 @@ impl ActivityAction {
         ActivityAction::UserAdminGrant,
         ActivityAction::UserAdminRevoke,
         ActivityAction::UserUnlock,
+        ActivityAction::UserIdentityLink,
+        ActivityAction::UserIdentityUnlink,
         ActivityAction::TeamCreate,
         ActivityAction::TeamUpdate,
         ActivityAction::TeamMemberAdd,
@@ -118,6 +125,8 @@ impl ActivityAction {
             ActivityAction::UserAdminGrant => "user.admin.grant",
             ActivityAction::UserAdminRevoke => "user.admin.revoke",
             ActivityAction::UserUnlock => "user.unlock",
+            ActivityAction::UserIdentityLink => "user.identity.link",
+            ActivityAction::UserIdentityUnlink => "user.identity.unlink",
             ActivityAction::TeamCreate => "team.create",
             ActivityAction::TeamUpdate => "team.update",
             ActivityAction::TeamMemberAdd => "team.member.add",

@@ -89,6 +89,14 @@ pub fn first_free_name(base: &str, taken: impl Fn(&str) -> bool) -> String {
         .expect("an unbounded sequence has a free name")
 }
 
+/// The user names an external sign-in may take at its first visit, in order: `base`, then as
+/// Portus' `suggest_username` `base_01`, `base_02`, ... `base_998` (`base` shortened where the
+/// suffix would pass [`MAX_NAME_LEN`]). Portus gives up after `_998`; so do its callers here.
+pub fn suffixed_user_names(base: &str) -> impl Iterator<Item = String> + use<> {
+    let short: String = base.chars().take(MAX_NAME_LEN - 4).collect();
+    std::iter::once(base.to_owned()).chain((1..=998).map(move |n| format!("{short}_{n:02}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +124,22 @@ mod tests {
     fn first_free_name_appends_a_counter() {
         assert_eq!(first_free_name("a", |_| false), "a");
         assert_eq!(first_free_name("a", |n| n == "a" || n == "a_2"), "a_3");
+    }
+
+    #[test]
+    fn suffixed_user_names_follow_portus() {
+        let names: Vec<String> = suffixed_user_names("admin").collect();
+        assert_eq!(names.len(), 999);
+        assert_eq!(names[..3], ["admin", "admin_01", "admin_02"]);
+        assert_eq!(names[10], "admin_10");
+        assert_eq!(names.last().unwrap(), "admin_998");
+        let long = "x".repeat(MAX_NAME_LEN);
+        for name in suffixed_user_names(&long)
+            .take(3)
+            .chain(suffixed_user_names(&long).skip(998))
+        {
+            validate_username(&name).unwrap();
+        }
     }
 
     #[test]

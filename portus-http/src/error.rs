@@ -66,6 +66,7 @@ impl From<portus_auth::Error> for ApiError {
         match error {
             E::InvalidCredentials => ApiError::unauthorized("invalid username or password"),
             E::InvalidRefreshToken => ApiError::unauthorized("invalid or revoked refresh token"),
+            E::NotLinked => ApiError::unauthorized(E::NotLinked.to_string()),
             E::InvalidRequest(message) => ApiError::bad_request(message),
             E::Core(core) => match core.kind() {
                 ErrorKind::Invalid => ApiError::bad_request(core.to_string()),

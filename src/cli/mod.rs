@@ -50,7 +50,7 @@ pub use sync::SyncArgs;
 pub use tags::TagCommand;
 pub use teams::{MemberCommand, TeamCommand};
 pub use tokens::TokenCommand;
-pub use users::{CreateUser, UpdateUser, UserCommand};
+pub use users::{CreateUser, IdentityArgs, UpdateUser, UserCommand};
 
 use crate::Error;
 use crate::app::{self, DataPaths};

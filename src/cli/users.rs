@@ -1,13 +1,15 @@
-//! `portus user ...`: list, show, create, change, disable, enable and delete users.
+//! `portus user ...`: list, show, create, change, disable, enable and delete users, and link
+//! accounts at identity providers to them.
 
 use std::io::Read;
 use std::path::Path;
 
 use clap::{Args, Subcommand};
+use portus_core::model::ExternalIdentity;
 use portus_core::traits::Secret;
 
 use super::backend::{Backend, NewUserInput, UserChanges};
-use super::views::{json, user_details, users_table};
+use super::views::{identities_json, identities_table, json, user_details, users_table};
 use crate::Error;
 
 /// `portus user ...`
@@ -46,6 +48,48 @@ pub enum UserCommand {
         /// User name.
         name: String,
     },
+    /// List the accounts at identity providers linked to a user.
+    Identities {
+        /// User name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Link an account at an identity provider to a user: from then on it signs in as that
+    /// user, whatever name or e-mail the provider reports. For OpenID Connect: the issuer
+    /// exactly as in `[web.oidc]` and the `sub` of the account's ID tokens (the server logs both
+    /// when it refuses an unlinked sign-in).
+    LinkIdentity(IdentityArgs),
+    /// Unlink an account at an identity provider from a user: it no longer signs in as them.
+    UnlinkIdentity(IdentityArgs),
+}
+
+/// Arguments of `portus user link-identity` and `unlink-identity`.
+#[derive(Debug, Args)]
+pub struct IdentityArgs {
+    /// User name.
+    pub name: String,
+    /// The kind of provider (`oidc`; unlinking also takes imported kinds such as Portus'
+    /// `openid_connect`).
+    #[arg(long, default_value = OIDC_PROVIDER)]
+    pub provider: String,
+    /// The provider's issuer URL (empty for identities imported without one).
+    #[arg(long, default_value = "")]
+    pub issuer: String,
+    /// The provider's identifier of the account (OpenID Connect `sub`).
+    #[arg(long)]
+    pub subject: String,
+}
+
+/// The provider kind of OpenID Connect identities (`portus_auth::oidc::PROVIDER`), the only
+/// kind that signs in here.
+const OIDC_PROVIDER: &str = "oidc";
+
+impl IdentityArgs {
+    fn identity(&self) -> ExternalIdentity {
+        ExternalIdentity::new(self.provider.as_str(), self.issuer.as_str(), self.subject.as_str())
+    }
 }
 
 /// Arguments of `portus user create`.
@@ -205,6 +249,41 @@ pub(super) async fn run<B: Backend>(backend: &B, command: UserCommand) -> Result
             require_name(&name)?;
             backend.delete_user(&name).await?;
             println!("Deleted user '{name}'.");
+        }
+        UserCommand::Identities { name, json: as_json } => {
+            require_name(&name)?;
+            let identities = backend.identities(&name).await?;
+            print!(
+                "{}",
+                if as_json {
+                    identities_json(&identities) + "\n"
+                } else {
+                    identities_table(&identities)
+                }
+            );
+        }
+        UserCommand::LinkIdentity(args) => {
+            require_name(&args.name)?;
+            // Only OpenID Connect identities sign in here; a link of any other kind, or without
+            // the issuer that `sub` belongs to, would never be used.
+            if args.provider != OIDC_PROVIDER || args.issuer.is_empty() {
+                return Err(Error::Usage(format!(
+                    "link-identity links OpenID Connect identities: give --provider {OIDC_PROVIDER} (the default) \
+                     and --issuer (as in [web.oidc] issuer)"
+                )));
+            }
+            let identity = args.identity();
+            if backend.link_identity(&args.name, &identity).await? {
+                println!("Linked the {identity} to user '{}'.", args.name);
+            } else {
+                println!("The {identity} was linked to user '{}' already.", args.name);
+            }
+        }
+        UserCommand::UnlinkIdentity(args) => {
+            require_name(&args.name)?;
+            let identity = args.identity();
+            backend.unlink_identity(&args.name, &identity).await?;
+            println!("Unlinked the {identity} from user '{}'.", args.name);
         }
     }
     Ok(())

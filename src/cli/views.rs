@@ -5,7 +5,7 @@
 //! are; tags keep the shape `portus tag list --json` always had (`manifest.digest`).
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use portus_core::model::{Role, Visibility};
+use portus_core::model::{ExternalIdentity, Role, Visibility};
 use serde::{Deserialize, Serialize};
 
 use super::table::{Table, details};
@@ -181,6 +181,28 @@ pub(crate) fn tokens_table(tokens: &[TokenView]) -> String {
         table.row(vec![t.id.to_string(), t.application.clone(), time(&t.created_at)]);
     }
     table.render()
+}
+
+/// `user identities`.
+pub(crate) fn identities_table(identities: &[ExternalIdentity]) -> String {
+    let mut table = Table::new(&["PROVIDER", "ISSUER", "SUBJECT"]);
+    for i in identities {
+        table.row(vec![
+            i.provider.clone(),
+            or_dash(Some(&i.issuer).filter(|s| !s.is_empty()).map(String::as_str)),
+            i.subject.clone(),
+        ]);
+    }
+    table.render()
+}
+
+/// `user identities --json`: `[{"provider", "issuer", "subject"}]`.
+pub(crate) fn identities_json(identities: &[ExternalIdentity]) -> String {
+    let list: Vec<serde_json::Value> = identities
+        .iter()
+        .map(|i| serde_json::json!({"provider": i.provider, "issuer": i.issuer, "subject": i.subject}))
+        .collect();
+    json(&list)
 }
 
 /// `team list`.

@@ -1025,3 +1025,103 @@ fn resource_commands_act_on_a_running_server_through_the_rest_api() {
         "--server applies to the user, team, namespace, token, repository and tag commands",
     );
 }
+
+#[test]
+fn identities_are_linked_and_unlinked_on_the_local_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Portus::new(tmp.path(), "registry.cli", "");
+    p.cli(&["user", "create", "alice"], None);
+    p.cli(&["user", "create", "bob"], None);
+    let link = |user: &str| {
+        p.try_cli(
+            &[
+                "user",
+                "link-identity",
+                user,
+                "--issuer",
+                "https://id.example.org",
+                "--subject",
+                "248289761001",
+            ],
+            None,
+        )
+    };
+    let linked = String::from_utf8_lossy(&link("alice").stdout).into_owned();
+    assert!(
+        linked.contains("Linked the oidc subject 248289761001 at https://id.example.org to user 'alice'."),
+        "{linked}"
+    );
+    let again = String::from_utf8_lossy(&link("alice").stdout).into_owned();
+    assert!(again.contains("was linked to user 'alice' already"), "{again}");
+    assert_fails(&link("bob"), 1, "is linked to another user");
+    assert_fails(&link("nobody"), 1, "no user named 'nobody'");
+    assert_fails(
+        &p.try_cli(
+            &["user", "link-identity", "bob", "--provider", "github", "--subject", "1"],
+            None,
+        ),
+        1,
+        "--provider oidc",
+    );
+    assert_eq!(
+        json_of(&p.cli(&["user", "identities", "alice", "--json"], None)),
+        serde_json::json!([{"provider": "oidc", "issuer": "https://id.example.org", "subject": "248289761001"}])
+    );
+    assert_row(
+        &p.cli(&["user", "identities", "alice"], None),
+        "PROVIDER  ISSUER                  SUBJECT",
+        &[("PROVIDER", "oidc"), ("SUBJECT", "248289761001")],
+    );
+    assert_eq!(
+        json_of(&p.cli(&["user", "identities", "bob", "--json"], None)),
+        serde_json::json!([])
+    );
+    let unlink = |user: &str| {
+        p.try_cli(
+            &[
+                "user",
+                "unlink-identity",
+                user,
+                "--issuer",
+                "https://id.example.org",
+                "--subject",
+                "248289761001",
+            ],
+            None,
+        )
+    };
+    assert_fails(&unlink("bob"), 1, "not found");
+    assert!(String::from_utf8_lossy(&unlink("alice").stdout).contains("Unlinked the oidc subject 248289761001"));
+    assert_eq!(
+        json_of(&p.cli(&["user", "identities", "alice", "--json"], None)),
+        serde_json::json!([])
+    );
+    let recorded: Vec<(String, String)> = activities(&p, "cli")
+        .into_iter()
+        .filter(|(action, _)| action.starts_with("user.identity"))
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            ("user.identity.link".to_owned(), "alice".to_owned()),
+            ("user.identity.unlink".to_owned(), "alice".to_owned())
+        ]
+    );
+    // The REST API has no such routes: said, not attempted.
+    assert_fails(
+        &p.try_cli(
+            &[
+                "--server",
+                "http://127.0.0.1:9",
+                "--token",
+                "t",
+                "user",
+                "identities",
+                "alice",
+            ],
+            None,
+        ),
+        1,
+        "local store only",
+    );
+}

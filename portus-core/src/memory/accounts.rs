@@ -13,48 +13,7 @@ use super::InMemoryStore;
 #[async_trait]
 impl crate::traits::AccountStore for InMemoryStore {
     async fn create_user(&self, new: NewUser) -> Result<User> {
-        validate_username(&new.username)?;
-        let mut state = self.lock();
-        if state.users.iter().any(|u| u.username == new.username) {
-            return Err(Error::Conflict(format!("user '{}' already exists", new.username)));
-        }
-        let user_id = UserId(state.next_id());
-        let personal_namespace = match namespace_name_for_user(&new.username) {
-            Some(base) => {
-                let ns_name = first_free_name(&base, |n| state.namespace_named(n).is_some());
-                let team_name = first_free_name(&new.username, |n| state.teams.iter().any(|t| t.name == n));
-                let team = state.add_team(&team_name, None, true);
-                state.members.push((team.id, user_id, Role::Owner));
-                let id = NamespaceId(state.next_id());
-                state.namespaces.push(Namespace {
-                    id,
-                    name: ns_name,
-                    description: Some(format!("This personal namespace belongs to {}.", new.username)),
-                    team_id: Some(team.id),
-                    visibility: Visibility::Private,
-                    global: false,
-                    personal_owner: Some(user_id),
-                });
-                Some(id)
-            }
-            None => None,
-        };
-        let user = User {
-            id: user_id,
-            username: new.username,
-            email: new.email,
-            admin: new.admin,
-            enabled: true,
-            password_hash: new.password_hash,
-            personal_namespace,
-            failed_logins: 0,
-            locked_until: None,
-            display_name: None,
-            bot: false,
-            created_at: crate::model::now(),
-        };
-        state.users.push(user.clone());
-        Ok(user)
+        self.lock().insert_user(new)
     }
     async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
         Ok(self.lock().users.iter().find(|u| u.username == username).cloned())
@@ -233,5 +192,55 @@ impl crate::traits::AccountStore for InMemoryStore {
         let before = state.refresh_tokens.len();
         state.refresh_tokens.retain(|(t, _)| t.user_id != user);
         Ok((before - state.refresh_tokens.len()) as u64)
+    }
+}
+
+impl super::State {
+    /// Creates a user with their personal namespace (what [`AccountStore::create_user`] does).
+    ///
+    /// [`AccountStore::create_user`]: crate::traits::AccountStore::create_user
+    pub(super) fn insert_user(&mut self, new: NewUser) -> Result<User> {
+        validate_username(&new.username)?;
+        let state = self;
+        if state.users.iter().any(|u| u.username == new.username) {
+            return Err(Error::Conflict(format!("user '{}' already exists", new.username)));
+        }
+        let user_id = UserId(state.next_id());
+        let personal_namespace = match namespace_name_for_user(&new.username) {
+            Some(base) => {
+                let ns_name = first_free_name(&base, |n| state.namespace_named(n).is_some());
+                let team_name = first_free_name(&new.username, |n| state.teams.iter().any(|t| t.name == n));
+                let team = state.add_team(&team_name, None, true);
+                state.members.push((team.id, user_id, Role::Owner));
+                let id = NamespaceId(state.next_id());
+                state.namespaces.push(Namespace {
+                    id,
+                    name: ns_name,
+                    description: Some(format!("This personal namespace belongs to {}.", new.username)),
+                    team_id: Some(team.id),
+                    visibility: Visibility::Private,
+                    global: false,
+                    personal_owner: Some(user_id),
+                });
+                Some(id)
+            }
+            None => None,
+        };
+        let user = User {
+            id: user_id,
+            username: new.username,
+            email: new.email,
+            admin: new.admin,
+            enabled: true,
+            password_hash: new.password_hash,
+            personal_namespace,
+            failed_logins: 0,
+            locked_until: None,
+            display_name: None,
+            bot: false,
+            created_at: crate::model::now(),
+        };
+        state.users.push(user.clone());
+        Ok(user)
     }
 }

@@ -8,6 +8,7 @@ mod authenticator;
 mod catalog;
 mod comments;
 mod events;
+mod identities;
 mod import;
 mod namespaces;
 mod registry;

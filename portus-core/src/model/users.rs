@@ -131,3 +131,66 @@ pub enum AppTokenSort {
     /// By creation time.
     CreatedAt,
 }
+
+/// An account at another identity provider, as the provider identifies it: `(provider, issuer,
+/// subject)`. Only the three together identify someone (OpenID Connect Core §5.7: `sub` is
+/// unique and never reassigned within its issuer); names and e-mail addresses a provider reports
+/// may change or be reused, so a local account is found by this, never by them.
+///
+/// ```
+/// use portus_core::model::ExternalIdentity;
+///
+/// let identity = ExternalIdentity::new("oidc", "https://id.example.org", "248289761001");
+/// assert_eq!(identity.to_string(), "oidc subject 248289761001 at https://id.example.org");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ExternalIdentity {
+    /// The kind of provider: `oidc` for OpenID Connect; an import keeps its source's names
+    /// (`ldap`, Portus' `openid_connect`, `github`, ...).
+    pub provider: String,
+    /// Who vouches for the subject: the OpenID Connect issuer URL, or the provider's base URL;
+    /// empty where the source recorded none (identities imported from Portus).
+    pub issuer: String,
+    /// The provider's stable identifier of the account (OpenID Connect `sub`).
+    pub subject: String,
+}
+
+impl ExternalIdentity {
+    /// The identity `subject` of `provider` at `issuer`.
+    pub fn new(provider: impl Into<String>, issuer: impl Into<String>, subject: impl Into<String>) -> Self {
+        ExternalIdentity {
+            provider: provider.into(),
+            issuer: issuer.into(),
+            subject: subject.into(),
+        }
+    }
+
+    /// Checks the parts: a provider of 1 to 64 and a subject of 1 to 255 characters (OpenID
+    /// Connect's bound on `sub`), an issuer of at most 2,048, none with control characters.
+    pub fn validate(&self) -> crate::Result<()> {
+        let parts = [
+            ("provider", &self.provider, 1, 64),
+            ("issuer", &self.issuer, 0, 2048),
+            ("subject", &self.subject, 1, 255),
+        ];
+        for (what, value, min, max) in parts {
+            let length = value.chars().count();
+            if length < min || length > max || value.chars().any(char::is_control) {
+                return Err(crate::Error::Invalid(format!(
+                    "identity {what} must be {min} to {max} characters without control characters"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ExternalIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} subject {}", self.provider, self.subject)?;
+        if !self.issuer.is_empty() {
+            write!(f, " at {}", self.issuer)?;
+        }
+        Ok(())
+    }
+}

@@ -399,3 +399,67 @@ async fn teams_go_with_their_namespaces_or_hand_them_over() {
         ]
     );
 }
+
+#[tokio::test]
+async fn identities_are_linked_and_unlinked_with_one_activity_each_change() {
+    use crate::model::ExternalIdentity;
+    let store = InMemoryStore::new();
+    let alice = person(&store, "alice", false).await;
+    let bob = person(&store, "bob", false).await;
+    let identity = ExternalIdentity::new("oidc", "https://id.example.org", "s-1");
+    assert!(
+        users::link_identity(&store, Some("admin"), &alice, &identity)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !users::link_identity(&store, Some("admin"), &alice, &identity)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        users::link_identity(&store, Some("admin"), &bob, &identity)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        users::unlink_identity(&store, Some("admin"), &bob, &identity)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound,
+        "only the user's own identity is unlinked"
+    );
+    users::unlink_identity(&store, Some("admin"), &alice, &identity)
+        .await
+        .unwrap();
+    let carol = users::create_with_identity(
+        &store,
+        Some("OpenID Connect"),
+        NewUser {
+            username: "carol".into(),
+            ..NewUser::default()
+        },
+        &identity,
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.user_by_identity(&identity).await.unwrap(), Some(carol));
+    assert_eq!(
+        actions(&store).await,
+        [
+            "user.create",
+            "user.create",
+            "user.identity.link",
+            "user.identity.unlink",
+            "user.create"
+        ]
+    );
+    let log = store.activities(&ActivityFilter::default()).await.unwrap();
+    assert_eq!(
+        log[0].details.as_deref(),
+        Some("linked to the oidc subject s-1 at https://id.example.org")
+    );
+}

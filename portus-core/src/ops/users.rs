@@ -2,8 +2,8 @@
 
 use super::record;
 use crate::Result;
-use crate::model::{ActivityAction, NewUser, PasswordHash, Role, User};
-use crate::traits::{AccountStore, ActivityStore, TeamStore};
+use crate::model::{ActivityAction, ExternalIdentity, NewUser, PasswordHash, Role, User};
+use crate::traits::{AccountStore, ActivityStore, IdentityStore, TeamStore};
 
 /// Creates a user with their personal namespace.
 pub async fn create<S: AccountStore + ActivityStore + ?Sized>(
@@ -14,6 +14,74 @@ pub async fn create<S: AccountStore + ActivityStore + ?Sized>(
     let user = store.create_user(new).await?;
     record(store, actor, ActivityAction::UserCreate, user.username.clone(), None).await?;
     Ok(user)
+}
+
+/// Creates a user with their personal namespace, linked to `identity` in the same transaction
+/// (an external sign-in's first visit): `Conflict` and nothing written if the name is taken or
+/// the identity is linked already.
+pub async fn create_with_identity<S: IdentityStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    new: NewUser,
+    identity: &ExternalIdentity,
+) -> Result<User> {
+    let user = store.create_user_with_identity(new, identity).await?;
+    let details = format!("linked to the {identity}");
+    record(
+        store,
+        actor,
+        ActivityAction::UserCreate,
+        user.username.clone(),
+        Some(details),
+    )
+    .await?;
+    Ok(user)
+}
+
+/// Links `identity` to `user`: from then on that identity signs in as `user`. `Conflict` if it
+/// is linked to another user; linking it again to the same user changes nothing, records
+/// nothing and answers `false`.
+pub async fn link_identity<S: IdentityStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    user: &User,
+    identity: &ExternalIdentity,
+) -> Result<bool> {
+    let linked = store.link_identity(user.id, identity).await?;
+    if linked {
+        let details = identity.to_string();
+        record(
+            store,
+            actor,
+            ActivityAction::UserIdentityLink,
+            user.username.clone(),
+            Some(details),
+        )
+        .await?;
+    }
+    Ok(linked)
+}
+
+/// Unlinks `identity` from `user`; `NotFound` if it is not linked to them.
+pub async fn unlink_identity<S: IdentityStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    user: &User,
+    identity: &ExternalIdentity,
+) -> Result<()> {
+    if !store.identities_of(user.id).await?.contains(identity) {
+        return Err(crate::Error::not_found("linked identity", identity.to_string()));
+    }
+    store.unlink_identity(identity).await?;
+    let details = identity.to_string();
+    record(
+        store,
+        actor,
+        ActivityAction::UserIdentityUnlink,
+        user.username.clone(),
+        Some(details),
+    )
+    .await
 }
 
 /// Enables or disables a user. A disabled user also loses their refresh tokens, so nothing

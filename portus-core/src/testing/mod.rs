@@ -22,6 +22,7 @@
 //! | [`activity`] | [`ActivityStore`] | [`activity_store_conformance!`] |
 //! | [`comments`] | [`CommentStore`] | [`comment_store_conformance!`] |
 //! | [`import`] | [`ImportStore`] | [`import_store_conformance!`] |
+//! | [`identities`] | [`IdentityStore`] | [`identity_store_conformance!`] |
 //! | [`policy`] | scopes authorized over a whole [`PolicyStore`] | [`authorization_conformance!`] |
 //!
 //! The other traits have suites of their own, built the same way:
@@ -39,6 +40,7 @@
 //! [`activity_store_conformance!`]: crate::activity_store_conformance
 //! [`comment_store_conformance!`]: crate::comment_store_conformance
 //! [`import_store_conformance!`]: crate::import_store_conformance
+//! [`identity_store_conformance!`]: crate::identity_store_conformance
 //! [`authorization_conformance!`]: crate::authorization_conformance
 //! [`policy_store_conformance!`]: crate::policy_store_conformance
 //! [`AccountStore`]: crate::traits::AccountStore
@@ -50,6 +52,7 @@
 //! [`ActivityStore`]: crate::traits::ActivityStore
 //! [`CommentStore`]: crate::traits::CommentStore
 //! [`ImportStore`]: crate::traits::ImportStore
+//! [`IdentityStore`]: crate::traits::IdentityStore
 //! [`PolicyStore`]: crate::traits::PolicyStore
 
 pub mod accounts;
@@ -57,6 +60,7 @@ pub mod activity;
 pub mod catalog;
 pub mod comments;
 pub mod events;
+pub mod identities;
 pub mod import;
 mod lists;
 pub mod namespaces;
@@ -101,6 +105,7 @@ macro_rules! policy_store_conformance {
         $crate::activity_store_conformance!($make);
         $crate::comment_store_conformance!($make);
         $crate::import_store_conformance!($make);
+        $crate::identity_store_conformance!($make);
         $crate::authorization_conformance!($make);
     };
 }

@@ -573,6 +573,7 @@ mod oidc {
     use axum::routing::{get, post};
     use data_encoding::{BASE64, BASE64URL_NOPAD};
     use portus_auth::oidc::{OidcConfig, OidcProvider, UsernameClaim};
+    use portus_core::model::ExternalIdentity;
     use serde_json::json;
 
     use super::*;
@@ -587,6 +588,7 @@ mod oidc {
         challenge: String,
         redirect_uri: String,
         user: String,
+        name: String,
     }
 
     struct Provider {
@@ -595,7 +597,10 @@ mod oidc {
         other_key: Vec<u8>,
         point: Vec<u8>,
         grants: Mutex<HashMap<String, Grant>>,
+        /// Who signs in at the provider: `sub` is `id-{user}`, `preferred_username` the user
+        /// unless `name` says otherwise (a name people may choose at the provider).
         user: Mutex<String>,
+        name: Mutex<Option<String>>,
         tamper: Mutex<&'static str>,
     }
 
@@ -634,13 +639,16 @@ mod oidc {
         assert_eq!(q["code_challenge_method"], "S256", "PKCE");
         assert!(q["scope"].split(' ').any(|s| s == "openid"));
         let code = crate::web::session::random_token();
+        let user = p.user.lock().unwrap().clone();
+        let name = p.name.lock().unwrap().clone().unwrap_or_else(|| user.clone());
         p.grants.lock().unwrap().insert(
             code.clone(),
             Grant {
                 nonce: q["nonce"].clone(),
                 challenge: q["code_challenge"].clone(),
                 redirect_uri: q["redirect_uri"].clone(),
-                user: p.user.lock().unwrap().clone(),
+                user,
+                name,
             },
         );
         Redirect::to(&format!("{}?code={code}&state={}", q["redirect_uri"], q["state"])).into_response()
@@ -677,7 +685,7 @@ mod oidc {
             "iat": now,
             "exp": if tamper == "expired" { now - 600 } else { now + 300 },
             "nonce": if tamper == "nonce" { "another-nonce".to_owned() } else { grant.nonce },
-            "preferred_username": grant.user,
+            "preferred_username": grant.name,
             "email": format!("{}@example.com", grant.user),
             "email_verified": true,
         });
@@ -705,6 +713,7 @@ mod oidc {
             point,
             grants: Mutex::new(HashMap::new()),
             user: Mutex::new("carol".into()),
+            name: Mutex::new(None),
             tamper: Mutex::new(""),
         });
         let app = axum::Router::new()
@@ -718,6 +727,10 @@ mod oidc {
     }
 
     fn login(issuer: &str, store: &Arc<InMemoryStore>) -> OidcLogin {
+        login_creating(issuer, store, true)
+    }
+
+    fn login_creating(issuer: &str, store: &Arc<InMemoryStore>, create_users: bool) -> OidcLogin {
         let config = OidcConfig {
             issuer: issuer.to_owned(),
             client_id: CLIENT_ID.into(),
@@ -725,7 +738,7 @@ mod oidc {
             redirect_url: CALLBACK.into(),
             scopes: vec!["profile".into(), "email".into()],
             username_claim: UsernameClaim::PreferredUsername,
-            create_users: true,
+            create_users,
             timeout: Duration::from_secs(5),
         };
         let store: Arc<dyn PolicyStore> = store.clone();
@@ -818,18 +831,125 @@ mod oidc {
         }
         *provider.tamper.lock().unwrap() = "";
 
-        // An existing user signs in as themself; a disabled one does not.
-        *provider.user.lock().unwrap() = "alice".into();
+        // A returning identity is the same user.
         let (callback, attempt) = round_trip(&site).await;
-        assert_eq!(finish(&site, &callback, &attempt).await.status, StatusCode::SEE_OTHER);
-        let alice = site.store.user_by_name("alice").await.unwrap().unwrap();
-        assert!(alice.password_hash.is_some(), "the existing user, not a new one");
-        site.store.set_user_enabled(alice.id, false).await.unwrap();
-        let (callback, attempt) = round_trip(&site).await;
-        assert_eq!(
-            finish(&site, &callback, &attempt).await.status,
-            StatusCode::UNAUTHORIZED
+        let again = finish(&site, &callback, &attempt).await;
+        let session = format!("portus_session={}", again.cookie("portus_session").unwrap());
+        assert!(
+            site.get("/", &session)
+                .await
+                .body
+                .contains("<span class=\"who\">carol</span>")
         );
+        assert_eq!(
+            site.store.list_users().await.unwrap().len(),
+            4,
+            "admin, alice, bob, carol"
+        );
+    }
+
+    /// The name of the user signed in by `session`, from the page header.
+    async fn who(site: &Site, page: &Page) -> String {
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        let session = format!("portus_session={}", page.cookie("portus_session").expect("signed in"));
+        let body = site.get("/", &session).await.body;
+        let marker = "<span class=\"who\">";
+        let start = body.find(marker).expect("signed in") + marker.len();
+        body[start..].split('<').next().unwrap().to_owned()
+    }
+
+    async fn sign_in_as(site: &Site, provider: &Provider, user: &str, name: Option<&str>) -> Page {
+        *provider.user.lock().unwrap() = user.into();
+        *provider.name.lock().unwrap() = name.map(str::to_owned);
+        let (callback, attempt) = round_trip(site).await;
+        finish(site, &callback, &attempt).await
+    }
+
+    /// The acceptance test of the linking defect: a provider that lets people choose their
+    /// name does not hand out the local account of that name, administrators' included.
+    #[tokio::test]
+    async fn a_provider_name_equal_to_an_administrators_makes_a_new_account_not_the_administrator() {
+        let provider = provider().await;
+        let issuer = provider.issuer.clone();
+        let site = site_with(|web, store| web.oidc = Some(login(&issuer, store))).await;
+        let admin = site.store.user_by_name("admin").await.unwrap().unwrap();
+
+        let first = sign_in_as(&site, &provider, "mallory", Some("admin")).await;
+        assert_eq!(who(&site, &first).await, "admin_01", "not the administrator");
+        let created = site.store.user_by_name("admin_01").await.unwrap().unwrap();
+        assert!(!created.admin && created.password_hash.is_none());
+        assert_eq!(site.store.user_by_name("admin").await.unwrap(), Some(admin.clone()));
+        let mallory = ExternalIdentity::new("oidc", issuer.as_str(), "id-mallory");
+        assert_eq!(
+            site.store.identities_of(created.id).await.unwrap(),
+            vec![mallory.clone()]
+        );
+        assert_eq!(site.store.identities_of(admin.id).await.unwrap(), vec![]);
+
+        // The same identity again, whatever name it claims now: the same account.
+        let again = sign_in_as(&site, &provider, "mallory", Some("admin")).await;
+        assert_eq!(who(&site, &again).await, "admin_01");
+        let renamed = sign_in_as(&site, &provider, "mallory", Some("bob")).await;
+        assert_eq!(
+            who(&site, &renamed).await,
+            "admin_01",
+            "the link, not the name, decides"
+        );
+        // Another identity claiming the name gets the next free one; one claiming a user's
+        // name gets a new account too.
+        let other = sign_in_as(&site, &provider, "eve", Some("admin")).await;
+        assert_eq!(who(&site, &other).await, "admin_02");
+        let alice_name = sign_in_as(&site, &provider, "trudy", Some("alice")).await;
+        assert_eq!(who(&site, &alice_name).await, "alice_01");
+        let users = site.store.list_users().await.unwrap();
+        assert_eq!(users.len(), 6, "admin, alice, bob and three new accounts");
+        assert_eq!(users.iter().filter(|u| u.admin).count(), 1);
+    }
+
+    #[tokio::test]
+    async fn without_create_users_an_unlinked_identity_is_refused_until_an_administrator_links_it() {
+        let provider = provider().await;
+        let issuer = provider.issuer.clone();
+        let site = site_with(|web, store| web.oidc = Some(login_creating(&issuer, store, false))).await;
+
+        // Claiming an administrator's name, and a user's: refused, nothing created or linked.
+        for name in ["admin", "alice"] {
+            let page = sign_in_as(&site, &provider, "mallory", Some(name)).await;
+            assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{name}: {}", page.body);
+            assert!(page.cookie("portus_session").is_none());
+            assert!(
+                page.body
+                    .contains("Your TestID account is not linked to an account here. Ask an administrator to link it."),
+                "{}",
+                page.body
+            );
+        }
+        assert_eq!(site.store.list_users().await.unwrap().len(), 3);
+
+        // An administrator links the identity to alice: it signs in as alice, whatever its name.
+        let alice = site.store.user_by_name("alice").await.unwrap().unwrap();
+        let identity = ExternalIdentity::new("oidc", issuer.as_str(), "id-mallory");
+        portus_core::ops::users::link_identity(site.store.as_ref(), Some("admin"), &alice, &identity)
+            .await
+            .unwrap();
+        let linked = sign_in_as(&site, &provider, "mallory", Some("admin")).await;
+        assert_eq!(who(&site, &linked).await, "alice");
+        // A disabled user does not sign in this way either.
+        site.store.set_user_enabled(alice.id, false).await.unwrap();
+        let disabled = sign_in_as(&site, &provider, "mallory", None).await;
+        assert_eq!(disabled.status, StatusCode::UNAUTHORIZED);
+        assert!(disabled.body.contains("Sign-in with TestID failed."));
+
+        // An account Portus made at an OpenID Connect sign-up (imported with its `uid`, no
+        // issuer) keeps signing in, linked by issuer from then on in place of the import.
+        let bob = site.store.user_by_name("bob").await.unwrap().unwrap();
+        let imported = ExternalIdentity::new("openid_connect", "", "id-bob");
+        site.store.link_identity(bob.id, &imported).await.unwrap();
+        let migrated = sign_in_as(&site, &provider, "bob", Some("admin")).await;
+        assert_eq!(who(&site, &migrated).await, "bob");
+        let bobs = ExternalIdentity::new("oidc", issuer.as_str(), "id-bob");
+        assert_eq!(site.store.identities_of(bob.id).await.unwrap(), vec![bobs]);
+        assert_eq!(site.store.list_users().await.unwrap().len(), 3);
     }
 
     #[tokio::test]

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use portus_auth::password::{APP_TOKEN_PREFIX, generate_secret, hash_password};
 use portus_core::model::{
-    AppTokenId, Namespace, NamespaceRef, NewNamespace, NewUser, Repository, Role, TagRecord, TeamId, TeamUpdate, User,
-    now,
+    AppTokenId, ExternalIdentity, Namespace, NamespaceRef, NewNamespace, NewUser, Repository, Role, TagRecord, TeamId,
+    TeamUpdate, User, now,
 };
 use portus_core::prelude::{AccountStoreExt, NamespaceStoreExt, TeamStoreExt};
 use portus_core::traits::Secret;
@@ -242,6 +242,21 @@ impl Backend for Local<'_> {
         let user = find_user(self.store(), name).await?;
         ops::users::delete(self.store(), Some(CLI_ACTOR), &user).await?;
         Ok(())
+    }
+
+    async fn identities(&self, user: &str) -> Result<Vec<ExternalIdentity>, Error> {
+        let user = find_user(self.store(), user).await?;
+        Ok(self.store().identities_of(user.id).await?)
+    }
+
+    async fn link_identity(&self, user: &str, identity: &ExternalIdentity) -> Result<bool, Error> {
+        let user = find_user(self.store(), user).await?;
+        Ok(ops::users::link_identity(self.store(), Some(CLI_ACTOR), &user, identity).await?)
+    }
+
+    async fn unlink_identity(&self, user: &str, identity: &ExternalIdentity) -> Result<(), Error> {
+        let user = find_user(self.store(), user).await?;
+        Ok(ops::users::unlink_identity(self.store(), Some(CLI_ACTOR), &user, identity).await?)
     }
 
     async fn tokens(&self, user: &str) -> Result<Vec<TokenView>, Error> {

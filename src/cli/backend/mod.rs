@@ -12,7 +12,7 @@ mod server_url;
 pub(crate) use local::Local;
 pub(crate) use rest::Rest;
 
-use portus_core::model::{Role, Visibility};
+use portus_core::model::{ExternalIdentity, Role, Visibility};
 use portus_core::traits::Secret;
 
 use super::views::{MemberView, NamespaceView, RepositoryView, TagView, TeamView, TokenView, UserView};
@@ -150,6 +150,12 @@ pub(crate) trait Backend {
     async fn update_user(&self, name: &str, changes: UserChanges) -> Result<UserView, Error>;
     /// Deletes a user.
     async fn delete_user(&self, name: &str) -> Result<(), Error>;
+    /// The accounts at other identity providers linked to a user.
+    async fn identities(&self, user: &str) -> Result<Vec<ExternalIdentity>, Error>;
+    /// Links an identity to a user; `false` if it was linked to them already.
+    async fn link_identity(&self, user: &str, identity: &ExternalIdentity) -> Result<bool, Error>;
+    /// Unlinks an identity from a user.
+    async fn unlink_identity(&self, user: &str, identity: &ExternalIdentity) -> Result<(), Error>;
 
     /// A user's application tokens.
     async fn tokens(&self, user: &str) -> Result<Vec<TokenView>, Error>;

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use portus_core::model::Role;
+use portus_core::model::{ExternalIdentity, Role};
 use portus_core::traits::Secret;
 use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
@@ -88,6 +88,15 @@ fn unsupported(what: &'static str) -> impl FnOnce(Error) -> Error {
         Error::Unsupported(detail) => Error::Unsupported(format!("{what} is not supported by this server ({detail})")),
         other => other,
     }
+}
+
+/// The REST API has no routes for linked identities (yet): they are managed on the server's
+/// own store.
+fn identities_local_only() -> Error {
+    Error::Unsupported(
+        "linked identities are managed on the local store only: run the command on the server's host without --server"
+            .into(),
+    )
 }
 
 /// A tag as the API shows it (flat, with its scan summary).
@@ -345,6 +354,18 @@ impl Backend for Rest {
         let user = self.find_user(name).await?;
         self.send(Method::DELETE, &format!("/api/v1/users/{}", user.id), None)
             .await
+    }
+
+    async fn identities(&self, _user: &str) -> Result<Vec<ExternalIdentity>, Error> {
+        Err(identities_local_only())
+    }
+
+    async fn link_identity(&self, _user: &str, _identity: &ExternalIdentity) -> Result<bool, Error> {
+        Err(identities_local_only())
+    }
+
+    async fn unlink_identity(&self, _user: &str, _identity: &ExternalIdentity) -> Result<(), Error> {
+        Err(identities_local_only())
     }
 
     async fn tokens(&self, user: &str) -> Result<Vec<TokenView>, Error> {

@@ -4,87 +4,94 @@
 /// row helpers of [`sql_policy_store!`](super::sql_policy_store).
 macro_rules! sql_accounts_store {
     ($store:ty, $db:ty) => {
+        /// Creates a user with their personal namespace inside `tx` (what
+        /// [`AccountStore::create_user`](crate::traits::AccountStore::create_user) commits).
+        async fn insert_user(tx: &mut sqlx::Transaction<'static, $db>, new: NewUser) -> Result<User> {
+            validate_username(&new.username)?;
+            let now = crate::model::now();
+            let inserted = sqlx::query_scalar::<_, i64>(
+                "INSERT INTO users (username, email, admin, enabled, password_hash, created_at) VALUES ($1, $2, $3, TRUE, $4, $5) RETURNING id",
+            )
+            .bind(&new.username)
+            .bind(&new.email)
+            .bind(new.admin)
+            .bind(new.password_hash.as_ref().map(|h| h.0.as_str()))
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await;
+            let user_id = match inserted {
+                Ok(id) => UserId(id),
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                    return Err(Error::Conflict(format!("user '{}' already exists", new.username)));
+                }
+                Err(e) => return Err(db_error(e)),
+            };
+            let mut personal_namespace = None;
+            if let Some(base) = namespace_name_for_user(&new.username) {
+                let taken_ns = names_with_prefix(
+                    tx,
+                    "SELECT name FROM namespaces WHERE NOT global AND substr(name, 1, $2) = $1",
+                    &base,
+                )
+                .await?;
+                let taken_teams = names_with_prefix(
+                    tx,
+                    "SELECT name FROM teams WHERE substr(name, 1, $2) = $1",
+                    &new.username,
+                )
+                .await?;
+                let ns_name = first_free_name(&base, |n| taken_ns.contains(n));
+                let team_name = first_free_name(&new.username, |n| taken_teams.contains(n));
+                let team_id = sqlx::query_scalar::<_, i64>("INSERT INTO teams (name, hidden, created_at) VALUES ($1, TRUE, $2) RETURNING id")
+                    .bind(&team_name)
+                    .bind(now)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(db_error)?;
+                sqlx::query("INSERT INTO team_members (team_id, user_id, role) VALUES ($1, $2, 'owner')")
+                    .bind(team_id)
+                    .bind(user_id.0)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_error)?;
+                let description = format!("This personal namespace belongs to {}.", new.username);
+                let ns_id = sqlx::query_scalar::<_, i64>(
+                    "INSERT INTO namespaces (name, description, team_id, visibility, global, personal_owner_id, created_at) \
+                     VALUES ($1, $2, $3, 'private', FALSE, $4, $5) RETURNING id",
+                )
+                .bind(&ns_name)
+                .bind(description)
+                .bind(team_id)
+                .bind(user_id.0)
+                .bind(now)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(db_error)?;
+                personal_namespace = Some(NamespaceId(ns_id));
+            }
+            Ok(User {
+                id: user_id,
+                username: new.username,
+                email: new.email,
+                admin: new.admin,
+                enabled: true,
+                password_hash: new.password_hash,
+                personal_namespace,
+                failed_logins: 0,
+                locked_until: None,
+                display_name: None,
+                bot: false,
+                created_at: now,
+            })
+        }
+
         #[async_trait]
         impl crate::traits::AccountStore for $store {
             async fn create_user(&self, new: NewUser) -> Result<User> {
-                validate_username(&new.username)?;
-                let now = crate::model::now();
                 let mut tx = self.write_tx().await?;
-                let inserted = sqlx::query_scalar::<_, i64>(
-                    "INSERT INTO users (username, email, admin, enabled, password_hash, created_at) VALUES ($1, $2, $3, TRUE, $4, $5) RETURNING id",
-                )
-                .bind(&new.username)
-                .bind(&new.email)
-                .bind(new.admin)
-                .bind(new.password_hash.as_ref().map(|h| h.0.as_str()))
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await;
-                let user_id = match inserted {
-                    Ok(id) => UserId(id),
-                    Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                        return Err(Error::Conflict(format!("user '{}' already exists", new.username)));
-                    }
-                    Err(e) => return Err(db_error(e)),
-                };
-                let mut personal_namespace = None;
-                if let Some(base) = namespace_name_for_user(&new.username) {
-                    let taken_ns = names_with_prefix(
-                        &mut tx,
-                        "SELECT name FROM namespaces WHERE NOT global AND substr(name, 1, $2) = $1",
-                        &base,
-                    )
-                    .await?;
-                    let taken_teams = names_with_prefix(
-                        &mut tx,
-                        "SELECT name FROM teams WHERE substr(name, 1, $2) = $1",
-                        &new.username,
-                    )
-                    .await?;
-                    let ns_name = first_free_name(&base, |n| taken_ns.contains(n));
-                    let team_name = first_free_name(&new.username, |n| taken_teams.contains(n));
-                    let team_id = sqlx::query_scalar::<_, i64>("INSERT INTO teams (name, hidden, created_at) VALUES ($1, TRUE, $2) RETURNING id")
-                        .bind(&team_name)
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                    sqlx::query("INSERT INTO team_members (team_id, user_id, role) VALUES ($1, $2, 'owner')")
-                        .bind(team_id)
-                        .bind(user_id.0)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                    let description = format!("This personal namespace belongs to {}.", new.username);
-                    let ns_id = sqlx::query_scalar::<_, i64>(
-                        "INSERT INTO namespaces (name, description, team_id, visibility, global, personal_owner_id, created_at) \
-                         VALUES ($1, $2, $3, 'private', FALSE, $4, $5) RETURNING id",
-                    )
-                    .bind(&ns_name)
-                    .bind(description)
-                    .bind(team_id)
-                    .bind(user_id.0)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                    personal_namespace = Some(NamespaceId(ns_id));
-                }
+                let user = insert_user(&mut tx, new).await?;
                 tx.commit().await.map_err(db_error)?;
-                Ok(User {
-                    id: user_id,
-                    username: new.username,
-                    email: new.email,
-                    admin: new.admin,
-                    enabled: true,
-                    password_hash: new.password_hash,
-                    personal_namespace,
-                    failed_logins: 0,
-                    locked_until: None,
-                    display_name: None,
-                    bot: false,
-                    created_at: now,
-                })
+                Ok(user)
             }
             async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
                 let sql = sqlx::AssertSqlSafe(format!("{USER_COLUMNS} WHERE u.username = $1"));

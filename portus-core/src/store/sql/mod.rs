@@ -12,6 +12,7 @@ pub(crate) mod catalog;
 pub(crate) mod catalog_pages;
 pub(crate) mod comments;
 pub(crate) mod events;
+pub(crate) mod identities;
 pub(crate) mod import;
 pub(crate) mod lists;
 pub(crate) mod namespaces;
@@ -341,6 +342,7 @@ macro_rules! sql_policy_store {
         super::sql::activity::sql_activity_store!($store, $db);
         super::sql::comments::sql_comments_store!($store, $db);
         super::sql::import::sql_import_store!($store, $db);
+        super::sql::identities::sql_identities_store!($store, $db);
     };
 }
 

@@ -23,6 +23,7 @@ mod catalog;
 mod comments;
 mod events;
 mod ext;
+mod identities;
 mod import;
 mod namespaces;
 mod scans;
@@ -34,6 +35,7 @@ pub use catalog::CatalogStore;
 pub use comments::CommentStore;
 pub use events::EventStore;
 pub use ext::{AccountStoreExt, ActivityStoreExt, CatalogStoreExt, CommentStoreExt, NamespaceStoreExt, TeamStoreExt};
+pub use identities::IdentityStore;
 pub use import::ImportStore;
 pub use namespaces::NamespaceStore;
 pub use scans::ScanStore;
@@ -56,6 +58,7 @@ pub trait PolicyStore:
     + ActivityStore
     + CommentStore
     + ImportStore
+    + IdentityStore
     + std::fmt::Debug
 {
 }
@@ -70,6 +73,7 @@ impl<T> PolicyStore for T where
         + ActivityStore
         + CommentStore
         + ImportStore
+        + IdentityStore
         + std::fmt::Debug
         + ?Sized
 {

@@ -191,6 +191,14 @@ pub(crate) async fn oidc_callback(
     {
         Ok(user) => Ok(signed_in(&web, user.id, OIDC_COOKIE)),
         Err(portus_auth::Error::InvalidCredentials) => Ok(failed(&web)),
+        Err(portus_auth::Error::NotLinked) => {
+            // Says nothing of local accounts: only that the caller's own identity is unlinked.
+            let message = format!(
+                "Your {} account is not linked to an account here. Ask an administrator to link it.",
+                oidc.name
+            );
+            Ok(sign_in_page(&state, &web, StatusCode::UNAUTHORIZED, Some(&message), ""))
+        }
         Err(other) => Err(other.into()),
     }
 }

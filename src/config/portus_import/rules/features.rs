@@ -41,7 +41,9 @@ impl Converter<'_> {
             self.attention.push(
                 "OpenID Connect: register <public_url>/sign_in/oidc/callback at the provider (Portus used \
                  /users/auth/openid_connect/callback); new users are named by the preferred_username claim \
-                 (web.oidc.username_claim) where Portus let them choose"
+                 (web.oidc.username_claim) where Portus let them choose. Accounts are found by the provider's \
+                 subject, never by name or e-mail: those Portus created at an OpenID Connect sign-up keep \
+                 theirs (imported with it), the others are linked with `portus user link-identity`"
                     .into(),
             );
         } else {
