@@ -70,6 +70,11 @@ fn migrator() -> Migrator {
             "list_indexes",
             include_str!("../../migrations/sqlite/0008_list_indexes.sql"),
         ),
+        (
+            9,
+            "activity_ids",
+            include_str!("../../migrations/sqlite/0009_activity_ids.sql"),
+        ),
     ])
 }
 

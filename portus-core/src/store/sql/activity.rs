@@ -81,15 +81,21 @@ macro_rules! sql_activity_store {
                     ActivitySort::Action => &[("action", false), ("id", false)],
                 };
                 let (limit, offset) = limit_offset(query);
-                let mut builder =
-                    sqlx::QueryBuilder::<$db>::new("SELECT id, at, actor, action, target, details FROM activities");
+                // The page's ids first, stepped over on a narrow index (`activities_by_id`, or the
+                // filter's), then only those rows read whole: a deep page skips ids, not every
+                // earlier activity's details.
+                let mut builder = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id, at, actor, action, target, details FROM activities WHERE id IN (SELECT id FROM activities",
+                );
                 push_filter(&mut builder, filter);
                 builder.push(order_by(keys, query.descending));
                 builder
                     .push(" LIMIT ")
                     .push_bind(limit)
                     .push(" OFFSET ")
-                    .push_bind(offset);
+                    .push_bind(offset)
+                    .push(")");
+                builder.push(order_by(keys, query.descending));
                 let rows = builder
                     .build_query_as::<ActivityRow>()
                     .fetch_all(&self.pool)

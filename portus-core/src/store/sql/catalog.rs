@@ -153,14 +153,7 @@ macro_rules! sql_catalog_store {
             async fn search_names(&self, text: &str, limit: usize) -> Result<SearchHits> {
                 // LIKE with the wildcards of the text escaped: a substring match both databases
                 // run the same way, without reading every row into the process.
-                let mut pattern = String::from("%");
-                for c in text.to_lowercase().chars() {
-                    if matches!(c, '%' | '_' | '\\') {
-                        pattern.push('\\');
-                    }
-                    pattern.push(c);
-                }
-                pattern.push('%');
+                let pattern = super::sql::catalog_pages::contains_pattern(text);
                 let limit = i64::try_from(limit).unwrap_or(i64::MAX);
                 /// The rows `sql` finds for the pattern and limit.
                 async fn matching<T>(pool: &sqlx::Pool<$db>, sql: String, pattern: &str, limit: i64) -> Result<Vec<T>>

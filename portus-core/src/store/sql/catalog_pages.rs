@@ -128,6 +128,24 @@ macro_rules! sql_catalog_pages {
             }
         }
 
+        /// The list's total: what a short page of `len` items tells, else what `count` counts.
+        async fn total_or_count<S>(
+            pool: &sqlx::Pool<$db>,
+            query: &ListQuery<S>,
+            len: usize,
+            mut count: sqlx::QueryBuilder<$db>,
+        ) -> Result<u64> {
+            if let Some(total) = query.total_from_slice(len) {
+                return Ok(total);
+            }
+            let total: i64 = count
+                .build_query_scalar()
+                .fetch_one(pool)
+                .await
+                .map_err(db_error)?;
+            Ok(u64::try_from(total).unwrap_or(0))
+        }
+
         /// The `ORDER BY` of a repository page, over `r` and `rs`.
         fn repository_order(query: &ListQuery<RepositorySort>) -> String {
             let (dir, nulls) = direction(query.descending);
@@ -168,19 +186,9 @@ macro_rules! sql_catalog_pages {
             builder.push(")");
             builder.push(&order);
             let rows: Vec<RepositoryListingRow> = builder.build_query_as().fetch_all(pool).await.map_err(db_error)?;
-            let total = match query.total_from_slice(rows.len()) {
-                Some(total) => total,
-                None => {
-                    let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM repositories r");
-                    push_repository_filter(&mut count, filter);
-                    let total: i64 = count
-                        .build_query_scalar()
-                        .fetch_one(pool)
-                        .await
-                        .map_err(db_error)?;
-                    u64::try_from(total).unwrap_or(0)
-                }
-            };
+            let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM repositories r");
+            push_repository_filter(&mut count, filter);
+            let total = total_or_count(pool, query, rows.len(), count).await?;
             Ok(ListPage {
                 items: rows.into_iter().map(RepositoryListing::from).collect(),
                 total,
@@ -246,7 +254,7 @@ macro_rules! sql_catalog_pages {
             let rows: Vec<TagRow> = builder.build_query_as().fetch_all(pool).await.map_err(db_error)?;
             // The kept tag counts answer for whole repositories; tags are counted only for what
             // they cannot: a name filter.
-            let mut count = if filter.name_contains.is_some() {
+            let count = if filter.name_contains.is_some() {
                 let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM tags t");
                 push_tag_filter(&mut count, filter);
                 count
@@ -270,17 +278,7 @@ macro_rules! sql_catalog_pages {
                 }
                 count
             };
-            let total = match query.total_from_slice(rows.len()) {
-                Some(total) => total,
-                None => {
-                    let total: i64 = count
-                        .build_query_scalar()
-                        .fetch_one(pool)
-                        .await
-                        .map_err(db_error)?;
-                    u64::try_from(total).unwrap_or(0)
-                }
-            };
+            let total = total_or_count(pool, query, rows.len(), count).await?;
             Ok(ListPage {
                 items: rows.into_iter().map(TagRecord::from).collect(),
                 total,

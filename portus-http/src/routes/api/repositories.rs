@@ -88,6 +88,23 @@ fn repository_view(
     for security in &securities {
         *tags_by_status.entry(security.status.into()).or_default() += 1;
     }
+    let security = RepositorySecurity {
+        status: repository_status(&securities).into(),
+        counts: schema::counts(&repository_counts(&securities)),
+        tags_by_status,
+    };
+    let latest_push = tags.iter().map(|t| t.updated_at).max();
+    view_of(repository, starred, tags.len(), latest_push, security)
+}
+
+/// A repository's view from its figures, however they were obtained.
+fn view_of(
+    repository: &Repository,
+    starred: bool,
+    tags_count: usize,
+    latest_push: Option<DateTime<Utc>>,
+    security: RepositorySecurity,
+) -> RepositoryView {
     RepositoryView {
         id: repository.id.0,
         name: repository.name.clone(),
@@ -97,14 +114,10 @@ fn repository_view(
         namespace: namespace_ref(repository),
         stars: repository.stars,
         starred,
-        tags_count: tags.len(),
+        tags_count,
         created_at: repository.created_at,
-        latest_push: tags.iter().map(|t| t.updated_at).max(),
-        security: RepositorySecurity {
-            status: repository_status(&securities).into(),
-            counts: schema::counts(&repository_counts(&securities)),
-            tags_by_status,
-        },
+        latest_push,
+        security,
     }
 }
 
@@ -150,20 +163,14 @@ fn summary_security(state: &AppState, summary: &RepositorySummary) -> Repository
 /// A listed repository, from its kept figures.
 fn listing_view(state: &AppState, listing: &RepositoryListing, starred: bool) -> RepositoryView {
     let RepositoryListing { repository, summary } = listing;
-    RepositoryView {
-        id: repository.id.0,
-        name: repository.name.clone(),
-        full_name: repository.name.clone(),
-        description: repository.description.clone(),
-        namespace_id: repository.namespace_id.0,
-        namespace: namespace_ref(repository),
-        stars: repository.stars,
+    let tags_count = usize::try_from(summary.tags).unwrap_or(usize::MAX);
+    view_of(
+        repository,
         starred,
-        tags_count: usize::try_from(summary.tags).unwrap_or(usize::MAX),
-        created_at: repository.created_at,
-        latest_push: summary.latest_push,
-        security: summary_security(state, summary),
-    }
+        tags_count,
+        summary.latest_push,
+        summary_security(state, summary),
+    )
 }
 
 impl SortKey for RepositorySort {
