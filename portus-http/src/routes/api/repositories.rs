@@ -267,10 +267,13 @@ pub(super) async fn list(
     axum::extract::Query(text): axum::extract::Query<NameFilter>,
     page: PageQuery,
 ) -> Result<Response, ApiError> {
-    let name_contains = match text.q.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(q) if q.chars().count() > 128 => return Err(ApiError::bad_request("q must be 1 to 128 characters")),
-        Some(q) => Some(q.to_lowercase()),
+    // As documented: 1 to 128 characters when given (white space alone filters nothing).
+    let name_contains = match text.q.as_deref() {
+        None => None,
+        Some(q) if q.is_empty() || q.chars().count() > 128 => {
+            return Err(ApiError::bad_request("q must be 1 to 128 characters"));
+        }
+        Some(q) => Some(q.trim().to_lowercase()).filter(|q| !q.is_empty()),
     };
     let filter = RepositoryFilter {
         visible: caller.visible_namespaces(&state),

@@ -1061,6 +1061,14 @@ async fn repositories_tags_and_stars() {
     assert_eq!(names(&bob, "name"), ["devs/secret", "open/app", "prot/tool"]);
     let (_, found) = f.get("/api/v1/repositories?q=O", Some("bob")).await;
     assert_eq!(names(&found, "name"), ["open/app", "prot/tool"], "q filters names");
+    for bad in ["", &"a".repeat(129)] {
+        let (status, _) = f.get(&format!("/api/v1/repositories?q={bad}"), Some("bob")).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "q={bad:?} is outside 1 to 128 characters"
+        );
+    }
     let (_, by_tags) = f
         .get("/api/v1/repositories?sort_attr=tags_count&sort_order=desc", Some("bob"))
         .await;
