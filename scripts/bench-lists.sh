@@ -14,7 +14,7 @@
 # per-repository routes, 1000), APPLY_TIMEOUT / SCAN_TIMEOUT (seconds to wait for the events to
 # be applied / for every tag to be scanned, 1800 each), ROUTES (an extended regular expression:
 # only the routes whose name matches, besides the trivial one), KEEP=1 (keep the work directory
-# under /tmp). Needs wrk, docker-registry, curl, python3 (and PostgreSQL for STORE=postgres):
+# under /tmp, and the PostgreSQL cluster). Needs wrk, docker-registry, curl, python3 (and PostgreSQL for STORE=postgres):
 # scripts/install-test-deps.sh installs them. At 100,000 tags the work directory takes about
 # 1.5 GB and a run about 17 minutes on 2 cores (10,000 tags: 5.5 minutes).
 #
@@ -94,7 +94,14 @@ cleanup() {
   fi
   stop_serve
   if [ -n "$registry_pid" ]; then kill "$registry_pid" 2> /dev/null || true; wait "$registry_pid" 2> /dev/null || true; fi
-  if [ -n "$pg_dir" ]; then ./scripts/test-postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"; fi
+  if [ -n "$pg_dir" ]; then
+    ./scripts/test-postgres.sh stop "$pg_dir"
+    if [ "${KEEP:-0}" = 1 ]; then
+      echo "bench-lists: kept the PostgreSQL cluster $pg_dir (scripts/test-postgres.sh resume $pg_dir; the URL is in $work/portus.toml)" >&2
+    else
+      rm -rf "$pg_dir"
+    fi
+  fi
   if [ "${KEEP:-0}" = 1 ]; then echo "bench-lists: kept $work" >&2; else rm -rf "$work"; fi
   log "done"
 }

@@ -26,8 +26,12 @@ const ID_LIST: (&str, &str) = (
     " IN (SELECT CAST(jsonb_array_elements_text(CAST(",
     " AS jsonb)) AS BIGINT))",
 );
-/// LIKE ignoring case.
-const LIKE_ANY_CASE: &str = " ILIKE ";
+/// LIKE ignoring ASCII case, as SQLite's: under the "C" collation PostgreSQL folds ASCII
+/// letters alone, at twice the speed of folding every character of every row.
+const LIKE_ANY_CASE: &str = " COLLATE \"C\" ILIKE ";
+/// At most `$2` ids of tags whose lower-case names match the `LIKE` pattern `$1`, which the
+/// trigram index `tags_by_name_trigrams` serves where `pg_trgm` is installed.
+const TAG_NAME_TRIGRAMS: Option<&str> = Some("SELECT id FROM tags WHERE lower(name) LIKE $1 LIMIT $2");
 /// Locks the rows read until the transaction ends: figures are read, changed and written back.
 const FOR_UPDATE: &str = " FOR UPDATE";
 
@@ -68,6 +72,16 @@ fn migrator() -> Migrator {
             7,
             "list_indexes",
             include_str!("../../migrations/postgres/0007_list_indexes.sql"),
+        ),
+        (
+            8,
+            "name_trigrams",
+            include_str!("../../migrations/postgres/0008_name_trigrams.sql"),
+        ),
+        (
+            9,
+            "list_order_indexes",
+            include_str!("../../migrations/postgres/0009_list_order_indexes.sql"),
         ),
     ])
 }

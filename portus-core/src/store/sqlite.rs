@@ -29,6 +29,9 @@ const ROW_LOCK: &str = "";
 const ID_LIST: (&str, &str) = (" IN (SELECT value FROM json_each(", "))");
 /// LIKE ignores ASCII case in SQLite.
 const LIKE_ANY_CASE: &str = " LIKE ";
+/// At most `$2` ids of tags whose names may match the `LIKE` pattern `$1` (without escapes:
+/// FTS5 uses its trigram index only then), read from the trigram index.
+const TAG_NAME_TRIGRAMS: Option<&str> = Some("SELECT rowid FROM tag_name_trigrams WHERE name LIKE $1 LIMIT $2");
 /// SQLite has one writer at a time: a write transaction already excludes every other.
 const FOR_UPDATE: &str = "";
 
@@ -74,6 +77,11 @@ fn migrator() -> Migrator {
             9,
             "activity_ids",
             include_str!("../../migrations/sqlite/0009_activity_ids.sql"),
+        ),
+        (
+            10,
+            "tag_name_trigrams",
+            include_str!("../../migrations/sqlite/0010_tag_name_trigrams.sql"),
         ),
     ])
 }
@@ -405,6 +413,21 @@ mod tests {
             assert!(plan.iter().any(|step| step.contains("MULTI-INDEX OR")), "{plan:?}");
             assert!(!plan.iter().any(|step| step.starts_with("SCAN")), "{plan:?}");
         }
+    }
+
+    /// The trigram index of tag names follows every insert and deletion (a repository's
+    /// cascade included) exactly: FTS5's own check compares it with the `tags` rows, and the
+    /// search asks the index with the pattern form it serves.
+    #[tokio::test]
+    async fn the_tag_name_trigrams_follow_the_tags() {
+        let store = fresh().await;
+        crate::testing::summaries::tag_name_search_finds_exactly_the_matching_tags(&store).await;
+        sqlx::query("INSERT INTO tag_name_trigrams (tag_name_trigrams, rank) VALUES ('integrity-check', 1)")
+            .execute(store.pool())
+            .await
+            .expect("the trigram index matches the tags");
+        let plan = query_plan(&TAG_NAME_TRIGRAMS.unwrap().replace("$1", "'%abc%'").replace("$2", "10")).await;
+        assert_eq!(plan, ["SCAN tag_name_trigrams VIRTUAL TABLE INDEX 0:L0"]);
     }
 
     #[tokio::test]

@@ -434,6 +434,164 @@ pub async fn tag_pages_are_ordered_sliced_and_filtered(store: &dyn PolicyStore) 
     assert_eq!(records[0].digest, "sha256:y/liba");
 }
 
+/// The names of every tag `text` finds, in name order, and the total the page gives.
+async fn tags_named(store: &dyn PolicyStore, text: &str, query: &ListQuery<TagSort>) -> (Vec<String>, u64) {
+    let filter = TagFilter {
+        name_contains: Some(text.into()),
+        ..TagFilter::default()
+    };
+    let page = store.tags_page(&filter, query).await.unwrap();
+    (page.items.into_iter().map(|t| t.name).collect(), page.total)
+}
+
+/// A tag name search finds exactly the tags whose names contain the text, ignoring ASCII case,
+/// with `%` and `_` taken literally, after deletions, and whether few or many names match
+/// (stores may answer the two from different indexes).
+pub async fn tag_name_search_finds_exactly_the_matching_tags(store: &dyn PolicyStore) {
+    for (repository, tag) in [
+        ("s/one", "release-1"),
+        ("s/one", "Release-Candidate"),
+        ("s/two", "release-2"),
+        ("s/two", "nightly"),
+        ("s/three", "release_x"),
+        ("s/three", "releaseAx"),
+        ("s/three", "100-done"),
+    ] {
+        push(store, repository, tag, &format!("sha256:{repository}{tag}")).await;
+    }
+    let all = ListQuery::all(TagSort::Name);
+    let (names, total) = tags_named(store, "RELEASE", &all).await;
+    assert_eq!(
+        names,
+        ["Release-Candidate", "release-1", "release-2", "releaseAx", "release_x"]
+    );
+    assert_eq!(total, 5);
+    assert_eq!(tags_named(store, "ase_x", &all).await.0, ["release_x"]);
+    assert_eq!(tags_named(store, "0%-d", &all).await, (vec![], 0));
+    assert_eq!(tags_named(store, "00-do", &all).await.0, ["100-done"]);
+    assert_eq!(tags_named(store, "lease-c", &all).await.0, ["Release-Candidate"]);
+    assert_eq!(tags_named(store, "ease-9", &all).await, (vec![], 0));
+
+    store.delete_tag("s/two", "release-2").await.unwrap();
+    assert_eq!(tags_named(store, "release-2", &all).await, (vec![], 0));
+    store.delete_repository("s/one").await.unwrap();
+    assert_eq!(tags_named(store, "release", &all).await.0, ["releaseAx", "release_x"]);
+    push(store, "s/two", "release-2", "sha256:again").await;
+    assert_eq!(tags_named(store, "ease-2", &all).await.0, ["release-2"]);
+
+    // More matches than any index shortcut keeps: still every one, in order, counted.
+    for n in 0..1_100 {
+        push(store, "s/bulk", &format!("bulk-{n:04}"), &format!("sha256:bulk{n}")).await;
+    }
+    let (names, total) = tags_named(store, "BULK", &ListQuery::page(TagSort::Name, 1_050, 100)).await;
+    assert_eq!(total, 1_100);
+    assert_eq!(names.len(), 50);
+    assert_eq!((names[0].as_str(), names[49].as_str()), ("bulk-1050", "bulk-1099"));
+    let (names, total) = tags_named(store, "ulk-10", &ListQuery::page(TagSort::Name, 0, 3)).await;
+    assert_eq!(
+        (names, total),
+        (
+            vec!["bulk-1000".to_owned(), "bulk-1001".to_owned(), "bulk-1002".to_owned()],
+            100
+        )
+    );
+}
+
+/// Every slice of a repository or tag list, in every order, both ways, is the same slice of
+/// the whole list with the whole total: whether a store reads a page from the list's start or
+/// (deep pages) from its other end, ties and repositories without tags (no latest push) included.
+pub async fn every_slice_is_a_slice_of_the_whole_list(store: &dyn PolicyStore) {
+    for (repository, tag) in [
+        ("d/a", "v1"),
+        ("d/a", "release-2"),
+        ("d/a", "v3"),
+        ("d/b", "release-1"),
+        ("d/c", "v1"),
+        ("d/c", "release-9"),
+        ("e/x", "v1"),
+        ("e/y", "v1"),
+    ] {
+        push(store, repository, tag, &format!("sha256:{repository}{tag}")).await;
+    }
+    store.delete_tag("e/x", "v1").await.unwrap();
+    let dana = user(store, "dana").await;
+    let whole = store
+        .repositories_page(&RepositoryFilter::default(), &ListQuery::all(RepositorySort::Id))
+        .await
+        .unwrap();
+    for listing in whole.items.iter().filter(|l| l.repository.name.starts_with("d/")) {
+        store.set_star(dana.id, listing.repository.id, true).await.unwrap();
+    }
+    let filters = [
+        RepositoryFilter::default(),
+        RepositoryFilter {
+            name_contains: Some("d/".into()),
+            ..RepositoryFilter::default()
+        },
+    ];
+    let sorts = [
+        RepositorySort::Name,
+        RepositorySort::Id,
+        RepositorySort::CreatedAt,
+        RepositorySort::Stars,
+        RepositorySort::Tags,
+        RepositorySort::LatestPush,
+    ];
+    for filter in &filters {
+        for sort in sorts {
+            let whole: Vec<i64> = store
+                .repositories_page(filter, &ListQuery::all(sort))
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .map(|l| l.repository.id.0)
+                .collect();
+            assert!(whole.len() >= 3, "{filter:?}");
+            super::lists::check_pages(
+                &format!("repositories {filter:?} by {sort:?}"),
+                sort,
+                &whole,
+                |l: &crate::model::RepositoryListing| l.repository.id.0,
+                |query| async move { store.repositories_page(filter, &query).await.unwrap() },
+            )
+            .await;
+        }
+    }
+    let filters = [
+        TagFilter::default(),
+        TagFilter {
+            name_contains: Some("v".into()),
+            ..TagFilter::default()
+        },
+        TagFilter {
+            name_contains: Some("LEASE".into()),
+            ..TagFilter::default()
+        },
+    ];
+    for filter in &filters {
+        for sort in [TagSort::Name, TagSort::Id, TagSort::CreatedAt, TagSort::UpdatedAt] {
+            let whole: Vec<i64> = store
+                .tags_page(filter, &ListQuery::all(sort))
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .map(|t| t.id.0)
+                .collect();
+            assert!(whole.len() >= 3, "{filter:?}");
+            super::lists::check_pages(
+                &format!("tags {filter:?} by {sort:?}"),
+                sort,
+                &whole,
+                |t: &crate::model::TagRecord| t.id.0,
+                |query| async move { store.tags_page(filter, &query).await.unwrap() },
+            )
+            .await;
+        }
+    }
+}
+
 /// The images [`concurrent_pushes`] and [`concurrent_scans`] share.
 fn concurrent_digests() -> Vec<String> {
     (0..8).map(|i| format!("sha256:c{i}")).collect()
@@ -501,6 +659,8 @@ macro_rules! summary_store_conformance {
             kept_figures_follow_every_write,
             repository_pages_are_ordered_sliced_and_filtered,
             tag_pages_are_ordered_sliced_and_filtered,
+            tag_name_search_finds_exactly_the_matching_tags,
+            every_slice_is_a_slice_of_the_whole_list,
         );
     };
 }

@@ -80,7 +80,21 @@ macro_rules! sql_activity_store {
                     ActivitySort::At => &[("at", false), ("id", false)],
                     ActivitySort::Action => &[("action", false), ("id", false)],
                 };
-                let (limit, offset) = limit_offset(query);
+                let count = || {
+                    let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM activities");
+                    push_filter(&mut count, filter);
+                    count
+                };
+                // A page after the first needs the count anyway; it also tells whether the
+                // page is nearer the other end, then read from there.
+                let known = if query.offset > 0 && query.limit.is_some() {
+                    Some(count().build_query_scalar::<i64>().fetch_one(&self.pool).await.map_err(db_error)? as u64)
+                } else {
+                    None
+                };
+                let far = known.and_then(|total| query.from_the_far_end(total));
+                let slice = far.as_ref().unwrap_or(query);
+                let (limit, offset) = limit_offset(slice);
                 // The page's ids first, stepped over on a narrow index (`activities_by_id`, or the
                 // filter's), then only those rows read whole: a deep page skips ids, not every
                 // earlier activity's details.
@@ -88,31 +102,30 @@ macro_rules! sql_activity_store {
                     "SELECT id, at, actor, action, target, details FROM activities WHERE id IN (SELECT id FROM activities",
                 );
                 push_filter(&mut builder, filter);
-                builder.push(order_by(keys, query.descending));
+                builder.push(order_by(keys, slice.descending));
                 builder
                     .push(" LIMIT ")
                     .push_bind(limit)
                     .push(" OFFSET ")
                     .push_bind(offset)
                     .push(")");
-                builder.push(order_by(keys, query.descending));
+                builder.push(order_by(keys, slice.descending));
                 let rows = builder
                     .build_query_as::<ActivityRow>()
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db_error)?;
-                let items: Vec<Activity> = rows.into_iter().map(Activity::from).collect();
-                let total = match query.total_from_slice(items.len()) {
+                let mut items: Vec<Activity> = rows.into_iter().map(Activity::from).collect();
+                if far.is_some() {
+                    items.reverse();
+                }
+                let total = match known.or_else(|| query.total_from_slice(items.len())) {
                     Some(total) => total,
-                    None => {
-                        let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM activities");
-                        push_filter(&mut count, filter);
-                        count
-                            .build_query_scalar::<i64>()
-                            .fetch_one(&self.pool)
-                            .await
-                            .map_err(db_error)? as u64
-                    }
+                    None => count()
+                        .build_query_scalar::<i64>()
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(db_error)? as u64,
                 };
                 Ok(crate::model::ListPage { items, total })
             }

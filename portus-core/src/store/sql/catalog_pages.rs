@@ -26,6 +26,22 @@ pub(crate) fn contains_pattern(text: &str) -> String {
     pattern
 }
 
+/// `text` as an unescaped LIKE pattern matching it anywhere, for a trigram index, when the index
+/// can narrow the search: the text has a run of three characters that are not wildcards (a
+/// trigram index has nothing to look up for shorter ones). Unescaped wildcards in the text only widen what it
+/// matches; the exact [`contains_pattern`] is applied after it.
+pub(crate) fn trigram_pattern(text: &str) -> Option<String> {
+    let lowered = text.to_lowercase();
+    if lowered.contains('\\') {
+        // An escape character to one database, a plain one to the other; no name holds it.
+        return None;
+    }
+    lowered
+        .split(['%', '_'])
+        .any(|run| run.chars().count() >= 3)
+        .then(|| format!("%{lowered}%"))
+}
+
 /// The ids in `ids` as the JSON array the id-list fragment of each database reads.
 pub(crate) fn id_list<T: Copy + Into<i64>>(ids: &[T]) -> String {
     let ids: Vec<i64> = ids.iter().map(|id| (*id).into()).collect();
@@ -34,11 +50,13 @@ pub(crate) fn id_list<T: Copy + Into<i64>>(ids: &[T]) -> String {
 
 /// Defines, inside [`sql_policy_store!`](super::sql_policy_store), `repositories_page_of` and
 /// `tags_page_of`. The backend module defines `ID_LIST` (a condition `{column} IN` the ids of a
-/// JSON array bound once, so any number of ids takes one parameter) and `LIKE_ANY_CASE` (LIKE
-/// ignoring ASCII case: names are ASCII, and `lower()` on every row costs more than the match).
+/// JSON array bound once, so any number of ids takes one parameter), `LIKE_ANY_CASE` (LIKE
+/// ignoring ASCII case: names are ASCII, and `lower()` on every row costs more than the match)
+/// and `TAG_NAME_TRIGRAMS` (the query asking a trigram index for at most `$2` ids of tags whose
+/// names match the [`trigram_pattern`] `$1`, or `None` without such an index).
 macro_rules! sql_catalog_pages {
     ($db:ty) => {
-        use super::sql::catalog_pages::{contains_pattern, direction, id_list};
+        use super::sql::catalog_pages::{contains_pattern, direction, id_list, trigram_pattern};
         use crate::model::{
             ListPage, ListQuery, RepositoryFilter, RepositoryListing, RepositorySort, TagFilter, TagSort,
         };
@@ -128,6 +146,25 @@ macro_rules! sql_catalog_pages {
             }
         }
 
+        /// The list's total counted before its page when the page does not start the list:
+        /// then the count is needed anyway (a page after the first is full or the list's last)
+        /// and tells whether the page is nearer the list's other end.
+        async fn known_total<S>(
+            pool: &sqlx::Pool<$db>,
+            query: &ListQuery<S>,
+            count: impl FnOnce() -> sqlx::QueryBuilder<$db>,
+        ) -> Result<Option<u64>> {
+            if query.offset == 0 || query.limit.is_none() {
+                return Ok(None);
+            }
+            let total: i64 = count()
+                .build_query_scalar()
+                .fetch_one(pool)
+                .await
+                .map_err(db_error)?;
+            Ok(Some(u64::try_from(total).unwrap_or(0)))
+        }
+
         /// The list's total: what a short page of `len` items tells, else what `count` counts.
         async fn total_or_count<S>(
             pool: &sqlx::Pool<$db>,
@@ -167,7 +204,15 @@ macro_rules! sql_catalog_pages {
             filter: &RepositoryFilter,
             query: &ListQuery<RepositorySort>,
         ) -> Result<ListPage<RepositoryListing>> {
-            let order = repository_order(query);
+            let count = || {
+                let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM repositories r");
+                push_repository_filter(&mut count, filter);
+                count
+            };
+            let known = known_total(pool, query, count).await?;
+            let far = known.and_then(|total| query.from_the_far_end(total));
+            let slice = far.as_ref().unwrap_or(query);
+            let order = repository_order(slice);
             let mut builder = sqlx::QueryBuilder::<$db>::new(
                 "SELECT r.id, r.name, r.namespace_id, r.description, r.created_at, \
                  (SELECT COUNT(*) FROM stars s WHERE s.repository_id = r.id) AS stars, \
@@ -182,21 +227,48 @@ macro_rules! sql_catalog_pages {
             );
             push_repository_filter(&mut builder, filter);
             builder.push(&order);
-            push_slice(&mut builder, query);
+            push_slice(&mut builder, slice);
             builder.push(")");
             builder.push(&order);
-            let rows: Vec<RepositoryListingRow> = builder.build_query_as().fetch_all(pool).await.map_err(db_error)?;
-            let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM repositories r");
-            push_repository_filter(&mut count, filter);
-            let total = total_or_count(pool, query, rows.len(), count).await?;
+            let mut rows: Vec<RepositoryListingRow> =
+                builder.build_query_as().fetch_all(pool).await.map_err(db_error)?;
+            if far.is_some() {
+                rows.reverse();
+            }
+            let total = match known {
+                Some(total) => total,
+                None => total_or_count(pool, query, rows.len(), count()).await?,
+            };
             Ok(ListPage {
                 items: rows.into_iter().map(RepositoryListing::from).collect(),
                 total,
             })
         }
 
-        /// Appends the conditions of `filter` on `tags t`.
-        fn push_tag_filter(builder: &mut sqlx::QueryBuilder<$db>, filter: &TagFilter) {
+        /// The ids (a JSON array) of every tag whose name may contain the text `filter` looks for,
+        /// when a trigram index finds them and they are few; `None` when the tags' names are
+        /// to be read instead. A text many names contain is served better by walking the tags
+        /// in the page's order until the page is full than by sorting every match.
+        async fn tag_name_candidates(pool: &sqlx::Pool<$db>, filter: &TagFilter) -> Result<Option<String>> {
+            const MOST: i64 = 1000;
+            let (Some(query), Some(pattern)) = (
+                TAG_NAME_TRIGRAMS,
+                filter.name_contains.as_deref().and_then(trigram_pattern),
+            ) else {
+                return Ok(None);
+            };
+            let ids: Vec<i64> = sqlx::query_scalar(query)
+                .bind(pattern)
+                .bind(MOST + 1)
+                .fetch_all(pool)
+                .await
+                .map_err(db_error)?;
+            Ok((ids.len() as i64 <= MOST).then(|| id_list(&ids)))
+        }
+
+        /// Appends the conditions of `filter` on `tags t`, among the `candidates` ids if any
+        /// (see [`tag_name_candidates`]).
+        fn push_tag_filter(builder: &mut sqlx::QueryBuilder<$db>, filter: &TagFilter, candidates: Option<&str>) {
             builder.push(" WHERE TRUE");
             if filter.visible != crate::model::VisibleNamespaces::All {
                 builder.push(" AND t.repository_id IN (SELECT r.id FROM repositories r WHERE TRUE");
@@ -211,6 +283,10 @@ macro_rules! sql_catalog_pages {
                 builder.push(" AND t.repository_id IN (SELECT r.id FROM repositories r WHERE ");
                 push_namespace_ids(builder, namespaces);
                 builder.push(")");
+            }
+            if let Some(candidates) = candidates {
+                builder.push(" AND ");
+                push_id_list(builder, "t.id", candidates.to_owned());
             }
             if let Some(text) = &filter.name_contains {
                 builder.push(" AND t.name");
@@ -243,22 +319,15 @@ macro_rules! sql_catalog_pages {
             filter: &TagFilter,
             query: &ListQuery<TagSort>,
         ) -> Result<ListPage<TagRecord>> {
-            let order = tag_order(query);
-            let mut builder = sqlx::QueryBuilder::<$db>::new(TAG_COLUMNS);
-            builder.push(" WHERE t.id IN (SELECT t.id FROM tags t");
-            push_tag_filter(&mut builder, filter);
-            builder.push(&order);
-            push_slice(&mut builder, query);
-            builder.push(")");
-            builder.push(&order);
-            let rows: Vec<TagRow> = builder.build_query_as().fetch_all(pool).await.map_err(db_error)?;
+            let candidates = tag_name_candidates(pool, filter).await?;
             // The kept tag counts answer for whole repositories; tags are counted only for what
             // they cannot: a name filter.
-            let count = if filter.name_contains.is_some() {
-                let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM tags t");
-                push_tag_filter(&mut count, filter);
-                count
-            } else {
+            let count = || {
+                if filter.name_contains.is_some() {
+                    let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM tags t");
+                    push_tag_filter(&mut count, filter, candidates.as_deref());
+                    return count;
+                }
                 let mut count = sqlx::QueryBuilder::<$db>::new(
                     "SELECT CAST(COALESCE(SUM(rs.tags), 0) AS BIGINT) FROM repository_summaries rs WHERE TRUE",
                 );
@@ -278,7 +347,25 @@ macro_rules! sql_catalog_pages {
                 }
                 count
             };
-            let total = total_or_count(pool, query, rows.len(), count).await?;
+            let known = known_total(pool, query, count).await?;
+            let far = known.and_then(|total| query.from_the_far_end(total));
+            let slice = far.as_ref().unwrap_or(query);
+            let order = tag_order(slice);
+            let mut builder = sqlx::QueryBuilder::<$db>::new(TAG_COLUMNS);
+            builder.push(" WHERE t.id IN (SELECT t.id FROM tags t");
+            push_tag_filter(&mut builder, filter, candidates.as_deref());
+            builder.push(&order);
+            push_slice(&mut builder, slice);
+            builder.push(")");
+            builder.push(&order);
+            let mut rows: Vec<TagRow> = builder.build_query_as().fetch_all(pool).await.map_err(db_error)?;
+            if far.is_some() {
+                rows.reverse();
+            }
+            let total = match known {
+                Some(total) => total,
+                None => total_or_count(pool, query, rows.len(), count()).await?,
+            };
             Ok(ListPage {
                 items: rows.into_iter().map(TagRecord::from).collect(),
                 total,
