@@ -421,7 +421,7 @@ mod tests {
     #[tokio::test]
     async fn the_tag_name_trigrams_follow_the_tags() {
         let store = fresh().await;
-        crate::testing::summaries::tag_name_search_finds_exactly_the_matching_tags(&store).await;
+        crate::testing::catalog_pages::tag_name_search_finds_exactly_the_matching_tags(&store).await;
         sqlx::query("INSERT INTO tag_name_trigrams (tag_name_trigrams, rank) VALUES ('integrity-check', 1)")
             .execute(store.pool())
             .await

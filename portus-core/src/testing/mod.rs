@@ -18,7 +18,8 @@
 //! | [`catalog`] | [`CatalogStore`] | [`catalog_store_conformance!`] |
 //! | [`events`] | [`EventStore`] | [`event_store_conformance!`] |
 //! | [`scans`] | [`ScanStore`] | [`scan_store_conformance!`] |
-//! | [`summaries`] | kept figures and pages of [`CatalogStore`] and [`ScanStore`] | [`summary_store_conformance!`] |
+//! | [`catalog_pages`] | pages of repositories and tags of [`CatalogStore`] | [`catalog_page_conformance!`] |
+//! | [`summaries`] | kept figures of [`CatalogStore`] and [`ScanStore`] | [`summary_store_conformance!`] |
 //! | [`activity`] | [`ActivityStore`] | [`activity_store_conformance!`] |
 //! | [`comments`] | [`CommentStore`] | [`comment_store_conformance!`] |
 //! | [`import`] | [`ImportStore`] | [`import_store_conformance!`] |
@@ -36,6 +37,7 @@
 //! [`catalog_store_conformance!`]: crate::catalog_store_conformance
 //! [`event_store_conformance!`]: crate::event_store_conformance
 //! [`scan_store_conformance!`]: crate::scan_store_conformance
+//! [`catalog_page_conformance!`]: crate::catalog_page_conformance
 //! [`summary_store_conformance!`]: crate::summary_store_conformance
 //! [`activity_store_conformance!`]: crate::activity_store_conformance
 //! [`comment_store_conformance!`]: crate::comment_store_conformance
@@ -58,6 +60,7 @@
 pub mod accounts;
 pub mod activity;
 pub mod catalog;
+pub mod catalog_pages;
 pub mod comments;
 pub mod events;
 pub mod identities;
@@ -101,6 +104,7 @@ macro_rules! policy_store_conformance {
         $crate::catalog_store_conformance!($make);
         $crate::event_store_conformance!($make);
         $crate::scan_store_conformance!($make);
+        $crate::catalog_page_conformance!($make);
         $crate::summary_store_conformance!($make);
         $crate::activity_store_conformance!($make);
         $crate::comment_store_conformance!($make);
