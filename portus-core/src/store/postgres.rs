@@ -165,6 +165,35 @@ mod tests {
         assert_kept_figures_are_recomputed(&second, "two instances").await;
     }
 
+    /// The name-ordered pages step over index entries only, and the tag name search's
+    /// candidates come from the trigram index. Sequential scans and sorts are priced out so
+    /// the plan shows what the indexes can serve even on this empty database.
+    #[tokio::test]
+    async fn name_ordered_pages_and_the_name_search_use_their_indexes() {
+        let store = fresh().await;
+        let mut connection = store.pool.acquire().await.unwrap();
+        sqlx::query("SET enable_seqscan = off").execute(&mut *connection).await.unwrap();
+        sqlx::query("SET enable_sort = off").execute(&mut *connection).await.unwrap();
+        let candidates = TAG_NAME_TRIGRAMS.unwrap().replace("$1", "'%abc%'").replace("$2", "10");
+        for (select, index) in [
+            (
+                "SELECT t.id FROM tags t ORDER BY t.repository_id ASC, t.name ASC, t.id ASC LIMIT 50 OFFSET 500",
+                "Index Only Scan using tags_listed",
+            ),
+            (
+                "SELECT r.id FROM repositories r ORDER BY r.name DESC, r.id DESC LIMIT 50 OFFSET 500",
+                "Index Only Scan Backward using repositories_listed",
+            ),
+            (candidates.as_str(), "Bitmap Index Scan on tags_by_name_trigrams"),
+        ] {
+            let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {select}")))
+                .fetch_all(&mut *connection)
+                .await
+                .unwrap();
+            assert!(plan.iter().any(|step| step.contains(index)), "{select}: {plan:#?}");
+        }
+    }
+
     #[tokio::test]
     async fn unreachable_server_is_unavailable() {
         // Port 9 (discard) on loopback: nothing listens there in the test environment.
