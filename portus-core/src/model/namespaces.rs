@@ -182,6 +182,9 @@ pub struct NamespaceFilter {
     pub visible: VisibleNamespaces,
     /// Only the namespaces of this team.
     pub team: Option<TeamId>,
+    /// Only the namespaces whose names contain this text, ignoring ASCII case (`%` and `_`
+    /// are plain characters).
+    pub name_contains: Option<String>,
 }
 
 impl NamespaceFilter {
@@ -190,11 +193,17 @@ impl NamespaceFilter {
         NamespaceFilter {
             visible: VisibleNamespaces::All,
             team: None,
+            name_contains: None,
         }
     }
 
     /// Whether `namespace` is on the list.
     pub fn admits(&self, namespace: &Namespace) -> bool {
-        self.visible.admits(namespace) && self.team.is_none_or(|t| namespace.team_id == Some(t))
+        self.visible.admits(namespace)
+            && self.team.is_none_or(|t| namespace.team_id == Some(t))
+            && self
+                .name_contains
+                .as_deref()
+                .is_none_or(|text| namespace.name.to_ascii_lowercase().contains(&text.to_ascii_lowercase()))
     }
 }

@@ -194,6 +194,7 @@ pub async fn delete<S: TeamStore + NamespaceStore + CatalogStore + ActivityStore
     let owned = NamespaceFilter {
         visible: VisibleNamespaces::All,
         team: Some(team.id),
+        name_contains: None,
     };
     let namespaces: Vec<Namespace> = store
         .namespaces_page(&owned, &ListQuery::all(NamespaceSort::Name))

@@ -172,8 +172,14 @@ mod tests {
     async fn name_ordered_pages_and_the_name_search_use_their_indexes() {
         let store = fresh().await;
         let mut connection = store.pool.acquire().await.unwrap();
-        sqlx::query("SET enable_seqscan = off").execute(&mut *connection).await.unwrap();
-        sqlx::query("SET enable_sort = off").execute(&mut *connection).await.unwrap();
+        sqlx::query("SET enable_seqscan = off")
+            .execute(&mut *connection)
+            .await
+            .unwrap();
+        sqlx::query("SET enable_sort = off")
+            .execute(&mut *connection)
+            .await
+            .unwrap();
         let candidates = TAG_NAME_TRIGRAMS.unwrap().replace("$1", "'%abc%'").replace("$2", "10");
         for (select, index) in [
             (

@@ -249,6 +249,7 @@ pub async fn namespaces_are_paged_and_filtered(store: &dyn PolicyStore) {
         NamespaceFilter {
             visible: some(&[Visibility::Public], false, &[]),
             team: None,
+            name_contains: None,
         },
         // alice.
         NamespaceFilter {
@@ -258,31 +259,62 @@ pub async fn namespaces_are_paged_and_filtered(store: &dyn PolicyStore) {
                 &[devs.id, alices_team.id],
             ),
             team: None,
+            name_contains: None,
         },
         // Nothing at all.
         NamespaceFilter {
             visible: some(&[], false, &[]),
             team: None,
+            name_contains: None,
         },
         // Only the global namespace, only a team's.
         NamespaceFilter {
             visible: some(&[], true, &[]),
             team: None,
+            name_contains: None,
         },
         NamespaceFilter {
             visible: some(&[], false, &[ops.id]),
             team: None,
+            name_contains: None,
         },
         // A team's namespaces: all of them, an anonymous caller's share.
         NamespaceFilter {
             visible: VisibleNamespaces::All,
             team: Some(devs.id),
+            name_contains: None,
         },
         NamespaceFilter {
             visible: some(&[Visibility::Public], false, &[]),
             team: Some(devs.id),
+            name_contains: None,
+        },
+        // Names holding a text, in any ASCII case, with wildcards taken literally.
+        NamespaceFilter {
+            visible: VisibleNamespaces::All,
+            team: None,
+            name_contains: Some("E".into()),
+        },
+        NamespaceFilter {
+            visible: some(&[Visibility::Public], false, &[]),
+            team: Some(devs.id),
+            name_contains: Some("e".into()),
+        },
+        NamespaceFilter {
+            visible: VisibleNamespaces::All,
+            team: None,
+            name_contains: Some("_".into()),
         },
     ];
+    let named = |text: &str| {
+        all.iter()
+            .filter(|n| n.name.to_ascii_lowercase().contains(text))
+            .count()
+    };
+    assert!(
+        named("e") >= 2 && named("e") < all.len(),
+        "the names give the search something to tell apart"
+    );
     for filter in &filters {
         let admitted: Vec<&Namespace> = all.iter().filter(|n| filter.admits(n)).collect();
         let mut by_name: Vec<&Namespace> = admitted.clone();

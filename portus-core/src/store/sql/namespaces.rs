@@ -76,7 +76,7 @@ macro_rules! sql_namespaces_store {
                 /// `namespaces_by_team`), so SQLite counts with one index lookup per
                 /// alternative.
                 fn push_filter(builder: &mut sqlx::QueryBuilder<$db>, filter: &crate::model::NamespaceFilter) {
-                    if filter.visible == VisibleNamespaces::All && filter.team.is_none() {
+                    if filter.visible == VisibleNamespaces::All && filter.team.is_none() && filter.name_contains.is_none() {
                         return;
                     }
                     builder.push(" WHERE ");
@@ -122,6 +122,15 @@ macro_rules! sql_namespaces_store {
                     }
                     if let Some(team) = filter.team {
                         builder.push("n.team_id = ").push_bind(team.0);
+                    }
+                    if let Some(text) = &filter.name_contains {
+                        if filter.visible != VisibleNamespaces::All || filter.team.is_some() {
+                            builder.push(" AND ");
+                        }
+                        builder.push("n.name");
+                        builder.push(LIKE_ANY_CASE);
+                        builder.push_bind(super::sql::catalog_pages::contains_pattern(text));
+                        builder.push(" ESCAPE '\\'");
                     }
                 }
                 // `namespaces_listed` (global DESC, name, id) and the primary key.

@@ -152,6 +152,7 @@ pub(super) async fn list(
     let filter = NamespaceFilter {
         visible: caller.visible_namespaces(&state),
         team: None,
+        name_contains: None,
     };
     let namespaces = state
         .store

@@ -4,7 +4,9 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use portus_core::model::{ListQuery, RepositoryFilter, RepositorySort, TagFilter, TagSort};
+use portus_core::model::{
+    ListQuery, NamespaceFilter, NamespaceSort, RepositoryFilter, RepositorySort, TagFilter, TagSort,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -91,24 +93,29 @@ pub(super) async fn search(
     let store = &state.store;
     let slice: ListQuery<RepositorySort> = page.0.query()?;
     let visible = caller.visible_namespaces(&state);
-    let namespaces = store.list_namespaces().await?;
-    let mut named: Vec<&portus_core::model::Namespace> = namespaces
-        .iter()
-        .filter(|n| visible.admits(n) && !n.global && n.name.to_lowercase().contains(&needle))
-        .collect();
-    named.sort_by(|a, b| a.name.cmp(&b.name));
-    let namespace_total = named.len() as u64;
-    let namespace_hits = named
-        .into_iter()
-        .skip(usize::try_from(slice.offset).unwrap_or(usize::MAX))
-        .take(
-            slice
-                .limit
-                .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)),
+    // The global namespace's name is empty: no text finds it.
+    let namespaces = store
+        .namespaces_page(
+            &NamespaceFilter {
+                visible: visible.clone(),
+                team: None,
+                name_contains: Some(needle.clone()),
+            },
+            &ListQuery {
+                sort: NamespaceSort::Name,
+                descending: slice.descending,
+                offset: slice.offset,
+                limit: slice.limit,
+            },
         )
+        .await?;
+    let namespace_total = namespaces.total;
+    let namespace_hits = namespaces
+        .items
+        .into_iter()
         .map(|n| NamespaceHit {
             id: n.id.0,
-            name: n.name.clone(),
+            name: n.name,
         })
         .collect();
 

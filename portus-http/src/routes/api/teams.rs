@@ -354,6 +354,7 @@ pub(super) async fn delete(
     let owned = NamespaceFilter {
         visible: VisibleNamespaces::All,
         team: Some(team.id),
+        name_contains: None,
     };
     let namespaces = store
         .namespaces_page(&owned, &ListQuery::all(NamespaceSort::Name))
@@ -530,6 +531,7 @@ pub(super) async fn namespaces(
     let filter = NamespaceFilter {
         visible: caller.visible_namespaces(&state),
         team: Some(team.id),
+        name_contains: None,
     };
     let namespaces = state
         .store
