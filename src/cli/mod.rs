@@ -17,6 +17,7 @@ mod config;
 mod import;
 mod maintenance;
 mod namespaces;
+mod password;
 mod progress;
 mod repositories;
 mod scan;

@@ -34,6 +34,79 @@ fn a_missing_configuration_file_is_said_once() {
     assert_eq!(err.matches("No such file").count(), 1, "the cause is said once: {err}");
 }
 
+/// Drives `portus ARGS` on a pseudo-terminal: answers each prompt with `PASSWORD`, returns all
+/// the terminal showed and the exit code.
+const PTY_DRIVER: &str = r#"
+import os, pty, sys
+password = os.environ["PTY_PASSWORD"].encode() + b"\n"
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+def read():
+    global out
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        chunk = b""
+    out += chunk
+    return chunk
+for prompt in (b"Password: ", b"Confirm password: "):
+    while prompt not in out.split(b"\n")[-1]:
+        if not read():
+            sys.stdout.write(out.decode(errors="replace"))
+            sys.exit(99)
+    os.write(fd, password)
+while read():
+    pass
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+
+#[test]
+fn a_password_at_a_terminal_is_prompted_for_twice_without_echo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = Portus::new(tmp.path(), "registry.pty", "");
+    p.cli(&["user", "list"], None);
+    let output = std::process::Command::new("python3")
+        .args(["-c", PTY_DRIVER, crate::harness::PORTUS, "--data-dir"])
+        .arg(p.dir.join("data"))
+        .arg("--config")
+        .arg(p.dir.join("portus.toml"))
+        .args(["user", "create", "admin", "--admin", "--password-stdin"])
+        .env("PTY_PASSWORD", "pty-s3cret")
+        .env_remove("PORTUS_DATA_DIR")
+        .env_remove("PORTUS_CONFIG")
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{screen}{}", stderr(&output));
+    assert!(
+        screen.contains("Password: ") && screen.contains("Confirm password: "),
+        "{screen}"
+    );
+    assert!(!screen.contains("pty-s3cret"), "the password is not echoed: {screen}");
+    assert!(screen.contains("Created administrator user 'admin'"), "{screen}");
+    // What was typed is the password.
+    p.start();
+    let answer = crate::harness::http_get(
+        p.addr,
+        "/v2/token?service=registry.pty",
+        &[("Authorization", &crate::harness::basic("admin", "pty-s3cret"))],
+    );
+    assert_eq!(crate::harness::status(&answer), 200, "{answer}");
+}
+
+#[test]
+fn a_password_from_a_pipe_is_read_without_prompt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Portus::new(tmp.path(), "registry.pipe", "");
+    let output = p.try_cli(&["user", "create", "alice", "--password-stdin"], Some("piped-pw\n"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("Password:"), "{}", stderr(&output));
+}
+
 #[test]
 fn activity_filters_explain_themselves() {
     let tmp = tempfile::tempdir().unwrap();
