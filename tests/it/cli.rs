@@ -37,7 +37,9 @@ fn a_missing_configuration_file_is_said_once() {
 /// Drives `portus ARGS` on a pseudo-terminal: answers each prompt with `PASSWORD`, returns all
 /// the terminal showed and the exit code.
 const PTY_DRIVER: &str = r#"
-import os, pty, sys
+import os, pty, signal, sys
+# A program that never prompts would wait for input for ever: fail instead.
+signal.alarm(30)
 password = os.environ["PTY_PASSWORD"].encode() + b"\n"
 pid, fd = pty.fork()
 if pid == 0:
@@ -105,6 +107,42 @@ fn a_password_from_a_pipe_is_read_without_prompt() {
     let output = p.try_cli(&["user", "create", "alice", "--password-stdin"], Some("piped-pw\n"));
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(!stderr(&output).contains("Password:"), "{}", stderr(&output));
+}
+
+/// `portus ARGS` run in `cwd` with neither a configuration nor a data directory given.
+fn portus_in(cwd: &std::path::Path, args: &[&str]) -> Output {
+    let mut command = std::process::Command::new(crate::harness::PORTUS);
+    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("PORTUS_")) {
+        command.env_remove(name);
+    }
+    command.current_dir(cwd).args(args).output().unwrap()
+}
+
+#[test]
+fn a_command_elsewhere_does_not_start_a_second_installation_and_names_its_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refused = portus_in(tmp.path(), &["user", "list"]);
+    assert_fails(&refused, 1, "no portus installation in portus-data");
+    assert!(stderr(&refused).contains("--init"), "{}", stderr(&refused));
+    assert!(!tmp.path().join("portus-data").exists(), "nothing was created");
+    for args in [&["config", "registry"][..], &["activity"], &["sync", "--dry-run"]] {
+        let refused = portus_in(tmp.path(), args);
+        assert_fails(&refused, 1, "no portus installation");
+    }
+    assert!(!tmp.path().join("portus-data").exists(), "nothing was created");
+
+    let created = portus_in(tmp.path(), &["--init", "user", "create", "admin", "--admin"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let store = tmp.path().canonicalize().unwrap().join("portus-data").join("portus.db");
+    let named = format!("using the store SQLite {}", store.display());
+    assert!(stderr(&created).contains(&named), "{}", stderr(&created));
+    // From then on the installation is found without --init, and named every time.
+    let listed = portus_in(tmp.path(), &["user", "list"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("admin"));
+    assert!(stderr(&listed).contains(&named), "{}", stderr(&listed));
+    let activity = portus_in(tmp.path(), &["activity"]);
+    assert!(stderr(&activity).contains(&named), "{}", stderr(&activity));
 }
 
 #[test]
