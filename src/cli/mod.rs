@@ -83,7 +83,7 @@ pub struct Cli {
     )]
     pub token: Option<Secret>,
     /// Create a new installation (store, signing key) when there is none yet. Without it only
-    /// `serve` and `import` create one: a command run from the wrong directory fails instead of
+    /// `serve`, `config registry` and `import` create one: a command run from the wrong directory fails instead of
     /// starting a second, empty installation.
     #[arg(long, global = true)]
     pub init: bool,
@@ -211,8 +211,9 @@ struct Target {
 enum Use {
     /// `serve`: creates the installation on first start, and logs where it is.
     Serve,
-    /// `import`: fills a new installation (or merges into one).
-    Import,
+    /// `import` (fills a new installation or merges into one) and `config registry` (the
+    /// first set-up step, which generates the signing key): may create the installation.
+    Setup,
     /// Every other command: works on an installation that exists.
     Manage,
 }
@@ -286,7 +287,10 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             serve::run(&config, &paths).await
         }
         Command::Config(ConfigCommand::Registry) => {
-            let (config, paths) = target.local_only(Use::Manage)?;
+            let (config, paths) = target.local_only(Use::Setup)?;
+            if let Some(warning) = config.unreachable_public_url() {
+                eprintln!("warning: {warning}");
+            }
             print!("{}", app::registry_config_yaml(&config, &paths)?);
             Ok(())
         }
@@ -308,7 +312,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }
         #[cfg(feature = "import")]
         Command::Import(command) => {
-            let (_, paths) = target.local_only(Use::Import)?;
+            let (_, paths) = target.local_only(Use::Setup)?;
             import::run(&paths, command).await
         }
         Command::Config(ConfigCommand::ImportPortus(args)) => config::import_portus(&args),

@@ -125,7 +125,7 @@ fn a_command_elsewhere_does_not_start_a_second_installation_and_names_its_store(
     assert_fails(&refused, 1, "no portus installation in portus-data");
     assert!(stderr(&refused).contains("--init"), "{}", stderr(&refused));
     assert!(!tmp.path().join("portus-data").exists(), "nothing was created");
-    for args in [&["config", "registry"][..], &["activity"], &["sync", "--dry-run"]] {
+    for args in [&["team", "list"][..], &["activity"], &["sync", "--dry-run"]] {
         let refused = portus_in(tmp.path(), args);
         assert_fails(&refused, 1, "no portus installation");
     }
@@ -143,6 +143,30 @@ fn a_command_elsewhere_does_not_start_a_second_installation_and_names_its_store(
     assert!(stderr(&listed).contains(&named), "{}", stderr(&listed));
     let activity = portus_in(tmp.path(), &["activity"]);
     assert!(stderr(&activity).contains(&named), "{}", stderr(&activity));
+}
+
+#[test]
+fn an_unreachable_realm_is_warned_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = Portus::new(tmp.path(), "registry.realm", "");
+    let config = p.dir.join("portus.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("listen = \"127.0.0.1:", "listen = \"0.0.0.0:")).unwrap();
+    let realm = format!("http://0.0.0.0:{}/v2/token", p.addr.port());
+    let printed = p.try_cli(&["config", "registry"], None);
+    assert!(printed.status.success(), "{}", stderr(&printed));
+    assert!(
+        stderr(&printed).contains("without public_url") && stderr(&printed).contains(&realm),
+        "{}",
+        stderr(&printed)
+    );
+    p.start();
+    let log = p.log();
+    let warning = log
+        .lines()
+        .find(|l| l.contains("without public_url"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(warning.contains("WARN") && warning.contains(&realm), "{warning}");
 }
 
 #[test]
