@@ -170,6 +170,93 @@ fn an_unreachable_realm_is_warned_about() {
 }
 
 #[test]
+fn refusals_logins_and_registry_events_are_logged_at_info() {
+    use crate::harness::{basic, http_get, http_post, status, wait_until};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = Portus::new(tmp.path(), "registry.logs", "");
+    p.user("alice", "alice-password");
+    // PORTUS_LOG=info, the level without PORTUS_LOG.
+    p.start();
+    let other_service = http_get(p.addr, "/v2/token?service=registry.other", &[]);
+    assert_eq!(status(&other_service), 400, "{other_service}");
+    let wrong = http_get(
+        p.addr,
+        "/v2/token?service=registry.logs",
+        &[("Authorization", &basic("alice", "not-her-password"))],
+    );
+    let unknown = http_get(
+        p.addr,
+        "/v2/token?service=registry.logs",
+        &[("Authorization", &basic("mallory", "whatever-password"))],
+    );
+    assert_eq!(status(&wrong), 401);
+    let body = |answer: &str| answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
+    assert_eq!(
+        body(&wrong),
+        body(&unknown),
+        "the answers do not tell which names exist"
+    );
+    let event = |id: &str, action: &str| {
+        format!(
+            r#"{{"id":"{id}","action":"{action}","actor":{{"name":"alice"}},"target":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":2048,"digest":"sha256:{}","repository":"alice/app","tag":"1.0"}}}}"#,
+            "ab".repeat(32)
+        )
+    };
+    let secret = p.webhook_authorization();
+    for (id, action) in [("l1", "push"), ("l2", "delete")] {
+        let answer = http_post(
+            p.addr,
+            "/v2/webhooks/events",
+            &[
+                ("Authorization", secret.as_str()),
+                ("Content-Type", "application/vnd.docker.distribution.events.v1+json"),
+            ],
+            &format!(r#"{{"events":[{}]}}"#, event(id, action)),
+        );
+        assert!(answer.contains("\"accepted\":1"), "{answer}");
+        let applied = format!("registry {action} applied");
+        assert!(
+            wait_until(std::time::Duration::from_secs(20), || p.log().contains(&applied)),
+            "{}",
+            p.log()
+        );
+    }
+    let log = p.log();
+    let line = |needle: &str| -> String {
+        log.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no '{needle}' in:\n{log}"))
+            .to_owned()
+    };
+    let refused = line("token request refused");
+    assert!(
+        refused.contains(" INFO ") && refused.contains("unknown service 'registry.other'"),
+        "{refused}"
+    );
+    let wrong_password = line("user=\"alice\"");
+    assert!(
+        wrong_password.contains(" INFO ") && wrong_password.contains("login refused"),
+        "{wrong_password}"
+    );
+    assert!(wrong_password.contains("wrong password"), "{wrong_password}");
+    let no_user = line("user=\"mallory\"");
+    assert!(
+        no_user.contains("login refused") && no_user.contains("no such user"),
+        "{no_user}"
+    );
+    let push = line("registry push applied");
+    assert!(
+        push.contains(" INFO ") && push.contains("alice/app:1.0") && push.contains("actor=\"alice\""),
+        "{push}"
+    );
+    assert!(line("registry delete applied").contains("alice/app:1.0"));
+    assert!(
+        !log.contains("not-her-password") && !log.contains("whatever-password"),
+        "no secret is logged"
+    );
+}
+
+#[test]
 fn activity_filters_explain_themselves() {
     let tmp = tempfile::tempdir().unwrap();
     let p = Portus::new(tmp.path(), "registry.activity", "");
