@@ -283,6 +283,7 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
         max_envelope_bytes: config.sync.max_envelope_bytes,
     };
     let pipeline = EventPipeline::new(store.clone(), config.sync.missing_namespaces);
+    pipeline.set_own_account(&config.registry.service_account);
     let webhook = Webhook {
         pipeline: pipeline.clone(),
         authorization: format!("Bearer {}", paths.webhook_secret()?).into(),
