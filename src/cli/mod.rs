@@ -57,9 +57,13 @@ use crate::Error;
 use crate::app::{self, DataPaths};
 use crate::config::Config;
 
-/// Registry authorization server: Docker token auth for a Distribution registry.
+/// The portus server and its administration commands: Docker token authentication for a
+/// Distribution registry, with users, teams, namespaces, security scans and web pages.
+///
+/// Start with `portus serve`; the other commands work on the same installation (or on a running
+/// server with --server).
 #[derive(Debug, Parser)]
-#[command(name = "portus", version, about, propagate_version = true)]
+#[command(name = "portus", version, propagate_version = true)]
 pub struct Cli {
     /// Directory holding the SQLite database, the signing key and secrets.
     #[arg(long, global = true, env = "PORTUS_DATA_DIR", value_name = "DIR")]

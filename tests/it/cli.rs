@@ -257,6 +257,20 @@ fn refusals_logins_and_registry_events_are_logged_at_info() {
 }
 
 #[test]
+fn help_describes_the_portus_command() {
+    let output = std::process::Command::new(crate::harness::PORTUS)
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        help.starts_with("The portus server and its administration commands"),
+        "{help}"
+    );
+    assert!(help.contains("portus serve") && help.contains("--init"), "{help}");
+}
+
+#[test]
 fn activity_filters_explain_themselves() {
     let tmp = tempfile::tempdir().unwrap();
     let p = Portus::new(tmp.path(), "registry.activity", "");
