@@ -41,13 +41,27 @@ pub struct DataPaths {
 }
 
 impl DataPaths {
+    /// The data directory `resolve` would use, without creating it.
+    pub fn planned_dir(config: &Config, data_dir: Option<&Path>) -> PathBuf {
+        data_dir
+            .map(Path::to_path_buf)
+            .or_else(|| config.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+
+    /// Whether the store `resolve` would open exists already: the SQLite file is there (a
+    /// server database such as PostgreSQL is taken to exist; its migrations set it up).
+    pub fn store_exists(config: &Config, data_dir: Option<&Path>) -> bool {
+        match &config.database.url {
+            None => Self::planned_dir(config, data_dir).join("portus.db").exists(),
+            Some(url) => sqlite_file(url).is_none_or(|file| file.exists()),
+        }
+    }
+
     /// Resolves the file locations for `config`, with `data_dir` (the `--data-dir` flag)
     /// taking precedence over `config.data_dir`.
     pub fn resolve(config: &Config, data_dir: Option<&Path>) -> Result<Self, Error> {
-        let dir = data_dir
-            .map(Path::to_path_buf)
-            .or_else(|| config.data_dir.clone())
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let dir = Self::planned_dir(config, data_dir);
         std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
             path: dir.clone(),
             source,
@@ -160,6 +174,32 @@ fn set_private_permissions(path: &Path, mode: u32) -> Result<(), Error> {
     Ok(())
 }
 
+/// The file a `sqlite:` database URL names (`None` for other databases and in-memory ones).
+pub fn sqlite_file(database_url: &str) -> Option<PathBuf> {
+    let rest = database_url.strip_prefix("sqlite:")?;
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// The store a database URL names, for people: the SQLite file, or the URL without its
+/// password.
+pub fn store_label(database_url: &str) -> String {
+    if let Some(file) = sqlite_file(database_url) {
+        return format!("SQLite {}", file.display());
+    }
+    match url::Url::parse(database_url) {
+        Ok(mut url) if url.has_host() => {
+            if url.password().is_some() {
+                let _ = url.set_password(None);
+            }
+            url.to_string()
+        }
+        // Anything else: the scheme alone cannot leak a password.
+        _ => format!("{}:", database_url.split(':').next().unwrap_or_default()),
+    }
+}
+
 const SUPPORTED_DATABASES: &[&str] = &[
     #[cfg(feature = "sqlite")]
     "sqlite",
@@ -243,6 +283,7 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
         max_envelope_bytes: config.sync.max_envelope_bytes,
     };
     let pipeline = EventPipeline::new(store.clone(), config.sync.missing_namespaces);
+    pipeline.set_own_account(&config.registry.service_account);
     let webhook = Webhook {
         pipeline: pipeline.clone(),
         authorization: format!("Bearer {}", paths.webhook_secret()?).into(),
@@ -433,4 +474,24 @@ pub fn registry_config_yaml(config: &Config, paths: &DataPaths) -> Result<String
         url = q(&format!("{base}/v2/webhooks/events")),
         auth = q(&format!("Bearer {secret}")),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{sqlite_file, store_label};
+    use std::path::PathBuf;
+
+    #[test]
+    fn stores_are_named_without_passwords() {
+        assert_eq!(
+            sqlite_file("sqlite:///srv/p/portus.db?mode=rwc"),
+            Some(PathBuf::from("/srv/p/portus.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://u:pw@db/portus"), None);
+        assert_eq!(store_label("sqlite:///srv/p/portus.db"), "SQLite /srv/p/portus.db");
+        let label = store_label("postgres://portus:hunter2@db.example:5432/portus");
+        assert_eq!(label, "postgres://portus@db.example:5432/portus");
+        assert!(!store_label("nonsense:hunter2@x").contains("hunter2"));
+    }
 }

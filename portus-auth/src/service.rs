@@ -309,11 +309,21 @@ impl TokenService {
                         }
                     });
                 }
-                AuthOutcome::InvalidCredentials => break,
+                AuthOutcome::InvalidCredentials => {
+                    // In the log only: the answer is the same for a wrong password and an
+                    // unknown user, so nobody learns which names exist.
+                    info!(
+                        user = username,
+                        authenticator = authenticator.name(),
+                        reason = "wrong password or application token",
+                        "login refused"
+                    );
+                    return Ok(None);
+                }
                 AuthOutcome::UnknownUser => continue,
             }
         }
-        debug!(user = username, "login refused: invalid credentials");
+        info!(user = username, reason = "no such user", "login refused");
         Ok(None)
     }
 

@@ -14,7 +14,7 @@ use portus_core::model::{
 };
 use portus_core::prelude::*;
 use tokio::sync::Notify;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::Error;
 use crate::notification::{Event, parse_envelope, parse_event};
@@ -34,6 +34,8 @@ pub struct EventPipeline {
     catalog: Arc<dyn CatalogStore>,
     activity: Arc<dyn ActivityStore>,
     missing: MissingNamespace,
+    /// The account portus itself acts as in the registry (`registry.service_account`).
+    own_account: std::sync::OnceLock<String>,
     wake: Notify,
 }
 
@@ -64,8 +66,17 @@ impl EventPipeline {
             catalog,
             activity,
             missing,
+            own_account: std::sync::OnceLock::new(),
             wake: Notify::new(),
         })
+    }
+
+    /// Names the account portus deletes with in the registry: deletions it made come back as
+    /// notifications by that account and are applied without a second activity (the command
+    /// or page that deleted recorded the act, with who asked for it). Set once; later calls
+    /// are ignored.
+    pub fn set_own_account(&self, account: &str) {
+        let _ = self.own_account.set(account.to_owned());
     }
 
     /// Parses and stores an envelope; returns how many events were new. Nothing is stored when
@@ -156,9 +167,18 @@ impl EventPipeline {
         let details = match &change {
             TagChange::Created => manifest.digest.clone(),
             TagChange::Updated { previous_digest } => format!("{} (was {previous_digest})", manifest.digest),
+            // A redelivered push of a tag recorded without its pusher (discovered by a pull or a
+            // sync while portus was down): the store took the pusher now; the push is recorded.
+            TagChange::PusherRestored => manifest.digest.clone(),
             TagChange::Unchanged => return Ok(EventStatus::Applied),
             TagChange::NamespaceMissing => return Ok(EventStatus::Ignored),
         };
+        info!(
+            actor = actor.unwrap_or("-"),
+            tag = %format!("{repository}:{tag}"),
+            digest = %manifest.digest,
+            "registry push applied"
+        );
         self.activity
             .record_activity(
                 NewActivity::new(actor, ActivityAction::TagPush, format!("{repository}:{tag}")).with_details(details),
@@ -198,6 +218,19 @@ impl EventPipeline {
         };
         if deleted.is_empty() {
             return Ok(EventStatus::Ignored);
+        }
+        let own = actor.is_some() && actor == self.own_account.get().map(String::as_str);
+        for tag in &deleted {
+            info!(
+                actor = actor.unwrap_or("-"),
+                tag = %format!("{repository}:{}", tag.name),
+                digest = %tag.manifest.digest,
+                "registry delete applied"
+            );
+        }
+        if own {
+            // Portus deleted it itself: whoever asked for that is recorded by the deletion.
+            return Ok(EventStatus::Applied);
         }
         for tag in deleted {
             let activity = NewActivity::new(actor, ActivityAction::TagDelete, format!("{repository}:{}", tag.name))
@@ -249,6 +282,63 @@ mod tests {
             .unwrap();
         let pipeline = EventPipeline::new(store.clone(), missing);
         (store, pipeline)
+    }
+
+    #[tokio::test]
+    async fn a_redelivered_push_restores_the_pusher_of_a_discovered_tag() {
+        let (store, pipeline) = setup(MissingNamespace::Create).await;
+        // Portus was down for the push: a pull records the tag without its pusher.
+        let pull = json!({"id": "p1", "action": "pull", "actor": {"name": "bob"},
+            "target": {"mediaType": OCI, "digest": "sha256:a1", "repository": "alice/app", "tag": "1.0"}});
+        pipeline.ingest(&envelope(&[pull])).await.unwrap();
+        pipeline.drain().await.unwrap();
+        assert_eq!(store.tag("alice/app", "1.0").await.unwrap().unwrap().pushed_by, None);
+        // The registry redelivers the push.
+        pipeline
+            .ingest(&envelope(&[push("p2", "alice/app", Some("1.0"), "sha256:a1", OCI)]))
+            .await
+            .unwrap();
+        pipeline.drain().await.unwrap();
+        let tag = store.tag("alice/app", "1.0").await.unwrap().unwrap();
+        assert_eq!(tag.pushed_by.as_deref(), Some("alice"));
+        let actions: Vec<String> = store
+            .activities(&ActivityFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| format!("{} {}", a.actor.unwrap_or_default(), a.action))
+            .collect();
+        assert_eq!(actions, ["alice tag.push", "bob tag.discovered"]);
+    }
+
+    #[tokio::test]
+    async fn a_deletion_portus_made_itself_is_not_recorded_twice() {
+        let (store, pipeline) = setup(MissingNamespace::Create).await;
+        pipeline.set_own_account("portus");
+        let pushes = [
+            push("d1", "alice/app", Some("1.0"), "sha256:a1", OCI),
+            push("d2", "alice/app", Some("2.0"), "sha256:a2", OCI),
+        ];
+        pipeline.ingest(&envelope(&pushes)).await.unwrap();
+        pipeline.drain().await.unwrap();
+        // Portus' own deletion (the command or page that asked recorded it): applied, not
+        // recorded again; someone else's deletion is recorded.
+        let own = json!({"id": "d3", "action": "delete", "actor": {"name": "portus"},
+            "target": {"digest": "sha256:a1", "repository": "alice/app"}});
+        let other = json!({"id": "d4", "action": "delete", "actor": {"name": "alice"},
+            "target": {"digest": "sha256:a2", "repository": "alice/app"}});
+        pipeline.ingest(&envelope(&[own, other])).await.unwrap();
+        pipeline.drain().await.unwrap();
+        assert!(store.tags(Some("alice/app")).await.unwrap().is_empty());
+        let deletes: Vec<String> = store
+            .activities(&ActivityFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.action == "tag.delete")
+            .map(|a| format!("{} {}", a.actor.unwrap_or_default(), a.target))
+            .collect();
+        assert_eq!(deletes, ["alice alice/app:2.0"]);
     }
 
     #[tokio::test]

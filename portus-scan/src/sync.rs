@@ -319,7 +319,7 @@ pub async fn apply<S: CatalogStore + ActivityStore + ?Sized>(
                 report.updated += 1;
                 ActivityAction::TagMoved
             }
-            TagChange::Unchanged | TagChange::NamespaceMissing => continue,
+            TagChange::Unchanged | TagChange::PusherRestored | TagChange::NamespaceMissing => continue,
         };
         let activity = NewActivity::new(None, action, format!("{}:{}", planned.repository, planned.tag))
             .with_details(format!("{} (catalog sync)", planned.manifest.digest));

@@ -17,6 +17,7 @@ mod config;
 mod import;
 mod maintenance;
 mod namespaces;
+mod password;
 mod progress;
 mod repositories;
 mod scan;
@@ -56,9 +57,13 @@ use crate::Error;
 use crate::app::{self, DataPaths};
 use crate::config::Config;
 
-/// Registry authorization server: Docker token auth for a Distribution registry.
+/// The portus server and its administration commands: Docker token authentication for a
+/// Distribution registry, with users, teams, namespaces, security scans and web pages.
+///
+/// Start with `portus serve`; the other commands work on the same installation (or on a running
+/// server with --server).
 #[derive(Debug, Parser)]
-#[command(name = "portus", version, about, propagate_version = true)]
+#[command(name = "portus", version, propagate_version = true)]
 pub struct Cli {
     /// Directory holding the SQLite database, the signing key and secrets.
     #[arg(long, global = true, env = "PORTUS_DATA_DIR", value_name = "DIR")]
@@ -81,6 +86,11 @@ pub struct Cli {
         value_parser = parse_secret
     )]
     pub token: Option<Secret>,
+    /// Create a new installation (store, signing key) when there is none yet. Without it only
+    /// `serve`, `config registry` and `import` create one: a command run from the wrong directory fails instead of
+    /// starting a second, empty installation.
+    #[arg(long, global = true)]
+    pub init: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -183,7 +193,7 @@ macro_rules! on_backend {
                 $body.await
             }
             None => {
-                let (config, paths) = $target.local()?;
+                let (config, paths) = $target.local(Use::Manage)?;
                 let $backend = &backend::Local::open(&config, &paths).await?;
                 $body.await
             }
@@ -197,24 +207,62 @@ struct Target {
     config: Option<PathBuf>,
     server: Option<String>,
     token: Option<Secret>,
+    init: bool,
+}
+
+/// How a command uses this machine's installation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// `serve`: creates the installation on first start, and logs where it is.
+    Serve,
+    /// `import` (fills a new installation or merges into one) and `config registry` (the
+    /// first set-up step, which generates the signing key): may create the installation.
+    Setup,
+    /// Every other command: works on an installation that exists.
+    Manage,
+}
+
+/// Whether a command may go on with the store where it is: management commands do not create
+/// a store unless `--init` is given.
+fn check_store(usage: Use, exists: bool, init: bool, dir: &std::path::Path) -> Result<(), Error> {
+    if exists || init || usage != Use::Manage {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "no portus installation in {}: run the command where `portus serve` runs, or point at its \
+         installation with --data-dir (PORTUS_DATA_DIR) or --config (PORTUS_CONFIG); add --init to \
+         create a new one there",
+        dir.display()
+    )))
 }
 
 impl Target {
-    /// The configuration and data paths, for commands acting on this machine's store.
-    fn local(&self) -> Result<(Config, DataPaths), Error> {
+    /// The configuration and data paths, for commands acting on this machine's store; says on
+    /// stderr which store that is (`serve` logs it instead).
+    fn local(&self, usage: Use) -> Result<(Config, DataPaths), Error> {
         let config = Config::load(self.config.as_deref(), std::env::vars())?;
-        let paths = DataPaths::resolve(&config, self.data_dir.as_deref())?;
+        let data_dir = self.data_dir.as_deref();
+        check_store(
+            usage,
+            DataPaths::store_exists(&config, data_dir),
+            self.init,
+            &DataPaths::planned_dir(&config, data_dir),
+        )?;
+        let paths = DataPaths::resolve(&config, data_dir)?;
+        if usage != Use::Serve {
+            eprintln!("portus: using the store {}", app::store_label(&paths.database_url));
+        }
         Ok((config, paths))
     }
 
     /// [`Target::local`] for the commands that only work on this machine.
-    fn local_only(&self) -> Result<(Config, DataPaths), Error> {
+    fn local_only(&self, usage: Use) -> Result<(Config, DataPaths), Error> {
         if self.server.is_some() {
             return Err(Error::Usage(
                 "--server applies to the user, team, namespace, token, repository and tag commands".into(),
             ));
         }
-        self.local()
+        self.local(usage)
     }
 }
 
@@ -229,6 +277,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         config: cli.config,
         server: cli.server,
         token: cli.token,
+        init: cli.init,
     };
     match cli.command {
         Command::User(command) => on_backend!(target, |b| users::run(b, command)),
@@ -238,33 +287,36 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Repository(command) => on_backend!(target, |b| repositories::run(b, command)),
         Command::Tag(command) => on_backend!(target, |b| tags::run(b, command)),
         Command::Serve => {
-            let (config, paths) = target.local_only()?;
+            let (config, paths) = target.local_only(Use::Serve)?;
             serve::run(&config, &paths).await
         }
         Command::Config(ConfigCommand::Registry) => {
-            let (config, paths) = target.local_only()?;
+            let (config, paths) = target.local_only(Use::Setup)?;
+            if let Some(warning) = config.unreachable_public_url() {
+                eprintln!("warning: {warning}");
+            }
             print!("{}", app::registry_config_yaml(&config, &paths)?);
             Ok(())
         }
         Command::Sync(args) => {
-            let (config, paths) = target.local_only()?;
+            let (config, paths) = target.local_only(Use::Manage)?;
             sync::run(&config, &paths, args).await
         }
         Command::Activity(args) => {
-            let (_, paths) = target.local_only()?;
+            let (_, paths) = target.local_only(Use::Manage)?;
             activity::run(&paths, args).await
         }
         Command::Scan(args) => {
-            let (config, paths) = target.local_only()?;
+            let (config, paths) = target.local_only(Use::Manage)?;
             scan::run(&config, &paths, args).await
         }
         Command::Maintenance(command) => {
-            let (config, paths) = target.local_only()?;
+            let (config, paths) = target.local_only(Use::Manage)?;
             maintenance::run(&config, &paths, command).await
         }
         #[cfg(feature = "import")]
         Command::Import(command) => {
-            let (_, paths) = target.local_only()?;
+            let (_, paths) = target.local_only(Use::Setup)?;
             import::run(&paths, command).await
         }
         Command::Config(ConfigCommand::ImportPortus(args)) => config::import_portus(&args),

@@ -63,8 +63,12 @@ pub(super) async fn run(config: &Config, paths: &DataPaths) -> Result<(), Error>
         kid = %key.kid(),
         scanners = %if scanners.is_empty() { "none" } else { scanners.as_str() },
         data_dir = %paths.dir.display(),
+        store = %app::store_label(&paths.database_url),
         "portus is serving"
     );
+    if let Some(warning) = config.unreachable_public_url() {
+        tracing::warn!("{warning}");
+    }
     let first_user = portus_core::model::ListQuery::page(portus_core::model::UserSort::Id, 0, 1);
     if app.store.users_page(&first_user).await?.total == 0 {
         tracing::warn!(

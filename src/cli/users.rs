@@ -1,12 +1,8 @@
 //! `portus user ...`: list, show, create, change, disable, enable and delete users, and link
 //! accounts at identity providers to them.
 
-use std::io::Read;
-use std::path::Path;
-
 use clap::{Args, Subcommand};
 use portus_core::model::ExternalIdentity;
-use portus_core::traits::Secret;
 
 use super::backend::{Backend, NewUserInput, UserChanges};
 use super::views::{identities_json, identities_table, json, user_details, users_table};
@@ -103,8 +99,8 @@ pub struct CreateUser {
     /// E-mail address.
     #[arg(long)]
     pub email: Option<String>,
-    /// Read the password from standard input (without it the user can only use application
-    /// tokens).
+    /// Read the password from standard input: asked for twice without echo at a terminal, read
+    /// to the end from a pipe (without it the user can only use application tokens).
     #[arg(long)]
     pub password_stdin: bool,
 }
@@ -120,7 +116,7 @@ pub struct UpdateUser {
     /// Remove the e-mail address.
     #[arg(long)]
     pub no_email: bool,
-    /// Read a new password from standard input.
+    /// Read a new password from standard input (asked for without echo at a terminal).
     #[arg(long)]
     pub password_stdin: bool,
     /// Grant (true) or revoke (false) administrator rights.
@@ -132,24 +128,6 @@ pub struct UpdateUser {
     /// Unlock an account locked by failed logins.
     #[arg(long)]
     pub unlock: bool,
-}
-
-fn read_password_from_stdin() -> Result<Secret, Error> {
-    let mut input = String::new();
-    std::io::stdin()
-        .read_to_string(&mut input)
-        .map_err(|source| Error::Io {
-            path: Path::new("<stdin>").into(),
-            source,
-        })?;
-    let password = input
-        .strip_suffix('\n')
-        .map(|s| s.strip_suffix('\r').unwrap_or(s))
-        .unwrap_or(&input);
-    if password.is_empty() {
-        return Err(Error::Usage("--password-stdin: standard input was empty".into()));
-    }
-    Ok(Secret::new(password))
 }
 
 fn require_name(name: &str) -> Result<(), Error> {
@@ -185,7 +163,7 @@ pub(super) async fn run<B: Backend>(backend: &B, command: UserCommand) -> Result
         }
         UserCommand::Create(args) => {
             // Read before anything changes, so bad input changes nothing.
-            let password = args.password_stdin.then(read_password_from_stdin).transpose()?;
+            let password = args.password_stdin.then(super::password::read_password).transpose()?;
             let new = NewUserInput {
                 name: args.name,
                 email: args.email,
@@ -213,7 +191,7 @@ pub(super) async fn run<B: Backend>(backend: &B, command: UserCommand) -> Result
                     (None, true) => Some(None),
                     (None, false) => None,
                 },
-                password: args.password_stdin.then(read_password_from_stdin).transpose()?,
+                password: args.password_stdin.then(super::password::read_password).transpose()?,
                 admin: args.admin,
                 enabled: args.enabled,
                 unlock: args.unlock,

@@ -542,6 +542,22 @@ impl Config {
             None => format!("http://{}", self.listen),
         }
     }
+
+    /// A warning when the URL clients are sent to cannot be reached: no `public_url` while
+    /// `listen` is an unspecified address (`0.0.0.0`, `[::]`), which would go into the
+    /// registry's realm as it is.
+    pub fn unreachable_public_url(&self) -> Option<String> {
+        if self.public_url.is_some() || !self.listen.ip().is_unspecified() {
+            return None;
+        }
+        Some(format!(
+            "listen = \"{}\" without public_url: clients would be sent to {}/v2/token, which none can \
+             reach; set public_url to the address clients and the registry use (http://HOST:{})",
+            self.listen,
+            self.public_url(),
+            self.listen.port()
+        ))
+    }
 }
 
 fn scalar(raw: &str) -> toml::Value {
@@ -586,6 +602,24 @@ mod tests {
         let config = Config::load(None, []).unwrap();
         assert_eq!(config, Config::default());
         assert_eq!(config.public_url(), "http://127.0.0.1:5001");
+    }
+
+    #[test]
+    fn an_unspecified_listen_address_without_public_url_is_warned_about() {
+        for listen in ["0.0.0.0:5001", "[::]:5001"] {
+            let config = load(&format!("listen = \"{listen}\"\n"), &[]).unwrap();
+            let warning = config.unreachable_public_url().expect(listen);
+            assert!(
+                warning.contains("public_url") && warning.contains("/v2/token"),
+                "{warning}"
+            );
+            let set = load(
+                &format!("listen = \"{listen}\"\npublic_url = \"http://portus.example:5001\"\n"),
+                &[],
+            );
+            assert_eq!(set.unwrap().unreachable_public_url(), None);
+        }
+        assert_eq!(Config::default().unreachable_public_url(), None);
     }
 
     #[test]

@@ -34,6 +34,242 @@ fn a_missing_configuration_file_is_said_once() {
     assert_eq!(err.matches("No such file").count(), 1, "the cause is said once: {err}");
 }
 
+/// Drives `portus ARGS` on a pseudo-terminal: answers each prompt with `PASSWORD`, returns all
+/// the terminal showed and the exit code.
+const PTY_DRIVER: &str = r#"
+import os, pty, signal, sys
+# A program that never prompts would wait for input for ever: fail instead.
+signal.alarm(30)
+password = os.environ["PTY_PASSWORD"].encode() + b"\n"
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+def read():
+    global out
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        chunk = b""
+    out += chunk
+    return chunk
+for prompt in (b"Password: ", b"Confirm password: "):
+    while prompt not in out.split(b"\n")[-1]:
+        if not read():
+            sys.stdout.write(out.decode(errors="replace"))
+            sys.exit(99)
+    os.write(fd, password)
+while read():
+    pass
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+
+#[test]
+fn a_password_at_a_terminal_is_prompted_for_twice_without_echo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = Portus::new(tmp.path(), "registry.pty", "");
+    p.cli(&["user", "list"], None);
+    let output = std::process::Command::new("python3")
+        .args(["-c", PTY_DRIVER, crate::harness::PORTUS, "--data-dir"])
+        .arg(p.dir.join("data"))
+        .arg("--config")
+        .arg(p.dir.join("portus.toml"))
+        .args(["user", "create", "admin", "--admin", "--password-stdin"])
+        .env("PTY_PASSWORD", "pty-s3cret")
+        .env_remove("PORTUS_DATA_DIR")
+        .env_remove("PORTUS_CONFIG")
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{screen}{}", stderr(&output));
+    assert!(
+        screen.contains("Password: ") && screen.contains("Confirm password: "),
+        "{screen}"
+    );
+    assert!(!screen.contains("pty-s3cret"), "the password is not echoed: {screen}");
+    assert!(screen.contains("Created administrator user 'admin'"), "{screen}");
+    // What was typed is the password.
+    p.start();
+    let answer = crate::harness::http_get(
+        p.addr,
+        "/v2/token?service=registry.pty",
+        &[("Authorization", &crate::harness::basic("admin", "pty-s3cret"))],
+    );
+    assert_eq!(crate::harness::status(&answer), 200, "{answer}");
+}
+
+#[test]
+fn a_password_from_a_pipe_is_read_without_prompt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Portus::new(tmp.path(), "registry.pipe", "");
+    let output = p.try_cli(&["user", "create", "alice", "--password-stdin"], Some("piped-pw\n"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("Password:"), "{}", stderr(&output));
+}
+
+/// `portus ARGS` run in `cwd` with neither a configuration nor a data directory given.
+fn portus_in(cwd: &std::path::Path, args: &[&str]) -> Output {
+    let mut command = std::process::Command::new(crate::harness::PORTUS);
+    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("PORTUS_")) {
+        command.env_remove(name);
+    }
+    command.current_dir(cwd).args(args).output().unwrap()
+}
+
+#[test]
+fn a_command_elsewhere_does_not_start_a_second_installation_and_names_its_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refused = portus_in(tmp.path(), &["user", "list"]);
+    assert_fails(&refused, 1, "no portus installation in portus-data");
+    assert!(stderr(&refused).contains("--init"), "{}", stderr(&refused));
+    assert!(!tmp.path().join("portus-data").exists(), "nothing was created");
+    for args in [&["team", "list"][..], &["activity"], &["sync", "--dry-run"]] {
+        let refused = portus_in(tmp.path(), args);
+        assert_fails(&refused, 1, "no portus installation");
+    }
+    assert!(!tmp.path().join("portus-data").exists(), "nothing was created");
+
+    let created = portus_in(tmp.path(), &["--init", "user", "create", "admin", "--admin"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let store = tmp.path().canonicalize().unwrap().join("portus-data").join("portus.db");
+    let named = format!("using the store SQLite {}", store.display());
+    assert!(stderr(&created).contains(&named), "{}", stderr(&created));
+    // From then on the installation is found without --init, and named every time.
+    let listed = portus_in(tmp.path(), &["user", "list"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("admin"));
+    assert!(stderr(&listed).contains(&named), "{}", stderr(&listed));
+    let activity = portus_in(tmp.path(), &["activity"]);
+    assert!(stderr(&activity).contains(&named), "{}", stderr(&activity));
+}
+
+#[test]
+fn an_unreachable_realm_is_warned_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = Portus::new(tmp.path(), "registry.realm", "");
+    let config = p.dir.join("portus.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("listen = \"127.0.0.1:", "listen = \"0.0.0.0:")).unwrap();
+    let realm = format!("http://0.0.0.0:{}/v2/token", p.addr.port());
+    let printed = p.try_cli(&["config", "registry"], None);
+    assert!(printed.status.success(), "{}", stderr(&printed));
+    assert!(
+        stderr(&printed).contains("without public_url") && stderr(&printed).contains(&realm),
+        "{}",
+        stderr(&printed)
+    );
+    p.start();
+    let log = p.log();
+    let warning = log
+        .lines()
+        .find(|l| l.contains("without public_url"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(warning.contains("WARN") && warning.contains(&realm), "{warning}");
+}
+
+#[test]
+fn refusals_logins_and_registry_events_are_logged_at_info() {
+    use crate::harness::{basic, http_get, http_post, status, wait_until};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = Portus::new(tmp.path(), "registry.logs", "");
+    p.user("alice", "alice-password");
+    // PORTUS_LOG=info, the level without PORTUS_LOG.
+    p.start();
+    let other_service = http_get(p.addr, "/v2/token?service=registry.other", &[]);
+    assert_eq!(status(&other_service), 400, "{other_service}");
+    let wrong = http_get(
+        p.addr,
+        "/v2/token?service=registry.logs",
+        &[("Authorization", &basic("alice", "not-her-password"))],
+    );
+    let unknown = http_get(
+        p.addr,
+        "/v2/token?service=registry.logs",
+        &[("Authorization", &basic("mallory", "whatever-password"))],
+    );
+    assert_eq!(status(&wrong), 401);
+    let body = |answer: &str| answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
+    assert_eq!(
+        body(&wrong),
+        body(&unknown),
+        "the answers do not tell which names exist"
+    );
+    let event = |id: &str, action: &str| {
+        format!(
+            r#"{{"id":"{id}","action":"{action}","actor":{{"name":"alice"}},"target":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":2048,"digest":"sha256:{}","repository":"alice/app","tag":"1.0"}}}}"#,
+            "ab".repeat(32)
+        )
+    };
+    let secret = p.webhook_authorization();
+    for (id, action) in [("l1", "push"), ("l2", "delete")] {
+        let answer = http_post(
+            p.addr,
+            "/v2/webhooks/events",
+            &[
+                ("Authorization", secret.as_str()),
+                ("Content-Type", "application/vnd.docker.distribution.events.v1+json"),
+            ],
+            &format!(r#"{{"events":[{}]}}"#, event(id, action)),
+        );
+        assert!(answer.contains("\"accepted\":1"), "{answer}");
+        let applied = format!("registry {action} applied");
+        assert!(
+            wait_until(std::time::Duration::from_secs(20), || p.log().contains(&applied)),
+            "{}",
+            p.log()
+        );
+    }
+    let log = p.log();
+    let line = |needle: &str| -> String {
+        log.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no '{needle}' in:\n{log}"))
+            .to_owned()
+    };
+    let refused = line("token request refused");
+    assert!(
+        refused.contains(" INFO ") && refused.contains("unknown service 'registry.other'"),
+        "{refused}"
+    );
+    let wrong_password = line("user=\"alice\"");
+    assert!(
+        wrong_password.contains(" INFO ") && wrong_password.contains("login refused"),
+        "{wrong_password}"
+    );
+    assert!(wrong_password.contains("wrong password"), "{wrong_password}");
+    let no_user = line("user=\"mallory\"");
+    assert!(
+        no_user.contains("login refused") && no_user.contains("no such user"),
+        "{no_user}"
+    );
+    let push = line("registry push applied");
+    assert!(
+        push.contains(" INFO ") && push.contains("alice/app:1.0") && push.contains("actor=\"alice\""),
+        "{push}"
+    );
+    assert!(line("registry delete applied").contains("alice/app:1.0"));
+    assert!(
+        !log.contains("not-her-password") && !log.contains("whatever-password"),
+        "no secret is logged"
+    );
+}
+
+#[test]
+fn help_describes_the_portus_command() {
+    let output = std::process::Command::new(crate::harness::PORTUS)
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        help.starts_with("The portus server and its administration commands"),
+        "{help}"
+    );
+    assert!(help.contains("portus serve") && help.contains("--init"), "{help}");
+}
+
 #[test]
 fn activity_filters_explain_themselves() {
     let tmp = tempfile::tempdir().unwrap();

@@ -369,6 +369,16 @@ fn tag_delete_removes_the_manifest_and_refuses_to_take_siblings_silently() {
         .map(|a| a["action"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(actions.first().map(String::as_str), Some("tag.delete"));
+    // The registry's notification of that deletion (made by portus' service account) is
+    // applied without a second record, whichever arrives first: one activity per act.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let deletes: Vec<String> = s
+        .activities("alice/app:1.0")
+        .iter()
+        .filter(|a| a["action"] == "tag.delete")
+        .map(|a| a["actor"].as_str().unwrap_or("-").to_owned())
+        .collect();
+    assert_eq!(deletes, ["cli"], "{}", s.portus.log());
 }
 
 #[test]

@@ -165,6 +165,10 @@ impl Portus {
             .env_remove("PORTUS_DATA_DIR")
             .env_remove("PORTUS_CONFIG")
             .env("PORTUS_LOG", "info");
+        // The first command of a test makes the installation, as `portus serve` would.
+        if !self.dir.join("data").join("portus.db").exists() {
+            command.arg("--init");
+        }
         command
     }
 

@@ -183,6 +183,8 @@ fn import_portus_prints_a_configuration_this_program_loads() {
             converted.to_str().unwrap(),
             "--data-dir",
             data.to_str().unwrap(),
+            // A new installation: made here, as `portus serve` would.
+            "--init",
             "activity",
         ],
         &[],

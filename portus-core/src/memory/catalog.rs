@@ -33,6 +33,10 @@ impl crate::traits::CatalogStore for InMemoryStore {
                 if existing.manifest.size.is_none() {
                     existing.manifest.size = manifest.size;
                 }
+                if let (None, Some(pusher)) = (&existing.pushed_by, pushed_by) {
+                    existing.pushed_by = Some(pusher.to_owned());
+                    return Ok(TagChange::PusherRestored);
+                }
                 return Ok(TagChange::Unchanged);
             }
             let previous_digest = std::mem::replace(&mut existing.manifest, manifest.clone()).digest;

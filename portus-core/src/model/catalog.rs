@@ -109,6 +109,9 @@ pub enum TagChange {
     },
     /// The tag already pointed at this manifest.
     Unchanged,
+    /// The tag already pointed at this manifest but had no pusher (it was discovered by a pull
+    /// or a sync): the pusher given was recorded.
+    PusherRestored,
     /// The namespace does not exist and was not to be created: nothing was recorded.
     NamespaceMissing,
 }

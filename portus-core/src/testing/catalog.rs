@@ -44,6 +44,18 @@ pub async fn tags_are_recorded_moved_and_deleted(store: &dyn PolicyStore) {
         .put_tag("app", "1", &manifest("sha256:cc"), None, MissingNamespace::Ignore)
         .await
         .unwrap();
+    // A tag recorded without a pusher takes the one a later push of the same image names.
+    let again = |pusher: Option<&'static str>| async move {
+        store
+            .put_tag("app", "1", &manifest("sha256:cc"), pusher, MissingNamespace::Ignore)
+            .await
+            .unwrap()
+    };
+    assert_eq!(again(None).await, TagChange::Unchanged);
+    assert_eq!(again(Some("alice")).await, TagChange::PusherRestored);
+    assert_eq!(again(Some("bob")).await, TagChange::Unchanged);
+    let restored = store.tag("app", "1").await.unwrap().expect("tag");
+    assert_eq!(restored.pushed_by.as_deref(), Some("alice"));
     let one = store.tag("alice/app", "1.0").await.unwrap().expect("tag");
     assert_eq!(store.tag_by_id(one.id).await.unwrap().as_ref(), Some(&one));
     assert_eq!(store.tag_by_id(crate::model::TagId(987_654)).await.unwrap(), None);

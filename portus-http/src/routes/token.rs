@@ -79,6 +79,15 @@ impl Params {
     }
 }
 
+/// Logs why a token request was refused, at `info`: a registry client shows its user only a
+/// bare status, the reason is in the response body alone. Refused credentials are logged
+/// where they are judged, with their reason (never the secret).
+fn log_refusal(error: &portus_auth::Error) {
+    if !matches!(error, portus_auth::Error::InvalidCredentials) {
+        tracing::info!(reason = %error, "token request refused");
+    }
+}
+
 /// `GET /v2/token?service=&scope=&account=&offline_token=`, with optional Basic credentials.
 pub(super) async fn get_token(
     State(state): State<AppState>,
@@ -94,7 +103,7 @@ pub(super) async fn get_token(
         scopes: params.scopes,
         credentials,
     };
-    let grant = state.tokens.issue(request).await?;
+    let grant = state.tokens.issue(request).await.inspect_err(log_refusal)?;
     Ok(token_response(grant, false))
 }
 
@@ -146,11 +155,15 @@ pub(super) async fn post_token(
                 credentials,
                 offline: params.get("access_type") == Some("offline"),
             };
-            state.tokens.issue(request).await?
+            state.tokens.issue(request).await.inspect_err(log_refusal)?
         }
         Some("refresh_token") => {
             let refresh = Secret::new(required("refresh_token")?);
-            state.tokens.refresh(&refresh, service.as_deref(), &scopes).await?
+            state
+                .tokens
+                .refresh(&refresh, service.as_deref(), &scopes)
+                .await
+                .inspect_err(log_refusal)?
         }
         Some(other) => {
             return Err(ApiError::bad_request(format!(

@@ -20,7 +20,7 @@ macro_rules! sql_catalog_store {
                 };
                 let now = crate::model::now();
                 let size = manifest.size.map(|s| s.min(i64::MAX as u64) as i64);
-                let existing: Option<String> = sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = $1 AND name = $2")
+                let existing: Option<(String, Option<String>)> = sqlx::query_as("SELECT digest, pushed_by FROM tags WHERE repository_id = $1 AND name = $2")
                     .bind(repository_id)
                     .bind(tag)
                     .fetch_optional(&mut *tx)
@@ -46,16 +46,23 @@ macro_rules! sql_catalog_store {
                         tag_added(&mut tx, repository_id, &manifest.digest, now).await?;
                         TagChange::Created
                     }
-                    Some(previous_digest) => {
+                    Some((previous_digest, previous_pusher)) => {
                         if previous_digest == manifest.digest {
-                            sqlx::query("UPDATE tags SET size = COALESCE(size, $1) WHERE repository_id = $2 AND name = $3")
-                                .bind(size)
-                                .bind(repository_id)
-                                .bind(tag)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(db_error)?;
-                            TagChange::Unchanged
+                            // A tag discovered without its pusher takes the pusher a
+                            // (redelivered) push names.
+                            let restored = previous_pusher.is_none() && pushed_by.is_some();
+                            sqlx::query(
+                                "UPDATE tags SET size = COALESCE(size, $1), pushed_by = COALESCE(pushed_by, $2) \
+                                 WHERE repository_id = $3 AND name = $4",
+                            )
+                            .bind(size)
+                            .bind(pushed_by)
+                            .bind(repository_id)
+                            .bind(tag)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                            if restored { TagChange::PusherRestored } else { TagChange::Unchanged }
                         } else {
                             sqlx::query(
                                 "UPDATE tags SET digest = $1, media_type = $2, size = $3, pushed_by = COALESCE($4, pushed_by), \
