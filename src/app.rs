@@ -49,12 +49,15 @@ impl DataPaths {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
     }
 
-    /// Whether the store `resolve` would open exists already: the SQLite file is there (a
-    /// server database such as PostgreSQL is taken to exist; its migrations set it up).
+    /// Whether the installation `resolve` would open exists already: the SQLite file is there,
+    /// or the data directory holds the webhook secret that `config registry` (the first set-up
+    /// step, before any store is opened) writes. A server database such as PostgreSQL is taken
+    /// to exist; its migrations set it up.
     pub fn store_exists(config: &Config, data_dir: Option<&Path>) -> bool {
+        let dir = Self::planned_dir(config, data_dir);
         match &config.database.url {
-            None => Self::planned_dir(config, data_dir).join("portus.db").exists(),
-            Some(url) => sqlite_file(url).is_none_or(|file| file.exists()),
+            None => dir.join("portus.db").exists() || dir.join("webhook.secret").exists(),
+            Some(url) => sqlite_file(url).is_none_or(|file| file.exists()) || dir.join("webhook.secret").exists(),
         }
     }
 

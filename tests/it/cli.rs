@@ -143,6 +143,14 @@ fn a_command_elsewhere_does_not_start_a_second_installation_and_names_its_store(
     assert!(stderr(&listed).contains(&named), "{}", stderr(&listed));
     let activity = portus_in(tmp.path(), &["activity"]);
     assert!(stderr(&activity).contains(&named), "{}", stderr(&activity));
+
+    // `config registry`, the first set-up step, starts the installation the next commands use
+    // (the administrator may be made before the first `serve`).
+    let other = tempfile::tempdir().unwrap();
+    let configured = portus_in(other.path(), &["config", "registry"]);
+    assert!(configured.status.success(), "{}", stderr(&configured));
+    let created = portus_in(other.path(), &["user", "create", "admin", "--admin"]);
+    assert!(created.status.success(), "{}", stderr(&created));
 }
 
 #[test]
