@@ -35,7 +35,7 @@ trap cleanup EXIT
 # /api/v1/health rightly reports as a 503 that schemathesis would count as a server error.
 export PORTUS_DATA_DIR="$data" PORTUS_LISTEN="127.0.0.1:$port"
 export PORTUS_SYNC_INTERVAL_SECS=0 PORTUS_LOG=warn
-echo 'root password, long enough' | "$portus" user create root --admin --password-stdin >/dev/null
+echo 'root password, long enough' | "$portus" --init user create root --admin --password-stdin >/dev/null
 bootstrap=$("$portus" token create root --name bootstrap | tail -1)
 "$portus" serve >"$data/serve.log" 2>&1 &
 server=$!
