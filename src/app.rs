@@ -299,6 +299,7 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
             scanner: scanner.clone(),
             registry: registry.clone(),
             bcrypt_cost: config.auth.bcrypt_cost,
+            max_app_tokens: config.auth.max_app_tokens,
             ..AppState::new(tokens)
         },
         limits,

@@ -68,6 +68,8 @@ pub struct AppState {
     pub registry: Option<Arc<dyn RegistryClient>>,
     /// bcrypt cost for passwords set through the API.
     pub bcrypt_cost: u32,
+    /// Most application tokens a user may hold (`auth.max_app_tokens`).
+    pub max_app_tokens: usize,
     /// Set once the store counts the configured scanners in its kept figures.
     pub scan_scope_synced: Arc<tokio::sync::OnceCell<()>>,
 }
@@ -83,6 +85,7 @@ impl AppState {
             scanner: Scanner::new(Duration::from_secs(30)),
             registry: None,
             bcrypt_cost: portus_auth::password::DEFAULT_BCRYPT_COST,
+            max_app_tokens: portus_core::ops::MAX_APP_TOKENS,
             scan_scope_synced: Arc::default(),
         }
     }

@@ -241,6 +241,8 @@ pub struct AuthConfig {
     /// Seconds a verified user name and secret skip bcrypt on later logins (0: off). Password
     /// changes, revoked tokens, disabled and locked users still take effect at once.
     pub credential_cache_secs: u64,
+    /// Most application tokens a user may hold at once (1 to 1000; Portus allowed 5).
+    pub max_app_tokens: usize,
 }
 
 /// The web pages (served when the `web` feature is built in).
@@ -322,6 +324,7 @@ impl Default for AuthConfig {
             lockout_attempts: 10,
             lockout_secs: 15 * 60,
             credential_cache_secs: 60,
+            max_app_tokens: portus_core::ops::MAX_APP_TOKENS,
         }
     }
 }
@@ -363,6 +366,7 @@ pub const KEYS: &[&str] = &[
     "auth.lockout_attempts",
     "auth.lockout_secs",
     "auth.credential_cache_secs",
+    "auth.max_app_tokens",
     "http.max_body_bytes",
     "http.request_timeout_secs",
     "web.enabled",
@@ -494,6 +498,12 @@ impl Config {
             return invalid(format!(
                 "auth.bcrypt_cost must be between 4 and 31 (got {})",
                 self.auth.bcrypt_cost
+            ));
+        }
+        if !(1..=1000).contains(&self.auth.max_app_tokens) {
+            return invalid(format!(
+                "auth.max_app_tokens must be between 1 and 1000 (got {})",
+                self.auth.max_app_tokens
             ));
         }
         if self.http.max_body_bytes < 1024 {
@@ -738,6 +748,10 @@ mod tests {
             ("[token]\nlifetime_secs = 10", "at least 60"),
             ("[policy]\npush_images = \"nobody\"", "unknown variant `nobody`"),
             ("[auth]\nbcrypt_cost = 40", "bcrypt_cost"),
+            (
+                "[auth]\nmax_app_tokens = 0",
+                "auth.max_app_tokens must be between 1 and 1000",
+            ),
             ("public_url = \"ftp://x\"", "http or https"),
             ("[token\n", "portus.toml"),
         ];

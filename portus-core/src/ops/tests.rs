@@ -178,21 +178,61 @@ async fn disabling_a_user_revokes_their_refresh_tokens() {
 }
 
 #[tokio::test]
+async fn token_labels_are_bounded() {
+    let store = InMemoryStore::new();
+    let alice = person(&store, "alice", false).await;
+    let longest = "x".repeat(tokens::MAX_TOKEN_LABEL_CHARS);
+    tokens::create(&store, None, &alice, &longest, "d1", MAX_APP_TOKENS)
+        .await
+        .unwrap();
+    for label in [
+        "x".repeat(tokens::MAX_TOKEN_LABEL_CHARS + 1),
+        "x".repeat(60_000),
+        "  ".into(),
+        "a\nb".into(),
+    ] {
+        let err = tokens::create(&store, None, &alice, &label, "d2", MAX_APP_TOKENS)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{label:?}");
+    }
+    assert_eq!(
+        store.list_app_tokens(alice.id).await.unwrap().len(),
+        1,
+        "nothing else was stored"
+    );
+}
+
+#[tokio::test]
 async fn application_tokens_are_limited_and_revoked_only_by_their_owner() {
     let store = InMemoryStore::new();
     let alice = person(&store, "alice", false).await;
     let bob = person(&store, "bob", false).await;
     let mut first = None;
     for n in 0..MAX_APP_TOKENS {
-        let token = tokens::create(&store, None, &alice, &format!("t{n}"), &format!("d{n}"))
+        let token = tokens::create(&store, None, &alice, &format!("t{n}"), &format!("d{n}"), MAX_APP_TOKENS)
             .await
             .unwrap();
         first.get_or_insert(token);
     }
-    let err = tokens::create(&store, None, &alice, "one-more", "dx")
+    let err = tokens::create(&store, None, &alice, "one-more", "dx", MAX_APP_TOKENS)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Invalid);
+    // The cap is the caller's (configured) one.
+    tokens::create(&store, None, &bob, "only", "db", 1).await.unwrap();
+    let err = tokens::create(&store, None, &bob, "second", "db2", 1)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    tokens::revoke(
+        &store,
+        None,
+        &bob,
+        store.app_token_by_hash("db").await.unwrap().unwrap().id,
+    )
+    .await
+    .unwrap();
     let first = first.unwrap();
     let err = tokens::revoke(&store, None, &bob, first.id).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
@@ -226,7 +266,9 @@ async fn every_operation_records_exactly_its_one_activity() {
     namespaces::update(&store, None, &namespace, Some("docs".into()), None)
         .await
         .unwrap();
-    let token = tokens::create(&store, None, &bob, "ci", "digest").await.unwrap();
+    let token = tokens::create(&store, None, &bob, "ci", "digest", MAX_APP_TOKENS)
+        .await
+        .unwrap();
     tokens::revoke(&store, None, &bob, token.id).await.unwrap();
     users::set_password(&store, None, &bob, None).await.unwrap();
     users::set_email(&store, None, &bob, Some("bob@example.com".into()))

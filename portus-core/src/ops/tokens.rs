@@ -6,22 +6,45 @@ use crate::model::{ActivityAction, AppToken, AppTokenId, User};
 use crate::traits::{AccountStore, AccountStoreExt, ActivityStore};
 use crate::{Error, Result};
 
-/// Most application tokens a user may hold at once.
+/// Most application tokens a user may hold at once, unless configured otherwise
+/// (`auth.max_app_tokens`; Portus allowed 5).
 pub const MAX_APP_TOKENS: usize = 20;
 
+/// Longest application token label, in characters.
+pub const MAX_TOKEN_LABEL_CHARS: usize = 100;
+
+/// Checks a token label: 1 to [`MAX_TOKEN_LABEL_CHARS`] characters, not only white space, no
+/// control characters (labels are shown in lists, logs and the activity log).
+pub fn validate_label(label: &str) -> Result<()> {
+    if label.trim().is_empty() {
+        return Err(Error::Invalid("the token label is empty".into()));
+    }
+    if label.chars().count() > MAX_TOKEN_LABEL_CHARS {
+        return Err(Error::Invalid(format!(
+            "the token label is longer than {MAX_TOKEN_LABEL_CHARS} characters"
+        )));
+    }
+    if label.chars().any(char::is_control) {
+        return Err(Error::Invalid("the token label has control characters".into()));
+    }
+    Ok(())
+}
+
 /// Stores a new application token of `owner` labelled `label`, by the digest of its secret.
-/// Refused (`Invalid`) when the user already holds [`MAX_APP_TOKENS`]; labels are unique per
-/// user (`Conflict`).
+/// Refused (`Invalid`) for a label [`validate_label`] refuses and when the user already holds
+/// `most` tokens; labels are unique per user (`Conflict`).
 pub async fn create<S: AccountStore + ActivityStore + ?Sized>(
     store: &S,
     actor: Option<&str>,
     owner: &User,
     label: &str,
     secret_digest: &str,
+    most: usize,
 ) -> Result<AppToken> {
-    if store.list_app_tokens(owner.id).await?.len() >= MAX_APP_TOKENS {
+    validate_label(label)?;
+    if store.list_app_tokens(owner.id).await?.len() >= most {
         return Err(Error::Invalid(format!(
-            "at most {MAX_APP_TOKENS} application tokens per user; revoke one first"
+            "at most {most} application tokens per user; revoke one first"
         )));
     }
     let token = store.create_app_token(owner.id, label, secret_digest).await?;

@@ -277,7 +277,8 @@ impl Backend for Local<'_> {
     async fn create_token(&self, user: &str, name: &str) -> Result<(TokenView, Secret), Error> {
         let owner = find_user(self.store(), user).await?;
         let secret = generate_secret(APP_TOKEN_PREFIX)?;
-        let token = ops::tokens::create(self.store(), Some(CLI_ACTOR), &owner, name, &secret.digest).await?;
+        let most = self.config.auth.max_app_tokens;
+        let token = ops::tokens::create(self.store(), Some(CLI_ACTOR), &owner, name, &secret.digest, most).await?;
         let view = TokenView {
             id: token.id.0,
             application: token.label,

@@ -44,6 +44,7 @@ struct Options {
     policy: PolicyConfig,
     registry: bool,
     scanner_healthy: bool,
+    max_app_tokens: usize,
 }
 
 impl Default for Options {
@@ -52,6 +53,7 @@ impl Default for Options {
             policy: PolicyConfig::default(),
             registry: true,
             scanner_healthy: true,
+            max_app_tokens: portus_core::ops::MAX_APP_TOKENS,
         }
     }
 }
@@ -159,6 +161,7 @@ async fn fixture(options: Options) -> Fixture {
     let service = TokenService::new(store.clone(), vec![], issuer, config);
     let mut state = AppState::new(Arc::new(service));
     state.bcrypt_cost = 4;
+    state.max_app_tokens = options.max_app_tokens;
     if options.registry {
         state.registry = Some(registry.clone());
     }
@@ -267,6 +270,77 @@ fn names(list: &Value, key: &str) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Sets `name`'s password in the store (bcrypt cost 4).
+async fn give_password(f: &Fixture, name: &str, password: &str) {
+    let user = f.store.user_by_name(name).await.unwrap().unwrap();
+    let hash = portus_auth::password::hash_password(&portus_core::traits::Secret::new(password), 4)
+        .await
+        .unwrap();
+    portus_core::ops::users::set_password(f.store.as_ref(), None, &user, Some(hash))
+        .await
+        .unwrap();
+}
+
+/// Whether `name`'s stored password is `password`.
+async fn has_password(f: &Fixture, name: &str, password: &str) -> bool {
+    let user = f.store.user_by_name(name).await.unwrap().unwrap();
+    let hash = user.password_hash.expect("a password");
+    portus_auth::password::verify_password(&portus_core::traits::Secret::new(password), &hash).await
+}
+
+#[tokio::test]
+async fn changing_ones_own_email_or_password_needs_the_current_password() {
+    let f = fixture(Options::default()).await;
+    give_password(&f, "alice", "old password 1").await;
+    let alice = format!("/api/v1/users/{}", f.id("alice"));
+    for body in [
+        json!({"password": "new password 2"}),
+        json!({"password": "new password 2", "current_password": "wrong password"}),
+        json!({"email": "taken-over@example.org"}),
+        json!({"email": "taken-over@example.org", "current_password": ""}),
+    ] {
+        let (status, answer) = f.call(Method::PUT, &alice, Some("alice"), Some(body.clone())).await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (StatusCode::FORBIDDEN, "DENIED"),
+            "{body}"
+        );
+    }
+    assert!(has_password(&f, "alice", "old password 1").await, "nothing changed");
+    assert_eq!(f.store.user_by_name("alice").await.unwrap().unwrap().email, None);
+    let (status, _) = f
+        .call(
+            Method::PUT,
+            &alice,
+            Some("alice"),
+            Some(json!({"password": "new password 2", "current_password": "old password 1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(has_password(&f, "alice", "new password 2").await);
+    // An administrator changes someone else's without it; an account without a password
+    // cannot confirm a change of its own.
+    let (status, _) = f
+        .call(
+            Method::PUT,
+            &alice,
+            Some("admin"),
+            Some(json!({"email": "a@example.org"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let carol = format!("/api/v1/users/{}", f.id("carol"));
+    let (status, _) = f
+        .call(
+            Method::PUT,
+            &carol,
+            Some("carol"),
+            Some(json!({"email": "c@example.org"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 fn error_code(body: &Value) -> &str {
@@ -535,12 +609,13 @@ async fn users_are_administered_by_administrators() {
         StatusCode::NOT_FOUND
     );
 
+    give_password(&f, "alice", "alice's password").await;
     let (status, updated) = f
         .call(
             Method::PUT,
             &alice,
             Some("alice"),
-            Some(json!({"email": "a@example.org"})),
+            Some(json!({"email": "a@example.org", "current_password": "alice's password"})),
         )
         .await;
     assert_eq!(

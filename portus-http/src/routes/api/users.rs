@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use portus_auth::password::{APP_TOKEN_PREFIX, generate_secret, hash_password};
+use portus_auth::password::{APP_TOKEN_PREFIX, generate_secret, hash_password, verify_password};
 use portus_core::model::{AppToken, AppTokenId, AppTokenSort, NewUser, User, UserId, UserSort};
 use portus_core::prelude::AccountStoreExt;
 use portus_core::traits::Secret;
@@ -134,6 +134,10 @@ pub(super) struct UpdateUserBody {
     /// A new password (the user or administrators), as for creation.
     #[schema(min_length = 8)]
     password: Option<String>,
+    /// The caller's present password: needed to change one's own e-mail or password (not an
+    /// administrator's change of someone else's), so a stolen session or token alone cannot
+    /// take the account over.
+    current_password: Option<String>,
     /// Administrators only, never on themselves.
     admin: Option<bool>,
     /// Administrators only, never on themselves.
@@ -148,8 +152,13 @@ pub(super) struct UpdateUserBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewTokenBody {
-    /// The token's label, unique per user; not only white space.
-    #[schema(min_length = 1, pattern = r"\S")]
+    /// The token's label, unique per user: 1 to 100 characters, not only white space, no
+    /// control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     application: String,
 }
 
@@ -250,6 +259,9 @@ mod serde_with_null {
 /// Update a user's e-mail or password (the user or administrators); admin, enabled, unlock
 /// (administrators, not on themselves).
 ///
+/// Users changing their own e-mail or password give `current_password` (403 without it or
+/// when it is wrong).
+///
 /// Everything is checked before anything changes. The body may be wrapped: `{"user": {...}}`.
 #[utoipa::path(
     put,
@@ -275,6 +287,19 @@ pub(super) async fn update(
         return Err(ApiError::bad_request(
             "accounts are locked by failed logins, not by request; disable the user instead",
         ));
+    }
+    let own = caller.user.as_ref().is_some_and(|u| u.id == user.id);
+    if own && (body.email.is_some() || body.password.is_some()) {
+        let confirmed = match (&body.current_password, &user.password_hash) {
+            (Some(current), Some(hash)) => verify_password(&Secret::new(current.clone()), hash).await,
+            _ => false,
+        };
+        if !confirmed {
+            return Err(super::forbidden(
+                "changing your own e-mail or password needs current_password, your present password \
+                 (an account without one: ask an administrator)",
+            ));
+        }
     }
     // Everything is validated before anything changes.
     let password_hash = match &body.password {
@@ -390,7 +415,8 @@ pub(super) async fn list_tokens(
 
 /// Create an application token (the user or administrators); the secret is shown once.
 ///
-/// At most 20 per user (more: 422); labels are unique per user (409).
+/// At most `auth.max_app_tokens` per user (20 unless configured; more: 422); labels are unique
+/// per user (409) and bounded (400).
 #[utoipa::path(
     post,
     path = "/api/v1/users/{id}/application_tokens",
@@ -407,17 +433,19 @@ pub(super) async fn create_token(
 ) -> Result<Response, ApiError> {
     let owner = token_owner(&state, &caller, &id).await?;
     let store = state.store.as_ref();
+    ops::tokens::validate_label(&body.application)?;
     // The operation refuses too; checked here to answer it as the rule it is (422), not as
     // malformed input.
-    if store.list_app_tokens(owner.id).await?.len() >= ops::MAX_APP_TOKENS {
+    if store.list_app_tokens(owner.id).await?.len() >= state.max_app_tokens {
         return Err(portus_core::Error::Rule(format!(
             "at most {} application tokens per user; revoke one first",
-            ops::MAX_APP_TOKENS
+            state.max_app_tokens
         ))
         .into());
     }
     let secret = generate_secret(APP_TOKEN_PREFIX)?;
-    let token = ops::tokens::create(store, caller.actor(), &owner, &body.application, &secret.digest).await?;
+    let most = state.max_app_tokens;
+    let token = ops::tokens::create(store, caller.actor(), &owner, &body.application, &secret.digest, most).await?;
     Ok(created(NewTokenView {
         id: token.id.0,
         application: token.label,

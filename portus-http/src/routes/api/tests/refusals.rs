@@ -101,6 +101,58 @@ async fn the_token_limit_is_a_rule() {
 }
 
 #[tokio::test]
+async fn token_labels_are_bounded_and_the_token_limit_is_configured() {
+    // carol holds the fixture's token already: two more reach the limit.
+    let f = fixture(Options {
+        max_app_tokens: 3,
+        ..Options::default()
+    })
+    .await;
+    let tokens = format!("/api/v1/users/{}/application_tokens", f.id("carol"));
+    for label in ["x".repeat(1_000), "x".repeat(101), "a\u{7}b".into(), " \t ".into()] {
+        let (status, body) = f
+            .call(
+                Method::POST,
+                &tokens,
+                Some("carol"),
+                Some(json!({ "application": label })),
+            )
+            .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+            "{}",
+            label.len()
+        );
+    }
+    for label in ["x".repeat(100), "ci".into()] {
+        let (status, _) = f
+            .call(
+                Method::POST,
+                &tokens,
+                Some("carol"),
+                Some(json!({ "application": label })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, body) = f
+        .call(
+            Method::POST,
+            &tokens,
+            Some("carol"),
+            Some(json!({"application": "third"})),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_REQUEST")
+    );
+    let (_, listed) = f.call(Method::GET, &tokens, Some("carol"), None).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
+}
+
+#[tokio::test]
 async fn names_are_limited_in_characters() {
     let f = fixture(Options::default()).await;
     let (status, _) = f
