@@ -135,13 +135,8 @@ macro_rules! sql_accounts_store {
                     .await
                     .map_err(db_error)?;
                 let items: Vec<User> = rows.into_iter().map(User::from).collect();
-                let total = match query.total_from_slice(items.len()) {
-                    Some(total) => total,
-                    None => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users")
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(db_error)? as u64,
-                };
+                let count = || sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM users");
+                let total = total_or_count(&self.pool, query, items.len(), count).await?;
                 Ok(crate::model::ListPage { items, total })
             }
             async fn set_user_enabled(&self, id: UserId, enabled: bool) -> Result<()> {
@@ -320,14 +315,12 @@ macro_rules! sql_accounts_store {
                     .await
                     .map_err(db_error)?;
                 let items: Vec<AppToken> = rows.into_iter().map(AppToken::from).collect();
-                let total = match query.total_from_slice(items.len()) {
-                    Some(total) => total,
-                    None => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM app_tokens WHERE user_id = $1")
-                        .bind(user.0)
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(db_error)? as u64,
+                let count = || {
+                    let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM app_tokens WHERE user_id = ");
+                    count.push_bind(user.0);
+                    count
                 };
+                let total = total_or_count(&self.pool, query, items.len(), count).await?;
                 Ok(crate::model::ListPage { items, total })
             }
             async fn revoke_app_token(&self, id: AppTokenId) -> Result<()> {

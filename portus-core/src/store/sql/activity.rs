@@ -85,13 +85,7 @@ macro_rules! sql_activity_store {
                     push_filter(&mut count, filter);
                     count
                 };
-                // A page after the first needs the count anyway; it also tells whether the
-                // page is nearer the other end, then read from there.
-                let known = if query.offset > 0 && query.limit.is_some() {
-                    Some(count().build_query_scalar::<i64>().fetch_one(&self.pool).await.map_err(db_error)? as u64)
-                } else {
-                    None
-                };
+                let known = known_total(&self.pool, query, count).await?;
                 let far = known.and_then(|total| query.from_the_far_end(total));
                 let slice = far.as_ref().unwrap_or(query);
                 let (limit, offset) = limit_offset(slice);
@@ -119,13 +113,9 @@ macro_rules! sql_activity_store {
                 if far.is_some() {
                     items.reverse();
                 }
-                let total = match known.or_else(|| query.total_from_slice(items.len())) {
+                let total = match known {
                     Some(total) => total,
-                    None => count()
-                        .build_query_scalar::<i64>()
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(db_error)? as u64,
+                    None => total_or_count(&self.pool, query, items.len(), count).await?,
                 };
                 Ok(crate::model::ListPage { items, total })
             }

@@ -51,12 +51,12 @@ pub(crate) fn id_list<T: Copy + Into<i64>>(ids: &[T]) -> String {
 /// Defines, inside [`sql_policy_store!`](super::sql_policy_store), `repositories_page_of` and
 /// `tags_page_of`. The backend module defines `ID_LIST` (a condition `{column} IN` the ids of a
 /// JSON array bound once, so any number of ids takes one parameter), `LIKE_ANY_CASE` (LIKE
-/// ignoring ASCII case: names are ASCII, and `lower()` on every row costs more than the match)
-/// and `TAG_NAME_TRIGRAMS` (the query asking a trigram index for at most `$2` ids of tags whose
+/// ignoring ASCII case, for [`sql_list_totals!`](super::lists::sql_list_totals)'s name filter:
+/// names are ASCII, and `lower()` on every row costs more than the match) and `TAG_NAME_TRIGRAMS` (the query asking a trigram index for at most `$2` ids of tags whose
 /// names match the [`trigram_pattern`] `$1`, or `None` without such an index).
 macro_rules! sql_catalog_pages {
     ($db:ty) => {
-        use super::sql::catalog_pages::{contains_pattern, direction, id_list, trigram_pattern};
+        use super::sql::catalog_pages::{direction, id_list, trigram_pattern};
         use crate::model::{
             ListPage, ListQuery, RepositoryFilter, RepositoryListing, RepositorySort, TagFilter, TagSort,
         };
@@ -79,10 +79,7 @@ macro_rules! sql_catalog_pages {
                 builder.push(")");
             }
             if let Some(text) = &filter.name_contains {
-                builder.push(" AND r.name");
-                builder.push(LIKE_ANY_CASE);
-                builder.push_bind(contains_pattern(text));
-                builder.push(" ESCAPE '\\'");
+                push_name_contains(builder, "r.name", text);
             }
         }
 
@@ -146,43 +143,6 @@ macro_rules! sql_catalog_pages {
             }
         }
 
-        /// The list's total counted before its page when the page does not start the list:
-        /// then the count is needed anyway (a page after the first is full or the list's last)
-        /// and tells whether the page is nearer the list's other end.
-        async fn known_total<S>(
-            pool: &sqlx::Pool<$db>,
-            query: &ListQuery<S>,
-            count: impl FnOnce() -> sqlx::QueryBuilder<$db>,
-        ) -> Result<Option<u64>> {
-            if query.offset == 0 || query.limit.is_none() {
-                return Ok(None);
-            }
-            let total: i64 = count()
-                .build_query_scalar()
-                .fetch_one(pool)
-                .await
-                .map_err(db_error)?;
-            Ok(Some(u64::try_from(total).unwrap_or(0)))
-        }
-
-        /// The list's total: what a short page of `len` items tells, else what `count` counts.
-        async fn total_or_count<S>(
-            pool: &sqlx::Pool<$db>,
-            query: &ListQuery<S>,
-            len: usize,
-            mut count: sqlx::QueryBuilder<$db>,
-        ) -> Result<u64> {
-            if let Some(total) = query.total_from_slice(len) {
-                return Ok(total);
-            }
-            let total: i64 = count
-                .build_query_scalar()
-                .fetch_one(pool)
-                .await
-                .map_err(db_error)?;
-            Ok(u64::try_from(total).unwrap_or(0))
-        }
-
         /// The `ORDER BY` of a repository page, over `r` and `rs`.
         fn repository_order(query: &ListQuery<RepositorySort>) -> String {
             let (dir, nulls) = direction(query.descending);
@@ -237,7 +197,7 @@ macro_rules! sql_catalog_pages {
             }
             let total = match known {
                 Some(total) => total,
-                None => total_or_count(pool, query, rows.len(), count()).await?,
+                None => total_or_count(pool, query, rows.len(), count).await?,
             };
             Ok(ListPage {
                 items: rows.into_iter().map(RepositoryListing::from).collect(),
@@ -289,10 +249,7 @@ macro_rules! sql_catalog_pages {
                 push_id_list(builder, "t.id", candidates.to_owned());
             }
             if let Some(text) = &filter.name_contains {
-                builder.push(" AND t.name");
-                builder.push(LIKE_ANY_CASE);
-                builder.push_bind(contains_pattern(text));
-                builder.push(" ESCAPE '\\'");
+                push_name_contains(builder, "t.name", text);
             }
         }
 
@@ -364,7 +321,7 @@ macro_rules! sql_catalog_pages {
             }
             let total = match known {
                 Some(total) => total,
-                None => total_or_count(pool, query, rows.len(), count()).await?,
+                None => total_or_count(pool, query, rows.len(), count).await?,
             };
             Ok(ListPage {
                 items: rows.into_iter().map(TagRecord::from).collect(),

@@ -64,14 +64,13 @@ macro_rules! sql_comments_store {
                         created_at,
                     })
                     .collect();
-                let total = match query.total_from_slice(items.len()) {
-                    Some(total) => total,
-                    None => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM comments WHERE repository_id = $1")
-                        .bind(repository.0)
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(db_error)? as u64,
+                let count = || {
+                    let mut count =
+                        sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM comments WHERE repository_id = ");
+                    count.push_bind(repository.0);
+                    count
                 };
+                let total = total_or_count(&self.pool, query, items.len(), count).await?;
                 Ok(crate::model::ListPage { items, total })
             }
             async fn delete_comment(&self, id: CommentId) -> Result<()> {

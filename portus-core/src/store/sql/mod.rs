@@ -332,6 +332,7 @@ macro_rules! sql_policy_store {
         }
 
         super::sql::summaries::sql_summary_upkeep!($db);
+        super::sql::lists::sql_list_totals!($db);
         super::sql::catalog_pages::sql_catalog_pages!($db);
         super::sql::accounts::sql_accounts_store!($store, $db);
         super::sql::teams::sql_teams_store!($store, $db);

@@ -124,13 +124,10 @@ macro_rules! sql_namespaces_store {
                         builder.push("n.team_id = ").push_bind(team.0);
                     }
                     if let Some(text) = &filter.name_contains {
-                        if filter.visible != VisibleNamespaces::All || filter.team.is_some() {
-                            builder.push(" AND ");
+                        if filter.visible == VisibleNamespaces::All && filter.team.is_none() {
+                            builder.push("TRUE");
                         }
-                        builder.push("n.name");
-                        builder.push(LIKE_ANY_CASE);
-                        builder.push_bind(super::sql::catalog_pages::contains_pattern(text));
-                        builder.push(" ESCAPE '\\'");
+                        push_name_contains(builder, "n.name", text);
                     }
                 }
                 // `namespaces_listed` (global DESC, name, id) and the primary key.
@@ -149,14 +146,12 @@ macro_rules! sql_namespaces_store {
                     .await
                     .map_err(db_error)?;
                 let items = rows.into_iter().map(Namespace::try_from).collect::<Result<Vec<_>>>()?;
-                let total = match query.total_from_slice(items.len()) {
-                    Some(total) => total,
-                    None => {
-                        let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM namespaces n");
-                        push_filter(&mut count, filter);
-                        count.build_query_scalar::<i64>().fetch_one(&self.pool).await.map_err(db_error)? as u64
-                    }
+                let count = || {
+                    let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM namespaces n");
+                    push_filter(&mut count, filter);
+                    count
                 };
+                let total = total_or_count(&self.pool, query, items.len(), count).await?;
                 Ok(crate::model::ListPage { items, total })
             }
             async fn repository_counts(&self, namespaces: &[NamespaceId]) -> Result<Vec<(NamespaceId, u64)>> {

@@ -103,15 +103,14 @@ macro_rules! sql_teams_store {
                     .into_iter()
                     .map(TeamMember::try_from)
                     .collect::<Result<Vec<_>>>()?;
-                let total = match query.total_from_slice(items.len()) {
-                    Some(total) => total,
-                    // Every membership has its user (ON DELETE CASCADE): no join needed.
-                    None => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM team_members WHERE team_id = $1")
-                        .bind(team.0)
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(db_error)? as u64,
+                // Every membership has its user (ON DELETE CASCADE): no join needed.
+                let count = || {
+                    let mut count =
+                        sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM team_members WHERE team_id = ");
+                    count.push_bind(team.0);
+                    count
                 };
+                let total = total_or_count(&self.pool, query, items.len(), count).await?;
                 Ok(crate::model::ListPage { items, total })
             }
             async fn remove_team_member(&self, team: TeamId, user: UserId) -> Result<()> {
@@ -179,21 +178,15 @@ macro_rules! sql_teams_store {
                     .await
                     .map_err(db_error)?;
                 let items: Vec<Team> = rows.into_iter().map(Team::from).collect();
-                let total = match query.total_from_slice(items.len()) {
-                    Some(total) => total,
-                    None => {
-                        let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM teams t");
-                        if filtered {
-                            count.push(" WHERE ");
-                            push_filter(&mut count, filter);
-                        }
-                        count
-                            .build_query_scalar::<i64>()
-                            .fetch_one(&self.pool)
-                            .await
-                            .map_err(db_error)? as u64
+                let count = || {
+                    let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM teams t");
+                    if filtered {
+                        count.push(" WHERE ");
+                        push_filter(&mut count, filter);
                     }
+                    count
                 };
+                let total = total_or_count(&self.pool, query, items.len(), count).await?;
                 Ok(crate::model::ListPage { items, total })
             }
             async fn delete_team(&self, id: TeamId) -> Result<()> {

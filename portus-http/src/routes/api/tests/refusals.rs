@@ -71,6 +71,18 @@ async fn passwords_are_counted_in_characters_and_limited_in_bytes() {
     assert_eq!(status, StatusCode::CREATED);
 }
 
+/// carol asks for an application token labelled `label`.
+async fn new_token_of_carol(f: &Fixture, label: &str) -> (StatusCode, Value) {
+    let tokens = format!("/api/v1/users/{}/application_tokens", f.id("carol"));
+    f.call(
+        Method::POST,
+        &tokens,
+        Some("carol"),
+        Some(json!({ "application": label })),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn the_configured_token_limit_is_a_rule() {
     // carol holds the fixture's token already: two more reach the limit.
@@ -81,14 +93,7 @@ async fn the_configured_token_limit_is_a_rule() {
     .await;
     let tokens = format!("/api/v1/users/{}/application_tokens", f.id("carol"));
     for label in ["x".repeat(100), "ci".into(), "third".into()] {
-        let (status, body) = f
-            .call(
-                Method::POST,
-                &tokens,
-                Some("carol"),
-                Some(json!({ "application": label })),
-            )
-            .await;
+        let (status, body) = new_token_of_carol(&f, &label).await;
         if label == "third" {
             assert_eq!(
                 (status, error_code(&body)),
@@ -107,14 +112,7 @@ async fn token_labels_are_bounded() {
     let f = fixture(Options::default()).await;
     let tokens = format!("/api/v1/users/{}/application_tokens", f.id("carol"));
     for label in ["x".repeat(1_000), "x".repeat(101), "a\u{7}b".into(), " \t ".into()] {
-        let (status, body) = f
-            .call(
-                Method::POST,
-                &tokens,
-                Some("carol"),
-                Some(json!({ "application": label })),
-            )
-            .await;
+        let (status, body) = new_token_of_carol(&f, &label).await;
         assert_eq!(
             (status, error_code(&body)),
             (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
