@@ -59,10 +59,12 @@ fn stdin_error(source: std::io::Error) -> Error {
 /// Shows `text` on standard error and reads one line from the terminal with echo off.
 fn prompt(text: &str) -> Result<String, Error> {
     let mut stderr = std::io::stderr();
-    let _ = write!(stderr, "{text}");
-    let _ = stderr.flush();
     let line = {
+        // Echo goes off before the prompt shows: whoever answers the prompt at once must
+        // not be echoed, nor lose what they typed.
         let _quiet = EchoOff::new()?;
+        let _ = write!(stderr, "{text}");
+        let _ = stderr.flush();
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map_err(stdin_error)?;
         line
@@ -86,7 +88,8 @@ impl EchoOff {
         quiet.local_modes.remove(LocalModes::ECHO);
         // Line editing stays on, so the line still ends at Enter; only the echo goes.
         quiet.local_modes.insert(LocalModes::ECHONL);
-        tcsetattr(&stdin, OptionalActions::Flush, &quiet).map_err(|e| stdin_error(e.into()))?;
+        // `Now`, not `Flush`: flushing would discard a line typed before echo went off.
+        tcsetattr(&stdin, OptionalActions::Now, &quiet).map_err(|e| stdin_error(e.into()))?;
         Ok(EchoOff(saved))
     }
 }
@@ -94,7 +97,7 @@ impl EchoOff {
 #[cfg(unix)]
 impl Drop for EchoOff {
     fn drop(&mut self) {
-        let _ = rustix::termios::tcsetattr(std::io::stdin(), rustix::termios::OptionalActions::Flush, &self.0);
+        let _ = rustix::termios::tcsetattr(std::io::stdin(), rustix::termios::OptionalActions::Now, &self.0);
     }
 }
 
