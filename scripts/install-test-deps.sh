@@ -3,7 +3,8 @@
 # PostgreSQL, MariaDB (the Portus importer reads Portus databases from it), OpenLDAP's slapd and
 # client tools (the LDAP authenticator tests start their own slapd), openssl for operator-style
 # keys, curl (docs/migrating-from-portus.md uses it), Chromium with its WebDriver for the
-# browser tests of the web pages, and Python with venv for schemathesis (installed from PyPI by
+# browser tests of the web pages, axe-core from the npm registry (the accessibility checker the
+# browser tests run in each page), and Python with venv for schemathesis (installed from PyPI by
 # scripts/schemathesis.sh). Idempotent; needs root (or sudo) on Debian/Ubuntu.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -37,3 +38,22 @@ if [ -d /run/systemd/system ]; then
   $SUDO systemctl disable --now docker-registry postgresql slapd mariadb 2>/dev/null || true
 fi
 echo "install-test-deps: docker-registry $(dpkg-query -W -f='${Version}' docker-registry), skopeo $(dpkg-query -W -f='${Version}' skopeo), slapd $(dpkg-query -W -f='${Version}' slapd)"
+
+# axe-core, pinned and checked against the npm registry's integrity digest, cached so a warm run
+# downloads nothing; tests/it/e2e_accessibility.rs reads it from this path.
+axe_version=4.10.3
+axe_sha512=Xm7bpRXnDSX2YE2YFfBk2FnF0ep6tmG7xPh8iHee8MIcrgq762Nkce856dYtJYLkuIoYZvGfTs/PbZhideTcEg==
+axe_dir="${PORTUS_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/portus-test}/axe-core-$axe_version"
+if [ ! -s "$axe_dir/axe.min.js" ]; then
+  mkdir -p "$axe_dir"
+  tarball="$axe_dir/axe-core.tgz"
+  curl -fsSL --retry 3 -o "$tarball" "https://registry.npmjs.org/axe-core/-/axe-core-$axe_version.tgz"
+  if [ "$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)" != "$axe_sha512" ]; then
+    echo "install-test-deps: axe-core $axe_version does not match its integrity digest" >&2
+    rm -f "$tarball"
+    exit 1
+  fi
+  tar -xzf "$tarball" -C "$axe_dir" --strip-components=1 package/axe.min.js
+  rm -f "$tarball"
+fi
+echo "install-test-deps: axe-core $axe_version in $axe_dir"

@@ -17,7 +17,7 @@ use crate::harness::{
 const SERVICE: &str = "registry.web";
 
 /// chromedriver on a free loopback port, and a session of headless Chromium.
-async fn browser(dir: &std::path::Path) -> (Daemon, Client) {
+pub(crate) async fn browser(dir: &std::path::Path) -> (Daemon, Client) {
     require_program("chromedriver");
     let port = free_port();
     let log = dir.join("chromedriver.log");
@@ -46,7 +46,7 @@ async fn browser(dir: &std::path::Path) -> (Daemon, Client) {
     (daemon, client)
 }
 
-async fn text_of(client: &Client, css: &str) -> String {
+pub(crate) async fn text_of(client: &Client, css: &str) -> String {
     client
         .find(Locator::Css(css))
         .await
@@ -58,7 +58,7 @@ async fn text_of(client: &Client, css: &str) -> String {
 
 /// Clicks what `locator` finds and waits until the browser has loaded the next page (a click
 /// returns before the navigation it starts is done).
-async fn click_through(client: &Client, locator: Locator<'_>) {
+pub(crate) async fn click_through(client: &Client, locator: Locator<'_>) {
     client.execute("window.__portusOldPage = true;", vec![]).await.unwrap();
     client.find(locator).await.unwrap().click().await.unwrap();
     for _ in 0..150 {
@@ -76,7 +76,7 @@ async fn click_through(client: &Client, locator: Locator<'_>) {
     panic!("the click on {locator:?} loaded no new page");
 }
 
-async fn path_of(client: &Client) -> String {
+pub(crate) async fn path_of(client: &Client) -> String {
     let url = client.current_url().await.unwrap();
     match url.query() {
         Some(query) => format!("{}?{query}", url.path()),
@@ -84,7 +84,7 @@ async fn path_of(client: &Client) -> String {
     }
 }
 
-async fn sign_in(client: &Client, base: &str, user: &str, password: &str) {
+pub(crate) async fn sign_in(client: &Client, base: &str, user: &str, password: &str) {
     client.goto(&format!("{base}/")).await.unwrap();
     assert_eq!(
         path_of(client).await,

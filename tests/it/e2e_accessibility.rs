@@ -1,0 +1,188 @@
+//! Accessibility of the web pages, checked by axe-core (the npm registry's package, fetched and
+//! verified by `scripts/install-test-deps.sh`) inside real headless Chromium: the landing pages,
+//! the dashboard, namespaces, a repository, a tag with findings, search, tokens, teams and the
+//! administrators' pages, on an installation with a pushed and scanned image. Every page must
+//! have no violation axe rates *serious* or *critical*.
+//!
+//! To check that this test notices a problem, break a page (say, empty the search button's text
+//! in `portus-http/src/web/views.rs`): every signed-in page then fails axe's critical
+//! `button-name` rule.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use serde_json::Value;
+
+use crate::e2e_web::{browser, click_through, path_of, sign_in};
+use crate::harness::{Creds, Portus, Registry, free_port, oci_layout, skopeo_copy, wait_until};
+
+const SERVICE: &str = "registry.a11y";
+/// The axe-core release `scripts/install-test-deps.sh` installs.
+const AXE_VERSION: &str = "4.10.3";
+
+/// The axe-core script: `PORTUS_AXE_CORE` when set, else where the install script caches it.
+fn axe_source() -> String {
+    let path = std::env::var_os("PORTUS_AXE_CORE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let cache = std::env::var_os("PORTUS_TEST_CACHE")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("portus-test")))
+                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/portus-test"));
+            cache.join(format!("axe-core-{AXE_VERSION}")).join("axe.min.js")
+        });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "axe-core is not at {}: run scripts/install-test-deps.sh ({e})",
+            path.display()
+        )
+    })
+}
+
+/// axe's serious and critical violations on the page the browser shows, one line each (rule,
+/// impact, help and the offending elements).
+async fn serious_violations(client: &Client, axe: &str) -> Vec<String> {
+    client.execute(axe, vec![]).await.expect("axe-core loads");
+    let result = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] })
+                .then(r => done(r.violations), e => done({ error: String(e) }));",
+            vec![],
+        )
+        .await
+        .expect("axe-core runs");
+    let violations = match result {
+        Value::Array(violations) => violations,
+        other => panic!("axe-core failed: {other}"),
+    };
+    violations
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+        .map(|v| {
+            let targets: Vec<String> = v["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|node| node["target"].to_string())
+                .collect();
+            format!(
+                "{} ({}): {} at {}",
+                v["id"].as_str().unwrap_or("?"),
+                v["impact"].as_str().unwrap_or("?"),
+                v["help"].as_str().unwrap_or("?"),
+                targets.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// Checks the current page and records what axe found under `name`.
+async fn check(client: &Client, axe: &str, name: &str, found: &mut Vec<String>) {
+    let violations = serious_violations(client, axe).await;
+    let path = path_of(client).await;
+    found.extend(violations.into_iter().map(|v| format!("{name} ({path}): {v}")));
+}
+
+#[test]
+fn every_page_passes_axe_core_without_serious_or_critical_violations() {
+    let axe = axe_source();
+    let tmp = tempfile::tempdir().unwrap();
+    let registry_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut portus = Portus::new(tmp.path(), SERVICE, "");
+    portus.append_config(&format!(
+        "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = 0\n[security]\ninterval_secs = 1\n[security.dummy]\nserver = \"on\"\n"
+    ));
+    let yaml = portus.cli(&["config", "registry"], None);
+    portus.start();
+    let _registry = Registry::start_on(tmp.path(), &yaml, registry_addr);
+    portus.cli(
+        &["user", "create", "root", "--admin", "--password-stdin"],
+        Some("root-password\n"),
+    );
+    portus.user("alice", "alice-password");
+    portus.cli(&["team", "create", "developers", "--owner", "alice"], None);
+
+    let layout = tmp.path().join("image");
+    oci_layout(&layout, "1", "the accessibility test's image\n");
+    let pushed = skopeo_copy(
+        &format!("oci:{}:1", layout.display()),
+        Creds::Anonymous,
+        &format!("docker://{registry_addr}/alice/webapp:1.0"),
+        Creds::User("alice", "alice-password"),
+    );
+    assert!(
+        pushed.status.success(),
+        "push: {}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    let scanned = || {
+        let out = portus.try_cli(&["scan", "alice/webapp:1.0", "--stored", "--json"], None);
+        serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|j| j["status"] == "done")
+    };
+    assert!(
+        wait_until(Duration::from_secs(15), scanned),
+        "not scanned:\n{}",
+        portus.log()
+    );
+
+    let base = format!("http://{}", portus.addr);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let found = runtime.block_on(async {
+        let (_driver, client) = browser(tmp.path()).await;
+        let mut found = Vec::new();
+
+        // Signed out: the sign-in page and anonymous browsing.
+        client.goto(&format!("{base}/sign_in")).await.unwrap();
+        check(&client, &axe, "sign-in", &mut found).await;
+        client.goto(&format!("{base}/explore")).await.unwrap();
+        check(&client, &axe, "explore", &mut found).await;
+
+        sign_in(&client, &base, "alice", "alice-password").await;
+        assert_eq!(path_of(&client).await, "/");
+        check(&client, &axe, "dashboard", &mut found).await;
+        click_through(&client, Locator::LinkText("Namespaces")).await;
+        check(&client, &axe, "namespaces", &mut found).await;
+        click_through(&client, Locator::LinkText("alice")).await;
+        check(&client, &axe, "namespace", &mut found).await;
+        click_through(&client, Locator::LinkText("alice/webapp")).await;
+        check(&client, &axe, "repository", &mut found).await;
+        click_through(&client, Locator::LinkText("1.0")).await;
+        assert!(path_of(&client).await.starts_with("/tags/"));
+        check(&client, &axe, "tag", &mut found).await;
+        client.goto(&format!("{base}/repositories")).await.unwrap();
+        check(&client, &axe, "repositories", &mut found).await;
+        client.goto(&format!("{base}/search?q=webapp")).await.unwrap();
+        check(&client, &axe, "search", &mut found).await;
+        client
+            .goto(&format!("{base}/search?q=nothing-has-this-name"))
+            .await
+            .unwrap();
+        check(&client, &axe, "search without hits", &mut found).await;
+        client.goto(&format!("{base}/tokens")).await.unwrap();
+        check(&client, &axe, "tokens", &mut found).await;
+        client.goto(&format!("{base}/teams")).await.unwrap();
+        check(&client, &axe, "teams", &mut found).await;
+        click_through(&client, Locator::LinkText("developers")).await;
+        check(&client, &axe, "team", &mut found).await;
+        client.goto(&format!("{base}/repositories/999999")).await.unwrap();
+        check(&client, &axe, "not found", &mut found).await;
+
+        client.delete_all_cookies().await.unwrap();
+        sign_in(&client, &base, "root", "root-password").await;
+        client.goto(&format!("{base}/admin/users")).await.unwrap();
+        check(&client, &axe, "admin users", &mut found).await;
+        client.goto(&format!("{base}/namespaces")).await.unwrap();
+        check(&client, &axe, "namespaces as an administrator", &mut found).await;
+
+        client.close().await.unwrap();
+        found
+    });
+    assert!(
+        found.is_empty(),
+        "axe-core found serious or critical violations:\n{}",
+        found.join("\n")
+    );
+}
