@@ -300,6 +300,7 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
             registry: registry.clone(),
             bcrypt_cost: config.auth.bcrypt_cost,
             max_app_tokens: config.auth.max_app_tokens,
+            first_user_admin: config.auth.first_user_admin,
             ..AppState::new(tokens)
         },
         limits,

@@ -40,7 +40,7 @@ pub use traits::{Authenticator, PolicyStore, RegistryClient, SecurityBackend};
 pub mod prelude {
     pub use crate::traits::{
         AccountStore, AccountStoreExt, ActivityStore, ActivityStoreExt, CatalogStore, CatalogStoreExt, CommentStore,
-        CommentStoreExt, EventStore, IdentityStore, ImportStore, NamespaceStore, NamespaceStoreExt, PolicyStore,
-        ScanStore, TeamStore, TeamStoreExt,
+        CommentStoreExt, EventStore, IdentityStore, ImportStore, LockoutStore, NamespaceStore, NamespaceStoreExt,
+        PolicyStore, ScanStore, TeamStore, TeamStoreExt,
     };
 }

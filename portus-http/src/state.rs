@@ -70,6 +70,9 @@ pub struct AppState {
     pub bcrypt_cost: u32,
     /// Most application tokens a user may hold (`auth.max_app_tokens`).
     pub max_app_tokens: usize,
+    /// Whether `POST /api/v1/users/bootstrap` may make the first administrator
+    /// (`auth.first_user_admin`).
+    pub first_user_admin: bool,
     /// Set once the store counts the configured scanners in its kept figures.
     pub scan_scope_synced: Arc<tokio::sync::OnceCell<()>>,
 }
@@ -86,6 +89,7 @@ impl AppState {
             registry: None,
             bcrypt_cost: portus_auth::password::DEFAULT_BCRYPT_COST,
             max_app_tokens: portus_core::ops::MAX_APP_TOKENS,
+            first_user_admin: true,
             scan_scope_synced: Arc::default(),
         }
     }

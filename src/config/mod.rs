@@ -23,9 +23,11 @@ use url::Url;
 
 use crate::Error;
 
+mod auth;
 pub mod portus_import;
 mod security;
 
+pub use auth::AuthConfig;
 pub use security::{
     ClairLegacySettings, ClairV4Settings, DummySettings, SecurityConfig, ZypperSettings, setting_error,
 };
@@ -227,24 +229,6 @@ impl Default for DatabaseConfig {
     }
 }
 
-/// Local authentication settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthConfig {
-    /// bcrypt cost for new password hashes (4 to 31).
-    pub bcrypt_cost: u32,
-    /// Consecutive failed logins (docker logins included) that lock an account; 0 disables
-    /// lockout.
-    pub lockout_attempts: u32,
-    /// Seconds a locked account stays locked before it unlocks by itself.
-    pub lockout_secs: u64,
-    /// Seconds a verified user name and secret skip bcrypt on later logins (0: off). Password
-    /// changes, revoked tokens, disabled and locked users still take effect at once.
-    pub credential_cache_secs: u64,
-    /// Most application tokens a user may hold at once (1 to 1000; Portus allowed 5).
-    pub max_app_tokens: usize,
-}
-
 /// The web pages (served when the `web` feature is built in).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -317,18 +301,6 @@ impl Default for TokenConfig {
     }
 }
 
-impl Default for AuthConfig {
-    fn default() -> Self {
-        AuthConfig {
-            bcrypt_cost: portus_auth::password::DEFAULT_BCRYPT_COST,
-            lockout_attempts: 10,
-            lockout_secs: 15 * 60,
-            credential_cache_secs: 60,
-            max_app_tokens: portus_core::ops::MAX_APP_TOKENS,
-        }
-    }
-}
-
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
@@ -367,6 +339,7 @@ pub const KEYS: &[&str] = &[
     "auth.lockout_secs",
     "auth.credential_cache_secs",
     "auth.max_app_tokens",
+    "auth.first_user_admin",
     "http.max_body_bytes",
     "http.request_timeout_secs",
     "web.enabled",

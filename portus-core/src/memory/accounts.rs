@@ -11,9 +11,35 @@ use crate::{Error, Result};
 use super::InMemoryStore;
 
 #[async_trait]
+impl crate::traits::LockoutStore for InMemoryStore {
+    async fn record_login_failure(&self, id: UserId) -> Result<u32> {
+        let mut state = self.lock();
+        let user = state.user_mut(id)?;
+        user.failed_logins = user.failed_logins.saturating_add(1);
+        Ok(user.failed_logins)
+    }
+    async fn set_user_lock(&self, id: UserId, until: Option<DateTime<Utc>>) -> Result<()> {
+        let mut state = self.lock();
+        let user = state.user_mut(id)?;
+        user.locked_until = until.map(crate::model::at_store_precision);
+        if until.is_none() {
+            user.failed_logins = 0;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
 impl crate::traits::AccountStore for InMemoryStore {
     async fn create_user(&self, new: NewUser) -> Result<User> {
         self.lock().insert_user(new)
+    }
+    async fn create_first_user(&self, new: NewUser) -> Result<Option<User>> {
+        let mut state = self.lock();
+        if !state.users.is_empty() {
+            return Ok(None);
+        }
+        state.insert_user(new).map(Some)
     }
     async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
         Ok(self.lock().users.iter().find(|u| u.username == username).cloned())
@@ -60,21 +86,6 @@ impl crate::traits::AccountStore for InMemoryStore {
             if namespace.personal_owner == Some(id) {
                 namespace.personal_owner = None;
             }
-        }
-        Ok(())
-    }
-    async fn record_login_failure(&self, id: UserId) -> Result<u32> {
-        let mut state = self.lock();
-        let user = state.user_mut(id)?;
-        user.failed_logins = user.failed_logins.saturating_add(1);
-        Ok(user.failed_logins)
-    }
-    async fn set_user_lock(&self, id: UserId, until: Option<DateTime<Utc>>) -> Result<()> {
-        let mut state = self.lock();
-        let user = state.user_mut(id)?;
-        user.locked_until = until.map(crate::model::at_store_precision);
-        if until.is_none() {
-            user.failed_logins = 0;
         }
         Ok(())
     }

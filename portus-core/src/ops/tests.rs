@@ -178,6 +178,33 @@ async fn disabling_a_user_revokes_their_refresh_tokens() {
 }
 
 #[tokio::test]
+async fn bootstrap_makes_one_administrator_with_a_token_and_only_on_an_empty_installation() {
+    let store = InMemoryStore::new();
+    let new = |name: &str| NewUser {
+        username: name.into(),
+        ..NewUser::default()
+    };
+    let (root, token) = users::bootstrap(&store, new("root"), "digest-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(root.admin, "made an administrator though the request did not ask");
+    assert_eq!(token.label, users::BOOTSTRAP_TOKEN_LABEL);
+    assert_eq!(
+        store.app_token_by_hash("digest-1").await.unwrap().unwrap().user_id,
+        root.id
+    );
+    assert_eq!(actions(&store).await, ["user.create", "application_token.create"]);
+    assert_eq!(users::bootstrap(&store, new("late"), "digest-2").await.unwrap(), None);
+    assert_eq!(store.user_by_name("late").await.unwrap(), None);
+    assert_eq!(store.app_token_by_hash("digest-2").await.unwrap(), None);
+
+    let used = InMemoryStore::new();
+    person(&used, "someone", false).await;
+    assert_eq!(users::bootstrap(&used, new("root"), "digest-3").await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn token_labels_are_bounded() {
     let store = InMemoryStore::new();
     let alice = person(&store, "alice", false).await;
@@ -218,13 +245,13 @@ async fn application_tokens_are_limited_and_revoked_only_by_their_owner() {
     let err = tokens::create(&store, None, &alice, "one-more", "dx", MAX_APP_TOKENS)
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Invalid);
+    assert_eq!(err.kind(), ErrorKind::Rule);
     // The cap is the caller's (configured) one.
     tokens::create(&store, None, &bob, "only", "db", 1).await.unwrap();
     let err = tokens::create(&store, None, &bob, "second", "db2", 1)
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Invalid);
+    assert_eq!(err.kind(), ErrorKind::Rule);
     tokens::revoke(
         &store,
         None,

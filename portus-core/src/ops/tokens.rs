@@ -31,8 +31,8 @@ pub fn validate_label(label: &str) -> Result<()> {
 }
 
 /// Stores a new application token of `owner` labelled `label`, by the digest of its secret.
-/// Refused (`Invalid`) for a label [`validate_label`] refuses and when the user already holds
-/// `most` tokens; labels are unique per user (`Conflict`).
+/// Refused for a label [`validate_label`] refuses (`Invalid`) and when the user already holds
+/// `most` tokens (`Rule`); labels are unique per user (`Conflict`).
 pub async fn create<S: AccountStore + ActivityStore + ?Sized>(
     store: &S,
     actor: Option<&str>,
@@ -43,7 +43,7 @@ pub async fn create<S: AccountStore + ActivityStore + ?Sized>(
 ) -> Result<AppToken> {
     validate_label(label)?;
     if store.list_app_tokens(owner.id).await?.len() >= most {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Rule(format!(
             "at most {most} application tokens per user; revoke one first"
         )));
     }

@@ -2,8 +2,8 @@
 
 use super::record;
 use crate::Result;
-use crate::model::{ActivityAction, ExternalIdentity, NewUser, PasswordHash, Role, User};
-use crate::traits::{AccountStore, ActivityStore, IdentityStore, TeamStore};
+use crate::model::{ActivityAction, AppToken, ExternalIdentity, NewUser, PasswordHash, Role, User};
+use crate::traits::{AccountStore, ActivityStore, IdentityStore, LockoutStore, TeamStore};
 
 /// Creates a user with their personal namespace.
 pub async fn create<S: AccountStore + ActivityStore + ?Sized>(
@@ -14,6 +14,36 @@ pub async fn create<S: AccountStore + ActivityStore + ?Sized>(
     let user = store.create_user(new).await?;
     record(store, actor, ActivityAction::UserCreate, user.username.clone(), None).await?;
     Ok(user)
+}
+
+/// The label of the application token [`bootstrap`] makes.
+pub const BOOTSTRAP_TOKEN_LABEL: &str = "bootstrap";
+
+/// Makes an installation's first administrator from `new` (made an administrator whatever it
+/// says) with an application token labelled [`BOOTSTRAP_TOKEN_LABEL`] stored by
+/// `secret_digest`: what Portus' unauthenticated `POST /api/v1/users/bootstrap` does. `None`,
+/// and nothing written, once any user exists (two callers racing: one wins).
+pub async fn bootstrap<S: AccountStore + ActivityStore + ?Sized>(
+    store: &S,
+    new: NewUser,
+    secret_digest: &str,
+) -> Result<Option<(User, AppToken)>> {
+    let new = NewUser { admin: true, ..new };
+    let Some(user) = store.create_first_user(new).await? else {
+        return Ok(None);
+    };
+    let details = Some("the first administrator, bootstrapped".to_owned());
+    record(store, None, ActivityAction::UserCreate, user.username.clone(), details).await?;
+    let token = super::tokens::create(
+        store,
+        Some(&user.username),
+        &user,
+        BOOTSTRAP_TOKEN_LABEL,
+        secret_digest,
+        super::MAX_APP_TOKENS,
+    )
+    .await?;
+    Ok(Some((user, token)))
 }
 
 /// Creates a user with their personal namespace, linked to `identity` in the same transaction
@@ -150,7 +180,7 @@ pub async fn set_email<S: AccountStore + ActivityStore + ?Sized>(
 }
 
 /// Unlocks an account locked by failed logins and resets its failure count.
-pub async fn unlock<S: AccountStore + ActivityStore + ?Sized>(
+pub async fn unlock<S: LockoutStore + ActivityStore + ?Sized>(
     store: &S,
     actor: Option<&str>,
     user: &User,

@@ -32,6 +32,9 @@ const LIKE_ANY_CASE: &str = " COLLATE \"C\" ILIKE ";
 /// At most `$2` ids of tags whose lower-case names match the `LIKE` pattern `$1`, which the
 /// trigram index `tags_by_name_trigrams` serves where `pg_trgm` is installed.
 const TAG_NAME_TRIGRAMS: Option<&str> = Some("SELECT id FROM tags WHERE lower(name) LIKE $1 LIMIT $2");
+/// Makes a transaction that creates a user only when none exists wait for any other such
+/// transaction (and any insert) to commit first; readers are not blocked.
+const LOCK_USERS: &str = "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE";
 /// Locks the rows read until the transaction ends: figures are read, changed and written back.
 const FOR_UPDATE: &str = " FOR UPDATE";
 

@@ -34,6 +34,8 @@ const LIKE_ANY_CASE: &str = " LIKE ";
 const TAG_NAME_TRIGRAMS: Option<&str> = Some("SELECT rowid FROM tag_name_trigrams WHERE name LIKE $1 LIMIT $2");
 /// SQLite has one writer at a time: a write transaction already excludes every other.
 const FOR_UPDATE: &str = "";
+/// Nothing to lock: a write transaction is alone already.
+const LOCK_USERS: &str = "";
 
 /// A [`PolicyStore`](crate::PolicyStore) in one SQLite file (WAL mode), the embedded default.
 #[derive(Debug, Clone)]

@@ -89,6 +89,40 @@ pub async fn user_names_are_unique_and_valid(store: &dyn AccountStore) {
     }
 }
 
+/// The first user is created once: by the first of two racing callers, never after any user
+/// exists, and never twice.
+pub async fn the_first_user_is_created_once(store: &dyn AccountStore) {
+    let new = |name: &str| NewUser {
+        username: name.into(),
+        admin: true,
+        ..NewUser::default()
+    };
+    let (first, second) = super::identities::both(
+        store.create_first_user(new("root")),
+        store.create_first_user(new("boss")),
+    )
+    .await;
+    let created = match (first.unwrap(), second.unwrap()) {
+        (Some(user), None) | (None, Some(user)) => user,
+        other => panic!("exactly one first user: {other:?}"),
+    };
+    assert!(created.admin);
+    assert_eq!(
+        store.user_by_name(&created.username).await.unwrap(),
+        Some(created.clone())
+    );
+    assert_eq!(store.create_first_user(new("late")).await.unwrap(), None);
+    assert_eq!(store.user_by_name("late").await.unwrap(), None);
+    let names: Vec<String> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, vec![created.username]);
+}
+
 /// Users can be found by name and id, and are listed by name.
 pub async fn users_are_found_and_listed(store: &dyn AccountStore) {
     let zed = user(store, "zed").await;
@@ -337,6 +371,7 @@ macro_rules! account_store_conformance {
             create_user_creates_personal_namespace,
             personal_names_are_made_unique,
             user_names_are_unique_and_valid,
+            the_first_user_is_created_once,
             users_are_found_and_listed,
             users_are_paged_in_every_order,
             users_can_be_disabled_and_promoted,

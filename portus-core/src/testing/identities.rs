@@ -178,7 +178,7 @@ pub async fn one_identity_makes_one_user_at_once(store: &dyn PolicyStore) {
 
 /// Both futures polled together until both are done (what `tokio::join!` does; this crate
 /// does not depend on tokio).
-async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+pub(crate) async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     use std::task::Poll;
     let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
     let (mut first, mut second) = (None, None);

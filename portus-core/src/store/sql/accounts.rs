@@ -86,12 +86,59 @@ macro_rules! sql_accounts_store {
         }
 
         #[async_trait]
+        impl crate::traits::LockoutStore for $store {
+            async fn record_login_failure(&self, id: UserId) -> Result<u32> {
+                let count: Option<i64> =
+                    sqlx::query_scalar("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins")
+                        .bind(id.0)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_error)?;
+                let count = count.ok_or_else(|| Error::not_found("user", id.to_string()))?;
+                Ok(count.clamp(0, u32::MAX as i64) as u32)
+            }
+            async fn set_user_lock(&self, id: UserId, until: Option<DateTime<Utc>>) -> Result<()> {
+                let result = sqlx::query(
+                    "UPDATE users SET locked_until = $1, \
+                     failed_logins = CASE WHEN $1 IS NULL THEN 0 ELSE failed_logins END WHERE id = $2",
+                )
+                .bind(until.map(crate::model::at_store_precision))
+                .bind(id.0)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                if result.rows_affected() == 0 {
+                    return Err(Error::not_found("user", id.to_string()));
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait]
         impl crate::traits::AccountStore for $store {
             async fn create_user(&self, new: NewUser) -> Result<User> {
                 let mut tx = self.write_tx().await?;
                 let user = insert_user(&mut tx, new).await?;
                 tx.commit().await.map_err(db_error)?;
                 Ok(user)
+            }
+            async fn create_first_user(&self, new: NewUser) -> Result<Option<User>> {
+                let mut tx = self.write_tx().await?;
+                // Taken before the count, so a second caller waits for the first to commit and
+                // then counts its user (SQLite's write transaction already excludes others).
+                if !LOCK_USERS.is_empty() {
+                    sqlx::query(LOCK_USERS).execute(&mut *tx).await.map_err(db_error)?;
+                }
+                let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1) AS any_user")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                if existing > 0 {
+                    return Ok(None);
+                }
+                let user = insert_user(&mut tx, new).await?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(Some(user))
             }
             async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
                 let sql = sqlx::AssertSqlSafe(format!("{USER_COLUMNS} WHERE u.username = $1"));
@@ -185,31 +232,6 @@ macro_rules! sql_accounts_store {
                     .execute(&self.pool)
                     .await
                     .map_err(db_error)?;
-                if result.rows_affected() == 0 {
-                    return Err(Error::not_found("user", id.to_string()));
-                }
-                Ok(())
-            }
-            async fn record_login_failure(&self, id: UserId) -> Result<u32> {
-                let count: Option<i64> =
-                    sqlx::query_scalar("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins")
-                        .bind(id.0)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_error)?;
-                let count = count.ok_or_else(|| Error::not_found("user", id.to_string()))?;
-                Ok(count.clamp(0, u32::MAX as i64) as u32)
-            }
-            async fn set_user_lock(&self, id: UserId, until: Option<DateTime<Utc>>) -> Result<()> {
-                let result = sqlx::query(
-                    "UPDATE users SET locked_until = $1, \
-                     failed_logins = CASE WHEN $1 IS NULL THEN 0 ELSE failed_logins END WHERE id = $2",
-                )
-                .bind(until.map(crate::model::at_store_precision))
-                .bind(id.0)
-                .execute(&self.pool)
-                .await
-                .map_err(db_error)?;
                 if result.rows_affected() == 0 {
                     return Err(Error::not_found("user", id.to_string()));
                 }

@@ -1,7 +1,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 
 use crate::Result;
 use crate::model::{
@@ -9,7 +8,8 @@ use crate::model::{
     UserSort,
 };
 
-/// Users, their credentials (password hashes, application and refresh tokens) and login lockout.
+/// Users and their credentials (password hashes, application and refresh tokens); login
+/// lockout is [`LockoutStore`](super::LockoutStore)'s.
 ///
 /// A role of the [`PolicyStore`](super::PolicyStore); every implementation runs the role's
 /// conformance suite in `crate::testing`.
@@ -18,6 +18,10 @@ pub trait AccountStore: Send + Sync {
     /// Creates a user together with a personal namespace (private, owned by a hidden team whose
     /// only owner is the user). Fails with `Conflict` if the user name is taken.
     async fn create_user(&self, user: NewUser) -> Result<User>;
+    /// Creates `user` (as [`create_user`](Self::create_user)) only if no user exists yet, and
+    /// answers `None` otherwise: of two callers racing to make an installation's first
+    /// account, exactly one gets it (the bootstrap endpoint and `first_user_admin` rely on it).
+    async fn create_first_user(&self, user: NewUser) -> Result<Option<User>>;
     /// Looks a user up by login name.
     async fn user_by_name(&self, username: &str) -> Result<Option<User>>;
     /// Looks a user up by id.
@@ -36,11 +40,6 @@ pub trait AccountStore: Send + Sync {
     /// Deletes a user with their memberships and credentials. Their personal namespace stays,
     /// without an owner (administrators only), so nothing pushed is lost.
     async fn delete_user(&self, id: UserId) -> Result<()>;
-    /// Counts one failed login atomically; returns the new count.
-    async fn record_login_failure(&self, id: UserId) -> Result<u32>;
-    /// Locks the account until `until`, or with `None` unlocks it and resets the failure count
-    /// (what a successful login does).
-    async fn set_user_lock(&self, id: UserId, until: Option<DateTime<Utc>>) -> Result<()>;
     /// Stores a new application token by the hash of its secret. Labels are unique per user.
     async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken>;
     /// Finds an application token by the hash of its secret.
@@ -78,6 +77,9 @@ macro_rules! forward {
             async fn create_user(&self, user: NewUser) -> Result<User> {
                 (**self).create_user(user).await
             }
+            async fn create_first_user(&self, user: NewUser) -> Result<Option<User>> {
+                (**self).create_first_user(user).await
+            }
             async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
                 (**self).user_by_name(username).await
             }
@@ -101,12 +103,6 @@ macro_rules! forward {
             }
             async fn delete_user(&self, id: UserId) -> Result<()> {
                 (**self).delete_user(id).await
-            }
-            async fn record_login_failure(&self, id: UserId) -> Result<u32> {
-                (**self).record_login_failure(id).await
-            }
-            async fn set_user_lock(&self, id: UserId, until: Option<DateTime<Utc>>) -> Result<()> {
-                (**self).set_user_lock(id, until).await
             }
             async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken> {
                 (**self).create_app_token(user, label, secret_hash).await

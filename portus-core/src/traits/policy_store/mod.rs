@@ -25,6 +25,7 @@ mod events;
 mod ext;
 mod identities;
 mod import;
+mod lockout;
 mod namespaces;
 mod scans;
 mod teams;
@@ -37,6 +38,7 @@ pub use events::EventStore;
 pub use ext::{AccountStoreExt, ActivityStoreExt, CatalogStoreExt, CommentStoreExt, NamespaceStoreExt, TeamStoreExt};
 pub use identities::IdentityStore;
 pub use import::ImportStore;
+pub use lockout::LockoutStore;
 pub use namespaces::NamespaceStore;
 pub use scans::ScanStore;
 pub use teams::TeamStore;
@@ -59,6 +61,7 @@ pub trait PolicyStore:
     + CommentStore
     + ImportStore
     + IdentityStore
+    + LockoutStore
     + std::fmt::Debug
 {
 }
@@ -74,6 +77,7 @@ impl<T> PolicyStore for T where
         + CommentStore
         + ImportStore
         + IdentityStore
+        + LockoutStore
         + std::fmt::Debug
         + ?Sized
 {

@@ -7,6 +7,7 @@
 //! Every route is declared once, by its handler's `#[utoipa::path]` and its line in `api()`:
 //! the router and the OpenAPI document at `/api/openapi.json` are both built from them.
 
+mod bootstrap;
 mod comments;
 mod lists;
 mod namespaces;
@@ -53,6 +54,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(search::search))
         .routes(routes!(system::activities))
         .routes(routes!(users::list, users::create))
+        .routes(routes!(bootstrap::bootstrap))
         .routes(routes!(users::show, users::update, users::delete))
         .routes(routes!(users::list_tokens, users::create_token))
         .routes(routes!(users::revoke_token))

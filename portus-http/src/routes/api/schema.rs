@@ -174,6 +174,8 @@ error_responses! {
     Forbidden = "403", "the caller may see this but not do it";
     /// 409: the name is taken, or the request conflicts with what exists.
     Conflict = "409", "conflicts with what exists (a taken name, a member already there, tags sharing the manifest)";
+    /// 405: turned off by this installation's configuration.
+    TurnedOff = "405", "turned off by this installation's configuration";
     /// 422: a rule of the data or of this configuration refuses the request.
     Unprocessable = "422", "a rule refuses it (the last owner, personal teams and namespaces, administrators stay owners, no registry configured, ...)";
 }

@@ -174,7 +174,7 @@ fn unlock_only() -> utoipa::openapi::Object {
 /// bcrypt's limits, checked before hashing so that the answer says which: at least 8
 /// characters (the document's `minLength`; fewer: 400) and at most 72 bytes, what bcrypt reads
 /// (a rule the document cannot state in characters; more: 422).
-fn check_password(password: &str) -> Result<(), ApiError> {
+pub(super) fn check_password(password: &str) -> Result<(), ApiError> {
     if password.chars().count() < 8 {
         return Err(ApiError::bad_request("a password has at least 8 characters"));
     }
@@ -433,16 +433,8 @@ pub(super) async fn create_token(
 ) -> Result<Response, ApiError> {
     let owner = token_owner(&state, &caller, &id).await?;
     let store = state.store.as_ref();
+    // Before a secret is made for nothing; the operation checks it again.
     ops::tokens::validate_label(&body.application)?;
-    // The operation refuses too; checked here to answer it as the rule it is (422), not as
-    // malformed input.
-    if store.list_app_tokens(owner.id).await?.len() >= state.max_app_tokens {
-        return Err(portus_core::Error::Rule(format!(
-            "at most {} application tokens per user; revoke one first",
-            state.max_app_tokens
-        ))
-        .into());
-    }
     let secret = generate_secret(APP_TOKEN_PREFIX)?;
     let most = state.max_app_tokens;
     let token = ops::tokens::create(store, caller.actor(), &owner, &body.application, &secret.digest, most).await?;
