@@ -159,6 +159,7 @@ fn serve_router(
     let web = portus_http::web::WebConfig {
         session_lifetime: std::time::Duration::from_secs(config.web.session_secs),
         secure_cookies: config.secure_cookies(),
+        signup: config.web.signup,
         #[cfg(feature = "oidc")]
         oidc: oidc_login(config, &state)?,
     };

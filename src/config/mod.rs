@@ -240,6 +240,9 @@ pub struct WebSettings {
     /// `Secure` cookies; default: when `public_url` is `https://`. Set it to `true` behind a
     /// TLS-terminating proxy that forwards plain HTTP.
     pub secure_cookies: Option<bool>,
+    /// People may create their own accounts at `/sign_up` (Portus' `signup.enabled`); not
+    /// with `[ldap]`.
+    pub signup: bool,
     /// Sign in with OpenID Connect (feature `oidc`), off when absent.
     #[serde(deserialize_with = "oidc_section")]
     pub oidc: Option<OidcSettings>,
@@ -251,6 +254,7 @@ impl Default for WebSettings {
             enabled: true,
             session_secs: 8 * 3600,
             secure_cookies: None,
+            signup: false,
             oidc: None,
         }
     }
@@ -343,6 +347,7 @@ pub const KEYS: &[&str] = &[
     "http.max_body_bytes",
     "http.request_timeout_secs",
     "web.enabled",
+    "web.signup",
     "web.session_secs",
     "web.secure_cookies",
     "web.oidc.issuer",
@@ -444,6 +449,9 @@ impl Config {
     /// Checks values that types alone cannot.
     pub fn validate(&self) -> Result<(), Error> {
         let invalid = |m: String| Err(Error::Config(m));
+        if self.web.signup && self.ldap.is_some() {
+            return invalid("web.signup cannot be on with [ldap]: the directory owns the accounts".into());
+        }
         #[cfg(not(feature = "ldap"))]
         if self.ldap.is_some() {
             return invalid("[ldap]: this build has no LDAP support (feature `ldap`)".into());

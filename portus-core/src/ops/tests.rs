@@ -205,6 +205,26 @@ async fn bootstrap_makes_one_administrator_with_a_token_and_only_on_an_empty_ins
 }
 
 #[tokio::test]
+async fn the_first_sign_up_is_an_administrator_only_when_configured() {
+    let new = |name: &str| NewUser {
+        username: name.into(),
+        admin: true,
+        ..NewUser::default()
+    };
+    let store = InMemoryStore::new();
+    let first = users::sign_up(&store, new("first"), true).await.unwrap();
+    let second = users::sign_up(&store, new("second"), true).await.unwrap();
+    assert!(first.admin);
+    assert!(!second.admin, "asking for it makes no administrator");
+    assert_eq!(actions(&store).await, ["user.create", "user.create"]);
+    let activity = store.activities(&ActivityFilter::default()).await.unwrap();
+    assert_eq!(activity[0].actor.as_deref(), Some("second"), "one's own act");
+
+    let off = InMemoryStore::new();
+    assert!(!users::sign_up(&off, new("first"), false).await.unwrap().admin);
+}
+
+#[tokio::test]
 async fn token_labels_are_bounded() {
     let store = InMemoryStore::new();
     let alice = person(&store, "alice", false).await;

@@ -46,6 +46,48 @@ pub async fn bootstrap<S: AccountStore + ActivityStore + ?Sized>(
     Ok(Some((user, token)))
 }
 
+/// Creates the account someone signs up for (with their personal namespace), recorded as
+/// their own act. With `first_user_admin` the installation's first account is made an
+/// administrator (decided by the store atomically, so two first sign-ups make one); every
+/// other sign-up is an ordinary user, whatever `new` says.
+pub async fn sign_up<S: AccountStore + ActivityStore + ?Sized>(
+    store: &S,
+    new: NewUser,
+    first_user_admin: bool,
+) -> Result<User> {
+    let first = if first_user_admin {
+        store
+            .create_first_user(NewUser {
+                admin: true,
+                ..new.clone()
+            })
+            .await?
+    } else {
+        None
+    };
+    let user = match first {
+        Some(user) => user,
+        None => store.create_user(NewUser { admin: false, ..new }).await?,
+    };
+    let details = Some(
+        if user.admin {
+            "signed up, the first administrator"
+        } else {
+            "signed up"
+        }
+        .to_owned(),
+    );
+    record(
+        store,
+        Some(&user.username),
+        ActivityAction::UserCreate,
+        user.username.clone(),
+        details,
+    )
+    .await?;
+    Ok(user)
+}
+
 /// Creates a user with their personal namespace, linked to `identity` in the same transaction
 /// (an external sign-in's first visit): `Conflict` and nothing written if the name is taken or
 /// the identity is linked already.

@@ -40,6 +40,9 @@ pub struct WebConfig {
     pub session_lifetime: Duration,
     /// Whether cookies get the `Secure` attribute (set it when users reach portus over HTTPS).
     pub secure_cookies: bool,
+    /// Whether people may create their own accounts at `/sign_up` (`web.signup`; never with
+    /// LDAP, whose directory owns the accounts).
+    pub signup: bool,
     /// Sign in with OpenID Connect, when configured.
     #[cfg(feature = "oidc")]
     pub oidc: Option<OidcLogin>,
@@ -69,6 +72,7 @@ impl Default for WebConfig {
         WebConfig {
             session_lifetime: Duration::from_secs(8 * 3600),
             secure_cookies: true,
+            signup: false,
             #[cfg(feature = "oidc")]
             oidc: None,
         }
@@ -112,6 +116,7 @@ pub fn router(state: AppState, config: WebConfig, api: Router<AppState>) -> Rout
     router
         .route("/", get(pages::dashboard))
         .route("/sign_in", get(pages::sign_in_form).post(pages::sign_in))
+        .route("/sign_up", get(pages::sign_up_form).post(pages::sign_up))
         .route("/sign_out", post(pages::sign_out))
         .route("/search", get(pages::search))
         .route("/repositories", get(pages::repository_list))

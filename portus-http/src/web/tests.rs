@@ -56,8 +56,14 @@ async fn site() -> Site {
 }
 
 async fn site_with(configure: impl FnOnce(&mut WebConfig, &Arc<InMemoryStore>)) -> Site {
+    site_of(&[("admin", true), ("alice", false), ("bob", false)], configure).await
+}
+
+/// A site whose store holds `users` (name, administrator), each with the password
+/// `<name>-password`.
+async fn site_of(users: &[(&str, bool)], configure: impl FnOnce(&mut WebConfig, &Arc<InMemoryStore>)) -> Site {
     let store = Arc::new(InMemoryStore::new());
-    for (name, admin) in [("admin", true), ("alice", false), ("bob", false)] {
+    for &(name, admin) in users {
         let hash = hash_password(&Secret::new(format!("{name}-password")), 4)
             .await
             .unwrap();
@@ -556,6 +562,8 @@ async fn a_signed_in_user_who_gets_locked_is_signed_out() {
     let again = site.sign_in("alice", "alice-password").await.unwrap();
     assert_eq!(site.get("/", &again).await.status, StatusCode::OK);
 }
+
+mod signup;
 
 /// Sign in with OpenID Connect against a provider served on 127.0.0.1 by the test: discovery,
 /// keys, an authorization endpoint that signs its one user in at once, and a token endpoint

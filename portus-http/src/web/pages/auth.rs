@@ -57,6 +57,9 @@ fn sign_in_page(state: &AppState, web: &Web, status: StatusCode, message: Option
             @if let Some(lockout) = lockout {
                 p.hint { (lockout) }
             }
+            @if web.config.signup {
+                p.hint { "No account yet? " a #sign-up-link href="/sign_up" { "Sign up" } }
+            }
         }
         (oidc_button(web))
     };
@@ -103,7 +106,7 @@ pub(crate) async fn sign_in(
 
 /// Starts a new session for `user` (never reusing one the browser brought: no fixation),
 /// clears the cookie of the sign-in attempt and sends the browser to the dashboard.
-fn signed_in(web: &Web, user: portus_core::model::UserId, attempt_cookie: &str) -> Response {
+pub(super) fn signed_in(web: &Web, user: portus_core::model::UserId, attempt_cookie: &str) -> Response {
     let session = web.sessions.start(user);
     let secure = web.config.secure_cookies;
     let mut response = Redirect::to("/").into_response();

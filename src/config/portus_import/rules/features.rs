@@ -81,10 +81,30 @@ impl Converter<'_> {
         }
     }
 
+    /// `signup.enabled` and `first_user_admin.enabled`: carried over as `web.signup` (never
+    /// with LDAP, as in Portus) and `auth.first_user_admin`.
+    pub(super) fn sign_up(&mut self) {
+        if self.get("signup.enabled").is_some() {
+            let outcome = if !self.flag("signup.enabled") {
+                not_needed("sign-up is off here too (web.signup = false, the default)")
+            } else if self.flag("ldap.enabled") {
+                not_needed("Portus turns sign-up off under LDAP; so does this program")
+            } else {
+                self.set("web.signup", toml::Value::Boolean(true));
+                mapped(&["web.signup"])
+            };
+            self.under("signup", outcome);
+        }
+        if self.get("first_user_admin.enabled").is_some() {
+            let on = self.flag("first_user_admin.enabled");
+            self.set("auth.first_user_admin", toml::Value::Boolean(on));
+            self.under("first_user_admin", mapped(&["auth.first_user_admin"]));
+        }
+    }
+
     /// Portus features this program does not have, or has without a setting.
     pub(super) fn not_carried_over(&mut self) {
-        let ldap = self.flag("ldap.enabled");
-        let rules: [(&str, Outcome, Outcome); 8] = [
+        let rules: [(&str, Outcome, Outcome); 6] = [
             (
                 "gravatar.enabled",
                 unsupported("no avatars: the pages show none and never contact Gravatar"),
@@ -97,26 +117,6 @@ impl Converter<'_> {
                      registry's own garbage-collect",
                 ),
                 not_needed("the garbage collector is off; this program has none"),
-            ),
-            (
-                "first_user_admin.enabled",
-                unsupported(
-                    "there is no sign-up to make the first user an administrator: `portus user create NAME --admin` \
-                     (imported users keep their administrator flag)",
-                ),
-                not_needed("administrators are made by administrators here too"),
-            ),
-            (
-                "signup.enabled",
-                if ldap {
-                    not_needed("Portus turns sign-up off under LDAP; there is none here")
-                } else {
-                    unsupported(
-                        "no self sign-up: administrators create users (CLI, API, web pages); LDAP and OpenID \
-                         Connect create them at first sign-in",
-                    )
-                },
-                not_needed("there is no sign-up here either"),
             ),
             (
                 "display_name.enabled",

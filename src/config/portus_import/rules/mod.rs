@@ -49,6 +49,7 @@ impl<'a> Converter<'a> {
         self.oauth();
         self.security();
         self.background();
+        self.sign_up();
         self.not_carried_over();
         let variables = self.variables();
         self.reminders();
