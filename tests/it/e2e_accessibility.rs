@@ -1,5 +1,6 @@
 //! Accessibility of the web pages, checked by axe-core (the npm registry's package, fetched and
-//! verified by `scripts/install-test-deps.sh`) inside real headless Chromium: the landing pages,
+//! verified by `scripts/install-test-deps.sh`) inside real headless Chromium: the landing pages
+//! (sign-in, sign-up, explore),
 //! the dashboard, namespaces, a repository, a tag with findings, search, tokens, teams and the
 //! administrators' pages, on an installation with a pushed and scanned image. Every page must
 //! have no violation axe rates *serious* or *critical*.
@@ -93,7 +94,7 @@ fn every_page_passes_axe_core_without_serious_or_critical_violations() {
     let registry_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut portus = Portus::new(tmp.path(), SERVICE, "");
     portus.append_config(&format!(
-        "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = 0\n[security]\ninterval_secs = 1\n[security.dummy]\nserver = \"on\"\n"
+        "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = 0\n[security]\ninterval_secs = 1\n[security.dummy]\nserver = \"on\"\n[web]\nsignup = true\n"
     ));
     let yaml = portus.cli(&["config", "registry"], None);
     portus.start();
@@ -139,6 +140,8 @@ fn every_page_passes_axe_core_without_serious_or_critical_violations() {
         check(&client, &axe, "sign-in", &mut found).await;
         client.goto(&format!("{base}/explore")).await.unwrap();
         check(&client, &axe, "explore", &mut found).await;
+        client.goto(&format!("{base}/sign_up")).await.unwrap();
+        check(&client, &axe, "sign-up", &mut found).await;
 
         sign_in(&client, &base, "alice", "alice-password").await;
         assert_eq!(path_of(&client).await, "/");
