@@ -1,9 +1,8 @@
 //! Accessibility of the web pages, checked by axe-core (the npm registry's package, fetched and
 //! verified by `scripts/install-test-deps.sh`) inside real headless Chromium: the landing pages
-//! (sign-in, sign-up, explore),
-//! the dashboard, namespaces, a repository, a tag with findings, search, tokens, teams and the
-//! administrators' pages, on an installation with a pushed and scanned image. Every page must
-//! have no violation axe rates *serious* or *critical*.
+//! (sign-in, sign-up, explore), the dashboard, namespaces, a repository, a tag with findings,
+//! search, tokens, teams and the administrators' pages, on an installation with a pushed and
+//! scanned image. Every page must have no violation axe rates *serious* or *critical*.
 //!
 //! To check that this test notices a problem, break a page (say, empty the search button's text
 //! in `portus-http/src/web/views.rs`): every signed-in page then fails axe's critical
