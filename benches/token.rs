@@ -97,7 +97,10 @@ fn full_request(c: &mut Criterion) {
             .await
             .unwrap();
         let secret = generate_secret(APP_TOKEN_PREFIX).unwrap();
-        store.create_app_token(alice.id, "bench", &secret.digest).await.unwrap();
+        store
+            .create_app_token(alice.id, "bench", &secret.digest, &Default::default())
+            .await
+            .unwrap();
         let local: Arc<dyn Authenticator> = Arc::new(LocalAuthenticator::new(store.clone(), 4).unwrap());
         let service = TokenService::new(
             store,

@@ -268,6 +268,7 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
             lock_for: Duration::from_secs(config.auth.lockout_secs),
         },
         credential_cache_ttl: Duration::from_secs(config.auth.credential_cache_secs),
+        password_docker_login: config.auth.password_docker_login,
     };
     // Local passwords first: local users keep working when the directory is down, and users
     // without a local password fall through to LDAP.

@@ -24,6 +24,7 @@ pub mod oidc;
 pub mod password;
 pub mod service;
 pub mod token;
+mod token_limits;
 
 pub use basic::{BasicAuthError, parse_basic_authorization};
 pub use error::{Error, Result};

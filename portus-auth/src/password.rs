@@ -147,6 +147,9 @@ impl Authenticator for LocalAuthenticator {
         if let Some(token) = self.store.app_token_by_hash(&secret_digest(secret)).await? {
             let owner = self.store.user_by_id(token.user_id).await?;
             if owner.is_some_and(|u| u.username == username) {
+                if !crate::token_limits::token_usable(&token, portus_core::model::now()) {
+                    return Ok(AuthOutcome::InvalidCredentials);
+                }
                 return Ok(AuthOutcome::Authenticated(Identity {
                     username: username.to_owned(),
                     method: AuthMethod::AppToken(token.id),
@@ -325,7 +328,10 @@ mod tests {
         let (store, auth) = setup().await;
         let alice = store.user_by_name("alice").await.unwrap().unwrap();
         let secret = generate_secret(APP_TOKEN_PREFIX).unwrap();
-        let token = store.create_app_token(alice.id, "ci", &secret.digest).await.unwrap();
+        let token = store
+            .create_app_token(alice.id, "ci", &secret.digest, &Default::default())
+            .await
+            .unwrap();
         assert_eq!(
             auth.authenticate("alice", &secret.plain).await.unwrap(),
             AuthOutcome::Authenticated(Identity {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use portus_core::access::{GrantedAccess, authorize_scopes, decide_scopes, wanted_namespaces};
 use portus_core::account::check_usable;
 use portus_core::kept_access::KeptAccess;
-use portus_core::model::{NamespaceAccess, NamespaceRef, PasswordHash, User};
+use portus_core::model::{NamespaceAccess, NamespaceRef, PasswordHash, TokenScope, User};
 use portus_core::policy::{Caller, PolicyConfig};
 use portus_core::prelude::*;
 use portus_core::scope::{Scope, parse_scopes};
@@ -33,6 +33,9 @@ pub struct TokenServiceConfig {
     /// How long a verified user name and secret skip the password check (zero: always check).
     /// Every hit is still checked against the store: see the `cache` module.
     pub credential_cache_ttl: std::time::Duration,
+    /// Whether docker logins (`/v2/token`, `/v2/`) take passwords; `false`: application tokens
+    /// only (`auth.password_docker_login`).
+    pub password_docker_login: bool,
 }
 
 /// Account lockout: after `max_failures` consecutive failed logins (docker logins included) the
@@ -64,6 +67,7 @@ impl TokenServiceConfig {
             max_scopes: 100,
             lockout: LockoutPolicy::default(),
             credential_cache_ttl: std::time::Duration::from_secs(60),
+            password_docker_login: true,
         }
     }
 }
@@ -287,7 +291,11 @@ impl TokenService {
         };
         let holds = match proof {
             Proof::Password(hash) => password_proof_holds(&user, hash),
-            Proof::AppToken(id) => self.store.list_app_tokens(user.id).await?.iter().any(|t| t.id == *id),
+            Proof::AppToken(id) => {
+                let now = portus_core::model::now();
+                let tokens = self.store.list_app_tokens(user.id).await?;
+                tokens.iter().any(|t| t.id == *id && !t.limits.expired(now))
+            }
         };
         Ok(holds.then_some(user))
     }
@@ -336,6 +344,7 @@ impl TokenService {
             .app_token_by_hash(&secret_digest(secret))
             .await?
             .ok_or(Error::InvalidCredentials)?;
+        crate::token_limits::usable_on_the_api(&token)?;
         let user = self
             .store
             .user_by_id(token.user_id)
@@ -350,6 +359,7 @@ impl TokenService {
     /// Anything else gives [`Error::InvalidCredentials`].
     pub async fn authenticate_user_app_token(&self, username: &str, secret: &Secret) -> Result<User> {
         if let Some(token) = self.store.app_token_by_hash(&secret_digest(secret)).await? {
+            crate::token_limits::usable_on_the_api(&token)?;
             let user = self
                 .store
                 .user_by_id(token.user_id)
@@ -376,6 +386,11 @@ impl TokenService {
         self.config.lockout
     }
 
+    /// The settings.
+    pub(crate) fn config(&self) -> &TokenServiceConfig {
+        &self.config
+    }
+
     /// The authorization settings.
     pub fn policy(&self) -> &PolicyConfig {
         &self.config.policy
@@ -395,6 +410,13 @@ impl TokenService {
                 }
             },
         };
+        let mut scope = None;
+        if let (Some(user), Some(method)) = (&user, &method) {
+            self.check_docker_login_method(user, method)?;
+            if let AuthMethod::AppToken(id) = method {
+                scope = self.limits_of_app_token(user, *id).await?.scope;
+            }
+        }
         if let (Some(account), Some(user)) = (request.account.as_deref(), user.as_ref())
             && !account.is_empty()
             && account != user.username
@@ -417,7 +439,8 @@ impl TokenService {
             }
             _ => None,
         };
-        self.grant(user.as_ref(), &scopes, refresh_token, prefetched).await
+        self.grant(user.as_ref(), &scopes, scope.as_ref(), refresh_token, prefetched)
+            .await
     }
 
     /// A repeated password login the credential cache vouches for, answered with one store
@@ -473,16 +496,28 @@ impl TokenService {
             .ok_or(Error::InvalidRefreshToken)?;
         // Refused like an unknown refresh token: the caller cannot tell the account's state.
         usable(&user, portus_core::model::now(), "refresh token").map_err(|_| Error::InvalidRefreshToken)?;
-        self.grant(Some(&user), &scopes, Some(refresh_token.clone()), None)
+        // Obtained with an application token: that token's expiry and scope hold for it too.
+        let scope = match stored.app_token_id {
+            Some(id) => {
+                self.limits_of_app_token(&user, id)
+                    .await
+                    .map_err(|_| Error::InvalidRefreshToken)?
+                    .scope
+            }
+            None => None,
+        };
+        self.grant(Some(&user), &scopes, scope.as_ref(), Some(refresh_token.clone()), None)
             .await
     }
 
-    /// Signs a token for what policy grants `user` of `scopes`; `prefetched` is the user's
-    /// access to the scopes' namespaces when it was already looked up.
+    /// Signs a token for what policy grants `user` of `scopes`, cut down to the application
+    /// token's `scope` if it has one; `prefetched` is the user's access to the scopes'
+    /// namespaces when it was already looked up.
     async fn grant(
         &self,
         user: Option<&User>,
         scopes: &[Scope],
+        scope: Option<&TokenScope>,
         refresh_token: Option<Secret>,
         prefetched: Option<Prefetched<'_>>,
     ) -> Result<TokenGrant> {
@@ -496,6 +531,10 @@ impl TokenService {
         let access = match prefetched {
             Some((wanted, found)) => decide_scopes(caller, scopes, &wanted, found, &self.config.policy),
             None => authorize_scopes(self.store.as_ref(), caller, scopes, &self.config.policy).await?,
+        };
+        let access = match scope {
+            Some(scope) => scope.restrict(access),
+            None => access,
         };
         let subject = user.map(|u| u.username.as_str()).unwrap_or("");
         let token = self.issuer.issue(subject, &self.config.service, &access)?;
@@ -705,7 +744,10 @@ mod tests {
 
         // An application token: revoked means refused at once.
         let token = generate_secret(crate::password::APP_TOKEN_PREFIX).unwrap();
-        let created = store.create_app_token(alice_id, "ci", &token.digest).await.unwrap();
+        let created = store
+            .create_app_token(alice_id, "ci", &token.digest, &Default::default())
+            .await
+            .unwrap();
         let with_token = || Credentials::Password {
             username: "alice".into(),
             secret: token.plain.clone(),
@@ -979,7 +1021,10 @@ mod tests {
         let svc = service(store.clone());
         let alice_id = store.user_by_name("alice").await.unwrap().unwrap().id;
         let token = generate_secret(crate::password::APP_TOKEN_PREFIX).unwrap();
-        store.create_app_token(alice_id, "ci", &token.digest).await.unwrap();
+        store
+            .create_app_token(alice_id, "ci", &token.digest, &Default::default())
+            .await
+            .unwrap();
         (store, svc, alice_id, token)
     }
 

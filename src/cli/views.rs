@@ -31,6 +31,29 @@ pub(crate) struct TokenView {
     /// The token's name (Portus calls it the application).
     pub(crate) application: String,
     pub(crate) created_at: DateTime<Utc>,
+    /// When it stops working.
+    #[serde(default)]
+    pub(crate) expires_at: Option<DateTime<Utc>>,
+    /// The repositories and actions it is limited to; none: its owner's rights.
+    #[serde(default)]
+    pub(crate) scopes: Option<Vec<String>>,
+    /// When it last signed in.
+    #[serde(default)]
+    pub(crate) last_used_at: Option<DateTime<Utc>>,
+}
+
+impl TokenView {
+    /// The view of a stored token.
+    pub(crate) fn of(token: &portus_core::model::AppToken) -> TokenView {
+        TokenView {
+            id: token.id.0,
+            application: token.label.clone(),
+            created_at: token.created_at,
+            expires_at: token.limits.expires_at,
+            scopes: token.limits.scope.as_ref().map(portus_core::model::TokenScope::rules),
+            last_used_at: token.last_used_at,
+        }
+    }
 }
 
 /// A team.
@@ -176,9 +199,19 @@ pub(crate) fn user_details(u: &UserView) -> String {
 
 /// `token list`.
 pub(crate) fn tokens_table(tokens: &[TokenView]) -> String {
-    let mut table = Table::new(&["ID", "NAME", "CREATED"]);
+    let mut table = Table::new(&["ID", "NAME", "CREATED", "EXPIRES", "SCOPE", "LAST USED"]);
     for t in tokens {
-        table.row(vec![t.id.to_string(), t.application.clone(), time(&t.created_at)]);
+        table.row(vec![
+            t.id.to_string(),
+            t.application.clone(),
+            time(&t.created_at),
+            t.expires_at.as_ref().map(time).unwrap_or_else(|| "never".into()),
+            t.scopes
+                .as_ref()
+                .map(|s| s.join(" "))
+                .unwrap_or_else(|| "owner's rights".into()),
+            t.last_used_at.as_ref().map(time).unwrap_or_else(|| "-".into()),
+        ]);
     }
     table.render()
 }
@@ -447,10 +480,22 @@ mod tests {
             id: 4,
             application: "ci".into(),
             created_at: at("2026-11-24T10:00:00Z"),
+            expires_at: Some(at("2026-12-24T10:00:00Z")),
+            scopes: Some(vec!["devs/*:pull".into()]),
+            last_used_at: None,
+        };
+        let laptop = TokenView {
+            id: 5,
+            application: "laptop".into(),
+            expires_at: None,
+            scopes: None,
+            ..token.clone()
         };
         assert_eq!(
-            tokens_table(&[token]),
-            "ID  NAME  CREATED\n4   ci    2026-11-24T10:00:00Z\n"
+            tokens_table(&[token, laptop]),
+            "ID  NAME    CREATED               EXPIRES               SCOPE           LAST USED\n\
+             4   ci      2026-11-24T10:00:00Z  2026-12-24T10:00:00Z  devs/*:pull     -\n\
+             5   laptop  2026-11-24T10:00:00Z  never                 owner's rights  -\n"
         );
     }
 

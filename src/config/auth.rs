@@ -20,6 +20,8 @@ pub struct AuthConfig {
     pub max_app_tokens: usize,
     /// `POST /api/v1/users/bootstrap` may make the first administrator (Portus' option).
     pub first_user_admin: bool,
+    /// Docker logins take passwords (local or LDAP); `false`: application tokens only.
+    pub password_docker_login: bool,
 }
 
 impl Default for AuthConfig {
@@ -31,6 +33,7 @@ impl Default for AuthConfig {
             credential_cache_secs: 60,
             max_app_tokens: portus_core::ops::MAX_APP_TOKENS,
             first_user_admin: true,
+            password_docker_login: true,
         }
     }
 }

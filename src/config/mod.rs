@@ -344,6 +344,7 @@ pub const KEYS: &[&str] = &[
     "auth.credential_cache_secs",
     "auth.max_app_tokens",
     "auth.first_user_admin",
+    "auth.password_docker_login",
     "http.max_body_bytes",
     "http.request_timeout_secs",
     "web.enabled",

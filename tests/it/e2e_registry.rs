@@ -384,3 +384,102 @@ fn key_rotation_keeps_old_tokens_valid_until_the_old_certificate_leaves_the_bund
     drop(after);
     drop(registry);
 }
+
+/// Scoped and expiring application tokens through the real registry: a pull-only token pulls
+/// but cannot push, a `devs/*` token reaches nothing in `ops`, an expired token gets nothing.
+#[test]
+fn scoped_and_expiring_tokens_get_no_more_than_their_scope_from_the_registry() {
+    let setup = Setup::new(|_| String::new());
+    let p = &setup.portus;
+    p.user("alice", "alice-password");
+    p.cli(&["team", "create", "devs", "--owner", "alice"], None);
+    for namespace in ["devs", "ops"] {
+        p.cli(&["namespace", "create", namespace, "--team", "devs"], None);
+    }
+    assert_ok(
+        "push devs",
+        &setup.push(Creds::User("alice", "alice-password"), "devs/app:1"),
+    );
+    assert_ok(
+        "push ops",
+        &setup.push(Creds::User("alice", "alice-password"), "ops/app:1"),
+    );
+
+    let created = p.cli(
+        &[
+            "token",
+            "create",
+            "alice",
+            "--name",
+            "ci",
+            "--scope",
+            "devs/*:pull",
+            "--expires-in",
+            "30d",
+        ],
+        None,
+    );
+    let ci = created.lines().last().unwrap().trim().to_owned();
+    assert_ok(
+        "pull with the pull-only token",
+        &setup.pull(Creds::User("alice", &ci), "devs/app:1"),
+    );
+    assert_denied(
+        "push with the pull-only token",
+        &setup.push(Creds::User("alice", &ci), "devs/app:2"),
+    );
+    assert_denied(
+        "pull ops with a devs/* token",
+        &setup.pull(Creds::User("alice", &ci), "ops/app:1"),
+    );
+    let listed = p.cli(&["token", "list", "alice", "--json"], None);
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed[0]["scopes"], serde_json::json!(["devs/*:pull"]));
+    assert!(listed[0]["last_used_at"].is_string(), "its use is shown: {listed}");
+
+    // A token that expires in two seconds: it works, then it does not.
+    let full = p.cli(&["token", "create", "alice", "--name", "laptop"], None);
+    let full = full.lines().last().unwrap().trim().to_owned();
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let body = serde_json::json!({"application": "brief", "expires_at": soon}).to_string();
+    let tokens = format!("/api/v1/users/{}/application_tokens", user_id(p, "alice"));
+    let answer = crate::harness::http_post(
+        p.addr,
+        &tokens,
+        &[
+            ("Authorization", &format!("Bearer {full}")),
+            ("Content-Type", "application/json"),
+        ],
+        &body,
+    );
+    assert_eq!(status(&answer), 201, "{answer}");
+    let brief = answer
+        .split("\"plain_token\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_ok(
+        "pull before the expiry",
+        &setup.pull(Creds::User("alice", &brief), "devs/app:1"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_denied(
+        "pull after the expiry",
+        &setup.pull(Creds::User("alice", &brief), "devs/app:1"),
+    );
+}
+
+/// The id of user `name`, from `portus user list --json`.
+fn user_id(portus: &Portus, name: &str) -> i64 {
+    let users: serde_json::Value = serde_json::from_str(&portus.cli(&["user", "list", "--json"], None)).unwrap();
+    users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == name)
+        .and_then(|u| u["id"].as_i64())
+        .unwrap()
+}

@@ -89,7 +89,13 @@ impl crate::traits::AccountStore for InMemoryStore {
         }
         Ok(())
     }
-    async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken> {
+    async fn create_app_token(
+        &self,
+        user: UserId,
+        label: &str,
+        secret_hash: &str,
+        limits: &crate::model::TokenLimits,
+    ) -> Result<AppToken> {
         if label.trim().is_empty() {
             return Err(Error::Invalid("application token label must not be empty".into()));
         }
@@ -109,9 +115,24 @@ impl crate::traits::AccountStore for InMemoryStore {
             user_id: user,
             label: label.to_owned(),
             created_at: crate::model::now(),
+            limits: crate::model::TokenLimits {
+                expires_at: limits.expires_at.map(crate::model::at_store_precision),
+                scope: limits.scope.clone(),
+            },
+            last_used_at: None,
         };
         state.app_tokens.push((token.clone(), secret_hash.to_owned()));
         Ok(token)
+    }
+    async fn touch_app_token(&self, id: AppTokenId, at: DateTime<Utc>) -> Result<()> {
+        let mut state = self.lock();
+        let (token, _) = state
+            .app_tokens
+            .iter_mut()
+            .find(|(t, _)| t.id == id)
+            .ok_or_else(|| Error::not_found("application token", id.to_string()))?;
+        token.last_used_at = Some(crate::model::at_store_precision(at));
+        Ok(())
     }
     async fn app_token_by_hash(&self, secret_hash: &str) -> Result<Option<AppToken>> {
         Ok(self

@@ -313,6 +313,8 @@ fn apply(state: &mut State, batch: &ImportBatch) -> Result<ImportCounts> {
                 user_id: user,
                 label: token.label.clone(),
                 created_at: now,
+                limits: Default::default(),
+                last_used_at: None,
             },
             token.secret_hash.clone(),
         ));

@@ -49,6 +49,7 @@ mod namespaces;
 mod scans;
 mod summary;
 mod teams;
+mod token_limits;
 mod users;
 
 pub use activity::*;
@@ -61,4 +62,5 @@ pub use namespaces::*;
 pub use scans::*;
 pub use summary::*;
 pub use teams::*;
+pub use token_limits::*;
 pub use users::*;

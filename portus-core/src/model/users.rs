@@ -91,6 +91,11 @@ pub struct AppToken {
     pub label: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Its expiry and scope, set at creation.
+    pub limits: super::TokenLimits,
+    /// When it was last used to sign in (kept to the minute or so: see
+    /// [`AccountStore::touch_app_token`](crate::traits::AccountStore::touch_app_token)).
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// An OAuth2 refresh token (stored hashed), bound to one user and one service.

@@ -7,6 +7,12 @@ use crate::InMemoryStore;
 use crate::model::{ActivityFilter, NewNamespace, NewUser, Role, Team, User, Visibility};
 use crate::prelude::*;
 
+/// No limits on a token.
+const NONE: crate::model::TokenLimits = crate::model::TokenLimits {
+    expires_at: None,
+    scope: None,
+};
+
 async fn person(store: &InMemoryStore, name: &str, admin: bool) -> User {
     users::create(
         store,
@@ -229,7 +235,7 @@ async fn token_labels_are_bounded() {
     let store = InMemoryStore::new();
     let alice = person(&store, "alice", false).await;
     let longest = "x".repeat(tokens::MAX_TOKEN_LABEL_CHARS);
-    tokens::create(&store, None, &alice, &longest, "d1", MAX_APP_TOKENS)
+    tokens::create(&store, None, &alice, &longest, "d1", &NONE, MAX_APP_TOKENS)
         .await
         .unwrap();
     for label in [
@@ -238,7 +244,7 @@ async fn token_labels_are_bounded() {
         "  ".into(),
         "a\nb".into(),
     ] {
-        let err = tokens::create(&store, None, &alice, &label, "d2", MAX_APP_TOKENS)
+        let err = tokens::create(&store, None, &alice, &label, "d2", &NONE, MAX_APP_TOKENS)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Invalid, "{label:?}");
@@ -257,18 +263,28 @@ async fn application_tokens_are_limited_and_revoked_only_by_their_owner() {
     let bob = person(&store, "bob", false).await;
     let mut first = None;
     for n in 0..MAX_APP_TOKENS {
-        let token = tokens::create(&store, None, &alice, &format!("t{n}"), &format!("d{n}"), MAX_APP_TOKENS)
-            .await
-            .unwrap();
+        let token = tokens::create(
+            &store,
+            None,
+            &alice,
+            &format!("t{n}"),
+            &format!("d{n}"),
+            &NONE,
+            MAX_APP_TOKENS,
+        )
+        .await
+        .unwrap();
         first.get_or_insert(token);
     }
-    let err = tokens::create(&store, None, &alice, "one-more", "dx", MAX_APP_TOKENS)
+    let err = tokens::create(&store, None, &alice, "one-more", "dx", &NONE, MAX_APP_TOKENS)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rule);
     // The cap is the caller's (configured) one.
-    tokens::create(&store, None, &bob, "only", "db", 1).await.unwrap();
-    let err = tokens::create(&store, None, &bob, "second", "db2", 1)
+    tokens::create(&store, None, &bob, "only", "db", &NONE, 1)
+        .await
+        .unwrap();
+    let err = tokens::create(&store, None, &bob, "second", "db2", &NONE, 1)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rule);
@@ -313,7 +329,7 @@ async fn every_operation_records_exactly_its_one_activity() {
     namespaces::update(&store, None, &namespace, Some("docs".into()), None)
         .await
         .unwrap();
-    let token = tokens::create(&store, None, &bob, "ci", "digest", MAX_APP_TOKENS)
+    let token = tokens::create(&store, None, &bob, "ci", "digest", &NONE, MAX_APP_TOKENS)
         .await
         .unwrap();
     tokens::revoke(&store, None, &bob, token.id).await.unwrap();

@@ -2,7 +2,7 @@
 //! digest.
 
 use super::record;
-use crate::model::{ActivityAction, AppToken, AppTokenId, User};
+use crate::model::{ActivityAction, AppToken, AppTokenId, TokenLimits, User};
 use crate::traits::{AccountStore, AccountStoreExt, ActivityStore};
 use crate::{Error, Result};
 
@@ -30,7 +30,8 @@ pub fn validate_label(label: &str) -> Result<()> {
     Ok(())
 }
 
-/// Stores a new application token of `owner` labelled `label`, by the digest of its secret.
+/// Stores a new application token of `owner` labelled `label`, by the digest of its secret,
+/// with its `limits`.
 /// Refused for a label [`validate_label`] refuses (`Invalid`) and when the user already holds
 /// `most` tokens (`Rule`); labels are unique per user (`Conflict`).
 pub async fn create<S: AccountStore + ActivityStore + ?Sized>(
@@ -39,6 +40,7 @@ pub async fn create<S: AccountStore + ActivityStore + ?Sized>(
     owner: &User,
     label: &str,
     secret_digest: &str,
+    limits: &TokenLimits,
     most: usize,
 ) -> Result<AppToken> {
     validate_label(label)?;
@@ -47,7 +49,7 @@ pub async fn create<S: AccountStore + ActivityStore + ?Sized>(
             "at most {most} application tokens per user; revoke one first"
         )));
     }
-    let token = store.create_app_token(owner.id, label, secret_digest).await?;
+    let token = store.create_app_token(owner.id, label, secret_digest, limits).await?;
     let target = format!("{}/{}", owner.username, token.label);
     record(store, actor, ActivityAction::ApplicationTokenCreate, target, None).await?;
     Ok(token)

@@ -40,6 +40,7 @@ pub async fn bootstrap<S: AccountStore + ActivityStore + ?Sized>(
         &user,
         BOOTSTRAP_TOKEN_LABEL,
         secret_digest,
+        &crate::model::TokenLimits::default(),
         super::MAX_APP_TOKENS,
     )
     .await?;

@@ -86,6 +86,11 @@ fn migrator() -> Migrator {
             "list_order_indexes",
             include_str!("../../migrations/postgres/0009_list_order_indexes.sql"),
         ),
+        (
+            10,
+            "app_token_limits",
+            include_str!("../../migrations/postgres/0010_app_token_limits.sql"),
+        ),
     ])
 }
 

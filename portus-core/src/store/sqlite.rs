@@ -85,6 +85,11 @@ fn migrator() -> Migrator {
             "tag_name_trigrams",
             include_str!("../../migrations/sqlite/0010_tag_name_trigrams.sql"),
         ),
+        (
+            11,
+            "app_token_limits",
+            include_str!("../../migrations/sqlite/0011_app_token_limits.sql"),
+        ),
     ])
 }
 

@@ -3,7 +3,9 @@
 use super::lists::check_pages;
 use super::user;
 use crate::ErrorKind;
-use crate::model::{AppTokenSort, NamespaceRef, NewUser, PasswordHash, Role, UserId, UserSort, Visibility};
+use crate::model::{
+    AppTokenSort, NamespaceRef, NewUser, PasswordHash, Role, TokenLimits, TokenScope, UserId, UserSort, Visibility,
+};
 use crate::prelude::*;
 
 /// Creating a user creates a private personal namespace owned by a hidden team.
@@ -170,11 +172,14 @@ pub async fn app_tokens_are_paged_per_user(store: &dyn AccountStore) {
     let other = user(store, "oscar").await;
     for label in ["laptop", "ci", "phone"] {
         store
-            .create_app_token(u.id, label, &format!("hash-{label}"))
+            .create_app_token(u.id, label, &format!("hash-{label}"), &Default::default())
             .await
             .unwrap();
     }
-    store.create_app_token(other.id, "build", "hash-other").await.unwrap();
+    store
+        .create_app_token(other.id, "build", "hash-other", &Default::default())
+        .await
+        .unwrap();
     let created = ["laptop", "ci", "phone"].map(String::from);
     for (sort, expected) in [
         (AppTokenSort::Id, created.to_vec()),
@@ -239,9 +244,18 @@ pub async fn password_change_revokes_refresh_tokens(store: &dyn AccountStore) {
 pub async fn app_tokens_lifecycle(store: &dyn AccountStore) {
     let u = user(store, "nina").await;
     let other = user(store, "oscar").await;
-    let ci = store.create_app_token(u.id, "ci", "hash-ci").await.unwrap();
-    let laptop = store.create_app_token(u.id, "laptop", "hash-laptop").await.unwrap();
-    store.create_app_token(other.id, "ci", "hash-other").await.unwrap();
+    let ci = store
+        .create_app_token(u.id, "ci", "hash-ci", &Default::default())
+        .await
+        .unwrap();
+    let laptop = store
+        .create_app_token(u.id, "laptop", "hash-laptop", &Default::default())
+        .await
+        .unwrap();
+    store
+        .create_app_token(other.id, "ci", "hash-other", &Default::default())
+        .await
+        .unwrap();
     assert_eq!(store.app_token_by_hash("hash-ci").await.unwrap(), Some(ci.clone()));
     assert_eq!(store.app_token_by_hash("unknown").await.unwrap(), None);
     let labels: Vec<String> = store
@@ -253,7 +267,11 @@ pub async fn app_tokens_lifecycle(store: &dyn AccountStore) {
         .collect();
     assert_eq!(labels, ["ci", "laptop"]);
     assert_eq!(
-        store.create_app_token(u.id, "ci", "hash-x").await.unwrap_err().kind(),
+        store
+            .create_app_token(u.id, "ci", "hash-x", &Default::default())
+            .await
+            .unwrap_err()
+            .kind(),
         ErrorKind::Conflict
     );
     store
@@ -270,6 +288,50 @@ pub async fn app_tokens_lifecycle(store: &dyn AccountStore) {
     assert!(store.refresh_token_by_hash("rt-laptop").await.unwrap().is_some());
     assert_eq!(
         store.revoke_app_token(ci.id).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+/// A token's expiry and scope are kept as given (the expiry to the store's precision), its
+/// last use is recorded, and tokens without limits have none.
+pub async fn app_tokens_keep_their_limits_and_last_use(store: &dyn AccountStore) {
+    let u = user(store, "rita").await;
+    let expires_at = crate::model::now() + chrono::Duration::days(30);
+    let limits = TokenLimits {
+        expires_at: Some(expires_at),
+        scope: Some(TokenScope::parse(&["devs/*:pull", "devs/app:push,pull"]).unwrap()),
+    };
+    let ci = store.create_app_token(u.id, "ci", "hash-ci", &limits).await.unwrap();
+    let plain = store
+        .create_app_token(u.id, "plain", "hash-plain", &TokenLimits::default())
+        .await
+        .unwrap();
+    let found = store.app_token_by_hash("hash-ci").await.unwrap().unwrap();
+    assert_eq!(found, ci);
+    assert_eq!(
+        found.limits.expires_at,
+        Some(crate::model::at_store_precision(expires_at))
+    );
+    assert_eq!(
+        found.limits.scope.as_ref().unwrap().rules(),
+        ["devs/*:pull", "devs/app:pull,push"]
+    );
+    assert_eq!(found.last_used_at, None);
+    assert_eq!(
+        store.app_token_by_hash("hash-plain").await.unwrap().unwrap().limits,
+        TokenLimits::default()
+    );
+    let used = crate::model::now();
+    store.touch_app_token(plain.id, used).await.unwrap();
+    let listed = store.list_app_tokens(u.id).await.unwrap();
+    assert_eq!(listed[0], ci, "listed with its limits");
+    assert_eq!(listed[1].last_used_at, Some(crate::model::at_store_precision(used)));
+    assert_eq!(
+        store
+            .touch_app_token(crate::model::AppTokenId(999_999), used)
+            .await
+            .unwrap_err()
+            .kind(),
         ErrorKind::NotFound
     );
 }
@@ -327,7 +389,10 @@ pub async fn users_can_be_updated_locked_and_deleted(store: &dyn PolicyStore) {
     let team_owner = user(store, "tom").await;
     let team = store.create_team("crew", team_owner.id, None).await.unwrap();
     store.set_team_member(team.id, ann.id, Role::Viewer).await.unwrap();
-    let token = store.create_app_token(ann.id, "ci", "hash-ann").await.unwrap();
+    let token = store
+        .create_app_token(ann.id, "ci", "hash-ann", &Default::default())
+        .await
+        .unwrap();
     store
         .create_refresh_token(ann.id, "registry", Some(token.id), "r-ann")
         .await
@@ -377,6 +442,7 @@ macro_rules! account_store_conformance {
             users_can_be_disabled_and_promoted,
             password_change_revokes_refresh_tokens,
             app_tokens_lifecycle,
+            app_tokens_keep_their_limits_and_last_use,
             app_tokens_are_paged_per_user,
             refresh_tokens_lifecycle,
             users_can_be_updated_locked_and_deleted,

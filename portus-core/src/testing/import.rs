@@ -361,7 +361,10 @@ pub async fn rows_deleted_after_an_import_stay_deleted(store: &dyn PolicyStore) 
 pub async fn legacy_token_hashes_are_replaced(store: &dyn PolicyStore) {
     store.import_batch(&sample_batch()).await.unwrap();
     let alice = store.user_by_name("alice").await.unwrap().unwrap();
-    let native = store.create_app_token(alice.id, "native", "sha256:11").await.unwrap();
+    let native = store
+        .create_app_token(alice.id, "native", "sha256:11", &Default::default())
+        .await
+        .unwrap();
     let legacy = store.legacy_app_tokens(alice.id).await.unwrap();
     assert_eq!(legacy.len(), 1, "digests are not legacy");
     let id = legacy[0].0.id;

@@ -47,7 +47,10 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     let secret = generate_secret(APP_TOKEN_PREFIX).unwrap();
-    store.create_app_token(alice.id, "ci", &secret.digest).await.unwrap();
+    store
+        .create_app_token(alice.id, "ci", &secret.digest, &Default::default())
+        .await
+        .unwrap();
     let team = store.create_team("devs", alice.id, None).await.unwrap();
     let devs = store
         .create_namespace(NewNamespace {

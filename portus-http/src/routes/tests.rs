@@ -457,7 +457,10 @@ mod api {
         let mut tokens = Vec::new();
         for user in [&alice, &bob] {
             let secret = generate_secret(APP_TOKEN_PREFIX).unwrap();
-            store.create_app_token(user.id, "api", &secret.digest).await.unwrap();
+            store
+                .create_app_token(user.id, "api", &secret.digest, &Default::default())
+                .await
+                .unwrap();
             tokens.push(secret.plain.expose().to_owned());
         }
         let private_tag = store.tag("alice/secret-app", "1.0").await.unwrap().unwrap().id.0;

@@ -180,7 +180,8 @@ pub(super) async fn ping(State(state): State<AppState>, headers: HeaderMap) -> R
     match basic_credentials(&headers)? {
         Credentials::Anonymous => Err(ApiError::unauthorized("authentication required")),
         Credentials::Password { username, secret } => {
-            state.tokens.authenticate(&username, &secret).await?;
+            let (user, method) = state.tokens.authenticate(&username, &secret).await?;
+            state.tokens.check_docker_login_method(&user, &method)?;
             Ok(Json(serde_json::json!({})).into_response())
         }
     }

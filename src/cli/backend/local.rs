@@ -11,7 +11,7 @@ use std::sync::Arc;
 use portus_auth::password::{APP_TOKEN_PREFIX, generate_secret, hash_password};
 use portus_core::model::{
     AppTokenId, ExternalIdentity, Namespace, NamespaceRef, NewNamespace, NewUser, Repository, Role, TagRecord, TeamId,
-    TeamUpdate, User, now,
+    TeamUpdate, TokenLimits, User, now,
 };
 use portus_core::prelude::{AccountStoreExt, NamespaceStoreExt, TeamStoreExt};
 use portus_core::traits::Secret;
@@ -266,25 +266,17 @@ impl Backend for Local<'_> {
             .list_app_tokens(owner.id)
             .await?
             .into_iter()
-            .map(|t| TokenView {
-                id: t.id.0,
-                application: t.label,
-                created_at: t.created_at,
-            })
+            .map(|t| TokenView::of(&t))
             .collect())
     }
 
-    async fn create_token(&self, user: &str, name: &str) -> Result<(TokenView, Secret), Error> {
+    async fn create_token(&self, user: &str, name: &str, limits: &TokenLimits) -> Result<(TokenView, Secret), Error> {
         let owner = find_user(self.store(), user).await?;
         let secret = generate_secret(APP_TOKEN_PREFIX)?;
         let most = self.config.auth.max_app_tokens;
-        let token = ops::tokens::create(self.store(), Some(CLI_ACTOR), &owner, name, &secret.digest, most).await?;
-        let view = TokenView {
-            id: token.id.0,
-            application: token.label,
-            created_at: token.created_at,
-        };
-        Ok((view, secret.plain))
+        let store = self.store();
+        let token = ops::tokens::create(store, Some(CLI_ACTOR), &owner, name, &secret.digest, limits, most).await?;
+        Ok((TokenView::of(&token), secret.plain))
     }
 
     async fn revoke_token(&self, user: &str, token: &TokenRef) -> Result<TokenView, Error> {

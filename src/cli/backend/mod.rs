@@ -12,7 +12,7 @@ mod server_url;
 pub(crate) use local::Local;
 pub(crate) use rest::Rest;
 
-use portus_core::model::{ExternalIdentity, Role, Visibility};
+use portus_core::model::{ExternalIdentity, Role, TokenLimits, Visibility};
 use portus_core::traits::Secret;
 
 use super::views::{MemberView, NamespaceView, RepositoryView, TagView, TeamView, TokenView, UserView};
@@ -160,7 +160,7 @@ pub(crate) trait Backend {
     /// A user's application tokens.
     async fn tokens(&self, user: &str) -> Result<Vec<TokenView>, Error>;
     /// Creates an application token; the secret is returned once.
-    async fn create_token(&self, user: &str, name: &str) -> Result<(TokenView, Secret), Error>;
+    async fn create_token(&self, user: &str, name: &str, limits: &TokenLimits) -> Result<(TokenView, Secret), Error>;
     /// Revokes an application token.
     async fn revoke_token(&self, user: &str, token: &TokenRef) -> Result<TokenView, Error>;
 

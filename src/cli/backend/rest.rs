@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use portus_core::model::{ExternalIdentity, Role};
+use portus_core::model::{ExternalIdentity, Role, TokenLimits};
 use portus_core::traits::Secret;
 use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
@@ -374,12 +374,12 @@ impl Backend for Rest {
             .await
     }
 
-    async fn create_token(&self, user: &str, name: &str) -> Result<(TokenView, Secret), Error> {
+    async fn create_token(&self, user: &str, name: &str, limits: &TokenLimits) -> Result<(TokenView, Secret), Error> {
         let owner = self.find_user(user).await?;
         let path = format!("/api/v1/users/{}/application_tokens", owner.id);
-        let created: CreatedToken = self
-            .json(Method::POST, &path, Some(&json!({"application": name})))
-            .await?;
+        let scopes = limits.scope.as_ref().map(portus_core::model::TokenScope::rules);
+        let body = json!({"application": name, "expires_at": limits.expires_at, "scopes": scopes});
+        let created: CreatedToken = self.json(Method::POST, &path, Some(&body)).await?;
         Ok((created.token, Secret::new(created.plain_token)))
     }
 

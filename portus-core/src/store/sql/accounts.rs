@@ -237,25 +237,42 @@ macro_rules! sql_accounts_store {
                 }
                 Ok(())
             }
-            async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken> {
+            async fn create_app_token(
+                &self,
+                user: UserId,
+                label: &str,
+                secret_hash: &str,
+                limits: &crate::model::TokenLimits,
+            ) -> Result<AppToken> {
                 if label.trim().is_empty() {
                     return Err(Error::Invalid("application token label must not be empty".into()));
                 }
                 let now = crate::model::now();
-                let inserted =
-                    sqlx::query_scalar::<_, i64>("INSERT INTO app_tokens (user_id, label, secret_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
-                        .bind(user.0)
-                        .bind(label)
-                        .bind(secret_hash)
-                        .bind(now)
-                        .fetch_one(&self.pool)
-                        .await;
+                let limits = crate::model::TokenLimits {
+                    expires_at: limits.expires_at.map(crate::model::at_store_precision),
+                    scope: limits.scope.clone(),
+                };
+                let scope = limits.scope.as_ref().map(|s| serde_json::Value::from(s.rules()).to_string());
+                let inserted = sqlx::query_scalar::<_, i64>(
+                    "INSERT INTO app_tokens (user_id, label, secret_hash, created_at, expires_at, scope) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(user.0)
+                .bind(label)
+                .bind(secret_hash)
+                .bind(now)
+                .bind(limits.expires_at)
+                .bind(scope)
+                .fetch_one(&self.pool)
+                .await;
                 match inserted {
                     Ok(id) => Ok(AppToken {
                         id: AppTokenId(id),
                         user_id: user,
                         label: label.to_owned(),
                         created_at: now,
+                        limits,
+                        last_used_at: None,
                     }),
                     Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(Error::Conflict(format!(
                         "an application token labelled '{label}' already exists"
@@ -266,10 +283,21 @@ macro_rules! sql_accounts_store {
                     Err(e) => Err(db_error(e)),
                 }
             }
+            async fn touch_app_token(&self, id: AppTokenId, at: DateTime<Utc>) -> Result<()> {
+                let result = sqlx::query("UPDATE app_tokens SET last_used_at = $1 WHERE id = $2")
+                    .bind(crate::model::at_store_precision(at))
+                    .bind(id.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                if result.rows_affected() == 0 {
+                    return Err(Error::not_found("application token", id.to_string()));
+                }
+                Ok(())
+            }
             async fn app_token_by_hash(&self, secret_hash: &str) -> Result<Option<AppToken>> {
-                let row = sqlx::query_as::<_, AppTokenRow>(
-                    "SELECT id, user_id, label, created_at FROM app_tokens WHERE secret_hash = $1",
-                )
+                let sql = sqlx::AssertSqlSafe(format!("SELECT {APP_TOKEN_COLUMNS} FROM app_tokens WHERE secret_hash = $1"));
+                let row = sqlx::query_as::<_, AppTokenRow>(sql)
                 .bind(secret_hash)
                 .fetch_optional(&self.pool)
                 .await
@@ -277,26 +305,16 @@ macro_rules! sql_accounts_store {
                 Ok(row.map(AppToken::from))
             }
             async fn legacy_app_tokens(&self, user: UserId) -> Result<Vec<(AppToken, String)>> {
-                let rows = sqlx::query_as::<_, (i64, i64, String, DateTime<Utc>, String)>(
-                    "SELECT id, user_id, label, created_at, secret_hash FROM app_tokens \
-                     WHERE user_id = $1 AND substr(secret_hash, 1, 7) <> 'sha256:' ORDER BY id",
-                )
-                .bind(user.0)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(id, user_id, label, created_at, hash)| {
-                        let token = AppToken {
-                            id: AppTokenId(id),
-                            user_id: UserId(user_id),
-                            label,
-                            created_at,
-                        };
-                        (token, hash)
-                    })
-                    .collect())
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT {APP_TOKEN_COLUMNS}, secret_hash FROM app_tokens \
+                     WHERE user_id = $1 AND substr(secret_hash, 1, 7) <> 'sha256:' ORDER BY id"
+                ));
+                let rows = sqlx::query_as::<_, LegacyAppTokenRow>(sql)
+                    .bind(user.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(rows.into_iter().map(|row| (AppToken::from(row.token), row.secret_hash)).collect())
             }
             async fn set_app_token_hash(&self, id: AppTokenId, secret_hash: &str) -> Result<()> {
                 let result = sqlx::query("UPDATE app_tokens SET secret_hash = $1 WHERE id = $2")
@@ -326,7 +344,7 @@ macro_rules! sql_accounts_store {
                 };
                 let (limit, offset) = limit_offset(query);
                 let sql = sqlx::AssertSqlSafe(format!(
-                    "SELECT id, user_id, label, created_at FROM app_tokens WHERE user_id = $1{} LIMIT $2 OFFSET $3",
+                    "SELECT {APP_TOKEN_COLUMNS} FROM app_tokens WHERE user_id = $1{} LIMIT $2 OFFSET $3",
                     order_by(keys, query.descending)
                 ));
                 let rows = sqlx::query_as::<_, AppTokenRow>(sql)

@@ -89,7 +89,7 @@ pub(crate) fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator 
 macro_rules! sql_policy_store {
     ($store:ty, $db:ty) => {
         use super::sql::rows::{
-            AccessRow, ActivityRow, AppTokenRow, MembershipRow, NamespaceRow, RefreshTokenRow, RepositoryRow,
+            APP_TOKEN_COLUMNS, AccessRow, ActivityRow, AppTokenRow, LegacyAppTokenRow, MembershipRow, NamespaceRow, RefreshTokenRow, RepositoryRow,
             RepositoryListingRow, ScanRecordRow, StoredEventRow, SummaryRow, TagRow, TeamMemberRow, TeamRow, UserRow,
         };
         use super::sql::WHAT;

@@ -171,22 +171,49 @@ impl TryFrom<AccessRow> for NamespaceAccess {
     }
 }
 
-/// `id, user_id, label, created_at` of `app_tokens`.
+/// The columns of `app_tokens` an [`AppTokenRow`] reads.
+pub(crate) const APP_TOKEN_COLUMNS: &str = "id, user_id, label, created_at, expires_at, scope, last_used_at";
+
+/// [`APP_TOKEN_COLUMNS`] of `app_tokens`.
 #[derive(FromRow)]
 pub(crate) struct AppTokenRow {
     id: i64,
     user_id: i64,
     label: String,
     created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    /// The scope's rules as a JSON array of strings.
+    scope: Option<String>,
+    last_used_at: Option<DateTime<Utc>>,
+}
+
+/// An [`AppTokenRow`] with the stored hash of its secret.
+#[derive(FromRow)]
+pub(crate) struct LegacyAppTokenRow {
+    #[sqlx(flatten)]
+    pub(crate) token: AppTokenRow,
+    pub(crate) secret_hash: String,
 }
 
 impl From<AppTokenRow> for AppToken {
     fn from(row: AppTokenRow) -> Self {
+        // A scope that no longer parses (never written so) fails closed: it allows nothing.
+        let scope = row.scope.map(|text| {
+            serde_json::from_str::<Vec<String>>(&text)
+                .ok()
+                .and_then(|rules| crate::model::TokenScope::parse(&rules).ok())
+                .unwrap_or_else(crate::model::TokenScope::nothing)
+        });
         AppToken {
             id: AppTokenId(row.id),
             user_id: UserId(row.user_id),
             label: row.label,
             created_at: row.created_at,
+            limits: crate::model::TokenLimits {
+                expires_at: row.expires_at,
+                scope,
+            },
+            last_used_at: row.last_used_at,
         }
     }
 }

@@ -1,11 +1,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::Result;
 use crate::model::{
-    AppToken, AppTokenId, AppTokenSort, ListPage, ListQuery, NewUser, PasswordHash, RefreshToken, User, UserId,
-    UserSort,
+    AppToken, AppTokenId, AppTokenSort, ListPage, ListQuery, NewUser, PasswordHash, RefreshToken, TokenLimits, User,
+    UserId, UserSort,
 };
 
 /// Users and their credentials (password hashes, application and refresh tokens); login
@@ -40,8 +41,17 @@ pub trait AccountStore: Send + Sync {
     /// Deletes a user with their memberships and credentials. Their personal namespace stays,
     /// without an owner (administrators only), so nothing pushed is lost.
     async fn delete_user(&self, id: UserId) -> Result<()>;
-    /// Stores a new application token by the hash of its secret. Labels are unique per user.
-    async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken>;
+    /// Stores a new application token by the hash of its secret, with its `limits`. Labels are
+    /// unique per user.
+    async fn create_app_token(
+        &self,
+        user: UserId,
+        label: &str,
+        secret_hash: &str,
+        limits: &TokenLimits,
+    ) -> Result<AppToken>;
+    /// Records that the token was used at `at`; `NotFound` if it does not exist.
+    async fn touch_app_token(&self, id: AppTokenId, at: DateTime<Utc>) -> Result<()>;
     /// Finds an application token by the hash of its secret.
     async fn app_token_by_hash(&self, secret_hash: &str) -> Result<Option<AppToken>>;
     /// A user's application tokens stored by another installation's hash (anything but this
@@ -104,8 +114,17 @@ macro_rules! forward {
             async fn delete_user(&self, id: UserId) -> Result<()> {
                 (**self).delete_user(id).await
             }
-            async fn create_app_token(&self, user: UserId, label: &str, secret_hash: &str) -> Result<AppToken> {
-                (**self).create_app_token(user, label, secret_hash).await
+            async fn create_app_token(
+                &self,
+                user: UserId,
+                label: &str,
+                secret_hash: &str,
+                limits: &TokenLimits,
+            ) -> Result<AppToken> {
+                (**self).create_app_token(user, label, secret_hash, limits).await
+            }
+            async fn touch_app_token(&self, id: AppTokenId, at: DateTime<Utc>) -> Result<()> {
+                (**self).touch_app_token(id, at).await
             }
             async fn app_token_by_hash(&self, secret_hash: &str) -> Result<Option<AppToken>> {
                 (**self).app_token_by_hash(secret_hash).await

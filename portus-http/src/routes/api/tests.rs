@@ -81,7 +81,10 @@ async fn fixture(options: Options) -> Fixture {
             .await
             .unwrap();
         let secret = generate_secret(APP_TOKEN_PREFIX).unwrap();
-        store.create_app_token(user.id, "test", &secret.digest).await.unwrap();
+        store
+            .create_app_token(user.id, "test", &secret.digest, &Default::default())
+            .await
+            .unwrap();
         tokens.insert(name, secret.plain.expose().to_owned());
         users.insert(name, user);
     }
@@ -1541,6 +1544,7 @@ mod bootstrap;
 mod lists;
 mod portus_v1;
 mod refusals;
+mod token_limits;
 
 #[tokio::test]
 async fn comments_are_listed_to_whoever_may_see_the_repository() {

@@ -5,7 +5,9 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use portus_auth::password::{APP_TOKEN_PREFIX, generate_secret, hash_password, verify_password};
-use portus_core::model::{AppToken, AppTokenId, AppTokenSort, NewUser, User, UserId, UserSort};
+use portus_core::model::{
+    AppToken, AppTokenId, AppTokenSort, NewUser, TokenLimits, TokenScope, User, UserId, UserSort,
+};
 use portus_core::prelude::AccountStoreExt;
 use portus_core::traits::Secret;
 use portus_core::{ops, permissions};
@@ -160,6 +162,14 @@ pub(super) struct NewTokenBody {
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
     )]
     application: String,
+    /// When the token stops working (RFC 3339, in the future); absent: never.
+    expires_at: Option<DateTime<Utc>>,
+    /// Limits the token to these repositories and actions, each `PATTERN:ACTIONS` with
+    /// PATTERN a repository, `NAMESPACE/*` or `*` and ACTIONS `pull`, `push`, `delete` or `*`
+    /// (comma-separated): `devs/*:pull`. The registry then grants what both the owner and the
+    /// scope allow. Absent: the owner's rights.
+    #[schema(min_items = 1, max_items = 50)]
+    scopes: Option<Vec<String>>,
 }
 
 /// `locked` takes `false` (or null) only.
@@ -366,6 +376,13 @@ pub(super) struct TokenView {
     /// Its label.
     application: String,
     created_at: DateTime<Utc>,
+    /// When it stops working (never when null).
+    expires_at: Option<DateTime<Utc>>,
+    /// The repositories and actions it is limited to (`PATTERN:ACTIONS`); null: its owner's
+    /// rights. A scoped token signs in to the registry only, not to this API or the pages.
+    scopes: Option<Vec<String>>,
+    /// When it last signed in (to the minute).
+    last_used_at: Option<DateTime<Utc>>,
 }
 
 impl TokenView {
@@ -374,6 +391,9 @@ impl TokenView {
             id: token.id.0,
             application: token.label.clone(),
             created_at: token.created_at,
+            expires_at: token.limits.expires_at,
+            scopes: token.limits.scope.as_ref().map(TokenScope::rules),
+            last_used_at: token.last_used_at,
         }
     }
 }
@@ -381,9 +401,8 @@ impl TokenView {
 /// A new application token with its secret, shown this once.
 #[derive(Serialize, ToSchema)]
 pub(super) struct NewTokenView {
-    id: i64,
-    application: String,
-    created_at: DateTime<Utc>,
+    #[serde(flatten)]
+    token: TokenView,
     /// The secret: use it as the Basic password, `Authorization: Bearer` or `Portus-Auth`.
     plain_token: String,
 }
@@ -435,13 +454,19 @@ pub(super) async fn create_token(
     let store = state.store.as_ref();
     // Before a secret is made for nothing; the operation checks it again.
     ops::tokens::validate_label(&body.application)?;
+    if body.expires_at.is_some_and(|at| at <= portus_core::model::now()) {
+        return Err(ApiError::bad_request("expires_at is in the past"));
+    }
+    let limits = TokenLimits {
+        expires_at: body.expires_at,
+        scope: body.scopes.as_deref().map(TokenScope::parse).transpose()?,
+    };
     let secret = generate_secret(APP_TOKEN_PREFIX)?;
     let most = state.max_app_tokens;
-    let token = ops::tokens::create(store, caller.actor(), &owner, &body.application, &secret.digest, most).await?;
+    let label = &body.application;
+    let token = ops::tokens::create(store, caller.actor(), &owner, label, &secret.digest, &limits, most).await?;
     Ok(created(NewTokenView {
-        id: token.id.0,
-        application: token.label,
-        created_at: token.created_at,
+        token: TokenView::of(&token),
         plain_token: secret.plain.expose().to_owned(),
     }))
 }

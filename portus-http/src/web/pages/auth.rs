@@ -91,8 +91,12 @@ pub(crate) async fn sign_in(
     }
     let username = field(&form, "username");
     let password = form.get("password").map(String::as_str).unwrap_or_default();
-    match state.tokens.authenticate(username, &Secret::new(password)).await {
-        Ok((user, _)) => Ok(signed_in(&web, user.id, SIGN_IN_CSRF_COOKIE)),
+    match state
+        .tokens
+        .authenticate_for_session(username, &Secret::new(password))
+        .await
+    {
+        Ok(user) => Ok(signed_in(&web, user.id, SIGN_IN_CSRF_COOKIE)),
         Err(portus_auth::Error::InvalidCredentials) => Ok(sign_in_page(
             &state,
             &web,
