@@ -564,6 +564,7 @@ async fn a_signed_in_user_who_gets_locked_is_signed_out() {
 }
 
 mod signup;
+mod tokens;
 
 /// Sign in with OpenID Connect against a provider served on 127.0.0.1 by the test: discovery,
 /// keys, an authorization endpoint that signs its one user in at once, and a token endpoint
