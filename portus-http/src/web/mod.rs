@@ -253,10 +253,11 @@ impl FromRequestParts<AppState> for Signed {
             .await
             .map_err(|e| PageError::from(e).into_response())?;
         // The same account-state rule as every other credential: a disabled or locked user's
-        // session ends here, at their next request.
+        // session ends here, at their next request; so does one begun before a password change
+        // (a stolen session does not survive the owner changing the password).
         let now = portus_core::model::now();
         match user {
-            Some(user) if check_usable(&user, now).is_ok() => Ok(Signed {
+            Some(user) if check_usable(&user, now).is_ok() && !session.outlived_by(&user) => Ok(Signed {
                 web,
                 user,
                 csrf: session.csrf,

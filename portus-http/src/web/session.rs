@@ -60,6 +60,20 @@ pub struct Session {
     pub user_id: UserId,
     /// The token every form of this session must carry.
     pub csrf: String,
+    /// The SHA-256 of the user's password hash when the session started (none without a
+    /// password): a session outlives no password change ([`Session::outlived_by`]).
+    password: Option<Vec<u8>>,
+}
+
+impl Session {
+    /// Whether `user`'s password changed (set, replaced or removed) since the session began.
+    pub fn outlived_by(&self, user: &portus_core::model::User) -> bool {
+        self.password != password_fingerprint(user)
+    }
+}
+
+fn password_fingerprint(user: &portus_core::model::User) -> Option<Vec<u8>> {
+    user.password_hash.as_ref().map(|hash| key(&hash.0))
 }
 
 fn key(id: &str) -> Vec<u8> {
@@ -119,11 +133,12 @@ impl Sessions {
         self.0.lifetime
     }
 
-    /// Starts a session for `user_id`; returns its identifier (for the cookie).
-    pub fn start(&self, user_id: UserId) -> String {
+    /// Starts a session for `user`; returns its identifier (for the cookie).
+    pub fn start(&self, user: &portus_core::model::User) -> String {
         self.0.put(Session {
-            user_id,
+            user_id: user.id,
             csrf: random_token(),
+            password: password_fingerprint(user),
         })
     }
 
@@ -182,10 +197,27 @@ mod tests {
 
     use super::*;
 
+    fn user(id: i64) -> portus_core::model::User {
+        portus_core::model::User {
+            id: UserId(id),
+            username: format!("user{id}"),
+            email: None,
+            admin: false,
+            enabled: true,
+            password_hash: None,
+            personal_namespace: None,
+            failed_logins: 0,
+            locked_until: None,
+            display_name: None,
+            bot: false,
+            created_at: portus_core::model::now(),
+        }
+    }
+
     #[test]
     fn sessions_live_until_ended_or_expired() {
         let sessions = Sessions::new(Duration::from_secs(60));
-        let id = sessions.start(UserId(7));
+        let id = sessions.start(&user(7));
         let session = sessions.get(&id).expect("a fresh session is live");
         assert_eq!(session.user_id, UserId(7));
         assert_ne!(session.csrf, id, "the CSRF token is not the session identifier");
@@ -194,7 +226,7 @@ mod tests {
         assert!(sessions.get(&id).is_none(), "signed out");
 
         let short = Sessions::new(Duration::ZERO);
-        let id = short.start(UserId(1));
+        let id = short.start(&user(1));
         assert!(short.get(&id).is_none(), "an expired session is gone");
     }
 

@@ -563,6 +563,29 @@ async fn a_signed_in_user_who_gets_locked_is_signed_out() {
     assert_eq!(site.get("/", &again).await.status, StatusCode::OK);
 }
 
+#[tokio::test]
+async fn a_password_change_ends_the_sessions_begun_before_it() {
+    let site = site().await;
+    let stolen = site.sign_in("alice", "alice-password").await.unwrap();
+    assert_eq!(site.get("/", &stolen).await.status, StatusCode::OK);
+    let alice = site.store.user_by_name("alice").await.unwrap().unwrap();
+    let hash = hash_password(&Secret::new("a-new-password"), 4).await.unwrap();
+    portus_core::ops::users::set_password(site.store.as_ref(), Some("alice"), &alice, Some(hash))
+        .await
+        .unwrap();
+    let page = site.get("/", &stolen).await;
+    assert_eq!(
+        (page.status, page.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/sign_in"))
+    );
+    let fresh = site.sign_in("alice", "a-new-password").await.unwrap();
+    assert_eq!(
+        site.get("/", &fresh).await.status,
+        StatusCode::OK,
+        "a session begun after it lives"
+    );
+}
+
 mod signup;
 mod tokens;
 

@@ -96,7 +96,7 @@ pub(crate) async fn sign_in(
         .authenticate_for_session(username, &Secret::new(password))
         .await
     {
-        Ok(user) => Ok(signed_in(&web, user.id, SIGN_IN_CSRF_COOKIE)),
+        Ok(user) => Ok(signed_in(&web, &user, SIGN_IN_CSRF_COOKIE)),
         Err(portus_auth::Error::InvalidCredentials) => Ok(sign_in_page(
             &state,
             &web,
@@ -110,7 +110,7 @@ pub(crate) async fn sign_in(
 
 /// Starts a new session for `user` (never reusing one the browser brought: no fixation),
 /// clears the cookie of the sign-in attempt and sends the browser to the dashboard.
-pub(super) fn signed_in(web: &Web, user: portus_core::model::UserId, attempt_cookie: &str) -> Response {
+pub(super) fn signed_in(web: &Web, user: &portus_core::model::User, attempt_cookie: &str) -> Response {
     let session = web.sessions.start(user);
     let secure = web.config.secure_cookies;
     let mut response = Redirect::to("/").into_response();
@@ -196,7 +196,7 @@ pub(crate) async fn oidc_callback(
         .finish(pending, field(&query, "state"), field(&query, "code"))
         .await
     {
-        Ok(user) => Ok(signed_in(&web, user.id, OIDC_COOKIE)),
+        Ok(user) => Ok(signed_in(&web, &user, OIDC_COOKIE)),
         Err(portus_auth::Error::InvalidCredentials) => Ok(failed(&web)),
         Err(portus_auth::Error::NotLinked) => {
             // Says nothing of local accounts: only that the caller's own identity is unlinked.
