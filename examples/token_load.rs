@@ -35,6 +35,7 @@ async fn seed(path: &str) -> Result<(), Box<dyn std::error::Error>> {
                 email: None,
                 admin: false,
                 password_hash: Some(hash.clone()),
+                bot: false,
             })
             .await?;
         users.push(user.id);

@@ -25,6 +25,7 @@ pub(crate) async fn find_or_create(
         email,
         admin,
         password_hash: None,
+        bot: false,
     };
     let create = |email| ops::users::create(store, Some(source), new_user(email));
     let created = match create(email.clone()).await {

@@ -454,6 +454,7 @@ impl OidcProvider {
                 email: email.clone(),
                 admin: false,
                 password_hash: None,
+                bot: false,
             };
             match ops::users::create_with_identity(self.store.as_ref(), Some(SOURCE), new, identity).await {
                 Ok(user) => {

@@ -171,7 +171,11 @@ impl Authenticator for LocalAuthenticator {
                 return app_token(id);
             }
             // Users without a local password (created by an external authenticator such as
-            // LDAP) are not ours to judge: the next authenticator in the chain decides.
+            // LDAP) are not ours to judge: the next authenticator in the chain decides. Bots
+            // are ours alone: they sign in with their tokens, never through the directory.
+            if user.as_ref().is_some_and(|u| u.bot) {
+                return Ok(AuthOutcome::InvalidCredentials);
+            }
             return Ok(AuthOutcome::UnknownUser);
         };
         if verify_password(secret, hash).await {
@@ -288,6 +292,38 @@ mod tests {
                 "a user without a local password never authenticates locally; the next authenticator decides"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_bot_is_judged_here_with_its_tokens_never_by_the_next_authenticator() {
+        let (store, auth) = setup().await;
+        let bot = store
+            .create_user(NewUser {
+                username: "ci-bot".into(),
+                bot: true,
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            auth.authenticate("ci-bot", &Secret::new("a-directory-password"))
+                .await
+                .unwrap(),
+            AuthOutcome::InvalidCredentials,
+            "LDAP is not asked about a bot"
+        );
+        let secret = crate::password::generate_secret(crate::password::APP_TOKEN_PREFIX).unwrap();
+        store
+            .create_app_token(bot.id, "default", &secret.digest, &Default::default())
+            .await
+            .unwrap();
+        assert!(matches!(
+            auth.authenticate("ci-bot", &secret.plain).await.unwrap(),
+            AuthOutcome::Authenticated(Identity {
+                method: AuthMethod::AppToken(_),
+                ..
+            })
+        ));
     }
 
     #[tokio::test]

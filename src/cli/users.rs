@@ -101,8 +101,12 @@ pub struct CreateUser {
     pub email: Option<String>,
     /// Read the password from standard input: asked for twice without echo at a terminal, read
     /// to the end from a pipe (without it the user can only use application tokens).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "bot")]
     pub password_stdin: bool,
+    /// A bot (Portus' robot accounts, for CI): no personal namespace, no password, never
+    /// looked up in LDAP; an application token labelled `default` is made and printed once.
+    #[arg(long, conflicts_with = "admin")]
+    pub bot: bool,
 }
 
 /// Arguments of `portus user update`; what is not given stays as it is.
@@ -169,8 +173,20 @@ pub(super) async fn run<B: Backend>(backend: &B, command: UserCommand) -> Result
                 email: args.email,
                 admin: args.admin,
                 password,
+                bot: args.bot,
             };
             let (user, namespace) = backend.create_user(new).await?;
+            if args.bot {
+                let (_, secret) = backend
+                    .create_token(&user.username, "default", &Default::default())
+                    .await?;
+                println!(
+                    "Created bot '{}'. Its application token is shown only once:",
+                    user.username
+                );
+                println!("{}", secret.expose());
+                return Ok(());
+            }
             println!(
                 "Created {}user '{}'{}.",
                 if user.admin { "administrator " } else { "" },

@@ -233,12 +233,13 @@ impl super::State {
     /// [`AccountStore::create_user`]: crate::traits::AccountStore::create_user
     pub(super) fn insert_user(&mut self, new: NewUser) -> Result<User> {
         validate_username(&new.username)?;
+        crate::naming::validate_bot(&new)?;
         let state = self;
         if state.users.iter().any(|u| u.username == new.username) {
             return Err(Error::Conflict(format!("user '{}' already exists", new.username)));
         }
         let user_id = UserId(state.next_id());
-        let personal_namespace = match namespace_name_for_user(&new.username) {
+        let personal_namespace = match namespace_name_for_user(&new.username).filter(|_| !new.bot) {
             Some(base) => {
                 let ns_name = first_free_name(&base, |n| state.namespace_named(n).is_some());
                 let team_name = first_free_name(&new.username, |n| state.teams.iter().any(|t| t.name == n));
@@ -269,7 +270,7 @@ impl super::State {
             failed_logins: 0,
             locked_until: None,
             display_name: None,
-            bot: false,
+            bot: new.bot,
             created_at: crate::model::now(),
         };
         state.users.push(user.clone());

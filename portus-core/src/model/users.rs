@@ -78,6 +78,9 @@ pub struct NewUser {
     pub admin: bool,
     /// Local password hash, if any.
     pub password_hash: Option<PasswordHash>,
+    /// A robot account (Portus' bot, for CI): no personal namespace, no password, never asked
+    /// of LDAP; it signs in with application tokens only.
+    pub bot: bool,
 }
 
 /// An application token: a secret usable instead of the password (docker login, API).

@@ -87,9 +87,9 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/postgres/0009_list_order_indexes.sql"),
         ),
         (
-            10,
+            11,
             "app_token_limits",
-            include_str!("../../migrations/postgres/0010_app_token_limits.sql"),
+            include_str!("../../migrations/postgres/0011_app_token_limits.sql"),
         ),
     ])
 }

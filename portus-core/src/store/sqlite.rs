@@ -86,9 +86,9 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/sqlite/0010_tag_name_trigrams.sql"),
         ),
         (
-            11,
+            12,
             "app_token_limits",
-            include_str!("../../migrations/sqlite/0011_app_token_limits.sql"),
+            include_str!("../../migrations/sqlite/0012_app_token_limits.sql"),
         ),
     ])
 }

@@ -16,6 +16,7 @@ pub async fn create_user_creates_personal_namespace(store: &dyn PolicyStore) {
             email: Some("alice@example.org".into()),
             admin: false,
             password_hash: Some(PasswordHash("$2b$04$hash".into())),
+            bot: false,
         })
         .await
         .unwrap();
@@ -88,6 +89,39 @@ pub async fn user_names_are_unique_and_valid(store: &dyn AccountStore) {
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Invalid, "{bad:?}");
+    }
+}
+
+/// A bot has no personal namespace and no password, and is no administrator.
+pub async fn bots_have_no_namespace_password_or_admin_rights(store: &dyn AccountStore) {
+    let bot = store
+        .create_user(NewUser {
+            username: "ci-bot".into(),
+            bot: true,
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    assert!(bot.bot);
+    assert_eq!(bot.personal_namespace, None);
+    assert_eq!(store.user_by_name("ci-bot").await.unwrap(), Some(bot));
+    for refused in [
+        NewUser {
+            username: "pw-bot".into(),
+            bot: true,
+            password_hash: Some(PasswordHash("$2b$04$x".into())),
+            ..NewUser::default()
+        },
+        NewUser {
+            username: "admin-bot".into(),
+            bot: true,
+            admin: true,
+            ..NewUser::default()
+        },
+    ] {
+        let name = refused.username.clone();
+        assert_eq!(store.create_user(refused).await.unwrap_err().kind(), ErrorKind::Invalid);
+        assert_eq!(store.user_by_name(&name).await.unwrap(), None);
     }
 }
 
@@ -437,6 +471,7 @@ macro_rules! account_store_conformance {
             personal_names_are_made_unique,
             user_names_are_unique_and_valid,
             the_first_user_is_created_once,
+            bots_have_no_namespace_password_or_admin_rights,
             users_are_found_and_listed,
             users_are_paged_in_every_order,
             users_can_be_disabled_and_promoted,

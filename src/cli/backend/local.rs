@@ -202,6 +202,7 @@ impl Backend for Local<'_> {
             email: new.email,
             admin: new.admin,
             password_hash,
+            bot: new.bot,
         };
         let user = ops::users::create(self.store(), Some(CLI_ACTOR), user).await?;
         let namespace = match user.personal_namespace {

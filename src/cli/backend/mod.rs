@@ -25,6 +25,8 @@ pub(crate) struct NewUserInput {
     pub(crate) email: Option<String>,
     pub(crate) admin: bool,
     pub(crate) password: Option<Secret>,
+    /// A bot: no personal namespace, application tokens only.
+    pub(crate) bot: bool,
 }
 
 /// Changes to a user; `None` leaves a field as it is.

@@ -315,6 +315,7 @@ impl Backend for Rest {
             "email": new.email,
             "password": new.password.as_ref().map(Secret::expose),
             "admin": new.admin,
+            "bot": new.bot,
         });
         let user: UserView = self.json(Method::POST, "/api/v1/users", Some(&body)).await?;
         let namespace = match user.namespace_id {

@@ -8,15 +8,17 @@ macro_rules! sql_accounts_store {
         /// [`AccountStore::create_user`](crate::traits::AccountStore::create_user) commits).
         async fn insert_user(tx: &mut sqlx::Transaction<'static, $db>, new: NewUser) -> Result<User> {
             validate_username(&new.username)?;
+            crate::naming::validate_bot(&new)?;
             let now = crate::model::now();
             let inserted = sqlx::query_scalar::<_, i64>(
-                "INSERT INTO users (username, email, admin, enabled, password_hash, created_at) VALUES ($1, $2, $3, TRUE, $4, $5) RETURNING id",
+                "INSERT INTO users (username, email, admin, enabled, password_hash, created_at, bot) VALUES ($1, $2, $3, TRUE, $4, $5, $6) RETURNING id",
             )
             .bind(&new.username)
             .bind(&new.email)
             .bind(new.admin)
             .bind(new.password_hash.as_ref().map(|h| h.0.as_str()))
             .bind(now)
+            .bind(new.bot)
             .fetch_one(&mut **tx)
             .await;
             let user_id = match inserted {
@@ -27,7 +29,7 @@ macro_rules! sql_accounts_store {
                 Err(e) => return Err(db_error(e)),
             };
             let mut personal_namespace = None;
-            if let Some(base) = namespace_name_for_user(&new.username) {
+            if let Some(base) = namespace_name_for_user(&new.username).filter(|_| !new.bot) {
                 let taken_ns = names_with_prefix(
                     tx,
                     "SELECT name FROM namespaces WHERE NOT global AND substr(name, 1, $2) = $1",
@@ -80,7 +82,7 @@ macro_rules! sql_accounts_store {
                 failed_logins: 0,
                 locked_until: None,
                 display_name: None,
-                bot: false,
+                bot: new.bot,
                 created_at: now,
             })
         }

@@ -88,6 +88,7 @@ pub(super) async fn bootstrap(
         email: body.email,
         admin: true,
         password_hash: Some(password_hash),
+        bot: false,
     };
     let secret = generate_secret(APP_TOKEN_PREFIX)?;
     let Some((user, token)) = ops::users::bootstrap(state.store.as_ref(), new, &secret.digest).await? else {

@@ -123,6 +123,10 @@ pub(super) struct NewUserBody {
     password: Option<String>,
     #[serde(default)]
     admin: bool,
+    /// A bot (for CI): no personal namespace, no password, no LDAP; it signs in with the
+    /// application tokens administrators make for it. Not with `password` or `admin` (400).
+    #[serde(default)]
+    bot: bool,
 }
 
 /// Body of `PUT /api/v1/users/{id}`, bare or wrapped; absent fields stay as they are.
@@ -231,6 +235,7 @@ pub(super) async fn create(
         email: body.email,
         admin: body.admin,
         password_hash,
+        bot: body.bot,
     };
     let user = ops::users::create(state.store.as_ref(), caller.actor(), new).await?;
     Ok(created(UserView::of(&user)))

@@ -132,6 +132,7 @@ pub(crate) async fn sign_up(
         email: Some(email.to_owned()),
         admin: false,
         password_hash: Some(hash),
+        bot: false,
     };
     match ops::users::sign_up(state.store.as_ref(), new, state.first_user_admin).await {
         Ok(user) => {

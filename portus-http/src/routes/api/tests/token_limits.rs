@@ -1,5 +1,5 @@
-//! Application tokens with an expiry and a scope through the API: created, shown, refused when
-//! malformed, and kept away from the API itself when scoped.
+//! Application tokens with an expiry and a scope through the API (created, shown, refused when
+//! malformed, kept away from the API itself when scoped), and the bots that hold such tokens.
 
 use super::*;
 
@@ -61,4 +61,50 @@ async fn malformed_limits_are_refused_and_make_no_token() {
     }
     let (_, list) = f.get(&tokens, Some("alice")).await;
     assert_eq!(names(&list, "application"), ["test"]);
+}
+
+#[tokio::test]
+async fn administrators_make_bots_that_have_no_namespace_and_no_password() {
+    let f = fixture(Options::default()).await;
+    let (status, bot) = f
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some("admin"),
+            Some(json!({"username": "ci-bot", "bot": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{bot}");
+    assert_eq!(
+        (bot["bot"].clone(), bot["namespace_id"].clone()),
+        (json!(true), Value::Null)
+    );
+    let tokens = format!("/api/v1/users/{}/application_tokens", bot["id"]);
+    let (status, token) = f
+        .call(
+            Method::POST,
+            &tokens,
+            Some("admin"),
+            Some(json!({"application": "default"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "administrators make its tokens: {token}");
+    for body in [
+        json!({"username": "pw-bot", "bot": true, "password": "a-long-password"}),
+        json!({"username": "admin-bot", "bot": true, "admin": true}),
+    ] {
+        let (status, answer) = f
+            .call(Method::POST, "/api/v1/users", Some("admin"), Some(body.clone()))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body} -> {answer}");
+    }
+    let (status, _) = f
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some("alice"),
+            Some(json!({"username": "my-bot", "bot": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "administrators only");
 }
