@@ -83,6 +83,11 @@ fn migrator() -> Migrator {
             "list_order_indexes",
             include_str!("../../migrations/postgres/0009_list_order_indexes.sql"),
         ),
+        (
+            10,
+            "image_finding_counts",
+            include_str!("../../migrations/postgres/0010_image_finding_counts.sql"),
+        ),
     ])
 }
 

@@ -83,6 +83,11 @@ fn migrator() -> Migrator {
             "tag_name_trigrams",
             include_str!("../../migrations/sqlite/0010_tag_name_trigrams.sql"),
         ),
+        (
+            11,
+            "image_finding_counts",
+            include_str!("../../migrations/sqlite/0011_image_finding_counts.sql"),
+        ),
     ])
 }
 
