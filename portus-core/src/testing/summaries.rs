@@ -315,6 +315,25 @@ pub async fn findings_count_each_image_once(store: &dyn PolicyStore) {
     assert_kept_figures_are_recomputed(store, "every tag deleted").await;
 }
 
+/// Two tags (`web/app:1`, `web/app:2`) of one image with three findings (one high, one medium,
+/// one low), scanned by scanner `a`: what a store's migration of figures kept per tag is
+/// checked on (the store sets its columns as they were kept before, runs the migration, then
+/// calls [`assert_kept_figures_are_recomputed`]).
+pub async fn two_tags_of_one_scanned_image(store: &dyn PolicyStore) {
+    assert!(store.set_scan_scope(&["a".into()]).await.unwrap());
+    push(store, "web/app", "1", "sha256:i1").await;
+    push(store, "web/app", "2", "sha256:i1").await;
+    let three = [
+        ("CVE-1", Severity::High),
+        ("CVE-2", Severity::Medium),
+        ("CVE-3", Severity::Low),
+    ];
+    store
+        .put_scan_record(&scan("sha256:i1", "a", ScanState::Done, &three))
+        .await
+        .unwrap();
+}
+
 /// The images [`concurrent_pushes`] and [`concurrent_scans`] share.
 fn concurrent_digests() -> Vec<String> {
     (0..8).map(|i| format!("sha256:c{i}")).collect()
