@@ -166,10 +166,16 @@ pub fn repository_status<'a>(tags: impl IntoIterator<Item = &'a TagSecurity>) ->
     }
 }
 
-/// Counts by severity over a repository's tags (each tag's merged findings counted once).
-pub fn repository_counts<'a>(tags: impl IntoIterator<Item = &'a TagSecurity>) -> SeverityCounts {
+/// Counts by severity over a repository's images, from its tags as (manifest digest, merged
+/// view) pairs: each image's merged findings count once however many tags point at it (the
+/// definition `portus_core::model::RepositorySummary::counts` keeps).
+pub fn repository_counts<'a>(tags: impl IntoIterator<Item = (&'a str, &'a TagSecurity)>) -> SeverityCounts {
     let mut counts = SeverityCounts::new();
-    for tag in tags {
+    let mut seen = std::collections::HashSet::new();
+    for (digest, tag) in tags {
+        if !seen.insert(digest) {
+            continue;
+        }
         for (severity, n) in &tag.counts {
             *counts.entry(*severity).or_default() += n;
         }
@@ -260,8 +266,10 @@ mod tests {
         assert_eq!(first.fixed_in, ["1.1"]);
         assert_eq!(first.links.len(), 1);
         assert_eq!(tag.counts, BTreeMap::from([(Severity::High, 1), (Severity::Low, 1)]));
-        let repo = repository_counts([&tag, &tag]);
-        assert_eq!(repo[&Severity::High], 2);
+        let repo = repository_counts([("sha256:a", &tag), ("sha256:b", &tag)]);
+        assert_eq!(repo[&Severity::High], 2, "two images, each counted");
+        let repo = repository_counts([("sha256:a", &tag), ("sha256:a", &tag)]);
+        assert_eq!(repo[&Severity::High], 1, "two tags of one image count it once");
     }
 
     #[test]

@@ -66,18 +66,24 @@ impl DigestFigures {
     }
 }
 
-/// A repository's kept figures: its tags, its latest push and its tags' security.
+/// A repository's kept figures: its tags, its latest push and its images' security.
+///
+/// `tags`, `tags_failed` and `tags_done` count tags (two tags of one image count twice: they
+/// say how many tags are in each scan state); `counts` counts findings of images (two tags of
+/// one image count its findings once: a badge must not double an image's findings because it
+/// carries two names).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepositorySummary {
     /// How many tags it has.
     pub tags: u64,
     /// The newest `updated_at` of its tags (when a tag last moved to a new image).
     pub latest_push: Option<DateTime<Utc>>,
-    /// Tags whose image a scanner failed to scan.
+    /// Tags whose image a scanner failed to scan (per tag).
     pub tags_failed: u64,
-    /// Tags whose image every scanner finished.
+    /// Tags whose image every scanner finished (per tag).
     pub tags_done: u64,
-    /// The tags' findings by severity (each tag's merged findings counted once per tag).
+    /// The findings of the repository's distinct images by severity, each image's (manifest
+    /// digest's) merged findings counted once however many of its tags point at it.
     pub counts: SeverityTally,
 }
 
@@ -87,14 +93,17 @@ impl RepositorySummary {
         self.tags.saturating_sub(self.tags_failed + self.tags_done)
     }
 
-    /// Adds one tag whose image has `figures`.
-    pub fn add(&mut self, figures: &DigestFigures, updated_at: DateTime<Utc>) {
+    /// Adds one tag whose image has `figures`; `new_image` when no tag added before points at
+    /// that image (only then do its findings add to `counts`).
+    pub fn add(&mut self, figures: &DigestFigures, updated_at: DateTime<Utc>, new_image: bool) {
         self.tags += 1;
         self.latest_push = self.latest_push.max(Some(updated_at));
         self.tags_failed += u64::from(figures.failed);
         self.tags_done += u64::from(figures.done);
-        for (severity, n) in &figures.counts {
-            *self.counts.entry(*severity).or_default() += n;
+        if new_image {
+            for (severity, n) in &figures.counts {
+                *self.counts.entry(*severity).or_default() += n;
+            }
         }
     }
 
@@ -115,6 +124,7 @@ impl RepositorySummary {
         }
         let mut figures: HashMap<&str, DigestFigures> = HashMap::new();
         let mut summaries: HashMap<String, RepositorySummary> = HashMap::new();
+        let mut images: HashSet<(&str, &str)> = HashSet::new();
         for tag in tags {
             let digest = tag.manifest.digest.as_str();
             let figures = figures.entry(digest).or_insert_with(|| {
@@ -124,10 +134,11 @@ impl RepositorySummary {
                     scope,
                 )
             });
+            let new_image = images.insert((tag.repository.as_str(), digest));
             summaries
                 .entry(tag.repository.clone())
                 .or_default()
-                .add(figures, tag.updated_at);
+                .add(figures, tag.updated_at, new_image);
         }
         summaries
     }
@@ -296,7 +307,7 @@ mod tests {
     }
 
     #[test]
-    fn recompute_adds_each_tag_of_a_digest() {
+    fn recompute_counts_tags_per_tag_and_findings_per_image() {
         let tag = |repository: &str, name: &str, digest: &str, minute: u32| TagRecord {
             id: crate::model::TagId(0),
             repository: repository.into(),
@@ -326,8 +337,22 @@ mod tests {
         let summaries = RepositorySummary::recompute(&tags, &records, &scope(&["a"]));
         let r = &summaries["r"];
         assert_eq!((r.tags, r.tags_done, r.tags_failed, r.tags_pending()), (3, 2, 1, 0));
-        assert_eq!(r.counts, SeverityTally::from([(Severity::High, 2)]));
+        assert_eq!(
+            r.counts,
+            SeverityTally::from([(Severity::High, 1)]),
+            "tags 1 and 2 share image d: its finding counts once"
+        );
         assert_eq!(r.latest_push, Some(tags[1].updated_at));
         assert_eq!(summaries["s"].tags_failed, 1);
+        let shared = [tag("r", "1", "d", 1), tag("s", "1", "d", 1), tag("s", "2", "d", 2)];
+        let summaries = RepositorySummary::recompute(&shared, &records, &scope(&["a"]));
+        for repository in ["r", "s"] {
+            assert_eq!(
+                summaries[repository].counts,
+                SeverityTally::from([(Severity::High, 1)]),
+                "each repository counts the shared image once"
+            );
+        }
+        assert_eq!(summaries["s"].tags_done, 2, "tags in a state count per tag");
     }
 }

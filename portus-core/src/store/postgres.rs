@@ -87,6 +87,11 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/postgres/0009_list_order_indexes.sql"),
         ),
         (
+            10,
+            "image_finding_counts",
+            include_str!("../../migrations/postgres/0010_image_finding_counts.sql"),
+        ),
+        (
             11,
             "app_token_limits",
             include_str!("../../migrations/postgres/0011_app_token_limits.sql"),
@@ -155,6 +160,23 @@ mod tests {
     }
 
     crate::policy_store_conformance!(fresh());
+
+    #[tokio::test]
+    async fn the_migration_counts_each_image_once() {
+        use crate::testing::summaries::{assert_kept_figures_are_recomputed, two_tags_of_one_scanned_image};
+        let store = fresh().await;
+        two_tags_of_one_scanned_image(&store).await;
+        // As figures were kept before: each tag of the image adding its findings.
+        sqlx::query("UPDATE repository_summaries SET high = 2, medium = 2, low = 2")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        sqlx::raw_sql(include_str!("../../migrations/postgres/0010_image_finding_counts.sql"))
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert_kept_figures_are_recomputed(&store, "migrated").await;
+    }
 
     #[tokio::test]
     async fn two_instances_writing_at_once_keep_the_figures() {

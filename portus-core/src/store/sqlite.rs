@@ -86,6 +86,11 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/sqlite/0010_tag_name_trigrams.sql"),
         ),
         (
+            11,
+            "image_finding_counts",
+            include_str!("../../migrations/sqlite/0011_image_finding_counts.sql"),
+        ),
+        (
             12,
             "app_token_limits",
             include_str!("../../migrations/sqlite/0012_app_token_limits.sql"),
@@ -178,6 +183,23 @@ mod tests {
     }
 
     crate::policy_store_conformance!(fresh());
+
+    #[tokio::test]
+    async fn the_migration_counts_each_image_once() {
+        use crate::testing::summaries::{assert_kept_figures_are_recomputed, two_tags_of_one_scanned_image};
+        let store = fresh().await;
+        two_tags_of_one_scanned_image(&store).await;
+        // As figures were kept before: each tag of the image adding its findings.
+        sqlx::query("UPDATE repository_summaries SET high = 2, medium = 2, low = 2")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        sqlx::raw_sql(include_str!("../../migrations/sqlite/0011_image_finding_counts.sql"))
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert_kept_figures_are_recomputed(&store, "migrated").await;
+    }
 
     #[tokio::test]
     async fn two_stores_on_one_file_keep_the_figures() {

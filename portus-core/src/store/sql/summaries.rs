@@ -2,11 +2,21 @@
 //! for both databases: every write that adds, moves or removes a tag, or changes a scan record,
 //! calls these inside its own transaction.
 //!
+//! A repository's `tags`, `tags_failed` and `tags_done` count tags; its severity columns count
+//! the findings of its distinct images, each digest once (see
+//! [`RepositorySummary`](crate::model::RepositorySummary)). So a tag added adds its image's
+//! findings only when it is the repository's first tag of that digest, a tag removed or moved
+//! away subtracts them only when it was the last, and a digest's new figures change each
+//! repository holding it once, not once per tag.
+//!
 //! On PostgreSQL two instances may write at once. Each change of a digest's figures, and each
 //! tag added to or removed from a digest, first locks that digest's `digest_summaries` row
 //! (creating it): a scan's new figures then reach every tag committed before it, and a tag added
 //! meanwhile reads the figures committed after. Locks are taken digest row first, repository
-//! rows after, in every path.
+//! rows after, in every path. Whether a repository's other tags still point at a digest is
+//! read after that lock too, in a statement of its own (READ COMMITTED: a new snapshot), so it
+//! sees every tag change to that digest committed before and none still to come: of two tags of
+//! one image pushed (or deleted) at once, exactly one finds itself the first (or the last).
 
 use crate::model::{DigestFigures, RepositorySummary};
 use crate::traits::Severity;
@@ -24,32 +34,38 @@ pub(crate) struct Delta {
 }
 
 impl Delta {
-    /// `times` tags of an image with `figures` (negative: removed).
-    pub(crate) fn of(figures: &DigestFigures, times: i64) -> Delta {
+    /// `tags` tags (negative: removed) of an image with `figures`, whose findings count
+    /// `images` times (1 when the image is new to the repository, -1 when it left it, else 0).
+    pub(crate) fn of(figures: &DigestFigures, tags: i64, images: i64) -> Delta {
         let mut severities = [0; 6];
         for (i, severity) in Severity::ALL.iter().enumerate() {
             let n = figures.counts.get(severity).copied().unwrap_or(0);
-            severities[i] = i64::try_from(n).unwrap_or(i64::MAX).saturating_mul(times);
+            severities[i] = i64::try_from(n).unwrap_or(i64::MAX).saturating_mul(images);
         }
         Delta {
             tags: 0,
-            failed: i64::from(figures.failed) * times,
-            done: i64::from(figures.done) * times,
+            failed: i64::from(figures.failed) * tags,
+            done: i64::from(figures.done) * tags,
             severities,
         }
     }
 
-    /// What changes for one tag whose image's figures go from `old` to `new`, `times` over.
-    pub(crate) fn between(old: &DigestFigures, new: &DigestFigures, times: i64) -> Delta {
-        let (a, b) = (Delta::of(old, times), Delta::of(new, times));
+    /// What changes for a repository with `tags` tags of one image (`images` 1: the image
+    /// counts in it) when that image's figures go from `old` to `new`.
+    pub(crate) fn between(old: &DigestFigures, new: &DigestFigures, tags: i64, images: i64) -> Delta {
+        Delta::of(new, tags, images).minus(&Delta::of(old, tags, images))
+    }
+
+    /// This change less `other`.
+    pub(crate) fn minus(&self, other: &Delta) -> Delta {
         let mut severities = [0; 6];
         for (i, slot) in severities.iter_mut().enumerate() {
-            *slot = b.severities[i] - a.severities[i];
+            *slot = self.severities[i] - other.severities[i];
         }
         Delta {
-            tags: 0,
-            failed: b.failed - a.failed,
-            done: b.done - a.done,
+            tags: self.tags - other.tags,
+            failed: self.failed - other.failed,
+            done: self.done - other.done,
             severities,
         }
     }
@@ -185,12 +201,33 @@ macro_rules! sql_summary_upkeep {
             digest: &str,
             at: DateTime<Utc>,
         ) -> Result<()> {
+            // The lock first, then the count (see the module's documentation).
             let figures = lock_digest_figures(tx, digest).await?;
+            let first = tags_of_image(tx, repository_id, digest).await? == 1;
             let delta = Delta {
                 tags: 1,
-                ..Delta::of(&figures, 1)
+                ..Delta::of(&figures, 1, i64::from(first))
             };
             add_to_repository(tx, repository_id, &delta, Some(at)).await
+        }
+
+        /// How many tags of `repository_id` point at `digest`, counted up to 2 (enough to tell
+        /// none, the one just added, or others too) on the `(repository_id, digest)` index.
+        /// Called after `lock_digest_figures(digest)` only, so that it sees every committed
+        /// change of those tags (see the module's documentation).
+        async fn tags_of_image(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            repository_id: i64,
+            digest: &str,
+        ) -> Result<i64> {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM tags WHERE repository_id = $1 AND digest = $2 LIMIT 2) AS image_tags",
+            )
+            .bind(repository_id)
+            .bind(digest)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(db_error)
         }
 
         /// After `count` tags of `repository_id` pointing at `digest` were deleted.
@@ -203,10 +240,12 @@ macro_rules! sql_summary_upkeep {
             if count == 0 {
                 return Ok(());
             }
+            // The lock first, then the count (see the module's documentation).
             let figures = lock_digest_figures(tx, digest).await?;
+            let last = tags_of_image(tx, repository_id, digest).await? == 0;
             let delta = Delta {
                 tags: -count,
-                ..Delta::of(&figures, -count)
+                ..Delta::of(&figures, -count, -i64::from(last))
             };
             add_to_repository(tx, repository_id, &delta, None).await?;
             reset_latest_push(tx, repository_id).await
@@ -229,7 +268,12 @@ macro_rules! sql_summary_upkeep {
             } else {
                 (second_figures, first_figures)
             };
-            add_to_repository(tx, repository_id, &Delta::between(&old_figures, &new_figures, 1), Some(at)).await
+            // Both locks first, then the counts (see the module's documentation).
+            let left = tags_of_image(tx, repository_id, old).await? == 0;
+            let arrived = tags_of_image(tx, repository_id, new).await? == 1;
+            let delta = Delta::of(&new_figures, 1, i64::from(arrived))
+                .minus(&Delta::of(&old_figures, 1, i64::from(left)));
+            add_to_repository(tx, repository_id, &delta, Some(at)).await
         }
 
         /// The newest push of a repository's remaining tags (after deletes).
@@ -282,8 +326,9 @@ macro_rules! sql_summary_upkeep {
             .fetch_all(&mut **tx)
             .await
             .map_err(db_error)?;
+            // Tags in a state change per tag; findings once per repository holding the image.
             for (repository_id, count) in counts {
-                add_to_repository(tx, repository_id, &Delta::between(&old, &new, count), None).await?;
+                add_to_repository(tx, repository_id, &Delta::between(&old, &new, count, 1), None).await?;
             }
             Ok(())
         }
@@ -310,7 +355,7 @@ macro_rules! sql_summary_upkeep {
 
         /// Recomputes every figure inside `tx`: each scanned digest's from its records (read
         /// in chunks of whole digests: reports can be large), then each repository's by one
-        /// aggregate over its tags.
+        /// query over its tags and its distinct digests.
         async fn rebuild_in(tx: &mut sqlx::Transaction<'static, $db>) -> Result<crate::model::SummaryRebuild> {
             const CHUNK: usize = 1000;
             let scope = read_scope(tx).await?;
@@ -389,14 +434,26 @@ macro_rules! sql_summary_upkeep {
         const KEPT_SUMMARIES: &str = "SELECT repository_id, tags, latest_push, tags_failed, tags_done, \
              unknown, negligible, low, medium, high, critical FROM repository_summaries";
 
-        /// Every repository's figures, summed over its tags from the digests' figures.
-        const RECOMPUTED_SUMMARIES: &str = "SELECT r.id, COUNT(t.id), MAX(t.updated_at), \
-             CAST(COALESCE(SUM(d.failed), 0) AS BIGINT), CAST(COALESCE(SUM(d.done), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(d.unknown), 0) AS BIGINT), CAST(COALESCE(SUM(d.negligible), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(d.low), 0) AS BIGINT), CAST(COALESCE(SUM(d.medium), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(d.high), 0) AS BIGINT), CAST(COALESCE(SUM(d.critical), 0) AS BIGINT) \
-             FROM repositories r LEFT JOIN tags t ON t.repository_id = r.id \
-             LEFT JOIN digest_summaries d ON d.digest = t.digest GROUP BY r.id";
+        /// Every repository's figures from the digests' figures: the tags in each state summed
+        /// over its tags, the findings over its distinct digests (each image once).
+        const RECOMPUTED_SUMMARIES: &str = "SELECT r.id, COALESCE(bt.tags, 0), bt.latest_push, \
+             COALESCE(bt.failed, 0), COALESCE(bt.done, 0), \
+             COALESCE(bi.unknown, 0), COALESCE(bi.negligible, 0), COALESCE(bi.low, 0), \
+             COALESCE(bi.medium, 0), COALESCE(bi.high, 0), COALESCE(bi.critical, 0) \
+             FROM repositories r \
+             LEFT JOIN (SELECT t.repository_id, COUNT(*) AS tags, MAX(t.updated_at) AS latest_push, \
+                 CAST(COALESCE(SUM(d.failed), 0) AS BIGINT) AS failed, CAST(COALESCE(SUM(d.done), 0) AS BIGINT) AS done \
+                 FROM tags t LEFT JOIN digest_summaries d ON d.digest = t.digest GROUP BY t.repository_id) bt \
+             ON bt.repository_id = r.id \
+             LEFT JOIN (SELECT i.repository_id, \
+                 CAST(COALESCE(SUM(d.unknown), 0) AS BIGINT) AS unknown, \
+                 CAST(COALESCE(SUM(d.negligible), 0) AS BIGINT) AS negligible, \
+                 CAST(COALESCE(SUM(d.low), 0) AS BIGINT) AS low, CAST(COALESCE(SUM(d.medium), 0) AS BIGINT) AS medium, \
+                 CAST(COALESCE(SUM(d.high), 0) AS BIGINT) AS high, \
+                 CAST(COALESCE(SUM(d.critical), 0) AS BIGINT) AS critical \
+                 FROM (SELECT DISTINCT repository_id, digest FROM tags) i \
+                 JOIN digest_summaries d ON d.digest = i.digest GROUP BY i.repository_id) bi \
+             ON bi.repository_id = r.id";
 
         /// The figures `sql` (one of the two above) selects, by repository id.
         async fn summaries_in(

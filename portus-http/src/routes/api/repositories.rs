@@ -43,6 +43,8 @@ pub(super) struct RepositoryView {
     created_at: DateTime<Utc>,
     /// The newest push of its tags (none without tags).
     latest_push: Option<DateTime<Utc>>,
+    /// Its tags' scan states (counted per tag) and its images' findings (each distinct image
+    /// counted once, however many tags it has).
     security: RepositorySecurity,
 }
 
@@ -54,14 +56,16 @@ pub(super) struct NamespaceRefView {
     name: String,
 }
 
-/// The security summary of a repository's tags.
+/// The security summary of a repository: the scan states of its tags and the findings of its
+/// images.
 #[derive(Serialize, ToSchema)]
 pub(super) struct RepositorySecurity {
     /// The worst status of its tags (failed, then pending, then done).
     status: ScanStatus,
-    /// Findings by severity, over its tags.
+    /// Findings by severity over its distinct images (manifest digests): each image's merged
+    /// findings count once, however many of its tags point at it.
     counts: schema::SeverityCounts,
-    /// How many tags are in each status.
+    /// How many tags are in each status (per tag: two tags of one image count twice).
     tags_by_status: BTreeMap<ScanStatus, usize>,
 }
 
@@ -90,7 +94,9 @@ fn repository_view(
     }
     let security = RepositorySecurity {
         status: repository_status(&securities).into(),
-        counts: schema::counts(&repository_counts(&securities)),
+        counts: schema::counts(&repository_counts(
+            tags.iter().map(|t| t.manifest.digest.as_str()).zip(&securities),
+        )),
         tags_by_status,
     };
     let latest_push = tags.iter().map(|t| t.updated_at).max();
