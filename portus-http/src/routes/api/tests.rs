@@ -1486,6 +1486,8 @@ async fn health_version_and_registries() {
         (status, registries[0]["service"].as_str()),
         (StatusCode::OK, Some("registry.local"))
     );
+    // The pull host: none is configured here, and the field says so.
+    assert_eq!(registries[0].get("external_hostname"), Some(&Value::Null));
 }
 
 #[tokio::test]
