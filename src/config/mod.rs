@@ -748,6 +748,7 @@ mod tests {
             },
             registry: RegistryConfig {
                 url: Some("http://r".parse().unwrap()),
+                external_hostname: Some("registry.example.com".into()),
                 service_account: "p".into(),
                 ..RegistryConfig::default()
             },
