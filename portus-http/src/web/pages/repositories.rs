@@ -166,17 +166,21 @@ pub(crate) async fn tag(
     };
     let backends = security["backends"].as_object().cloned().unwrap_or_default();
     let reference = format!("{}:{}", text(&tag["repository"]), text(&tag["name"]));
-    let image_size = if shown["image_size"].is_null() {
-        &shown["size"]
-    } else {
-        &shown["image_size"]
+    // The image's total when known (a Portus import has it), else the manifest's own size
+    // when known; a push notification reports neither.
+    let (shown_size, of_manifest) = match &shown["image_size"] {
+        Value::Null => (&shown["size"], true),
+        total => (total, false),
     };
     let body = html! {
         dl.facts #facts {
             dt { "Repository" }
             dd { a href={ "/repositories/" (tag["repository_id"]) } { (text(&tag["repository"])) } }
             dt { "Digest" } dd { (full_digest(&tag["digest"])) }
-            dt { "Size" } dd #size { (size(image_size)) }
+            dt { "Size" } dd #size {
+                @if shown_size.is_null() { "not known yet" }
+                @else { (size(shown_size)) @if of_manifest { " (manifest)" } }
+            }
             dt { "Pushed by" } dd #pushed-by { @if shown["pushed_by"].is_null() { "unknown" } @else { (text(&shown["pushed_by"])) } }
             dt { "Pushed at" } dd #pushed-at { (when(&shown["updated_at"])) }
             dt { "Security" } dd { (security_badge(security["status"].as_str().unwrap_or_default(), &security["counts"])) }

@@ -113,7 +113,7 @@ async fn the_tag_page_shows_its_facts_pull_commands_and_scan_times() {
         "{body}"
     );
     assert!(body.contains("data-copy=\"sha256:a1\""), "{body}");
-    assert!(body.contains("<dd id=\"size\">3.0 MiB</dd>"), "{body}");
+    assert!(body.contains("<dd id=\"size\">3.0 MiB (manifest)</dd>"), "{body}");
     assert!(body.contains("<dd id=\"pushed-by\">alice</dd>"), "{body}");
     assert!(body.contains("<dd id=\"pushed-at\"><time datetime="), "{body}");
     for client in ["docker", "podman"] {
