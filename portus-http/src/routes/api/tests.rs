@@ -1539,6 +1539,7 @@ async fn lists_are_paginated_and_bad_input_is_refused_clearly() {
     );
 }
 
+mod links;
 mod lists;
 mod portus_v1;
 mod refusals;
