@@ -299,6 +299,7 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
             webhook: Some(webhook),
             scanner: scanner.clone(),
             registry: registry.clone(),
+            external_hostname: config.registry.pull_host(),
             bcrypt_cost: config.auth.bcrypt_cost,
             max_app_tokens: config.auth.max_app_tokens,
             first_user_admin: config.auth.first_user_admin,

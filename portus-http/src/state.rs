@@ -66,6 +66,10 @@ pub struct AppState {
     pub scanner: Scanner,
     /// The registry, for deletions and health; `None` when `registry.url` is not configured.
     pub registry: Option<Arc<dyn RegistryClient>>,
+    /// The registry's host (and port) as users pull from it (`registry.external_hostname`,
+    /// else the host of `registry.url`), for the pull commands pages show; `None` when
+    /// neither is configured.
+    pub external_hostname: Option<String>,
     /// bcrypt cost for passwords set through the API.
     pub bcrypt_cost: u32,
     /// Most application tokens a user may hold (`auth.max_app_tokens`).
@@ -87,6 +91,7 @@ impl AppState {
             webhook: None,
             scanner: Scanner::new(Duration::from_secs(30)),
             registry: None,
+            external_hostname: None,
             bcrypt_cost: portus_auth::password::DEFAULT_BCRYPT_COST,
             max_app_tokens: portus_core::ops::MAX_APP_TOKENS,
             first_user_admin: true,

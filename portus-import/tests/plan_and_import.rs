@@ -118,7 +118,7 @@ fn installation() -> PortusSnapshot {
             name: "registry".into(),
             hostname: "registry.example.org:5000".into(),
             use_ssl: true,
-            external_hostname: None,
+            external_hostname: Some("docker.example.org".into()),
         }],
         namespaces: vec![
             namespace(1, "registry.example.org-5000", 1, 2, true),
@@ -267,6 +267,14 @@ fn the_plan_skips_what_cannot_come_with_reasons() {
             .hints
             .iter()
             .any(|h| h.contains("https://registry.example.org:5000"))
+    );
+    assert!(
+        report
+            .hints
+            .iter()
+            .any(|h| h.contains("`registry.external_hostname = \"docker.example.org\"`")),
+        "{:?}",
+        report.hints
     );
     assert!(report.notes.iter().any(|n| n.contains("carol") && n.contains("locked")));
     assert!(report.notes.iter().any(|n| n.contains("1 tags were scanned")));

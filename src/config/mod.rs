@@ -25,9 +25,11 @@ use crate::Error;
 
 mod auth;
 pub mod portus_import;
+mod registry;
 mod security;
 
 pub use auth::AuthConfig;
+pub use registry::RegistryConfig;
 pub use security::{
     ClairLegacySettings, ClairV4Settings, DummySettings, SecurityConfig, ZypperSettings, setting_error,
 };
@@ -123,25 +125,6 @@ fn named_section<'de, D: Deserializer<'de>, T: DeserializeOwned>(
         .transpose()
 }
 
-/// Where the registry is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RegistryConfig {
-    /// The registry's API URL as portus reaches it (`http://127.0.0.1:5000`); without it,
-    /// catalog sync and tag deletion are off (notifications still work).
-    pub url: Option<Url>,
-    /// Subject of the tokens portus mints for its own registry requests.
-    pub service_account: String,
-    /// Seconds allowed to connect to the registry (Portus' `registry.timeout.value`).
-    pub connect_timeout_secs: u64,
-    /// Seconds one registry request may take (Portus' `registry.read_timeout.value`); a
-    /// request failing for a temporary reason is tried three times.
-    pub request_timeout_secs: u64,
-    /// Entries asked for per page of the catalog and of tag lists (Portus'
-    /// `registry.catalog_page.value`).
-    pub page_size: usize,
-}
-
 /// Notification and catalog sync settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -157,18 +140,6 @@ pub struct SyncConfig {
     pub missing_namespaces: MissingNamespace,
     /// Largest accepted notification envelope in bytes.
     pub max_envelope_bytes: usize,
-}
-
-impl Default for RegistryConfig {
-    fn default() -> Self {
-        RegistryConfig {
-            url: None,
-            service_account: "portus".into(),
-            connect_timeout_secs: 5,
-            request_timeout_secs: 30,
-            page_size: 500,
-        }
-    }
 }
 
 impl Default for SyncConfig {
@@ -360,6 +331,7 @@ pub const KEYS: &[&str] = &[
     "web.oidc.create_users",
     "web.oidc.timeout_secs",
     "registry.url",
+    "registry.external_hostname",
     "registry.service_account",
     "registry.connect_timeout_secs",
     "registry.request_timeout_secs",
@@ -494,23 +466,10 @@ impl Config {
         if self.http.request_timeout_secs == 0 {
             return invalid("http.request_timeout_secs must be positive".into());
         }
-        if self.registry.service_account.trim().is_empty() {
-            return invalid("registry.service_account must not be empty".into());
-        }
-        if self.registry.connect_timeout_secs == 0 || self.registry.request_timeout_secs == 0 {
-            return invalid("registry.connect_timeout_secs and registry.request_timeout_secs must be positive".into());
-        }
-        if !(1..=10_000).contains(&self.registry.page_size) {
-            return invalid("registry.page_size must be between 1 and 10000".into());
-        }
         if !(1..=256).contains(&self.sync.concurrency) {
             return invalid("sync.concurrency must be between 1 and 256".into());
         }
-        if let Some(url) = &self.registry.url
-            && !matches!(url.scheme(), "http" | "https")
-        {
-            return invalid(format!("registry.url must be an http or https URL (got {url})"));
-        }
+        self.registry.validate()?;
         self.security.validate()?;
         if let Some(url) = &self.public_url
             && !matches!(url.scheme(), "http" | "https")
@@ -770,6 +729,7 @@ mod tests {
             },
             registry: RegistryConfig {
                 url: Some("http://r".parse().unwrap()),
+                external_hostname: Some("registry.example.com".into()),
                 service_account: "p".into(),
                 ..RegistryConfig::default()
             },

@@ -123,13 +123,32 @@ fn browse_a_pushed_repository_with_its_vulnerabilities_star_search_and_sign_out(
     let registry_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut portus = Portus::new(tmp.path(), SERVICE, "");
     portus.append_config(&format!(
-        "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = 0\n[security]\ninterval_secs = 1\n[security.dummy]\nserver = \"on\"\n"
+        "[registry]\nurl = \"http://{registry_addr}\"\nexternal_hostname = \"localhost:{}\"\n[sync]\ninterval_secs = 0\n[security]\ninterval_secs = 1\n[security.dummy]\nserver = \"on\"\n",
+        registry_addr.port()
     ));
+    let pull_host = format!("localhost:{}", registry_addr.port());
     let yaml = portus.cli(&["config", "registry"], None);
     portus.start();
     let _registry = Registry::start_on(tmp.path(), &yaml, registry_addr);
     portus.user("alice", "alice-password");
     portus.user("bob", "bob-password");
+
+    let base = format!("http://{}", portus.addr);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (driver, client) = runtime.block_on(browser(tmp.path()));
+    runtime.block_on(async {
+        // A new installation: the dashboard says what to do first.
+        sign_in(&client, &base, "alice", "alice-password").await;
+        let start = text_of(&client, "#getting-started").await;
+        assert!(start.contains("Create a namespace"), "{start}");
+        assert!(start.contains("Connect the registry"), "{start}");
+        assert!(
+            start.contains(&format!("docker push {pull_host}/alice/IMAGE:TAG")),
+            "{start}"
+        );
+        screenshot(&client, "onboarding.png").await;
+        client.delete_all_cookies().await.unwrap();
+    });
 
     let layout = tmp.path().join("image");
     oci_layout(&layout, "1", "the web test's image\n");
@@ -154,10 +173,36 @@ fn browse_a_pushed_repository_with_its_vulnerabilities_star_search_and_sign_out(
         portus.log()
     );
 
-    let base = format!("http://{}", portus.addr);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // A second image under two tags, to be deleted from the page.
+    let other = tmp.path().join("other");
+    oci_layout(&other, "1", "an image to delete\n");
+    for tag in ["old", "old-alias"] {
+        let pushed = skopeo_copy(
+            &format!("oci:{}:1", other.display()),
+            Creds::Anonymous,
+            &format!("docker://{registry_addr}/alice/webapp:{tag}"),
+            Creds::User("alice", "alice-password"),
+        );
+        assert!(
+            pushed.status.success(),
+            "push {tag}: {}",
+            String::from_utf8_lossy(&pushed.stderr)
+        );
+    }
+    let stored = || {
+        portus
+            .try_cli(&["scan", "alice/webapp:old-alias", "--stored", "--json"], None)
+            .status
+            .success()
+    };
+    assert!(
+        wait_until(Duration::from_secs(15), stored),
+        "not stored:\n{}",
+        portus.log()
+    );
+
     runtime.block_on(async {
-        let (_driver, client) = browser(tmp.path()).await;
+        let _driver = driver;
 
         // A wrong password: refused with a message, still on the sign-in page.
         sign_in(&client, &base, "alice", "not-her-password").await;
@@ -214,7 +259,29 @@ fn browse_a_pushed_repository_with_its_vulnerabilities_star_search_and_sign_out(
             text_of(&client, "#vulnerabilities tbody").await.contains("dummy"),
             "found by"
         );
-        assert!(text_of(&client, "#backends").await.contains("dummy: done"));
+        assert!(
+            text_of(&client, "#backends").await.contains("dummy: done · 20"),
+            "with its time"
+        );
+        // The facts registry users look for, and the pull commands with the configured host.
+        let digest = text_of(&client, "#digest").await;
+        assert!(
+            digest.starts_with("sha256:") && digest.len() == 71,
+            "the whole digest: {digest}"
+        );
+        assert_eq!(text_of(&client, "#pushed-by").await, "alice");
+        let size = text_of(&client, "#size").await;
+        // A push notification reports no image size: the page says so rather than nothing.
+        assert_eq!(size, "not known yet");
+        let pull = text_of(&client, "section.pull").await;
+        for client_name in ["docker", "podman"] {
+            assert!(
+                pull.contains(&format!("{client_name} pull {pull_host}/alice/webapp:1.0")),
+                "{pull}"
+            );
+        }
+        let copy = client.find(Locator::Css("section.pull button.copy")).await.unwrap();
+        assert!(copy.is_displayed().await.unwrap(), "the script shows the copy buttons");
         screenshot(&client, "tag.png").await;
         click_through(&client, Locator::Id("sort-severity")).await;
         let ascending = severities(client.clone()).await;
@@ -273,6 +340,35 @@ fn browse_a_pushed_repository_with_its_vulnerabilities_star_search_and_sign_out(
             text_of(&client, "#stars").await.starts_with('1'),
             "the refused unstar changed nothing"
         );
+
+        // Delete a tag from its page: the confirmation names the tag sharing its image, and
+        // both are gone from the registry and from portus afterwards.
+        client.goto(&format!("{base}{repository_path}")).await.unwrap();
+        click_through(&client, Locator::LinkText("old")).await;
+        let old_tag_path = path_of(&client).await;
+        click_through(&client, Locator::Id("delete-tag")).await;
+        let warning = text_of(&client, "#siblings").await;
+        assert!(warning.contains("alice/webapp:old-alias"), "{warning}");
+        screenshot(&client, "delete-tag.png").await;
+        click_through(&client, Locator::Id("confirm-delete")).await;
+        assert_eq!(path_of(&client).await, repository_path, "back on the repository");
+        let tags = text_of(&client, "#tags").await;
+        assert!(tags.contains("1.0") && !tags.contains("old"), "{tags}");
+        for tag in ["old", "old-alias"] {
+            let inspect = Command::new("skopeo")
+                .args(["--insecure-policy", "inspect", "--raw", "--tls-verify=false"])
+                .arg("--creds=alice:alice-password")
+                .arg(format!("docker://{registry_addr}/alice/webapp:{tag}"))
+                .output()
+                .unwrap();
+            assert!(!inspect.status.success(), "{tag} is still in the registry");
+        }
+        client.goto(&format!("{base}{old_tag_path}")).await.unwrap();
+        assert!(
+            client.source().await.unwrap().contains("Not Found"),
+            "the tag page is gone"
+        );
+        client.goto(&format!("{base}{repository_path}")).await.unwrap();
 
         // Sign out: the session is gone.
         click_through(&client, Locator::Id("sign-out")).await;

@@ -129,7 +129,15 @@ pub fn router(state: AppState, config: WebConfig, api: Router<AppState>) -> Rout
         .route("/teams/{id}/members/{user_id}", post(pages::change_member))
         .route("/repositories/{id}", get(pages::repository))
         .route("/repositories/{id}/star", post(pages::star))
+        .route(
+            "/repositories/{id}/delete",
+            get(pages::confirm_repository_deletion).post(pages::delete_repository),
+        )
         .route("/tags/{id}", get(pages::tag))
+        .route(
+            "/tags/{id}/delete",
+            get(pages::confirm_tag_deletion).post(pages::delete_tag),
+        )
         .route("/tokens", get(pages::tokens).post(pages::create_token))
         .route("/tokens/{id}/revoke", post(pages::revoke_token))
         .route("/admin/users", get(pages::users).post(pages::create_user))
@@ -232,6 +240,8 @@ pub struct Signed {
     pub user: User,
     /// The session's CSRF token, for the forms of the page.
     pub csrf: String,
+    /// The registry's host as users pull from it, for the pull commands pages show.
+    pub registry_host: Option<String>,
     session_id: String,
 }
 
@@ -261,6 +271,7 @@ impl FromRequestParts<AppState> for Signed {
                 web,
                 user,
                 csrf: session.csrf,
+                registry_host: state.external_hostname.clone(),
                 session_id,
             }),
             _ => {

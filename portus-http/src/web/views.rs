@@ -174,6 +174,48 @@ pub(super) fn digest(value: &Value) -> Markup {
     html! { code title=(raw) { (short) } }
 }
 
+/// A button copying `value` to the clipboard (the script shows it; without the script the
+/// text is still there to select). `what` names it for screen readers.
+pub(super) fn copy_button(value: &str, what: &str) -> Markup {
+    html! {
+        button.copy type="button" data-copy=(value) aria-label={ "Copy " (what) } hidden { "Copy" }
+    }
+}
+
+/// A digest whole, with a copy button.
+pub(super) fn full_digest(value: &Value) -> Markup {
+    let raw = text(value);
+    html! { code.digest #digest { (raw) } " " (copy_button(&raw, "the digest")) }
+}
+
+/// What stands for the registry's host in pull commands when none is configured.
+pub(super) const HOST_PLACEHOLDER: &str = "REGISTRY_HOST";
+
+/// The `docker pull` and `podman pull` commands of `reference` (`namespace/repository[:tag]`)
+/// at the registry `host`, each with a copy button; without a host, the commands with a
+/// placeholder and how to configure it.
+pub(super) fn pull_commands(host: Option<&str>, reference: &str) -> Markup {
+    let shown_host = host.unwrap_or(HOST_PLACEHOLDER);
+    html! {
+        section.pull aria-labelledby="pull-heading" {
+            h2 #pull-heading { "Pull" }
+            @for client in ["docker", "podman"] {
+                @let command = format!("{client} pull {shown_host}/{reference}");
+                p.command {
+                    code data-pull=(client) { (command) } " "
+                    (copy_button(&command, &format!("the {client} pull command")))
+                }
+            }
+            @if host.is_none() {
+                p.hint #pull-hint {
+                    "Replace " code { (HOST_PLACEHOLDER) } " with the registry's host name. An administrator can show it here by setting "
+                    code { "registry.external_hostname" } " (or " code { "registry.url" } ") in portus.toml."
+                }
+            }
+        }
+    }
+}
+
 /// Links to the previous and next page of a list shown on `path`, when there are several.
 pub(super) fn pager(path: &str, page: usize, pages: usize) -> Markup {
     pager_by(path, "page", "Pages", page, pages)

@@ -81,7 +81,9 @@ pub fn plan(snapshot: &PortusSnapshot, options: &crate::Options) -> Plan {
             registry.name, registry.hostname, registry.hostname
         ));
         if let Some(external) = non_empty(registry.external_hostname.clone()) {
-            report.hint(format!("clients pull from {external} (Portus' external_hostname)"));
+            report.hint(format!(
+                "clients pull from {external} (Portus' external_hostname): set `registry.external_hostname = \"{external}\"` so the pages' pull commands show it"
+            ));
         }
     }
     if snapshot.registries.len() > 1 {

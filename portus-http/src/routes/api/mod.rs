@@ -7,8 +7,10 @@
 //! Every route is declared once, by its handler's `#[utoipa::path]` and its line in `api()`:
 //! the router and the OpenAPI document at `/api/openapi.json` are both built from them.
 
+mod activity_links;
 mod bootstrap;
 mod comments;
+mod findings;
 mod lists;
 mod namespaces;
 mod openapi;
@@ -77,7 +79,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(repositories::starred))
         .routes(routes!(tags::all_tags))
         .routes(routes!(tags::show_tag, tags::delete_tag))
-        .routes(routes!(tags::tag_vulnerabilities))
+        .routes(routes!(findings::tag_vulnerabilities))
         .routes(routes!(tags::rescan_all))
         .routes(routes!(tags::rescan_tag))
         .routes(routes!(openapi::serve))

@@ -176,6 +176,9 @@ pub(super) struct Registry {
     configured: bool,
     /// Whether it answered its catalog; null when not configured.
     reachable: Option<bool>,
+    /// The host (and port) users pull from (`registry.external_hostname`, else the host of
+    /// `registry.url`); null when neither is set.
+    external_hostname: Option<String>,
 }
 
 /// The registry portus guards (administrators).
@@ -201,6 +204,7 @@ pub(super) async fn registries(
         service: state.tokens.service().to_owned(),
         configured: state.registry.is_some(),
         reachable,
+        external_hostname: state.external_hostname.clone(),
     }]))
 }
 
@@ -268,6 +272,9 @@ pub(super) struct ActivityView {
     target: String,
     /// More about it.
     details: Option<String>,
+    /// The object `target` names, when it still exists and the caller may see it (null for a
+    /// deleted object and for one the caller may not see alike).
+    link: Option<super::activity_links::ActivityLink>,
 }
 
 impl From<Activity> for ActivityView {
@@ -279,6 +286,7 @@ impl From<Activity> for ActivityView {
             action: a.action,
             target: a.target,
             details: a.details,
+            link: None,
         }
     }
 }
@@ -339,5 +347,18 @@ pub(super) async fn activities(
         .store
         .activities_page(&filter, &page.query::<ActivitySort>()?)
         .await?;
-    page.respond_page(&path, activities.map(ActivityView::from))
+    let mut links = super::activity_links::Links::default();
+    let mut items = Vec::with_capacity(activities.items.len());
+    for activity in activities.items {
+        let link = links.link(&state, &caller, &activity.action, &activity.target).await?;
+        items.push(ActivityView {
+            link,
+            ..ActivityView::from(activity)
+        });
+    }
+    let activities = portus_core::model::ListPage {
+        items,
+        total: activities.total,
+    };
+    page.respond_page(&path, activities)
 }

@@ -2,7 +2,7 @@
 //! (administrators), one tag, its deletion through the registry, its findings, and forced
 //! rescans.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -13,14 +13,14 @@ use portus_core::model::{ListPage, Namespace, ScanRecord, TagFilter, TagId, TagR
 use portus_core::permissions;
 use portus_core::policy::Action;
 use portus_core::prelude::*;
-use portus_scan::aggregate::{MergedVulnerability, TagScanStatus, TagSecurity};
+use portus_scan::aggregate::{TagScanStatus, TagSecurity};
 use portus_scan::worker::tag_security;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::lists::SortKey;
 use super::repositories::load;
-use super::schema::{self, Conflict, Forbidden, ScanStatus, Severity, Unprocessable};
+use super::schema::{self, Conflict, Forbidden, ScanStatus, Unprocessable};
 use super::{ApiCaller, PageQuery, check, forbidden, not_found, parse_id};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -315,7 +315,11 @@ pub(super) async fn all_tags(
 }
 
 /// A tag the caller may see, with its namespace.
-async fn load_tag(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<(TagRecord, Namespace), ApiError> {
+pub(super) async fn load_tag(
+    state: &AppState,
+    caller: &ApiCaller,
+    raw: &str,
+) -> Result<(TagRecord, Namespace), ApiError> {
     let id = TagId(parse_id(raw, "tag")?);
     let store = &state.store;
     let tag = store.tag_by_id(id).await?.ok_or_else(|| not_found("tag"))?;
@@ -329,7 +333,7 @@ async fn load_tag(state: &AppState, caller: &ApiCaller, raw: &str) -> Result<(Ta
 }
 
 /// A tag the caller may see, with its merged security view.
-async fn tag_with_security(
+pub(super) async fn tag_with_security(
     state: &AppState,
     caller: &ApiCaller,
     raw: &str,
@@ -411,96 +415,6 @@ pub(super) async fn delete_tag(
     Ok(Json(DeletedTags {
         deleted: deleted.into_iter().map(|t| t.name).collect(),
         digest: tag.manifest.digest,
-    }))
-}
-
-/// A tag by name, for its findings.
-#[derive(Serialize, ToSchema)]
-pub(super) struct TagRef {
-    id: i64,
-    repository: String,
-    name: String,
-    digest: String,
-}
-
-/// A tag's findings merged across scanners.
-#[derive(Serialize, ToSchema)]
-pub(super) struct SecurityView {
-    status: ScanStatus,
-    /// Most severe first.
-    vulnerabilities: Vec<VulnerabilityView>,
-    counts: schema::SeverityCounts,
-    /// Each scanner's state: `pending`, `scanning`, `done`, or `failed: <why>`.
-    backends: BTreeMap<String, String>,
-}
-
-/// One vulnerability, as one or more scanners found it.
-#[derive(Serialize, ToSchema)]
-pub(super) struct VulnerabilityView {
-    /// `CVE-...`.
-    id: String,
-    /// The highest any scanner gave.
-    severity: Severity,
-    /// Affected packages as `[name, version]` (version null when not reported).
-    #[schema(value_type = Vec<Vec<Option<String>>>)]
-    packages: Vec<(String, Option<String>)>,
-    fixed_in: Vec<String>,
-    links: Vec<String>,
-    description: Option<String>,
-    /// The scanners that reported it.
-    found_by: Vec<String>,
-}
-
-impl From<MergedVulnerability> for VulnerabilityView {
-    fn from(v: MergedVulnerability) -> Self {
-        VulnerabilityView {
-            id: v.id,
-            severity: v.severity.into(),
-            packages: v.packages,
-            fixed_in: v.fixed_in,
-            links: v.links,
-            description: v.description,
-            found_by: v.found_by,
-        }
-    }
-}
-
-/// A tag and its findings.
-#[derive(Serialize, ToSchema)]
-pub(super) struct TagVulnerabilities {
-    tag: TagRef,
-    security: SecurityView,
-}
-
-/// A tag's findings merged across scanners, with each scanner's state.
-///
-/// Pending and failed scanners are shown as such, never as clean.
-#[utoipa::path(
-    get,
-    path = "/api/v1/tags/{id}/vulnerabilities",
-    params(("id" = i64, Path, description = "Tag id")),
-    security((), ("bearer" = []), ("portusAuth" = [])),
-    responses((status = 200, body = TagVulnerabilities))
-)]
-pub(super) async fn tag_vulnerabilities(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    Path(id): Path<String>,
-) -> Result<Json<TagVulnerabilities>, ApiError> {
-    let (tag, security) = tag_with_security(&state, &caller, &id).await?;
-    Ok(Json(TagVulnerabilities {
-        tag: TagRef {
-            id: tag.id.0,
-            repository: tag.repository,
-            name: tag.name,
-            digest: tag.manifest.digest,
-        },
-        security: SecurityView {
-            status: security.status.into(),
-            counts: schema::counts(&security.counts),
-            vulnerabilities: security.vulnerabilities.into_iter().map(Into::into).collect(),
-            backends: security.backends,
-        },
     }))
 }
 

@@ -1489,6 +1489,8 @@ async fn health_version_and_registries() {
         (status, registries[0]["service"].as_str()),
         (StatusCode::OK, Some("registry.local"))
     );
+    // The pull host: none is configured here, and the field says so.
+    assert_eq!(registries[0].get("external_hostname"), Some(&Value::Null));
 }
 
 #[tokio::test]
@@ -1541,6 +1543,7 @@ async fn lists_are_paginated_and_bad_input_is_refused_clearly() {
 }
 
 mod bootstrap;
+mod links;
 mod lists;
 mod portus_v1;
 mod refusals;

@@ -7,6 +7,7 @@ use super::field;
 use super::page_number;
 use crate::web::PageError;
 use crate::web::Signed;
+use crate::web::views::HOST_PLACEHOLDER;
 use crate::web::views::none;
 use crate::web::views::pager;
 use crate::web::views::security_badge;
@@ -17,6 +18,21 @@ use axum::response::Response;
 use maud::Markup;
 use maud::html;
 use serde_json::Value;
+
+/// A list of search hits linking to `path` + id; tags show their repository.
+fn hit_links(hits: &Value, path: &str, tags: bool) -> Markup {
+    html! {
+        ul.hits {
+            @for h in array(hits) {
+                li {
+                    a href={ (path) (h["id"]) } {
+                        @if tags { (text(&h["repository"])) ":" } (text(&h["name"]))
+                    }
+                }
+            }
+        }
+    }
+}
 
 pub(super) fn repository_rows(repositories: &[Value]) -> Markup {
     html! {
@@ -42,11 +58,61 @@ pub(super) fn repository_badge(repository: &Value) -> Markup {
     security_badge(security["status"].as_str().unwrap_or_default(), &security["counts"])
 }
 
-/// `GET /`: recent activity and starred repositories.
+/// Where an activity's target is shown, when the API linked it (it exists and the user may
+/// see it); `None` shows it as plain text.
+fn activity_href(link: &Value) -> Option<String> {
+    let id = link["id"].as_i64()?;
+    Some(match link["kind"].as_str()? {
+        "tag" => format!("/tags/{id}"),
+        "repository" => format!("/repositories/{id}"),
+        "namespace" => format!("/namespaces/{id}"),
+        "team" => format!("/teams/{id}"),
+        "user" => format!("/admin/users#user-{id}"),
+        _ => return None,
+    })
+}
+
+/// Rows of the activity log, each target linked to its object when it still exists.
+pub(super) fn activity_rows(activities: &[Value]) -> Markup {
+    html! {
+        table #activities {
+            thead { tr { th { "When" } th { "Who" } th { "What" } th { "On" } } }
+            tbody {
+                @for a in activities {
+                    tr {
+                        td { (when(&a["at"])) }
+                        td { (text(&a["actor"])) }
+                        td { (text(&a["action"])) }
+                        td {
+                            @match activity_href(&a["link"]) {
+                                Some(href) => a href=(href) { (text(&a["target"])) },
+                                None => (text(&a["target"])),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /`: recent activity and starred repositories; for a new installation, what to do
+/// first (create a namespace, connect the registry and push).
 pub(crate) async fn dashboard(signed: Signed) -> Result<Response, PageError> {
     let activities = signed.get("/api/v1/activities?per_page=20").await?;
     let stars = signed.get("/api/v1/stars").await?;
+    let (repositories, _) = signed.list("/api/v1/repositories", 1).await?;
+    let namespaces = signed.get("/api/v1/namespaces?per_page=100").await?;
+    let no_images = array(&repositories).is_empty();
+    // Personal namespaces and the global one exist from the start: a team's namespace is the
+    // first one somebody makes.
+    let no_namespaces = !array(&namespaces)
+        .iter()
+        .any(|n| n["personal"] != true && n["global"] != true);
     let body = html! {
+        @if no_namespaces || no_images {
+            (onboarding(&signed, no_namespaces, no_images))
+        }
         section aria-labelledby="starred" {
             h2 #starred { "Starred repositories" }
             @if array(&stars).is_empty() { (none("starred repositories")) }
@@ -55,24 +121,54 @@ pub(crate) async fn dashboard(signed: Signed) -> Result<Response, PageError> {
         section aria-labelledby="activity" {
             h2 #activity { "Recent activity" }
             @if array(&activities).is_empty() { (none("activity")) }
-            @else {
-                table {
-                    thead { tr { th { "When" } th { "Who" } th { "What" } th { "On" } } }
-                    tbody {
-                        @for a in array(&activities) {
-                            tr {
-                                td { (when(&a["at"])) }
-                                td { (text(&a["actor"])) }
-                                td { (text(&a["action"])) }
-                                td { (text(&a["target"])) }
-                            }
+            @else { (activity_rows(array(&activities))) }
+        }
+    };
+    Ok(signed.page("Dashboard", body))
+}
+
+/// The first steps of a new installation: a namespace to push into, then the registry.
+fn onboarding(signed: &Signed, no_namespaces: bool, no_images: bool) -> Markup {
+    let host = signed.registry_host.as_deref().unwrap_or(HOST_PLACEHOLDER);
+    html! {
+        section.card #getting-started aria-labelledby="getting-started-heading" {
+            h2 #getting-started-heading { "Getting started" }
+            ol {
+                @if no_namespaces {
+                    li #step-namespace {
+                        strong { "Create a namespace." } " Images live in namespaces, and namespaces belong to teams: "
+                        a href="/teams" { "create a team" } ", then "
+                        a href="/namespaces" { "a namespace" } " for it. Everyone can also push to their personal namespace ("
+                        code { (signed.user.username) } ")."
+                    }
+                }
+                @if no_images {
+                    li #step-registry {
+                        strong { "Connect the registry." }
+                        @if signed.user.admin {
+                            " Run " code { "portus config registry" } " and add its " code { "auth" } " and "
+                            code { "notifications" } " sections to the registry's " code { "config.yml" } ", set "
+                            code { "registry.url" } " (and " code { "registry.external_hostname" } " if users reach the registry by another name) in "
+                            code { "portus.toml" } ", then restart both. Pushes then show up here."
+                        } @else {
+                            " No image has been pushed yet. An administrator connects the registry; then push one:"
+                        }
+                    }
+                    li #step-push {
+                        strong { "Push an image." }
+                        pre { code {
+                            "docker login " (host) "\n"
+                            "docker tag IMAGE " (host) "/" (signed.user.username) "/IMAGE:TAG\n"
+                            "docker push " (host) "/" (signed.user.username) "/IMAGE:TAG"
+                        } }
+                        @if signed.registry_host.is_none() {
+                            p.hint { "Replace " code { (HOST_PLACEHOLDER) } " with the registry's host name." }
                         }
                     }
                 }
             }
         }
-    };
-    Ok(signed.page("Dashboard", body))
+    }
 }
 
 /// `GET /search?q=`: namespaces, repositories and tags the user may see.
@@ -84,33 +180,38 @@ pub(crate) async fn search(signed: Signed, Query(query): Query<Fields>) -> Resul
     let page = page_number(&query);
     let (hits, pages) = signed.list(&format!("/api/v1/search?q={}", encode(q)), page).await?;
     let totals = &hits["totals"];
+    let sections = [
+        (
+            "namespaces",
+            "Namespaces",
+            hit_links(&hits["namespaces"], "/namespaces/", false),
+        ),
+        (
+            "repositories",
+            "Repositories",
+            hit_links(&hits["repositories"], "/repositories/", false),
+        ),
+        ("tags", "Tags", hit_links(&hits["tags"], "/tags/", true)),
+    ];
+    let any = sections
+        .iter()
+        .any(|(kind, _, _)| !array(&hits[*kind]).is_empty() || totals[*kind].as_u64().is_some_and(|n| n > 0));
     let body = html! {
-        p {
-            "Results for " strong { (q) } ": "
-            (totals["namespaces"]) " namespaces, " (totals["repositories"]) " repositories, "
-            (totals["tags"]) " tags"
-        }
-        section aria-labelledby="hits-namespaces" {
-            h2 #hits-namespaces { "Namespaces" }
-            ul.hits {
-                @for n in array(&hits["namespaces"]) {
-                    li { a href={ "/namespaces/" (n["id"]) } { (text(&n["name"])) } }
-                }
+        @if !any {
+            p.empty #no-hits { "Nothing matched «" (q) "»." }
+        } @else {
+            p {
+                "Results for " strong { (q) } ": "
+                (totals["namespaces"]) " namespaces, " (totals["repositories"]) " repositories, "
+                (totals["tags"]) " tags"
             }
         }
-        section aria-labelledby="hits-repositories" {
-            h2 #hits-repositories { "Repositories" }
-            ul.hits {
-                @for r in array(&hits["repositories"]) {
-                    li { a href={ "/repositories/" (r["id"]) } { (text(&r["name"])) } }
-                }
-            }
-        }
-        section aria-labelledby="hits-tags" {
-            h2 #hits-tags { "Tags" }
-            ul.hits {
-                @for t in array(&hits["tags"]) {
-                    li { a href={ "/tags/" (t["id"]) } { (text(&t["repository"])) ":" (text(&t["name"])) } }
+        @for (kind, heading, links) in &sections {
+            // Only the kinds with hits get a heading.
+            @if !array(&hits[*kind]).is_empty() {
+                section aria-labelledby={ "hits-" (kind) } {
+                    h2 id={ "hits-" (kind) } { (heading) }
+                    (links)
                 }
             }
         }

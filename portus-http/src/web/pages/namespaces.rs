@@ -98,12 +98,24 @@ pub(crate) async fn namespace(
         .list(&format!("/api/v1/namespaces/{id}/repositories"), page)
         .await?;
     let permissions = &namespace["permissions"];
+    let team = team_of(&signed, &namespace["team_id"]).await?;
     let body = html! {
         p.meta {
             "Visibility: " strong #visibility { (text(&namespace["visibility"])) }
             @if let Some(role) = namespace["permissions"]["role"].as_str() { " · your role: " (role) }
         }
         @if let Some(description) = namespace["description"].as_str() { p { (description) } }
+        @if let Some((team, members, more)) = &team {
+            section.card #team aria-labelledby="team-heading" {
+                h2 #team-heading { "Team " a href={ "/teams/" (team["id"]) } { (text(&team["name"])) } }
+                @if array(members).is_empty() { (none("members")) }
+                ul #members {
+                    @for m in array(members) { li { (text(&m["username"])) " · " (text(&m["role"])) } }
+                }
+                @if *more { p { a href={ "/teams/" (team["id"]) } { "All members" } } }
+            }
+        }
+        h2 { "Repositories" }
         @if array(&repositories).is_empty() { (none("repositories")) }
         @else { (repository_rows(array(&repositories))) }
         (pager(&format!("/namespaces/{id}"), page, pages))
@@ -128,6 +140,21 @@ pub(crate) async fn namespace(
         }
     };
     Ok(signed.page(&format!("Namespace {}", text(&namespace["name"])), body))
+}
+
+/// The namespace's team and the first page of its members, when the user may see the team (a
+/// team the user may not see is left out, as if there were none).
+async fn team_of(signed: &Signed, team_id: &Value) -> Result<Option<(Value, Value, bool)>, PageError> {
+    let Some(id) = team_id.as_i64() else {
+        return Ok(None);
+    };
+    let team = match signed.get(&format!("/api/v1/teams/{id}")).await {
+        Ok(team) => team,
+        Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let (members, pages) = signed.list(&format!("/api/v1/teams/{id}/members"), 1).await?;
+    Ok(Some((team, members, pages > 1)))
 }
 
 /// `POST /namespaces/{id}`.

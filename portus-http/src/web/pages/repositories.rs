@@ -12,9 +12,11 @@ use crate::web::PageError;
 use crate::web::Signed;
 use crate::web::views::button_form;
 use crate::web::views::digest;
+use crate::web::views::full_digest;
 use crate::web::views::none;
 use crate::web::views::pager;
 use crate::web::views::pager_by;
+use crate::web::views::pull_commands;
 use crate::web::views::security_badge;
 use crate::web::views::severity_rank;
 use crate::web::views::size;
@@ -44,6 +46,7 @@ pub(crate) async fn repository(
         .list(&format!("/api/v1/repositories/{id}/comments"), comments_page)
         .await?;
     let starred = repository["starred"].as_bool() == Some(true);
+    let deletable = may_delete(&signed, &repository["namespace_id"]).await?;
     let body = html! {
         div.toolbar {
             span #stars { (text(&repository["stars"])) " ★" }
@@ -55,12 +58,17 @@ pub(crate) async fn repository(
                 "star",
             ))
             a href={ "/namespaces/" (repository["namespace_id"]) } { "Namespace" }
+            @if deletable {
+                a.button href={ "/repositories/" (id) "/delete" } #delete-repository { "Delete this repository…" }
+            }
         }
         @if let Some(description) = repository["description"].as_str() {
             // Markdown shown as text: escaped, so a description can hold no markup.
             p.description { (description) }
         }
         p { "Security: " (repository_badge(&repository)) }
+        @let example = array(&tags).first().map(|t| format!("{}:{}", text(&repository["name"]), text(&t["name"])));
+        (pull_commands(signed.registry_host.as_deref(), &example.unwrap_or_else(|| text(&repository["name"]))))
         @if array(&tags).is_empty() { (none("tags")) }
         @else {
             table #tags {
@@ -126,15 +134,28 @@ fn sort_findings(findings: &mut [Value], sort: &str) {
     }
 }
 
-/// `GET /tags/{id}`: findings merged across backends, sortable, with each backend's state.
+/// Whether the signed-in user may delete images in the namespace `id`: the API's own answer
+/// (`permissions.delete`); the API refuses a deletion anyway when not.
+pub(super) async fn may_delete(signed: &Signed, namespace_id: &Value) -> Result<bool, PageError> {
+    let Some(id) = namespace_id.as_i64() else {
+        return Ok(false);
+    };
+    let namespace = signed.get(&format!("/api/v1/namespaces/{id}")).await?;
+    Ok(namespace["permissions"]["delete"].as_bool() == Some(true))
+}
+
+/// `GET /tags/{id}`: the tag's facts (digest, size, pusher, push time), its pull commands,
+/// each scanner's state and time, and the findings merged across scanners, sortable.
 pub(crate) async fn tag(
     signed: Signed,
     Path(raw): Path<String>,
     Query(query): Query<Fields>,
 ) -> Result<Response, PageError> {
     let id = id(&raw)?;
+    let shown = signed.get(&format!("/api/v1/tags/{id}")).await?;
     let answer = signed.get(&format!("/api/v1/tags/{id}/vulnerabilities")).await?;
     let (tag, security) = (&answer["tag"], &answer["security"]);
+    let deletable = may_delete(&signed, &tag["namespace_id"]).await?;
     let sort = field(&query, "sort");
     let mut findings = array(&security["vulnerabilities"]).to_vec();
     sort_findings(&mut findings, sort);
@@ -144,17 +165,52 @@ pub(crate) async fn tag(
         "severity"
     };
     let backends = security["backends"].as_object().cloned().unwrap_or_default();
+    let reference = format!("{}:{}", text(&tag["repository"]), text(&tag["name"]));
+    // The image's total when known (a Portus import has it), else the manifest's own size
+    // when known; a push notification reports neither.
+    let (shown_size, of_manifest) = match &shown["image_size"] {
+        Value::Null => (&shown["size"], true),
+        total => (total, false),
+    };
     let body = html! {
-        p.meta { "Digest " (digest(&tag["digest"])) " · " (security_badge(security["status"].as_str().unwrap_or_default(), &security["counts"])) }
+        dl.facts #facts {
+            dt { "Repository" }
+            dd { a href={ "/repositories/" (tag["repository_id"]) } { (text(&tag["repository"])) } }
+            dt { "Digest" } dd { (full_digest(&tag["digest"])) }
+            dt { "Size" } dd #size {
+                @if shown_size.is_null() { "not known yet" }
+                @else { (size(shown_size)) @if of_manifest { " (manifest)" } }
+            }
+            dt { "Pushed by" } dd #pushed-by { @if shown["pushed_by"].is_null() { "unknown" } @else { (text(&shown["pushed_by"])) } }
+            dt { "Pushed at" } dd #pushed-at { (when(&shown["updated_at"])) }
+            dt { "Security" } dd { (security_badge(security["status"].as_str().unwrap_or_default(), &security["counts"])) }
+        }
+        (pull_commands(signed.registry_host.as_deref(), &reference))
+        @if deletable {
+            p { a.button.danger-link href={ "/tags/" (id) "/delete" } #delete-tag { "Delete this tag…" } }
+        }
         h2 { "Scanners" }
         ul #backends {
-            @for (name, state) in &backends { li { strong { (name) } ": " (text(state)) } }
+            @for (name, state) in &backends {
+                li {
+                    strong { (name) } ": " (text(state))
+                    @if !security["scanned_at"][name].is_null() { " · " (when(&security["scanned_at"][name])) }
+                }
+            }
             @if backends.is_empty() { li { "No scanner is configured." } }
         }
         h2 { "Vulnerabilities" }
         @if findings.is_empty() {
             p.empty { "No vulnerabilities reported by the scanners that finished." }
         } @else {
+            (findings_table(&findings, sort, severity_order))
+        }
+    };
+    Ok(signed.page(&reference, body))
+}
+
+fn findings_table(findings: &[Value], sort: &str, severity_order: &str) -> maud::Markup {
+    html! {
             table #vulnerabilities {
                 thead {
                     tr {
@@ -167,7 +223,7 @@ pub(crate) async fn tag(
                     }
                 }
                 tbody {
-                    @for v in &findings {
+                    @for v in findings {
                         tr {
                             td { (text(&v["id"])) }
                             td { span class={ "sev sev-" (text(&v["severity"]).to_ascii_lowercase()) } { (text(&v["severity"])) } }
@@ -190,9 +246,7 @@ pub(crate) async fn tag(
                     }
                 }
             }
-        }
-    };
-    Ok(signed.page(&format!("{}:{}", text(&tag["repository"]), text(&tag["name"])), body))
+    }
 }
 
 fn aria_sort(sort: &str) -> &'static str {

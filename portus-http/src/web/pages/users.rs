@@ -34,7 +34,7 @@ pub(crate) async fn users(signed: Signed, Query(query): Query<Fields>) -> Result
                     @let path = format!("/admin/users/{}", u["id"]);
                     @let enabled = u["enabled"].as_bool() == Some(true);
                     @let admin = u["admin"].as_bool() == Some(true);
-                    tr {
+                    tr id={ "user-" (u["id"]) } {
                         td { (text(&u["username"])) }
                         td { (text(&u["email"])) }
                         td {

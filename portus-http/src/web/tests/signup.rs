@@ -39,7 +39,7 @@ async fn without_the_switch_there_is_no_sign_up() {
 
 #[tokio::test]
 async fn the_first_account_signed_up_is_an_administrator_and_the_next_is_not() {
-    let site = site_of(&[], |web, _| web.signup = true).await;
+    let site = site_of(&[], |web, _| web.signup = true, |_| {}).await;
     assert!(
         site.request(Method::GET, "/sign_in", &[], None)
             .await
@@ -72,7 +72,7 @@ async fn the_first_account_signed_up_is_an_administrator_and_the_next_is_not() {
 
 #[tokio::test]
 async fn bad_or_forged_sign_ups_make_nobody_and_say_why() {
-    let site = site_of(&[("alice", false)], |web, _| web.signup = true).await;
+    let site = site_of(&[("alice", false)], |web, _| web.signup = true, |_| {}).await;
     for (fields, status, says) in [
         (
             "username=alice&email=a%40example.org&password=long-enough&password_confirmation=long-enough",
