@@ -1,8 +1,9 @@
 //! Accessibility of the web pages, checked by axe-core (the npm registry's package, fetched and
 //! verified by `scripts/install-test-deps.sh`) inside real headless Chromium: the landing pages
-//! (sign-in, sign-up, explore), the dashboard, namespaces, a repository, a tag with findings,
-//! search, tokens, teams and the administrators' pages, on an installation with a pushed and
-//! scanned image. Every page must have no violation axe rates *serious* or *critical*.
+//! (sign-in, sign-up, explore), the dashboard (new and in use), namespaces, a repository, a tag
+//! with findings and its deletion page, search, tokens, teams and the administrators' pages,
+//! on an installation with a pushed and scanned image. Every page must have no violation axe
+//! rates *serious* or *critical*.
 //!
 //! To check that this test notices a problem, break a page (say, empty the search button's text
 //! in `portus-http/src/web/views.rs`): every signed-in page then fails axe's critical
@@ -105,34 +106,43 @@ fn every_page_passes_axe_core_without_serious_or_critical_violations() {
     portus.user("alice", "alice-password");
     portus.cli(&["team", "create", "developers", "--owner", "alice"], None);
 
-    let layout = tmp.path().join("image");
-    oci_layout(&layout, "1", "the accessibility test's image\n");
-    let pushed = skopeo_copy(
-        &format!("oci:{}:1", layout.display()),
-        Creds::Anonymous,
-        &format!("docker://{registry_addr}/alice/webapp:1.0"),
-        Creds::User("alice", "alice-password"),
-    );
-    assert!(
-        pushed.status.success(),
-        "push: {}",
-        String::from_utf8_lossy(&pushed.stderr)
-    );
-    let scanned = || {
-        let out = portus.try_cli(&["scan", "alice/webapp:1.0", "--stored", "--json"], None);
-        serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|j| j["status"] == "done")
+    let push_and_scan = || {
+        let layout = tmp.path().join("image");
+        oci_layout(&layout, "1", "the accessibility test's image\n");
+        let pushed = skopeo_copy(
+            &format!("oci:{}:1", layout.display()),
+            Creds::Anonymous,
+            &format!("docker://{registry_addr}/alice/webapp:1.0"),
+            Creds::User("alice", "alice-password"),
+        );
+        assert!(
+            pushed.status.success(),
+            "push: {}",
+            String::from_utf8_lossy(&pushed.stderr)
+        );
+        let scanned = || {
+            let out = portus.try_cli(&["scan", "alice/webapp:1.0", "--stored", "--json"], None);
+            serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|j| j["status"] == "done")
+        };
+        assert!(
+            wait_until(Duration::from_secs(15), scanned),
+            "not scanned:\n{}",
+            portus.log()
+        );
     };
-    assert!(
-        wait_until(Duration::from_secs(15), scanned),
-        "not scanned:\n{}",
-        portus.log()
-    );
 
     let base = format!("http://{}", portus.addr);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let found = runtime.block_on(async {
         let (_driver, client) = browser(tmp.path()).await;
         let mut found = Vec::new();
+
+        // A new installation: the getting-started dashboard, before anything is pushed.
+        sign_in(&client, &base, "alice", "alice-password").await;
+        assert!(client.find(Locator::Id("getting-started")).await.is_ok());
+        check(&client, &axe, "getting-started dashboard", &mut found).await;
+        client.delete_all_cookies().await.unwrap();
+        push_and_scan();
 
         // Signed out: the sign-in page and anonymous browsing.
         client.goto(&format!("{base}/sign_in")).await.unwrap();
@@ -154,6 +164,8 @@ fn every_page_passes_axe_core_without_serious_or_critical_violations() {
         click_through(&client, Locator::LinkText("1.0")).await;
         assert!(path_of(&client).await.starts_with("/tags/"));
         check(&client, &axe, "tag", &mut found).await;
+        click_through(&client, Locator::Id("delete-tag")).await;
+        check(&client, &axe, "tag deletion", &mut found).await;
         client.goto(&format!("{base}/repositories")).await.unwrap();
         check(&client, &axe, "repositories", &mut found).await;
         client.goto(&format!("{base}/search?q=webapp")).await.unwrap();
