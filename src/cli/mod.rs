@@ -2,7 +2,7 @@
 //! on the same store as the server.
 //!
 //! This module holds the command line itself and its dispatch; each command group has its own
-//! module (`serve`, `config`, `users`, `teams`, `namespaces`, `tokens`, `repositories`, `tags`, `sync`,
+//! module (`init`, `serve`, `config`, `users`, `teams`, `namespaces`, `tokens`, `repositories`, `tags`, `sync`,
 //! `scan`, `activity`). Every write goes through `portus_core::ops`, recorded as done by `cli`.
 //!
 //! The resource commands (users, teams, members, namespaces, tokens, repositories, tags) are
@@ -70,7 +70,8 @@ pub struct Cli {
     /// Directory holding the SQLite database, the signing key and secrets.
     #[arg(long, global = true, env = "PORTUS_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// TOML configuration file.
+    /// TOML configuration file; default `portus.toml` in the current directory if there is one
+    /// (`portus init` writes it there).
     #[arg(long, global = true, env = "PORTUS_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Act on the portus server at URL through its REST API instead of on the local store
@@ -89,8 +90,8 @@ pub struct Cli {
     )]
     pub token: Option<Secret>,
     /// Create a new installation (store, signing key) when there is none yet. Without it only
-    /// `serve`, `config registry` and `import` create one: a command run from the wrong directory fails instead of
-    /// starting a second, empty installation.
+    /// `init`, `serve`, `config registry` and `import` create one: a command run from the wrong
+    /// directory fails instead of starting a second, empty installation.
     #[arg(long, global = true)]
     pub init: bool,
     /// What to do.
