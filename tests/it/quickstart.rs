@@ -283,6 +283,17 @@ fn quickstart_doc_commands_take_a_new_user_to_a_scanned_pushed_image() {
     for finding in ["CVE-2016-6304", "CVE-2016-7052", "CVE-2016-2178"] {
         assert!(page.contains(finding), "the tag page lists {finding}:\n{page}");
     }
+    // "Without credentials the pull is refused".
+    let anonymous = sandbox.bash(&format!(
+        "skopeo inspect --tls-verify=false docker://{}/{DOC_TAG}",
+        sandbox.registry
+    ));
+    assert!(!anonymous.status.success(), "an anonymous pull of {DOC_TAG} is refused");
+    assert!(
+        text(&anonymous.stderr).contains("unauthorized"),
+        "{}",
+        text(&anonymous.stderr)
+    );
     // The written configuration, the registry's, and the pulled image are where the
     // document says.
     let work = sandbox.dir.join("work");
