@@ -42,8 +42,8 @@ pub(super) fn config_text(registry_url: &Url) -> String {
 
 /// Runs `portus init`: refuses to replace a configuration file unless `--force`, checks that
 /// the text loads (with the environment's overrides, as the next commands will read it),
-/// writes it, creates the installation and prints the registry's `config.yml` on standard
-/// output; what was done goes to standard error.
+/// creates the installation, writes the file and prints the registry's `config.yml` on
+/// standard output; what was done goes to standard error.
 pub(super) fn run(config_path: Option<&Path>, data_dir: Option<&Path>, args: &InitArgs) -> Result<(), Error> {
     let path = config_path.unwrap_or(Path::new(DEFAULT_CONFIG_FILE));
     if path.exists() && !args.force {
@@ -56,10 +56,6 @@ pub(super) fn run(config_path: Option<&Path>, data_dir: Option<&Path>, args: &In
     let text = config_text(&args.registry_url);
     let config = Config::parse(&text, &path.display().to_string(), std::env::vars())?;
     let existed = DataPaths::store_exists(&config, data_dir);
-    std::fs::write(path, &text).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
     let paths = DataPaths::resolve(&config, data_dir)?;
     let storage = match &args.registry_storage {
         Some(dir) => dir.clone(),
@@ -71,6 +67,11 @@ pub(super) fn run(config_path: Option<&Path>, data_dir: Option<&Path>, args: &In
             .join("registry-data"),
     };
     let yaml = registry_yaml(&config, &paths, &storage)?;
+    // Written last: a failure above leaves no file that a second attempt would refuse to replace.
+    std::fs::write(path, &text).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     eprintln!("portus: wrote {}", path.display());
     eprintln!(
         "portus: {} installation in {} (signing key, certificate, webhook secret)",
