@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the real components the tests drive: Debian's Distribution registry and skopeo,
+# Installs the real components the tests drive: Debian's Distribution registry, skopeo and
+# podman (docs/quickstart.md builds its image with it; uidmap for runs as a non-root user),
 # PostgreSQL, MariaDB (the Portus importer reads Portus databases from it), OpenLDAP's slapd and
 # client tools (the LDAP authenticator tests start their own slapd), openssl for operator-style
 # keys, curl (docs/migrating-from-portus.md uses it), Chromium with its WebDriver for the
@@ -23,7 +24,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 
 need=()
-for package in docker-registry skopeo slapd ldap-utils mariadb-server mariadb-client openssl curl ca-certificates chromium chromium-driver python3 python3-venv; do
+for package in docker-registry skopeo podman uidmap slapd ldap-utils mariadb-server mariadb-client openssl curl ca-certificates chromium chromium-driver python3 python3-venv; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || need+=("$package")
 done
 # PostgreSQL: any installed major version will do (the machine image may ship one already;

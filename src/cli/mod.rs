@@ -2,7 +2,7 @@
 //! on the same store as the server.
 //!
 //! This module holds the command line itself and its dispatch; each command group has its own
-//! module (`serve`, `config`, `users`, `teams`, `namespaces`, `tokens`, `repositories`, `tags`, `sync`,
+//! module (`init`, `serve`, `config`, `users`, `teams`, `namespaces`, `tokens`, `repositories`, `tags`, `sync`,
 //! `scan`, `activity`). Every write goes through `portus_core::ops`, recorded as done by `cli`.
 //!
 //! The resource commands (users, teams, members, namespaces, tokens, repositories, tags) are
@@ -15,6 +15,7 @@ mod backend;
 mod config;
 #[cfg(feature = "import")]
 mod import;
+mod init;
 mod maintenance;
 mod namespaces;
 mod password;
@@ -43,6 +44,7 @@ pub use activity::ActivityArgs;
 pub use config::{ConfigCommand, ImportPortusArgs};
 #[cfg(feature = "import")]
 pub use import::ImportCommand;
+pub use init::InitArgs;
 pub use maintenance::MaintenanceCommand;
 pub use namespaces::NamespaceCommand;
 pub use repositories::RepositoryCommand;
@@ -68,7 +70,8 @@ pub struct Cli {
     /// Directory holding the SQLite database, the signing key and secrets.
     #[arg(long, global = true, env = "PORTUS_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// TOML configuration file.
+    /// TOML configuration file; default `portus.toml` in the current directory if there is one
+    /// (`portus init` writes it there).
     #[arg(long, global = true, env = "PORTUS_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Act on the portus server at URL through its REST API instead of on the local store
@@ -87,8 +90,8 @@ pub struct Cli {
     )]
     pub token: Option<Secret>,
     /// Create a new installation (store, signing key) when there is none yet. Without it only
-    /// `serve`, `config registry` and `import` create one: a command run from the wrong directory fails instead of
-    /// starting a second, empty installation.
+    /// `init`, `serve`, `config registry` and `import` create one: a command run from the wrong
+    /// directory fails instead of starting a second, empty installation.
     #[arg(long, global = true)]
     pub init: bool,
     /// What to do.
@@ -99,6 +102,10 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Set up a new installation: write a commented portus.toml (the defaults, the registry's
+    /// URL and the demonstration scanner), create the data directory, signing key and webhook
+    /// secret, and print a complete config.yml for the registry.
+    Init(InitArgs),
     /// Run the token server.
     Serve,
     /// Print configuration for other components, or convert a Portus configuration.
@@ -240,7 +247,15 @@ impl Target {
     /// The configuration and data paths, for commands acting on this machine's store; says on
     /// stderr which store that is (`serve` logs it instead).
     fn local(&self, usage: Use) -> Result<(Config, DataPaths), Error> {
-        let config = Config::load(self.config.as_deref(), std::env::vars())?;
+        let config_path = self.config_file();
+        if self.config.is_none() && config_path.is_some() {
+            // Said because nothing on the command line names it.
+            match usage {
+                Use::Serve => tracing::info!(file = init::DEFAULT_CONFIG_FILE, "using the configuration"),
+                _ => eprintln!("portus: using the configuration {}", init::DEFAULT_CONFIG_FILE),
+            }
+        }
+        let config = Config::load(config_path.as_deref(), std::env::vars())?;
         let data_dir = self.data_dir.as_deref();
         check_store(
             usage,
@@ -253,6 +268,16 @@ impl Target {
             eprintln!("portus: using the store {}", app::store_label(&paths.database_url));
         }
         Ok((config, paths))
+    }
+
+    /// The configuration file: `--config` (`PORTUS_CONFIG`), else `portus.toml` in the current
+    /// directory when there is one, as `portus init` writes it, so that the commands run where
+    /// the installation is need no option.
+    fn config_file(&self) -> Option<PathBuf> {
+        self.config.clone().or_else(|| {
+            let default = std::path::Path::new(init::DEFAULT_CONFIG_FILE);
+            default.is_file().then(|| default.to_path_buf())
+        })
     }
 
     /// [`Target::local`] for the commands that only work on this machine.
@@ -320,6 +345,14 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             import::run(&paths, command).await
         }
         Command::Config(ConfigCommand::ImportPortus(args)) => config::import_portus(&args),
+        Command::Init(args) => {
+            if target.server.is_some() {
+                return Err(Error::Usage(
+                    "portus init sets up this machine; it takes no --server".into(),
+                ));
+            }
+            init::run(target.config.as_deref(), target.data_dir.as_deref(), &args)
+        }
     }
 }
 

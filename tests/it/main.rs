@@ -12,6 +12,7 @@ mod harness;
 mod migrating_doc;
 mod portus_config;
 mod portus_import;
+mod quickstart;
 mod registry_conformance;
 mod scale_out;
 mod summaries;

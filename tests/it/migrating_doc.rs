@@ -37,16 +37,18 @@ const ALICE_PASSWORD: &str = "alice-password-1";
 const DOC_REGISTRY: &str = "registry.example.org:5000";
 
 /// A fenced code block of the document.
-struct Block {
+pub(crate) struct Block {
     /// The info string: `sh`, `console`, `text`, `yaml`…
-    info: String,
+    pub(crate) info: String,
     /// Its lines, without the fence's indentation.
-    text: String,
+    pub(crate) text: String,
     /// The line of its opening fence.
-    line: usize,
+    pub(crate) line: usize,
 }
 
-fn fenced_blocks(markdown: &str) -> Vec<Block> {
+/// The fenced code blocks of a Markdown document, in order (docs/quickstart.md's test uses it
+/// too).
+pub(crate) fn fenced_blocks(markdown: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut open: Option<(Block, usize)> = None;
     for (index, line) in markdown.lines().enumerate() {
