@@ -801,8 +801,8 @@ fn check_lists_and_shows(run: &dyn Fn(&[&str]) -> Output) {
 
     assert_row(
         &ok(&["token", "list", "root"]),
-        "ID  NAME   CREATED",
-        &[("NAME", "admin")],
+        "ID  NAME   CREATED               EXPIRES  SCOPE           LAST USED",
+        &[("NAME", "admin"), ("EXPIRES", "never"), ("SCOPE", "owner's rights")],
     );
     assert_eq!(
         names(&json_of(&ok(&["token", "list", "root", "--json"])), "application"),
