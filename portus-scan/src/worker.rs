@@ -70,15 +70,17 @@ pub struct ScanWorker {
     config: WorkerConfig,
 }
 
-/// The images to scan for `reference`: the manifest itself, or each platform of an index.
+/// The images to scan for `reference` (the manifest itself, or each platform of an index) and
+/// the total size the registry reports for it (config and layers; for an index, its platforms').
 pub async fn images_for(
     registry: &dyn RegistryClient,
     registry_url: &str,
     repository: &str,
     reference: &str,
     authorization: Option<String>,
-) -> portus_core::Result<Vec<ImageRef>> {
+) -> portus_core::Result<(Vec<ImageRef>, Option<u64>)> {
     let top = registry.manifest(repository, reference).await?;
+    let size = top.record.size;
     let mut manifests = Vec::new();
     if top.children.is_empty() {
         manifests.push(top);
@@ -88,7 +90,7 @@ pub async fn images_for(
         }
     }
     let base = registry_url.trim_end_matches('/');
-    Ok(manifests
+    let images = manifests
         .into_iter()
         .map(|m| ImageRef {
             repository: repository.to_owned(),
@@ -105,7 +107,8 @@ pub async fn images_for(
                 .collect(),
             registry_authorization: authorization.clone(),
         })
-        .collect())
+        .collect();
+    Ok((images, size))
 }
 
 /// The merged security view of a digest from its stored records; backends without a record
@@ -325,7 +328,15 @@ impl ScanWorker {
         )
         .await;
         let results: BTreeMap<String, BackendResult> = match images {
-            Ok(images) => self.scanner.scan_with(due, &images).await,
+            Ok((images, size)) => {
+                // The size is shown with the tag; a failure to keep it does not fail the scan.
+                if let Some(size) = size
+                    && let Err(e) = self.catalog.record_image_size(digest, size).await
+                {
+                    tracing::warn!(%digest, error = %e, "the image's size was not recorded");
+                }
+                self.scanner.scan_with(due, &images).await
+            }
             Err(e) => {
                 let error = format!("reading the manifest from the registry: {e}");
                 due.iter()
@@ -458,6 +469,31 @@ mod tests {
                 &["dummy", "flaky"],
             )
         }
+    }
+
+    #[tokio::test]
+    async fn a_scan_records_the_image_size_the_registry_reports() {
+        let s = Setup::new().await;
+        // The fixture's images have no size; this one has, as a real registry's do.
+        let mut sized = portus_core::memory::image_manifest("sha256:one", &["sha256:layer"]);
+        sized.record.size = Some(4096);
+        for tag in ["1", "latest"] {
+            s.registry.push("a/x", tag, sized.clone());
+        }
+        assert_eq!(s.store.tag("a/x", "1").await.unwrap().unwrap().image_size, None);
+        s.worker(Duration::from_secs(60), Duration::from_secs(3600))
+            .run_once(&|_, _| {})
+            .await
+            .unwrap();
+        for (repository, tag) in [("a/x", "1"), ("a/x", "latest")] {
+            let tag = s.store.tag(repository, tag).await.unwrap().unwrap();
+            assert_eq!(tag.image_size, Some(4096), "{tag:?}");
+        }
+        assert_eq!(
+            s.store.tag("a/y", "1").await.unwrap().unwrap().image_size,
+            None,
+            "size unknown"
+        );
     }
 
     #[tokio::test]

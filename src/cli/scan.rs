@@ -73,7 +73,7 @@ pub(super) async fn run(config: &Config, paths: &DataPaths, args: ScanArgs) -> R
         .state
         .tokens
         .service_account_token(&config.registry.service_account, &[scope])?;
-    let images = portus_scan::worker::images_for(
+    let (images, _) = portus_scan::worker::images_for(
         registry.as_ref(),
         &base,
         repository,

@@ -238,6 +238,17 @@ impl crate::traits::CatalogStore for InMemoryStore {
         state.tags = kept;
         Ok(deleted)
     }
+    async fn record_image_size(&self, digest: &str, size: u64) -> Result<u64> {
+        let mut state = self.lock();
+        let mut recorded = 0;
+        for tag in state.tags.iter_mut() {
+            if tag.manifest.digest == digest && tag.image_size.is_none() {
+                tag.image_size = Some(size);
+                recorded += 1;
+            }
+        }
+        Ok(recorded)
+    }
     async fn set_repository_description(&self, id: RepositoryId, description: Option<String>) -> Result<()> {
         let mut state = self.lock();
         let repository = state

@@ -15,6 +15,50 @@ fn manifest(digest: &str) -> ManifestRecord {
     }
 }
 
+/// An image's size is recorded on every tag of it that has none, and lost when a tag moves.
+pub async fn image_sizes_are_recorded_per_image(store: &dyn PolicyStore) {
+    user(store, "alice").await;
+    for (repository, tag, digest) in [
+        ("alice/app", "1.0", "sha256:aa"),
+        ("alice/app", "latest", "sha256:aa"),
+        ("alice/other", "1", "sha256:aa"),
+        ("alice/app", "2.0", "sha256:bb"),
+    ] {
+        store
+            .put_tag(repository, tag, &manifest(digest), None, MissingNamespace::Ignore)
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.record_image_size("sha256:aa", 1234).await.unwrap(), 3);
+    let size_of = |repository: &'static str, tag: &'static str| async move {
+        store.tag(repository, tag).await.unwrap().unwrap().image_size
+    };
+    assert_eq!(size_of("alice/app", "1.0").await, Some(1234));
+    assert_eq!(size_of("alice/other", "1").await, Some(1234));
+    assert_eq!(size_of("alice/app", "2.0").await, None, "another image");
+    assert_eq!(
+        store.record_image_size("sha256:aa", 99).await.unwrap(),
+        0,
+        "kept, not replaced"
+    );
+    assert_eq!(store.record_image_size("sha256:none", 5).await.unwrap(), 0);
+    store
+        .put_tag(
+            "alice/app",
+            "latest",
+            &manifest("sha256:bb"),
+            None,
+            MissingNamespace::Ignore,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        size_of("alice/app", "latest").await,
+        None,
+        "moved to an image of unknown size"
+    );
+}
+
 /// Tags are created, moved, left unchanged and deleted; repositories are recorded.
 pub async fn tags_are_recorded_moved_and_deleted(store: &dyn PolicyStore) {
     user(store, "alice").await;
@@ -249,6 +293,7 @@ macro_rules! catalog_store_conformance {
     ($make:expr) => {
         $crate::__conformance_tests!($make; catalog;
             tags_are_recorded_moved_and_deleted,
+            image_sizes_are_recorded_per_image,
             missing_namespaces_are_created_or_ignored,
             repositories_have_ids_and_stars,
             names_are_searched_case_insensitively_with_literal_wildcards,

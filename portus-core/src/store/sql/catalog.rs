@@ -125,6 +125,16 @@ macro_rules! sql_catalog_store {
                 .map_err(db_error)?;
                 Ok(rows.into_iter().map(TagRecord::from).collect())
             }
+            async fn record_image_size(&self, digest: &str, size: u64) -> Result<u64> {
+                let size = i64::try_from(size).unwrap_or(i64::MAX);
+                let result = sqlx::query("UPDATE tags SET image_size = $1 WHERE digest = $2 AND image_size IS NULL")
+                    .bind(size)
+                    .bind(digest)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(result.rows_affected())
+            }
             async fn set_repository_description(&self, id: RepositoryId, description: Option<String>) -> Result<()> {
                 let result = sqlx::query("UPDATE repositories SET description = $1 WHERE id = $2")
                     .bind(description)

@@ -64,6 +64,10 @@ pub trait CatalogStore: Send + Sync {
     async fn delete_tags_by_digest(&self, repository: &str, digest: &str) -> Result<Vec<TagRecord>>;
     /// Deletes a repository and its tags; returns the deleted tags.
     async fn delete_repository(&self, repository: &str) -> Result<Vec<TagRecord>>;
+    /// Records the total size (config and layers) of the image `digest` names on every tag
+    /// pointing at it that has none yet; returns how many tags got it. A tag that moves to
+    /// another image loses it.
+    async fn record_image_size(&self, digest: &str, size: u64) -> Result<u64>;
 }
 
 macro_rules! forward {
@@ -130,6 +134,9 @@ macro_rules! forward {
             }
             async fn delete_tags_by_digest(&self, repository: &str, digest: &str) -> Result<Vec<TagRecord>> {
                 (**self).delete_tags_by_digest(repository, digest).await
+            }
+            async fn record_image_size(&self, digest: &str, size: u64) -> Result<u64> {
+                (**self).record_image_size(digest, size).await
             }
             async fn delete_repository(&self, repository: &str) -> Result<Vec<TagRecord>> {
                 (**self).delete_repository(repository).await

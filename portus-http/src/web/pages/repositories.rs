@@ -166,8 +166,8 @@ pub(crate) async fn tag(
     };
     let backends = security["backends"].as_object().cloned().unwrap_or_default();
     let reference = format!("{}:{}", text(&tag["repository"]), text(&tag["name"]));
-    // The image's total when known (a Portus import has it), else the manifest's own size
-    // when known; a push notification reports neither.
+    // The image's total when known (the first scan reads it from the registry; a Portus import
+    // has it), else the manifest's own size when known; a push notification reports neither.
     let (shown_size, of_manifest) = match &shown["image_size"] {
         Value::Null => (&shown["size"], true),
         total => (total, false),
