@@ -8,10 +8,12 @@
 //!   started in the background (stopped at the end of the test), then the test waits until
 //!   HOST:PORT accepts connections;
 //! - `sh install`: the install step (`cargo install` of this checkout, a release build). It
-//!   runs as written only with `QUICKSTART_INSTALL=1` (with `CARGO_INSTALL_ROOT` in the sandbox
-//!   and `CARGO_TARGET_DIR` shared, so a second run is quick), and the installed binary is the
-//!   one used. Otherwise the test says so on standard error, checks that the block is the one
-//!   command it knows and that `--locked` holds (`cargo metadata --locked`), and puts the
+//!   runs as written with `QUICKSTART_INSTALL=1`, which `scripts/test.sh` sets (with
+//!   `CARGO_INSTALL_ROOT` in the sandbox and the build kept in `QUICKSTART_TARGET_DIR`, which
+//!   the script fills before the tests start, so the release build does not starve the other
+//!   tests of CPU: a cold one takes about 8 minutes on 2 cores), and the installed binary is
+//!   the one used. Otherwise the test says so on standard error, checks that the block is the
+//!   one command it knows and that `--locked` holds (`cargo metadata --locked`), and puts the
 //!   binary under test, built from the same checkout, on `PATH` in its place;
 //! - any other (`console`, `text`, `yaml`): not run (docker, system changes); their `$ portus`
 //!   lines must parse.
@@ -144,7 +146,10 @@ impl Sandbox {
         let root = self.dir.join("cargo");
         if std::env::var("QUICKSTART_INSTALL").as_deref() == Ok("1") {
             let started = Instant::now();
-            let target = std::env::var("CARGO_TARGET_DIR")
+            // The release build is kept where the test script caches third-party builds, so
+            // a later run rebuilds only this workspace's crates.
+            let target = std::env::var("QUICKSTART_TARGET_DIR")
+                .or_else(|_| std::env::var("CARGO_TARGET_DIR"))
                 .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_owned());
             let output = self
                 .command(&format!("cd {} && {command}", env!("CARGO_MANIFEST_DIR")))
