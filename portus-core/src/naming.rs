@@ -17,16 +17,16 @@ pub fn validate_namespace_name(name: &str) -> Result<()> {
     validate_path_component(name).map_err(|reason| Error::Invalid(format!("invalid namespace name: {reason}")))
 }
 
-/// Checks a new bot: it has no password (it signs in with application tokens) and is no
+/// Checks a new bot (`Rule` otherwise): it has no password (it signs in with application tokens) and is no
 /// administrator (a stolen CI token must not run the installation).
 pub fn validate_bot(new: &crate::model::NewUser) -> Result<()> {
     if new.bot && new.password_hash.is_some() {
-        return Err(Error::Invalid(
+        return Err(Error::Rule(
             "a bot has no password: it signs in with application tokens".into(),
         ));
     }
     if new.bot && new.admin {
-        return Err(Error::Invalid("a bot cannot be an administrator".into()));
+        return Err(Error::Rule("a bot cannot be an administrator".into()));
     }
     Ok(())
 }

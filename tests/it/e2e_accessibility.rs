@@ -11,13 +11,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use serde_json::Value;
 
-use crate::e2e_web::{browser, click_through, path_of, sign_in};
-use crate::harness::{Creds, Portus, Registry, free_port, oci_layout, skopeo_copy, wait_until};
+use crate::e2e_web::{browser, click_through, path_of, push_webapp_and_wait_for_its_scan, sign_in};
+use crate::harness::{Portus, Registry, free_port};
 
 const SERVICE: &str = "registry.a11y";
 /// The axe-core release `scripts/install-test-deps.sh` installs.
@@ -106,31 +105,6 @@ fn every_page_passes_axe_core_without_serious_or_critical_violations() {
     portus.user("alice", "alice-password");
     portus.cli(&["team", "create", "developers", "--owner", "alice"], None);
 
-    let push_and_scan = || {
-        let layout = tmp.path().join("image");
-        oci_layout(&layout, "1", "the accessibility test's image\n");
-        let pushed = skopeo_copy(
-            &format!("oci:{}:1", layout.display()),
-            Creds::Anonymous,
-            &format!("docker://{registry_addr}/alice/webapp:1.0"),
-            Creds::User("alice", "alice-password"),
-        );
-        assert!(
-            pushed.status.success(),
-            "push: {}",
-            String::from_utf8_lossy(&pushed.stderr)
-        );
-        let scanned = || {
-            let out = portus.try_cli(&["scan", "alice/webapp:1.0", "--stored", "--json"], None);
-            serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|j| j["status"] == "done")
-        };
-        assert!(
-            wait_until(Duration::from_secs(15), scanned),
-            "not scanned:\n{}",
-            portus.log()
-        );
-    };
-
     let base = format!("http://{}", portus.addr);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let found = runtime.block_on(async {
@@ -142,7 +116,7 @@ fn every_page_passes_axe_core_without_serious_or_critical_violations() {
         assert!(client.find(Locator::Id("getting-started")).await.is_ok());
         check(&client, &axe, "getting-started dashboard", &mut found).await;
         client.delete_all_cookies().await.unwrap();
-        push_and_scan();
+        push_webapp_and_wait_for_its_scan(&portus, &tmp.path().join("image"), registry_addr);
 
         // Signed out: the sign-in page and anonymous browsing.
         client.goto(&format!("{base}/sign_in")).await.unwrap();

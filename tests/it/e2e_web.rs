@@ -17,6 +17,32 @@ use crate::harness::{
 const SERVICE: &str = "registry.web";
 
 /// chromedriver on a free loopback port, and a session of headless Chromium.
+/// alice pushes a one-layer image as `alice/webapp:1.0` (built in `layout`) with skopeo; waits
+/// until portus has scanned it.
+pub(crate) fn push_webapp_and_wait_for_its_scan(portus: &Portus, layout: &std::path::Path, registry: SocketAddr) {
+    oci_layout(layout, "1", "the web test's image\n");
+    let pushed = skopeo_copy(
+        &format!("oci:{}:1", layout.display()),
+        Creds::Anonymous,
+        &format!("docker://{registry}/alice/webapp:1.0"),
+        Creds::User("alice", "alice-password"),
+    );
+    assert!(
+        pushed.status.success(),
+        "push: {}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    let scanned = || {
+        let out = portus.try_cli(&["scan", "alice/webapp:1.0", "--stored", "--json"], None);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).is_ok_and(|j| j["status"] == "done")
+    };
+    assert!(
+        wait_until(Duration::from_secs(15), scanned),
+        "not scanned:\n{}",
+        portus.log()
+    );
+}
+
 pub(crate) async fn browser(dir: &std::path::Path) -> (Daemon, Client) {
     require_program("chromedriver");
     let port = free_port();
@@ -150,28 +176,7 @@ fn browse_a_pushed_repository_with_its_vulnerabilities_star_search_and_sign_out(
         client.delete_all_cookies().await.unwrap();
     });
 
-    let layout = tmp.path().join("image");
-    oci_layout(&layout, "1", "the web test's image\n");
-    let pushed = skopeo_copy(
-        &format!("oci:{}:1", layout.display()),
-        Creds::Anonymous,
-        &format!("docker://{registry_addr}/alice/webapp:1.0"),
-        Creds::User("alice", "alice-password"),
-    );
-    assert!(
-        pushed.status.success(),
-        "push: {}",
-        String::from_utf8_lossy(&pushed.stderr)
-    );
-    let scanned = || {
-        let out = portus.try_cli(&["scan", "alice/webapp:1.0", "--stored", "--json"], None);
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).is_ok_and(|j| j["status"] == "done")
-    };
-    assert!(
-        wait_until(Duration::from_secs(15), scanned),
-        "not scanned:\n{}",
-        portus.log()
-    );
+    push_webapp_and_wait_for_its_scan(&portus, &tmp.path().join("image"), registry_addr);
 
     // A second image under two tags, to be deleted from the page.
     let other = tmp.path().join("other");

@@ -29,13 +29,15 @@ impl ScopeRule {
     /// Parses `PATTERN:ACTION[,ACTION...]` (`devs/*:pull`, `devs/app:pull,push`).
     pub fn parse(text: &str) -> Result<ScopeRule> {
         let invalid = |why: &str| Error::Invalid(format!("token scope '{text}': {why}"));
+        if text.len() > 255 {
+            return Err(invalid("at most 255 characters"));
+        }
         let (pattern, actions) = text
             .rsplit_once(':')
             .ok_or_else(|| invalid("expected PATTERN:ACTIONS, such as devs/*:pull"))?;
         let name = pattern.strip_suffix("/*").unwrap_or(pattern);
         let valid_name = |n: &str| {
             !n.is_empty()
-                && n.len() <= 255
                 && n.split('/').all(|part| {
                     !part.is_empty()
                         && part
@@ -49,7 +51,7 @@ impl ScopeRule {
             ));
         }
         let mut allowed = Vec::new();
-        for action in actions.split(',').map(str::trim) {
+        for action in actions.split(',') {
             let expanded: &[&'static str] = match action {
                 "*" => &ACTIONS,
                 "pull" => &ACTIONS[0..1],

@@ -120,7 +120,7 @@ pub async fn bots_have_no_namespace_password_or_admin_rights(store: &dyn Account
         },
     ] {
         let name = refused.username.clone();
-        assert_eq!(store.create_user(refused).await.unwrap_err().kind(), ErrorKind::Invalid);
+        assert_eq!(store.create_user(refused).await.unwrap_err().kind(), ErrorKind::Rule);
         assert_eq!(store.user_by_name(&name).await.unwrap(), None);
     }
 }

@@ -163,7 +163,7 @@ pub(super) struct NewTokenBody {
     #[schema(
         min_length = 1,
         max_length = 100,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
     )]
     application: String,
     /// When the token stops working (RFC 3339, in the future); absent: never.
@@ -172,8 +172,25 @@ pub(super) struct NewTokenBody {
     /// PATTERN a repository, `NAMESPACE/*` or `*` and ACTIONS `pull`, `push`, `delete` or `*`
     /// (comma-separated): `devs/*:pull`. The registry then grants what both the owner and the
     /// scope allow. Absent: the owner's rights.
-    #[schema(min_items = 1, max_items = 50)]
+    #[schema(schema_with = scope_rules)]
     scopes: Option<Vec<String>>,
+}
+
+/// `scopes`: 1 to 50 rules, each `PATTERN:ACTIONS` (what `TokenScope::parse` reads), or null.
+fn scope_rules() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    let rule = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(255))
+        .pattern(Some(
+            r"^(\*|[a-z0-9._-]+(/[a-z0-9._-]+)*(/\*)?):(pull|push|delete|\*)(,(pull|push|delete|\*))*$",
+        ));
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(rule)
+        .min_items(Some(1))
+        .max_items(Some(50))
+        .build()
 }
 
 /// `locked` takes `false` (or null) only.
@@ -460,7 +477,7 @@ pub(super) async fn create_token(
     // Before a secret is made for nothing; the operation checks it again.
     ops::tokens::validate_label(&body.application)?;
     if body.expires_at.is_some_and(|at| at <= portus_core::model::now()) {
-        return Err(ApiError::bad_request("expires_at is in the past"));
+        return Err(portus_core::Error::Rule("expires_at is in the past".into()).into());
     }
     let limits = TokenLimits {
         expires_at: body.expires_at,
