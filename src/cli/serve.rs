@@ -160,6 +160,7 @@ fn serve_router(
         session_lifetime: std::time::Duration::from_secs(config.web.session_secs),
         secure_cookies: config.secure_cookies(),
         signup: config.web.signup,
+        local_login: config.web.local_login,
         #[cfg(feature = "oidc")]
         oidc: oidc_login(config, &state)?,
     };

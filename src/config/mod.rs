@@ -214,6 +214,9 @@ pub struct WebSettings {
     /// People may create their own accounts at `/sign_up` (Portus' `signup.enabled`); not
     /// with `[ldap]`.
     pub signup: bool,
+    /// The password form on the sign-in page (Portus' `oauth.local_login`); `false` leaves
+    /// OpenID Connect only (then `[web.oidc]` is required and sign-up is off).
+    pub local_login: bool,
     /// Sign in with OpenID Connect (feature `oidc`), off when absent.
     #[serde(deserialize_with = "oidc_section")]
     pub oidc: Option<OidcSettings>,
@@ -226,6 +229,7 @@ impl Default for WebSettings {
             session_secs: 8 * 3600,
             secure_cookies: None,
             signup: false,
+            local_login: true,
             oidc: None,
         }
     }
@@ -320,6 +324,7 @@ pub const KEYS: &[&str] = &[
     "http.request_timeout_secs",
     "web.enabled",
     "web.signup",
+    "web.local_login",
     "web.session_secs",
     "web.secure_cookies",
     "web.oidc.issuer",
@@ -424,6 +429,12 @@ impl Config {
         let invalid = |m: String| Err(Error::Config(m));
         if self.web.signup && self.ldap.is_some() {
             return invalid("web.signup cannot be on with [ldap]: the directory owns the accounts".into());
+        }
+        if !self.web.local_login && self.web.oidc.is_none() {
+            return invalid("web.local_login = false needs [web.oidc]: nobody could sign in to the web pages".into());
+        }
+        if !self.web.local_login && self.web.signup {
+            return invalid("web.signup needs web.local_login: signed-up accounts sign in with a password".into());
         }
         #[cfg(not(feature = "ldap"))]
         if self.ldap.is_some() {
@@ -693,6 +704,7 @@ mod tests {
                 "[auth]\nmax_app_tokens = 0",
                 "auth.max_app_tokens must be between 1 and 1000",
             ),
+            ("[web]\nlocal_login = false", "web.local_login = false needs [web.oidc]"),
             ("public_url = \"ftp://x\"", "http or https"),
             ("[token\n", "portus.toml"),
         ];

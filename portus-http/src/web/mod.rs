@@ -43,6 +43,9 @@ pub struct WebConfig {
     /// Whether people may create their own accounts at `/sign_up` (`web.signup`; never with
     /// LDAP, whose directory owns the accounts).
     pub signup: bool,
+    /// Whether the sign-in page offers the password form (`web.local_login`); without it the
+    /// form is gone and a posted password is refused, leaving OpenID Connect.
+    pub local_login: bool,
     /// Sign in with OpenID Connect, when configured.
     #[cfg(feature = "oidc")]
     pub oidc: Option<OidcLogin>,
@@ -73,6 +76,7 @@ impl Default for WebConfig {
             session_lifetime: Duration::from_secs(8 * 3600),
             secure_cookies: true,
             signup: false,
+            local_login: true,
             #[cfg(feature = "oidc")]
             oidc: None,
         }

@@ -438,3 +438,22 @@ fn every_variable_portus_reads_is_known() {
         assert!(crate::config::KEYS.contains(&key), "{key} is a key of this program");
     }
 }
+
+#[test]
+fn openid_connect_without_the_password_form_is_carried_over_and_loads() {
+    let local = "oauth:\n  local_login:\n    enabled: false\n  openid_connect:\n    enabled: true\n    issuer: \"https://id.example.org\"\n    identifier: \"portus\"\n    secret: \"s\"\n";
+    let conversion = convert_with(Some(local), &[]);
+    assert_eq!(
+        outcome(&conversion, "oauth.local_login.enabled"),
+        &Outcome::Mapped(vec!["web.local_login".into()])
+    );
+    let config = load_back(&conversion);
+    assert!(!config.web.local_login);
+    assert!(
+        !config.web.signup,
+        "Portus' default sign-up stays off without the password form"
+    );
+    // Without OpenID Connect nothing could replace the password form: not carried over.
+    let alone = convert_with(Some("oauth:\n  local_login:\n    enabled: false\n"), &[]);
+    assert!(load_back(&alone).web.local_login);
+}

@@ -44,22 +44,26 @@ fn sign_in_page(state: &AppState, web: &Web, status: StatusCode, message: Option
         )
     });
     let body = html! {
-        form.card method="post" action="/sign_in" {
-            @if let Some(message) = message {
-                p.error role="alert" #sign-in-error { (message) }
+        @if web.config.local_login {
+            form.card method="post" action="/sign_in" {
+                @if let Some(message) = message {
+                    p.error role="alert" #sign-in-error { (message) }
+                }
+                input type="hidden" name="csrf" value=(token);
+                label for="username" { "User name" }
+                input #username name="username" autocomplete="username" required value=(username);
+                label for="password" { "Password" }
+                input #password type="password" name="password" autocomplete="current-password" required;
+                button type="submit" #sign-in { "Sign in" }
+                @if let Some(lockout) = lockout {
+                    p.hint { (lockout) }
+                }
+                @if web.config.signup {
+                    p.hint { "No account yet? " a #sign-up-link href="/sign_up" { "Sign up" } }
+                }
             }
-            input type="hidden" name="csrf" value=(token);
-            label for="username" { "User name" }
-            input #username name="username" autocomplete="username" required value=(username);
-            label for="password" { "Password" }
-            input #password type="password" name="password" autocomplete="current-password" required;
-            button type="submit" #sign-in { "Sign in" }
-            @if let Some(lockout) = lockout {
-                p.hint { (lockout) }
-            }
-            @if web.config.signup {
-                p.hint { "No account yet? " a #sign-up-link href="/sign_up" { "Sign up" } }
-            }
+        } @else if let Some(message) = message {
+            p.error role="alert" #sign-in-error { (message) }
         }
         (oidc_button(web))
     };
@@ -85,6 +89,9 @@ pub(crate) async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<Fields>,
 ) -> Result<Response, PageError> {
+    if !web.config.local_login {
+        return Err(PageError::not_found());
+    }
     let expected = cookie(&headers, SIGN_IN_CSRF_COOKIE).unwrap_or_default();
     if expected.is_empty() || !secrets_equal(field(&form, "csrf").as_bytes(), expected.as_bytes()) {
         return Err(PageError::csrf());

@@ -35,7 +35,7 @@ const MAX_EMAIL: usize = 254;
 
 /// Without `web.signup` the pages do not exist.
 fn enabled(web: &Web) -> Result<(), PageError> {
-    if web.config.signup {
+    if web.config.signup && web.config.local_login {
         Ok(())
     } else {
         Err(PageError::not_found())

@@ -1,5 +1,5 @@
 //! Signing up: only when `web.signup` is on, with the form's CSRF token, checked input, and the
-//! installation's first account an administrator.
+//! installation's first account an administrator; and the password sign-in's own switch.
 
 use super::*;
 
@@ -119,4 +119,31 @@ async fn bad_or_forged_sign_ups_make_nobody_and_say_why() {
         .map(|u| u.username)
         .collect();
     assert_eq!(names, ["alice"]);
+}
+
+#[tokio::test]
+async fn without_local_login_there_is_no_password_form_and_a_posted_password_is_refused() {
+    let site = site_with(|web, _| {
+        web.local_login = false;
+        web.signup = true;
+    })
+    .await;
+    let form = site.request(Method::GET, "/sign_in", &[], None).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(!form.body.contains("id=\"password\""), "{}", form.body);
+    assert!(
+        !form.body.contains("/sign_up"),
+        "no sign-up without the password sign-in"
+    );
+    let csrf_cookie = format!("portus_csrf={}", form.cookie("portus_csrf").unwrap());
+    let body = "csrf=x&username=alice&password=alice-password";
+    let posted = site
+        .request(Method::POST, "/sign_in", &[&csrf_cookie], Some(body))
+        .await;
+    assert_eq!(posted.status, StatusCode::NOT_FOUND);
+    assert!(posted.cookie("portus_session").is_none());
+    assert_eq!(
+        site.request(Method::GET, "/sign_up", &[], None).await.status,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -9,10 +9,14 @@ impl Converter<'_> {
     pub(super) fn oauth(&mut self) {
         if self.get("oauth.local_login.enabled").is_some() {
             let outcome = if self.flag("oauth.local_login.enabled") {
-                not_needed("the password sign-in is always offered")
+                not_needed("the password sign-in is offered by default (web.local_login = true)")
+            } else if self.flag("oauth.openid_connect.enabled") {
+                self.set("web.local_login", toml::Value::Boolean(false));
+                mapped(&["web.local_login"])
             } else {
                 unsupported(
-                    "the password sign-in cannot be hidden; users without a local password (OpenID Connect, LDAP) never use it",
+                    "only OpenID Connect can replace the password sign-in here (web.local_login = false needs \
+                     [web.oidc]); Portus' other providers are not carried over",
                 )
             };
             self.outcome("oauth.local_login.enabled", outcome);
@@ -89,6 +93,8 @@ impl Converter<'_> {
                 not_needed("sign-up is off here too (web.signup = false, the default)")
             } else if self.flag("ldap.enabled") {
                 not_needed("Portus turns sign-up off under LDAP; so does this program")
+            } else if self.get("oauth.local_login.enabled").is_some() && !self.flag("oauth.local_login.enabled") {
+                not_needed("without the password sign-in there is no sign-up here")
             } else {
                 self.set("web.signup", toml::Value::Boolean(true));
                 mapped(&["web.signup"])
