@@ -27,6 +27,29 @@ pub const DEFAULT_BCRYPT_COST: u32 = 10;
 
 /// Minimum length of a new local password.
 pub const MIN_PASSWORD_LEN: usize = 8;
+/// Bytes of a password bcrypt reads; a longer one would be cut silently.
+pub const MAX_PASSWORD_BYTES: usize = 72;
+
+/// Why a new password is refused before any hashing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordLength {
+    /// Fewer than [`MIN_PASSWORD_LEN`] characters.
+    TooShort,
+    /// More than [`MAX_PASSWORD_BYTES`] bytes.
+    TooLong,
+}
+
+/// The length rule of new passwords, in the units people and bcrypt count: at least
+/// [`MIN_PASSWORD_LEN`] characters, at most [`MAX_PASSWORD_BYTES`] bytes.
+pub fn check_password_length(password: &str) -> std::result::Result<(), PasswordLength> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(PasswordLength::TooShort);
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(PasswordLength::TooLong);
+    }
+    Ok(())
+}
 
 /// Prefix of application token secrets, so they are recognisable in logs and secret scanners.
 pub const APP_TOKEN_PREFIX: &str = "pat_";
@@ -36,9 +59,9 @@ pub const REFRESH_TOKEN_PREFIX: &str = "prt_";
 /// Hashes a new password with bcrypt, off the async executor.
 pub async fn hash_password(password: &Secret, cost: u32) -> Result<PasswordHash> {
     let length = password.expose().chars().count();
-    if !(MIN_PASSWORD_LEN..=72).contains(&password.expose().len()) {
+    if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_BYTES).contains(&password.expose().len()) {
         return Err(Error::InvalidRequest(format!(
-            "password must be {MIN_PASSWORD_LEN} to 72 bytes long (got {length} characters)"
+            "password must be {MIN_PASSWORD_LEN} to {MAX_PASSWORD_BYTES} bytes long (got {length} characters)"
         )));
     }
     let password = password.clone();

@@ -4,7 +4,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use portus_auth::password::{APP_TOKEN_PREFIX, generate_secret, hash_password, verify_password};
+use portus_auth::password::{
+    APP_TOKEN_PREFIX, PasswordLength, check_password_length, generate_secret, hash_password, verify_password,
+};
 use portus_core::model::{
     AppToken, AppTokenId, AppTokenSort, NewUser, TokenLimits, TokenScope, User, UserId, UserSort,
 };
@@ -206,13 +208,13 @@ fn unlock_only() -> utoipa::openapi::Object {
 /// characters (the document's `minLength`; fewer: 400) and at most 72 bytes, what bcrypt reads
 /// (a rule the document cannot state in characters; more: 422).
 pub(super) fn check_password(password: &str) -> Result<(), ApiError> {
-    if password.chars().count() < 8 {
-        return Err(ApiError::bad_request("a password has at least 8 characters"));
+    match check_password_length(password) {
+        Ok(()) => Ok(()),
+        Err(PasswordLength::TooShort) => Err(ApiError::bad_request("a password has at least 8 characters")),
+        Err(PasswordLength::TooLong) => {
+            Err(portus_core::Error::Rule("a password has at most 72 bytes (bcrypt reads no more)".into()).into())
+        }
     }
-    if password.len() > 72 {
-        return Err(portus_core::Error::Rule("a password has at most 72 bytes (bcrypt reads no more)".into()).into());
-    }
-    Ok(())
 }
 
 super::request_bodies! {

@@ -23,7 +23,7 @@ use axum::response::Html;
 use axum::response::IntoResponse;
 use axum::response::Response;
 use maud::html;
-use portus_auth::password::{hash_password, secrets_equal};
+use portus_auth::password::{PasswordLength, check_password_length, hash_password, secrets_equal};
 use portus_core::model::NewUser;
 use portus_core::traits::Secret;
 use portus_core::{ErrorKind, ops};
@@ -89,11 +89,10 @@ fn refusal(username: &str, email: &str, password: &str, again: &str) -> Option<&
     if local.is_empty() || !domain.contains('.') || email.len() > MAX_EMAIL || email.chars().any(char::is_whitespace) {
         return Some("Give an e-mail address such as name@example.org.");
     }
-    if password.chars().count() < 8 {
-        return Some("The password needs 8 characters or more.");
-    }
-    if password.len() > 72 {
-        return Some("The password may have at most 72 bytes.");
+    match check_password_length(password) {
+        Ok(()) => {}
+        Err(PasswordLength::TooShort) => return Some("The password needs 8 characters or more."),
+        Err(PasswordLength::TooLong) => return Some("The password may have at most 72 bytes."),
     }
     if !secrets_equal(password.as_bytes(), again.as_bytes()) {
         return Some("The two passwords differ.");
