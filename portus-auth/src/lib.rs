@@ -9,6 +9,8 @@
 //!   authorize every scope action, sign.
 //! - `ldap` (feature `ldap`): the `LdapAuthenticator`, which checks passwords against an LDAP
 //!   directory and creates the local users (and team memberships) of its users.
+//! - `oidc` and `oauth` (feature `oidc`): sign in with OpenID Connect, and with GitHub, GitLab or
+//!   Bitbucket (OAuth 2.0 with Portus' restrictions), linked by identity, never by name.
 
 pub mod basic;
 mod cache;
@@ -19,6 +21,8 @@ mod external_user;
 pub mod ldap;
 #[cfg(feature = "testing")]
 pub mod ldap_testing;
+#[cfg(feature = "oidc")]
+pub mod oauth;
 #[cfg(feature = "oidc")]
 pub mod oidc;
 pub mod password;
