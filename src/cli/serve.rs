@@ -163,6 +163,8 @@ fn serve_router(
         local_login: config.web.local_login,
         #[cfg(feature = "oidc")]
         oidc: oidc_login(config, &state)?,
+        #[cfg(feature = "oidc")]
+        oauth: oauth_logins(config, &state)?,
     };
     Ok(portus_http::router_with_web(state, limits, web))
 }
@@ -180,6 +182,37 @@ fn oidc_login(config: &Config, state: &portus_http::AppState) -> Result<Option<p
         name: settings.name.clone(),
         provider: Arc::new(provider),
     }))
+}
+
+/// The GitHub, GitLab and Bitbucket providers configured, each sending the browser back to
+/// `{public_url}/sign_in/{kind}/callback`.
+#[cfg(feature = "oidc")]
+fn oauth_logins(config: &Config, state: &portus_http::AppState) -> Result<Vec<portus_http::web::OAuthLogin>, Error> {
+    let web = &config.web;
+    let store = || state.tokens.store().clone();
+    let callback = |kind: &str| format!("{}/sign_in/{kind}/callback", config.public_url());
+    let providers = [
+        web.github
+            .as_ref()
+            .map(|s| ("github", s.name.clone(), s.provider(callback("github"), store()))),
+        web.gitlab
+            .as_ref()
+            .map(|s| ("gitlab", s.name.clone(), s.provider(callback("gitlab"), store()))),
+        web.bitbucket
+            .as_ref()
+            .map(|s| ("bitbucket", s.name.clone(), s.provider(callback("bitbucket"), store()))),
+    ];
+    providers
+        .into_iter()
+        .flatten()
+        .map(|(section, name, provider)| {
+            let provider = provider.map_err(|e| Error::Config(format!("[web.{section}]: {e}")))?;
+            Ok(portus_http::web::OAuthLogin {
+                name,
+                provider: Arc::new(provider),
+            })
+        })
+        .collect()
 }
 
 #[cfg(not(feature = "web"))]

@@ -27,9 +27,11 @@ mod auth;
 pub mod portus_import;
 mod registry;
 mod security;
+mod sign_in;
 
 pub use auth::AuthConfig;
 pub use registry::RegistryConfig;
+pub use sign_in::{BitbucketSettings, GithubSettings, GitlabSettings};
 pub use security::{
     ClairLegacySettings, ClairV4Settings, DummySettings, SecurityConfig, ZypperSettings, setting_error,
 };
@@ -215,11 +217,20 @@ pub struct WebSettings {
     /// with `[ldap]`.
     pub signup: bool,
     /// The password form on the sign-in page (Portus' `oauth.local_login`); `false` leaves
-    /// OpenID Connect only (then `[web.oidc]` is required and sign-up is off).
+    /// the external providers only (then one is required and sign-up is off).
     pub local_login: bool,
     /// Sign in with OpenID Connect (feature `oidc`), off when absent.
     #[serde(deserialize_with = "oidc_section")]
     pub oidc: Option<OidcSettings>,
+    /// Sign in with GitHub (feature `oidc`), off when absent.
+    #[serde(deserialize_with = "sign_in::github_section")]
+    pub github: Option<GithubSettings>,
+    /// Sign in with GitLab (feature `oidc`), off when absent.
+    #[serde(deserialize_with = "sign_in::gitlab_section")]
+    pub gitlab: Option<GitlabSettings>,
+    /// Sign in with Bitbucket Cloud (feature `oidc`), off when absent.
+    #[serde(deserialize_with = "sign_in::bitbucket_section")]
+    pub bitbucket: Option<BitbucketSettings>,
 }
 
 impl Default for WebSettings {
@@ -231,6 +242,9 @@ impl Default for WebSettings {
             signup: false,
             local_login: true,
             oidc: None,
+            github: None,
+            gitlab: None,
+            bitbucket: None,
         }
     }
 }
@@ -335,6 +349,32 @@ pub const KEYS: &[&str] = &[
     "web.oidc.username_claim",
     "web.oidc.create_users",
     "web.oidc.timeout_secs",
+    "web.github.client_id",
+    "web.github.client_secret",
+    "web.github.base_url",
+    "web.github.organization",
+    "web.github.team",
+    "web.github.name",
+    "web.github.create_users",
+    "web.github.allowed_domains",
+    "web.github.timeout_secs",
+    "web.gitlab.client_id",
+    "web.gitlab.client_secret",
+    "web.gitlab.base_url",
+    "web.gitlab.group",
+    "web.gitlab.name",
+    "web.gitlab.create_users",
+    "web.gitlab.allowed_domains",
+    "web.gitlab.timeout_secs",
+    "web.bitbucket.client_id",
+    "web.bitbucket.client_secret",
+    "web.bitbucket.site_url",
+    "web.bitbucket.api_url",
+    "web.bitbucket.workspace",
+    "web.bitbucket.name",
+    "web.bitbucket.create_users",
+    "web.bitbucket.allowed_domains",
+    "web.bitbucket.timeout_secs",
     "registry.url",
     "registry.external_hostname",
     "registry.service_account",
@@ -430,9 +470,14 @@ impl Config {
         if self.web.signup && self.ldap.is_some() {
             return invalid("web.signup cannot be on with [ldap]: the directory owns the accounts".into());
         }
-        if !self.web.local_login && self.web.oidc.is_none() {
-            return invalid("web.local_login = false needs [web.oidc]: nobody could sign in to the web pages".into());
+        if !self.web.local_login && !self.web.external_sign_in() {
+            return invalid(
+                "web.local_login = false needs [web.oidc], [web.github], [web.gitlab] or [web.bitbucket]: nobody could \
+                 sign in to the web pages"
+                    .into(),
+            );
         }
+        self.web.validate_sign_in()?;
         if !self.web.local_login && self.web.signup {
             return invalid("web.signup needs web.local_login: signed-up accounts sign in with a password".into());
         }
@@ -704,7 +749,7 @@ mod tests {
                 "[auth]\nmax_app_tokens = 0",
                 "auth.max_app_tokens must be between 1 and 1000",
             ),
-            ("[web]\nlocal_login = false", "web.local_login = false needs [web.oidc]"),
+            ("[web]\nlocal_login = false", "web.local_login = false needs [web.oidc], [web.github]"),
             ("public_url = \"ftp://x\"", "http or https"),
             ("[token\n", "portus.toml"),
         ];
@@ -764,6 +809,9 @@ mod tests {
                     create_users: true,
                     timeout_secs: 1,
                 }),
+                github: Some(toml::from_str("client_id = 'c'\nclient_secret = 's'\norganization = 'o'\nteam = 't'").unwrap()),
+                gitlab: Some(toml::from_str("client_id = 'c'\nclient_secret = 's'\ngroup = 'g'").unwrap()),
+                bitbucket: Some(toml::from_str("client_id = 'c'\nclient_secret = 's'\nworkspace = 'w'").unwrap()),
                 ..WebSettings::default()
             },
             ..Config::default()

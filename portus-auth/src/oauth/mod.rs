@@ -306,13 +306,21 @@ struct TokenAnswer {
 impl Client {
     /// Exchanges `code` (with the PKCE `verifier`) for an access token.
     async fn exchange(&self, code: &str, verifier: Option<&str>) -> Result<String> {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "authorization_code")
-            .append_pair("code", code)
-            .append_pair("redirect_uri", &self.redirect_url);
-        if let Some(verifier) = verifier {
-            form.append_pair("code_verifier", verifier);
-        }
+        // The serializer is not `Send`: the body is made before anything is awaited.
+        let body = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "authorization_code")
+                .append_pair("code", code)
+                .append_pair("redirect_uri", &self.redirect_url);
+            if let Some(verifier) = verifier {
+                form.append_pair("code_verifier", verifier);
+            }
+            if !self.basic_auth {
+                form.append_pair("client_id", &self.client_id)
+                    .append_pair("client_secret", &self.client_secret);
+            }
+            form.finish()
+        };
         let mut request = self
             .http
             .post(&self.token_url)
@@ -321,12 +329,9 @@ impl Client {
             .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         if self.basic_auth {
             request = request.basic_auth(&self.client_id, Some(&self.client_secret));
-        } else {
-            form.append_pair("client_id", &self.client_id)
-                .append_pair("client_secret", &self.client_secret);
         }
         let response = request
-            .body(form.finish())
+            .body(body)
             .send()
             .await
             .map_err(|e| unavailable(self.kind, e))?;
@@ -502,6 +507,13 @@ mod tests {
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
         assert_ne!(random_secret(), random_secret());
+    }
+
+    /// The web handlers need `Send` futures.
+    #[allow(dead_code)]
+    fn finishing_is_send(provider: &OAuthProvider, pending: PendingOAuth) {
+        fn is_send<T: Send>(_: T) {}
+        is_send(provider.finish(pending, "", ""));
     }
 
     #[test]

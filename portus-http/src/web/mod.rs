@@ -49,6 +49,30 @@ pub struct WebConfig {
     /// Sign in with OpenID Connect, when configured.
     #[cfg(feature = "oidc")]
     pub oidc: Option<OidcLogin>,
+    /// Sign in with GitHub, GitLab or Bitbucket: the configured providers (one of each kind
+    /// at most), in the order of their buttons.
+    #[cfg(feature = "oidc")]
+    pub oauth: Vec<OAuthLogin>,
+}
+
+/// A GitHub, GitLab or Bitbucket provider offered on the sign-in page.
+#[cfg(feature = "oidc")]
+#[derive(Clone)]
+pub struct OAuthLogin {
+    /// The name on the button ("Sign in with ...").
+    pub name: String,
+    /// The provider.
+    pub provider: Arc<portus_auth::oauth::OAuthProvider>,
+}
+
+#[cfg(feature = "oidc")]
+impl std::fmt::Debug for OAuthLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthLogin")
+            .field("name", &self.name)
+            .field("kind", &self.provider.kind())
+            .finish_non_exhaustive()
+    }
 }
 
 /// An OpenID Connect provider offered on the sign-in page.
@@ -79,6 +103,8 @@ impl Default for WebConfig {
             local_login: true,
             #[cfg(feature = "oidc")]
             oidc: None,
+            #[cfg(feature = "oidc")]
+            oauth: Vec::new(),
         }
     }
 }
@@ -91,6 +117,10 @@ pub struct Web {
     /// OpenID Connect attempts under way, by SHA-256 of the `portus_oidc` cookie.
     #[cfg(feature = "oidc")]
     oidc_attempts: session::Attempts<portus_auth::oidc::PendingLogin>,
+    /// GitHub, GitLab and Bitbucket attempts under way, by SHA-256 of the `portus_oauth`
+    /// cookie (each bound to its provider).
+    #[cfg(feature = "oidc")]
+    oauth_attempts: session::Attempts<portus_auth::oauth::PendingOAuth>,
 }
 
 impl std::fmt::Debug for Web {
@@ -110,11 +140,15 @@ pub fn router(state: AppState, config: WebConfig, api: Router<AppState>) -> Rout
         config,
         #[cfg(feature = "oidc")]
         oidc_attempts: session::Attempts::new(portus_auth::oidc::ATTEMPT_LIFETIME),
+        #[cfg(feature = "oidc")]
+        oauth_attempts: session::Attempts::new(portus_auth::oauth::ATTEMPT_LIFETIME),
     });
     #[cfg(feature = "oidc")]
     let router = Router::new()
         .route("/sign_in/oidc", get(pages::oidc_begin))
-        .route("/sign_in/oidc/callback", get(pages::oidc_callback));
+        .route("/sign_in/oidc/callback", get(pages::oidc_callback))
+        .route("/sign_in/{provider}", get(pages::oauth_begin))
+        .route("/sign_in/{provider}/callback", get(pages::oauth_callback));
     #[cfg(not(feature = "oidc"))]
     let router = Router::new();
     router

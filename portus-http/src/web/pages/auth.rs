@@ -1,4 +1,5 @@
-//! Signing in and out: local and LDAP credentials, OpenID Connect.
+//! Signing in and out: local and LDAP credentials, OpenID Connect (GitHub, GitLab and
+//! Bitbucket in `oauth`).
 
 use super::Fields;
 use super::field;
@@ -66,6 +67,7 @@ fn sign_in_page(state: &AppState, web: &Web, status: StatusCode, message: Option
             p.error role="alert" #sign-in-error { (message) }
         }
         (oidc_button(web))
+        (oauth_buttons(web))
     };
     let cookie = set_cookie(
         SIGN_IN_CSRF_COOKIE,
@@ -75,6 +77,13 @@ fn sign_in_page(state: &AppState, web: &Web, status: StatusCode, message: Option
     );
     let page = Html(views::layout("Sign in", None, body).into_string());
     (status, [(SET_COOKIE, cookie)], page).into_response()
+}
+
+/// The sign-in page again after a failed external sign-in with the provider named `name`:
+/// `message`, or only that it failed (never anything about local accounts).
+pub(super) fn sign_in_failed(state: &AppState, web: &Web, name: &str, message: Option<&str>) -> Response {
+    let failed = format!("Sign-in with {name} failed.");
+    sign_in_page(state, web, StatusCode::UNAUTHORIZED, Some(message.unwrap_or(&failed)), "")
 }
 
 /// `GET /sign_in`.
@@ -144,6 +153,14 @@ fn oidc_button(web: &Web) -> Markup {
 fn oidc_button(_web: &Web) -> Markup {
     html! {}
 }
+
+#[cfg(not(feature = "oidc"))]
+fn oauth_buttons(_web: &Web) -> Markup {
+    html! {}
+}
+
+#[cfg(feature = "oidc")]
+use super::oauth::oauth_buttons;
 
 /// Cookie naming the OpenID Connect attempt under way.
 #[cfg(feature = "oidc")]

@@ -61,6 +61,8 @@ mod browse;
 mod dashboard;
 mod deletion;
 mod namespaces;
+#[cfg(feature = "oidc")]
+mod oauth;
 mod repositories;
 mod signup;
 mod teams;
@@ -73,6 +75,8 @@ pub(super) use browse::*;
 pub(super) use dashboard::*;
 pub(super) use deletion::*;
 pub(super) use namespaces::*;
+#[cfg(feature = "oidc")]
+pub(super) use oauth::{oauth_begin, oauth_callback};
 pub(super) use repositories::*;
 pub(super) use signup::*;
 pub(super) use teams::*;
