@@ -31,10 +31,10 @@ mod sign_in;
 
 pub use auth::AuthConfig;
 pub use registry::RegistryConfig;
-pub use sign_in::{BitbucketSettings, GithubSettings, GitlabSettings};
 pub use security::{
     ClairLegacySettings, ClairV4Settings, DummySettings, SecurityConfig, ZypperSettings, setting_error,
 };
+pub use sign_in::{BitbucketSettings, GithubSettings, GitlabSettings};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -749,7 +749,10 @@ mod tests {
                 "[auth]\nmax_app_tokens = 0",
                 "auth.max_app_tokens must be between 1 and 1000",
             ),
-            ("[web]\nlocal_login = false", "web.local_login = false needs [web.oidc], [web.github]"),
+            (
+                "[web]\nlocal_login = false",
+                "web.local_login = false needs [web.oidc], [web.github]",
+            ),
             ("public_url = \"ftp://x\"", "http or https"),
             ("[token\n", "portus.toml"),
         ];
@@ -809,7 +812,9 @@ mod tests {
                     create_users: true,
                     timeout_secs: 1,
                 }),
-                github: Some(toml::from_str("client_id = 'c'\nclient_secret = 's'\norganization = 'o'\nteam = 't'").unwrap()),
+                github: Some(
+                    toml::from_str("client_id = 'c'\nclient_secret = 's'\norganization = 'o'\nteam = 't'").unwrap(),
+                ),
                 gitlab: Some(toml::from_str("client_id = 'c'\nclient_secret = 's'\ngroup = 'g'").unwrap()),
                 bitbucket: Some(toml::from_str("client_id = 'c'\nclient_secret = 's'\nworkspace = 'w'").unwrap()),
                 ..WebSettings::default()

@@ -94,20 +94,50 @@ mod tests {
         )
         .unwrap();
         let github = config.web.github.unwrap();
-        assert_eq!((github.team.as_deref(), github.base_url.as_str()), (Some("ops"), "https://github.com"));
+        assert_eq!(
+            (github.team.as_deref(), github.base_url.as_str()),
+            (Some("ops"), "https://github.com")
+        );
         assert_eq!(config.web.gitlab.unwrap().group.as_deref(), Some("acme/ops"));
         assert_eq!(config.web.bitbucket.unwrap().allowed_domains, vec!["example.org"]);
 
         let cases = [
-            ("[web.github]\nclient_id = \"c\"\nclient_secret = \"s\"\nteem = \"x\"", "[web.github]: unknown field `teem`"),
-            ("[web.github]\nclient_id = \"c\"", "[web.github]: missing field `client_secret`"),
-            ("[web.github]\nclient_id = \"c\"\nclient_secret = \"s\"\nteam = \"ops\"", "web.github.team needs web.github.organization"),
-            ("[web.github]\nclient_id = \"\"\nclient_secret = \"s\"", "[web.github] client_id must not be empty"),
-            ("[web.gitlab]\nclient_id = \"c\"\nclient_secret = \"s\"\nbase_url = \"gitlab.example.org\"", "web.gitlab.base_url"),
-            ("[web.gitlab]\nclient_id = \"c\"\nclient_secret = \"s\"\ngroup = \"/acme\"", "web.gitlab.group '/acme'"),
-            ("[web.bitbucket]\nclient_id = \"c\"\nclient_secret = \"s\"\nworkspace = \"a b\"", "web.bitbucket.workspace 'a b'"),
-            ("[web.bitbucket]\nclient_id = \"c\"\nclient_secret = \"s\"\nallowed_domains = [\"@x.org\"]", "allowed_domains: '@x.org'"),
-            ("[web.bitbucket]\nclient_id = \"c\"\nclient_secret = \"s\"\ntimeout_secs = 0", "timeout_secs must be between 1 and 300"),
+            (
+                "[web.github]\nclient_id = \"c\"\nclient_secret = \"s\"\nteem = \"x\"",
+                "[web.github]: unknown field `teem`",
+            ),
+            (
+                "[web.github]\nclient_id = \"c\"",
+                "[web.github]: missing field `client_secret`",
+            ),
+            (
+                "[web.github]\nclient_id = \"c\"\nclient_secret = \"s\"\nteam = \"ops\"",
+                "web.github.team needs web.github.organization",
+            ),
+            (
+                "[web.github]\nclient_id = \"\"\nclient_secret = \"s\"",
+                "[web.github] client_id must not be empty",
+            ),
+            (
+                "[web.gitlab]\nclient_id = \"c\"\nclient_secret = \"s\"\nbase_url = \"gitlab.example.org\"",
+                "web.gitlab.base_url",
+            ),
+            (
+                "[web.gitlab]\nclient_id = \"c\"\nclient_secret = \"s\"\ngroup = \"/acme\"",
+                "web.gitlab.group '/acme'",
+            ),
+            (
+                "[web.bitbucket]\nclient_id = \"c\"\nclient_secret = \"s\"\nworkspace = \"a b\"",
+                "web.bitbucket.workspace 'a b'",
+            ),
+            (
+                "[web.bitbucket]\nclient_id = \"c\"\nclient_secret = \"s\"\nallowed_domains = [\"@x.org\"]",
+                "allowed_domains: '@x.org'",
+            ),
+            (
+                "[web.bitbucket]\nclient_id = \"c\"\nclient_secret = \"s\"\ntimeout_secs = 0",
+                "timeout_secs must be between 1 and 300",
+            ),
         ];
         for (text, expected) in cases {
             let error = parse(text).unwrap_err();

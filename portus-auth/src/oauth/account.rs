@@ -182,7 +182,10 @@ async fn create(
             Err(error) => return Err(error.into()),
         }
     }
-    warn!(provider = source, "sign-in refused: '{username}' and its _01 to _998 are taken");
+    warn!(
+        provider = source,
+        "sign-in refused: '{username}' and its _01 to _998 are taken"
+    );
     Err(Error::InvalidCredentials)
 }
 

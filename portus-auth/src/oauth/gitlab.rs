@@ -88,7 +88,10 @@ impl GitlabSettings {
         )?;
         super::check_base_url("web.gitlab.base_url", &self.base_url)?;
         if let Some(group) = &self.group
-            && (group.is_empty() || group.starts_with('/') || group.ends_with('/') || group.contains(char::is_whitespace))
+            && (group.is_empty()
+                || group.starts_with('/')
+                || group.ends_with('/')
+                || group.contains(char::is_whitespace))
         {
             return Err(format!(
                 "web.gitlab.group '{group}': the group's full path, e.g. 'acme/ops'"
@@ -171,12 +174,9 @@ impl Gitlab {
             .as_str()
             .filter(|_| info["email_verified"] == Value::Bool(true))
             .map(str::to_owned);
-        let groups = info["groups"].as_array().map(|groups| {
-            groups
-                .iter()
-                .filter_map(|g| g.as_str().map(str::to_owned))
-                .collect()
-        });
+        let groups = info["groups"]
+            .as_array()
+            .map(|groups| groups.iter().filter_map(|g| g.as_str().map(str::to_owned)).collect());
         Ok(ExternalProfile {
             identity: ExternalIdentity::new("gitlab", base.as_str(), id.to_string()),
             preferred_username: user["username"].as_str().map(str::to_owned),

@@ -191,8 +191,9 @@ impl OAuthProvider {
         store: Arc<dyn PolicyStore>,
     ) -> Result<Self> {
         let section = kind.as_str();
-        let authorize_url = url::Url::parse(&endpoints.authorize_url)
-            .map_err(|e| Error::InvalidRequest(format!("{section} authorize URL '{}': {e}", endpoints.authorize_url)))?;
+        let authorize_url = url::Url::parse(&endpoints.authorize_url).map_err(|e| {
+            Error::InvalidRequest(format!("{section} authorize URL '{}': {e}", endpoints.authorize_url))
+        })?;
         url::Url::parse(&endpoints.token_url)
             .map_err(|e| Error::InvalidRequest(format!("{section} token URL '{}': {e}", endpoints.token_url)))?;
         let http = reqwest::Client::builder()
@@ -272,7 +273,10 @@ impl OAuthProvider {
             return Err(refused(kind, "the attempt was started for another provider"));
         }
         if pending.started.elapsed() > ATTEMPT_LIFETIME {
-            return Err(refused(kind, "the attempt expired (more than 10 minutes at the provider)"));
+            return Err(refused(
+                kind,
+                "the attempt expired (more than 10 minutes at the provider)",
+            ));
         }
         if !crate::password::secrets_equal(state.as_bytes(), pending.state.as_bytes()) {
             return Err(refused(kind, "state mismatch: the answer belongs to another attempt"));
@@ -330,11 +334,7 @@ impl Client {
         if self.basic_auth {
             request = request.basic_auth(&self.client_id, Some(&self.client_secret));
         }
-        let response = request
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| unavailable(self.kind, e))?;
+        let response = request.body(body).send().await.map_err(|e| unavailable(self.kind, e))?;
         let status = response.status();
         if is_temporary(status) {
             return Err(unavailable_status(self.kind, "token endpoint", status));

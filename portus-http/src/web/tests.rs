@@ -604,6 +604,10 @@ async fn a_password_change_ends_the_sessions_begun_before_it() {
     );
 }
 
+#[cfg(feature = "oidc")]
+mod oauth;
+#[cfg(feature = "oidc")]
+mod oauth_standins;
 mod registry_pages;
 mod signup;
 mod tokens;

@@ -83,7 +83,13 @@ fn sign_in_page(state: &AppState, web: &Web, status: StatusCode, message: Option
 /// `message`, or only that it failed (never anything about local accounts).
 pub(super) fn sign_in_failed(state: &AppState, web: &Web, name: &str, message: Option<&str>) -> Response {
     let failed = format!("Sign-in with {name} failed.");
-    sign_in_page(state, web, StatusCode::UNAUTHORIZED, Some(message.unwrap_or(&failed)), "")
+    sign_in_page(
+        state,
+        web,
+        StatusCode::UNAUTHORIZED,
+        Some(message.unwrap_or(&failed)),
+        "",
+    )
 }
 
 /// `GET /sign_in`.
