@@ -216,11 +216,16 @@ async fn github_unverified_or_secondary_addresses_are_not_used() {
 async fn forged_replayed_mixed_up_and_refused_answers_are_refused() {
     let standins = serve(World::new(3001, "erin")).await;
     let base = standins.base.clone();
-    let (gh, gl) = (github(&base, json!({})), gitlab(&base, json!({})));
+    let (gh, gl, bb) = (
+        github(&base, json!({})),
+        gitlab(&base, json!({})),
+        bitbucket(&base, json!({})),
+    );
     let site = site_offering(|store| {
         vec![
             ("GitHub".into(), gh.provider(callback("github"), store.clone()).unwrap()),
-            ("GitLab".into(), gl.provider(callback("gitlab"), store).unwrap()),
+            ("GitLab".into(), gl.provider(callback("gitlab"), store.clone()).unwrap()),
+            ("Bitbucket".into(), bb.provider(callback("bitbucket"), store).unwrap()),
         ]
     })
     .await;
@@ -252,6 +257,21 @@ async fn forged_replayed_mixed_up_and_refused_answers_are_refused() {
     let (callback_path, attempt) = round_trip(&site, "github").await;
     let mixed = callback_path.replace("/sign_in/github/", "/sign_in/gitlab/");
     assert_refused(&site.request(Method::GET, &mixed, &[&attempt], None).await, "mix-up");
+    // A valid Bitbucket code (no PKCE there) with a GitHub attempt's state and cookie, at
+    // Bitbucket's callback: the attempt belongs to GitHub, refused.
+    let (github_path, github_attempt) = round_trip(&site, "github").await;
+    let (bitbucket_path, _) = round_trip(&site, "bitbucket").await;
+    let query = |path: &str, key: &str| {
+        let start = path.find(&format!("{key}=")).unwrap() + key.len() + 1;
+        path[start..].split('&').next().unwrap().to_owned()
+    };
+    let injected = format!(
+        "/sign_in/bitbucket/callback?code={}&state={}",
+        query(&bitbucket_path, "code"),
+        query(&github_path, "state")
+    );
+    let page = site.request(Method::GET, &injected, &[&github_attempt], None).await;
+    assert_refused(&page, "code of another provider");
 
     // The provider reports an error, or refuses the code (GitHub with 200, GitLab with 400).
     let (_, attempt) = round_trip(&site, "github").await;
@@ -276,9 +296,9 @@ async fn forged_replayed_mixed_up_and_refused_answers_are_refused() {
 
     // Providers not configured have no pages.
     for path in [
-        "/sign_in/bitbucket",
+        "/sign_in/oidc",
         "/sign_in/google",
-        "/sign_in/bitbucket/callback?code=c&state=s",
+        "/sign_in/google/callback?code=c&state=s",
     ] {
         assert_eq!(
             site.request(Method::GET, path, &[], None).await.status,
