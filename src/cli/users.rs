@@ -66,21 +66,25 @@ pub enum UserCommand {
 pub struct IdentityArgs {
     /// User name.
     pub name: String,
-    /// The kind of provider (`oidc`; unlinking also takes imported kinds such as Portus'
-    /// `openid_connect`).
+    /// The kind of provider (`oidc`, `github`, `gitlab`, `bitbucket`; unlinking also takes
+    /// imported kinds such as Portus' `openid_connect`).
     #[arg(long, default_value = OIDC_PROVIDER)]
     pub provider: String,
-    /// The provider's issuer URL (empty for identities imported without one).
+    /// The provider's issuer URL (OpenID Connect), or base URL (GitHub, GitLab, Bitbucket); empty for
+    /// identities imported without one.
     #[arg(long, default_value = "")]
     pub issuer: String,
-    /// The provider's identifier of the account (OpenID Connect `sub`).
+    /// The provider's identifier of the account (OpenID Connect `sub`, GitHub or GitLab numeric
+    /// id, Bitbucket uuid).
     #[arg(long)]
     pub subject: String,
 }
 
-/// The provider kind of OpenID Connect identities (`portus_auth::oidc::PROVIDER`), the only
-/// kind that signs in here.
+/// The provider kind of OpenID Connect identities (`portus_auth::oidc::PROVIDER`).
 const OIDC_PROVIDER: &str = "oidc";
+
+/// The provider kinds that sign in here: OpenID Connect, and `portus_auth::oauth::Kind`'s.
+const SIGN_IN_PROVIDERS: &[&str] = &[OIDC_PROVIDER, "github", "gitlab", "bitbucket"];
 
 impl IdentityArgs {
     fn identity(&self) -> ExternalIdentity {
@@ -258,12 +262,14 @@ pub(super) async fn run<B: Backend>(backend: &B, command: UserCommand) -> Result
         }
         UserCommand::LinkIdentity(args) => {
             require_name(&args.name)?;
-            // Only OpenID Connect identities sign in here; a link of any other kind, or without
-            // the issuer that `sub` belongs to, would never be used.
-            if args.provider != OIDC_PROVIDER || args.issuer.is_empty() {
+            // Only OpenID Connect, GitHub, GitLab and Bitbucket identities sign in here; a link
+            // of any other kind, or without the issuer (base URL) the subject belongs to, would
+            // never be used.
+            if !SIGN_IN_PROVIDERS.contains(&args.provider.as_str()) || args.issuer.is_empty() {
                 return Err(Error::Usage(format!(
-                    "link-identity links OpenID Connect identities: give --provider {OIDC_PROVIDER} (the default) \
-                     and --issuer (as in [web.oidc] issuer)"
+                    "link-identity links identities that sign in here: give --provider {OIDC_PROVIDER} (the default) \
+                     with --issuer as in [web.oidc] issuer, or --provider github|gitlab|bitbucket with --issuer \
+                     the provider's base URL (as the server's log of a refused sign-in shows it)"
                 )));
             }
             let identity = args.identity();
