@@ -3,7 +3,8 @@
 //! `https://api.bitbucket.org/2.0/user`. The identity is `(bitbucket, site URL, uuid)` (Atlassian:
 //! never the user name). The e-mail is the primary confirmed one of `/2.0/user/emails`. With
 //! `workspace` (Portus' `team`; teams became workspaces in 2020), the account must have a
-//! permission in it (`/2.0/user/workspaces/{workspace}/permission`).
+//! permission in it (`/2.0/user/workspaces/{workspace}/permission`). The profile's groups are
+//! the slugs of the account's workspaces (`/2.0/user/workspaces`).
 //!
 //! Scopes are not requested: they are the permissions ticked on the OAuth consumer (Account
 //! and Email read).
@@ -174,9 +175,28 @@ impl Bitbucket {
                 .or_else(|| user["username"].as_str())
                 .map(str::to_owned),
             verified_email: self.verified_email(api).await?,
-            groups: None,
+            groups: self.workspaces(api).await?,
             imported_as: Some(ExternalIdentity::new("bitbucket", "", uuid)),
         })
+    }
+
+    /// The slugs of the account's workspaces (`/2.0/user/workspaces`, all pages); `None` when
+    /// Bitbucket will not list them.
+    async fn workspaces(&self, api: &Api<'_>) -> Result<Option<Vec<String>>> {
+        let workspaces = api
+            .list(
+                format!("{}/2.0/user/workspaces?pagelen=100", self.api),
+                &self.api,
+                |page| page["values"].as_array().cloned().unwrap_or_default(),
+                |answer| answer.body["next"].as_str().map(str::to_owned),
+            )
+            .await?;
+        Ok(workspaces.map(|values| {
+            values
+                .iter()
+                .filter_map(|v| v["workspace"]["slug"].as_str().map(str::to_owned))
+                .collect()
+        }))
     }
 
     /// The primary, confirmed address of `/2.0/user/emails` (its pages followed by `next`,

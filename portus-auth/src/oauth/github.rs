@@ -3,7 +3,8 @@
 //! (GHES). The identity is `(github, base URL, id)`: `login` can be changed and the old one
 //! claimed by anyone. The e-mail is the primary verified one of `/user/emails`. With
 //! `organization`, the membership (`/user/memberships/orgs/{org}`) must be `active`; with
-//! `team` too, the team membership (`/orgs/{org}/teams/{team}/memberships/{login}`).
+//! `team` too, the team membership (`/orgs/{org}/teams/{team}/memberships/{login}`). The
+//! profile's groups are the account's teams (`/user/teams`) as `org/team-slug`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -197,9 +198,34 @@ impl Github {
             identity: ExternalIdentity::new("github", self.base.as_str(), id.to_string()),
             preferred_username: login,
             verified_email: self.verified_email(api).await?,
-            groups: None,
+            groups: self.teams(api).await?,
             imported_as: Some(ExternalIdentity::new("github", "", id.to_string())),
         })
+    }
+
+    /// `org/team-slug` of the account's teams (`/user/teams`, all pages); `None` when GitHub
+    /// will not list them.
+    async fn teams(&self, api: &Api<'_>) -> Result<Option<Vec<String>>> {
+        let teams = api
+            .list(
+                format!("{}/user/teams?per_page=100", self.api),
+                &self.api,
+                |page| page.as_array().cloned().unwrap_or_default(),
+                |answer| super::link_next(&answer.headers),
+            )
+            .await?;
+        Ok(teams.map(|teams| {
+            teams
+                .iter()
+                .filter_map(|t| {
+                    Some(format!(
+                        "{}/{}",
+                        t["organization"]["login"].as_str()?,
+                        t["slug"].as_str()?
+                    ))
+                })
+                .collect()
+        }))
     }
 
     /// The primary, verified address of `/user/emails` (none when GitHub will not list them,

@@ -28,7 +28,7 @@ use data_encoding::BASE64URL_NOPAD;
 use portus_core::PolicyStore;
 use portus_core::model::{ExternalIdentity, User};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, USER_AGENT};
 use serde::Deserialize;
 use serde_json::Value;
 use tracing::warn;
@@ -47,7 +47,8 @@ pub struct ExternalProfile {
     pub preferred_username: Option<String>,
     /// A verified (and primary) e-mail address; unverified ones are never read.
     pub verified_email: Option<String>,
-    /// Groups the provider lists for the account (GitLab group full paths); `None` when not read.
+    /// Groups the provider lists for the account: GitHub `org/team-slug` of its teams, GitLab
+    /// group full paths, Bitbucket workspace slugs; `None` when the provider would not list them.
     pub groups: Option<Vec<String>>,
     /// The identity a Portus import stored for such an account: (Portus' provider name, "", uid).
     pub imported_as: Option<ExternalIdentity>,
@@ -362,6 +363,7 @@ impl Client {
 /// An answer of the provider's API.
 pub(crate) struct Answer {
     pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
     pub(crate) body: Value,
 }
 
@@ -389,9 +391,10 @@ impl Api<'_> {
         if is_temporary(status) {
             return Err(unavailable_status(self.kind, url_path(url), status));
         }
+        let headers = response.headers().clone();
         let bytes = response.bytes().await.map_err(|e| unavailable(self.kind, e))?;
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Ok(Answer { status, body })
+        Ok(Answer { status, headers, body })
     }
 
     /// `GET url`, which must answer 200: its JSON, else a refusal saying `what` failed.
@@ -403,10 +406,56 @@ impl Api<'_> {
         Ok(answer.body)
     }
 
+    /// The items of a paged list starting at `url` (at most [`MAX_PAGES`] pages): `items`
+    /// picks a page's items from its answer, `next` the following page's URL, which is only
+    /// followed on `origin` (the token goes nowhere else). `None` when a page is refused (e.g.
+    /// a scope the user did not grant).
+    pub(crate) async fn list(
+        &self,
+        url: String,
+        origin: &str,
+        items: impl Fn(&Value) -> Vec<Value>,
+        next: impl Fn(&Answer) -> Option<String>,
+    ) -> Result<Option<Vec<Value>>> {
+        let mut all = Vec::new();
+        let mut url = url;
+        for _ in 0..MAX_PAGES {
+            let answer = self.get(&url).await?;
+            if answer.status != StatusCode::OK {
+                tracing::info!(status = %answer.status, path = url_path(&url), "the provider did not list it");
+                return Ok(None);
+            }
+            all.extend(items(&answer.body));
+            match next(&answer) {
+                Some(following) if following.starts_with(&format!("{origin}/")) => url = following,
+                _ => return Ok(Some(all)),
+            }
+        }
+        warn!(
+            path = url_path(&url),
+            "more than {MAX_PAGES} pages; the rest is not read"
+        );
+        Ok(Some(all))
+    }
+
     /// A refusal of this provider's sign-in, logged with `why`.
     pub(crate) fn refused(&self, why: impl std::fmt::Display) -> Error {
         refused(self.kind, why)
     }
+}
+
+/// Pages of a list read at most (100 items each).
+const MAX_PAGES: usize = 10;
+
+/// The `rel="next"` URL of a `Link` header (GitHub, GitLab paging).
+pub(crate) fn link_next(headers: &HeaderMap) -> Option<String> {
+    let link = headers.get(reqwest::header::LINK)?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let is_next = params.split(';').any(|p| p.trim() == "rel=\"next\"");
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then(|| target.to_owned())
+    })
 }
 
 /// The path of `url`, for messages (queries may carry paging state, never secrets; left out).
@@ -514,6 +563,26 @@ mod tests {
     fn finishing_is_send(provider: &OAuthProvider, pending: PendingOAuth) {
         fn is_send<T: Send>(_: T) {}
         is_send(provider.finish(pending, "", ""));
+    }
+
+    #[test]
+    fn link_headers_give_the_next_page() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::LINK,
+            "<https://api.github.com/user/teams?page=1>; rel=\"prev\", <https://api.github.com/user/teams?page=3>; rel=\"next\""
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            link_next(&headers).as_deref(),
+            Some("https://api.github.com/user/teams?page=3")
+        );
+        headers.insert(
+            reqwest::header::LINK,
+            "<https://x/?page=1>; rel=\"first\"".parse().unwrap(),
+        );
+        assert_eq!(link_next(&headers), None);
     }
 
     #[test]

@@ -440,3 +440,61 @@ async fn a_provider_that_is_down_is_503_not_a_crash() {
     assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE, "{}", page.body);
     assert!(page.cookie("portus_session").is_none());
 }
+
+/// The profile up to the local user: the identity, the verified address and the groups each
+/// provider lists (all pages followed), for the team mappings.
+#[tokio::test]
+async fn profiles_carry_the_identity_and_every_page_of_the_groups() {
+    let mut judy = World::new(7001, "judy");
+    judy.teams.insert("acme/ops".into(), "active".into());
+    judy.teams.insert("acme/dev".into(), "active".into());
+    judy.teams.insert("other/qa".into(), "active".into());
+    judy.teams.insert("acme/pending".into(), "pending".into());
+    judy.groups = vec!["acme".into(), "acme/ops".into(), "beta".into()];
+    let standins = serve(judy).await;
+    let base = standins.base.clone();
+    let store: Arc<dyn PolicyStore> = Arc::new(InMemoryStore::new());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let providers = [
+        github(&base, json!({}))
+            .provider(callback("github"), store.clone())
+            .unwrap(),
+        gitlab(&base, json!({}))
+            .provider(callback("gitlab"), store.clone())
+            .unwrap(),
+        bitbucket(&base, json!({}))
+            .provider(callback("bitbucket"), store)
+            .unwrap(),
+    ];
+    let mut profiles = Vec::new();
+    for provider in &providers {
+        let (url, pending) = provider.begin();
+        let back = http.get(url.as_str()).send().await.unwrap();
+        let back = url::Url::parse(back.headers()[header::LOCATION].to_str().unwrap()).unwrap();
+        let query: std::collections::HashMap<_, _> = back.query_pairs().into_owned().collect();
+        profiles.push(
+            provider
+                .profile(pending, &query["state"], &query["code"])
+                .await
+                .unwrap(),
+        );
+    }
+    let [github, gitlab, bitbucket] = <[_; 3]>::try_from(profiles).unwrap();
+    assert_eq!(github.identity, ExternalIdentity::new("github", base.as_str(), "7001"));
+    assert_eq!(github.imported_as, Some(ExternalIdentity::new("github", "", "7001")));
+    assert_eq!(github.preferred_username.as_deref(), Some("judy"));
+    assert_eq!(github.verified_email.as_deref(), Some("judy@example.com"));
+    let teams = ["acme/dev", "acme/ops", "other/qa"].map(String::from).to_vec();
+    assert_eq!(github.groups, Some(teams), "three pages of teams, not the pending one");
+    assert_eq!(
+        gitlab.identity,
+        ExternalIdentity::new("gitlab", format!("{base}/gitlab"), "7001")
+    );
+    let groups = ["acme", "acme/ops", "beta"].map(String::from).to_vec();
+    assert_eq!(gitlab.groups, Some(groups.clone()));
+    assert_eq!(bitbucket.identity.subject, "{00000000-0000-4000-8000-000000007001}");
+    assert_eq!(bitbucket.groups, Some(groups), "three pages of workspaces");
+}

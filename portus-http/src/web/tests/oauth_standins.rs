@@ -299,6 +299,36 @@ async fn github_team_membership(
     }
 }
 
+/// `GET /user/teams`: one active team per page, `Link` with `rel="next"` until the last.
+async fn github_teams(State(s): State<Arc<Standins>>, headers: HeaderMap, Query(q): Q) -> Response {
+    guard!(s, headers, q);
+    let mut teams: Vec<String> = s
+        .world()
+        .teams
+        .iter()
+        .filter(|(_, state)| *state == "active")
+        .map(|(t, _)| t.clone())
+        .collect();
+    teams.sort();
+    let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let items: Vec<Value> = teams
+        .iter()
+        .skip(page - 1)
+        .take(1)
+        .map(|t| {
+            let (org, slug) = t.split_once('/').unwrap();
+            json!({"id": 1, "slug": slug, "name": slug.to_uppercase(), "organization": {"login": org, "id": 77}})
+        })
+        .collect();
+    let url = |n: usize| format!("<{}/api/v3/user/teams?per_page=1&page={n}>", s.base);
+    let mut links = vec![format!("{}; rel=\"first\"", url(1))];
+    if page < teams.len() {
+        links.push(format!("{}; rel=\"next\"", url(page + 1)));
+        links.push(format!("{}; rel=\"last\"", url(teams.len())));
+    }
+    ([(header::LINK, links.join(", "))], axum::Json(items)).into_response()
+}
+
 async fn gitlab_user(State(s): State<Arc<Standins>>, headers: HeaderMap, Query(q): Q) -> Response {
     guard!(s, headers, q);
     let w = s.world().clone();
@@ -364,6 +394,24 @@ async fn bitbucket_emails(State(s): State<Arc<Standins>>, headers: HeaderMap, Qu
     axum::Json(body).into_response()
 }
 
+/// `GET /2.0/user/workspaces`: one workspace per page, `next` until the last.
+async fn bitbucket_workspaces(State(s): State<Arc<Standins>>, headers: HeaderMap, Query(q): Q) -> Response {
+    guard!(s, headers, q);
+    let workspaces = s.world().groups.clone();
+    let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let values: Vec<Value> = workspaces
+        .iter()
+        .skip(page - 1)
+        .take(1)
+        .map(|w| json!({"type": "workspace_access", "workspace": {"type": "workspace", "uuid": format!("{{{w}}}"), "slug": w}}))
+        .collect();
+    let mut body = json!({"pagelen": 1, "page": page, "values": values});
+    if page < workspaces.len() {
+        body["next"] = json!(format!("{}/2.0/user/workspaces?page={}", s.base, page + 1));
+    }
+    axum::Json(body).into_response()
+}
+
 async fn bitbucket_permission(
     State(s): State<Arc<Standins>>,
     headers: HeaderMap,
@@ -401,6 +449,7 @@ pub(super) async fn serve(world: World) -> Arc<Standins> {
         .route("/login/oauth/access_token", post(github_token))
         .route("/api/v3/user", get(github_user))
         .route("/api/v3/user/emails", get(github_emails))
+        .route("/api/v3/user/teams", get(github_teams))
         .route("/api/v3/user/memberships/orgs/{org}", get(github_org_membership))
         .route(
             "/api/v3/orgs/{org}/teams/{team}/memberships/{user}",
@@ -417,6 +466,7 @@ pub(super) async fn serve(world: World) -> Arc<Standins> {
         .route("/site/oauth2/access_token", post(bitbucket_token))
         .route("/2.0/user", get(bitbucket_user))
         .route("/2.0/user/emails", get(bitbucket_emails))
+        .route("/2.0/user/workspaces", get(bitbucket_workspaces))
         .route("/2.0/user/workspaces/{workspace}/permission", get(bitbucket_permission))
         .with_state(standins.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
