@@ -81,6 +81,7 @@ fn sign_in_page(state: &AppState, web: &Web, status: StatusCode, message: Option
 
 /// The sign-in page again after a failed external sign-in with the provider named `name`:
 /// `message`, or only that it failed (never anything about local accounts).
+#[cfg(feature = "oidc")]
 pub(super) fn sign_in_failed(state: &AppState, web: &Web, name: &str, message: Option<&str>) -> Response {
     let failed = format!("Sign-in with {name} failed.");
     sign_in_page(
