@@ -123,6 +123,16 @@ fn the_local_file_is_deep_merged_as_portus_does() {
     assert_eq!(oidc.issuer, "https://id.example.org/realms/main");
     assert_eq!(oidc.client_id, "portus");
     assert_eq!(oidc.client_secret.as_deref(), Some("oidc-client-secret"));
+    let github = config.web.github.clone().expect("github.enabled: true");
+    assert_eq!(
+        (github.client_id.as_str(), github.client_secret.as_str()),
+        ("gh-client", "gh-client-secret")
+    );
+    assert_eq!(
+        (github.organization.as_deref(), github.team.as_deref()),
+        (Some("example"), None)
+    );
+    assert!(config.web.gitlab.is_none() && config.web.bitbucket.is_none());
     assert_eq!(config.policy.push_images, PushPolicy::AdminOnly);
     assert!(!config.policy.create_team && config.policy.manage_team);
     assert!(config.policy.delete_contributors);
@@ -139,7 +149,7 @@ fn the_local_file_is_deep_merged_as_portus_does() {
     // What Portus ignored, and what is not carried over, is said so.
     assert!(matches!(outcome(&conversion, "ldap.method"), Outcome::Unsupported(r) if r.contains("Portus ignored it")));
     assert!(
-        matches!(outcome(&conversion, "oauth.github.client_secret"), Outcome::Unsupported(r) if r.contains("GitHub"))
+        matches!(outcome(&conversion, "oauth.github.client_secret"), Outcome::Mapped(k) if k == &["web.github.client_secret"])
     );
     assert!(
         matches!(outcome(&conversion, "delete.garbage_collector.older_than"), Outcome::Unsupported(r) if r.contains("no garbage collector"))
@@ -154,7 +164,10 @@ fn the_local_file_is_deep_merged_as_portus_does() {
         notes.contains("[[ldap.groups]]") && notes.contains("role = \"contributor\""),
         "{notes}"
     );
-    assert!(notes.contains("oauth.github was on"), "{notes}");
+    assert!(
+        notes.contains("register <public_url>/sign_in/github/callback"),
+        "{notes}"
+    );
     let summary = conversion.summary();
     assert!(
         summary.contains("ldap.hostname → ldap.hostname") && summary.contains("ldap.method"),
@@ -456,4 +469,42 @@ fn openid_connect_without_the_password_form_is_carried_over_and_loads() {
     // Without OpenID Connect nothing could replace the password form: not carried over.
     let alone = convert_with(Some("oauth:\n  local_login:\n    enabled: false\n"), &[]);
     assert!(load_back(&alone).web.local_login);
+}
+
+#[test]
+#[cfg(feature = "oidc")]
+fn gitlab_and_bitbucket_are_carried_over_with_their_restrictions() {
+    let local = "oauth:\n  local_login:\n    enabled: false\n  gitlab:\n    enabled: true\n    application_id: \"app\"\n    secret: \"gl-secret\"\n    group: \"ops\"\n    domain: \"example.org\"\n    server: \"https://git.example.org\"\n  bitbucket:\n    enabled: true\n    key: \"key\"\n    secret: \"bb-secret\"\n    domain: \"\"\n    options:\n      team: \"acme\"\n";
+    let conversion = convert_with(Some(local), &[]);
+    let config = load_back(&conversion);
+    assert!(
+        !config.web.local_login,
+        "GitLab and Bitbucket replace the password form"
+    );
+    let gitlab = config.web.gitlab.clone().expect("gitlab.enabled: true");
+    assert_eq!(
+        (
+            gitlab.client_id.as_str(),
+            gitlab.client_secret.as_str(),
+            gitlab.base_url.as_str()
+        ),
+        ("app", "gl-secret", "https://git.example.org")
+    );
+    assert_eq!(
+        (gitlab.group.as_deref(), gitlab.allowed_domains.clone()),
+        (Some("ops"), vec!["example.org".to_owned()])
+    );
+    let bitbucket = config.web.bitbucket.clone().expect("bitbucket.enabled: true");
+    assert_eq!(
+        (bitbucket.client_id.as_str(), bitbucket.workspace.as_deref()),
+        ("key", Some("acme"))
+    );
+    assert!(bitbucket.allowed_domains.is_empty());
+    let notes = conversion.attention.join("\n");
+    assert!(
+        notes.contains("oauth.gitlab.group is now the group's full path"),
+        "{notes}"
+    );
+    assert!(notes.contains("now a workspace slug"), "{notes}");
+    assert!(config.web.github.is_none());
 }

@@ -5,18 +5,23 @@ use super::{Converter, mapped, not_needed, unsupported};
 use crate::config::portus_import::Outcome;
 
 impl Converter<'_> {
-    /// `oauth.*`: OpenID Connect is carried over, the other providers are not.
+    /// `oauth.*`: OpenID Connect, GitHub, GitLab and Bitbucket are carried over, Google and
+    /// OpenID 2.0 are not.
     pub(super) fn oauth(&mut self) {
         if self.get("oauth.local_login.enabled").is_some() {
             let outcome = if self.flag("oauth.local_login.enabled") {
                 not_needed("the password sign-in is offered by default (web.local_login = true)")
-            } else if self.flag("oauth.openid_connect.enabled") {
+            } else if ["openid_connect", "github", "gitlab", "bitbucket"]
+                .iter()
+                .any(|p| self.flag(&format!("oauth.{p}.enabled")))
+            {
                 self.set("web.local_login", toml::Value::Boolean(false));
                 mapped(&["web.local_login"])
             } else {
                 unsupported(
-                    "only OpenID Connect can replace the password sign-in here (web.local_login = false needs \
-                     [web.oidc]); Portus' other providers are not carried over",
+                    "only OpenID Connect, GitHub, GitLab or Bitbucket can replace the password sign-in here \
+                     (web.local_login = false needs one of them); Google (without its hd check) and OpenID 2.0 \
+                     are not carried over",
                 )
             };
             self.outcome("oauth.local_login.enabled", outcome);
@@ -60,19 +65,6 @@ impl Converter<'_> {
                  but Portus' domain/hd restriction has no equivalent: set web.oidc.create_users = false and create the users",
             ),
             ("open_id", "OpenID 2.0 is not supported; OpenID Connect ([web.oidc]) is"),
-            (
-                "github",
-                "GitHub sign-in with its organization/team check is not supported: use LDAP or an OpenID Connect provider",
-            ),
-            (
-                "gitlab",
-                "GitLab sign-in with its group check is not supported: GitLab is an OpenID Connect provider \
-                 ([web.oidc] issuer = the GitLab URL), without the group check",
-            ),
-            (
-                "bitbucket",
-                "Bitbucket sign-in with its team check is not supported: use LDAP or an OpenID Connect provider",
-            ),
         ] {
             let prefix = format!("oauth.{provider}");
             if self.flag(&format!("{prefix}.enabled")) {
@@ -82,6 +74,89 @@ impl Converter<'_> {
             } else {
                 self.under(&prefix, not_needed(format!("{provider} sign-in is off")));
             }
+        }
+    }
+
+    /// `oauth.github`, `oauth.gitlab`, `oauth.bitbucket`: carried over as `[web.github]`,
+    /// `[web.gitlab]`, `[web.bitbucket]`, with notes where Portus matched by name what is
+    /// matched here by a stable key.
+    pub(super) fn oauth_providers(&mut self) {
+        type Keys = &'static [(&'static str, &'static str)];
+        let providers: [(&str, &str, Keys, &str); 3] = [
+            (
+                "github",
+                "GitHub",
+                &[
+                    ("client_id", "client_id"),
+                    ("client_secret", "client_secret"),
+                    ("organization", "organization"),
+                    ("team", "team"),
+                ],
+                "oauth.github.team is now the team's slug (Portus compared the team's display name): check it",
+            ),
+            (
+                "gitlab",
+                "GitLab",
+                &[
+                    ("application_id", "client_id"),
+                    ("secret", "client_secret"),
+                    ("group", "group"),
+                    ("server", "base_url"),
+                ],
+                "oauth.gitlab.group is now the group's full path, e.g. acme/ops (Portus compared its name, and a \
+                 GitLab administrator always passed): check it; register the application with the scopes \
+                 read_user, openid, email (and read_api with a group)",
+            ),
+            (
+                "bitbucket",
+                "Bitbucket",
+                &[
+                    ("key", "client_id"),
+                    ("secret", "client_secret"),
+                    ("options.team", "workspace"),
+                ],
+                "oauth.bitbucket.options.team is now a workspace slug (Bitbucket teams became workspaces; Portus' \
+                 team check no longer worked since 2020): check it; the consumer needs Account and Email read",
+            ),
+        ];
+        for (provider, name, keys, note) in providers {
+            let prefix = format!("oauth.{provider}");
+            if !self.flag(&format!("{prefix}.enabled")) {
+                self.under(&prefix, not_needed(format!("{provider} sign-in is off")));
+                continue;
+            }
+            self.outcome(&format!("{prefix}.enabled"), mapped(&[&format!("web.{provider}")]));
+            for (portus, ours) in keys {
+                let (path, key) = (format!("{prefix}.{portus}"), format!("web.{provider}.{ours}"));
+                match self.text(&path) {
+                    Some(value) => {
+                        self.set(&key, toml::Value::String(value));
+                        self.outcome(&path, mapped(&[&key]));
+                    }
+                    None if ours.starts_with("client_") => {
+                        self.set(&key, toml::Value::String(String::new()));
+                        self.outcome(&path, mapped(&[&key]));
+                        self.attention
+                            .push(format!("{path} is empty: [web.{provider}] needs it"));
+                    }
+                    None => self.outcome(&path, not_needed("empty: no restriction")),
+                }
+            }
+            let domain_path = format!("{prefix}.domain");
+            match self.text(&domain_path) {
+                Some(domain) => {
+                    let key = format!("web.{provider}.allowed_domains");
+                    self.set(&key, toml::Value::Array(vec![toml::Value::String(domain)]));
+                    self.outcome(&domain_path, mapped(&[&key]));
+                }
+                None => self.outcome(&domain_path, not_needed("empty: no restriction")),
+            }
+            self.attention.push(format!(
+                "{name}: register <public_url>/sign_in/{provider}/callback (Portus used \
+                 /users/auth/{provider}/callback). Accounts are found by the {name} account's id, never by \
+                 e-mail as Portus did: those Portus created at a {name} sign-up keep theirs (imported with \
+                 it), the others are linked with `portus user link-identity`. {note}"
+            ));
         }
     }
 

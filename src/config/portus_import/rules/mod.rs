@@ -47,6 +47,7 @@ impl<'a> Converter<'a> {
         self.address();
         self.ldap();
         self.oauth();
+        self.oauth_providers();
         self.security();
         self.background();
         self.sign_up();
