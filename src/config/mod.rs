@@ -335,6 +335,11 @@ pub const KEYS: &[&str] = &[
     "web.oidc.username_claim",
     "web.oidc.create_users",
     "web.oidc.timeout_secs",
+    "web.oidc.allowed_domains",
+    "web.oidc.groups_claim",
+    "web.oidc.required_groups",
+    "web.oidc.teams",
+    "web.oidc.admin_group",
     "registry.url",
     "registry.external_hostname",
     "registry.service_account",
@@ -443,6 +448,10 @@ impl Config {
         #[cfg(not(feature = "oidc"))]
         if self.web.oidc.is_some() {
             return invalid("[web.oidc]: this build has no OpenID Connect support (feature `oidc`)".into());
+        }
+        #[cfg(feature = "oidc")]
+        if let Some(oidc) = &self.web.oidc {
+            oidc.validate().map_err(|e| Error::Config(format!("[web.oidc]: {e}")))?;
         }
         if self.token.service.trim().is_empty() {
             return invalid("token.service must not be empty".into());
@@ -763,6 +772,11 @@ mod tests {
                     username_claim: portus_auth::oidc::UsernameClaim::Sub,
                     create_users: true,
                     timeout_secs: 1,
+                    allowed_domains: vec![],
+                    groups_claim: Some("groups".into()),
+                    required_groups: vec![],
+                    teams: vec![],
+                    admin_group: Some("admins".into()),
                 }),
                 ..WebSettings::default()
             },
