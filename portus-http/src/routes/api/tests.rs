@@ -1615,3 +1615,16 @@ async fn deleting_a_team_needs_the_right_to_its_namespaces() {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
 }
+
+#[tokio::test]
+async fn callers_learn_who_they_are() {
+    let f = fixture(Options::default()).await;
+    let (status, answer) = f.call(Method::GET, "/api/v1/users/me", Some("alice"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (answer["username"].as_str(), answer["id"].as_i64()),
+        (Some("alice"), Some(f.id("alice")))
+    );
+    let (status, _) = f.call(Method::GET, "/api/v1/users/me", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
