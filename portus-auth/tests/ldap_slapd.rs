@@ -177,6 +177,7 @@ async fn group_mappings_add_team_memberships() {
         cn: cn.map(Into::into),
         team: team.into(),
         role,
+        sync: true,
     };
     let developers = Some("cn=developers,ou=groups,dc=example,dc=org");
     config.groups = vec![
@@ -260,6 +261,7 @@ async fn group_mappings_make_administrators_owners_and_are_recorded() {
         cn: None,
         team: "devs".into(),
         role: Role::Viewer,
+        sync: true,
     }];
     let auth = ldap(config, &store);
     assert_eq!(login(&auth, "alice", "alicepw").await, authenticated("alice"));

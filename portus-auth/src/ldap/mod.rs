@@ -39,19 +39,27 @@
 //! class `groupOfNames` or `groupOfUniqueNames`, a team and a role. At every successful login
 //! the user becomes a member of the team of each group that lists the user's DN in `member` or
 //! `uniqueMember`, with at least the configured role (a higher role given in portus is kept).
-//! Memberships are only **added, never removed**: leaving the LDAP group does not remove the
-//! user from the team, so that memberships granted in portus by hand are never lost. Remove
-//! them in portus when someone leaves. Teams are not created; a mapping to a missing team (or
-//! to a hidden personal team) is logged and skipped.
+//! Sign-ins only **add**: leaving the LDAP group does not remove the user from the team at the
+//! next sign-in. Teams are not created; a mapping to a missing team (or to a hidden personal
+//! team) is logged and skipped.
+//!
+//! # Group sync
+//!
+//! With `[ldap.sync] enabled = true` a background pass runs every `interval_secs` (and `portus
+//! ldap sync` runs one now): it also **removes** the memberships of the mapped teams that no
+//! group lists any more, for the users LDAP sign-ins created, and fails closed when the
+//! directory cannot answer. Mappings with `sync = false` are left to sign-ins alone. See
+//! [`LdapAuthenticator::sync_groups`] and the `sync` module for the rules.
 
 mod config;
 mod connection;
 mod error;
 mod groups;
 mod search;
+mod sync;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use ldap3::Ldap;
@@ -61,8 +69,11 @@ use portus_core::traits::{AuthMethod, AuthOutcome, Authenticator, Identity, Secr
 use portus_core::{Error as CoreError, PolicyStore};
 use tracing::{debug, warn};
 
-pub use config::{ConfigError, Encryption, GroupMapping, GuessEmail, LdapConfig, ServiceAccount, TlsMethod};
+pub use config::{
+    ConfigError, Encryption, GroupMapping, GroupSync, GuessEmail, LdapConfig, ServiceAccount, TlsMethod,
+};
 pub use error::LdapServerError;
+pub use sync::{GroupSyncStatus, GroupSyncSummary};
 
 use config::non_empty;
 use connection::Connector;
@@ -92,6 +103,8 @@ pub struct LdapAuthenticator {
     connector: Connector,
     admin_base: Option<String>,
     extra_filter: String,
+    /// The outcome of the last group sync pass.
+    last_sync: Mutex<Option<GroupSyncStatus>>,
 }
 
 impl fmt::Debug for LdapAuthenticator {
@@ -123,6 +136,7 @@ impl LdapAuthenticator {
         Ok(LdapAuthenticator {
             admin_base: non_empty(config.admin_base.as_deref()),
             extra_filter: config.extra_filter(),
+            last_sync: Mutex::new(None),
             connector,
             config,
             store,
