@@ -345,24 +345,44 @@ async fn group_sync_adds_and_removes_memberships_per_the_directory_and_fails_clo
     let bob = store.user_by_name("bob").await.unwrap().unwrap();
     // By hand: bob in devs (no developers group lists him), alice in ops (excluded from the
     // sync) and qa (no mapping), carl (a local account) in devs.
-    for (team, user) in [(devs.id, bob.id), (ops.id, alice.id), (qa.id, alice.id), (devs.id, carl.id)] {
+    for (team, user) in [
+        (devs.id, bob.id),
+        (ops.id, alice.id),
+        (qa.id, alice.id),
+        (devs.id, carl.id),
+    ] {
         store.set_team_member(team, user, Role::Viewer).await.unwrap();
     }
 
     let summary = auth.sync_groups().await.unwrap();
-    assert_eq!((summary.users, summary.granted, summary.removed), (2, 0, 1), "{summary}");
+    assert_eq!(
+        (summary.users, summary.granted, summary.removed),
+        (2, 0, 1),
+        "{summary}"
+    );
     assert_eq!(
         members(devs.id).await,
-        pairs(&[("alice", Role::Contributor), ("carl", Role::Viewer), ("root", Role::Owner)]),
+        pairs(&[
+            ("alice", Role::Contributor),
+            ("carl", Role::Viewer),
+            ("root", Role::Owner)
+        ]),
         "bob left devs; carl has a local password"
     );
     let untouched = pairs(&[("alice", Role::Viewer), ("bob", Role::Viewer), ("root", Role::Owner)]);
     assert_eq!(members(ops.id).await, untouched, "ops has sync = false");
-    assert_eq!(members(qa.id).await, pairs(&[("alice", Role::Viewer), ("root", Role::Owner)]));
+    assert_eq!(
+        members(qa.id).await,
+        pairs(&[("alice", Role::Viewer), ("root", Role::Owner)])
+    );
     let log = store.activities(&ActivityFilter::default()).await.unwrap();
     let removal = log.iter().find(|a| a.action == "team.member.remove").expect("recorded");
     assert_eq!(
-        (removal.actor.as_deref(), removal.target.as_str(), removal.details.as_deref()),
+        (
+            removal.actor.as_deref(),
+            removal.target.as_str(),
+            removal.details.as_deref()
+        ),
         (Some("ldap"), "devs", Some("bob"))
     );
 
@@ -375,7 +395,11 @@ async fn group_sync_adds_and_removes_memberships_per_the_directory_and_fails_clo
     assert_eq!((summary.granted, summary.removed), (1, 1), "{summary}");
     assert_eq!(
         members(devs.id).await,
-        pairs(&[("bob", Role::Contributor), ("carl", Role::Viewer), ("root", Role::Owner)])
+        pairs(&[
+            ("bob", Role::Contributor),
+            ("carl", Role::Viewer),
+            ("root", Role::Owner)
+        ])
     );
     assert_eq!(members(ops.id).await, untouched);
     assert_eq!(auth.last_sync().unwrap().outcome, Ok(summary));
@@ -387,7 +411,11 @@ async fn group_sync_adds_and_removes_memberships_per_the_directory_and_fails_clo
     slapd.stop();
     let err = auth.sync_groups().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
-    assert_eq!(members(devs.id).await, before, "nothing removed while the directory is down");
+    assert_eq!(
+        members(devs.id).await,
+        before,
+        "nothing removed while the directory is down"
+    );
     assert!(auth.last_sync().unwrap().outcome.is_err());
     assert!(auth.health().await.is_err());
 }

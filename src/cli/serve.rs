@@ -43,7 +43,10 @@ pub(super) async fn run(config: &Config, paths: &DataPaths) -> Result<(), Error>
         _ => None,
     };
     #[cfg(feature = "ldap")]
-    let _ldap_sync = app.ldap.clone().and_then(portus_auth::LdapAuthenticator::spawn_group_sync);
+    let _ldap_sync = app
+        .ldap
+        .clone()
+        .and_then(portus_auth::LdapAuthenticator::spawn_group_sync);
     let listener = TcpListener::bind(config.listen).await.map_err(|source| Error::Io {
         path: PathBuf::from(config.listen.to_string()),
         source,

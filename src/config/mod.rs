@@ -800,7 +800,10 @@ mod tests {
         #[cfg(feature = "ldap")]
         {
             let text = "[ldap]\nhostname = \"h\"\nbase = \"dc=x\"\n[[ldap.groups]]\ncn = \"g\"\nteam = \"t\"\n";
-            let env = [("PORTUS_LDAP_SYNC_ENABLED", "true"), ("PORTUS_LDAP_SYNC_INTERVAL_SECS", "60")];
+            let env = [
+                ("PORTUS_LDAP_SYNC_ENABLED", "true"),
+                ("PORTUS_LDAP_SYNC_INTERVAL_SECS", "60"),
+            ];
             let env = env.map(|(k, v)| (k.to_owned(), v.to_owned()));
             let sync = Config::parse(text, "t", env).unwrap().ldap.unwrap().sync;
             assert!(sync.enabled && sync.interval_secs == 60, "{sync:?}");

@@ -86,12 +86,18 @@ fn json_body(response: &str) -> serde_json::Value {
 }
 
 fn members(p: &Portus, team: &str) -> Vec<(String, String)> {
-    let list: serde_json::Value = serde_json::from_str(&p.cli(&["team", "member", "list", team, "--json"], None)).unwrap();
+    let list: serde_json::Value =
+        serde_json::from_str(&p.cli(&["team", "member", "list", team, "--json"], None)).unwrap();
     let mut members: Vec<(String, String)> = list
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["username"].as_str().unwrap().to_owned(), m["role"].as_str().unwrap().to_owned()))
+        .map(|m| {
+            (
+                m["username"].as_str().unwrap().to_owned(),
+                m["role"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     members.sort();
     members
@@ -131,7 +137,10 @@ fn background_group_sync_removes_who_left_the_group_within_one_period_and_fails_
     );
     let health = http_get(p.addr, "/api/v1/health", &[]);
     assert_eq!(status(&health), 200, "{health}");
-    assert_eq!(json_body(&health)["ldap"], serde_json::json!({"success": true, "msg": "ok"}));
+    assert_eq!(
+        json_body(&health)["ldap"],
+        serde_json::json!({"success": true, "msg": "ok"})
+    );
 
     // The directory takes alice out of developers: the background pass follows within one
     // period (1 s; the deadline leaves room for the polling commands).
@@ -141,17 +150,25 @@ fn background_group_sync_removes_who_left_the_group_within_one_period_and_fails_
     );
     let started = std::time::Instant::now();
     assert!(
-        wait_until(Duration::from_secs(4), || members(&p, "devs") == pairs(&[("root", "owner")])),
+        wait_until(Duration::from_secs(4), || members(&p, "devs")
+            == pairs(&[("root", "owner")])),
         "alice still in devs after {:?}: {:?}\n{}",
         started.elapsed(),
         members(&p, "devs"),
         p.log()
     );
-    assert_eq!(members(&p, "qa"), pairs(&[("alice", "viewer"), ("root", "owner")]), "given by hand");
+    assert_eq!(
+        members(&p, "qa"),
+        pairs(&[("alice", "viewer"), ("root", "owner")]),
+        "given by hand"
+    );
     assert!(p.log().contains("LDAP group sync finished"), "{}", p.log());
     let health = json_body(&http_get(p.addr, "/api/v1/health", &[]));
     assert_eq!(health["ldap_sync"]["success"], serde_json::json!(true), "{health}");
-    assert!(health["ldap_sync"]["msg"].as_str().unwrap().starts_with("last pass "), "{health}");
+    assert!(
+        health["ldap_sync"]["msg"].as_str().unwrap().starts_with("last pass "),
+        "{health}"
+    );
     let once = p.cli(&["ldap", "sync"], None);
     assert!(once.contains("ldap sync: 2 users: 0 granted, 0 removed"), "{once}");
 

@@ -375,7 +375,10 @@ mod tests {
         assert_eq!(config.encryption.method, TlsMethod::None);
         assert!(config.authentication.is_none() && config.groups.is_empty());
         assert_eq!(config.sync, GroupSync::default());
-        assert!(!config.sync.enabled && config.sync.interval_secs == 3600, "group sync is off by default");
+        assert!(
+            !config.sync.enabled && config.sync.interval_secs == 3600,
+            "group sync is off by default"
+        );
         assert!(!config.guess_email.enabled);
         let ldap = build(config).unwrap();
         assert_eq!(ldap.url(), "ldap://127.0.0.1:389");

@@ -45,11 +45,25 @@
 //!
 //! # Group sync
 //!
-//! With `[ldap.sync] enabled = true` a background pass runs every `interval_secs` (and `portus
-//! ldap sync` runs one now): it also **removes** the memberships of the mapped teams that no
-//! group lists any more, for the users LDAP sign-ins created, and fails closed when the
-//! directory cannot answer. Mappings with `sync = false` are left to sign-ins alone. See
-//! [`LdapAuthenticator::sync_groups`] and the `sync` module for the rules.
+//! With `[ldap.sync] enabled = true` a background pass runs every `interval_secs`
+//! ([`LdapAuthenticator::spawn_group_sync`]; `portus ldap sync` runs one now with
+//! [`LdapAuthenticator::sync_groups`]). It also **removes** memberships:
+//!
+//! 1. It reads everything first, on one connection bound with the service account: that `base`
+//!    (and `admin_base`) exist, the `member` and `uniqueMember` values of every mapped group,
+//!    and the entry of every local LDAP user, found as at sign-in. Any failure (server down,
+//!    timeout, refused bind, an error result, Active Directory's ranged `member;range=` lists)
+//!    fails the pass before anything is written: **a directory that cannot answer changes
+//!    nothing**.
+//! 2. Local LDAP users are those without a local password, not bots, with no linked external
+//!    identity: the users LDAP sign-ins create. Nobody else is ever touched.
+//! 3. Per user and synced team: member with the highest role of the team's groups that list the
+//!    user's DN (compared without case and spaces), else not a member. A user the directory no
+//!    longer has is in no group; a name with several entries is skipped. Teams with a
+//!    `sync = false` mapping (Portus' per-team `ldap_check` exclusion) are left alone, and a
+//!    team one of whose groups is not found loses nobody (logged).
+//! 4. [`portus_core::ops::teams::sync_memberships`] applies it as actor `ldap`: higher roles
+//!    given by hand, teams no mapping names and a team's last owner stay.
 
 mod config;
 mod connection;
@@ -69,9 +83,7 @@ use portus_core::traits::{AuthMethod, AuthOutcome, Authenticator, Identity, Secr
 use portus_core::{Error as CoreError, PolicyStore};
 use tracing::{debug, warn};
 
-pub use config::{
-    ConfigError, Encryption, GroupMapping, GroupSync, GuessEmail, LdapConfig, ServiceAccount, TlsMethod,
-};
+pub use config::{ConfigError, Encryption, GroupMapping, GroupSync, GuessEmail, LdapConfig, ServiceAccount, TlsMethod};
 pub use error::LdapServerError;
 pub use sync::{GroupSyncStatus, GroupSyncSummary};
 

@@ -1,26 +1,7 @@
-//! The background group sync (`[ldap.sync]`): one pass brings the teams of the `groups`
-//! mappings in line with the directory, adding and removing memberships through
-//! [`portus_core::ops::teams::sync_memberships`].
-//!
-//! # One pass
-//!
-//! 1. Everything is read from the directory first, on one connection bound with the service
-//!    account: that `base` (and `admin_base`) exist, the `member` and `uniqueMember` values of
-//!    every mapped group, and the entry of every local LDAP user, found exactly as at sign-in
-//!    (same bases, `filter` and exact `uid` match). Any failure there (server down, timeout,
-//!    refused bind, an error result, a missing base, a ranged attribute the pass cannot read)
-//!    fails the pass **before anything is written** (fail closed).
-//! 2. The local LDAP users are those without a local password, not bots and with no linked
-//!    external identity (OpenID Connect...): the users LDAP sign-ins create. Users with a local
-//!    password (administrators, bots, local accounts) are never touched.
-//! 3. Per user and synced team: member with the highest role of the team's groups that list
-//!    the user's DN (DNs compared case- and space-insensitively), else not a member. A user
-//!    the directory no longer has is in no group. A team is left alone when one of its
-//!    mappings says `sync = false` (Portus' `ldap_check` exclusion); its members are only
-//!    removed when every group mapped to it could be found (a missing group is logged).
-//!    A user name with several entries is skipped, as it is refused at sign-in.
-//! 4. The result goes through `sync_memberships`, with `ldap` as the actor of the activities:
-//!    higher roles given by hand, teams no mapping names and last owners stay.
+//! The background group sync (`[ldap.sync]`): reading the directory for a pass, computing
+//! each user's memberships ([`wanted_memberships`], the pure part) and applying them through
+//! [`portus_core::ops::teams::sync_memberships`]. The rules are in the `ldap` module
+//! documentation ("Group sync").
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -179,8 +160,8 @@ enum Entry {
 }
 
 impl LdapAuthenticator {
-    /// Runs one pass of the group sync (see the [module documentation](self)) and records its
-    /// outcome for [`last_sync`](Self::last_sync). Runs whether or not `sync.enabled` is set
+    /// Runs one pass of the group sync (see "Group sync" in the [`ldap`](super) module) and
+    /// records its outcome for [`last_sync`](Self::last_sync). Runs whether or not `sync.enabled` is set
     /// (`portus ldap sync`). On `Err` nothing was changed, unless the store itself failed
     /// while the changes were written.
     pub async fn sync_groups(&self) -> Result<GroupSyncSummary, CoreError> {
@@ -274,7 +255,10 @@ impl LdapAuthenticator {
             ldap.with_search_options(SearchOptions::new().timelimit(timelimit));
             let ldap3::SearchResult(_, result) = self
                 .connector
-                .within("base check", ldap.search(base, Scope::Base, "(objectClass=*)", vec!["1.1"]))
+                .within(
+                    "base check",
+                    ldap.search(base, Scope::Base, "(objectClass=*)", vec!["1.1"]),
+                )
                 .await
                 .map_err(unavailable)?;
             if result.rc != 0 {
@@ -332,7 +316,10 @@ impl LdapAuthenticator {
         ldap.with_search_options(SearchOptions::new().timelimit(timelimit));
         let ldap3::SearchResult(entries, result) = self
             .connector
-            .within("group read", ldap.search(&base, scope, &filter, MEMBER_ATTRIBUTES.to_vec()))
+            .within(
+                "group read",
+                ldap.search(&base, scope, &filter, MEMBER_ATTRIBUTES.to_vec()),
+            )
             .await
             .map_err(unavailable)?;
         match result.rc {
@@ -352,11 +339,18 @@ impl LdapAuthenticator {
         for entry in entries.into_iter().map(SearchEntry::construct) {
             // Active Directory hands large groups out in ranges (`member;range=0-1499`); a
             // partial list would remove the members it leaves out.
-            if let Some(ranged) = entry.attrs.keys().find(|name| name.to_ascii_lowercase().contains(";range=")) {
+            if let Some(ranged) = entry
+                .attrs
+                .keys()
+                .find(|name| name.to_ascii_lowercase().contains(";range="))
+            {
                 return Err(unavailable(LdapServerError::Refused {
                     operation: "group read",
                     code: 0,
-                    text: format!("{} lists its members in ranges ({ranged}), which group sync cannot read", entry.dn),
+                    text: format!(
+                        "{} lists its members in ranges ({ranged}), which group sync cannot read",
+                        entry.dn
+                    ),
                 }));
             }
             for attribute in MEMBER_ATTRIBUTES {
@@ -387,7 +381,12 @@ mod tests {
     fn members_get_the_highest_role_of_their_teams_groups_and_others_none() {
         let groups = [
             group("devs", Role::Viewer, true, Some(&[ALICE, BOB])),
-            group("devs", Role::Contributor, true, Some(&["UID=Alice, OU=People,DC=Example,DC=org"])),
+            group(
+                "devs",
+                Role::Contributor,
+                true,
+                Some(&["UID=Alice, OU=People,DC=Example,DC=org"]),
+            ),
             group("ops", Role::Owner, true, Some(&[BOB])),
         ];
         assert_eq!(
@@ -425,7 +424,10 @@ mod tests {
         ];
         for dn in [Some(ALICE), Some(BOB), None] {
             let wanted = wanted_memberships(&groups, dn);
-            assert!(wanted.iter().all(|(team, _)| team != "devs"), "sync = false: {wanted:?}");
+            assert!(
+                wanted.iter().all(|(team, _)| team != "devs"),
+                "sync = false: {wanted:?}"
+            );
             assert!(
                 !wanted.contains(&("ops".to_owned(), DirectoryMembership::NotMember)),
                 "one of ops' groups is missing: {wanted:?}"
@@ -441,9 +443,16 @@ mod tests {
 
     #[test]
     fn dns_are_compared_without_case_and_spaces() {
-        assert_eq!(normalize_dn("UID=Alice , ou = People,DC=example,dc=ORG"), normalize_dn(ALICE));
+        assert_eq!(
+            normalize_dn("UID=Alice , ou = People,DC=example,dc=ORG"),
+            normalize_dn(ALICE)
+        );
         assert_eq!(normalize_dn("cn=a+sn=b,dc=x"), "cn=a+sn=b,dc=x");
-        assert_ne!(normalize_dn(r"cn=a\,b,dc=x"), normalize_dn("cn=a,b,dc=x"), "escaped commas stay");
+        assert_ne!(
+            normalize_dn(r"cn=a\,b,dc=x"),
+            normalize_dn("cn=a,b,dc=x"),
+            "escaped commas stay"
+        );
         assert_ne!(normalize_dn(ALICE), normalize_dn(BOB));
     }
 }

@@ -1476,7 +1476,10 @@ async fn health_reports_the_embedding_programs_components() {
     .await;
     let (status, health) = down.get("/api/v1/health", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
-    assert_eq!(health["ldap"], json!({"success": false, "msg": "LDAP server unavailable"}));
+    assert_eq!(
+        health["ldap"],
+        json!({"success": false, "msg": "LDAP server unavailable"})
+    );
     assert_eq!(health["database"]["success"], json!(true));
 }
 
