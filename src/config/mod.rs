@@ -365,6 +365,8 @@ pub const KEYS: &[&str] = &[
     "security.concurrency",
     "security.rescan_after_secs",
     "security.retry_after_secs",
+    "ldap.sync.enabled",
+    "ldap.sync.interval_secs",
 ];
 
 /// How to convert a Portus configuration, for the errors that meet one.
@@ -801,8 +803,24 @@ mod tests {
         }
         walk("", &tree, &mut paths);
         paths.sort();
-        let mut keys: Vec<String> = KEYS.iter().map(|k| k.to_string()).collect();
+        // [ldap] is not serialized (its type is portus-auth's); its keys are checked below.
+        let mut keys: Vec<String> = KEYS
+            .iter()
+            .filter(|k| !k.starts_with("ldap."))
+            .map(|k| k.to_string())
+            .collect();
         keys.sort();
         assert_eq!(paths, keys);
+        #[cfg(feature = "ldap")]
+        {
+            let text = "[ldap]\nhostname = \"h\"\nbase = \"dc=x\"\n[[ldap.groups]]\ncn = \"g\"\nteam = \"t\"\n";
+            let env = [
+                ("PORTUS_LDAP_SYNC_ENABLED", "true"),
+                ("PORTUS_LDAP_SYNC_INTERVAL_SECS", "60"),
+            ];
+            let env = env.map(|(k, v)| (k.to_owned(), v.to_owned()));
+            let sync = Config::parse(text, "t", env).unwrap().ldap.unwrap().sync;
+            assert!(sync.enabled && sync.interval_secs == 60, "{sync:?}");
+        }
     }
 }
