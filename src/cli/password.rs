@@ -53,7 +53,10 @@ fn split_current_and_new(input: &str, new: bool) -> Result<(Secret, Option<Secre
                 .into(),
         )
     })?;
-    Ok((piped(current)?, Some(piped(rest)?)))
+    Ok((
+        piped(current.strip_suffix('\r').unwrap_or(current))?,
+        Some(piped(rest)?),
+    ))
 }
 
 /// A piped password: the input without its final line end; empty input is refused.
