@@ -246,6 +246,9 @@ pub struct App {
     pub registry: Option<Arc<dyn RegistryClient>>,
     /// The configured security backends (none: scanning is off).
     pub scanner: portus_scan::scanner::Scanner,
+    /// The LDAP authenticator, when `[ldap]` is configured; it runs the group sync.
+    #[cfg(feature = "ldap")]
+    pub ldap: Option<Arc<portus_auth::LdapAuthenticator>>,
 }
 
 /// Builds the token service and HTTP state for `config`.
@@ -274,12 +277,21 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
     // without a local password fall through to LDAP.
     #[allow(unused_mut)]
     let mut authenticators = vec![local];
+    #[allow(unused_mut)]
+    let mut health_checks: Vec<Arc<dyn portus_http::HealthCheck>> = Vec::new();
     #[cfg(feature = "ldap")]
-    if let Some(ldap) = config.ldap.clone() {
-        let ldap = portus_auth::LdapAuthenticator::new(ldap, store.clone())
-            .map_err(|e| Error::Config(format!("[ldap]: {e}")))?;
-        authenticators.push(Arc::new(ldap));
-    }
+    let ldap = match config.ldap.clone() {
+        Some(ldap) => {
+            let ldap = Arc::new(
+                portus_auth::LdapAuthenticator::new(ldap, store.clone())
+                    .map_err(|e| Error::Config(format!("[ldap]: {e}")))?,
+            );
+            authenticators.push(ldap.clone());
+            health_checks.push(Arc::new(LdapHealth(ldap.clone())));
+            Some(ldap)
+        }
+        None => None,
+    };
     let tokens = Arc::new(TokenService::new(store.clone(), authenticators, issuer, service_config));
     let limits = HttpLimits {
         max_body_bytes: config.http.max_body_bytes,
@@ -303,6 +315,7 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
             bcrypt_cost: config.auth.bcrypt_cost,
             max_app_tokens: config.auth.max_app_tokens,
             first_user_admin: config.auth.first_user_admin,
+            health_checks,
             ..AppState::new(tokens)
         },
         limits,
@@ -310,7 +323,43 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
         pipeline,
         registry,
         scanner,
+        #[cfg(feature = "ldap")]
+        ldap,
     })
+}
+
+/// `/api/v1/health`'s `ldap` (the service bind, as Portus' check) and, with group sync on,
+/// `ldap_sync` (the last pass of this process).
+#[cfg(feature = "ldap")]
+#[derive(Debug)]
+struct LdapHealth(Arc<portus_auth::LdapAuthenticator>);
+
+#[cfg(feature = "ldap")]
+impl portus_http::HealthCheck for LdapHealth {
+    fn check(&self) -> portus_http::HealthFuture<'_> {
+        Box::pin(async move {
+            let reachable = self.0.health().await.map(|()| "ok".to_owned()).map_err(|e| {
+                // The source names what failed (connect, service bind...); never a password.
+                std::iter::successors(std::error::Error::source(&e), |s| s.source())
+                    .fold(e.to_string(), |text, source| format!("{text}: {source}"))
+            });
+            let mut components = vec![("ldap".to_owned(), reachable)];
+            if self.0.config().sync.enabled {
+                let last = match self.0.last_sync() {
+                    None => Ok("no pass yet".to_owned()),
+                    Some(status) => {
+                        let at = status.finished_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                        match status.outcome {
+                            Ok(summary) => Ok(format!("last pass {at}: {summary}")),
+                            Err(error) => Err(format!("last pass {at} failed, nothing changed: {error}")),
+                        }
+                    }
+                };
+                components.push(("ldap_sync".to_owned(), last));
+            }
+            components
+        })
+    }
 }
 
 /// The registry client for `registry.url`, authenticating with tokens for the service

@@ -214,6 +214,25 @@ impl Slapd {
         config_for(self.port)
     }
 
+    /// Applies `ldif` (changes, as `ldapmodify` reads them) as the directory's administrator,
+    /// e.g. to take someone out of a group; panics unless `ldapmodify` (Debian package
+    /// `ldap-utils`) succeeds.
+    pub fn modify(&self, ldif: &str) {
+        let file = self.write("change.ldif", ldif);
+        let output = Command::new(program("ldapmodify"))
+            .args(["-x", "-H", &format!("ldap://127.0.0.1:{}", self.port)])
+            .args(["-D", "cn=admin,dc=example,dc=org", "-w", "adminpw", "-f"])
+            .arg(&file)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run ldapmodify: {e}; {INSTALL_HINT}"));
+        assert!(
+            output.status.success(),
+            "ldapmodify failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     /// Writes a file into the server's directory.
     pub fn write(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.dir.path().join(name);

@@ -7,6 +7,8 @@
 //!   refresh token secrets, and the [`LocalAuthenticator`].
 //! - [`service`]: the [`TokenService`] that answers a token request end to end: authenticate,
 //!   authorize every scope action, sign.
+//! - [`external_sign_in`]: what every external sign-in does once its provider vouched for
+//!   someone: rules, linking by identity, groups to teams.
 //! - `ldap` (feature `ldap`): the `LdapAuthenticator`, which checks passwords against an LDAP
 //!   directory and creates the local users (and team memberships) of its users.
 //! - `oidc` and `oauth` (feature `oidc`): sign in with OpenID Connect, and with GitHub, GitLab or
@@ -15,6 +17,7 @@
 pub mod basic;
 mod cache;
 pub mod error;
+pub mod external_sign_in;
 #[cfg(feature = "ldap")]
 mod external_user;
 #[cfg(feature = "ldap")]

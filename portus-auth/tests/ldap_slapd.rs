@@ -177,6 +177,7 @@ async fn group_mappings_add_team_memberships() {
         cn: cn.map(Into::into),
         team: team.into(),
         role,
+        sync: true,
     };
     let developers = Some("cn=developers,ou=groups,dc=example,dc=org");
     config.groups = vec![
@@ -260,6 +261,7 @@ async fn group_mappings_make_administrators_owners_and_are_recorded() {
         cn: None,
         team: "devs".into(),
         role: Role::Viewer,
+        sync: true,
     }];
     let auth = ldap(config, &store);
     assert_eq!(login(&auth, "alice", "alicepw").await, authenticated("alice"));
@@ -279,6 +281,143 @@ async fn group_mappings_make_administrators_owners_and_are_recorded() {
         ),
         (Some("ldap"), "devs", Some("alice as owner"))
     );
+}
+
+/// The group sync pass: adds and removes the memberships of the synced teams per the directory,
+/// leaves local accounts, unmapped teams and `sync = false` teams alone, and changes nothing
+/// when the directory is down.
+#[tokio::test]
+async fn group_sync_adds_and_removes_memberships_per_the_directory_and_fails_closed() {
+    let mut slapd = Slapd::start();
+    let store = Arc::new(InMemoryStore::new());
+    let hash = hash_password(&Secret::new("root-password"), 4).await.unwrap();
+    let local = |name: &str| NewUser {
+        username: name.into(),
+        password_hash: Some(hash.clone()),
+        ..NewUser::default()
+    };
+    let root = store.create_user(local("root")).await.unwrap();
+    let carl = store.create_user(local("carl")).await.unwrap();
+    let devs = store.create_team("devs", root.id, None).await.unwrap();
+    let ops = store.create_team("ops", root.id, None).await.unwrap();
+    let qa = store.create_team("qa", root.id, None).await.unwrap();
+    let mut config = slapd.config();
+    config.authentication = service_account("servicepw");
+    config.group_base = Some("ou=groups,dc=example,dc=org".into());
+    config.groups = vec![
+        GroupMapping {
+            dn: Some("cn=developers,ou=groups,dc=example,dc=org".into()),
+            cn: None,
+            team: "devs".into(),
+            role: Role::Contributor,
+            sync: true,
+        },
+        GroupMapping {
+            dn: None,
+            cn: Some("ops".into()),
+            team: "ops".into(),
+            role: Role::Viewer,
+            sync: false,
+        },
+    ];
+    config.sync.enabled = true;
+    let auth = ldap(config, &store);
+    let members = |team| {
+        let store = store.clone();
+        async move {
+            let mut members: Vec<(String, Role)> = store
+                .team_members(team)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| (m.username, m.role))
+                .collect();
+            members.sort();
+            members
+        }
+    };
+    let pairs = |list: &[(&str, Role)]| list.iter().map(|(u, r)| ((*u).to_owned(), *r)).collect::<Vec<_>>();
+
+    // alice (developers) and bob (ops) sign in: the sign-ins grant their groups' teams.
+    assert_eq!(login(&auth, "alice", "alicepw").await, authenticated("alice"));
+    assert_eq!(login(&auth, "bob", "bobpw").await, authenticated("bob"));
+    let alice = store.user_by_name("alice").await.unwrap().unwrap();
+    let bob = store.user_by_name("bob").await.unwrap().unwrap();
+    // By hand: bob in devs (no developers group lists him), alice in ops (excluded from the
+    // sync) and qa (no mapping), carl (a local account) in devs.
+    for (team, user) in [
+        (devs.id, bob.id),
+        (ops.id, alice.id),
+        (qa.id, alice.id),
+        (devs.id, carl.id),
+    ] {
+        store.set_team_member(team, user, Role::Viewer).await.unwrap();
+    }
+
+    let summary = auth.sync_groups().await.unwrap();
+    assert_eq!(
+        (summary.users, summary.granted, summary.removed),
+        (2, 0, 1),
+        "{summary}"
+    );
+    assert_eq!(
+        members(devs.id).await,
+        pairs(&[
+            ("alice", Role::Contributor),
+            ("carl", Role::Viewer),
+            ("root", Role::Owner)
+        ]),
+        "bob left devs; carl has a local password"
+    );
+    let untouched = pairs(&[("alice", Role::Viewer), ("bob", Role::Viewer), ("root", Role::Owner)]);
+    assert_eq!(members(ops.id).await, untouched, "ops has sync = false");
+    assert_eq!(
+        members(qa.id).await,
+        pairs(&[("alice", Role::Viewer), ("root", Role::Owner)])
+    );
+    let log = store.activities(&ActivityFilter::default()).await.unwrap();
+    let removal = log.iter().find(|a| a.action == "team.member.remove").expect("recorded");
+    assert_eq!(
+        (
+            removal.actor.as_deref(),
+            removal.target.as_str(),
+            removal.details.as_deref()
+        ),
+        (Some("ldap"), "devs", Some("bob"))
+    );
+
+    // The directory moves alice out of developers and bob in: one pass follows it.
+    slapd.modify(
+        "dn: cn=developers,ou=groups,dc=example,dc=org\nchangetype: modify\ndelete: member\n\
+         member: uid=alice,ou=people,dc=example,dc=org\n-\nadd: member\nmember: uid=bob,ou=people,dc=example,dc=org\n",
+    );
+    let summary = auth.sync_groups().await.unwrap();
+    assert_eq!((summary.granted, summary.removed), (1, 1), "{summary}");
+    assert_eq!(
+        members(devs.id).await,
+        pairs(&[
+            ("bob", Role::Contributor),
+            ("carl", Role::Viewer),
+            ("root", Role::Owner)
+        ])
+    );
+    assert_eq!(members(ops.id).await, untouched);
+    assert_eq!(auth.last_sync().unwrap().outcome, Ok(summary));
+
+    // The directory goes down: the pass fails and removes nobody (alice, added back by hand,
+    // would otherwise leave devs).
+    store.set_team_member(devs.id, alice.id, Role::Viewer).await.unwrap();
+    let before = members(devs.id).await;
+    slapd.stop();
+    let err = auth.sync_groups().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert_eq!(
+        members(devs.id).await,
+        before,
+        "nothing removed while the directory is down"
+    );
+    assert!(auth.last_sync().unwrap().outcome.is_err());
+    assert!(auth.health().await.is_err());
 }
 
 #[tokio::test]

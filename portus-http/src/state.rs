@@ -51,6 +51,18 @@ impl std::fmt::Debug for Webhook {
     }
 }
 
+/// A part of the embedding program that `/api/v1/health` reports besides the store, the
+/// registry and the scanners (the LDAP directory and its group sync, for one).
+pub trait HealthCheck: Send + Sync + std::fmt::Debug {
+    /// Each of its components by name, with its state: `Ok(message)` (`ok`, or what it last
+    /// did) or `Err(what is wrong)`. Never a secret.
+    fn check(&self) -> HealthFuture<'_>;
+}
+
+/// What [`HealthCheck::check`] returns.
+pub type HealthFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Vec<(String, Result<String, String>)>> + Send + 'a>>;
+
 /// State shared by the handlers.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -79,6 +91,8 @@ pub struct AppState {
     pub first_user_admin: bool,
     /// Set once the store counts the configured scanners in its kept figures.
     pub scan_scope_synced: Arc<tokio::sync::OnceCell<()>>,
+    /// More components for `/api/v1/health` (LDAP, when configured).
+    pub health_checks: Vec<Arc<dyn HealthCheck>>,
 }
 
 impl AppState {
@@ -96,6 +110,7 @@ impl AppState {
             max_app_tokens: portus_core::ops::MAX_APP_TOKENS,
             first_user_admin: true,
             scan_scope_synced: Arc::default(),
+            health_checks: Vec::new(),
         }
     }
 

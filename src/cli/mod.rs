@@ -3,7 +3,7 @@
 //!
 //! This module holds the command line itself and its dispatch; each command group has its own
 //! module (`init`, `serve`, `config`, `users`, `teams`, `namespaces`, `tokens`, `repositories`, `tags`, `sync`,
-//! `scan`, `activity`). Every write goes through `portus_core::ops`, recorded as done by `cli`.
+//! `scan`, `activity`, `ldap`). Every write goes through `portus_core::ops`, recorded as done by `cli`.
 //!
 //! The resource commands (users, teams, members, namespaces, tokens, repositories, tags) are
 //! written once against `backend::Backend`: without `--server` they act on the local store,
@@ -16,6 +16,8 @@ mod config;
 #[cfg(feature = "import")]
 mod import;
 mod init;
+#[cfg(feature = "ldap")]
+mod ldap;
 mod maintenance;
 mod namespaces;
 mod password;
@@ -45,6 +47,8 @@ pub use config::{ConfigCommand, ImportPortusArgs};
 #[cfg(feature = "import")]
 pub use import::ImportCommand;
 pub use init::InitArgs;
+#[cfg(feature = "ldap")]
+pub use ldap::LdapCommand;
 pub use maintenance::MaintenanceCommand;
 pub use namespaces::NamespaceCommand;
 pub use repositories::RepositoryCommand;
@@ -138,6 +142,10 @@ pub enum Command {
     /// Repair what the store derives from its records.
     #[command(subcommand)]
     Maintenance(MaintenanceCommand),
+    /// LDAP: run the group sync now.
+    #[cfg(feature = "ldap")]
+    #[command(subcommand)]
+    Ldap(LdapCommand),
     /// Bring another installation's data into the store.
     #[cfg(feature = "import")]
     #[command(subcommand)]
@@ -338,6 +346,11 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Maintenance(command) => {
             let (config, paths) = target.local_only(Use::Manage)?;
             maintenance::run(&config, &paths, command).await
+        }
+        #[cfg(feature = "ldap")]
+        Command::Ldap(command) => {
+            let (config, paths) = target.local_only(Use::Manage)?;
+            ldap::run(&config, &paths, command).await
         }
         #[cfg(feature = "import")]
         Command::Import(command) => {

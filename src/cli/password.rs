@@ -22,6 +22,43 @@ pub(super) fn read_password() -> Result<Secret, Error> {
     piped(&input)
 }
 
+/// The current password (for `--current-password-stdin`) and, with `new`, a new one: at a
+/// terminal the current one is asked for once and the new one twice; from a pipe the first line
+/// is the current password and the rest the new one.
+pub(super) fn read_current_and_new(new: bool) -> Result<(Secret, Option<Secret>), Error> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let current = prompt("Current password: ")?;
+        let new = new.then(|| {
+            let first = prompt("New password: ")?;
+            let second = prompt("Confirm new password: ")?;
+            confirmed(&first, &second)
+        });
+        return Ok((piped(&current)?, new.transpose()?));
+    }
+    let mut input = String::new();
+    stdin.lock().read_to_string(&mut input).map_err(stdin_error)?;
+    split_current_and_new(&input, new)
+}
+
+/// A piped current password, and the new one on the lines after it when `new`.
+fn split_current_and_new(input: &str, new: bool) -> Result<(Secret, Option<Secret>), Error> {
+    if !new {
+        return Ok((piped(input)?, None));
+    }
+    let (current, rest) = input.split_once('\n').ok_or_else(|| {
+        Error::Usage(
+            "--current-password-stdin with --password-stdin: give the current password on the first line, \
+             the new one after it"
+                .into(),
+        )
+    })?;
+    Ok((
+        piped(current.strip_suffix('\r').unwrap_or(current))?,
+        Some(piped(rest)?),
+    ))
+}
+
 /// A piped password: the input without its final line end; empty input is refused.
 fn piped(input: &str) -> Result<Secret, Error> {
     let password = strip_line_end(input);
@@ -114,7 +151,17 @@ impl EchoOff {
 
 #[cfg(test)]
 mod tests {
-    use super::{confirmed, piped};
+    use super::{confirmed, piped, split_current_and_new};
+
+    #[test]
+    fn current_and_new_passwords_come_a_line_each() {
+        let (current, new) = split_current_and_new("old pass\r\nnew pass\n", true).unwrap();
+        assert_eq!((current.expose(), new.unwrap().expose()), ("old pass", "new pass"));
+        let (current, new) = split_current_and_new("old pass\n", false).unwrap();
+        assert_eq!((current.expose(), new.is_none()), ("old pass", true));
+        assert!(split_current_and_new("only one\n", true).is_err());
+        assert!(split_current_and_new("old\n\n", true).is_err(), "an empty new password");
+    }
 
     #[test]
     fn a_piped_password_loses_its_line_end_only() {

@@ -1,5 +1,5 @@
-//! `portus serve`: the HTTP server with the event pipeline, the scan worker and the periodic
-//! catalog sync in the background, until SIGINT or SIGTERM.
+//! `portus serve`: the HTTP server with the event pipeline, the scan worker, the periodic
+//! catalog sync and the LDAP group sync in the background, until SIGINT or SIGTERM.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,6 +42,11 @@ pub(super) async fn run(config: &Config, paths: &DataPaths) -> Result<(), Error>
         (Some(registry), secs) if secs > 0 => Some(spawn_periodic_sync(app.store.clone(), registry.clone(), config)),
         _ => None,
     };
+    #[cfg(feature = "ldap")]
+    let _ldap_sync = app
+        .ldap
+        .clone()
+        .and_then(portus_auth::LdapAuthenticator::spawn_group_sync);
     let listener = TcpListener::bind(config.listen).await.map_err(|source| Error::Io {
         path: PathBuf::from(config.listen.to_string()),
         source,

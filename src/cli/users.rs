@@ -127,6 +127,11 @@ pub struct UpdateUser {
     /// Read a new password from standard input (asked for without echo at a terminal).
     #[arg(long)]
     pub password_stdin: bool,
+    /// Read your current password from standard input, which the server asks for when you
+    /// change your own e-mail or password (with `--password-stdin` too: the current password
+    /// on the first line, the new one after it).
+    #[arg(long)]
+    pub current_password_stdin: bool,
     /// Grant (true) or revoke (false) administrator rights.
     #[arg(long, value_name = "true|false")]
     pub admin: Option<bool>,
@@ -205,13 +210,23 @@ pub(super) async fn run<B: Backend>(backend: &B, command: UserCommand) -> Result
         }
         UserCommand::Update(args) => {
             require_name(&args.name)?;
+            let (current_password, password) = if args.current_password_stdin {
+                let (current, new) = super::password::read_current_and_new(args.password_stdin)?;
+                (Some(current), new)
+            } else {
+                (
+                    None,
+                    args.password_stdin.then(super::password::read_password).transpose()?,
+                )
+            };
             let changes = UserChanges {
                 email: match (args.email, args.no_email) {
                     (Some(email), _) => Some(Some(email)),
                     (None, true) => Some(None),
                     (None, false) => None,
                 },
-                password: args.password_stdin.then(super::password::read_password).transpose()?,
+                password,
+                current_password,
                 admin: args.admin,
                 enabled: args.enabled,
                 unlock: args.unlock,

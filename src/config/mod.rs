@@ -27,14 +27,14 @@ mod auth;
 pub mod portus_import;
 mod registry;
 mod security;
-mod sign_in;
+mod web;
 
 pub use auth::AuthConfig;
 pub use registry::RegistryConfig;
 pub use security::{
     ClairLegacySettings, ClairV4Settings, DummySettings, SecurityConfig, ZypperSettings, setting_error,
 };
-pub use sign_in::{BitbucketSettings, GithubSettings, GitlabSettings};
+pub use web::{BitbucketSettings, GithubSettings, GitlabSettings, OidcSettings, WebSettings};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,12 +76,6 @@ pub type LdapSettings = portus_auth::LdapConfig;
 /// `[ldap]`: this build has no LDAP (feature `ldap`), so the section is refused.
 #[cfg(not(feature = "ldap"))]
 pub type LdapSettings = Unsupported;
-/// `[web.oidc]`: the OpenID Connect sign-in's own section.
-#[cfg(feature = "oidc")]
-pub type OidcSettings = portus_auth::oidc::OidcSettings;
-/// `[web.oidc]`: this build has no OpenID Connect (feature `oidc`), so the section is refused.
-#[cfg(not(feature = "oidc"))]
-pub type OidcSettings = Unsupported;
 
 /// The section of a part this build lacks (its cargo feature is off), kept as written: a
 /// section that turns the part on is refused with the feature named, one that leaves it off
@@ -107,11 +101,6 @@ impl Unsupported {
 /// Reads the `[ldap]` section through a table so that its errors name it.
 fn ldap_section<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<LdapSettings>, D::Error> {
     named_section(deserializer, "[ldap]")
-}
-
-/// Reads the `[web.oidc]` section through a table so that its errors name it.
-fn oidc_section<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<OidcSettings>, D::Error> {
-    named_section(deserializer, "[web.oidc]")
 }
 
 fn named_section<'de, D: Deserializer<'de>, T: DeserializeOwned>(
@@ -198,53 +187,6 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: None,
             max_connections: 10,
-        }
-    }
-}
-
-/// The web pages (served when the `web` feature is built in).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WebSettings {
-    /// Serve the pages under `/`.
-    pub enabled: bool,
-    /// Seconds a sign-in session lives after its last use.
-    pub session_secs: u64,
-    /// `Secure` cookies; default: when `public_url` is `https://`. Set it to `true` behind a
-    /// TLS-terminating proxy that forwards plain HTTP.
-    pub secure_cookies: Option<bool>,
-    /// People may create their own accounts at `/sign_up` (Portus' `signup.enabled`); not
-    /// with `[ldap]`.
-    pub signup: bool,
-    /// The password form on the sign-in page (Portus' `oauth.local_login`); `false` leaves
-    /// the external providers only (then one is required and sign-up is off).
-    pub local_login: bool,
-    /// Sign in with OpenID Connect (feature `oidc`), off when absent.
-    #[serde(deserialize_with = "oidc_section")]
-    pub oidc: Option<OidcSettings>,
-    /// Sign in with GitHub (feature `oidc`), off when absent.
-    #[serde(deserialize_with = "sign_in::github_section")]
-    pub github: Option<GithubSettings>,
-    /// Sign in with GitLab (feature `oidc`), off when absent.
-    #[serde(deserialize_with = "sign_in::gitlab_section")]
-    pub gitlab: Option<GitlabSettings>,
-    /// Sign in with Bitbucket Cloud (feature `oidc`), off when absent.
-    #[serde(deserialize_with = "sign_in::bitbucket_section")]
-    pub bitbucket: Option<BitbucketSettings>,
-}
-
-impl Default for WebSettings {
-    fn default() -> Self {
-        WebSettings {
-            enabled: true,
-            session_secs: 8 * 3600,
-            secure_cookies: None,
-            signup: false,
-            local_login: true,
-            oidc: None,
-            github: None,
-            gitlab: None,
-            bitbucket: None,
         }
     }
 }
@@ -349,6 +291,11 @@ pub const KEYS: &[&str] = &[
     "web.oidc.username_claim",
     "web.oidc.create_users",
     "web.oidc.timeout_secs",
+    "web.oidc.allowed_domains",
+    "web.oidc.groups_claim",
+    "web.oidc.required_groups",
+    "web.oidc.teams",
+    "web.oidc.admin_group",
     "web.github.client_id",
     "web.github.client_secret",
     "web.github.base_url",
@@ -400,6 +347,8 @@ pub const KEYS: &[&str] = &[
     "security.concurrency",
     "security.rescan_after_secs",
     "security.retry_after_secs",
+    "ldap.sync.enabled",
+    "ldap.sync.interval_secs",
 ];
 
 /// How to convert a Portus configuration, for the errors that meet one.
@@ -488,6 +437,10 @@ impl Config {
         #[cfg(not(feature = "oidc"))]
         if self.web.oidc.is_some() {
             return invalid("[web.oidc]: this build has no OpenID Connect support (feature `oidc`)".into());
+        }
+        #[cfg(feature = "oidc")]
+        if let Some(oidc) = &self.web.oidc {
+            oidc.validate().map_err(|e| Error::Config(format!("[web.oidc]: {e}")))?;
         }
         if self.token.service.trim().is_empty() {
             return invalid("token.service must not be empty".into());
@@ -811,6 +764,11 @@ mod tests {
                     username_claim: portus_auth::oidc::UsernameClaim::Sub,
                     create_users: true,
                     timeout_secs: 1,
+                    allowed_domains: vec![],
+                    groups_claim: Some("groups".into()),
+                    required_groups: vec![],
+                    teams: vec![],
+                    admin_group: Some("admins".into()),
                 }),
                 github: Some(
                     toml::from_str("client_id = 'c'\nclient_secret = 's'\norganization = 'o'\nteam = 't'").unwrap(),
@@ -840,8 +798,24 @@ mod tests {
         }
         walk("", &tree, &mut paths);
         paths.sort();
-        let mut keys: Vec<String> = KEYS.iter().map(|k| k.to_string()).collect();
+        // [ldap] is not serialized (its type is portus-auth's); its keys are checked below.
+        let mut keys: Vec<String> = KEYS
+            .iter()
+            .filter(|k| !k.starts_with("ldap."))
+            .map(|k| k.to_string())
+            .collect();
         keys.sort();
         assert_eq!(paths, keys);
+        #[cfg(feature = "ldap")]
+        {
+            let text = "[ldap]\nhostname = \"h\"\nbase = \"dc=x\"\n[[ldap.groups]]\ncn = \"g\"\nteam = \"t\"\n";
+            let env = [
+                ("PORTUS_LDAP_SYNC_ENABLED", "true"),
+                ("PORTUS_LDAP_SYNC_INTERVAL_SECS", "60"),
+            ];
+            let env = env.map(|(k, v)| (k.to_owned(), v.to_owned()));
+            let sync = Config::parse(text, "t", env).unwrap().ldap.unwrap().sync;
+            assert!(sync.enabled && sync.interval_secs == 60, "{sync:?}");
+        }
     }
 }

@@ -1222,6 +1222,29 @@ fn resource_commands_act_on_a_running_server_through_the_rest_api() {
         1,
         "the server answered 403: only administrators list users",
     );
+    // Her own password changes only with her current one, read first from standard input.
+    let own = |extra: &[&str], input: &str| {
+        let mut full = vec!["--server", url.as_str(), "--token", alice, "user", "update", "alice"];
+        full.extend_from_slice(extra);
+        f.p.try_cli(&full, Some(input))
+    };
+    let without = own(&["--password-stdin"], "alice-password-2\n");
+    assert_fails(&without, 1, "current_password");
+    let wrong = own(
+        &["--password-stdin", "--current-password-stdin"],
+        "not-hers\nalice-password-2\n",
+    );
+    assert_fails(&wrong, 1, "403");
+    let changed = own(
+        &["--password-stdin", "--current-password-stdin"],
+        "alice-password\nalice-password-2\n",
+    );
+    assert!(changed.status.success(), "{}", stderr(&changed));
+    let email = own(
+        &["--email", "alice@example.org", "--current-password-stdin"],
+        "alice-password-2\n",
+    );
+    assert!(email.status.success(), "{}", stderr(&email));
     // ... but she sees her team, with Portus' `USER:TOKEN` form from the environment too.
     let with_env = f.p.try_cli_env(
         &["--server", &url, "team", "list", "--json"],

@@ -15,7 +15,8 @@ use super::search::user_filter;
 /// strings, which Portus configurations use for "unset", count as unset. Portus keys that do
 /// not exist here: `enabled` and `authentication.enabled` (the presence of the section decides),
 /// `encryption.options` (use `encryption.ca_file`; TLS 1.2 or 1.3 is always used) and
-/// `group_sync` (replaced by the explicit `groups` mappings).
+/// `group_sync` (replaced by the explicit `groups` mappings and the `sync` section, whose
+/// background pass also removes memberships; see the `ldap` module documentation).
 ///
 /// ```
 /// use portus_auth::ldap::{LdapConfig, TlsMethod};
@@ -47,9 +48,15 @@ use super::search::user_filter;
 ///     [[groups]]
 ///     cn = "ops"
 ///     team = "operations"
+///     sync = false                    # sign-ins grant it; the background sync leaves it alone
+///
+///     [sync]
+///     enabled = true
+///     interval_secs = 600
 /// "#).unwrap();
 /// assert_eq!(config.encryption.method, TlsMethod::StartTls);
 /// assert_eq!((config.port, config.timeout, config.uid.as_str()), (None, 5, "uid"));
+/// assert!(config.sync.enabled && config.groups[0].sync && !config.groups[1].sync);
 /// assert!(!format!("{config:?}").contains("service-secret"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -93,6 +100,36 @@ pub struct LdapConfig {
     /// LDAP group to team mappings, applied at every login (see the module documentation).
     #[serde(default)]
     pub groups: Vec<GroupMapping>,
+    /// The background group sync, which also removes memberships (`[ldap.sync]`).
+    #[serde(default)]
+    pub sync: GroupSync,
+}
+
+/// The background group sync (`[ldap.sync]`): every `interval_secs`, the teams of the `groups`
+/// mappings are brought in line with the directory (see the `ldap` module documentation).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSync {
+    /// Off by default: memberships are then only added, at sign-in.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Seconds between two passes (default 3600, at least 1); the first pass runs shortly
+    /// after the server starts.
+    #[serde(default = "default_sync_interval")]
+    pub interval_secs: u64,
+}
+
+impl Default for GroupSync {
+    fn default() -> Self {
+        GroupSync {
+            enabled: false,
+            interval_secs: default_sync_interval(),
+        }
+    }
+}
+
+fn default_sync_interval() -> u64 {
+    3600
 }
 
 fn default_timeout() -> u64 {
@@ -176,6 +213,15 @@ pub struct GroupMapping {
     /// Role the members get (default `viewer`, Portus' `group_sync.default_role`).
     #[serde(default = "default_role")]
     pub role: Role,
+    /// Whether the background sync manages the team (default true). With `false` (Portus'
+    /// per-team `ldap_check` exclusion) sign-ins still grant it, but the sync neither adds
+    /// nor removes anyone there, so memberships given by hand stay.
+    #[serde(default = "default_true")]
+    pub sync: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_role() -> Role {
@@ -239,6 +285,12 @@ impl LdapConfig {
         }
         if self.timeout == 0 {
             return invalid("timeout must be at least 1 second".into());
+        }
+        if self.sync.interval_secs == 0 {
+            return invalid("sync.interval_secs must be at least 1 second".into());
+        }
+        if self.sync.enabled && self.groups.is_empty() {
+            return invalid("sync.enabled needs at least one [[ldap.groups]] mapping to sync".into());
         }
         if !is_attribute_name(&self.uid) {
             return invalid(format!("uid {:?} is not an attribute name", self.uid));
@@ -322,6 +374,11 @@ mod tests {
         assert_eq!(config.uid, "uid");
         assert_eq!(config.encryption.method, TlsMethod::None);
         assert!(config.authentication.is_none() && config.groups.is_empty());
+        assert_eq!(config.sync, GroupSync::default());
+        assert!(
+            !config.sync.enabled && config.sync.interval_secs == 3600,
+            "group sync is off by default"
+        );
         assert!(!config.guess_email.enabled);
         let ldap = build(config).unwrap();
         assert_eq!(ldap.url(), "ldap://127.0.0.1:389");
@@ -357,6 +414,7 @@ mod tests {
             "hostname = \"h\"\nbase = \"dc=x\"\n[authentication]\nbind_dn = \"cn=a\"\npassword = \"p\"\nenabled = true",
             "hostname = \"h\"\nbase = \"dc=x\"\n[guess_email]\nattribute = \"mail\"",
             "hostname = \"h\"\nbase = \"dc=x\"\n[[groups]]\ndn = \"cn=g\"\nteam = \"t\"\nrol = \"owner\"",
+            "hostname = \"h\"\nbase = \"dc=x\"\n[sync]\nenable = true",
         ] {
             let err = parse(text).unwrap_err();
             assert!(err.to_string().contains("unknown field"), "{text}: {err}");
@@ -397,7 +455,7 @@ mod tests {
         assert!(matches!(build(config), Err(ConfigError::Invalid(m)) if m.contains("ca_file")));
 
         type Change = fn(&mut LdapConfig);
-        let cases: [(&str, Change); 10] = [
+        let cases: [(&str, Change); 12] = [
             ("hostname", |c| c.hostname = "ldap://x".into()),
             ("base", |c| c.base = " ".into()),
             ("timeout", |c| c.timeout = 0),
@@ -409,6 +467,7 @@ mod tests {
                     cn: None,
                     team: "t".into(),
                     role: Role::Viewer,
+                    sync: true,
                 })
             }),
             ("group_base", |c| {
@@ -417,9 +476,12 @@ mod tests {
                     cn: Some("devs".into()),
                     team: "t".into(),
                     role: Role::Viewer,
+                    sync: true,
                 })
             }),
             ("guess_email.attr", |c| c.guess_email.attr = "mail)(x".into()),
+            ("sync.interval_secs", |c| c.sync.interval_secs = 0),
+            ("at least one", |c| c.sync.enabled = true),
             ("non-empty password", |c| {
                 c.authentication = Some(ServiceAccount {
                     bind_dn: "cn=svc".into(),

@@ -39,19 +39,41 @@
 //! class `groupOfNames` or `groupOfUniqueNames`, a team and a role. At every successful login
 //! the user becomes a member of the team of each group that lists the user's DN in `member` or
 //! `uniqueMember`, with at least the configured role (a higher role given in portus is kept).
-//! Memberships are only **added, never removed**: leaving the LDAP group does not remove the
-//! user from the team, so that memberships granted in portus by hand are never lost. Remove
-//! them in portus when someone leaves. Teams are not created; a mapping to a missing team (or
-//! to a hidden personal team) is logged and skipped.
+//! Sign-ins only **add**: leaving the LDAP group does not remove the user from the team at the
+//! next sign-in. Teams are not created; a mapping to a missing team (or to a hidden personal
+//! team) is logged and skipped.
+//!
+//! # Group sync
+//!
+//! With `[ldap.sync] enabled = true` a background pass runs every `interval_secs`
+//! ([`LdapAuthenticator::spawn_group_sync`]; `portus ldap sync` runs one now with
+//! [`LdapAuthenticator::sync_groups`]). It also **removes** memberships:
+//!
+//! 1. It reads everything first, on one connection bound with the service account: that `base`
+//!    (and `admin_base`) exist, the `member` and `uniqueMember` values of every mapped group,
+//!    and the entry of every local LDAP user, found as at sign-in. Any failure (server down,
+//!    timeout, refused bind, an error result, Active Directory's ranged `member;range=` lists)
+//!    fails the pass before anything is written: **a directory that cannot answer changes
+//!    nothing**.
+//! 2. Local LDAP users are those without a local password, not bots, with no linked external
+//!    identity: the users LDAP sign-ins create. Nobody else is ever touched.
+//! 3. Per user and synced team: member with the highest role of the team's groups that list the
+//!    user's DN (compared without case and spaces), else not a member. A user the directory no
+//!    longer has is in no group; a name with several entries is skipped. Teams with a
+//!    `sync = false` mapping (Portus' per-team `ldap_check` exclusion) are left alone, and a
+//!    team one of whose groups is not found loses nobody (logged).
+//! 4. [`portus_core::ops::teams::sync_memberships`] applies it as actor `ldap`: higher roles
+//!    given by hand, teams no mapping names and a team's last owner stay.
 
 mod config;
 mod connection;
 mod error;
 mod groups;
 mod search;
+mod sync;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use ldap3::Ldap;
@@ -61,8 +83,9 @@ use portus_core::traits::{AuthMethod, AuthOutcome, Authenticator, Identity, Secr
 use portus_core::{Error as CoreError, PolicyStore};
 use tracing::{debug, warn};
 
-pub use config::{ConfigError, Encryption, GroupMapping, GuessEmail, LdapConfig, ServiceAccount, TlsMethod};
+pub use config::{ConfigError, Encryption, GroupMapping, GroupSync, GuessEmail, LdapConfig, ServiceAccount, TlsMethod};
 pub use error::LdapServerError;
+pub use sync::{GroupSyncStatus, GroupSyncSummary};
 
 use config::non_empty;
 use connection::Connector;
@@ -92,6 +115,8 @@ pub struct LdapAuthenticator {
     connector: Connector,
     admin_base: Option<String>,
     extra_filter: String,
+    /// The outcome of the last group sync pass.
+    last_sync: Mutex<Option<GroupSyncStatus>>,
 }
 
 impl fmt::Debug for LdapAuthenticator {
@@ -123,6 +148,7 @@ impl LdapAuthenticator {
         Ok(LdapAuthenticator {
             admin_base: non_empty(config.admin_base.as_deref()),
             extra_filter: config.extra_filter(),
+            last_sync: Mutex::new(None),
             connector,
             config,
             store,

@@ -148,6 +148,70 @@ pub async fn grant_at_least<S: AccountStore + TeamStore + ActivityStore + ?Sized
     }
 }
 
+/// What a directory (an LDAP group, a provider's groups claim) says of one user and one team
+/// it manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectoryMembership {
+    /// The user belongs to the team with at least this role.
+    Member(Role),
+    /// The directory no longer lists the user for the team.
+    NotMember,
+}
+
+/// What [`sync_memberships`] changed and what it had to leave.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MembershipSync {
+    /// Teams the user joined or got a higher role in.
+    pub granted: Vec<String>,
+    /// Teams the user left.
+    pub removed: Vec<String>,
+    /// Teams left as they were, with why: missing, personal, or the user is their last owner.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Brings `user`'s memberships of the teams a directory manages in line with it: each
+/// `(team name, membership)` of `wanted` is granted through [`grant_at_least`] (a role given by
+/// hand that is higher stays) or removed through [`remove_member`]. Teams `wanted` does not
+/// name are not touched, so memberships given by hand elsewhere are never lost. A missing or
+/// personal team, and the removal of a team's last owner, are skipped, not errors: one bad
+/// mapping must not stop the others.
+pub async fn sync_memberships<S: AccountStore + TeamStore + ActivityStore + ?Sized>(
+    store: &S,
+    actor: Option<&str>,
+    user: &User,
+    wanted: &[(String, DirectoryMembership)],
+) -> Result<MembershipSync> {
+    let mut sync = MembershipSync::default();
+    for (name, membership) in wanted {
+        let Some(team) = store.team_by_name(name).await? else {
+            sync.skipped.push((name.clone(), "no such team".into()));
+            continue;
+        };
+        if team.hidden {
+            sync.skipped.push((name.clone(), "a personal team".into()));
+            continue;
+        }
+        match membership {
+            DirectoryMembership::Member(role) => {
+                if grant_at_least(store, actor, &team, user, *role).await? {
+                    sync.granted.push(team.name.clone());
+                }
+            }
+            DirectoryMembership::NotMember => {
+                if store.role_in(team.id, user.id).await?.is_none() {
+                    continue;
+                }
+                match remove_member(store, actor, &team, user.id).await {
+                    Ok(()) => sync.removed.push(team.name.clone()),
+                    Err(Error::Rule(why)) => sync.skipped.push((team.name.clone(), why)),
+                    Err(error) => return Err(error),
+                }
+            }
+        }
+    }
+    Ok(sync)
+}
+
 fn refuse_hidden(team: &Team) -> Result<()> {
     if team.hidden {
         return Err(Error::Rule("a personal team's members cannot be changed".into()));

@@ -6,6 +6,7 @@ use crate::ErrorKind;
 use crate::InMemoryStore;
 use crate::model::{ActivityFilter, NewNamespace, NewUser, Role, Team, User, Visibility};
 use crate::prelude::*;
+use teams::{DirectoryMembership, MembershipSync};
 
 /// No limits on a token.
 const NONE: crate::model::TokenLimits = crate::model::TokenLimits {
@@ -567,4 +568,63 @@ async fn identities_are_linked_and_unlinked_with_one_activity_each_change() {
         log[0].details.as_deref(),
         Some("linked to the oidc subject s-1 at https://id.example.org")
     );
+}
+
+#[tokio::test]
+async fn a_directory_grants_and_withdraws_only_the_teams_it_manages() {
+    let store = InMemoryStore::new();
+    let owner = person(&store, "owner", false).await;
+    let bob = person(&store, "bob", false).await;
+    let devs = team_of(&store, &owner).await;
+    let ops = teams::create(&store, None, "ops", &owner, None).await.unwrap();
+    let qa = teams::create(&store, None, "qa", &owner, None).await.unwrap();
+    teams::add_member(&store, None, &qa, &bob, Role::Viewer).await.unwrap();
+    teams::add_member(&store, None, &ops, &bob, Role::Owner).await.unwrap();
+    let wanted = [
+        ("devs".to_owned(), DirectoryMembership::Member(Role::Contributor)),
+        ("ops".to_owned(), DirectoryMembership::Member(Role::Viewer)),
+        ("missing".to_owned(), DirectoryMembership::Member(Role::Viewer)),
+        ("bob".to_owned(), DirectoryMembership::NotMember),
+    ];
+    let sync = teams::sync_memberships(&store, Some("ldap"), &bob, &wanted)
+        .await
+        .unwrap();
+    assert_eq!(sync.granted, ["devs"]);
+    assert_eq!(
+        sync.skipped.iter().map(|(team, _)| team.as_str()).collect::<Vec<_>>(),
+        ["missing", "bob"],
+        "missing and personal teams are skipped"
+    );
+    assert_eq!(role_of(&store, &devs, &bob).await, Some(Role::Contributor));
+    assert_eq!(
+        role_of(&store, &ops, &bob).await,
+        Some(Role::Owner),
+        "a higher role given by hand stays"
+    );
+
+    let gone = [
+        ("devs".to_owned(), DirectoryMembership::NotMember),
+        ("ops".to_owned(), DirectoryMembership::NotMember),
+    ];
+    let sync = teams::sync_memberships(&store, Some("ldap"), &bob, &gone)
+        .await
+        .unwrap();
+    assert_eq!(sync.removed, ["devs", "ops"]);
+    assert_eq!(role_of(&store, &devs, &bob).await, None);
+    assert_eq!(
+        role_of(&store, &qa, &bob).await,
+        Some(Role::Viewer),
+        "unmanaged teams are not touched"
+    );
+    let again = teams::sync_memberships(&store, Some("ldap"), &bob, &gone)
+        .await
+        .unwrap();
+    assert_eq!(again, MembershipSync::default(), "nothing to do twice");
+
+    let last_owner = [("devs".to_owned(), DirectoryMembership::NotMember)];
+    let sync = teams::sync_memberships(&store, None, &owner, &last_owner)
+        .await
+        .unwrap();
+    assert_eq!(sync.skipped.len(), 1, "the last owner stays");
+    assert_eq!(role_of(&store, &devs, &owner).await, Some(Role::Owner));
 }

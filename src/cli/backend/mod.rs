@@ -35,6 +35,9 @@ pub(crate) struct UserChanges {
     /// `Some(None)` removes the e-mail address.
     pub(crate) email: Option<Option<String>>,
     pub(crate) password: Option<Secret>,
+    /// The caller's present password, which the server asks for when users change their own
+    /// e-mail or password (ignored on the server's own shell, where the operator is trusted).
+    pub(crate) current_password: Option<Secret>,
     pub(crate) admin: Option<bool>,
     pub(crate) enabled: Option<bool>,
     pub(crate) unlock: bool,

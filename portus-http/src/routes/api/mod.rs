@@ -57,6 +57,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(system::activities))
         .routes(routes!(users::list, users::create))
         .routes(routes!(bootstrap::bootstrap))
+        .routes(routes!(users::me))
         .routes(routes!(users::show, users::update, users::delete))
         .routes(routes!(users::list_tokens, users::create_token))
         .routes(routes!(users::revoke_token))

@@ -108,7 +108,7 @@ pub(super) async fn api_version(caller: ApiCaller) -> Result<Json<PortusVersion>
 #[derive(Serialize, ToSchema)]
 pub(super) struct Component {
     success: bool,
-    /// `ok`, or what is wrong (never a secret).
+    /// `ok` (or, for `ldap_sync`, what the last pass did), or what is wrong (never a secret).
     msg: String,
 }
 
@@ -126,8 +126,10 @@ fn component(result: Result<(), String>) -> Component {
 ///
 /// 200 when every component answers, 503 (same body) otherwise. No authentication, so load
 /// balancers can use it. Components: `database`, `registry` (when configured),
-/// `scanner:<name>` per scanner, and `scanning`, failed, when scanners are configured but
-/// `registry.url` is not (nothing can be scanned).
+/// `scanner:<name>` per scanner, `scanning`, failed, when scanners are configured but
+/// `registry.url` is not (nothing can be scanned), and with LDAP `ldap` (the directory answers
+/// the service bind) and, when group sync is on, `ldap_sync` (the last pass: its time and
+/// counts, or why it failed).
 #[utoipa::path(
     get,
     path = "/api/v1/health",
@@ -151,6 +153,15 @@ pub(super) async fn health(State(state): State<AppState>) -> Response {
     }
     for (name, result) in state.scanner.health().await {
         components.insert(format!("scanner:{name}"), component(result));
+    }
+    for check in &state.health_checks {
+        for (name, result) in check.check().await {
+            let entry = match result {
+                Ok(msg) => Component { success: true, msg },
+                Err(msg) => Component { success: false, msg },
+            };
+            components.insert(name, entry);
+        }
     }
     if state.scanner.is_enabled() && state.registry.is_none() {
         // Scanners read images from the registry: without its address nothing is scanned.

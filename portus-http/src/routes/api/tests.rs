@@ -45,6 +45,7 @@ struct Options {
     registry: bool,
     scanner_healthy: bool,
     max_app_tokens: usize,
+    health_checks: Vec<Arc<dyn crate::HealthCheck>>,
 }
 
 impl Default for Options {
@@ -54,6 +55,7 @@ impl Default for Options {
             registry: true,
             scanner_healthy: true,
             max_app_tokens: portus_core::ops::MAX_APP_TOKENS,
+            health_checks: Vec::new(),
         }
     }
 }
@@ -165,6 +167,7 @@ async fn fixture(options: Options) -> Fixture {
     let mut state = AppState::new(Arc::new(service));
     state.bcrypt_cost = 4;
     state.max_app_tokens = options.max_app_tokens;
+    state.health_checks = options.health_checks;
     if options.registry {
         state.registry = Some(registry.clone());
     }
@@ -424,7 +427,7 @@ async fn openapi_document_is_valid_and_matches_the_routes() {
             );
         }
     }
-    assert_eq!(operations, 51, "every route once");
+    assert_eq!(operations, 52, "every route once");
     // Query parameters are documented with their constraints.
     let parameters = |path: &str, method: &str| -> Vec<String> {
         document["paths"][path][method]["parameters"]
@@ -1446,6 +1449,40 @@ async fn activities_are_filtered_and_scoped() {
     assert_eq!(f.get("/api/v1/activities", None).await.0, StatusCode::UNAUTHORIZED);
 }
 
+/// A component of the embedding program, as `portus serve` reports LDAP.
+#[derive(Debug)]
+struct Directory(Result<String, String>);
+
+impl crate::HealthCheck for Directory {
+    fn check(&self) -> crate::HealthFuture<'_> {
+        Box::pin(async move { vec![("ldap".to_owned(), self.0.clone())] })
+    }
+}
+
+#[tokio::test]
+async fn health_reports_the_embedding_programs_components() {
+    let up = fixture(Options {
+        health_checks: vec![Arc::new(Directory(Ok("ok".into())))],
+        ..Options::default()
+    })
+    .await;
+    let (status, health) = up.get("/api/v1/health", None).await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    assert_eq!(health["ldap"], json!({"success": true, "msg": "ok"}));
+    let down = fixture(Options {
+        health_checks: vec![Arc::new(Directory(Err("LDAP server unavailable".into())))],
+        ..Options::default()
+    })
+    .await;
+    let (status, health) = down.get("/api/v1/health", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
+    assert_eq!(
+        health["ldap"],
+        json!({"success": false, "msg": "LDAP server unavailable"})
+    );
+    assert_eq!(health["database"]["success"], json!(true));
+}
+
 #[tokio::test]
 async fn health_version_and_registries() {
     let f = fixture(Options::default()).await;
@@ -1614,4 +1651,17 @@ async fn deleting_a_team_needs_the_right_to_its_namespaces() {
         .call(Method::DELETE, &format!("{devs}?new_team=heirs"), Some("admin"), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+}
+
+#[tokio::test]
+async fn callers_learn_who_they_are() {
+    let f = fixture(Options::default()).await;
+    let (status, answer) = f.call(Method::GET, "/api/v1/users/me", Some("alice"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (answer["username"].as_str(), answer["id"].as_i64()),
+        (Some("alice"), Some(f.id("alice")))
+    );
+    let (status, _) = f.call(Method::GET, "/api/v1/users/me", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

@@ -279,6 +279,17 @@ pub(super) async fn show(
     Ok(Json(UserView::of(&user)))
 }
 
+/// The caller's own account (any signed-in user): how a client learns who its token is.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/me",
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = UserView))
+)]
+pub(super) async fn me(caller: ApiCaller) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(UserView::of(caller.user()?)))
+}
+
 /// Distinguishes an absent field from an explicit `null`.
 mod serde_with_null {
     use serde::{Deserialize, Deserializer};

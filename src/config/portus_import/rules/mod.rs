@@ -295,7 +295,8 @@ impl<'a> Converter<'a> {
             );
             self.attention.push(format!(
                 "LDAP group sync: add one entry per team whose name is an LDAP group{}: \
-                 [[ldap.groups]] cn = \"TEAM\", team = \"TEAM\", role = \"{role}\" (memberships are added at each sign-in, never removed)",
+                 [[ldap.groups]] cn = \"TEAM\", team = \"TEAM\", role = \"{role}\" (memberships are added at each sign-in; \
+                 [ldap.sync] enabled = true also removes who left a group, which Portus never did)",
                 if self.text("ldap.group_base").is_some() {
                     ""
                 } else {

@@ -17,6 +17,8 @@
 //! HTTP goes through reqwest without following redirects (no SSRF through the provider's
 //! answers).
 
+mod settings;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,25 +27,23 @@ use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, HttpRequest, HttpResponse, IssuerUrl, Nonce,
     OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
-use portus_core::model::{ExternalIdentity, NewUser, User};
-use portus_core::prelude::*;
-use portus_core::{ErrorKind, PolicyStore, ops};
+use portus_core::PolicyStore;
+use portus_core::model::{ExternalIdentity, User};
 use serde::Deserialize;
 use tokio::sync::Mutex;
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::error::{Error, Result};
+use crate::external_sign_in::{self, ExternalProfile, SignInRules};
+
+pub use settings::{GOOGLE_ISSUER, GoogleSettings, OidcSettings};
 
 /// The provider kind of OpenID Connect identities in the store; the issuer is the ID token's
 /// `iss`, the subject its `sub`.
 pub const PROVIDER: &str = "oidc";
 
-/// The provider name Portus gave its OpenID Connect sign-ups (`users.provider`), imported
-/// without an issuer: such an identity is taken to be `sub` of the configured issuer.
-const PORTUS_PROVIDER: &str = "openid_connect";
-
-/// The actor of what a sign-in writes, and its name in the log.
-const SOURCE: &str = "OpenID Connect";
+/// The provider kind of Google identities in the store.
+pub const GOOGLE_PROVIDER: &str = "google";
 
 /// Which ID token claim names a new local user at the first sign-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -57,9 +57,54 @@ pub enum UsernameClaim {
     Sub,
 }
 
+/// Which provider this is, where that changes the rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Flavour {
+    /// Any OpenID Connect provider.
+    Generic,
+    /// Google: identities of kind `google`; `iss` may lack its scheme; an e-mail address is
+    /// trusted only where Google is authoritative for it (Gmail, or a Workspace account: `hd`
+    /// set); and, when `hosted_domains` is not empty, only Workspace accounts whose `hd` is one
+    /// of them may sign in.
+    Google {
+        /// Allowed Workspace domains (none: any account).
+        hosted_domains: Vec<String>,
+    },
+}
+
+impl Flavour {
+    /// The identity kind stored for this provider.
+    fn provider(&self) -> &'static str {
+        match self {
+            Flavour::Generic => PROVIDER,
+            Flavour::Google { .. } => GOOGLE_PROVIDER,
+        }
+    }
+
+    /// The provider name Portus gave these sign-ups (`users.provider`), imported without an
+    /// issuer: such an identity is taken to be `sub` of the configured issuer.
+    fn portus_provider(&self) -> &'static str {
+        match self {
+            Flavour::Generic => "openid_connect",
+            Flavour::Google { .. } => "google_oauth2",
+        }
+    }
+
+    /// The actor of what a sign-in writes, and its name in the log.
+    fn source(&self) -> &'static str {
+        match self {
+            Flavour::Generic => "OpenID Connect",
+            Flavour::Google { .. } => "Google",
+        }
+    }
+}
+
 /// An OpenID Connect provider and this client's registration with it.
 #[derive(Debug, Clone)]
 pub struct OidcConfig {
+    /// Which provider this is.
+    pub flavour: Flavour,
     /// The issuer URL (discovery document at `{issuer}/.well-known/openid-configuration`).
     pub issuer: String,
     /// The client identifier registered with the provider.
@@ -72,83 +117,12 @@ pub struct OidcConfig {
     pub scopes: Vec<String>,
     /// The claim that names a new local user.
     pub username_claim: UsernameClaim,
-    /// Create a local user (without password) at an identity's first sign-in; otherwise only
-    /// identities an administrator linked may sign in.
-    pub create_users: bool,
+    /// Who may sign in, whether first sign-ins create users, and what groups grant.
+    pub rules: SignInRules,
+    /// The ID token claim listing the person's groups, if groups are read.
+    pub groups_claim: Option<String>,
     /// Time limit of each request to the provider.
     pub timeout: Duration,
-}
-
-/// The `[web.oidc]` section: a provider for the sign-in page, with the name on its button.
-///
-/// ```
-/// use portus_auth::oidc::{OidcSettings, UsernameClaim};
-///
-/// let settings: OidcSettings =
-///     serde_json::from_str(r#"{"issuer": "https://id.example.org", "client_id": "portus"}"#).unwrap();
-/// assert_eq!(settings.username_claim, UsernameClaim::PreferredUsername);
-/// let config = settings.config("https://portus.example.org/sign_in/oidc/callback".into());
-/// assert_eq!((config.scopes.len(), config.timeout.as_secs()), (2, 10));
-/// ```
-#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct OidcSettings {
-    /// Issuer URL; its discovery document is read on first use.
-    pub issuer: String,
-    /// Client identifier registered with the provider.
-    pub client_id: String,
-    /// Client secret (none for a public client).
-    #[serde(default)]
-    pub client_secret: Option<String>,
-    /// Name on the sign-in button ("Sign in with ...").
-    #[serde(default = "OidcSettings::default_name")]
-    pub name: String,
-    /// Scopes besides `openid`.
-    #[serde(default = "OidcSettings::default_scopes")]
-    pub scopes: Vec<String>,
-    /// Claim naming a new local user: `preferred_username`, `email_local_part` or `sub`.
-    #[serde(default = "OidcSettings::default_claim")]
-    pub username_claim: UsernameClaim,
-    /// Create a local user at an identity's first sign-in (otherwise an administrator links
-    /// identities beforehand).
-    #[serde(default = "OidcSettings::default_create")]
-    pub create_users: bool,
-    /// Time limit of each request to the provider, in seconds.
-    #[serde(default = "OidcSettings::default_timeout")]
-    pub timeout_secs: u64,
-}
-
-impl OidcSettings {
-    fn default_name() -> String {
-        "OpenID Connect".into()
-    }
-    fn default_scopes() -> Vec<String> {
-        vec!["profile".into(), "email".into()]
-    }
-    fn default_claim() -> UsernameClaim {
-        UsernameClaim::PreferredUsername
-    }
-    fn default_create() -> bool {
-        true
-    }
-    fn default_timeout() -> u64 {
-        10
-    }
-
-    /// The provider configuration, with the browser sent back to `redirect_url`
-    /// (`{public_url}/sign_in/oidc/callback`).
-    pub fn config(&self, redirect_url: String) -> OidcConfig {
-        OidcConfig {
-            issuer: self.issuer.clone(),
-            client_id: self.client_id.clone(),
-            client_secret: self.client_secret.clone(),
-            redirect_url,
-            scopes: self.scopes.clone(),
-            username_claim: self.username_claim,
-            create_users: self.create_users,
-            timeout: Duration::from_secs(self.timeout_secs),
-        }
-    }
 }
 
 /// What a sign-in attempt must remember between leaving for the provider and coming back.
@@ -341,7 +315,11 @@ impl OidcProvider {
         let id_token = tokens
             .id_token()
             .ok_or_else(|| refused("no ID token", "the token answer has none"))?;
-        let verifier = client.id_token_verifier().set_allowed_algs(algorithms);
+        let verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(algorithms)
+            // Google's tokens may name the issuer without its scheme: checked below.
+            .require_issuer_match(matches!(self.config.flavour, Flavour::Generic));
         let claims = id_token
             .claims(&verifier, &pending.nonce)
             .map_err(|e| refused("the ID token did not verify", e))?;
@@ -356,11 +334,34 @@ impl OidcProvider {
                 return Err(refused("access token hash mismatch", "substituted access token"));
             }
         }
-        let identity = ExternalIdentity::new(PROVIDER, claims.issuer().as_str(), claims.subject().as_str());
+        let issuer = claims.issuer().as_str();
+        let extra = unverified_payload(&id_token.to_string())?;
+        if let Flavour::Google { hosted_domains } = &self.config.flavour {
+            let expected = self.issuer.as_str();
+            if issuer != expected && Some(issuer) != expected.strip_prefix("https://") {
+                return Err(refused("wrong issuer", issuer));
+            }
+            let hd = extra.get("hd").and_then(|v| v.as_str());
+            if !hosted_domains.is_empty()
+                && !hd.is_some_and(|hd| hosted_domains.iter().any(|d| d.eq_ignore_ascii_case(hd)))
+            {
+                return Err(refused(
+                    "not an account of hosted_domains",
+                    hd.unwrap_or("(no hd: a consumer account)"),
+                ));
+            }
+        }
+        let flavour = &self.config.flavour;
+        // Google is authoritative only for Gmail addresses and those of Workspace accounts.
+        let email_trusted = |email: &str| match flavour {
+            Flavour::Google { .. } => email.to_ascii_lowercase().ends_with("@gmail.com") || extra.get("hd").is_some(),
+            Flavour::Generic => true,
+        };
         let verified_email = claims
             .email()
             .filter(|_| claims.email_verified() == Some(true))
-            .map(|e| e.as_str().to_owned());
+            .map(|e| e.as_str().to_owned())
+            .filter(|e| email_trusted(e));
         let username = match self.config.username_claim {
             UsernameClaim::PreferredUsername => claims.preferred_username().map(|u| u.as_str().to_owned()),
             UsernameClaim::EmailLocalPart => verified_email
@@ -369,120 +370,45 @@ impl OidcProvider {
                 .map(|(local, _)| local.to_owned()),
             UsernameClaim::Sub => Some(claims.subject().as_str().to_owned()),
         };
-        let user = match self.store.user_by_identity(&identity).await? {
-            Some(user) => user,
-            None => self.first_sign_in(&identity, username, verified_email).await?,
+        let groups = match &self.config.groups_claim {
+            Some(claim) => Some(groups_of(&extra, claim)?),
+            None => None,
         };
-        if let Err(refusal) = portus_core::account::check_usable(&user, portus_core::model::now()) {
-            info!(user = %user.username, %refusal, "OpenID Connect sign-in refused");
-            return Err(Error::InvalidCredentials);
-        }
-        Ok(user)
+        let subject = claims.subject().as_str();
+        let profile = ExternalProfile {
+            identity: ExternalIdentity::new(flavour.provider(), issuer, subject),
+            preferred_username: username,
+            verified_email,
+            groups,
+            imported_as: Some(ExternalIdentity::new(flavour.portus_provider(), "", subject)),
+        };
+        external_sign_in::sign_in(self.store.as_ref(), flavour.source(), &self.config.rules, profile).await
     }
+}
 
-    /// The local user of an identity that no user is linked to yet: the account Portus made
-    /// for it (imported), else a new user if `create_users` allows, else none.
-    async fn first_sign_in(
-        &self,
-        identity: &ExternalIdentity,
-        username: Option<String>,
-        email: Option<String>,
-    ) -> Result<User> {
-        let imported = ExternalIdentity::new(PORTUS_PROVIDER, "", identity.subject.as_str());
-        if let Some(user) = self.store.user_by_identity(&imported).await? {
-            return self.link(user, identity, &imported).await;
-        }
-        if !self.config.create_users {
-            // Never the existing user of the same name or e-mail: the provider may let anyone
-            // choose those. The administrator learns what to link.
-            warn!(
-                issuer = %identity.issuer,
-                subject = %identity.subject,
-                claimed_name = username.as_deref().unwrap_or(""),
-                "OpenID Connect sign-in refused: no user is linked to this identity and create_users is off; \
-                 an administrator must link it: portus user link-identity USER --provider {PROVIDER} \
-                 --issuer {} --subject {}",
-                identity.issuer,
-                identity.subject,
-            );
-            return Err(Error::NotLinked);
-        }
-        let username = username.ok_or_else(|| {
-            refused(
-                "no user name claim",
-                format!("{:?} missing", self.config.username_claim),
-            )
-        })?;
-        portus_core::naming::validate_username(&username)
-            .map_err(|e| refused("the provider's user name is not a valid portus name", e))?;
-        self.create(identity, &username, email).await
-    }
+/// The claims of a JWT whose signature was checked already, for those the `openidconnect`
+/// types do not carry (`hd`, a groups claim).
+fn unverified_payload(jwt: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let payload = jwt.split('.').nth(1).unwrap_or_default();
+    let bytes = data_encoding::BASE64URL_NOPAD
+        .decode(payload.trim_end_matches('=').as_bytes())
+        .map_err(|e| refused("ID token payload", e))?;
+    serde_json::from_slice(&bytes).map_err(|e| refused("ID token payload", e))
+}
 
-    /// Links `identity` to `user`, whose imported Portus identity `imported` is, in its place:
-    /// from now on the link is the issuer's, and unlinking it ends these sign-ins.
-    async fn link(&self, user: User, identity: &ExternalIdentity, imported: &ExternalIdentity) -> Result<User> {
-        let store = self.store.as_ref();
-        match ops::users::link_identity(store, Some(SOURCE), &user, identity).await {
-            Ok(_) => {}
-            // A sign-in at the same moment linked it: to whom, the store says.
-            Err(error) if error.kind() == ErrorKind::Conflict => {
-                return Ok(self.store.user_by_identity(identity).await?.ok_or(error)?);
-            }
-            Err(error) => return Err(error.into()),
-        }
-        match ops::users::unlink_identity(store, Some(SOURCE), &user, imported).await {
-            // Another sign-in of the same identity replaced it meanwhile.
-            Err(error) if error.kind() != ErrorKind::NotFound => return Err(error.into()),
-            _ => {}
-        }
-        info!(user = %user.username, "OpenID Connect identity imported from Portus linked to its issuer");
-        Ok(user)
-    }
-
-    /// A new user for `identity`, named `username` or, when taken, the first free of Portus'
-    /// `username_01` ... `username_998`, linked to it in the same transaction.
-    async fn create(&self, identity: &ExternalIdentity, username: &str, mut email: Option<String>) -> Result<User> {
-        let mut names = portus_core::naming::suffixed_user_names(username);
-        let mut candidate = names.next();
-        while let Some(name) = candidate.take() {
-            if self.store.user_by_name(&name).await?.is_some() {
-                candidate = names.next();
-                continue;
-            }
-            let new = NewUser {
-                username: name.clone(),
-                email: email.clone(),
-                admin: false,
-                password_hash: None,
-                bot: false,
-            };
-            match ops::users::create_with_identity(self.store.as_ref(), Some(SOURCE), new, identity).await {
-                Ok(user) => {
-                    info!(user = %user.username, claimed_name = username, "created local user at an OpenID Connect identity's first sign-in");
-                    return Ok(user);
-                }
-                Err(error) if error.kind() == ErrorKind::Conflict => {
-                    // Either another sign-in of this identity won (then that user it is) or
-                    // someone took the name meanwhile (then the next one).
-                    if let Some(user) = self.store.user_by_identity(identity).await? {
-                        return Ok(user);
-                    }
-                    if self.store.user_by_name(&name).await?.is_none() {
-                        return Err(error.into());
-                    }
-                    candidate = names.next();
-                }
-                Err(error) if error.kind() == ErrorKind::Invalid && email.is_some() => {
-                    warn!(user = %name, %error, "e-mail refused; creating the user without e-mail");
-                    email = None;
-                    candidate = Some(name);
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Err(refused(
-            "no free user name",
-            format!("'{username}' and its _01 to _998 are taken"),
-        ))
+/// The groups `claim` lists: an array of strings (a missing claim is no groups; anything else
+/// is refused rather than guessed at).
+fn groups_of(claims: &serde_json::Map<String, serde_json::Value>, claim: &str) -> Result<Vec<String>> {
+    match claims.get(claim) {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| refused("groups claim", "not a list of strings"))
+            })
+            .collect(),
+        Some(_) => Err(refused("groups claim", "not a list of strings")),
     }
 }

@@ -24,6 +24,8 @@ use super::{
     no_namespace, no_repository, no_tag, no_team, no_user, not_a_member, siblings_hint,
 };
 use crate::Error;
+
+mod lookup;
 use crate::cli::views::{
     ManifestView, MemberView, NamespaceView, RepositoryView, TagView, TeamView, TokenView, UserView,
 };
@@ -221,73 +223,6 @@ impl Rest {
     async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(), Error> {
         self.call(method, path, body).await.map(drop)
     }
-
-    async fn find_user(&self, name: &str) -> Result<UserView, Error> {
-        let users: Vec<UserView> = self.list("/api/v1/users").await.map_err(|e| match e {
-            Error::Server { status: 403, message } => Error::Server {
-                status: 403,
-                message: format!("looking up users by name needs an administrator's token: {message}"),
-            },
-            other => other,
-        })?;
-        users
-            .into_iter()
-            .find(|u| u.username == name)
-            .ok_or_else(|| no_user(name))
-    }
-
-    async fn find_team(&self, name: &str) -> Result<TeamView, Error> {
-        self.teams()
-            .await?
-            .into_iter()
-            .find(|t| t.name == name)
-            .ok_or_else(|| no_team(name))
-    }
-
-    async fn find_member(&self, team: &TeamView, user: &str) -> Result<MemberView, Error> {
-        self.list::<MemberView>(&format!("/api/v1/teams/{}/members", team.id))
-            .await?
-            .into_iter()
-            .find(|m| m.username == user)
-            .ok_or_else(|| not_a_member(&team.name, user))
-    }
-
-    /// Fills in the names of the teams the caller may see.
-    async fn with_team_names(&self, mut namespaces: Vec<NamespaceView>) -> Result<Vec<NamespaceView>, Error> {
-        let teams: HashMap<i64, String> = self.teams().await?.into_iter().map(|t| (t.id, t.name)).collect();
-        for namespace in &mut namespaces {
-            namespace.team = namespace.team_id.and_then(|id| teams.get(&id).cloned());
-        }
-        Ok(namespaces)
-    }
-
-    async fn find_namespace(&self, name: &str) -> Result<NamespaceView, Error> {
-        self.list::<NamespaceView>("/api/v1/namespaces")
-            .await?
-            .into_iter()
-            .find(|n| n.name == name)
-            .ok_or_else(|| no_namespace(name))
-    }
-
-    async fn one_namespace(&self, namespace: NamespaceView) -> Result<NamespaceView, Error> {
-        let mut named = self.with_team_names(vec![namespace]).await?;
-        Ok(named.remove(0))
-    }
-
-    async fn find_repository(&self, name: &str) -> Result<RepositoryView, Error> {
-        self.repositories()
-            .await?
-            .into_iter()
-            .find(|r| r.name == name)
-            .ok_or_else(|| no_repository(name))
-    }
-
-    async fn tags_of(&self, repository: &RepositoryView) -> Result<Vec<TagView>, Error> {
-        let tags: Vec<ApiTag> = self
-            .list(&format!("/api/v1/repositories/{}/tags", repository.id))
-            .await?;
-        Ok(tags.into_iter().map(TagView::from).collect())
-    }
 }
 
 async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, Error> {
@@ -337,6 +272,9 @@ impl Backend for Rest {
         }
         if let Some(password) = &changes.password {
             body.insert("password".into(), json!(password.expose()));
+        }
+        if let Some(current) = &changes.current_password {
+            body.insert("current_password".into(), json!(current.expose()));
         }
         if let Some(admin) = changes.admin {
             body.insert("admin".into(), json!(admin));

@@ -1,13 +1,19 @@
-//! `[web.github]`, `[web.gitlab]`, `[web.bitbucket]`: sign in with GitHub, GitLab or Bitbucket.
-//! Each section is the provider's own type in `portus_auth::oauth`; in a build without the
-//! `oidc` feature it is an [`Unsupported`] table, refused when present.
+//! `[web]`: the web pages and their sign-in providers. `[web.oidc]` is
+//! `portus_auth::oidc::OidcSettings`; `[web.github]`, `[web.gitlab]`, `[web.bitbucket]` are the
+//! providers' own types in `portus_auth::oauth`; in a build without the `oidc` feature each is
+//! an [`super::Unsupported`] table, refused when present.
 
-use serde::Deserializer;
+use serde::{Deserialize, Deserializer, Serialize};
 
-#[cfg(not(feature = "oidc"))]
-use super::Unsupported;
-use super::{WebSettings, named_section};
+use super::named_section;
 use crate::Error;
+
+/// `[web.oidc]`: the OpenID Connect sign-in's own section.
+#[cfg(feature = "oidc")]
+pub type OidcSettings = portus_auth::oidc::OidcSettings;
+/// `[web.oidc]`: this build has no OpenID Connect (feature `oidc`), so the section is refused.
+#[cfg(not(feature = "oidc"))]
+pub type OidcSettings = super::Unsupported;
 
 /// `[web.github]`: GitHub or GitHub Enterprise Server.
 #[cfg(feature = "oidc")]
@@ -20,13 +26,65 @@ pub type GitlabSettings = portus_auth::oauth::gitlab::GitlabSettings;
 pub type BitbucketSettings = portus_auth::oauth::bitbucket::BitbucketSettings;
 /// `[web.github]`: this build has no external sign-in (feature `oidc`).
 #[cfg(not(feature = "oidc"))]
-pub type GithubSettings = Unsupported;
+pub type GithubSettings = super::Unsupported;
 /// `[web.gitlab]`: this build has no external sign-in (feature `oidc`).
 #[cfg(not(feature = "oidc"))]
-pub type GitlabSettings = Unsupported;
+pub type GitlabSettings = super::Unsupported;
 /// `[web.bitbucket]`: this build has no external sign-in (feature `oidc`).
 #[cfg(not(feature = "oidc"))]
-pub type BitbucketSettings = Unsupported;
+pub type BitbucketSettings = super::Unsupported;
+
+/// The web pages (served when the `web` feature is built in).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSettings {
+    /// Serve the pages under `/`.
+    pub enabled: bool,
+    /// Seconds a sign-in session lives after its last use.
+    pub session_secs: u64,
+    /// `Secure` cookies; default: when `public_url` is `https://`. Set it to `true` behind a
+    /// TLS-terminating proxy that forwards plain HTTP.
+    pub secure_cookies: Option<bool>,
+    /// People may create their own accounts at `/sign_up` (Portus' `signup.enabled`); not
+    /// with `[ldap]`.
+    pub signup: bool,
+    /// The password form on the sign-in page (Portus' `oauth.local_login`); `false` leaves
+    /// the external providers only (then one is required and sign-up is off).
+    pub local_login: bool,
+    /// Sign in with OpenID Connect (feature `oidc`), off when absent.
+    #[serde(deserialize_with = "oidc_section")]
+    pub oidc: Option<OidcSettings>,
+    /// Sign in with GitHub (feature `oidc`), off when absent.
+    #[serde(deserialize_with = "github_section")]
+    pub github: Option<GithubSettings>,
+    /// Sign in with GitLab (feature `oidc`), off when absent.
+    #[serde(deserialize_with = "gitlab_section")]
+    pub gitlab: Option<GitlabSettings>,
+    /// Sign in with Bitbucket Cloud (feature `oidc`), off when absent.
+    #[serde(deserialize_with = "bitbucket_section")]
+    pub bitbucket: Option<BitbucketSettings>,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings {
+            enabled: true,
+            session_secs: 8 * 3600,
+            secure_cookies: None,
+            signup: false,
+            local_login: true,
+            oidc: None,
+            github: None,
+            gitlab: None,
+            bitbucket: None,
+        }
+    }
+}
+
+/// Reads the `[web.oidc]` section through a table so that its errors name it.
+pub(super) fn oidc_section<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<OidcSettings>, D::Error> {
+    named_section(deserializer, "[web.oidc]")
+}
 
 pub(super) fn github_section<'de, D: Deserializer<'de>>(d: D) -> Result<Option<GithubSettings>, D::Error> {
     named_section(d, "[web.github]")
