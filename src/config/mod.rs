@@ -304,6 +304,9 @@ pub const KEYS: &[&str] = &[
     "web.github.name",
     "web.github.create_users",
     "web.github.allowed_domains",
+    "web.github.required_groups",
+    "web.github.teams",
+    "web.github.admin_group",
     "web.github.timeout_secs",
     "web.gitlab.client_id",
     "web.gitlab.client_secret",
@@ -312,6 +315,9 @@ pub const KEYS: &[&str] = &[
     "web.gitlab.name",
     "web.gitlab.create_users",
     "web.gitlab.allowed_domains",
+    "web.gitlab.required_groups",
+    "web.gitlab.teams",
+    "web.gitlab.admin_group",
     "web.gitlab.timeout_secs",
     "web.bitbucket.client_id",
     "web.bitbucket.client_secret",
@@ -321,6 +327,9 @@ pub const KEYS: &[&str] = &[
     "web.bitbucket.name",
     "web.bitbucket.create_users",
     "web.bitbucket.allowed_domains",
+    "web.bitbucket.required_groups",
+    "web.bitbucket.teams",
+    "web.bitbucket.admin_group",
     "web.bitbucket.timeout_secs",
     "registry.url",
     "registry.external_hostname",
@@ -771,10 +780,17 @@ mod tests {
                     admin_group: Some("admins".into()),
                 }),
                 github: Some(
-                    toml::from_str("client_id = 'c'\nclient_secret = 's'\norganization = 'o'\nteam = 't'").unwrap(),
+                    toml::from_str(
+                        "client_id = 'c'\nclient_secret = 's'\norganization = 'o'\nteam = 't'\nadmin_group = 'a'",
+                    )
+                    .unwrap(),
                 ),
-                gitlab: Some(toml::from_str("client_id = 'c'\nclient_secret = 's'\ngroup = 'g'").unwrap()),
-                bitbucket: Some(toml::from_str("client_id = 'c'\nclient_secret = 's'\nworkspace = 'w'").unwrap()),
+                gitlab: Some(
+                    toml::from_str("client_id = 'c'\nclient_secret = 's'\ngroup = 'g'\nadmin_group = 'a'").unwrap(),
+                ),
+                bitbucket: Some(
+                    toml::from_str("client_id = 'c'\nclient_secret = 's'\nworkspace = 'w'\nadmin_group = 'a'").unwrap(),
+                ),
                 ..WebSettings::default()
             },
             ..Config::default()

@@ -190,7 +190,7 @@ mod tests {
             ),
             (
                 "[web.bitbucket]\nclient_id = \"c\"\nclient_secret = \"s\"\nallowed_domains = [\"@x.org\"]",
-                "allowed_domains: '@x.org'",
+                "allowed_domains: \"@x.org\" is not a domain name",
             ),
             (
                 "[web.bitbucket]\nclient_id = \"c\"\nclient_secret = \"s\"\ntimeout_secs = 0",

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::github::{default_timeout, default_true};
-use super::{Api, Endpoints, ExternalProfile, Kind, OAuthProvider, Profiler, Registration, SignInRules};
+use super::{Api, Endpoints, ExternalProfile, GroupTeam, Kind, OAuthProvider, Profiler, Registration, SignInRules};
 use crate::error::Result;
 
 /// Pages of `/2.0/user/emails` read at most.
@@ -60,6 +60,15 @@ pub struct BitbucketSettings {
     /// When not empty, the confirmed primary e-mail's domain must be one of these.
     #[serde(default)]
     pub allowed_domains: Vec<String>,
+    /// When not empty, only members of one of these groups (workspace slug) may sign in.
+    #[serde(default)]
+    pub required_groups: Vec<String>,
+    /// Groups (workspace slug) to teams and roles, re-applied at every sign-in.
+    #[serde(default)]
+    pub teams: Vec<GroupTeam>,
+    /// Members of this group (workspace slug) are administrators; others signing in this way are not.
+    #[serde(default)]
+    pub admin_group: Option<String>,
     /// Time limit of each request to Bitbucket, in seconds.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
@@ -86,6 +95,17 @@ fn default_name() -> String {
 }
 
 impl BitbucketSettings {
+    /// The sign-in rules of this section.
+    pub fn rules(&self) -> SignInRules {
+        SignInRules {
+            create_users: self.create_users,
+            allowed_domains: self.allowed_domains.clone(),
+            required_groups: self.required_groups.clone(),
+            teams: self.teams.clone(),
+            admin_group: self.admin_group.clone(),
+        }
+    }
+
     /// Checks what types cannot; the message names the key.
     pub fn validate(&self) -> std::result::Result<(), String> {
         super::check_common(
@@ -93,7 +113,7 @@ impl BitbucketSettings {
             &self.client_id,
             &self.client_secret,
             self.timeout_secs,
-            &self.allowed_domains,
+            &self.rules(),
         )?;
         super::check_base_url("web.bitbucket.site_url", &self.site_url)?;
         super::check_base_url("web.bitbucket.api_url", &self.api_url)?;
@@ -134,13 +154,21 @@ impl BitbucketSettings {
                 api: super::trim_base(&self.api_url),
                 workspace: self.workspace.clone(),
             }),
-            SignInRules {
-                create_users: self.create_users,
-                allowed_domains: self.allowed_domains.clone(),
-            },
+            self.rules(),
             store,
         )
     }
+}
+
+/// A nickname as a user name: Bitbucket nicknames may hold spaces (and `:`), which user names
+/// here may not; they become `_`.
+fn usable_name(nickname: &str) -> String {
+    nickname
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if c == ':' || c.is_whitespace() { '_' } else { c })
+        .collect()
 }
 
 /// The Bitbucket-specific part of a sign-in.
@@ -173,7 +201,7 @@ impl Bitbucket {
             preferred_username: user["nickname"]
                 .as_str()
                 .or_else(|| user["username"].as_str())
-                .map(str::to_owned),
+                .map(usable_name),
             verified_email: self.verified_email(api).await?,
             groups: self.workspaces(api).await?,
             imported_as: Some(ExternalIdentity::new("bitbucket", "", uuid)),
@@ -224,5 +252,14 @@ impl Bitbucket {
             }
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn nicknames_become_valid_names() {
+        assert_eq!(super::usable_name(" Jane Doe "), "Jane_Doe");
+        assert_eq!(super::usable_name("a:b"), "a_b");
     }
 }

@@ -14,7 +14,7 @@ use portus_core::model::ExternalIdentity;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Api, Endpoints, ExternalProfile, Kind, OAuthProvider, Profiler, Registration, SignInRules};
+use super::{Api, Endpoints, ExternalProfile, GroupTeam, Kind, OAuthProvider, Profiler, Registration, SignInRules};
 use crate::error::Result;
 
 /// github.com, the default base URL.
@@ -56,6 +56,15 @@ pub struct GithubSettings {
     /// When not empty, the verified primary e-mail's domain must be one of these.
     #[serde(default)]
     pub allowed_domains: Vec<String>,
+    /// When not empty, only members of one of these groups (`org/team-slug`) may sign in.
+    #[serde(default)]
+    pub required_groups: Vec<String>,
+    /// Groups (`org/team-slug`) to teams and roles, re-applied at every sign-in.
+    #[serde(default)]
+    pub teams: Vec<GroupTeam>,
+    /// Members of this group (`org/team-slug`) are administrators; others signing in this way are not.
+    #[serde(default)]
+    pub admin_group: Option<String>,
     /// Time limit of each request to GitHub, in seconds.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
@@ -96,6 +105,17 @@ impl GithubSettings {
         }
     }
 
+    /// The sign-in rules of this section.
+    pub fn rules(&self) -> SignInRules {
+        SignInRules {
+            create_users: self.create_users,
+            allowed_domains: self.allowed_domains.clone(),
+            required_groups: self.required_groups.clone(),
+            teams: self.teams.clone(),
+            admin_group: self.admin_group.clone(),
+        }
+    }
+
     /// Checks what types cannot; the message names the key.
     pub fn validate(&self) -> std::result::Result<(), String> {
         super::check_common(
@@ -103,7 +123,7 @@ impl GithubSettings {
             &self.client_id,
             &self.client_secret,
             self.timeout_secs,
-            &self.allowed_domains,
+            &self.rules(),
         )?;
         super::check_base_url("web.github.base_url", &self.base_url)?;
         let segment = |key: &str, value: &Option<String>| match value {
@@ -146,10 +166,7 @@ impl GithubSettings {
                 organization: self.organization.clone(),
                 team: self.team.clone(),
             }),
-            SignInRules {
-                create_users: self.create_users,
-                allowed_domains: self.allowed_domains.clone(),
-            },
+            self.rules(),
             store,
         )
     }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::github::{default_timeout, default_true};
-use super::{Api, Endpoints, ExternalProfile, Kind, OAuthProvider, Profiler, Registration, SignInRules};
+use super::{Api, Endpoints, ExternalProfile, GroupTeam, Kind, OAuthProvider, Profiler, Registration, SignInRules};
 use crate::error::Result;
 
 /// gitlab.com, the default base URL.
@@ -54,6 +54,15 @@ pub struct GitlabSettings {
     /// When not empty, the verified e-mail's domain must be one of these.
     #[serde(default)]
     pub allowed_domains: Vec<String>,
+    /// When not empty, only members of one of these groups (full path) may sign in.
+    #[serde(default)]
+    pub required_groups: Vec<String>,
+    /// Groups (full path) to teams and roles, re-applied at every sign-in.
+    #[serde(default)]
+    pub teams: Vec<GroupTeam>,
+    /// Members of this group (full path) are administrators; others signing in this way are not.
+    #[serde(default)]
+    pub admin_group: Option<String>,
     /// Time limit of each request to GitLab, in seconds.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
@@ -77,6 +86,17 @@ fn default_name() -> String {
 }
 
 impl GitlabSettings {
+    /// The sign-in rules of this section.
+    pub fn rules(&self) -> SignInRules {
+        SignInRules {
+            create_users: self.create_users,
+            allowed_domains: self.allowed_domains.clone(),
+            required_groups: self.required_groups.clone(),
+            teams: self.teams.clone(),
+            admin_group: self.admin_group.clone(),
+        }
+    }
+
     /// Checks what types cannot; the message names the key.
     pub fn validate(&self) -> std::result::Result<(), String> {
         super::check_common(
@@ -84,7 +104,7 @@ impl GitlabSettings {
             &self.client_id,
             &self.client_secret,
             self.timeout_secs,
-            &self.allowed_domains,
+            &self.rules(),
         )?;
         super::check_base_url("web.gitlab.base_url", &self.base_url)?;
         if let Some(group) = &self.group
@@ -128,10 +148,7 @@ impl GitlabSettings {
                 base,
                 group: self.group.clone(),
             }),
-            SignInRules {
-                create_users: self.create_users,
-                allowed_domains: self.allowed_domains.clone(),
-            },
+            self.rules(),
             store,
         )
     }

@@ -8,14 +8,14 @@
 //! lifetime; HTTP through reqwest without following redirects and with a time limit; tokens
 //! only in the `Authorization` header, never logged and dropped after the checks. Each
 //! provider's module reads the account and checks its restriction, giving an
-//! [`ExternalProfile`]; the local user is then found as for OpenID Connect: by the identity
-//! (provider, base URL, the provider's numeric id or uuid), never by a name or an e-mail.
+//! [`ExternalProfile`]; [`crate::external_sign_in`] then applies the section's rules and finds
+//! the local user by the identity (provider, base URL, the provider's numeric id or uuid),
+//! never by a name or an e-mail.
 //!
 //! A provider that cannot be reached (or answers 5xx or 429) is
 //! [`portus_core::Error::Unavailable`]; anything it does not vouch for, and a refused
 //! restriction, is [`Error::InvalidCredentials`], with a `warn!` saying why.
 
-mod account;
 pub mod bitbucket;
 pub mod github;
 pub mod gitlab;
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use data_encoding::BASE64URL_NOPAD;
 use portus_core::PolicyStore;
-use portus_core::model::{ExternalIdentity, User};
+use portus_core::model::User;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, USER_AGENT};
 use serde::Deserialize;
@@ -35,24 +35,7 @@ use tracing::warn;
 
 use crate::error::{Error, Result};
 
-pub use account::SignInRules;
-
-/// What a provider vouches for after its checks: the identity that finds the local user, and
-/// what may name or describe a new one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExternalProfile {
-    /// (`github` | `gitlab` | `bitbucket`, the provider's base URL, its stable id of the account).
-    pub identity: ExternalIdentity,
-    /// The login / username / nickname at the provider: only ever names a *new* user.
-    pub preferred_username: Option<String>,
-    /// A verified (and primary) e-mail address; unverified ones are never read.
-    pub verified_email: Option<String>,
-    /// Groups the provider lists for the account: GitHub `org/team-slug` of its teams, GitLab
-    /// group full paths, Bitbucket workspace slugs; `None` when the provider would not list them.
-    pub groups: Option<Vec<String>>,
-    /// The identity a Portus import stored for such an account: (Portus' provider name, "", uid).
-    pub imported_as: Option<ExternalIdentity>,
-}
+pub use crate::external_sign_in::{ExternalProfile, GroupTeam, SignInRules};
 
 /// How long a browser may take at the provider.
 pub const ATTEMPT_LIFETIME: Duration = Duration::from_secs(600);
@@ -263,7 +246,7 @@ impl OAuthProvider {
     /// allows; [`Error::NotLinked`] when it does not).
     pub async fn finish(&self, pending: PendingOAuth, state: &str, code: &str) -> Result<User> {
         let profile = self.profile(pending, state, code).await?;
-        account::sign_in(self.store.as_ref(), self.client.kind.source(), &self.rules, profile).await
+        crate::external_sign_in::sign_in(self.store.as_ref(), self.client.kind.source(), &self.rules, profile).await
     }
 
     /// The flow up to the provider's verified profile (state, code exchange, account,
@@ -516,13 +499,13 @@ pub(crate) fn check_base_url(key: &str, value: &str) -> std::result::Result<(), 
     Ok(())
 }
 
-/// Checks the settings every provider section shares.
+/// Checks the settings every provider section shares, and its rules.
 pub(crate) fn check_common(
     section: &str,
     client_id: &str,
     client_secret: &str,
     timeout_secs: u64,
-    allowed_domains: &[String],
+    rules: &SignInRules,
 ) -> std::result::Result<(), String> {
     if client_id.trim().is_empty() {
         return Err(format!("[web.{section}] client_id must not be empty"));
@@ -533,15 +516,7 @@ pub(crate) fn check_common(
     if !(1..=300).contains(&timeout_secs) {
         return Err(format!("[web.{section}] timeout_secs must be between 1 and 300"));
     }
-    if let Some(bad) = allowed_domains
-        .iter()
-        .find(|d| d.is_empty() || d.contains('@') || d.chars().any(char::is_whitespace))
-    {
-        return Err(format!(
-            "[web.{section}] allowed_domains: '{bad}' is not a domain (write example.org, no '@')"
-        ));
-    }
-    Ok(())
+    rules.validate().map_err(|e| format!("[web.{section}] {e}"))
 }
 
 #[cfg(test)]

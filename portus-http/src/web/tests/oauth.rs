@@ -498,3 +498,49 @@ async fn profiles_carry_the_identity_and_every_page_of_the_groups() {
     assert_eq!(bitbucket.identity.subject, "{00000000-0000-4000-8000-000000007001}");
     assert_eq!(bitbucket.groups, Some(groups), "three pages of workspaces");
 }
+
+/// The groups each provider lists feed the section's rules at every sign-in: GitHub teams
+/// (`org/team-slug`) grant team memberships and administrator rights, and take them back once
+/// GitHub no longer lists them; `required_groups` refuses people in none of them.
+#[tokio::test]
+async fn github_teams_grant_and_withdraw_memberships_and_administrator_rights() {
+    use portus_core::model::Role;
+
+    let mut kim = World::new(8001, "kim");
+    kim.teams.insert("acme/ops".into(), "active".into());
+    let standins = serve(kim).await;
+    let rules = json!({
+        "required_groups": ["acme/ops", "acme/dev"],
+        "teams": [{"group": "acme/ops", "team": "devs", "role": "contributor"}],
+        "admin_group": "acme/registry-admins",
+    });
+    let site = github_site(&standins.base, rules).await;
+    let admin = site.store.user_by_name("admin").await.unwrap().unwrap();
+    let devs = site.store.create_team("devs", admin.id, None).await.unwrap();
+    let kim = async || site.store.user_by_name("kim").await.unwrap().unwrap();
+
+    assert_eq!(who(&site, &sign_in_with(&site, "github").await).await, "kim");
+    assert!(!kim().await.admin);
+    assert_eq!(
+        site.store.role_in(devs.id, kim().await.id).await.unwrap(),
+        Some(Role::Contributor)
+    );
+
+    // Made a registry administrator at GitHub: an administrator here.
+    standins
+        .world()
+        .teams
+        .insert("acme/registry-admins".into(), "active".into());
+    assert_eq!(who(&site, &sign_in_with(&site, "github").await).await, "kim");
+    assert!(kim().await.admin, "admin_group");
+
+    // Moved from ops to dev at GitHub, out of the administrators: both taken back.
+    standins.world().teams = [("acme/dev".to_owned(), "active".to_owned())].into();
+    assert_eq!(who(&site, &sign_in_with(&site, "github").await).await, "kim");
+    assert!(!kim().await.admin, "no longer in admin_group");
+    assert_eq!(site.store.role_in(devs.id, kim().await.id).await.unwrap(), None);
+
+    // In none of required_groups: refused.
+    standins.world().teams.clear();
+    assert_refused(&sign_in_with(&site, "github").await, "no required group");
+}
