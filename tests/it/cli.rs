@@ -1330,6 +1330,57 @@ fn identities_are_linked_and_unlinked_on_the_local_store() {
         1,
         "--provider oidc",
     );
+    assert_fails(
+        &p.try_cli(
+            &[
+                "user",
+                "link-identity",
+                "bob",
+                "--provider",
+                "ldap",
+                "--issuer",
+                "x",
+                "--subject",
+                "1",
+            ],
+            None,
+        ),
+        1,
+        "--provider github|gitlab|bitbucket",
+    );
+    // A GitHub account (sign-in with [web.github]): its base URL and numeric id.
+    let github = p.cli(
+        &[
+            "user",
+            "link-identity",
+            "bob",
+            "--provider",
+            "github",
+            "--issuer",
+            "https://github.com",
+            "--subject",
+            "583231",
+        ],
+        None,
+    );
+    assert!(
+        github.contains("Linked the github subject 583231 at https://github.com to user 'bob'."),
+        "{github}"
+    );
+    p.cli(
+        &[
+            "user",
+            "unlink-identity",
+            "bob",
+            "--provider",
+            "github",
+            "--issuer",
+            "https://github.com",
+            "--subject",
+            "583231",
+        ],
+        None,
+    );
     assert_eq!(
         json_of(&p.cli(&["user", "identities", "alice", "--json"], None)),
         serde_json::json!([{"provider": "oidc", "issuer": "https://id.example.org", "subject": "248289761001"}])
@@ -1371,6 +1422,8 @@ fn identities_are_linked_and_unlinked_on_the_local_store() {
         recorded,
         [
             ("user.identity.link".to_owned(), "alice".to_owned()),
+            ("user.identity.link".to_owned(), "bob".to_owned()),
+            ("user.identity.unlink".to_owned(), "bob".to_owned()),
             ("user.identity.unlink".to_owned(), "alice".to_owned())
         ]
     );
