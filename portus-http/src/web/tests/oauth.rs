@@ -544,3 +544,38 @@ async fn github_teams_grant_and_withdraw_memberships_and_administrator_rights() 
     standins.world().teams.clear();
     assert_refused(&sign_in_with(&site, "github").await, "no required group");
 }
+
+/// Rate-limited by the provider in the middle of the checks: no sign-in (503, try later), not
+/// a pass.
+#[tokio::test]
+async fn a_rate_limited_provider_is_503_for_every_provider() {
+    let mut lee = World::new(9001, "lee");
+    lee.orgs.insert("acme".into(), "active".into());
+    lee.groups = vec!["acme".into()];
+    let standins = serve(lee).await;
+    let base = standins.base.clone();
+    let (gh, gl, bb) = (
+        github(&base, json!({"organization": "acme"})),
+        gitlab(&base, json!({"group": "acme"})),
+        bitbucket(&base, json!({"workspace": "acme"})),
+    );
+    let site = site_offering(|store| {
+        vec![
+            ("GitHub".into(), gh.provider(callback("github"), store.clone()).unwrap()),
+            ("GitLab".into(), gl.provider(callback("gitlab"), store.clone()).unwrap()),
+            ("Bitbucket".into(), bb.provider(callback("bitbucket"), store).unwrap()),
+        ]
+    })
+    .await;
+    standins.world().throttled = true;
+    for kind in ["github", "gitlab", "bitbucket"] {
+        let page = sign_in_with(&site, kind).await;
+        assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE, "{kind}: {}", page.body);
+        assert!(page.cookie("portus_session").is_none(), "{kind}");
+    }
+    standins.world().throttled = false;
+    for kind in ["github", "gitlab", "bitbucket"] {
+        let page = sign_in_with(&site, kind).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{kind} again: {}", page.body);
+    }
+}

@@ -38,6 +38,8 @@ pub(super) struct World {
     pub(super) groups: Vec<String>,
     /// The token endpoints refuse every code (as for an expired or forged one).
     pub(super) refuse_codes: bool,
+    /// The APIs answer 429 with GitHub's rate-limit headers (limit reached).
+    pub(super) throttled: bool,
 }
 
 impl World {
@@ -50,6 +52,7 @@ impl World {
             teams: HashMap::new(),
             groups: Vec::new(),
             refuse_codes: false,
+            throttled: false,
         }
     }
 
@@ -242,6 +245,10 @@ macro_rules! guard {
     ($s:expr, $headers:expr, $q:expr) => {
         if !authorized(&$s, &$headers, &$q) {
             return status(StatusCode::UNAUTHORIZED, json!({"message": "Bad credentials"}));
+        }
+        if $s.world().throttled {
+            let headers = [("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1900000000"), ("retry-after", "60")];
+            return (StatusCode::TOO_MANY_REQUESTS, headers, axum::Json(json!({"message": "API rate limit exceeded"}))).into_response();
         }
     };
 }
