@@ -201,6 +201,8 @@ impl Github {
                 let Some(login) = &login else {
                     return Err(api.refused("/user has no login to check the team with"));
                 };
+                // The login is the provider's word: encoded, it stays one path segment.
+                let login: String = url::form_urlencoded::byte_serialize(login.as_bytes()).collect();
                 let url = format!("{}/orgs/{org}/teams/{team}/memberships/{login}", self.api);
                 let membership = api.get(&url).await?;
                 if membership.status != reqwest::StatusCode::OK || membership.body["state"] != "active" {
