@@ -169,6 +169,8 @@ fn serve_router(
         #[cfg(feature = "oidc")]
         oidc: oidc_login(config, &state)?,
         #[cfg(feature = "oidc")]
+        google: google_login(config, &state)?,
+        #[cfg(feature = "oidc")]
         oauth: oauth_logins(config, &state)?,
     };
     Ok(portus_http::router_with_web(state, limits, web))
@@ -185,6 +187,21 @@ fn oidc_login(config: &Config, state: &portus_http::AppState) -> Result<Option<p
         .map_err(|e| Error::Config(format!("[web.oidc]: {e}")))?;
     Ok(Some(portus_http::web::OidcLogin {
         name: settings.name.clone(),
+        provider: Arc::new(provider),
+    }))
+}
+
+/// Google's sign-in, if `[web.google]` is configured.
+#[cfg(feature = "oidc")]
+fn google_login(config: &Config, state: &portus_http::AppState) -> Result<Option<portus_http::web::OidcLogin>, Error> {
+    let Some(settings) = &config.web.google else {
+        return Ok(None);
+    };
+    let google = settings.config(format!("{}/sign_in/google/callback", config.public_url()));
+    let provider = portus_auth::oidc::OidcProvider::new(google, state.tokens.store().clone())
+        .map_err(|e| Error::Config(format!("[web.google]: {e}")))?;
+    Ok(Some(portus_http::web::OidcLogin {
+        name: "Google".into(),
         provider: Arc::new(provider),
     }))
 }

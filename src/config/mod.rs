@@ -34,7 +34,7 @@ pub use registry::RegistryConfig;
 pub use security::{
     ClairLegacySettings, ClairV4Settings, DummySettings, SecurityConfig, ZypperSettings, setting_error,
 };
-pub use web::{BitbucketSettings, GithubSettings, GitlabSettings, OidcSettings, WebSettings};
+pub use web::{BitbucketSettings, GithubSettings, GitlabSettings, GoogleSettings, OidcSettings, WebSettings};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -283,6 +283,12 @@ pub const KEYS: &[&str] = &[
     "web.local_login",
     "web.session_secs",
     "web.secure_cookies",
+    "web.google.client_id",
+    "web.google.client_secret",
+    "web.google.hosted_domains",
+    "web.google.create_users",
+    "web.google.timeout_secs",
+    "web.google.issuer",
     "web.oidc.issuer",
     "web.oidc.client_id",
     "web.oidc.client_secret",
@@ -430,7 +436,7 @@ impl Config {
         }
         if !self.web.local_login && !self.web.external_sign_in() {
             return invalid(
-                "web.local_login = false needs [web.oidc], [web.github], [web.gitlab] or [web.bitbucket]: nobody could \
+                "web.local_login = false needs [web.oidc], [web.google], [web.github], [web.gitlab] or [web.bitbucket]: nobody could \
                  sign in to the web pages"
                     .into(),
             );
@@ -713,7 +719,7 @@ mod tests {
             ),
             (
                 "[web]\nlocal_login = false",
-                "web.local_login = false needs [web.oidc], [web.github]",
+                "web.local_login = false needs [web.oidc], [web.google], [web.github]",
             ),
             ("public_url = \"ftp://x\"", "http or https"),
             ("[token\n", "portus.toml"),
@@ -779,6 +785,7 @@ mod tests {
                     teams: vec![],
                     admin_group: Some("admins".into()),
                 }),
+                google: Some(toml::from_str("client_id = 'c'\nclient_secret = 's'").unwrap()),
                 github: Some(
                     toml::from_str(
                         "client_id = 'c'\nclient_secret = 's'\norganization = 'o'\nteam = 't'\nadmin_group = 'a'",

@@ -15,6 +15,13 @@ pub type OidcSettings = portus_auth::oidc::OidcSettings;
 #[cfg(not(feature = "oidc"))]
 pub type OidcSettings = super::Unsupported;
 
+/// `[web.google]`: sign in with Google.
+#[cfg(feature = "oidc")]
+pub type GoogleSettings = portus_auth::oidc::GoogleSettings;
+/// `[web.google]`: this build has no external sign-in (feature `oidc`).
+#[cfg(not(feature = "oidc"))]
+pub type GoogleSettings = super::Unsupported;
+
 /// `[web.github]`: GitHub or GitHub Enterprise Server.
 #[cfg(feature = "oidc")]
 pub type GithubSettings = portus_auth::oauth::github::GithubSettings;
@@ -54,6 +61,9 @@ pub struct WebSettings {
     /// Sign in with OpenID Connect (feature `oidc`), off when absent.
     #[serde(deserialize_with = "oidc_section")]
     pub oidc: Option<OidcSettings>,
+    /// Sign in with Google (feature `oidc`), off when absent.
+    #[serde(deserialize_with = "google_section")]
+    pub google: Option<GoogleSettings>,
     /// Sign in with GitHub (feature `oidc`), off when absent.
     #[serde(deserialize_with = "github_section")]
     pub github: Option<GithubSettings>,
@@ -74,6 +84,7 @@ impl Default for WebSettings {
             signup: false,
             local_login: true,
             oidc: None,
+            google: None,
             github: None,
             gitlab: None,
             bitbucket: None,
@@ -84,6 +95,10 @@ impl Default for WebSettings {
 /// Reads the `[web.oidc]` section through a table so that its errors name it.
 pub(super) fn oidc_section<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<OidcSettings>, D::Error> {
     named_section(deserializer, "[web.oidc]")
+}
+
+pub(super) fn google_section<'de, D: Deserializer<'de>>(d: D) -> Result<Option<GoogleSettings>, D::Error> {
+    named_section(d, "[web.google]")
 }
 
 pub(super) fn github_section<'de, D: Deserializer<'de>>(d: D) -> Result<Option<GithubSettings>, D::Error> {
@@ -99,17 +114,26 @@ pub(super) fn bitbucket_section<'de, D: Deserializer<'de>>(d: D) -> Result<Optio
 }
 
 impl WebSettings {
-    /// Whether some external provider (OpenID Connect, GitHub, GitLab, Bitbucket) is set up,
-    /// so that people can sign in without the password form.
+    /// Whether some external provider (OpenID Connect, Google, GitHub, GitLab, Bitbucket) is
+    /// set up, so that people can sign in without the password form.
     pub fn external_sign_in(&self) -> bool {
-        self.oidc.is_some() || self.github.is_some() || self.gitlab.is_some() || self.bitbucket.is_some()
+        self.oidc.is_some()
+            || self.google.is_some()
+            || self.github.is_some()
+            || self.gitlab.is_some()
+            || self.bitbucket.is_some()
     }
 
-    /// Checks the GitHub, GitLab and Bitbucket sections.
+    /// Checks the Google, GitHub, GitLab and Bitbucket sections.
     pub(super) fn validate_sign_in(&self) -> Result<(), Error> {
         #[cfg(feature = "oidc")]
         {
+            let google = self
+                .google
+                .as_ref()
+                .map(|g| g.validate().map_err(|e| format!("[web.google]: {e}")));
             let checks = [
+                google,
                 self.github.as_ref().map(GithubSettings::validate),
                 self.gitlab.as_ref().map(GitlabSettings::validate),
                 self.bitbucket.as_ref().map(BitbucketSettings::validate),
@@ -120,6 +144,7 @@ impl WebSettings {
         }
         #[cfg(not(feature = "oidc"))]
         for (section, present) in [
+            ("google", self.google.is_some()),
             ("github", self.github.is_some()),
             ("gitlab", self.gitlab.is_some()),
             ("bitbucket", self.bitbucket.is_some()),

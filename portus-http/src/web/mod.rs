@@ -49,6 +49,9 @@ pub struct WebConfig {
     /// Sign in with OpenID Connect, when configured.
     #[cfg(feature = "oidc")]
     pub oidc: Option<OidcLogin>,
+    /// Sign in with Google (OpenID Connect with Google's rules), when configured.
+    #[cfg(feature = "oidc")]
+    pub google: Option<OidcLogin>,
     /// Sign in with GitHub, GitLab or Bitbucket: the configured providers (one of each kind
     /// at most), in the order of their buttons.
     #[cfg(feature = "oidc")]
@@ -104,6 +107,8 @@ impl Default for WebConfig {
             #[cfg(feature = "oidc")]
             oidc: None,
             #[cfg(feature = "oidc")]
+            google: None,
+            #[cfg(feature = "oidc")]
             oauth: Vec::new(),
         }
     }
@@ -116,7 +121,7 @@ pub struct Web {
     config: WebConfig,
     /// OpenID Connect attempts under way, by SHA-256 of the `portus_oidc` cookie.
     #[cfg(feature = "oidc")]
-    oidc_attempts: session::Attempts<portus_auth::oidc::PendingLogin>,
+    oidc_attempts: session::Attempts<(pages::OidcKind, portus_auth::oidc::PendingLogin)>,
     /// GitHub, GitLab and Bitbucket attempts under way, by SHA-256 of the `portus_oauth`
     /// cookie (each bound to its provider).
     #[cfg(feature = "oidc")]
@@ -147,6 +152,8 @@ pub fn router(state: AppState, config: WebConfig, api: Router<AppState>) -> Rout
     let router = Router::new()
         .route("/sign_in/oidc", get(pages::oidc_begin))
         .route("/sign_in/oidc/callback", get(pages::oidc_callback))
+        .route("/sign_in/google", get(pages::google_begin))
+        .route("/sign_in/google/callback", get(pages::google_callback))
         .route("/sign_in/{provider}", get(pages::oauth_begin))
         .route("/sign_in/{provider}/callback", get(pages::oauth_callback));
     #[cfg(not(feature = "oidc"))]

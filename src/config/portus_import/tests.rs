@@ -133,6 +133,12 @@ fn the_local_file_is_deep_merged_as_portus_does() {
         (Some("example"), None)
     );
     assert!(config.web.gitlab.is_none() && config.web.bitbucket.is_none());
+    let google = config.web.google.clone().expect("google_oauth2.enabled: true");
+    assert_eq!(
+        (google.client_id.as_str(), google.client_secret.as_str()),
+        ("google-client.apps.googleusercontent.com", "google-client-secret")
+    );
+    assert_eq!(google.hosted_domains, ["example.org"], "domain and options.hd, once");
     assert_eq!(config.policy.push_images, PushPolicy::AdminOnly);
     assert!(!config.policy.create_team && config.policy.manage_team);
     assert!(config.policy.delete_contributors);
@@ -173,7 +179,16 @@ fn the_local_file_is_deep_merged_as_portus_does() {
         summary.contains("ldap.hostname → ldap.hostname") && summary.contains("ldap.method"),
         "{summary}"
     );
-    for secret in ["ldap-service-secret", "oidc-client-secret", "gh-client-secret"] {
+    assert!(
+        notes.contains("register <public_url>/sign_in/google/callback"),
+        "{notes}"
+    );
+    for secret in [
+        "ldap-service-secret",
+        "oidc-client-secret",
+        "gh-client-secret",
+        "google-client-secret",
+    ] {
         assert!(!summary.contains(secret), "the report shows no values");
     }
 }

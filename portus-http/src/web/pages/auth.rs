@@ -148,11 +148,13 @@ pub(super) fn signed_in(web: &Web, user: &portus_core::model::User, attempt_cook
 
 #[cfg(feature = "oidc")]
 fn oidc_button(web: &Web) -> Markup {
-    match &web.config.oidc {
-        Some(oidc) => html! {
+    html! {
+        @if let Some(oidc) = &web.config.oidc {
             p.alternative { a.button #sign-in-oidc href="/sign_in/oidc" { "Sign in with " (oidc.name) } }
-        },
-        None => html! {},
+        }
+        @if let Some(google) = &web.config.google {
+            p.alternative { a.button #sign-in-google href="/sign_in/google" { "Sign in with " (google.name) } }
+        }
     }
 }
 
@@ -173,18 +175,45 @@ use super::oauth::oauth_buttons;
 #[cfg(feature = "oidc")]
 const OIDC_COOKIE: &str = "portus_oidc";
 
-/// The configured provider; without one the OpenID Connect pages do not exist.
+/// The OpenID Connect sign-ins: any provider's (`[web.oidc]`) and Google's, each at
+/// `/sign_in/{path}`.
 #[cfg(feature = "oidc")]
-fn oidc_of(web: &Web) -> Result<&crate::web::OidcLogin, PageError> {
-    web.config.oidc.as_ref().ok_or_else(PageError::not_found)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OidcKind {
+    Generic,
+    Google,
+}
+
+#[cfg(feature = "oidc")]
+impl OidcKind {
+    /// The configured provider of this kind; without one its pages do not exist.
+    fn login(self, web: &Web) -> Result<&crate::web::OidcLogin, PageError> {
+        match self {
+            OidcKind::Generic => web.config.oidc.as_ref(),
+            OidcKind::Google => web.config.google.as_ref(),
+        }
+        .ok_or_else(PageError::not_found)
+    }
 }
 
 /// `GET /sign_in/oidc`: off to the provider, with a fresh state, nonce and PKCE challenge.
 #[cfg(feature = "oidc")]
 pub(crate) async fn oidc_begin(Extension(web): Extension<Arc<Web>>) -> Result<Response, PageError> {
-    let oidc = oidc_of(&web)?;
-    let (url, pending) = oidc.provider.begin().await?;
-    let attempt = web.oidc_attempts.put(pending);
+    begin(&web, OidcKind::Generic).await
+}
+
+/// `GET /sign_in/google`: as `/sign_in/oidc`, at Google.
+#[cfg(feature = "oidc")]
+pub(crate) async fn google_begin(Extension(web): Extension<Arc<Web>>) -> Result<Response, PageError> {
+    begin(&web, OidcKind::Google).await
+}
+
+#[cfg(feature = "oidc")]
+async fn begin(web: &Web, kind: OidcKind) -> Result<Response, PageError> {
+    let login = kind.login(web)?;
+    let (url, pending) = login.provider.begin().await?;
+    // The attempt remembers its provider: a callback at another one is a mix-up.
+    let attempt = web.oidc_attempts.put((kind, pending));
     let mut response = Redirect::to(url.as_str()).into_response();
     let cookie = set_cookie(
         OIDC_COOKIE,
@@ -207,35 +236,59 @@ pub(crate) async fn oidc_callback(
     headers: HeaderMap,
     Query(query): Query<Fields>,
 ) -> Result<Response, PageError> {
-    let oidc = oidc_of(&web)?;
-    let pending = cookie(&headers, OIDC_COOKIE).and_then(|id| web.oidc_attempts.take(id));
-    let Some(pending) = pending else {
+    callback(&state, &web, &headers, &query, OidcKind::Generic).await
+}
+
+/// `GET /sign_in/google/callback`: as `/sign_in/oidc/callback`, from Google.
+#[cfg(feature = "oidc")]
+pub(crate) async fn google_callback(
+    State(state): State<AppState>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+    Query(query): Query<Fields>,
+) -> Result<Response, PageError> {
+    callback(&state, &web, &headers, &query, OidcKind::Google).await
+}
+
+#[cfg(feature = "oidc")]
+async fn callback(
+    state: &AppState,
+    web: &Web,
+    headers: &HeaderMap,
+    query: &Fields,
+    kind: OidcKind,
+) -> Result<Response, PageError> {
+    let login = kind.login(web)?;
+    let pending = cookie(headers, OIDC_COOKIE)
+        .and_then(|id| web.oidc_attempts.take(id))
+        .filter(|(started_at, _)| *started_at == kind);
+    let Some((_, pending)) = pending else {
         return Err(PageError::new(
             StatusCode::BAD_REQUEST,
             "This sign-in attempt is unknown, used or expired. Start again from the sign-in page.",
         ));
     };
     let failed = |web: &Web| {
-        let message = format!("Sign-in with {} failed.", oidc.name);
-        sign_in_page(&state, web, StatusCode::UNAUTHORIZED, Some(&message), "")
+        let message = format!("Sign-in with {} failed.", login.name);
+        sign_in_page(state, web, StatusCode::UNAUTHORIZED, Some(&message), "")
     };
     if query.contains_key("error") {
-        return Ok(failed(&web));
+        return Ok(failed(web));
     }
-    match oidc
+    match login
         .provider
-        .finish(pending, field(&query, "state"), field(&query, "code"))
+        .finish(pending, field(query, "state"), field(query, "code"))
         .await
     {
-        Ok(user) => Ok(signed_in(&web, &user, OIDC_COOKIE)),
-        Err(portus_auth::Error::InvalidCredentials) => Ok(failed(&web)),
+        Ok(user) => Ok(signed_in(web, &user, OIDC_COOKIE)),
+        Err(portus_auth::Error::InvalidCredentials) => Ok(failed(web)),
         Err(portus_auth::Error::NotLinked) => {
             // Says nothing of local accounts: only that the caller's own identity is unlinked.
             let message = format!(
                 "Your {} account is not linked to an account here. Ask an administrator to link it.",
-                oidc.name
+                login.name
             );
-            Ok(sign_in_page(&state, &web, StatusCode::UNAUTHORIZED, Some(&message), ""))
+            Ok(sign_in_page(state, web, StatusCode::UNAUTHORIZED, Some(&message), ""))
         }
         Err(other) => Err(other.into()),
     }

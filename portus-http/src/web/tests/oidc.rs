@@ -620,3 +620,73 @@ async fn google_addresses_are_trusted_only_for_gmail_and_workspace_accounts() {
     let erin = site.store.user_by_name("erin").await.unwrap().unwrap();
     assert_eq!(erin.email.as_deref(), Some("erin@gmail.com"));
 }
+
+/// Leaves for the provider from `start` and comes back: the callback path and the attempt
+/// cookie.
+async fn round_trip_from(site: &Site, start: &str) -> (String, String) {
+    let begin = site.request(Method::GET, start, &[], None).await;
+    assert_eq!(begin.status, StatusCode::SEE_OTHER, "{}", begin.body);
+    let attempt = format!("portus_oidc={}", begin.cookie("portus_oidc").unwrap());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let at_provider = http.get(begin.location.unwrap()).send().await.unwrap();
+    let back = at_provider.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    (back.strip_prefix("http://portus.test").unwrap().to_owned(), attempt)
+}
+
+/// `[web.google]` has its own pages next to `[web.oidc]`, and an attempt started at one
+/// provider is refused at the other's callback (mix-up).
+#[tokio::test]
+async fn google_has_its_own_pages_and_attempts_do_not_cross_providers() {
+    let provider = provider().await;
+    let issuer = provider.issuer.clone();
+    let site = site_with(|web, store| {
+        web.oidc = Some(login(&issuer, store));
+        let mut google = config(&issuer, SignInRules::default());
+        google.flavour = Flavour::Google { hosted_domains: vec![] };
+        google.redirect_url = "http://portus.test/sign_in/google/callback".into();
+        let mut google = login_with(google, store);
+        google.name = "Google".into();
+        web.google = Some(google);
+    })
+    .await;
+    let form = site.request(Method::GET, "/sign_in", &[], None).await;
+    assert!(form.body.contains("href=\"/sign_in/google\"") && form.body.contains("href=\"/sign_in/oidc\""));
+
+    let (callback, attempt) = round_trip_from(&site, "/sign_in/google").await;
+    assert!(callback.starts_with("/sign_in/google/callback?"), "{callback}");
+    let oidc_callback = callback.replace("/sign_in/google/", "/sign_in/oidc/");
+    let crossed = finish(&site, &oidc_callback, &attempt).await;
+    assert_eq!(
+        crossed.status,
+        StatusCode::BAD_REQUEST,
+        "a Google attempt at the other callback"
+    );
+    assert_eq!(
+        finish(&site, &callback, &attempt).await.status,
+        StatusCode::BAD_REQUEST,
+        "used up"
+    );
+
+    let (callback, attempt) = round_trip_from(&site, "/sign_in/google").await;
+    assert_eq!(who(&site, &finish(&site, &callback, &attempt).await).await, "carol");
+    let carol = site.store.user_by_name("carol").await.unwrap().unwrap();
+    assert_eq!(
+        site.store.identities_of(carol.id).await.unwrap(),
+        vec![ExternalIdentity::new("google", issuer.as_str(), "id-carol")]
+    );
+}
+
+#[tokio::test]
+async fn without_google_configured_its_pages_do_not_exist() {
+    let site = site().await;
+    for path in ["/sign_in/google", "/sign_in/google/callback?code=c&state=s"] {
+        assert_eq!(
+            site.request(Method::GET, path, &[], None).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+}

@@ -5,13 +5,13 @@ use super::{Converter, mapped, not_needed, unsupported};
 use crate::config::portus_import::Outcome;
 
 impl Converter<'_> {
-    /// `oauth.*`: OpenID Connect, GitHub, GitLab and Bitbucket are carried over, Google and
-    /// OpenID 2.0 are not.
+    /// `oauth.*`: OpenID Connect, Google, GitHub, GitLab and Bitbucket are carried over,
+    /// OpenID 2.0 is not.
     pub(super) fn oauth(&mut self) {
         if self.get("oauth.local_login.enabled").is_some() {
             let outcome = if self.flag("oauth.local_login.enabled") {
                 not_needed("the password sign-in is offered by default (web.local_login = true)")
-            } else if ["openid_connect", "github", "gitlab", "bitbucket"]
+            } else if ["openid_connect", "google_oauth2", "github", "gitlab", "bitbucket"]
                 .iter()
                 .any(|p| self.flag(&format!("oauth.{p}.enabled")))
             {
@@ -19,9 +19,8 @@ impl Converter<'_> {
                 mapped(&["web.local_login"])
             } else {
                 unsupported(
-                    "only OpenID Connect, GitHub, GitLab or Bitbucket can replace the password sign-in here \
-                     (web.local_login = false needs one of them); Google (without its hd check) and OpenID 2.0 \
-                     are not carried over",
+                    "only OpenID Connect, Google, GitHub, GitLab or Bitbucket can replace the password sign-in \
+                     here (web.local_login = false needs one of them); OpenID 2.0 is not carried over",
                 )
             };
             self.outcome("oauth.local_login.enabled", outcome);
@@ -58,14 +57,8 @@ impl Converter<'_> {
         } else {
             self.under("oauth.openid_connect", not_needed("OpenID Connect sign-in is off"));
         }
-        for (provider, reason) in [
-            (
-                "google_oauth2",
-                "Google sign-in: Google is an OpenID Connect provider ([web.oidc] issuer = \"https://accounts.google.com\"), \
-                 but Portus' domain/hd restriction has no equivalent: set web.oidc.create_users = false and create the users",
-            ),
-            ("open_id", "OpenID 2.0 is not supported; OpenID Connect ([web.oidc]) is"),
-        ] {
+        self.google();
+        for (provider, reason) in [("open_id", "OpenID 2.0 is not supported; OpenID Connect ([web.oidc]) is")] {
             let prefix = format!("oauth.{provider}");
             if self.flag(&format!("{prefix}.enabled")) {
                 self.under(&prefix, unsupported(reason));
@@ -75,6 +68,51 @@ impl Converter<'_> {
                 self.under(&prefix, not_needed(format!("{provider} sign-in is off")));
             }
         }
+    }
+
+    /// `oauth.google_oauth2`: carried over as `[web.google]`; Portus' e-mail `domain` and its
+    /// `options.hd` hint both become `hosted_domains`, enforced on the ID token's `hd` claim.
+    fn google(&mut self) {
+        let prefix = "oauth.google_oauth2";
+        if !self.flag(&format!("{prefix}.enabled")) {
+            self.under(prefix, not_needed("google_oauth2 sign-in is off"));
+            return;
+        }
+        self.outcome(&format!("{prefix}.enabled"), mapped(&["web.google"]));
+        for (portus, ours) in [("id", "web.google.client_id"), ("secret", "web.google.client_secret")] {
+            let path = format!("{prefix}.{portus}");
+            let value = self.text(&path);
+            if value.is_none() {
+                self.attention.push(format!("{path} is empty: [web.google] needs it"));
+            }
+            self.set(ours, toml::Value::String(value.unwrap_or_default()));
+            self.outcome(&path, mapped(&[ours]));
+        }
+        let mut domains = Vec::new();
+        for key in ["domain", "options.hd"] {
+            let path = format!("{prefix}.{key}");
+            match self.text(&path) {
+                Some(domain) => {
+                    if !domains.contains(&domain) {
+                        domains.push(domain);
+                    }
+                    self.outcome(&path, mapped(&["web.google.hosted_domains"]));
+                }
+                None => self.outcome(&path, not_needed("empty: no restriction")),
+            }
+        }
+        if !domains.is_empty() {
+            let values = domains.into_iter().map(toml::Value::String).collect();
+            self.set("web.google.hosted_domains", toml::Value::Array(values));
+        }
+        self.attention.push(
+            "Google: register <public_url>/sign_in/google/callback (Portus used /users/auth/google_oauth2/callback). \
+             A domain restriction is now checked on the ID token's hd claim, so only Google Workspace accounts of \
+             that domain pass (Portus compared the e-mail address, which a consumer account can also carry). \
+             Accounts are found by Google's subject, never by e-mail: those Portus created at a Google sign-up keep \
+             theirs (imported with it), the others are linked with `portus user link-identity`"
+                .into(),
+        );
     }
 
     /// `oauth.github`, `oauth.gitlab`, `oauth.bitbucket`: carried over as `[web.github]`,
