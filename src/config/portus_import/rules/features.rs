@@ -58,15 +58,13 @@ impl Converter<'_> {
             self.under("oauth.openid_connect", not_needed("OpenID Connect sign-in is off"));
         }
         self.google();
-        for (provider, reason) in [("open_id", "OpenID 2.0 is not supported; OpenID Connect ([web.oidc]) is")] {
-            let prefix = format!("oauth.{provider}");
-            if self.flag(&format!("{prefix}.enabled")) {
-                self.under(&prefix, unsupported(reason));
-                self.attention
-                    .push(format!("{prefix} was on and is not carried over: {reason}"));
-            } else {
-                self.under(&prefix, not_needed(format!("{provider} sign-in is off")));
-            }
+        let reason = "OpenID 2.0 is not supported; OpenID Connect ([web.oidc]) is";
+        if self.flag("oauth.open_id.enabled") {
+            self.under("oauth.open_id", unsupported(reason));
+            self.attention
+                .push(format!("oauth.open_id was on and is not carried over: {reason}"));
+        } else {
+            self.under("oauth.open_id", not_needed("open_id sign-in is off"));
         }
     }
 
