@@ -66,7 +66,7 @@ pub async fn reset_password<S: ProfileStore + AccountStore + ActivityStore + ?Si
         details,
     )
     .await?;
-    Ok(store.user_by_id(id).await?)
+    store.user_by_id(id).await
 }
 
 /// Sets or removes (`None`, or only white space) the display name shown instead of the user
