@@ -98,7 +98,7 @@ pub const RATE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// Password resets by e-mail, turned on by the `[email]` section: the mailer, the URL the
 /// links start with, and a per-address limit on mails.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PasswordResets {
     /// Sends the links.
     pub mailer: Arc<dyn Mailer>,
@@ -106,6 +106,16 @@ pub struct PasswordResets {
     pub public_url: String,
     /// Per lowercased address: when its window began and how many requests it saw.
     recent: Arc<Mutex<HashMap<String, (Instant, u32)>>>,
+}
+
+impl std::fmt::Debug for PasswordResets {
+    // The addresses recently asked for are nobody's business.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordResets")
+            .field("mailer", &self.mailer)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PasswordResets {
