@@ -101,3 +101,44 @@ async fn the_profile_changes_display_name_freely_and_the_rest_with_the_current_p
     assert!(site.sign_in("alice", "alice-password").await.is_err());
     assert!(site.sign_in("alice", "new-password-1").await.is_ok());
 }
+
+#[tokio::test]
+async fn accounts_without_a_local_password_get_no_password_or_email_form() {
+    let site = site().await;
+    // bob signs in as an LDAP or OpenID Connect user would be: with no local password (here
+    // through an application token, which opens a session too).
+    let bob = site.store.user_by_name("bob").await.unwrap().unwrap();
+    site.store.set_password_hash(bob.id, None).await.unwrap();
+    let secret = portus_auth::password::generate_secret(portus_auth::password::APP_TOKEN_PREFIX).unwrap();
+    site.store
+        .create_app_token(
+            bob.id,
+            "web",
+            &secret.digest,
+            &portus_core::model::TokenLimits::default(),
+        )
+        .await
+        .unwrap();
+    let session = site.sign_in("bob", &encode(secret.plain.expose())).await.unwrap();
+    let page = site.get("/profile", &session).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"no-local-password\""));
+    assert!(!page.body.contains("id=\"change-password\"") && !page.body.contains("id=\"save-email\""));
+    let refused = site
+        .post(
+            "/profile",
+            "/profile",
+            &session,
+            "what=email&email=x%40example.org&current_password=",
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::FORBIDDEN,
+        "the API refuses a forged form all the same"
+    );
+    let saved = site
+        .post("/profile", "/profile", &session, "what=display_name&display_name=Bob")
+        .await;
+    assert_eq!(saved.location.as_deref(), Some("/profile?done=display_name"));
+}
