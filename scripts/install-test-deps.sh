@@ -6,7 +6,8 @@
 # keys, curl (docs/migrating-from-portus.md uses it), Chromium with its WebDriver for the
 # browser tests of the web pages, axe-core from the npm registry (the accessibility checker the
 # browser tests run in each page), and Python with venv for schemathesis (installed from PyPI by
-# scripts/schemathesis.sh). Idempotent; needs root (or sudo) on Debian/Ubuntu.
+# scripts/schemathesis.sh), and aiosmtpd from PyPI (the SMTP server of the password-reset
+# test). Idempotent; needs root (or sudo) on Debian/Ubuntu.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -58,3 +59,14 @@ if [ ! -s "$axe_dir/axe.min.js" ]; then
   rm -f "$tarball"
 fi
 echo "install-test-deps: axe-core $axe_version in $axe_dir"
+
+# aiosmtpd from PyPI, pinned, in a venv in the same cache: the real SMTP server the
+# password-reset test (tests/it/e2e_password_reset.rs) mails its links through.
+aiosmtpd_version=1.4.6
+aiosmtpd_venv="${PORTUS_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/portus-test}/aiosmtpd-$aiosmtpd_version"
+if ! "$aiosmtpd_venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+  rm -rf "$aiosmtpd_venv"
+  python3 -m venv "$aiosmtpd_venv"
+  "$aiosmtpd_venv/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$aiosmtpd_version"
+fi
+echo "install-test-deps: aiosmtpd $aiosmtpd_version in $aiosmtpd_venv"

@@ -306,6 +306,14 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
     };
     let registry = registry_client(config, &tokens)?;
     let scanner = scanner(config)?;
+    let password_resets = match &config.email {
+        Some(email) => {
+            let mailer: Arc<dyn portus_http::mail::Mailer> = Arc::new(crate::mail::SmtpMailer::new(email)?);
+            tracing::info!(server = %email.server_label(), "password resets by e-mail are on");
+            Some(portus_http::mail::PasswordResets::new(mailer, &config.public_url()))
+        }
+        None => None,
+    };
     Ok(App {
         state: AppState {
             webhook: Some(webhook),
@@ -316,6 +324,7 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
             max_app_tokens: config.auth.max_app_tokens,
             first_user_admin: config.auth.first_user_admin,
             health_checks,
+            password_resets,
             ..AppState::new(tokens)
         },
         limits,

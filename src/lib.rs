@@ -29,6 +29,8 @@ pub mod cli;
 pub mod config;
 #[cfg(feature = "cli")]
 mod error;
+#[cfg(feature = "cli")]
+pub mod mail;
 
 #[cfg(feature = "cli")]
 pub use error::Error;

@@ -24,6 +24,8 @@ pub enum ActivityAction {
     UserPassword,
     /// A user's e-mail was set, changed or removed.
     UserEmail,
+    /// A user's display name was set, changed or removed.
+    UserDisplayName,
     /// A user became an administrator.
     UserAdminGrant,
     /// A user stopped being an administrator.
@@ -79,13 +81,14 @@ pub enum ActivityAction {
 
 impl ActivityAction {
     /// Every action, for listings and round-trip tests.
-    pub const ALL: [ActivityAction; 31] = [
+    pub const ALL: [ActivityAction; 32] = [
         ActivityAction::UserCreate,
         ActivityAction::UserDelete,
         ActivityAction::UserEnable,
         ActivityAction::UserDisable,
         ActivityAction::UserPassword,
         ActivityAction::UserEmail,
+        ActivityAction::UserDisplayName,
         ActivityAction::UserAdminGrant,
         ActivityAction::UserAdminRevoke,
         ActivityAction::UserUnlock,
@@ -122,6 +125,7 @@ impl ActivityAction {
             ActivityAction::UserDisable => "user.disable",
             ActivityAction::UserPassword => "user.password",
             ActivityAction::UserEmail => "user.email",
+            ActivityAction::UserDisplayName => "user.display_name",
             ActivityAction::UserAdminGrant => "user.admin.grant",
             ActivityAction::UserAdminRevoke => "user.admin.revoke",
             ActivityAction::UserUnlock => "user.unlock",

@@ -41,6 +41,6 @@ pub mod prelude {
     pub use crate::traits::{
         AccountStore, AccountStoreExt, ActivityStore, ActivityStoreExt, CatalogStore, CatalogStoreExt, CommentStore,
         CommentStoreExt, EventStore, IdentityStore, ImportStore, LockoutStore, NamespaceStore, NamespaceStoreExt,
-        PolicyStore, ScanStore, TeamStore, TeamStoreExt,
+        PolicyStore, ProfileStore, ScanStore, TeamStore, TeamStoreExt,
     };
 }

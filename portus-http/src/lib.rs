@@ -9,6 +9,7 @@
 //! [`TokenService`]: portus_auth::TokenService
 
 pub mod error;
+pub mod mail;
 mod router;
 mod routes;
 mod state;

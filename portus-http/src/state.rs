@@ -89,6 +89,8 @@ pub struct AppState {
     /// Whether `POST /api/v1/users/bootstrap` may make the first administrator
     /// (`auth.first_user_admin`).
     pub first_user_admin: bool,
+    /// Password resets by e-mail (`[email]`); `None`: off, their endpoints answer 404.
+    pub password_resets: Option<crate::mail::PasswordResets>,
     /// Set once the store counts the configured scanners in its kept figures.
     pub scan_scope_synced: Arc<tokio::sync::OnceCell<()>>,
     /// More components for `/api/v1/health` (LDAP, when configured).
@@ -109,6 +111,7 @@ impl AppState {
             bcrypt_cost: portus_auth::password::DEFAULT_BCRYPT_COST,
             max_app_tokens: portus_core::ops::MAX_APP_TOKENS,
             first_user_admin: true,
+            password_resets: None,
             scan_scope_synced: Arc::default(),
             health_checks: Vec::new(),
         }

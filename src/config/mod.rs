@@ -24,12 +24,14 @@ use url::Url;
 use crate::Error;
 
 mod auth;
+mod email;
 pub mod portus_import;
 mod registry;
 mod security;
 mod web;
 
 pub use auth::AuthConfig;
+pub use email::{EmailConfig, SmtpServer};
 pub use registry::RegistryConfig;
 pub use security::{
     ClairLegacySettings, ClairV4Settings, DummySettings, SecurityConfig, ZypperSettings, setting_error,
@@ -68,6 +70,8 @@ pub struct Config {
     /// LDAP authentication (feature `ldap`), off when absent.
     #[serde(deserialize_with = "ldap_section", skip_serializing)]
     pub ldap: Option<LdapSettings>,
+    /// Sending mail (password resets), off when absent.
+    pub email: Option<EmailConfig>,
 }
 
 /// `[ldap]`: the LDAP authenticator's own configuration.
@@ -217,6 +221,7 @@ impl Default for Config {
             sync: SyncConfig::default(),
             security: SecurityConfig::default(),
             ldap: None,
+            email: None,
         }
     }
 }
@@ -337,6 +342,8 @@ pub const KEYS: &[&str] = &[
     "web.bitbucket.teams",
     "web.bitbucket.admin_group",
     "web.bitbucket.timeout_secs",
+    "email.smtp_url",
+    "email.from",
     "registry.url",
     "registry.external_hostname",
     "registry.service_account",
@@ -495,6 +502,9 @@ impl Config {
         }
         self.registry.validate()?;
         self.security.validate()?;
+        if let Some(email) = &self.email {
+            email.validate()?;
+        }
         if let Some(url) = &self.public_url
             && !matches!(url.scheme(), "http" | "https")
         {
@@ -800,6 +810,10 @@ mod tests {
                 ),
                 ..WebSettings::default()
             },
+            email: Some(EmailConfig {
+                smtp_url: "smtp://mail.example.org".into(),
+                from: "portus@example.org".into(),
+            }),
             ..Config::default()
         };
         let tree = toml::Value::try_from(&full).unwrap();

@@ -1,8 +1,9 @@
 //! Accessibility of the web pages, checked by axe-core (the npm registry's package, fetched and
 //! verified by `scripts/install-test-deps.sh`) inside real headless Chromium: the landing pages
-//! (sign-in, sign-up, explore), the dashboard (new and in use), namespaces, a repository, a tag
-//! with findings and its deletion page, search, tokens, teams and the administrators' pages,
-//! on an installation with a pushed and scanned image. Every page must have no violation axe
+//! (sign-in, sign-up, forgotten and new password, explore), the dashboard (new and in use),
+//! namespaces, a repository, a tag with findings and its deletion page, search, tokens, the
+//! profile, teams and the administrators' pages, on an installation with a pushed and scanned
+//! image. Every page must have no violation axe
 //! rates *serious* or *critical*.
 //!
 //! To check that this test notices a problem, break a page (say, empty the search button's text
@@ -93,7 +94,9 @@ fn every_page_passes_axe_core_without_serious_or_critical_violations() {
     let registry_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut portus = Portus::new(tmp.path(), SERVICE, "");
     portus.append_config(&format!(
-        "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = 0\n[security]\ninterval_secs = 1\n[security.dummy]\nserver = \"on\"\n[web]\nsignup = true\n"
+        "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = 0\n[security]\ninterval_secs = 1\n[security.dummy]\nserver = \"on\"\n[web]\nsignup = true\n\
+         [email]\nsmtp_url = \"smtp://127.0.0.1:{}\"\nfrom = \"portus@example.org\"\n",
+        free_port()
     ));
     let yaml = portus.cli(&["config", "registry"], None);
     portus.start();
@@ -125,6 +128,13 @@ fn every_page_passes_axe_core_without_serious_or_critical_violations() {
         check(&client, &axe, "explore", &mut found).await;
         client.goto(&format!("{base}/sign_up")).await.unwrap();
         check(&client, &axe, "sign-up", &mut found).await;
+        client.goto(&format!("{base}/password_reset")).await.unwrap();
+        check(&client, &axe, "forgotten password", &mut found).await;
+        client
+            .goto(&format!("{base}/password_reset/not-a-real-token"))
+            .await
+            .unwrap();
+        check(&client, &axe, "new password", &mut found).await;
 
         sign_in(&client, &base, "alice", "alice-password").await;
         assert_eq!(path_of(&client).await, "/");
@@ -151,6 +161,8 @@ fn every_page_passes_axe_core_without_serious_or_critical_violations() {
         check(&client, &axe, "search without hits", &mut found).await;
         client.goto(&format!("{base}/tokens")).await.unwrap();
         check(&client, &axe, "tokens", &mut found).await;
+        client.goto(&format!("{base}/profile")).await.unwrap();
+        check(&client, &axe, "profile", &mut found).await;
         client.goto(&format!("{base}/teams")).await.unwrap();
         check(&client, &axe, "teams", &mut found).await;
         click_through(&client, Locator::LinkText("developers")).await;

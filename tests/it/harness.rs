@@ -730,3 +730,79 @@ impl FakeClairV4 {
         }
     }
 }
+
+/// The aiosmtpd release `scripts/install-test-deps.sh` installs.
+const AIOSMTPD_VERSION: &str = "1.4.6";
+
+/// A real SMTP server (Python's aiosmtpd, from PyPI, in the venv `scripts/install-test-deps.sh`
+/// makes) on a free port of 127.0.0.1, keeping every mail it accepts in a maildir.
+pub(crate) struct SmtpSink {
+    pub port: u16,
+    maildir: PathBuf,
+    _daemon: Daemon,
+}
+
+impl SmtpSink {
+    /// The venv's Python: `PORTUS_AIOSMTPD_PYTHON` when set, else where the install script
+    /// puts it (under `PORTUS_TEST_CACHE`, `$XDG_CACHE_HOME/portus-test` or
+    /// `~/.cache/portus-test`).
+    fn python() -> PathBuf {
+        if let Some(python) = std::env::var_os("PORTUS_AIOSMTPD_PYTHON") {
+            return PathBuf::from(python);
+        }
+        let cache = std::env::var_os("PORTUS_TEST_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("portus-test")))
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/portus-test"));
+        cache.join(format!("aiosmtpd-{AIOSMTPD_VERSION}")).join("bin/python")
+    }
+
+    /// Starts the server in `dir` and waits until it listens.
+    pub(crate) fn start(dir: &Path) -> SmtpSink {
+        let python = Self::python();
+        assert!(
+            python.is_file(),
+            "aiosmtpd {AIOSMTPD_VERSION} is not installed at {}: run `sudo scripts/install-test-deps.sh`",
+            python.display()
+        );
+        let maildir = dir.join("maildir");
+        let port = free_port();
+        let log = dir.join("aiosmtpd.log");
+        let daemon = Daemon::spawn(
+            Command::new(&python)
+                .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+                .args(["-c", "aiosmtpd.handlers.Mailbox"])
+                .arg(&maildir),
+            log.clone(),
+        );
+        wait_for_port(format!("127.0.0.1:{port}").parse().unwrap(), "aiosmtpd", &log);
+        SmtpSink {
+            port,
+            maildir,
+            _daemon: daemon,
+        }
+    }
+
+    /// The mails received so far (whole messages, headers and body), oldest first.
+    pub(crate) fn mails(&self) -> Vec<String> {
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(self.maildir.join("new"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| (e.metadata().unwrap().modified().unwrap(), e.path()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+            .into_iter()
+            .map(|(_, path)| std::fs::read_to_string(path).unwrap())
+            .collect()
+    }
+
+    /// Waits up to `timeout` for at least `count` mails; answers the mails received by then.
+    pub(crate) fn wait_for(&self, count: usize, timeout: Duration) -> Vec<String> {
+        wait_until(timeout, || self.mails().len() >= count);
+        self.mails()
+    }
+}

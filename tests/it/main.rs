@@ -3,6 +3,7 @@
 mod cli;
 mod e2e_accessibility;
 mod e2e_ldap;
+mod e2e_password_reset;
 mod e2e_registry;
 mod e2e_sync;
 mod e2e_web;

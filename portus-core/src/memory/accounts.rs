@@ -82,6 +82,7 @@ impl crate::traits::AccountStore for InMemoryStore {
         state.refresh_tokens.retain(|(t, _)| t.user_id != id);
         state.stars.retain(|(u, _)| *u != id);
         state.identities.retain(|(u, ..)| *u != id);
+        state.password_resets.retain(|(u, ..)| *u != id);
         for namespace in state.namespaces.iter_mut() {
             if namespace.personal_owner == Some(id) {
                 namespace.personal_owner = None;

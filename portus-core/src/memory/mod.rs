@@ -11,6 +11,7 @@ mod events;
 mod identities;
 mod import;
 mod namespaces;
+mod profiles;
 mod registry;
 mod scans;
 mod teams;
@@ -52,6 +53,8 @@ struct State {
     /// The scanners whose records count in repository figures.
     scan_scope: Vec<String>,
     identities: Vec<(UserId, String, String, String)>,
+    /// Password-reset tokens: the user, the token's hash, its expiry.
+    password_resets: Vec<(UserId, String, chrono::DateTime<chrono::Utc>)>,
     comments: Vec<Comment>,
     webhooks: Vec<(NamespaceId, ImportedWebhook)>,
     /// The import ledger: `(source, kind, source key)` of every row an import wrote.
@@ -180,6 +183,7 @@ impl InMemoryStore {
                 scans: Vec::new(),
                 scan_scope: Vec::new(),
                 identities: Vec::new(),
+                password_resets: Vec::new(),
                 comments: Vec::new(),
                 webhooks: Vec::new(),
                 imported: Default::default(),

@@ -16,6 +16,7 @@
 
 pub mod images;
 pub mod namespaces;
+pub mod profiles;
 pub mod stars;
 pub mod teams;
 pub mod tokens;

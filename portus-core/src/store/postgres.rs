@@ -96,6 +96,11 @@ fn migrator() -> Migrator {
             "app_token_limits",
             include_str!("../../migrations/postgres/0011_app_token_limits.sql"),
         ),
+        (
+            12,
+            "password_resets",
+            include_str!("../../migrations/postgres/0012_password_resets.sql"),
+        ),
     ])
 }
 

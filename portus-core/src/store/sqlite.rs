@@ -95,6 +95,11 @@ fn migrator() -> Migrator {
             "app_token_limits",
             include_str!("../../migrations/sqlite/0012_app_token_limits.sql"),
         ),
+        (
+            13,
+            "password_resets",
+            include_str!("../../migrations/sqlite/0013_password_resets.sql"),
+        ),
     ])
 }
 

@@ -24,6 +24,7 @@
 //! | [`comments`] | [`CommentStore`] | [`comment_store_conformance!`] |
 //! | [`import`] | [`ImportStore`] | [`import_store_conformance!`] |
 //! | [`identities`] | [`IdentityStore`] | [`identity_store_conformance!`] |
+//! | [`profiles`] | [`ProfileStore`] | [`profile_store_conformance!`] |
 //! | [`policy`] | scopes authorized over a whole [`PolicyStore`] | [`authorization_conformance!`] |
 //!
 //! The other traits have suites of their own, built the same way:
@@ -43,6 +44,7 @@
 //! [`comment_store_conformance!`]: crate::comment_store_conformance
 //! [`import_store_conformance!`]: crate::import_store_conformance
 //! [`identity_store_conformance!`]: crate::identity_store_conformance
+//! [`profile_store_conformance!`]: crate::profile_store_conformance
 //! [`authorization_conformance!`]: crate::authorization_conformance
 //! [`policy_store_conformance!`]: crate::policy_store_conformance
 //! [`AccountStore`]: crate::traits::AccountStore
@@ -55,6 +57,7 @@
 //! [`CommentStore`]: crate::traits::CommentStore
 //! [`ImportStore`]: crate::traits::ImportStore
 //! [`IdentityStore`]: crate::traits::IdentityStore
+//! [`ProfileStore`]: crate::traits::ProfileStore
 //! [`PolicyStore`]: crate::traits::PolicyStore
 
 pub mod accounts;
@@ -68,6 +71,7 @@ pub mod import;
 mod lists;
 pub mod namespaces;
 pub mod policy;
+pub mod profiles;
 pub mod registry_client;
 pub mod scans;
 mod scripted;
@@ -110,6 +114,7 @@ macro_rules! policy_store_conformance {
         $crate::comment_store_conformance!($make);
         $crate::import_store_conformance!($make);
         $crate::identity_store_conformance!($make);
+        $crate::profile_store_conformance!($make);
         $crate::authorization_conformance!($make);
     };
 }

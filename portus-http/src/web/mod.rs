@@ -163,6 +163,15 @@ pub fn router(state: AppState, config: WebConfig, api: Router<AppState>) -> Rout
         .route("/sign_in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/sign_up", get(pages::sign_up_form).post(pages::sign_up))
         .route("/sign_out", post(pages::sign_out))
+        .route(
+            "/password_reset",
+            get(pages::password_reset_form).post(pages::request_password_reset),
+        )
+        .route(
+            "/password_reset/{token}",
+            get(pages::new_password_form).post(pages::set_new_password),
+        )
+        .route("/profile", get(pages::profile).post(pages::update_profile))
         .route("/search", get(pages::search))
         .route("/repositories", get(pages::repository_list))
         .route("/explore", get(pages::explore))

@@ -608,6 +608,8 @@ async fn a_password_change_ends_the_sessions_begun_before_it() {
 mod oauth;
 #[cfg(feature = "oidc")]
 mod oauth_standins;
+mod password_reset;
+mod profile;
 mod registry_pages;
 mod signup;
 mod tokens;

@@ -27,7 +27,6 @@ pub const PORTUS_DEFAULTS: &str = include_str!("portus-2.5-config.yml");
 
 /// The top-level sections of Portus' `config.yml` this program has none of.
 const PORTUS_ONLY_SECTIONS: &[&str] = &[
-    "email",
     "gravatar",
     "delete",
     "oauth",
@@ -135,6 +134,14 @@ pub fn portus_setting_in(tree: &toml::Table) -> Option<String> {
         }
         if nested("encryption", "options") {
             return Some("ldap.encryption.options".into());
+        }
+    }
+    // `[email]` is this program's too (`smtp_url`, `from`); Portus' has these.
+    if let Some(email) = table("email") {
+        for key in ["smtp", "name", "reply_to"] {
+            if email.contains_key(key) {
+                return Some(format!("email.{key}"));
+            }
         }
     }
     if let Some(registry) = table("registry") {

@@ -66,7 +66,7 @@ fn every_default_setting_is_carried_over_or_explained() {
             );
         }
     }
-    assert!(comments.contains("email.smtp.password") && comments.contains("sends no e-mail"));
+    assert!(comments.contains("email.smtp.password") && comments.contains("write [email] by hand"));
     let config = load_back(&conversion);
     assert!(config.policy.delete_enabled && !config.policy.delete_contributors);
     assert_eq!(config.policy.push_images, PushPolicy::AllowTeams);

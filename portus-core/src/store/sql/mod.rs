@@ -16,6 +16,7 @@ pub(crate) mod identities;
 pub(crate) mod import;
 pub(crate) mod lists;
 pub(crate) mod namespaces;
+pub(crate) mod profiles;
 pub(crate) mod rows;
 pub(crate) mod scans;
 pub(crate) mod summaries;
@@ -344,6 +345,7 @@ macro_rules! sql_policy_store {
         super::sql::comments::sql_comments_store!($store, $db);
         super::sql::import::sql_import_store!($store, $db);
         super::sql::identities::sql_identities_store!($store, $db);
+        super::sql::profiles::sql_profiles_store!($store, $db);
     };
 }
 

@@ -27,6 +27,7 @@ mod identities;
 mod import;
 mod lockout;
 mod namespaces;
+mod profiles;
 mod scans;
 mod teams;
 
@@ -40,6 +41,7 @@ pub use identities::IdentityStore;
 pub use import::ImportStore;
 pub use lockout::LockoutStore;
 pub use namespaces::NamespaceStore;
+pub use profiles::ProfileStore;
 pub use scans::ScanStore;
 pub use teams::TeamStore;
 
@@ -62,6 +64,7 @@ pub trait PolicyStore:
     + ImportStore
     + IdentityStore
     + LockoutStore
+    + ProfileStore
     + std::fmt::Debug
 {
 }
@@ -78,6 +81,7 @@ impl<T> PolicyStore for T where
         + ImportStore
         + IdentityStore
         + LockoutStore
+        + ProfileStore
         + std::fmt::Debug
         + ?Sized
 {

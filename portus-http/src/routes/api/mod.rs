@@ -14,6 +14,7 @@ mod findings;
 mod lists;
 mod namespaces;
 mod openapi;
+mod password_resets;
 mod repositories;
 mod schema;
 mod search;
@@ -58,6 +59,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(bootstrap::bootstrap))
         .routes(routes!(users::me))
+        .routes(routes!(password_resets::request))
+        .routes(routes!(password_resets::reset))
         .routes(routes!(users::show, users::update, users::delete))
         .routes(routes!(users::list_tokens, users::create_token))
         .routes(routes!(users::revoke_token))

@@ -427,7 +427,7 @@ async fn openapi_document_is_valid_and_matches_the_routes() {
             );
         }
     }
-    assert_eq!(operations, 52, "every route once");
+    assert_eq!(operations, 54, "every route once");
     // Query parameters are documented with their constraints.
     let parameters = |path: &str, method: &str| -> Vec<String> {
         document["paths"][path][method]["parameters"]
@@ -1582,6 +1582,7 @@ async fn lists_are_paginated_and_bad_input_is_refused_clearly() {
 mod bootstrap;
 mod links;
 mod lists;
+mod password_resets;
 mod portus_v1;
 mod refusals;
 mod token_limits;

@@ -139,6 +139,11 @@ pub(super) struct UpdateUserBody {
     #[serde(default, with = "serde_with_null")]
     #[schema(value_type = Option<String>)]
     email: Option<Option<String>>,
+    /// A new display name, shown instead of the user name (the user, without their password,
+    /// or administrators); null or blank removes it. At most 255 characters, unique (409).
+    #[serde(default, with = "serde_with_null")]
+    #[schema(value_type = Option<String>, max_length = 255, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    display_name: Option<Option<String>>,
     /// A new password (the user or administrators), as for creation.
     #[schema(min_length = 8)]
     password: Option<String>,
@@ -301,8 +306,8 @@ mod serde_with_null {
     }
 }
 
-/// Update a user's e-mail or password (the user or administrators); admin, enabled, unlock
-/// (administrators, not on themselves).
+/// Update a user's e-mail, display name or password (the user or administrators); admin,
+/// enabled, unlock (administrators, not on themselves).
 ///
 /// Users changing their own e-mail or password give `current_password` (403 without it or
 /// when it is wrong).
@@ -314,7 +319,7 @@ mod serde_with_null {
     params(("id" = i64, Path, description = "User id")),
     request_body = UpdateUserBody,
     security(("bearer" = []), ("portusAuth" = [])),
-    responses((status = 200, body = UserView), Forbidden, Unprocessable)
+    responses((status = 200, body = UserView), Forbidden, Conflict, Unprocessable)
 )]
 pub(super) async fn update(
     State(state): State<AppState>,
@@ -356,6 +361,10 @@ pub(super) async fn update(
     };
     let store = state.store.as_ref();
     let actor = caller.actor();
+    // First: the one change the store alone can refuse (a taken name), before any other.
+    if let Some(display_name) = body.display_name {
+        ops::profiles::set_display_name(store, actor, &user, display_name.as_deref()).await?;
+    }
     if let Some(email) = body.email {
         ops::users::set_email(store, actor, &user, email).await?;
     }

@@ -62,6 +62,9 @@ fn sign_in_page(state: &AppState, web: &Web, status: StatusCode, message: Option
                 @if web.config.signup {
                     p.hint { "No account yet? " a #sign-up-link href="/sign_up" { "Sign up" } }
                 }
+                @if state.password_resets.is_some() {
+                    p.hint { a #forgot-password href="/password_reset" { "Forgot your password?" } }
+                }
             }
         } @else if let Some(message) = message {
             p.error role="alert" #sign-in-error { (message) }

@@ -63,6 +63,8 @@ mod deletion;
 mod namespaces;
 #[cfg(feature = "oidc")]
 mod oauth;
+mod password_reset;
+mod profile;
 mod repositories;
 mod signup;
 mod teams;
@@ -77,6 +79,8 @@ pub(super) use deletion::*;
 pub(super) use namespaces::*;
 #[cfg(feature = "oidc")]
 pub(super) use oauth::{oauth_begin, oauth_callback};
+pub(super) use password_reset::*;
+pub(super) use profile::*;
 pub(super) use repositories::*;
 pub(super) use signup::*;
 pub(super) use teams::*;

@@ -269,8 +269,8 @@ impl Converter<'_> {
         self.under(
             "email",
             unsupported(
-                "this server sends no e-mail (Portus mailed password resets): administrators set passwords with \
-                 `portus user`, the API or the web pages",
+                "not carried over: write [email] by hand, smtp_url = \"smtp://USER:PASSWORD@ADDRESS:PORT\" \
+                 (smtps:// for TLS from the start) and from = \"NAME <ADDRESS>\", to mail password resets",
             ),
         );
         self.under(
