@@ -204,16 +204,16 @@ pub async fn plan(
 
     // Defensive: a registry lists nothing outside the grammar; whatever does not follow it is
     // left alone (neither recorded nor, being "missing" from the listing, deleted).
-    let listable = catalog
-        .iter()
-        .filter(|repository| match validate_repository_name(repository) {
-            Ok(()) => true,
-            Err(e) => {
-                warn!(error = %e, "catalog sync: skipping a repository the registry would never list");
-                false
-            }
-        });
-    let listings: Vec<(String, Result<Vec<String>, portus_core::Error>)> = stream::iter(listable.cloned())
+    // Collected before the stream: a filter closure held across an await would make the
+    // future not `Send` for every caller.
+    let mut listable: Vec<String> = Vec::with_capacity(catalog.len());
+    for repository in &catalog {
+        match validate_repository_name(repository) {
+            Ok(()) => listable.push(repository.clone()),
+            Err(e) => warn!(error = %e, "catalog sync: skipping a repository the registry would never list"),
+        }
+    }
+    let listings: Vec<(String, Result<Vec<String>, portus_core::Error>)> = stream::iter(listable)
         .map(|repository| async move {
             let tags = registry.tags(&repository).await;
             (repository, tags)
