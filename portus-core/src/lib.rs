@@ -24,6 +24,7 @@ pub mod naming;
 pub mod ops;
 pub mod permissions;
 pub mod policy;
+pub mod reference;
 pub mod scope;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod store;

@@ -49,6 +49,10 @@ pub enum Error {
     /// A notification envelope could not be parsed.
     #[error("invalid notification: {0}")]
     InvalidNotification(String),
+    /// A notification event names a repository, tag or digest no registry would send; it is
+    /// recorded with the reason and never applied.
+    #[error("refused: {0}")]
+    RefusedEvent(#[from] portus_core::reference::ReferenceError),
     /// The store failed.
     #[error(transparent)]
     Core(#[from] portus_core::Error),

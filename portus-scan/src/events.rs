@@ -3,6 +3,13 @@
 //! [`EventPipeline::ingest`] stores events (deduplicated by id) and returns as soon as they are
 //! durable; a background task applies pending events in arrival order. Events left pending by a
 //! crash are applied when the pipeline starts again.
+//!
+//! Every event is checked against the distribution grammar before anything is written
+//! ([`Event::check`]): one that names a repository, tag or digest no registry would send is
+//! refused on its own (finished as failed, its error `refused: <reason>`), the rest of its
+//! envelope is applied. An actor that is no local user (the registry's own account, a user
+//! deleted since) never becomes the pusher or actor of anything: the event is applied
+//! unattributed and the activity names the registry account in its details.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +19,7 @@ use portus_core::model::{
     ActivityAction, EventStatus, ManifestRecord, MissingNamespace, NewActivity, StoredEvent, TagChange,
     is_manifest_media_type,
 };
+use portus_core::naming::validate_username;
 use portus_core::prelude::*;
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
@@ -19,20 +27,33 @@ use tracing::{debug, info, warn};
 use crate::Error;
 use crate::notification::{Event, parse_envelope, parse_event};
 
+/// What [`EventPipeline::ingest`] did with an envelope.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ingested {
+    /// Events stored that were not known yet.
+    pub accepted: usize,
+    /// Events of the envelope that will never be applied: unreadable, or naming a repository,
+    /// tag or digest no registry would send. They are stored all the same (so the refusal and
+    /// its reason are recorded); the registry is not asked to send them again.
+    pub refused: usize,
+}
+
 /// How many pending events are applied per store round trip.
 const BATCH: usize = 256;
 
 /// Stores and applies registry notification events.
 ///
 /// Store roles used: [`EventStore`] (the durable queue: insert, pending, finish),
-/// [`CatalogStore`] (tags and repositories the events create, move and delete) and
-/// [`ActivityStore`] (one activity per tag pushed, discovered or deleted). All three are
-/// normally the same store; [`new`](Self::new) takes it whole, [`from_roles`](Self::from_roles)
-/// takes each role on its own (e.g. to wrap one in a decorator).
+/// [`CatalogStore`] (tags and repositories the events create, move and delete),
+/// [`ActivityStore`] (one activity per tag pushed, discovered or deleted) and [`AccountStore`]
+/// (whether an event's actor is a local user). All are normally the same store;
+/// [`new`](Self::new) takes it whole, [`from_roles`](Self::from_roles) takes each role on its
+/// own (e.g. to wrap one in a decorator).
 pub struct EventPipeline {
     events: Arc<dyn EventStore>,
     catalog: Arc<dyn CatalogStore>,
     activity: Arc<dyn ActivityStore>,
+    accounts: Arc<dyn AccountStore>,
     missing: MissingNamespace,
     /// The account portus itself acts as in the registry (`registry.service_account`).
     own_account: std::sync::OnceLock<String>,
@@ -50,7 +71,7 @@ impl std::fmt::Debug for EventPipeline {
 impl EventPipeline {
     /// A pipeline over `store`; pushes into unknown namespaces are handled per `missing`.
     pub fn new(store: Arc<dyn PolicyStore>, missing: MissingNamespace) -> Arc<Self> {
-        Self::from_roles(store.clone(), store.clone(), store, missing)
+        Self::from_roles(store.clone(), store.clone(), store.clone(), store, missing)
     }
 
     /// A pipeline over the roles it uses, which must share one underlying store (the catalog
@@ -59,12 +80,14 @@ impl EventPipeline {
         events: Arc<dyn EventStore>,
         catalog: Arc<dyn CatalogStore>,
         activity: Arc<dyn ActivityStore>,
+        accounts: Arc<dyn AccountStore>,
         missing: MissingNamespace,
     ) -> Arc<Self> {
         Arc::new(EventPipeline {
             events,
             catalog,
             activity,
+            accounts,
             missing,
             own_account: std::sync::OnceLock::new(),
             wake: Notify::new(),
@@ -79,15 +102,20 @@ impl EventPipeline {
         let _ = self.own_account.set(account.to_owned());
     }
 
-    /// Parses and stores an envelope; returns how many events were new. Nothing is stored when
-    /// the envelope is invalid.
-    pub async fn ingest(&self, body: &[u8]) -> Result<usize, Error> {
+    /// Parses and stores an envelope; counts the events that were new and those that will be
+    /// refused. Nothing is stored when the envelope itself is invalid (not JSON, an event
+    /// without an id); a malformed event is stored and refused on its own when applied.
+    pub async fn ingest(&self, body: &[u8]) -> Result<Ingested, Error> {
         let events = parse_envelope(body)?;
-        let inserted = self.events.insert_events(&events).await?;
-        if inserted > 0 {
+        let refused = events
+            .iter()
+            .filter(|(_, json)| !parse_event(json).is_ok_and(|event| event.check().is_ok()))
+            .count();
+        let accepted = self.events.insert_events(&events).await?;
+        if accepted > 0 {
             self.wake.notify_one();
         }
-        Ok(inserted)
+        Ok(Ingested { accepted, refused })
     }
 
     /// Applies every pending event; returns how many were processed.
@@ -103,6 +131,10 @@ impl EventPipeline {
                     Ok(status) => (status, None),
                     // A store outage: leave the event pending and try again later.
                     Err(e) if e.is_temporary() => return Err(e),
+                    Err(e @ Error::RefusedEvent(_)) => {
+                        warn!(event = %event.event_id, reason = %e, "registry event refused: no registry sends this");
+                        (EventStatus::Failed, Some(e.to_string()))
+                    }
                     Err(e) => {
                         warn!(event = %event.event_id, error = %e, "registry event could not be applied");
                         (EventStatus::Failed, Some(e.to_string()))
@@ -133,10 +165,13 @@ impl EventPipeline {
 
     async fn apply(&self, stored: &StoredEvent) -> Result<EventStatus, Error> {
         let event = parse_event(&stored.payload)?;
+        // Before anything is written: a malformed event never touches the catalog.
+        event.check()?;
         let Some(repository) = event.target.repository.clone() else {
             return Ok(EventStatus::Ignored);
         };
         let is_manifest = event.target.media_type.as_deref().is_some_and(is_manifest_media_type);
+        // The name the registry gives (the token's subject), not yet known to be a user.
         let actor = event.actor.name.as_deref().filter(|n| !n.is_empty());
         debug!(event = %stored.event_id, action = %event.action, %repository, "applying registry event");
         match event.action.as_str() {
@@ -147,10 +182,34 @@ impl EventPipeline {
         }
     }
 
+    /// Who an event is attributed to: the local user its actor names, or nobody.
+    async fn attribute(&self, actor: Option<&str>) -> Result<Attribution, Error> {
+        let Some(name) = actor else {
+            return Ok(Attribution::default());
+        };
+        if let Some(user) = self.accounts.user_by_name(name).await? {
+            return Ok(Attribution {
+                user: Some(user.username),
+                note: String::new(),
+            });
+        }
+        debug!(actor = ?name, "registry event by an account that is no local user: applied unattributed");
+        // Named in the details (when it could be a user name at all), never as the actor: a
+        // user created later under that name must not inherit the act.
+        let note = if validate_username(name).is_ok() {
+            format!(" (registry account '{name}', no local user)")
+        } else {
+            " (registry account that is no valid user name)".to_owned()
+        };
+        Ok(Attribution { user: None, note })
+    }
+
     async fn apply_push(&self, event: &Event, repository: &str, actor: Option<&str>) -> Result<EventStatus, Error> {
         let Some(manifest) = manifest_of(event) else {
             return Ok(EventStatus::Ignored);
         };
+        let Attribution { user: actor, note } = self.attribute(actor).await?;
+        let actor = actor.as_deref();
         let Some(tag) = event.target.tag.as_deref() else {
             // A push by digest (e.g. the children of an index) makes the repository exist.
             let exists = self.catalog.ensure_repository(repository, self.missing).await?;
@@ -165,11 +224,11 @@ impl EventPipeline {
             .put_tag(repository, tag, &manifest, actor, self.missing)
             .await?;
         let details = match &change {
-            TagChange::Created => manifest.digest.clone(),
-            TagChange::Updated { previous_digest } => format!("{} (was {previous_digest})", manifest.digest),
+            TagChange::Created => format!("{}{note}", manifest.digest),
+            TagChange::Updated { previous_digest } => format!("{} (was {previous_digest}){note}", manifest.digest),
             // A redelivered push of a tag recorded without its pusher (discovered by a pull or a
             // sync while portus was down): the store took the pusher now; the push is recorded.
-            TagChange::PusherRestored => manifest.digest.clone(),
+            TagChange::PusherRestored => format!("{}{note}", manifest.digest),
             TagChange::Unchanged => return Ok(EventStatus::Applied),
             TagChange::NamespaceMissing => return Ok(EventStatus::Ignored),
         };
@@ -202,8 +261,13 @@ impl EventPipeline {
         {
             TagChange::NamespaceMissing => Ok(EventStatus::Ignored),
             _ => {
-                let activity = NewActivity::new(actor, ActivityAction::TagDiscovered, format!("{repository}:{tag}"))
-                    .with_details(manifest.digest.clone());
+                let Attribution { user: actor, note } = self.attribute(actor).await?;
+                let activity = NewActivity::new(
+                    actor.as_deref(),
+                    ActivityAction::TagDiscovered,
+                    format!("{repository}:{tag}"),
+                )
+                .with_details(format!("{}{note}", manifest.digest));
                 self.activity.record_activity(activity).await?;
                 Ok(EventStatus::Applied)
             }
@@ -232,13 +296,26 @@ impl EventPipeline {
             // Portus deleted it itself: whoever asked for that is recorded by the deletion.
             return Ok(EventStatus::Applied);
         }
+        let Attribution { user: actor, note } = self.attribute(actor).await?;
         for tag in deleted {
-            let activity = NewActivity::new(actor, ActivityAction::TagDelete, format!("{repository}:{}", tag.name))
-                .with_details(tag.manifest.digest);
+            let activity = NewActivity::new(
+                actor.as_deref(),
+                ActivityAction::TagDelete,
+                format!("{repository}:{}", tag.name),
+            )
+            .with_details(format!("{}{note}", tag.manifest.digest));
             self.activity.record_activity(activity).await?;
         }
         Ok(EventStatus::Applied)
     }
+}
+
+/// The local user an event is attributed to, and for an actor that is none, a note for the
+/// activity's details naming the registry account.
+#[derive(Default)]
+struct Attribution {
+    user: Option<String>,
+    note: String,
 }
 
 fn manifest_of(event: &Event) -> Option<ManifestRecord> {
@@ -271,15 +348,23 @@ mod tests {
 
     const OCI: &str = "application/vnd.oci.image.manifest.v1+json";
 
+    /// A valid sha256 digest made from a short label (the pipeline refuses malformed ones).
+    fn dg(label: &str) -> String {
+        let hex: String = label.bytes().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex:0<64}")
+    }
+
     async fn setup(missing: MissingNamespace) -> (Arc<InMemoryStore>, Arc<EventPipeline>) {
         let store = Arc::new(InMemoryStore::new());
-        store
-            .create_user(NewUser {
-                username: "alice".into(),
-                ..NewUser::default()
-            })
-            .await
-            .unwrap();
+        for username in ["alice", "bob"] {
+            store
+                .create_user(NewUser {
+                    username: username.into(),
+                    ..NewUser::default()
+                })
+                .await
+                .unwrap();
+        }
         let pipeline = EventPipeline::new(store.clone(), missing);
         (store, pipeline)
     }
@@ -289,13 +374,13 @@ mod tests {
         let (store, pipeline) = setup(MissingNamespace::Create).await;
         // Portus was down for the push: a pull records the tag without its pusher.
         let pull = json!({"id": "p1", "action": "pull", "actor": {"name": "bob"},
-            "target": {"mediaType": OCI, "digest": "sha256:a1", "repository": "alice/app", "tag": "1.0"}});
+            "target": {"mediaType": OCI, "digest": dg("a1"), "repository": "alice/app", "tag": "1.0"}});
         pipeline.ingest(&envelope(&[pull])).await.unwrap();
         pipeline.drain().await.unwrap();
         assert_eq!(store.tag("alice/app", "1.0").await.unwrap().unwrap().pushed_by, None);
         // The registry redelivers the push.
         pipeline
-            .ingest(&envelope(&[push("p2", "alice/app", Some("1.0"), "sha256:a1", OCI)]))
+            .ingest(&envelope(&[push("p2", "alice/app", Some("1.0"), &dg("a1"), OCI)]))
             .await
             .unwrap();
         pipeline.drain().await.unwrap();
@@ -316,17 +401,17 @@ mod tests {
         let (store, pipeline) = setup(MissingNamespace::Create).await;
         pipeline.set_own_account("portus");
         let pushes = [
-            push("d1", "alice/app", Some("1.0"), "sha256:a1", OCI),
-            push("d2", "alice/app", Some("2.0"), "sha256:a2", OCI),
+            push("d1", "alice/app", Some("1.0"), &dg("a1"), OCI),
+            push("d2", "alice/app", Some("2.0"), &dg("a2"), OCI),
         ];
         pipeline.ingest(&envelope(&pushes)).await.unwrap();
         pipeline.drain().await.unwrap();
         // Portus' own deletion (the command or page that asked recorded it): applied, not
         // recorded again; someone else's deletion is recorded.
         let own = json!({"id": "d3", "action": "delete", "actor": {"name": "portus"},
-            "target": {"digest": "sha256:a1", "repository": "alice/app"}});
+            "target": {"digest": dg("a1"), "repository": "alice/app"}});
         let other = json!({"id": "d4", "action": "delete", "actor": {"name": "alice"},
-            "target": {"digest": "sha256:a2", "repository": "alice/app"}});
+            "target": {"digest": dg("a2"), "repository": "alice/app"}});
         pipeline.ingest(&envelope(&[own, other])).await.unwrap();
         pipeline.drain().await.unwrap();
         assert!(store.tags(Some("alice/app")).await.unwrap().is_empty());
@@ -345,27 +430,33 @@ mod tests {
     async fn push_pull_delete_and_replay() {
         let (store, pipeline) = setup(MissingNamespace::Create).await;
         let body = envelope(&[
-            push("e1", "alice/app", Some("1.0"), "sha256:a1", OCI),
-            push("e2", "alice/app", None, "sha256:child", OCI),
-            push(
-                "e3",
-                "alice/app",
-                Some("1.0"),
-                "sha256:blob",
-                "application/octet-stream",
-            ),
+            push("e1", "alice/app", Some("1.0"), &dg("a1"), OCI),
+            push("e2", "alice/app", None, &dg("child"), OCI),
+            push("e3", "alice/app", Some("1.0"), &dg("blob"), "application/octet-stream"),
             json!({"id": "e4", "action": "mount", "target": {"repository": "alice/app"}}),
         ]);
-        assert_eq!(pipeline.ingest(&body).await.unwrap(), 4);
+        assert_eq!(
+            pipeline.ingest(&body).await.unwrap(),
+            Ingested {
+                accepted: 4,
+                refused: 0
+            }
+        );
         assert_eq!(pipeline.drain().await.unwrap(), 4);
         let tag = store.tag("alice/app", "1.0").await.unwrap().unwrap();
         assert_eq!(
             (tag.manifest.digest.as_str(), tag.pushed_by.as_deref()),
-            ("sha256:a1", Some("alice"))
+            (dg("a1").as_str(), Some("alice"))
         );
 
         // Replaying the same envelope changes nothing.
-        assert_eq!(pipeline.ingest(&body).await.unwrap(), 0);
+        assert_eq!(
+            pipeline.ingest(&body).await.unwrap(),
+            Ingested {
+                accepted: 0,
+                refused: 0
+            }
+        );
         assert_eq!(pipeline.drain().await.unwrap(), 0);
         let activities = store.activities(&ActivityFilter::default()).await.unwrap();
         assert_eq!(activities.len(), 1);
@@ -376,12 +467,11 @@ mod tests {
 
         // A pull of an unknown tag records it; a manifest delete removes every tag of the digest.
         let pull = json!({"id": "e5", "action": "pull", "actor": {"name": "bob"},
-            "target": {"mediaType": OCI, "digest": "sha256:a1", "repository": "alice/app", "tag": "latest"}});
+            "target": {"mediaType": OCI, "digest": dg("a1"), "repository": "alice/app", "tag": "latest"}});
         pipeline.ingest(&envelope(&[pull])).await.unwrap();
         pipeline.drain().await.unwrap();
         assert_eq!(store.tags(Some("alice/app")).await.unwrap().len(), 2);
-        let delete =
-            json!({"id": "e6", "action": "delete", "target": {"digest": "sha256:a1", "repository": "alice/app"}});
+        let delete = json!({"id": "e6", "action": "delete", "target": {"digest": dg("a1"), "repository": "alice/app"}});
         let tag_delete = json!({"id": "e7", "action": "delete", "target": {"repository": "alice/app", "tag": "1.0"}});
         pipeline.ingest(&envelope(&[delete, tag_delete])).await.unwrap();
         pipeline.drain().await.unwrap();
@@ -413,7 +503,7 @@ mod tests {
                     &format!("e{i}"),
                     "alice/app",
                     Some(&format!("t{i}")),
-                    &format!("sha256:{i}"),
+                    &dg(&i.to_string()),
                     t,
                 )
             })
@@ -434,14 +524,14 @@ mod tests {
     async fn unknown_namespaces_follow_the_setting() {
         let (store, pipeline) = setup(MissingNamespace::Ignore).await;
         pipeline
-            .ingest(&envelope(&[push("e1", "ghost/app", Some("1"), "sha256:a", OCI)]))
+            .ingest(&envelope(&[push("e1", "ghost/app", Some("1"), &dg("a"), OCI)]))
             .await
             .unwrap();
         pipeline.drain().await.unwrap();
         assert!(store.tags(None).await.unwrap().is_empty());
         let (store, pipeline) = setup(MissingNamespace::Create).await;
         pipeline
-            .ingest(&envelope(&[push("e1", "ghost/app", Some("1"), "sha256:a", OCI)]))
+            .ingest(&envelope(&[push("e1", "ghost/app", Some("1"), &dg("a"), OCI)]))
             .await
             .unwrap();
         pipeline.drain().await.unwrap();
@@ -460,7 +550,7 @@ mod tests {
         assert!(store.pending_events(10).await.unwrap().is_empty());
         let body = envelope(&[
             json!({"id": "bad", "target": {}}),
-            push("good", "alice/app", Some("1"), "sha256:a", OCI),
+            push("good", "alice/app", Some("1"), &dg("a"), OCI),
         ]);
         pipeline.ingest(&body).await.unwrap();
         assert_eq!(pipeline.drain().await.unwrap(), 2);
@@ -475,7 +565,7 @@ mod tests {
     async fn pending_events_survive_a_restart() {
         let (store, first) = setup(MissingNamespace::Create).await;
         first
-            .ingest(&envelope(&[push("e1", "alice/app", Some("1"), "sha256:a", OCI)]))
+            .ingest(&envelope(&[push("e1", "alice/app", Some("1"), &dg("a"), OCI)]))
             .await
             .unwrap();
         drop(first); // "crash" before applying
@@ -489,5 +579,220 @@ mod tests {
         }
         task.abort();
         assert!(store.tag("alice/app", "1").await.unwrap().is_some());
+    }
+
+    /// Keeps how each event was finished, on top of the store's own queue.
+    struct Finished {
+        store: Arc<InMemoryStore>,
+        log: std::sync::Mutex<Vec<(i64, EventStatus, Option<String>)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl EventStore for Finished {
+        async fn insert_events(&self, events: &[(String, String)]) -> portus_core::Result<usize> {
+            self.store.insert_events(events).await
+        }
+        async fn pending_events(&self, limit: usize) -> portus_core::Result<Vec<StoredEvent>> {
+            self.store.pending_events(limit).await
+        }
+        async fn finish_event<'a>(
+            &self,
+            seq: i64,
+            status: EventStatus,
+            error: Option<&'a str>,
+        ) -> portus_core::Result<()> {
+            self.log.lock().unwrap().push((seq, status, error.map(str::to_owned)));
+            self.store.finish_event(seq, status, error).await
+        }
+    }
+
+    #[tokio::test]
+    async fn events_outside_the_grammar_are_refused_one_by_one_and_never_touch_a_tag() {
+        let (store, _) = setup(MissingNamespace::Create).await;
+        let finished = Arc::new(Finished {
+            store: store.clone(),
+            log: std::sync::Mutex::new(Vec::new()),
+        });
+        let pipeline = EventPipeline::from_roles(
+            finished.clone(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            MissingNamespace::Create,
+        );
+        pipeline
+            .ingest(&envelope(&[push("ok1", "alice/app", Some("1.0"), &dg("a1"), OCI)]))
+            .await
+            .unwrap();
+        pipeline.drain().await.unwrap();
+
+        let long_tag = "t".repeat(300);
+        let bad = [
+            ("devs//app", push("b1", "devs//app", Some("1"), &dg("b"), OCI)),
+            (
+                "ghost2/../devs/app",
+                push("b2", "ghost2/../devs/app", Some("1"), &dg("b"), OCI),
+            ),
+            ("UPPER", push("b3", "UPPER", Some("1"), &dg("b"), OCI)),
+            ("with space", push("b4", "alice/app", Some("with space"), &dg("b"), OCI)),
+            (
+                "longer than 128",
+                push("b5", "alice/app", Some(&long_tag), &dg("b"), OCI),
+            ),
+            (
+                "sha256:nothex",
+                push("b6", "alice/app", Some("1.0"), "sha256:nothex", OCI),
+            ),
+            ("md5:abc", push("b7", "alice/app", Some("1.0"), "md5:abc", OCI)),
+            // A delete naming a stored tag but carrying a bad digest deletes nothing.
+            (
+                "sha256:nothex",
+                json!({"id": "b8", "action": "delete", "actor": {"name": "alice"},
+                    "target": {"repository": "alice/app", "tag": "1.0", "digest": "sha256:nothex"}}),
+            ),
+            // A pull of an unknown tag with a bad digest records nothing.
+            (
+                "md5:abc",
+                json!({"id": "b9", "action": "pull", "actor": {"name": "alice"},
+                    "target": {"mediaType": OCI, "repository": "alice/app", "tag": "pulled", "digest": "md5:abc"}}),
+            ),
+        ];
+        let mut events: Vec<serde_json::Value> = bad.iter().map(|(_, event)| event.clone()).collect();
+        events.insert(4, push("ok2", "alice/app", Some("2.0"), &dg("a2"), OCI));
+        assert_eq!(
+            pipeline.ingest(&envelope(&events)).await.unwrap(),
+            Ingested {
+                accepted: 10,
+                refused: 9
+            }
+        );
+        assert_eq!(pipeline.drain().await.unwrap(), 10);
+
+        // Only the good event is applied; the stored tag keeps its digest.
+        let tags: Vec<(String, String, String)> = store
+            .tags(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.repository, t.name, t.manifest.digest))
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                ("alice/app".into(), "1.0".into(), dg("a1")),
+                ("alice/app".into(), "2.0".into(), dg("a2"))
+            ]
+        );
+        assert_eq!(store.repositories().await.unwrap(), ["alice/app"]);
+        let activities = store.activities(&ActivityFilter::default()).await.unwrap();
+        assert_eq!(activities.len(), 2, "one push each for 1.0 and 2.0, nothing else");
+
+        // Each refusal is recorded with its reason; the good events are applied.
+        let log = finished.log.lock().unwrap().clone();
+        assert_eq!(log.len(), 11);
+        assert_eq!(log[0].1, EventStatus::Applied);
+        let (good, refused): (Vec<_>, Vec<_>) = log[1..]
+            .iter()
+            .partition(|(_, status, _)| *status == EventStatus::Applied);
+        assert_eq!(good.len(), 1);
+        assert_eq!(refused.len(), 9);
+        for ((_, status, error), (reason, _)) in refused.iter().zip(&bad) {
+            let error = error.as_deref().unwrap_or_default();
+            assert_eq!(*status, EventStatus::Failed, "{error}");
+            assert!(
+                error.starts_with("refused: invalid") && error.contains(reason),
+                "{error} / {reason}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn actors_that_are_no_local_users_are_never_attributed() {
+        let (store, pipeline) = setup(MissingNamespace::Create).await;
+        pipeline.set_own_account("portus");
+        let by = |mut event: serde_json::Value, actor: &str| {
+            event["actor"] = json!({"name": actor});
+            event
+        };
+        let pull = json!({"id": "g2", "action": "pull", "actor": {"name": "ghost"},
+            "target": {"mediaType": OCI, "digest": dg("a2"), "repository": "alice/app", "tag": "2.0"}});
+        let delete = json!({"id": "g3", "action": "delete", "actor": {"name": "ghost"},
+            "target": {"repository": "alice/app", "tag": "1.0"}});
+        let events = [
+            by(push("g1", "alice/app", Some("1.0"), &dg("a1"), OCI), "ghost"),
+            pull,
+            delete,
+            by(push("g4", "alice/app", Some("3.0"), &dg("a3"), OCI), "bob"),
+            by(push("g5", "alice/app", Some("4.0"), &dg("a4"), OCI), "bad\nname"),
+        ];
+        pipeline.ingest(&envelope(&events)).await.unwrap();
+        pipeline.drain().await.unwrap();
+        // The events are applied (the registry's own account and anonymous pulls are real).
+        let tags: Vec<(String, Option<String>)> = store
+            .tags(Some("alice/app"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.name, t.pushed_by))
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                ("2.0".into(), None),
+                ("3.0".into(), Some("bob".into())),
+                ("4.0".into(), None)
+            ]
+        );
+        let mut activities: Vec<(Option<String>, String, String)> = store
+            .activities(&ActivityFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.actor, a.action, a.details.unwrap_or_default()))
+            .collect();
+        activities.sort();
+        assert_eq!(activities.len(), 5, "{activities:?}");
+        let ghost = "(registry account 'ghost', no local user)";
+        assert!(
+            activities[..4].iter().all(|(actor, _, _)| actor.is_none()),
+            "{activities:?}"
+        );
+        let unattributed: Vec<(&str, bool)> = activities[..4]
+            .iter()
+            .map(|(_, action, details)| (action.as_str(), details.ends_with(ghost)))
+            .collect();
+        assert_eq!(
+            unattributed,
+            [
+                ("tag.delete", true),
+                ("tag.discovered", true),
+                ("tag.push", true),
+                ("tag.push", false)
+            ]
+        );
+        assert!(
+            activities[3]
+                .2
+                .ends_with("(registry account that is no valid user name)")
+        );
+        assert_eq!(activities[4].0.as_deref(), Some("bob"));
+        assert!(!activities[4].2.contains("registry account"));
+
+        // A user created later under that name does not inherit what the account did.
+        store
+            .create_user(NewUser {
+                username: "ghost".into(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let by_ghost = store
+            .activities(&ActivityFilter {
+                actor: Some("ghost".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(by_ghost.is_empty());
     }
 }

@@ -3,6 +3,7 @@
 //! Parsing is lenient about fields we do not use (the registry retries a refused delivery
 //! forever), strict about what identifies an event: every event needs an `id`.
 
+use portus_core::reference::{ReferenceError, validate_digest, validate_repository_name, validate_tag};
 use serde::Deserialize;
 
 use crate::Error;
@@ -20,6 +21,24 @@ pub struct Event {
     /// Who caused it (the token's `sub`).
     #[serde(default)]
     pub actor: Actor,
+}
+
+impl Event {
+    /// Checks the event's repository, tag and digest (each where present) against the
+    /// distribution grammar: a registry sends nothing else, so an event that breaks it is
+    /// forged or broken and must not reach the catalog.
+    pub fn check(&self) -> Result<(), ReferenceError> {
+        if let Some(repository) = &self.target.repository {
+            validate_repository_name(repository)?;
+        }
+        if let Some(tag) = &self.target.tag {
+            validate_tag(tag)?;
+        }
+        if let Some(digest) = &self.target.digest {
+            validate_digest(digest)?;
+        }
+        Ok(())
+    }
 }
 
 /// The event's target descriptor.

@@ -5,6 +5,10 @@
 //! every listing succeeded, and each one is re-checked against the registry right before it is
 //! applied, so neither a failing registry nor a push racing the sync loses a tag.
 //!
+//! Names and tags the registry would never list (outside the distribution grammar, see
+//! [`portus_core::reference`]) are skipped with a warning, never recorded; they do not count as
+//! gone either, so they cause no deletion.
+//!
 //! Store roles used: [`plan`] reads the [`CatalogStore`]; [`apply`] writes it and records
 //! activities through the [`ActivityStore`], so it takes any store with both roles (a
 //! `&dyn PolicyStore` as well as a concrete store).
@@ -16,8 +20,10 @@ use std::str::FromStr;
 use futures_util::{StreamExt, stream};
 use portus_core::model::{ActivityAction, ManifestRecord, MissingNamespace, NewActivity, TagChange};
 use portus_core::prelude::{ActivityStore, CatalogStore};
+use portus_core::reference::{validate_repository_name, validate_tag};
 use portus_core::{ErrorKind, RegistryClient};
 use serde::{Deserialize, Serialize};
+use tracing::warn;
 
 use crate::Error;
 
@@ -196,7 +202,18 @@ pub async fn plan(
     let total_repositories = catalog.len();
     progress(0, total_repositories);
 
-    let listings: Vec<(String, Result<Vec<String>, portus_core::Error>)> = stream::iter(catalog.iter().cloned())
+    // Defensive: a registry lists nothing outside the grammar; whatever does not follow it is
+    // left alone (neither recorded nor, being "missing" from the listing, deleted).
+    // Collected before the stream: a filter closure held across an await would make the
+    // future not `Send` for every caller.
+    let mut listable: Vec<String> = Vec::with_capacity(catalog.len());
+    for repository in &catalog {
+        match validate_repository_name(repository) {
+            Ok(()) => listable.push(repository.clone()),
+            Err(e) => warn!(error = %e, "catalog sync: skipping a repository the registry would never list"),
+        }
+    }
+    let listings: Vec<(String, Result<Vec<String>, portus_core::Error>)> = stream::iter(listable)
         .map(|repository| async move {
             let tags = registry.tags(&repository).await;
             (repository, tags)
@@ -208,13 +225,22 @@ pub async fn plan(
     let mut plan = SyncPlan::default();
     let mut heads = Vec::new();
     let mut listed_repositories = HashSet::new();
+    let mut skipped_tags: Vec<(String, String)> = Vec::new();
     for (repository, tags) in listings {
         match tags {
             Ok(tags) => {
                 if !known_repositories.contains(&repository) {
                     plan.new_repositories.push(repository.clone());
                 }
-                heads.extend(tags.into_iter().map(|tag| (repository.clone(), tag)));
+                for tag in tags {
+                    match validate_tag(&tag) {
+                        Ok(()) => heads.push((repository.clone(), tag)),
+                        Err(e) => {
+                            warn!(%repository, error = %e, "catalog sync: skipping a tag the registry would never list");
+                            skipped_tags.push((repository.clone(), tag));
+                        }
+                    }
+                }
                 listed_repositories.insert(repository);
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -240,6 +266,10 @@ pub async fn plan(
         .await;
 
     let mut registry_tags: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for (repository, tag) in &skipped_tags {
+        // Skipped, not gone: never planned for deletion.
+        registry_tags.entry(repository).or_default().insert(tag);
+    }
     for (repository, tag, manifest) in &manifests {
         registry_tags.entry(repository).or_default().insert(tag);
         match manifest {
@@ -458,6 +488,38 @@ mod tests {
         let report = apply(&store, &registry, &plan, MissingNamespace::Create).await.unwrap();
         assert_eq!((report.deleted, report.deletions_skipped), (0, 1));
         assert_eq!(recorded(&store).await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn names_and_tags_the_registry_would_never_list_are_skipped_and_never_deleted() {
+        let store = InMemoryStore::new();
+        let registry = registry_with(&[
+            ("a/x", "1", "sha256:1"),
+            ("a/x", "bad tag", "sha256:1"),
+            ("UPPER/x", "1", "sha256:2"),
+            ("a//y", "1", "sha256:3"),
+        ]);
+        let (plan, report) = run(&store, &registry, SyncStrategy::Update).await;
+        assert_eq!(plan.new_repositories, ["a/x"], "{plan}");
+        assert_eq!(report.created, 1);
+        assert_eq!(recorded(&store).await, [("a/x".into(), "1".into(), "sha256:1".into())]);
+        // Something recorded before the check existed is not deleted for being skipped.
+        let manifest = ManifestRecord {
+            digest: "sha256:1".into(),
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            size: None,
+        };
+        store
+            .put_tag("a/x", "bad tag", &manifest, None, MissingNamespace::Create)
+            .await
+            .unwrap();
+        let (plan, report) = run(&store, &registry, SyncStrategy::UpdateDelete).await;
+        assert!(
+            plan.delete_tags.is_empty() && plan.delete_repositories.is_empty(),
+            "{plan}"
+        );
+        assert_eq!(report.deleted, 0);
+        assert_eq!(recorded(&store).await.len(), 2);
     }
 
     #[test]

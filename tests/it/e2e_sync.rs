@@ -223,7 +223,7 @@ fn notifications_record_pushes_of_every_manifest_type_and_deletes() {
     // Replaying an envelope changes nothing; a call without the secret is refused.
     let secret = s.portus.webhook_authorization();
     let envelope = r#"{"events":[{"id":"replayed-1","action":"push","actor":{"name":"alice"},
-        "target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:0123","repository":"alice/replayed","tag":"1"}}]}"#;
+        "target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","repository":"alice/replayed","tag":"1"}}]}"#;
     let headers = [
         ("Authorization", secret.as_str()),
         ("Content-Type", "application/vnd.docker.distribution.events.v1+json"),

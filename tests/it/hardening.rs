@@ -283,9 +283,11 @@ impl Drop for SqliteLock {
 }
 
 fn push_event(id: &str, repository: &str) -> String {
+    // A well-formed digest made from the id: a malformed one is refused, never applied.
+    let hex: String = id.bytes().map(|b| format!("{b:02x}")).collect();
     format!(
         r#"{{"events":[{{"id":"{id}","action":"push","actor":{{"name":"alice"}},
-        "target":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{id}","repository":"{repository}","tag":"1"}}}}]}}"#
+        "target":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{hex:0<64}","repository":"{repository}","tag":"1"}}}}]}}"#
     )
 }
 

@@ -20,6 +20,12 @@ use crate::router::router;
 use crate::state::{AppState, HttpLimits, Webhook};
 
 async fn app() -> axum::Router {
+    app_with_store().await.0
+}
+
+/// The test application, with its store and the notification pipeline (which the tests drain
+/// themselves: nothing applies events in the background here).
+async fn app_with_store() -> (axum::Router, Arc<InMemoryStore>, Arc<EventPipeline>) {
     let store = Arc::new(InMemoryStore::new());
     let hash = hash_password(&Secret::new("alice-password"), 4).await.unwrap();
     store
@@ -33,12 +39,17 @@ async fn app() -> axum::Router {
     let issuer = crate::test_support::test_issuer();
     let local: Arc<dyn Authenticator> = Arc::new(LocalAuthenticator::new(store.clone(), 4).unwrap());
     let pipeline = EventPipeline::new(store.clone(), MissingNamespace::Create);
-    let tokens = TokenService::new(store, vec![local], issuer, TokenServiceConfig::new("registry.local"));
+    let tokens = TokenService::new(
+        store.clone(),
+        vec![local],
+        issuer,
+        TokenServiceConfig::new("registry.local"),
+    );
     let webhook = Webhook {
-        pipeline,
+        pipeline: pipeline.clone(),
         authorization: "Bearer hook-secret".into(),
     };
-    router(
+    let app = router(
         AppState {
             webhook: Some(webhook),
             bcrypt_cost: 4,
@@ -49,7 +60,8 @@ async fn app() -> axum::Router {
             max_envelope_bytes: 16 * 1024,
             ..HttpLimits::default()
         },
-    )
+    );
+    (app, store, pipeline)
 }
 
 const ALICE: &str = "Basic YWxpY2U6YWxpY2UtcGFzc3dvcmQ="; // alice:alice-password
@@ -377,6 +389,67 @@ async fn webhook_requires_the_secret_and_is_idempotent() {
     assert!(error_message(&json).contains("no valid id"), "{json}");
     let (status, _) = notify(&app, Some("Bearer hook-secret"), &"x".repeat(20_000)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn webhook_drops_malformed_events_alone_and_answers_200() {
+    let (app, store, pipeline) = app_with_store().await;
+    let good = |digest: char| format!("sha256:{}", digest.to_string().repeat(64));
+    let event = |id: &str, repository: &str, tag: &str, digest: &str| {
+        serde_json::json!({"id": id, "action": "push", "actor": {"name": "alice"},
+            "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest,
+                "repository": repository, "tag": tag}})
+    };
+    let envelope = |events: Vec<Value>| serde_json::json!({ "events": events }).to_string();
+    let (status, json) = notify(
+        &app,
+        Some("Bearer hook-secret"),
+        &envelope(vec![event("first", "alice/app", "1.0", &good('a'))]),
+    )
+    .await;
+    assert_eq!((status, json["accepted"].as_u64()), (StatusCode::OK, Some(1)));
+    pipeline.drain().await.unwrap();
+
+    let long_tag = "t".repeat(300);
+    let events = vec![
+        event("bad-1", "devs//app", "1", &good('b')),
+        event("bad-2", "ghost2/../devs/app", "1", &good('b')),
+        event("bad-3", "UPPER", "1", &good('b')),
+        event("bad-4", "alice/app", "with space", &good('b')),
+        event("bad-5", "alice/app", &long_tag, &good('b')),
+        // A bad digest for the stored tag must not overwrite its digest.
+        event("bad-6", "alice/app", "1.0", "sha256:nothex"),
+        event("bad-7", "alice/app", "1.0", "md5:abc"),
+        event("good", "alice/app", "2.0", &good('c')),
+    ];
+    let (status, json) = notify(&app, Some("Bearer hook-secret"), &envelope(events)).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(
+        (json["accepted"].as_u64(), json["refused"].as_u64()),
+        (Some(8), Some(7)),
+        "{json}"
+    );
+    pipeline.drain().await.unwrap();
+    let tags: Vec<(String, String, String)> = store
+        .tags(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.repository, t.name, t.manifest.digest))
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            ("alice/app".to_owned(), "1.0".to_owned(), good('a')),
+            ("alice/app".to_owned(), "2.0".to_owned(), good('c')),
+        ]
+    );
+    assert_eq!(store.repositories().await.unwrap(), ["alice/app"]);
+
+    // A malformed envelope is still a 400, and stores nothing.
+    let (status, _) = notify(&app, Some("Bearer hook-secret"), "{\"events\": not json").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(store.pending_events(10).await.unwrap().is_empty());
 }
 
 mod api {

@@ -12,6 +12,11 @@ use crate::state::AppState;
 
 /// Stores the envelope's events (deduplicated by id) and answers once they are durable; they
 /// are applied in the background.
+///
+/// The registry retries a refused delivery forever, so only a malformed envelope (not JSON, an
+/// event without an id) is a 400. An event naming a repository, tag or digest no registry
+/// would send is dropped on its own: the answer is 200 and counts it in `refused` (the event
+/// log keeps it with the reason), the envelope's other events are applied.
 pub(super) async fn receive_events(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -32,6 +37,6 @@ pub(super) async fn receive_events(
             basic_challenge: false,
         });
     }
-    let accepted = webhook.pipeline.ingest(&body).await?;
-    Ok(Json(serde_json::json!({ "accepted": accepted })).into_response())
+    let ingested = webhook.pipeline.ingest(&body).await?;
+    Ok(Json(serde_json::json!({ "accepted": ingested.accepted, "refused": ingested.refused })).into_response())
 }
