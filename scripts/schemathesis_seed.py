@@ -60,8 +60,8 @@ for n, (repository, tag, digest) in enumerate(
         ("devs/app", "latest", "a1"),
         ("devs/app", "2.0", "a2"),
         ("tools/cli", "1", "c1"),
-        ("open/web", "1", "w1"),
-        ("open/web", "2", "w2"),
+        ("open/web", "1", "e1"),
+        ("open/web", "2", "e2"),
     ]
 ):
     events.append(

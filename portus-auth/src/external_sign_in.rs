@@ -337,6 +337,12 @@ async fn create(
                     return Ok(user);
                 }
                 if store.user_by_name(&name).await?.is_none() {
+                    // The name is free: the address was taken, by another account.
+                    if email.take().is_some() {
+                        warn!(user = %name, "e-mail address in use by another account; creating the user without e-mail");
+                        candidate = Some(name);
+                        continue;
+                    }
                     return Err(error.into());
                 }
                 candidate = names.next();

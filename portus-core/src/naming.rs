@@ -48,6 +48,42 @@ pub fn validate_username(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Longest accepted e-mail address (RFC 5321's path limit less its angle brackets).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// Checks an e-mail address as mail systems take it: `local@domain` with a local part of 1 to
+/// 64 characters and a domain of dot-separated labels (letters, digits, `-`; at least two
+/// labels), at most 254 characters, no white space or control characters. Quoted local parts
+/// and address literals are refused: no registry account needs them and they are how header
+/// injection and look-alike tricks get in.
+pub fn validate_email(email: &str) -> Result<()> {
+    let invalid = || Error::Invalid(format!("'{}' is not a valid e-mail address", email.escape_default()));
+    if email.len() > MAX_EMAIL_LEN || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid());
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return Err(invalid());
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    if local_ok && domain_ok { Ok(()) } else { Err(invalid()) }
+}
+
 /// Checks a team name: 1 to 255 characters without control characters or leading/trailing
 /// white space.
 pub fn validate_team_name(name: &str) -> Result<()> {
@@ -153,6 +189,37 @@ mod tests {
             .chain(suffixed_user_names(&long).skip(998))
         {
             validate_username(&name).unwrap();
+        }
+    }
+
+    #[test]
+    fn e_mail_addresses_are_checked() {
+        for good in [
+            "alice@example.org",
+            "a.b+ci@mail.example.co.uk",
+            "o'neil@x.io",
+            "jürgen@bücher.de",
+        ] {
+            assert!(validate_email(good).is_ok(), "{good}");
+        }
+        let long = format!("{}@example.org", "a".repeat(65));
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@example.org",
+            "alice@localhost",
+            "alice@example..org",
+            "alice@-example.org",
+            ".alice@example.org",
+            "al..ice@example.org",
+            "alice smith@example.org",
+            "alice@example.org\r\nBcc: eve@example.org",
+            "\"alice\"@example.org",
+            "alice@[127.0.0.1]",
+            long.as_str(),
+        ] {
+            assert!(validate_email(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -70,7 +70,13 @@ impl crate::traits::AccountStore for InMemoryStore {
         Ok(())
     }
     async fn set_user_email(&self, id: UserId, email: Option<String>) -> Result<()> {
-        self.lock().user_mut(id)?.email = email;
+        let mut state = self.lock();
+        state.user_mut(id)?;
+        if let Some(email) = &email {
+            crate::naming::validate_email(email)?;
+            state.refuse_taken_email(email, Some(id))?;
+        }
+        state.user_mut(id)?.email = email;
         Ok(())
     }
     async fn delete_user(&self, id: UserId) -> Result<()> {
@@ -229,12 +235,28 @@ impl crate::traits::AccountStore for InMemoryStore {
 }
 
 impl super::State {
+    /// `Conflict` when another user than `except` has `email` (ASCII case aside).
+    fn refuse_taken_email(&self, email: &str, except: Option<UserId>) -> Result<()> {
+        let taken = self
+            .users
+            .iter()
+            .any(|u| Some(u.id) != except && u.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)));
+        if taken {
+            return Err(Error::Conflict("this e-mail address belongs to another account".into()));
+        }
+        Ok(())
+    }
+
     /// Creates a user with their personal namespace (what [`AccountStore::create_user`] does).
     ///
     /// [`AccountStore::create_user`]: crate::traits::AccountStore::create_user
     pub(super) fn insert_user(&mut self, new: NewUser) -> Result<User> {
         validate_username(&new.username)?;
         crate::naming::validate_bot(&new)?;
+        if let Some(email) = &new.email {
+            crate::naming::validate_email(email)?;
+            self.refuse_taken_email(email, None)?;
+        }
         let state = self;
         if state.users.iter().any(|u| u.username == new.username) {
             return Err(Error::Conflict(format!("user '{}' already exists", new.username)));

@@ -92,6 +92,51 @@ pub async fn user_names_are_unique_and_valid(store: &dyn AccountStore) {
     }
 }
 
+/// E-mail addresses are checked, and one belongs to one account (ASCII case aside), at
+/// creation, at the first user's creation and when changed.
+pub async fn e_mail_addresses_are_valid_and_belong_to_one_account(store: &dyn AccountStore) {
+    let with_email = |name: &str, email: &str| NewUser {
+        username: name.into(),
+        email: Some(email.into()),
+        ..NewUser::default()
+    };
+    let first = store
+        .create_first_user(with_email("ann", "Ann@Example.org"))
+        .await
+        .unwrap();
+    let ann = first.expect("the first user");
+    for (name, email, kind) in [
+        ("bob", "ann@example.ORG", ErrorKind::Conflict),
+        ("bob", "not an address", ErrorKind::Invalid),
+        ("bob", "bob@example.org\r\nBcc: eve@example.org", ErrorKind::Invalid),
+    ] {
+        let err = store.create_user(with_email(name, email)).await.unwrap_err();
+        assert_eq!(err.kind(), kind, "{email:?}");
+    }
+    assert!(store.user_by_name("bob").await.unwrap().is_none(), "nothing written");
+    let bob = store.create_user(with_email("bob", "bob@example.org")).await.unwrap();
+    let err = store
+        .set_user_email(bob.id, Some("ANN@example.org".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    let err = store.set_user_email(bob.id, Some("bob@".into())).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    assert_eq!(
+        store.require_user_by_id(bob.id).await.unwrap().email.as_deref(),
+        Some("bob@example.org")
+    );
+    store
+        .set_user_email(ann.id, Some("ann@example.org".into()))
+        .await
+        .unwrap();
+    store.set_user_email(ann.id, None).await.unwrap();
+    store
+        .set_user_email(bob.id, Some("Ann@Example.org".into()))
+        .await
+        .unwrap();
+}
+
 /// A bot has no personal namespace and no password, and is no administrator.
 pub async fn bots_have_no_namespace_password_or_admin_rights(store: &dyn AccountStore) {
     let bot = store
@@ -470,6 +515,7 @@ macro_rules! account_store_conformance {
             create_user_creates_personal_namespace,
             personal_names_are_made_unique,
             user_names_are_unique_and_valid,
+            e_mail_addresses_are_valid_and_belong_to_one_account,
             the_first_user_is_created_once,
             bots_have_no_namespace_password_or_admin_rights,
             users_are_found_and_listed,

@@ -23,16 +23,18 @@ async fn person(store: &dyn PolicyStore, name: &str, email: &str) -> crate::mode
         .unwrap()
 }
 
-/// Users are found by e-mail whatever its ASCII case, every one sharing it, by id.
+/// Users are found by e-mail whatever its ASCII case. (An address belongs to one account
+/// since the stores refuse a taken one; data imported from before may still share one, hence
+/// the list.)
 pub async fn users_are_found_by_email(store: &dyn PolicyStore) {
     let alice = person(store, "alice", "Alice@Example.org").await;
     let bob = person(store, "bob", "bob@example.org").await;
-    let twin = person(store, "twin", "alice@example.ORG").await;
+    person(store, "twin", "alice+twin@example.ORG").await;
     user(store, "nomail").await;
     let ids = |users: Vec<crate::model::User>| users.into_iter().map(|u| u.id).collect::<Vec<_>>();
     assert_eq!(
         ids(store.users_by_email("alice@example.org").await.unwrap()),
-        vec![alice.id, twin.id]
+        vec![alice.id]
     );
     assert_eq!(
         ids(store.users_by_email("BOB@EXAMPLE.ORG").await.unwrap()),

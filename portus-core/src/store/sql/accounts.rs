@@ -4,11 +4,36 @@
 /// row helpers of [`sql_policy_store!`](super::sql_policy_store).
 macro_rules! sql_accounts_store {
     ($store:ty, $db:ty) => {
+        /// `Conflict` when another user than `except` has `email` (compared without regard to
+        /// ASCII case): an address leads to one account, so a reset link reaches its owner only.
+        async fn refuse_taken_email(
+            executor: impl sqlx::Executor<'_, Database = $db>,
+            email: &str,
+            except: Option<UserId>,
+        ) -> Result<()> {
+            let taken = sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM users WHERE lower(email) = lower($1) AND id <> $2",
+            )
+            .bind(email)
+            .bind(except.map_or(0, |id| id.0))
+            .fetch_one(executor)
+            .await
+            .map_err(db_error)?;
+            if taken > 0 {
+                return Err(Error::Conflict("this e-mail address belongs to another account".into()));
+            }
+            Ok(())
+        }
+
         /// Creates a user with their personal namespace inside `tx` (what
         /// [`AccountStore::create_user`](crate::traits::AccountStore::create_user) commits).
         async fn insert_user(tx: &mut sqlx::Transaction<'static, $db>, new: NewUser) -> Result<User> {
             validate_username(&new.username)?;
             crate::naming::validate_bot(&new)?;
+        if let Some(email) = &new.email {
+            crate::naming::validate_email(email)?;
+            refuse_taken_email(&mut **tx, email, None).await?;
+        }
             let now = crate::model::now();
             let inserted = sqlx::query_scalar::<_, i64>(
                 "INSERT INTO users (username, email, admin, enabled, password_hash, created_at, bot) VALUES ($1, $2, $3, TRUE, $4, $5, $6) RETURNING id",
@@ -215,6 +240,10 @@ macro_rules! sql_accounts_store {
                 tx.commit().await.map_err(db_error)
             }
             async fn set_user_email(&self, id: UserId, email: Option<String>) -> Result<()> {
+                if let Some(email) = &email {
+                    crate::naming::validate_email(email)?;
+                    refuse_taken_email(&self.pool, email, Some(id)).await?;
+                }
                 let result = sqlx::query("UPDATE users SET email = $1 WHERE id = $2")
                     .bind(email)
                     .bind(id.0)

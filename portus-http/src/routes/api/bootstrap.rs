@@ -82,6 +82,7 @@ pub(super) async fn bootstrap(
         return Err(already_bootstrapped());
     }
     check_password(&body.password)?;
+    super::users::check_email(&state, body.email.as_deref(), None).await?;
     let password_hash = hash_password(&Secret::new(body.password), state.bcrypt_cost).await?;
     let new = NewUser {
         username: body.username,

@@ -1666,3 +1666,49 @@ async fn callers_learn_who_they_are() {
     let (status, _) = f.call(Method::GET, "/api/v1/users/me", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn e_mail_addresses_are_checked_and_belong_to_one_account() {
+    let f = fixture(Options::default()).await;
+    let bob = format!("/api/v1/users/{}", f.id("bob"));
+    let (status, _) = f
+        .call(
+            Method::PUT,
+            &bob,
+            Some("admin"),
+            Some(json!({"email": "Shared@Example.org"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, answer) = f
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some("admin"),
+            Some(json!({"username": "dora", "email": "shared@example.org"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    let (status, _) = f
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some("admin"),
+            Some(json!({"username": "dora", "email": "dora@example.org\r\nBcc: eve@example.org"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(f.store.user_by_name("dora").await.unwrap().is_none());
+    let alice = format!("/api/v1/users/{}", f.id("alice"));
+    let (status, _) = f
+        .call(
+            Method::PUT,
+            &alice,
+            Some("admin"),
+            Some(json!({"email": "shared@EXAMPLE.org", "display_name": "Alice A."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let alice = f.store.user_by_name("alice").await.unwrap().unwrap();
+    assert_eq!((alice.email, alice.display_name), (None, None), "nothing written");
+}

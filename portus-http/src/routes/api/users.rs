@@ -222,6 +222,19 @@ pub(super) fn check_password(password: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Checks an e-mail address (422) and that no account but `user` has it (409), before writes.
+pub(super) async fn check_email(state: &AppState, email: Option<&str>, user: Option<UserId>) -> Result<(), ApiError> {
+    let Some(email) = email else {
+        return Ok(());
+    };
+    portus_core::naming::validate_email(email).map_err(|e| portus_core::Error::Rule(e.to_string()))?;
+    let others = state.store.users_by_email(email).await?;
+    if others.iter().any(|other| Some(other.id) != user) {
+        return Err(portus_core::Error::Conflict("this e-mail address belongs to another account".into()).into());
+    }
+    Ok(())
+}
+
 super::request_bodies! {
     NewUserBody => Some("user");
     UpdateUserBody => Some("user");
@@ -247,6 +260,7 @@ pub(super) async fn create(
     if !caller.caller.is_admin() {
         return Err(super::forbidden("only administrators create users"));
     }
+    check_email(&state, body.email.as_deref(), None).await?;
     let password_hash = match body.password {
         Some(password) => {
             check_password(&password)?;
@@ -352,6 +366,9 @@ pub(super) async fn update(
         }
     }
     // Everything is validated before anything changes.
+    if let Some(email) = &body.email {
+        check_email(&state, email.as_deref(), Some(user.id)).await?;
+    }
     let password_hash = match &body.password {
         Some(password) => {
             check_password(password)?;

@@ -690,3 +690,26 @@ async fn without_google_configured_its_pages_do_not_exist() {
         );
     }
 }
+
+/// An address is never a key: a first sign-in whose verified address belongs to a local
+/// account gets a new account without it (the address stays its owner's).
+#[tokio::test]
+async fn a_verified_address_of_another_account_is_left_to_its_owner() {
+    let provider = provider().await;
+    let issuer = provider.issuer.clone();
+    let site = site_with(|web, store| web.oidc = Some(login(&issuer, store))).await;
+    let alice = site.store.user_by_name("alice").await.unwrap().unwrap();
+    site.store
+        .set_user_email(alice.id, Some("carol@example.com".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        who(&site, &sign_in_as(&site, &provider, "carol", None).await).await,
+        "carol"
+    );
+    let carol = site.store.user_by_name("carol").await.unwrap().unwrap();
+    assert_eq!(carol.email, None);
+    let alice = site.store.require_user_by_id(alice.id).await.unwrap();
+    assert_eq!(alice.email.as_deref(), Some("carol@example.com"));
+    assert!(site.store.identities_of(alice.id).await.unwrap().is_empty());
+}
