@@ -4,12 +4,14 @@
 //! - [`router`] builds the axum [`Router`](axum::Router) for a [`TokenService`]: `GET /v2/token`,
 //!   OAuth2 `POST /v2/token`, and the `GET /v2/` credential check. Handlers only translate HTTP
 //!   to and from [`portus_auth::service`]; every decision is made there.
+//! - [`markdown`] renders comments' Markdown to sanitized HTML.
 //! - `web` (feature `web`) serves the web pages under `/`, built on the REST API.
 //!
 //! [`TokenService`]: portus_auth::TokenService
 
 pub mod error;
 pub mod mail;
+pub mod markdown;
 mod router;
 mod routes;
 mod state;
