@@ -395,7 +395,7 @@ async fn teams_namespaces_tokens_and_users_are_managed_through_the_api_rules() {
 }
 
 #[tokio::test]
-async fn the_repository_page_shows_its_description_stars_and_comments_as_text() {
+async fn the_repository_page_shows_its_description_stars_and_comments_rendered_inert() {
     let site = site().await;
     let manifest = portus_core::model::ManifestRecord {
         digest: "sha256:c1".into(),
@@ -420,11 +420,20 @@ async fn the_repository_page_shows_its_description_stars_and_comments_as_text() 
     let alice_user = site.store.user_by_name("alice").await.unwrap().unwrap();
     site.store.set_star(alice_user.id, repository.id, true).await.unwrap();
     site.store
-        .add_comment(repository.id, "alice", "Tag releases as x.y")
+        .add_comment(
+            repository.id,
+            "alice",
+            "Tag releases as *x.y*, see [the docs](https://example.com/docs)",
+        )
         .await
         .unwrap();
     site.store
-        .add_comment(repository.id, "bob", "<script>alert(1)</script>")
+        .add_comment(
+            repository.id,
+            "bob",
+            "**bold** [x](JaVaScRiPt:alert(1)) <img src=x onerror=alert(1)>\n\n<script>alert(1)</script>\n\n\
+             <a href=\"https://evil.example\" onclick=\"alert(1)\">y</a><iframe src=\"https://evil.example\"></iframe>",
+        )
         .await
         .unwrap();
     let alice = site.sign_in("alice", "alice-password").await.unwrap();
@@ -433,15 +442,55 @@ async fn the_repository_page_shows_its_description_stars_and_comments_as_text() 
     assert!(page.body.contains("The *app*"), "{}", page.body);
     assert!(page.body.contains("<span id=\"stars\">1 ★</span>"), "{}", page.body);
     let comments = &page.body[page.body.find("id=\"comments\"").unwrap()..];
-    let first = comments.find("Tag releases as x.y").unwrap();
-    let second = comments.find("&lt;script&gt;alert(1)&lt;/script&gt;").unwrap();
+    // Markdown is rendered (links marked as user content) ...
+    let first = comments
+        .find("<p>Tag releases as <em>x.y</em>, see <a href=\"https://example.com/docs\" rel=\"nofollow noopener noreferrer\">the docs</a></p>")
+        .unwrap_or_else(|| panic!("{comments}"));
+    let second = comments
+        .find("<strong>bold</strong>")
+        .unwrap_or_else(|| panic!("{comments}"));
     assert!(first < second, "oldest first");
-    assert!(!page.body.contains("<script>alert"), "comments are escaped");
+    // ... and nothing of the hostile comment stays live.
+    for live in [
+        "<script>alert",
+        "alert(1)",
+        "onerror",
+        "onclick",
+        "javascript:",
+        "<img",
+        "<iframe",
+    ] {
+        assert!(
+            !page.body.to_ascii_lowercase().contains(&live.to_ascii_lowercase()),
+            "{live}: {comments}"
+        );
+    }
+    assert!(
+        comments.contains("<a href=\"https://evil.example\" rel=\"nofollow noopener noreferrer\">y</a>"),
+        "{comments}"
+    );
     // bob may not see alice's private repository: no page, no comments.
     let bob = site.sign_in("bob", "bob-password").await.unwrap();
     let hidden = site.get(&format!("/repositories/{}", repository.id), &bob).await;
     assert_eq!(hidden.status, StatusCode::NOT_FOUND);
     assert!(!hidden.body.contains("Tag releases"));
+    // The page's policy stays strict: no inline scripts, whatever a comment holds.
+    let csp = site
+        .app
+        .clone()
+        .oneshot(
+            Request::get(format!("/repositories/{}", repository.id))
+                .header(header::COOKIE, alice.as_str())
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let policy = csp.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        policy.starts_with("default-src 'self';") && !policy.contains("unsafe-inline"),
+        "{policy}"
+    );
 }
 
 #[tokio::test]

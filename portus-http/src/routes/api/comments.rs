@@ -19,8 +19,12 @@ pub(super) struct CommentView {
     id: i64,
     /// Who wrote it (kept by name: it outlives the author's account).
     author: Option<String>,
-    /// Markdown text.
+    /// Markdown text, as written.
     body: String,
+    /// `body` rendered to HTML and sanitized (no scripts, styles, images or event handlers;
+    /// only http, https and mailto links). Rendered at each answer, never stored, so a
+    /// stricter sanitizer applies to old comments too.
+    body_html: String,
     created_at: DateTime<Utc>,
 }
 
@@ -28,6 +32,7 @@ fn view(comment: Comment) -> CommentView {
     CommentView {
         id: comment.id.0,
         author: comment.author,
+        body_html: crate::markdown::render(&comment.body),
         body: comment.body,
         created_at: comment.created_at,
     }

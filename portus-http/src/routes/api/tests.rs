@@ -1599,7 +1599,9 @@ async fn comments_are_listed_to_whoever_may_see_the_repository() {
         .find(|r| r.name == "devs/secret")
         .unwrap();
     f.store.add_comment(secret.id, "alice", "first").await.unwrap();
-    f.store.add_comment(secret.id, "bob", "<b>second</b>").await.unwrap();
+    let hostile = "<b>second</b> <script>alert(1)</script><img src=x onerror=alert(1)> \
+                   [x](javascript:alert(1)) <a href=\"https://ok.example\" onclick=alert(1)>y</a>";
+    f.store.add_comment(secret.id, "bob", hostile).await.unwrap();
     let uri = format!("/api/v1/repositories/{}/comments", secret.id);
     let (status, body) = f.call(Method::GET, &uri, Some("bob"), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -1609,7 +1611,33 @@ async fn comments_are_listed_to_whoever_may_see_the_repository() {
         .iter()
         .map(|c| (c["author"].as_str().unwrap(), c["body"].as_str().unwrap()))
         .collect();
-    assert_eq!(listed, [("alice", "first"), ("bob", "<b>second</b>")]);
+    assert_eq!(
+        listed,
+        [("alice", "first"), ("bob", hostile)],
+        "the Markdown as written"
+    );
+    let html: Vec<&str> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["body_html"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        html,
+        [
+            "<p>first</p>\n",
+            "<p>second  <a rel=\"nofollow noopener noreferrer\">x</a> \
+             <a href=\"https://ok.example\" rel=\"nofollow noopener noreferrer\">y</a></p>\n"
+        ],
+        "rendered and sanitized"
+    );
+    let (_, document) = f.get("/api/openapi.json", None).await;
+    let schema = &document["components"]["schemas"]["CommentView"];
+    assert!(
+        schema["required"].as_array().unwrap().contains(&json!("body_html")),
+        "{schema}"
+    );
+    assert_eq!(schema["properties"]["body_html"]["type"], "string", "{schema}");
     // The private repository looks missing to outsiders, exactly like an unknown one.
     let (hidden, hidden_body) = f.call(Method::GET, &uri, Some("carol"), None).await;
     let (missing, missing_body) = f

@@ -27,6 +27,7 @@ use axum::extract::Path;
 use axum::extract::Query;
 use axum::http::Method;
 use axum::response::Response;
+use maud::PreEscaped;
 use maud::html;
 use serde_json::Value;
 
@@ -96,7 +97,8 @@ pub(crate) async fn repository(
             @for c in array(&comments) {
                 article.comment {
                     p.meta { (text(&c["author"])) " · " (when(&c["created_at"])) }
-                    p.body { (text(&c["body"])) }
+                    // The sanitizer's output (see `crate::markdown`), the only HTML taken as is.
+                    div.body.markdown { (PreEscaped(c["body_html"].as_str().unwrap_or_default())) }
                 }
             }
             (pager_by(&format!("/repositories/{id}"), "comments", "Pages of comments", comments_page, comments_pages))
