@@ -69,6 +69,10 @@ pub enum ActivityAction {
     RepositoryUpdate,
     /// A repository was deleted.
     RepositoryDelete,
+    /// A comment was written on a repository.
+    RepositoryComment,
+    /// A comment on a repository was deleted.
+    RepositoryCommentDelete,
     /// A tag was pushed (or moved by a push).
     TagPush,
     /// A tag was deleted.
@@ -81,7 +85,7 @@ pub enum ActivityAction {
 
 impl ActivityAction {
     /// Every action, for listings and round-trip tests.
-    pub const ALL: [ActivityAction; 32] = [
+    pub const ALL: [ActivityAction; 34] = [
         ActivityAction::UserCreate,
         ActivityAction::UserDelete,
         ActivityAction::UserEnable,
@@ -110,6 +114,8 @@ impl ActivityAction {
         ActivityAction::RepositoryUnstar,
         ActivityAction::RepositoryUpdate,
         ActivityAction::RepositoryDelete,
+        ActivityAction::RepositoryComment,
+        ActivityAction::RepositoryCommentDelete,
         ActivityAction::TagPush,
         ActivityAction::TagDelete,
         ActivityAction::TagDiscovered,
@@ -147,6 +153,8 @@ impl ActivityAction {
             ActivityAction::RepositoryUnstar => "repository.unstar",
             ActivityAction::RepositoryUpdate => "repository.update",
             ActivityAction::RepositoryDelete => "repository.delete",
+            ActivityAction::RepositoryComment => "repository.comment",
+            ActivityAction::RepositoryCommentDelete => "repository.comment.delete",
             ActivityAction::TagPush => "tag.push",
             ActivityAction::TagDelete => "tag.delete",
             ActivityAction::TagDiscovered => "tag.discovered",

@@ -179,6 +179,23 @@ pub fn delete_namespace(caller: Caller, namespace: &NamespaceView, config: &Poli
     edit_namespace(caller, namespace, config)
 }
 
+/// Writing a comment on a repository (Portus' rule): any signed-in user who may see it, which
+/// is administrators, its team's members and, in public and protected namespaces, everyone.
+pub fn comment(caller: Caller, namespace: &NamespaceView) -> Permission {
+    match view_namespace(namespace) {
+        Permission::Allow => allow_if(!matches!(caller, Caller::Anonymous)),
+        denied => denied,
+    }
+}
+
+/// Deleting a comment (Portus' rule): its author and administrators, where they may see it.
+pub fn delete_comment(caller: Caller, namespace: &NamespaceView, is_author: bool) -> Permission {
+    match comment(caller, namespace) {
+        Permission::Allow => allow_if(caller.is_admin() || is_author),
+        denied => denied,
+    }
+}
+
 /// Reading the activity log: administrators read all of it, other users only their own
 /// activities.
 pub fn read_all_activities(caller: Caller) -> bool {
@@ -358,5 +375,23 @@ mod tests {
             delete_namespace(ADMIN, &namespace(None, true), &config),
             Permission::Allow
         );
+    }
+
+    #[test]
+    fn comments_follow_portus() {
+        let seen = NamespaceView {
+            visible: true,
+            global: false,
+            personal: false,
+            role: None,
+        };
+        let hidden = NamespaceView { visible: false, ..seen };
+        assert_eq!(comment(BOB, &seen), Permission::Allow);
+        assert_eq!(comment(Caller::Anonymous, &seen), Permission::Forbidden);
+        assert_eq!(comment(BOB, &hidden), Permission::Hidden);
+        assert_eq!(delete_comment(BOB, &seen, true), Permission::Allow);
+        assert_eq!(delete_comment(BOB, &seen, false), Permission::Forbidden);
+        assert_eq!(delete_comment(ADMIN, &seen, false), Permission::Allow);
+        assert_eq!(delete_comment(BOB, &hidden, true), Permission::Hidden);
     }
 }

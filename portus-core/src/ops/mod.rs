@@ -14,6 +14,7 @@
 //! Permission decisions stay with the caller ([`crate::permissions`] for the REST API): an
 //! operation checks what must hold for the data, not who may ask.
 
+pub mod comments;
 pub mod images;
 pub mod namespaces;
 pub mod profiles;

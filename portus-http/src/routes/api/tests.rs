@@ -427,7 +427,7 @@ async fn openapi_document_is_valid_and_matches_the_routes() {
             );
         }
     }
-    assert_eq!(operations, 54, "every route once");
+    assert_eq!(operations, 56, "every route once");
     // Query parameters are documented with their constraints.
     let parameters = |path: &str, method: &str| -> Vec<String> {
         document["paths"][path][method]["parameters"]
@@ -1739,4 +1739,97 @@ async fn e_mail_addresses_are_checked_and_belong_to_one_account() {
     assert_eq!(status, StatusCode::CONFLICT);
     let alice = f.store.user_by_name("alice").await.unwrap().unwrap();
     assert_eq!((alice.email, alice.display_name), (None, None), "nothing written");
+}
+
+/// Portus' rules: signed-in users who may see the repository write comments; authors and
+/// administrators delete them; a hidden repository stays hidden.
+#[tokio::test]
+async fn comments_are_written_by_those_who_see_the_repository_and_deleted_by_authors_and_administrators() {
+    let f = fixture(Options::default()).await;
+    let secret = f
+        .store
+        .list_repositories()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == "devs/secret")
+        .unwrap();
+    let uri = format!("/api/v1/repositories/{}/comments", secret.id);
+    let hostile = "**bold** <script>alert(1)</script> [x](javascript:alert(1))";
+    let (status, written) = f
+        .call(Method::POST, &uri, Some("bob"), Some(json!({"body": hostile})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{written}");
+    assert_eq!(
+        (written["author"].as_str(), written["body"].as_str()),
+        (Some("bob"), Some(hostile))
+    );
+    let html = written["body_html"].as_str().unwrap();
+    assert!(
+        html.contains("<strong>bold</strong>") && !html.contains("<script") && !html.contains("javascript:"),
+        "{html}"
+    );
+    let (status, _) = f
+        .call(
+            Method::POST,
+            &uri,
+            Some("alice"),
+            Some(json!({"comment": {"body": "wrapped as Portus sends it"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let (hidden, _) = f
+        .call(Method::POST, &uri, Some("carol"), Some(json!({"body": "hi"})))
+        .await;
+    assert_eq!(hidden, StatusCode::NOT_FOUND, "outsiders cannot tell it exists");
+    let (anonymous, _) = f.call(Method::POST, &uri, None, Some(json!({"body": "hi"}))).await;
+    assert_eq!(anonymous, StatusCode::UNAUTHORIZED);
+    let (blank, _) = f
+        .call(Method::POST, &uri, Some("bob"), Some(json!({"body": " \n "})))
+        .await;
+    assert_eq!(blank, StatusCode::UNPROCESSABLE_ENTITY);
+    let long = "x".repeat(16_385);
+    let (too_long, _) = f
+        .call(Method::POST, &uri, Some("bob"), Some(json!({"body": long})))
+        .await;
+    assert!(
+        matches!(too_long, StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE),
+        "over 16,384 characters (or the body limit): {too_long}"
+    );
+
+    let comments = f.store.comments(secret.id).await.unwrap();
+    assert_eq!(comments.len(), 2, "refused comments are not written");
+    let (bobs, alices) = (comments[0].id.0, comments[1].id.0);
+    let (status, _) = f
+        .call(Method::DELETE, &format!("{uri}/{bobs}"), Some("alice"), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not hers");
+    let (status, _) = f
+        .call(Method::DELETE, &format!("{uri}/{bobs}"), Some("carol"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = f
+        .call(Method::DELETE, &format!("{uri}/{bobs}"), Some("bob"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = f
+        .call(Method::DELETE, &format!("{uri}/{alices}"), Some("admin"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = f
+        .call(Method::DELETE, &format!("{uri}/{alices}"), Some("admin"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "gone");
+    assert!(f.store.comments(secret.id).await.unwrap().is_empty());
+    let actions: Vec<String> = f
+        .store
+        .activities(&portus_core::model::ActivityFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .filter(|a| a.starts_with("repository.comment"))
+        .collect();
+    assert_eq!(actions.len(), 4, "{actions:?}");
 }
