@@ -183,6 +183,11 @@ pub fn router(state: AppState, config: WebConfig, api: Router<AppState>) -> Rout
         .route("/teams/{id}/members/{user_id}", post(pages::change_member))
         .route("/repositories/{id}", get(pages::repository))
         .route("/repositories/{id}/star", post(pages::star))
+        .route("/repositories/{id}/comments", post(pages::add_comment))
+        .route(
+            "/repositories/{id}/comments/{comment_id}/delete",
+            post(pages::delete_comment),
+        )
         .route(
             "/repositories/{id}/delete",
             get(pages::confirm_repository_deletion).post(pages::delete_repository),

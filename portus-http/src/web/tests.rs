@@ -754,3 +754,60 @@ async fn a_repositorys_comments_are_paged() {
     assert_eq!(second.body.matches("comment number").count(), 5);
     assert!(second.body.contains("comment number 54"));
 }
+
+#[tokio::test]
+async fn comments_are_written_and_deleted_on_the_repository_page() {
+    let site = site().await;
+    let manifest = portus_core::model::ManifestRecord {
+        digest: "sha256:c2".into(),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: None,
+    };
+    site.store
+        .put_tag(
+            "alice/tool",
+            "1",
+            &manifest,
+            Some("alice"),
+            portus_core::model::MissingNamespace::Ignore,
+        )
+        .await
+        .unwrap();
+    let repository = site.store.list_repositories().await.unwrap().remove(0);
+    let path = format!("/repositories/{}", repository.id);
+    let alice = site.sign_in("alice", "alice-password").await.unwrap();
+    let posted = site
+        .post(
+            &path,
+            &format!("{path}/comments"),
+            &alice,
+            "body=Hello+*there*+%3Cscript%3Ex%3C%2Fscript%3E",
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER, "{}", posted.body);
+    let page = site.get(&path, &alice).await;
+    assert!(
+        page.body.contains("<em>there</em>") && !page.body.contains("<script>x"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("class=\"delete-comment\""),
+        "the author may delete it"
+    );
+    let admin = site.sign_in("admin", "admin-password").await.unwrap();
+    assert!(site.get(&path, &admin).await.body.contains("class=\"delete-comment\""));
+
+    let comment = site.store.comments(repository.id).await.unwrap().remove(0);
+    let delete = format!("{path}/comments/{}/delete", comment.id.0);
+    let bob = site.sign_in("bob", "bob-password").await.unwrap();
+    let forged = site.post("/", &delete, &bob, "").await;
+    assert_eq!(
+        forged.status,
+        StatusCode::NOT_FOUND,
+        "alice's repository is hidden from bob"
+    );
+    let deleted = site.post(&path, &delete, &alice, "").await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    assert!(site.store.comments(repository.id).await.unwrap().is_empty());
+}

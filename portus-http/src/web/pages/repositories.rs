@@ -99,9 +99,25 @@ pub(crate) async fn repository(
                     p.meta { (text(&c["author"])) " · " (when(&c["created_at"])) }
                     // The sanitizer's output (see `crate::markdown`), the only HTML taken as is.
                     div.body.markdown { (PreEscaped(c["body_html"].as_str().unwrap_or_default())) }
+                    // Shown where the API allows it: the author's own, and everyone's to administrators.
+                    @if signed.user.admin || c["author"].as_str() == Some(signed.user.username.as_str()) {
+                        (button_form(
+                            &format!("/repositories/{id}/comments/{}/delete", c["id"]),
+                            &signed.csrf,
+                            &[],
+                            "Delete comment",
+                            "delete-comment",
+                        ))
+                    }
                 }
             }
             (pager_by(&format!("/repositories/{id}"), "comments", "Pages of comments", comments_page, comments_pages))
+            form.card #new-comment method="post" action={ "/repositories/" (id) "/comments" } {
+                input type="hidden" name="csrf" value=(signed.csrf);
+                label for="comment-body" { "Add a comment (Markdown)" }
+                textarea #comment-body name="body" rows="4" maxlength="16384" required {}
+                button type="submit" { "Comment" }
+            }
         }
     };
     Ok(signed.page(&format!("Repository {}", text(&repository["name"])), body))
@@ -123,6 +139,43 @@ pub(crate) async fn star(
         .submit(&form, method, &format!("/api/v1/repositories/{id}/star"), None)
         .await?;
     Ok(back(format!("/repositories/{id}")))
+}
+
+/// `POST /repositories/{id}/comments` with `body`.
+pub(crate) async fn add_comment(
+    signed: Signed,
+    Path(raw): Path<String>,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    let id = id(&raw)?;
+    let body = serde_json::json!({ "body": field(&form, "body") });
+    signed
+        .submit(
+            &form,
+            Method::POST,
+            &format!("/api/v1/repositories/{id}/comments"),
+            Some(body),
+        )
+        .await?;
+    Ok(back(format!("/repositories/{id}#comments")))
+}
+
+/// `POST /repositories/{id}/comments/{comment_id}/delete`.
+pub(crate) async fn delete_comment(
+    signed: Signed,
+    Path((raw, comment)): Path<(String, String)>,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    let (id, comment) = (id(&raw)?, id(&comment)?);
+    signed
+        .submit(
+            &form,
+            Method::DELETE,
+            &format!("/api/v1/repositories/{id}/comments/{comment}"),
+            None,
+        )
+        .await?;
+    Ok(back(format!("/repositories/{id}#comments")))
 }
 
 /// How the tag page orders findings (`?sort=`).
