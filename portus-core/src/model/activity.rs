@@ -64,6 +64,8 @@ pub struct ActivityFilter {
     pub target_prefix: Option<String>,
     /// Only at or after this time.
     pub since: Option<DateTime<Utc>>,
+    /// Only before this time (exclusive, so consecutive ranges do not overlap).
+    pub until: Option<DateTime<Utc>>,
     /// At most this many, newest first (0 means 100).
     pub limit: usize,
 }
@@ -86,6 +88,7 @@ pub fn activity_matches(filter: &ActivityFilter, activity: &Activity) -> bool {
             .as_ref()
             .is_none_or(|prefix| activity.target.starts_with(prefix.as_str()))
         && filter.since.is_none_or(|since| activity.at >= since)
+        && filter.until.is_none_or(|until| activity.at < until)
 }
 
 /// The orders of the activity log; each ends with the id.

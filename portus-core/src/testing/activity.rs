@@ -141,7 +141,47 @@ pub async fn activities_are_paged_and_filtered(store: &dyn ActivityStore) {
             since: Some(crate::model::now() + chrono::Duration::hours(1)),
             ..Default::default()
         },
+        ActivityFilter {
+            until: Some(recorded[2].at),
+            ..Default::default()
+        },
+        ActivityFilter {
+            since: Some(recorded[1].at),
+            until: Some(recorded[4].at),
+            action: Some("tag.".into()),
+            ..Default::default()
+        },
+        ActivityFilter {
+            until: Some(recorded[0].at - chrono::Duration::hours(1)),
+            ..Default::default()
+        },
     ];
+    // `until` is exclusive: the activity at that very time is left out, the ones before kept.
+    let before_third = store
+        .activities_page(
+            &ActivityFilter {
+                until: Some(recorded[2].at),
+                ..Default::default()
+            },
+            &crate::model::ListQuery::all(ActivitySort::Id),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert!(before_third.iter().all(|a| a.at < recorded[2].at));
+    assert!(!before_third.iter().any(|a| a.id == recorded[2].id));
+    let window = store
+        .activities_page(
+            &ActivityFilter {
+                since: Some(recorded[0].at),
+                until: Some(recorded[5].at + chrono::Duration::seconds(1)),
+                ..Default::default()
+            },
+            &crate::model::ListQuery::all(ActivitySort::Id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(window.items.len(), log.len());
     for filter in &filters {
         let admitted: Vec<&Activity> = recorded
             .iter()
@@ -183,6 +223,7 @@ pub async fn activities_are_paged_and_filtered(store: &dyn ActivityStore) {
     assert_eq!(count(filters[3].clone()).await, 3);
     assert_eq!(count(filters[4].clone()).await, 1);
     assert_eq!(count(filters[6].clone()).await, 0);
+    assert_eq!(count(filters[9].clone()).await, 0);
 }
 
 /// Expands to one `#[tokio::test]` per check of this module, each on a fresh store made by

@@ -27,7 +27,7 @@ macro_rules! sql_activity_store {
                 use crate::model::ActivitySort;
                 /// Only the filters given, each a bound value, so the planner sees plain
                 /// conditions: an actor's activities come from `activities_by_actor` (actor,
-                /// id), an action's from `activities_by_action` (action, id), and `since` from
+                /// id), an action's from `activities_by_action` (action, id), and `since`/`until` from
                 /// `activities_by_time` (at, id). Prefixes are compared exactly with `substr`
                 /// (a range would follow the database's collation).
                 fn push_filter(builder: &mut sqlx::QueryBuilder<$db>, filter: &ActivityFilter) {
@@ -39,7 +39,8 @@ macro_rules! sql_activity_store {
                     let given = filter.actor.is_some()
                         || filter.action.is_some()
                         || filter.target_prefix.is_some()
-                        || filter.since.is_some();
+                        || filter.since.is_some()
+                        || filter.until.is_some();
                     if !given {
                         return;
                     }
@@ -72,6 +73,9 @@ macro_rules! sql_activity_store {
                     }
                     if let Some(since) = filter.since {
                         conditions.push("at >= ").push_bind_unseparated(since);
+                    }
+                    if let Some(until) = filter.until {
+                        conditions.push("at < ").push_bind_unseparated(until);
                     }
                 }
                 let keys: &[super::sql::lists::Key] = match query.sort {
