@@ -70,6 +70,7 @@ pub(super) async fn run(paths: &DataPaths, args: ActivityArgs) -> Result<(), Err
         target_prefix: args.target,
         since: args.since,
         limit: args.limit.max(1),
+        ..ActivityFilter::default()
     };
     let activities = store.activities(&filter).await?;
     if args.json {

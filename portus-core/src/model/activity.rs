@@ -66,8 +66,47 @@ pub struct ActivityFilter {
     pub since: Option<DateTime<Utc>>,
     /// Only before this time (exclusive, so consecutive ranges do not overlap).
     pub until: Option<DateTime<Utc>>,
+    /// Only what this caller may see (`None`: everything, for administrators).
+    pub scope: Option<ActivityScope>,
     /// At most this many, newest first (0 means 100).
     pub limit: usize,
+}
+
+/// What a caller who is not an administrator may see of the activity log (Portus' dashboard
+/// scoping): their own activities, those of their teams (`team.*` naming one of `teams`), of
+/// their teams' namespaces (`namespace.*` naming one of `namespaces`) and of the repositories
+/// and tags in them (`repository.*`, `tag.*` on `namespace/...`). Anything else (other teams,
+/// other namespaces, users, tokens, the global namespace) is left out: a scope never widens a
+/// filter, it only narrows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ActivityScope {
+    /// The caller: their own activities are in scope.
+    pub actor: String,
+    /// The names of the caller's teams.
+    pub teams: Vec<String>,
+    /// The names of their teams' namespaces.
+    pub namespaces: Vec<String>,
+}
+
+impl ActivityScope {
+    /// Whether `activity` is in this scope.
+    pub fn admits(&self, activity: &Activity) -> bool {
+        if activity.actor.as_deref() == Some(self.actor.as_str()) {
+            return true;
+        }
+        let family = activity.action.split('.').next().unwrap_or_default();
+        match family {
+            "team" => self.teams.contains(&activity.target),
+            "namespace" => self.namespaces.contains(&activity.target),
+            "repository" | "tag" => self.namespaces.iter().any(|namespace| {
+                activity
+                    .target
+                    .strip_prefix(namespace.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+            }),
+            _ => false,
+        }
+    }
 }
 
 /// Whether `activity` passes `filter` (for stores that filter in memory).
@@ -89,6 +128,7 @@ pub fn activity_matches(filter: &ActivityFilter, activity: &Activity) -> bool {
             .is_none_or(|prefix| activity.target.starts_with(prefix.as_str()))
         && filter.since.is_none_or(|since| activity.at >= since)
         && filter.until.is_none_or(|until| activity.at < until)
+        && filter.scope.as_ref().is_none_or(|scope| scope.admits(activity))
 }
 
 /// The orders of the activity log; each ends with the id.

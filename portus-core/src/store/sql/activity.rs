@@ -40,7 +40,8 @@ macro_rules! sql_activity_store {
                         || filter.action.is_some()
                         || filter.target_prefix.is_some()
                         || filter.since.is_some()
-                        || filter.until.is_some();
+                        || filter.until.is_some()
+                        || filter.scope.is_some();
                     if !given {
                         return;
                     }
@@ -76,6 +77,48 @@ macro_rules! sql_activity_store {
                     }
                     if let Some(until) = filter.until {
                         conditions.push("at < ").push_bind_unseparated(until);
+                    }
+                    if let Some(scope) = &filter.scope {
+                        // `ActivityScope::admits` in SQL: the caller's own, or an action of a
+                        // family on a target of theirs. An empty list adds no alternative (an
+                        // empty `IN ()` is not SQL).
+                        conditions.push("(actor = ").push_bind_unseparated(scope.actor.clone());
+                        for (family, names) in [("team.", &scope.teams), ("namespace.", &scope.namespaces)] {
+                            if names.is_empty() {
+                                continue;
+                            }
+                            conditions
+                                .push_unseparated(" OR (substr(action, 1, ")
+                                .push_bind_unseparated(characters(family))
+                                .push_unseparated(") = ")
+                                .push_bind_unseparated(family)
+                                .push_unseparated(" AND target IN (");
+                            for (i, name) in names.iter().enumerate() {
+                                if i > 0 {
+                                    conditions.push_unseparated(", ");
+                                }
+                                conditions.push_bind_unseparated(name.clone());
+                            }
+                            conditions.push_unseparated("))");
+                        }
+                        if !scope.namespaces.is_empty() {
+                            conditions.push_unseparated(
+                                " OR ((substr(action, 1, 4) = 'tag.' OR substr(action, 1, 11) = 'repository.') AND (",
+                            );
+                            for (i, namespace) in scope.namespaces.iter().enumerate() {
+                                let prefix = format!("{namespace}/");
+                                if i > 0 {
+                                    conditions.push_unseparated(" OR ");
+                                }
+                                conditions
+                                    .push_unseparated("substr(target, 1, ")
+                                    .push_bind_unseparated(characters(&prefix))
+                                    .push_unseparated(") = ")
+                                    .push_bind_unseparated(prefix);
+                            }
+                            conditions.push_unseparated("))");
+                        }
+                        conditions.push_unseparated(")");
                     }
                 }
                 let keys: &[super::sql::lists::Key] = match query.sort {
