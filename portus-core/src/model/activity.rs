@@ -131,6 +131,52 @@ pub fn activity_matches(filter: &ActivityFilter, activity: &Activity) -> bool {
         && filter.scope.as_ref().is_none_or(|scope| scope.admits(activity))
 }
 
+/// The most activities one export holds
+/// ([`activities_export`](crate::traits::ActivityStoreExt::activities_export)): bounded
+/// memory, whatever the range asked.
+pub const ACTIVITY_EXPORT_CAP: u64 = 100_000;
+
+/// Activities as CSV (RFC 4180, CRLF line ends) under the header row
+/// `id,time,actor,action,target,details`; times in RFC 3339 (UTC), no actor and no details as
+/// empty cells.
+pub fn activities_csv(rows: &[Activity]) -> String {
+    let mut out = String::from("id,time,actor,action,target,details\r\n");
+    for a in rows {
+        let cells = [
+            a.id.to_string(),
+            a.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            a.actor.clone().unwrap_or_default(),
+            a.action.clone(),
+            a.target.clone(),
+            a.details.clone().unwrap_or_default(),
+        ];
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&csv_cell(cell));
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// One cell: a leading `'` before text a spreadsheet would take for a formula (`=`, `+`, `-`,
+/// `@`, tab, CR: names and details come from users and registries), then quoted when it holds
+/// a comma, a quote or a line break, quotes doubled.
+fn csv_cell(cell: &str) -> String {
+    let guarded = if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    };
+    if guarded.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", guarded.replace('"', "\"\""))
+    } else {
+        guarded
+    }
+}
+
 /// The orders of the activity log; each ends with the id.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum ActivitySort {
@@ -143,4 +189,34 @@ pub enum ActivitySort {
     At,
     /// By action name.
     Action,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_cell("alice/app:1.0"), "alice/app:1.0");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        for formula in ["+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(csv_cell(formula).trim_start_matches('"').starts_with('\''), "{formula}");
+        }
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell(""), "");
+        let row = Activity {
+            id: 7,
+            at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            actor: None,
+            action: "tag.push".into(),
+            target: "a/b:1".into(),
+            details: Some("-x".into()),
+        };
+        assert_eq!(
+            activities_csv(&[row]),
+            "id,time,actor,action,target,details\r\n7,1970-01-01T00:00:00Z,,tag.push,a/b:1,'-x\r\n"
+        );
+    }
 }

@@ -191,7 +191,7 @@ async fn exports_take_since_and_an_exclusive_until() {
 #[tokio::test]
 async fn exports_beyond_the_cap_are_refused() {
     let f = logged().await;
-    let cap = usize::try_from(crate::routes::api::activity_export::EXPORT_CAP).unwrap();
+    let cap = usize::try_from(portus_core::model::ACTIVITY_EXPORT_CAP).unwrap();
     for i in 0..cap - 1 {
         f.store
             .record_activity(NewActivity::new(
