@@ -1,4 +1,5 @@
-//! `portus activity`: the activity (audit) log, newest first.
+//! `portus activity`: the activity (audit) log, newest first; `--csv` exports a time range
+//! (locally or, with `--server`, through `GET /api/v1/activities?format=`).
 
 use clap::Args;
 use portus_core::model::ActivityFilter;
@@ -23,12 +24,84 @@ pub struct ActivityArgs {
     /// UTC) or an age (30m, 24h, 7d).
     #[arg(long, value_parser = parse_since)]
     pub since: Option<chrono::DateTime<chrono::Utc>>,
-    /// At most this many.
+    /// Only before this time (exclusive), written like --since.
+    #[arg(long, value_parser = parse_since)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// At most this many (not for --csv, nor with --server).
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
-    /// Print JSON.
-    #[arg(long)]
+    /// Print JSON (with --server: the whole range, oldest first, as the API's export).
+    #[arg(long, conflicts_with = "csv")]
     pub json: bool,
+    /// Export the whole range as CSV, oldest first (header id,time,actor,action,target,details;
+    /// at most 100000 activities).
+    #[arg(long)]
+    pub csv: bool,
+}
+
+/// The checks common to the local store and `--server`.
+fn check(args: &ActivityArgs) -> Result<(), Error> {
+    if let Some(action) = args.action.as_deref()
+        && !action.contains('.')
+    {
+        return Err(Error::Usage(format!(
+            "'{action}' is not an action: actions are named like tag.push or user.create, families like tag."
+        )));
+    }
+    if let (Some(since), Some(until)) = (args.since, args.until)
+        && since > until
+    {
+        return Err(Error::Usage("--since is after --until".into()));
+    }
+    Ok(())
+}
+
+/// `portus activity --server`: the API's export of the range, printed as it comes (JSON
+/// pretty-printed); what the token's user may see of the log.
+pub(super) async fn run_remote(rest: &crate::cli::backend::Rest, args: ActivityArgs) -> Result<(), Error> {
+    check(&args)?;
+    let format = match (args.csv, args.json) {
+        (true, _) => "csv",
+        (false, true) => "json",
+        (false, false) => {
+            return Err(Error::Usage(
+                "with --server, portus activity exports a range: add --csv or --json".into(),
+            ));
+        }
+    };
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("format", format);
+    if let Some(target) = args.target.as_deref() {
+        match target.strip_suffix('/').filter(|n| !n.is_empty() && !n.contains('/')) {
+            Some(namespace) => query.append_pair("namespace", namespace),
+            None => {
+                return Err(Error::Usage(format!(
+                    "with --server, --target takes a namespace followed by / (alice/), not '{target}'"
+                )));
+            }
+        };
+    }
+    for (key, value) in [
+        ("actor", args.actor.clone()),
+        ("action", args.action.clone()),
+        ("since", args.since.map(|t| t.to_rfc3339())),
+        ("until", args.until.map(|t| t.to_rfc3339())),
+    ] {
+        if let Some(value) = value {
+            query.append_pair(key, &value);
+        }
+    }
+    let body = rest.get_text(&format!("/api/v1/activities?{}", query.finish())).await?;
+    if args.csv {
+        print!("{body}");
+    } else {
+        let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| Error::Server {
+            status: 200,
+            message: format!("unexpected answer: {e}"),
+        })?;
+        println!("{}", serde_json::to_string_pretty(&json).expect("JSON serializes"));
+    }
+    Ok(())
 }
 
 /// `--since`: RFC 3339, a date, or an age before now.
@@ -56,21 +129,23 @@ fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 }
 
 pub(super) async fn run(paths: &DataPaths, args: ActivityArgs) -> Result<(), Error> {
-    if let Some(action) = args.action.as_deref()
-        && !action.contains('.')
-    {
-        return Err(Error::Usage(format!(
-            "'{action}' is not an action: actions are named like tag.push or user.create, families like tag."
-        )));
-    }
+    check(&args)?;
     let store = app::open_store(paths).await?;
     let filter = ActivityFilter {
         actor: args.actor,
         action: args.action,
         target_prefix: args.target,
         since: args.since,
+        until: args.until,
         limit: args.limit.max(1),
+        ..ActivityFilter::default()
     };
+    if args.csv {
+        // The administrator's export: everything in the range (this machine's store).
+        let rows = store.activities_export(&filter).await?;
+        print!("{}", portus_core::model::activities_csv(&rows));
+        return Ok(());
+    }
     let activities = store.activities(&filter).await?;
     if args.json {
         println!(

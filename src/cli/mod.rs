@@ -335,10 +335,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let (config, paths) = target.local_only(Use::Manage)?;
             sync::run(&config, &paths, args).await
         }
-        Command::Activity(args) => {
-            let (_, paths) = target.local_only(Use::Manage)?;
-            activity::run(&paths, args).await
-        }
+        Command::Activity(args) => match &target.server {
+            Some(server) => activity::run_remote(&backend::Rest::new(server, target.token.as_ref())?, args).await,
+            None => {
+                let (_, paths) = target.local(Use::Manage)?;
+                activity::run(&paths, args).await
+            }
+        },
         Command::Scan(args) => {
             let (config, paths) = target.local_only(Use::Manage)?;
             scan::run(&config, &paths, args).await

@@ -1445,3 +1445,65 @@ fn identities_are_linked_and_unlinked_on_the_local_store() {
         "local store only",
     );
 }
+
+#[test]
+fn activity_exports_a_range_as_csv_locally_and_what_the_caller_may_see_through_the_server() {
+    let f = fixture();
+    let header = "id,time,actor,action,target,details";
+    // Locally: the whole log of the range, oldest first, with a header row.
+    let csv = f.p.cli(&["activity", "--csv", "--since", "1h"], None);
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], header, "{csv}");
+    let created = lines.iter().position(|l| l.contains(",team.create,devs,")).unwrap();
+    let joined = lines.iter().position(|l| l.contains(",team.member.add,devs,")).unwrap();
+    assert!(created < joined, "oldest first: {csv}");
+    assert!(csv.contains(",tag.push,web/app:1.0,"), "{csv}");
+    let before = f.p.cli(&["activity", "--csv", "--until", "2000-01-01"], None);
+    assert_eq!(before, format!("{header}\r\n"));
+    assert_fails(
+        &f.p.try_cli(&["activity", "--csv", "--since", "1h", "--until", "2000-01-01"], None),
+        1,
+        "--since is after --until",
+    );
+
+    // Through the server: what the token's user may see.
+    let url = format!("http://{}", f.p.addr);
+    f.p.cli(&["user", "create", "carol"], None);
+    let token_of = |user: &str| {
+        let created = f.p.cli(&["token", "create", user, "--name", "export"], None);
+        created.lines().last().unwrap().to_owned()
+    };
+    let export = |token: &str, extra: &[&str]| {
+        let mut full = vec!["--server", url.as_str(), "--token", token, "activity"];
+        full.extend_from_slice(extra);
+        f.p.try_cli(&full, None)
+    };
+    let admin = String::from_utf8(export(&f.token, &["--csv", "--since", "1h"]).stdout).unwrap();
+    assert!(
+        admin.starts_with(header) && admin.contains(",user.create,carol,"),
+        "{admin}"
+    );
+    assert!(admin.contains(",tag.push,web/app:1.0,"), "{admin}");
+    // bob, a viewer of devs: its team and namespace, no users.
+    let bob = String::from_utf8(export(&token_of("bob"), &["--csv"]).stdout).unwrap();
+    assert!(
+        bob.contains(",team.member.add,devs,") && bob.contains(",tag.push,web/app:1.0,"),
+        "{bob}"
+    );
+    assert!(!bob.contains(",user.create,"), "{bob}");
+    // carol, of no team: nothing of devs or web.
+    let carol = export(&token_of("carol"), &["--json"]);
+    assert!(carol.status.success(), "{carol:?}");
+    let carol = json_of(&String::from_utf8(carol.stdout).unwrap());
+    let targets: Vec<&str> = carol
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["target"].as_str().unwrap())
+        .collect();
+    assert!(
+        targets.iter().all(|t| !t.starts_with("devs") && !t.starts_with("web")),
+        "{targets:?}"
+    );
+    assert_fails(&export(&f.token, &[]), 1, "add --csv or --json");
+}

@@ -64,8 +64,49 @@ pub struct ActivityFilter {
     pub target_prefix: Option<String>,
     /// Only at or after this time.
     pub since: Option<DateTime<Utc>>,
+    /// Only before this time (exclusive, so consecutive ranges do not overlap).
+    pub until: Option<DateTime<Utc>>,
+    /// Only what this caller may see (`None`: everything, for administrators).
+    pub scope: Option<ActivityScope>,
     /// At most this many, newest first (0 means 100).
     pub limit: usize,
+}
+
+/// What a caller who is not an administrator may see of the activity log (Portus' dashboard
+/// scoping): their own activities, those of their teams (`team.*` naming one of `teams`), of
+/// their teams' namespaces (`namespace.*` naming one of `namespaces`) and of the repositories
+/// and tags in them (`repository.*`, `tag.*` on `namespace/...`). Anything else (other teams,
+/// other namespaces, users, tokens, the global namespace) is left out: a scope never widens a
+/// filter, it only narrows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ActivityScope {
+    /// The caller: their own activities are in scope.
+    pub actor: String,
+    /// The names of the caller's teams.
+    pub teams: Vec<String>,
+    /// The names of their teams' namespaces.
+    pub namespaces: Vec<String>,
+}
+
+impl ActivityScope {
+    /// Whether `activity` is in this scope.
+    pub fn admits(&self, activity: &Activity) -> bool {
+        if activity.actor.as_deref() == Some(self.actor.as_str()) {
+            return true;
+        }
+        let family = activity.action.split('.').next().unwrap_or_default();
+        match family {
+            "team" => self.teams.contains(&activity.target),
+            "namespace" => self.namespaces.contains(&activity.target),
+            "repository" | "tag" => self.namespaces.iter().any(|namespace| {
+                activity
+                    .target
+                    .strip_prefix(namespace.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+            }),
+            _ => false,
+        }
+    }
 }
 
 /// Whether `activity` passes `filter` (for stores that filter in memory).
@@ -86,6 +127,54 @@ pub fn activity_matches(filter: &ActivityFilter, activity: &Activity) -> bool {
             .as_ref()
             .is_none_or(|prefix| activity.target.starts_with(prefix.as_str()))
         && filter.since.is_none_or(|since| activity.at >= since)
+        && filter.until.is_none_or(|until| activity.at < until)
+        && filter.scope.as_ref().is_none_or(|scope| scope.admits(activity))
+}
+
+/// The most activities one export holds
+/// ([`activities_export`](crate::traits::ActivityStoreExt::activities_export)): bounded
+/// memory, whatever the range asked.
+pub const ACTIVITY_EXPORT_CAP: u64 = 100_000;
+
+/// Activities as CSV (RFC 4180, CRLF line ends) under the header row
+/// `id,time,actor,action,target,details`; times in RFC 3339 (UTC), no actor and no details as
+/// empty cells.
+pub fn activities_csv(rows: &[Activity]) -> String {
+    let mut out = String::from("id,time,actor,action,target,details\r\n");
+    for a in rows {
+        let cells = [
+            a.id.to_string(),
+            a.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            a.actor.clone().unwrap_or_default(),
+            a.action.clone(),
+            a.target.clone(),
+            a.details.clone().unwrap_or_default(),
+        ];
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&csv_cell(cell));
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// One cell: a leading `'` before text a spreadsheet would take for a formula (`=`, `+`, `-`,
+/// `@`, tab, CR: names and details come from users and registries), then quoted when it holds
+/// a comma, a quote or a line break, quotes doubled.
+fn csv_cell(cell: &str) -> String {
+    let guarded = if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    };
+    if guarded.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", guarded.replace('"', "\"\""))
+    } else {
+        guarded
+    }
 }
 
 /// The orders of the activity log; each ends with the id.
@@ -100,4 +189,34 @@ pub enum ActivitySort {
     At,
     /// By action name.
     Action,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_cell("alice/app:1.0"), "alice/app:1.0");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        for formula in ["+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(csv_cell(formula).trim_start_matches('"').starts_with('\''), "{formula}");
+        }
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell(""), "");
+        let row = Activity {
+            id: 7,
+            at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            actor: None,
+            action: "tag.push".into(),
+            target: "a/b:1".into(),
+            details: Some("-x".into()),
+        };
+        assert_eq!(
+            activities_csv(&[row]),
+            "id,time,actor,action,target,details\r\n7,1970-01-01T00:00:00Z,,tag.push,a/b:1,'-x\r\n"
+        );
+    }
 }

@@ -141,7 +141,55 @@ pub async fn activities_are_paged_and_filtered(store: &dyn ActivityStore) {
             since: Some(crate::model::now() + chrono::Duration::hours(1)),
             ..Default::default()
         },
+        ActivityFilter {
+            until: Some(recorded[2].at),
+            ..Default::default()
+        },
+        ActivityFilter {
+            since: Some(recorded[1].at),
+            until: Some(recorded[4].at),
+            action: Some("tag.".into()),
+            ..Default::default()
+        },
+        ActivityFilter {
+            until: Some(recorded[0].at - chrono::Duration::hours(1)),
+            ..Default::default()
+        },
+        ActivityFilter {
+            scope: Some(crate::model::ActivityScope {
+                actor: "bob".into(),
+                teams: vec!["devs".into()],
+                namespaces: vec!["alice".into()],
+            }),
+            ..Default::default()
+        },
     ];
+    // `until` is exclusive: the activity at that very time is left out, the ones before kept.
+    let before_third = store
+        .activities_page(
+            &ActivityFilter {
+                until: Some(recorded[2].at),
+                ..Default::default()
+            },
+            &crate::model::ListQuery::all(ActivitySort::Id),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert!(before_third.iter().all(|a| a.at < recorded[2].at));
+    assert!(!before_third.iter().any(|a| a.id == recorded[2].id));
+    let window = store
+        .activities_page(
+            &ActivityFilter {
+                since: Some(recorded[0].at),
+                until: Some(recorded[5].at + chrono::Duration::seconds(1)),
+                ..Default::default()
+            },
+            &crate::model::ListQuery::all(ActivitySort::Id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(window.items.len(), log.len());
     for filter in &filters {
         let admitted: Vec<&Activity> = recorded
             .iter()
@@ -183,6 +231,92 @@ pub async fn activities_are_paged_and_filtered(store: &dyn ActivityStore) {
     assert_eq!(count(filters[3].clone()).await, 3);
     assert_eq!(count(filters[4].clone()).await, 1);
     assert_eq!(count(filters[6].clone()).await, 0);
+    assert_eq!(count(filters[9].clone()).await, 0);
+    assert_eq!(count(filters[10].clone()).await, 4);
+}
+
+/// A scope admits the caller's own activities and those of their teams, their teams'
+/// namespaces and the repositories and tags in them; nothing else (another namespace whose name
+/// merely starts alike, another family naming the same text), and it narrows other filters.
+pub async fn activities_are_scoped(store: &dyn ActivityStore) {
+    use crate::model::ActivityScope;
+    let log = [
+        (Some("alice"), ActivityAction::TagPush, "alice/app:1"),
+        (Some("bob"), ActivityAction::TagPush, "devs/app:1"),
+        (Some("bob"), ActivityAction::TagPush, "devsx/app:1"),
+        (Some("bob"), ActivityAction::TagPush, "ops/app:1"),
+        (Some("bob"), ActivityAction::TeamMemberAdd, "devs"),
+        (Some("bob"), ActivityAction::TeamMemberAdd, "ops"),
+        (Some("bob"), ActivityAction::NamespaceCreate, "devs"),
+        (Some("bob"), ActivityAction::NamespaceCreate, "ops"),
+        (Some("bob"), ActivityAction::UserCreate, "devs"),
+        (None, ActivityAction::TagPush, "devs/web:2"),
+        (Some("bob"), ActivityAction::RepositoryDelete, "devs/old"),
+        (Some("bob"), ActivityAction::RepositoryDelete, "devs"),
+    ];
+    for (actor, action, target) in log {
+        store
+            .record_activity(NewActivity::new(actor, action, target))
+            .await
+            .unwrap();
+    }
+    let scope = ActivityScope {
+        actor: "alice".into(),
+        teams: vec!["devs".into()],
+        namespaces: vec!["devs".into()],
+    };
+    let ids = |filter: ActivityFilter| async move {
+        let page = store
+            .activities_page(&filter, &crate::model::ListQuery::all(ActivitySort::Id))
+            .await
+            .unwrap();
+        assert_eq!(page.total, page.items.len() as u64);
+        page.items.into_iter().map(|a| (a.action, a.target)).collect::<Vec<_>>()
+    };
+    let pairs = |indices: &[usize]| -> Vec<(String, String)> {
+        indices
+            .iter()
+            .map(|&i| (log[i].1.as_str().to_owned(), log[i].2.to_owned()))
+            .collect()
+    };
+    let scoped = ActivityFilter {
+        scope: Some(scope.clone()),
+        ..Default::default()
+    };
+    assert_eq!(ids(scoped.clone()).await, pairs(&[0, 1, 4, 6, 9, 10]));
+    // The scope narrows the other filters and they narrow it.
+    assert_eq!(
+        ids(ActivityFilter {
+            action: Some("tag.".into()),
+            ..scoped.clone()
+        })
+        .await,
+        pairs(&[0, 1, 9])
+    );
+    // Without teams or namespaces: only the caller's own.
+    assert_eq!(
+        ids(ActivityFilter {
+            scope: Some(ActivityScope {
+                actor: "alice".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await,
+        pairs(&[0])
+    );
+    // A caller with no activity and no team sees nothing.
+    assert!(
+        ids(ActivityFilter {
+            scope: Some(ActivityScope {
+                actor: "nobody".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
 }
 
 /// Expands to one `#[tokio::test]` per check of this module, each on a fresh store made by
@@ -194,6 +328,7 @@ macro_rules! activity_store_conformance {
         $crate::__conformance_tests!($make; activity;
             activities_are_filtered_newest_first,
             activities_are_paged_and_filtered,
+            activities_are_scoped,
         );
     };
 }

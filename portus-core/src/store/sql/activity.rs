@@ -27,7 +27,7 @@ macro_rules! sql_activity_store {
                 use crate::model::ActivitySort;
                 /// Only the filters given, each a bound value, so the planner sees plain
                 /// conditions: an actor's activities come from `activities_by_actor` (actor,
-                /// id), an action's from `activities_by_action` (action, id), and `since` from
+                /// id), an action's from `activities_by_action` (action, id), and `since`/`until` from
                 /// `activities_by_time` (at, id). Prefixes are compared exactly with `substr`
                 /// (a range would follow the database's collation).
                 fn push_filter(builder: &mut sqlx::QueryBuilder<$db>, filter: &ActivityFilter) {
@@ -39,7 +39,9 @@ macro_rules! sql_activity_store {
                     let given = filter.actor.is_some()
                         || filter.action.is_some()
                         || filter.target_prefix.is_some()
-                        || filter.since.is_some();
+                        || filter.since.is_some()
+                        || filter.until.is_some()
+                        || filter.scope.is_some();
                     if !given {
                         return;
                     }
@@ -72,6 +74,51 @@ macro_rules! sql_activity_store {
                     }
                     if let Some(since) = filter.since {
                         conditions.push("at >= ").push_bind_unseparated(since);
+                    }
+                    if let Some(until) = filter.until {
+                        conditions.push("at < ").push_bind_unseparated(until);
+                    }
+                    if let Some(scope) = &filter.scope {
+                        // `ActivityScope::admits` in SQL: the caller's own, or an action of a
+                        // family on a target of theirs. An empty list adds no alternative (an
+                        // empty `IN ()` is not SQL).
+                        conditions.push("(actor = ").push_bind_unseparated(scope.actor.clone());
+                        for (family, names) in [("team.", &scope.teams), ("namespace.", &scope.namespaces)] {
+                            if names.is_empty() {
+                                continue;
+                            }
+                            conditions
+                                .push_unseparated(" OR (substr(action, 1, ")
+                                .push_bind_unseparated(characters(family))
+                                .push_unseparated(") = ")
+                                .push_bind_unseparated(family)
+                                .push_unseparated(" AND target IN (");
+                            for (i, name) in names.iter().enumerate() {
+                                if i > 0 {
+                                    conditions.push_unseparated(", ");
+                                }
+                                conditions.push_bind_unseparated(name.clone());
+                            }
+                            conditions.push_unseparated("))");
+                        }
+                        if !scope.namespaces.is_empty() {
+                            conditions.push_unseparated(
+                                " OR ((substr(action, 1, 4) = 'tag.' OR substr(action, 1, 11) = 'repository.') AND (",
+                            );
+                            for (i, namespace) in scope.namespaces.iter().enumerate() {
+                                let prefix = format!("{namespace}/");
+                                if i > 0 {
+                                    conditions.push_unseparated(" OR ");
+                                }
+                                conditions
+                                    .push_unseparated("substr(target, 1, ")
+                                    .push_bind_unseparated(characters(&prefix))
+                                    .push_unseparated(") = ")
+                                    .push_bind_unseparated(prefix);
+                            }
+                            conditions.push_unseparated("))");
+                        }
+                        conditions.push_unseparated(")");
                     }
                 }
                 let keys: &[super::sql::lists::Key] = match query.sort {

@@ -9,9 +9,9 @@ use async_trait::async_trait;
 
 use super::{AccountStore, ActivityStore, CatalogStore, CommentStore, NamespaceStore, TeamStore};
 use crate::model::{
-    Activity, ActivityFilter, ActivitySort, AppToken, AppTokenSort, Comment, CommentSort, ListQuery, MemberSort,
-    Namespace, NamespaceFilter, NamespaceId, NamespaceSort, Repository, RepositoryId, Role, TagRecord, Team,
-    TeamFilter, TeamId, TeamMember, TeamSort, User, UserId, UserSort,
+    ACTIVITY_EXPORT_CAP, Activity, ActivityFilter, ActivitySort, AppToken, AppTokenSort, Comment, CommentSort,
+    ListQuery, MemberSort, Namespace, NamespaceFilter, NamespaceId, NamespaceSort, Repository, RepositoryId, Role,
+    TagRecord, Team, TeamFilter, TeamId, TeamMember, TeamSort, User, UserId, UserSort,
 };
 use crate::{Error, Result};
 
@@ -113,6 +113,44 @@ pub trait ActivityStoreExt: ActivityStore {
         let limit = if filter.limit == 0 { 100 } else { filter.limit };
         let query = ListQuery::page(ActivitySort::Newest, 0, limit as u64);
         Ok(self.activities_page(filter, &query).await?.items)
+    }
+
+    /// Everything `filter` admits before its `until` (now when it has none, so activities
+    /// recorded meanwhile do not slip in), oldest first, read in batches of 1000; a
+    /// [`Error::Rule`] when that is more than [`ACTIVITY_EXPORT_CAP`] activities.
+    async fn activities_export(&self, filter: &ActivityFilter) -> Result<Vec<Activity>> {
+        const BATCH: u64 = 1_000;
+        let filter = ActivityFilter {
+            until: Some(filter.until.unwrap_or_else(crate::model::now)),
+            ..filter.clone()
+        };
+        let first = self
+            .activities_page(&filter, &ListQuery::page(ActivitySort::Id, 0, BATCH))
+            .await?;
+        let total = first.total;
+        if total > ACTIVITY_EXPORT_CAP {
+            return Err(Error::Rule(format!(
+                "{total} activities in this range, an export holds at most {ACTIVITY_EXPORT_CAP}: narrow it with since and until"
+            )));
+        }
+        let total = usize::try_from(total).unwrap_or(usize::MAX);
+        let mut rows = Vec::with_capacity(total);
+        let mut batch = first.items;
+        loop {
+            let read = batch.len() as u64;
+            rows.extend(batch);
+            // Oldest first by id, so activities recorded meanwhile (before `until`: a clock
+            // step) cannot shift earlier batches; and never more than counted, so the cap holds.
+            if read < BATCH || rows.len() >= total {
+                break;
+            }
+            batch = self
+                .activities_page(&filter, &ListQuery::page(ActivitySort::Id, rows.len() as u64, BATCH))
+                .await?
+                .items;
+        }
+        rows.truncate(total);
+        Ok(rows)
     }
 }
 

@@ -7,6 +7,7 @@
 //! Every route is declared once, by its handler's `#[utoipa::path]` and its line in `api()`:
 //! the router and the OpenAPI document at `/api/openapi.json` are both built from them.
 
+mod activity_export;
 mod activity_links;
 mod bootstrap;
 mod comments;

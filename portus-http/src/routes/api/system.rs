@@ -8,12 +8,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use portus_core::model::{Activity, ActivityFilter, ActivitySort, NamespaceRef};
-use portus_core::permissions;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::lists::{SortKey, SortOrder};
-use super::schema::Forbidden;
+use super::schema::{Forbidden, Unprocessable};
 use super::{ApiCaller, forbidden};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -232,6 +231,14 @@ pub(super) struct ActivityQuery {
     action: Option<String>,
     /// Only activities at or after this time (RFC 3339).
     since: Option<DateTime<Utc>>,
+    /// Only activities before this time (RFC 3339, exclusive); not before `since` (422).
+    until: Option<DateTime<Utc>>,
+    /// An export of the whole range instead of a page, oldest first: `csv` (a file with a
+    /// header row id,time,actor,action,target,details; cells a spreadsheet would read as a
+    /// formula get a leading `'`) or `json` (an array, `link` null). At most 100000 activities
+    /// (422 beyond: narrow the range); it takes no paging or sorting parameters (422).
+    #[param(inline)]
+    format: Option<super::activity_export::ExportFormat>,
     /// Page number, from 1.
     #[param(minimum = 1)]
     page: Option<i32>,
@@ -257,6 +264,7 @@ impl ActivityQuery {
             ("namespace", self.namespace.clone()),
             ("action", self.action.clone()),
             ("since", self.since.map(|s| s.to_rfc3339())),
+            ("until", self.until.map(|s| s.to_rfc3339())),
         ] {
             if let Some(value) = value {
                 filters.append_pair(key, &value);
@@ -272,6 +280,7 @@ impl ActivityQuery {
 /// One entry of the activity log.
 #[derive(Serialize, ToSchema)]
 pub(super) struct ActivityView {
+    /// Store identifier, increasing with time.
     id: i64,
     /// When it happened.
     at: DateTime<Utc>,
@@ -313,40 +322,59 @@ impl SortKey for ActivitySort {
     }
 }
 
-/// Activity log, newest first: administrators see everything, others their own activities.
+/// Activity log, newest first: administrators see everything; others (Portus' dashboard) their
+/// own activities and those of their teams, their teams' namespaces and the repositories and
+/// tags in them, nothing of other namespaces.
 ///
-/// `sort_attr`: `id` (oldest first), `at` or `action`; without it, newest first.
+/// `sort_attr`: `id` (oldest first), `at` or `action`; without it, newest first. With `format`,
+/// the whole range as a file (`Content-Disposition: attachment`) instead of a page.
 #[utoipa::path(
     get,
     path = "/api/v1/activities",
     params(ActivityQuery),
     security(("bearer" = []), ("portusAuth" = [])),
-    responses((status = 200, body = Vec<ActivityView>), Forbidden)
+    responses(
+        (status = 200, content((Vec<ActivityView> = "application/json"), (String = "text/csv"))),
+        Unprocessable
+    )
 )]
 pub(super) async fn activities(
     State(state): State<AppState>,
     caller: ApiCaller,
     Query(query): Query<ActivityQuery>,
 ) -> Result<Response, ApiError> {
-    let user = caller.user()?;
+    // Anonymous callers get 401 before anything else.
+    caller.user()?;
     let path = query.path();
-    let actor = if permissions::read_all_activities(caller.caller) {
-        query.actor
-    } else {
-        match query.actor {
-            Some(actor) if actor != user.username => {
-                return Err(forbidden("only administrators read other users' activities"));
-            }
-            _ => Some(user.username.clone()),
-        }
-    };
+    if let (Some(since), Some(until)) = (query.since, query.until)
+        && since > until
+    {
+        return Err(unprocessable("since is after until"));
+    }
+    // Anyone may narrow by actor: the scope keeps what the caller may see of anyone's.
+    let scope = super::activity_export::scope(&state, &caller).await?;
     let filter = ActivityFilter {
-        actor,
+        actor: query.actor,
         action: query.action,
         target_prefix: query.namespace.map(|n| format!("{n}/")),
         since: query.since,
+        until: query.until,
+        scope,
         limit: 0,
     };
+    if let Some(format) = query.format {
+        if query.page.is_some()
+            || query.per_page.is_some()
+            || query.all
+            || query.sort_attr.is_some()
+            || query.sort_order.is_some()
+        {
+            return Err(unprocessable(
+                "an export is the whole range, oldest first: it takes no page, per_page, all, sort_attr or sort_order",
+            ));
+        }
+        return super::activity_export::export(&state, filter, format).await;
+    }
     let page = super::Page {
         page: query.page,
         per_page: query.per_page,
@@ -372,4 +400,14 @@ pub(super) async fn activities(
         total: activities.total,
     };
     page.respond_page(&path, activities)
+}
+
+/// A 422 answer: a rule the schema cannot express refuses the request.
+fn unprocessable(message: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code: "INVALID_REQUEST",
+        message: message.to_owned(),
+        basic_challenge: false,
+    }
 }

@@ -220,6 +220,16 @@ impl Rest {
         Ok(all)
     }
 
+    /// `GET path`'s answer as text (an export: CSV or JSON printed as it comes).
+    pub(crate) async fn get_text(&self, path: &str) -> Result<String, Error> {
+        let response = self.call(Method::GET, path, None).await?;
+        let status = response.status().as_u16();
+        response.text().await.map_err(|e| Error::Server {
+            status,
+            message: format!("unexpected answer: {e}"),
+        })
+    }
+
     async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(), Error> {
         self.call(method, path, body).await.map(drop)
     }

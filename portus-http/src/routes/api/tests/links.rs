@@ -59,6 +59,8 @@ async fn activities_link_objects_that_exist_and_that_the_caller_may_see() {
         [
             ("devs/secret:1.0".to_owned(), json!({"kind": "tag", "id": secret})),
             ("devs/secret:9.9".to_owned(), Value::Null),
+            // carol's push into alice's team's namespace is in alice's log too.
+            ("devs/secret:1.0".to_owned(), json!({"kind": "tag", "id": secret})),
             // Users have pages for administrators only.
             ("alice".to_owned(), Value::Null),
         ]
