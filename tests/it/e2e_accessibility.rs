@@ -2,7 +2,7 @@
 //! verified by `scripts/install-test-deps.sh`) inside real headless Chromium: the landing pages
 //! (sign-in, sign-up, forgotten and new password, explore), the dashboard (new and in use),
 //! namespaces, a repository, a tag with findings and its deletion page, search, tokens, the
-//! profile, teams and the administrators' pages, on an installation with a pushed and scanned
+//! profile, the activity log, teams and the administrators' pages, on an installation with a pushed and scanned
 //! image. Every page must have no violation axe
 //! rates *serious* or *critical*.
 //!
@@ -163,6 +163,8 @@ fn every_page_passes_axe_core_without_serious_or_critical_violations() {
         check(&client, &axe, "tokens", &mut found).await;
         client.goto(&format!("{base}/profile")).await.unwrap();
         check(&client, &axe, "profile", &mut found).await;
+        client.goto(&format!("{base}/activities?action=tag.")).await.unwrap();
+        check(&client, &axe, "activities", &mut found).await;
         client.goto(&format!("{base}/teams")).await.unwrap();
         check(&client, &axe, "teams", &mut found).await;
         click_through(&client, Locator::LinkText("developers")).await;

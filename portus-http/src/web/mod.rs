@@ -173,6 +173,7 @@ pub fn router(state: AppState, config: WebConfig, api: Router<AppState>) -> Rout
         )
         .route("/profile", get(pages::profile).post(pages::update_profile))
         .route("/search", get(pages::search))
+        .route("/activities", get(pages::activities))
         .route("/repositories", get(pages::repository_list))
         .route("/explore", get(pages::explore))
         .route("/namespaces", get(pages::namespaces).post(pages::create_namespace))

@@ -811,3 +811,41 @@ async fn comments_are_written_and_deleted_on_the_repository_page() {
     assert_eq!(deleted.status, StatusCode::SEE_OTHER);
     assert!(site.store.comments(repository.id).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_activity_page_filters_the_log_and_shows_each_user_only_what_they_may_see() {
+    let site = site().await;
+    let store = site.store.as_ref();
+    let alice = store.user_by_name("alice").await.unwrap().unwrap();
+    let bob = store.user_by_name("bob").await.unwrap().unwrap();
+    portus_core::ops::teams::create(store, Some("alice"), "alpha-team", &alice, None)
+        .await
+        .unwrap();
+    portus_core::ops::teams::create(store, Some("bob"), "beta-team", &bob, None)
+        .await
+        .unwrap();
+
+    let admin = site.sign_in("admin", "admin-password").await.unwrap();
+    let all = site.get("/activities", &admin).await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert!(
+        all.body.contains("alpha-team") && all.body.contains("beta-team"),
+        "{}",
+        all.body
+    );
+    let filtered = site.get("/activities?actor=alice&action=team.", &admin).await;
+    assert!(filtered.body.contains("alpha-team") && !filtered.body.contains("beta-team"));
+    assert!(filtered.body.contains("value=\"alice\""), "the form keeps the filters");
+    let future = site.get("/activities?since=2999-01-01T00:00:00Z", &admin).await;
+    assert!(future.body.contains("No activity yet.") && !future.body.contains("alpha-team"));
+    let bad = site.get("/activities?since=yesterday", &admin).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    let bob_session = site.sign_in("bob", "bob-password").await.unwrap();
+    let own = site.get("/activities", &bob_session).await;
+    assert!(
+        own.body.contains("beta-team") && !own.body.contains("alpha-team"),
+        "{}",
+        own.body
+    );
+}

@@ -48,6 +48,7 @@ pub(super) fn layout(title: &str, signed: Option<&Signed>, body: Markup) -> Mark
                             a href="/namespaces" { "Namespaces" }
                             a href="/teams" { "Teams" }
                             a href="/tokens" { "Application tokens" }
+                            a href="/activities" { "Activity" }
                             a #profile-link href="/profile" { "Profile" }
                             @if signed.user.admin {
                                 a href="/admin/users" { "Users" }

@@ -55,6 +55,7 @@ fn array(value: &Value) -> &[Value] {
     value.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
+mod activities;
 mod assets;
 mod auth;
 mod browse;
@@ -71,6 +72,7 @@ mod teams;
 mod tokens;
 mod users;
 
+pub(super) use activities::*;
 pub(super) use assets::*;
 pub(super) use auth::*;
 pub(super) use browse::*;
