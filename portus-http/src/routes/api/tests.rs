@@ -1592,14 +1592,7 @@ mod token_limits;
 #[tokio::test]
 async fn comments_are_listed_to_whoever_may_see_the_repository() {
     let f = fixture(Options::default()).await;
-    let secret = f
-        .store
-        .list_repositories()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|r| r.name == "devs/secret")
-        .unwrap();
+    let secret = repository_named(&f, "devs/secret").await;
     f.store.add_comment(secret.id, "alice", "first").await.unwrap();
     let hostile = "<b>second</b> <script>alert(1)</script><img src=x onerror=alert(1)> \
                    [x](javascript:alert(1)) <a href=\"https://ok.example\" onclick=alert(1)>y</a>";
@@ -1748,14 +1741,7 @@ async fn e_mail_addresses_are_checked_and_belong_to_one_account() {
 #[tokio::test]
 async fn comments_are_written_by_those_who_see_the_repository_and_deleted_by_authors_and_administrators() {
     let f = fixture(Options::default()).await;
-    let secret = f
-        .store
-        .list_repositories()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|r| r.name == "devs/secret")
-        .unwrap();
+    let secret = repository_named(&f, "devs/secret").await;
     let uri = format!("/api/v1/repositories/{}/comments", secret.id);
     let hostile = "**bold** <script>alert(1)</script> [x](javascript:alert(1))";
     let (status, written) = f
@@ -1834,4 +1820,12 @@ async fn comments_are_written_by_those_who_see_the_repository_and_deleted_by_aut
         .filter(|a| a.starts_with("repository.comment"))
         .collect();
     assert_eq!(actions.len(), 4, "{actions:?}");
+}
+
+async fn repository_named(f: &Fixture, name: &str) -> portus_core::model::Repository {
+    let repositories = f.store.list_repositories().await.unwrap();
+    repositories
+        .into_iter()
+        .find(|r| r.name == name)
+        .expect("a repository of the fixture")
 }
