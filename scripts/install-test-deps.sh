@@ -70,3 +70,33 @@ if ! "$aiosmtpd_venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
   "$aiosmtpd_venv/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$aiosmtpd_version"
 fi
 echo "install-test-deps: aiosmtpd $aiosmtpd_version in $aiosmtpd_venv"
+
+# Third-party Go programs, built from their pinned modules through the Go module proxy into the
+# same cache (go-tools/<name>-<version>/), so a warm run builds nothing; the tests find them as
+# go-tools/bin/<name> (tests/it/harness.rs, go_tool):
+# - Distribution 3's registry, run next to Debian's 2.8 by the end-to-end suites;
+# - Clair v4 (server and clairctl, which imports vulnerability data offline).
+# `go install module@version` cannot be used: the proxy refuses the version lists it reads for
+# deprecation notices. The pinned version is downloaded and built in place instead (its own
+# go.mod and go.sum, so the build is exactly the release's).
+go_tools="${PORTUS_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/portus-test}/go-tools"
+go_tool() {
+  local name=$1 module=$2 version=$3 package=$4 dir="$go_tools/$1-$3" source
+  if [ ! -x "$dir/$name" ]; then
+    command -v go >/dev/null || { echo "install-test-deps: Go is needed to build $name ($module@$version)" >&2; exit 1; }
+    echo "install-test-deps: building $name from $module@$version ($package)"
+    source=$(go mod download -json "$module@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    [ -n "$source" ] || { echo "install-test-deps: $module@$version could not be downloaded" >&2; exit 1; }
+    rm -rf "$dir.tmp"
+    mkdir -p "$dir.tmp"
+    (cd "$source" && GOFLAGS='-trimpath -mod=readonly' go build -ldflags='-s -w' -o "$dir.tmp/$name" "$package")
+    rm -rf "$dir"
+    mv "$dir.tmp" "$dir"
+  fi
+  mkdir -p "$go_tools/bin"
+  ln -sfn "$dir/$name" "$go_tools/bin/$name"
+}
+go_tool registry-v3 github.com/distribution/distribution/v3 v3.1.1 ./cmd/registry
+go_tool clair github.com/quay/clair/v4 v4.9.0 ./cmd/clair
+go_tool clairctl github.com/quay/clair/v4 v4.9.0 ./cmd/clairctl
+echo "install-test-deps: Go tools in $go_tools/bin: $(ls "$go_tools/bin" | tr '\n' ' ')"

@@ -28,11 +28,9 @@ fn axe_source() -> String {
     let path = std::env::var_os("PORTUS_AXE_CORE")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            let cache = std::env::var_os("PORTUS_TEST_CACHE")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("portus-test")))
-                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/portus-test"));
-            cache.join(format!("axe-core-{AXE_VERSION}")).join("axe.min.js")
+            crate::harness::test_cache_dir()
+                .join(format!("axe-core-{AXE_VERSION}"))
+                .join("axe.min.js")
         });
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(

@@ -750,11 +750,9 @@ impl SmtpSink {
         if let Some(python) = std::env::var_os("PORTUS_AIOSMTPD_PYTHON") {
             return PathBuf::from(python);
         }
-        let cache = std::env::var_os("PORTUS_TEST_CACHE")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("portus-test")))
-            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/portus-test"));
-        cache.join(format!("aiosmtpd-{AIOSMTPD_VERSION}")).join("bin/python")
+        test_cache_dir()
+            .join(format!("aiosmtpd-{AIOSMTPD_VERSION}"))
+            .join("bin/python")
     }
 
     /// Starts the server in `dir` and waits until it listens.
@@ -805,4 +803,25 @@ impl SmtpSink {
         wait_until(timeout, || self.mails().len() >= count);
         self.mails()
     }
+}
+
+/// Where scripts/install-test-deps.sh caches what it downloads and builds: `PORTUS_TEST_CACHE`,
+/// else `$XDG_CACHE_HOME/portus-test`, else `~/.cache/portus-test`.
+pub(crate) fn test_cache_dir() -> PathBuf {
+    std::env::var_os("PORTUS_TEST_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("portus-test")))
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/portus-test"))
+}
+
+/// A third-party Go program built from its pinned module by scripts/install-test-deps.sh
+/// (`registry-v3`, `clair`, `clairctl`, `trivy`): its path in the cache's `go-tools/bin`.
+pub(crate) fn go_tool(name: &str) -> PathBuf {
+    let path = test_cache_dir().join("go-tools/bin").join(name);
+    assert!(
+        path.is_file(),
+        "'{name}' is not built at {}: run scripts/install-test-deps.sh",
+        path.display()
+    );
+    path
 }

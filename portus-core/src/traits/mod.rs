@@ -16,4 +16,6 @@ pub use policy_store::{
     PolicyStore, ProfileStore, ScanStore, TeamStore, TeamStoreExt, search_by_listing, user_then_namespaces_access,
 };
 pub use registry_client::{ManifestInfo, RegistryClient};
-pub use security_backend::{ImageRef, Layer, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};
+pub use security_backend::{
+    ImageRef, Layer, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability, VulnerabilityData,
+};

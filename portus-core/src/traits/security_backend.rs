@@ -125,6 +125,23 @@ pub enum ScanOutcome {
     },
 }
 
+/// What a scanner says about its vulnerability data (an air-gapped scanner's data is only as
+/// fresh as its last manual import).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum VulnerabilityData {
+    /// The scanner does not say.
+    Unknown,
+    /// The scanner has no vulnerability data yet: its reports would be empty, not clean.
+    Missing,
+    /// The data was last updated at this time.
+    UpdatedAt {
+        /// When the newest data was loaded or published.
+        at: chrono::DateTime<chrono::Utc>,
+    },
+}
+
 /// A vulnerability scanner. A scanner that cannot answer returns an error, never an empty
 /// report.
 #[async_trait]
@@ -135,6 +152,11 @@ pub trait SecurityBackend: std::fmt::Debug + Send + Sync {
     async fn scan(&self, image: &ImageRef) -> Result<ScanOutcome>;
     /// Checks that the scanner is reachable.
     async fn health(&self) -> Result<()>;
+    /// The state and age of the scanner's vulnerability data; [`VulnerabilityData::Unknown`]
+    /// unless the backend can ask.
+    async fn vulnerability_data(&self) -> Result<VulnerabilityData> {
+        Ok(VulnerabilityData::Unknown)
+    }
 }
 
 macro_rules! forward_security_backend {
@@ -149,6 +171,9 @@ macro_rules! forward_security_backend {
             }
             async fn health(&self) -> Result<()> {
                 (**self).health().await
+            }
+            async fn vulnerability_data(&self) -> Result<VulnerabilityData> {
+                (**self).vulnerability_data().await
             }
         }
     };
