@@ -488,11 +488,20 @@ pub fn scan_worker(config: &Config, app: &App) -> Result<Option<portus_scan::wor
     )))
 }
 
-/// Writes `<data_dir>/rootcertbundle.pem`: the current certificate, then the previous ones.
-fn write_rotation_bundle(current: &Path, previous: &[PathBuf], paths: &DataPaths) -> Result<PathBuf, Error> {
+/// Writes `<data_dir>/rootcertbundle.pem` (the current certificate, then the previous ones)
+/// and `<data_dir>/jwks.json` (their keys under their libtrust `kid`, for Distribution 3
+/// when tokens carry no `x5c`); answers the bundle's path, `None` when the current
+/// certificate alone is the bundle.
+fn write_trust_files(current: &Path, previous: &[PathBuf], paths: &DataPaths) -> Result<Option<PathBuf>, Error> {
     let read = |path: &Path| {
         std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
+            source,
+        })
+    };
+    let write = |path: PathBuf, text: String| {
+        std::fs::write(&path, text).map_err(|source| Error::Io {
+            path: path.clone(),
             source,
         })
     };
@@ -501,14 +510,16 @@ fn write_rotation_bundle(current: &Path, previous: &[PathBuf], paths: &DataPaths
         texts.push((path.display().to_string(), read(path)?));
     }
     let named: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    let jwks = portus_auth::jwks::jwks_json(&named).map_err(|e| Error::Config(format!("token certificates: {e}")))?;
+    write(paths.dir.join("jwks.json"), jwks)?;
+    if previous.is_empty() {
+        return Ok(None);
+    }
     let bundle_pem = portus_auth::token::certificate_bundle_pem(&named)
         .map_err(|e| Error::Config(format!("token.previous_certificates: {e}")))?;
     let bundle = paths.dir.join("rootcertbundle.pem");
-    std::fs::write(&bundle, bundle_pem).map_err(|source| Error::Io {
-        path: bundle.clone(),
-        source,
-    })?;
-    Ok(bundle)
+    write(bundle.clone(), bundle_pem)?;
+    Ok(Some(bundle))
 }
 
 /// The `auth` and `notifications` sections for the registry's `config.yml`.
@@ -521,21 +532,26 @@ pub fn registry_config_yaml(config: &Config, paths: &DataPaths) -> Result<String
         path: bundle.clone(),
         source,
     })?;
-    if !config.token.previous_certificates.is_empty() {
-        bundle = write_rotation_bundle(&bundle, &config.token.previous_certificates, paths)?;
+    if let Some(rotation) = write_trust_files(&bundle, &config.token.previous_certificates, paths)? {
+        bundle = rotation;
     }
+    let jwks = paths.dir.join("jwks.json").canonicalize().map_err(|source| Error::Io {
+        path: paths.dir.join("jwks.json"),
+        source,
+    })?;
     let secret = paths.webhook_secret()?;
     let base = config.public_url();
     // Scalars are written as JSON strings, which YAML reads as double-quoted strings.
     let q = |s: &str| serde_json::to_string(s).expect("strings serialize");
     Ok(format!(
-        "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {bundle}\n\
+        "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {bundle}\n    jwks: {jwks}\n\
          notifications:\n  endpoints:\n    - name: portus\n      url: {url}\n      headers:\n        Authorization: [{auth}]\n\
          \x20     timeout: 2s\n      threshold: 5\n      backoff: 1s\n      ignoredmediatypes:\n        - application/octet-stream\n",
         realm = q(&format!("{base}/v2/token")),
         service = q(&config.token.service),
         issuer = q(&config.token.issuer),
         bundle = q(&bundle.display().to_string()),
+        jwks = q(&jwks.display().to_string()),
         url = q(&format!("{base}/v2/webhooks/events")),
         auth = q(&format!("Bearer {secret}")),
     ))

@@ -18,6 +18,7 @@ pub mod basic;
 mod cache;
 pub mod error;
 pub mod external_sign_in;
+pub mod jwks;
 #[cfg(feature = "ldap")]
 mod external_user;
 #[cfg(feature = "ldap")]

@@ -3,7 +3,9 @@
 //! Tokens follow the Distribution token specification as registry 2.8 and 3.x verify them:
 //! `typ: JWT`, `alg` RS256 or ES256, a libtrust-format `kid` (2.8 looks keys up by it) and,
 //! when a certificate is configured, an `x5c` chain (3.x and 2.8 both verify it against their
-//! `rootcertbundle` before looking at `kid`). `aud` is a plain string, as 2.8 requires.
+//! `rootcertbundle` before looking at `kid`). `aud` is a plain string, as 2.8 requires. 3.x
+//! does not compute libtrust ids: without `x5c` it finds the key in the JWKS file
+//! [`crate::jwks`] writes, where it is listed under the same `kid`.
 
 use std::fmt;
 use std::path::Path;

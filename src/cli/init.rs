@@ -177,6 +177,11 @@ mod tests {
         assert_eq!(token["issuer"], "portus");
         let bundle = token["rootcertbundle"].as_str().unwrap();
         assert!(std::fs::read_to_string(bundle).unwrap().contains("BEGIN CERTIFICATE"));
+        // Distribution 3 finds the key of a token without x5c by its kid in this set.
+        let jwks: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(token["jwks"].as_str().unwrap()).unwrap()).unwrap();
+        let key = portus_auth::SigningKey::from_pem_file(&paths.key).unwrap();
+        assert_eq!(jwks["keys"][0]["kid"], key.kid(), "{jwks}");
         let endpoint = &doc["notifications"]["endpoints"][0];
         assert_eq!(endpoint["url"], "http://127.0.0.1:5001/v2/webhooks/events");
         let secret = std::fs::read_to_string(dir.path().join("webhook.secret")).unwrap();

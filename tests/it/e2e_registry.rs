@@ -1,6 +1,6 @@
-//! End to end: Debian's `docker-registry` delegates auth to `portus serve`, configured with
-//! `portus config registry`; users, teams and namespaces are made with the CLI; `skopeo`
-//! pushes and pulls through the token flow.
+//! End to end: a Distribution registry (Debian's 2.8, and 3 for the suites that matter to both)
+//! delegates auth to `portus serve`, configured with `portus config registry`; users, teams and
+//! namespaces are made with the CLI; `skopeo` pushes and pulls through the token flow.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use data_encoding::BASE64URL_NOPAD;
 
 use crate::harness::{
-    Creds, Portus, Registry, assert_denied, assert_ok, basic, free_port, http_get, oci_layout, require_program, run,
+    Creds, Flavour, Portus, Registry, against_both_registries, assert_denied, assert_ok, basic, free_port, http_get, oci_layout, require_program, run,
     skopeo_copy, status,
 };
 
@@ -25,6 +25,10 @@ struct Setup {
 
 impl Setup {
     fn new(extra_token_toml: impl FnOnce(&Path) -> String) -> Setup {
+        Self::with_flavour(Flavour::V2_8, extra_token_toml)
+    }
+
+    fn with_flavour(flavour: Flavour, extra_token_toml: impl FnOnce(&Path) -> String) -> Setup {
         let tmp = tempfile::tempdir().unwrap();
         let extra = extra_token_toml(tmp.path());
         let mut portus = Portus::new(tmp.path(), SERVICE, &extra);
@@ -34,7 +38,7 @@ impl Setup {
             "{yaml}"
         );
         portus.start();
-        let registry = Registry::start(tmp.path(), &yaml);
+        let registry = Registry::start_flavour(tmp.path(), &yaml, flavour);
         let image_dir = tmp.path().join("image");
         oci_layout(&image_dir, "1.0", "hello from the portus e2e test\n");
         let image = format!("oci:{}:1.0", image_dir.display());
@@ -207,10 +211,16 @@ fn scenario(setup: &Setup) {
     );
 }
 
-#[test]
-fn es256_generated_key_with_kid_and_x5c() {
+against_both_registries!(
+    es256_generated_key_with_kid_and_x5c,
+    rs256_operator_key_found_by_libtrust_kid_alone,
+    es256_key_found_by_libtrust_kid_alone,
+    key_rotation_keeps_old_tokens_valid_until_the_old_certificate_leaves_the_bundle,
+);
+
+fn es256_generated_key_with_kid_and_x5c(flavour: Flavour) {
     require_program("skopeo");
-    let setup = Setup::new(|_| String::new());
+    let setup = Setup::with_flavour(flavour, |_| String::new());
     assert!(
         std::fs::read_to_string(setup.portus.dir.join("data/token.key"))
             .unwrap()
@@ -219,10 +229,11 @@ fn es256_generated_key_with_kid_and_x5c() {
     scenario(&setup);
 }
 
-#[test]
-fn rs256_operator_key_found_by_libtrust_kid_alone() {
+/// Without x5c, 2.8 finds the key by its libtrust kid computed from the rootcertbundle, 3 by
+/// the same kid listed in the `jwks` file.
+fn rs256_operator_key_found_by_libtrust_kid_alone(flavour: Flavour) {
     require_program("openssl");
-    let setup = Setup::new(|dir| {
+    let setup = Setup::with_flavour(flavour, |dir| {
         let key = dir.join("rsa.key");
         let cert = dir.join("rsa.crt");
         let output = run(Command::new("openssl")
@@ -246,10 +257,9 @@ fn rs256_operator_key_found_by_libtrust_kid_alone() {
     scenario(&setup);
 }
 
-#[test]
-fn es256_key_found_by_libtrust_kid_alone() {
+fn es256_key_found_by_libtrust_kid_alone(flavour: Flavour) {
     require_program("skopeo");
-    let setup = Setup::new(|_| "x5c = false\n".into());
+    let setup = Setup::with_flavour(flavour, |_| "x5c = false\n".into());
     setup.portus.user("erin", "erin-password");
     let erin = Creds::User("erin", "erin-password");
     assert_ok("erin push erin/app:1.0", &setup.push(erin, "erin/app:1.0"));
@@ -309,8 +319,8 @@ fn openssl_es256_key(dir: &Path, name: &str) -> String {
 /// Key rotation as docs/security.md describes it: while the old certificate is in
 /// `token.previous_certificates`, the registry accepts tokens of both keys (picking the key by
 /// `kid`/`x5c`); once it is removed, the old key's tokens are refused and the new key's work.
-#[test]
-fn key_rotation_keeps_old_tokens_valid_until_the_old_certificate_leaves_the_bundle() {
+/// Distribution 3 runs it without `x5c`: it finds both keys by `kid` in the `jwks` file.
+fn key_rotation_keeps_old_tokens_valid_until_the_old_certificate_leaves_the_bundle(flavour: Flavour) {
     require_program("skopeo");
     require_program("openssl");
     let tmp = tempfile::tempdir().unwrap();
@@ -320,13 +330,17 @@ fn key_rotation_keeps_old_tokens_valid_until_the_old_certificate_leaves_the_bund
     let image = format!("oci:{}:1.0", image_dir.display());
     let reference = format!("docker://{registry_addr}/alice/app:1.0");
     let alice = Creds::User("alice", "alice-password");
+    let x5c = match flavour {
+        Flavour::V2_8 => "",
+        Flavour::V3 => "x5c = false\n",
+    };
 
     // Before: the generated key.
-    let mut before = Portus::new(tmp.path(), SERVICE, "");
+    let mut before = Portus::new(tmp.path(), SERVICE, x5c);
     before.user("alice", "alice-password");
     let yaml = before.cli(&["config", "registry"], None);
     before.start();
-    let registry = Registry::start_on(tmp.path(), &yaml, registry_addr);
+    let registry = Registry::start_on_flavour(tmp.path(), &yaml, registry_addr, flavour);
     assert_ok(
         "push with the old key",
         &skopeo_copy(&image, Creds::Anonymous, &reference, alice),
@@ -342,12 +356,15 @@ fn key_rotation_keeps_old_tokens_valid_until_the_old_certificate_leaves_the_bund
     let mut during = Portus::new(
         tmp.path(),
         SERVICE,
-        &format!("{new_key}previous_certificates = [\"{}\"]\n", old_certificate.display()),
+        &format!(
+            "{new_key}{x5c}previous_certificates = [\"{}\"]\n",
+            old_certificate.display()
+        ),
     );
     let yaml = during.cli(&["config", "registry"], None);
     assert!(yaml.contains("rootcertbundle.pem"), "{yaml}");
     during.start();
-    let registry = Registry::start_on(tmp.path(), &yaml, registry_addr);
+    let registry = Registry::start_on_flavour(tmp.path(), &yaml, registry_addr, flavour);
     let (new_token, new_kid) = bearer_token(&during, "alice", "alice-password", "repository:alice/app:pull");
     assert_ne!(old_kid, new_kid);
     assert_eq!(
@@ -366,11 +383,11 @@ fn key_rotation_keeps_old_tokens_valid_until_the_old_certificate_leaves_the_bund
     drop(registry);
 
     // After: only the new certificate.
-    let mut after = Portus::new(tmp.path(), SERVICE, &new_key);
+    let mut after = Portus::new(tmp.path(), SERVICE, &format!("{new_key}{x5c}"));
     let yaml = after.cli(&["config", "registry"], None);
     assert!(!yaml.contains("rootcertbundle.pem"), "{yaml}");
     after.start();
-    let registry = Registry::start_on(tmp.path(), &yaml, registry_addr);
+    let registry = Registry::start_on_flavour(tmp.path(), &yaml, registry_addr, flavour);
     assert_eq!(
         tags_list_status(&registry, "alice/app", &old_token),
         401,

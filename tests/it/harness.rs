@@ -1,5 +1,5 @@
-//! Test harness: free ports, the `portus` binary, Debian's `docker-registry`, `skopeo`, and an
-//! OCI image layout built from scratch.
+//! Test harness: free ports, the `portus` binary, Distribution registries (Debian's 2.8 and 3),
+//! `skopeo`, and an OCI image layout built from scratch.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -265,29 +265,86 @@ pub(crate) fn registry_config(storage: &Path, addr: SocketAddr, auth_yaml: &str)
     )
 }
 
-/// Debian's Distribution registry, configured with the YAML `portus config registry` prints.
+/// Which Distribution registry a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flavour {
+    /// Debian's `docker-registry` (Distribution 2.8).
+    V2_8,
+    /// Distribution 3 (`registry-v3`, built by scripts/install-test-deps.sh).
+    V3,
+}
+
+/// A Distribution registry (2.8 or 3), configured with the YAML `portus config registry`
+/// prints.
 pub(crate) struct Registry {
     pub addr: SocketAddr,
+    pub flavour: Flavour,
     _daemon: Daemon,
 }
 
 impl Registry {
+    /// Debian's 2.8 on a free port.
     pub(crate) fn start(dir: &Path, portus_yaml: &str) -> Registry {
-        Self::start_on(dir, portus_yaml, format!("127.0.0.1:{}", free_port()).parse().unwrap())
+        Self::start_flavour(dir, portus_yaml, Flavour::V2_8)
     }
 
+    /// A registry of `flavour` on a free port.
+    pub(crate) fn start_flavour(dir: &Path, portus_yaml: &str, flavour: Flavour) -> Registry {
+        let addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        Self::start_on_flavour(dir, portus_yaml, addr, flavour)
+    }
+
+    /// Debian's 2.8 on `addr`.
     pub(crate) fn start_on(dir: &Path, portus_yaml: &str, addr: SocketAddr) -> Registry {
-        require_program("docker-registry");
+        Self::start_on_flavour(dir, portus_yaml, addr, Flavour::V2_8)
+    }
+
+    /// A registry of `flavour` on `addr`, storing in `dir/registry-data`.
+    pub(crate) fn start_on_flavour(dir: &Path, portus_yaml: &str, addr: SocketAddr, flavour: Flavour) -> Registry {
         let storage = dir.join("registry-data");
         std::fs::create_dir_all(&storage).unwrap();
         let config = dir.join("registry.yml");
         std::fs::write(&config, registry_config(&storage, addr, portus_yaml)).unwrap();
         let log = dir.join("registry.log");
-        let daemon = Daemon::spawn(Command::new("docker-registry").arg("serve").arg(&config), log.clone());
-        wait_for_port(addr, "docker-registry", &log);
-        Registry { addr, _daemon: daemon }
+        let mut command = match flavour {
+            Flavour::V2_8 => {
+                require_program("docker-registry");
+                Command::new("docker-registry")
+            }
+            Flavour::V3 => {
+                let mut command = Command::new(go_tool("registry-v3"));
+                // Distribution 3 exports traces to localhost:4318 unless told not to.
+                command.env("OTEL_TRACES_EXPORTER", "none");
+                command
+            }
+        };
+        let daemon = Daemon::spawn(command.arg("serve").arg(&config), log.clone());
+        wait_for_port(addr, "the registry", &log);
+        Registry {
+            addr,
+            flavour,
+            _daemon: daemon,
+        }
     }
 }
+
+/// For each named function taking a [`Flavour`], a module of the same name with two tests
+/// running it against Distribution 2.8 (`registry_2_8`) and 3 (`registry_3`).
+macro_rules! against_both_registries {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn registry_2_8() {
+                super::$name(crate::harness::Flavour::V2_8);
+            }
+            #[test]
+            fn registry_3() {
+                super::$name(crate::harness::Flavour::V3);
+            }
+        }
+    )*};
+}
+pub(crate) use against_both_registries;
 
 /// Asserts that a client command succeeded, showing its error output if not.
 pub(crate) fn assert_ok(what: &str, output: &Output) {
