@@ -1,4 +1,6 @@
-//! Registry notification envelopes (`application/vnd.docker.distribution.events.v1+json`).
+//! Registry notification envelopes (`application/vnd.docker.distribution.events.v1+json` from
+//! Distribution 2.8, `…events.v2+json` from 3.x: the same `{"events": [...]}` body, read
+//! whatever the Content-Type). A tag deletion on 3.x is an event with a tag and no digest.
 //!
 //! Parsing is lenient about fields we do not use (the registry retries a refused delivery
 //! forever), strict about what identifies an event: every event needs an `id`.

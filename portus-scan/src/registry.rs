@@ -347,6 +347,19 @@ impl RegistryClient for HttpRegistryClient {
         }
         Ok(())
     }
+
+    async fn delete_tag(&self, repository: &str, tag: &str) -> portus_core::Result<bool> {
+        let url = self.url(&format!("/v2/{repository}/manifests/{tag}"))?;
+        let scope = format!("repository:{repository}:delete");
+        match self.send(Method::DELETE, url, &scope, None).await {
+            Ok(_) => Ok(true),
+            // 2.8 reads the tag as a digest and answers 400 DIGEST_INVALID; OCI registries that
+            // cannot delete tags answer 400 or 405. The manifest deletion that follows reports
+            // any other reason (such as deletion being disabled).
+            Err(Error::Status { status: 400 | 405, .. }) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use std::process::{Command, Output};
 use data_encoding::BASE64URL_NOPAD;
 
 use crate::harness::{
-    Creds, Flavour, Portus, Registry, against_both_registries, assert_denied, assert_ok, basic, free_port, http_get, oci_layout, require_program, run,
-    skopeo_copy, status,
+    Creds, Flavour, Portus, Registry, against_both_registries, assert_denied, assert_ok, basic, free_port, http_get,
+    oci_layout, require_program, run, skopeo_copy, status,
 };
 
 const SERVICE: &str = "registry.e2e";

@@ -1,5 +1,6 @@
 //! End to end: the registry's notifications and the catalog sync keep portus' view of
-//! repositories, tags and digests true (real `docker-registry`, `skopeo`, `portus serve`).
+//! repositories, tags and digests true (real Distribution registries, `skopeo`, `portus serve`;
+//! the notification, periodic sync and tag deletion suites run against both 2.8 and 3).
 
 use std::net::SocketAddr;
 use std::process::Output;
@@ -8,8 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::harness::{
-    Creds, FaultyProxy, Portus, Registry, free_port, http_post, oci_index_layout, oci_layout, skopeo_copy,
-    skopeo_copy_with, skopeo_delete, skopeo_digest, wait_until,
+    Creds, FaultyProxy, Flavour, Portus, Registry, against_both_registries, free_port, http_post, oci_index_layout,
+    oci_layout, skopeo_copy, skopeo_copy_with, skopeo_delete, skopeo_digest, wait_until,
 };
 
 const SERVICE: &str = "registry.sync";
@@ -43,6 +44,10 @@ impl Setup {
     }
 
     fn with_config(webhook_up: bool, interval_secs: u64, extra_toml: &str) -> Setup {
+        Self::with_flavour(Flavour::V2_8, webhook_up, interval_secs, extra_toml)
+    }
+
+    fn with_flavour(flavour: Flavour, webhook_up: bool, interval_secs: u64, extra_toml: &str) -> Setup {
         let tmp = tempfile::tempdir().unwrap();
         let registry_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mut portus = Portus::new(tmp.path(), SERVICE, "");
@@ -56,7 +61,7 @@ impl Setup {
             yaml = yaml.replace(&ours, &format!("http://127.0.0.1:{}/v2/webhooks/events", free_port()));
         }
         portus.start();
-        let registry = Registry::start_on(tmp.path(), &yaml, registry_addr);
+        let registry = Registry::start_on_flavour(tmp.path(), &yaml, registry_addr, flavour);
         portus.user("alice", "alice-password");
         Setup { tmp, portus, registry }
     }
@@ -185,9 +190,16 @@ fn assert_ok(what: &str, output: &Output) {
     );
 }
 
-#[test]
-fn notifications_record_pushes_of_every_manifest_type_and_deletes() {
-    let s = Setup::new(true);
+against_both_registries!(
+    notifications_record_pushes_of_every_manifest_type_and_deletes,
+    tag_delete_never_takes_siblings_silently,
+    serve_syncs_the_catalog_periodically,
+);
+
+/// Distribution 3 sends `…events.v2+json` envelopes, and one tag delete event (no digest) per
+/// tag a manifest deletion untags.
+fn notifications_record_pushes_of_every_manifest_type_and_deletes(flavour: Flavour) {
+    let s = Setup::with_flavour(flavour, true, 0, "");
 
     // An OCI image appears with the right digest within 2 s of the push.
     let oci = s.push("alice/app:1.0", &[]);
@@ -329,9 +341,11 @@ fn sync_recovers_missed_notifications_and_never_deletes_on_a_failing_registry() 
     assert_eq!(s.tags(), expected);
 }
 
-#[test]
-fn tag_delete_removes_the_manifest_and_refuses_to_take_siblings_silently() {
-    let s = Setup::new(true);
+/// 2.8 deletes manifests only: a tag sharing its manifest is refused, then deleted with its
+/// siblings when the caller agrees. Distribution 3 deletes the tag alone and keeps the
+/// sibling; the manifest's last tag takes the manifest with it on both.
+fn tag_delete_never_takes_siblings_silently(flavour: Flavour) {
+    let s = Setup::with_flavour(flavour, true, 0, "");
     let digest = s.push("alice/app:1.0", &[]).digest;
     let source = s.reference("alice/app:1.0");
     assert_ok(
@@ -340,29 +354,50 @@ fn tag_delete_removes_the_manifest_and_refuses_to_take_siblings_silently() {
     );
     assert!(wait_until(PATIENCE, || s.tag("alice/app:latest").is_some()
         && s.tag("alice/app:1.0").is_some()));
+    let in_registry = |reference: &str| {
+        crate::harness::run(
+            std::process::Command::new("skopeo")
+                .args([
+                    "--insecure-policy",
+                    "inspect",
+                    "--raw",
+                    "--tls-verify=false",
+                    "--creds=alice:alice-password",
+                ])
+                .arg(s.reference(reference)),
+        )
+        .status
+        .success()
+    };
 
-    let refused = s.portus.try_cli(&["tag", "delete", "alice/app:1.0"], None);
-    assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("shares its manifest with latest"));
-    assert!(s.tag("alice/app:1.0").is_some(), "nothing changes when refused");
+    match flavour {
+        Flavour::V2_8 => {
+            let refused = s.portus.try_cli(&["tag", "delete", "alice/app:1.0"], None);
+            assert!(!refused.status.success());
+            assert!(String::from_utf8_lossy(&refused.stderr).contains("shares its manifest with latest"));
+            assert!(s.tag("alice/app:1.0").is_some(), "nothing changes when refused");
 
-    let deleted = s
-        .portus
-        .cli(&["tag", "delete", "alice/app:1.0", "--with-siblings"], None);
-    assert!(deleted.contains(&digest), "{deleted}");
-    assert!(s.tag("alice/app:1.0").is_none() && s.tag("alice/app:latest").is_none());
-    let gone = crate::harness::run(
-        std::process::Command::new("skopeo")
-            .args([
-                "--insecure-policy",
-                "inspect",
-                "--raw",
-                "--tls-verify=false",
-                "--creds=alice:alice-password",
-            ])
-            .arg(s.reference("alice/app:1.0")),
-    );
-    assert!(!gone.status.success(), "the manifest is gone from the registry too");
+            let deleted = s
+                .portus
+                .cli(&["tag", "delete", "alice/app:1.0", "--with-siblings"], None);
+            assert!(deleted.contains(&digest), "{deleted}");
+            assert!(s.tag("alice/app:1.0").is_none() && s.tag("alice/app:latest").is_none());
+        }
+        Flavour::V3 => {
+            let deleted = s.portus.cli(&["tag", "delete", "alice/app:1.0"], None);
+            assert!(deleted.contains("(tags: 1.0)."), "{deleted}");
+            assert!(s.tag("alice/app:1.0").is_none());
+            assert!(in_registry("alice/app:latest"), "the sibling stays in the registry");
+            std::thread::sleep(Duration::from_secs(1));
+            assert_eq!(s.tag("alice/app:latest").map(|t| t.0), Some(digest.clone()));
+
+            // The manifest's last tag deletes the manifest.
+            s.portus.cli(&["tag", "delete", "alice/app:latest"], None);
+            assert!(s.tag("alice/app:latest").is_none());
+            assert!(!in_registry(&format!("alice/app@{digest}")), "the manifest is gone");
+        }
+    }
+    assert!(!in_registry("alice/app:1.0"), "the tag is gone from the registry too");
     let actions: Vec<String> = s
         .activities("alice/app:1.0")
         .iter()
@@ -381,9 +416,8 @@ fn tag_delete_removes_the_manifest_and_refuses_to_take_siblings_silently() {
     assert_eq!(deletes, ["cli"], "{}", s.portus.log());
 }
 
-#[test]
-fn serve_syncs_the_catalog_periodically() {
-    let s = Setup::with_sync_interval(false, 1);
+fn serve_syncs_the_catalog_periodically(flavour: Flavour) {
+    let s = Setup::with_flavour(flavour, false, 1, "");
     let digest = s.push("alice/periodic:1.0", &[]).digest;
     assert!(
         wait_until(PATIENCE, || s.tag("alice/periodic:1.0").is_some()),

@@ -278,7 +278,6 @@ pub(crate) enum Flavour {
 /// prints.
 pub(crate) struct Registry {
     pub addr: SocketAddr,
-    pub flavour: Flavour,
     _daemon: Daemon,
 }
 
@@ -320,11 +319,7 @@ impl Registry {
         };
         let daemon = Daemon::spawn(command.arg("serve").arg(&config), log.clone());
         wait_for_port(addr, "the registry", &log);
-        Registry {
-            addr,
-            flavour,
-            _daemon: daemon,
-        }
+        Registry { addr, _daemon: daemon }
     }
 }
 

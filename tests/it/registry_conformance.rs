@@ -1,6 +1,6 @@
 //! The `RegistryClient` conformance suite (`portus_core::testing::registry_client`) for the
-//! HTTP client against the real Distribution registry: the same checks the in-memory registry
-//! passes, with images pushed by skopeo.
+//! HTTP client against the real Distribution registries (2.8, and 3 in `v3`): the same checks
+//! the in-memory registry passes, with images pushed by skopeo.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,7 +10,7 @@ use portus::core::testing::ImagePusher;
 use portus::scan::registry::{ClientOptions, HttpRegistryClient, TokenMinter};
 use tempfile::TempDir;
 
-use crate::harness::{Creds, Registry, oci_index_layout, oci_layout, skopeo_copy_with, skopeo_digest};
+use crate::harness::{Creds, Flavour, Registry, oci_index_layout, oci_layout, skopeo_copy_with, skopeo_digest};
 
 /// A registry of its own (no authentication: the checks are about the API, not tokens) and
 /// skopeo to push into it.
@@ -70,9 +70,9 @@ impl ImagePusher for SkopeoPusher {
 }
 
 /// A fresh registry, the HTTP client for it and the pusher that owns the registry process.
-async fn real_registry() -> (Arc<HttpRegistryClient>, Arc<SkopeoPusher>) {
+async fn real_registry(flavour: Flavour) -> (Arc<HttpRegistryClient>, Arc<SkopeoPusher>) {
     let tmp = tempfile::tempdir().unwrap();
-    let registry = Registry::start(tmp.path(), "");
+    let registry = Registry::start_flavour(tmp.path(), "", flavour);
     let tokens: TokenMinter = Arc::new(|_: &[String]| Ok("unused-without-auth".to_owned()));
     let options = ClientOptions {
         // A small page size, so that listings cross pages as large registries do.
@@ -89,4 +89,11 @@ async fn real_registry() -> (Arc<HttpRegistryClient>, Arc<SkopeoPusher>) {
     (Arc::new(client), Arc::new(pusher))
 }
 
-portus::core::registry_client_conformance!(real_registry());
+portus::core::registry_client_conformance!(real_registry(Flavour::V2_8));
+
+/// The same checks against Distribution 3.
+mod v3 {
+    use super::{Flavour, real_registry};
+
+    portus::core::registry_client_conformance!(real_registry(Flavour::V3));
+}

@@ -55,6 +55,8 @@ pub enum RegistryCall {
     Manifest(String, String),
     /// [`RegistryClient::delete_manifest`]: repository and digest.
     DeleteManifest(String, String),
+    /// [`RegistryClient::delete_tag`]: repository and tag.
+    DeleteTag(String, String),
 }
 
 impl RegistryCall {
@@ -65,7 +67,8 @@ impl RegistryCall {
             RegistryCall::Tags(repository)
             | RegistryCall::HeadManifest(repository, _)
             | RegistryCall::Manifest(repository, _)
-            | RegistryCall::DeleteManifest(repository, _) => Some(repository),
+            | RegistryCall::DeleteManifest(repository, _)
+            | RegistryCall::DeleteTag(repository, _) => Some(repository),
         }
     }
 }
@@ -75,7 +78,8 @@ impl RegistryCall {
 /// It behaves like a Distribution registry with deletion enabled: a tag points at a manifest,
 /// deleting a manifest by digest removes every tag pointing at it (the repository stays in the
 /// catalog), a manifest that lost its tags stays readable by digest, and anything missing is
-/// [`Error::NotFound`]. The same checks run against it and against the real registry
+/// [`Error::NotFound`]. It cannot delete tags alone, as 2.8, unless
+/// [`InMemoryRegistry::set_tag_deletion`] makes it behave as Distribution 3. The same checks run against it and against the real registry
 /// (`portus_core::registry_client_conformance!`).
 ///
 /// ```
@@ -99,6 +103,7 @@ pub struct InMemoryRegistry {
 struct State {
     repositories: BTreeMap<String, Repository>,
     unavailable: bool,
+    tag_deletion: bool,
     failing: BTreeSet<String>,
     calls: Vec<RegistryCall>,
     deleted: Vec<(String, String)>,
@@ -160,6 +165,12 @@ impl InMemoryRegistry {
         let mut state = self.lock();
         let repo = state.repositories.get_mut(repository);
         repo.is_some_and(|r| r.tags.remove(tag).is_some())
+    }
+
+    /// With `true`, [`RegistryClient::delete_tag`] removes the tag alone (as Distribution 3);
+    /// with `false` (the default) it answers `false` and changes nothing (as 2.8).
+    pub fn set_tag_deletion(&self, supported: bool) {
+        self.lock().tag_deletion = supported;
     }
 
     /// While `true`, every call fails with a temporary [`Error::Unavailable`], as a registry
@@ -255,6 +266,21 @@ impl RegistryClient for InMemoryRegistry {
         state.deleted.push((repository.to_owned(), digest.to_owned()));
         Ok(())
     }
+
+    async fn delete_tag(&self, repository: &str, tag: &str) -> Result<bool> {
+        let mut state = self.begin(RegistryCall::DeleteTag(repository.to_owned(), tag.to_owned()))?;
+        if !state.tag_deletion {
+            return Ok(false);
+        }
+        let repo = state
+            .repositories
+            .get_mut(repository)
+            .ok_or_else(|| Error::not_found("repository", repository))?;
+        if repo.tags.remove(tag).is_none() {
+            return Err(Error::not_found("tag", format!("{repository}:{tag}")));
+        }
+        Ok(true)
+    }
 }
 
 #[cfg(all(test, feature = "testing"))]
@@ -267,6 +293,19 @@ mod conformance {
         let registry = Arc::new(InMemoryRegistry::new());
         (registry.clone(), registry)
     });
+
+    /// As Distribution 3, deleting tags alone.
+    mod with_tag_deletion {
+        use std::sync::Arc;
+
+        use super::InMemoryRegistry;
+
+        crate::registry_client_conformance!(async {
+            let registry = Arc::new(InMemoryRegistry::new());
+            registry.set_tag_deletion(true);
+            (registry.clone(), registry)
+        });
+    }
 }
 
 #[cfg(test)]

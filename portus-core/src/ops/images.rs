@@ -1,9 +1,10 @@
 //! Deleting images: in the registry first, then in the store, with one activity per tag
 //! deleted (and one for a deleted repository): a deletion can take several tags at once.
 //!
-//! The registry deletes manifests, not tags: every tag of the repository that points at the
+//! Distribution 2.8 deletes manifests, not tags: every tag of the repository that points at the
 //! same manifest goes with it. [`delete_tag`] therefore refuses unless the caller agreed to
-//! lose those sibling tags too, instead of deleting them silently as Portus did.
+//! lose those sibling tags too, instead of deleting them silently as Portus did. Distribution 3
+//! deletes a tag alone: there the siblings stay, and only the tag asked for goes.
 
 use super::record;
 use crate::model::{ActivityAction, Repository, TagRecord};
@@ -13,6 +14,11 @@ use crate::{Error, Result};
 /// Deletes `repository:tag` (and, with `with_siblings`, the other tags sharing its manifest).
 /// Returns the deleted tags. `NotFound` if the tag is unknown; `Conflict` naming the sibling
 /// tags when there are some and `with_siblings` is false.
+///
+/// A tag that is its manifest's last deletes the manifest (the image is gone from the
+/// registry). A tag with siblings is deleted alone where the registry can
+/// ([`RegistryClient::delete_tag`], Distribution 3): the siblings stay whatever
+/// `with_siblings` says, and no conflict is raised.
 pub async fn delete_tag<S: CatalogStore + ActivityStore + ?Sized>(
     store: &S,
     registry: &dyn RegistryClient,
@@ -33,6 +39,12 @@ pub async fn delete_tag<S: CatalogStore + ActivityStore + ?Sized>(
         .map(|t| t.name.as_str())
         .filter(|name| *name != tag)
         .collect();
+    if !siblings.is_empty() && registry.delete_tag(repository, tag).await? {
+        // The registry's delete notification may already have removed the row.
+        store.delete_tag(repository, tag).await?;
+        record_deletions(store, std::slice::from_ref(&record), actor).await?;
+        return Ok(vec![record]);
+    }
     if !siblings.is_empty() && !with_siblings {
         return Err(Error::Conflict(format!(
             "{repository}:{tag} shares its manifest with {}; the registry would delete those tags too",

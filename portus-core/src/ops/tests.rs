@@ -628,3 +628,60 @@ async fn a_directory_grants_and_withdraws_only_the_teams_it_manages() {
     assert_eq!(sync.skipped.len(), 1, "the last owner stays");
     assert_eq!(role_of(&store, &devs, &owner).await, Some(Role::Owner));
 }
+
+/// A tag sharing its manifest: 2.8 (no tag deletion) refuses without consent and then takes
+/// the siblings with the manifest; Distribution 3 deletes the tag alone and keeps the manifest;
+/// a manifest's last tag deletes the manifest on both.
+#[tokio::test]
+async fn a_tag_with_siblings_goes_alone_where_the_registry_deletes_tags() {
+    use crate::InMemoryRegistry;
+    use crate::model::{ManifestRecord, MissingNamespace};
+    use crate::traits::RegistryClient;
+    for tag_deletion in [false, true] {
+        let store = InMemoryStore::new();
+        let registry = InMemoryRegistry::new();
+        registry.set_tag_deletion(tag_deletion);
+        let shared = format!("sha256:{}", "c".repeat(64));
+        let alone = format!("sha256:{}", "d".repeat(64));
+        for (tag, digest) in [("1.0", &shared), ("latest", &shared), ("2.0", &alone)] {
+            registry.push_image("web/app", tag, digest, &[]);
+            let manifest = ManifestRecord {
+                digest: digest.clone(),
+                media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                size: None,
+            };
+            store
+                .put_tag("web/app", tag, &manifest, None, MissingNamespace::Create)
+                .await
+                .unwrap();
+        }
+        let names = |tags: Vec<crate::model::TagRecord>| tags.into_iter().map(|t| t.name).collect::<Vec<_>>();
+        let deleted = images::delete_tag(&store, &registry, "web/app", "1.0", false, Some("alice")).await;
+        if tag_deletion {
+            assert_eq!(names(deleted.unwrap()), ["1.0"]);
+            assert_eq!(registry.tags("web/app").await.unwrap(), ["2.0", "latest"]);
+            assert!(registry.deleted().is_empty(), "the manifest stays");
+            assert!(store.tag("web/app", "latest").await.unwrap().is_some());
+            assert!(store.tag("web/app", "1.0").await.unwrap().is_none());
+        } else {
+            assert_eq!(deleted.unwrap_err().kind(), ErrorKind::Conflict);
+            assert_eq!(registry.tags("web/app").await.unwrap(), ["1.0", "2.0", "latest"]);
+            let deleted = images::delete_tag(&store, &registry, "web/app", "1.0", true, Some("alice")).await;
+            assert_eq!(names(deleted.unwrap()), ["1.0", "latest"]);
+            assert_eq!(registry.deleted(), [("web/app".to_owned(), shared.clone())]);
+        }
+        let deleted = images::delete_tag(&store, &registry, "web/app", "2.0", false, Some("alice")).await;
+        assert_eq!(names(deleted.unwrap()), ["2.0"]);
+        assert!(registry.deleted().contains(&("web/app".to_owned(), alone.clone())));
+        let deletions = actions(&store)
+            .await
+            .iter()
+            .filter(|a| a.contains("tag.delete"))
+            .count();
+        assert_eq!(
+            deletions,
+            if tag_deletion { 2 } else { 3 },
+            "one activity per tag deleted"
+        );
+    }
+}

@@ -182,6 +182,29 @@ pub async fn deleting_by_digest_removes_every_tag_pointing_at_it(
     );
 }
 
+/// Deleting one tag either removes that tag alone, keeping its manifest and the tags sharing
+/// it (Distribution 3), or answers `false` and changes nothing (2.8).
+pub async fn deleting_a_tag_removes_it_alone_or_nothing(client: &dyn RegistryClient, pusher: &dyn ImagePusher) {
+    let shared = pusher.push_image("alice/app", "1.0", "shared").await;
+    pusher.push_image("alice/app", "latest", "shared").await;
+    let sorted_tags = || async {
+        let mut tags = client.tags("alice/app").await.unwrap();
+        tags.sort();
+        tags
+    };
+    if client.delete_tag("alice/app", "1.0").await.unwrap() {
+        assert_eq!(sorted_tags().await, ["latest"]);
+        for reference in ["latest", shared.as_str()] {
+            let manifest = client.manifest("alice/app", reference).await.unwrap();
+            assert_eq!(manifest.record.digest, shared, "{reference}");
+        }
+        let error = client.delete_tag("alice/app", "1.0").await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::NotFound, "a deleted tag: {error:?}");
+    } else {
+        assert_eq!(sorted_tags().await, ["1.0", "latest"], "nothing was deleted");
+    }
+}
+
 /// A missing repository, tag or digest is `NotFound` (not a temporary failure, which would
 /// be retried, nor an empty answer) for every call.
 pub async fn missing_things_are_not_found(client: &dyn RegistryClient, pusher: &dyn ImagePusher) {
@@ -238,6 +261,7 @@ macro_rules! registry_client_conformance {
             index_lists_its_children,
             pushing_a_tag_again_moves_it,
             deleting_by_digest_removes_every_tag_pointing_at_it,
+            deleting_a_tag_removes_it_alone_or_nothing,
             missing_things_are_not_found,
         );
     };

@@ -30,6 +30,14 @@ pub trait RegistryClient: std::fmt::Debug + Send + Sync {
     async fn manifest(&self, repository: &str, reference: &str) -> Result<ManifestInfo>;
     /// Deletes a manifest by digest (which removes every tag pointing at it).
     async fn delete_manifest(&self, repository: &str, digest: &str) -> Result<()>;
+    /// Removes one tag and keeps its manifest and the other tags pointing at it, when the
+    /// registry can (Distribution 3: `DELETE /v2/<name>/manifests/<tag>` answers 202): `true`.
+    /// `false`, with nothing changed, when it cannot (2.8 deletes manifests only); callers then
+    /// delete the manifest. The default is `false`.
+    async fn delete_tag(&self, repository: &str, tag: &str) -> Result<bool> {
+        let _ = (repository, tag);
+        Ok(false)
+    }
 }
 
 macro_rules! forward_registry_client {
@@ -50,6 +58,9 @@ macro_rules! forward_registry_client {
             }
             async fn delete_manifest(&self, repository: &str, digest: &str) -> Result<()> {
                 (**self).delete_manifest(repository, digest).await
+            }
+            async fn delete_tag(&self, repository: &str, tag: &str) -> Result<bool> {
+                (**self).delete_tag(repository, tag).await
             }
         }
     };

@@ -377,13 +377,15 @@ pub(super) struct DeleteTagQuery {
 pub(super) struct DeletedTags {
     /// Every tag deleted: the one asked for and, with `with_siblings`, those sharing its manifest.
     deleted: Vec<String>,
-    /// The manifest deleted in the registry.
+    /// The manifest the deleted tags pointed at (deleted in the registry unless the registry
+    /// deleted one tag alone, as Distribution 3 does for a tag with siblings).
     digest: String,
 }
 
 /// Delete a tag's manifest in the registry (who may delete in its namespace).
 ///
-/// 409 when other tags share the manifest, unless `with_siblings=true`. Without `registry.url`
+/// 409 when other tags share the manifest, unless `with_siblings=true`; a registry that
+/// deletes tags alone (Distribution 3) deletes just this tag then, and keeps the others. Without `registry.url`
 /// this installation cannot delete images: 422.
 #[utoipa::path(
     delete,
