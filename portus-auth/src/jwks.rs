@@ -82,7 +82,11 @@ fn unsigned(integer: &Element<'_>) -> Result<String> {
     if integer.tag != 0x02 {
         return Err(Error::Key("malformed RSA public key".into()));
     }
-    let start = integer.content.iter().position(|b| *b != 0).unwrap_or(integer.content.len());
+    let start = integer
+        .content
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(integer.content.len());
     Ok(BASE64URL_NOPAD.encode(&integer.content[start..]))
 }
 
@@ -151,12 +155,20 @@ mod tests {
             let (key_pem, cert_pem) = generate_key_and_certificate(algorithm, "jwks test").unwrap();
             let (_, other_cert) = generate_key_and_certificate(SigningAlgorithm::Es256, "other").unwrap();
             let key = SigningKey::from_pem(&key_pem).unwrap();
-            assert_eq!(certificate_spki(&pem::parse(&cert_pem).unwrap().into_contents()).unwrap(), key.public_key_der());
+            assert_eq!(
+                certificate_spki(&pem::parse(&cert_pem).unwrap().into_contents()).unwrap(),
+                key.public_key_der()
+            );
             let kid = key.kid().to_owned();
             let issuer = TokenIssuer::new(key, "portus", Duration::from_secs(300), false).unwrap();
             let token = issuer.issue("alice", "registry", &[]).unwrap().token;
 
-            let text = jwks_json(&[("other.crt", &other_cert), ("token.crt", &cert_pem), ("again", &cert_pem)]).unwrap();
+            let text = jwks_json(&[
+                ("other.crt", &other_cert),
+                ("token.crt", &cert_pem),
+                ("again", &cert_pem),
+            ])
+            .unwrap();
             let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&text).unwrap();
             assert_eq!(set.keys.len(), 2, "each key once: {text}");
             let header = jsonwebtoken::decode_header(&token).unwrap();
@@ -179,7 +191,9 @@ mod tests {
         let text = jwks_json(&[("rsa.crt", &cert_pem)]).unwrap();
         let set: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(set["keys"][0]["e"], "AQAB");
-        let n = BASE64URL_NOPAD.decode(set["keys"][0]["n"].as_str().unwrap().as_bytes()).unwrap();
+        let n = BASE64URL_NOPAD
+            .decode(set["keys"][0]["n"].as_str().unwrap().as_bytes())
+            .unwrap();
         assert_eq!(n.len(), 256, "a 2048-bit modulus");
         assert_ne!(n[0], 0);
     }

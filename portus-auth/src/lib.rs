@@ -18,9 +18,9 @@ pub mod basic;
 mod cache;
 pub mod error;
 pub mod external_sign_in;
-pub mod jwks;
 #[cfg(feature = "ldap")]
 mod external_user;
+pub mod jwks;
 #[cfg(feature = "ldap")]
 pub mod ldap;
 #[cfg(feature = "testing")]
