@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
-use portus_core::traits::{ImageRef, ScanOutcome, ScanReport, SecurityBackend};
+use portus_core::traits::{ImageRef, ScanOutcome, ScanReport, SecurityBackend, VulnerabilityData};
 
 use crate::aggregate::BackendResult;
 
@@ -49,11 +50,19 @@ impl Scanner {
         self.backends.iter().map(|b| b.name()).collect()
     }
 
-    /// Asks every backend whether it is healthy, in parallel, each within the timeout.
-    pub async fn health(&self) -> BTreeMap<String, Result<(), String>> {
+    /// Asks every backend whether it is healthy and how old its vulnerability data is, in
+    /// parallel, each within the timeout: `Ok("ok")`, or `Ok` saying when its data was last
+    /// updated; an error when it does not answer, or has no vulnerability data at all (every
+    /// scan would fail). Data whose age cannot be read leaves a reachable backend healthy,
+    /// with the reason.
+    pub async fn health(&self) -> BTreeMap<String, Result<String, String>> {
         let checks = self.backends.iter().map(|backend| async move {
-            let result = match tokio::time::timeout(self.timeout, backend.health()).await {
-                Ok(Ok(())) => Ok(()),
+            let check = async {
+                backend.health().await?;
+                Ok::<_, portus_core::Error>(backend.vulnerability_data().await)
+            };
+            let result = match tokio::time::timeout(self.timeout, check).await {
+                Ok(Ok(data)) => describe_data(data, Utc::now()),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => Err(format!("no answer within {:?}", self.timeout)),
             };
@@ -97,6 +106,34 @@ impl Scanner {
             (backend.name().to_owned(), BackendResult::Done { report: merged })
         });
         join_all(runs).await.into_iter().collect()
+    }
+}
+
+/// A reachable backend's health message from what it says about its vulnerability data.
+fn describe_data(data: portus_core::Result<VulnerabilityData>, now: DateTime<Utc>) -> Result<String, String> {
+    match data {
+        Ok(VulnerabilityData::Missing) => Err("reachable, but it has no vulnerability data yet: every scan fails \
+             until data is loaded (see docs/security-scanning.md)"
+            .into()),
+        Ok(VulnerabilityData::UpdatedAt { at }) => Ok(format!(
+            "ok; vulnerability data updated {} ({})",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            age(now - at)
+        )),
+        Ok(_) => Ok("ok".into()),
+        Err(e) => Ok(format!("ok; the age of its vulnerability data is unknown: {e}")),
+    }
+}
+
+/// "3 days ago", "5 hours ago", "2 minutes ago", "just now" (a clock ahead of the scanner's
+/// counts as just now).
+fn age(elapsed: chrono::TimeDelta) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" });
+    match (elapsed.num_days(), elapsed.num_hours(), elapsed.num_minutes()) {
+        (days, _, _) if days > 0 => plural(days, "day"),
+        (_, hours, _) if hours > 0 => plural(hours, "hour"),
+        (_, _, minutes) if minutes > 0 => plural(minutes, "minute"),
+        _ => "just now".into(),
     }
 }
 
@@ -152,5 +189,33 @@ mod tests {
             "never clean while a backend failed"
         );
         assert!(!Scanner::new(Duration::from_secs(1)).is_enabled());
+    }
+
+    #[test]
+    fn health_says_how_old_the_vulnerability_data_is_and_fails_without_any() {
+        let now: DateTime<Utc> = "2026-03-04T12:00:00Z".parse().unwrap();
+        let at = |s: &str| Ok(VulnerabilityData::UpdatedAt { at: s.parse().unwrap() });
+        assert_eq!(
+            describe_data(at("2026-03-01T10:00:00Z"), now).unwrap(),
+            "ok; vulnerability data updated 2026-03-01T10:00:00Z (3 days ago)"
+        );
+        assert!(
+            describe_data(at("2026-03-04T11:00:00Z"), now)
+                .unwrap()
+                .ends_with("(1 hour ago)")
+        );
+        assert!(
+            describe_data(at("2026-03-04T12:00:30Z"), now)
+                .unwrap()
+                .ends_with("(just now)")
+        );
+        let missing = describe_data(Ok(VulnerabilityData::Missing), now).unwrap_err();
+        assert!(missing.contains("no vulnerability data yet"), "{missing}");
+        assert_eq!(describe_data(Ok(VulnerabilityData::Unknown), now).unwrap(), "ok");
+        let unreadable = describe_data(Err(portus_core::Error::Invalid("nope".into())), now).unwrap();
+        assert!(
+            unreadable.starts_with("ok; the age of its vulnerability data is unknown"),
+            "{unreadable}"
+        );
     }
 }

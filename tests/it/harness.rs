@@ -412,29 +412,40 @@ fn sha256(data: &[u8]) -> String {
     )
 }
 
-fn tar_with_one_file(name: &str, contents: &[u8]) -> Vec<u8> {
-    let mut header = [0u8; 512];
-    header[..name.len()].copy_from_slice(name.as_bytes());
-    header[100..108].copy_from_slice(b"0000644\0");
-    header[108..116].copy_from_slice(b"0000000\0");
-    header[116..124].copy_from_slice(b"0000000\0");
-    header[124..136].copy_from_slice(format!("{:011o}\0", contents.len()).as_bytes());
-    header[136..148].copy_from_slice(b"00000000000\0");
-    header[156] = b'0';
-    header[257..263].copy_from_slice(b"ustar\0");
-    header[263..265].copy_from_slice(b"00");
-    header[148..156].copy_from_slice(b"        ");
-    let checksum: u32 = header.iter().map(|b| *b as u32).sum();
-    header[148..156].copy_from_slice(format!("{checksum:06o}\0 ").as_bytes());
-    let mut tar = header.to_vec();
-    tar.extend_from_slice(contents);
-    tar.resize(tar.len().div_ceil(512) * 512 + 1024, 0);
+/// An uncompressed tar of regular files (mode 0644), in order.
+fn tar_with_files(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut tar = Vec::new();
+    for (name, contents) in files {
+        let mut header = [0u8; 512];
+        header[..name.len()].copy_from_slice(name.as_bytes());
+        header[100..108].copy_from_slice(b"0000644\0");
+        header[108..116].copy_from_slice(b"0000000\0");
+        header[116..124].copy_from_slice(b"0000000\0");
+        header[124..136].copy_from_slice(format!("{:011o}\0", contents.len()).as_bytes());
+        header[136..148].copy_from_slice(b"00000000000\0");
+        header[156] = b'0';
+        header[257..263].copy_from_slice(b"ustar\0");
+        header[263..265].copy_from_slice(b"00");
+        header[148..156].copy_from_slice(b"        ");
+        let checksum: u32 = header.iter().map(|b| *b as u32).sum();
+        header[148..156].copy_from_slice(format!("{checksum:06o}\0 ").as_bytes());
+        tar.extend_from_slice(&header);
+        tar.extend_from_slice(contents);
+        tar.resize(tar.len().div_ceil(512) * 512, 0);
+    }
+    tar.resize(tar.len() + 1024, 0);
     tar
 }
 
 /// Writes an OCI image layout with one single-layer image tagged `tag`; returns the manifest
 /// digest.
 pub(crate) fn oci_layout(dir: &Path, tag: &str, file_contents: &str) -> String {
+    oci_layout_with_files(dir, tag, &[("hello.txt", file_contents.as_bytes())])
+}
+
+/// Writes an OCI image layout with one single-layer image tagged `tag` whose layer (an
+/// uncompressed tar) holds `files`; returns the manifest digest.
+pub(crate) fn oci_layout_with_files(dir: &Path, tag: &str, files: &[(&str, &[u8])]) -> String {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
     let put = |data: &[u8]| {
@@ -442,7 +453,7 @@ pub(crate) fn oci_layout(dir: &Path, tag: &str, file_contents: &str) -> String {
         std::fs::write(blobs.join(digest.trim_start_matches("sha256:")), data).unwrap();
         (digest, data.len())
     };
-    let (layer_digest, layer_size) = put(&tar_with_one_file("hello.txt", file_contents.as_bytes()));
+    let (layer_digest, layer_size) = put(&tar_with_files(files));
     let config = serde_json::json!({
         "architecture": "amd64", "os": "linux", "config": {},
         "rootfs": {"type": "layers", "diff_ids": [layer_digest]}
@@ -876,4 +887,148 @@ pub(crate) fn go_tool(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Real Clair v4 (`clair -mode combo`, built by scripts/install-test-deps.sh) on free loopback
+/// ports, with its own new database on the test PostgreSQL (`PORTUS_TEST_POSTGRES_URL`), set up
+/// as an air-gapped installation: updaters off, the indexer only reaching private addresses.
+/// Vulnerability data comes from [`Clair::import`] (`clairctl import-updaters`). Stopped when
+/// dropped.
+pub(crate) struct Clair {
+    /// The API (indexer and matcher).
+    pub addr: SocketAddr,
+    /// `/healthz` and `/readyz`.
+    introspection: SocketAddr,
+    dir: PathBuf,
+    config: PathBuf,
+    imports: usize,
+    daemon: Option<Daemon>,
+}
+
+impl Clair {
+    /// Creates the database, writes `clair.yaml` in `dir` and starts Clair.
+    pub(crate) fn start(dir: &Path) -> Clair {
+        require_program("psql");
+        let admin = std::env::var("PORTUS_TEST_POSTGRES_URL")
+            .expect("PORTUS_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh");
+        // One database per instance: tests run in parallel on one cluster.
+        let name = format!(
+            "clair_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let created = run(Command::new("psql").args([
+            admin.as_str(),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            &format!("CREATE DATABASE {name}"),
+        ]));
+        assert_ok("create Clair's database", &created);
+        let (base, _) = admin.rsplit_once('/').unwrap();
+        let connstring = format!("{base}/{name}?sslmode=disable");
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let introspection: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        // The Red Hat scanners download CPE mapping files from Red Hat at every index unless
+        // given local ones; air-gapped, a missing mapping fails every index ("rhel: unable to
+        // create a mappingFile object"). Empty ones will do for images that are not RHEL.
+        let repo2cpe = dir.join("repository-to-cpe.json");
+        let name2repos = dir.join("container-name-repos-map.json");
+        std::fs::write(&repo2cpe, "{\"data\": {}}").unwrap();
+        std::fs::write(&name2repos, "{\"data\": {}}").unwrap();
+        // Every part migrates its own tables (nothing else creates them); the notifier must
+        // reach a database too or start-up hangs. Without updaters and enrichment, the only
+        // vulnerability data is what `import` loads.
+        let yaml = format!(
+            "http_listen_addr: {addr}\nintrospection_addr: {introspection}\nlog_level: info\n\
+             indexer:\n  connstring: {connstring}\n  migrations: true\n  airgap: true\n\
+             \x20 scanner:\n    repo:\n      rhel-repository-scanner:\n        repo2cpe_mapping_file: {}\n\
+             \x20   package:\n      rhel_containerscanner:\n        name2repos_mapping_file: {}\n\
+             matcher:\n  connstring: {connstring}\n  migrations: true\n  disable_updaters: true\n  disable_enrichment: true\n\
+             notifier:\n  connstring: {connstring}\n  migrations: true\n",
+            repo2cpe.display(),
+            name2repos.display()
+        );
+        // The name must end in `.yaml`: Clair refuses `.yml`.
+        let config = dir.join("clair.yaml");
+        std::fs::write(&config, yaml).unwrap();
+        let mut clair = Clair {
+            addr,
+            introspection,
+            dir: dir.to_path_buf(),
+            config,
+            imports: 0,
+            daemon: None,
+        };
+        clair.resume();
+        clair
+    }
+
+    /// The API's URL, for portus' `security.clair_v4.server`.
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Stops Clair (its database stays).
+    pub(crate) fn stop(&mut self) {
+        self.daemon = None;
+    }
+
+    /// Starts Clair (again) on the same ports and database, and waits until it is ready.
+    pub(crate) fn resume(&mut self) {
+        let log = self.dir.join("clair.log");
+        // Appends: a restart keeps what the first run said.
+        let previous = std::fs::read_to_string(&log).unwrap_or_default();
+        let daemon = Daemon::spawn(
+            Command::new(go_tool("clair"))
+                .arg("-conf")
+                .arg(&self.config)
+                .args(["-mode", "combo"]),
+            log.clone(),
+        );
+        if !previous.is_empty() {
+            std::fs::write(self.dir.join("clair.previous.log"), previous).unwrap();
+        }
+        self.daemon = Some(daemon);
+        let ready = wait_until(Duration::from_secs(60), || {
+            TcpStream::connect_timeout(&self.introspection, Duration::from_millis(200)).is_ok()
+                && status(&http_get(self.introspection, "/readyz", &[])) == 200
+        });
+        assert!(
+            ready,
+            "Clair did not become ready; log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    /// Loads `vulnerabilities` (claircore Vulnerability objects) as one update operation of
+    /// the updater `updater`, the way an air-gapped installation does: a file in the format
+    /// `clairctl export-updaters` writes, read by `clairctl import-updaters`. Each call is a
+    /// new update (fresh fingerprint and reference), which replaces that updater's data.
+    pub(crate) fn import(&mut self, updater: &str, vulnerabilities: &[serde_json::Value]) {
+        self.imports += 1;
+        let reference = format!("6f1c2a9e-1111-4c5d-9e7f-{:012x}", self.imports);
+        let lines: Vec<String> = vulnerabilities
+            .iter()
+            .map(|vulnerability| {
+                serde_json::json!({
+                    "Updater": updater, "Fingerprint": format!("portus-test-{}", self.imports),
+                    "Date": "2026-01-01T00:00:00Z", "Ref": reference, "Kind": "vulnerability",
+                    "Vuln": vulnerability,
+                })
+                .to_string()
+            })
+            .collect();
+        let file = self.dir.join(format!("updates-{}.json", self.imports));
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        let output = run(Command::new(go_tool("clairctl"))
+            .arg("-c")
+            .arg(&self.config)
+            .arg("import-updaters")
+            .arg(&file));
+        assert_ok("clairctl import-updaters", &output);
+    }
 }

@@ -397,6 +397,11 @@ impl Signed {
         self.api(Method::GET, path, None).await
     }
 
+    /// The health endpoint's components, healthy or not.
+    async fn health(&self) -> Result<Value, PageError> {
+        health(&self.web).await
+    }
+
     fn page(&self, title: &str, body: maud::Markup) -> Response {
         Html(views::layout(title, Some(self), body).into_string()).into_response()
     }
@@ -436,6 +441,21 @@ async fn call_as(
     if let Some(user) = user {
         request.extensions_mut().insert(SessionUser(user.clone()));
     }
+    let (status, json, headers) = send(web, request).await?;
+    if status.is_success() {
+        Ok((json, headers))
+    } else {
+        let message = json["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("the request was refused")
+            .to_owned();
+        Err(PageError::new(status, message))
+    }
+}
+
+/// Sends `request` to the REST API in process: the status, the JSON answer (`Null` when empty
+/// or not JSON) and the headers.
+async fn send(web: &Web, request: Request<Body>) -> Result<(StatusCode, Value, axum::http::HeaderMap), PageError> {
     let response = web
         .api
         .clone()
@@ -452,15 +472,17 @@ async fn call_as(
     } else {
         serde_json::from_slice(&bytes).unwrap_or(Value::Null)
     };
-    if status.is_success() {
-        Ok((json, headers))
-    } else {
-        let message = json["errors"][0]["message"]
-            .as_str()
-            .unwrap_or("the request was refused")
-            .to_owned();
-        Err(PageError::new(status, message))
-    }
+    Ok((status, json, headers))
+}
+
+/// The health endpoint's components (`GET /api/v1/health`), whether healthy (200) or not
+/// (503, same body).
+async fn health(web: &Web) -> Result<Value, PageError> {
+    let request = Request::builder()
+        .uri("/api/v1/health")
+        .body(Body::empty())
+        .map_err(|_| PageError::new(StatusCode::BAD_REQUEST, "invalid request"))?;
+    Ok(send(web, request).await?.1)
 }
 
 #[cfg(test)]

@@ -849,3 +849,63 @@ async fn the_activity_page_filters_the_log_and_shows_each_user_only_what_they_ma
         own.body
     );
 }
+
+/// A scanner that is reachable and says what it knows about its vulnerability data.
+#[derive(Debug)]
+struct DataScanner(&'static str, portus_core::traits::VulnerabilityData);
+
+#[async_trait::async_trait]
+impl portus_core::traits::SecurityBackend for DataScanner {
+    fn name(&self) -> &str {
+        self.0
+    }
+    async fn scan(&self, _: &portus_core::traits::ImageRef) -> portus_core::Result<portus_core::traits::ScanOutcome> {
+        Ok(portus_core::traits::ScanOutcome::Finished(Default::default()))
+    }
+    async fn health(&self) -> portus_core::Result<()> {
+        Ok(())
+    }
+    async fn vulnerability_data(&self) -> portus_core::Result<portus_core::traits::VulnerabilityData> {
+        Ok(self.1)
+    }
+}
+
+#[tokio::test]
+async fn administrators_see_each_scanners_data_age_on_the_dashboard() {
+    use portus_core::traits::VulnerabilityData;
+    let site = site_with_state(
+        |_, _| {},
+        |state| {
+            let updated = VulnerabilityData::UpdatedAt {
+                at: chrono::Utc::now() - chrono::Duration::hours(3),
+            };
+            state
+                .scanner
+                .register(Arc::new(DataScanner("clair", updated)))
+                .unwrap()
+                .register(Arc::new(DataScanner("airgapped", VulnerabilityData::Missing)))
+                .unwrap();
+        },
+    )
+    .await;
+    let admin = site.sign_in("admin", "admin-password").await.unwrap();
+    let dashboard = site.get("/", &admin).await;
+    assert_eq!(dashboard.status, StatusCode::OK);
+    let body = &dashboard.body;
+    assert!(body.contains("Security scanners"), "{body}");
+    assert!(
+        body.contains("<strong>clair</strong>: ok; vulnerability data updated") && body.contains("(3 hours ago)"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<li data-healthy=\"false\"><strong>airgapped</strong>: not working — reachable, but it has no vulnerability data yet"),
+        "{body}"
+    );
+    let alice = site.sign_in("alice", "alice-password").await.unwrap();
+    let dashboard = site.get("/", &alice).await;
+    assert!(
+        !dashboard.body.contains("Security scanners"),
+        "only administrators: {}",
+        dashboard.body
+    );
+}

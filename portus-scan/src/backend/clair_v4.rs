@@ -1,15 +1,25 @@
 //! Clair v4: index the manifest (`POST /indexer/api/v1/index_report`, synchronous), then read
 //! the vulnerability report (`GET /matcher/api/v1/vulnerability_report/{digest}`).
 //!
-//! A matcher that answers 202 (its database is not ready) or 404 (no finished index yet) means
-//! "pending", never "clean"; every other failure is an error. Optional pre-shared-key auth
-//! sends an HS256 JWT as Clair's `auth.psk` expects.
+//! A matcher that answers 404 (no finished index yet) means "pending", never "clean". A 202
+//! means the matcher has no vulnerability data at all (Clair's `Initialized` check: its `vuln`
+//! table is empty, as on an air-gapped Clair before the first `clairctl import-updaters`): that
+//! is an error naming the cause, so the tag shows why it has no result and the scan is retried,
+//! never a clean or silently pending report. Every other failure is an error too.
+//!
+//! [`SecurityBackend::vulnerability_data`] reads the matcher's latest update operations
+//! (`GET /matcher/api/v1/internal/update_operation?latest=true`): none is
+//! [`VulnerabilityData::Missing`], else the newest one's date (when it was loaded into Clair's
+//! database, by an updater or by an import). Optional pre-shared-key auth sends an HS256 JWT
+//! as Clair's `auth.psk` expects.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use portus_core::traits::{ImageRef, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability};
+use portus_core::traits::{
+    ImageRef, ScanOutcome, ScanReport, SecurityBackend, Severity, Vulnerability, VulnerabilityData,
+};
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -198,6 +208,18 @@ struct ClairVulnerability {
     fixed_in_version: Option<String>,
 }
 
+/// One entry of the matcher's update operations (claircore `driver.UpdateOperation`); only
+/// its date matters here.
+#[derive(Deserialize)]
+struct UpdateOperation {
+    date: chrono::DateTime<chrono::Utc>,
+}
+
+/// What portus says when the matcher answers 202: it has no vulnerability data.
+pub const NO_VULNERABILITY_DATA: &str = "Clair has no vulnerability data yet, so it cannot tell \
+     whether the image is vulnerable: let its updaters run, or import data offline with \
+     `clairctl import-updaters` (see docs/security-scanning.md)";
+
 #[derive(Serialize)]
 struct PskClaims<'a> {
     iss: &'a str,
@@ -353,12 +375,44 @@ impl ClairV4 {
         match response.status() {
             // The OpenAPI document says 201; Clair's code answers 200.
             StatusCode::OK | StatusCode::CREATED => {}
-            // 202: the matcher's database is not initialised yet; 404: no finished index.
-            StatusCode::ACCEPTED | StatusCode::NOT_FOUND => return Ok(pending),
+            // No finished index yet.
+            StatusCode::NOT_FOUND => return Ok(pending),
+            // The matcher has no vulnerability data: any report would be empty, not clean.
+            StatusCode::ACCEPTED => {
+                return Err(Error::Scanner {
+                    what,
+                    message: NO_VULNERABILITY_DATA.into(),
+                });
+            }
             _ => return Err(Self::failure(response, &what).await),
         }
         let report = read_answer(response, &what, parse_vulnerability_report).await?;
         Ok(ScanOutcome::Finished(report))
+    }
+
+    async fn read_vulnerability_data(&self) -> Result<VulnerabilityData, Error> {
+        let what = "clair update operations";
+        let response = self
+            .send(
+                self.request(
+                    Method::GET,
+                    "matcher/api/v1/internal/update_operation?kind=vulnerability&latest=true",
+                )?,
+                what,
+            )
+            .await?;
+        if response.status() != StatusCode::OK {
+            return Err(Self::failure(response, what).await);
+        }
+        let operations: Option<HashMap<String, Vec<UpdateOperation>>> =
+            read_answer(response, what, |body| serde_json::from_slice(body)).await?;
+        let newest = operations
+            .unwrap_or_default()
+            .into_values()
+            .flatten()
+            .map(|operation| operation.date)
+            .max();
+        Ok(newest.map_or(VulnerabilityData::Missing, |at| VulnerabilityData::UpdatedAt { at }))
     }
 }
 
@@ -425,6 +479,12 @@ impl SecurityBackend for ClairV4 {
                 .await
                 .into_core("security scanner"))
         }
+    }
+
+    async fn vulnerability_data(&self) -> portus_core::Result<VulnerabilityData> {
+        self.read_vulnerability_data()
+            .await
+            .map_err(|e| e.into_core("security scanner"))
     }
 }
 

@@ -25,6 +25,8 @@ enum Mode {
     Malformed,
     Slow,
     IndexError,
+    /// Another index of the manifest is under way: its report is not finished.
+    Indexing,
 }
 
 #[derive(Clone)]
@@ -132,8 +134,14 @@ async fn get_index(State(fake): State<Fake>, headers: HeaderMap, Path(digest): P
     if !is_digest(&digest) {
         return error(Status::BAD_REQUEST, "bad-request");
     }
-    if *fake.mode.lock().unwrap() == Mode::ServerError {
-        return error(Status::INTERNAL_SERVER_ERROR, "internal");
+    match *fake.mode.lock().unwrap() {
+        Mode::ServerError => return error(Status::INTERNAL_SERVER_ERROR, "internal"),
+        Mode::Indexing => {
+            let mut response = index_report(&digest, "FetchLayers", false, "");
+            *response.status_mut() = Status::OK;
+            return response;
+        }
+        _ => {}
     }
     if fake.indexed.lock().unwrap().contains(&digest) {
         let mut response = index_report(&digest, "IndexFinished", true, "");
@@ -183,6 +191,25 @@ async fn get_report(State(fake): State<Fake>, headers: HeaderMap, Path(digest): 
     }
 }
 
+/// The latest update operations, keyed by updater (claircore `driver.UpdateOperation`, as
+/// Clair v4.9.0 encodes them: `kind` left empty by the "latest" query).
+async fn update_operations(State(fake): State<Fake>, headers: HeaderMap) -> Response {
+    if !authorized(&fake, &headers) {
+        return error(Status::UNAUTHORIZED, "unauthorized");
+    }
+    match *fake.mode.lock().unwrap() {
+        Mode::ServerError => error(Status::INTERNAL_SERVER_ERROR, "internal"),
+        Mode::MatcherNotReady => axum::Json(json!({})).into_response(),
+        _ => axum::Json(json!({
+            "alpine": [{"ref": "b6fd1d80-0092-4881-b62b-d98c0fe73e3b", "updater": "alpine",
+                "fingerprint": "t1", "date": "2026-01-03T04:05:06.123456Z", "kind": ""}],
+            "ubuntu": [{"ref": "6f1c2a9e-1111-4c5d-9e7f-0123456789ab", "updater": "ubuntu",
+                "fingerprint": "x", "date": "2025-12-01T00:00:00Z", "kind": ""}]
+        }))
+        .into_response(),
+    }
+}
+
 async fn index_state(State(fake): State<Fake>, headers: HeaderMap) -> Response {
     if !authorized(&fake, &headers) {
         return error(Status::UNAUTHORIZED, "unauthorized");
@@ -202,6 +229,7 @@ async fn fake_clair(require_psk: bool) -> (Url, Fake) {
         .route("/indexer/api/v1/index_report/{digest}", get(get_index))
         .route("/indexer/api/v1/index_state", get(index_state))
         .route("/matcher/api/v1/vulnerability_report/{digest}", get(get_report))
+        .route("/matcher/api/v1/internal/update_operation", get(update_operations))
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap()).parse().unwrap();
@@ -296,9 +324,19 @@ async fn never_a_false_clean() {
     assert!(err.is_temporary(), "a timeout is temporary: {err:?}");
 
     set(&fake, Mode::MatcherNotReady);
+    let err = clair.scan(&image()).await.unwrap_err();
+    let reason = std::error::Error::source(&err)
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    assert!(
+        reason.contains("Clair has no vulnerability data yet"),
+        "202 (no vulnerability data) is an error naming the cause, not pending forever: {err}: {reason}"
+    );
+
+    set(&fake, Mode::Indexing);
     assert!(
         matches!(clair.scan(&image()).await.unwrap(), ScanOutcome::Pending { .. }),
-        "202 means pending"
+        "an unfinished index means pending"
     );
 
     set(&fake, Mode::Malformed);
@@ -320,6 +358,28 @@ async fn never_a_false_clean() {
 }
 
 #[tokio::test]
+async fn says_whether_it_has_vulnerability_data_and_how_old_it_is() {
+    let (url, fake) = fake_clair(true).await;
+    let clair = backend(url.clone(), true);
+    assert_eq!(
+        clair.vulnerability_data().await.unwrap(),
+        VulnerabilityData::UpdatedAt {
+            at: "2026-01-03T04:05:06.123456Z".parse().unwrap()
+        },
+        "the newest update operation over every updater"
+    );
+    set(&fake, Mode::MatcherNotReady);
+    assert_eq!(clair.vulnerability_data().await.unwrap(), VulnerabilityData::Missing);
+    set(&fake, Mode::ServerError);
+    assert!(clair.vulnerability_data().await.is_err(), "never a guess");
+    set(&fake, Mode::Healthy);
+    assert!(
+        backend(url, false).vulnerability_data().await.is_err(),
+        "it authenticates like every other call"
+    );
+}
+
+#[tokio::test]
 async fn a_scanner_that_is_down_is_an_error() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -330,6 +390,7 @@ async fn a_scanner_that_is_down_is_an_error() {
     let err = clair.scan(&image()).await.unwrap_err();
     assert!(err.is_temporary(), "{err}");
     assert!(clair.health().await.is_err());
+    assert!(clair.vulnerability_data().await.is_err());
 }
 
 #[tokio::test]
@@ -357,7 +418,7 @@ mod conformance {
         async fn backend(&self, state: ScannerState) -> Option<Arc<dyn SecurityBackend>> {
             let mode = match state {
                 ScannerState::Healthy => Mode::Healthy,
-                ScannerState::Pending => Mode::MatcherNotReady,
+                ScannerState::Pending => Mode::Indexing,
                 ScannerState::ServerError => Mode::ServerError,
                 ScannerState::InvalidResponse => Mode::Malformed,
                 ScannerState::Unreachable => return Some(Arc::new(backend(crate::backend::closed_url(), true))),

@@ -125,7 +125,9 @@ fn component(result: Result<(), String>) -> Component {
 ///
 /// 200 when every component answers, 503 (same body) otherwise. No authentication, so load
 /// balancers can use it. Components: `database`, `registry` (when configured),
-/// `scanner:<name>` per scanner, `scanning`, failed, when scanners are configured but
+/// `scanner:<name>` per scanner (failed when it does not answer or has no vulnerability data
+/// yet; its message says when its data was last updated, when the scanner tells), `scanning`,
+/// failed, when scanners are configured but
 /// `registry.url` is not (nothing can be scanned), and with LDAP `ldap` (the directory answers
 /// the service bind) and, when group sync is on, `ldap_sync` (the last pass: its time and
 /// counts, or why it failed).
@@ -151,7 +153,12 @@ pub(super) async fn health(State(state): State<AppState>) -> Response {
         components.insert("registry".into(), component(reachable));
     }
     for (name, result) in state.scanner.health().await {
-        components.insert(format!("scanner:{name}"), component(result));
+        // The message says how old the scanner's vulnerability data is, when it says.
+        let entry = match result {
+            Ok(msg) => Component { success: true, msg },
+            Err(msg) => Component { success: false, msg },
+        };
+        components.insert(format!("scanner:{name}"), entry);
     }
     for check in &state.health_checks {
         for (name, result) in check.check().await {

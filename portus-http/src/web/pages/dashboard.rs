@@ -19,6 +19,9 @@ use maud::Markup;
 use maud::html;
 use serde_json::Value;
 
+/// How long the dashboard waits for the health check of the scanners.
+const HEALTH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A list of search hits linking to `path` + id; tags show their repository.
 fn hit_links(hits: &Value, path: &str, tags: bool) -> Markup {
     html! {
@@ -97,12 +100,33 @@ pub(super) fn activity_rows(activities: &[Value]) -> Markup {
 }
 
 /// `GET /`: recent activity and starred repositories; for a new installation, what to do
-/// first (create a namespace, connect the registry and push).
+/// first (create a namespace, connect the registry and push); for administrators, each
+/// security scanner's health with the age of its vulnerability data (or that it has none).
 pub(crate) async fn dashboard(signed: Signed) -> Result<Response, PageError> {
     let activities = signed.get("/api/v1/activities?per_page=20").await?;
     let stars = signed.get("/api/v1/stars").await?;
     let (repositories, _) = signed.list("/api/v1/repositories", 1).await?;
     let namespaces = signed.get("/api/v1/namespaces?per_page=100").await?;
+    // Administrators see whether each scanner works and how old its vulnerability data is.
+    // A scanner that hangs must not hold the page: its check gets a few seconds here.
+    let scanners: Option<Vec<(String, Value)>> = if signed.user.admin {
+        match tokio::time::timeout(HEALTH_PATIENCE, signed.health()).await {
+            Ok(health) => Some(
+                health?
+                    .as_object()
+                    .map(|components| {
+                        components
+                            .iter()
+                            .filter_map(|(name, c)| Some((name.strip_prefix("scanner:")?.to_owned(), c.clone())))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            ),
+            Err(_) => None,
+        }
+    } else {
+        Some(Vec::new())
+    };
     let no_images = array(&repositories).is_empty();
     // Personal namespaces and the global one exist from the start: a team's namespace is the
     // first one somebody makes.
@@ -122,6 +146,24 @@ pub(crate) async fn dashboard(signed: Signed) -> Result<Response, PageError> {
             h2 #activity { "Recent activity" }
             @if array(&activities).is_empty() { (none("activity")) }
             @else { (activity_rows(array(&activities))) }
+        }
+        @match &scanners {
+            Some(scanners) if scanners.is_empty() => {}
+            Some(scanners) => section aria-labelledby="scanners" {
+                h2 #scanners { "Security scanners" }
+                ul #scanner-health {
+                    @for (name, component) in scanners {
+                        @let healthy = component["success"] == true;
+                        li data-healthy=(healthy) {
+                            strong { (name) } ": " @if !healthy { "not working — " } (text(&component["msg"]))
+                        }
+                    }
+                }
+            },
+            None => section aria-labelledby="scanners" {
+                h2 #scanners { "Security scanners" }
+                p #scanner-health { "The health check gave no answer within " (HEALTH_PATIENCE.as_secs()) " s." }
+            },
         }
     };
     Ok(signed.page("Dashboard", body))
