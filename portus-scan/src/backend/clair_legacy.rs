@@ -73,9 +73,7 @@ impl ClairLegacySettings {
     /// The backend, or `None` when `server` is empty.
     pub fn build(&self) -> Result<Option<ClairLegacy>, Error> {
         self.build_url()?
-            .map(|url| {
-                ClairLegacy::new(url, Duration::from_secs(self.timeout))?.with_health_port(self.health_port)
-            })
+            .map(|url| ClairLegacy::new(url, Duration::from_secs(self.timeout))?.with_health_port(self.health_port))
             .transpose()
     }
 
@@ -304,20 +302,21 @@ impl SecurityBackend for ClairLegacy {
     }
 
     async fn health(&self) -> portus_core::Result<()> {
+        let scanner = |e: Error| e.into_core("security scanner");
         let (url, what) = match &self.health_url {
             Some(url) => (url.clone(), "clair health"),
-            None => (self.endpoint("v1/namespaces")?, "clair namespaces"),
+            None => (self.endpoint("v1/namespaces").map_err(scanner)?, "clair namespaces"),
         };
         let response = self
             .http
             .get(url)
             .send()
             .await
-            .map_err(|source| Error::Unreachable { source })?;
+            .map_err(|source| scanner(Error::Unreachable { source }))?;
         if response.status() == StatusCode::OK {
             Ok(())
         } else {
-            Err(Self::failure(response, what.into()).await.into_core("security scanner"))
+            Err(scanner(Self::failure(response, what.into()).await))
         }
     }
 }

@@ -243,7 +243,11 @@ async fn fake_health(status: Status) -> u16 {
 #[tokio::test]
 async fn health_asks_the_health_port_as_configured() {
     // The API is down: only the health listener answers, so health must go there.
-    let api = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let api = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let healthy = fake_health(Status::OK).await;
     let settings = ClairLegacySettings {
         server: format!("http://127.0.0.1:{api}/"),
@@ -266,7 +270,11 @@ async fn health_asks_the_health_port_as_configured() {
 
     // Nothing listening on the health port: unhealthy, though the API itself answers.
     let (api_url, _fake) = fake_clair().await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let clair = ClairLegacySettings {
         server: api_url.to_string(),
         timeout: 5,
