@@ -399,7 +399,7 @@ pub fn registry_client(config: &Config, tokens: &Arc<TokenService>) -> Result<Op
 
 /// The security scanners configured in `[security]`; scanning is off when none is. A backend
 /// configured in a build without its feature is refused, never silently skipped.
-fn scanner(config: &Config) -> Result<portus_scan::scanner::Scanner, Error> {
+pub(crate) fn scanner(config: &Config) -> Result<portus_scan::scanner::Scanner, Error> {
     let security = &config.security;
     let scan_timeout = Duration::from_secs(security.scan_timeout_secs);
     #[allow(unused_mut)]

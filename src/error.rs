@@ -41,6 +41,9 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// `portus doctor` found problems; the message says how many (each was printed with its fix).
+    #[error("{0}")]
+    Unhealthy(String),
     /// Token or authentication layer failure.
     #[error(transparent)]
     Auth(#[from] portus_auth::Error),

@@ -45,6 +45,11 @@ impl Scanner {
         !self.backends.is_empty()
     }
 
+    /// The registered backends, in the order they were added.
+    pub fn backends(&self) -> &[Arc<dyn SecurityBackend>] {
+        &self.backends
+    }
+
     /// The registered backends' names.
     pub fn backend_names(&self) -> Vec<&str> {
         self.backends.iter().map(|b| b.name()).collect()

@@ -3,7 +3,7 @@
 //!
 //! This module holds the command line itself and its dispatch; each command group has its own
 //! module (`init`, `serve`, `config`, `users`, `teams`, `namespaces`, `tokens`, `repositories`, `tags`, `sync`,
-//! `scan`, `activity`, `ldap`). Every write goes through `portus_core::ops`, recorded as done by `cli`.
+//! `scan`, `activity`, `ldap`, `doctor`). Every write goes through `portus_core::ops`, recorded as done by `cli`.
 //!
 //! The resource commands (users, teams, members, namespaces, tokens, repositories, tags) are
 //! written once against `backend::Backend`: without `--server` they act on the local store,
@@ -13,6 +13,7 @@
 mod activity;
 mod backend;
 mod config;
+mod doctor;
 #[cfg(feature = "import")]
 mod import;
 mod init;
@@ -44,6 +45,7 @@ use portus_core::{PolicyStore, RegistryClient};
 
 pub use activity::ActivityArgs;
 pub use config::{ConfigCommand, ImportPortusArgs};
+pub use doctor::DoctorArgs;
 #[cfg(feature = "import")]
 pub use import::ImportCommand;
 pub use init::InitArgs;
@@ -133,6 +135,10 @@ pub enum Command {
     /// List, show or delete tags.
     #[command(subcommand)]
     Tag(TagCommand),
+    /// Check the registry set-up (realm, service, issuer, certificate bundle, notifications,
+    /// service account, clock, scanners) and print each problem with its fix; exits non-zero
+    /// when something is wrong.
+    Doctor(DoctorArgs),
     /// Reconcile the store with the registry's catalog.
     Sync(SyncArgs),
     /// Show the activity (audit) log, newest first.
@@ -330,6 +336,10 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             }
             print!("{}", app::registry_config_yaml(&config, &paths)?);
             Ok(())
+        }
+        Command::Doctor(args) => {
+            let (config, paths) = target.local_only(Use::Manage)?;
+            doctor::run(&config, &paths, args).await
         }
         Command::Sync(args) => {
             let (config, paths) = target.local_only(Use::Manage)?;

@@ -37,7 +37,8 @@ pub struct ClairLegacySettings {
     pub server: String,
     /// Request timeout in seconds.
     pub timeout: u64,
-    /// Clair's health port (accepted for compatibility; health uses the API port).
+    /// Clair's health port: [`SecurityBackend::health`] asks `GET /health` there, on the host
+    /// of `server` (Clair v2's `api.healthport`, 6061 by default), as Portus did.
     pub health_port: u16,
 }
 
@@ -57,15 +58,22 @@ impl ClairLegacySettings {
         !self.server.is_empty()
     }
 
-    /// Checks what the types cannot: `server` is empty or an `http`/`https` URL.
+    /// Checks what the types cannot: `server` is empty or an `http`/`https` URL, and
+    /// `health_port` is not 0.
     pub fn validate(&self) -> Result<(), Error> {
+        if self.health_port == 0 {
+            return Err(Error::InvalidSetting {
+                key: "health_port",
+                reason: "must be a port from 1 to 65535 (Clair v2's api.healthport, 6061 by default)".into(),
+            });
+        }
         self.build_url().map(drop)
     }
 
     /// The backend, or `None` when `server` is empty.
     pub fn build(&self) -> Result<Option<ClairLegacy>, Error> {
         self.build_url()?
-            .map(|url| ClairLegacy::new(url, Duration::from_secs(self.timeout)))
+            .map(|url| ClairLegacy::new(url, Duration::from_secs(self.timeout))?.with_health_port(self.health_port))
             .transpose()
     }
 
@@ -79,6 +87,8 @@ impl ClairLegacySettings {
 pub struct ClairLegacy {
     http: reqwest::Client,
     url: Url,
+    /// `GET /health` on Clair's health port; `None`: `GET /v1/namespaces` on the API port.
+    health_url: Option<Url>,
 }
 
 #[derive(Serialize)]
@@ -149,7 +159,26 @@ impl ClairLegacy {
             .timeout(timeout)
             .build()
             .map_err(|source| Error::Unreachable { source })?;
-        Ok(ClairLegacy { http, url })
+        Ok(ClairLegacy {
+            http,
+            url,
+            health_url: None,
+        })
+    }
+
+    /// Checks health with `GET /health` on `port` of the API's host, where Clair v2 serves it
+    /// (answering 200 while its database answers); without it, health asks the API itself.
+    pub fn with_health_port(mut self, port: u16) -> Result<Self, Error> {
+        let mut url = self.url.join("/health").map_err(|e| Error::InvalidResponse {
+            what: "clair health URL".into(),
+            reason: e.to_string(),
+        })?;
+        url.set_port(Some(port)).map_err(|()| Error::InvalidSetting {
+            key: "health_port",
+            reason: format!("cannot be used with the server URL {}", self.url),
+        })?;
+        self.health_url = Some(url);
+        Ok(self)
     }
 
     fn endpoint(&self, path: &str) -> Result<Url, Error> {
@@ -273,18 +302,21 @@ impl SecurityBackend for ClairLegacy {
     }
 
     async fn health(&self) -> portus_core::Result<()> {
+        let scanner = |e: Error| e.into_core("security scanner");
+        let (url, what) = match &self.health_url {
+            Some(url) => (url.clone(), "clair health"),
+            None => (self.endpoint("v1/namespaces").map_err(scanner)?, "clair namespaces"),
+        };
         let response = self
             .http
-            .get(self.endpoint("v1/namespaces")?)
+            .get(url)
             .send()
             .await
-            .map_err(|source| Error::Unreachable { source })?;
+            .map_err(|source| scanner(Error::Unreachable { source }))?;
         if response.status() == StatusCode::OK {
             Ok(())
         } else {
-            Err(Self::failure(response, "clair namespaces".into())
-                .await
-                .into_core("security scanner"))
+            Err(scanner(Self::failure(response, what.into()).await))
         }
     }
 }

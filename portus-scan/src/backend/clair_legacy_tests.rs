@@ -230,6 +230,68 @@ async fn slow_malformed_and_down_scanners_are_errors() {
     assert!(down.health().await.is_err());
 }
 
+/// A stand-in for Clair v2's health listener: `GET /health` answers `status`, nothing else
+/// is served there (as in Clair, whose API is on another port).
+async fn fake_health(status: Status) -> u16 {
+    let app = axum::Router::new().route("/health", get(move || async move { status }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    port
+}
+
+#[tokio::test]
+async fn health_asks_the_health_port_as_configured() {
+    // The API is down: only the health listener answers, so health must go there.
+    let api = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let healthy = fake_health(Status::OK).await;
+    let settings = ClairLegacySettings {
+        server: format!("http://127.0.0.1:{api}/"),
+        timeout: 5,
+        health_port: healthy,
+    };
+    let clair = settings.build().unwrap().unwrap();
+    clair.health().await.unwrap();
+
+    // Clair answers 500 on /health when its database does not answer.
+    let sick = fake_health(Status::INTERNAL_SERVER_ERROR).await;
+    let clair = ClairLegacySettings {
+        health_port: sick,
+        ..settings.clone()
+    }
+    .build()
+    .unwrap()
+    .unwrap();
+    assert!(clair.health().await.is_err(), "a 500 on /health is unhealthy");
+
+    // Nothing listening on the health port: unhealthy, though the API itself answers.
+    let (api_url, _fake) = fake_clair().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let clair = ClairLegacySettings {
+        server: api_url.to_string(),
+        timeout: 5,
+        health_port: closed,
+    }
+    .build()
+    .unwrap()
+    .unwrap();
+    assert!(clair.health().await.is_err());
+
+    let zero = ClairLegacySettings {
+        health_port: 0,
+        ..settings
+    };
+    assert!(zero.validate().unwrap_err().to_string().contains("health_port"));
+}
+
 /// The shared `SecurityBackend` suite against the strict fake Clair v2. Clair v2 analyses a
 /// layer while it is posted, so it has no pending state.
 mod conformance {
