@@ -31,40 +31,29 @@ pub(crate) struct Finding {
 }
 
 impl Finding {
-    pub(crate) fn ok(check: &'static str, message: impl Into<String>) -> Self {
+    fn new(level: Level, check: &'static str, message: String, fix: Option<String>) -> Self {
         Finding {
-            level: Level::Ok,
+            level,
             check,
-            message: message.into(),
-            fix: None,
+            message,
+            fix,
         }
+    }
+
+    pub(crate) fn ok(check: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Level::Ok, check, message.into(), None)
     }
 
     pub(crate) fn skipped(check: &'static str, message: impl Into<String>) -> Self {
-        Finding {
-            level: Level::Skipped,
-            check,
-            message: message.into(),
-            fix: None,
-        }
+        Self::new(Level::Skipped, check, message.into(), None)
     }
 
     pub(crate) fn warning(check: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
-        Finding {
-            level: Level::Warning,
-            check,
-            message: message.into(),
-            fix: Some(fix.into()),
-        }
+        Self::new(Level::Warning, check, message.into(), Some(fix.into()))
     }
 
     pub(crate) fn problem(check: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
-        Finding {
-            level: Level::Problem,
-            check,
-            message: message.into(),
-            fix: Some(fix.into()),
-        }
+        Self::new(Level::Problem, check, message.into(), Some(fix.into()))
     }
 }
 
