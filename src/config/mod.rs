@@ -685,6 +685,11 @@ mod tests {
                 "security.clair_v4.psk_key must be base64",
             ),
             ("[security.zypper]\nserver = \"zypper\"", "security.zypper.server"),
+            #[cfg(feature = "harbor")]
+            (
+                "[security.harbor]\nserver = \"http://a\"\nusername = \"u\"",
+                "security.harbor.username and password go together",
+            ),
             #[cfg(feature = "oidc")]
             (
                 "[web.oidc]\nissuer = \"https://id\"\nclient_id = \"c\"\nusername_claim = \"nick\"",
