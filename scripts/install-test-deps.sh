@@ -84,7 +84,8 @@ echo "install-test-deps: aiosmtpd $aiosmtpd_version in $aiosmtpd_venv"
 # go.mod and go.sum, so the build is exactly the release's).
 go_tools="${PORTUS_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/portus-test}/go-tools"
 go_tool() {
-  local name=$1 module=$2 version=$3 package=$4 dir="$go_tools/$1-$3" source
+  # An optional fifth argument is the GOEXPERIMENT the release is built with.
+  local name=$1 module=$2 version=$3 package=$4 experiment=${5:-} dir="$go_tools/$1-$3" source
   if [ ! -x "$dir/$name" ]; then
     command -v go >/dev/null || { echo "install-test-deps: Go is needed to build $name ($module@$version)" >&2; exit 1; }
     echo "install-test-deps: building $name from $module@$version ($package)"
@@ -92,7 +93,7 @@ go_tool() {
     [ -n "$source" ] || { echo "install-test-deps: $module@$version could not be downloaded" >&2; exit 1; }
     rm -rf "$dir.tmp"
     mkdir -p "$dir.tmp"
-    (cd "$source" && GOFLAGS='-trimpath -mod=readonly' go build -ldflags='-s -w' -o "$dir.tmp/$name" "$package")
+    (cd "$source" && GOEXPERIMENT="$experiment" GOFLAGS='-trimpath -mod=readonly' go build -ldflags='-s -w' -o "$dir.tmp/$name" "$package")
     rm -rf "$dir"
     mv "$dir.tmp" "$dir"
   fi
@@ -102,7 +103,8 @@ go_tool() {
 go_tool registry-v3 github.com/distribution/distribution/v3 v3.1.1 ./cmd/registry
 go_tool clair github.com/quay/clair/v4 v4.9.0 ./cmd/clair
 go_tool clairctl github.com/quay/clair/v4 v4.9.0 ./cmd/clairctl
-go_tool trivy github.com/aquasecurity/trivy v0.74.0 ./cmd/trivy
+# Trivy's own build (magefiles/magefile.go) sets GOEXPERIMENT=jsonv2; it does not build without.
+go_tool trivy github.com/aquasecurity/trivy v0.74.0 ./cmd/trivy jsonv2
 fixture_src="$(cd "$(dirname "$0")/.." && pwd)/tests/tools/trivy-db-fixture"
 fixture_hash=$(cat "$fixture_src/go.mod" "$fixture_src/go.sum" "$fixture_src/main.go" | sha256sum | cut -c1-16)
 fixture_dir="$go_tools/trivy-db-fixture-$fixture_hash"
