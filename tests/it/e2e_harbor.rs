@@ -358,7 +358,12 @@ fn trivy_behind_a_harbor_adapter_finds_the_advisory_and_merges_with_clair() {
          [security.harbor]\nserver = \"http://{}/\"\n[security.clair_v4]\nserver = \"http://{}/\"\n",
         adapter.addr, clair.addr
     ));
+    // The registry sends clients to portus' token endpoint; the go-containerregistry in Trivy
+    // refuses a realm that is a loopback IP literal (SSRF guard) but not a host name.
+    let realm = format!("http://{}/v2/token", portus.addr);
     let yaml = portus.cli(&["config", "registry"], None);
+    assert!(yaml.contains(&realm), "{yaml}");
+    let yaml = yaml.replace(&realm, &format!("http://localhost:{}/v2/token", portus.addr.port()));
     portus.start();
     let registry = Registry::start_on(tmp.path(), &yaml, registry_addr);
     portus.user("alice", "alice-password");

@@ -1,17 +1,12 @@
 //! Any scanner behind Harbor's Pluggable Scanner API (spec `goharbor/pluggable-scanner-spec`,
 //! v1.0–v1.2): Trivy's and Grype's adapters, or a commercial one.
 //!
-//! A scan is asynchronous: `POST /api/v1/scan` hands the adapter the registry URL, a pull
-//! `Authorization` and the manifest digest, and answers an opaque id; `GET
-//! /api/v1/scan/{id}/report` then answers 302 while the scan runs and the report when it is
-//! done. The backend remembers the id per digest between calls, so one `scan` either submits
-//! or polls, and answers [`ScanOutcome::Pending`] until the report is there. A 302, an unknown
-//! id (404: the adapter restarted or forgot) or a failed scan (500) is never a clean report.
-//!
-//! The report is asked for as `application/vnd.security.vulnerability.report; version=1.1`
-//! (byte-exact: harbor-scanner-trivy refuses any other spelling), falling back to the 1.0
-//! `application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0` for an adapter that
-//! refuses 1.1; both have the same vulnerability items.
+//! `POST /api/v1/scan` hands the adapter the registry URL, a pull `Authorization` and the
+//! digest, and answers an id; `GET /api/v1/scan/{id}/report` answers 302 while the scan runs.
+//! The id is remembered per digest, so a `scan` submits or polls and is
+//! [`ScanOutcome::Pending`] until the report is there; a 302, an unknown id (404) or a failed
+//! scan (500) is never clean. The 1.1 report type is asked for byte-exact (as
+//! harbor-scanner-trivy requires), the 1.0 `harbor+json` one when an adapter refuses it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -239,15 +234,9 @@ struct ScanResponse {
 #[derive(Deserialize)]
 struct Metadata {
     #[allow(dead_code)] // Required: an answer without it is not a scanner's metadata.
-    scanner: ScannerInfo,
+    scanner: serde::de::IgnoredAny,
     #[serde(default)]
     properties: Option<HashMap<String, String>>,
-}
-
-#[derive(Deserialize)]
-#[allow(dead_code)] // Required, never read.
-struct ScannerInfo {
-    name: String,
 }
 
 /// A vulnerability report of either type. `generated_at` is required: every report has it,
@@ -508,7 +497,6 @@ impl Harbor {
         self.scans.lock().unwrap().insert(image.digest.clone(), id.clone());
         id
     }
-
     fn forget(&self, image: &ImageRef) {
         self.scans.lock().unwrap().remove(&image.digest);
     }
