@@ -75,13 +75,17 @@ echo "install-test-deps: aiosmtpd $aiosmtpd_version in $aiosmtpd_venv"
 # same cache (go-tools/<name>-<version>/), so a warm run builds nothing; the tests find them as
 # go-tools/bin/<name> (tests/it/harness.rs, go_tool):
 # - Distribution 3's registry, run next to Debian's 2.8 by the end-to-end suites;
-# - Clair v4 (server and clairctl, which imports vulnerability data offline).
+# - Clair v4 (server and clairctl, which imports vulnerability data offline);
+# - Trivy, which tests/it/e2e_harbor.rs runs behind a Harbor scanner adapter, and the in-tree
+#   tests/tools/trivy-db-fixture, which writes the tiny offline Trivy database it scans with
+#   (go.etcd.io/bbolt, pinned by its go.sum; cached by a hash of its sources).
 # `go install module@version` cannot be used: the proxy refuses the version lists it reads for
 # deprecation notices. The pinned version is downloaded and built in place instead (its own
 # go.mod and go.sum, so the build is exactly the release's).
 go_tools="${PORTUS_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/portus-test}/go-tools"
 go_tool() {
-  local name=$1 module=$2 version=$3 package=$4 dir="$go_tools/$1-$3" source
+  # An optional fifth argument is the GOEXPERIMENT the release is built with.
+  local name=$1 module=$2 version=$3 package=$4 experiment=${5:-} dir="$go_tools/$1-$3" source
   if [ ! -x "$dir/$name" ]; then
     command -v go >/dev/null || { echo "install-test-deps: Go is needed to build $name ($module@$version)" >&2; exit 1; }
     echo "install-test-deps: building $name from $module@$version ($package)"
@@ -89,7 +93,7 @@ go_tool() {
     [ -n "$source" ] || { echo "install-test-deps: $module@$version could not be downloaded" >&2; exit 1; }
     rm -rf "$dir.tmp"
     mkdir -p "$dir.tmp"
-    (cd "$source" && GOFLAGS='-trimpath -mod=readonly' go build -ldflags='-s -w' -o "$dir.tmp/$name" "$package")
+    (cd "$source" && GOEXPERIMENT="$experiment" GOFLAGS='-trimpath -mod=readonly' go build -ldflags='-s -w' -o "$dir.tmp/$name" "$package")
     rm -rf "$dir"
     mv "$dir.tmp" "$dir"
   fi
@@ -99,4 +103,18 @@ go_tool() {
 go_tool registry-v3 github.com/distribution/distribution/v3 v3.1.1 ./cmd/registry
 go_tool clair github.com/quay/clair/v4 v4.9.0 ./cmd/clair
 go_tool clairctl github.com/quay/clair/v4 v4.9.0 ./cmd/clairctl
+# Trivy's own build (magefiles/magefile.go) sets GOEXPERIMENT=jsonv2; it does not build without.
+go_tool trivy github.com/aquasecurity/trivy v0.74.0 ./cmd/trivy jsonv2
+fixture_src="$(cd "$(dirname "$0")/.." && pwd)/tests/tools/trivy-db-fixture"
+fixture_hash=$(cat "$fixture_src/go.mod" "$fixture_src/go.sum" "$fixture_src/main.go" | sha256sum | cut -c1-16)
+fixture_dir="$go_tools/trivy-db-fixture-$fixture_hash"
+if [ ! -x "$fixture_dir/trivy-db-fixture" ]; then
+  echo "install-test-deps: building trivy-db-fixture from $fixture_src"
+  rm -rf "$fixture_dir.tmp"
+  mkdir -p "$fixture_dir.tmp"
+  (cd "$fixture_src" && GOFLAGS='-trimpath -mod=readonly' go build -o "$fixture_dir.tmp/trivy-db-fixture" .)
+  rm -rf "$fixture_dir"
+  mv "$fixture_dir.tmp" "$fixture_dir"
+fi
+ln -sfn "$fixture_dir/trivy-db-fixture" "$go_tools/bin/trivy-db-fixture"
 echo "install-test-deps: Go tools in $go_tools/bin: $(ls "$go_tools/bin" | tr '\n' ' ')"

@@ -434,6 +434,16 @@ pub(crate) fn scanner(config: &Config) -> Result<portus_scan::scanner::Scanner, 
     }
     #[cfg(not(feature = "zypper"))]
     security.zypper.refuse_server("security.zypper", "zypper")?;
+    #[cfg(feature = "harbor")]
+    if let Some(harbor) = security
+        .harbor
+        .build()
+        .map_err(|e| crate::config::setting_error("security.harbor", e))?
+    {
+        scanner.register(Arc::new(harbor))?;
+    }
+    #[cfg(not(feature = "harbor"))]
+    security.harbor.refuse_server("security.harbor", "harbor")?;
     #[cfg(feature = "dummy")]
     if let Some(dummy) = security.dummy.build() {
         scanner.register(Arc::new(dummy))?;

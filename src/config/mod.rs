@@ -5,11 +5,11 @@
 //! TOML scalars (`true`, `900`) or, failing that, as strings.
 //!
 //! The sections of pluggable parts are the parts' own types, composed here: each scanner's
-//! (`security.clair`, `security.clair_v4`, `security.zypper`, `security.dummy`) lives with its
-//! backend in `portus_scan::backend`, `[ldap]` is `portus_auth::LdapConfig` and `[web.oidc]`
-//! is `portus_auth::oidc::OidcSettings`. In a build without a part's cargo feature its section
-//! is an [`Unsupported`] table: accepted when it leaves the part off, refused with the feature
-//! named when it turns it on.
+//! (`security.clair`, `security.clair_v4`, `security.zypper`, `security.harbor`,
+//! `security.dummy`) lives with its backend in `portus_scan::backend`, `[ldap]` is
+//! `portus_auth::LdapConfig` and `[web.oidc]` is `portus_auth::oidc::OidcSettings`. In a build
+//! without a part's cargo feature its section is an [`Unsupported`] table: accepted when it
+//! leaves the part off, refused with the feature named when it turns it on.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -34,7 +34,7 @@ pub use auth::AuthConfig;
 pub use email::{EmailConfig, SmtpServer};
 pub use registry::RegistryConfig;
 pub use security::{
-    ClairLegacySettings, ClairV4Settings, DummySettings, SecurityConfig, ZypperSettings, setting_error,
+    ClairLegacySettings, ClairV4Settings, DummySettings, HarborSettings, SecurityConfig, ZypperSettings, setting_error,
 };
 pub use web::{BitbucketSettings, GithubSettings, GitlabSettings, GoogleSettings, OidcSettings, WebSettings};
 
@@ -363,6 +363,11 @@ pub const KEYS: &[&str] = &[
     "security.clair_v4.psk_issuer",
     "security.clair_v4.timeout_secs",
     "security.zypper.server",
+    "security.harbor.server",
+    "security.harbor.username",
+    "security.harbor.password",
+    "security.harbor.token",
+    "security.harbor.timeout_secs",
     "security.dummy.server",
     "security.scan_timeout_secs",
     "security.interval_secs",
@@ -680,6 +685,11 @@ mod tests {
                 "security.clair_v4.psk_key must be base64",
             ),
             ("[security.zypper]\nserver = \"zypper\"", "security.zypper.server"),
+            #[cfg(feature = "harbor")]
+            (
+                "[security.harbor]\nserver = \"http://a\"\nusername = \"u\"",
+                "security.harbor.username and password go together",
+            ),
             #[cfg(feature = "oidc")]
             (
                 "[web.oidc]\nissuer = \"https://id\"\nclient_id = \"c\"\nusername_claim = \"nick\"",
@@ -750,6 +760,7 @@ mod tests {
         feature = "clair-legacy",
         feature = "clair-v4",
         feature = "zypper",
+        feature = "harbor",
         feature = "dummy"
     ))]
     fn every_key_has_an_environment_override() {
@@ -775,6 +786,13 @@ mod tests {
                 clair_v4: ClairV4Settings {
                     psk_key: Some("k".into()),
                     ..ClairV4Settings::default()
+                },
+                // Not a valid combination, but every key is shown.
+                harbor: HarborSettings {
+                    username: Some("u".into()),
+                    password: Some("p".into()),
+                    token: Some("t".into()),
+                    ..HarborSettings::default()
                 },
                 ..SecurityConfig::default()
             },

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
     feature = "clair-legacy",
     feature = "clair-v4",
     feature = "zypper",
+    feature = "harbor",
     feature = "dummy"
 )))]
 use super::Unsupported;
@@ -30,6 +31,12 @@ pub type ZypperSettings = portus_scan::backend::zypper::ZypperSettings;
 /// `[security.zypper]`: this build has no zypper-docker backend (feature `zypper`).
 #[cfg(not(feature = "zypper"))]
 pub type ZypperSettings = Unsupported;
+/// `[security.harbor]`.
+#[cfg(feature = "harbor")]
+pub type HarborSettings = portus_scan::backend::harbor::HarborSettings;
+/// `[security.harbor]`: this build has no Harbor scanner adapter backend (feature `harbor`).
+#[cfg(not(feature = "harbor"))]
+pub type HarborSettings = Unsupported;
 /// `[security.dummy]`.
 #[cfg(feature = "dummy")]
 pub type DummySettings = portus_scan::backend::dummy::DummySettings;
@@ -47,6 +54,8 @@ pub struct SecurityConfig {
     pub clair_v4: ClairV4Settings,
     /// zypper-docker's server.
     pub zypper: ZypperSettings,
+    /// A Harbor Pluggable Scanner API adapter (Trivy's, Grype's...).
+    pub harbor: HarborSettings,
     /// The dummy backend: any non-empty `server` enables it.
     pub dummy: DummySettings,
     /// Longest wait for one backend's answer to one scan, in seconds.
@@ -68,6 +77,7 @@ impl Default for SecurityConfig {
             clair: ClairLegacySettings::default(),
             clair_v4: ClairV4Settings::default(),
             zypper: ZypperSettings::default(),
+            harbor: HarborSettings::default(),
             dummy: DummySettings::default(),
             scan_timeout_secs: 900,
             interval_secs: 10,
@@ -92,6 +102,10 @@ impl SecurityConfig {
         self.zypper
             .validate()
             .map_err(|e| setting_error("security.zypper", e))?;
+        #[cfg(feature = "harbor")]
+        self.harbor
+            .validate()
+            .map_err(|e| setting_error("security.harbor", e))?;
         if self.scan_timeout_secs == 0 || self.interval_secs == 0 {
             return Err(Error::Config(
                 "security.scan_timeout_secs and security.interval_secs must be positive".into(),

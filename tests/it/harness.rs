@@ -877,8 +877,9 @@ pub(crate) fn test_cache_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/portus-test"))
 }
 
-/// A third-party Go program built from its pinned module by scripts/install-test-deps.sh
-/// (`registry-v3`, `clair`, `clairctl`, `trivy`): its path in the cache's `go-tools/bin`.
+/// A Go program built by scripts/install-test-deps.sh (`registry-v3`, `clair`, `clairctl`,
+/// `trivy` from their pinned modules; the in-tree `trivy-db-fixture`): its path in the
+/// cache's `go-tools/bin`.
 pub(crate) fn go_tool(name: &str) -> PathBuf {
     let path = test_cache_dir().join("go-tools/bin").join(name);
     assert!(

@@ -4,6 +4,7 @@ mod cli;
 mod doctor;
 mod e2e_accessibility;
 mod e2e_clair;
+mod e2e_harbor;
 mod e2e_ldap;
 mod e2e_password_reset;
 mod e2e_registry;

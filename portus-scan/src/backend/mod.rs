@@ -2,7 +2,7 @@
 //! implement [`SecurityBackend`](portus_core::SecurityBackend).
 //!
 //! Each backend module also holds its configuration section (`ClairV4Settings`,
-//! `ClairLegacySettings`, `ZypperSettings`, `DummySettings`): serde structs with Portus' key
+//! `ClairLegacySettings`, `ZypperSettings`, `HarborSettings`, `DummySettings`): serde structs with Portus' key
 //! names and defaults, a `validate` for what the types cannot check, and a `build` that gives
 //! the backend, or `None` when the section leaves it off (an empty `server`).
 
@@ -12,11 +12,18 @@ pub mod clair_legacy;
 pub mod clair_v4;
 #[cfg(feature = "dummy")]
 pub mod dummy;
+#[cfg(feature = "harbor")]
+pub mod harbor;
 #[cfg(feature = "zypper")]
 pub mod zypper;
 
 /// The URL of a backend's `server` setting, which must be `http` or `https`.
-#[cfg(any(feature = "clair-v4", feature = "clair-legacy", feature = "zypper"))]
+#[cfg(any(
+    feature = "clair-v4",
+    feature = "clair-legacy",
+    feature = "zypper",
+    feature = "harbor"
+))]
 pub(crate) fn server_url(server: &str) -> Result<url::Url, crate::Error> {
     url::Url::parse(server)
         .ok()
@@ -29,7 +36,12 @@ pub(crate) fn server_url(server: &str) -> Result<url::Url, crate::Error> {
 
 /// Reads a scanner's answer and parses it with `parse`: a body that cannot be read is
 /// `Unreachable`, one that does not parse is `InvalidResponse` about `what`.
-#[cfg(any(feature = "clair-v4", feature = "clair-legacy", feature = "zypper"))]
+#[cfg(any(
+    feature = "clair-v4",
+    feature = "clair-legacy",
+    feature = "zypper",
+    feature = "harbor"
+))]
 pub(crate) async fn read_answer<T>(
     response: reqwest::Response,
     what: &str,
@@ -87,7 +99,15 @@ pub(crate) fn arbitrary_json(
 }
 
 /// A URL nothing listens on (a port bound and released), for "the scanner is down" checks.
-#[cfg(all(test, any(feature = "clair-v4", feature = "clair-legacy", feature = "zypper")))]
+#[cfg(all(
+    test,
+    any(
+        feature = "clair-v4",
+        feature = "clair-legacy",
+        feature = "zypper",
+        feature = "harbor"
+    )
+))]
 pub(crate) fn closed_url() -> url::Url {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
