@@ -153,8 +153,9 @@ impl Dispatcher {
         };
         debug!(delivery = %delivery.id, status = ?attempt.status, ?outcome, "webhook delivery attempted");
         match self.store.finish_attempt(delivery.id, &attempt, outcome).await {
+            // Deleted meanwhile, with its queue.
             Err(e) if e.kind() == portus_core::ErrorKind::NotFound => Ok(()),
-            other => Ok(other?),
+            other => other.map_err(Error::from),
         }
     }
 

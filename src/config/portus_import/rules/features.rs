@@ -248,16 +248,6 @@ impl Converter<'_> {
                 ),
                 not_needed("anonymous visitors cannot browse here either"),
             ),
-            (
-                "user_permission.create_webhook.enabled",
-                unsupported("outgoing webhooks are not available here yet"),
-                unsupported("outgoing webhooks are not available here yet"),
-            ),
-            (
-                "user_permission.manage_webhook.enabled",
-                unsupported("outgoing webhooks are not available here yet"),
-                unsupported("outgoing webhooks are not available here yet"),
-            ),
         ];
         for (path, on, off) in rules {
             if self.get(path).is_some() {
