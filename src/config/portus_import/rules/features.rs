@@ -221,7 +221,7 @@ impl Converter<'_> {
 
     /// Portus features this program does not have, or has without a setting.
     pub(super) fn not_carried_over(&mut self) {
-        let rules: [(&str, Outcome, Outcome); 6] = [
+        let rules: [(&str, Outcome, Outcome); 4] = [
             (
                 "gravatar.enabled",
                 unsupported("no avatars: the pages show none and never contact Gravatar"),
