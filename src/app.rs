@@ -246,6 +246,8 @@ pub struct App {
     pub registry: Option<Arc<dyn RegistryClient>>,
     /// The configured security backends (none: scanning is off).
     pub scanner: portus_scan::scanner::Scanner,
+    /// Delivers the outgoing webhooks' queue.
+    pub dispatcher: Arc<portus_scan::webhooks::Dispatcher>,
     /// The LDAP authenticator, when `[ldap]` is configured; it runs the group sync.
     #[cfg(feature = "ldap")]
     pub ldap: Option<Arc<portus_auth::LdapAuthenticator>>,
@@ -300,6 +302,21 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
     };
     let pipeline = EventPipeline::new(store.clone(), config.sync.missing_namespaces);
     pipeline.set_own_account(&config.registry.service_account);
+    let sealer = Arc::new(
+        match &config.webhooks.key {
+            Some(key) => portus_scan::webhooks::Sealer::from_base64(key),
+            None => portus_scan::webhooks::Sealer::from_file_or_generate(&paths.dir.join("webhooks.key")),
+        }
+        .map_err(|e| Error::Config(e.to_string()))?,
+    );
+    let dispatcher = portus_scan::webhooks::Dispatcher::new(store.clone(), sealer.clone(), config.webhooks.dispatch())
+        .map_err(|e| Error::Config(format!("webhooks: {e}")))?;
+    pipeline.set_webhooks(store.clone(), Some(dispatcher.clone()));
+    let outgoing = portus_http::OutgoingWebhooks {
+        sealer,
+        allow_private_targets: config.webhooks.allow_private_targets,
+        dispatcher: Some(dispatcher.clone()),
+    };
     let webhook = Webhook {
         pipeline: pipeline.clone(),
         authorization: format!("Bearer {}", paths.webhook_secret()?).into(),
@@ -325,6 +342,7 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
             first_user_admin: config.auth.first_user_admin,
             health_checks,
             password_resets,
+            outgoing,
             ..AppState::new(tokens)
         },
         limits,
@@ -332,6 +350,7 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
         pipeline,
         registry,
         scanner,
+        dispatcher,
         #[cfg(feature = "ldap")]
         ldap,
     })

@@ -81,11 +81,21 @@ pub enum ActivityAction {
     TagDiscovered,
     /// A catalog sync found a tag pointing at another manifest.
     TagMoved,
+    /// An outgoing webhook was created.
+    WebhookCreate,
+    /// An outgoing webhook's settings changed.
+    WebhookUpdate,
+    /// An outgoing webhook was deleted.
+    WebhookDelete,
+    /// An outgoing webhook was enabled.
+    WebhookEnable,
+    /// An outgoing webhook was disabled.
+    WebhookDisable,
 }
 
 impl ActivityAction {
     /// Every action, for listings and round-trip tests.
-    pub const ALL: [ActivityAction; 34] = [
+    pub const ALL: [ActivityAction; 39] = [
         ActivityAction::UserCreate,
         ActivityAction::UserDelete,
         ActivityAction::UserEnable,
@@ -120,6 +130,11 @@ impl ActivityAction {
         ActivityAction::TagDelete,
         ActivityAction::TagDiscovered,
         ActivityAction::TagMoved,
+        ActivityAction::WebhookCreate,
+        ActivityAction::WebhookUpdate,
+        ActivityAction::WebhookDelete,
+        ActivityAction::WebhookEnable,
+        ActivityAction::WebhookDisable,
     ];
 
     /// The stored name (`user.create`, `tag.push`, ...).
@@ -159,6 +174,11 @@ impl ActivityAction {
             ActivityAction::TagDelete => "tag.delete",
             ActivityAction::TagDiscovered => "tag.discovered",
             ActivityAction::TagMoved => "tag.moved",
+            ActivityAction::WebhookCreate => "webhook.create",
+            ActivityAction::WebhookUpdate => "webhook.update",
+            ActivityAction::WebhookDelete => "webhook.delete",
+            ActivityAction::WebhookEnable => "webhook.enable",
+            ActivityAction::WebhookDisable => "webhook.disable",
         }
     }
 }

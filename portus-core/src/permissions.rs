@@ -179,6 +179,37 @@ pub fn delete_namespace(caller: Caller, namespace: &NamespaceView, config: &Poli
     edit_namespace(caller, namespace, config)
 }
 
+/// Seeing a namespace's webhooks and their delivery logs (Portus' rule): administrators and
+/// the members of its team; others who may see the namespace are forbidden, the rest hidden.
+pub fn view_webhooks(caller: Caller, namespace: &NamespaceView) -> Permission {
+    match view_namespace(namespace) {
+        Permission::Allow => allow_if(caller.is_admin() || namespace.role.is_some()),
+        denied => denied,
+    }
+}
+
+/// Creating and deleting a namespace's webhooks: its team's owners (unless `create_webhook` is
+/// off) and administrators.
+pub fn create_webhook(caller: Caller, namespace: &NamespaceView, config: &PolicyConfig) -> Permission {
+    match view_namespace(namespace) {
+        Permission::Allow => {
+            allow_if(caller.is_admin() || (config.create_webhook && namespace.role == Some(Role::Owner)))
+        }
+        denied => denied,
+    }
+}
+
+/// Changing, enabling, disabling and re-sending a namespace's webhooks: its team's owners
+/// (unless `manage_webhook` is off) and administrators.
+pub fn manage_webhook(caller: Caller, namespace: &NamespaceView, config: &PolicyConfig) -> Permission {
+    match view_namespace(namespace) {
+        Permission::Allow => {
+            allow_if(caller.is_admin() || (config.manage_webhook && namespace.role == Some(Role::Owner)))
+        }
+        denied => denied,
+    }
+}
+
 /// Writing a comment on a repository (Portus' rule): any signed-in user who may see it, which
 /// is administrators, its team's members and, in public and protected namespaces, everyone.
 pub fn comment(caller: Caller, namespace: &NamespaceView) -> Permission {
@@ -375,6 +406,40 @@ mod tests {
             delete_namespace(ADMIN, &namespace(None, true), &config),
             Permission::Allow
         );
+    }
+
+    #[test]
+    fn webhooks_follow_roles_and_knobs() {
+        let config = PolicyConfig::default();
+        let owner = namespace(Some(Role::Owner), false);
+        let contributor = namespace(Some(Role::Contributor), false);
+        let outsider = namespace(None, false);
+        assert_eq!(view_webhooks(BOB, &contributor), Permission::Allow);
+        assert_eq!(view_webhooks(BOB, &outsider), Permission::Forbidden);
+        assert_eq!(view_webhooks(ADMIN, &outsider), Permission::Allow);
+        let hidden = NamespaceView {
+            visible: false,
+            ..owner
+        };
+        assert_eq!(view_webhooks(BOB, &hidden), Permission::Hidden);
+        assert_eq!(create_webhook(BOB, &hidden, &config), Permission::Hidden);
+        for decide in [create_webhook, manage_webhook] {
+            assert_eq!(decide(BOB, &owner, &config), Permission::Allow);
+            assert_eq!(decide(BOB, &contributor, &config), Permission::Forbidden);
+            assert_eq!(decide(ADMIN, &outsider, &config), Permission::Allow);
+        }
+        let no_create = PolicyConfig {
+            create_webhook: false,
+            ..config
+        };
+        assert_eq!(create_webhook(BOB, &owner, &no_create), Permission::Forbidden);
+        assert_eq!(manage_webhook(BOB, &owner, &no_create), Permission::Allow);
+        let no_manage = PolicyConfig {
+            manage_webhook: false,
+            ..config
+        };
+        assert_eq!(manage_webhook(BOB, &owner, &no_manage), Permission::Forbidden);
+        assert_eq!(create_webhook(ADMIN, &owner, &no_manage), Permission::Allow);
     }
 
     #[test]

@@ -67,6 +67,12 @@ pub struct PolicyConfig {
     /// `user_permission.manage_namespace`: team owners may edit their namespaces and move them
     /// to another team (otherwise administrators only).
     pub manage_namespace: bool,
+    /// `user_permission.create_webhook`: team owners may create and delete their namespaces'
+    /// webhooks (otherwise administrators only).
+    pub create_webhook: bool,
+    /// `user_permission.manage_webhook`: team owners may change and enable or disable their
+    /// namespaces' webhooks (otherwise administrators only).
+    pub manage_webhook: bool,
 }
 
 impl Default for PolicyConfig {
@@ -81,6 +87,8 @@ impl Default for PolicyConfig {
             manage_team: true,
             create_namespace: true,
             manage_namespace: true,
+            create_webhook: true,
+            manage_webhook: true,
         }
     }
 }

@@ -110,6 +110,8 @@ impl From<portus_scan::Error> for ApiError {
         match error {
             portus_scan::Error::InvalidNotification(message) => ApiError::bad_request(message),
             portus_scan::Error::Core(core) => portus_auth::Error::Core(core).into(),
+            // A sealing failure (randomness, a key that does not open): never the secret.
+            portus_scan::Error::Webhook(_) => internal(&error),
             other if other.is_temporary() => ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 code: "UNAVAILABLE",

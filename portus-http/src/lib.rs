@@ -24,4 +24,4 @@ pub use error::ApiError;
 pub use router::router;
 #[cfg(feature = "web")]
 pub use router::router_with_web;
-pub use state::{AppState, HealthCheck, HealthFuture, HttpLimits, SessionUser, Webhook};
+pub use state::{AppState, HealthCheck, HealthFuture, HttpLimits, OutgoingWebhooks, SessionUser, Webhook};

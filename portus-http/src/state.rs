@@ -95,6 +95,33 @@ pub struct AppState {
     pub scan_scope_synced: Arc<tokio::sync::OnceCell<()>>,
     /// More components for `/api/v1/health` (LDAP, when configured).
     pub health_checks: Vec<Arc<dyn HealthCheck>>,
+    /// Outgoing webhooks: how their secrets are sealed and where they may point.
+    pub outgoing: OutgoingWebhooks,
+}
+
+/// What the webhook endpoints need beyond the store.
+#[derive(Debug, Clone)]
+pub struct OutgoingWebhooks {
+    /// Seals and opens webhook secrets.
+    pub sealer: Arc<portus_scan::webhooks::Sealer>,
+    /// `webhooks.allow_private_targets`.
+    pub allow_private_targets: bool,
+    /// The dispatcher to wake after a re-send (none: deliveries wait for its next look).
+    pub dispatcher: Option<Arc<portus_scan::webhooks::Dispatcher>>,
+}
+
+impl OutgoingWebhooks {
+    /// A sealer over a random key that lives as long as the process (tests, embedders that
+    /// configure nothing), private targets refused, no dispatcher.
+    pub fn ephemeral() -> Self {
+        let key = portus_scan::webhooks::WebhookSecrets::generate_secret().unwrap_or_default();
+        let key: Vec<u8> = key.bytes().take(32).collect();
+        OutgoingWebhooks {
+            sealer: Arc::new(portus_scan::webhooks::Sealer::new(&key).expect("a 32-byte key")),
+            allow_private_targets: false,
+            dispatcher: None,
+        }
+    }
 }
 
 impl AppState {
@@ -114,6 +141,7 @@ impl AppState {
             password_resets: None,
             scan_scope_synced: Arc::default(),
             health_checks: Vec::new(),
+            outgoing: OutgoingWebhooks::ephemeral(),
         }
     }
 

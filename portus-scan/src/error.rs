@@ -53,6 +53,10 @@ pub enum Error {
     /// recorded with the reason and never applied.
     #[error("refused: {0}")]
     RefusedEvent(#[from] portus_core::reference::ReferenceError),
+    /// An outgoing webhook's target is refused by the SSRF guard, or its sealed secrets
+    /// cannot be opened; the message says why.
+    #[error("webhook: {0}")]
+    Webhook(String),
     /// The store failed.
     #[error(transparent)]
     Core(#[from] portus_core::Error),

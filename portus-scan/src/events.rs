@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use portus_core::PolicyStore;
 use portus_core::model::{
-    ActivityAction, EventStatus, ManifestRecord, MissingNamespace, NewActivity, StoredEvent, TagChange,
+    ActivityAction, EventStatus, ManifestRecord, MissingNamespace, NewActivity, StoredEvent, TagChange, WebhookEvent,
     is_manifest_media_type,
 };
 use portus_core::naming::validate_username;
@@ -57,6 +57,8 @@ pub struct EventPipeline {
     missing: MissingNamespace,
     /// The account portus itself acts as in the registry (`registry.service_account`).
     own_account: std::sync::OnceLock<String>,
+    /// Where pushes and deletes are queued for outgoing webhooks, and the dispatcher to wake.
+    webhooks: std::sync::OnceLock<(Arc<dyn PolicyStore>, Option<Arc<crate::webhooks::Dispatcher>>)>,
     wake: Notify,
 }
 
@@ -90,6 +92,7 @@ impl EventPipeline {
             accounts,
             missing,
             own_account: std::sync::OnceLock::new(),
+            webhooks: std::sync::OnceLock::new(),
             wake: Notify::new(),
         })
     }
@@ -100,6 +103,15 @@ impl EventPipeline {
     /// are ignored.
     pub fn set_own_account(&self, account: &str) {
         let _ = self.own_account.set(account.to_owned());
+    }
+
+    /// Queues applied pushes and deletes for the outgoing webhooks of their namespace in
+    /// `store` (the pipeline's own), waking `dispatcher`. They are queued before the registry
+    /// event is finished and keyed by its id: a crash in between applies the event again and
+    /// queues nothing twice, so no delivery is lost or doubled. Set once; later calls are
+    /// ignored.
+    pub fn set_webhooks(&self, store: Arc<dyn PolicyStore>, dispatcher: Option<Arc<crate::webhooks::Dispatcher>>) {
+        let _ = self.webhooks.set((store, dispatcher));
     }
 
     /// Parses and stores an envelope; counts the events that were new and those that will be
@@ -174,12 +186,56 @@ impl EventPipeline {
         // The name the registry gives (the token's subject), not yet known to be a user.
         let actor = event.actor.name.as_deref().filter(|n| !n.is_empty());
         debug!(event = %stored.event_id, action = %event.action, %repository, "applying registry event");
-        match event.action.as_str() {
-            "push" if is_manifest => self.apply_push(&event, &repository, actor).await,
-            "pull" if is_manifest => self.apply_pull(&event, &repository, actor).await,
-            "delete" => self.apply_delete(&event, &repository, actor).await,
-            _ => Ok(EventStatus::Ignored),
+        let (status, hook) = match event.action.as_str() {
+            "push" if is_manifest => (
+                self.apply_push(&event, &repository, actor).await?,
+                Some(WebhookEvent::Push),
+            ),
+            "pull" if is_manifest => (self.apply_pull(&event, &repository, actor).await?, None),
+            "delete" => (
+                self.apply_delete(&event, &repository, actor).await?,
+                Some(WebhookEvent::Delete),
+            ),
+            _ => (EventStatus::Ignored, None),
+        };
+        // A push by digest alone (an index's children) is no tag push for webhooks.
+        let tagged = hook != Some(WebhookEvent::Push) || event.target.tag.is_some();
+        if let (EventStatus::Applied, Some(hook), true) = (status, hook, tagged) {
+            self.notify_webhooks(stored, &event, hook, &repository, actor).await?;
         }
+        Ok(status)
+    }
+
+    async fn notify_webhooks(
+        &self,
+        stored: &StoredEvent,
+        event: &Event,
+        hook: WebhookEvent,
+        repository: &str,
+        actor: Option<&str>,
+    ) -> Result<(), Error> {
+        let Some((store, dispatcher)) = self.webhooks.get() else {
+            return Ok(());
+        };
+        let actor = self.attribute(actor).await?.user;
+        let raw: serde_json::Value = serde_json::from_str(&stored.payload).unwrap_or_default();
+        let body = crate::webhooks::registry_envelope(
+            hook,
+            &stored.event_id,
+            repository,
+            event.target.tag.as_deref(),
+            event.target.digest.as_deref(),
+            actor.as_deref(),
+            &raw,
+        );
+        let queued =
+            portus_core::ops::webhooks::notify(store.as_ref(), repository, hook, &stored.event_id, &body, None).await?;
+        if queued > 0
+            && let Some(dispatcher) = dispatcher
+        {
+            dispatcher.wake();
+        }
+        Ok(())
     }
 
     /// Who an event is attributed to: the local user its actor names, or nobody.
@@ -424,6 +480,64 @@ mod tests {
             .map(|a| format!("{} {}", a.actor.unwrap_or_default(), a.target))
             .collect();
         assert_eq!(deletes, ["alice alice/app:2.0"]);
+    }
+
+    #[tokio::test]
+    async fn pushes_and_deletes_are_queued_once_for_the_webhooks_of_their_namespace() {
+        use portus_core::model::{
+            NewNamespace, Visibility, WebhookContentType, WebhookEvent, WebhookMethod, WebhookSettings,
+        };
+        let (store, pipeline) = setup(MissingNamespace::Ignore).await;
+        pipeline.set_webhooks(store.clone(), None);
+        let alice = store.user_by_name("alice").await.unwrap().unwrap();
+        let team = store.create_team("devs", alice.id, None).await.unwrap();
+        let mut hooks = Vec::new();
+        for name in ["acme", "other"] {
+            let namespace = store
+                .create_namespace(NewNamespace {
+                    name: name.into(),
+                    team_id: team.id,
+                    visibility: Visibility::Private,
+                    description: None,
+                })
+                .await
+                .unwrap();
+            let settings = WebhookSettings {
+                name: "ci".into(),
+                url: "https://hooks.example/".into(),
+                method: WebhookMethod::Post,
+                content_type: WebhookContentType::Json,
+                events: vec![WebhookEvent::Push, WebhookEvent::Delete],
+                min_severity: crate::Severity::High,
+                enabled: true,
+                header_names: Vec::new(),
+                has_credentials: false,
+                sealed: String::new(),
+            };
+            hooks.push(store.create_webhook(namespace.id, settings).await.unwrap().id);
+        }
+        let pushed = envelope(&[push("e1", "acme/app", Some("1.0"), &dg("a"), OCI)]);
+        pipeline.ingest(&pushed).await.unwrap();
+        pipeline.drain().await.unwrap();
+        // The registry sends it again: queued once.
+        pipeline.ingest(&pushed).await.unwrap();
+        pipeline.drain().await.unwrap();
+        let deletion = json!({"id": "e2", "action": "delete", "target": {"repository": "acme/app", "tag": "1.0"}});
+        pipeline.ingest(&envelope(&[deletion])).await.unwrap();
+        pipeline.drain().await.unwrap();
+        let queued = store.deliveries(hooks[0], 10).await.unwrap();
+        let events: Vec<_> = queued.iter().map(|d| (d.event, d.event_key.as_str())).collect();
+        assert_eq!(events, vec![(WebhookEvent::Delete, "e2"), (WebhookEvent::Push, "e1")]);
+        let body: serde_json::Value = serde_json::from_str(&queued[1].body).unwrap();
+        assert_eq!(
+            (body["namespace"].as_str(), body["tag"].as_str()),
+            (Some("acme"), Some("1.0"))
+        );
+        assert_eq!(body["actor"], "alice");
+        assert!(
+            store.deliveries(hooks[1], 10).await.unwrap().is_empty(),
+            "another namespace's webhook"
+        );
     }
 
     #[tokio::test]

@@ -9,6 +9,8 @@
 //!   strategies and a dry-run plan.
 //! - [`backend`]: security scanner backends (each behind a cargo feature) and [`aggregate`]:
 //!   findings merged across backends per tag and per repository.
+//! - [`webhooks`]: outgoing webhooks: the signed, retried delivery of queued events, the SSRF
+//!   guard and the sealing of webhook secrets.
 
 pub mod aggregate;
 pub mod backend;
@@ -18,6 +20,7 @@ pub mod notification;
 pub mod registry;
 pub mod scanner;
 pub mod sync;
+pub mod webhooks;
 pub mod worker;
 
 pub use error::Error;

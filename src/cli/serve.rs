@@ -36,6 +36,8 @@ pub(super) async fn run(config: &Config, paths: &DataPaths) -> Result<(), Error>
     sync_scan_scope(&app).await?;
     // Events left pending by a previous run are applied first thing.
     let _events = app.pipeline.spawn(std::time::Duration::from_secs(5));
+    // Deliveries left queued by a previous run go out first thing, in order.
+    let _webhooks = app.dispatcher.spawn();
     let _scans = app::scan_worker(config, &app)?
         .map(|worker| Arc::new(worker).spawn(std::time::Duration::from_secs(config.security.interval_secs)));
     let _sync = match (&app.registry, config.sync.interval_secs) {

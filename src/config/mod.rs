@@ -29,6 +29,7 @@ pub mod portus_import;
 mod registry;
 mod security;
 mod web;
+mod webhooks;
 
 pub use auth::AuthConfig;
 pub use email::{EmailConfig, SmtpServer};
@@ -37,6 +38,7 @@ pub use security::{
     ClairLegacySettings, ClairV4Settings, DummySettings, HarborSettings, SecurityConfig, ZypperSettings, setting_error,
 };
 pub use web::{BitbucketSettings, GithubSettings, GitlabSettings, GoogleSettings, OidcSettings, WebSettings};
+pub use webhooks::WebhooksConfig;
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +74,8 @@ pub struct Config {
     pub ldap: Option<LdapSettings>,
     /// Sending mail (password resets), off when absent.
     pub email: Option<EmailConfig>,
+    /// Delivering the outgoing webhooks of namespaces.
+    pub webhooks: WebhooksConfig,
 }
 
 /// `[ldap]`: the LDAP authenticator's own configuration.
@@ -222,6 +226,7 @@ impl Default for Config {
             security: SecurityConfig::default(),
             ldap: None,
             email: None,
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -272,6 +277,8 @@ pub const KEYS: &[&str] = &[
     "policy.manage_team",
     "policy.create_namespace",
     "policy.manage_namespace",
+    "policy.create_webhook",
+    "policy.manage_webhook",
     "database.url",
     "database.max_connections",
     "auth.bcrypt_cost",
@@ -374,6 +381,12 @@ pub const KEYS: &[&str] = &[
     "security.concurrency",
     "security.rescan_after_secs",
     "security.retry_after_secs",
+    "webhooks.allow_private_targets",
+    "webhooks.key",
+    "webhooks.timeout_secs",
+    "webhooks.first_retry_secs",
+    "webhooks.max_retry_secs",
+    "webhooks.give_up_after_secs",
     "ldap.sync.enabled",
     "ldap.sync.interval_secs",
 ];
@@ -507,6 +520,7 @@ impl Config {
         }
         self.registry.validate()?;
         self.security.validate()?;
+        self.webhooks.validate()?;
         if let Some(email) = &self.email {
             email.validate()?;
         }
@@ -832,6 +846,10 @@ mod tests {
                 smtp_url: "smtp://mail.example.org".into(),
                 from: "portus@example.org".into(),
             }),
+            webhooks: WebhooksConfig {
+                key: Some("a2V5".into()),
+                ..WebhooksConfig::default()
+            },
             ..Config::default()
         };
         let tree = toml::Value::try_from(&full).unwrap();

@@ -247,6 +247,19 @@ impl Portus {
         wait_for_port(self.addr, "portus serve", &log);
     }
 
+    /// Stops `portus serve` (killed, as a crash would), keeping its log as `portus.log.N`.
+    pub(crate) fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            let log = server.log.clone();
+            drop(server);
+            let kept = (1..)
+                .map(|n| log.with_extension(format!("log.{n}")))
+                .find(|p| !p.exists())
+                .unwrap();
+            let _ = std::fs::rename(&log, kept);
+        }
+    }
+
     /// The server's log so far.
     pub(crate) fn log(&self) -> String {
         self.server

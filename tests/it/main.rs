@@ -10,6 +10,7 @@ mod e2e_password_reset;
 mod e2e_registry;
 mod e2e_sync;
 mod e2e_web;
+mod e2e_webhooks;
 mod example;
 mod hardening;
 mod harness;

@@ -15,6 +15,7 @@ mod profiles;
 mod registry;
 mod scans;
 mod teams;
+mod webhooks;
 
 pub use authenticator::{StaticAuthenticator, constant_time_eq};
 pub use registry::{InMemoryRegistry, OCI_INDEX, OCI_MANIFEST, RegistryCall, image_manifest, index_manifest};
@@ -57,6 +58,9 @@ struct State {
     password_resets: Vec<(UserId, String, chrono::DateTime<chrono::Utc>)>,
     comments: Vec<Comment>,
     webhooks: Vec<(NamespaceId, ImportedWebhook)>,
+    /// Outgoing webhooks and their delivery queue.
+    outgoing: Vec<crate::model::Webhook>,
+    deliveries: Vec<crate::model::Delivery>,
     /// The import ledger: `(source, kind, source key)` of every row an import wrote.
     imported: std::collections::HashSet<(String, &'static str, String)>,
 }
@@ -186,6 +190,8 @@ impl InMemoryStore {
                 password_resets: Vec::new(),
                 comments: Vec::new(),
                 webhooks: Vec::new(),
+                outgoing: Vec::new(),
+                deliveries: Vec::new(),
                 imported: Default::default(),
             }),
         }

@@ -132,6 +132,14 @@ impl crate::traits::NamespaceStore for InMemoryStore {
         state.stars.retain(|(_, r)| !ids.contains(r));
         state.comments.retain(|c| !ids.contains(&c.repository_id));
         state.webhooks.retain(|(n, _)| *n != id);
+        let hooks: Vec<_> = state
+            .outgoing
+            .iter()
+            .filter(|w| w.namespace_id == id)
+            .map(|w| w.id)
+            .collect();
+        state.outgoing.retain(|w| w.namespace_id != id);
+        state.deliveries.retain(|d| !hooks.contains(&d.webhook_id));
         state.namespaces.retain(|n| n.id != id);
         Ok(())
     }

@@ -51,6 +51,7 @@ mod summary;
 mod teams;
 mod token_limits;
 mod users;
+mod webhooks;
 
 pub use activity::*;
 pub use catalog::*;
@@ -64,3 +65,4 @@ pub use summary::*;
 pub use teams::*;
 pub use token_limits::*;
 pub use users::*;
+pub use webhooks::*;

@@ -22,6 +22,7 @@ pub mod stars;
 pub mod teams;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 pub use tokens::MAX_APP_TOKENS;
 

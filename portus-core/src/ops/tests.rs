@@ -685,3 +685,109 @@ async fn a_tag_with_siblings_goes_alone_where_the_registry_deletes_tags() {
         );
     }
 }
+
+#[tokio::test]
+async fn webhooks_are_checked_and_their_changes_recorded_one_activity_each() {
+    use crate::model::{WebhookContentType, WebhookEvent, WebhookMethod, WebhookSettings};
+    let store = InMemoryStore::new();
+    let alice = person(&store, "alice", false).await;
+    let team = teams::create(&store, Some("alice"), "devs", &alice, None)
+        .await
+        .unwrap();
+    let new = NewNamespace {
+        name: "acme".into(),
+        team_id: team.id,
+        visibility: Visibility::Private,
+        description: None,
+    };
+    let namespace = namespaces::create(&store, None, new, &team).await.unwrap();
+    let settings = WebhookSettings {
+        name: "  ci  ".into(),
+        url: "https://hooks.example/in".into(),
+        method: WebhookMethod::Post,
+        content_type: WebhookContentType::Json,
+        events: vec![WebhookEvent::Push, WebhookEvent::Push, WebhookEvent::Delete],
+        min_severity: crate::traits::Severity::High,
+        enabled: true,
+        header_names: vec!["X-Team".into()],
+        has_credentials: false,
+        sealed: "x".into(),
+    };
+    for (bad, why) in [
+        (
+            WebhookSettings {
+                url: "ftp://x/".into(),
+                ..settings.clone()
+            },
+            "URL",
+        ),
+        (
+            WebhookSettings {
+                events: vec![],
+                ..settings.clone()
+            },
+            "event",
+        ),
+        (
+            WebhookSettings {
+                name: " ".into(),
+                ..settings.clone()
+            },
+            "name",
+        ),
+        (
+            WebhookSettings {
+                header_names: vec!["X-Portus-Signature-256".into()],
+                ..settings.clone()
+            },
+            "set by portus",
+        ),
+        (
+            WebhookSettings {
+                header_names: vec!["bad header".into()],
+                ..settings.clone()
+            },
+            "header name",
+        ),
+    ] {
+        let error = webhooks::create(&store, None, &namespace, bad).await.unwrap_err();
+        assert!(
+            error.kind() == ErrorKind::Invalid && error.to_string().contains(why),
+            "{why}: {error}"
+        );
+    }
+    let hook = webhooks::create(&store, Some("alice"), &namespace, settings.clone())
+        .await
+        .unwrap();
+    assert_eq!(hook.settings.name, "ci");
+    assert_eq!(hook.settings.events, vec![WebhookEvent::Push, WebhookEvent::Delete]);
+    let off = WebhookSettings {
+        enabled: false,
+        ..hook.settings.clone()
+    };
+    let hook = webhooks::update(&store, None, &namespace, &hook, off).await.unwrap();
+    let on = WebhookSettings {
+        enabled: true,
+        ..hook.settings.clone()
+    };
+    let hook = webhooks::update(&store, None, &namespace, &hook, on).await.unwrap();
+    let renamed = WebhookSettings {
+        name: "chat".into(),
+        ..hook.settings.clone()
+    };
+    let hook = webhooks::update(&store, None, &namespace, &hook, renamed)
+        .await
+        .unwrap();
+    webhooks::delete(&store, None, &namespace, &hook).await.unwrap();
+    let recorded = actions(&store).await;
+    assert_eq!(
+        recorded[recorded.len() - 5..],
+        [
+            "webhook.create",
+            "webhook.disable",
+            "webhook.enable",
+            "webhook.update",
+            "webhook.delete"
+        ]
+    );
+}

@@ -101,6 +101,11 @@ fn migrator() -> Migrator {
             "password_resets",
             include_str!("../../migrations/postgres/0012_password_resets.sql"),
         ),
+        (
+            13,
+            "outgoing_webhooks",
+            include_str!("../../migrations/postgres/0013_outgoing_webhooks.sql"),
+        ),
     ])
 }
 

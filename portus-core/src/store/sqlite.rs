@@ -100,6 +100,11 @@ fn migrator() -> Migrator {
             "password_resets",
             include_str!("../../migrations/sqlite/0013_password_resets.sql"),
         ),
+        (
+            14,
+            "outgoing_webhooks",
+            include_str!("../../migrations/sqlite/0014_outgoing_webhooks.sql"),
+        ),
     ])
 }
 

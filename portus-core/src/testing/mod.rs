@@ -25,6 +25,7 @@
 //! | [`import`] | [`ImportStore`] | [`import_store_conformance!`] |
 //! | [`identities`] | [`IdentityStore`] | [`identity_store_conformance!`] |
 //! | [`profiles`] | [`ProfileStore`] | [`profile_store_conformance!`] |
+//! | [`webhooks`] | [`WebhookStore`] | [`webhook_store_conformance!`] |
 //! | [`policy`] | scopes authorized over a whole [`PolicyStore`] | [`authorization_conformance!`] |
 //!
 //! The other traits have suites of their own, built the same way:
@@ -45,6 +46,7 @@
 //! [`import_store_conformance!`]: crate::import_store_conformance
 //! [`identity_store_conformance!`]: crate::identity_store_conformance
 //! [`profile_store_conformance!`]: crate::profile_store_conformance
+//! [`webhook_store_conformance!`]: crate::webhook_store_conformance
 //! [`authorization_conformance!`]: crate::authorization_conformance
 //! [`policy_store_conformance!`]: crate::policy_store_conformance
 //! [`AccountStore`]: crate::traits::AccountStore
@@ -58,6 +60,7 @@
 //! [`ImportStore`]: crate::traits::ImportStore
 //! [`IdentityStore`]: crate::traits::IdentityStore
 //! [`ProfileStore`]: crate::traits::ProfileStore
+//! [`WebhookStore`]: crate::traits::WebhookStore
 //! [`PolicyStore`]: crate::traits::PolicyStore
 
 pub mod accounts;
@@ -78,6 +81,7 @@ mod scripted;
 pub mod security_backend;
 pub mod summaries;
 pub mod teams;
+pub mod webhooks;
 
 pub use registry_client::{ImagePusher, fake_digest};
 pub use scripted::{ScanHook, Script, ScriptedBackend, finding, image};
@@ -115,6 +119,7 @@ macro_rules! policy_store_conformance {
         $crate::import_store_conformance!($make);
         $crate::identity_store_conformance!($make);
         $crate::profile_store_conformance!($make);
+        $crate::webhook_store_conformance!($make);
         $crate::authorization_conformance!($make);
     };
 }

@@ -66,6 +66,16 @@ pub(super) const EXACT: &[Exact] = &[
         Kind::Bool,
     ),
     exact(
+        "user_permission.create_webhook.enabled",
+        "policy.create_webhook",
+        Kind::Bool,
+    ),
+    exact(
+        "user_permission.manage_webhook.enabled",
+        "policy.manage_webhook",
+        Kind::Bool,
+    ),
+    exact(
         "user_permission.push_images.policy",
         "policy.push_images",
         Kind::PushPolicy,

@@ -21,6 +21,7 @@ pub(crate) mod rows;
 pub(crate) mod scans;
 pub(crate) mod summaries;
 pub(crate) mod teams;
+pub(crate) mod webhooks;
 
 use std::borrow::Cow;
 
@@ -346,6 +347,7 @@ macro_rules! sql_policy_store {
         super::sql::import::sql_import_store!($store, $db);
         super::sql::identities::sql_identities_store!($store, $db);
         super::sql::profiles::sql_profiles_store!($store, $db);
+        super::sql::webhooks::sql_webhooks_store!($store, $db);
     };
 }
 

@@ -30,6 +30,7 @@ mod namespaces;
 mod profiles;
 mod scans;
 mod teams;
+mod webhooks;
 
 pub use accounts::AccountStore;
 pub use activity::ActivityStore;
@@ -44,6 +45,7 @@ pub use namespaces::NamespaceStore;
 pub use profiles::ProfileStore;
 pub use scans::ScanStore;
 pub use teams::TeamStore;
+pub use webhooks::WebhookStore;
 
 use crate::Result;
 use crate::model::{Namespace, NamespaceAccess, NamespaceRef, Repository, SearchHits, TagRecord, User};
@@ -65,6 +67,7 @@ pub trait PolicyStore:
     + IdentityStore
     + LockoutStore
     + ProfileStore
+    + WebhookStore
     + std::fmt::Debug
 {
 }
@@ -82,6 +85,7 @@ impl<T> PolicyStore for T where
         + IdentityStore
         + LockoutStore
         + ProfileStore
+        + WebhookStore
         + std::fmt::Debug
         + ?Sized
 {

@@ -23,6 +23,7 @@ mod system;
 mod tags;
 mod teams;
 mod users;
+mod webhooks;
 
 use std::collections::HashMap;
 
@@ -75,6 +76,10 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(namespaces::validate))
         .routes(routes!(namespaces::show, namespaces::update, namespaces::delete))
         .routes(routes!(namespaces::repositories))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::show, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::resend))
         .routes(routes!(repositories::list))
         .routes(routes!(repositories::show, repositories::update, repositories::delete))
         .routes(routes!(tags::repository_tags))

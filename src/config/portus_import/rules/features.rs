@@ -221,7 +221,7 @@ impl Converter<'_> {
 
     /// Portus features this program does not have, or has without a setting.
     pub(super) fn not_carried_over(&mut self) {
-        let rules: [(&str, Outcome, Outcome); 6] = [
+        let rules: [(&str, Outcome, Outcome); 4] = [
             (
                 "gravatar.enabled",
                 unsupported("no avatars: the pages show none and never contact Gravatar"),
@@ -247,16 +247,6 @@ impl Converter<'_> {
                      still work (policy.anonymous_pull)",
                 ),
                 not_needed("anonymous visitors cannot browse here either"),
-            ),
-            (
-                "user_permission.create_webhook.enabled",
-                unsupported("outgoing webhooks are not available here yet"),
-                unsupported("outgoing webhooks are not available here yet"),
-            ),
-            (
-                "user_permission.manage_webhook.enabled",
-                unsupported("outgoing webhooks are not available here yet"),
-                unsupported("outgoing webhooks are not available here yet"),
             ),
         ];
         for (path, on, off) in rules {

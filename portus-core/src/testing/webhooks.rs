@@ -1,0 +1,215 @@
+//! The [`WebhookStore`] checks: webhooks per namespace and their ordered delivery queue.
+
+use chrono::{Duration, Utc};
+
+use crate::ErrorKind;
+use crate::model::{
+    AttemptOutcome, DeliveryAttempt, DeliveryState, NamespaceId, NewNamespace, Visibility, WebhookContentType,
+    WebhookEvent, WebhookId, WebhookMethod, WebhookSettings,
+};
+use crate::prelude::*;
+use crate::traits::Severity;
+
+fn settings(name: &str) -> WebhookSettings {
+    WebhookSettings {
+        name: name.into(),
+        url: "https://hooks.example/in".into(),
+        method: WebhookMethod::Post,
+        content_type: WebhookContentType::Json,
+        events: vec![WebhookEvent::Push, WebhookEvent::VulnerabilityFound],
+        min_severity: Severity::High,
+        enabled: true,
+        header_names: vec!["X-One".into(), "X-Two".into()],
+        has_credentials: true,
+        sealed: "sealed-text".into(),
+    }
+}
+
+async fn namespace(store: &dyn PolicyStore, name: &str) -> NamespaceId {
+    let owner = super::user(store, &format!("{name}-owner")).await;
+    let team = store
+        .create_team(&format!("{name}-team"), owner.id, None)
+        .await
+        .unwrap();
+    store
+        .create_namespace(NewNamespace {
+            name: name.into(),
+            team_id: team.id,
+            visibility: Visibility::Private,
+            description: None,
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+/// Webhooks are created, read back whole, listed per namespace, renamed, deleted, and go with
+/// their namespace; names are unique per namespace.
+pub async fn webhooks_are_created_updated_and_deleted(store: &dyn PolicyStore) {
+    let ns = namespace(store, "acme").await;
+    let other = namespace(store, "other").await;
+    let hook = store.create_webhook(ns, settings("ci")).await.unwrap();
+    assert_eq!(hook.settings, settings("ci"));
+    assert_eq!(store.webhook(hook.id).await.unwrap(), Some(hook.clone()));
+    assert_eq!(
+        store.create_webhook(ns, settings("ci")).await.unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    store.create_webhook(other, settings("ci")).await.unwrap();
+    assert_eq!(
+        store
+            .create_webhook(NamespaceId(9999), settings("x"))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+    let second = store.create_webhook(ns, settings("chat")).await.unwrap();
+    let listed = store.namespace_webhooks(ns).await.unwrap();
+    assert_eq!(listed, vec![hook.clone(), second.clone()]);
+    let mut changed = settings("ci-renamed");
+    changed.enabled = false;
+    changed.events = vec![WebhookEvent::Delete];
+    let updated = store.update_webhook(hook.id, changed.clone()).await.unwrap();
+    assert_eq!(updated.settings, changed);
+    assert_eq!(store.webhook(hook.id).await.unwrap().unwrap().settings, changed);
+    assert_eq!(
+        store
+            .update_webhook(hook.id, settings("chat"))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Conflict
+    );
+    store.delete_webhook(second.id).await.unwrap();
+    assert_eq!(
+        store.delete_webhook(second.id).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(store.namespace_webhooks(ns).await.unwrap(), vec![updated]);
+    store.delete_namespace(ns).await.unwrap();
+    assert_eq!(store.webhook(hook.id).await.unwrap(), None);
+    assert_eq!(store.namespace_webhooks(other).await.unwrap().len(), 1);
+}
+
+/// Deliveries are queued once per event key, offered one at a time per webhook in queue order
+/// (a failed head holds back the ones behind it until it is delivered or given up), only for
+/// enabled webhooks, and keep their last attempt.
+pub async fn deliveries_are_queued_once_and_offered_in_order(store: &dyn PolicyStore) {
+    let ns = namespace(store, "acme").await;
+    let a = store.create_webhook(ns, settings("a")).await.unwrap().id;
+    let b = store.create_webhook(ns, settings("b")).await.unwrap().id;
+    let first = store
+        .enqueue_delivery(a, WebhookEvent::Push, "e1", "{\"n\":1}")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.enqueue_delivery(a, WebhookEvent::Push, "e1", "{}").await.unwrap(),
+        None
+    );
+    let second = store
+        .enqueue_delivery(a, WebhookEvent::Delete, "e2", "{\"n\":2}")
+        .await
+        .unwrap()
+        .unwrap();
+    let other = store
+        .enqueue_delivery(b, WebhookEvent::Push, "e1", "{\"n\":1}")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .enqueue_delivery(WebhookId(9999), WebhookEvent::Push, "e", "{}")
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        (first.state, first.attempts, first.body.as_str()),
+        (DeliveryState::Pending, 0, "{\"n\":1}")
+    );
+    let soon = Utc::now() + Duration::seconds(1);
+    let due = store.due_deliveries(soon, 10).await.unwrap();
+    assert_eq!(due.iter().map(|d| d.id).collect::<Vec<_>>(), vec![first.id, other.id]);
+    // A failed head keeps the second one back, and is not due before its retry time.
+    let attempt = DeliveryAttempt {
+        at: Some(crate::model::now()),
+        status: Some(503),
+        duration_ms: 12,
+        request_headers: "content-type: application/json".into(),
+        response_headers: "server: x".into(),
+        response_body: "down".into(),
+        error: None,
+    };
+    let retry = Utc::now() + Duration::seconds(60);
+    store
+        .finish_attempt(first.id, &attempt, AttemptOutcome::RetryAt(retry))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .due_deliveries(soon, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| d.id)
+            .collect::<Vec<_>>(),
+        vec![other.id]
+    );
+    let later = retry + Duration::seconds(1);
+    assert_eq!(store.due_deliveries(later, 1).await.unwrap()[0].id, first.id);
+    let stored = store.delivery(first.id).await.unwrap().unwrap();
+    assert_eq!(stored.attempts, 1);
+    assert_eq!(
+        stored
+            .last_attempt
+            .as_ref()
+            .map(|a| (a.status, a.response_body.as_str())),
+        Some((Some(503), "down"))
+    );
+    store
+        .finish_attempt(first.id, &attempt, AttemptOutcome::Delivered)
+        .await
+        .unwrap();
+    let due: Vec<_> = store
+        .due_deliveries(later, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(due, vec![second.id, other.id]);
+    store
+        .finish_attempt(second.id, &attempt, AttemptOutcome::GaveUp)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delivery(second.id).await.unwrap().unwrap().state,
+        DeliveryState::Failed
+    );
+    // A disabled webhook's deliveries wait.
+    let mut off = settings("b");
+    off.enabled = false;
+    store.update_webhook(b, off).await.unwrap();
+    assert!(store.due_deliveries(later, 10).await.unwrap().is_empty());
+    let log: Vec<_> = store.deliveries(a, 10).await.unwrap().iter().map(|d| d.id).collect();
+    assert_eq!(log, vec![second.id, first.id]);
+    assert_eq!(store.deliveries(a, 1).await.unwrap().len(), 1);
+    store.delete_webhook(a).await.unwrap();
+    assert_eq!(store.delivery(first.id).await.unwrap(), None);
+}
+
+/// Expands to one `#[tokio::test]` per check of this module, each on a fresh store made by
+/// the given async expression; [`policy_store_conformance!`](crate::policy_store_conformance)
+/// invokes it with the other roles' macros.
+#[macro_export]
+macro_rules! webhook_store_conformance {
+    ($make:expr) => {
+        $crate::__conformance_tests!($make; webhooks;
+            webhooks_are_created_updated_and_deleted,
+            deliveries_are_queued_once_and_offered_in_order,
+        );
+    };
+}

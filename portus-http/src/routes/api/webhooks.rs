@@ -1,0 +1,490 @@
+//! Outgoing webhooks of namespaces (`/api/v1/namespaces/{id}/webhooks`): Portus' fields plus
+//! an event filter, a signing secret (shown once, in the create answer), sealed credentials
+//! and headers (never shown again), a delivery log and re-sending. Seeing them: administrators
+//! and the namespace's team; creating and deleting: owners unless `create_webhook` is off;
+//! changing, toggling, re-sending: owners unless `manage_webhook` is off.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use portus_core::model::{
+    Delivery, DeliveryId, Namespace, Webhook, WebhookContentType, WebhookEvent, WebhookId, WebhookMethod,
+    WebhookSettings,
+};
+use portus_core::prelude::*;
+use portus_core::traits::Severity;
+use portus_core::{ops, permissions};
+use portus_scan::webhooks::WebhookSecrets;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::schema::{Conflict, Forbidden};
+use super::{ApiCaller, JsonBody, check, created, no_content, not_found, parse_id};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// How many deliveries the log shows.
+const LOG_LENGTH: usize = 100;
+
+/// A webhook as the API shows it: never its secret, credentials or header values.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct WebhookView {
+    id: i64,
+    namespace_id: i64,
+    name: String,
+    url: String,
+    /// `GET` or `POST`.
+    method: String,
+    /// `application/json` or `application/x-www-form-urlencoded`.
+    content_type: String,
+    /// Of `push`, `delete`, `scan_completed`, `scan_failed`, `vulnerability_found`.
+    events: Vec<String>,
+    /// The least severity `vulnerability_found` reports.
+    min_severity: String,
+    enabled: bool,
+    /// The names of the custom headers (their values are not shown).
+    headers: Vec<String>,
+    /// Whether HTTP Basic credentials are sent (they are not shown).
+    has_credentials: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    /// The signing secret of `X-Portus-Signature-256`: in the create answer only, never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+fn severity_name(severity: Severity) -> String {
+    format!("{severity:?}").to_ascii_lowercase()
+}
+
+fn view(webhook: &Webhook, secret: Option<String>) -> WebhookView {
+    let settings = &webhook.settings;
+    WebhookView {
+        id: webhook.id.0,
+        namespace_id: webhook.namespace_id.0,
+        name: settings.name.clone(),
+        url: settings.url.clone(),
+        method: settings.method.to_string(),
+        content_type: settings.content_type.to_string(),
+        events: settings.events.iter().map(|e| e.to_string()).collect(),
+        min_severity: severity_name(settings.min_severity),
+        enabled: settings.enabled,
+        headers: settings.header_names.clone(),
+        has_credentials: settings.has_credentials,
+        created_at: webhook.created_at,
+        updated_at: webhook.updated_at,
+        secret,
+    }
+}
+
+/// One attempt at a delivery.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AttemptView {
+    at: Option<DateTime<Utc>>,
+    /// The receiver's status; null when none came.
+    status: Option<u16>,
+    duration_ms: u64,
+    /// The request headers (credentials and custom header values hidden).
+    request_headers: String,
+    response_headers: String,
+    /// The start of the response body (4 KiB).
+    response_body: String,
+    /// Why no answer came.
+    error: Option<String>,
+}
+
+/// A delivery: the event, the body sent, where it stands and its last attempt.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DeliveryView {
+    id: i64,
+    webhook_id: i64,
+    event: String,
+    /// The registry event id (re-sends add `#resend-…`).
+    event_key: String,
+    /// `pending`, `delivered` or `failed` (given up).
+    state: String,
+    attempts: u32,
+    created_at: DateTime<Utc>,
+    next_attempt_at: DateTime<Utc>,
+    /// The JSON envelope sent.
+    body: String,
+    last_attempt: Option<AttemptView>,
+}
+
+fn delivery_view(delivery: Delivery) -> DeliveryView {
+    DeliveryView {
+        id: delivery.id.0,
+        webhook_id: delivery.webhook_id.0,
+        event: delivery.event.to_string(),
+        event_key: delivery.event_key,
+        state: delivery.state.to_string(),
+        attempts: delivery.attempts,
+        created_at: delivery.created_at,
+        next_attempt_at: delivery.next_attempt_at,
+        body: delivery.body,
+        last_attempt: delivery.last_attempt.map(|a| AttemptView {
+            at: a.at,
+            status: a.status,
+            duration_ms: a.duration_ms,
+            request_headers: a.request_headers,
+            response_headers: a.response_headers,
+            response_body: a.response_body,
+            error: a.error,
+        }),
+    }
+}
+
+/// A new webhook.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewWebhookBody {
+    name: String,
+    /// `http://` or `https://`; internal addresses are refused unless
+    /// `webhooks.allow_private_targets`.
+    url: String,
+    /// `GET` or `POST` (the default).
+    method: Option<String>,
+    /// `json` (the default) or `form` (or their MIME types).
+    content_type: Option<String>,
+    /// The events to deliver (default: `push`).
+    events: Option<Vec<String>>,
+    /// For `vulnerability_found`: `negligible`, `low`, `medium`, `high` (the default), `critical`.
+    min_severity: Option<String>,
+    /// Default true.
+    enabled: Option<bool>,
+    /// HTTP Basic user name.
+    username: Option<String>,
+    /// HTTP Basic password.
+    password: Option<String>,
+    /// Custom headers.
+    headers: Option<BTreeMap<String, String>>,
+}
+
+/// Changes to a webhook; absent fields stay. `headers` replaces all custom headers; an empty
+/// `username` removes the credentials.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateWebhookBody {
+    name: Option<String>,
+    url: Option<String>,
+    method: Option<String>,
+    content_type: Option<String>,
+    events: Option<Vec<String>>,
+    min_severity: Option<String>,
+    enabled: Option<bool>,
+    username: Option<String>,
+    password: Option<String>,
+    headers: Option<BTreeMap<String, String>>,
+}
+
+super::request_bodies! {
+    NewWebhookBody => Some("webhook");
+    UpdateWebhookBody => Some("webhook");
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request(message)
+}
+
+fn parse_content_type(text: &str) -> Result<WebhookContentType, ApiError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "json" => Ok(WebhookContentType::Json),
+        "form" => Ok(WebhookContentType::Form),
+        other => other.parse().map_err(|e: portus_core::Error| invalid(e.to_string())),
+    }
+}
+
+fn parse_severity(text: &str) -> Result<Severity, ApiError> {
+    Severity::ALL
+        .into_iter()
+        .find(|s| severity_name(*s) == text.trim().to_ascii_lowercase())
+        .ok_or_else(|| invalid(format!("unknown severity '{text}'")))
+}
+
+fn parse_events(events: &[String]) -> Result<Vec<WebhookEvent>, ApiError> {
+    events
+        .iter()
+        .map(|e| e.parse().map_err(|e: portus_core::Error| invalid(e.to_string())))
+        .collect()
+}
+
+/// The namespace, if the caller may see it, and whether they may see its webhooks.
+async fn load_namespace(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Namespace, ApiError> {
+    let namespace = super::namespaces::load(state, caller, id).await?;
+    check(
+        permissions::view_webhooks(caller.caller, &caller.namespace_view(&namespace, state)),
+        "namespace",
+    )?;
+    Ok(namespace)
+}
+
+async fn load(state: &AppState, caller: &ApiCaller, id: &str, webhook: &str) -> Result<(Namespace, Webhook), ApiError> {
+    let namespace = load_namespace(state, caller, id).await?;
+    let webhook_id = WebhookId(parse_id(webhook, "webhook")?);
+    let webhook = state
+        .store
+        .webhook(webhook_id)
+        .await?
+        .filter(|w| w.namespace_id == namespace.id)
+        .ok_or_else(|| not_found("webhook"))?;
+    Ok((namespace, webhook))
+}
+
+async fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
+    portus_scan::webhooks::check_target(url.trim(), state.outgoing.allow_private_targets)
+        .await
+        .map_err(|e| invalid(e.to_string()))
+}
+
+fn seal(state: &AppState, secrets: &WebhookSecrets) -> Result<String, ApiError> {
+    Ok(state.outgoing.sealer.seal(secrets)?)
+}
+
+/// `GET /api/v1/namespaces/{id}/webhooks`: administrators and the namespace's team.
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/{id}/webhooks",
+    params(("id" = i64, Path, description = "Namespace id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<WebhookView>), Forbidden)
+)]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<WebhookView>>, ApiError> {
+    let namespace = load_namespace(&state, &caller, &id).await?;
+    let webhooks = state.store.namespace_webhooks(namespace.id).await?;
+    Ok(Json(webhooks.iter().map(|w| view(w, None)).collect()))
+}
+
+/// `POST /api/v1/namespaces/{id}/webhooks`: the answer carries the signing `secret`, the only
+/// time it is shown.
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{id}/webhooks",
+    params(("id" = i64, Path, description = "Namespace id")),
+    request_body = NewWebhookBody,
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 201, body = WebhookView), Forbidden, Conflict)
+)]
+pub(super) async fn create(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<NewWebhookBody>,
+) -> Result<Response, ApiError> {
+    caller.user()?;
+    let namespace = super::namespaces::load(&state, &caller, &id).await?;
+    let namespace_view = caller.namespace_view(&namespace, &state);
+    check(
+        permissions::create_webhook(caller.caller, &namespace_view, &state.policy),
+        "namespace",
+    )?;
+    check_url(&state, &body.url).await?;
+    let headers: Vec<(String, String)> = body.headers.unwrap_or_default().into_iter().collect();
+    let secrets = WebhookSecrets {
+        secret: WebhookSecrets::generate_secret()?,
+        username: body.username.filter(|u| !u.is_empty()),
+        password: body.password,
+        headers,
+    };
+    let settings = WebhookSettings {
+        name: body.name,
+        url: body.url,
+        method: match body.method {
+            Some(m) => m.parse::<WebhookMethod>().map_err(|e| invalid(e.to_string()))?,
+            None => WebhookMethod::Post,
+        },
+        content_type: body
+            .content_type
+            .as_deref()
+            .map(parse_content_type)
+            .transpose()?
+            .unwrap_or(WebhookContentType::Json),
+        events: parse_events(&body.events.unwrap_or_else(|| vec!["push".into()]))?,
+        min_severity: body
+            .min_severity
+            .as_deref()
+            .map(parse_severity)
+            .transpose()?
+            .unwrap_or(Severity::High),
+        enabled: body.enabled.unwrap_or(true),
+        header_names: secrets.headers.iter().map(|(n, _)| n.clone()).collect(),
+        has_credentials: secrets.username.is_some(),
+        sealed: seal(&state, &secrets)?,
+    };
+    let webhook = ops::webhooks::create(state.store.as_ref(), caller.actor(), &namespace, settings).await?;
+    Ok(created(view(&webhook, Some(secrets.secret))))
+}
+
+/// `GET /api/v1/namespaces/{id}/webhooks/{webhook_id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/{id}/webhooks/{webhook_id}",
+    params(("id" = i64, Path, description = "Namespace id"), ("webhook_id" = i64, Path, description = "Webhook id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = WebhookView), Forbidden)
+)]
+pub(super) async fn show(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path((id, webhook)): Path<(String, String)>,
+) -> Result<Json<WebhookView>, ApiError> {
+    let (_, webhook) = load(&state, &caller, &id, &webhook).await?;
+    Ok(Json(view(&webhook, None)))
+}
+
+/// `PUT /api/v1/namespaces/{id}/webhooks/{webhook_id}`: change, enable or disable.
+#[utoipa::path(
+    put,
+    path = "/api/v1/namespaces/{id}/webhooks/{webhook_id}",
+    params(("id" = i64, Path, description = "Namespace id"), ("webhook_id" = i64, Path, description = "Webhook id")),
+    request_body = UpdateWebhookBody,
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = WebhookView), Forbidden, Conflict)
+)]
+pub(super) async fn update(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path((id, webhook)): Path<(String, String)>,
+    JsonBody(body): JsonBody<UpdateWebhookBody>,
+) -> Result<Json<WebhookView>, ApiError> {
+    let (namespace, webhook) = load(&state, &caller, &id, &webhook).await?;
+    check(
+        permissions::manage_webhook(caller.caller, &caller.namespace_view(&namespace, &state), &state.policy),
+        "webhook",
+    )?;
+    let mut settings = webhook.settings.clone();
+    if let Some(url) = body.url {
+        check_url(&state, &url).await?;
+        settings.url = url;
+    }
+    if let Some(name) = body.name {
+        settings.name = name;
+    }
+    if let Some(method) = body.method {
+        settings.method = method.parse().map_err(|e: portus_core::Error| invalid(e.to_string()))?;
+    }
+    if let Some(content_type) = body.content_type {
+        settings.content_type = parse_content_type(&content_type)?;
+    }
+    if let Some(events) = body.events {
+        settings.events = parse_events(&events)?;
+    }
+    if let Some(severity) = body.min_severity {
+        settings.min_severity = parse_severity(&severity)?;
+    }
+    if let Some(enabled) = body.enabled {
+        settings.enabled = enabled;
+    }
+    if body.username.is_some() || body.password.is_some() || body.headers.is_some() {
+        let mut secrets = state.outgoing.sealer.open(&settings.sealed)?;
+        if let Some(username) = body.username {
+            secrets.username = Some(username).filter(|u| !u.is_empty());
+            secrets.password = if secrets.username.is_some() {
+                body.password
+            } else {
+                None
+            };
+        } else if let Some(password) = body.password {
+            secrets.password = Some(password);
+        }
+        if let Some(headers) = body.headers {
+            secrets.headers = headers.into_iter().collect();
+        }
+        settings.header_names = secrets.headers.iter().map(|(n, _)| n.clone()).collect();
+        settings.has_credentials = secrets.username.is_some();
+        settings.sealed = seal(&state, &secrets)?;
+    }
+    let updated = ops::webhooks::update(state.store.as_ref(), caller.actor(), &namespace, &webhook, settings).await?;
+    Ok(Json(view(&updated, None)))
+}
+
+/// `DELETE /api/v1/namespaces/{id}/webhooks/{webhook_id}`: with its deliveries.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/namespaces/{id}/webhooks/{webhook_id}",
+    params(("id" = i64, Path, description = "Namespace id"), ("webhook_id" = i64, Path, description = "Webhook id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 204), Forbidden)
+)]
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path((id, webhook)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (namespace, webhook) = load(&state, &caller, &id, &webhook).await?;
+    check(
+        permissions::create_webhook(caller.caller, &caller.namespace_view(&namespace, &state), &state.policy),
+        "webhook",
+    )?;
+    ops::webhooks::delete(state.store.as_ref(), caller.actor(), &namespace, &webhook).await?;
+    Ok(no_content())
+}
+
+/// `GET /api/v1/namespaces/{id}/webhooks/{webhook_id}/deliveries`: the latest 100, newest
+/// first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/{id}/webhooks/{webhook_id}/deliveries",
+    params(("id" = i64, Path, description = "Namespace id"), ("webhook_id" = i64, Path, description = "Webhook id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = Vec<DeliveryView>), Forbidden)
+)]
+pub(super) async fn deliveries(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path((id, webhook)): Path<(String, String)>,
+) -> Result<Json<Vec<DeliveryView>>, ApiError> {
+    let (_, webhook) = load(&state, &caller, &id, &webhook).await?;
+    let deliveries = state.store.deliveries(webhook.id, LOG_LENGTH).await?;
+    Ok(Json(deliveries.into_iter().map(delivery_view).collect()))
+}
+
+/// `POST /api/v1/namespaces/{id}/webhooks/{webhook_id}/deliveries/{delivery_id}/resend`:
+/// queues the same body again (a new delivery, after the webhook's pending ones).
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{id}/webhooks/{webhook_id}/deliveries/{delivery_id}/resend",
+    params(
+        ("id" = i64, Path, description = "Namespace id"),
+        ("webhook_id" = i64, Path, description = "Webhook id"),
+        ("delivery_id" = i64, Path, description = "Delivery id"),
+    ),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 202, body = DeliveryView), Forbidden)
+)]
+pub(super) async fn resend(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path((id, webhook, delivery)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let (namespace, webhook) = load(&state, &caller, &id, &webhook).await?;
+    check(
+        permissions::manage_webhook(caller.caller, &caller.namespace_view(&namespace, &state), &state.policy),
+        "webhook",
+    )?;
+    let delivery_id = DeliveryId(parse_id(&delivery, "delivery")?);
+    let original = state
+        .store
+        .delivery(delivery_id)
+        .await?
+        .filter(|d| d.webhook_id == webhook.id)
+        .ok_or_else(|| not_found("delivery"))?;
+    let base = original.event_key.split("#resend-").next().unwrap_or_default();
+    let key = format!("{base}#resend-{}", Utc::now().timestamp_micros());
+    let queued = state
+        .store
+        .enqueue_delivery(webhook.id, original.event, &key, &original.body)
+        .await?
+        .ok_or_else(|| ApiError::conflict("a re-send is already queued"))?;
+    if let Some(dispatcher) = &state.outgoing.dispatcher {
+        dispatcher.wake();
+    }
+    Ok((StatusCode::ACCEPTED, Json(delivery_view(queued))).into_response())
+}
