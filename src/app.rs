@@ -508,13 +508,10 @@ pub fn scan_worker(config: &Config, app: &App) -> Result<Option<portus_scan::wor
         // Twice the whole per-backend budget: a live worker always finishes first.
         lease: Duration::from_secs(config.security.scan_timeout_secs.saturating_mul(2).max(60)),
     };
-    Ok(Some(portus_scan::worker::ScanWorker::new(
-        app.store.clone(),
-        registry,
-        scanner,
-        authorization,
-        worker_config,
-    )))
+    let worker =
+        portus_scan::worker::ScanWorker::new(app.store.clone(), registry, scanner, authorization, worker_config);
+    worker.set_webhooks(app.store.clone(), Some(app.dispatcher.clone()));
+    Ok(Some(worker))
 }
 
 /// Writes `<data_dir>/rootcertbundle.pem` (the current certificate, then the previous ones)

@@ -41,9 +41,6 @@ pub struct Ingested {
 /// How many pending events are applied per store round trip.
 const BATCH: usize = 256;
 
-/// The store outgoing webhook deliveries are queued in, and the dispatcher to wake after.
-type WebhookQueue = (Arc<dyn PolicyStore>, Option<Arc<crate::webhooks::Dispatcher>>);
-
 /// Stores and applies registry notification events.
 ///
 /// Store roles used: [`EventStore`] (the durable queue: insert, pending, finish),
@@ -61,7 +58,7 @@ pub struct EventPipeline {
     /// The account portus itself acts as in the registry (`registry.service_account`).
     own_account: std::sync::OnceLock<String>,
     /// Where pushes and deletes are queued for outgoing webhooks, and the dispatcher to wake.
-    webhooks: std::sync::OnceLock<WebhookQueue>,
+    webhooks: std::sync::OnceLock<crate::webhooks::WebhookQueue>,
     wake: Notify,
 }
 

@@ -7,15 +7,15 @@
 //! (digest, backend) scan before running it ([`ScanStore::claim_scans`]), so no scan runs twice
 //! at once, and a claim whose worker died expires with its lease.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
-use portus_core::model::{ScanRecord, ScanState, TagRecord};
+use portus_core::model::{ScanRecord, ScanState, TagRecord, WebhookEvent};
 use portus_core::prelude::*;
-use portus_core::traits::{ImageRef, Layer};
+use portus_core::traits::{ImageRef, Layer, Severity};
 use portus_core::{PolicyStore, RegistryClient};
 
 use crate::Error;
@@ -68,6 +68,8 @@ pub struct ScanWorker {
     scanner: Scanner,
     authorization: PullAuthorization,
     config: WorkerConfig,
+    /// Where scan outcomes are queued for outgoing webhooks, when set.
+    webhooks: std::sync::OnceLock<crate::webhooks::WebhookQueue>,
 }
 
 /// The images to scan for `reference` (the manifest itself, or each platform of an index) and
@@ -215,7 +217,16 @@ impl ScanWorker {
             scanner,
             authorization,
             config,
+            webhooks: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Queues finished and failed scans for the outgoing webhooks of the namespaces whose
+    /// repositories hold the scanned digest (`scan_completed`, `vulnerability_found` with the
+    /// worst severity, and `scan_failed` when a scan starts failing, not at every retry),
+    /// waking `dispatcher`. Set once; later calls are ignored.
+    pub fn set_webhooks(&self, store: Arc<dyn PolicyStore>, dispatcher: Option<Arc<crate::webhooks::Dispatcher>>) {
+        let _ = self.webhooks.set((store, dispatcher));
     }
 
     fn due(&self, record: Option<&ScanRecord>, now: DateTime<Utc>) -> bool {
@@ -242,7 +253,12 @@ impl ScanWorker {
         let backends: Vec<String> = self.scanner.backend_names().into_iter().map(str::to_owned).collect();
         let mut seen = HashSet::new();
         let mut work: Vec<(TagRecord, Vec<String>)> = Vec::new();
+        let mut repositories: HashMap<String, BTreeSet<String>> = HashMap::new();
         for tag in self.catalog.tags(None).await? {
+            repositories
+                .entry(tag.manifest.digest.clone())
+                .or_default()
+                .insert(tag.repository.clone());
             if !seen.insert(tag.manifest.digest.clone()) {
                 continue;
             }
@@ -260,9 +276,16 @@ impl ScanWorker {
         let finished = std::sync::atomic::AtomicUsize::new(0);
         let records = &records;
         let finished = &finished;
+        let repositories = &repositories;
         let outcomes: Vec<Result<Vec<ScanState>, Error>> = stream::iter(work)
             .map(|(tag, due)| async move {
                 let states = self.scan_digest(&tag, &due, records).await;
+                if let Ok(states) = &states
+                    && !states.is_empty()
+                {
+                    let holders = repositories.get(&tag.manifest.digest);
+                    self.notify_webhooks(&tag.manifest.digest, holders, records).await;
+                }
                 progress(finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, total);
                 states
             })
@@ -376,6 +399,58 @@ impl ScanWorker {
         Ok(records.iter().map(|r| r.state).collect())
     }
 
+    /// Queues the webhook events of `digest`'s new scan records for each repository holding
+    /// it. A failure to queue is logged, not fatal: the scan itself is stored.
+    async fn notify_webhooks(
+        &self,
+        digest: &str,
+        repositories: Option<&BTreeSet<String>>,
+        previous: &HashMap<(String, String), ScanRecord>,
+    ) {
+        let (Some((store, dispatcher)), Some(repositories)) = (self.webhooks.get(), repositories) else {
+            return;
+        };
+        let records = match self.scans.scan_records(Some(digest)).await {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::warn!(%digest, error = %e, "scan outcomes were not queued for webhooks");
+                return;
+            }
+        };
+        let mut queued = 0;
+        for record in &records {
+            let before = previous.get(&(record.digest.clone(), record.backend.clone()));
+            if before.is_some_and(|b| b.updated_at == record.updated_at) {
+                continue;
+            }
+            for (event, worst) in scan_events(record, before) {
+                let summary = scan_summary(record);
+                for repository in repositories {
+                    let key = format!(
+                        "scan:{}:{}:{}:{}:{}",
+                        repository,
+                        record.digest,
+                        record.backend,
+                        event.as_str(),
+                        record.updated_at.timestamp_micros()
+                    );
+                    let body = crate::webhooks::scan_envelope(event, &key, repository, digest, &summary);
+                    match portus_core::ops::webhooks::notify(store.as_ref(), repository, event, &key, &body, worst)
+                        .await
+                    {
+                        Ok(n) => queued += n,
+                        Err(e) => tracing::warn!(%repository, %digest, error = %e, "a scan event was not queued"),
+                    }
+                }
+            }
+        }
+        if queued > 0
+            && let Some(dispatcher) = dispatcher
+        {
+            dispatcher.wake();
+        }
+    }
+
     /// Runs a pass every `interval` until the task is aborted.
     pub fn spawn(self: Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
@@ -389,6 +464,50 @@ impl ScanWorker {
             }
         })
     }
+}
+
+/// The webhook events a new scan record makes, with the worst severity found: a finished scan
+/// is `scan_completed` and, with findings, `vulnerability_found`; a failure is `scan_failed`
+/// only when the scan was not already failing (retries are not news).
+fn scan_events(record: &ScanRecord, before: Option<&ScanRecord>) -> Vec<(WebhookEvent, Option<Severity>)> {
+    match record.state {
+        ScanState::Done => {
+            let worst = record
+                .report
+                .as_ref()
+                .and_then(|r| r.vulnerabilities.iter().map(|v| v.severity).max());
+            let mut events = vec![(WebhookEvent::ScanCompleted, worst)];
+            if worst.is_some() {
+                events.push((WebhookEvent::VulnerabilityFound, worst));
+            }
+            events
+        }
+        ScanState::Failed if before.is_none_or(|b| b.state != ScanState::Failed) => {
+            vec![(WebhookEvent::ScanFailed, None)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The `scan` object of a scan event's envelope: the backend, its state, the error of a failed
+/// scan, and the findings counted by severity with the worst one.
+fn scan_summary(record: &ScanRecord) -> serde_json::Value {
+    let mut by_severity: BTreeMap<String, usize> = BTreeMap::new();
+    let vulnerabilities = record.report.as_ref().map_or(&[][..], |r| &r.vulnerabilities[..]);
+    for v in vulnerabilities {
+        *by_severity
+            .entry(format!("{:?}", v.severity).to_lowercase())
+            .or_default() += 1;
+    }
+    let worst = vulnerabilities.iter().map(|v| v.severity).max();
+    serde_json::json!({
+        "backend": record.backend,
+        "state": record.state.as_str(),
+        "error": record.error,
+        "vulnerabilities": vulnerabilities.len(),
+        "by_severity": by_severity,
+        "worst": worst.map(|s| format!("{s:?}").to_lowercase()),
+    })
 }
 
 #[cfg(test)]
@@ -494,6 +613,72 @@ mod tests {
             None,
             "size unknown"
         );
+    }
+
+    #[tokio::test]
+    async fn scan_outcomes_are_queued_for_webhooks_and_a_failure_only_when_it_starts() {
+        use portus_core::model::{WebhookContentType, WebhookEvent, WebhookMethod, WebhookSettings};
+        let s = Setup::new().await;
+        let (name, _) = portus_core::model::NamespaceRef::of_repository("a/x");
+        let namespace = s.store.namespace(name).await.unwrap().unwrap();
+        let settings = WebhookSettings {
+            name: "scans".into(),
+            url: "https://hooks.example/".into(),
+            method: WebhookMethod::Post,
+            content_type: WebhookContentType::Json,
+            events: vec![
+                WebhookEvent::ScanCompleted,
+                WebhookEvent::ScanFailed,
+                WebhookEvent::VulnerabilityFound,
+            ],
+            min_severity: Severity::Low,
+            enabled: true,
+            header_names: Vec::new(),
+            has_credentials: false,
+            sealed: String::new(),
+        };
+        let hook = s.store.create_webhook(namespace.id, settings).await.unwrap().id;
+        // Retries at once, so the second pass scans the failing backend again.
+        let worker = s.worker(Duration::ZERO, Duration::from_secs(3600));
+        worker.set_webhooks(s.store.clone(), None);
+        for _ in 0..2 {
+            worker.run_once(&|_, _| {}).await.unwrap();
+        }
+        let queued = s.store.deliveries(hook, 50).await.unwrap();
+        let mut events: Vec<(String, String, String)> = queued
+            .iter()
+            .map(|d| {
+                let body: serde_json::Value = serde_json::from_str(&d.body).unwrap();
+                (
+                    d.event.as_str().to_owned(),
+                    body["repository"].as_str().unwrap().to_owned(),
+                    body["scan"]["backend"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        events.sort();
+        let expected: Vec<(String, String, String)> = [
+            ("scan_completed", "a/x", "dummy"),
+            ("scan_completed", "a/y", "dummy"),
+            ("scan_failed", "a/x", "flaky"),
+            ("scan_failed", "a/y", "flaky"),
+            ("vulnerability_found", "a/x", "dummy"),
+            ("vulnerability_found", "a/y", "dummy"),
+        ]
+        .iter()
+        .map(|(e, r, b)| ((*e).to_owned(), (*r).to_owned(), (*b).to_owned()))
+        .collect();
+        assert_eq!(
+            events, expected,
+            "one failure event per failing scan, not one per retry"
+        );
+        let found = queued
+            .iter()
+            .find(|d| d.event == WebhookEvent::VulnerabilityFound)
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_str(&found.body).unwrap();
+        assert!(body["scan"]["vulnerabilities"].as_u64().unwrap() > 0, "{body}");
+        assert!(body["digest"].as_str().unwrap().starts_with("sha256:"), "{body}");
     }
 
     #[tokio::test]

@@ -220,3 +220,86 @@ fn pushes_reach_a_verifying_receiver_in_order_across_outages_and_restarts() {
     );
     assert!(!pushes(&out).iter().any(|p| p.starts_with("bob/")));
 }
+
+/// Scan events: a push scanned by the dummy scanner reaches the receiver as `scan_completed`
+/// and `vulnerability_found` (its findings reach the webhook's `min_severity`), signed, with the
+/// scan summary; the push event itself is not wanted by this webhook and not sent.
+#[test]
+fn scan_outcomes_reach_a_verifying_receiver() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let registry_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut portus = Portus::new(dir, SERVICE, "");
+    portus.append_config(&format!(
+        "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = 0\n\
+         [security]\ninterval_secs = 1\n[security.dummy]\nserver = \"on\"\n\
+         [webhooks]\nallow_private_targets = true\nfirst_retry_secs = 1\nmax_retry_secs = 2\n"
+    ));
+    let yaml = portus.cli(&["config", "registry"], None);
+    portus.start();
+    let registry = Registry::start_on(dir, &yaml, registry_addr);
+    portus.user("alice", "alice-password");
+    let token = portus.cli(&["token", "create", "alice", "--name", "hooks"], None);
+    let bearer = format!("Bearer {}", token.lines().last().unwrap().trim());
+    let auth = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
+    let namespaces = body(&http_get(portus.addr, "/api/v1/namespaces", &auth));
+    let alice_ns = namespaces
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "alice")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let port = free_port();
+    let create = serde_json::json!({
+        "name": "scans",
+        "url": format!("http://127.0.0.1:{port}/hook"),
+        "events": ["scan_completed", "vulnerability_found"],
+        "min_severity": "high",
+    })
+    .to_string();
+    let created = http_post(
+        portus.addr,
+        &format!("/api/v1/namespaces/{alice_ns}/webhooks"),
+        &auth,
+        &create,
+    );
+    assert_eq!(status(&created), 201, "{created}");
+    let secret_file = dir.join("secret");
+    std::fs::write(&secret_file, body(&created)["secret"].as_str().unwrap()).unwrap();
+    let out = dir.join("received.jsonl");
+    let _up = receiver(dir, port, &secret_file, &out);
+    push(
+        dir,
+        registry.addr,
+        "alice/app:1",
+        Creds::User("alice", "alice-password"),
+    );
+    let events = || {
+        let mut events: Vec<String> = received(&out)
+            .iter()
+            .map(|b| b["event"].as_str().unwrap().to_owned())
+            .collect();
+        events.sort();
+        events
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || events()
+            == ["scan_completed", "vulnerability_found"]),
+        "{:?}\n{}",
+        received(&out),
+        portus.log()
+    );
+    let found = received(&out)
+        .into_iter()
+        .find(|b| b["event"] == "vulnerability_found")
+        .unwrap();
+    assert_eq!(
+        (found["repository"].as_str(), found["namespace"].as_str()),
+        (Some("alice/app"), Some("alice"))
+    );
+    assert_eq!(found["scan"]["backend"], "dummy");
+    assert_eq!(found["scan"]["worst"], "high");
+    assert_eq!(found["scan"]["vulnerabilities"], 3);
+}

@@ -16,3 +16,9 @@ pub use deliver::{DispatchConfig, Dispatcher, backoff};
 pub use envelope::{registry_envelope, scan_envelope};
 pub use guard::{GuardedResolver, check_target, is_internal};
 pub use seal::{Sealer, WebhookSecrets, signature};
+
+/// The store outgoing webhook deliveries are queued in, and the dispatcher to wake after.
+pub(crate) type WebhookQueue = (
+    std::sync::Arc<dyn portus_core::PolicyStore>,
+    Option<std::sync::Arc<Dispatcher>>,
+);
