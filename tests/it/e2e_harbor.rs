@@ -23,7 +23,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::harness::{
-    BackgroundServer, Creds, FakeClairV4, Portus, Registry, free_port, go_tool, http_get, run, skopeo_copy,
+    BackgroundServer, Creds, FakeClairV4, Portus, Registry, free_port, go_tool, http_get, oci_layout_with_files, run,
+    skopeo_copy,
 };
 
 const REPORT_1_1: &str = "application/vnd.security.vulnerability.report; version=1.1";
@@ -275,65 +276,23 @@ async fn metadata(State(adapter): State<Adapter>) -> Response {
     ([("content-type", content_type)], body.to_string()).into_response()
 }
 
-fn sha256(data: &[u8]) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
-    format!("sha256:{}", data_encoding::HEXLOWER.encode(digest.as_ref()))
-}
-
-/// An uncompressed tar of regular files.
-fn tar(files: &[(&str, &str)]) -> Vec<u8> {
-    let mut tar = Vec::new();
-    for (name, contents) in files {
-        let mut header = [0u8; 512];
-        header[..name.len()].copy_from_slice(name.as_bytes());
-        header[100..108].copy_from_slice(b"0000644\0");
-        header[108..116].copy_from_slice(b"0000000\0");
-        header[116..124].copy_from_slice(b"0000000\0");
-        header[124..136].copy_from_slice(format!("{:011o}\0", contents.len()).as_bytes());
-        header[136..148].copy_from_slice(b"00000000000\0");
-        header[156] = b'0';
-        header[257..263].copy_from_slice(b"ustar\0");
-        header[263..265].copy_from_slice(b"00");
-        header[148..156].copy_from_slice(b"        ");
-        let checksum: u32 = header.iter().map(|b| *b as u32).sum();
-        header[148..156].copy_from_slice(format!("{checksum:06o}\0 ").as_bytes());
-        tar.extend_from_slice(&header);
-        tar.extend_from_slice(contents.as_bytes());
-        tar.resize(tar.len().div_ceil(512) * 512, 0);
-    }
-    tar.resize(tar.len() + 1024, 0);
-    tar
-}
-
 /// An OCI layout whose `tag` is a one-layer Alpine 3.22-like image with the apk package
 /// testpkg 1.0.0-r0 (the fixture of real-components.md §1.7).
 fn alpine_layout(dir: &Path, tag: &str) {
-    let blobs = dir.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs).unwrap();
-    let put = |data: &[u8]| {
-        let digest = sha256(data);
-        std::fs::write(blobs.join(digest.trim_start_matches("sha256:")), data).unwrap();
-        (digest, data.len())
-    };
-    let layer = tar(&[
-        (
-            "etc/os-release",
-            "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.22.1\nPRETTY_NAME=\"Alpine Linux v3.22\"\n",
-        ),
-        ("lib/apk/db/installed", "P:testpkg\nV:1.0.0-r0\nA:x86_64\no:testpkg\n\n"),
-    ]);
-    let (layer_digest, layer_size) = put(&layer);
-    let config = json!({"architecture": "amd64", "os": "linux", "config": {},
-        "rootfs": {"type": "layers", "diff_ids": [layer_digest]}});
-    let (config_digest, config_size) = put(&serde_json::to_vec(&config).unwrap());
-    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer_size}]});
-    let (manifest_digest, manifest_size) = put(&serde_json::to_vec(&manifest).unwrap());
-    let index = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "digest": manifest_digest, "size": manifest_size, "annotations": {"org.opencontainers.image.ref.name": tag}}]});
-    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
-    std::fs::write(dir.join("oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}").unwrap();
+    oci_layout_with_files(
+        dir,
+        tag,
+        &[
+            (
+                "etc/os-release",
+                b"NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.22.1\nPRETTY_NAME=\"Alpine Linux v3.22\"\n",
+            ),
+            (
+                "lib/apk/db/installed",
+                b"P:testpkg\nV:1.0.0-r0\nA:x86_64\no:testpkg\n\n",
+            ),
+        ],
+    );
 }
 
 /// The stored scan result of `reference` (`portus scan --stored --json`).

@@ -70,24 +70,34 @@ fn push(tmp: &Path, registry: SocketAddr, target: &str, creds: Creds) {
     assert_ok(&format!("push {target}"), &output);
 }
 
-#[test]
-fn pushes_reach_a_verifying_receiver_in_order_across_outages_and_restarts() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
+/// A running portus and the registry it serves, with user alice and her application token.
+struct Started {
+    portus: Portus,
+    registry: Registry,
+    /// `Bearer <alice's application token>`.
+    bearer: String,
+    /// The id of alice's personal namespace.
+    alice_ns: i64,
+}
+
+/// Starts portus (with `extra` configuration) and the registry, and creates alice.
+fn start(dir: &Path, extra: &str) -> Started {
     let registry_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut portus = Portus::new(dir, SERVICE, "");
     portus.append_config(&format!(
-        "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = 0\n"
+        "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = 0\n{extra}"
     ));
     let yaml = portus.cli(&["config", "registry"], None);
     portus.start();
     let registry = Registry::start_on(dir, &yaml, registry_addr);
     portus.user("alice", "alice-password");
-    portus.user("bob", "bob-password");
     let token = portus.cli(&["token", "create", "alice", "--name", "hooks"], None);
     let bearer = format!("Bearer {}", token.lines().last().unwrap().trim());
-    let auth = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
-    let namespaces = body(&http_get(portus.addr, "/api/v1/namespaces", &auth));
+    let namespaces = body(&http_get(
+        portus.addr,
+        "/api/v1/namespaces",
+        &[("Authorization", bearer.as_str())],
+    ));
     let alice_ns = namespaces
         .as_array()
         .unwrap()
@@ -96,6 +106,26 @@ fn pushes_reach_a_verifying_receiver_in_order_across_outages_and_restarts() {
         .unwrap()["id"]
         .as_i64()
         .unwrap();
+    Started {
+        portus,
+        registry,
+        bearer,
+        alice_ns,
+    }
+}
+
+#[test]
+fn pushes_reach_a_verifying_receiver_in_order_across_outages_and_restarts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let Started {
+        mut portus,
+        registry,
+        bearer,
+        alice_ns,
+    } = start(dir, "");
+    portus.user("bob", "bob-password");
+    let auth = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
     let hooks = format!("/api/v1/namespaces/{alice_ns}/webhooks");
     let port = free_port();
     let create = serde_json::json!({"name": "ci", "url": format!("http://127.0.0.1:{port}/hook"), "events": ["push"]})
@@ -228,29 +258,17 @@ fn pushes_reach_a_verifying_receiver_in_order_across_outages_and_restarts() {
 fn scan_outcomes_reach_a_verifying_receiver() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let registry_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mut portus = Portus::new(dir, SERVICE, "");
-    portus.append_config(&format!(
-        "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = 0\n\
-         [security]\ninterval_secs = 1\n[security.dummy]\nserver = \"on\"\n\
-         [webhooks]\nallow_private_targets = true\nfirst_retry_secs = 1\nmax_retry_secs = 2\n"
-    ));
-    let yaml = portus.cli(&["config", "registry"], None);
-    portus.start();
-    let registry = Registry::start_on(dir, &yaml, registry_addr);
-    portus.user("alice", "alice-password");
-    let token = portus.cli(&["token", "create", "alice", "--name", "hooks"], None);
-    let bearer = format!("Bearer {}", token.lines().last().unwrap().trim());
+    let Started {
+        portus,
+        registry,
+        bearer,
+        alice_ns,
+    } = start(
+        dir,
+        "[security]\ninterval_secs = 1\n[security.dummy]\nserver = \"on\"\n\
+         [webhooks]\nallow_private_targets = true\nfirst_retry_secs = 1\nmax_retry_secs = 2\n",
+    );
     let auth = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
-    let namespaces = body(&http_get(portus.addr, "/api/v1/namespaces", &auth));
-    let alice_ns = namespaces
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["name"] == "alice")
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
     let port = free_port();
     let create = serde_json::json!({
         "name": "scans",
