@@ -167,6 +167,7 @@ fn serve_router(
         session_lifetime: std::time::Duration::from_secs(config.web.session_secs),
         secure_cookies: config.secure_cookies(),
         signup: config.web.signup,
+        anonymous_browsing: config.web.anonymous_browsing,
         local_login: config.web.local_login,
         #[cfg(feature = "oidc")]
         oidc: oidc_login(config, &state)?,

@@ -292,6 +292,7 @@ pub const KEYS: &[&str] = &[
     "http.request_timeout_secs",
     "web.enabled",
     "web.signup",
+    "web.anonymous_browsing",
     "web.local_login",
     "web.session_secs",
     "web.secure_cookies",

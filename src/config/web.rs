@@ -55,6 +55,9 @@ pub struct WebSettings {
     /// People may create their own accounts at `/sign_up` (Portus' `signup.enabled`); not
     /// with `[ldap]`.
     pub signup: bool,
+    /// Visitors who have not signed in may browse the public namespaces' repositories at
+    /// `/explore` (Portus' `anonymous_browsing`, on by default); `false` sends them to sign in.
+    pub anonymous_browsing: bool,
     /// The password form on the sign-in page (Portus' `oauth.local_login`); `false` leaves
     /// the external providers only (then one is required and sign-up is off).
     pub local_login: bool,
@@ -82,6 +85,7 @@ impl Default for WebSettings {
             session_secs: 8 * 3600,
             secure_cookies: None,
             signup: false,
+            anonymous_browsing: true,
             local_login: true,
             oidc: None,
             google: None,

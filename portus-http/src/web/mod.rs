@@ -43,6 +43,9 @@ pub struct WebConfig {
     /// Whether people may create their own accounts at `/sign_up` (`web.signup`; never with
     /// LDAP, whose directory owns the accounts).
     pub signup: bool,
+    /// Whether visitors who have not signed in may browse `/explore` (Portus'
+    /// `anonymous_browsing`); without it the page sends them to sign in.
+    pub anonymous_browsing: bool,
     /// Whether the sign-in page offers the password form (`web.local_login`); without it the
     /// form is gone and a posted password is refused, leaving OpenID Connect.
     pub local_login: bool,
@@ -103,6 +106,7 @@ impl Default for WebConfig {
             session_lifetime: Duration::from_secs(8 * 3600),
             secure_cookies: true,
             signup: false,
+            anonymous_browsing: true,
             local_login: true,
             #[cfg(feature = "oidc")]
             oidc: None,

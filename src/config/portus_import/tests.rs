@@ -523,3 +523,17 @@ fn gitlab_and_bitbucket_are_carried_over_with_their_restrictions() {
     assert!(notes.contains("now a workspace slug"), "{notes}");
     assert!(config.web.github.is_none());
 }
+
+#[test]
+fn anonymous_browsing_is_carried_over() {
+    let off = convert_with(Some("anonymous_browsing:\n  enabled: false\n"), &[]);
+    assert_eq!(
+        outcome(&off, "anonymous_browsing.enabled"),
+        &Outcome::Mapped(vec!["web.anonymous_browsing".into()])
+    );
+    assert!(!load_back(&off).web.anonymous_browsing);
+    assert!(
+        load_back(&convert_with(None, &[])).web.anonymous_browsing,
+        "Portus' default: on"
+    );
+}

@@ -53,11 +53,15 @@ pub(crate) async fn repository_list(signed: Signed, Query(query): Query<Fields>)
     Ok(signed.page("Repositories", listing("/repositories", q, &repositories, page, pages)))
 }
 
-/// `GET /explore?q=`: the repositories anyone may pull, without signing in.
+/// `GET /explore?q=`: the repositories anyone may pull, without signing in; to the sign-in
+/// page when `anonymous_browsing` is off.
 pub(crate) async fn explore(
     Extension(web): Extension<Arc<Web>>,
     Query(query): Query<Fields>,
 ) -> Result<Response, PageError> {
+    if !web.config.anonymous_browsing {
+        return Ok(axum::response::Redirect::to("/sign_in").into_response());
+    }
     let q = field(&query, "q").trim();
     let page = page_number(&query);
     let (repositories, pages) = list_as(&web, None, &api_path(q), page).await?;

@@ -219,9 +219,19 @@ impl Converter<'_> {
         }
     }
 
+    /// `anonymous_browsing.enabled`: carried over as `web.anonymous_browsing` (the `/explore`
+    /// page for visitors who have not signed in).
+    pub(super) fn anonymous_browsing(&mut self) {
+        if self.get("anonymous_browsing.enabled").is_some() {
+            let on = self.flag("anonymous_browsing.enabled");
+            self.set("web.anonymous_browsing", toml::Value::Boolean(on));
+            self.under("anonymous_browsing", mapped(&["web.anonymous_browsing"]));
+        }
+    }
+
     /// Portus features this program does not have, or has without a setting.
     pub(super) fn not_carried_over(&mut self) {
-        let rules: [(&str, Outcome, Outcome); 4] = [
+        let rules: [(&str, Outcome, Outcome); 3] = [
             (
                 "gravatar.enabled",
                 unsupported("no avatars: the pages show none and never contact Gravatar"),
@@ -239,14 +249,6 @@ impl Converter<'_> {
                 "display_name.enabled",
                 unsupported("display names are not shown: the pages show user names"),
                 not_needed("the pages show user names, as with display names off"),
-            ),
-            (
-                "anonymous_browsing.enabled",
-                unsupported(
-                    "no anonymous explore page: visitors sign in to browse; anonymous pulls of public namespaces \
-                     still work (policy.anonymous_pull)",
-                ),
-                not_needed("anonymous visitors cannot browse here either"),
             ),
         ];
         for (path, on, off) in rules {

@@ -51,6 +51,7 @@ impl<'a> Converter<'a> {
         self.security();
         self.background();
         self.sign_up();
+        self.anonymous_browsing();
         self.not_carried_over();
         let variables = self.variables();
         self.reminders();
