@@ -560,7 +560,8 @@ const APP_DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 const API_DIGEST: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 const TOOL_DIGEST: &str = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
 
-/// A registry that accepts manifest deletions (202) and remembers them; everything else 404.
+/// A registry that accepts manifest deletions by digest (202) and remembers them, and refuses
+/// deletions by tag as Distribution 2.8 does (400 `DIGEST_INVALID`); everything else 404.
 struct FakeRegistry {
     deleted: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     server: crate::harness::BackgroundServer,
@@ -574,7 +575,10 @@ impl FakeRegistry {
             axum::Router::new().fallback(move |request: axum::extract::Request| {
                 let seen = seen.clone();
                 async move {
-                    if request.method() == axum::http::Method::DELETE {
+                    let by_digest = request.uri().path().contains("/manifests/sha256:");
+                    if request.method() == axum::http::Method::DELETE && !by_digest {
+                        axum::http::StatusCode::BAD_REQUEST
+                    } else if request.method() == axum::http::Method::DELETE {
                         seen.lock().unwrap().push(request.uri().path().to_owned());
                         axum::http::StatusCode::ACCEPTED
                     } else {
