@@ -133,7 +133,7 @@ fn pushes_reach_a_verifying_receiver_in_order_across_outages_and_restarts() {
 
     // (e) A loopback target is refused by default.
     let refused = http_post(portus.addr, &hooks, &auth, &create);
-    assert_eq!(status(&refused), 400, "{refused}");
+    assert_eq!(status(&refused), 422, "{refused}");
     assert!(refused.contains("internal address"), "{refused}");
 
     // Allowed with webhooks.allow_private_targets = true (retries every second or two).

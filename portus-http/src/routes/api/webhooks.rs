@@ -22,7 +22,7 @@ use portus_scan::webhooks::WebhookSecrets;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::schema::{Conflict, Forbidden};
+use super::schema::{Conflict, Forbidden, Unprocessable};
 use super::{ApiCaller, JsonBody, check, created, no_content, not_found, parse_id};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -186,8 +186,15 @@ super::request_bodies! {
     UpdateWebhookBody => Some("webhook");
 }
 
+/// A 422 answer: a rule the schema does not state refuses the settings (an unknown event or
+/// severity name, a URL that is not http(s) or points at an internal address).
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request(message)
+    ApiError {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code: "INVALID_REQUEST",
+        message: message.into(),
+        basic_challenge: false,
+    }
 }
 
 fn parse_content_type(text: &str) -> Result<WebhookContentType, ApiError> {
@@ -214,6 +221,8 @@ fn parse_events(events: &[String]) -> Result<Vec<WebhookEvent>, ApiError> {
 
 /// The namespace, if the caller may see it, and whether they may see its webhooks.
 async fn load_namespace(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Namespace, ApiError> {
+    // Webhooks are never anyone's without signing in: 401 first, as every such route.
+    caller.user()?;
     let namespace = super::namespaces::load(state, caller, id).await?;
     check(
         permissions::view_webhooks(caller.caller, &caller.namespace_view(&namespace, state)),
@@ -270,7 +279,7 @@ pub(super) async fn list(
     params(("id" = i64, Path, description = "Namespace id")),
     request_body = NewWebhookBody,
     security(("bearer" = []), ("portusAuth" = [])),
-    responses((status = 201, body = WebhookView), Forbidden, Conflict)
+    responses((status = 201, body = WebhookView), Forbidden, Conflict, Unprocessable)
 )]
 pub(super) async fn create(
     State(state): State<AppState>,
@@ -346,7 +355,7 @@ pub(super) async fn show(
     params(("id" = i64, Path, description = "Namespace id"), ("webhook_id" = i64, Path, description = "Webhook id")),
     request_body = UpdateWebhookBody,
     security(("bearer" = []), ("portusAuth" = [])),
-    responses((status = 200, body = WebhookView), Forbidden, Conflict)
+    responses((status = 200, body = WebhookView), Forbidden, Conflict, Unprocessable)
 )]
 pub(super) async fn update(
     State(state): State<AppState>,
