@@ -666,53 +666,15 @@ mod tokens;
 #[cfg(feature = "oidc")]
 mod oidc;
 
-/// `web.anonymous_browsing = false`: the explore page sends visitors to sign in and shows
-/// nothing, even of public namespaces.
-#[tokio::test]
-async fn explore_is_off_without_anonymous_browsing() {
-    let site = site_with(|web, _| web.anonymous_browsing = false).await;
+/// Tags `1` of `repositories` (their namespaces created), then makes the namespace `open`
+/// public.
+async fn with_public_namespace_open(site: &Site, repositories: &[&str]) {
     let manifest = portus_core::model::ManifestRecord {
         digest: format!("sha256:{}", "e".repeat(64)),
         media_type: "application/vnd.oci.image.manifest.v1+json".into(),
         size: None,
     };
-    site.store
-        .put_tag(
-            "open/web-app",
-            "1",
-            &manifest,
-            None,
-            portus_core::model::MissingNamespace::Create,
-        )
-        .await
-        .unwrap();
-    let open = site
-        .store
-        .namespace(portus_core::model::NamespaceRef::Named("open"))
-        .await
-        .unwrap()
-        .unwrap();
-    site.store
-        .set_namespace_visibility(open.id, portus_core::model::Visibility::Public)
-        .await
-        .unwrap();
-    for path in ["/explore", "/explore?q=web"] {
-        let visitor = site.request(Method::GET, path, &[], None).await;
-        assert_eq!(visitor.status, StatusCode::SEE_OTHER, "{path}");
-        assert_eq!(visitor.location.as_deref(), Some("/sign_in"), "{path}");
-        assert!(!visitor.body.contains("open/web-app"), "{path}");
-    }
-}
-
-#[tokio::test]
-async fn repositories_are_browsed_by_name_and_explored_without_signing_in() {
-    let site = site().await;
-    let manifest = portus_core::model::ManifestRecord {
-        digest: "sha256:e1".into(),
-        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
-        size: None,
-    };
-    for repository in ["open/web-app", "open/api", "alice/secret-app"] {
+    for repository in repositories {
         site.store
             .put_tag(
                 repository,
@@ -734,6 +696,26 @@ async fn repositories_are_browsed_by_name_and_explored_without_signing_in() {
         .set_namespace_visibility(open.id, portus_core::model::Visibility::Public)
         .await
         .unwrap();
+}
+
+/// `web.anonymous_browsing = false`: the explore page sends visitors to sign in and shows
+/// nothing, even of public namespaces.
+#[tokio::test]
+async fn explore_is_off_without_anonymous_browsing() {
+    let site = site_with(|web, _| web.anonymous_browsing = false).await;
+    with_public_namespace_open(&site, &["open/web-app"]).await;
+    for path in ["/explore", "/explore?q=web"] {
+        let visitor = site.request(Method::GET, path, &[], None).await;
+        assert_eq!(visitor.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(visitor.location.as_deref(), Some("/sign_in"), "{path}");
+        assert!(!visitor.body.contains("open/web-app"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn repositories_are_browsed_by_name_and_explored_without_signing_in() {
+    let site = site().await;
+    with_public_namespace_open(&site, &["open/web-app", "open/api", "alice/secret-app"]).await;
     let visitor = site.request(Method::GET, "/explore", &[], None).await;
     assert_eq!(visitor.status, StatusCode::OK, "{}", visitor.body);
     assert!(visitor.body.contains("open/web-app") && visitor.body.contains("open/api"));
