@@ -111,7 +111,7 @@ impl EventPipeline {
     /// queues nothing twice, so no delivery is lost or doubled. Set once; later calls are
     /// ignored.
     pub fn set_webhooks(&self, store: Arc<dyn PolicyStore>, dispatcher: Option<Arc<crate::webhooks::Dispatcher>>) {
-        let _ = self.webhooks.set((store, dispatcher));
+        let _ = self.webhooks.set(crate::webhooks::WebhookQueue::new(store, dispatcher));
     }
 
     /// Parses and stores an envelope; counts the events that were new and those that will be
@@ -214,7 +214,7 @@ impl EventPipeline {
         repository: &str,
         actor: Option<&str>,
     ) -> Result<(), Error> {
-        let Some((store, dispatcher)) = self.webhooks.get() else {
+        let Some(queue) = self.webhooks.get() else {
             return Ok(());
         };
         let actor = self.attribute(actor).await?.user;
@@ -228,13 +228,8 @@ impl EventPipeline {
             actor.as_deref(),
             &raw,
         );
-        let queued =
-            portus_core::ops::webhooks::notify(store.as_ref(), repository, hook, &stored.event_id, &body, None).await?;
-        if queued > 0
-            && let Some(dispatcher) = dispatcher
-        {
-            dispatcher.wake();
-        }
+        let queued = queue.queue(repository, hook, &stored.event_id, &body, None).await?;
+        queue.wake(queued);
         Ok(())
     }
 

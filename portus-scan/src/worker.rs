@@ -226,7 +226,7 @@ impl ScanWorker {
     /// worst severity, and `scan_failed` when a scan starts failing, not at every retry),
     /// waking `dispatcher`. Set once; later calls are ignored.
     pub fn set_webhooks(&self, store: Arc<dyn PolicyStore>, dispatcher: Option<Arc<crate::webhooks::Dispatcher>>) {
-        let _ = self.webhooks.set((store, dispatcher));
+        let _ = self.webhooks.set(crate::webhooks::WebhookQueue::new(store, dispatcher));
     }
 
     fn due(&self, record: Option<&ScanRecord>, now: DateTime<Utc>) -> bool {
@@ -407,7 +407,7 @@ impl ScanWorker {
         repositories: Option<&BTreeSet<String>>,
         previous: &HashMap<(String, String), ScanRecord>,
     ) {
-        let (Some((store, dispatcher)), Some(repositories)) = (self.webhooks.get(), repositories) else {
+        let (Some(queue), Some(repositories)) = (self.webhooks.get(), repositories) else {
             return;
         };
         let records = match self.scans.scan_records(Some(digest)).await {
@@ -435,20 +435,14 @@ impl ScanWorker {
                         record.updated_at.timestamp_micros()
                     );
                     let body = crate::webhooks::scan_envelope(event, &key, repository, digest, &summary);
-                    match portus_core::ops::webhooks::notify(store.as_ref(), repository, event, &key, &body, worst)
-                        .await
-                    {
+                    match queue.queue(repository, event, &key, &body, worst).await {
                         Ok(n) => queued += n,
                         Err(e) => tracing::warn!(%repository, %digest, error = %e, "a scan event was not queued"),
                     }
                 }
             }
         }
-        if queued > 0
-            && let Some(dispatcher) = dispatcher
-        {
-            dispatcher.wake();
-        }
+        queue.wake(queued);
     }
 
     /// Runs a pass every `interval` until the task is aborted.

@@ -13,7 +13,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::*;
-use portus_core::traits::Layer;
 
 const KEY_B64: &str = "c2VjcmV0LWtleS1mb3ItY2xhaXItdGVzdHMtMzItYnl0ZXM="; // "secret-key-for-clair-tests-32-bytes"
 
@@ -58,11 +57,6 @@ struct StrictLayer {
     media_type: Option<String>,
 }
 
-fn is_digest(s: &str) -> bool {
-    s.strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 fn error(status: Status, code: &str) -> Response {
     (status, axum::Json(json!({"code": code, "message": code}))).into_response()
 }
@@ -103,7 +97,7 @@ async fn post_index(State(fake): State<Fake>, headers: HeaderMap, body: axum::bo
         return error(Status::BAD_REQUEST, "bad-request");
     };
     let layers_ok = manifest.layers.iter().all(|l| {
-        is_digest(&l.hash)
+        crate::backend::is_sha256_digest(&l.hash)
             && (l.uri.starts_with("http://") || l.uri.starts_with("https://"))
             && l.headers
                 .get("Authorization")
@@ -112,7 +106,7 @@ async fn post_index(State(fake): State<Fake>, headers: HeaderMap, body: axum::bo
                 .as_deref()
                 .is_none_or(|m| m.starts_with("application/vnd.oci.image.layer.v1.tar"))
     });
-    if !is_digest(&manifest.hash) || manifest.layers.is_empty() || !layers_ok {
+    if !crate::backend::is_sha256_digest(&manifest.hash) || manifest.layers.is_empty() || !layers_ok {
         return error(Status::BAD_REQUEST, "bad-request");
     }
     fake.posts.fetch_add(1, Ordering::SeqCst);
@@ -131,7 +125,7 @@ async fn get_index(State(fake): State<Fake>, headers: HeaderMap, Path(digest): P
     if !authorized(&fake, &headers) {
         return error(Status::UNAUTHORIZED, "unauthorized");
     }
-    if !is_digest(&digest) {
+    if !crate::backend::is_sha256_digest(&digest) {
         return error(Status::BAD_REQUEST, "bad-request");
     }
     match *fake.mode.lock().unwrap() {
@@ -231,10 +225,7 @@ async fn fake_clair(require_psk: bool) -> (Url, Fake) {
         .route("/matcher/api/v1/vulnerability_report/{digest}", get(get_report))
         .route("/matcher/api/v1/internal/update_operation", get(update_operations))
         .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap()).parse().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, fake)
+    (crate::backend::serve_stand_in(app).await, fake)
 }
 
 fn backend(url: Url, psk: bool) -> ClairV4 {
@@ -250,19 +241,7 @@ fn backend(url: Url, psk: bool) -> ClairV4 {
 }
 
 fn image() -> ImageRef {
-    let digest = format!("sha256:{}", "ab".repeat(32));
-    let layer = format!("sha256:{}", "cd".repeat(32));
-    ImageRef {
-        repository: "alice/app".into(),
-        tag: "1.0".into(),
-        layers: vec![Layer {
-            url: format!("http://127.0.0.1:5000/v2/alice/app/blobs/{layer}"),
-            digest: layer,
-            media_type: Some("application/vnd.oci.image.layer.v1.tar+gzip".into()),
-        }],
-        digest,
-        registry_authorization: Some("Bearer registry-pull-token".into()),
-    }
+    crate::backend::test_image(Some("application/vnd.oci.image.layer.v1.tar+gzip"))
 }
 
 fn set(fake: &Fake, mode: Mode) {

@@ -13,7 +13,6 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use super::*;
-use portus_core::traits::Layer;
 
 const ERROR_TYPE: &str = "application/vnd.scanner.adapter.error; version=1.0";
 
@@ -62,11 +61,6 @@ fn authorized(fake: &Fake, headers: &HeaderMap) -> bool {
         .is_none_or(|want| headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(want))
 }
 
-fn is_digest(s: &str) -> bool {
-    s.strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 async fn post_scan(State(fake): State<Fake>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     if !authorized(&fake, &headers) {
         return error(Status::UNAUTHORIZED, "unauthorized");
@@ -84,7 +78,10 @@ async fn post_scan(State(fake): State<Fake>, headers: HeaderMap, body: axum::bod
         .is_some_and(|u| u.path() == "/" && matches!(u.scheme(), "http" | "https"));
     let artifact = &request["artifact"];
     let digest = artifact["digest"].as_str().unwrap_or_default().to_owned();
-    if !registry_ok || artifact["repository"].as_str().is_none_or(str::is_empty) || !is_digest(&digest) {
+    if !registry_ok
+        || artifact["repository"].as_str().is_none_or(str::is_empty)
+        || !crate::backend::is_sha256_digest(&digest)
+    {
         return error(Status::UNPROCESSABLE_ENTITY, "invalid scan request");
     }
     if *fake.mode.lock().unwrap() == Mode::Slow {
@@ -207,10 +204,7 @@ async fn fake_adapter(auth: Option<&str>) -> (Url, Fake) {
         .route("/api/v1/scan/{id}/report", get(get_report))
         .route("/api/v1/metadata", get(metadata))
         .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap()).parse().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, fake)
+    (crate::backend::serve_stand_in(app).await, fake)
 }
 
 fn backend(url: Url, auth: Option<HarborAuth>) -> Harbor {
@@ -231,19 +225,7 @@ fn basic() -> HarborAuth {
 const BASIC: &str = "Basic cG9ydHVzOmFkYXB0ZXItcGFzc3dvcmQ=";
 
 fn image() -> ImageRef {
-    let digest = format!("sha256:{}", "ab".repeat(32));
-    let layer = format!("sha256:{}", "cd".repeat(32));
-    ImageRef {
-        repository: "alice/app".into(),
-        tag: "1.0".into(),
-        layers: vec![Layer {
-            url: format!("http://127.0.0.1:5000/v2/alice/app/blobs/{layer}"),
-            digest: layer,
-            media_type: None,
-        }],
-        digest,
-        registry_authorization: Some("Bearer registry-pull-token".into()),
-    }
+    crate::backend::test_image(None)
 }
 
 fn set(fake: &Fake, mode: Mode) {

@@ -70,6 +70,41 @@ pub(crate) fn legacy_error_message(body: &str) -> String {
     }
 }
 
+/// Serves `app` on a free loopback port, for the scanners' stand-ins; returns its base URL.
+#[cfg(test)]
+pub(crate) async fn serve_stand_in(app: axum::Router) -> url::Url {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap()).parse().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// Whether `s` is a `sha256:` digest, as the stand-ins check their requests.
+#[cfg(test)]
+pub(crate) fn is_sha256_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// An image of `alice/app:1.0` with one layer of `layer_media_type`, as the scanners' unit
+/// tests submit it.
+#[cfg(test)]
+pub(crate) fn test_image(layer_media_type: Option<&str>) -> portus_core::traits::ImageRef {
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let layer = format!("sha256:{}", "cd".repeat(32));
+    portus_core::traits::ImageRef {
+        repository: "alice/app".into(),
+        tag: "1.0".into(),
+        layers: vec![portus_core::traits::Layer {
+            url: format!("http://127.0.0.1:5000/v2/alice/app/blobs/{layer}"),
+            digest: layer,
+            media_type: layer_media_type.map(str::to_owned),
+        }],
+        digest,
+        registry_authorization: Some("Bearer registry-pull-token".into()),
+    }
+}
+
 /// JSON values of any shape whose object keys come from `keys` (a scanner's field names), so
 /// that property tests reach deep into the report structures.
 #[cfg(test)]

@@ -17,8 +17,41 @@ pub use envelope::{registry_envelope, scan_envelope};
 pub use guard::{GuardedResolver, check_target, is_internal};
 pub use seal::{Sealer, WebhookSecrets, signature};
 
-/// The store outgoing webhook deliveries are queued in, and the dispatcher to wake after.
-pub(crate) type WebhookQueue = (
-    std::sync::Arc<dyn portus_core::PolicyStore>,
-    Option<std::sync::Arc<Dispatcher>>,
-);
+/// Where outgoing webhook events are queued: the store, and the dispatcher to wake once
+/// something was queued (none when this process does not deliver).
+#[derive(Debug)]
+pub(crate) struct WebhookQueue {
+    store: std::sync::Arc<dyn portus_core::PolicyStore>,
+    dispatcher: Option<std::sync::Arc<Dispatcher>>,
+}
+
+impl WebhookQueue {
+    pub(crate) fn new(
+        store: std::sync::Arc<dyn portus_core::PolicyStore>,
+        dispatcher: Option<std::sync::Arc<Dispatcher>>,
+    ) -> Self {
+        WebhookQueue { store, dispatcher }
+    }
+
+    /// Queues `event` for the webhooks of `repository`'s namespace that want it (see
+    /// [`portus_core::ops::webhooks::notify`]); returns how many deliveries were queued.
+    pub(crate) async fn queue(
+        &self,
+        repository: &str,
+        event: portus_core::model::WebhookEvent,
+        key: &str,
+        body: &str,
+        worst: Option<portus_core::traits::Severity>,
+    ) -> portus_core::Result<usize> {
+        portus_core::ops::webhooks::notify(self.store.as_ref(), repository, event, key, body, worst).await
+    }
+
+    /// Wakes the dispatcher when `queued` deliveries are waiting.
+    pub(crate) fn wake(&self, queued: usize) {
+        if queued > 0
+            && let Some(dispatcher) = &self.dispatcher
+        {
+            dispatcher.wake();
+        }
+    }
+}

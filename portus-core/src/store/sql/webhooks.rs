@@ -163,6 +163,24 @@ pub(crate) fn delivery_from_row(row: DeliveryRow) -> Result<Delivery> {
     })
 }
 
+/// Binds a webhook's stored settings, in the column order both `INSERT` and `UPDATE` use
+/// (`name` through `sealed`), after whatever `$query` has bound already.
+macro_rules! bind_webhook_settings {
+    ($query:expr, $settings:expr) => {
+        $query
+            .bind(&$settings.name)
+            .bind(&$settings.url)
+            .bind($settings.method.as_str())
+            .bind($settings.content_type.as_str())
+            .bind(events_text(&$settings.events))
+            .bind(severity_rank($settings.min_severity))
+            .bind($settings.enabled)
+            .bind($settings.header_names.join("\n"))
+            .bind($settings.has_credentials)
+            .bind(&$settings.sealed)
+    };
+}
+
 /// Implements [`WebhookStore`](crate::traits::WebhookStore) for `$store` inside a module that
 /// defines the row helpers of [`sql_policy_store!`](super::sql_policy_store).
 macro_rules! sql_webhooks_store {
@@ -182,18 +200,7 @@ macro_rules! sql_webhooks_store {
                      SELECT id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12 FROM namespaces WHERE id = $1 \
                      RETURNING {WEBHOOK_COLUMNS}"
                 ));
-                let row = sqlx::query_as::<_, WebhookRow>(sql)
-                    .bind(namespace.0)
-                    .bind(&settings.name)
-                    .bind(&settings.url)
-                    .bind(settings.method.as_str())
-                    .bind(settings.content_type.as_str())
-                    .bind(events_text(&settings.events))
-                    .bind(severity_rank(settings.min_severity))
-                    .bind(settings.enabled)
-                    .bind(settings.header_names.join("\n"))
-                    .bind(settings.has_credentials)
-                    .bind(&settings.sealed)
+                let row = crate::store::sql::webhooks::bind_webhook_settings!(sqlx::query_as::<_, WebhookRow>(sql).bind(namespace.0), settings)
                     .bind(now)
                     .fetch_optional(&self.pool)
                     .await
@@ -240,18 +247,7 @@ macro_rules! sql_webhooks_store {
                      min_severity = $7, enabled = $8, header_names = $9, has_credentials = $10, sealed = $11, \
                      updated_at = $12 WHERE id = $1 RETURNING {WEBHOOK_COLUMNS}"
                 ));
-                let row = sqlx::query_as::<_, WebhookRow>(sql)
-                    .bind(id.0)
-                    .bind(&settings.name)
-                    .bind(&settings.url)
-                    .bind(settings.method.as_str())
-                    .bind(settings.content_type.as_str())
-                    .bind(events_text(&settings.events))
-                    .bind(severity_rank(settings.min_severity))
-                    .bind(settings.enabled)
-                    .bind(settings.header_names.join("\n"))
-                    .bind(settings.has_credentials)
-                    .bind(&settings.sealed)
+                let row = crate::store::sql::webhooks::bind_webhook_settings!(sqlx::query_as::<_, WebhookRow>(sql).bind(id.0), settings)
                     .bind(crate::model::now())
                     .fetch_optional(&self.pool)
                     .await
@@ -402,4 +398,5 @@ macro_rules! sql_webhooks_store {
     };
 }
 
+pub(crate) use bind_webhook_settings;
 pub(crate) use sql_webhooks_store;

@@ -219,6 +219,80 @@ fn parse_events(events: &[String]) -> Result<Vec<WebhookEvent>, ApiError> {
         .collect()
 }
 
+impl From<NewWebhookBody> for UpdateWebhookBody {
+    fn from(body: NewWebhookBody) -> Self {
+        UpdateWebhookBody {
+            name: Some(body.name),
+            url: Some(body.url),
+            method: body.method,
+            content_type: body.content_type,
+            events: body.events,
+            min_severity: body.min_severity,
+            enabled: body.enabled,
+            username: body.username,
+            password: body.password,
+            headers: body.headers,
+        }
+    }
+}
+
+/// Applies the fields `changes` carries to `settings`, for create and update alike. The sealed
+/// credentials and headers are opened (from `secrets`, or else from `settings.sealed`) and
+/// sealed again only when `changes` touches them or `secrets` is given: enabling a webhook
+/// never needs its secrets.
+async fn apply_changes(
+    state: &AppState,
+    settings: &mut WebhookSettings,
+    secrets: Option<WebhookSecrets>,
+    changes: UpdateWebhookBody,
+) -> Result<(), ApiError> {
+    if let Some(url) = changes.url {
+        check_url(state, &url).await?;
+        settings.url = url;
+    }
+    if let Some(name) = changes.name {
+        settings.name = name;
+    }
+    if let Some(method) = changes.method {
+        settings.method = method.parse().map_err(|e: portus_core::Error| invalid(e.to_string()))?;
+    }
+    if let Some(content_type) = changes.content_type {
+        settings.content_type = parse_content_type(&content_type)?;
+    }
+    if let Some(events) = changes.events {
+        settings.events = parse_events(&events)?;
+    }
+    if let Some(severity) = changes.min_severity {
+        settings.min_severity = parse_severity(&severity)?;
+    }
+    if let Some(enabled) = changes.enabled {
+        settings.enabled = enabled;
+    }
+    let touches_secrets = changes.username.is_some() || changes.password.is_some() || changes.headers.is_some();
+    let mut secrets = match secrets {
+        Some(secrets) => secrets,
+        None if touches_secrets => state.outgoing.sealer.open(&settings.sealed)?,
+        None => return Ok(()),
+    };
+    if let Some(username) = changes.username {
+        secrets.username = Some(username).filter(|u| !u.is_empty());
+        secrets.password = if secrets.username.is_some() {
+            changes.password
+        } else {
+            None
+        };
+    } else if let Some(password) = changes.password {
+        secrets.password = Some(password);
+    }
+    if let Some(headers) = changes.headers {
+        secrets.headers = headers.into_iter().collect();
+    }
+    settings.header_names = secrets.headers.iter().map(|(n, _)| n.clone()).collect();
+    settings.has_credentials = secrets.username.is_some();
+    settings.sealed = seal(state, &secrets)?;
+    Ok(())
+}
+
 /// The namespace, if the caller may see it, and whether they may see its webhooks.
 async fn load_namespace(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Namespace, ApiError> {
     // Webhooks are never anyone's without signing in: 401 first, as every such route.
@@ -294,41 +368,28 @@ pub(super) async fn create(
         permissions::create_webhook(caller.caller, &namespace_view, &state.policy),
         "namespace",
     )?;
-    check_url(&state, &body.url).await?;
-    let headers: Vec<(String, String)> = body.headers.unwrap_or_default().into_iter().collect();
-    let secrets = WebhookSecrets {
-        secret: WebhookSecrets::generate_secret()?,
-        username: body.username.filter(|u| !u.is_empty()),
-        password: body.password,
-        headers,
+    let secret = WebhookSecrets::generate_secret()?;
+    let fresh = WebhookSecrets {
+        secret: secret.clone(),
+        username: None,
+        password: None,
+        headers: Vec::new(),
     };
-    let settings = WebhookSettings {
-        name: body.name,
-        url: body.url,
-        method: match body.method {
-            Some(m) => m.parse::<WebhookMethod>().map_err(|e| invalid(e.to_string()))?,
-            None => WebhookMethod::Post,
-        },
-        content_type: body
-            .content_type
-            .as_deref()
-            .map(parse_content_type)
-            .transpose()?
-            .unwrap_or(WebhookContentType::Json),
-        events: parse_events(&body.events.unwrap_or_else(|| vec!["push".into()]))?,
-        min_severity: body
-            .min_severity
-            .as_deref()
-            .map(parse_severity)
-            .transpose()?
-            .unwrap_or(Severity::High),
-        enabled: body.enabled.unwrap_or(true),
-        header_names: secrets.headers.iter().map(|(n, _)| n.clone()).collect(),
-        has_credentials: secrets.username.is_some(),
-        sealed: seal(&state, &secrets)?,
+    let mut settings = WebhookSettings {
+        name: String::new(),
+        url: String::new(),
+        method: WebhookMethod::Post,
+        content_type: WebhookContentType::Json,
+        events: vec![WebhookEvent::Push],
+        min_severity: Severity::High,
+        enabled: true,
+        header_names: Vec::new(),
+        has_credentials: false,
+        sealed: String::new(),
     };
+    apply_changes(&state, &mut settings, Some(fresh), body.into()).await?;
     let webhook = ops::webhooks::create(state.store.as_ref(), caller.actor(), &namespace, settings).await?;
-    Ok(created(view(&webhook, Some(secrets.secret))))
+    Ok(created(view(&webhook, Some(secret))))
 }
 
 /// `GET /api/v1/namespaces/{id}/webhooks/{webhook_id}`.
@@ -369,47 +430,7 @@ pub(super) async fn update(
         "webhook",
     )?;
     let mut settings = webhook.settings.clone();
-    if let Some(url) = body.url {
-        check_url(&state, &url).await?;
-        settings.url = url;
-    }
-    if let Some(name) = body.name {
-        settings.name = name;
-    }
-    if let Some(method) = body.method {
-        settings.method = method.parse().map_err(|e: portus_core::Error| invalid(e.to_string()))?;
-    }
-    if let Some(content_type) = body.content_type {
-        settings.content_type = parse_content_type(&content_type)?;
-    }
-    if let Some(events) = body.events {
-        settings.events = parse_events(&events)?;
-    }
-    if let Some(severity) = body.min_severity {
-        settings.min_severity = parse_severity(&severity)?;
-    }
-    if let Some(enabled) = body.enabled {
-        settings.enabled = enabled;
-    }
-    if body.username.is_some() || body.password.is_some() || body.headers.is_some() {
-        let mut secrets = state.outgoing.sealer.open(&settings.sealed)?;
-        if let Some(username) = body.username {
-            secrets.username = Some(username).filter(|u| !u.is_empty());
-            secrets.password = if secrets.username.is_some() {
-                body.password
-            } else {
-                None
-            };
-        } else if let Some(password) = body.password {
-            secrets.password = Some(password);
-        }
-        if let Some(headers) = body.headers {
-            secrets.headers = headers.into_iter().collect();
-        }
-        settings.header_names = secrets.headers.iter().map(|(n, _)| n.clone()).collect();
-        settings.has_credentials = secrets.username.is_some();
-        settings.sealed = seal(&state, &secrets)?;
-    }
+    apply_changes(&state, &mut settings, None, body).await?;
     let updated = ops::webhooks::update(state.store.as_ref(), caller.actor(), &namespace, &webhook, settings).await?;
     Ok(Json(view(&updated, None)))
 }
