@@ -112,6 +112,12 @@ impl From<portus_scan::Error> for ApiError {
             portus_scan::Error::Core(core) => portus_auth::Error::Core(core).into(),
             // A sealing failure (randomness, a key that does not open): never the secret.
             portus_scan::Error::Webhook(_) => internal(&error),
+            portus_scan::Error::InvalidWebhook(message) => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "INVALID_REQUEST",
+                message,
+                basic_challenge: false,
+            },
             other if other.is_temporary() => ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 code: "UNAVAILABLE",

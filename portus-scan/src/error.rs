@@ -57,6 +57,10 @@ pub enum Error {
     /// cannot be opened; the message says why.
     #[error("webhook: {0}")]
     Webhook(String),
+    /// A webhook's settings break a rule: an unknown method, body type, event or severity
+    /// name, a URL the SSRF guard refuses, a custom header without a name.
+    #[error("{0}")]
+    InvalidWebhook(String),
     /// The store failed.
     #[error(transparent)]
     Core(#[from] portus_core::Error),

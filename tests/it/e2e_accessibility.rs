@@ -2,9 +2,10 @@
 //! verified by `scripts/install-test-deps.sh`) inside real headless Chromium: the landing pages
 //! (sign-in, sign-up, forgotten and new password, explore), the dashboard (new and in use),
 //! namespaces, a repository, a tag with findings and its deletion page, search, tokens, the
-//! profile, the activity log, teams and the administrators' pages, on an installation with a pushed and scanned
-//! image. Every page must have no violation axe
-//! rates *serious* or *critical*.
+//! profile, the activity log, teams with the team and namespace deletion pages, a namespace's
+//! webhooks and one webhook's page, and the administrators' pages, on an installation with a
+//! pushed and scanned image. Every page must have no violation axe rates *serious* or
+//! *critical*.
 //!
 //! To check that this test notices a problem, break a page (say, empty the search button's text
 //! in `portus-http/src/web/views.rs`): every signed-in page then fails axe's critical
@@ -105,6 +106,7 @@ fn every_page_passes_axe_core_without_serious_or_critical_violations() {
     );
     portus.user("alice", "alice-password");
     portus.cli(&["team", "create", "developers", "--owner", "alice"], None);
+    portus.cli(&["namespace", "create", "devspace", "--team", "developers"], None);
 
     let base = format!("http://{}", portus.addr);
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -167,6 +169,28 @@ fn every_page_passes_axe_core_without_serious_or_critical_violations() {
         check(&client, &axe, "teams", &mut found).await;
         click_through(&client, Locator::LinkText("developers")).await;
         check(&client, &axe, "team", &mut found).await;
+        click_through(&client, Locator::Id("delete-team")).await;
+        check(&client, &axe, "team deletion", &mut found).await;
+        client.goto(&format!("{base}/namespaces")).await.unwrap();
+        click_through(&client, Locator::LinkText("devspace")).await;
+        click_through(&client, Locator::Id("delete-namespace")).await;
+        check(&client, &axe, "namespace deletion", &mut found).await;
+        client.goto(&format!("{base}/namespaces")).await.unwrap();
+        click_through(&client, Locator::LinkText("devspace")).await;
+        click_through(&client, Locator::Id("webhooks-link")).await;
+        check(&client, &axe, "webhooks", &mut found).await;
+        for (field, value) in [("wh-name", "ci"), ("wh-url", "http://203.0.113.10/hook")] {
+            let input = client.find(Locator::Id(field)).await.unwrap();
+            input.send_keys(value).await.unwrap();
+        }
+        click_through(&client, Locator::Id("create-webhook")).await;
+        assert!(
+            client.find(Locator::Id("webhook-secret")).await.is_ok(),
+            "the secret is shown once"
+        );
+        check(&client, &axe, "webhook created", &mut found).await;
+        click_through(&client, Locator::LinkText("ci")).await;
+        check(&client, &axe, "webhook", &mut found).await;
         client.goto(&format!("{base}/repositories/999999")).await.unwrap();
         check(&client, &axe, "not found", &mut found).await;
 

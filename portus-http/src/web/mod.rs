@@ -182,8 +182,36 @@ pub fn router(state: AppState, config: WebConfig, api: Router<AppState>) -> Rout
         .route("/explore", get(pages::explore))
         .route("/namespaces", get(pages::namespaces).post(pages::create_namespace))
         .route("/namespaces/{id}", get(pages::namespace).post(pages::update_namespace))
+        .route(
+            "/namespaces/{id}/delete",
+            get(pages::confirm_namespace_deletion).post(pages::delete_namespace),
+        )
+        .route(
+            "/namespaces/{id}/webhooks",
+            get(pages::webhooks).post(pages::create_webhook),
+        )
+        .route(
+            "/namespaces/{id}/webhooks/{webhook_id}",
+            get(pages::webhook).post(pages::update_webhook),
+        )
+        .route(
+            "/namespaces/{id}/webhooks/{webhook_id}/toggle",
+            post(pages::toggle_webhook),
+        )
+        .route(
+            "/namespaces/{id}/webhooks/{webhook_id}/delete",
+            post(pages::delete_webhook),
+        )
+        .route(
+            "/namespaces/{id}/webhooks/{webhook_id}/deliveries/{delivery_id}/resend",
+            post(pages::resend_delivery),
+        )
         .route("/teams", get(pages::teams).post(pages::create_team))
-        .route("/teams/{id}", get(pages::team))
+        .route("/teams/{id}", get(pages::team).post(pages::update_team))
+        .route(
+            "/teams/{id}/delete",
+            get(pages::confirm_team_deletion).post(pages::delete_team),
+        )
         .route("/teams/{id}/members", post(pages::add_member))
         .route("/teams/{id}/members/{user_id}", post(pages::change_member))
         .route("/repositories/{id}", get(pages::repository))

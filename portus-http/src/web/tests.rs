@@ -653,6 +653,7 @@ async fn a_password_change_ends_the_sessions_begun_before_it() {
     );
 }
 
+mod lifecycle;
 #[cfg(feature = "oidc")]
 mod oauth;
 #[cfg(feature = "oidc")]

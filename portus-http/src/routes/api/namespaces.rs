@@ -86,6 +86,14 @@ pub(super) struct NamespacePermissions {
     manage: bool,
     /// Change its visibility.
     visibility: bool,
+    /// Delete it.
+    remove: bool,
+    /// See its outgoing webhooks and their deliveries.
+    webhooks: bool,
+    /// Create and delete its webhooks.
+    create_webhook: bool,
+    /// Change, enable, disable its webhooks and re-send their deliveries.
+    manage_webhook: bool,
 }
 
 impl NamespaceView {
@@ -114,6 +122,13 @@ impl NamespaceView {
                 delete: caller.may(namespace, Action::Delete, state),
                 manage: permissions::edit_namespace(caller.caller, &namespace_view, config) == Permission::Allow,
                 visibility: permissions::change_visibility(caller.caller, &namespace_view, config) == Permission::Allow,
+                remove: permissions::delete_namespace(caller.caller, &namespace_view, config) == Permission::Allow,
+                webhooks: caller.user().is_ok()
+                    && permissions::view_webhooks(caller.caller, &namespace_view) == Permission::Allow,
+                create_webhook: caller.user().is_ok()
+                    && permissions::create_webhook(caller.caller, &namespace_view, config) == Permission::Allow,
+                manage_webhook: caller.user().is_ok()
+                    && permissions::manage_webhook(caller.caller, &namespace_view, config) == Permission::Allow,
             },
         }
     }

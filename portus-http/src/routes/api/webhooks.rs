@@ -11,14 +11,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use portus_core::model::{
-    Delivery, DeliveryId, Namespace, Webhook, WebhookContentType, WebhookEvent, WebhookId, WebhookMethod,
-    WebhookSettings,
-};
+use portus_core::model::{Delivery, DeliveryId, Namespace, Webhook, WebhookId};
 use portus_core::prelude::*;
-use portus_core::traits::Severity;
 use portus_core::{ops, permissions};
-use portus_scan::webhooks::WebhookSecrets;
+use portus_scan::webhooks::WebhookChanges;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -57,10 +53,6 @@ pub(crate) struct WebhookView {
     secret: Option<String>,
 }
 
-fn severity_name(severity: Severity) -> String {
-    format!("{severity:?}").to_ascii_lowercase()
-}
-
 fn view(webhook: &Webhook, secret: Option<String>) -> WebhookView {
     let settings = &webhook.settings;
     WebhookView {
@@ -71,7 +63,7 @@ fn view(webhook: &Webhook, secret: Option<String>) -> WebhookView {
         method: settings.method.to_string(),
         content_type: settings.content_type.to_string(),
         events: settings.events.iter().map(|e| e.to_string()).collect(),
-        min_severity: severity_name(settings.min_severity),
+        min_severity: portus_scan::webhooks::severity_name(settings.min_severity),
         enabled: settings.enabled,
         headers: settings.header_names.clone(),
         has_credentials: settings.has_credentials,
@@ -186,113 +178,6 @@ super::request_bodies! {
     UpdateWebhookBody => Some("webhook");
 }
 
-/// A 422 answer: a rule the schema does not state refuses the settings (an unknown event or
-/// severity name, a URL that is not http(s) or points at an internal address).
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        code: "INVALID_REQUEST",
-        message: message.into(),
-        basic_challenge: false,
-    }
-}
-
-fn parse_content_type(text: &str) -> Result<WebhookContentType, ApiError> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "json" => Ok(WebhookContentType::Json),
-        "form" => Ok(WebhookContentType::Form),
-        other => other.parse().map_err(|e: portus_core::Error| invalid(e.to_string())),
-    }
-}
-
-fn parse_severity(text: &str) -> Result<Severity, ApiError> {
-    Severity::ALL
-        .into_iter()
-        .find(|s| severity_name(*s) == text.trim().to_ascii_lowercase())
-        .ok_or_else(|| invalid(format!("unknown severity '{text}'")))
-}
-
-fn parse_events(events: &[String]) -> Result<Vec<WebhookEvent>, ApiError> {
-    events
-        .iter()
-        .map(|e| e.parse().map_err(|e: portus_core::Error| invalid(e.to_string())))
-        .collect()
-}
-
-impl From<NewWebhookBody> for UpdateWebhookBody {
-    fn from(body: NewWebhookBody) -> Self {
-        UpdateWebhookBody {
-            name: Some(body.name),
-            url: Some(body.url),
-            method: body.method,
-            content_type: body.content_type,
-            events: body.events,
-            min_severity: body.min_severity,
-            enabled: body.enabled,
-            username: body.username,
-            password: body.password,
-            headers: body.headers,
-        }
-    }
-}
-
-/// Applies the fields `changes` carries to `settings`, for create and update alike. The sealed
-/// credentials and headers are opened (from `secrets`, or else from `settings.sealed`) and
-/// sealed again only when `changes` touches them or `secrets` is given: enabling a webhook
-/// never needs its secrets.
-async fn apply_changes(
-    state: &AppState,
-    settings: &mut WebhookSettings,
-    secrets: Option<WebhookSecrets>,
-    changes: UpdateWebhookBody,
-) -> Result<(), ApiError> {
-    if let Some(url) = changes.url {
-        check_url(state, &url).await?;
-        settings.url = url;
-    }
-    if let Some(name) = changes.name {
-        settings.name = name;
-    }
-    if let Some(method) = changes.method {
-        settings.method = method.parse().map_err(|e: portus_core::Error| invalid(e.to_string()))?;
-    }
-    if let Some(content_type) = changes.content_type {
-        settings.content_type = parse_content_type(&content_type)?;
-    }
-    if let Some(events) = changes.events {
-        settings.events = parse_events(&events)?;
-    }
-    if let Some(severity) = changes.min_severity {
-        settings.min_severity = parse_severity(&severity)?;
-    }
-    if let Some(enabled) = changes.enabled {
-        settings.enabled = enabled;
-    }
-    let touches_secrets = changes.username.is_some() || changes.password.is_some() || changes.headers.is_some();
-    let mut secrets = match secrets {
-        Some(secrets) => secrets,
-        None if touches_secrets => state.outgoing.sealer.open(&settings.sealed)?,
-        None => return Ok(()),
-    };
-    if let Some(username) = changes.username {
-        secrets.username = Some(username).filter(|u| !u.is_empty());
-        secrets.password = if secrets.username.is_some() {
-            changes.password
-        } else {
-            None
-        };
-    } else if let Some(password) = changes.password {
-        secrets.password = Some(password);
-    }
-    if let Some(headers) = changes.headers {
-        secrets.headers = headers.into_iter().collect();
-    }
-    settings.header_names = secrets.headers.iter().map(|(n, _)| n.clone()).collect();
-    settings.has_credentials = secrets.username.is_some();
-    settings.sealed = seal(state, &secrets)?;
-    Ok(())
-}
-
 /// The namespace, if the caller may see it, and whether they may see its webhooks.
 async fn load_namespace(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Namespace, ApiError> {
     // Webhooks are never anyone's without signing in: 401 first, as every such route.
@@ -317,14 +202,38 @@ async fn load(state: &AppState, caller: &ApiCaller, id: &str, webhook: &str) -> 
     Ok((namespace, webhook))
 }
 
-async fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
-    portus_scan::webhooks::check_target(url.trim(), state.outgoing.allow_private_targets)
-        .await
-        .map_err(|e| invalid(e.to_string()))
+impl From<NewWebhookBody> for WebhookChanges {
+    fn from(body: NewWebhookBody) -> Self {
+        WebhookChanges {
+            name: Some(body.name),
+            url: Some(body.url),
+            method: body.method,
+            content_type: body.content_type,
+            events: body.events,
+            min_severity: body.min_severity,
+            enabled: body.enabled,
+            username: body.username,
+            password: body.password,
+            headers: body.headers.map(|h| h.into_iter().collect()),
+        }
+    }
 }
 
-fn seal(state: &AppState, secrets: &WebhookSecrets) -> Result<String, ApiError> {
-    Ok(state.outgoing.sealer.seal(secrets)?)
+impl From<UpdateWebhookBody> for WebhookChanges {
+    fn from(body: UpdateWebhookBody) -> Self {
+        WebhookChanges {
+            name: body.name,
+            url: body.url,
+            method: body.method,
+            content_type: body.content_type,
+            events: body.events,
+            min_severity: body.min_severity,
+            enabled: body.enabled,
+            username: body.username,
+            password: body.password,
+            headers: body.headers.map(|h| h.into_iter().collect()),
+        }
+    }
 }
 
 /// `GET /api/v1/namespaces/{id}/webhooks`: administrators and the namespace's team.
@@ -368,26 +277,12 @@ pub(super) async fn create(
         permissions::create_webhook(caller.caller, &namespace_view, &state.policy),
         "namespace",
     )?;
-    let secret = WebhookSecrets::generate_secret()?;
-    let fresh = WebhookSecrets {
-        secret: secret.clone(),
-        username: None,
-        password: None,
-        headers: Vec::new(),
-    };
-    let mut settings = WebhookSettings {
-        name: String::new(),
-        url: String::new(),
-        method: WebhookMethod::Post,
-        content_type: WebhookContentType::Json,
-        events: vec![WebhookEvent::Push],
-        min_severity: Severity::High,
-        enabled: true,
-        header_names: Vec::new(),
-        has_credentials: false,
-        sealed: String::new(),
-    };
-    apply_changes(&state, &mut settings, Some(fresh), body.into()).await?;
+    let (settings, secret) = portus_scan::webhooks::new_webhook_settings(
+        body.into(),
+        &state.outgoing.sealer,
+        state.outgoing.allow_private_targets,
+    )
+    .await?;
     let webhook = ops::webhooks::create(state.store.as_ref(), caller.actor(), &namespace, settings).await?;
     Ok(created(view(&webhook, Some(secret))))
 }
@@ -430,7 +325,13 @@ pub(super) async fn update(
         "webhook",
     )?;
     let mut settings = webhook.settings.clone();
-    apply_changes(&state, &mut settings, None, body).await?;
+    portus_scan::webhooks::change_webhook_settings(
+        &mut settings,
+        body.into(),
+        &state.outgoing.sealer,
+        state.outgoing.allow_private_targets,
+    )
+    .await?;
     let updated = ops::webhooks::update(state.store.as_ref(), caller.actor(), &namespace, &webhook, settings).await?;
     Ok(Json(view(&updated, None)))
 }

@@ -71,6 +71,7 @@ mod signup;
 mod teams;
 mod tokens;
 mod users;
+mod webhooks;
 
 pub(super) use activities::*;
 pub(super) use assets::*;
@@ -88,3 +89,4 @@ pub(super) use signup::*;
 pub(super) use teams::*;
 pub(super) use tokens::*;
 pub(super) use users::*;
+pub(super) use webhooks::*;

@@ -119,6 +119,9 @@ pub(crate) async fn namespace(
         @if array(&repositories).is_empty() { (none("repositories")) }
         @else { (repository_rows(array(&repositories))) }
         (pager(&format!("/namespaces/{id}"), page, pages))
+        @if permissions["webhooks"].as_bool() == Some(true) {
+            p { a #webhooks-link href={ "/namespaces/" (id) "/webhooks" } { "Webhooks" } }
+        }
         @if permissions["manage"].as_bool() == Some(true) || permissions["visibility"].as_bool() == Some(true) {
             form.card method="post" action={ "/namespaces/" (id) } {
                 h2 { "Edit" }
@@ -137,6 +140,10 @@ pub(crate) async fn namespace(
                 }
                 button type="submit" { "Save" }
             }
+        }
+        @if permissions["remove"].as_bool() == Some(true) && namespace["personal"].as_bool() != Some(true)
+            && namespace["global"].as_bool() != Some(true) {
+            p { a #delete-namespace href={ "/namespaces/" (id) "/delete" } { "Delete this namespace" } }
         }
     };
     Ok(signed.page(&format!("Namespace {}", text(&namespace["name"])), body))
@@ -180,4 +187,36 @@ pub(crate) async fn update_namespace(
         )
         .await?;
     Ok(back(format!("/namespaces/{id}")))
+}
+
+/// `GET /namespaces/{id}/delete`: what deleting the namespace takes, and the button.
+pub(crate) async fn confirm_namespace_deletion(signed: Signed, Path(raw): Path<String>) -> Result<Response, PageError> {
+    let id = id(&raw)?;
+    let namespace = signed.get(&format!("/api/v1/namespaces/{id}")).await?;
+    let name = text(&namespace["name"]);
+    let body = html! {
+        div.warning role="alert" {
+            p { "The registry deletes every image of the " (text(&namespace["repositories_count"])) " repositories in "
+                strong { (name) } "; their tags, comments, stars and webhooks go too." }
+        }
+        form.inline.confirmed method="post" action={ "/namespaces/" (id) "/delete" } {
+            (csrf_field(&signed.csrf))
+            button.danger type="submit" #confirm-delete { "Delete namespace " (name) }
+        }
+        p { a href={ "/namespaces/" (id) } { "Cancel" } }
+    };
+    Ok(signed.page(&format!("Delete namespace {name}"), body))
+}
+
+/// `POST /namespaces/{id}/delete`.
+pub(crate) async fn delete_namespace(
+    signed: Signed,
+    Path(raw): Path<String>,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    let id = id(&raw)?;
+    signed
+        .submit(&form, Method::DELETE, &format!("/api/v1/namespaces/{id}"), None)
+        .await?;
+    Ok(back("/namespaces".to_owned()))
 }

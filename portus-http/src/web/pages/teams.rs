@@ -21,6 +21,7 @@ use axum::extract::Query;
 use axum::http::Method;
 use axum::response::Response;
 use maud::html;
+use serde_json::Value;
 use serde_json::json;
 
 const ROLES: [&str; 3] = ["viewer", "contributor", "owner"];
@@ -141,6 +142,18 @@ pub(crate) async fn team(
             }
         }
         (pager_by(&path, "namespaces", "Pages of namespaces", namespaces_page, namespaces_pages))
+        @if manages && team["hidden"].as_bool() != Some(true) {
+            form.card method="post" action={ "/teams/" (id) } {
+                h2 { "Edit" }
+                (csrf_field(&signed.csrf))
+                label for="team-name" { "Name" }
+                input #team-name name="name" required value=(text(&team["name"]));
+                label for="team-description" { "Description" }
+                input #team-description name="description" value=(text(&team["description"]));
+                button type="submit" { "Save" }
+            }
+            p { a #delete-team href={ "/teams/" (id) "/delete" } { "Delete this team" } }
+        }
     };
     Ok(signed.page(&format!("Team {}", text(&team["name"])), body))
 }
@@ -181,4 +194,74 @@ pub(crate) async fn change_member(
         }
     };
     Ok(back(format!("/teams/{id}")))
+}
+
+/// `POST /teams/{id}`: renames or describes the team.
+pub(crate) async fn update_team(
+    signed: Signed,
+    Path(raw): Path<String>,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    let id = id(&raw)?;
+    signed
+        .submit(
+            &form,
+            Method::PUT,
+            &format!("/api/v1/teams/{id}"),
+            Some(json!({"name": field(&form, "name"), "description": field(&form, "description")})),
+        )
+        .await?;
+    Ok(back(format!("/teams/{id}")))
+}
+
+/// `GET /teams/{id}/delete`: where the team's namespaces go (another team the user may see)
+/// or that they are deleted with their images, and the button that does it.
+pub(crate) async fn confirm_team_deletion(signed: Signed, Path(raw): Path<String>) -> Result<Response, PageError> {
+    let id = id(&raw)?;
+    let team = signed.get(&format!("/api/v1/teams/{id}")).await?;
+    let (namespaces, namespace_pages) = signed.list(&format!("/api/v1/teams/{id}/namespaces"), 1).await?;
+    let (others, _) = signed.list("/api/v1/teams", 1).await?;
+    let name = text(&team["name"]);
+    let heirs: Vec<&Value> = array(&others)
+        .iter()
+        .filter(|t| t["id"] != team["id"] && t["hidden"].as_bool() != Some(true))
+        .collect();
+    let body = html! {
+        @if array(&namespaces).is_empty() {
+            p { "The team owns no namespaces." }
+        } @else {
+            div.warning role="alert" {
+                p { "The team owns these namespaces" @if namespace_pages > 1 { " (and more)" } ":" }
+                ul { @for n in array(&namespaces) { li { (text(&n["name"])) } } }
+                p { "Hand them to another team, or they are deleted with every image in them." }
+            }
+        }
+        form.inline.confirmed method="post" action={ "/teams/" (id) "/delete" } {
+            (csrf_field(&signed.csrf))
+            @if !array(&namespaces).is_empty() {
+                label for="new-team" { "Team that takes the namespaces over" }
+                select #new-team name="new_team" {
+                    option value="" { "none: delete the namespaces and their images" }
+                    @for t in &heirs { option value=(text(&t["name"])) { (text(&t["name"])) } }
+                }
+            }
+            button.danger type="submit" #confirm-delete { "Delete team " (name) }
+        }
+        p { a href={ "/teams/" (id) } { "Cancel" } }
+    };
+    Ok(signed.page(&format!("Delete team {name}"), body))
+}
+
+/// `POST /teams/{id}/delete` with `new_team` (empty: the namespaces go too).
+pub(crate) async fn delete_team(
+    signed: Signed,
+    Path(raw): Path<String>,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    let id = id(&raw)?;
+    let body = optional(&form, "new_team").map(|heir| json!({"new_team": heir}));
+    signed
+        .submit(&form, Method::DELETE, &format!("/api/v1/teams/{id}"), body)
+        .await?;
+    Ok(back("/teams".to_owned()))
 }
