@@ -302,13 +302,7 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
     };
     let pipeline = EventPipeline::new(store.clone(), config.sync.missing_namespaces);
     pipeline.set_own_account(&config.registry.service_account);
-    let sealer = Arc::new(
-        match &config.webhooks.key {
-            Some(key) => portus_scan::webhooks::Sealer::from_base64(key),
-            None => portus_scan::webhooks::Sealer::from_file_or_generate(&paths.dir.join("webhooks.key")),
-        }
-        .map_err(|e| Error::Config(e.to_string()))?,
-    );
+    let sealer = Arc::new(webhook_sealer(config, paths)?);
     let dispatcher = portus_scan::webhooks::Dispatcher::new(store.clone(), sealer.clone(), config.webhooks.dispatch())
         .map_err(|e| Error::Config(format!("webhooks: {e}")))?;
     pipeline.set_webhooks(store.clone(), Some(dispatcher.clone()));
@@ -581,6 +575,16 @@ pub fn registry_config_yaml(config: &Config, paths: &DataPaths) -> Result<String
         url = q(&format!("{base}/v2/webhooks/events")),
         auth = q(&format!("Bearer {secret}")),
     ))
+}
+
+/// The key that seals webhook secrets: `webhooks.key`, else the data directory's
+/// `webhooks.key` file (generated on first use).
+pub(crate) fn webhook_sealer(config: &Config, paths: &DataPaths) -> Result<portus_scan::webhooks::Sealer, Error> {
+    match &config.webhooks.key {
+        Some(key) => portus_scan::webhooks::Sealer::from_base64(key),
+        None => portus_scan::webhooks::Sealer::from_file_or_generate(&paths.dir.join("webhooks.key")),
+    }
+    .map_err(|e| Error::Config(e.to_string()))
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ mod teams;
 mod tokens;
 mod users;
 mod views;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,6 +61,7 @@ pub use tags::TagCommand;
 pub use teams::{MemberCommand, TeamCommand};
 pub use tokens::TokenCommand;
 pub use users::{CreateUser, IdentityArgs, UpdateUser, UserCommand};
+pub use webhooks::{SettingsArgs, WebhookCommand};
 
 use crate::Error;
 use crate::app::{self, DataPaths};
@@ -81,7 +83,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "PORTUS_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Act on the portus server at URL through its REST API instead of on the local store
-    /// (user, team, namespace, token, repository and tag commands).
+    /// (user, team, namespace, token, repository, tag and webhook commands).
     #[arg(long, global = true, value_name = "URL")]
     pub server: Option<String>,
     /// Application token for --server: TOKEN is sent as `Authorization: Bearer TOKEN`,
@@ -135,6 +137,9 @@ pub enum Command {
     /// List, show or delete tags.
     #[command(subcommand)]
     Tag(TagCommand),
+    /// Manage a namespace's outgoing webhooks and their deliveries.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Check the registry set-up (realm, service, issuer, certificate bundle, notifications,
     /// service account, clock, scanners) and print each problem with its fix; exits non-zero
     /// when something is wrong.
@@ -298,7 +303,7 @@ impl Target {
     fn local_only(&self, usage: Use) -> Result<(Config, DataPaths), Error> {
         if self.server.is_some() {
             return Err(Error::Usage(
-                "--server applies to the user, team, namespace, token, repository and tag commands".into(),
+                "--server applies to the user, team, namespace, token, repository, tag and webhook commands".into(),
             ));
         }
         self.local(usage)
@@ -325,6 +330,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Token(command) => on_backend!(target, |b| tokens::run(b, command)),
         Command::Repository(command) => on_backend!(target, |b| repositories::run(b, command)),
         Command::Tag(command) => on_backend!(target, |b| tags::run(b, command)),
+        Command::Webhook(command) => on_backend!(target, |b| webhooks::run(b, command)),
         Command::Serve => {
             let (config, paths) = target.local_only(Use::Serve)?;
             serve::run(&config, &paths).await

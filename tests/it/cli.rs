@@ -1293,7 +1293,7 @@ fn resource_commands_act_on_a_running_server_through_the_rest_api() {
     assert_fails(
         &f.p.try_cli(&["--server", &url, "--token", alice, "sync"], None),
         1,
-        "--server applies to the user, team, namespace, token, repository and tag commands",
+        "--server applies to the user, team, namespace, token, repository, tag and webhook commands",
     );
 }
 

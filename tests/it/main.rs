@@ -1,6 +1,7 @@
 //! Cross-crate and end-to-end tests, built as one test binary.
 
 mod cli;
+mod cli_webhooks;
 mod doctor;
 mod e2e_accessibility;
 mod e2e_clair;

@@ -5,7 +5,7 @@
 //! of secrets are the caller's (`portus_scan::webhooks`).
 
 use super::record;
-use crate::model::{ActivityAction, Namespace, NamespaceRef, Webhook, WebhookEvent, WebhookSettings};
+use crate::model::{ActivityAction, Delivery, Namespace, NamespaceRef, Webhook, WebhookEvent, WebhookSettings};
 use crate::traits::{ActivityStore, NamespaceStore, Severity, WebhookStore};
 use crate::{Error, Result};
 
@@ -136,6 +136,21 @@ pub async fn delete<S: WebhookStore + ActivityStore + ?Sized>(
         details,
     )
     .await
+}
+
+/// Queues `delivery` of `webhook` again: a new delivery of the same event and body, due now,
+/// whose key names the original event and the moment of the re-send (the original keeps its
+/// own record). `NotFound` when the delivery is not the webhook's.
+pub async fn resend<S: WebhookStore + ?Sized>(store: &S, webhook: &Webhook, delivery: &Delivery) -> Result<Delivery> {
+    if delivery.webhook_id != webhook.id {
+        return Err(Error::not_found("delivery", delivery.id.to_string()));
+    }
+    let base = delivery.event_key.split("#resend-").next().unwrap_or_default();
+    let key = format!("{base}#resend-{}", crate::model::now().timestamp_micros());
+    store
+        .enqueue_delivery(webhook.id, delivery.event, &key, &delivery.body)
+        .await?
+        .ok_or_else(|| Error::Conflict("a re-send of this delivery is already queued".into()))
 }
 
 /// Queues `body` for every enabled webhook of the namespace of `repository` that wants `event`

@@ -16,6 +16,7 @@ use portus_core::model::{ExternalIdentity, Role, TokenLimits, Visibility};
 use portus_core::traits::Secret;
 
 use super::views::{MemberView, NamespaceView, RepositoryView, TagView, TeamView, TokenView, UserView};
+use super::webhooks::{DeliveryView, WebhookView};
 use crate::Error;
 
 /// A user to create.
@@ -214,4 +215,37 @@ pub(crate) trait Backend {
     async fn tag(&self, repository: &str, tag: &str) -> Result<TagView, Error>;
     /// Deletes a tag's manifest (with its sibling tags only if `with_siblings`).
     async fn delete_tag(&self, repository: &str, tag: &str, with_siblings: bool) -> Result<DeletedTags, Error>;
+}
+
+/// A namespace's outgoing webhooks, named by namespace and webhook name.
+pub(crate) trait WebhookBackend {
+    /// The namespace's webhooks.
+    async fn webhooks(&self, namespace: &str) -> Result<Vec<WebhookView>, Error>;
+    /// Creates a webhook; returns it and its signing secret (shown this once).
+    async fn create_webhook(
+        &self,
+        namespace: &str,
+        changes: portus_scan::webhooks::WebhookChanges,
+    ) -> Result<(WebhookView, String), Error>;
+    /// Changes a webhook.
+    async fn update_webhook(
+        &self,
+        namespace: &str,
+        webhook: &str,
+        changes: portus_scan::webhooks::WebhookChanges,
+    ) -> Result<WebhookView, Error>;
+    /// Deletes a webhook and its deliveries.
+    async fn delete_webhook(&self, namespace: &str, webhook: &str) -> Result<(), Error>;
+    /// The webhook's latest deliveries, newest first.
+    async fn deliveries(&self, namespace: &str, webhook: &str) -> Result<Vec<DeliveryView>, Error>;
+    /// Queues delivery `delivery` again; returns the new delivery.
+    async fn resend(&self, namespace: &str, webhook: &str, delivery: i64) -> Result<DeliveryView, Error>;
+}
+
+pub(crate) fn no_webhook(namespace: &str, name: &str) -> Error {
+    Error::Usage(format!("namespace '{namespace}' has no webhook named '{name}'"))
+}
+
+pub(crate) fn no_delivery(webhook: &str, id: i64) -> Error {
+    Error::Usage(format!("webhook '{webhook}' has no delivery {id}"))
 }

@@ -407,13 +407,7 @@ pub(super) async fn resend(
         .await?
         .filter(|d| d.webhook_id == webhook.id)
         .ok_or_else(|| not_found("delivery"))?;
-    let base = original.event_key.split("#resend-").next().unwrap_or_default();
-    let key = format!("{base}#resend-{}", Utc::now().timestamp_micros());
-    let queued = state
-        .store
-        .enqueue_delivery(webhook.id, original.event, &key, &original.body)
-        .await?
-        .ok_or_else(|| ApiError::conflict("a re-send is already queued"))?;
+    let queued = ops::webhooks::resend(state.store.as_ref(), &webhook, &original).await?;
     if let Some(dispatcher) = &state.outgoing.dispatcher {
         dispatcher.wake();
     }

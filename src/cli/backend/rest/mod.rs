@@ -26,6 +26,7 @@ use super::{
 use crate::Error;
 
 mod lookup;
+mod webhooks;
 use crate::cli::views::{
     ManifestView, MemberView, NamespaceView, RepositoryView, TagView, TeamView, TokenView, UserView,
 };

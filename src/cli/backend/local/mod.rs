@@ -5,6 +5,8 @@
 //! every object, and the operations' rules (last owner, administrators are owners, at most 20
 //! tokens, ...) are the only refusals.
 
+mod webhooks;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
