@@ -106,8 +106,13 @@ impl crate::traits::WebhookStore for InMemoryStore {
         state.deliveries.push(delivery.clone());
         Ok(Some(delivery))
     }
-    async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>> {
-        let state = self.lock();
+    async fn claim_due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<Delivery>> {
+        let mut state = self.lock();
         let mut heads: Vec<Delivery> = Vec::new();
         // Deliveries are kept in id order: the first pending one of a webhook is its head.
         for delivery in state.deliveries.iter().filter(|d| d.state == DeliveryState::Pending) {
@@ -122,6 +127,11 @@ impl crate::traits::WebhookStore for InMemoryStore {
             .filter(|d| d.next_attempt_at <= now && enabled(d.webhook_id))
             .collect();
         due.truncate(limit);
+        for claimed in &due {
+            if let Some(stored) = state.deliveries.iter_mut().find(|d| d.id == claimed.id) {
+                stored.next_attempt_at = lease_until;
+            }
+        }
         Ok(due)
     }
     async fn finish_attempt(&self, id: DeliveryId, attempt: &DeliveryAttempt, outcome: AttemptOutcome) -> Result<()> {

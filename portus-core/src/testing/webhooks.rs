@@ -1,6 +1,6 @@
 //! The [`WebhookStore`] checks: webhooks per namespace and their ordered delivery queue.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::ErrorKind;
 use crate::model::{
@@ -131,8 +131,19 @@ pub async fn deliveries_are_queued_once_and_offered_in_order(store: &dyn PolicyS
         (DeliveryState::Pending, 0, "{\"n\":1}")
     );
     let soon = Utc::now() + Duration::seconds(1);
-    let due = store.due_deliveries(soon, 10).await.unwrap();
-    assert_eq!(due.iter().map(|d| d.id).collect::<Vec<_>>(), vec![first.id, other.id]);
+    let lease = Duration::seconds(30);
+    let claim = |at: DateTime<Utc>, limit: usize| {
+        let store = &store;
+        async move {
+            let claimed = store.claim_due_deliveries(at, limit, at + lease).await.unwrap();
+            claimed.iter().map(|d| d.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(claim(soon, 10).await, vec![first.id, other.id]);
+    assert!(
+        claim(soon, 10).await.is_empty(),
+        "claimed deliveries are not handed out again while their lease lasts"
+    );
     // A failed head keeps the second one back, and is not due before its retry time.
     let attempt = DeliveryAttempt {
         at: Some(crate::model::now()),
@@ -148,18 +159,10 @@ pub async fn deliveries_are_queued_once_and_offered_in_order(store: &dyn PolicyS
         .finish_attempt(first.id, &attempt, AttemptOutcome::RetryAt(retry))
         .await
         .unwrap();
-    assert_eq!(
-        store
-            .due_deliveries(soon, 10)
-            .await
-            .unwrap()
-            .iter()
-            .map(|d| d.id)
-            .collect::<Vec<_>>(),
-        vec![other.id]
-    );
+    // `other` was claimed and never finished (its dispatcher died): due again after the lease.
+    assert_eq!(claim(soon + Duration::seconds(31), 10).await, vec![other.id]);
     let later = retry + Duration::seconds(1);
-    assert_eq!(store.due_deliveries(later, 1).await.unwrap()[0].id, first.id);
+    assert_eq!(claim(later, 1).await, vec![first.id]);
     let stored = store.delivery(first.id).await.unwrap().unwrap();
     assert_eq!(stored.attempts, 1);
     assert_eq!(
@@ -173,14 +176,8 @@ pub async fn deliveries_are_queued_once_and_offered_in_order(store: &dyn PolicyS
         .finish_attempt(first.id, &attempt, AttemptOutcome::Delivered)
         .await
         .unwrap();
-    let due: Vec<_> = store
-        .due_deliveries(later, 10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|d| d.id)
-        .collect();
-    assert_eq!(due, vec![second.id, other.id]);
+    let much_later = later + Duration::seconds(60);
+    assert_eq!(claim(much_later, 10).await, vec![second.id, other.id]);
     store
         .finish_attempt(second.id, &attempt, AttemptOutcome::GaveUp)
         .await
@@ -193,12 +190,41 @@ pub async fn deliveries_are_queued_once_and_offered_in_order(store: &dyn PolicyS
     let mut off = settings("b");
     off.enabled = false;
     store.update_webhook(b, off).await.unwrap();
-    assert!(store.due_deliveries(later, 10).await.unwrap().is_empty());
+    assert!(claim(much_later + Duration::seconds(60), 10).await.is_empty());
     let log: Vec<_> = store.deliveries(a, 10).await.unwrap().iter().map(|d| d.id).collect();
     assert_eq!(log, vec![second.id, first.id]);
     assert_eq!(store.deliveries(a, 1).await.unwrap().len(), 1);
     store.delete_webhook(a).await.unwrap();
     assert_eq!(store.delivery(first.id).await.unwrap(), None);
+}
+
+/// Dispatchers claiming at the same moment (several instances on one database) never get one
+/// delivery twice, and together get every due one.
+pub async fn concurrent_claims_never_share_a_delivery(store: &dyn PolicyStore) {
+    let ns = namespace(store, "racing").await;
+    let mut queued = Vec::new();
+    for n in 0..12 {
+        let webhook = store.create_webhook(ns, settings(&format!("hook-{n}"))).await.unwrap();
+        let delivery = store
+            .enqueue_delivery(webhook.id, WebhookEvent::Push, "e", "{}")
+            .await
+            .unwrap()
+            .unwrap();
+        queued.push(delivery.id);
+    }
+    let at = Utc::now() + Duration::seconds(1);
+    let claims = (0..4).map(|_| store.claim_due_deliveries(at, 5, at + Duration::seconds(30)));
+    let mut claimed: Vec<_> = futures_util::future::join_all(claims)
+        .await
+        .into_iter()
+        .flat_map(|c| c.unwrap())
+        .map(|d| d.id)
+        .collect();
+    claimed.sort();
+    let before = claimed.len();
+    claimed.dedup();
+    assert_eq!(claimed.len(), before, "a delivery was claimed twice: {claimed:?}");
+    assert_eq!(claimed, queued, "four claims of five take all twelve heads");
 }
 
 /// Expands to one `#[tokio::test]` per check of this module, each on a fresh store made by
@@ -210,6 +236,7 @@ macro_rules! webhook_store_conformance {
         $crate::__conformance_tests!($make; webhooks;
             webhooks_are_created_updated_and_deleted,
             deliveries_are_queued_once_and_offered_in_order,
+            concurrent_claims_never_share_a_delivery,
         );
     };
 }

@@ -106,7 +106,11 @@ impl Dispatcher {
     pub async fn run_once(&self) -> Result<usize, Error> {
         let mut attempts = 0;
         loop {
-            let due = self.store.due_deliveries(Utc::now(), BATCH).await?;
+            // A lease well past one attempt's timeout: another instance's dispatcher takes a
+            // delivery over only when this one died in the middle of it.
+            let now = Utc::now();
+            let lease = chrono::Duration::from_std(self.config.timeout * 3).unwrap_or(chrono::Duration::minutes(1));
+            let due = self.store.claim_due_deliveries(now, BATCH, now + lease).await?;
             if due.is_empty() {
                 return Ok(attempts);
             }

@@ -298,35 +298,41 @@ macro_rules! sql_webhooks_store {
                     None => Ok(None),
                 }
             }
-            async fn due_deliveries(
+            async fn claim_due_deliveries(
                 &self,
                 now: DateTime<Utc>,
                 limit: usize,
+                lease_until: DateTime<Utc>,
             ) -> Result<Vec<crate::model::Delivery>> {
                 use super::sql::webhooks::*;
-                // The head of each webhook's queue (`webhook_queue_pending`), when due.
-                let columns = DELIVERY_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("q.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                // The head of each enabled webhook's queue (`webhook_queue_pending`), when due,
+                // moved to `lease_until` in the same statement. On PostgreSQL the heads are
+                // taken `FOR UPDATE SKIP LOCKED` and the outer condition is checked again on the
+                // row as committed, so two dispatchers never claim one delivery.
                 let sql = sqlx::AssertSqlSafe(format!(
-                    "SELECT {columns} FROM webhook_queue q JOIN outgoing_webhooks w ON w.id = q.webhook_id \
-                     WHERE q.state = 'pending' AND w.enabled = $3 AND q.next_attempt_at <= $1 \
+                    "UPDATE webhook_queue SET next_attempt_at = $4 \
+                     WHERE state = 'pending' AND next_attempt_at <= $1 AND id IN (\
+                     SELECT q.id FROM webhook_queue q WHERE q.state = 'pending' AND q.next_attempt_at <= $1 \
+                     AND q.webhook_id IN (SELECT w.id FROM outgoing_webhooks w WHERE w.enabled = $3) \
                      AND q.id = (SELECT MIN(p.id) FROM webhook_queue p \
                      WHERE p.webhook_id = q.webhook_id AND p.state = 'pending') \
-                     ORDER BY q.id LIMIT $2"
+                     ORDER BY q.id LIMIT $2{ROW_LOCK}) \
+                     RETURNING {DELIVERY_COLUMNS}"
                 ));
-                sqlx::query_as::<_, DeliveryRow>(sql)
+                let mut claimed: Vec<crate::model::Delivery> = sqlx::query_as::<_, DeliveryRow>(sql)
                     .bind(crate::model::at_store_precision(now))
                     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
                     .bind(true)
+                    .bind(crate::model::at_store_precision(lease_until))
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db_error)?
                     .into_iter()
                     .map(delivery_from_row)
-                    .collect()
+                    .collect::<Result<_>>()?;
+                // RETURNING gives no order: oldest first, as asked.
+                claimed.sort_by_key(|d| d.id);
+                Ok(claimed)
             }
             async fn finish_attempt(
                 &self,

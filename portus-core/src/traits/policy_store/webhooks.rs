@@ -12,13 +12,13 @@ use crate::model::{
 /// Outgoing webhooks per namespace and their durable delivery queue.
 ///
 /// Deliveries are queued here before anyone tries to send them, so a restart loses none; a
-/// webhook's deliveries are made one at a time in id order ([`due_deliveries`] offers only the
+/// webhook's deliveries are made one at a time in id order ([`claim_due_deliveries`] offers only the
 /// oldest pending one of each enabled webhook).
 ///
 /// A role of the [`PolicyStore`](super::PolicyStore); every implementation runs the role's
 /// conformance suite in `crate::testing`.
 ///
-/// [`due_deliveries`]: WebhookStore::due_deliveries
+/// [`claim_due_deliveries`]: WebhookStore::claim_due_deliveries
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
     /// Creates a webhook; `NotFound` if the namespace does not exist, `Conflict` if the name
@@ -41,9 +41,17 @@ pub trait WebhookStore: Send + Sync {
         event_key: &str,
         body: &str,
     ) -> Result<Option<Delivery>>;
-    /// The deliveries to attempt at `now`: of each enabled webhook, its oldest pending delivery
-    /// when that one is due; at most `limit`, oldest first.
-    async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>>;
+    /// Claims the deliveries to attempt at `now`: of each enabled webhook, its oldest pending
+    /// delivery when that one is due; at most `limit`, oldest first. Each is due again only at
+    /// `lease_until` (unless its attempt is finished before), so several dispatchers on one
+    /// store never attempt one delivery at once, and one that dies mid-attempt leaves it to the
+    /// others once the lease ends.
+    async fn claim_due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<Delivery>>;
     /// Logs an attempt at a delivery and what becomes of it (the attempt count goes up by one).
     async fn finish_attempt(&self, id: DeliveryId, attempt: &DeliveryAttempt, outcome: AttemptOutcome) -> Result<()>;
     /// A webhook's latest `limit` deliveries, newest first.
@@ -80,8 +88,13 @@ macro_rules! forward {
             ) -> Result<Option<Delivery>> {
                 (**self).enqueue_delivery(webhook, event, event_key, body).await
             }
-            async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>> {
-                (**self).due_deliveries(now, limit).await
+            async fn claim_due_deliveries(
+                &self,
+                now: DateTime<Utc>,
+                limit: usize,
+                lease_until: DateTime<Utc>,
+            ) -> Result<Vec<Delivery>> {
+                (**self).claim_due_deliveries(now, limit, lease_until).await
             }
             async fn finish_attempt(
                 &self,
