@@ -58,6 +58,14 @@ pub enum WebhookCommand {
         #[arg(long, conflicts_with = "headers")]
         remove_headers: bool,
     },
+    /// Give a webhook a new signing secret, printed once, alone on the last line; deliveries
+    /// from now on are signed with it.
+    RotateSecret {
+        /// Namespace name.
+        namespace: String,
+        /// Webhook name.
+        webhook: String,
+    },
     /// Delete a webhook and its delivery log.
     Delete {
         /// Namespace name.
@@ -284,6 +292,11 @@ pub(super) async fn run<B: WebhookBackend>(backend: &B, command: WebhookCommand)
             }
             let updated = backend.update_webhook(&namespace, &webhook, changes).await?;
             println!("updated webhook '{}' of {namespace}", updated.name);
+        }
+        WebhookCommand::RotateSecret { namespace, webhook } => {
+            let secret = backend.rotate_secret(&namespace, &webhook).await?;
+            eprintln!("webhook '{webhook}' of {namespace} has a new signing secret (shown only now)");
+            println!("{secret}");
         }
         WebhookCommand::Delete { namespace, webhook } => {
             backend.delete_webhook(&namespace, &webhook).await?;

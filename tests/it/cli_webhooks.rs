@@ -52,6 +52,12 @@ fn check_webhook_commands(p: &Portus, run: &dyn Fn(&[&str], Option<&str>) -> Out
     );
     assert_eq!(webhook["headers"], serde_json::json!(["X-Team"]));
 
+    let rotated = succeeded(run(&["webhook", "rotate-secret", "web", "ci"], None));
+    let new_secret = rotated.lines().last().unwrap();
+    assert!(new_secret.len() >= 32 && new_secret != secret, "{rotated}");
+    let listed = succeeded(run(&["webhook", "list", "web", "--json"], None));
+    assert!(!listed.contains(new_secret));
+
     // A refused setting changes nothing and says why.
     let refused = run(&["webhook", "update", "web", "ci", "--event", "pushed"], None);
     assert!(!refused.status.success());

@@ -199,6 +199,10 @@ pub fn router(state: AppState, config: WebConfig, api: Router<AppState>) -> Rout
             post(pages::toggle_webhook),
         )
         .route(
+            "/namespaces/{id}/webhooks/{webhook_id}/secret",
+            post(pages::rotate_webhook_secret),
+        )
+        .route(
             "/namespaces/{id}/webhooks/{webhook_id}/delete",
             post(pages::delete_webhook),
         )

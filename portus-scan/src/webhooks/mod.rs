@@ -17,7 +17,9 @@ pub use deliver::{DispatchConfig, Dispatcher, backoff};
 pub use envelope::{registry_envelope, scan_envelope};
 pub use guard::{GuardedResolver, check_target, is_internal};
 pub use seal::{Sealer, WebhookSecrets, signature};
-pub use settings::{WebhookChanges, change_webhook_settings, new_webhook_settings, severity_name};
+pub use settings::{
+    WebhookChanges, change_webhook_settings, new_webhook_settings, rotate_webhook_secret, severity_name,
+};
 
 /// Where outgoing webhook events are queued: the store, and the dispatcher to wake once
 /// something was queued (none when this process does not deliver).

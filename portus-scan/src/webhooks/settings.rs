@@ -116,6 +116,15 @@ pub async fn change_webhook_settings(
     change(settings, None, changes, sealer, allow_private_targets).await
 }
 
+/// Gives a webhook a new signing secret (its credentials and headers stay); returns it, to be
+/// shown once. Deliveries signed from then on use it, including re-sends of older ones.
+pub fn rotate_webhook_secret(settings: &mut WebhookSettings, sealer: &Sealer) -> Result<String, Error> {
+    let mut secrets = sealer.open(&settings.sealed)?;
+    secrets.secret = WebhookSecrets::generate_secret()?;
+    settings.sealed = sealer.seal(&secrets)?;
+    Ok(secrets.secret)
+}
+
 async fn change(
     settings: &mut WebhookSettings,
     secrets: Option<WebhookSecrets>,
@@ -243,6 +252,21 @@ mod tests {
                 "{changes:?}: {refused:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_rotated_secret_replaces_the_old_one_and_keeps_the_credentials() {
+        let sealer = sealer();
+        let changes = WebhookChanges {
+            username: Some("robot".into()),
+            password: Some("pw".into()),
+            ..named("ci", "http://203.0.113.10/hook")
+        };
+        let (mut settings, old) = new_webhook_settings(changes, &sealer, false).await.unwrap();
+        let new = rotate_webhook_secret(&mut settings, &sealer).unwrap();
+        assert_ne!(new, old);
+        let opened = sealer.open(&settings.sealed).unwrap();
+        assert_eq!((opened.secret, opened.password.as_deref()), (new, Some("pw")));
     }
 
     #[tokio::test]

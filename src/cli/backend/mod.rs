@@ -234,6 +234,8 @@ pub(crate) trait WebhookBackend {
         webhook: &str,
         changes: portus_scan::webhooks::WebhookChanges,
     ) -> Result<WebhookView, Error>;
+    /// Gives a webhook a new signing secret; returns it (shown this once).
+    async fn rotate_secret(&self, namespace: &str, webhook: &str) -> Result<String, Error>;
     /// Deletes a webhook and its deliveries.
     async fn delete_webhook(&self, namespace: &str, webhook: &str) -> Result<(), Error>;
     /// The webhook's latest deliveries, newest first.

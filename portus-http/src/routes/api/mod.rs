@@ -80,6 +80,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::show, webhooks::update, webhooks::delete))
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::resend))
+        .routes(routes!(webhooks::rotate_secret))
         .routes(routes!(repositories::list))
         .routes(routes!(repositories::show, repositories::update, repositories::delete))
         .routes(routes!(tags::repository_tags))

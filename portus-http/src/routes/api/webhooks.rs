@@ -336,6 +336,31 @@ pub(super) async fn update(
     Ok(Json(view(&updated, None)))
 }
 
+/// `POST /api/v1/namespaces/{id}/webhooks/{webhook_id}/secret`: a new signing secret, in this
+/// answer only; deliveries from now on (re-sends too) are signed with it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{id}/webhooks/{webhook_id}/secret",
+    params(("id" = i64, Path, description = "Namespace id"), ("webhook_id" = i64, Path, description = "Webhook id")),
+    security(("bearer" = []), ("portusAuth" = [])),
+    responses((status = 200, body = WebhookView), Forbidden)
+)]
+pub(super) async fn rotate_secret(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path((id, webhook)): Path<(String, String)>,
+) -> Result<Json<WebhookView>, ApiError> {
+    let (namespace, webhook) = load(&state, &caller, &id, &webhook).await?;
+    check(
+        permissions::manage_webhook(caller.caller, &caller.namespace_view(&namespace, &state), &state.policy),
+        "webhook",
+    )?;
+    let mut settings = webhook.settings.clone();
+    let secret = portus_scan::webhooks::rotate_webhook_secret(&mut settings, &state.outgoing.sealer)?;
+    let updated = ops::webhooks::update(state.store.as_ref(), caller.actor(), &namespace, &webhook, settings).await?;
+    Ok(Json(view(&updated, Some(secret))))
+}
+
 /// `DELETE /api/v1/namespaces/{id}/webhooks/{webhook_id}`: with its deliveries.
 #[utoipa::path(
     delete,

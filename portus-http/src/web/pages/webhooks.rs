@@ -232,7 +232,35 @@ pub(crate) async fn webhook(
     signed: Signed,
     Path((raw, raw_webhook)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
+    webhook_page(&signed, id(&raw)?, id(&raw_webhook)?, None).await
+}
+
+/// `POST /namespaces/{id}/webhooks/{webhook_id}/secret`: answers with the webhook's page
+/// showing the new secret once (no redirect, as on creation).
+pub(crate) async fn rotate_webhook_secret(
+    signed: Signed,
+    Path((raw, raw_webhook)): Path<(String, String)>,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
     let (id, webhook_id) = (id(&raw)?, id(&raw_webhook)?);
+    let rotated = signed
+        .submit(
+            &form,
+            Method::POST,
+            &format!("{}/{webhook_id}/secret", webhooks_path(id)),
+            None,
+        )
+        .await?;
+    webhook_page(&signed, id, webhook_id, Some(&text(&rotated["secret"]))).await
+}
+
+/// The page of webhook `webhook_id` of namespace `id`, with its `new_secret` when just made.
+async fn webhook_page(
+    signed: &Signed,
+    id: &str,
+    webhook_id: &str,
+    new_secret: Option<&str>,
+) -> Result<Response, PageError> {
     let namespace = signed.get(&format!("/api/v1/namespaces/{id}")).await?;
     let api = format!("{}/{webhook_id}", webhooks_path(id));
     let webhook = signed.get(&api).await?;
@@ -243,6 +271,12 @@ pub(crate) async fn webhook(
     let enabled = webhook["enabled"].as_bool() == Some(true);
     let body = html! {
         p { a href={ "/namespaces/" (id) "/webhooks" } { "All webhooks of " (text(&namespace["name"])) } }
+        @if let Some(secret) = new_secret {
+            (notice(html! {
+                p { "The new signing secret — copy it now, it is shown only once:" }
+                p { code #webhook-secret { (secret) } }
+            }))
+        }
         p.meta #webhook-state {
             @if enabled { "Enabled" } @else { "Disabled" }
             " · " (text(&webhook["method"])) " " code { (text(&webhook["url"])) }
@@ -255,13 +289,15 @@ pub(crate) async fn webhook(
         @if may_manage {
             (button_form(&format!("{base}/toggle"), &signed.csrf, &[("enabled", if enabled { "false" } else { "true" })],
                 if enabled { "Disable" } else { "Enable" }, ""))
+            " "
+            (button_form(&format!("{base}/secret"), &signed.csrf, &[], "New signing secret", ""))
         }
         h2 { "Deliveries" }
         @if array(&deliveries).is_empty() { (none("deliveries")) }
         @else {
             table #deliveries {
                 thead { tr { th { "Queued" } th { "Event" } th { "State" } th { "Attempts" } th { "Status" } th { "Duration" } th { "" } th { "" } } }
-                tbody { @for d in array(&deliveries) { (delivery_row(&signed, &base, d, may_manage)) } }
+                tbody { @for d in array(&deliveries) { (delivery_row(signed, &base, d, may_manage)) } }
             }
         }
         @if may_manage {

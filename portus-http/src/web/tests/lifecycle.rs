@@ -82,6 +82,13 @@ async fn owners_create_edit_disable_resend_and_delete_webhooks_and_the_secret_is
     assert_eq!(edited.settings.events, [WebhookEvent::Push]);
     assert!(edited.settings.has_credentials && edited.settings.header_names == ["X-Team"]);
 
+    let rotated = site.post(&page_path, &format!("{page_path}/secret"), &alice, "").await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let new_secret = rotated.body.split("id=\"webhook-secret\">").nth(1).expect("the new secret is shown");
+    let new_secret = new_secret.split('<').next().unwrap().to_owned();
+    assert!(new_secret.len() >= 32 && new_secret != secret, "{new_secret}");
+    assert!(!site.get(&page_path, &alice).await.body.contains(&new_secret), "shown once");
+
     let toggle = format!("{page_path}/toggle");
     site.post(&page_path, &toggle, &alice, "enabled=false").await;
     assert!(!site.store.webhook(webhook.id).await.unwrap().unwrap().settings.enabled);

@@ -4,7 +4,9 @@
 
 use portus_core::model::{Delivery, DeliveryId, Namespace, Webhook};
 use portus_core::ops;
-use portus_scan::webhooks::{WebhookChanges, change_webhook_settings, new_webhook_settings, severity_name};
+use portus_scan::webhooks::{
+    WebhookChanges, change_webhook_settings, new_webhook_settings, rotate_webhook_secret, severity_name,
+};
 
 use super::Local;
 use crate::Error;
@@ -100,6 +102,14 @@ impl WebhookBackend for Local<'_> {
         change_webhook_settings(&mut settings, changes, &self.sealer()?, allow).await?;
         let updated = ops::webhooks::update(self.store(), Some(CLI_ACTOR), &found, &current, settings).await?;
         Ok(webhook_view(&updated))
+    }
+
+    async fn rotate_secret(&self, namespace: &str, webhook: &str) -> Result<String, Error> {
+        let (found, current) = self.find_webhook(namespace, webhook).await?;
+        let mut settings = current.settings.clone();
+        let secret = rotate_webhook_secret(&mut settings, &self.sealer()?)?;
+        ops::webhooks::update(self.store(), Some(CLI_ACTOR), &found, &current, settings).await?;
+        Ok(secret)
     }
 
     async fn delete_webhook(&self, namespace: &str, webhook: &str) -> Result<(), Error> {

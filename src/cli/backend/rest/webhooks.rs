@@ -36,6 +36,14 @@ fn body_of(changes: WebhookChanges) -> Value {
     Value::Object(body)
 }
 
+/// A webhook with its signing secret: the answer to a creation or a rotation.
+#[derive(serde::Deserialize)]
+struct Created {
+    #[serde(flatten)]
+    webhook: WebhookView,
+    secret: String,
+}
+
 impl Rest {
     /// The API path of a namespace's webhooks.
     async fn webhooks_path(&self, namespace: &str) -> Result<String, Error> {
@@ -62,12 +70,6 @@ impl WebhookBackend for Rest {
 
     async fn create_webhook(&self, namespace: &str, changes: WebhookChanges) -> Result<(WebhookView, String), Error> {
         let path = self.webhooks_path(namespace).await?;
-        #[derive(serde::Deserialize)]
-        struct Created {
-            #[serde(flatten)]
-            webhook: WebhookView,
-            secret: String,
-        }
         let created: Created = self.json(Method::POST, &path, Some(&body_of(changes))).await?;
         Ok((created.webhook, created.secret))
     }
@@ -80,6 +82,12 @@ impl WebhookBackend for Rest {
     ) -> Result<WebhookView, Error> {
         let path = self.webhook_path(namespace, webhook).await?;
         self.json(Method::PUT, &path, Some(&body_of(changes))).await
+    }
+
+    async fn rotate_secret(&self, namespace: &str, webhook: &str) -> Result<String, Error> {
+        let path = self.webhook_path(namespace, webhook).await?;
+        let rotated: Created = self.json(Method::POST, &format!("{path}/secret"), None).await?;
+        Ok(rotated.secret)
     }
 
     async fn delete_webhook(&self, namespace: &str, webhook: &str) -> Result<(), Error> {
