@@ -66,7 +66,8 @@ macro_rules! sql_catalog_store {
                         } else {
                             sqlx::query(
                                 "UPDATE tags SET digest = $1, media_type = $2, size = $3, pushed_by = COALESCE($4, pushed_by), \
-                                 updated_at = $5, image_id = NULL, image_size = NULL WHERE repository_id = $6 AND name = $7",
+                                 updated_at = $5, image_id = NULL, image_size = NULL, artifact_kind = NULL, artifact_type = NULL, \
+                                 chart_name = NULL, chart_version = NULL, artifact_subject = NULL WHERE repository_id = $6 AND name = $7",
                             )
                             .bind(&manifest.digest)
                             .bind(&manifest.media_type)
@@ -134,6 +135,45 @@ macro_rules! sql_catalog_store {
                     .await
                     .map_err(db_error)?;
                 Ok(result.rows_affected())
+            }
+            async fn record_artifact(&self, repository: &str, tag: &str, digest: &str, artifact: &crate::model::Artifact) -> Result<bool> {
+                let chart = artifact.chart.as_ref();
+                let result = sqlx::query(
+                    "UPDATE tags SET artifact_kind = $1, artifact_type = $2, chart_name = $3, chart_version = $4, \
+                     artifact_subject = $5 WHERE digest = $6 AND name = $7 \
+                     AND repository_id = (SELECT id FROM repositories WHERE name = $8)",
+                )
+                .bind(artifact.kind.as_str())
+                .bind(&artifact.artifact_type)
+                .bind(chart.map(|c| c.name.as_str()))
+                .bind(chart.map(|c| c.version.as_str()))
+                .bind(&artifact.subject)
+                .bind(digest)
+                .bind(tag)
+                .bind(repository)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(result.rows_affected() > 0)
+            }
+            async fn put_referrer(&self, referrer: &crate::model::Referrer) -> Result<bool> {
+                let Some(subject) = referrer.artifact.subject.as_deref() else {
+                    return Ok(false);
+                };
+                let result = sqlx::query(
+                    "INSERT INTO referrers (repository_id, digest, subject, kind, artifact_type) \
+                     SELECT id, $1, $2, $3, $4 FROM repositories WHERE name = $5 \
+                     ON CONFLICT (repository_id, digest) DO NOTHING",
+                )
+                .bind(&referrer.digest)
+                .bind(subject)
+                .bind(referrer.artifact.kind.as_str())
+                .bind(&referrer.artifact.artifact_type)
+                .bind(&referrer.repository)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(result.rows_affected() > 0)
             }
             async fn set_repository_description(&self, id: RepositoryId, description: Option<String>) -> Result<()> {
                 let result = sqlx::query("UPDATE repositories SET description = $1 WHERE id = $2")

@@ -149,7 +149,13 @@ macro_rules! sql_policy_store {
              (SELECT COUNT(*) FROM stars s WHERE s.repository_id = r.id) AS stars FROM repositories r";
 
         const TAG_COLUMNS: &str = "SELECT t.id, r.name AS repository, t.name, t.digest, t.media_type, t.size, t.pushed_by, \
-             t.created_at, t.updated_at, t.image_id, t.image_size, t.pulled_at FROM tags t JOIN repositories r ON r.id = t.repository_id";
+             t.created_at, t.updated_at, t.image_id, t.image_size, t.pulled_at, \
+             t.artifact_kind, t.artifact_type, t.chart_name, t.chart_version, t.artifact_subject, \
+             (EXISTS (SELECT 1 FROM tags s WHERE s.repository_id = t.repository_id AND s.artifact_kind = 'signature' \
+                      AND s.artifact_subject = t.digest) \
+              OR EXISTS (SELECT 1 FROM referrers f WHERE f.repository_id = t.repository_id AND f.subject = t.digest \
+                      AND f.kind = 'signature')) AS signed \
+             FROM tags t JOIN repositories r ON r.id = t.repository_id";
 
         /// The id of `repository`, creating it (and per `missing` its namespace) inside `tx`.
         async fn repository_id(
