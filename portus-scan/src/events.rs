@@ -299,7 +299,9 @@ impl EventPipeline {
                         "referrer recorded"
                     ),
                     Ok(None) => {}
-                    Err(e) => warn!(repository, digest = %manifest.digest, error = %e, "a manifest pushed by digest was not read"),
+                    Err(e) => {
+                        warn!(repository, digest = %manifest.digest, error = %e, "a manifest pushed by digest was not read")
+                    }
                 }
             }
             return Ok(if exists {
@@ -344,7 +346,9 @@ impl EventPipeline {
         };
         match crate::artifacts::recognize_tag(registry.as_ref(), self.catalog.as_ref(), repository, tag, digest).await {
             Ok(artifact) => debug!(repository, tag, kind = %artifact.kind, "tag recognized"),
-            Err(e) => warn!(repository, tag, error = %e, "the pushed manifest was not read; what it holds is unknown for now"),
+            Err(e) => {
+                warn!(repository, tag, error = %e, "the pushed manifest was not read; what it holds is unknown for now")
+            }
         }
     }
 

@@ -631,8 +631,14 @@ mod tests {
         let s = Setup::new().await;
         let mut chart = portus_core::memory::image_manifest("sha256:chart", &["sha256:tgz"]);
         chart.facts.config_media_type = Some(portus_core::model::HELM_CONFIG_MEDIA_TYPE.into());
-        chart.facts.annotations.insert("org.opencontainers.image.title".into(), "demo".into());
-        chart.facts.annotations.insert("org.opencontainers.image.version".into(), "0.1.0".into());
+        chart
+            .facts
+            .annotations
+            .insert("org.opencontainers.image.title".into(), "demo".into());
+        chart
+            .facts
+            .annotations
+            .insert("org.opencontainers.image.version".into(), "0.1.0".into());
         let signature = portus_core::memory::image_manifest("sha256:sig", &["sha256:payload"]);
         let sig_tag = format!("sha256-{}.sig", "ab".repeat(32));
         for (repository, tag, manifest) in [("a/charts", "0.1.0", chart), ("a/x", sig_tag.as_str(), signature)] {
@@ -650,9 +656,19 @@ mod tests {
             .unwrap();
         assert_eq!(report.digests, 2, "the two images only: {report:?}");
         for digest in ["sha256:chart", "sha256:sig"] {
-            assert!(s.store.scan_records(Some(digest)).await.unwrap().is_empty(), "{digest} scanned");
+            assert!(
+                s.store.scan_records(Some(digest)).await.unwrap().is_empty(),
+                "{digest} scanned"
+            );
         }
-        let chart = s.store.tag("a/charts", "0.1.0").await.unwrap().unwrap().artifact.unwrap();
+        let chart = s
+            .store
+            .tag("a/charts", "0.1.0")
+            .await
+            .unwrap()
+            .unwrap()
+            .artifact
+            .unwrap();
         assert_eq!(chart.describe(), "Helm chart demo 0.1.0");
         let sig = s.store.tag("a/x", &sig_tag).await.unwrap().unwrap().artifact.unwrap();
         assert_eq!(sig.kind, portus_core::model::ArtifactKind::Signature);

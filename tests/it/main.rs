@@ -3,6 +3,7 @@
 mod cli;
 mod doctor;
 mod e2e_accessibility;
+mod e2e_artifacts;
 mod e2e_clair;
 mod e2e_harbor;
 mod e2e_ldap;

@@ -1,9 +1,9 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    Artifact, ArtifactKind, ListPage, Referrer, ListQuery, ManifestRecord, MissingNamespace, Repository, RepositoryFilter, RepositoryId,
-    RepositoryListing, RepositorySort, RepositorySummary, SearchHits, TagChange, TagFilter, TagId, TagRecord, TagSort,
-    UserId,
+    Artifact, ArtifactKind, ListPage, ListQuery, ManifestRecord, MissingNamespace, Referrer, Repository,
+    RepositoryFilter, RepositoryId, RepositoryListing, RepositorySort, RepositorySummary, SearchHits, TagChange,
+    TagFilter, TagId, TagRecord, TagSort, UserId,
 };
 use crate::{Error, Result};
 

@@ -202,10 +202,11 @@ pub fn classify(tag: Option<&str>, facts: &ManifestFacts) -> Artifact {
             subject: facts.subject.clone(),
         };
     }
-    let artifact_type = facts
-        .artifact_type
-        .clone()
-        .or_else(|| config.filter(|c| !IMAGE_CONFIG_MEDIA_TYPES.contains(c) && !is_empty_config(c)).map(str::to_owned));
+    let artifact_type = facts.artifact_type.clone().or_else(|| {
+        config
+            .filter(|c| !IMAGE_CONFIG_MEDIA_TYPES.contains(c) && !is_empty_config(c))
+            .map(str::to_owned)
+    });
     if let Some((subject, suffix)) = tag.and_then(cosign_tag) {
         let kind = match suffix {
             "sig" => ArtifactKind::Signature,
@@ -242,7 +243,10 @@ pub fn classify(tag: Option<&str>, facts: &ManifestFacts) -> Artifact {
     let mut hints: Vec<&str> = artifact_type.iter().map(String::as_str).collect();
     hints.extend(facts.layer_media_types.iter().map(String::as_str));
     hints.extend(facts.child_artifact_types.iter().flatten().map(String::as_str));
-    let kind = hints.iter().find_map(|t| kind_of_type(t)).unwrap_or(ArtifactKind::Artifact);
+    let kind = hints
+        .iter()
+        .find_map(|t| kind_of_type(t))
+        .unwrap_or(ArtifactKind::Artifact);
     let artifact_type = artifact_type.or_else(|| facts.layer_media_types.first().cloned());
     Artifact {
         kind,
@@ -329,8 +333,12 @@ mod tests {
     fn helm_charts_carry_name_and_version_from_the_annotations() {
         let mut facts = manifest(HELM_CONFIG_MEDIA_TYPE);
         facts.layer_media_types = vec!["application/vnd.cncf.helm.chart.content.v1.tar+gzip".into()];
-        facts.annotations.insert("org.opencontainers.image.title".into(), "demo".into());
-        facts.annotations.insert("org.opencontainers.image.version".into(), "0.1.0".into());
+        facts
+            .annotations
+            .insert("org.opencontainers.image.title".into(), "demo".into());
+        facts
+            .annotations
+            .insert("org.opencontainers.image.version".into(), "0.1.0".into());
         let chart = classify(Some("0.1.0"), &facts);
         assert_eq!(chart.kind, ArtifactKind::HelmChart);
         assert_eq!(
@@ -358,7 +366,10 @@ mod tests {
             assert_eq!(found.kind, kind, "{suffix}");
             assert_eq!(found.subject.as_deref(), Some(format!("sha256:{HEX}").as_str()));
         }
-        assert_eq!(classify(Some(&format!("sha256-{HEX}.txt")), &facts).kind, ArtifactKind::Image);
+        assert_eq!(
+            classify(Some(&format!("sha256-{HEX}.txt")), &facts).kind,
+            ArtifactKind::Image
+        );
         assert_eq!(classify(Some("sha256-ABC.sig"), &facts).kind, ArtifactKind::Image);
         assert_eq!(
             classify(Some(&format!("sha256-{}.sig", HEX.to_uppercase())), &facts).kind,
@@ -376,7 +387,10 @@ mod tests {
             layer_media_types: vec![layer.into()],
             ..ManifestFacts::default()
         };
-        let sig = classify(None, &referrer(Some("application/vnd.cncf.notary.signature"), "application/jose+json"));
+        let sig = classify(
+            None,
+            &referrer(Some("application/vnd.cncf.notary.signature"), "application/jose+json"),
+        );
         assert_eq!(sig.kind, ArtifactKind::Signature);
         assert_eq!(sig.subject.as_deref(), Some(format!("sha256:{HEX}").as_str()));
         assert_eq!(
@@ -398,8 +412,14 @@ mod tests {
         facts.layer_media_types = vec!["text/plain".into()];
         let found = classify(Some("v1"), &facts);
         assert_eq!(found.kind, ArtifactKind::Artifact);
-        assert_eq!(found.artifact_type.as_deref(), Some("application/vnd.example.config.v1+json"));
-        assert_eq!(found.describe(), "OCI artifact (application/vnd.example.config.v1+json)");
+        assert_eq!(
+            found.artifact_type.as_deref(),
+            Some("application/vnd.example.config.v1+json")
+        );
+        assert_eq!(
+            found.describe(),
+            "OCI artifact (application/vnd.example.config.v1+json)"
+        );
         // `oras push --artifact-type`: empty config, typed manifest.
         let oras = ManifestFacts {
             media_type: OCI_MANIFEST.into(),

@@ -34,7 +34,8 @@ pub async fn artifacts_and_signatures_are_recorded_per_tag(store: &dyn PolicySto
             .await
             .unwrap();
     }
-    let tag = |repository: &'static str, tag: String| async move { store.tag(repository, &tag).await.unwrap().unwrap() };
+    let tag =
+        |repository: &'static str, tag: String| async move { store.tag(repository, &tag).await.unwrap().unwrap() };
     assert_eq!(tag("alice/charts", "0.1.0".into()).await.artifact, None, "not read yet");
     let chart = Artifact {
         kind: ArtifactKind::HelmChart,
@@ -52,7 +53,12 @@ pub async fn artifacts_and_signatures_are_recorded_per_tag(store: &dyn PolicySto
             .unwrap(),
         "the tag moved meanwhile"
     );
-    assert!(store.record_artifact("alice/charts", "0.1.0", "sha256:c1", &chart).await.unwrap());
+    assert!(
+        store
+            .record_artifact("alice/charts", "0.1.0", "sha256:c1", &chart)
+            .await
+            .unwrap()
+    );
     assert_eq!(tag("alice/charts", "0.1.0".into()).await.artifact, Some(chart.clone()));
     assert!(!tag("alice/app", "1.0".into()).await.signed);
     let signature = Artifact {
@@ -62,7 +68,12 @@ pub async fn artifacts_and_signatures_are_recorded_per_tag(store: &dyn PolicySto
         subject: Some(image.clone()),
     };
     let sig_tag = format!("sha256-{hex}.sig");
-    assert!(store.record_artifact("alice/app", &sig_tag, "sha256:51", &signature).await.unwrap());
+    assert!(
+        store
+            .record_artifact("alice/app", &sig_tag, "sha256:51", &signature)
+            .await
+            .unwrap()
+    );
     assert!(tag("alice/app", "1.0".into()).await.signed, "signed by the .sig tag");
     assert!(!tag("alice/other", "1.0".into()).await.signed, "another repository");
     assert!(!tag("alice/app", sig_tag.clone()).await.signed);
@@ -99,7 +110,13 @@ pub async fn artifacts_and_signatures_are_recorded_per_tag(store: &dyn PolicySto
     assert!(!tag("alice/charts", "0.1.0".into()).await.signed);
     // Moving the tag forgets what it held; deleting the signature tag unsigns.
     store
-        .put_tag("alice/charts", "0.1.0", &manifest("sha256:c2"), None, MissingNamespace::Ignore)
+        .put_tag(
+            "alice/charts",
+            "0.1.0",
+            &manifest("sha256:c2"),
+            None,
+            MissingNamespace::Ignore,
+        )
         .await
         .unwrap();
     assert_eq!(tag("alice/charts", "0.1.0".into()).await.artifact, None);

@@ -4,8 +4,9 @@ use async_trait::async_trait;
 
 use crate::Result;
 use crate::model::{
-    Artifact, ListPage, Referrer, ListQuery, ManifestRecord, MissingNamespace, Repository, RepositoryFilter, RepositoryId,
-    RepositoryListing, RepositorySort, SearchHits, TagChange, TagFilter, TagId, TagRecord, TagSort, UserId,
+    Artifact, ListPage, ListQuery, ManifestRecord, MissingNamespace, Referrer, Repository, RepositoryFilter,
+    RepositoryId, RepositoryListing, RepositorySort, SearchHits, TagChange, TagFilter, TagId, TagRecord, TagSort,
+    UserId,
 };
 
 /// Repositories, tags and stars: what the registry holds, as notifications and syncs report it.
@@ -149,7 +150,13 @@ macro_rules! forward {
             async fn delete_repository(&self, repository: &str) -> Result<Vec<TagRecord>> {
                 (**self).delete_repository(repository).await
             }
-            async fn record_artifact(&self, repository: &str, tag: &str, digest: &str, artifact: &Artifact) -> Result<bool> {
+            async fn record_artifact(
+                &self,
+                repository: &str,
+                tag: &str,
+                digest: &str,
+                artifact: &Artifact,
+            ) -> Result<bool> {
                 (**self).record_artifact(repository, tag, digest, artifact).await
             }
             async fn put_referrer(&self, referrer: &Referrer) -> Result<bool> {

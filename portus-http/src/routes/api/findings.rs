@@ -129,7 +129,11 @@ pub(super) async fn tag_vulnerabilities(
     if not_an_image {
         security = portus_scan::aggregate::merge_tag(&Default::default());
     }
-    let backends = if not_an_image { Vec::new() } else { state.scan_backends() };
+    let backends = if not_an_image {
+        Vec::new()
+    } else {
+        state.scan_backends()
+    };
     let scanned_at = records
         .get(&tag.manifest.digest)
         .into_iter()

@@ -1836,7 +1836,13 @@ async fn artifacts_show_their_kind_are_not_scanned_and_signatures_mark_their_sub
     let f = fixture(Options::default()).await;
     // A chart whose digest even has a (stale) finished scan: it still reads as not scanned.
     f.store
-        .put_tag("open/app", "0.1.0", &manifest("sha256:o1"), None, MissingNamespace::Ignore)
+        .put_tag(
+            "open/app",
+            "0.1.0",
+            &manifest("sha256:o1"),
+            None,
+            MissingNamespace::Ignore,
+        )
         .await
         .unwrap();
     let chart = Artifact {
@@ -1869,7 +1875,10 @@ async fn artifacts_show_their_kind_are_not_scanned_and_signatures_mark_their_sub
     // The image tag of that digest is not recognized yet: no kind, scanned as before.
     let image = format!("/api/v1/tags/{}", f.tag_id("open/app:1.0").await);
     let (_, body) = f.get(&image, None).await;
-    assert_eq!((body["kind"].clone(), body["scan"]["status"].clone()), (json!(null), json!("done")));
+    assert_eq!(
+        (body["kind"].clone(), body["scan"]["status"].clone()),
+        (json!(null), json!("done"))
+    );
     // A cosign-style signature of the image's digest marks it signed.
     let signature_tag = "sha256-0000000000000000000000000000000000000000000000000000000000000001.sig";
     let subject = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
@@ -1878,7 +1887,13 @@ async fn artifacts_show_their_kind_are_not_scanned_and_signatures_mark_their_sub
         .await
         .unwrap();
     f.store
-        .put_tag("open/app", signature_tag, &manifest("sha256:s1"), None, MissingNamespace::Ignore)
+        .put_tag(
+            "open/app",
+            signature_tag,
+            &manifest("sha256:s1"),
+            None,
+            MissingNamespace::Ignore,
+        )
         .await
         .unwrap();
     let signature = Artifact {
@@ -1893,7 +1908,14 @@ async fn artifacts_show_their_kind_are_not_scanned_and_signatures_mark_their_sub
         .unwrap();
     let id = f.get("/api/v1/repositories", None).await.1[0]["id"].clone();
     let (_, tags) = f.get(&format!("/api/v1/repositories/{id}/tags"), None).await;
-    let by_name = |name: &str| tags.as_array().unwrap().iter().find(|t| t["name"] == name).unwrap().clone();
+    let by_name = |name: &str| {
+        tags.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(by_name("9")["signed"], json!(true));
     assert_eq!(by_name("1.0")["signed"], json!(false));
     assert_eq!(by_name(signature_tag)["kind"], json!("signature"));
