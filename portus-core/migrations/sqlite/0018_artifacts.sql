@@ -1,13 +1,19 @@
 -- Artifacts beyond images: what a tag's manifest holds (image, helm_chart, signature,
--- attestation, sbom, referrers, artifact; NULL until the manifest was read), its artifact type,
--- a Helm chart's name and version, and the digest a signature/attestation/SBOM refers to.
-ALTER TABLE tags ADD COLUMN artifact_kind TEXT;
-ALTER TABLE tags ADD COLUMN artifact_type TEXT;
-ALTER TABLE tags ADD COLUMN chart_name TEXT;
-ALTER TABLE tags ADD COLUMN chart_version TEXT;
-ALTER TABLE tags ADD COLUMN artifact_subject TEXT;
+-- attestation, sbom, referrers, artifact; no row until the manifest was read), its artifact
+-- type, a Helm chart's name and version, and the digest a signature/attestation/SBOM refers to.
+-- A table of its own rather than columns of `tags`: the planner's estimates for `tags` (and the
+-- plans its list pages rely on) stay as they were.
+CREATE TABLE tag_artifacts (
+    tag_id        INTEGER PRIMARY KEY REFERENCES tags (id) ON DELETE CASCADE,
+    repository_id INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+    kind          TEXT    NOT NULL,
+    artifact_type TEXT,
+    chart_name    TEXT,
+    chart_version TEXT,
+    subject       TEXT
+);
 -- "Is this digest signed in this repository?" is asked for every tag listed.
-CREATE INDEX tags_signatures ON tags (repository_id, artifact_subject) WHERE artifact_kind = 'signature';
+CREATE INDEX tag_artifacts_signatures ON tag_artifacts (repository_id, subject) WHERE kind = 'signature';
 
 -- Manifests pushed by digest that refer to another one (OCI 1.1 `subject`: `oras attach`,
 -- cosign with the referrers API); they have no tag, so they are kept here.

@@ -66,14 +66,23 @@ macro_rules! sql_catalog_store {
                         } else {
                             sqlx::query(
                                 "UPDATE tags SET digest = $1, media_type = $2, size = $3, pushed_by = COALESCE($4, pushed_by), \
-                                 updated_at = $5, image_id = NULL, image_size = NULL, artifact_kind = NULL, artifact_type = NULL, \
-                                 chart_name = NULL, chart_version = NULL, artifact_subject = NULL WHERE repository_id = $6 AND name = $7",
+                                 updated_at = $5, image_id = NULL, image_size = NULL WHERE repository_id = $6 AND name = $7",
                             )
                             .bind(&manifest.digest)
                             .bind(&manifest.media_type)
                             .bind(size)
                             .bind(pushed_by)
                             .bind(now)
+                            .bind(repository_id)
+                            .bind(tag)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                            // Another manifest now: what the old one held no longer holds.
+                            sqlx::query(
+                                "DELETE FROM tag_artifacts WHERE tag_id = \
+                                 (SELECT id FROM tags WHERE repository_id = $1 AND name = $2)",
+                            )
                             .bind(repository_id)
                             .bind(tag)
                             .execute(&mut *tx)
@@ -139,9 +148,11 @@ macro_rules! sql_catalog_store {
             async fn record_artifact(&self, repository: &str, tag: &str, digest: &str, artifact: &crate::model::Artifact) -> Result<bool> {
                 let chart = artifact.chart.as_ref();
                 let result = sqlx::query(
-                    "UPDATE tags SET artifact_kind = $1, artifact_type = $2, chart_name = $3, chart_version = $4, \
-                     artifact_subject = $5 WHERE digest = $6 AND name = $7 \
-                     AND repository_id = (SELECT id FROM repositories WHERE name = $8)",
+                    "INSERT INTO tag_artifacts (tag_id, repository_id, kind, artifact_type, chart_name, chart_version, subject) \
+                     SELECT t.id, t.repository_id, $1, $2, $3, $4, $5 FROM tags t JOIN repositories r ON r.id = t.repository_id \
+                     WHERE t.digest = $6 AND t.name = $7 AND r.name = $8 \
+                     ON CONFLICT (tag_id) DO UPDATE SET kind = excluded.kind, artifact_type = excluded.artifact_type, \
+                     chart_name = excluded.chart_name, chart_version = excluded.chart_version, subject = excluded.subject",
                 )
                 .bind(artifact.kind.as_str())
                 .bind(&artifact.artifact_type)
