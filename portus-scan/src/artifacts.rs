@@ -7,7 +7,7 @@
 //! chart or a signature never reaches an image scanner.
 
 use portus_core::RegistryClient;
-use portus_core::model::{Artifact, Referrer, classify};
+use portus_core::model::{Artifact, ArtifactKind, ManifestFacts, Referrer, classify};
 use portus_core::prelude::*;
 
 use crate::Error;
@@ -30,6 +30,28 @@ pub async fn recognize_tag<C: CatalogStore + ?Sized>(
     let manifest = registry.manifest(repository, digest).await?;
     let artifact = classify(Some(tag), &manifest.facts);
     catalog.record_artifact(repository, tag, digest, &artifact).await?;
+    // The referrers-tag fallback lists each referrer with its artifact type: they are kept
+    // as the push events of the referrers themselves would have (a sync finds them this way
+    // after portus missed those events).
+    if artifact.kind == ArtifactKind::Referrers
+        && let Some(subject) = &artifact.subject
+    {
+        for (child, child_type) in manifest.children.iter().zip(&manifest.facts.child_artifact_types) {
+            let Some(child_type) = child_type else { continue };
+            let facts = ManifestFacts {
+                media_type: SINGLE_MANIFESTS[0].to_owned(),
+                artifact_type: Some(child_type.clone()),
+                subject: Some(subject.clone()),
+                ..ManifestFacts::default()
+            };
+            let referrer = Referrer {
+                repository: repository.to_owned(),
+                digest: child.clone(),
+                artifact: classify(None, &facts),
+            };
+            catalog.put_referrer(&referrer).await?;
+        }
+    }
     Ok(artifact)
 }
 
@@ -58,4 +80,55 @@ pub async fn recognize_untagged(
     };
     catalog.put_referrer(&referrer).await?;
     Ok(Some(referrer))
+}
+
+#[cfg(test)]
+mod tests {
+    use portus_core::model::{ManifestRecord, MissingNamespace};
+    use portus_core::{InMemoryRegistry, InMemoryStore};
+
+    use super::*;
+
+    /// A catalog sync (or a push of the fallback tag) that finds a `sha256-<hex>` referrers
+    /// index keeps its signature referrers: the subject's tag reads as signed.
+    #[tokio::test]
+    async fn the_referrers_tag_fallback_signs_its_subject() {
+        let store = InMemoryStore::new();
+        let registry = InMemoryRegistry::new();
+        let hex = "ef".repeat(32);
+        let image = format!("sha256:{hex}");
+        let fallback = format!("sha256-{hex}");
+        let mut index = portus_core::memory::index_manifest("sha256:index", &["sha256:sig", "sha256:sbom"]);
+        index.facts.child_artifact_types = vec![
+            Some("application/vnd.cncf.notary.signature".into()),
+            Some("application/spdx+json".into()),
+        ];
+        registry.push("a/app", &fallback, index.clone());
+        registry.push_image("a/app", "1.0", &image, &["sha256:layer"]);
+        for (tag, record) in [
+            (
+                "1.0",
+                ManifestRecord {
+                    digest: image.clone(),
+                    media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                    size: None,
+                },
+            ),
+            (fallback.as_str(), index.record.clone()),
+        ] {
+            store
+                .put_tag("a/app", tag, &record, None, MissingNamespace::Create)
+                .await
+                .unwrap();
+        }
+        assert!(!store.tag("a/app", "1.0").await.unwrap().unwrap().signed);
+        let found = recognize_tag(&registry, &store, "a/app", &fallback, "sha256:index")
+            .await
+            .unwrap();
+        assert_eq!(found.kind, ArtifactKind::Referrers);
+        assert!(store.tag("a/app", "1.0").await.unwrap().unwrap().signed);
+        // Recognizing the image itself says it is one.
+        let image_kind = recognize_tag(&registry, &store, "a/app", "1.0", &image).await.unwrap();
+        assert_eq!(image_kind.kind, ArtifactKind::Image);
+    }
 }
