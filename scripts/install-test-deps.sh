@@ -78,7 +78,9 @@ echo "install-test-deps: aiosmtpd $aiosmtpd_version in $aiosmtpd_venv"
 # - Clair v4 (server and clairctl, which imports vulnerability data offline);
 # - Trivy, which tests/it/e2e_harbor.rs runs behind a Harbor scanner adapter, and the in-tree
 #   tests/tools/trivy-db-fixture, which writes the tiny offline Trivy database it scans with
-#   (go.etcd.io/bbolt, pinned by its go.sum; cached by a hash of its sources).
+#   (go.etcd.io/bbolt, pinned by its go.sum; cached by a hash of its sources);
+# - helm and oras, the real clients tests/it/e2e_artifacts.rs pushes a Helm chart, an arbitrary
+#   OCI artifact and a signature-like referrer with.
 # `go install module@version` cannot be used: the proxy refuses the version lists it reads for
 # deprecation notices. The pinned version is downloaded and built in place instead (its own
 # go.mod and go.sum, so the build is exactly the release's).
@@ -105,6 +107,8 @@ go_tool clair github.com/quay/clair/v4 v4.9.0 ./cmd/clair
 go_tool clairctl github.com/quay/clair/v4 v4.9.0 ./cmd/clairctl
 # Trivy's own build (magefiles/magefile.go) sets GOEXPERIMENT=jsonv2; it does not build without.
 go_tool trivy github.com/aquasecurity/trivy v0.74.0 ./cmd/trivy jsonv2
+go_tool helm helm.sh/helm/v3 v3.22.0 ./cmd/helm
+go_tool oras oras.land/oras v1.3.6 ./cmd/oras
 fixture_src="$(cd "$(dirname "$0")/.." && pwd)/tests/tools/trivy-db-fixture"
 fixture_hash=$(cat "$fixture_src/go.mod" "$fixture_src/go.sum" "$fixture_src/main.go" | sha256sum | cut -c1-16)
 fixture_dir="$go_tools/trivy-db-fixture-$fixture_hash"

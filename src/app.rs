@@ -316,6 +316,10 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
         authorization: format!("Bearer {}", paths.webhook_secret()?).into(),
     };
     let registry = registry_client(config, &tokens)?;
+    if let Some(registry) = &registry {
+        // Pushed manifests are read to tell images from charts, signatures and other artifacts.
+        pipeline.set_registry(registry.clone());
+    }
     let scanner = scanner(config)?;
     let password_resets = match &config.email {
         Some(email) => {

@@ -59,6 +59,8 @@ pub struct EventPipeline {
     own_account: std::sync::OnceLock<String>,
     /// Where pushes and deletes are queued for outgoing webhooks, and the dispatcher to wake.
     webhooks: std::sync::OnceLock<crate::webhooks::WebhookQueue>,
+    /// Where pushed manifests are read to recognize what they hold, when set.
+    registry: std::sync::OnceLock<Arc<dyn portus_core::RegistryClient>>,
     wake: Notify,
 }
 
@@ -93,6 +95,7 @@ impl EventPipeline {
             missing,
             own_account: std::sync::OnceLock::new(),
             webhooks: std::sync::OnceLock::new(),
+            registry: std::sync::OnceLock::new(),
             wake: Notify::new(),
         })
     }
@@ -112,6 +115,15 @@ impl EventPipeline {
     /// ignored.
     pub fn set_webhooks(&self, store: Arc<dyn PolicyStore>, dispatcher: Option<Arc<crate::webhooks::Dispatcher>>) {
         let _ = self.webhooks.set(crate::webhooks::WebhookQueue::new(store, dispatcher));
+    }
+
+    /// Reads each pushed manifest from `registry` to record what the tag holds (image, Helm
+    /// chart, signature, ...; [`crate::artifacts`]) and to keep manifests pushed by digest that
+    /// refer to another (signatures attached with `oras attach`). A failure to read is logged
+    /// and leaves the tag unrecognized (the scan worker looks again); the push is applied
+    /// anyway. Set once; later calls are ignored.
+    pub fn set_registry(&self, registry: Arc<dyn portus_core::RegistryClient>) {
+        let _ = self.registry.set(registry);
     }
 
     /// Parses and stores an envelope; counts the events that were new and those that will be
@@ -264,6 +276,29 @@ impl EventPipeline {
         let Some(tag) = event.target.tag.as_deref() else {
             // A push by digest (e.g. the children of an index) makes the repository exist.
             let exists = self.catalog.ensure_repository(repository, self.missing).await?;
+            if exists && let Some(registry) = self.registry.get() {
+                let recognized = crate::artifacts::recognize_untagged(
+                    registry.as_ref(),
+                    self.catalog.as_ref(),
+                    repository,
+                    &manifest.digest,
+                    &manifest.media_type,
+                )
+                .await;
+                match recognized {
+                    Ok(Some(referrer)) => info!(
+                        repository,
+                        digest = %manifest.digest,
+                        kind = %referrer.artifact.kind,
+                        subject = referrer.artifact.subject.as_deref().unwrap_or("-"),
+                        "referrer recorded"
+                    ),
+                    Ok(None) => {}
+                    Err(e) => {
+                        warn!(repository, digest = %manifest.digest, error = %e, "a manifest pushed by digest was not read")
+                    }
+                }
+            }
             return Ok(if exists {
                 EventStatus::Applied
             } else {
@@ -283,6 +318,7 @@ impl EventPipeline {
             TagChange::Unchanged => return Ok(EventStatus::Applied),
             TagChange::NamespaceMissing => return Ok(EventStatus::Ignored),
         };
+        self.recognize(repository, tag, &manifest.digest).await;
         info!(
             actor = actor.unwrap_or("-"),
             tag = %format!("{repository}:{tag}"),
@@ -295,6 +331,20 @@ impl EventPipeline {
             )
             .await?;
         Ok(EventStatus::Applied)
+    }
+
+    /// Records what `repository:tag` holds, when a registry is set; a failure is logged (the
+    /// scan worker recognizes tags still unknown before scanning them).
+    async fn recognize(&self, repository: &str, tag: &str, digest: &str) {
+        let Some(registry) = self.registry.get() else {
+            return;
+        };
+        match crate::artifacts::recognize_tag(registry.as_ref(), self.catalog.as_ref(), repository, tag, digest).await {
+            Ok(artifact) => debug!(repository, tag, kind = %artifact.kind, "tag recognized"),
+            Err(e) => {
+                warn!(repository, tag, error = %e, "the pushed manifest was not read; what it holds is unknown for now")
+            }
+        }
     }
 
     async fn apply_pull(&self, event: &Event, repository: &str, actor: Option<&str>) -> Result<EventStatus, Error> {
@@ -312,6 +362,7 @@ impl EventPipeline {
         {
             TagChange::NamespaceMissing => Ok(EventStatus::Ignored),
             _ => {
+                self.recognize(repository, tag, &manifest.digest).await;
                 let Attribution { user: actor, note } = self.attribute(actor).await?;
                 let activity = NewActivity::new(
                     actor.as_deref(),

@@ -9,10 +9,13 @@
 //!   strategies and a dry-run plan.
 //! - [`backend`]: security scanner backends (each behind a cargo feature) and [`aggregate`]:
 //!   findings merged across backends per tag and per repository.
+//! - [`artifacts`]: what a tag holds beyond images (Helm charts, signatures, SBOMs, other OCI
+//!   artifacts), recognized from its manifest; only images are scanned.
 //! - [`webhooks`]: outgoing webhooks: the signed, retried delivery of queued events, the SSRF
 //!   guard and the sealing of webhook secrets.
 
 pub mod aggregate;
+pub mod artifacts;
 pub mod backend;
 pub mod error;
 pub mod events;

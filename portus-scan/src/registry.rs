@@ -5,11 +5,12 @@
 //! retries temporary failures with exponential backoff, and authenticates with bearer tokens
 //! minted in-process by portus for its own service account.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use portus_core::model::{MANIFEST_MEDIA_TYPES, ManifestRecord};
+use portus_core::model::{MANIFEST_MEDIA_TYPES, ManifestFacts, ManifestRecord};
 use portus_core::traits::{ManifestInfo, RegistryClient};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, LINK};
 use reqwest::{Method, Response, StatusCode};
@@ -83,6 +84,10 @@ struct Descriptor {
     digest: String,
     #[serde(default)]
     size: u64,
+    #[serde(rename = "mediaType", default)]
+    media_type: Option<String>,
+    #[serde(rename = "artifactType", default)]
+    artifact_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +99,12 @@ struct ManifestBody {
     layers: Vec<Descriptor>,
     #[serde(default)]
     manifests: Vec<Descriptor>,
+    #[serde(rename = "artifactType", default)]
+    artifact_type: Option<String>,
+    #[serde(default)]
+    subject: Option<Descriptor>,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -232,7 +243,17 @@ impl HttpRegistryClient {
         } else {
             Some(body.manifests.iter().map(|m| m.size).sum())
         };
+        let facts = ManifestFacts {
+            media_type: media_type.clone(),
+            config_media_type: body.config.as_ref().and_then(|c| c.media_type.clone()),
+            artifact_type: body.artifact_type,
+            subject: body.subject.map(|s| s.digest),
+            layer_media_types: body.layers.iter().filter_map(|l| l.media_type.clone()).collect(),
+            child_artifact_types: body.manifests.iter().map(|m| m.artifact_type.clone()).collect(),
+            annotations: body.annotations.unwrap_or_default(),
+        };
         Ok(ManifestInfo {
+            facts,
             record: ManifestRecord {
                 digest: record.digest,
                 media_type,

@@ -351,6 +351,19 @@ pub async fn apply<S: CatalogStore + ActivityStore + ?Sized>(
             }
             TagChange::Unchanged | TagChange::PusherRestored | TagChange::NamespaceMissing => continue,
         };
+        // What the tag holds (image, chart, signature...); unknown for now when the manifest
+        // cannot be read (the scan worker looks again before scanning).
+        if let Err(e) = crate::artifacts::recognize_tag(
+            registry,
+            store,
+            &planned.repository,
+            &planned.tag,
+            &planned.manifest.digest,
+        )
+        .await
+        {
+            tracing::warn!(repository = %planned.repository, tag = %planned.tag, error = %e, "the manifest was not read");
+        }
         let activity = NewActivity::new(None, action, format!("{}:{}", planned.repository, planned.tag))
             .with_details(format!("{} (catalog sync)", planned.manifest.digest));
         store.record_activity(activity).await?;

@@ -82,6 +82,15 @@ pub async fn images_for(
     authorization: Option<String>,
 ) -> portus_core::Result<(Vec<ImageRef>, Option<u64>)> {
     let top = registry.manifest(repository, reference).await?;
+    // Only images go to scanners: a chart or a signature would come back "clean".
+    let tag = (!reference.contains(':')).then_some(reference);
+    let artifact = portus_core::model::classify(tag, &top.facts);
+    if !artifact.kind.is_scannable() {
+        return Err(portus_core::Error::Invalid(format!(
+            "{repository}:{reference} is not an image ({}): not scanned",
+            artifact.describe()
+        )));
+    }
     let size = top.record.size;
     let mut manifests = Vec::new();
     if top.children.is_empty() {
@@ -259,6 +268,9 @@ impl ScanWorker {
                 .entry(tag.manifest.digest.clone())
                 .or_default()
                 .insert(tag.repository.clone());
+            if !self.is_image(&tag).await {
+                continue;
+            }
             if !seen.insert(tag.manifest.digest.clone()) {
                 continue;
             }
@@ -306,6 +318,30 @@ impl ScanWorker {
             }
         }
         Ok(report)
+    }
+
+    /// Whether `tag` holds an image (the only kind scanned), recognizing it first when nobody
+    /// did yet. A tag that cannot be read now counts as an image: its scan reads the manifest
+    /// again, refuses anything else ([`images_for`]) and records the registry's failure.
+    async fn is_image(&self, tag: &TagRecord) -> bool {
+        if let Some(artifact) = &tag.artifact {
+            return artifact.kind.is_scannable();
+        }
+        match crate::artifacts::recognize_tag(
+            self.registry.as_ref(),
+            self.catalog.as_ref(),
+            &tag.repository,
+            &tag.name,
+            &tag.manifest.digest,
+        )
+        .await
+        {
+            Ok(artifact) => artifact.kind.is_scannable(),
+            Err(e) => {
+                tracing::warn!(repository = %tag.repository, tag = %tag.name, error = %e, "what the tag holds is unknown");
+                true
+            }
+        }
     }
 
     /// Claims the due backends' scans of `digest`; returns the ones this worker won.
@@ -582,6 +618,57 @@ mod tests {
                 &["dummy", "flaky"],
             )
         }
+    }
+
+    #[tokio::test]
+    async fn charts_and_signatures_are_recognized_and_never_scanned() {
+        let s = Setup::new().await;
+        let mut chart = portus_core::memory::image_manifest("sha256:chart", &["sha256:tgz"]);
+        chart.facts.config_media_type = Some(portus_core::model::HELM_CONFIG_MEDIA_TYPE.into());
+        chart
+            .facts
+            .annotations
+            .insert("org.opencontainers.image.title".into(), "demo".into());
+        chart
+            .facts
+            .annotations
+            .insert("org.opencontainers.image.version".into(), "0.1.0".into());
+        let signature = portus_core::memory::image_manifest("sha256:sig", &["sha256:payload"]);
+        let sig_tag = format!("sha256-{}.sig", "ab".repeat(32));
+        for (repository, tag, manifest) in [("a/charts", "0.1.0", chart), ("a/x", sig_tag.as_str(), signature)] {
+            s.registry.push(repository, tag, manifest.clone());
+            s.store
+                .put_tag(repository, tag, &manifest.record, None, MissingNamespace::Create)
+                .await
+                .unwrap();
+        }
+        s.flaky.set_script(Script::Finished(ScanReport::default()));
+        let report = s
+            .worker(Duration::from_secs(60), Duration::from_secs(3600))
+            .run_once(&|_, _| {})
+            .await
+            .unwrap();
+        assert_eq!(report.digests, 2, "the two images only: {report:?}");
+        for digest in ["sha256:chart", "sha256:sig"] {
+            assert!(
+                s.store.scan_records(Some(digest)).await.unwrap().is_empty(),
+                "{digest} scanned"
+            );
+        }
+        let chart = s
+            .store
+            .tag("a/charts", "0.1.0")
+            .await
+            .unwrap()
+            .unwrap()
+            .artifact
+            .unwrap();
+        assert_eq!(chart.describe(), "Helm chart demo 0.1.0");
+        let sig = s.store.tag("a/x", &sig_tag).await.unwrap().unwrap().artifact.unwrap();
+        assert_eq!(sig.kind, portus_core::model::ArtifactKind::Signature);
+        // Asked directly (`portus scan`), a chart is refused, not reported clean.
+        let refused = images_for(s.registry.as_ref(), "http://registry:5000", "a/charts", "0.1.0", None).await;
+        assert!(refused.unwrap_err().to_string().contains("not an image"));
     }
 
     #[tokio::test]

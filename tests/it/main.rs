@@ -4,6 +4,7 @@ mod cli;
 mod cli_webhooks;
 mod doctor;
 mod e2e_accessibility;
+mod e2e_artifacts;
 mod e2e_clair;
 mod e2e_harbor;
 mod e2e_ldap;

@@ -1,9 +1,9 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    ListPage, ListQuery, ManifestRecord, MissingNamespace, Repository, RepositoryFilter, RepositoryId,
-    RepositoryListing, RepositorySort, RepositorySummary, SearchHits, TagChange, TagFilter, TagId, TagRecord, TagSort,
-    UserId,
+    Artifact, ArtifactKind, ListPage, ListQuery, ManifestRecord, MissingNamespace, Referrer, Repository,
+    RepositoryFilter, RepositoryId, RepositoryListing, RepositorySort, RepositorySummary, SearchHits, TagChange,
+    TagFilter, TagId, TagRecord, TagSort, UserId,
 };
 use crate::{Error, Result};
 
@@ -43,8 +43,10 @@ impl crate::traits::CatalogStore for InMemoryStore {
             // Another image now: what was known of the old one no longer holds.
             existing.image_id = None;
             existing.image_size = None;
+            existing.artifact = None;
             existing.pushed_by = pushed_by.map(str::to_owned).or(existing.pushed_by.take());
             existing.updated_at = now;
+            state.refresh_signed();
             return Ok(TagChange::Updated { previous_digest });
         }
         let id = TagId(state.next_id());
@@ -59,7 +61,10 @@ impl crate::traits::CatalogStore for InMemoryStore {
             image_id: None,
             image_size: None,
             pulled_at: None,
+            artifact: None,
+            signed: false,
         });
+        state.refresh_signed();
         Ok(TagChange::Created)
     }
     async fn ensure_repository(&self, repository: &str, missing: MissingNamespace) -> Result<bool> {
@@ -211,7 +216,9 @@ impl crate::traits::CatalogStore for InMemoryStore {
             .tags
             .iter()
             .position(|t| t.repository == repository && t.name == tag);
-        Ok(position.map(|i| state.tags.remove(i)))
+        let deleted = position.map(|i| state.tags.remove(i));
+        state.refresh_signed();
+        Ok(deleted)
     }
     async fn delete_tags_by_digest(&self, repository: &str, digest: &str) -> Result<Vec<TagRecord>> {
         let mut state = self.lock();
@@ -219,6 +226,7 @@ impl crate::traits::CatalogStore for InMemoryStore {
             .into_iter()
             .partition(|t| t.repository == repository && t.manifest.digest == digest);
         state.tags = kept;
+        state.refresh_signed();
         Ok(deleted)
     }
     async fn delete_repository(&self, repository: &str) -> Result<Vec<TagRecord>> {
@@ -236,6 +244,8 @@ impl crate::traits::CatalogStore for InMemoryStore {
             .into_iter()
             .partition(|t| t.repository == repository);
         state.tags = kept;
+        state.referrers.retain(|r| r.repository != repository);
+        state.refresh_signed();
         Ok(deleted)
     }
     async fn record_image_size(&self, digest: &str, size: u64) -> Result<u64> {
@@ -249,6 +259,34 @@ impl crate::traits::CatalogStore for InMemoryStore {
         }
         Ok(recorded)
     }
+    async fn record_artifact(&self, repository: &str, tag: &str, digest: &str, artifact: &Artifact) -> Result<bool> {
+        let mut state = self.lock();
+        let Some(found) = state
+            .tags
+            .iter_mut()
+            .find(|t| t.repository == repository && t.name == tag && t.manifest.digest == digest)
+        else {
+            return Ok(false);
+        };
+        found.artifact = Some(artifact.clone());
+        state.refresh_signed();
+        Ok(true)
+    }
+    async fn put_referrer(&self, referrer: &Referrer) -> Result<bool> {
+        let mut state = self.lock();
+        if referrer.artifact.subject.is_none() || !state.repositories.iter().any(|r| r.name == referrer.repository) {
+            return Ok(false);
+        }
+        let exists = state
+            .referrers
+            .iter()
+            .any(|r| r.repository == referrer.repository && r.digest == referrer.digest);
+        if !exists {
+            state.referrers.push(referrer.clone());
+            state.refresh_signed();
+        }
+        Ok(!exists)
+    }
     async fn set_repository_description(&self, id: RepositoryId, description: Option<String>) -> Result<()> {
         let mut state = self.lock();
         let repository = state
@@ -261,5 +299,23 @@ impl crate::traits::CatalogStore for InMemoryStore {
     }
     async fn search_names(&self, text: &str, limit: usize) -> Result<SearchHits> {
         crate::traits::search_by_listing(self, text, limit).await
+    }
+}
+
+impl super::State {
+    /// Recomputes every tag's `signed`: a signature tag (cosign-style) or a signature referrer
+    /// in the same repository has the tag's digest as its subject.
+    pub(super) fn refresh_signed(&mut self) {
+        let signed: std::collections::HashSet<(String, String)> = self
+            .tags
+            .iter()
+            .filter_map(|t| Some((t.repository.clone(), t.artifact.as_ref()?)))
+            .chain(self.referrers.iter().map(|r| (r.repository.clone(), &r.artifact)))
+            .filter(|(_, a)| a.kind == ArtifactKind::Signature)
+            .filter_map(|(repository, a)| Some((repository, a.subject.clone()?)))
+            .collect();
+        for tag in &mut self.tags {
+            tag.signed = signed.contains(&(tag.repository.clone(), tag.manifest.digest.clone()));
+        }
     }
 }

@@ -48,6 +48,8 @@ struct State {
     repositories: Vec<Repository>,
     stars: Vec<(UserId, RepositoryId)>,
     tags: Vec<TagRecord>,
+    /// Manifests pushed by digest that refer to another (OCI 1.1 `subject`).
+    referrers: Vec<crate::model::Referrer>,
     events: Vec<(StoredEvent, EventStatus, Option<String>)>,
     activities: Vec<Activity>,
     scans: Vec<ScanRecord>,
@@ -182,6 +184,7 @@ impl InMemoryStore {
                 repositories: Vec::new(),
                 stars: Vec::new(),
                 tags: Vec::new(),
+                referrers: Vec::new(),
                 events: Vec::new(),
                 activities: Vec::new(),
                 scans: Vec::new(),

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::model::ManifestRecord;
+use crate::model::{ManifestFacts, ManifestRecord};
 use crate::traits::{ManifestInfo, RegistryClient};
 use crate::{Error, Result};
 
@@ -25,6 +25,15 @@ pub fn image_manifest(digest: &str, layers: &[&str]) -> ManifestInfo {
         },
         layers: layers.iter().map(|l| (*l).to_owned()).collect(),
         children: Vec::new(),
+        facts: ManifestFacts {
+            media_type: OCI_MANIFEST.to_owned(),
+            config_media_type: Some("application/vnd.oci.image.config.v1+json".to_owned()),
+            layer_media_types: layers
+                .iter()
+                .map(|_| "application/vnd.oci.image.layer.v1.tar+gzip".to_owned())
+                .collect(),
+            ..ManifestFacts::default()
+        },
     }
 }
 
@@ -38,6 +47,11 @@ pub fn index_manifest(digest: &str, children: &[&str]) -> ManifestInfo {
         },
         layers: Vec::new(),
         children: children.iter().map(|c| (*c).to_owned()).collect(),
+        facts: ManifestFacts {
+            media_type: OCI_INDEX.to_owned(),
+            child_artifact_types: children.iter().map(|_| None).collect(),
+            ..ManifestFacts::default()
+        },
     }
 }
 

@@ -95,6 +95,26 @@ pub struct TagRecord {
     /// The last pull, when known (Portus recorded it).
     #[serde(default)]
     pub pulled_at: Option<DateTime<Utc>>,
+    /// What the manifest holds (image, Helm chart, signature, ...), once recognized
+    /// ([`classify`](super::classify)); `None` until the manifest was read.
+    #[serde(default)]
+    pub artifact: Option<super::Artifact>,
+    /// Whether a signature refers to the tag's digest in its repository (a cosign-style
+    /// `sha256-<hex>.sig` tag or an OCI referrer whose subject it is).
+    #[serde(default)]
+    pub signed: bool,
+}
+
+/// A manifest pushed by digest that refers to another one (an OCI 1.1 `subject`): a
+/// signature, attestation or SBOM attached with `oras attach` or `cosign` without a tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Referrer {
+    /// Full repository name.
+    pub repository: String,
+    /// The referrer's own digest.
+    pub digest: String,
+    /// What it was recognized as; its `subject` is the digest it refers to.
+    pub artifact: super::Artifact,
 }
 
 /// What [`CatalogStore::put_tag`](crate::traits::CatalogStore::put_tag) did.

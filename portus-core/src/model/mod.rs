@@ -40,6 +40,7 @@ pub fn at_store_precision(time: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 mod activity;
+mod artifacts;
 mod catalog;
 mod comments;
 mod events;
@@ -54,6 +55,7 @@ mod users;
 mod webhooks;
 
 pub use activity::*;
+pub use artifacts::*;
 pub use catalog::*;
 pub use comments::*;
 pub use events::*;

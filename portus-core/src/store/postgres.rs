@@ -106,6 +106,11 @@ fn migrator() -> Migrator {
             "outgoing_webhooks",
             include_str!("../../migrations/postgres/0013_outgoing_webhooks.sql"),
         ),
+        (
+            17,
+            "artifacts",
+            include_str!("../../migrations/postgres/0017_artifacts.sql"),
+        ),
     ])
 }
 

@@ -105,6 +105,11 @@ fn migrator() -> Migrator {
             "outgoing_webhooks",
             include_str!("../../migrations/sqlite/0014_outgoing_webhooks.sql"),
         ),
+        (
+            18,
+            "artifacts",
+            include_str!("../../migrations/sqlite/0018_artifacts.sql"),
+        ),
     ])
 }
 

@@ -15,6 +15,115 @@ fn manifest(digest: &str) -> ManifestRecord {
     }
 }
 
+/// What a tag holds is recorded on that tag while it points at the digest read, forgotten
+/// when it moves; a cosign-style signature tag or a signature referrer marks the tags of its
+/// subject in the same repository (only there) as signed.
+pub async fn artifacts_and_signatures_are_recorded_per_tag(store: &dyn PolicyStore) {
+    use crate::model::{Artifact, ArtifactKind, ChartInfo, Referrer};
+    user(store, "alice").await;
+    let hex = "ab".repeat(32);
+    let image = format!("sha256:{hex}");
+    for (repository, tag, digest) in [
+        ("alice/app", "1.0", image.as_str()),
+        ("alice/other", "1.0", image.as_str()),
+        ("alice/charts", "0.1.0", "sha256:c1"),
+        ("alice/app", &format!("sha256-{hex}.sig"), "sha256:51"),
+    ] {
+        store
+            .put_tag(repository, tag, &manifest(digest), None, MissingNamespace::Ignore)
+            .await
+            .unwrap();
+    }
+    let tag =
+        |repository: &'static str, tag: String| async move { store.tag(repository, &tag).await.unwrap().unwrap() };
+    assert_eq!(tag("alice/charts", "0.1.0".into()).await.artifact, None, "not read yet");
+    let chart = Artifact {
+        kind: ArtifactKind::HelmChart,
+        artifact_type: Some(crate::model::HELM_CONFIG_MEDIA_TYPE.into()),
+        chart: Some(ChartInfo {
+            name: "demo".into(),
+            version: "0.1.0".into(),
+        }),
+        subject: None,
+    };
+    assert!(
+        !store
+            .record_artifact("alice/charts", "0.1.0", "sha256:other", &chart)
+            .await
+            .unwrap(),
+        "the tag moved meanwhile"
+    );
+    assert!(
+        store
+            .record_artifact("alice/charts", "0.1.0", "sha256:c1", &chart)
+            .await
+            .unwrap()
+    );
+    assert_eq!(tag("alice/charts", "0.1.0".into()).await.artifact, Some(chart.clone()));
+    assert!(!tag("alice/app", "1.0".into()).await.signed);
+    let signature = Artifact {
+        kind: ArtifactKind::Signature,
+        artifact_type: None,
+        chart: None,
+        subject: Some(image.clone()),
+    };
+    let sig_tag = format!("sha256-{hex}.sig");
+    assert!(
+        store
+            .record_artifact("alice/app", &sig_tag, "sha256:51", &signature)
+            .await
+            .unwrap()
+    );
+    assert!(tag("alice/app", "1.0".into()).await.signed, "signed by the .sig tag");
+    assert!(!tag("alice/other", "1.0".into()).await.signed, "another repository");
+    assert!(!tag("alice/app", sig_tag.clone()).await.signed);
+    let listed = store.tags(Some("alice/app")).await.unwrap();
+    assert!(listed.iter().any(|t| t.name == "1.0" && t.signed));
+    // A referrer pushed by digest signs the other repository's tag.
+    let referrer = Referrer {
+        repository: "alice/other".into(),
+        digest: "sha256:52".into(),
+        artifact: Artifact {
+            artifact_type: Some("application/vnd.cncf.notary.signature".into()),
+            ..signature.clone()
+        },
+    };
+    assert!(store.put_referrer(&referrer).await.unwrap());
+    assert!(!store.put_referrer(&referrer).await.unwrap(), "recorded once");
+    assert!(tag("alice/other", "1.0".into()).await.signed);
+    let nowhere = Referrer {
+        repository: "alice/missing".into(),
+        ..referrer.clone()
+    };
+    assert!(!store.put_referrer(&nowhere).await.unwrap(), "no such repository");
+    // An SBOM referrer signs nothing.
+    let sbom = Referrer {
+        repository: "alice/charts".into(),
+        digest: "sha256:53".into(),
+        artifact: Artifact {
+            kind: ArtifactKind::Sbom,
+            subject: Some("sha256:c1".into()),
+            ..signature.clone()
+        },
+    };
+    assert!(store.put_referrer(&sbom).await.unwrap());
+    assert!(!tag("alice/charts", "0.1.0".into()).await.signed);
+    // Moving the tag forgets what it held; deleting the signature tag unsigns.
+    store
+        .put_tag(
+            "alice/charts",
+            "0.1.0",
+            &manifest("sha256:c2"),
+            None,
+            MissingNamespace::Ignore,
+        )
+        .await
+        .unwrap();
+    assert_eq!(tag("alice/charts", "0.1.0".into()).await.artifact, None);
+    store.delete_tag("alice/app", &sig_tag).await.unwrap();
+    assert!(!tag("alice/app", "1.0".into()).await.signed);
+}
+
 /// An image's size is recorded on every tag of it that has none, and lost when a tag moves.
 pub async fn image_sizes_are_recorded_per_image(store: &dyn PolicyStore) {
     user(store, "alice").await;
@@ -294,6 +403,7 @@ macro_rules! catalog_store_conformance {
         $crate::__conformance_tests!($make; catalog;
             tags_are_recorded_moved_and_deleted,
             image_sizes_are_recorded_per_image,
+            artifacts_and_signatures_are_recorded_per_tag,
             missing_namespaces_are_created_or_ignored,
             repositories_have_ids_and_stars,
             names_are_searched_case_insensitively_with_literal_wildcards,

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::Result;
-use crate::model::ManifestRecord;
+use crate::model::{ManifestFacts, ManifestRecord};
 
 /// What the registry says about one manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +15,9 @@ pub struct ManifestInfo {
     pub layers: Vec<String>,
     /// Child manifest digests of an index or manifest list (empty for images).
     pub children: Vec<String>,
+    /// The media types, `artifactType`, `subject` and annotations of the manifest, from which
+    /// [`classify`](crate::model::classify) tells images from other artifacts.
+    pub facts: ManifestFacts,
 }
 
 /// Read and delete access to the Distribution registry that portus guards.

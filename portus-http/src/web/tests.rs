@@ -930,3 +930,84 @@ async fn administrators_see_each_scanners_data_age_on_the_dashboard() {
         dashboard.body
     );
 }
+
+#[tokio::test]
+async fn the_repository_and_tag_pages_show_what_a_tag_holds_and_signed_images() {
+    use portus_core::model::{
+        Artifact, ArtifactKind, ChartInfo, HELM_CONFIG_MEDIA_TYPE, ManifestRecord, MissingNamespace,
+    };
+    let site = site().await;
+    let hex = "cd".repeat(32);
+    let signature_tag = format!("sha256-{hex}.sig");
+    for (tag, digest) in [
+        ("0.1.0", "sha256:c1".to_owned()),
+        ("1.0", format!("sha256:{hex}")),
+        (signature_tag.as_str(), "sha256:51".to_owned()),
+    ] {
+        let manifest = ManifestRecord {
+            digest,
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            size: None,
+        };
+        site.store
+            .put_tag("alice/app", tag, &manifest, Some("alice"), MissingNamespace::Ignore)
+            .await
+            .unwrap();
+    }
+    let chart = Artifact {
+        kind: ArtifactKind::HelmChart,
+        artifact_type: Some(HELM_CONFIG_MEDIA_TYPE.into()),
+        chart: Some(ChartInfo {
+            name: "demo".into(),
+            version: "0.1.0".into(),
+        }),
+        subject: None,
+    };
+    let signature = Artifact {
+        kind: ArtifactKind::Signature,
+        artifact_type: None,
+        chart: None,
+        subject: Some(format!("sha256:{hex}")),
+    };
+    for (tag, digest, artifact) in [
+        ("0.1.0", "sha256:c1", &chart),
+        (signature_tag.as_str(), "sha256:51", &signature),
+    ] {
+        assert!(
+            site.store
+                .record_artifact("alice/app", tag, digest, artifact)
+                .await
+                .unwrap()
+        );
+    }
+    let repository = site.store.list_repositories().await.unwrap().remove(0);
+    let alice = site.sign_in("alice", "alice-password").await.unwrap();
+    let page = site.get(&format!("/repositories/{}", repository.id), &alice).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let tags = &page.body[page.body.find("id=\"tags\"").unwrap()..];
+    let row = |name: &str| {
+        let start = tags
+            .find(&format!(">{name}</a>"))
+            .unwrap_or_else(|| panic!("{name}: {tags}"));
+        let end = tags[start..].find("</tr>").unwrap() + start;
+        tags[start..end].to_owned()
+    };
+    let chart_row = row("0.1.0");
+    assert!(chart_row.contains("data-kind=\"helm_chart\""), "{chart_row}");
+    assert!(chart_row.contains("Helm chart demo 0.1.0"), "{chart_row}");
+    assert!(chart_row.contains("Not scanned: not an image"), "{chart_row}");
+    assert!(!chart_row.contains("data-signed"), "{chart_row}");
+    let image_row = row("1.0");
+    assert!(image_row.contains("data-signed=\"true\""), "{image_row}");
+    assert!(
+        !image_row.contains("data-kind"),
+        "a plain image shows no kind badge: {image_row}"
+    );
+    assert!(row(&signature_tag).contains("data-kind=\"signature\""));
+    let chart_id = site.store.tag("alice/app", "0.1.0").await.unwrap().unwrap().id;
+    let page = site.get(&format!("/tags/{chart_id}"), &alice).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let kind = &page.body[page.body.find("id=\"kind\"").unwrap()..];
+    assert!(kind.starts_with("id=\"kind\">Helm chart demo 0.1.0"), "{kind}");
+    assert!(page.body.contains("Not scanned: not an image"), "{}", page.body);
+}

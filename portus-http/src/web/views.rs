@@ -108,6 +108,20 @@ pub(super) fn button_form(action: &str, csrf: &str, fields: &[(&str, &str)], lab
     }
 }
 
+/// What a tag holds when it is not a plain image (`Helm chart demo 0.1.0`, `signature`, ...)
+/// and a "signed" badge when a signature refers to it; nothing for an unsigned image.
+pub(super) fn artifact_badges(tag: &Value) -> Markup {
+    let kind = tag["kind"].as_str().unwrap_or_default();
+    html! {
+        @if !kind.is_empty() && kind != "image" {
+            " " span.badge.kind data-kind=(kind) title=(text(&tag["artifact_type"])) { (text(&tag["kind_label"])) }
+        }
+        @if tag["signed"].as_bool() == Some(true) {
+            " " span.badge.signed data-signed="true" { "signed" }
+        }
+    }
+}
+
 /// The security badge of a tag or repository: counts by severity once every backend finished;
 /// "pending", "failed" and "not scanned" shown as such, never as clean.
 pub(super) fn security_badge(status: &str, counts: &Value) -> Markup {
@@ -139,6 +153,8 @@ pub(super) fn security_badge(status: &str, counts: &Value) -> Markup {
         }
         "failed" => html! { span.badge.failed data-status="failed" { "Scan failed" } },
         "pending" | "scanning" => html! { span.badge.pending data-status="pending" { "Scan pending" } },
+        // Charts, signatures and other artifacts: scanners read images only.
+        "notanimage" => html! { span.badge.unscanned data-status="not-an-image" { "Not scanned: not an image" } },
         _ => html! { span.badge.unscanned data-status="not-scanned" { "Not scanned" } },
     }
 }

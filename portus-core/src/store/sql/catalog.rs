@@ -78,6 +78,16 @@ macro_rules! sql_catalog_store {
                             .execute(&mut *tx)
                             .await
                             .map_err(db_error)?;
+                            // Another manifest now: what the old one held no longer holds.
+                            sqlx::query(
+                                "DELETE FROM tag_artifacts WHERE tag_id = \
+                                 (SELECT id FROM tags WHERE repository_id = $1 AND name = $2)",
+                            )
+                            .bind(repository_id)
+                            .bind(tag)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
                             tag_moved(&mut tx, repository_id, &previous_digest, &manifest.digest, now).await?;
                             TagChange::Updated { previous_digest }
                         }
@@ -134,6 +144,47 @@ macro_rules! sql_catalog_store {
                     .await
                     .map_err(db_error)?;
                 Ok(result.rows_affected())
+            }
+            async fn record_artifact(&self, repository: &str, tag: &str, digest: &str, artifact: &crate::model::Artifact) -> Result<bool> {
+                let chart = artifact.chart.as_ref();
+                let result = sqlx::query(
+                    "INSERT INTO tag_artifacts (tag_id, repository_id, kind, artifact_type, chart_name, chart_version, subject) \
+                     SELECT t.id, t.repository_id, $1, $2, $3, $4, $5 FROM tags t JOIN repositories r ON r.id = t.repository_id \
+                     WHERE t.digest = $6 AND t.name = $7 AND r.name = $8 \
+                     ON CONFLICT (tag_id) DO UPDATE SET kind = excluded.kind, artifact_type = excluded.artifact_type, \
+                     chart_name = excluded.chart_name, chart_version = excluded.chart_version, subject = excluded.subject",
+                )
+                .bind(artifact.kind.as_str())
+                .bind(&artifact.artifact_type)
+                .bind(chart.map(|c| c.name.as_str()))
+                .bind(chart.map(|c| c.version.as_str()))
+                .bind(&artifact.subject)
+                .bind(digest)
+                .bind(tag)
+                .bind(repository)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(result.rows_affected() > 0)
+            }
+            async fn put_referrer(&self, referrer: &crate::model::Referrer) -> Result<bool> {
+                let Some(subject) = referrer.artifact.subject.as_deref() else {
+                    return Ok(false);
+                };
+                let result = sqlx::query(
+                    "INSERT INTO referrers (repository_id, digest, subject, kind, artifact_type) \
+                     SELECT id, $1, $2, $3, $4 FROM repositories WHERE name = $5 \
+                     ON CONFLICT (repository_id, digest) DO NOTHING",
+                )
+                .bind(&referrer.digest)
+                .bind(subject)
+                .bind(referrer.artifact.kind.as_str())
+                .bind(&referrer.artifact.artifact_type)
+                .bind(&referrer.repository)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(result.rows_affected() > 0)
             }
             async fn set_repository_description(&self, id: RepositoryId, description: Option<String>) -> Result<()> {
                 let result = sqlx::query("UPDATE repositories SET description = $1 WHERE id = $2")

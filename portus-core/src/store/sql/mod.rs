@@ -149,7 +149,13 @@ macro_rules! sql_policy_store {
              (SELECT COUNT(*) FROM stars s WHERE s.repository_id = r.id) AS stars FROM repositories r";
 
         const TAG_COLUMNS: &str = "SELECT t.id, r.name AS repository, t.name, t.digest, t.media_type, t.size, t.pushed_by, \
-             t.created_at, t.updated_at, t.image_id, t.image_size, t.pulled_at FROM tags t JOIN repositories r ON r.id = t.repository_id";
+             t.created_at, t.updated_at, t.image_id, t.image_size, t.pulled_at, \
+             a.kind AS artifact_kind, a.artifact_type, a.chart_name, a.chart_version, a.subject AS artifact_subject, \
+             (EXISTS (SELECT 1 FROM tag_artifacts s WHERE s.repository_id = t.repository_id AND s.kind = 'signature' \
+                      AND s.subject = t.digest) \
+              OR EXISTS (SELECT 1 FROM referrers f WHERE f.repository_id = t.repository_id AND f.subject = t.digest \
+                      AND f.kind = 'signature')) AS signed \
+             FROM tags t JOIN repositories r ON r.id = t.repository_id LEFT JOIN tag_artifacts a ON a.tag_id = t.id";
 
         /// The id of `repository`, creating it (and per `missing` its namespace) inside `tx`.
         async fn repository_id(

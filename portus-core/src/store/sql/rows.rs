@@ -347,6 +347,12 @@ pub(crate) struct TagRow {
     image_id: Option<String>,
     image_size: Option<i64>,
     pulled_at: Option<DateTime<Utc>>,
+    artifact_kind: Option<String>,
+    artifact_type: Option<String>,
+    chart_name: Option<String>,
+    chart_version: Option<String>,
+    artifact_subject: Option<String>,
+    signed: bool,
 }
 
 impl From<TagRow> for TagRecord {
@@ -366,6 +372,20 @@ impl From<TagRow> for TagRecord {
             image_id: row.image_id,
             image_size: row.image_size.map(clamp_u64),
             pulled_at: row.pulled_at,
+            // A kind this version does not know reads as not yet recognized (looked at again).
+            artifact: row
+                .artifact_kind
+                .and_then(|k| k.parse::<crate::model::ArtifactKind>().ok())
+                .map(|kind| crate::model::Artifact {
+                    kind,
+                    artifact_type: row.artifact_type,
+                    chart: match (row.chart_name, row.chart_version) {
+                        (Some(name), Some(version)) => Some(crate::model::ChartInfo { name, version }),
+                        _ => None,
+                    },
+                    subject: row.artifact_subject,
+                }),
+            signed: row.signed,
         }
     }
 }

@@ -4,8 +4,9 @@ use async_trait::async_trait;
 
 use crate::Result;
 use crate::model::{
-    ListPage, ListQuery, ManifestRecord, MissingNamespace, Repository, RepositoryFilter, RepositoryId,
-    RepositoryListing, RepositorySort, SearchHits, TagChange, TagFilter, TagId, TagRecord, TagSort, UserId,
+    Artifact, ListPage, ListQuery, ManifestRecord, MissingNamespace, Referrer, Repository, RepositoryFilter,
+    RepositoryId, RepositoryListing, RepositorySort, SearchHits, TagChange, TagFilter, TagId, TagRecord, TagSort,
+    UserId,
 };
 
 /// Repositories, tags and stars: what the registry holds, as notifications and syncs report it.
@@ -68,6 +69,14 @@ pub trait CatalogStore: Send + Sync {
     /// pointing at it that has none yet; returns how many tags got it. A tag that moves to
     /// another image loses it.
     async fn record_image_size(&self, digest: &str, size: u64) -> Result<u64>;
+    /// Records what `repository:tag` holds, if it still points at `digest` (a tag that moved
+    /// meanwhile is left for the next look); `true` when recorded. A tag that moves to another
+    /// manifest loses it.
+    async fn record_artifact(&self, repository: &str, tag: &str, digest: &str, artifact: &Artifact) -> Result<bool>;
+    /// Records a manifest pushed by digest that refers to another one (its artifact's
+    /// `subject`), in an existing repository; `true` when new. A signature referrer makes the
+    /// repository's tags of the subject `signed`.
+    async fn put_referrer(&self, referrer: &Referrer) -> Result<bool>;
 }
 
 macro_rules! forward {
@@ -140,6 +149,18 @@ macro_rules! forward {
             }
             async fn delete_repository(&self, repository: &str) -> Result<Vec<TagRecord>> {
                 (**self).delete_repository(repository).await
+            }
+            async fn record_artifact(
+                &self,
+                repository: &str,
+                tag: &str,
+                digest: &str,
+                artifact: &Artifact,
+            ) -> Result<bool> {
+                (**self).record_artifact(repository, tag, digest, artifact).await
+            }
+            async fn put_referrer(&self, referrer: &Referrer) -> Result<bool> {
+                (**self).put_referrer(referrer).await
             }
         }
     };

@@ -123,8 +123,17 @@ pub(super) async fn tag_vulnerabilities(
 ) -> Result<Json<TagVulnerabilities>, ApiError> {
     let (tag, namespace) = load_tag(&state, &caller, &id).await?;
     let records = by_digest(state.store.scan_records(Some(&tag.manifest.digest)).await?);
-    let security = security_of(&state, &tag, &records);
-    let backends = state.scan_backends();
+    let mut security = security_of(&state, &tag, &records);
+    // Charts, signatures and other artifacts are never scanned: no scanner state applies.
+    let not_an_image = tag.artifact.as_ref().is_some_and(|a| !a.kind.is_scannable());
+    if not_an_image {
+        security = portus_scan::aggregate::merge_tag(&Default::default());
+    }
+    let backends = if not_an_image {
+        Vec::new()
+    } else {
+        state.scan_backends()
+    };
     let scanned_at = records
         .get(&tag.manifest.digest)
         .into_iter()
@@ -151,7 +160,11 @@ pub(super) async fn tag_vulnerabilities(
             siblings,
         },
         security: SecurityView {
-            status: security.status.into(),
+            status: if not_an_image {
+                schema::ScanStatus::NotAnImage
+            } else {
+                security.status.into()
+            },
             counts: schema::counts(&security.counts),
             vulnerabilities: security.vulnerabilities.into_iter().map(Into::into).collect(),
             backends: security.backends,

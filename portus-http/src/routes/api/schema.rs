@@ -85,6 +85,44 @@ pub(crate) enum ScanStatus {
     Failed,
     /// Every scanner finished.
     Done,
+    /// Not scanned because it is no image (a Helm chart, signature, SBOM or other artifact):
+    /// scanners read images only, and "clean" would say nothing about it.
+    NotAnImage,
+}
+
+/// What a tag's manifest holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ArtifactKind {
+    /// A container image (or an index of images): the only kind that is scanned.
+    Image,
+    /// A Helm chart (`chart` names it).
+    HelmChart,
+    /// A signature of another manifest (`subject`).
+    Signature,
+    /// An attestation about another manifest (`subject`).
+    Attestation,
+    /// A software bill of materials of another manifest (`subject`).
+    Sbom,
+    /// The referrers-tag fallback index (`sha256-<hex>`) of registries without the referrers API.
+    Referrers,
+    /// Another OCI artifact (`artifact_type` says which).
+    Artifact,
+}
+
+impl From<portus_core::model::ArtifactKind> for ArtifactKind {
+    fn from(kind: portus_core::model::ArtifactKind) -> Self {
+        use portus_core::model::ArtifactKind as K;
+        match kind {
+            K::Image => ArtifactKind::Image,
+            K::HelmChart => ArtifactKind::HelmChart,
+            K::Signature => ArtifactKind::Signature,
+            K::Attestation => ArtifactKind::Attestation,
+            K::Sbom => ArtifactKind::Sbom,
+            K::Referrers => ArtifactKind::Referrers,
+            K::Artifact => ArtifactKind::Artifact,
+        }
+    }
 }
 
 impl From<TagScanStatus> for ScanStatus {

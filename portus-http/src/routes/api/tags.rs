@@ -101,6 +101,27 @@ pub(super) struct TagView {
     #[schema(minimum = 0, maximum = 2)]
     scanned: u8,
     scan: TagScan,
+    /// What the manifest holds; null until portus read it from the registry.
+    kind: Option<schema::ArtifactKind>,
+    /// How people read it: `image`, `Helm chart demo 0.1.0`, `OCI artifact (<type>)`; null
+    /// until known.
+    kind_label: Option<String>,
+    /// The manifest's `artifactType`, else its config media type when that is not an image's.
+    artifact_type: Option<String>,
+    /// A Helm chart's name and version.
+    chart: Option<ChartView>,
+    /// The digest a signature, attestation, SBOM or referrers index refers to.
+    subject: Option<String>,
+    /// Whether a signature in this repository refers to the tag's digest (a cosign-style
+    /// `sha256-<hex>.sig` tag or an OCI referrer).
+    signed: bool,
+}
+
+/// A Helm chart's name and version (`Chart.yaml`).
+#[derive(Serialize, ToSchema)]
+pub(super) struct ChartView {
+    name: String,
+    version: String,
 }
 
 /// Who pushed a tag.
@@ -119,6 +140,9 @@ pub(super) struct TagScan {
 
 /// A tag with its scan status.
 pub(super) fn tag_view(tag: &TagRecord, security: &TagSecurity, authors: &Authors) -> TagView {
+    let artifact = tag.artifact.as_ref();
+    // Artifacts are never scanned: whatever scan record their digest has says nothing.
+    let not_an_image = artifact.is_some_and(|a| !a.kind.is_scannable());
     TagView {
         id: tag.id.0,
         repository: tag.repository.clone(),
@@ -136,11 +160,28 @@ pub(super) fn tag_view(tag: &TagRecord, security: &TagSecurity, authors: &Author
         image_id: tag.image_id.clone(),
         image_size: tag.image_size,
         pulled_at: tag.pulled_at,
-        scanned: scanned(security),
+        scanned: if not_an_image { 0 } else { scanned(security) },
         scan: TagScan {
-            status: security.status.into(),
-            counts: schema::counts(&security.counts),
+            status: if not_an_image {
+                ScanStatus::NotAnImage
+            } else {
+                security.status.into()
+            },
+            counts: if not_an_image {
+                schema::SeverityCounts::default()
+            } else {
+                schema::counts(&security.counts)
+            },
         },
+        kind: artifact.map(|a| a.kind.into()),
+        kind_label: artifact.map(portus_core::model::Artifact::describe),
+        artifact_type: artifact.and_then(|a| a.artifact_type.clone()),
+        chart: artifact.and_then(|a| a.chart.as_ref()).map(|c| ChartView {
+            name: c.name.clone(),
+            version: c.version.clone(),
+        }),
+        subject: artifact.and_then(|a| a.subject.clone()),
+        signed: tag.signed,
     }
 }
 

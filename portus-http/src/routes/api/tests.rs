@@ -1829,3 +1829,95 @@ async fn repository_named(f: &Fixture, name: &str) -> portus_core::model::Reposi
         .find(|r| r.name == name)
         .expect("a repository of the fixture")
 }
+
+#[tokio::test]
+async fn artifacts_show_their_kind_are_not_scanned_and_signatures_mark_their_subject() {
+    use portus_core::model::{Artifact, ArtifactKind, ChartInfo, HELM_CONFIG_MEDIA_TYPE};
+    let f = fixture(Options::default()).await;
+    // A chart whose digest even has a (stale) finished scan: it still reads as not scanned.
+    f.store
+        .put_tag(
+            "open/app",
+            "0.1.0",
+            &manifest("sha256:o1"),
+            None,
+            MissingNamespace::Ignore,
+        )
+        .await
+        .unwrap();
+    let chart = Artifact {
+        kind: ArtifactKind::HelmChart,
+        artifact_type: Some(HELM_CONFIG_MEDIA_TYPE.into()),
+        chart: Some(ChartInfo {
+            name: "demo".into(),
+            version: "0.1.0".into(),
+        }),
+        subject: None,
+    };
+    assert!(
+        f.store
+            .record_artifact("open/app", "0.1.0", "sha256:o1", &chart)
+            .await
+            .unwrap()
+    );
+    let tag = format!("/api/v1/tags/{}", f.tag_id("open/app:0.1.0").await);
+    let (status, body) = f.get(&tag, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["kind"], json!("helm_chart"));
+    assert_eq!(body["kind_label"], json!("Helm chart demo 0.1.0"));
+    assert_eq!(body["chart"], json!({"name": "demo", "version": "0.1.0"}));
+    assert_eq!(body["scan"]["status"], json!("notanimage"));
+    assert_eq!(body["scanned"], json!(0));
+    assert_eq!(body["signed"], json!(false));
+    let (_, vulnerabilities) = f.get(&format!("{tag}/vulnerabilities"), None).await;
+    assert_eq!(vulnerabilities["security"]["status"], json!("notanimage"));
+    assert_eq!(vulnerabilities["security"]["vulnerabilities"], json!([]));
+    // The image tag of that digest is not recognized yet: no kind, scanned as before.
+    let image = format!("/api/v1/tags/{}", f.tag_id("open/app:1.0").await);
+    let (_, body) = f.get(&image, None).await;
+    assert_eq!(
+        (body["kind"].clone(), body["scan"]["status"].clone()),
+        (json!(null), json!("done"))
+    );
+    // A cosign-style signature of the image's digest marks it signed.
+    let signature_tag = "sha256-0000000000000000000000000000000000000000000000000000000000000001.sig";
+    let subject = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
+    f.store
+        .put_tag("open/app", "9", &manifest(subject), None, MissingNamespace::Ignore)
+        .await
+        .unwrap();
+    f.store
+        .put_tag(
+            "open/app",
+            signature_tag,
+            &manifest("sha256:s1"),
+            None,
+            MissingNamespace::Ignore,
+        )
+        .await
+        .unwrap();
+    let signature = Artifact {
+        kind: ArtifactKind::Signature,
+        artifact_type: None,
+        chart: None,
+        subject: Some(subject.into()),
+    };
+    f.store
+        .record_artifact("open/app", signature_tag, "sha256:s1", &signature)
+        .await
+        .unwrap();
+    let id = f.get("/api/v1/repositories", None).await.1[0]["id"].clone();
+    let (_, tags) = f.get(&format!("/api/v1/repositories/{id}/tags"), None).await;
+    let by_name = |name: &str| {
+        tags.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("9")["signed"], json!(true));
+    assert_eq!(by_name("1.0")["signed"], json!(false));
+    assert_eq!(by_name(signature_tag)["kind"], json!("signature"));
+    assert_eq!(by_name(signature_tag)["subject"], json!(subject));
+}

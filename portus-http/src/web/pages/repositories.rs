@@ -10,6 +10,7 @@ use super::page_number;
 use super::page_number_of;
 use crate::web::PageError;
 use crate::web::Signed;
+use crate::web::views::artifact_badges;
 use crate::web::views::button_form;
 use crate::web::views::digest;
 use crate::web::views::full_digest;
@@ -79,7 +80,7 @@ pub(crate) async fn repository(
                 tbody {
                     @for t in array(&tags) {
                         tr {
-                            td { a href={ "/tags/" (t["id"]) } { (text(&t["name"])) } }
+                            td { a href={ "/tags/" (t["id"]) } { (text(&t["name"])) } (artifact_badges(t)) }
                             td { (digest(&t["digest"])) }
                             td { (size(&t["size"])) }
                             td { (text(&t["pushed_by"])) }
@@ -235,6 +236,11 @@ pub(crate) async fn tag(
             dt { "Size" } dd #size {
                 @if shown_size.is_null() { "not known yet" }
                 @else { (size(shown_size)) @if of_manifest { " (manifest)" } }
+            }
+            dt { "Kind" } dd #kind {
+                @if shown["kind_label"].is_null() { "not known yet" } @else { (text(&shown["kind_label"])) }
+                @if shown["signed"].as_bool() == Some(true) { " " span.badge.signed data-signed="true" { "signed" } }
+                @if !shown["subject"].is_null() { " of " (full_digest(&shown["subject"])) }
             }
             dt { "Pushed by" } dd #pushed-by { @if shown["pushed_by"].is_null() { "unknown" } @else { (text(&shown["pushed_by"])) } }
             dt { "Pushed at" } dd #pushed-at { (when(&shown["updated_at"])) }
