@@ -322,6 +322,10 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
         authorization: format!("Bearer {}", paths.webhook_secret()?).into(),
     };
     let registry = registry_client(config, &tokens)?;
+    if let Some(registry) = &registry {
+        // Pushed images are measured in the registry they were pushed to.
+        pipeline.set_registry(registry.clone());
+    }
     let scanner = scanner(config)?;
     let password_resets = match &config.email {
         Some(email) => {

@@ -612,6 +612,8 @@ mod tests {
             image_id: None,
             image_size: None,
             pulled_at: None,
+            pull_count: 0,
+            platform_sizes: Vec::new(),
         };
         let view: TagView = serde_json::from_value(serde_json::to_value(&record).unwrap()).unwrap();
         assert_eq!(view, tag("1.0", Some(2048)));

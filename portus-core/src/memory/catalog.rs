@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 
+use chrono::{DateTime, Utc};
+
 use crate::model::{
-    ListPage, ListQuery, ManifestRecord, MissingNamespace, Repository, RepositoryFilter, RepositoryId,
+    ImageSizes, ListPage, ListQuery, ManifestRecord, MissingNamespace, Repository, RepositoryFilter, RepositoryId,
     RepositoryListing, RepositorySort, RepositorySummary, SearchHits, TagChange, TagFilter, TagId, TagRecord, TagSort,
     UserId,
 };
@@ -43,6 +45,7 @@ impl crate::traits::CatalogStore for InMemoryStore {
             // Another image now: what was known of the old one no longer holds.
             existing.image_id = None;
             existing.image_size = None;
+            existing.platform_sizes = Vec::new();
             existing.pushed_by = pushed_by.map(str::to_owned).or(existing.pushed_by.take());
             existing.updated_at = now;
             return Ok(TagChange::Updated { previous_digest });
@@ -59,6 +62,8 @@ impl crate::traits::CatalogStore for InMemoryStore {
             image_id: None,
             image_size: None,
             pulled_at: None,
+            pull_count: 0,
+            platform_sizes: Vec::new(),
         });
         Ok(TagChange::Created)
     }
@@ -237,6 +242,30 @@ impl crate::traits::CatalogStore for InMemoryStore {
             .partition(|t| t.repository == repository);
         state.tags = kept;
         Ok(deleted)
+    }
+    async fn record_image_sizes(&self, digest: &str, sizes: &ImageSizes) -> Result<u64> {
+        let mut state = self.lock();
+        let mut recorded = 0;
+        for tag in state.tags.iter_mut().filter(|t| t.manifest.digest == digest) {
+            tag.image_size = Some(sizes.total);
+            tag.platform_sizes = sizes.platforms.clone();
+            recorded += 1;
+        }
+        Ok(recorded)
+    }
+    async fn record_pull(&self, repository: &str, tag: &str, at: DateTime<Utc>) -> Result<bool> {
+        let mut state = self.lock();
+        let Some(tag) = state
+            .tags
+            .iter_mut()
+            .find(|t| t.repository == repository && t.name == tag)
+        else {
+            return Ok(false);
+        };
+        let at = crate::model::at_store_precision(at);
+        tag.pulled_at = Some(tag.pulled_at.map_or(at, |last| last.max(at)));
+        tag.pull_count = tag.pull_count.saturating_add(1);
+        Ok(true)
     }
     async fn record_image_size(&self, digest: &str, size: u64) -> Result<u64> {
         let mut state = self.lock();

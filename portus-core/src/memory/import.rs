@@ -265,6 +265,8 @@ fn apply(state: &mut State, batch: &ImportBatch) -> Result<ImportCounts> {
             image_id: tag.image_id.clone(),
             image_size: tag.image_size,
             pulled_at: tag.pulled_at,
+            pull_count: 0,
+            platform_sizes: Vec::new(),
         });
         counts.tags += 1;
     }

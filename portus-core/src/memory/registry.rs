@@ -25,6 +25,7 @@ pub fn image_manifest(digest: &str, layers: &[&str]) -> ManifestInfo {
         },
         layers: layers.iter().map(|l| (*l).to_owned()).collect(),
         children: Vec::new(),
+        platforms: Vec::new(),
     }
 }
 
@@ -38,6 +39,7 @@ pub fn index_manifest(digest: &str, children: &[&str]) -> ManifestInfo {
         },
         layers: Vec::new(),
         children: children.iter().map(|c| (*c).to_owned()).collect(),
+        platforms: children.iter().map(|_| String::new()).collect(),
     }
 }
 

@@ -323,6 +323,8 @@ mod tests {
             image_id: None,
             image_size: None,
             pulled_at: None,
+            pull_count: 0,
+            platform_sizes: Vec::new(),
         };
         let tags = [
             tag("r", "1", "d", 1),

@@ -106,6 +106,11 @@ fn migrator() -> Migrator {
             "outgoing_webhooks",
             include_str!("../../migrations/postgres/0013_outgoing_webhooks.sql"),
         ),
+        (
+            15,
+            "tag_pulls_and_platform_sizes",
+            include_str!("../../migrations/postgres/0015_tag_pulls_and_platform_sizes.sql"),
+        ),
     ])
 }
 

@@ -105,6 +105,11 @@ fn migrator() -> Migrator {
             "outgoing_webhooks",
             include_str!("../../migrations/sqlite/0014_outgoing_webhooks.sql"),
         ),
+        (
+            16,
+            "tag_pulls_and_platform_sizes",
+            include_str!("../../migrations/sqlite/0016_tag_pulls_and_platform_sizes.sql"),
+        ),
     ])
 }
 

@@ -66,7 +66,7 @@ macro_rules! sql_catalog_store {
                         } else {
                             sqlx::query(
                                 "UPDATE tags SET digest = $1, media_type = $2, size = $3, pushed_by = COALESCE($4, pushed_by), \
-                                 updated_at = $5, image_id = NULL, image_size = NULL WHERE repository_id = $6 AND name = $7",
+                                 updated_at = $5, image_id = NULL, image_size = NULL, platform_sizes = NULL WHERE repository_id = $6 AND name = $7",
                             )
                             .bind(&manifest.digest)
                             .bind(&manifest.media_type)
@@ -124,6 +124,38 @@ macro_rules! sql_catalog_store {
                 }
                 .map_err(db_error)?;
                 Ok(rows.into_iter().map(TagRecord::from).collect())
+            }
+            async fn record_image_sizes(&self, digest: &str, sizes: &crate::model::ImageSizes) -> Result<u64> {
+                let total = i64::try_from(sizes.total).unwrap_or(i64::MAX);
+                let platforms = if sizes.platforms.is_empty() {
+                    None
+                } else {
+                    Some(serde_json::to_string(&sizes.platforms).map_err(|e| Error::Invalid(format!("platform sizes: {e}")))?)
+                };
+                let result = sqlx::query("UPDATE tags SET image_size = $1, platform_sizes = $2 WHERE digest = $3")
+                    .bind(total)
+                    .bind(platforms)
+                    .bind(digest)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(result.rows_affected())
+            }
+            async fn record_pull(&self, repository: &str, tag: &str, at: chrono::DateTime<chrono::Utc>) -> Result<bool> {
+                let at = crate::model::at_store_precision(at);
+                // The later of the two times: events may be applied out of their pulls' order.
+                let result = sqlx::query(
+                    "UPDATE tags SET pull_count = pull_count + 1, \
+                     pulled_at = CASE WHEN pulled_at IS NULL OR pulled_at < $1 THEN $1 ELSE pulled_at END \
+                     WHERE name = $2 AND repository_id = (SELECT id FROM repositories WHERE name = $3)",
+                )
+                .bind(at)
+                .bind(tag)
+                .bind(repository)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(result.rows_affected() > 0)
             }
             async fn record_image_size(&self, digest: &str, size: u64) -> Result<u64> {
                 let size = i64::try_from(size).unwrap_or(i64::MAX);

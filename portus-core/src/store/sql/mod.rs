@@ -149,7 +149,7 @@ macro_rules! sql_policy_store {
              (SELECT COUNT(*) FROM stars s WHERE s.repository_id = r.id) AS stars FROM repositories r";
 
         const TAG_COLUMNS: &str = "SELECT t.id, r.name AS repository, t.name, t.digest, t.media_type, t.size, t.pushed_by, \
-             t.created_at, t.updated_at, t.image_id, t.image_size, t.pulled_at FROM tags t JOIN repositories r ON r.id = t.repository_id";
+             t.created_at, t.updated_at, t.image_id, t.image_size, t.pulled_at, t.pull_count, t.platform_sizes FROM tags t JOIN repositories r ON r.id = t.repository_id";
 
         /// The id of `repository`, creating it (and per `missing` its namespace) inside `tx`.
         async fn repository_id(

@@ -347,6 +347,8 @@ pub(crate) struct TagRow {
     image_id: Option<String>,
     image_size: Option<i64>,
     pulled_at: Option<DateTime<Utc>>,
+    pull_count: i64,
+    platform_sizes: Option<String>,
 }
 
 impl From<TagRow> for TagRecord {
@@ -366,6 +368,12 @@ impl From<TagRow> for TagRecord {
             image_id: row.image_id,
             image_size: row.image_size.map(clamp_u64),
             pulled_at: row.pulled_at,
+            pull_count: clamp_u64(row.pull_count),
+            // Written by `record_image_sizes` only; an unreadable value is as good as unknown.
+            platform_sizes: row
+                .platform_sizes
+                .and_then(|json| serde_json::from_str(&json).ok())
+                .unwrap_or_default(),
         }
     }
 }

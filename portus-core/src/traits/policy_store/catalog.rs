@@ -3,8 +3,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::Result;
+use chrono::{DateTime, Utc};
+
 use crate::model::{
-    ListPage, ListQuery, ManifestRecord, MissingNamespace, Repository, RepositoryFilter, RepositoryId,
+    ImageSizes, ListPage, ListQuery, ManifestRecord, MissingNamespace, Repository, RepositoryFilter, RepositoryId,
     RepositoryListing, RepositorySort, SearchHits, TagChange, TagFilter, TagId, TagRecord, TagSort, UserId,
 };
 
@@ -68,6 +70,16 @@ pub trait CatalogStore: Send + Sync {
     /// pointing at it that has none yet; returns how many tags got it. A tag that moves to
     /// another image loses it.
     async fn record_image_size(&self, digest: &str, size: u64) -> Result<u64>;
+    /// Records the sizes of the image `digest` names, as computed from the registry's own
+    /// manifests ([`ManifestInfo::sizes`](crate::traits::ManifestInfo::sizes)), on every tag
+    /// pointing at it: the total as `image_size` and, for an index, each platform's. Replaces
+    /// what they had (a manifest's content never changes, the registry is the reference);
+    /// returns how many tags got them. A tag that moves to another image loses them.
+    async fn record_image_sizes(&self, digest: &str, sizes: &ImageSizes) -> Result<u64>;
+    /// Records a pull of `repository:tag` that the registry reported at `at`: the pull count
+    /// goes up by one and `pulled_at` becomes `at` unless a later pull is recorded already
+    /// (events may be applied late). `false` when there is no such tag.
+    async fn record_pull(&self, repository: &str, tag: &str, at: DateTime<Utc>) -> Result<bool>;
 }
 
 macro_rules! forward {
@@ -137,6 +149,12 @@ macro_rules! forward {
             }
             async fn record_image_size(&self, digest: &str, size: u64) -> Result<u64> {
                 (**self).record_image_size(digest, size).await
+            }
+            async fn record_image_sizes(&self, digest: &str, sizes: &ImageSizes) -> Result<u64> {
+                (**self).record_image_sizes(digest, sizes).await
+            }
+            async fn record_pull(&self, repository: &str, tag: &str, at: DateTime<Utc>) -> Result<bool> {
+                (**self).record_pull(repository, tag, at).await
             }
             async fn delete_repository(&self, repository: &str) -> Result<Vec<TagRecord>> {
                 (**self).delete_repository(repository).await
