@@ -25,6 +25,7 @@ pub mod ops;
 pub mod permissions;
 pub mod policy;
 pub mod reference;
+pub mod retention;
 pub mod scope;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod store;
