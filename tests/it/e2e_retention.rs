@@ -36,13 +36,18 @@ fn assert_ok(what: &str, output: &Output) {
 
 impl Setup {
     fn new(flavour: Flavour) -> Setup {
+        Self::with_interval(flavour, 0)
+    }
+
+    fn with_interval(flavour: Flavour, interval_secs: u64) -> Setup {
         let tmp = tempfile::tempdir().unwrap();
         let registry_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mut portus = Portus::new(tmp.path(), SERVICE, "");
         // The newest tag stays, and `stable`; everything else in alice/app expires at once.
         portus.append_config(&format!(
             "[registry]\nurl = \"http://{registry_addr}\"\n[sync]\ninterval_secs = 0\n\
-             [retention]\nrules = [{{ repository = \"alice/app\", keep_latest = 1, protect = [\"stable\"] }}]\n"
+             [retention]\ninterval_secs = {interval_secs}\n\
+             rules = [{{ repository = \"alice/app\", keep_latest = 1, protect = [\"stable\"] }}]\n"
         ));
         let yaml = portus.cli(&["config", "registry"], None);
         portus.start();
@@ -120,6 +125,23 @@ impl Setup {
 }
 
 against_both_registries!(retention_applies_its_plan_and_never_acts_on_a_partial_listing);
+
+/// `serve` applies the rules every `retention.interval_secs`.
+#[test]
+fn serve_applies_the_rules_periodically() {
+    let s = Setup::with_interval(Flavour::V3, 1);
+    s.push("a", "alice/app:1");
+    s.push("b", "alice/app:2");
+    assert!(
+        wait_until(PATIENCE, || s.listed("alice/app") == ["2"]),
+        "the older tag expires; registry lists {:?}; portus log:\n{}",
+        s.listed("alice/app"),
+        s.portus.log()
+    );
+    assert!(wait_until(PATIENCE, || s.recorded("alice/app") == ["2"]));
+    let out = s.portus.cli(&["activity", "--json", "--target", "alice/app:1"], None);
+    assert!(out.contains("retention: image deleted"), "{out}");
+}
 
 fn retention_applies_its_plan_and_never_acts_on_a_partial_listing(flavour: Flavour) {
     let s = Setup::new(flavour);
