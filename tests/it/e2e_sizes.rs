@@ -240,6 +240,10 @@ fn sizes_match_the_registrys_manifests_and_pulls_are_counted(flavour: Flavour) {
         })
         .collect();
     assert_eq!(platforms, expected_platforms);
+    // The command line says the same.
+    let shown: Value =
+        serde_json::from_str(&s.portus.cli(&["tag", "show", "alice/multi:1.0", "--json"], None)).unwrap();
+    assert_eq!(shown["manifest"]["size"].as_u64(), Some(expected_total), "{shown}");
 
     // Pulls by tag move pulled_at and the count (the inspections above were one each).
     let inspected = s.wait_for_tag("alice/app", "1.0", "the inspection counted", |t| {
