@@ -402,6 +402,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_tag_pulled_lately_is_not_expired_by_age() {
+        let (store, registry, mut rules) = setup(true).await;
+        for rule in rules.namespaces.values_mut() {
+            rule.keep_latest = 0;
+            rule.older_than_days = Some(30);
+        }
+        let later = Utc::now() + chrono::TimeDelta::days(40);
+        // devs/other:1 was pulled 20 days after its push: 20 days before `later`.
+        store
+            .record_pull("devs/other", "1", later - chrono::TimeDelta::days(20))
+            .await
+            .unwrap();
+        let plan = plan(&store, &registry, &rules, later).await.unwrap();
+        let other = plan.repositories.iter().find(|r| r.repository == "devs/other").unwrap();
+        assert_eq!(other.plan.kept["1"], crate::retention::KeptBecause::Recent, "{plan}");
+        assert_eq!(other.plan.removals.len(), 1, "2 was never pulled: {plan}");
+        assert_eq!(other.plan.removals[0].tags(), ["2"]);
+        // Not yet 30 days after the pushes: nothing expires.
+        let soon = plan_now(&store, &registry, &rules).await;
+        assert_eq!(soon.removed_tags(), 0, "{soon}");
+    }
+
+    async fn plan_now(store: &InMemoryStore, registry: &InMemoryRegistry, rules: &RetentionRules) -> RetentionPlan {
+        plan(store, registry, rules, Utc::now()).await.unwrap()
+    }
+
+    #[tokio::test]
     async fn a_failed_listing_removes_nothing_of_that_repository() {
         let (store, registry, rules) = setup(true).await;
         registry.set_repository_failing("devs/app", true);
