@@ -317,7 +317,8 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
     };
     let registry = registry_client(config, &tokens)?;
     if let Some(registry) = &registry {
-        // Pushed manifests are read to tell images from charts, signatures and other artifacts.
+        // Pushed manifests are read to tell images from charts, signatures and other
+        // artifacts, and images are measured, in the registry they were pushed to.
         pipeline.set_registry(registry.clone());
     }
     let scanner = scanner(config)?;

@@ -25,6 +25,7 @@ pub mod ops;
 pub mod permissions;
 pub mod policy;
 pub mod reference;
+pub mod retention;
 pub mod scope;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod store;
@@ -42,6 +43,6 @@ pub mod prelude {
     pub use crate::traits::{
         AccountStore, AccountStoreExt, ActivityStore, ActivityStoreExt, CatalogStore, CatalogStoreExt, CommentStore,
         CommentStoreExt, EventStore, IdentityStore, ImportStore, LockoutStore, NamespaceStore, NamespaceStoreExt,
-        PolicyStore, ProfileStore, ScanStore, TeamStore, TeamStoreExt, WebhookStore,
+        PolicyStore, ProfileStore, ScanStore, TagFactsStore, TeamStore, TeamStoreExt, WebhookStore,
     };
 }

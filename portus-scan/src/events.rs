@@ -21,6 +21,7 @@ use portus_core::model::{
 };
 use portus_core::naming::validate_username;
 use portus_core::prelude::*;
+use portus_core::traits::RegistryClient;
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
@@ -59,8 +60,8 @@ pub struct EventPipeline {
     own_account: std::sync::OnceLock<String>,
     /// Where pushes and deletes are queued for outgoing webhooks, and the dispatcher to wake.
     webhooks: std::sync::OnceLock<crate::webhooks::WebhookQueue>,
-    /// Where pushed manifests are read to recognize what they hold, when set.
-    registry: std::sync::OnceLock<Arc<dyn portus_core::RegistryClient>>,
+    /// The registry pushed images are measured in ([`crate::sizes`]).
+    registry: std::sync::OnceLock<Arc<dyn RegistryClient>>,
     wake: Notify,
 }
 
@@ -117,12 +118,13 @@ impl EventPipeline {
         let _ = self.webhooks.set(crate::webhooks::WebhookQueue::new(store, dispatcher));
     }
 
-    /// Reads each pushed manifest from `registry` to record what the tag holds (image, Helm
-    /// chart, signature, ...; [`crate::artifacts`]) and to keep manifests pushed by digest that
-    /// refer to another (signatures attached with `oras attach`). A failure to read is logged
-    /// and leaves the tag unrecognized (the scan worker looks again); the push is applied
-    /// anyway. Set once; later calls are ignored.
-    pub fn set_registry(&self, registry: Arc<dyn portus_core::RegistryClient>) {
+    /// Reads each pushed manifest from `registry` by digest: to record what the tag holds
+    /// (image, Helm chart, signature, ...; [`crate::artifacts`]), to keep manifests pushed by
+    /// digest that refer to another (signatures attached with `oras attach`), and to measure
+    /// images ([`crate::sizes`]). A registry that cannot answer leaves the tag unrecognized (the
+    /// scan worker looks again) and its size unknown; the push is applied anyway. Set once;
+    /// later calls are ignored.
+    pub fn set_registry(&self, registry: Arc<dyn RegistryClient>) {
         let _ = self.registry.set(registry);
     }
 
@@ -309,6 +311,19 @@ impl EventPipeline {
             .catalog
             .put_tag(repository, tag, &manifest, actor, self.missing)
             .await?;
+        let measure = match &change {
+            TagChange::NamespaceMissing => false,
+            // A redelivery: measure only what is not known yet.
+            TagChange::Unchanged => self
+                .catalog
+                .tag(repository, tag)
+                .await?
+                .is_some_and(|t| t.image_size.is_none()),
+            _ => true,
+        };
+        if measure {
+            self.measure(repository, &manifest.digest).await;
+        }
         let details = match &change {
             TagChange::Created => format!("{}{note}", manifest.digest),
             TagChange::Updated { previous_digest } => format!("{} (was {previous_digest}){note}", manifest.digest),
@@ -347,12 +362,38 @@ impl EventPipeline {
         }
     }
 
+    /// Records the sizes of the image `digest` names, when a registry is set; a failure is
+    /// logged, never fatal to the event.
+    async fn measure(&self, repository: &str, digest: &str) {
+        let Some(registry) = self.registry.get() else {
+            return;
+        };
+        match crate::sizes::measure_and_record(registry.as_ref(), self.catalog.as_ref(), repository, digest).await {
+            Ok(sizes) => debug!(%repository, %digest, size = ?sizes.map(|s| s.total), "image measured"),
+            Err(e) => {
+                warn!(%repository, %digest, error = %e, "the image's size could not be read from the registry; it stays unknown until a sync or scan")
+            }
+        }
+    }
+
     async fn apply_pull(&self, event: &Event, repository: &str, actor: Option<&str>) -> Result<EventStatus, Error> {
         let (Some(tag), Some(manifest)) = (event.target.tag.as_deref(), manifest_of(event)) else {
+            // A pull by digest (an index's platforms, a pinned reference): no tag to count.
             return Ok(EventStatus::Ignored);
         };
+        // portus' own reads (a scan, a sync) are no pulls of a user's.
+        let own = actor.is_some() && actor == self.own_account.get().map(String::as_str);
+        // Never in the future: the time comes from the event's sender.
+        let now = portus_core::model::now();
+        let at = event.at().map_or(now, |at| at.min(now));
         if self.catalog.tag(repository, tag).await?.is_some() {
-            return Ok(EventStatus::Ignored);
+            // Counted for the tag whatever image it pulled (a tag moved by a push not applied
+            // yet is still the tag pulled).
+            if own {
+                return Ok(EventStatus::Ignored);
+            }
+            self.catalog.record_pull(repository, tag, at).await?;
+            return Ok(EventStatus::Applied);
         }
         // A pulled tag we did not know (its push notification was lost): record it.
         match self
@@ -363,6 +404,10 @@ impl EventPipeline {
             TagChange::NamespaceMissing => Ok(EventStatus::Ignored),
             _ => {
                 self.recognize(repository, tag, &manifest.digest).await;
+                if !own {
+                    self.catalog.record_pull(repository, tag, at).await?;
+                }
+                self.measure(repository, &manifest.digest).await;
                 let Attribution { user: actor, note } = self.attribute(actor).await?;
                 let activity = NewActivity::new(
                     actor.as_deref(),
@@ -644,6 +689,92 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(deletes.len(), 2, "one activity per deleted tag");
+    }
+
+    #[tokio::test]
+    async fn pushes_are_measured_and_pulls_by_tag_counted_except_portus_own() {
+        use portus_core::memory::{InMemoryRegistry, image_manifest, index_manifest};
+        let (store, pipeline) = setup(MissingNamespace::Create).await;
+        pipeline.set_own_account("portus");
+        let registry = Arc::new(InMemoryRegistry::new());
+        let mut child = image_manifest(&dg("c1"), &[]);
+        child.record.size = Some(1000);
+        let mut other = image_manifest(&dg("c2"), &[]);
+        other.record.size = Some(3000);
+        let mut index = index_manifest(&dg("idx"), &[&dg("c1"), &dg("c2")]);
+        index.platforms = vec!["linux/amd64".into(), "linux/arm64".into()];
+        index.record.size = Some(600);
+        for m in [child, other, index] {
+            registry.push_manifest("alice/app", m);
+        }
+        pipeline.set_registry(registry.clone());
+        let index_type = "application/vnd.oci.image.index.v1+json";
+        pipeline
+            .ingest(&envelope(&[
+                push("e1", "alice/app", Some("multi"), &dg("idx"), index_type),
+                push("e2", "alice/app", Some("one"), &dg("c2"), OCI),
+                // An image the registry no longer has: applied, size unknown.
+                push("e3", "alice/app", Some("gone"), &dg("gone"), OCI),
+            ]))
+            .await
+            .unwrap();
+        assert_eq!(pipeline.drain().await.unwrap(), 3);
+        let tag = |name: &'static str| {
+            let store = store.clone();
+            async move { store.tag("alice/app", name).await.unwrap().unwrap() }
+        };
+        let multi = tag("multi").await;
+        assert_eq!(
+            multi.image_size,
+            Some(4000),
+            "the platforms' images, not the index's children documents"
+        );
+        let platforms: Vec<(String, u64)> = multi
+            .platform_sizes
+            .iter()
+            .map(|p| (p.platform.clone(), p.size))
+            .collect();
+        assert_eq!(
+            platforms,
+            [("linux/amd64".to_owned(), 1000), ("linux/arm64".to_owned(), 3000)]
+        );
+        assert_eq!(tag("one").await.image_size, Some(3000));
+        assert_eq!(tag("gone").await.image_size, None);
+        // Portus measures by digest: reading by tag would come back as a pull.
+        assert!(
+            registry.calls().iter().all(|c| match c {
+                portus_core::memory::RegistryCall::Manifest(_, reference) => reference.starts_with("sha256:"),
+                _ => true,
+            }),
+            "{:?}",
+            registry.calls()
+        );
+
+        let pull = |id: &str, actor: &str, tag: Option<&str>, at: &str| {
+            let mut target = json!({"mediaType": OCI, "digest": dg("c2"), "repository": "alice/app"});
+            if let Some(tag) = tag {
+                target["tag"] = json!(tag);
+            }
+            json!({"id": id, "action": "pull", "actor": {"name": actor}, "timestamp": at, "target": target})
+        };
+        pipeline
+            .ingest(&envelope(&[
+                pull("p1", "bob", Some("one"), "2026-11-30T10:00:00Z"),
+                pull("p2", "alice", Some("one"), "2026-11-30T09:00:00.5+01:00"),
+                pull("p3", "portus", Some("one"), "2026-11-30T11:00:00Z"),
+                pull("p4", "bob", None, "2026-11-30T12:00:00Z"),
+            ]))
+            .await
+            .unwrap();
+        pipeline.drain().await.unwrap();
+        let one = tag("one").await;
+        assert_eq!(one.pull_count, 2, "by tag, not by portus' own account, not by digest");
+        assert_eq!(
+            one.pulled_at,
+            Some("2026-11-30T10:00:00Z".parse().unwrap()),
+            "the latest of the pulls' own times"
+        );
+        assert_eq!(tag("multi").await.pull_count, 0);
     }
 
     #[tokio::test]

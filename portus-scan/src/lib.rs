@@ -22,6 +22,7 @@ pub mod events;
 pub mod notification;
 pub mod registry;
 pub mod scanner;
+pub mod sizes;
 pub mod sync;
 pub mod webhooks;
 pub mod worker;

@@ -23,9 +23,21 @@ pub struct Event {
     /// Who caused it (the token's `sub`).
     #[serde(default)]
     pub actor: Actor,
+    /// When it happened, as the registry wrote it (RFC 3339); see [`Event::at`].
+    #[serde(default)]
+    pub timestamp: Option<String>,
 }
 
 impl Event {
+    /// When the event happened, when the registry said so readably: a pull applied late (portus
+    /// was down) is recorded at its own time.
+    pub fn at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let raw = self.timestamp.as_deref()?;
+        chrono::DateTime::parse_from_rfc3339(raw)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    }
+
     /// Checks the event's repository, tag and digest (each where present) against the
     /// distribution grammar: a registry sends nothing else, so an event that breaks it is
     /// forged or broken and must not reach the catalog.

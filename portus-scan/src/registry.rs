@@ -88,6 +88,27 @@ struct Descriptor {
     media_type: Option<String>,
     #[serde(rename = "artifactType", default)]
     artifact_type: Option<String>,
+    #[serde(default)]
+    platform: Option<Platform>,
+}
+
+#[derive(Deserialize)]
+struct Platform {
+    #[serde(default)]
+    os: String,
+    #[serde(default)]
+    architecture: String,
+    #[serde(default)]
+    variant: Option<String>,
+}
+
+impl Platform {
+    fn label(&self) -> String {
+        match &self.variant {
+            Some(variant) if !variant.is_empty() => format!("{}/{}/{variant}", self.os, self.architecture),
+            _ => format!("{}/{}", self.os, self.architecture),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -260,6 +281,11 @@ impl HttpRegistryClient {
                 size,
             },
             layers: body.layers.into_iter().map(|l| l.digest).collect(),
+            platforms: body
+                .manifests
+                .iter()
+                .map(|m| m.platform.as_ref().map(Platform::label).unwrap_or_default())
+                .collect(),
             children: body.manifests.into_iter().map(|m| m.digest).collect(),
         })
     }
@@ -450,8 +476,11 @@ mod tests {
                 assert!(accept.contains(media_type), "Accept must list {media_type}: {accept}");
             }
             let body = serde_json::json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": [
-                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:c1", "size": 100},
-                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:c2", "size": 200}]});
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:c1", "size": 100,
+                 "platform": {"os": "linux", "architecture": "amd64"}},
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:c2", "size": 200,
+                 "platform": {"os": "linux", "architecture": "arm", "variant": "v7"}},
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:c3", "size": 0}]});
             (
                 [("content-type", INDEX), ("docker-content-digest", "sha256:idx")],
                 axum::Json(body),
@@ -508,7 +537,12 @@ mod tests {
         assert_eq!(info.record.digest, "sha256:idx");
         assert_eq!(info.record.media_type, INDEX);
         assert_eq!(info.record.size, Some(300));
-        assert_eq!(info.children, ["sha256:c1", "sha256:c2"]);
+        assert_eq!(info.children, ["sha256:c1", "sha256:c2", "sha256:c3"]);
+        assert_eq!(
+            info.platforms,
+            ["linux/amd64", "linux/arm/v7", ""],
+            "the index's platforms, in its order"
+        );
         assert!(info.layers.is_empty());
     }
 

@@ -404,7 +404,42 @@ pub async fn apply<S: CatalogStore + ActivityStore + ?Sized>(
             NewActivity::new(None, ActivityAction::RepositoryDelete, repository.clone()).with_details("catalog sync");
         store.record_activity(activity).await?;
     }
+    measure_unknown_sizes(store, registry).await?;
     Ok(report)
+}
+
+/// How many images one sync measures at most (the rest wait for the next sync).
+const MEASURED_PER_SYNC: usize = 500;
+
+/// Measures the images of tags whose size is not known (added by this sync, or pushed while
+/// the registry could not be read back): see [`crate::sizes`]. A registry that cannot answer
+/// for an image leaves it unknown.
+async fn measure_unknown_sizes<S: CatalogStore + ?Sized>(
+    store: &S,
+    registry: &dyn RegistryClient,
+) -> Result<(), Error> {
+    let mut seen = HashSet::new();
+    let unknown: Vec<(String, String)> = store
+        .tags(None)
+        .await?
+        .into_iter()
+        .filter(|t| t.image_size.is_none() && seen.insert(t.manifest.digest.clone()))
+        .map(|t| (t.repository, t.manifest.digest))
+        .take(MEASURED_PER_SYNC)
+        .collect();
+    for (repository, digest) in unknown {
+        let measured = match crate::sizes::measure(registry, &repository, &digest).await {
+            Ok(measured) => measured,
+            Err(e) => {
+                warn!(%repository, %digest, error = %e, "catalog sync: the image's size could not be read");
+                continue;
+            }
+        };
+        if let Some(sizes) = measured {
+            store.record_image_sizes(&digest, &sizes).await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -438,6 +473,42 @@ mod tests {
             .into_iter()
             .map(|t| (t.repository, t.name, t.manifest.digest))
             .collect()
+    }
+
+    #[tokio::test]
+    async fn a_sync_records_the_sizes_of_images_it_finds_and_of_those_still_unknown() {
+        let store = InMemoryStore::new();
+        let registry = InMemoryRegistry::new();
+        let mut image = portus_core::memory::image_manifest("sha256:aa", &[]);
+        image.record.size = Some(777);
+        registry.push("alice/app", "1.0", image.clone());
+        let (_, report) = run(&store, &registry, SyncStrategy::Update).await;
+        assert_eq!(report.created, 1);
+        assert_eq!(
+            store.tag("alice/app", "1.0").await.unwrap().unwrap().image_size,
+            Some(777)
+        );
+        // Known already, size lost (it moved and back): measured again by the next sync.
+        let mut other = image.clone();
+        other.record.digest = "sha256:bb".into();
+        store
+            .put_tag("alice/app", "1.0", &other.record, None, MissingNamespace::Create)
+            .await
+            .unwrap();
+        store
+            .put_tag("alice/app", "1.0", &image.record, None, MissingNamespace::Create)
+            .await
+            .unwrap();
+        assert_eq!(store.tag("alice/app", "1.0").await.unwrap().unwrap().image_size, None);
+        registry.set_unavailable(true);
+        let plan = plan(&store, &registry, SyncStrategy::Update, 4, &|_, _| {}).await;
+        assert!(plan.is_err(), "no sync without a catalog");
+        registry.set_unavailable(false);
+        run(&store, &registry, SyncStrategy::Update).await;
+        assert_eq!(
+            store.tag("alice/app", "1.0").await.unwrap().unwrap().image_size,
+            Some(777)
+        );
     }
 
     #[tokio::test]

@@ -73,14 +73,15 @@ pub struct ScanWorker {
 }
 
 /// The images to scan for `reference` (the manifest itself, or each platform of an index) and
-/// the total size the registry reports for it (config and layers; for an index, its platforms').
+/// their sizes from the registry's manifests (config and layers; for an index, each
+/// platform's and their sum, see [`ManifestInfo::sizes`](portus_core::traits::ManifestInfo::sizes)).
 pub async fn images_for(
     registry: &dyn RegistryClient,
     registry_url: &str,
     repository: &str,
     reference: &str,
     authorization: Option<String>,
-) -> portus_core::Result<(Vec<ImageRef>, Option<u64>)> {
+) -> portus_core::Result<(Vec<ImageRef>, Option<portus_core::model::ImageSizes>)> {
     let top = registry.manifest(repository, reference).await?;
     // Only images go to scanners: a chart or a signature would come back "clean".
     let tag = (!reference.contains(':')).then_some(reference);
@@ -91,15 +92,9 @@ pub async fn images_for(
             artifact.describe()
         )));
     }
-    let size = top.record.size;
-    let mut manifests = Vec::new();
-    if top.children.is_empty() {
-        manifests.push(top);
-    } else {
-        for child in &top.children {
-            manifests.push(registry.manifest(repository, child).await?);
-        }
-    }
+    let children = crate::sizes::children_of(registry, repository, &top).await?;
+    let size = top.sizes(&children);
+    let manifests = if top.children.is_empty() { vec![top] } else { children };
     let base = registry_url.trim_end_matches('/');
     let images = manifests
         .into_iter()
@@ -390,7 +385,7 @@ impl ScanWorker {
             Ok((images, size)) => {
                 // The size is shown with the tag; a failure to keep it does not fail the scan.
                 if let Some(size) = size
-                    && let Err(e) = self.catalog.record_image_size(digest, size).await
+                    && let Err(e) = self.catalog.record_image_sizes(digest, &size).await
                 {
                     tracing::warn!(%digest, error = %e, "the image's size was not recorded");
                 }

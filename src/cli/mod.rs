@@ -24,6 +24,7 @@ mod namespaces;
 mod password;
 mod progress;
 mod repositories;
+mod retention;
 mod scan;
 mod serve;
 mod sync;
@@ -55,6 +56,7 @@ pub use ldap::LdapCommand;
 pub use maintenance::MaintenanceCommand;
 pub use namespaces::NamespaceCommand;
 pub use repositories::RepositoryCommand;
+pub use retention::RetentionArgs;
 pub use scan::ScanArgs;
 pub use sync::SyncArgs;
 pub use tags::TagCommand;
@@ -146,6 +148,8 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Reconcile the store with the registry's catalog.
     Sync(SyncArgs),
+    /// Remove the tags the `[retention]` rules expire (`--dry-run`: print the plan only).
+    Retention(RetentionArgs),
     /// Show the activity (audit) log, newest first.
     Activity(ActivityArgs),
     /// Scan a tag with every configured security backend and print the merged findings.
@@ -350,6 +354,10 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Sync(args) => {
             let (config, paths) = target.local_only(Use::Manage)?;
             sync::run(&config, &paths, args).await
+        }
+        Command::Retention(args) => {
+            let (config, paths) = target.local_only(Use::Manage)?;
+            retention::run(&config, &paths, args).await
         }
         Command::Activity(args) => match &target.server {
             Some(server) => activity::run_remote(&backend::Rest::new(server, target.token.as_ref())?, args).await,

@@ -44,6 +44,16 @@ pub(super) async fn run(config: &Config, paths: &DataPaths) -> Result<(), Error>
         (Some(registry), secs) if secs > 0 => Some(spawn_periodic_sync(app.store.clone(), registry.clone(), config)),
         _ => None,
     };
+    let retention_rules = config.retention.rules()?;
+    let _retention = match (&app.registry, config.retention.interval_secs) {
+        (Some(registry), secs) if secs > 0 && !retention_rules.is_empty() => Some(super::retention::spawn_periodic(
+            app.store.clone(),
+            registry.clone(),
+            retention_rules,
+            std::time::Duration::from_secs(secs),
+        )),
+        _ => None,
+    };
     #[cfg(feature = "ldap")]
     let _ldap_sync = app
         .ldap

@@ -614,6 +614,8 @@ mod tests {
             pulled_at: None,
             artifact: None,
             signed: false,
+            pull_count: 0,
+            platform_sizes: Vec::new(),
         };
         let view: TagView = serde_json::from_value(serde_json::to_value(&record).unwrap()).unwrap();
         assert_eq!(view, tag("1.0", Some(2048)));

@@ -27,6 +27,7 @@ mod auth;
 mod email;
 pub mod portus_import;
 mod registry;
+mod retention;
 mod security;
 mod web;
 mod webhooks;
@@ -34,6 +35,7 @@ mod webhooks;
 pub use auth::AuthConfig;
 pub use email::{EmailConfig, SmtpServer};
 pub use registry::RegistryConfig;
+pub use retention::{RetentionConfig, RuleConfig};
 pub use security::{
     ClairLegacySettings, ClairV4Settings, DummySettings, HarborSettings, SecurityConfig, ZypperSettings, setting_error,
 };
@@ -76,6 +78,8 @@ pub struct Config {
     pub email: Option<EmailConfig>,
     /// Delivering the outgoing webhooks of namespaces.
     pub webhooks: WebhooksConfig,
+    /// Which tags expire, and how often `portus serve` removes them.
+    pub retention: RetentionConfig,
 }
 
 /// `[ldap]`: the LDAP authenticator's own configuration.
@@ -227,6 +231,7 @@ impl Default for Config {
             ldap: None,
             email: None,
             webhooks: WebhooksConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -363,6 +368,8 @@ pub const KEYS: &[&str] = &[
     "sync.concurrency",
     "sync.missing_namespaces",
     "sync.max_envelope_bytes",
+    "retention.interval_secs",
+    "retention.rules",
     "security.clair.server",
     "security.clair.timeout",
     "security.clair.health_port",
@@ -522,6 +529,7 @@ impl Config {
         self.registry.validate()?;
         self.security.validate()?;
         self.webhooks.validate()?;
+        self.retention.validate()?;
         if let Some(email) = &self.email {
             email.validate()?;
         }

@@ -10,6 +10,8 @@ mod e2e_harbor;
 mod e2e_ldap;
 mod e2e_password_reset;
 mod e2e_registry;
+mod e2e_retention;
+mod e2e_sizes;
 mod e2e_sync;
 mod e2e_web;
 mod e2e_webhooks;

@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 
+use chrono::{DateTime, Utc};
+
 use crate::model::{
-    Artifact, ArtifactKind, ListPage, ListQuery, ManifestRecord, MissingNamespace, Referrer, Repository,
+    Artifact, ArtifactKind, ImageSizes, ListPage, ListQuery, ManifestRecord, MissingNamespace, Referrer, Repository,
     RepositoryFilter, RepositoryId, RepositoryListing, RepositorySort, RepositorySummary, SearchHits, TagChange,
     TagFilter, TagId, TagRecord, TagSort, UserId,
 };
@@ -44,6 +46,7 @@ impl crate::traits::CatalogStore for InMemoryStore {
             existing.image_id = None;
             existing.image_size = None;
             existing.artifact = None;
+            existing.platform_sizes = Vec::new();
             existing.pushed_by = pushed_by.map(str::to_owned).or(existing.pushed_by.take());
             existing.updated_at = now;
             state.refresh_signed();
@@ -63,6 +66,8 @@ impl crate::traits::CatalogStore for InMemoryStore {
             pulled_at: None,
             artifact: None,
             signed: false,
+            pull_count: 0,
+            platform_sizes: Vec::new(),
         });
         state.refresh_signed();
         Ok(TagChange::Created)
@@ -248,16 +253,46 @@ impl crate::traits::CatalogStore for InMemoryStore {
         state.refresh_signed();
         Ok(deleted)
     }
-    async fn record_image_size(&self, digest: &str, size: u64) -> Result<u64> {
+    async fn set_repository_description(&self, id: RepositoryId, description: Option<String>) -> Result<()> {
+        let mut state = self.lock();
+        let repository = state
+            .repositories
+            .iter_mut()
+            .find(|r| r.id == id)
+            .ok_or_else(|| Error::not_found("repository", id.to_string()))?;
+        repository.description = description;
+        Ok(())
+    }
+    async fn search_names(&self, text: &str, limit: usize) -> Result<SearchHits> {
+        crate::traits::search_by_listing(self, text, limit).await
+    }
+}
+
+#[async_trait]
+impl crate::traits::TagFactsStore for InMemoryStore {
+    async fn record_image_sizes(&self, digest: &str, sizes: &ImageSizes) -> Result<u64> {
         let mut state = self.lock();
         let mut recorded = 0;
-        for tag in state.tags.iter_mut() {
-            if tag.manifest.digest == digest && tag.image_size.is_none() {
-                tag.image_size = Some(size);
-                recorded += 1;
-            }
+        for tag in state.tags.iter_mut().filter(|t| t.manifest.digest == digest) {
+            tag.image_size = Some(sizes.total);
+            tag.platform_sizes = sizes.platforms.clone();
+            recorded += 1;
         }
         Ok(recorded)
+    }
+    async fn record_pull(&self, repository: &str, tag: &str, at: DateTime<Utc>) -> Result<bool> {
+        let mut state = self.lock();
+        let Some(tag) = state
+            .tags
+            .iter_mut()
+            .find(|t| t.repository == repository && t.name == tag)
+        else {
+            return Ok(false);
+        };
+        let at = crate::model::at_store_precision(at);
+        tag.pulled_at = Some(tag.pulled_at.map_or(at, |last| last.max(at)));
+        tag.pull_count = tag.pull_count.saturating_add(1);
+        Ok(true)
     }
     async fn record_artifact(&self, repository: &str, tag: &str, digest: &str, artifact: &Artifact) -> Result<bool> {
         let mut state = self.lock();
@@ -286,19 +321,6 @@ impl crate::traits::CatalogStore for InMemoryStore {
             state.refresh_signed();
         }
         Ok(!exists)
-    }
-    async fn set_repository_description(&self, id: RepositoryId, description: Option<String>) -> Result<()> {
-        let mut state = self.lock();
-        let repository = state
-            .repositories
-            .iter_mut()
-            .find(|r| r.id == id)
-            .ok_or_else(|| Error::not_found("repository", id.to_string()))?;
-        repository.description = description;
-        Ok(())
-    }
-    async fn search_names(&self, text: &str, limit: usize) -> Result<SearchHits> {
-        crate::traits::search_by_listing(self, text, limit).await
     }
 }
 

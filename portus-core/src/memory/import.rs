@@ -267,6 +267,8 @@ fn apply(state: &mut State, batch: &ImportBatch) -> Result<ImportCounts> {
             pulled_at: tag.pulled_at,
             artifact: None,
             signed: false,
+            pull_count: 0,
+            platform_sizes: Vec::new(),
         });
         counts.tags += 1;
     }

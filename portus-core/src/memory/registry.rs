@@ -34,6 +34,7 @@ pub fn image_manifest(digest: &str, layers: &[&str]) -> ManifestInfo {
                 .collect(),
             ..ManifestFacts::default()
         },
+        platforms: Vec::new(),
     }
 }
 
@@ -52,6 +53,7 @@ pub fn index_manifest(digest: &str, children: &[&str]) -> ManifestInfo {
             child_artifact_types: children.iter().map(|_| None).collect(),
             ..ManifestFacts::default()
         },
+        platforms: children.iter().map(|_| String::new()).collect(),
     }
 }
 

@@ -92,7 +92,7 @@ pub struct TagRecord {
     /// The image's total size in bytes, when known (Portus recorded it).
     #[serde(default)]
     pub image_size: Option<u64>,
-    /// The last pull, when known (Portus recorded it).
+    /// The last pull by tag the registry reported (or Portus recorded), when known.
     #[serde(default)]
     pub pulled_at: Option<DateTime<Utc>>,
     /// What the manifest holds (image, Helm chart, signature, ...), once recognized
@@ -103,6 +103,14 @@ pub struct TagRecord {
     /// `sha256-<hex>.sig` tag or an OCI referrer whose subject it is).
     #[serde(default)]
     pub signed: bool,
+    /// How many pulls by tag the registry reported since portus recorded the tag (pulls by
+    /// portus' own service account are not counted).
+    #[serde(default)]
+    pub pull_count: u64,
+    /// For an index or manifest list: each platform's image size, in the index's order
+    /// (empty for a single image, or while the sizes are not known).
+    #[serde(default)]
+    pub platform_sizes: Vec<PlatformSize>,
 }
 
 /// A manifest pushed by digest that refers to another one (an OCI 1.1 `subject`): a
@@ -115,6 +123,29 @@ pub struct Referrer {
     pub digest: String,
     /// What it was recognized as; its `subject` is the digest it refers to.
     pub artifact: super::Artifact,
+}
+
+/// The size of one platform's image in an index or manifest list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformSize {
+    /// `os/architecture[/variant]` as the index names it (`unknown/unknown` for attestations,
+    /// empty when the index names none).
+    pub platform: String,
+    /// The platform manifest's digest.
+    pub digest: String,
+    /// Its config and layers, in bytes.
+    pub size: u64,
+}
+
+/// The sizes of the image (or images) a manifest names, computed from the registry's manifests
+/// ([`ManifestInfo::sizes`](crate::traits::ManifestInfo::sizes)).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSizes {
+    /// The image's config and layers; for an index, the sum of its platforms' sizes (what
+    /// pulling every platform downloads, layers shared between platforms counted each time).
+    pub total: u64,
+    /// Per platform, for an index (empty for a single image).
+    pub platforms: Vec<PlatformSize>,
 }
 
 /// What [`CatalogStore::put_tag`](crate::traits::CatalogStore::put_tag) did.

@@ -325,6 +325,8 @@ mod tests {
             pulled_at: None,
             artifact: None,
             signed: false,
+            pull_count: 0,
+            platform_sizes: Vec::new(),
         };
         let tags = [
             tag("r", "1", "d", 1),

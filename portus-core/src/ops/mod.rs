@@ -18,6 +18,7 @@ pub mod comments;
 pub mod images;
 pub mod namespaces;
 pub mod profiles;
+pub mod retention;
 pub mod stars;
 pub mod teams;
 pub mod tokens;

@@ -107,9 +107,14 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/postgres/0013_outgoing_webhooks.sql"),
         ),
         (
-            17,
+            15,
+            "tag_pulls_and_platform_sizes",
+            include_str!("../../migrations/postgres/0015_tag_pulls_and_platform_sizes.sql"),
+        ),
+        (
+            16,
             "artifacts",
-            include_str!("../../migrations/postgres/0017_artifacts.sql"),
+            include_str!("../../migrations/postgres/0016_artifacts.sql"),
         ),
     ])
 }

@@ -106,9 +106,14 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/sqlite/0014_outgoing_webhooks.sql"),
         ),
         (
-            18,
+            16,
+            "tag_pulls_and_platform_sizes",
+            include_str!("../../migrations/sqlite/0016_tag_pulls_and_platform_sizes.sql"),
+        ),
+        (
+            17,
             "artifacts",
-            include_str!("../../migrations/sqlite/0018_artifacts.sql"),
+            include_str!("../../migrations/sqlite/0017_artifacts.sql"),
         ),
     ])
 }

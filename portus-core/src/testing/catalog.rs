@@ -124,7 +124,8 @@ pub async fn artifacts_and_signatures_are_recorded_per_tag(store: &dyn PolicySto
     assert!(!tag("alice/app", "1.0".into()).await.signed);
 }
 
-/// An image's size is recorded on every tag of it that has none, and lost when a tag moves.
+/// An image's size is recorded on every tag of it (the registry's measure replaces what was
+/// there), and lost when a tag moves.
 pub async fn image_sizes_are_recorded_per_image(store: &dyn PolicyStore) {
     user(store, "alice").await;
     for (repository, tag, digest) in [
@@ -138,7 +139,11 @@ pub async fn image_sizes_are_recorded_per_image(store: &dyn PolicyStore) {
             .await
             .unwrap();
     }
-    assert_eq!(store.record_image_size("sha256:aa", 1234).await.unwrap(), 3);
+    let total = |total: u64| crate::model::ImageSizes {
+        total,
+        platforms: Vec::new(),
+    };
+    assert_eq!(store.record_image_sizes("sha256:aa", &total(1234)).await.unwrap(), 3);
     let size_of = |repository: &'static str, tag: &'static str| async move {
         store.tag(repository, tag).await.unwrap().unwrap().image_size
     };
@@ -146,11 +151,11 @@ pub async fn image_sizes_are_recorded_per_image(store: &dyn PolicyStore) {
     assert_eq!(size_of("alice/other", "1").await, Some(1234));
     assert_eq!(size_of("alice/app", "2.0").await, None, "another image");
     assert_eq!(
-        store.record_image_size("sha256:aa", 99).await.unwrap(),
-        0,
-        "kept, not replaced"
+        store.record_image_sizes("sha256:aa", &total(1234)).await.unwrap(),
+        3,
+        "measured again, replaced"
     );
-    assert_eq!(store.record_image_size("sha256:none", 5).await.unwrap(), 0);
+    assert_eq!(store.record_image_sizes("sha256:none", &total(5)).await.unwrap(), 0);
     store
         .put_tag(
             "alice/app",
@@ -394,6 +399,88 @@ pub async fn names_are_searched_case_insensitively_with_literal_wildcards(store:
     assert_eq!(tags, ["Release-1"], "limit, in repository and name order");
 }
 
+/// The registry's sizes replace what a tag had, on every tag of the image, with each
+/// platform's for an index; a moved tag loses them. Pulls count per tag and keep the latest
+/// time even when applied out of order.
+pub async fn image_sizes_and_pulls_are_recorded_per_tag(store: &dyn PolicyStore) {
+    use crate::model::{ImageSizes, PlatformSize};
+    use chrono::TimeZone;
+    user(store, "alice").await;
+    for (tag, digest) in [("1.0", "sha256:aa"), ("latest", "sha256:aa"), ("2.0", "sha256:bb")] {
+        store
+            .put_tag("alice/app", tag, &manifest(digest), None, MissingNamespace::Ignore)
+            .await
+            .unwrap();
+    }
+    let sizes = ImageSizes {
+        total: 300,
+        platforms: vec![
+            PlatformSize {
+                platform: "linux/amd64".into(),
+                digest: "sha256:c1".into(),
+                size: 100,
+            },
+            PlatformSize {
+                platform: "linux/arm/v7".into(),
+                digest: "sha256:c2".into(),
+                size: 200,
+            },
+        ],
+    };
+    assert_eq!(store.record_image_sizes("sha256:aa", &sizes).await.unwrap(), 2);
+    let tag = |name: &'static str| async move { store.tag("alice/app", name).await.unwrap().unwrap() };
+    for name in ["1.0", "latest"] {
+        let t = tag(name).await;
+        assert_eq!(
+            (t.image_size, &t.platform_sizes),
+            (Some(300), &sizes.platforms),
+            "{name}"
+        );
+    }
+    let other = tag("2.0").await;
+    assert_eq!(
+        (other.image_size, other.platform_sizes.len(), other.pull_count),
+        (None, 0, 0)
+    );
+    assert_eq!(other.pulled_at, None);
+
+    let at = |minute: u32| chrono::Utc.with_ymd_and_hms(2026, 11, 30, 12, minute, 0).unwrap();
+    assert!(store.record_pull("alice/app", "1.0", at(10)).await.unwrap());
+    assert!(
+        store.record_pull("alice/app", "1.0", at(5)).await.unwrap(),
+        "an older pull applied late"
+    );
+    assert!(!store.record_pull("alice/app", "nope", at(5)).await.unwrap());
+    assert!(!store.record_pull("alice/other", "1.0", at(5)).await.unwrap());
+    let pulled = tag("1.0").await;
+    assert_eq!((pulled.pull_count, pulled.pulled_at), (2, Some(at(10))));
+    assert_eq!(tag("latest").await.pull_count, 0, "counted per tag, not per image");
+
+    store
+        .put_tag(
+            "alice/app",
+            "latest",
+            &manifest("sha256:bb"),
+            None,
+            MissingNamespace::Ignore,
+        )
+        .await
+        .unwrap();
+    let moved = tag("latest").await;
+    assert_eq!(
+        (moved.image_size, moved.platform_sizes.len()),
+        (None, 0),
+        "another image"
+    );
+    let single = ImageSizes {
+        total: 42,
+        platforms: Vec::new(),
+    };
+    assert_eq!(store.record_image_sizes("sha256:bb", &single).await.unwrap(), 2);
+    assert_eq!(tag("latest").await.image_size, Some(42));
+    assert_eq!(tag("1.0").await.pull_count, 2, "kept across other writes");
+}
+
 /// Expands to one `#[tokio::test]` per check of this module, each on a fresh store made by
 /// the given async expression; [`policy_store_conformance!`](crate::policy_store_conformance)
 /// invokes it with the other roles' macros.
@@ -404,6 +491,7 @@ macro_rules! catalog_store_conformance {
             tags_are_recorded_moved_and_deleted,
             image_sizes_are_recorded_per_image,
             artifacts_and_signatures_are_recorded_per_tag,
+            image_sizes_and_pulls_are_recorded_per_tag,
             missing_namespaces_are_created_or_ignored,
             repositories_have_ids_and_stars,
             names_are_searched_case_insensitively_with_literal_wildcards,

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::Result;
-use crate::model::{ManifestFacts, ManifestRecord};
+use crate::model::{ImageSizes, ManifestFacts, ManifestRecord, PlatformSize};
 
 /// What the registry says about one manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +18,44 @@ pub struct ManifestInfo {
     /// The media types, `artifactType`, `subject` and annotations of the manifest, from which
     /// [`classify`](crate::model::classify) tells images from other artifacts.
     pub facts: ManifestFacts,
+    /// Each child's platform as the index names it (`os/architecture[/variant]`, empty when
+    /// it names none), in the order of `children`.
+    pub platforms: Vec<String>,
+}
+
+impl ManifestInfo {
+    /// Whether this is an index or manifest list.
+    pub fn is_index(&self) -> bool {
+        !self.children.is_empty()
+            || self.record.media_type.contains("image.index")
+            || self.record.media_type.contains("manifest.list")
+    }
+
+    /// The image sizes from the registry's own manifests: for an image, its config and layers
+    /// (`record.size`); for an index, each platform's (from `children`, this index's child
+    /// manifests, each found by digest) and their sum. `None` when a size is missing (Docker
+    /// schema 1 manifests have none) or a child is not given.
+    pub fn sizes(&self, children: &[ManifestInfo]) -> Option<ImageSizes> {
+        if !self.is_index() {
+            return self.record.size.map(|total| ImageSizes {
+                total,
+                platforms: Vec::new(),
+            });
+        }
+        let mut platforms = Vec::with_capacity(self.children.len());
+        for (i, digest) in self.children.iter().enumerate() {
+            let child = children.iter().find(|c| c.record.digest == *digest)?;
+            platforms.push(PlatformSize {
+                platform: self.platforms.get(i).cloned().unwrap_or_default(),
+                digest: digest.clone(),
+                size: child.record.size?,
+            });
+        }
+        Some(ImageSizes {
+            total: platforms.iter().map(|p| p.size).fold(0u64, u64::saturating_add),
+            platforms,
+        })
+    }
 }
 
 /// Read and delete access to the Distribution registry that portus guards.

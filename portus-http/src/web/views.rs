@@ -178,6 +178,38 @@ pub(super) fn size(bytes: &Value) -> String {
     }
 }
 
+/// An image size for people with the exact byte count in its tooltip; for an index, each
+/// platform's size below the total.
+pub(super) fn image_size(total: &Value, platforms: &Value) -> Markup {
+    let platforms = platforms.as_array().map(Vec::as_slice).unwrap_or_default();
+    html! {
+        @if let Some(bytes) = total.as_u64() {
+            span.size title={ (bytes) " bytes" } data-bytes=(bytes) { (size(total)) }
+            @if !platforms.is_empty() {
+                ul.platforms {
+                    @for p in platforms {
+                        @let name = text(&p["platform"]);
+                        li title={ (text(&p["size"])) " bytes" } {
+                            (if name.is_empty() { "unnamed platform".to_owned() } else { name }) ": " (size(&p["size"]))
+                        }
+                    }
+                }
+            }
+        } @else {
+            span.size title="not measured yet" { "—" }
+        }
+    }
+}
+
+/// The pull command of one tag, `podman pull <host>/<reference>`, with a copy button (the
+/// placeholder host when none is configured, as [`pull_commands`] explains).
+pub(super) fn pull_command(host: Option<&str>, reference: &str) -> Markup {
+    let command = format!("podman pull {}/{reference}", host.unwrap_or(HOST_PLACEHOLDER));
+    html! {
+        code.pull-command { (command) } " " (copy_button(&command, &format!("the pull command of {reference}")))
+    }
+}
+
 /// A timestamp as the API gives it, shortened to the minute.
 pub(super) fn when(value: &Value) -> Markup {
     let raw = text(value);

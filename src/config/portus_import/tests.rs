@@ -158,7 +158,7 @@ fn the_local_file_is_deep_merged_as_portus_does() {
         matches!(outcome(&conversion, "oauth.github.client_secret"), Outcome::Mapped(k) if k == &["web.github.client_secret"])
     );
     assert!(
-        matches!(outcome(&conversion, "delete.garbage_collector.older_than"), Outcome::Unsupported(r) if r.contains("no garbage collector"))
+        matches!(outcome(&conversion, "delete.garbage_collector.older_than"), Outcome::Unsupported(r) if r.contains("no garbage collector") && r.contains("retention.rules"))
     );
     assert!(matches!(outcome(&conversion, "signup.enabled"), Outcome::NotNeeded(_)));
     assert!(matches!(

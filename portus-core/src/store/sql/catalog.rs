@@ -66,7 +66,7 @@ macro_rules! sql_catalog_store {
                         } else {
                             sqlx::query(
                                 "UPDATE tags SET digest = $1, media_type = $2, size = $3, pushed_by = COALESCE($4, pushed_by), \
-                                 updated_at = $5, image_id = NULL, image_size = NULL WHERE repository_id = $6 AND name = $7",
+                                 updated_at = $5, image_id = NULL, image_size = NULL, platform_sizes = NULL WHERE repository_id = $6 AND name = $7",
                             )
                             .bind(&manifest.digest)
                             .bind(&manifest.media_type)
@@ -134,57 +134,6 @@ macro_rules! sql_catalog_store {
                 }
                 .map_err(db_error)?;
                 Ok(rows.into_iter().map(TagRecord::from).collect())
-            }
-            async fn record_image_size(&self, digest: &str, size: u64) -> Result<u64> {
-                let size = i64::try_from(size).unwrap_or(i64::MAX);
-                let result = sqlx::query("UPDATE tags SET image_size = $1 WHERE digest = $2 AND image_size IS NULL")
-                    .bind(size)
-                    .bind(digest)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db_error)?;
-                Ok(result.rows_affected())
-            }
-            async fn record_artifact(&self, repository: &str, tag: &str, digest: &str, artifact: &crate::model::Artifact) -> Result<bool> {
-                let chart = artifact.chart.as_ref();
-                let result = sqlx::query(
-                    "INSERT INTO tag_artifacts (tag_id, repository_id, kind, artifact_type, chart_name, chart_version, subject) \
-                     SELECT t.id, t.repository_id, $1, $2, $3, $4, $5 FROM tags t JOIN repositories r ON r.id = t.repository_id \
-                     WHERE t.digest = $6 AND t.name = $7 AND r.name = $8 \
-                     ON CONFLICT (tag_id) DO UPDATE SET kind = excluded.kind, artifact_type = excluded.artifact_type, \
-                     chart_name = excluded.chart_name, chart_version = excluded.chart_version, subject = excluded.subject",
-                )
-                .bind(artifact.kind.as_str())
-                .bind(&artifact.artifact_type)
-                .bind(chart.map(|c| c.name.as_str()))
-                .bind(chart.map(|c| c.version.as_str()))
-                .bind(&artifact.subject)
-                .bind(digest)
-                .bind(tag)
-                .bind(repository)
-                .execute(&self.pool)
-                .await
-                .map_err(db_error)?;
-                Ok(result.rows_affected() > 0)
-            }
-            async fn put_referrer(&self, referrer: &crate::model::Referrer) -> Result<bool> {
-                let Some(subject) = referrer.artifact.subject.as_deref() else {
-                    return Ok(false);
-                };
-                let result = sqlx::query(
-                    "INSERT INTO referrers (repository_id, digest, subject, kind, artifact_type) \
-                     SELECT id, $1, $2, $3, $4 FROM repositories WHERE name = $5 \
-                     ON CONFLICT (repository_id, digest) DO NOTHING",
-                )
-                .bind(&referrer.digest)
-                .bind(subject)
-                .bind(referrer.artifact.kind.as_str())
-                .bind(&referrer.artifact.artifact_type)
-                .bind(&referrer.repository)
-                .execute(&self.pool)
-                .await
-                .map_err(db_error)?;
-                Ok(result.rows_affected() > 0)
             }
             async fn set_repository_description(&self, id: RepositoryId, description: Option<String>) -> Result<()> {
                 let result = sqlx::query("UPDATE repositories SET description = $1 WHERE id = $2")
@@ -387,6 +336,83 @@ macro_rules! sql_catalog_store {
                     .map_err(db_error)?;
                 tx.commit().await.map_err(db_error)?;
                 Ok(records)
+            }
+        }
+
+        #[async_trait]
+        impl crate::traits::TagFactsStore for $store {
+            async fn record_image_sizes(&self, digest: &str, sizes: &crate::model::ImageSizes) -> Result<u64> {
+                let total = i64::try_from(sizes.total).unwrap_or(i64::MAX);
+                let platforms = if sizes.platforms.is_empty() {
+                    None
+                } else {
+                    Some(serde_json::to_string(&sizes.platforms).map_err(|e| Error::Invalid(format!("platform sizes: {e}")))?)
+                };
+                let result = sqlx::query("UPDATE tags SET image_size = $1, platform_sizes = $2 WHERE digest = $3")
+                    .bind(total)
+                    .bind(platforms)
+                    .bind(digest)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(result.rows_affected())
+            }
+            async fn record_pull(&self, repository: &str, tag: &str, at: chrono::DateTime<chrono::Utc>) -> Result<bool> {
+                let at = crate::model::at_store_precision(at);
+                // The later of the two times: events may be applied out of their pulls' order.
+                let result = sqlx::query(
+                    "UPDATE tags SET pull_count = pull_count + 1, \
+                     pulled_at = CASE WHEN pulled_at IS NULL OR pulled_at < $1 THEN $1 ELSE pulled_at END \
+                     WHERE name = $2 AND repository_id = (SELECT id FROM repositories WHERE name = $3)",
+                )
+                .bind(at)
+                .bind(tag)
+                .bind(repository)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(result.rows_affected() > 0)
+            }
+            async fn record_artifact(&self, repository: &str, tag: &str, digest: &str, artifact: &crate::model::Artifact) -> Result<bool> {
+                let chart = artifact.chart.as_ref();
+                let result = sqlx::query(
+                    "INSERT INTO tag_artifacts (tag_id, repository_id, kind, artifact_type, chart_name, chart_version, subject) \
+                     SELECT t.id, t.repository_id, $1, $2, $3, $4, $5 FROM tags t JOIN repositories r ON r.id = t.repository_id \
+                     WHERE t.digest = $6 AND t.name = $7 AND r.name = $8 \
+                     ON CONFLICT (tag_id) DO UPDATE SET kind = excluded.kind, artifact_type = excluded.artifact_type, \
+                     chart_name = excluded.chart_name, chart_version = excluded.chart_version, subject = excluded.subject",
+                )
+                .bind(artifact.kind.as_str())
+                .bind(&artifact.artifact_type)
+                .bind(chart.map(|c| c.name.as_str()))
+                .bind(chart.map(|c| c.version.as_str()))
+                .bind(&artifact.subject)
+                .bind(digest)
+                .bind(tag)
+                .bind(repository)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(result.rows_affected() > 0)
+            }
+            async fn put_referrer(&self, referrer: &crate::model::Referrer) -> Result<bool> {
+                let Some(subject) = referrer.artifact.subject.as_deref() else {
+                    return Ok(false);
+                };
+                let result = sqlx::query(
+                    "INSERT INTO referrers (repository_id, digest, subject, kind, artifact_type) \
+                     SELECT id, $1, $2, $3, $4 FROM repositories WHERE name = $5 \
+                     ON CONFLICT (repository_id, digest) DO NOTHING",
+                )
+                .bind(&referrer.digest)
+                .bind(subject)
+                .bind(referrer.artifact.kind.as_str())
+                .bind(&referrer.artifact.artifact_type)
+                .bind(&referrer.repository)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(result.rows_affected() > 0)
             }
         }
     };

@@ -149,7 +149,7 @@ macro_rules! sql_policy_store {
              (SELECT COUNT(*) FROM stars s WHERE s.repository_id = r.id) AS stars FROM repositories r";
 
         const TAG_COLUMNS: &str = "SELECT t.id, r.name AS repository, t.name, t.digest, t.media_type, t.size, t.pushed_by, \
-             t.created_at, t.updated_at, t.image_id, t.image_size, t.pulled_at, \
+             t.created_at, t.updated_at, t.image_id, t.image_size, t.pulled_at, t.pull_count, t.platform_sizes, \
              a.kind AS artifact_kind, a.artifact_type, a.chart_name, a.chart_version, a.subject AS artifact_subject, \
              (EXISTS (SELECT 1 FROM tag_artifacts s WHERE s.repository_id = t.repository_id AND s.kind = 'signature' \
                       AND s.subject = t.digest) \

@@ -353,6 +353,8 @@ pub(crate) struct TagRow {
     chart_version: Option<String>,
     artifact_subject: Option<String>,
     signed: bool,
+    pull_count: i64,
+    platform_sizes: Option<String>,
 }
 
 impl From<TagRow> for TagRecord {
@@ -386,6 +388,12 @@ impl From<TagRow> for TagRecord {
                     subject: row.artifact_subject,
                 }),
             signed: row.signed,
+            pull_count: clamp_u64(row.pull_count),
+            // Written by `record_image_sizes` only; an unreadable value is as good as unknown.
+            platform_sizes: row
+                .platform_sizes
+                .and_then(|json| serde_json::from_str(&json).ok())
+                .unwrap_or_default(),
         }
     }
 }

@@ -3,18 +3,20 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::Result;
+
 use crate::model::{
-    Artifact, ListPage, ListQuery, ManifestRecord, MissingNamespace, Referrer, Repository, RepositoryFilter,
-    RepositoryId, RepositoryListing, RepositorySort, SearchHits, TagChange, TagFilter, TagId, TagRecord, TagSort,
-    UserId,
+    ListPage, ListQuery, ManifestRecord, MissingNamespace, Repository, RepositoryFilter, RepositoryId,
+    RepositoryListing, RepositorySort, SearchHits, TagChange, TagFilter, TagId, TagRecord, TagSort, UserId,
 };
 
 /// Repositories, tags and stars: what the registry holds, as notifications and syncs report it.
+/// What is learnt about a tag afterwards (what it holds, its sizes, its pulls) is recorded
+/// through its supertrait [`TagFactsStore`](super::TagFactsStore).
 ///
 /// A role of the [`PolicyStore`](super::PolicyStore); every implementation runs the role's
 /// conformance suite in `crate::testing`.
 #[async_trait]
-pub trait CatalogStore: Send + Sync {
+pub trait CatalogStore: super::TagFactsStore + Send + Sync {
     /// Records that `repository:tag` points at `manifest`, creating the repository and, per
     /// `missing`, its namespace (private, no team: administrators only).
     async fn put_tag<'a>(
@@ -65,18 +67,6 @@ pub trait CatalogStore: Send + Sync {
     async fn delete_tags_by_digest(&self, repository: &str, digest: &str) -> Result<Vec<TagRecord>>;
     /// Deletes a repository and its tags; returns the deleted tags.
     async fn delete_repository(&self, repository: &str) -> Result<Vec<TagRecord>>;
-    /// Records the total size (config and layers) of the image `digest` names on every tag
-    /// pointing at it that has none yet; returns how many tags got it. A tag that moves to
-    /// another image loses it.
-    async fn record_image_size(&self, digest: &str, size: u64) -> Result<u64>;
-    /// Records what `repository:tag` holds, if it still points at `digest` (a tag that moved
-    /// meanwhile is left for the next look); `true` when recorded. A tag that moves to another
-    /// manifest loses it.
-    async fn record_artifact(&self, repository: &str, tag: &str, digest: &str, artifact: &Artifact) -> Result<bool>;
-    /// Records a manifest pushed by digest that refers to another one (its artifact's
-    /// `subject`), in an existing repository; `true` when new. A signature referrer makes the
-    /// repository's tags of the subject `signed`.
-    async fn put_referrer(&self, referrer: &Referrer) -> Result<bool>;
 }
 
 macro_rules! forward {
@@ -144,23 +134,8 @@ macro_rules! forward {
             async fn delete_tags_by_digest(&self, repository: &str, digest: &str) -> Result<Vec<TagRecord>> {
                 (**self).delete_tags_by_digest(repository, digest).await
             }
-            async fn record_image_size(&self, digest: &str, size: u64) -> Result<u64> {
-                (**self).record_image_size(digest, size).await
-            }
             async fn delete_repository(&self, repository: &str) -> Result<Vec<TagRecord>> {
                 (**self).delete_repository(repository).await
-            }
-            async fn record_artifact(
-                &self,
-                repository: &str,
-                tag: &str,
-                digest: &str,
-                artifact: &Artifact,
-            ) -> Result<bool> {
-                (**self).record_artifact(repository, tag, digest, artifact).await
-            }
-            async fn put_referrer(&self, referrer: &Referrer) -> Result<bool> {
-                (**self).put_referrer(referrer).await
             }
         }
     };

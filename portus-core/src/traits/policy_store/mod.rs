@@ -29,6 +29,7 @@ mod lockout;
 mod namespaces;
 mod profiles;
 mod scans;
+mod tag_facts;
 mod teams;
 mod webhooks;
 
@@ -44,6 +45,7 @@ pub use lockout::LockoutStore;
 pub use namespaces::NamespaceStore;
 pub use profiles::ProfileStore;
 pub use scans::ScanStore;
+pub use tag_facts::TagFactsStore;
 pub use teams::TeamStore;
 pub use webhooks::WebhookStore;
 

@@ -83,8 +83,12 @@ pub(super) struct TagView {
     /// The manifest's digest.
     digest: String,
     media_type: String,
-    /// The manifest's size in bytes, when known.
+    /// The image's size in bytes as the registry's manifests give it (config and layers; for
+    /// an index or manifest list, the sum of its platforms'), when known.
     size: Option<u64>,
+    /// For an index or manifest list: each platform's image size (empty otherwise, or while
+    /// not known).
+    platforms: Vec<PlatformSizeView>,
     /// Who pushed it.
     pushed_by: Option<String>,
     /// Who pushed it, as Portus' `{id, name}` (`id` null when no such user exists any more).
@@ -95,8 +99,10 @@ pub(super) struct TagView {
     image_id: Option<String>,
     /// The image's total size in bytes, when known.
     image_size: Option<u64>,
-    /// The last pull, when known.
+    /// The last pull by tag the registry reported, when known.
     pulled_at: Option<DateTime<Utc>>,
+    /// Pulls by tag the registry reported (portus' own reads are not counted).
+    pull_count: u64,
     /// Portus' scan state: 0 not scanned yet (or to be scanned again), 1 being scanned, 2 done.
     #[schema(minimum = 0, maximum = 2)]
     scanned: u8,
@@ -124,6 +130,17 @@ pub(super) struct ChartView {
     version: String,
 }
 
+/// One platform of an index and its image size.
+#[derive(Serialize, ToSchema)]
+pub(super) struct PlatformSizeView {
+    /// `os/architecture[/variant]` as the index names it (empty when it names none).
+    platform: String,
+    /// The platform manifest's digest.
+    digest: String,
+    /// Config and layers, in bytes.
+    size: u64,
+}
+
 /// Who pushed a tag.
 #[derive(Serialize, ToSchema)]
 pub(super) struct Author {
@@ -149,7 +166,16 @@ pub(super) fn tag_view(tag: &TagRecord, security: &TagSecurity, authors: &Author
         name: tag.name.clone(),
         digest: tag.manifest.digest.clone(),
         media_type: tag.manifest.media_type.clone(),
-        size: tag.manifest.size,
+        size: tag.image_size.or(tag.manifest.size),
+        platforms: tag
+            .platform_sizes
+            .iter()
+            .map(|p| PlatformSizeView {
+                platform: p.platform.clone(),
+                digest: p.digest.clone(),
+                size: p.size,
+            })
+            .collect(),
         pushed_by: tag.pushed_by.clone(),
         author: tag.pushed_by.as_ref().map(|name| Author {
             id: authors.0.get(name).map(|id| id.0),
@@ -160,6 +186,7 @@ pub(super) fn tag_view(tag: &TagRecord, security: &TagSecurity, authors: &Author
         image_id: tag.image_id.clone(),
         image_size: tag.image_size,
         pulled_at: tag.pulled_at,
+        pull_count: tag.pull_count,
         scanned: if not_an_image { 0 } else { scanned(security) },
         scan: TagScan {
             status: if not_an_image {

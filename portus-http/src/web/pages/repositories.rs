@@ -14,13 +14,14 @@ use crate::web::views::artifact_badges;
 use crate::web::views::button_form;
 use crate::web::views::digest;
 use crate::web::views::full_digest;
+use crate::web::views::image_size;
 use crate::web::views::none;
 use crate::web::views::pager;
 use crate::web::views::pager_by;
+use crate::web::views::pull_command;
 use crate::web::views::pull_commands;
 use crate::web::views::security_badge;
 use crate::web::views::severity_rank;
-use crate::web::views::size;
 use crate::web::views::text;
 use crate::web::views::when;
 use axum::Form;
@@ -75,16 +76,22 @@ pub(crate) async fn repository(
         @else {
             table #tags {
                 thead {
-                    tr { th { "Tag" } th { "Digest" } th { "Size" } th { "Pushed by" } th { "Pushed at" } th { "Vulnerabilities" } }
+                    tr {
+                        th { "Tag" } th { "Digest" } th { "Size" } th { "Pushed by" } th { "Pushed at" }
+                        th { "Last pull" } th { "Pulls" } th { "Pull command" } th { "Vulnerabilities" }
+                    }
                 }
                 tbody {
                     @for t in array(&tags) {
-                        tr {
+                        tr data-tag=(text(&t["name"])) {
                             td { a href={ "/tags/" (t["id"]) } { (text(&t["name"])) } (artifact_badges(t)) }
                             td { (digest(&t["digest"])) }
-                            td { (size(&t["size"])) }
+                            td.size { (image_size(&t["size"], &t["platforms"])) }
                             td { (text(&t["pushed_by"])) }
                             td { (when(&t["updated_at"])) }
+                            td.pulled-at { @if t["pulled_at"].is_null() { "never" } @else { (when(&t["pulled_at"])) } }
+                            td.pull-count { (t["pull_count"].as_u64().unwrap_or(0)) }
+                            td.pull { (pull_command(signed.registry_host.as_deref(), &format!("{}:{}", text(&repository["name"]), text(&t["name"])))) }
                             td { (security_badge(t["scan"]["status"].as_str().unwrap_or_default(), &t["scan"]["counts"])) }
                         }
                     }
@@ -222,20 +229,16 @@ pub(crate) async fn tag(
     };
     let backends = security["backends"].as_object().cloned().unwrap_or_default();
     let reference = format!("{}:{}", text(&tag["repository"]), text(&tag["name"]));
-    // The image's total when known (the first scan reads it from the registry; a Portus import
-    // has it), else the manifest's own size when known; a push notification reports neither.
-    let (shown_size, of_manifest) = match &shown["image_size"] {
-        Value::Null => (&shown["size"], true),
-        total => (total, false),
-    };
     let body = html! {
         dl.facts #facts {
             dt { "Repository" }
             dd { a href={ "/repositories/" (tag["repository_id"]) } { (text(&tag["repository"])) } }
             dt { "Digest" } dd { (full_digest(&tag["digest"])) }
+            // Measured from the registry's manifests when the push or a sync is applied (a
+            // Portus import brings its own); unknown while the registry could not be read.
             dt { "Size" } dd #size {
-                @if shown_size.is_null() { "not known yet" }
-                @else { (size(shown_size)) @if of_manifest { " (manifest)" } }
+                @if shown["size"].is_null() { "not known yet" }
+                @else { (image_size(&shown["size"], &shown["platforms"])) }
             }
             dt { "Kind" } dd #kind {
                 @if shown["kind_label"].is_null() { "not known yet" } @else { (text(&shown["kind_label"])) }
@@ -244,6 +247,8 @@ pub(crate) async fn tag(
             }
             dt { "Pushed by" } dd #pushed-by { @if shown["pushed_by"].is_null() { "unknown" } @else { (text(&shown["pushed_by"])) } }
             dt { "Pushed at" } dd #pushed-at { (when(&shown["updated_at"])) }
+            dt { "Last pull" } dd #pulled-at { @if shown["pulled_at"].is_null() { "never" } @else { (when(&shown["pulled_at"])) } }
+            dt { "Pulls" } dd #pull-count { (shown["pull_count"].as_u64().unwrap_or(0)) }
             dt { "Security" } dd { (security_badge(security["status"].as_str().unwrap_or_default(), &security["counts"])) }
         }
         (pull_commands(signed.registry_host.as_deref(), &reference))

@@ -84,10 +84,17 @@ async fn owners_create_edit_disable_resend_and_delete_webhooks_and_the_secret_is
 
     let rotated = site.post(&page_path, &format!("{page_path}/secret"), &alice, "").await;
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
-    let new_secret = rotated.body.split("id=\"webhook-secret\">").nth(1).expect("the new secret is shown");
+    let new_secret = rotated
+        .body
+        .split("id=\"webhook-secret\">")
+        .nth(1)
+        .expect("the new secret is shown");
     let new_secret = new_secret.split('<').next().unwrap().to_owned();
     assert!(new_secret.len() >= 32 && new_secret != secret, "{new_secret}");
-    assert!(!site.get(&page_path, &alice).await.body.contains(&new_secret), "shown once");
+    assert!(
+        !site.get(&page_path, &alice).await.body.contains(&new_secret),
+        "shown once"
+    );
 
     let toggle = format!("{page_path}/toggle");
     site.post(&page_path, &toggle, &alice, "enabled=false").await;

@@ -113,7 +113,14 @@ async fn the_tag_page_shows_its_facts_pull_commands_and_scan_times() {
         "{body}"
     );
     assert!(body.contains("data-copy=\"sha256:a1\""), "{body}");
-    assert!(body.contains("<dd id=\"size\">3.0 MiB (manifest)</dd>"), "{body}");
+    assert!(
+        body.contains(
+            "<dd id=\"size\"><span class=\"size\" title=\"3145728 bytes\" data-bytes=\"3145728\">3.0 MiB</span></dd>"
+        ),
+        "{body}"
+    );
+    assert!(body.contains("<dd id=\"pulled-at\">never</dd>"), "{body}");
+    assert!(body.contains("<dd id=\"pull-count\">0</dd>"), "{body}");
     assert!(body.contains("<dd id=\"pushed-by\">alice</dd>"), "{body}");
     assert!(body.contains("<dd id=\"pushed-at\"><time datetime="), "{body}");
     for client in ["docker", "podman"] {
@@ -135,6 +142,70 @@ async fn the_tag_page_shows_its_facts_pull_commands_and_scan_times() {
         "{}",
         page.body
     );
+}
+
+#[tokio::test]
+async fn the_repository_page_shows_each_tags_size_pulls_and_pull_command() {
+    use portus_core::model::{ImageSizes, PlatformSize};
+    let r = registry_site(Some("registry.example.com:5000")).await;
+    let store = &r.site.store;
+    let sizes = ImageSizes {
+        total: 5 * 1024 * 1024 + 1,
+        platforms: vec![
+            PlatformSize {
+                platform: "linux/amd64".into(),
+                digest: "sha256:c1".into(),
+                size: 1024 * 1024,
+            },
+            PlatformSize {
+                platform: "linux/arm64".into(),
+                digest: "sha256:c2".into(),
+                size: 4 * 1024 * 1024 + 1,
+            },
+        ],
+    };
+    store.record_image_sizes("sha256:a2", &sizes).await.unwrap();
+    let at = "2026-11-30T10:20:30Z".parse().unwrap();
+    for _ in 0..3 {
+        store.record_pull("devs/app", "2.0", at).await.unwrap();
+    }
+    let alice = r.site.sign_in("alice", "alice-password").await.unwrap();
+    let repository = r.repository_id("devs/app").await;
+    let page = r.site.get(&format!("/repositories/{repository}"), &alice).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let row = |tag: &str| {
+        let start = page.body.find(&format!("<tr data-tag=\"{tag}\">")).expect(tag);
+        let end = start + page.body[start..].find("</tr>").unwrap();
+        page.body[start..end].to_owned()
+    };
+    let two = row("2.0");
+    assert!(
+        two.contains("title=\"5242881 bytes\" data-bytes=\"5242881\">5.0 MiB</span>"),
+        "{two}"
+    );
+    assert!(
+        two.contains("<li title=\"1048576 bytes\">linux/amd64: 1.0 MiB</li>"),
+        "{two}"
+    );
+    assert!(
+        two.contains("<li title=\"4194305 bytes\">linux/arm64: 4.0 MiB</li>"),
+        "{two}"
+    );
+    assert!(
+        two.contains("<td class=\"pulled-at\"><time datetime=\"2026-11-30T10:20:30Z\">2026-11-30 10:20</time></td>"),
+        "{two}"
+    );
+    assert!(two.contains("<td class=\"pull-count\">3</td>"), "{two}");
+    let command = "podman pull registry.example.com:5000/devs/app:2.0";
+    assert!(
+        two.contains(&format!("<code class=\"pull-command\">{command}</code>")),
+        "{two}"
+    );
+    assert!(two.contains(&format!("data-copy=\"{command}\"")), "{two}");
+    let one = row("1.0");
+    assert!(one.contains("<td class=\"pulled-at\">never</td>"), "{one}");
+    assert!(one.contains("<td class=\"pull-count\">0</td>"), "{one}");
+    assert!(one.contains(">3.0 MiB</span>"), "{one}");
 }
 
 #[tokio::test]

@@ -176,7 +176,9 @@ fn tag_view(tag: &TagRecord) -> TagView {
         manifest: ManifestView {
             digest: tag.manifest.digest.clone(),
             media_type: tag.manifest.media_type.clone(),
-            size: tag.manifest.size,
+            // The image's size as the REST API gives it: measured from the registry's
+            // manifests (config and layers; an index's platforms summed).
+            size: tag.image_size.or(tag.manifest.size),
         },
         pushed_by: tag.pushed_by.clone(),
         created_at: tag.created_at,

@@ -240,10 +240,12 @@ impl Converter<'_> {
             (
                 "delete.garbage_collector.enabled",
                 unsupported(
-                    "no garbage collector: delete old tags with `portus tag delete` or the API; blobs are the \
-                     registry's own garbage-collect",
+                    "no garbage collector as Portus': its keep_latest counted every tag of the installation \
+                     and it deleted sibling tags; write [[retention.rules]] per namespace or repository \
+                     instead (keep_latest per repository, older_than_days, protect/include globs; \
+                     `portus retention --dry-run` shows the plan); blobs are the registry's own garbage-collect",
                 ),
-                not_needed("the garbage collector is off; this program has none"),
+                not_needed("the garbage collector is off; retention here is off until [[retention.rules]] are written"),
             ),
             (
                 "display_name.enabled",

@@ -314,14 +314,52 @@ async fn tags_grouped_by_manifest_and_every_tag_for_administrators() {
         StatusCode::NOT_FOUND
     );
 
+    let first = f.store.tags(None).await.unwrap().remove(0);
+    let sizes = portus_core::model::ImageSizes {
+        total: 3000,
+        platforms: vec![portus_core::model::PlatformSize {
+            platform: "linux/amd64".into(),
+            digest: "sha256:c1".into(),
+            size: 3000,
+        }],
+    };
+    f.store
+        .record_image_sizes(&first.manifest.digest, &sizes)
+        .await
+        .unwrap();
+    let pulled: chrono::DateTime<chrono::Utc> = "2026-11-30T10:20:30Z".parse().unwrap();
+    f.store
+        .record_pull(&first.repository, &first.name, pulled)
+        .await
+        .unwrap();
     let (status, headers, tags) = f.portus(Method::GET, "/api/v1/tags", Some("admin"), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["x-total"], "6");
-    let tag = &tags[0];
+    let tag = tags.as_array().unwrap().iter().find(|t| t["id"] == first.id.0).unwrap();
     assert_eq!(tag["author"], json!({"id": f.id("alice"), "name": "alice"}));
-    for field in ["id", "name", "digest", "size", "scanned"] {
+    for field in [
+        "id",
+        "name",
+        "digest",
+        "size",
+        "scanned",
+        "pulled_at",
+        "pull_count",
+        "platforms",
+    ] {
         assert!(tag.get(field).is_some(), "{field} in {tag}");
     }
+    // The image's size measured from the registry's manifests, and the pulls it reported.
+    assert_eq!(
+        (tag["size"].as_u64(), tag["pull_count"].as_u64()),
+        (Some(3000), Some(1)),
+        "{tag}"
+    );
+    assert_eq!(tag["pulled_at"], "2026-11-30T10:20:30Z");
+    assert_eq!(
+        tag["platforms"],
+        json!([{"platform": "linux/amd64", "digest": "sha256:c1", "size": 3000}])
+    );
     assert_eq!(
         f.portus_status(Method::GET, "/api/v1/tags", Some("alice"), None).await,
         StatusCode::FORBIDDEN
