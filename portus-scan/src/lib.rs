@@ -19,6 +19,7 @@ pub mod events;
 pub mod notification;
 pub mod registry;
 pub mod scanner;
+pub mod stop;
 pub mod sync;
 pub mod webhooks;
 pub mod worker;

@@ -15,6 +15,10 @@ use crate::Error;
 pub struct Event {
     /// Unique event id.
     pub id: String,
+    /// When the registry emitted it (RFC 3339), as sent: read only for the apply lag, so a
+    /// timestamp in another format never refuses the event.
+    #[serde(default)]
+    pub timestamp: Option<String>,
     /// `push`, `pull`, `delete` or `mount`.
     pub action: String,
     /// What the event is about.

@@ -25,6 +25,7 @@ use crate::Error;
 
 mod auth;
 mod email;
+mod observe;
 pub mod portus_import;
 mod registry;
 mod security;
@@ -33,6 +34,7 @@ mod webhooks;
 
 pub use auth::AuthConfig;
 pub use email::{EmailConfig, SmtpServer};
+pub use observe::{LogConfig, LogFormat, MetricsConfig};
 pub use registry::RegistryConfig;
 pub use security::{
     ClairLegacySettings, ClairV4Settings, DummySettings, HarborSettings, SecurityConfig, ZypperSettings, setting_error,
@@ -76,6 +78,10 @@ pub struct Config {
     pub email: Option<EmailConfig>,
     /// Delivering the outgoing webhooks of namespaces.
     pub webhooks: WebhooksConfig,
+    /// Prometheus metrics at `/metrics`.
+    pub metrics: MetricsConfig,
+    /// How the log is written.
+    pub log: LogConfig,
 }
 
 /// `[ldap]`: the LDAP authenticator's own configuration.
@@ -207,6 +213,9 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Requests taking longer are answered with 408.
     pub request_timeout_secs: u64,
+    /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish before the
+    /// server exits anyway.
+    pub shutdown_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -227,6 +236,8 @@ impl Default for Config {
             ldap: None,
             email: None,
             webhooks: WebhooksConfig::default(),
+            metrics: MetricsConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }
@@ -251,6 +262,7 @@ impl Default for HttpConfig {
         HttpConfig {
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 30,
+            shutdown_timeout_secs: 30,
         }
     }
 }
@@ -290,6 +302,10 @@ pub const KEYS: &[&str] = &[
     "auth.password_docker_login",
     "http.max_body_bytes",
     "http.request_timeout_secs",
+    "http.shutdown_timeout_secs",
+    "metrics.enabled",
+    "metrics.bearer_token",
+    "log.format",
     "web.enabled",
     "web.signup",
     "web.anonymous_browsing",

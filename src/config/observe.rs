@@ -1,0 +1,41 @@
+//! `[metrics]` and `[log]`: what `portus serve` shows of itself.
+
+use serde::{Deserialize, Serialize};
+
+/// `[metrics]`: Prometheus metrics at `/metrics` of `portus serve`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Whether `/metrics` is served (and anything counted).
+    pub enabled: bool,
+    /// When set, `/metrics` wants `Authorization: Bearer <token>` (else 401).
+    pub bearer_token: Option<String>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            bearer_token: None,
+        }
+    }
+}
+
+/// `[log]`: the log's format (its level is `PORTUS_LOG`, read before any configuration).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` (for people) or `json` (one object per line, for log collectors).
+    pub format: LogFormat,
+}
+
+/// The log's format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
