@@ -2,6 +2,7 @@
 
 mod cli;
 mod doctor;
+mod drain;
 mod e2e_accessibility;
 mod e2e_clair;
 mod e2e_harbor;
