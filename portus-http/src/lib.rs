@@ -14,6 +14,7 @@ pub mod error;
 pub mod mail;
 pub mod markdown;
 pub mod metrics;
+pub mod request_id;
 mod router;
 mod routes;
 mod state;

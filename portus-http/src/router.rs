@@ -35,8 +35,8 @@ fn build(state: AppState, limits: HttpLimits, pages: Router<AppState>) -> Router
             limits.request_timeout,
         ))
         .layer(axum::middleware::from_fn(cors))
-        .layer(TraceLayer::new_for_http());
-    match metrics {
+        .layer(TraceLayer::new_for_http().make_span_with(crate::request_id::span));
+    let router = match metrics {
         // Timed outermost, so timeouts and refusals of the inner layers count too.
         Some(metrics) => router
             .merge(
@@ -46,7 +46,9 @@ fn build(state: AppState, limits: HttpLimits, pages: Router<AppState>) -> Router
             )
             .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track)),
         None => router,
-    }
+    };
+    // Outermost: every answer carries the id, and the spans within have it.
+    router.layer(axum::middleware::from_fn(crate::request_id::request_id))
 }
 
 /// The CORS headers Portus' API sends on every answer (`Access-Control-Request-Method` is

@@ -16,6 +16,7 @@ mod example;
 mod hardening;
 mod harness;
 mod migrating_doc;
+mod observability;
 mod portus_config;
 mod portus_import;
 mod quickstart;
