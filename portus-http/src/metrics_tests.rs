@@ -198,6 +198,20 @@ async fn token_requests_logins_and_events_move_their_metrics() {
 }
 
 #[tokio::test]
+async fn a_lockout_is_counted_once() {
+    let f = fixture(None).await;
+    // The default policy locks at the 10th failure in a row; later failures lock nothing new.
+    for _ in 0..12 {
+        let (status, _) = get(&f.app, "/v2/", Some(&basic("alice", "wrong"))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let scraped = scrape(&f.app, None).await;
+    assert_eq!(value(&scraped, "portus_account_lockouts_total", &[]), 1.0);
+    let failures = [("method", "password"), ("result", "failure")];
+    assert_eq!(value(&scraped, "portus_logins_total", &failures), 12.0);
+}
+
+#[tokio::test]
 async fn the_bearer_token_guards_the_metrics() {
     let f = fixture(Some("scrape-secret")).await;
     for authorization in [
