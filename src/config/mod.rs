@@ -867,6 +867,10 @@ mod tests {
                 key: Some("a2V5".into()),
                 ..WebhooksConfig::default()
             },
+            metrics: MetricsConfig {
+                bearer_token: Some("t".into()),
+                ..MetricsConfig::default()
+            },
             ..Config::default()
         };
         let tree = toml::Value::try_from(&full).unwrap();

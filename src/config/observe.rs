@@ -39,3 +39,27 @@ pub enum LogFormat {
     /// One JSON object per line.
     Json,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn log_format_and_metrics_read_from_the_file_and_the_environment() {
+        let config = Config::parse("[log]\nformat = \"json\"\n", "t", []).unwrap();
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert!(config.metrics.enabled && config.metrics.bearer_token.is_none());
+        let env = [
+            ("PORTUS_METRICS_ENABLED", "false"),
+            ("PORTUS_HTTP_SHUTDOWN_TIMEOUT_SECS", "5"),
+        ];
+        let config = Config::parse("", "t", env.map(|(k, v)| (k.to_owned(), v.to_owned()))).unwrap();
+        assert!(!config.metrics.enabled);
+        assert_eq!(config.http.shutdown_timeout_secs, 5);
+        let wrong = Config::parse("[log]\nformat = \"xml\"\n", "t", [])
+            .unwrap_err()
+            .to_string();
+        assert!(wrong.contains("unknown variant `xml`"), "{wrong}");
+    }
+}
