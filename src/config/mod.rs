@@ -25,6 +25,7 @@ use crate::Error;
 
 mod auth;
 mod email;
+mod http;
 mod observe;
 pub mod portus_import;
 mod registry;
@@ -34,6 +35,7 @@ mod webhooks;
 
 pub use auth::AuthConfig;
 pub use email::{EmailConfig, SmtpServer};
+pub use http::HttpConfig;
 pub use observe::{LogConfig, LogFormat, MetricsConfig};
 pub use registry::RegistryConfig;
 pub use security::{
@@ -205,19 +207,6 @@ impl Default for DatabaseConfig {
     }
 }
 
-/// HTTP limits.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpConfig {
-    /// Largest accepted request body.
-    pub max_body_bytes: usize,
-    /// Requests taking longer are answered with 408.
-    pub request_timeout_secs: u64,
-    /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish before the
-    /// server exits anyway.
-    pub shutdown_timeout_secs: u64,
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -253,16 +242,6 @@ impl Default for TokenConfig {
             x5c: true,
             previous_certificates: Vec::new(),
             max_scopes: 100,
-        }
-    }
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            max_body_bytes: 64 * 1024,
-            request_timeout_secs: 30,
-            shutdown_timeout_secs: 30,
         }
     }
 }
