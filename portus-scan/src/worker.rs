@@ -712,6 +712,52 @@ mod tests {
         assert!(body["digest"].as_str().unwrap().starts_with("sha256:"), "{body}");
     }
 
+    /// Keeps what the worker reports.
+    #[derive(Debug, Default)]
+    struct Seen {
+        failures: std::sync::Mutex<Vec<String>>,
+        depth: std::sync::Mutex<Vec<(ScanState, usize)>>,
+    }
+
+    impl portus_core::observe::Observer for Seen {
+        fn scan_failed(&self, backend: &str) {
+            self.failures.lock().unwrap().push(backend.to_owned());
+        }
+
+        fn scan_queue(&self, depth: &[(ScanState, usize)]) {
+            *self.depth.lock().unwrap() = depth.to_vec();
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_and_the_records_by_state_are_reported_to_the_observer() {
+        let s = Setup::new().await;
+        let hour = Duration::from_secs(3600);
+        let worker = s.worker(hour, hour);
+        let seen = Arc::new(Seen::default());
+        worker.set_observer(seen.clone());
+        worker.run_once(&|_, _| {}).await.unwrap();
+        assert_eq!(*seen.failures.lock().unwrap(), ["flaky", "flaky"], "one per digest");
+        assert!(
+            seen.depth.lock().unwrap().iter().all(|(_, n)| *n == 0),
+            "nothing recorded yet"
+        );
+        // The next pass starts from what the first recorded: two done (dummy), two failed.
+        worker.run_once(&|_, _| {}).await.unwrap();
+        let depth = seen.depth.lock().unwrap().clone();
+        let count = |state| depth.iter().find(|(s, _)| *s == state).map(|(_, n)| *n);
+        assert_eq!(
+            [
+                ScanState::Pending,
+                ScanState::Scanning,
+                ScanState::Done,
+                ScanState::Failed
+            ]
+            .map(count),
+            [Some(0), Some(0), Some(2), Some(2)]
+        );
+    }
+
     #[tokio::test]
     async fn failures_are_recorded_retried_with_backoff_and_recover() {
         let s = Setup::new().await;
