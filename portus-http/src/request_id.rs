@@ -51,20 +51,20 @@ pub(crate) async fn request_id(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// The span of a request, as tower-http's default one (method, URI, version) plus its id.
+/// The span of a request: its method, the route template it matched (never the raw path or
+/// query, which may hold a password-reset token or an OAuth code: the span is logged at `info`)
+/// and its id.
 pub(crate) fn span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let id = request
         .extensions()
         .get::<RequestId>()
         .and_then(|id| id.0.to_str().ok())
         .unwrap_or_default();
-    tracing::info_span!(
-        "request",
-        method = %request.method(),
-        uri = %request.uri(),
-        version = ?request.version(),
-        request_id = %id,
-    )
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |route| route.as_str());
+    tracing::info_span!("request", method = %request.method(), route, request_id = %id)
 }
 
 #[cfg(test)]

@@ -36,6 +36,14 @@ fn json_log_lines_carry_the_request_id_and_metrics_need_the_bearer_token() {
         .find(|l| l["message"] == "token request refused")
         .unwrap_or_else(|| panic!("no refusal logged: {log}"));
     assert_eq!(refused["span"]["request_id"], "it-req-7", "{refused}");
+    assert_eq!(
+        refused["span"]["route"], "/v2/token",
+        "the template, no query: {refused}"
+    );
+    assert!(
+        !log.contains("service=elsewhere"),
+        "the query is not in the span: {log}"
+    );
     assert_eq!(refused["level"], "INFO");
 
     assert_eq!(status(&http_get(p.addr, "/metrics", &[])), 401);
