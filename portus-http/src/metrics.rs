@@ -20,7 +20,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
     DescriptorEncoder, EncodeLabelSet, EncodeLabelValue, EncodeMetric, LabelValueEncoder,
 };
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
@@ -439,7 +439,7 @@ impl Collector for ProcessCollector {
         #[cfg(target_os = "linux")]
         {
             if let Some(cpu) = linux::cpu_ticks() {
-                let cpu = ConstCounter::new(cpu as f64 / USER_HZ);
+                let cpu = prometheus_client::metrics::counter::ConstCounter::new(cpu as f64 / USER_HZ);
                 cpu.encode(encoder.encode_descriptor(
                     "process_cpu_seconds",
                     "Total user and system CPU time spent in seconds",
