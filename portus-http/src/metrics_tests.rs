@@ -127,6 +127,10 @@ async fn token_requests_logins_and_events_move_their_metrics() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Alice: pull and push in her own namespace, not the catalog (administrators only).
+    let uri = "/v2/token?service=registry.local&scope=repository:alice/app:pull,push&scope=registry:catalog:*";
+    let (status, _) = get(&f.app, uri, Some(&basic("alice", "alice-password"))).await;
+    assert_eq!(status, StatusCode::OK);
     // Anonymous asking to push where nobody may: a token that grants nothing.
     let (status, _) = get(
         &f.app,
@@ -151,10 +155,12 @@ async fn token_requests_logins_and_events_move_their_metrics() {
     let after = scrape(&f.app, None).await;
     assert_eq!(value(&after, "portus_token_requests_total", &granted), 1.0);
     assert_eq!(value(&after, "portus_token_requests_total", &wrong), 1.0);
+    let partially = [("result", "partially"), ("reason", "")];
+    assert_eq!(value(&after, "portus_token_requests_total", &partially), 1.0);
     let nothing = [("result", "denied"), ("reason", "no_access")];
     assert_eq!(value(&after, "portus_token_requests_total", &nothing), 1.0);
     let logins = |method, result| value(&after, "portus_logins_total", &[("method", method), ("result", result)]);
-    assert_eq!(logins("password", "success"), 1.0);
+    assert_eq!(logins("password", "success"), 2.0);
     assert_eq!(logins("password", "failure"), 1.0);
     assert_eq!(logins("anonymous", "success"), 1.0);
     let received = value(
@@ -173,7 +179,7 @@ async fn token_requests_logins_and_events_move_their_metrics() {
     let token_route = [("route", "/v2/token"), ("method", "GET"), ("status", "200")];
     assert_eq!(
         value(&after, "portus_http_request_duration_seconds_count", &token_route),
-        2.0
+        3.0
     );
     assert!(!after.samples.iter().any(|s| s.labels.values().any(|v| v.contains('?'))));
     let (status, _) = get(&f.app, "/api/v1/users/12345", None).await;
