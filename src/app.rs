@@ -210,25 +210,11 @@ const SUPPORTED_DATABASES: &[&str] = &[
     "postgres",
 ];
 
+mod store;
+
 /// Opens the policy store named by `paths.database_url`.
 pub async fn open_store(paths: &DataPaths) -> Result<Arc<dyn PolicyStore>, Error> {
-    let url = &paths.database_url;
-    #[cfg(feature = "sqlite")]
-    if url.starts_with("sqlite:") {
-        return Ok(Arc::new(portus_core::store::SqliteStore::connect(url).await?));
-    }
-    #[cfg(feature = "postgres")]
-    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        return Ok(Arc::new(
-            portus_core::store::PostgresStore::connect(url, paths.database_max_connections).await?,
-        ));
-    }
-    // The URL may hold a password: name only its scheme.
-    let scheme = url.split(':').next().unwrap_or_default();
-    Err(Error::Config(format!(
-        "database.url: '{scheme}:' URLs are not supported by this build (features: {})",
-        SUPPORTED_DATABASES.join(", ")
-    )))
+    store::open_store_with_pool(paths).await.map(|(store, _)| store)
 }
 
 /// Everything `portus serve` runs.
@@ -255,7 +241,11 @@ pub struct App {
 
 /// Builds the token service and HTTP state for `config`.
 pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
-    let store = open_store(paths).await?;
+    let (store, pool) = store::open_store_with_pool(paths).await?;
+    let metrics = config
+        .metrics
+        .enabled
+        .then(|| portus_http::metrics::Metrics::new(config.metrics.bearer_token.clone(), pool));
     let key = paths.signing_key(&config.token.issuer)?;
     let issuer = TokenIssuer::new(
         key,
@@ -306,6 +296,12 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
     let dispatcher = portus_scan::webhooks::Dispatcher::new(store.clone(), sealer.clone(), config.webhooks.dispatch())
         .map_err(|e| Error::Config(format!("webhooks: {e}")))?;
     pipeline.set_webhooks(store.clone(), Some(dispatcher.clone()));
+    if let Some(metrics) = &metrics {
+        let observer: Arc<dyn portus_core::observe::Observer> = metrics.clone();
+        tokens.set_observer(observer.clone());
+        pipeline.set_observer(observer.clone());
+        dispatcher.set_observer(observer);
+    }
     let outgoing = portus_http::OutgoingWebhooks {
         sealer,
         allow_private_targets: config.webhooks.allow_private_targets,
@@ -342,6 +338,7 @@ pub async fn build(config: &Config, paths: &DataPaths) -> Result<App, Error> {
             health_checks,
             password_resets,
             outgoing,
+            metrics,
             ..AppState::new(tokens)
         },
         limits,
@@ -510,6 +507,9 @@ pub fn scan_worker(config: &Config, app: &App) -> Result<Option<portus_scan::wor
     let worker =
         portus_scan::worker::ScanWorker::new(app.store.clone(), registry, scanner, authorization, worker_config);
     worker.set_webhooks(app.store.clone(), Some(app.dispatcher.clone()));
+    if let Some(metrics) = &app.state.metrics {
+        worker.set_observer(metrics.clone());
+    }
     Ok(Some(worker))
 }
 

@@ -7,6 +7,7 @@ use portus_core::access::{GrantedAccess, authorize_scopes, decide_scopes, wanted
 use portus_core::account::check_usable;
 use portus_core::kept_access::KeptAccess;
 use portus_core::model::{NamespaceAccess, NamespaceRef, PasswordHash, TokenScope, User};
+use portus_core::observe::LoginMethod;
 use portus_core::policy::{Caller, PolicyConfig};
 use portus_core::prelude::*;
 use portus_core::scope::{Scope, parse_scopes};
@@ -18,6 +19,8 @@ use crate::cache::{CredentialCache, Proof};
 use crate::password::{REFRESH_TOKEN_PREFIX, generate_secret, secret_digest};
 use crate::token::{IssuedToken, TokenIssuer};
 use crate::{Error, Result};
+
+mod observed;
 
 /// Settings of the token service.
 #[derive(Debug, Clone)]
@@ -123,6 +126,7 @@ pub struct TokenService {
     /// while verified credentials are cached, so a repeated login may skip the lookup while
     /// the store's change marker stands still.
     access: Arc<dyn NamespaceStore>,
+    observer: portus_core::observe::ObserverSlot, // logins and lockouts are reported there
 }
 
 impl std::fmt::Debug for TokenService {
@@ -195,6 +199,7 @@ impl TokenService {
             config,
             cache,
             access,
+            observer: Default::default(),
         }
     }
 
@@ -213,11 +218,7 @@ impl TokenService {
         &self.store
     }
 
-    /// Verifies a user name and secret and returns the usable user they belong to.
-    ///
-    /// Unknown users, wrong secrets and disabled or locked users all give
-    /// [`Error::InvalidCredentials`].
-    pub async fn authenticate(&self, username: &str, secret: &Secret) -> Result<(User, AuthMethod)> {
+    async fn authenticate_unobserved(&self, username: &str, secret: &Secret) -> Result<(User, AuthMethod)> {
         let outcome = self.check_credentials(username, secret).await?;
         // The account's state is decided after the credentials were checked, so a disabled or
         // locked account costs the same time as any other and its state cannot be probed by
@@ -259,6 +260,7 @@ impl TokenService {
             let until = now + chrono::Duration::from_std(lockout.lock_for).unwrap_or(chrono::Duration::minutes(15));
             self.store.set_user_lock(user.id, Some(until)).await?;
             warn!(user = username, failures, %until, "account locked after repeated failed logins");
+            self.observer().account_locked();
         }
         Ok(())
     }
@@ -335,10 +337,7 @@ impl TokenService {
         Ok(None)
     }
 
-    /// The usable user an application token belongs to (REST API `Authorization: Bearer` and
-    /// `Portus-Auth`). Unknown tokens and disabled or locked users give
-    /// [`Error::InvalidCredentials`].
-    pub async fn authenticate_app_token(&self, secret: &Secret) -> Result<User> {
+    async fn authenticate_app_token_unobserved(&self, secret: &Secret) -> Result<User> {
         let token = self
             .store
             .app_token_by_hash(&secret_digest(secret))
@@ -401,9 +400,15 @@ impl TokenService {
         self.check_service(request.service.as_deref())?;
         let scopes = self.parse_scopes(&request.scopes)?;
         let (user, method, prefetched) = match &request.credentials {
-            Credentials::Anonymous => (None, None, None),
+            Credentials::Anonymous => {
+                self.observer().login(LoginMethod::Anonymous, true);
+                (None, None, None)
+            }
             Credentials::Password { username, secret } => match self.repeated_login(username, secret, &scopes).await? {
-                Some((user, prefetched)) => (Some(user), Some(AuthMethod::Password), Some(prefetched)),
+                Some((user, prefetched)) => {
+                    self.observer().login(LoginMethod::Password, true);
+                    (Some(user), Some(AuthMethod::Password), Some(prefetched))
+                }
                 None => {
                     let (user, method) = self.authenticate(username, secret).await?;
                     (Some(user), Some(method), None)

@@ -21,6 +21,7 @@ pub mod kept_access;
 pub mod memory;
 pub mod model;
 pub mod naming;
+pub mod observe;
 pub mod ops;
 pub mod permissions;
 pub mod policy;

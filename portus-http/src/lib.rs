@@ -4,6 +4,7 @@
 //! - [`router`] builds the axum [`Router`](axum::Router) for a [`TokenService`]: `GET /v2/token`,
 //!   OAuth2 `POST /v2/token`, and the `GET /v2/` credential check. Handlers only translate HTTP
 //!   to and from [`portus_auth::service`]; every decision is made there.
+//! - [`metrics`] keeps the Prometheus metrics served at `/metrics`.
 //! - [`markdown`] renders comments' Markdown to sanitized HTML.
 //! - `web` (feature `web`) serves the web pages under `/`, built on the REST API.
 //!
@@ -12,6 +13,8 @@
 pub mod error;
 pub mod mail;
 pub mod markdown;
+pub mod metrics;
+pub mod request_id;
 mod router;
 mod routes;
 mod state;

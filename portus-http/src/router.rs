@@ -23,7 +23,8 @@ pub fn router_with_web(state: AppState, limits: HttpLimits, web: crate::web::Web
 }
 
 fn build(state: AppState, limits: HttpLimits, pages: Router<AppState>) -> Router {
-    routes::all(limits.max_envelope_bytes)
+    let metrics = state.metrics.clone();
+    let router = routes::all(limits.max_envelope_bytes)
         .merge(pages)
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
@@ -34,7 +35,20 @@ fn build(state: AppState, limits: HttpLimits, pages: Router<AppState>) -> Router
             limits.request_timeout,
         ))
         .layer(axum::middleware::from_fn(cors))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(crate::request_id::span));
+    let router = match metrics {
+        // Timed outermost, so timeouts and refusals of the inner layers count too.
+        Some(metrics) => router
+            .merge(
+                Router::new()
+                    .route("/metrics", axum::routing::get(crate::metrics::scrape))
+                    .with_state(metrics.clone()),
+            )
+            .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track)),
+        None => router,
+    };
+    // Outermost: every answer carries the id, and the spans within have it.
+    router.layer(axum::middleware::from_fn(crate::request_id::request_id))
 }
 
 /// The CORS headers Portus' API sends on every answer (`Access-Control-Request-Method` is

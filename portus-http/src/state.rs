@@ -97,6 +97,8 @@ pub struct AppState {
     pub health_checks: Vec<Arc<dyn HealthCheck>>,
     /// Outgoing webhooks: how their secrets are sealed and where they may point.
     pub outgoing: OutgoingWebhooks,
+    /// Prometheus metrics, served at `/metrics`; `None`: off (nothing counted, 404 there).
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// What the webhook endpoints need beyond the store.
@@ -142,6 +144,7 @@ impl AppState {
             scan_scope_synced: Arc::default(),
             health_checks: Vec::new(),
             outgoing: OutgoingWebhooks::ephemeral(),
+            metrics: None,
         }
     }
 

@@ -39,6 +39,13 @@ pub struct Ingested {
     pub refused: usize,
 }
 
+/// The time from the event's own timestamp (the registry's clock) to now; `None` when it
+/// carries none or it lies in the future.
+fn event_lag(stored: &StoredEvent) -> Option<Duration> {
+    let at = parse_event(&stored.payload).ok()?.at()?;
+    (chrono::Utc::now() - at).to_std().ok()
+}
+
 /// How many pending events are applied per store round trip.
 const BATCH: usize = 256;
 
@@ -63,6 +70,8 @@ pub struct EventPipeline {
     /// The registry pushed images are measured in ([`crate::sizes`]).
     registry: std::sync::OnceLock<Arc<dyn RegistryClient>>,
     wake: Notify,
+    /// Where applied events and their lag are reported (metrics).
+    observer: portus_core::observe::ObserverSlot,
 }
 
 impl std::fmt::Debug for EventPipeline {
@@ -98,7 +107,14 @@ impl EventPipeline {
             webhooks: std::sync::OnceLock::new(),
             registry: std::sync::OnceLock::new(),
             wake: Notify::new(),
+            observer: Default::default(),
         })
+    }
+
+    /// Reports each finished event (and how long after its timestamp it was applied) to
+    /// `observer` (set once).
+    pub fn set_observer(&self, observer: Arc<dyn portus_core::observe::Observer>) {
+        self.observer.set(observer);
     }
 
     /// Names the account portus deletes with in the registry: deletions it made come back as
@@ -167,6 +183,7 @@ impl EventPipeline {
                     }
                 };
                 self.events.finish_event(event.seq, status, error.as_deref()).await?;
+                self.observer.get().event_finished(status, event_lag(&event));
                 processed += 1;
             }
         }
@@ -175,6 +192,16 @@ impl EventPipeline {
     /// Runs [`drain`](Self::drain) now, whenever events arrive, and every `interval` (which
     /// also retries after a store outage), until the task is aborted.
     pub fn spawn(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+        self.spawn_until(interval, crate::stop::never())
+    }
+
+    /// [`spawn`](Self::spawn), ending after the pass in progress once `stop` says so (events
+    /// still pending are applied by the next start, or by another instance).
+    pub fn spawn_until(
+        self: &Arc<Self>,
+        interval: Duration,
+        mut stop: crate::stop::Stop,
+    ) -> tokio::task::JoinHandle<()> {
         let pipeline = Arc::clone(self);
         tokio::spawn(async move {
             loop {
@@ -182,6 +209,7 @@ impl EventPipeline {
                     warn!(error = %e, "applying registry events failed; will retry");
                 }
                 tokio::select! {
+                    _ = crate::stop::requested(&mut stop) => return,
                     _ = pipeline.wake.notified() => {}
                     _ = tokio::time::sleep(interval) => {}
                 }

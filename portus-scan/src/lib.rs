@@ -23,6 +23,7 @@ pub mod notification;
 pub mod registry;
 pub mod scanner;
 pub mod sizes;
+pub mod stop;
 pub mod sync;
 pub mod webhooks;
 pub mod worker;

@@ -15,6 +15,10 @@ use crate::Error;
 pub struct Event {
     /// Unique event id.
     pub id: String,
+    /// When the registry emitted it (RFC 3339), as sent (see [`Event::at`]): read for the apply
+    /// lag and a pull's time, so a timestamp in another format never refuses the event.
+    #[serde(default)]
+    pub timestamp: Option<String>,
     /// `push`, `pull`, `delete` or `mount`.
     pub action: String,
     /// What the event is about.
@@ -23,9 +27,6 @@ pub struct Event {
     /// Who caused it (the token's `sub`).
     #[serde(default)]
     pub actor: Actor,
-    /// When it happened, as the registry wrote it (RFC 3339); see [`Event::at`].
-    #[serde(default)]
-    pub timestamp: Option<String>,
 }
 
 impl Event {

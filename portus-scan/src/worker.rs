@@ -70,6 +70,8 @@ pub struct ScanWorker {
     config: WorkerConfig,
     /// Where scan outcomes are queued for outgoing webhooks, when set.
     webhooks: std::sync::OnceLock<crate::webhooks::WebhookQueue>,
+    /// Where scanner failures are reported (metrics).
+    observer: portus_core::observe::ObserverSlot,
 }
 
 /// The images to scan for `reference` (the manifest itself, or each platform of an index) and
@@ -222,7 +224,13 @@ impl ScanWorker {
             authorization,
             config,
             webhooks: std::sync::OnceLock::new(),
+            observer: Default::default(),
         }
+    }
+
+    /// Reports each failed scan to `observer`, by backend (set once).
+    pub fn set_observer(&self, observer: Arc<dyn portus_core::observe::Observer>) {
+        self.observer.set(observer);
     }
 
     /// Queues finished and failed scans for the outgoing webhooks of the namespaces whose
@@ -254,6 +262,14 @@ impl ScanWorker {
             .into_iter()
             .map(|r| ((r.digest.clone(), r.backend.clone()), r))
             .collect();
+        let depth = [
+            ScanState::Pending,
+            ScanState::Scanning,
+            ScanState::Done,
+            ScanState::Failed,
+        ]
+        .map(|state| (state, records.values().filter(|r| r.state == state).count()));
+        self.observer.get().scan_queue(&depth);
         let backends: Vec<String> = self.scanner.backend_names().into_iter().map(str::to_owned).collect();
         let mut seen = HashSet::new();
         let mut work: Vec<(TagRecord, Vec<String>)> = Vec::new();
@@ -406,7 +422,10 @@ impl ScanWorker {
                 .map_or(0, |r| r.attempts);
             let (state, report, error, attempts) = match result {
                 BackendResult::Done { report } => (ScanState::Done, Some(report), None, 0),
-                BackendResult::Failed { error } => (ScanState::Failed, None, Some(error), attempts + 1),
+                BackendResult::Failed { error } => {
+                    self.observer.get().scan_failed(&backend);
+                    (ScanState::Failed, None, Some(error), attempts + 1)
+                }
                 BackendResult::Pending | BackendResult::Scanning => (ScanState::Pending, None, None, attempts + 1),
             };
             let next_attempt_at = (state != ScanState::Done)
@@ -478,6 +497,15 @@ impl ScanWorker {
 
     /// Runs a pass every `interval` until the task is aborted.
     pub fn spawn(self: Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+        self.spawn_until(interval, crate::stop::never())
+    }
+
+    /// [`spawn`](Self::spawn), ending after the pass in progress once `stop` says so.
+    pub fn spawn_until(
+        self: Arc<Self>,
+        interval: Duration,
+        mut stop: crate::stop::Stop,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             loop {
                 match self.run_once(&|_, _| {}).await {
@@ -485,7 +513,10 @@ impl ScanWorker {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "scan pass failed; will retry"),
                 }
-                tokio::time::sleep(interval).await;
+                tokio::select! {
+                    _ = crate::stop::requested(&mut stop) => return,
+                    _ = tokio::time::sleep(interval) => {}
+                }
             }
         })
     }
@@ -755,6 +786,52 @@ mod tests {
         let body: serde_json::Value = serde_json::from_str(&found.body).unwrap();
         assert!(body["scan"]["vulnerabilities"].as_u64().unwrap() > 0, "{body}");
         assert!(body["digest"].as_str().unwrap().starts_with("sha256:"), "{body}");
+    }
+
+    /// Keeps what the worker reports.
+    #[derive(Debug, Default)]
+    struct Seen {
+        failures: std::sync::Mutex<Vec<String>>,
+        depth: std::sync::Mutex<Vec<(ScanState, usize)>>,
+    }
+
+    impl portus_core::observe::Observer for Seen {
+        fn scan_failed(&self, backend: &str) {
+            self.failures.lock().unwrap().push(backend.to_owned());
+        }
+
+        fn scan_queue(&self, depth: &[(ScanState, usize)]) {
+            *self.depth.lock().unwrap() = depth.to_vec();
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_and_the_records_by_state_are_reported_to_the_observer() {
+        let s = Setup::new().await;
+        let hour = Duration::from_secs(3600);
+        let worker = s.worker(hour, hour);
+        let seen = Arc::new(Seen::default());
+        worker.set_observer(seen.clone());
+        worker.run_once(&|_, _| {}).await.unwrap();
+        assert_eq!(*seen.failures.lock().unwrap(), ["flaky", "flaky"], "one per digest");
+        assert!(
+            seen.depth.lock().unwrap().iter().all(|(_, n)| *n == 0),
+            "nothing recorded yet"
+        );
+        // The next pass starts from what the first recorded: two done (dummy), two failed.
+        worker.run_once(&|_, _| {}).await.unwrap();
+        let depth = seen.depth.lock().unwrap().clone();
+        let count = |state| depth.iter().find(|(s, _)| *s == state).map(|(_, n)| *n);
+        assert_eq!(
+            [
+                ScanState::Pending,
+                ScanState::Scanning,
+                ScanState::Done,
+                ScanState::Failed
+            ]
+            .map(count),
+            [Some(0), Some(0), Some(2), Some(2)]
+        );
     }
 
     #[tokio::test]

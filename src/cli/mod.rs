@@ -19,6 +19,7 @@ mod import;
 mod init;
 #[cfg(feature = "ldap")]
 mod ldap;
+mod logging;
 mod maintenance;
 mod namespaces;
 mod password;
@@ -170,7 +171,7 @@ pub enum Command {
 /// Runs the program with the process arguments; returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -196,17 +197,6 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTUS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only for a person at a terminal: a log file or a pipe gets plain text.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
 }
 
 fn parse_secret(value: &str) -> Result<Secret, std::convert::Infallible> {
@@ -279,6 +269,7 @@ impl Target {
             }
         }
         let config = Config::load(config_path.as_deref(), std::env::vars())?;
+        logging::set_format(config.log.format);
         let data_dir = self.data_dir.as_deref();
         check_store(
             usage,

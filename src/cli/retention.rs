@@ -62,16 +62,22 @@ pub(super) async fn run(config: &Config, paths: &DataPaths, args: RetentionArgs)
 }
 
 /// Runs the rules every `interval` in `portus serve`, logging what each run did; a run that
-/// fails (the registry is down) changes nothing and the next one tries again.
+/// fails (the registry is down) changes nothing and the next one tries again. Ends when `stop`
+/// says so: at once between runs, after the run in progress otherwise.
 pub(super) fn spawn_periodic(
     store: std::sync::Arc<dyn portus_core::PolicyStore>,
     registry: std::sync::Arc<dyn portus_core::RegistryClient>,
     rules: retention::RetentionRules,
     interval: std::time::Duration,
+    mut stop: portus_scan::stop::Stop,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(interval).await;
+            // Between passes it stops at once; a pass in progress is finished first.
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                () = portus_scan::stop::requested(&mut stop) => return,
+            }
             let plan = match retention::plan(store.as_ref(), registry.as_ref(), &rules, chrono::Utc::now()).await {
                 Ok(plan) => plan,
                 Err(e) => {

@@ -1,8 +1,12 @@
 //! `portus serve`: the HTTP server with the event pipeline, the scan worker, the periodic
-//! catalog sync and the LDAP group sync in the background, until SIGINT or SIGTERM.
+//! catalog sync and the LDAP group sync in the background, until SIGINT or SIGTERM; then it
+//! drains: no new connections, requests in flight finish (within `http.shutdown_timeout_secs`),
+//! the background loops finish their pass, exit 0.
 
+use std::future::IntoFuture;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use portus_core::{PolicyStore, RegistryClient};
 use portus_scan::sync;
@@ -34,26 +38,42 @@ pub(super) async fn run(config: &Config, paths: &DataPaths) -> Result<(), Error>
     log_portus_environment()?;
     let app = app::build(config, paths).await?;
     sync_scan_scope(&app).await?;
+    // The background work, told to stop (after its pass in progress) once requests drained.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut workers: Vec<(&str, tokio::task::JoinHandle<()>)> = Vec::new();
     // Events left pending by a previous run are applied first thing.
-    let _events = app.pipeline.spawn(std::time::Duration::from_secs(5));
+    workers.push((
+        "event pipeline",
+        app.pipeline.spawn_until(Duration::from_secs(5), stopping.clone()),
+    ));
     // Deliveries left queued by a previous run go out first thing, in order.
-    let _webhooks = app.dispatcher.spawn();
-    let _scans = app::scan_worker(config, &app)?
-        .map(|worker| Arc::new(worker).spawn(std::time::Duration::from_secs(config.security.interval_secs)));
-    let _sync = match (&app.registry, config.sync.interval_secs) {
-        (Some(registry), secs) if secs > 0 => Some(spawn_periodic_sync(app.store.clone(), registry.clone(), config)),
-        _ => None,
-    };
+    workers.push(("webhook dispatcher", app.dispatcher.spawn_until(stopping.clone())));
+    if let Some(worker) = app::scan_worker(config, &app)? {
+        let interval = Duration::from_secs(config.security.interval_secs);
+        workers.push(("scan worker", Arc::new(worker).spawn_until(interval, stopping.clone())));
+    }
+    if let (Some(registry), secs) = (&app.registry, config.sync.interval_secs)
+        && secs > 0
+    {
+        let sync = spawn_periodic_sync(app.store.clone(), registry.clone(), config, stopping.clone());
+        workers.push(("catalog sync", sync));
+    }
     let retention_rules = config.retention.rules()?;
-    let _retention = match (&app.registry, config.retention.interval_secs) {
-        (Some(registry), secs) if secs > 0 && !retention_rules.is_empty() => Some(super::retention::spawn_periodic(
+    if let (Some(registry), secs) = (&app.registry, config.retention.interval_secs)
+        && secs > 0
+        && !retention_rules.is_empty()
+    {
+        let interval = Duration::from_secs(secs);
+        let retention = super::retention::spawn_periodic(
             app.store.clone(),
             registry.clone(),
             retention_rules,
-            std::time::Duration::from_secs(secs),
-        )),
-        _ => None,
-    };
+            interval,
+            stopping.clone(),
+        );
+        workers.push(("retention", retention));
+    }
+    // The group sync has no pass to finish that matters: it is stopped with the process.
     #[cfg(feature = "ldap")]
     let _ldap_sync = app
         .ldap
@@ -94,13 +114,59 @@ pub(super) async fn run(config: &Config, paths: &DataPaths) -> Result<(), Error>
         );
     }
     let router = serve_router(config, app.state, app.limits)?;
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|source| Error::Io {
+    let grace = Duration::from_secs(config.http.shutdown_timeout_secs);
+    let (signalled, signal) = tokio::sync::oneshot::channel::<()>();
+    // On the signal axum stops accepting (the listener is closed: new connections are
+    // refused), closes idle connections and lets requests in flight finish.
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = signalled.send(());
+        })
+        .into_future();
+    let deadline = async move {
+        if signal.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => served.map_err(|source| Error::Io {
             path: PathBuf::from(config.listen.to_string()),
             source,
-        })
+        })?,
+        () = deadline => tracing::warn!(
+            timeout_secs = grace.as_secs(),
+            "requests still in flight after http.shutdown_timeout_secs: exiting without them"
+        ),
+    }
+    stop_workers(stop, workers, grace).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Tells the background loops to stop and waits (at most `grace` for all) for the pass they
+/// are in to finish; one still busy after that is aborted, as a crash would (each loop's work
+/// is durable and picked up again at the next start).
+async fn stop_workers(
+    stop: tokio::sync::watch::Sender<bool>,
+    workers: Vec<(&str, tokio::task::JoinHandle<()>)>,
+    grace: Duration,
+) {
+    let _ = stop.send(true);
+    let until = tokio::time::Instant::now() + grace;
+    for (name, mut handle) in workers {
+        match tokio::time::timeout_at(until, &mut handle).await {
+            Ok(_) => tracing::debug!(worker = name, "stopped"),
+            Err(_) => {
+                tracing::warn!(
+                    worker = name,
+                    "still busy after http.shutdown_timeout_secs: stopped where it was"
+                );
+                handle.abort();
+            }
+        }
+    }
 }
 
 /// Says what became of each Portus variable in the environment: read as its equivalent (info)
@@ -120,13 +186,14 @@ fn spawn_periodic_sync(
     store: Arc<dyn PolicyStore>,
     registry: Arc<dyn RegistryClient>,
     config: &Config,
+    mut stop: portus_scan::stop::Stop,
 ) -> tokio::task::JoinHandle<()> {
     let (strategy, concurrency, missing) = (
         config.sync.strategy,
         config.sync.concurrency,
         config.sync.missing_namespaces,
     );
-    let interval = std::time::Duration::from_secs(config.sync.interval_secs);
+    let interval = Duration::from_secs(config.sync.interval_secs);
     tokio::spawn(async move {
         loop {
             match sync::plan(store.as_ref(), registry.as_ref(), strategy, concurrency, &|_, _| {}).await {
@@ -137,7 +204,10 @@ fn spawn_periodic_sync(
                 },
                 Err(e) => tracing::warn!(error = %e, "catalog sync failed; nothing was changed"),
             }
-            tokio::time::sleep(interval).await;
+            tokio::select! {
+                _ = portus_scan::stop::requested(&mut stop) => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
         }
     })
 }

@@ -25,6 +25,8 @@ use crate::Error;
 
 mod auth;
 mod email;
+mod http;
+mod observe;
 pub mod portus_import;
 mod registry;
 mod retention;
@@ -34,6 +36,8 @@ mod webhooks;
 
 pub use auth::AuthConfig;
 pub use email::{EmailConfig, SmtpServer};
+pub use http::HttpConfig;
+pub use observe::{LogConfig, LogFormat, MetricsConfig};
 pub use registry::RegistryConfig;
 pub use retention::{RetentionConfig, RuleConfig};
 pub use security::{
@@ -80,6 +84,10 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     /// Which tags expire, and how often `portus serve` removes them.
     pub retention: RetentionConfig,
+    /// Prometheus metrics at `/metrics`.
+    pub metrics: MetricsConfig,
+    /// How the log is written.
+    pub log: LogConfig,
 }
 
 /// `[ldap]`: the LDAP authenticator's own configuration.
@@ -203,16 +211,6 @@ impl Default for DatabaseConfig {
     }
 }
 
-/// HTTP limits.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpConfig {
-    /// Largest accepted request body.
-    pub max_body_bytes: usize,
-    /// Requests taking longer are answered with 408.
-    pub request_timeout_secs: u64,
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -232,6 +230,8 @@ impl Default for Config {
             email: None,
             webhooks: WebhooksConfig::default(),
             retention: RetentionConfig::default(),
+            metrics: MetricsConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }
@@ -247,15 +247,6 @@ impl Default for TokenConfig {
             x5c: true,
             previous_certificates: Vec::new(),
             max_scopes: 100,
-        }
-    }
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            max_body_bytes: 64 * 1024,
-            request_timeout_secs: 30,
         }
     }
 }
@@ -295,6 +286,10 @@ pub const KEYS: &[&str] = &[
     "auth.password_docker_login",
     "http.max_body_bytes",
     "http.request_timeout_secs",
+    "http.shutdown_timeout_secs",
+    "metrics.enabled",
+    "metrics.bearer_token",
+    "log.format",
     "web.enabled",
     "web.signup",
     "web.anonymous_browsing",
@@ -858,6 +853,10 @@ mod tests {
             webhooks: WebhooksConfig {
                 key: Some("a2V5".into()),
                 ..WebhooksConfig::default()
+            },
+            metrics: MetricsConfig {
+                bearer_token: Some("t".into()),
+                ..MetricsConfig::default()
             },
             ..Config::default()
         };

@@ -171,6 +171,17 @@ fn pushes_reach_a_verifying_receiver_in_order_across_outages_and_restarts() {
         (first["namespace"].as_str(), first["actor"].as_str()),
         (Some("alice"), Some("alice"))
     );
+    // The metrics saw it: the registry's events applied (with their lag), the delivery made.
+    let metrics = http_get(portus.addr, "/metrics", &[]);
+    let sample = |prefix: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {prefix} in {metrics}"))
+    };
+    assert!(sample("portus_registry_events_finished_total{state=\"applied\"} ") >= 1.0);
+    assert!(sample("portus_registry_event_apply_lag_seconds_count ") >= 1.0);
+    assert!(sample("portus_webhook_deliveries_total{result=\"delivered\"} ") >= 1.0);
 
     // (c) A push into another namespace does not reach it (applied before the next push).
     push(dir, registry.addr, "bob/other:1", Creds::User("bob", "bob-password"));

@@ -260,6 +260,27 @@ impl Portus {
         }
     }
 
+    /// The server's process id, while it runs.
+    pub(crate) fn pid(&self) -> u32 {
+        self.server.as_ref().expect("the server runs").child.id()
+    }
+
+    /// Waits up to `timeout` for the server to exit on its own; its exit status, `None` if
+    /// it is still running.
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        let server = self.server.as_mut().expect("the server was started");
+        loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The server's log so far.
     pub(crate) fn log(&self) -> String {
         self.server

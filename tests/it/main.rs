@@ -3,6 +3,7 @@
 mod cli;
 mod cli_webhooks;
 mod doctor;
+mod drain;
 mod e2e_accessibility;
 mod e2e_artifacts;
 mod e2e_clair;
@@ -19,6 +20,7 @@ mod example;
 mod hardening;
 mod harness;
 mod migrating_doc;
+mod observability;
 mod portus_config;
 mod portus_import;
 mod quickstart;

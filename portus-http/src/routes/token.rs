@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::basic_credentials;
 use crate::error::ApiError;
+use crate::metrics::{TokenOutcome, refusal_reason};
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -94,8 +95,18 @@ pub(super) async fn get_token(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(query.unwrap_or_default().as_bytes())?;
-    let credentials = basic_credentials(&headers)?;
+    let result = get_token_counted(&state, query, &headers).await;
+    counted(&state, result)
+}
+
+async fn get_token_counted(
+    state: &AppState,
+    query: Option<String>,
+    headers: &HeaderMap,
+) -> Result<(Response, TokenOutcome), (ApiError, &'static str)> {
+    let params = Params::parse(query.unwrap_or_default().as_bytes()).map_err(invalid_request)?;
+    let credentials = basic_credentials(headers).map_err(|e| (e, "invalid_credentials"))?;
+    let requested = requested_actions(&params.scopes);
     let request = TokenRequest {
         service: params.get("service").map(str::to_owned),
         account: params.get("account").map(str::to_owned),
@@ -103,8 +114,62 @@ pub(super) async fn get_token(
         scopes: params.scopes,
         credentials,
     };
-    let grant = state.tokens.issue(request).await.inspect_err(log_refusal)?;
-    Ok(token_response(grant, false))
+    let grant = state.tokens.issue(request).await.map_err(refused)?;
+    let outcome = outcome_of(requested, &grant);
+    Ok((token_response(grant, false), outcome))
+}
+
+/// Counts a token request's outcome (when metrics are on) and gives its answer.
+fn counted(
+    state: &AppState,
+    result: Result<(Response, TokenOutcome), (ApiError, &'static str)>,
+) -> Result<Response, ApiError> {
+    let (answer, outcome) = match result {
+        Ok((response, outcome)) => (Ok(response), outcome),
+        Err((error, reason)) => (Err(error), TokenOutcome::Denied(reason)),
+    };
+    if let Some(metrics) = &state.metrics {
+        metrics.token_request(outcome);
+    }
+    answer
+}
+
+fn invalid_request(error: ApiError) -> (ApiError, &'static str) {
+    (error, "invalid_request")
+}
+
+/// A refusal of the token service: logged, answered, counted by its reason.
+fn refused(error: portus_auth::Error) -> (ApiError, &'static str) {
+    log_refusal(&error);
+    let reason = refusal_reason(&error);
+    (error.into(), reason)
+}
+
+/// How many actions the raw `scope` parameters ask for (`repository:a/b:pull,push` asks
+/// two); counted without allocating.
+fn requested_actions(scopes: &[String]) -> usize {
+    scopes
+        .iter()
+        .flat_map(|raw| raw.split(' '))
+        .filter(|scope| !scope.is_empty())
+        .map(|scope| {
+            scope
+                .rsplit_once(':')
+                .map_or(0, |(_, actions)| actions.split(',').filter(|a| !a.is_empty()).count())
+        })
+        .sum()
+}
+
+/// Granted in full, partially, or nothing of what was asked.
+fn outcome_of(requested: usize, grant: &TokenGrant) -> TokenOutcome {
+    let granted: usize = grant.access.iter().map(|a| a.actions.len()).sum();
+    if granted >= requested {
+        TokenOutcome::Granted
+    } else if granted == 0 {
+        TokenOutcome::NothingGranted
+    } else {
+        TokenOutcome::Partially
+    }
 }
 
 /// OAuth2 `POST /v2/token` (form-encoded): `grant_type=password` or `grant_type=refresh_token`.
@@ -113,6 +178,15 @@ pub(super) async fn post_token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let result = post_token_counted(&state, &headers, &body).await;
+    counted(&state, result)
+}
+
+async fn post_token_counted(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Response, TokenOutcome), (ApiError, &'static str)> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -124,14 +198,15 @@ pub(super) async fn post_token(
         .trim()
         .eq_ignore_ascii_case("application/x-www-form-urlencoded")
     {
-        return Err(ApiError {
+        return Err(invalid_request(ApiError {
             status: axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             code: "INVALID_REQUEST",
             message: "the body must be application/x-www-form-urlencoded".into(),
             basic_challenge: false,
-        });
+        }));
     }
-    let params = Params::parse(&body)?;
+    let params = Params::parse(body).map_err(invalid_request)?;
+    let requested = requested_actions(&params.scopes);
     let service = params.get("service").map(str::to_owned);
     // OAuth2 sends all scopes in one space-separated parameter; more than one is tolerated.
     let scopes = params.scopes.clone();
@@ -140,7 +215,7 @@ pub(super) async fn post_token(
         params
             .get(name)
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| ApiError::bad_request(format!("missing parameter '{name}'")))
+            .ok_or_else(|| invalid_request(ApiError::bad_request(format!("missing parameter '{name}'"))))
     };
     let grant = match params.get("grant_type") {
         Some("password") => {
@@ -155,7 +230,7 @@ pub(super) async fn post_token(
                 credentials,
                 offline: params.get("access_type") == Some("offline"),
             };
-            state.tokens.issue(request).await.inspect_err(log_refusal)?
+            state.tokens.issue(request).await.map_err(refused)?
         }
         Some("refresh_token") => {
             let refresh = Secret::new(required("refresh_token")?);
@@ -163,16 +238,17 @@ pub(super) async fn post_token(
                 .tokens
                 .refresh(&refresh, service.as_deref(), &scopes)
                 .await
-                .inspect_err(log_refusal)?
+                .map_err(refused)?
         }
         Some(other) => {
-            return Err(ApiError::bad_request(format!(
+            return Err(invalid_request(ApiError::bad_request(format!(
                 "unsupported grant_type '{other}' (expected password or refresh_token)"
-            )));
+            ))));
         }
-        None => return Err(ApiError::bad_request("missing parameter 'grant_type'")),
+        None => return Err(invalid_request(ApiError::bad_request("missing parameter 'grant_type'"))),
     };
-    Ok(token_response(grant, true))
+    let outcome = outcome_of(requested, &grant);
+    Ok((token_response(grant, true), outcome))
 }
 
 /// `GET /v2/`: 200 for valid credentials, 401 with a Basic challenge otherwise.
@@ -184,5 +260,17 @@ pub(super) async fn ping(State(state): State<AppState>, headers: HeaderMap) -> R
             state.tokens.check_docker_login_method(&user, &method)?;
             Ok(Json(serde_json::json!({})).into_response())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn requested_actions_are_counted_per_scope() {
+        let count =
+            |scopes: &[&str]| super::requested_actions(&scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(count(&["repository:a/b:pull,push"]), 2);
+        assert_eq!(count(&["repository:a/b:pull repository:c:*", "registry:catalog:*"]), 3);
+        assert_eq!(count(&["", "repository:a/b:"]), 0);
     }
 }

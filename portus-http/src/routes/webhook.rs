@@ -38,5 +38,8 @@ pub(super) async fn receive_events(
         });
     }
     let ingested = webhook.pipeline.ingest(&body).await?;
+    if let Some(metrics) = &state.metrics {
+        metrics.events_received(ingested.accepted, ingested.refused);
+    }
     Ok(Json(serde_json::json!({ "accepted": ingested.accepted, "refused": ingested.refused })).into_response())
 }

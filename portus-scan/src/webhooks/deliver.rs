@@ -64,6 +64,7 @@ pub struct Dispatcher {
     client: reqwest::Client,
     config: DispatchConfig,
     wake: Notify,
+    observer: portus_core::observe::ObserverSlot,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -93,7 +94,13 @@ impl Dispatcher {
             client,
             config,
             wake: Notify::new(),
+            observer: Default::default(),
         }))
+    }
+
+    /// Reports each delivery attempt's outcome to `observer` (set once).
+    pub fn set_observer(&self, observer: Arc<dyn portus_core::observe::Observer>) {
+        self.observer.set(observer);
     }
 
     /// Looks at the queue now (after a delivery was queued or re-sent).
@@ -124,6 +131,12 @@ impl Dispatcher {
 
     /// Runs [`run_once`](Self::run_once) every poll interval and when woken, until aborted.
     pub fn spawn(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        self.spawn_until(crate::stop::never())
+    }
+
+    /// [`spawn`](Self::spawn), ending after the pass in progress once `stop` says so
+    /// (deliveries still queued go out at the next start, or from another instance).
+    pub fn spawn_until(self: &Arc<Self>, mut stop: crate::stop::Stop) -> tokio::task::JoinHandle<()> {
         let dispatcher = Arc::clone(self);
         tokio::spawn(async move {
             loop {
@@ -131,6 +144,7 @@ impl Dispatcher {
                     warn!(error = %e, "delivering webhooks failed; will retry");
                 }
                 tokio::select! {
+                    _ = crate::stop::requested(&mut stop) => return,
                     _ = dispatcher.wake.notified() => {}
                     _ = tokio::time::sleep(dispatcher.config.poll) => {}
                 }
@@ -156,6 +170,11 @@ impl Dispatcher {
             AttemptOutcome::RetryAt(Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default())
         };
         debug!(delivery = %delivery.id, status = ?attempt.status, ?outcome, "webhook delivery attempted");
+        self.observer.get().delivery(match outcome {
+            AttemptOutcome::Delivered => portus_core::observe::DeliveryOutcome::Delivered,
+            AttemptOutcome::GaveUp => portus_core::observe::DeliveryOutcome::Failed,
+            _ => portus_core::observe::DeliveryOutcome::Retrying,
+        });
         match self.store.finish_attempt(delivery.id, &attempt, outcome).await {
             // Deleted meanwhile, with its queue.
             Err(e) if e.kind() == portus_core::ErrorKind::NotFound => Ok(()),

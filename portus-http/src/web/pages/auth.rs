@@ -282,6 +282,8 @@ async fn callback(
         .provider
         .finish(pending, field(query, "state"), field(query, "code"))
         .await
+        .inspect(|_| counted_external_login(state, true))
+        .inspect_err(|e| refused_external_login(state, e))
     {
         Ok(user) => Ok(signed_in(web, &user, OIDC_COOKIE)),
         Err(portus_auth::Error::InvalidCredentials) => Ok(failed(web)),
@@ -294,6 +296,21 @@ async fn callback(
             Ok(sign_in_page(state, web, StatusCode::UNAUTHORIZED, Some(&message), ""))
         }
         Err(other) => Err(other.into()),
+    }
+}
+
+/// Counts an OpenID Connect or OAuth sign-in with the token service's observer (metrics).
+pub(super) fn counted_external_login(state: &AppState, ok: bool) {
+    state
+        .tokens
+        .observer()
+        .login(portus_core::observe::LoginMethod::Oidc, ok);
+}
+
+/// Counts a refused OpenID Connect or OAuth sign-in; a store outage is no refusal.
+pub(super) fn refused_external_login(state: &AppState, error: &portus_auth::Error) {
+    if !matches!(error, portus_auth::Error::Core(_)) {
+        counted_external_login(state, false);
     }
 }
 

@@ -3,7 +3,7 @@
 //! up whatever the outcome, bound to the provider that was asked).
 
 use super::Fields;
-use super::auth::{sign_in_failed, signed_in};
+use super::auth::{counted_external_login, refused_external_login, sign_in_failed, signed_in};
 use super::field;
 use crate::state::AppState;
 use crate::web::PageError;
@@ -94,6 +94,8 @@ pub(crate) async fn oauth_callback(
         .provider
         .finish(pending, field(&query, "state"), field(&query, "code"))
         .await
+        .inspect(|_| counted_external_login(&state, true))
+        .inspect_err(|e| refused_external_login(&state, e))
     {
         Ok(user) => Ok(signed_in(&web, &user, OAUTH_COOKIE)),
         Err(portus_auth::Error::InvalidCredentials) => Ok(sign_in_failed(&state, &web, &login.name, None)),
