@@ -42,6 +42,6 @@ pub mod prelude {
     pub use crate::traits::{
         AccountStore, AccountStoreExt, ActivityStore, ActivityStoreExt, CatalogStore, CatalogStoreExt, CommentStore,
         CommentStoreExt, EventStore, IdentityStore, ImportStore, LockoutStore, NamespaceStore, NamespaceStoreExt,
-        PolicyStore, ProfileStore, ScanStore, TeamStore, TeamStoreExt, WebhookStore,
+        PolicyStore, ProfileStore, ScanStore, SessionStore, TeamStore, TeamStoreExt, WebhookStore,
     };
 }

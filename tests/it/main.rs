@@ -20,4 +20,5 @@ mod portus_import;
 mod quickstart;
 mod registry_conformance;
 mod scale_out;
+mod shared_sessions;
 mod summaries;

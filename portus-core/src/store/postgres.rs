@@ -106,6 +106,11 @@ fn migrator() -> Migrator {
             "outgoing_webhooks",
             include_str!("../../migrations/postgres/0013_outgoing_webhooks.sql"),
         ),
+        (
+            14,
+            "web_sessions",
+            include_str!("../../migrations/postgres/0014_web_sessions.sql"),
+        ),
     ])
 }
 

@@ -105,6 +105,11 @@ fn migrator() -> Migrator {
             "outgoing_webhooks",
             include_str!("../../migrations/sqlite/0014_outgoing_webhooks.sql"),
         ),
+        (
+            15,
+            "web_sessions",
+            include_str!("../../migrations/sqlite/0015_web_sessions.sql"),
+        ),
     ])
 }
 

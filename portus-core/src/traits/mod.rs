@@ -13,7 +13,7 @@ pub use authenticator::{AuthMethod, AuthOutcome, Authenticator, Identity, Secret
 pub use policy_store::{
     AccountStore, AccountStoreExt, ActivityStore, ActivityStoreExt, CatalogStore, CatalogStoreExt, CommentStore,
     CommentStoreExt, EventStore, IdentityStore, ImportStore, LockoutStore, NamespaceStore, NamespaceStoreExt,
-    PolicyStore, ProfileStore, ScanStore, TeamStore, TeamStoreExt, WebhookStore, search_by_listing,
+    PolicyStore, ProfileStore, ScanStore, SessionStore, TeamStore, TeamStoreExt, WebhookStore, search_by_listing,
     user_then_namespaces_access,
 };
 pub use registry_client::{ManifestInfo, RegistryClient};

@@ -29,6 +29,7 @@ mod lockout;
 mod namespaces;
 mod profiles;
 mod scans;
+mod sessions;
 mod teams;
 mod webhooks;
 
@@ -44,6 +45,7 @@ pub use lockout::LockoutStore;
 pub use namespaces::NamespaceStore;
 pub use profiles::ProfileStore;
 pub use scans::ScanStore;
+pub use sessions::SessionStore;
 pub use teams::TeamStore;
 pub use webhooks::WebhookStore;
 
@@ -68,6 +70,7 @@ pub trait PolicyStore:
     + LockoutStore
     + ProfileStore
     + WebhookStore
+    + SessionStore
     + std::fmt::Debug
 {
 }
@@ -86,6 +89,7 @@ impl<T> PolicyStore for T where
         + LockoutStore
         + ProfileStore
         + WebhookStore
+        + SessionStore
         + std::fmt::Debug
         + ?Sized
 {
