@@ -14,6 +14,7 @@ mod e2e_webhooks;
 mod example;
 mod hardening;
 mod harness;
+mod instant_changes;
 mod migrating_doc;
 mod portus_config;
 mod portus_import;
