@@ -1,8 +1,9 @@
 //! Support for `scripts/bench-token.sh` (not an embedding example):
 //!
-//! - `token_load seed DB_FILE` fills a SQLite store with a realistic population: 10,000 users,
-//!   1,000 teams of 10 members, 10,000 namespaces (10 per team), all sharing one bcrypt hash of
-//!   the password `load-password` (cost 10).
+//! - `token_load seed DB_FILE` fills a SQLite store (or, given a `postgres://` URL, a
+//!   PostgreSQL one) with a realistic population: 10,000 users, 1,000 teams of 10 members,
+//!   10,000 namespaces (10 per team), all sharing one bcrypt hash of the password
+//!   `load-password` (cost 10).
 //! - `token_load sign-rate KEY_PEM SECONDS` signs tokens with that key (same claims as the
 //!   server) for SECONDS on all cores and prints the raw signing rate, the ceiling for the
 //!   token endpoint.
@@ -25,7 +26,11 @@ const NAMESPACES_PER_TEAM: usize = 10;
 const MEMBERS_PER_TEAM: usize = 10;
 
 async fn seed(path: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let store = SqliteStore::open(std::path::Path::new(path)).await?;
+    let store: Box<dyn PolicyStore> = if path.starts_with("postgres://") {
+        Box::new(portus::core::store::PostgresStore::connect(path, 4).await?)
+    } else {
+        Box::new(SqliteStore::open(std::path::Path::new(path)).await?)
+    };
     let hash = hash_password(&Secret::new("load-password"), 10).await?;
     let mut users = Vec::with_capacity(USERS);
     for i in 0..USERS {
@@ -105,6 +110,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["seed", path] => seed(path).await,
         ["sign-rate", key, seconds] => sign_rate(key, seconds.parse()?),
-        _ => Err("usage: token_load seed DB_FILE | token_load sign-rate KEY_PEM SECONDS".into()),
+        _ => Err("usage: token_load seed DB_FILE|POSTGRES_URL | token_load sign-rate KEY_PEM SECONDS".into()),
     }
 }

@@ -8,13 +8,21 @@
 # A second table sweeps the number of connections for cached ES256: latency is queueing, so the
 # same server shows its p99 at several loads (SWEEP="" skips it).
 #
+# STORE=postgres runs the same on a throw-away PostgreSQL cluster (scripts/test-postgres.sh);
+# KEYS and CACHES narrow the first table (e.g. KEYS=es256 CACHES=60: cached ES256 only).
+#
 #   scripts/bench-token.sh            # DURATION=10 CONNECTIONS=32 THREADS=2 SWEEP="8 16 32 64"
+#   STORE=postgres KEYS=es256 CACHES=60 SWEEP="" scripts/bench-token.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 SWEEP=${SWEEP-"8 16 32 64"}
+STORE=${STORE:-sqlite}
+KEYS=${KEYS:-"es256 rs256"}
+CACHES=${CACHES:-"60 0"}
+case "$STORE" in sqlite | postgres) ;; *) echo "bench-token: STORE must be sqlite or postgres" >&2; exit 2 ;; esac
 
 command -v wrk >/dev/null || {
   echo "bench-token: installing wrk"
@@ -22,17 +30,34 @@ command -v wrk >/dev/null || {
 }
 command -v openssl >/dev/null || { echo "bench-token: needs openssl" >&2; exit 1; }
 cargo build --release --quiet --bin portus --example token_load
-bin=target/release/portus
-load=target/release/examples/token_load
+target=${CARGO_TARGET_DIR:-target}
+bin=$target/release/portus
+load=$target/release/examples/token_load
 
 work=$(mktemp -d /tmp/portus-bench-token.XXXXXX)
 server=""
-cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+pg_dir=""
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null
+  wait 2>/dev/null || true
+  [ -n "$pg_dir" ] && ./scripts/test-postgres.sh stop "$pg_dir" >/dev/null 2>&1
+  rm -rf "$work"
+  [ -n "$pg_dir" ] && rm -rf "$pg_dir"
+  true
+}
 trap cleanup EXIT
 
-echo "seeding the store (10,000 users, 1,000 teams, 10,000 namespaces)..."
+echo "seeding the $STORE store (10,000 users, 1,000 teams, 10,000 namespaces)..."
 mkdir -p "$work/data"
-"$load" seed "$work/data/portus.db" >/dev/null
+database=""
+if [ "$STORE" = postgres ]; then
+  pg_dir=$(mktemp -d /tmp/portus-bench-token-pg.XXXXXX)
+  chmod 755 "$pg_dir"
+  database=$(./scripts/test-postgres.sh start "$pg_dir")
+  "$load" seed "$database" >/dev/null
+else
+  "$load" seed "$work/data/portus.db" >/dev/null
+fi
 openssl genrsa -out "$work/rsa.key" 2048 2>/dev/null
 openssl req -new -x509 -key "$work/rsa.key" -out "$work/rsa.crt" -days 2 -subj "/CN=portus-bench" 2>/dev/null
 
@@ -57,6 +82,7 @@ $key_lines
 credential_cache_secs = $2
 lockout_attempts = 0
 TOML
+  if [ -n "$database" ]; then printf '[database]\nurl = "%s"\n' "$database" >> "$work/portus.toml"; fi
   PORTUS_LOG=warn "$bin" --config "$work/portus.toml" --data-dir "$work/data" serve >"$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do
@@ -71,8 +97,8 @@ stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; server=""; }
 
 printf '\n| key | credentials | tokens/s | p50 | p99 | raw signing/s | endpoint/raw | idle RSS | peak RSS |\n'
 printf '|---|---|---|---|---|---|---|---|---|\n'
-for algorithm in es256 rs256; do
-  for cache in 60 0; do
+for algorithm in $KEYS; do
+  for cache in $CACHES; do
     start_server "$algorithm" "$cache"
     idle=$(rss "$server" VmRSS)
     curl -fsS -o /dev/null -H "$auth" "$url"   # the first login fills the cache
@@ -93,7 +119,7 @@ for algorithm in es256 rs256; do
   done
 done
 echo
-echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, 2 scopes per request, server and load generator on the same machine ($(nproc) cores)"
+echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, 2 scopes per request, $STORE store, server and load generator on the same machine ($(nproc) cores)"
 
 if [ -n "$SWEEP" ]; then
   printf '\n| ES256, cached: connections | tokens/s | p50 | p90 | p99 |\n|---|---|---|---|---|\n'

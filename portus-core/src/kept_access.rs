@@ -8,7 +8,10 @@
 //! every commit of any connection of any process), that lookup can be answered from memory as
 //! long as the marker is byte for byte the one read *before* the lookup was made: a commit
 //! after that read changes the marker, so nothing read is ever kept past a change, whoever made
-//! it. Stores without a marker (PostgreSQL, in-memory) are always asked.
+//! it. PostgreSQL's marker is a generation counter moved by the `NOTIFY` that triggers on the
+//! tables this lookup reads send at every commit to them (see `store/pg_changes.rs`), and is
+//! absent while its listening connection is down. Stores without a marker (in-memory, or
+//! PostgreSQL while not listening) are always asked.
 //!
 //! The decorator only answers from memory; deciding what the answer allows (password hash,
 //! account state, policy) stays with the caller, on every request.

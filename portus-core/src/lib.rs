@@ -44,6 +44,6 @@ pub mod prelude {
     pub use crate::traits::{
         AccountStore, AccountStoreExt, ActivityStore, ActivityStoreExt, CatalogStore, CatalogStoreExt, CommentStore,
         CommentStoreExt, EventStore, IdentityStore, ImportStore, LockoutStore, NamespaceStore, NamespaceStoreExt,
-        PolicyStore, ProfileStore, ScanStore, TagFactsStore, TeamStore, TeamStoreExt, WebhookStore,
+        PolicyStore, ProfileStore, ScanStore, SessionStore, TagFactsStore, TeamStore, TeamStoreExt, WebhookStore,
     };
 }

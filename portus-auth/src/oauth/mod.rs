@@ -21,7 +21,7 @@ pub mod github;
 pub mod gitlab;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use data_encoding::BASE64URL_NOPAD;
@@ -41,7 +41,8 @@ pub use crate::external_sign_in::{ExternalProfile, GroupTeam, SignInRules};
 pub const ATTEMPT_LIFETIME: Duration = Duration::from_secs(600);
 
 /// The provider kinds, as in the path of their pages (`/sign_in/github`) and in identities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// GitHub or GitHub Enterprise Server.
     Github,
@@ -79,11 +80,13 @@ impl Kind {
 }
 
 /// What a sign-in attempt remembers between leaving for the provider and coming back.
+/// Serializable, so any instance sharing the store can finish what another began.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct PendingOAuth {
     kind: Kind,
     state: String,
     verifier: Option<String>,
-    started: Instant,
+    started: chrono::DateTime<chrono::Utc>,
 }
 
 impl std::fmt::Debug for PendingOAuth {
@@ -235,7 +238,7 @@ impl OAuthProvider {
             kind: client.kind,
             state,
             verifier,
-            started: Instant::now(),
+            started: chrono::Utc::now(),
         };
         (url, pending)
     }
@@ -256,7 +259,10 @@ impl OAuthProvider {
         if pending.kind != kind {
             return Err(refused(kind, "the attempt was started for another provider"));
         }
-        if pending.started.elapsed() > ATTEMPT_LIFETIME {
+        if (chrono::Utc::now() - pending.started)
+            .to_std()
+            .is_ok_and(|age| age > ATTEMPT_LIFETIME)
+        {
             return Err(refused(
                 kind,
                 "the attempt expired (more than 10 minutes at the provider)",

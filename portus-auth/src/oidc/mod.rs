@@ -20,7 +20,7 @@
 mod settings;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
@@ -126,11 +126,14 @@ pub struct OidcConfig {
 }
 
 /// What a sign-in attempt must remember between leaving for the provider and coming back.
+/// Serializable, so any instance sharing the store can finish what another began; its secrets
+/// are as sensitive as a password reset token's.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct PendingLogin {
     state: CsrfToken,
     nonce: Nonce,
     verifier: PkceCodeVerifier,
-    started: Instant,
+    started: chrono::DateTime<chrono::Utc>,
 }
 
 impl std::fmt::Debug for PendingLogin {
@@ -144,6 +147,13 @@ impl std::fmt::Debug for PendingLogin {
 
 /// How long a browser may take at the provider.
 pub const ATTEMPT_LIFETIME: Duration = Duration::from_secs(600);
+
+/// Whether an attempt begun at `started` is older than [`ATTEMPT_LIFETIME`].
+pub(crate) fn expired(started: chrono::DateTime<chrono::Utc>) -> bool {
+    (chrono::Utc::now() - started)
+        .to_std()
+        .is_ok_and(|age| age > ATTEMPT_LIFETIME)
+}
 
 /// Signs users in through one OpenID Connect provider.
 pub struct OidcProvider {
@@ -283,7 +293,7 @@ impl OidcProvider {
                 state,
                 nonce,
                 verifier,
-                started: Instant::now(),
+                started: chrono::Utc::now(),
             },
         ))
     }
@@ -293,7 +303,7 @@ impl OidcProvider {
     /// (created and linked now if it is the identity's first sign-in and `create_users` is
     /// on; [`Error::NotLinked`] if it is not).
     pub async fn finish(&self, pending: PendingLogin, state: &str, code: &str) -> Result<User> {
-        if pending.started.elapsed() > ATTEMPT_LIFETIME {
+        if expired(pending.started) {
             return Err(refused("the attempt expired", "more than 10 minutes at the provider"));
         }
         if !crate::password::secrets_equal(state.as_bytes(), pending.state.secret().as_bytes()) {

@@ -89,6 +89,7 @@ impl crate::traits::AccountStore for InMemoryStore {
         state.stars.retain(|(u, _)| *u != id);
         state.identities.retain(|(u, ..)| *u != id);
         state.password_resets.retain(|(u, ..)| *u != id);
+        state.sessions.retain(|_, s| s.user_id != id);
         for namespace in state.namespaces.iter_mut() {
             if namespace.personal_owner == Some(id) {
                 namespace.personal_owner = None;

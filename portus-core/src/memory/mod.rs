@@ -14,6 +14,7 @@ mod namespaces;
 mod profiles;
 mod registry;
 mod scans;
+mod sessions;
 mod teams;
 mod webhooks;
 
@@ -63,6 +64,10 @@ struct State {
     /// Outgoing webhooks and their delivery queue.
     outgoing: Vec<crate::model::Webhook>,
     deliveries: Vec<crate::model::Delivery>,
+    /// Web sessions by the hash of their identifier.
+    sessions: std::collections::HashMap<String, crate::model::WebSession>,
+    /// Sign-in attempts by the hash of their state: the value and its expiry.
+    sign_in_attempts: std::collections::HashMap<String, (String, chrono::DateTime<chrono::Utc>)>,
     /// The import ledger: `(source, kind, source key)` of every row an import wrote.
     imported: std::collections::HashSet<(String, &'static str, String)>,
 }
@@ -195,6 +200,8 @@ impl InMemoryStore {
                 webhooks: Vec::new(),
                 outgoing: Vec::new(),
                 deliveries: Vec::new(),
+                sessions: Default::default(),
+                sign_in_attempts: Default::default(),
                 imported: Default::default(),
             }),
         }

@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::record;
 use crate::Result;
 use crate::model::{ActivityAction, PasswordHash, User};
-use crate::traits::{AccountStore, ActivityStore, ProfileStore};
+use crate::traits::{AccountStore, ActivityStore, ProfileStore, SessionStore};
 
 /// How long a password-reset link works.
 pub const PASSWORD_RESET_LIFETIME: TimeDelta = TimeDelta::hours(6);
@@ -44,7 +44,7 @@ pub async fn request_password_reset<S: ProfileStore + ?Sized>(
 /// expired at `now`, or its user may no longer reset a password. The store revokes the user's
 /// refresh tokens with the password (and web sessions end with it); a lockout stays as it is.
 /// Recorded as the user's own password change.
-pub async fn reset_password<S: ProfileStore + AccountStore + ActivityStore + ?Sized>(
+pub async fn reset_password<S: ProfileStore + AccountStore + ActivityStore + SessionStore + ?Sized>(
     store: &S,
     token_digest: &str,
     hash: PasswordHash,
@@ -57,6 +57,7 @@ pub async fn reset_password<S: ProfileStore + AccountStore + ActivityStore + ?Si
         return Ok(None);
     };
     store.set_password_hash(user.id, Some(hash)).await?;
+    store.end_user_sessions(user.id).await?;
     let details = Some("reset by e-mail".to_owned());
     record(
         store,

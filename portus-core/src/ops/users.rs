@@ -3,7 +3,7 @@
 use super::record;
 use crate::Result;
 use crate::model::{ActivityAction, AppToken, ExternalIdentity, NewUser, PasswordHash, Role, User};
-use crate::traits::{AccountStore, ActivityStore, IdentityStore, LockoutStore, TeamStore};
+use crate::traits::{AccountStore, ActivityStore, IdentityStore, LockoutStore, SessionStore, TeamStore};
 
 /// Creates a user with their personal namespace.
 pub async fn create<S: AccountStore + ActivityStore + ?Sized>(
@@ -157,9 +157,9 @@ pub async fn unlink_identity<S: IdentityStore + ActivityStore + ?Sized>(
     .await
 }
 
-/// Enables or disables a user. A disabled user also loses their refresh tokens, so nothing
-/// obtained before brings them back in.
-pub async fn set_enabled<S: AccountStore + ActivityStore + ?Sized>(
+/// Enables or disables a user. A disabled user also loses their refresh tokens and web
+/// sessions, so nothing obtained before brings them back in.
+pub async fn set_enabled<S: AccountStore + ActivityStore + SessionStore + ?Sized>(
     store: &S,
     actor: Option<&str>,
     user: &User,
@@ -170,6 +170,7 @@ pub async fn set_enabled<S: AccountStore + ActivityStore + ?Sized>(
         ActivityAction::UserEnable
     } else {
         store.revoke_refresh_tokens(user.id).await?;
+        store.end_user_sessions(user.id).await?;
         ActivityAction::UserDisable
     };
     record(store, actor, action, user.username.clone(), None).await
@@ -200,14 +201,16 @@ pub async fn set_admin<S: AccountStore + TeamStore + ActivityStore + ?Sized>(
 }
 
 /// Sets (or with `None` removes) the local password; the store revokes the user's refresh
-/// tokens with it.
-pub async fn set_password<S: AccountStore + ActivityStore + ?Sized>(
+/// tokens with it, and every web session of the user ends (a stolen session does not survive
+/// the owner changing the password).
+pub async fn set_password<S: AccountStore + ActivityStore + SessionStore + ?Sized>(
     store: &S,
     actor: Option<&str>,
     user: &User,
     hash: Option<PasswordHash>,
 ) -> Result<()> {
     store.set_password_hash(user.id, hash).await?;
+    store.end_user_sessions(user.id).await?;
     record(store, actor, ActivityAction::UserPassword, user.username.clone(), None).await
 }
 

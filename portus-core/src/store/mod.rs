@@ -7,6 +7,8 @@
 mod sql;
 
 #[cfg(feature = "postgres")]
+mod pg_changes;
+#[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;

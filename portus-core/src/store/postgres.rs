@@ -45,6 +45,8 @@ const FOR_UPDATE: &str = " FOR UPDATE";
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Moved by `NOTIFY` on every commit that can change a token request's lookup.
+    changes: std::sync::Arc<super::pg_changes::ChangeMarker>,
 }
 
 fn migrator() -> Migrator {
@@ -107,6 +109,11 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/postgres/0013_outgoing_webhooks.sql"),
         ),
         (
+            14,
+            "web_sessions",
+            include_str!("../../migrations/postgres/0014_web_sessions.sql"),
+        ),
+        (
             15,
             "tag_pulls_and_platform_sizes",
             include_str!("../../migrations/postgres/0015_tag_pulls_and_platform_sizes.sql"),
@@ -148,12 +155,14 @@ impl PostgresStore {
             what: "database migration",
             source: Box::new(e),
         })?;
-        Ok(PostgresStore { pool })
+        let changes = std::sync::Arc::new(super::pg_changes::ChangeMarker::new(&pool));
+        Ok(PostgresStore { pool, changes })
     }
 
-    /// PostgreSQL offers no change marker readable without a query: every lookup is a query.
+    /// The generation of change notifications seen by this store's listening connection, or
+    /// `None` while it is not listening (see `pg_changes`): the first read starts it.
     fn current_change_marker(&self) -> Option<Vec<u8>> {
-        None
+        self.changes.current()
     }
 
     /// The connection pool (for health checks and tools).

@@ -106,6 +106,11 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/sqlite/0014_outgoing_webhooks.sql"),
         ),
         (
+            15,
+            "web_sessions",
+            include_str!("../../migrations/sqlite/0015_web_sessions.sql"),
+        ),
+        (
             16,
             "tag_pulls_and_platform_sizes",
             include_str!("../../migrations/sqlite/0016_tag_pulls_and_platform_sizes.sql"),

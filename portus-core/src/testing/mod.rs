@@ -26,6 +26,7 @@
 //! | [`identities`] | [`IdentityStore`] | [`identity_store_conformance!`] |
 //! | [`profiles`] | [`ProfileStore`] | [`profile_store_conformance!`] |
 //! | [`webhooks`] | [`WebhookStore`] | [`webhook_store_conformance!`] |
+//! | [`sessions`] | [`SessionStore`] | [`session_store_conformance!`] |
 //! | [`policy`] | scopes authorized over a whole [`PolicyStore`] | [`authorization_conformance!`] |
 //!
 //! The other traits have suites of their own, built the same way:
@@ -47,6 +48,7 @@
 //! [`identity_store_conformance!`]: crate::identity_store_conformance
 //! [`profile_store_conformance!`]: crate::profile_store_conformance
 //! [`webhook_store_conformance!`]: crate::webhook_store_conformance
+//! [`session_store_conformance!`]: crate::session_store_conformance
 //! [`authorization_conformance!`]: crate::authorization_conformance
 //! [`policy_store_conformance!`]: crate::policy_store_conformance
 //! [`AccountStore`]: crate::traits::AccountStore
@@ -61,6 +63,7 @@
 //! [`IdentityStore`]: crate::traits::IdentityStore
 //! [`ProfileStore`]: crate::traits::ProfileStore
 //! [`WebhookStore`]: crate::traits::WebhookStore
+//! [`SessionStore`]: crate::traits::SessionStore
 //! [`PolicyStore`]: crate::traits::PolicyStore
 
 pub mod accounts;
@@ -79,6 +82,7 @@ pub mod registry_client;
 pub mod scans;
 mod scripted;
 pub mod security_backend;
+pub mod sessions;
 pub mod summaries;
 pub mod teams;
 pub mod webhooks;
@@ -120,6 +124,7 @@ macro_rules! policy_store_conformance {
         $crate::identity_store_conformance!($make);
         $crate::profile_store_conformance!($make);
         $crate::webhook_store_conformance!($make);
+        $crate::session_store_conformance!($make);
         $crate::authorization_conformance!($make);
     };
 }

@@ -123,11 +123,11 @@ pub struct Web {
     sessions: Sessions,
     api: Router,
     config: WebConfig,
-    /// OpenID Connect attempts under way, by SHA-256 of the `portus_oidc` cookie.
+    /// OpenID Connect attempts under way, in the store by SHA-256 of the `portus_oidc` cookie.
     #[cfg(feature = "oidc")]
     oidc_attempts: session::Attempts<(pages::OidcKind, portus_auth::oidc::PendingLogin)>,
-    /// GitHub, GitLab and Bitbucket attempts under way, by SHA-256 of the `portus_oauth`
-    /// cookie (each bound to its provider).
+    /// GitHub, GitLab and Bitbucket attempts under way, in the store by SHA-256 of the
+    /// `portus_oauth` cookie (each bound to its provider).
     #[cfg(feature = "oidc")]
     oauth_attempts: session::Attempts<portus_auth::oauth::PendingOAuth>,
 }
@@ -143,14 +143,16 @@ impl std::fmt::Debug for Web {
 /// The web pages and their assets, for `state`; `api` is the REST API the pages call in
 /// process.
 pub fn router(state: AppState, config: WebConfig, api: Router<AppState>) -> Router<AppState> {
+    // Sessions and attempts live in the policy store: any instance on it serves them.
+    let store: Arc<dyn portus_core::traits::SessionStore> = state.store.clone();
     let web = Arc::new(Web {
-        sessions: Sessions::new(config.session_lifetime),
+        sessions: Sessions::new(store.clone(), config.session_lifetime),
+        #[cfg(feature = "oidc")]
+        oidc_attempts: session::Attempts::new(store.clone(), "oidc", portus_auth::oidc::ATTEMPT_LIFETIME),
+        #[cfg(feature = "oidc")]
+        oauth_attempts: session::Attempts::new(store, "oauth", portus_auth::oauth::ATTEMPT_LIFETIME),
         api: api.with_state(state),
         config,
-        #[cfg(feature = "oidc")]
-        oidc_attempts: session::Attempts::new(portus_auth::oidc::ATTEMPT_LIFETIME),
-        #[cfg(feature = "oidc")]
-        oauth_attempts: session::Attempts::new(portus_auth::oauth::ATTEMPT_LIFETIME),
     });
     #[cfg(feature = "oidc")]
     let router = Router::new()
@@ -328,8 +330,9 @@ impl IntoResponse for PageError {
 }
 
 /// The signed-in user of a page request; pages that need one redirect to the sign-in page
-/// without it. The user is read from the store on every request and judged by
-/// [`check_usable`], so disabling or locking an account ends its sessions at once.
+/// without it. The session and the user are read from the store on every request and the user
+/// judged by [`check_usable`], so disabling or locking an account ends its sessions at once on
+/// every instance.
 pub struct Signed {
     web: Arc<Web>,
     /// The user, as the store has it now.
@@ -350,7 +353,12 @@ impl FromRequestParts<AppState> for Signed {
         let Some(session_id) = cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned) else {
             return Err(to_sign_in());
         };
-        let Some(session) = web.sessions.get(&session_id) else {
+        let session = web
+            .sessions
+            .get(&session_id)
+            .await
+            .map_err(|e| PageError::from(e).into_response())?;
+        let Some(session) = session else {
             return Err(to_sign_in());
         };
         let user = state
@@ -371,7 +379,10 @@ impl FromRequestParts<AppState> for Signed {
                 session_id,
             }),
             _ => {
-                web.sessions.end(&session_id);
+                web.sessions
+                    .end(&session_id)
+                    .await
+                    .map_err(|e| PageError::from(e).into_response())?;
                 Err(to_sign_in())
             }
         }

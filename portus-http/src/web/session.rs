@@ -1,27 +1,34 @@
 //! Sign-in sessions and CSRF tokens for the web pages.
 //!
 //! A session is a random 256-bit identifier in an `HttpOnly`, `SameSite=Lax` cookie; the
-//! server keeps only its SHA-256, the user and the session's CSRF token, in memory (a restart
-//! signs everybody out; with several instances, route a browser to one of them). Signing in
-//! always starts a new session, so an identifier planted before sign-in is worth nothing.
+//! policy store keeps only its SHA-256, the user and a digest of their password hash
+//! ([`SessionStore`]), so every instance on the same database serves every session and a
+//! restart signs nobody out. Signing in always starts a new session, so an identifier planted
+//! before sign-in is worth nothing.
 //!
-//! Every form carries a CSRF token compared in constant time: the session's own once signed
-//! in, and before that (the sign-in form) a random value also set in a separate cookie.
+//! Every form carries a CSRF token compared in constant time: once signed in, the session's
+//! own, derived from its identifier (so no instance needs to store it, and the store's hash of
+//! the identifier does not reveal it); before that (the sign-in form) a random value also set
+//! in a separate cookie. Sign-in attempts at an external provider (OpenID Connect, OAuth) are
+//! kept in the store too, by the SHA-256 of their cookie, each taken once.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
-use portus_core::model::UserId;
+use portus_core::model::{User, UserId, WebSession};
+use portus_core::traits::SessionStore;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "portus_session";
 /// Name of the cookie holding the CSRF token of the sign-in form.
 pub const SIGN_IN_CSRF_COOKIE: &str = "portus_csrf";
+
+/// A session's expiry is written back at most once a minute: most page views only read it.
+const TOUCH_STEP: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
 /// A random URL-safe token of 256 bits.
 pub fn random_token() -> String {
@@ -60,134 +67,149 @@ pub struct Session {
     pub user_id: UserId,
     /// The token every form of this session must carry.
     pub csrf: String,
-    /// The SHA-256 of the user's password hash when the session started (none without a
+    /// The digest of the user's password hash when the session started (none without a
     /// password): a session outlives no password change ([`Session::outlived_by`]).
-    password: Option<Vec<u8>>,
+    password: Option<String>,
 }
 
 impl Session {
     /// Whether `user`'s password changed (set, replaced or removed) since the session began.
-    pub fn outlived_by(&self, user: &portus_core::model::User) -> bool {
+    pub fn outlived_by(&self, user: &User) -> bool {
         self.password != password_fingerprint(user)
     }
 }
 
-fn password_fingerprint(user: &portus_core::model::User) -> Option<Vec<u8>> {
-    user.password_hash.as_ref().map(|hash| key(&hash.0))
+fn password_fingerprint(user: &User) -> Option<String> {
+    user.password_hash.as_ref().map(|hash| hex(&hash.0))
 }
 
-fn key(id: &str) -> Vec<u8> {
-    digest(&SHA256, id.as_bytes()).as_ref().to_vec()
+/// The hex SHA-256 of `value`: what the store keeps of an identifier.
+fn hex(value: &str) -> String {
+    data_encoding::HEXLOWER.encode(digest(&SHA256, value.as_bytes()).as_ref())
 }
 
-/// Values kept server-side under the SHA-256 of a random identifier (the cookie's value),
-/// each until its expiry; expired ones are swept when a new one is put.
-struct Expiring<T> {
-    by_digest: Mutex<HashMap<Vec<u8>, (Instant, T)>>,
+/// The CSRF token of session `id`: a digest no one without the identifier can compute.
+fn csrf_of(id: &str) -> String {
+    let purpose = format!("portus web session csrf\0{id}");
+    data_encoding::BASE64URL_NOPAD.encode(digest(&SHA256, purpose.as_bytes()).as_ref())
+}
+
+/// The sessions, in the policy store.
+pub struct Sessions {
+    store: Arc<dyn SessionStore>,
     lifetime: Duration,
 }
 
-impl<T> Expiring<T> {
-    fn new(lifetime: Duration) -> Self {
-        Expiring {
-            by_digest: Mutex::new(HashMap::new()),
-            lifetime,
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Instant, T)>> {
-        self.by_digest.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Keeps `value` for `lifetime`; returns its new identifier.
-    fn put(&self, value: T) -> String {
-        let id = random_token();
-        let now = Instant::now();
-        let mut entries = self.lock();
-        entries.retain(|_, (expires, _)| *expires > now);
-        entries.insert(key(&id), (now + self.lifetime, value));
-        id
-    }
-}
-
-/// The live sessions.
-pub struct Sessions(Expiring<Session>);
-
 impl std::fmt::Debug for Sessions {
-    // Session identifiers and CSRF tokens are secrets.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sessions")
-            .field("lifetime", &self.0.lifetime)
+            .field("lifetime", &self.lifetime)
             .finish_non_exhaustive()
     }
 }
 
+fn expiry(lifetime: Duration) -> chrono::DateTime<chrono::Utc> {
+    portus_core::model::now() + chrono::TimeDelta::from_std(lifetime).unwrap_or(chrono::TimeDelta::MAX)
+}
+
 impl Sessions {
-    /// Sessions that end `lifetime` after their last use.
-    pub fn new(lifetime: Duration) -> Self {
-        Sessions(Expiring::new(lifetime))
+    /// Sessions in `store` that end `lifetime` after their last use.
+    pub fn new(store: Arc<dyn SessionStore>, lifetime: Duration) -> Self {
+        Sessions { store, lifetime }
     }
 
     /// How long an unused session lives.
     pub fn lifetime(&self) -> Duration {
-        self.0.lifetime
+        self.lifetime
     }
 
-    /// Starts a session for `user`; returns its identifier (for the cookie).
-    pub fn start(&self, user: &portus_core::model::User) -> String {
-        self.0.put(Session {
+    /// Starts a session for `user`; returns its identifier (for the cookie). Sessions and
+    /// attempts expired by now are deleted first: sign-ins are rare enough to carry the sweep.
+    pub async fn start(&self, user: &User) -> portus_core::Result<String> {
+        self.store.purge_expired_sessions(portus_core::model::now()).await?;
+        let id = random_token();
+        let session = WebSession {
             user_id: user.id,
-            csrf: random_token(),
-            password: password_fingerprint(user),
-        })
+            password_fingerprint: password_fingerprint(user),
+            expires_at: expiry(self.lifetime),
+        };
+        self.store.start_session(&hex(&id), &session).await?;
+        Ok(id)
     }
 
     /// The live session `id` names, its lifetime extended.
-    pub fn get(&self, id: &str) -> Option<Session> {
-        let now = Instant::now();
-        let mut sessions = self.0.lock();
-        let (expires, session) = sessions.get_mut(&key(id))?;
-        if *expires <= now {
-            sessions.remove(&key(id));
-            return None;
-        }
-        *expires = now + self.0.lifetime;
-        Some(session.clone())
+    pub async fn get(&self, id: &str) -> portus_core::Result<Option<Session>> {
+        let now = portus_core::model::now();
+        let found = self
+            .store
+            .touch_session(&hex(id), now, expiry(self.lifetime), TOUCH_STEP)
+            .await?;
+        Ok(found.map(|session| Session {
+            user_id: session.user_id,
+            csrf: csrf_of(id),
+            password: session.password_fingerprint,
+        }))
     }
 
     /// Ends session `id` (sign out).
-    pub fn end(&self, id: &str) {
-        self.0.lock().remove(&key(id));
+    pub async fn end(&self, id: &str) -> portus_core::Result<()> {
+        self.store.end_session(&hex(id)).await
     }
 }
 
 /// Short-lived server-side values keyed by a random cookie (an OpenID Connect attempt between
-/// leaving for the provider and coming back): each can be taken once.
-pub struct Attempts<T>(Expiring<T>);
+/// leaving for the provider and coming back), in the policy store as JSON: each can be taken
+/// once, on any instance.
+pub struct Attempts<T> {
+    store: Arc<dyn SessionStore>,
+    lifetime: Duration,
+    /// Which kind of attempt: the identifiers of different kinds never meet.
+    purpose: &'static str,
+    kept: std::marker::PhantomData<fn(T) -> T>,
+}
 
 impl<T> std::fmt::Debug for Attempts<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Attempts")
-            .field("lifetime", &self.0.lifetime)
+            .field("purpose", &self.purpose)
+            .field("lifetime", &self.lifetime)
             .finish_non_exhaustive()
     }
 }
 
-impl<T> Attempts<T> {
-    /// Attempts that expire `lifetime` after they start.
-    pub fn new(lifetime: Duration) -> Self {
-        Attempts(Expiring::new(lifetime))
+impl<T: serde::Serialize + serde::de::DeserializeOwned> Attempts<T> {
+    /// Attempts named `purpose` in `store` that expire `lifetime` after they start.
+    pub fn new(store: Arc<dyn SessionStore>, purpose: &'static str, lifetime: Duration) -> Self {
+        Attempts {
+            store,
+            lifetime,
+            purpose,
+            kept: std::marker::PhantomData,
+        }
+    }
+
+    fn key(&self, id: &str) -> String {
+        hex(&format!("{}\0{id}", self.purpose))
     }
 
     /// Remembers `value`; returns the identifier for the cookie.
-    pub fn put(&self, value: T) -> String {
-        self.0.put(value)
+    pub async fn put(&self, value: &T) -> portus_core::Result<String> {
+        let id = random_token();
+        let json = serde_json::to_string(value).map_err(|e| portus_core::Error::Invalid(e.to_string()))?;
+        self.store
+            .put_sign_in_attempt(&self.key(&id), &json, expiry(self.lifetime))
+            .await?;
+        Ok(id)
     }
 
-    /// Takes the live value `id` names (it cannot be taken again).
-    pub fn take(&self, id: &str) -> Option<T> {
-        let (expires, value) = self.0.lock().remove(&key(id))?;
-        (expires > Instant::now()).then_some(value)
+    /// Takes the live value `id` names (it cannot be taken again); a value no longer readable
+    /// (written by another version) is as good as none.
+    pub async fn take(&self, id: &str) -> portus_core::Result<Option<T>> {
+        let json = self
+            .store
+            .take_sign_in_attempt(&self.key(id), portus_core::model::now())
+            .await?;
+        Ok(json.and_then(|json| serde_json::from_str(&json).ok()))
     }
 }
 
@@ -197,49 +219,55 @@ mod tests {
 
     use super::*;
 
-    fn user(id: i64) -> portus_core::model::User {
-        portus_core::model::User {
-            id: UserId(id),
-            username: format!("user{id}"),
-            email: None,
-            admin: false,
-            enabled: true,
-            password_hash: None,
-            personal_namespace: None,
-            failed_logins: 0,
-            locked_until: None,
-            display_name: None,
-            bot: false,
-            created_at: portus_core::model::now(),
-        }
+    fn store() -> Arc<portus_core::InMemoryStore> {
+        Arc::new(portus_core::InMemoryStore::new())
     }
 
-    #[test]
-    fn sessions_live_until_ended_or_expired() {
-        let sessions = Sessions::new(Duration::from_secs(60));
-        let id = sessions.start(&user(7));
-        let session = sessions.get(&id).expect("a fresh session is live");
-        assert_eq!(session.user_id, UserId(7));
+    #[tokio::test]
+    async fn sessions_live_until_ended_or_expired() {
+        use portus_core::traits::AccountStore;
+        let store = store();
+        let user = store
+            .create_user(portus_core::model::NewUser {
+                username: "user7".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let sessions = Sessions::new(store.clone(), Duration::from_secs(60));
+        let id = sessions.start(&user).await.unwrap();
+        let session = sessions.get(&id).await.unwrap().expect("a fresh session is live");
+        assert_eq!(session.user_id, user.id);
         assert_ne!(session.csrf, id, "the CSRF token is not the session identifier");
-        assert!(sessions.get("not-a-session").is_none());
-        sessions.end(&id);
-        assert!(sessions.get(&id).is_none(), "signed out");
+        assert_eq!(session.csrf, sessions.get(&id).await.unwrap().unwrap().csrf, "stable");
+        assert!(sessions.get("not-a-session").await.unwrap().is_none());
+        // Only the SHA-256 of the identifier is stored: the identifier itself finds nothing.
+        let raw = store
+            .touch_session(&id, portus_core::model::now(), expiry(Duration::ZERO), TOUCH_STEP)
+            .await
+            .unwrap();
+        assert!(raw.is_none());
+        sessions.end(&id).await.unwrap();
+        assert!(sessions.get(&id).await.unwrap().is_none(), "signed out");
 
-        let short = Sessions::new(Duration::ZERO);
-        let id = short.start(&user(1));
-        assert!(short.get(&id).is_none(), "an expired session is gone");
+        let short = Sessions::new(store.clone(), Duration::ZERO);
+        let id = short.start(&user).await.unwrap();
+        assert!(short.get(&id).await.unwrap().is_none(), "an expired session is gone");
     }
 
-    #[test]
-    fn attempts_are_taken_once_and_expire() {
-        let attempts = Attempts::new(Duration::from_secs(60));
-        let id = attempts.put(5);
-        assert_eq!(attempts.take("other"), None);
-        assert_eq!(attempts.take(&id), Some(5));
-        assert_eq!(attempts.take(&id), None, "taken once");
-        let expired = Attempts::new(Duration::ZERO);
-        let id = expired.put(1);
-        assert_eq!(expired.take(&id), None);
+    #[tokio::test]
+    async fn attempts_are_taken_once_and_expire() {
+        let store = store();
+        let attempts = Attempts::<u32>::new(store.clone(), "test", Duration::from_secs(60));
+        let id = attempts.put(&5).await.unwrap();
+        assert_eq!(attempts.take("other").await.unwrap(), None);
+        let other_kind = Attempts::<u32>::new(store.clone(), "other", Duration::from_secs(60));
+        assert_eq!(other_kind.take(&id).await.unwrap(), None, "kinds never meet");
+        assert_eq!(attempts.take(&id).await.unwrap(), Some(5));
+        assert_eq!(attempts.take(&id).await.unwrap(), None, "taken once");
+        let expired = Attempts::<u32>::new(store, "test", Duration::ZERO);
+        let id = expired.put(&1).await.unwrap();
+        assert_eq!(expired.take(&id).await.unwrap(), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub(crate) mod namespaces;
 pub(crate) mod profiles;
 pub(crate) mod rows;
 pub(crate) mod scans;
+pub(crate) mod sessions;
 pub(crate) mod summaries;
 pub(crate) mod teams;
 pub(crate) mod webhooks;
@@ -354,6 +355,7 @@ macro_rules! sql_policy_store {
         super::sql::identities::sql_identities_store!($store, $db);
         super::sql::profiles::sql_profiles_store!($store, $db);
         super::sql::webhooks::sql_webhooks_store!($store, $db);
+        super::sql::sessions::sql_sessions_store!($store, $db);
     };
 }
 

@@ -29,6 +29,7 @@ mod lockout;
 mod namespaces;
 mod profiles;
 mod scans;
+mod sessions;
 mod tag_facts;
 mod teams;
 mod webhooks;
@@ -45,6 +46,7 @@ pub use lockout::LockoutStore;
 pub use namespaces::NamespaceStore;
 pub use profiles::ProfileStore;
 pub use scans::ScanStore;
+pub use sessions::SessionStore;
 pub use tag_facts::TagFactsStore;
 pub use teams::TeamStore;
 pub use webhooks::WebhookStore;
@@ -70,6 +72,7 @@ pub trait PolicyStore:
     + LockoutStore
     + ProfileStore
     + WebhookStore
+    + SessionStore
     + std::fmt::Debug
 {
 }
@@ -88,6 +91,7 @@ impl<T> PolicyStore for T where
         + LockoutStore
         + ProfileStore
         + WebhookStore
+        + SessionStore
         + std::fmt::Debug
         + ?Sized
 {

@@ -59,9 +59,12 @@ pub trait NamespaceStore: Send + Sync {
         }
         Ok(found)
     }
-    /// An opaque value that changes whenever anything in the store may have changed, read
-    /// without a query; `None` when the store offers none. A caller may keep what it read
-    /// while the marker it took *before* reading is still the current one.
+    /// An opaque value that changes whenever anything [`user_and_namespaces_access`] reads
+    /// (users, namespaces, teams, memberships) may have changed, read without a query; `None`
+    /// when the store offers none (or cannot vouch for it right now). A caller may keep what it
+    /// read while the marker it took *before* reading is still the current one.
+    ///
+    /// [`user_and_namespaces_access`]: Self::user_and_namespaces_access
     fn change_marker(&self) -> Option<Vec<u8>> {
         None
     }

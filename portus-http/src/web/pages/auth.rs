@@ -122,7 +122,7 @@ pub(crate) async fn sign_in(
         .authenticate_for_session(username, &Secret::new(password))
         .await
     {
-        Ok(user) => Ok(signed_in(&web, &user, SIGN_IN_CSRF_COOKIE)),
+        Ok(user) => signed_in(&web, &user, SIGN_IN_CSRF_COOKIE).await,
         Err(portus_auth::Error::InvalidCredentials) => Ok(sign_in_page(
             &state,
             &web,
@@ -136,8 +136,12 @@ pub(crate) async fn sign_in(
 
 /// Starts a new session for `user` (never reusing one the browser brought: no fixation),
 /// clears the cookie of the sign-in attempt and sends the browser to the dashboard.
-pub(super) fn signed_in(web: &Web, user: &portus_core::model::User, attempt_cookie: &str) -> Response {
-    let session = web.sessions.start(user);
+pub(super) async fn signed_in(
+    web: &Web,
+    user: &portus_core::model::User,
+    attempt_cookie: &str,
+) -> Result<Response, PageError> {
+    let session = web.sessions.start(user).await?;
     let secure = web.config.secure_cookies;
     let mut response = Redirect::to("/").into_response();
     let headers = response.headers_mut();
@@ -146,7 +150,7 @@ pub(super) fn signed_in(web: &Web, user: &portus_core::model::User, attempt_cook
     for value in [session_cookie, clear_attempt] {
         headers.append(SET_COOKIE, value.parse().expect("cookie values are ASCII"));
     }
-    response
+    Ok(response)
 }
 
 #[cfg(feature = "oidc")]
@@ -181,7 +185,7 @@ const OIDC_COOKIE: &str = "portus_oidc";
 /// The OpenID Connect sign-ins: any provider's (`[web.oidc]`) and Google's, each at
 /// `/sign_in/{path}`.
 #[cfg(feature = "oidc")]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum OidcKind {
     Generic,
     Google,
@@ -216,7 +220,7 @@ async fn begin(web: &Web, kind: OidcKind) -> Result<Response, PageError> {
     let login = kind.login(web)?;
     let (url, pending) = login.provider.begin().await?;
     // The attempt remembers its provider: a callback at another one is a mix-up.
-    let attempt = web.oidc_attempts.put((kind, pending));
+    let attempt = web.oidc_attempts.put(&(kind, pending)).await?;
     let mut response = Redirect::to(url.as_str()).into_response();
     let cookie = set_cookie(
         OIDC_COOKIE,
@@ -262,9 +266,11 @@ async fn callback(
     kind: OidcKind,
 ) -> Result<Response, PageError> {
     let login = kind.login(web)?;
-    let pending = cookie(headers, OIDC_COOKIE)
-        .and_then(|id| web.oidc_attempts.take(id))
-        .filter(|(started_at, _)| *started_at == kind);
+    let pending = match cookie(headers, OIDC_COOKIE) {
+        Some(id) => web.oidc_attempts.take(id).await?,
+        None => None,
+    };
+    let pending = pending.filter(|(started_at, _)| *started_at == kind);
     let Some((_, pending)) = pending else {
         return Err(PageError::new(
             StatusCode::BAD_REQUEST,
@@ -285,7 +291,7 @@ async fn callback(
         .inspect(|_| counted_external_login(state, true))
         .inspect_err(|e| refused_external_login(state, e))
     {
-        Ok(user) => Ok(signed_in(web, &user, OIDC_COOKIE)),
+        Ok(user) => signed_in(web, &user, OIDC_COOKIE).await,
         Err(portus_auth::Error::InvalidCredentials) => Ok(failed(web)),
         Err(portus_auth::Error::NotLinked) => {
             // Says nothing of local accounts: only that the caller's own identity is unlinked.
@@ -317,7 +323,7 @@ pub(super) fn refused_external_login(state: &AppState, error: &portus_auth::Erro
 /// `POST /sign_out`.
 pub(crate) async fn sign_out(signed: Signed, Form(form): Form<Fields>) -> Result<Response, PageError> {
     signed.check_csrf(&form)?;
-    signed.web.sessions.end(&signed.session_id);
+    signed.web.sessions.end(&signed.session_id).await?;
     let mut response = Redirect::to("/sign_in").into_response();
     let clear = set_cookie(SESSION_COOKIE, "", Duration::ZERO, signed.web.config.secure_cookies);
     response

@@ -56,7 +56,7 @@ pub(crate) async fn oauth_begin(
 ) -> Result<Response, PageError> {
     let login = login_of(&web, &provider)?;
     let (url, pending) = login.provider.begin();
-    let attempt = web.oauth_attempts.put(pending);
+    let attempt = web.oauth_attempts.put(&pending).await?;
     let mut response = Redirect::to(url.as_str()).into_response();
     let cookie = set_cookie(
         OAUTH_COOKIE,
@@ -80,7 +80,10 @@ pub(crate) async fn oauth_callback(
     Query(query): Query<Fields>,
 ) -> Result<Response, PageError> {
     let login = login_of(&web, &provider)?;
-    let pending = cookie(&headers, OAUTH_COOKIE).and_then(|id| web.oauth_attempts.take(id));
+    let pending = match cookie(&headers, OAUTH_COOKIE) {
+        Some(id) => web.oauth_attempts.take(id).await?,
+        None => None,
+    };
     let Some(pending) = pending else {
         return Err(PageError::new(
             StatusCode::BAD_REQUEST,
@@ -97,7 +100,7 @@ pub(crate) async fn oauth_callback(
         .inspect(|_| counted_external_login(&state, true))
         .inspect_err(|e| refused_external_login(&state, e))
     {
-        Ok(user) => Ok(signed_in(&web, &user, OAUTH_COOKIE)),
+        Ok(user) => signed_in(&web, &user, OAUTH_COOKIE).await,
         Err(portus_auth::Error::InvalidCredentials) => Ok(sign_in_failed(&state, &web, &login.name, None)),
         Err(portus_auth::Error::NotLinked) => {
             // Says nothing of local accounts: only that the caller's own identity is unlinked.

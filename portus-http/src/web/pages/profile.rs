@@ -141,8 +141,8 @@ pub(crate) async fn update_profile(
             .user_by_id(signed.user.id)
             .await?
             .ok_or_else(PageError::not_found)?;
-        signed.web.sessions.end(&signed.session_id);
-        let session = signed.web.sessions.start(&user);
+        signed.web.sessions.end(&signed.session_id).await?;
+        let session = signed.web.sessions.start(&user).await?;
         let cookie = set_cookie(
             SESSION_COOKIE,
             &session,

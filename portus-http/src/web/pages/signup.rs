@@ -136,7 +136,7 @@ pub(crate) async fn sign_up(
     match ops::users::sign_up(state.store.as_ref(), new, state.first_user_admin).await {
         Ok(user) => {
             tracing::info!(user = %user.username, admin = user.admin, "signed up");
-            Ok(signed_in(&web, &user, SIGN_IN_CSRF_COOKIE))
+            signed_in(&web, &user, SIGN_IN_CSRF_COOKIE).await
         }
         Err(e) if e.kind() == ErrorKind::Conflict => refused(StatusCode::CONFLICT, "That user name is taken."),
         Err(e) if e.kind() == ErrorKind::Invalid => refused(StatusCode::BAD_REQUEST, &e.to_string()),
