@@ -220,7 +220,10 @@ pub fn router(state: AppState, config: WebConfig, api: Router<AppState>) -> Rout
         )
         .route("/teams/{id}/members", post(pages::add_member))
         .route("/teams/{id}/members/{user_id}", post(pages::change_member))
-        .route("/repositories/{id}", get(pages::repository))
+        .route(
+            "/repositories/{id}",
+            get(pages::repository).post(pages::update_repository),
+        )
         .route("/repositories/{id}/star", post(pages::star))
         .route("/repositories/{id}/comments", post(pages::add_comment))
         .route(

@@ -12,6 +12,7 @@ use crate::web::PageError;
 use crate::web::Signed;
 use crate::web::views::artifact_badges;
 use crate::web::views::button_form;
+use crate::web::views::csrf_field;
 use crate::web::views::digest;
 use crate::web::views::full_digest;
 use crate::web::views::image_size;
@@ -49,7 +50,9 @@ pub(crate) async fn repository(
         .list(&format!("/api/v1/repositories/{id}/comments"), comments_page)
         .await?;
     let starred = repository["starred"].as_bool() == Some(true);
-    let deletable = may_delete(&signed, &repository["namespace_id"]).await?;
+    let permissions = namespace_permissions(&signed, &repository["namespace_id"]).await?;
+    let deletable = permissions["delete"].as_bool() == Some(true);
+    let describable = permissions["manage"].as_bool() == Some(true);
     let body = html! {
         div.toolbar {
             span #stars { (text(&repository["stars"])) " ★" }
@@ -99,6 +102,15 @@ pub(crate) async fn repository(
             }
         }
         (pager(&format!("/repositories/{id}"), page, pages))
+        @if describable {
+            form.card method="post" action={ "/repositories/" (id) } {
+                h2 { "Description" }
+                (csrf_field(&signed.csrf))
+                label for="repo-description" { "Description" }
+                input #repo-description name="description" value=(text(&repository["description"]));
+                button type="submit" #save-description { "Save" }
+            }
+        }
         section #comments {
             h2 { "Comments" }
             @if array(&comments).is_empty() { (none("comments")) }
@@ -200,11 +212,35 @@ fn sort_findings(findings: &mut [Value], sort: &str) {
 /// Whether the signed-in user may delete images in the namespace `id`: the API's own answer
 /// (`permissions.delete`); the API refuses a deletion anyway when not.
 pub(super) async fn may_delete(signed: &Signed, namespace_id: &Value) -> Result<bool, PageError> {
+    Ok(namespace_permissions(signed, namespace_id).await?["delete"].as_bool() == Some(true))
+}
+
+/// What the user may do in the namespace `namespace_id` (the API's `permissions`; nothing
+/// without a namespace).
+async fn namespace_permissions(signed: &Signed, namespace_id: &Value) -> Result<Value, PageError> {
     let Some(id) = namespace_id.as_i64() else {
-        return Ok(false);
+        return Ok(Value::Null);
     };
     let namespace = signed.get(&format!("/api/v1/namespaces/{id}")).await?;
-    Ok(namespace["permissions"]["delete"].as_bool() == Some(true))
+    Ok(namespace["permissions"].clone())
+}
+
+/// `POST /repositories/{id}`: saves the description.
+pub(crate) async fn update_repository(
+    signed: Signed,
+    Path(raw): Path<String>,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    let id = id(&raw)?;
+    signed
+        .submit(
+            &form,
+            Method::PUT,
+            &format!("/api/v1/repositories/{id}"),
+            Some(serde_json::json!({"description": field(&form, "description")})),
+        )
+        .await?;
+    Ok(back(format!("/repositories/{id}")))
 }
 
 /// `GET /tags/{id}`: the tag's facts (digest, size, pusher, push time), its pull commands,

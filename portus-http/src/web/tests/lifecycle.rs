@@ -225,3 +225,38 @@ async fn a_team_is_edited_then_deleted_handing_its_namespaces_to_another() {
         .expect("handed over, not deleted");
     assert_eq!(kept.team_id, Some(qa.id));
 }
+
+#[tokio::test]
+async fn a_repository_is_described_from_its_page_by_those_who_manage_its_namespace() {
+    use portus_core::model::{ManifestRecord, MissingNamespace};
+    let (site, _) = devs_site().await;
+    let manifest = ManifestRecord {
+        digest: format!("sha256:{}", "ab".repeat(32)),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: Some(2),
+    };
+    site.store
+        .put_tag("devs/app", "1.0", &manifest, Some("alice"), MissingNamespace::Ignore)
+        .await
+        .unwrap();
+    let repository_of = || async {
+        let all = site.store.list_repositories().await.unwrap();
+        all.into_iter().find(|r| r.name == "devs/app").unwrap()
+    };
+    let repository = repository_of().await;
+    let page = format!("/repositories/{}", repository.id);
+    let (alice, bob) = (
+        site.sign_in("alice", "alice-password").await.unwrap(),
+        site.sign_in("bob", "bob-password").await.unwrap(),
+    );
+    assert!(!site.get(&page, &bob).await.body.contains("id=\"repo-description\""));
+    let refused = site.post("/tokens", &page, &bob, "description=mine").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+    assert!(site.get(&page, &alice).await.body.contains("id=\"repo-description\""));
+    let saved = site.post(&page, &page, &alice, "description=The+web+app").await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let described = repository_of().await;
+    assert_eq!(described.description.as_deref(), Some("The web app"));
+    assert!(site.get(&page, &bob).await.body.contains("The web app"));
+}
