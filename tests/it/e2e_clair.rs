@@ -13,8 +13,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Clair, Creds, Portus, Registry, assert_ok, free_port, http_get, http_post, oci_layout_with_files, skopeo_copy,
-    status, wait_until,
+    Clair, Creds, Portus, Registry, assert_ok, free_port, http_get, oci_layout_with_files, skopeo_copy, status,
+    wait_until, web_session,
 };
 
 const SERVICE: &str = "registry.clair";
@@ -143,34 +143,6 @@ impl Setup {
 
 fn body(response: &str) -> &str {
     response.split("\r\n\r\n").nth(1).unwrap_or_default()
-}
-
-/// The `name=value` of every cookie `response` sets.
-fn cookies(response: &str) -> Vec<String> {
-    response
-        .lines()
-        .filter_map(|l| {
-            l.strip_prefix("set-cookie: ")
-                .or_else(|| l.strip_prefix("Set-Cookie: "))
-        })
-        .map(|c| c.split(';').next().unwrap().to_owned())
-        .collect()
-}
-
-/// Signs in to the web pages; the `Cookie` value of the session.
-fn web_session(portus: &Portus, user: &str, password: &str) -> String {
-    let form = http_get(portus.addr, "/sign_in", &[]);
-    let start = form.find("name=\"csrf\" value=\"").expect("a sign-in form") + 19;
-    let csrf = form[start..].split('"').next().unwrap();
-    let twin = cookies(&form).join("; ");
-    let answer = http_post(
-        portus.addr,
-        "/sign_in",
-        &[("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", &twin)],
-        &format!("csrf={csrf}&username={user}&password={password}"),
-    );
-    assert_eq!(status(&answer), 303, "sign in: {answer}");
-    cookies(&answer).join("; ")
 }
 
 /// The tag page of tag `id`, signed in with `session`.

@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::harness::{
-    Creds, Flavour, Portus, Registry, against_both_registries, free_port, http_get, http_post, oci_index_layout,
-    oci_layout, run, skopeo_copy_with, status, wait_until,
+    Creds, Flavour, Portus, Registry, against_both_registries, free_port, http_get, oci_index_layout, oci_layout, run,
+    skopeo_copy_with, status, wait_until, web_session,
 };
 
 const SERVICE: &str = "registry.sizes";
@@ -134,32 +134,6 @@ fn image_bytes(manifest: &Value) -> u64 {
         .map(|l| l["size"].as_u64().unwrap())
         .sum();
     manifest["config"]["size"].as_u64().unwrap() + layers
-}
-
-fn cookies(response: &str) -> Vec<String> {
-    response
-        .lines()
-        .filter_map(|l| {
-            l.strip_prefix("set-cookie: ")
-                .or_else(|| l.strip_prefix("Set-Cookie: "))
-        })
-        .map(|c| c.split(';').next().unwrap().to_owned())
-        .collect()
-}
-
-fn web_session(portus: &Portus, user: &str, password: &str) -> String {
-    let form = http_get(portus.addr, "/sign_in", &[]);
-    let start = form.find("name=\"csrf\" value=\"").expect("a sign-in form") + 19;
-    let csrf = form[start..].split('"').next().unwrap();
-    let twin = cookies(&form).join("; ");
-    let answer = http_post(
-        portus.addr,
-        "/sign_in",
-        &[("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", &twin)],
-        &format!("csrf={csrf}&username={user}&password={password}"),
-    );
-    assert_eq!(status(&answer), 303, "sign in: {answer}");
-    cookies(&answer).join("; ")
 }
 
 against_both_registries!(sizes_match_the_registrys_manifests_and_pulls_are_counted);

@@ -1067,3 +1067,31 @@ impl Clair {
         assert_ok("clairctl import-updaters", &output);
     }
 }
+
+/// The `name=value` of every cookie `response` sets.
+pub(crate) fn cookies(response: &str) -> Vec<String> {
+    response
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .collect()
+}
+
+/// Signs in to the web pages; the `Cookie` value of the session.
+pub(crate) fn web_session(portus: &Portus, user: &str, password: &str) -> String {
+    let form = http_get(portus.addr, "/sign_in", &[]);
+    let start = form.find("name=\"csrf\" value=\"").expect("a sign-in form") + 19;
+    let csrf = form[start..].split('"').next().unwrap();
+    let twin = cookies(&form).join("; ");
+    let answer = http_post(
+        portus.addr,
+        "/sign_in",
+        &[("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", &twin)],
+        &format!("csrf={csrf}&username={user}&password={password}"),
+    );
+    assert_eq!(status(&answer), 303, "sign in: {answer}");
+    cookies(&answer).join("; ")
+}
