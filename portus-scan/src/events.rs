@@ -409,17 +409,18 @@ impl EventPipeline {
             // A pull by digest (an index's platforms, a pinned reference): no tag to count.
             return Ok(EventStatus::Ignored);
         };
-        // portus' own reads (a scan, a sync) are no pulls of a user's.
-        let own = actor.is_some() && actor == self.own_account.get().map(String::as_str);
+        // portus' own reads (a scan, a sync, retention's check before a removal) are no
+        // user's pulls, and never bring back a tag: applied late, the pull may follow the
+        // removal it checked for.
+        if actor.is_some() && actor == self.own_account.get().map(String::as_str) {
+            return Ok(EventStatus::Ignored);
+        }
         // Never in the future: the time comes from the event's sender.
         let now = portus_core::model::now();
         let at = event.at().map_or(now, |at| at.min(now));
         if self.catalog.tag(repository, tag).await?.is_some() {
             // Counted for the tag whatever image it pulled (a tag moved by a push not applied
             // yet is still the tag pulled).
-            if own {
-                return Ok(EventStatus::Ignored);
-            }
             self.catalog.record_pull(repository, tag, at).await?;
             return Ok(EventStatus::Applied);
         }
@@ -432,9 +433,7 @@ impl EventPipeline {
             TagChange::NamespaceMissing => Ok(EventStatus::Ignored),
             _ => {
                 self.recognize(repository, tag, &manifest.digest).await;
-                if !own {
-                    self.catalog.record_pull(repository, tag, at).await?;
-                }
+                self.catalog.record_pull(repository, tag, at).await?;
                 self.measure(repository, &manifest.digest).await;
                 let Attribution { user: actor, note } = self.attribute(actor).await?;
                 let activity = NewActivity::new(
@@ -1023,6 +1022,33 @@ mod tests {
                 "{error} / {reason}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn portus_own_reads_never_bring_back_a_removed_tag() {
+        let (store, pipeline) = setup(MissingNamespace::Create).await;
+        pipeline.set_own_account("portus");
+        pipeline
+            .ingest(&envelope(&[push("o1", "alice/app", Some("2"), &dg("b2"), OCI)]))
+            .await
+            .unwrap();
+        pipeline.drain().await.unwrap();
+        // Retention read the tag (a pull by portus), then removed it; the pull comes in late.
+        assert!(store.delete_tag("alice/app", "2").await.unwrap().is_some());
+        let own_read = json!({"id": "o2", "action": "pull", "actor": {"name": "portus"},
+            "target": {"mediaType": OCI, "digest": dg("b2"), "repository": "alice/app", "tag": "2"}});
+        // Distribution 3's untag notification, with its empty descriptor.
+        let untag = json!({"id": "o3", "action": "delete", "actor": {"name": "portus"},
+            "target": {"mediaType": "", "digest": "", "size": 0, "repository": "alice/app", "tag": "2"}});
+        assert_eq!(pipeline.ingest(&envelope(&[own_read])).await.unwrap().accepted, 1);
+        pipeline.drain().await.unwrap();
+        assert_eq!(store.tag("alice/app", "2").await.unwrap(), None);
+        let ingested = pipeline.ingest(&envelope(&[untag])).await.unwrap();
+        assert_eq!(
+            (ingested.accepted, ingested.refused),
+            (1, 0),
+            "the untag event is valid"
+        );
     }
 
     #[tokio::test]

@@ -60,9 +60,11 @@ impl Event {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 pub struct Target {
     /// Media type (manifest or blob).
-    #[serde(rename = "mediaType")]
+    #[serde(rename = "mediaType", default, deserialize_with = "empty_as_none")]
     pub media_type: Option<String>,
-    /// Digest.
+    /// Digest. Distribution 3 sends `""` in tag and repository deletions (its target is an
+    /// OCI descriptor, whose digest is never omitted): read as absent.
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub digest: Option<String>,
     /// Size in bytes.
     pub size: Option<u64>,
@@ -70,6 +72,12 @@ pub struct Target {
     pub repository: Option<String>,
     /// Tag, when the manifest was addressed by tag.
     pub tag: Option<String>,
+}
+
+/// An absent, `null` or empty string as `None`.
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let value: Option<String> = Option::deserialize(deserializer)?;
+    Ok(value.filter(|v| !v.is_empty()))
 }
 
 /// The event's actor.
@@ -135,6 +143,20 @@ mod tests {
         assert_eq!(push.actor.name.as_deref(), Some("alice"));
         let delete = parse_event(&events[1].1).unwrap();
         assert_eq!((delete.target.digest, delete.actor.name), (None, None));
+    }
+
+    #[test]
+    fn distribution_3_deletions_with_an_empty_descriptor_are_valid() {
+        // Distribution 3's tag and repository deletions carry its descriptor's zero values.
+        let untag = r#"{"id":"u1","action":"delete","actor":{"name":"portus"},
+          "target":{"mediaType":"","digest":"","size":0,"repository":"alice/app","tag":"2"}}"#;
+        let event = parse_event(untag).unwrap();
+        assert_eq!(
+            (event.target.digest.as_deref(), event.target.media_type.as_deref()),
+            (None, None)
+        );
+        assert_eq!(event.target.tag.as_deref(), Some("2"));
+        assert_eq!(event.check(), Ok(()));
     }
 
     #[test]
