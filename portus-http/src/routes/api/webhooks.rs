@@ -236,6 +236,21 @@ impl From<UpdateWebhookBody> for WebhookChanges {
     }
 }
 
+/// The webhook, when the caller may also change it (`manage_webhook`).
+async fn load_managed(
+    state: &AppState,
+    caller: &ApiCaller,
+    id: &str,
+    webhook: &str,
+) -> Result<(Namespace, Webhook), ApiError> {
+    let (namespace, webhook) = load(state, caller, id, webhook).await?;
+    check(
+        permissions::manage_webhook(caller.caller, &caller.namespace_view(&namespace, state), &state.policy),
+        "webhook",
+    )?;
+    Ok((namespace, webhook))
+}
+
 /// `GET /api/v1/namespaces/{id}/webhooks`: administrators and the namespace's team.
 #[utoipa::path(
     get,
@@ -319,11 +334,7 @@ pub(super) async fn update(
     Path((id, webhook)): Path<(String, String)>,
     JsonBody(body): JsonBody<UpdateWebhookBody>,
 ) -> Result<Json<WebhookView>, ApiError> {
-    let (namespace, webhook) = load(&state, &caller, &id, &webhook).await?;
-    check(
-        permissions::manage_webhook(caller.caller, &caller.namespace_view(&namespace, &state), &state.policy),
-        "webhook",
-    )?;
+    let (namespace, webhook) = load_managed(&state, &caller, &id, &webhook).await?;
     let mut settings = webhook.settings.clone();
     portus_scan::webhooks::change_webhook_settings(
         &mut settings,
@@ -350,11 +361,7 @@ pub(super) async fn rotate_secret(
     caller: ApiCaller,
     Path((id, webhook)): Path<(String, String)>,
 ) -> Result<Json<WebhookView>, ApiError> {
-    let (namespace, webhook) = load(&state, &caller, &id, &webhook).await?;
-    check(
-        permissions::manage_webhook(caller.caller, &caller.namespace_view(&namespace, &state), &state.policy),
-        "webhook",
-    )?;
+    let (namespace, webhook) = load_managed(&state, &caller, &id, &webhook).await?;
     let mut settings = webhook.settings.clone();
     let secret = portus_scan::webhooks::rotate_webhook_secret(&mut settings, &state.outgoing.sealer)?;
     let updated = ops::webhooks::update(state.store.as_ref(), caller.actor(), &namespace, &webhook, settings).await?;
@@ -420,11 +427,7 @@ pub(super) async fn resend(
     caller: ApiCaller,
     Path((id, webhook, delivery)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let (namespace, webhook) = load(&state, &caller, &id, &webhook).await?;
-    check(
-        permissions::manage_webhook(caller.caller, &caller.namespace_view(&namespace, &state), &state.policy),
-        "webhook",
-    )?;
+    let (_, webhook) = load_managed(&state, &caller, &id, &webhook).await?;
     let delivery_id = DeliveryId(parse_id(&delivery, "delivery")?);
     let original = state
         .store
