@@ -711,6 +711,20 @@ async fn explore_is_off_without_anonymous_browsing() {
         assert_eq!(visitor.location.as_deref(), Some("/sign_in"), "{path}");
         assert!(!visitor.body.contains("open/web-app"), "{path}");
     }
+    // Nor do the visitors' pages offer it.
+    let closed = site_with(|web, _| {
+        web.anonymous_browsing = false;
+        web.signup = true;
+    })
+    .await;
+    for path in ["/sign_in", "/sign_up"] {
+        let page = closed.request(Method::GET, path, &[], None).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(!page.body.contains("href=\"/explore\""), "{path}: {}", page.body);
+    }
+    let open = site_with(|_, _| {}).await;
+    let page = open.request(Method::GET, "/sign_in", &[], None).await;
+    assert!(page.body.contains("href=\"/explore\""), "on by default");
 }
 
 #[tokio::test]

@@ -28,6 +28,16 @@ pub(super) fn text(value: &Value) -> String {
 
 /// The page frame: navigation (with the search box and sign-out when signed in) and `body`.
 pub(super) fn layout(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
+    frame(title, signed, true, body)
+}
+
+/// The frame of a page for visitors, whose navigation offers the explore page only when
+/// `explore` (`web.anonymous_browsing`): a link that would send them to sign in is left out.
+pub(super) fn visitor_layout(title: &str, explore: bool, body: Markup) -> Markup {
+    frame(title, None, explore, body)
+}
+
+fn frame(title: &str, signed: Option<&Signed>, explore: bool, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -64,7 +74,7 @@ pub(super) fn layout(title: &str, signed: Option<&Signed>, body: Markup) -> Mark
                                 button type="submit" #sign-out { "Sign out" }
                             }
                         } @else {
-                            a href="/explore" { "Explore" }
+                            @if explore { a href="/explore" { "Explore" } }
                             a href="/sign_in" { "Sign in" }
                         }
                     }

@@ -78,7 +78,7 @@ fn sign_in_page(state: &AppState, web: &Web, status: StatusCode, message: Option
         Duration::from_secs(3600),
         web.config.secure_cookies,
     );
-    let page = Html(views::layout("Sign in", None, body).into_string());
+    let page = Html(views::visitor_layout("Sign in", web.config.anonymous_browsing, body).into_string());
     (status, [(SET_COOKIE, cookie)], page).into_response()
 }
 

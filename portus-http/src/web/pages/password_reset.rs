@@ -50,7 +50,7 @@ fn form_page(web: &Web, status: StatusCode, title: &str, form: impl FnOnce(&str)
         Duration::from_secs(3600),
         web.config.secure_cookies,
     );
-    let page = Html(views::layout(title, None, body).into_string());
+    let page = Html(views::visitor_layout(title, web.config.anonymous_browsing, body).into_string());
     (status, [(SET_COOKIE, cookie)], page).into_response()
 }
 

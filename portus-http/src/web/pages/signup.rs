@@ -70,7 +70,7 @@ fn sign_up_page(web: &Web, status: StatusCode, message: Option<&str>, username: 
         Duration::from_secs(3600),
         web.config.secure_cookies,
     );
-    let page = Html(views::layout("Sign up", None, body).into_string());
+    let page = Html(views::visitor_layout("Sign up", web.config.anonymous_browsing, body).into_string());
     (status, [(SET_COOKIE, cookie)], page).into_response()
 }
 
