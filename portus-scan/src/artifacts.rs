@@ -9,6 +9,7 @@
 use portus_core::RegistryClient;
 use portus_core::model::{Artifact, ArtifactKind, ManifestFacts, Referrer, classify};
 use portus_core::prelude::*;
+use portus_core::traits::ManifestInfo;
 
 use crate::Error;
 
@@ -28,6 +29,17 @@ pub async fn recognize_tag<C: CatalogStore + ?Sized>(
     digest: &str,
 ) -> Result<Artifact, Error> {
     let manifest = registry.manifest(repository, digest).await?;
+    record_tag_artifact(catalog, repository, tag, digest, &manifest).await
+}
+
+/// [`recognize_tag`] with the manifest already read (`digest`'s, from the registry).
+pub async fn record_tag_artifact<C: CatalogStore + ?Sized>(
+    catalog: &C,
+    repository: &str,
+    tag: &str,
+    digest: &str,
+    manifest: &ManifestInfo,
+) -> Result<Artifact, Error> {
     let artifact = classify(Some(tag), &manifest.facts);
     catalog.record_artifact(repository, tag, digest, &artifact).await?;
     // The referrers-tag fallback lists each referrer with its artifact type: they are kept

@@ -349,9 +349,11 @@ impl EventPipeline {
                 .is_some_and(|t| t.image_size.is_none()),
             _ => true,
         };
-        if measure {
-            self.measure(repository, &manifest.digest).await;
-        }
+        let recognize = matches!(
+            change,
+            TagChange::Created | TagChange::Updated { .. } | TagChange::PusherRestored
+        );
+        self.learn(repository, tag, &manifest.digest, recognize, measure).await;
         let details = match &change {
             TagChange::Created => format!("{}{note}", manifest.digest),
             TagChange::Updated { previous_digest } => format!("{} (was {previous_digest}){note}", manifest.digest),
@@ -361,7 +363,6 @@ impl EventPipeline {
             TagChange::Unchanged => return Ok(EventStatus::Applied),
             TagChange::NamespaceMissing => return Ok(EventStatus::Ignored),
         };
-        self.recognize(repository, tag, &manifest.digest).await;
         info!(
             actor = actor.unwrap_or("-"),
             tag = %format!("{repository}:{tag}"),
@@ -376,30 +377,39 @@ impl EventPipeline {
         Ok(EventStatus::Applied)
     }
 
-    /// Records what `repository:tag` holds, when a registry is set; a failure is logged (the
-    /// scan worker recognizes tags still unknown before scanning them).
-    async fn recognize(&self, repository: &str, tag: &str, digest: &str) {
+    /// Reads the manifest `digest` of `repository:tag` once, when a registry is set, to record
+    /// what the tag holds (`recognize`) and the image's sizes (`measure`). A failure is logged,
+    /// never fatal to the event: the scan worker recognizes tags still unknown before scanning
+    /// them, and a sync or scan measures what is left unmeasured.
+    async fn learn(&self, repository: &str, tag: &str, digest: &str, recognize: bool, measure: bool) {
         let Some(registry) = self.registry.get() else {
             return;
         };
-        match crate::artifacts::recognize_tag(registry.as_ref(), self.catalog.as_ref(), repository, tag, digest).await {
-            Ok(artifact) => debug!(repository, tag, kind = %artifact.kind, "tag recognized"),
+        if !recognize && !measure {
+            return;
+        }
+        let manifest = match registry.manifest(repository, digest).await {
+            Ok(manifest) => manifest,
             Err(e) => {
-                warn!(repository, tag, error = %e, "the pushed manifest was not read; what it holds is unknown for now")
+                warn!(repository, tag, error = %e, "the pushed manifest was not read; what it holds and its size stay unknown for now");
+                return;
+            }
+        };
+        if recognize {
+            match crate::artifacts::record_tag_artifact(self.catalog.as_ref(), repository, tag, digest, &manifest).await
+            {
+                Ok(artifact) => debug!(repository, tag, kind = %artifact.kind, "tag recognized"),
+                Err(e) => warn!(repository, tag, error = %e, "what the tag holds was not recorded; unknown for now"),
             }
         }
-    }
-
-    /// Records the sizes of the image `digest` names, when a registry is set; a failure is
-    /// logged, never fatal to the event.
-    async fn measure(&self, repository: &str, digest: &str) {
-        let Some(registry) = self.registry.get() else {
-            return;
-        };
-        match crate::sizes::measure_and_record(registry.as_ref(), self.catalog.as_ref(), repository, digest).await {
-            Ok(sizes) => debug!(%repository, %digest, size = ?sizes.map(|s| s.total), "image measured"),
-            Err(e) => {
-                warn!(%repository, %digest, error = %e, "the image's size could not be read from the registry; it stays unknown until a sync or scan")
+        if measure {
+            match crate::sizes::measure_and_record(registry.as_ref(), self.catalog.as_ref(), repository, &manifest)
+                .await
+            {
+                Ok(sizes) => debug!(%repository, %digest, size = ?sizes.map(|s| s.total), "image measured"),
+                Err(e) => {
+                    warn!(%repository, %digest, error = %e, "the image's size could not be read from the registry; it stays unknown until a sync or scan")
+                }
             }
         }
     }
@@ -432,9 +442,8 @@ impl EventPipeline {
         {
             TagChange::NamespaceMissing => Ok(EventStatus::Ignored),
             _ => {
-                self.recognize(repository, tag, &manifest.digest).await;
                 self.catalog.record_pull(repository, tag, at).await?;
-                self.measure(repository, &manifest.digest).await;
+                self.learn(repository, tag, &manifest.digest, true, true).await;
                 let Attribution { user: actor, note } = self.attribute(actor).await?;
                 let activity = NewActivity::new(
                     actor.as_deref(),

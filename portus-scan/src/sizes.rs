@@ -18,7 +18,16 @@ pub async fn measure(
     digest: &str,
 ) -> portus_core::Result<Option<ImageSizes>> {
     let top = registry.manifest(repository, digest).await?;
-    let children = children_of(registry, repository, &top).await?;
+    measure_manifest(registry, repository, &top).await
+}
+
+/// [`measure`] with the image's top manifest already read (an index's children are read here).
+pub async fn measure_manifest(
+    registry: &dyn RegistryClient,
+    repository: &str,
+    top: &ManifestInfo,
+) -> portus_core::Result<Option<ImageSizes>> {
+    let children = children_of(registry, repository, top).await?;
     Ok(top.sizes(&children))
 }
 
@@ -35,19 +44,20 @@ pub async fn children_of(
     Ok(children)
 }
 
-/// Measures `digest` and records its sizes on every tag pointing at it; returns them. A
-/// registry that cannot answer leaves the sizes unknown (the next sync or scan measures again):
-/// the error is returned for the caller to log, never to fail what it was doing.
+/// Measures the image whose top manifest is `top` and records its sizes on every tag pointing
+/// at it; returns them. A registry that cannot answer leaves the sizes unknown (the next sync
+/// or scan measures again): the error is returned for the caller to log, never to fail what it
+/// was doing.
 pub async fn measure_and_record(
     registry: &dyn RegistryClient,
     catalog: &dyn CatalogStore,
     repository: &str,
-    digest: &str,
+    top: &ManifestInfo,
 ) -> portus_core::Result<Option<ImageSizes>> {
-    let Some(sizes) = measure(registry, repository, digest).await? else {
+    let Some(sizes) = measure_manifest(registry, repository, top).await? else {
         return Ok(None);
     };
-    catalog.record_image_sizes(digest, &sizes).await?;
+    catalog.record_image_sizes(&top.record.digest, &sizes).await?;
     Ok(Some(sizes))
 }
 
