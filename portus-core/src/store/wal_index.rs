@@ -73,14 +73,21 @@ impl WalIndex {
     /// cannot be read, it is not an initialised version 3007000 header, or the two copies
     /// differ (a commit is being written).
     pub(super) fn marker(&self) -> Option<Vec<u8>> {
-        let id = file_id(&std::fs::metadata(&self.path).ok()?);
         {
             let held = self.held.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(held) = held.as_ref().filter(|held| held.id == id) {
+            // SQLite only ever removes the index by unlinking it (a new one is then made
+            // under the same name), so a held file that still has a name is the current one:
+            // an `fstat` of the handle tells, without the path lookup of a `stat` on every
+            // token request.
+            if let Some(held) = held
+                .as_ref()
+                .filter(|held| held.file.metadata().is_ok_and(|m| m.nlink() > 0))
+            {
                 return read_marker(held);
             }
         }
         let mut held = self.held.write().unwrap_or_else(PoisonError::into_inner);
+        let id = file_id(&std::fs::metadata(&self.path).ok()?);
         if held.as_ref().is_none_or(|held| held.id != id) {
             // Dropping the old handle is safe: its file is no longer at the path (see the
             // module documentation).
