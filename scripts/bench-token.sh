@@ -8,10 +8,17 @@
 # A second table sweeps the number of connections for cached ES256: latency is queueing, so the
 # same server shows its p99 at several loads (SWEEP="" skips it).
 #
+# The first table (ONE_CORE=0 skips it) is the one that travels across machines: the server is
+# pinned to one core (`taskset`), wrk to another, and each figure is a ratio to that core's limit
+# measured in the same run: one token signature (the same key, claims and encoding, on the same
+# core) plus the server's cheapest route (an anonymous `GET /v2/`, refused at once, through the
+# same HTTP stack and layers). limit = 1 / (1/signatures + 1/pings) per second.
+#
 # STORE=postgres runs the same on a throw-away PostgreSQL cluster (scripts/test-postgres.sh);
 # KEYS and CACHES narrow the first table (e.g. KEYS=es256 CACHES=60: cached ES256 only).
 #
 #   scripts/bench-token.sh            # DURATION=10 CONNECTIONS=32 THREADS=2 SWEEP="8 16 32 64"
+#   ONE_CORE_ONLY=1 scripts/bench-token.sh   # the one-core table alone
 #   STORE=postgres KEYS=es256 CACHES=60 SWEEP="" scripts/bench-token.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +26,9 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 SWEEP=${SWEEP-"8 16 32 64"}
+ONE_CORE=${ONE_CORE:-1}
+ONE_CORE_ONLY=${ONE_CORE_ONLY:-0}
+ONE_CORE_CONNECTIONS=${ONE_CORE_CONNECTIONS:-"16 64"}
 STORE=${STORE:-sqlite}
 KEYS=${KEYS:-"es256 rs256"}
 CACHES=${CACHES:-"60 0"}
@@ -83,7 +93,7 @@ credential_cache_secs = $2
 lockout_attempts = 0
 TOML
   if [ -n "$database" ]; then printf '[database]\nurl = "%s"\n' "$database" >> "$work/portus.toml"; fi
-  PORTUS_LOG=warn "$bin" --config "$work/portus.toml" --data-dir "$work/data" serve >"$work/server.log" 2>&1 &
+  ${PIN_SERVER:-} env PORTUS_LOG=warn "$bin" --config "$work/portus.toml" --data-dir "$work/data" serve >"$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do
     curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null && break
@@ -94,6 +104,44 @@ TOML
 }
 
 stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; server=""; }
+
+# wrk's table row fields: rate, p50, p99 (and failure on any non-2xx answer unless $2 = any).
+wrk_figures() { # $1 = wrk output, $2 = "any" to accept non-2xx answers
+  local non2xx
+  non2xx=$(awk '/Non-2xx/ { print $4 }' <<<"$1")
+  if [ -n "$non2xx" ] && [ "${2:-}" != any ]; then
+    echo "bench-token: $non2xx non-2xx answers" >&2; echo "$1" >&2; exit 1
+  fi
+  printf '%s %s %s' "$(awk '/Requests\/sec/ { printf "%.0f", $2 }' <<<"$1")" \
+    "$(awk '$1 == "50%" { print $2 }' <<<"$1")" "$(awk '$1 == "99%" { print $2 }' <<<"$1")"
+}
+
+if [ "$ONE_CORE" = 1 ]; then
+  [ "$(nproc)" -ge 2 ] || { echo "bench-token: the one-core table needs two cores" >&2; exit 1; }
+  printf '\n| key | connections | tokens/s | p50 | p99 | signatures/s (1 core) | pings/s (1 core) | one-core limit | tokens/limit |\n'
+  printf '|---|---|---|---|---|---|---|---|---|\n'
+  for algorithm in $KEYS; do
+    PIN_SERVER="taskset -c 0" start_server "$algorithm" 60
+    curl -fsS -o /dev/null -H "$auth" "$url"
+    key_file="$work/data/token.key"; [ "$algorithm" = rs256 ] && key_file="$work/rsa.key"
+    for connections in $ONE_CORE_CONNECTIONS; do
+      # The limit is measured next to each load, so drift of the machine shows in both.
+      read -r pings _ _ <<<"$(wrk_figures "$(taskset -c 1 wrk -t1 -c"$connections" -d"${DURATION}s" --latency \
+        "http://127.0.0.1:$port/v2/")" any)"
+      read -r rate p50 p99 <<<"$(wrk_figures "$(taskset -c 1 wrk -t1 -c"$connections" -d"${DURATION}s" --latency \
+        -H "$auth" "$url")")"
+      signatures=$(taskset -c 0 "$load" sign-rate "$key_file" 3)
+      limit=$(awk -v s="$signatures" -v p="$pings" 'BEGIN { printf "%.0f", 1 / (1 / s + 1 / p) }')
+      ratio=$(awk -v a="$rate" -v b="$limit" 'BEGIN { printf "%.0f%%", 100 * a / b }')
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${algorithm^^}" "$connections" "$rate" "$p50" "$p99" \
+        "$signatures" "$pings" "$limit" "$ratio"
+    done
+    stop_server
+  done
+  echo
+  echo "server pinned to core 0, wrk -t1 -d${DURATION}s pinned to core 1, cached password logins, 2 scopes per request, $STORE store"
+  [ "$ONE_CORE_ONLY" = 1 ] && exit 0
+fi
 
 printf '\n| key | credentials | tokens/s | p50 | p99 | raw signing/s | endpoint/raw | idle RSS | peak RSS |\n'
 printf '|---|---|---|---|---|---|---|---|---|\n'
