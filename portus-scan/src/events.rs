@@ -160,8 +160,10 @@ impl EventPipeline {
         Ok(Ingested { accepted, refused })
     }
 
-    /// Applies every pending event; returns how many were processed.
+    /// Applies every pending event; returns how many were processed. Instances sharing the
+    /// store take turns ([`EventStore::lock_applier`]): each event is applied once, in order.
     pub async fn drain(&self) -> Result<usize, Error> {
+        let _applier = self.events.lock_applier().await?;
         let mut processed = 0;
         loop {
             let batch = self.events.pending_events(BATCH).await?;
@@ -169,20 +171,22 @@ impl EventPipeline {
                 return Ok(processed);
             }
             for event in batch {
-                let (status, error) = match self.apply(&event).await {
-                    Ok(status) => (status, None),
+                let (status, error, finished) = match self.apply(&event).await {
+                    Ok((status, finished)) => (status, None, finished),
                     // A store outage: leave the event pending and try again later.
                     Err(e) if e.is_temporary() => return Err(e),
                     Err(e @ Error::RefusedEvent(_)) => {
                         warn!(event = %event.event_id, reason = %e, "registry event refused: no registry sends this");
-                        (EventStatus::Failed, Some(e.to_string()))
+                        (EventStatus::Failed, Some(e.to_string()), false)
                     }
                     Err(e) => {
                         warn!(event = %event.event_id, error = %e, "registry event could not be applied");
-                        (EventStatus::Failed, Some(e.to_string()))
+                        (EventStatus::Failed, Some(e.to_string()), false)
                     }
                 };
-                self.events.finish_event(event.seq, status, error.as_deref()).await?;
+                if !finished {
+                    self.events.finish_event(event.seq, status, error.as_deref()).await?;
+                }
                 self.observer.get().event_finished(status, event_lag(&event));
                 processed += 1;
             }
@@ -217,12 +221,14 @@ impl EventPipeline {
         })
     }
 
-    async fn apply(&self, stored: &StoredEvent) -> Result<EventStatus, Error> {
+    /// Applies one event; its status, and whether applying it finished it already (a pull
+    /// counted in the same transaction, see [`EventStore::finish_pull_event`]).
+    async fn apply(&self, stored: &StoredEvent) -> Result<(EventStatus, bool), Error> {
         let event = parse_event(&stored.payload)?;
         // Before anything is written: a malformed event never touches the catalog.
         event.check()?;
         let Some(repository) = event.target.repository.clone() else {
-            return Ok(EventStatus::Ignored);
+            return Ok((EventStatus::Ignored, false));
         };
         let is_manifest = event.target.media_type.as_deref().is_some_and(is_manifest_media_type);
         // The name the registry gives (the token's subject), not yet known to be a user.
@@ -233,7 +239,11 @@ impl EventPipeline {
                 self.apply_push(&event, &repository, actor).await?,
                 Some(WebhookEvent::Push),
             ),
-            "pull" if is_manifest => (self.apply_pull(&event, &repository, actor).await?, None),
+            "pull" if is_manifest => match self.apply_pull(stored.seq, &event, &repository, actor).await? {
+                // Counted and finished in one transaction: nothing more to do.
+                None => return Ok((EventStatus::Applied, true)),
+                Some(status) => (status, None),
+            },
             "delete" => (
                 self.apply_delete(&event, &repository, actor).await?,
                 Some(WebhookEvent::Delete),
@@ -245,7 +255,7 @@ impl EventPipeline {
         if let (EventStatus::Applied, Some(hook), true) = (status, hook, tagged) {
             self.notify_webhooks(stored, &event, hook, &repository, actor).await?;
         }
-        Ok(status)
+        Ok((status, false))
     }
 
     async fn notify_webhooks(
@@ -414,25 +424,33 @@ impl EventPipeline {
         }
     }
 
-    async fn apply_pull(&self, event: &Event, repository: &str, actor: Option<&str>) -> Result<EventStatus, Error> {
+    /// Applies the pull event `seq`; `None` when it is applied and finished already (a pull
+    /// of a known tag is counted in the same transaction that finishes its event, so an
+    /// applier dying in between never gets it counted twice).
+    async fn apply_pull(
+        &self,
+        seq: i64,
+        event: &Event,
+        repository: &str,
+        actor: Option<&str>,
+    ) -> Result<Option<EventStatus>, Error> {
         let (Some(tag), Some(manifest)) = (event.target.tag.as_deref(), manifest_of(event)) else {
             // A pull by digest (an index's platforms, a pinned reference): no tag to count.
-            return Ok(EventStatus::Ignored);
+            return Ok(Some(EventStatus::Ignored));
         };
         // portus' own reads (a scan, a sync, retention's check before a removal) are no
         // user's pulls, and never bring back a tag: applied late, the pull may follow the
         // removal it checked for.
         if actor.is_some() && actor == self.own_account.get().map(String::as_str) {
-            return Ok(EventStatus::Ignored);
+            return Ok(Some(EventStatus::Ignored));
         }
         // Never in the future: the time comes from the event's sender.
         let now = portus_core::model::now();
         let at = event.at().map_or(now, |at| at.min(now));
-        if self.catalog.tag(repository, tag).await?.is_some() {
-            // Counted for the tag whatever image it pulled (a tag moved by a push not applied
-            // yet is still the tag pulled).
-            self.catalog.record_pull(repository, tag, at).await?;
-            return Ok(EventStatus::Applied);
+        // Counted for the tag whatever image it pulled (a tag moved by a push not applied yet
+        // is still the tag pulled).
+        if self.events.finish_pull_event(seq, repository, tag, at).await? {
+            return Ok(None);
         }
         // A pulled tag we did not know (its push notification was lost): record it.
         match self
@@ -440,7 +458,7 @@ impl EventPipeline {
             .put_tag(repository, tag, &manifest, None, self.missing)
             .await?
         {
-            TagChange::NamespaceMissing => Ok(EventStatus::Ignored),
+            TagChange::NamespaceMissing => Ok(Some(EventStatus::Ignored)),
             _ => {
                 self.catalog.record_pull(repository, tag, at).await?;
                 self.learn(repository, tag, &manifest.digest, true, true).await;
@@ -452,7 +470,7 @@ impl EventPipeline {
                 )
                 .with_details(format!("{}{note}", manifest.digest));
                 self.activity.record_activity(activity).await?;
-                Ok(EventStatus::Applied)
+                Ok(Some(EventStatus::Applied))
             }
         }
     }
@@ -931,6 +949,73 @@ mod tests {
             self.log.lock().unwrap().push((seq, status, error.map(str::to_owned)));
             self.store.finish_event(seq, status, error).await
         }
+        async fn finish_pull_event(
+            &self,
+            seq: i64,
+            repository: &str,
+            tag: &str,
+            at: chrono::DateTime<chrono::Utc>,
+        ) -> portus_core::Result<bool> {
+            let counted = self.store.finish_pull_event(seq, repository, tag, at).await?;
+            if counted {
+                self.log.lock().unwrap().push((seq, EventStatus::Applied, None));
+            }
+            Ok(counted)
+        }
+    }
+
+    /// An applier that dies after applying each event, before finishing it: every
+    /// `finish_event` fails as a lost database would.
+    struct DiesBeforeFinishing(Arc<InMemoryStore>);
+
+    #[async_trait::async_trait]
+    impl EventStore for DiesBeforeFinishing {
+        async fn insert_events(&self, events: &[(String, String)]) -> portus_core::Result<usize> {
+            self.0.insert_events(events).await
+        }
+        async fn pending_events(&self, limit: usize) -> portus_core::Result<Vec<StoredEvent>> {
+            self.0.pending_events(limit).await
+        }
+        async fn finish_event<'a>(&self, _: i64, _: EventStatus, _: Option<&'a str>) -> portus_core::Result<()> {
+            Err(portus_core::Error::Unavailable {
+                what: "policy store",
+                source: Box::new(std::io::Error::other("the process died")),
+            })
+        }
+        async fn finish_pull_event(
+            &self,
+            seq: i64,
+            repository: &str,
+            tag: &str,
+            at: chrono::DateTime<chrono::Utc>,
+        ) -> portus_core::Result<bool> {
+            self.0.finish_pull_event(seq, repository, tag, at).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pull_applied_by_an_instance_that_dies_before_finishing_is_counted_once() {
+        let (store, pipeline) = setup(MissingNamespace::Create).await;
+        pipeline
+            .ingest(&envelope(&[push("d1", "alice/app", Some("1"), &dg("a"), OCI)]))
+            .await
+            .unwrap();
+        pipeline.drain().await.unwrap();
+        let dying = EventPipeline::from_roles(
+            Arc::new(DiesBeforeFinishing(store.clone())),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            MissingNamespace::Create,
+        );
+        let pull = json!({"id": "d2", "action": "pull", "actor": {"name": "bob"},
+            "target": {"mediaType": OCI, "digest": dg("a"), "repository": "alice/app", "tag": "1"}});
+        dying.ingest(&envelope(&[pull])).await.unwrap();
+        let _ = dying.drain().await;
+        // Another instance applies what is still pending.
+        pipeline.drain().await.unwrap();
+        assert_eq!(store.tag("alice/app", "1").await.unwrap().unwrap().pull_count, 1);
+        assert!(store.pending_events(10).await.unwrap().is_empty());
     }
 
     #[tokio::test]
