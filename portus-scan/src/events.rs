@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use portus_core::PolicyStore;
 use portus_core::model::{
-    ActivityAction, EventStatus, ManifestRecord, MissingNamespace, NewActivity, StoredEvent, TagChange, WebhookEvent,
-    is_manifest_media_type,
+    ActivityAction, ActivityFilter, EventStatus, ManifestRecord, MissingNamespace, NewActivity, StoredEvent, TagChange,
+    WebhookEvent, is_manifest_media_type,
 };
 use portus_core::naming::validate_username;
 use portus_core::prelude::*;
@@ -370,7 +370,13 @@ impl EventPipeline {
             // A redelivered push of a tag recorded without its pusher (discovered by a pull or a
             // sync while portus was down): the store took the pusher now; the push is recorded.
             TagChange::PusherRestored => format!("{}{note}", manifest.digest),
-            TagChange::Unchanged => return Ok(EventStatus::Applied),
+            // A push of the image the tag holds already is recorded by the push that set it;
+            // unless that push is this one, applied again after an instance died between
+            // recording the tag and its activity: then the activity is still missing.
+            TagChange::Unchanged if self.push_recorded(repository, tag, &manifest.digest).await? => {
+                return Ok(EventStatus::Applied);
+            }
+            TagChange::Unchanged => format!("{}{note}", manifest.digest),
             TagChange::NamespaceMissing => return Ok(EventStatus::Ignored),
         };
         info!(
@@ -385,6 +391,23 @@ impl EventPipeline {
             )
             .await?;
         Ok(EventStatus::Applied)
+    }
+
+    /// Whether a push of `digest` to `repository:tag` is in the activity log: the newest push
+    /// recorded for the tag (among the newest 500 whose target starts as the tag's does).
+    async fn push_recorded(&self, repository: &str, tag: &str, digest: &str) -> Result<bool, Error> {
+        let target = format!("{repository}:{tag}");
+        let filter = ActivityFilter {
+            action: Some(ActivityAction::TagPush.as_str().to_owned()),
+            target_prefix: Some(target.clone()),
+            limit: 500,
+            ..ActivityFilter::default()
+        };
+        let pushes = self.activity.activities(&filter).await?;
+        Ok(pushes
+            .iter()
+            .find(|a| a.target == target)
+            .is_some_and(|a| a.details.as_deref().is_some_and(|d| d.starts_with(digest))))
     }
 
     /// Reads the manifest `digest` of `repository:tag` once, when a registry is set, to record
@@ -962,6 +985,57 @@ mod tests {
             }
             Ok(counted)
         }
+    }
+
+    /// An activity log that is lost at the first write, as when the process dies between an
+    /// event's catalog change and its activity.
+    struct DiesBeforeTheActivity(Arc<InMemoryStore>);
+
+    #[async_trait::async_trait]
+    impl ActivityStore for DiesBeforeTheActivity {
+        async fn record_activity(&self, _: NewActivity) -> portus_core::Result<()> {
+            Err(portus_core::Error::Unavailable {
+                what: "policy store",
+                source: Box::new(std::io::Error::other("the process died")),
+            })
+        }
+        async fn activities_page(
+            &self,
+            filter: &ActivityFilter,
+            query: &portus_core::model::ListQuery<portus_core::model::ActivitySort>,
+        ) -> portus_core::Result<portus_core::model::ListPage<portus_core::model::Activity>> {
+            self.0.activities_page(filter, query).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_push_applied_again_after_a_crash_before_its_activity_is_recorded_once() {
+        let (store, pipeline) = setup(MissingNamespace::Create).await;
+        let dying = EventPipeline::from_roles(
+            store.clone(),
+            store.clone(),
+            Arc::new(DiesBeforeTheActivity(store.clone())),
+            store.clone(),
+            MissingNamespace::Create,
+        );
+        let pushes = |id: &str, digest: &str| envelope(&[push(id, "alice/app", Some("1"), &dg(digest), OCI)]);
+        dying.ingest(&pushes("c1", "a")).await.unwrap();
+        assert!(dying.drain().await.is_err(), "the activity was not recorded");
+        assert!(store.tag("alice/app", "1").await.unwrap().is_some(), "the tag was");
+        // Another instance applies the event again, then the same image is pushed again
+        // (a new event) and the tag moved to another one.
+        pipeline.drain().await.unwrap();
+        pipeline.ingest(&pushes("c2", "a")).await.unwrap();
+        pipeline.ingest(&pushes("c3", "b")).await.unwrap();
+        pipeline.drain().await.unwrap();
+        let pushes: Vec<String> = store
+            .activities(&ActivityFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.details.unwrap_or_default())
+            .collect();
+        assert_eq!(pushes, [format!("{} (was {})", dg("b"), dg("a")), dg("a")]);
     }
 
     /// An applier that dies after applying each event, before finishing it: every
