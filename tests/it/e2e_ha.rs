@@ -1,9 +1,10 @@
 //! High availability, end to end: Debian's nginx, configured as docs/operations.md says, in
 //! front of two `portus serve` processes on one PostgreSQL database; Debian's registry (2.8)
 //! takes its tokens from and sends its notifications to portus through nginx. Under a mixed
-//! load (token requests of users with different rights, each answer checked; skopeo pushes of
-//! new tags and pulls of pushed ones), one instance is killed with SIGKILL and started again,
-//! then both are restarted one after the other with SIGTERM. Then:
+//! load (token requests of users with different rights, each answer checked; web sign-ins;
+//! skopeo pushes of new tags and pulls of pushed ones), one instance hangs (SIGSTOP) and is
+//! killed (SIGKILL) and started again, then both are restarted one after the other with
+//! SIGTERM. Then:
 //!
 //! - no answer was ever wrong; only requests in flight at the kill may have failed, and no
 //!   request failed during the rolling restart (nginx's log has no 5xx answer for it either);
@@ -137,13 +138,13 @@ fn unix_time(at: SystemTime) -> f64 {
 
 /// One HTTP/1.0 request (nginx answers it without chunking and closes); the status and body,
 /// or why there is none. Every step has a timeout.
-fn request(
+fn request_with_head(
     addr: SocketAddr,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &str,
-) -> Result<(u16, String), String> {
+) -> Result<(u16, String, String), String> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| format!("connect: {e}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     stream.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -164,11 +165,19 @@ fn request(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or(format!("no status: {response:?}"))?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((response.as_str(), ""));
+    Ok((status, head.to_owned(), body.to_owned()))
+}
+
+/// [`request_with_head`] without the response's head.
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<(u16, String), String> {
+    request_with_head(addr, method, path, headers, body).map(|(status, _, body)| (status, body))
 }
 
 /// What happened to one request of the load.
@@ -345,6 +354,71 @@ fn token_request(nginx: SocketAddr, case: &TokenCase, post: bool) -> Outcome {
             }
         }
         (_, status) => Outcome::Wrong(format!("status {status}: {body}")),
+    }
+}
+
+/// The `name=value` of each cookie a response's head sets.
+fn set_cookies(head: &str) -> Vec<String> {
+    head.lines()
+        .filter_map(|l| {
+            l.strip_prefix("Set-Cookie: ")
+                .or_else(|| l.strip_prefix("set-cookie: "))
+        })
+        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// A web sign-in through nginx, its three requests possibly served by different instances
+/// (sign-in attempts and sessions are in the database): the form, the POST (no load balancer
+/// may send it twice), the dashboard with the new session.
+fn web_sign_in(nginx: SocketAddr, user: &str) -> Outcome {
+    let step = |answer: Result<(u16, String, String), String>, expected: u16, what: &str| match answer {
+        Err(e) => Err(Outcome::Failed(format!("{what}: {e}"))),
+        Ok((status @ (502..=504), ..)) => Err(Outcome::Failed(format!("{what}: {status}"))),
+        Ok((status, head, body)) if status == expected => Ok((head, body)),
+        Ok((status, _, body)) => Err(Outcome::Wrong(format!("{what}: {status} {body}"))),
+    };
+    let run = || -> Result<(), Outcome> {
+        let (head, form) = step(request_with_head(nginx, "GET", "/sign_in", &[], ""), 200, "form")?;
+        let start = form
+            .find("name=\"csrf\" value=\"")
+            .ok_or(Outcome::Wrong("no CSRF field".into()))?
+            + 19;
+        let csrf = form[start..].split('"').next().unwrap_or_default();
+        let twin = set_cookies(&head).join("; ");
+        let body = format!("csrf={csrf}&username={user}&password={user}-password");
+        let headers = [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", twin.as_str()),
+        ];
+        let (head, _) = step(
+            request_with_head(nginx, "POST", "/sign_in", &headers, &body),
+            303,
+            "sign in",
+        )?;
+        let session = set_cookies(&head).join("; ");
+        if !session.contains("portus_session=") {
+            return Err(Outcome::Wrong(format!("no session: {head}")));
+        }
+        let (_, page) = step(
+            request_with_head(nginx, "GET", "/", &[("Cookie", &session)], ""),
+            200,
+            "dashboard",
+        )?;
+        if !page.contains(user) {
+            return Err(Outcome::Wrong("the dashboard is not the user's".into()));
+        }
+        Ok(())
+    };
+    run().err().unwrap_or(Outcome::Ok)
+}
+
+fn web_load(load: Arc<Load>, nginx: SocketAddr) {
+    while !load.stop.load(Ordering::Relaxed) {
+        let start = Instant::now();
+        let outcome = web_sign_in(nginx, "carol");
+        load.record("web sign-in carol".into(), start, outcome);
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -615,6 +689,10 @@ fn two_instances_behind_nginx_survive_a_crash_and_a_rolling_restart_without_losi
         threads.push(std::thread::spawn(move || token_load(load, nginx, seed * 7)));
     }
     {
+        let load = load.clone();
+        threads.push(std::thread::spawn(move || web_load(load, nginx)));
+    }
+    {
         let (load, dir) = (load.clone(), work.join("push"));
         threads.push(std::thread::spawn(move || push_load(load, registry, dir)));
     }
@@ -693,7 +771,7 @@ fn two_instances_behind_nginx_survive_a_crash_and_a_rolling_restart_without_losi
         ("after the kill", killed_until, rolling_from.0),
         ("during the rolling restart", rolling_from.0, rolling_until.0),
     ] {
-        for prefix in ["token GET", "token POST", "push", "pull"] {
+        for prefix in ["token GET", "token POST", "web sign-in", "push", "pull"] {
             assert!(count(prefix, from, until) > 0, "no {prefix} request {what}");
         }
     }
@@ -805,6 +883,7 @@ fn two_instances_behind_nginx_survive_a_crash_and_a_rolling_restart_without_losi
     let scanned = wait_until(Duration::from_secs(30), || psql(url, unscanned_query).is_empty());
     assert!(scanned, "not scanned: {:?}", psql(url, unscanned_query));
 
+    let sign_ins = count("web", began, load_done);
     let (tokens, pushes, pulls) = (
         count("token", began, load_done),
         count("push", began, load_done),
@@ -818,7 +897,7 @@ fn two_instances_behind_nginx_survive_a_crash_and_a_rolling_restart_without_losi
         .map(|r| format!("{}: {}", r.what, r.outcome.reason().unwrap_or_default()))
         .collect();
     eprintln!(
-        "e2e_ha: {tokens} token requests, {pushes} pushes, {pulls} pulls; failed at the kill: {failures:?}; \
+        "e2e_ha: {tokens} token requests, {sign_ins} web sign-ins, {pushes} pushes, {pulls} pulls; failed at the kill: {failures:?}; \
          {redelivered} notifications answered with an error (sent again); {passed_on} requests passed on by \
          nginx; scans claimed when all events were applied: {leased:?}; drains took {drains:?}; {} tags; \
          {:?} in all; nginx found {resets} requests reset by an instance and {refused} connections refused",
