@@ -1,6 +1,6 @@
 //! High availability, end to end: Debian's nginx, configured as docs/operations.md says, in
-//! front of two `portus serve` processes on one PostgreSQL database; Debian's registry (2.8)
-//! takes its tokens from and sends its notifications to portus through nginx. Under a mixed
+//! front of two `portus serve` processes on one PostgreSQL database; the registry (Debian's
+//! 2.8, and 3) takes its tokens from and sends its notifications to portus through nginx. Under a mixed
 //! load (token requests of users with different rights, each answer checked; web sign-ins;
 //! skopeo pushes of new tags and pulls of pushed ones), one instance hangs (SIGSTOP) and is
 //! killed (SIGKILL) and started again, then both are restarted one after the other with
@@ -23,7 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::harness::{
-    Daemon, Portus, Registry, assert_ok, basic, free_port, oci_layout, require_program, run, wait_for_port, wait_until,
+    Daemon, Flavour, Portus, Registry, against_both_registries, assert_ok, basic, free_port, oci_layout,
+    require_program, run, wait_for_port, wait_until,
 };
 use crate::migrating_doc::fenced_blocks;
 
@@ -593,7 +594,7 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start() -> Cluster {
+    fn start(flavour: Flavour) -> Cluster {
         require_program("psql");
         let tmp = tempfile::tempdir().unwrap();
         let database = tokio::runtime::Builder::new_current_thread()
@@ -660,7 +661,7 @@ impl Cluster {
         );
         let registry_dir = tmp.path().join("registry");
         std::fs::create_dir_all(&registry_dir).unwrap();
-        let registry = Registry::start_on(&registry_dir, &yaml, registry_addr);
+        let registry = Registry::start_on_flavour(&registry_dir, &yaml, registry_addr, flavour);
         Cluster {
             instances,
             nginx,
@@ -672,10 +673,11 @@ impl Cluster {
     }
 }
 
-#[test]
-fn two_instances_behind_nginx_survive_a_crash_and_a_rolling_restart_without_losing_an_event() {
+against_both_registries!(two_instances_behind_nginx_survive_a_crash_and_a_rolling_restart_without_losing_an_event);
+
+fn two_instances_behind_nginx_survive_a_crash_and_a_rolling_restart_without_losing_an_event(flavour: Flavour) {
     let began = Instant::now();
-    let mut cluster = Cluster::start();
+    let mut cluster = Cluster::start(flavour);
     let nginx = cluster.nginx.addr;
     let registry = cluster.registry_addr;
     let work = cluster._tmp.path().join("load");
@@ -897,7 +899,7 @@ fn two_instances_behind_nginx_survive_a_crash_and_a_rolling_restart_without_losi
         .map(|r| format!("{}: {}", r.what, r.outcome.reason().unwrap_or_default()))
         .collect();
     eprintln!(
-        "e2e_ha: {tokens} token requests, {sign_ins} web sign-ins, {pushes} pushes, {pulls} pulls; failed at the kill: {failures:?}; \
+        "e2e_ha ({flavour:?}): {tokens} token requests, {sign_ins} web sign-ins, {pushes} pushes, {pulls} pulls; failed at the kill: {failures:?}; \
          {redelivered} notifications answered with an error (sent again); {passed_on} requests passed on by \
          nginx; scans claimed when all events were applied: {leased:?}; drains took {drains:?}; {} tags; \
          {:?} in all; nginx found {resets} requests reset by an instance and {refused} connections refused",
