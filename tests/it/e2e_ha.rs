@@ -49,6 +49,21 @@ fn documented_nginx_config() -> String {
     blocks[0].text.clone()
 }
 
+/// Debian's nginx: on `PATH`, or in /usr/sbin (not on a user's `PATH`).
+fn nginx_program() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("nginx"))
+        .find(|p| p.is_file());
+    let program = on_path.unwrap_or_else(|| PathBuf::from("/usr/sbin/nginx"));
+    assert!(
+        program.is_file(),
+        "nginx is not installed: run `sudo scripts/install-test-deps.sh` (Debian: apt-get install nginx-light)"
+    );
+    program
+}
+
 /// nginx in the foreground, one process (killed with it), everything it writes in `dir`.
 struct Nginx {
     addr: SocketAddr,
@@ -59,7 +74,6 @@ struct Nginx {
 impl Nginx {
     /// The document's configuration with the instances at `upstreams` and nginx on `addr`.
     fn start(dir: &Path, addr: SocketAddr, upstreams: [SocketAddr; 2]) -> Nginx {
-        require_program("nginx");
         let mut site = documented_nginx_config();
         for (documented, actual) in DOC_INSTANCES.iter().zip(upstreams) {
             assert!(site.contains(documented), "{site}");
@@ -87,7 +101,7 @@ impl Nginx {
         std::fs::write(&config, main).unwrap();
         let log = dir.join("nginx.out");
         let daemon = Daemon::spawn(
-            Command::new("nginx")
+            Command::new(nginx_program())
                 .arg("-c")
                 .arg(&config)
                 .arg("-p")
