@@ -155,7 +155,8 @@ async fn two_instances_apply_each_registry_event_once_and_in_order() {
     const OCI: &str = "application/vnd.oci.image.manifest.v1+json";
     let url = postgres_database().await;
     let first = Arc::new(PostgresStore::connect(&url, 4).await.unwrap());
-    let second = Arc::new(PostgresStore::connect(&url, 4).await.unwrap());
+    // One connection asked for: the applier's lock must not take the one its work needs.
+    let second = Arc::new(PostgresStore::connect(&url, 1).await.unwrap());
     let digest = format!("sha256:{:064x}", 1);
     let event = |id: String, action: &str, tag: &str| {
         serde_json::json!({"id": id, "action": action, "actor": {"name": "alice"},

@@ -143,13 +143,14 @@ fn db_error(error: sqlx::Error) -> Error {
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=...`) with at
-    /// most `max_connections` connections and applies migrations.
+    /// most `max_connections` connections (two at least) and applies migrations.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| Error::Invalid(format!("invalid PostgreSQL URL: {e}")))?
             .application_name("portus");
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
+            // Two at least: the event applier holds one for its lock while it applies.
+            .max_connections(max_connections.max(2))
             // An outage should answer 503 soon, not hold docker clients for long.
             .acquire_timeout(Duration::from_secs(3))
             .connect_with(options)
