@@ -17,7 +17,7 @@ use std::time::Duration;
 use portus_core::PolicyStore;
 use portus_core::model::{
     ActivityAction, ActivityFilter, EventStatus, ManifestRecord, MissingNamespace, NewActivity, StoredEvent, TagChange,
-    WebhookEvent, is_manifest_media_type,
+    TagRecord, WebhookEvent, is_manifest_media_type,
 };
 use portus_core::naming::validate_username;
 use portus_core::prelude::*;
@@ -244,10 +244,8 @@ impl EventPipeline {
                 None => return Ok((EventStatus::Applied, true)),
                 Some(status) => (status, None),
             },
-            "delete" => (
-                self.apply_delete(&event, &repository, actor).await?,
-                Some(WebhookEvent::Delete),
-            ),
+            // Queues its webhooks itself, before the tags go.
+            "delete" => (self.apply_delete(stored, &event, &repository, actor).await?, None),
             _ => (EventStatus::Ignored, None),
         };
         // A push by digest alone (an index's children) is no tag push for webhooks.
@@ -393,18 +391,23 @@ impl EventPipeline {
         Ok(EventStatus::Applied)
     }
 
-    /// Whether a push of `digest` to `repository:tag` is in the activity log: the newest push
-    /// recorded for the tag (among the newest 500 whose target starts as the tag's does).
+    /// Whether a push of `digest` to `repository:tag` is in the activity log.
     async fn push_recorded(&self, repository: &str, tag: &str, digest: &str) -> Result<bool, Error> {
-        let target = format!("{repository}:{tag}");
+        self.newest_tag_activity_is(&format!("{repository}:{tag}"), ActivityAction::TagPush, digest)
+            .await
+    }
+
+    /// Whether the newest `action` recorded for the tag `target` (among the newest 500 whose
+    /// target starts as the tag's does) names `digest`.
+    async fn newest_tag_activity_is(&self, target: &str, action: ActivityAction, digest: &str) -> Result<bool, Error> {
         let filter = ActivityFilter {
-            action: Some(ActivityAction::TagPush.as_str().to_owned()),
-            target_prefix: Some(target.clone()),
+            action: Some(action.as_str().to_owned()),
+            target_prefix: Some(target.to_owned()),
             limit: 500,
             ..ActivityFilter::default()
         };
-        let pushes = self.activity.activities(&filter).await?;
-        Ok(pushes
+        let recorded = self.activity.activities(&filter).await?;
+        Ok(recorded
             .iter()
             .find(|a| a.target == target)
             .is_some_and(|a| a.details.as_deref().is_some_and(|d| d.starts_with(digest))))
@@ -498,16 +501,55 @@ impl EventPipeline {
         }
     }
 
-    async fn apply_delete(&self, event: &Event, repository: &str, actor: Option<&str>) -> Result<EventStatus, Error> {
-        let deleted = match (event.target.tag.as_deref(), event.target.digest.as_deref()) {
+    /// Applies a delete: what it removes is read first, and its activities recorded and its
+    /// webhooks queued before it is removed, so that an instance dying midway leaves the
+    /// removal to the next one, which finds those recorded (a removal applied already finds
+    /// nothing left to do).
+    async fn apply_delete(
+        &self,
+        stored: &StoredEvent,
+        event: &Event,
+        repository: &str,
+        actor: Option<&str>,
+    ) -> Result<EventStatus, Error> {
+        let (tag, digest) = (event.target.tag.as_deref(), event.target.digest.as_deref());
+        let doomed: Vec<TagRecord> = match (tag, digest) {
+            (Some(tag), _) => self.catalog.tag(repository, tag).await?.into_iter().collect(),
+            (None, Some(digest)) => self
+                .catalog
+                .tags(Some(repository))
+                .await?
+                .into_iter()
+                .filter(|t| t.manifest.digest == digest)
+                .collect(),
+            (None, None) => self.catalog.tags(Some(repository)).await?,
+        };
+        let own = actor.is_some() && actor == self.own_account.get().map(String::as_str);
+        // Portus deleted it itself: whoever asked for that is recorded by the deletion.
+        if !own && !doomed.is_empty() {
+            let Attribution { user: who, note } = self.attribute(actor).await?;
+            for tag in &doomed {
+                let target = format!("{repository}:{}", tag.name);
+                if self
+                    .newest_tag_activity_is(&target, ActivityAction::TagDelete, &tag.manifest.digest)
+                    .await?
+                {
+                    continue;
+                }
+                let activity = NewActivity::new(who.as_deref(), ActivityAction::TagDelete, target)
+                    .with_details(format!("{}{note}", tag.manifest.digest));
+                self.activity.record_activity(activity).await?;
+            }
+        }
+        if !doomed.is_empty() {
+            self.notify_webhooks(stored, event, WebhookEvent::Delete, repository, actor)
+                .await?;
+        }
+        let deleted = match (tag, digest) {
             (Some(tag), _) => self.catalog.delete_tag(repository, tag).await?.into_iter().collect(),
             (None, Some(digest)) => self.catalog.delete_tags_by_digest(repository, digest).await?,
             (None, None) => self.catalog.delete_repository(repository).await?,
         };
-        if deleted.is_empty() {
-            return Ok(EventStatus::Ignored);
-        }
-        let own = actor.is_some() && actor == self.own_account.get().map(String::as_str);
         for tag in &deleted {
             info!(
                 actor = actor.unwrap_or("-"),
@@ -516,21 +558,11 @@ impl EventPipeline {
                 "registry delete applied"
             );
         }
-        if own {
-            // Portus deleted it itself: whoever asked for that is recorded by the deletion.
-            return Ok(EventStatus::Applied);
-        }
-        let Attribution { user: actor, note } = self.attribute(actor).await?;
-        for tag in deleted {
-            let activity = NewActivity::new(
-                actor.as_deref(),
-                ActivityAction::TagDelete,
-                format!("{repository}:{}", tag.name),
-            )
-            .with_details(format!("{}{note}", tag.manifest.digest));
-            self.activity.record_activity(activity).await?;
-        }
-        Ok(EventStatus::Applied)
+        Ok(if doomed.is_empty() && deleted.is_empty() {
+            EventStatus::Ignored
+        } else {
+            EventStatus::Applied
+        })
     }
 }
 
@@ -1036,6 +1068,55 @@ mod tests {
             .map(|a| a.details.unwrap_or_default())
             .collect();
         assert_eq!(pushes, [format!("{} (was {})", dg("b"), dg("a")), dg("a")]);
+    }
+
+    #[tokio::test]
+    async fn a_delete_applied_again_after_a_crash_midway_is_recorded_once() {
+        let (store, pipeline) = setup(MissingNamespace::Create).await;
+        let tags = envelope(&[
+            push("x1", "alice/app", Some("1"), &dg("a"), OCI),
+            push("x2", "alice/app", Some("2"), &dg("b"), OCI),
+        ]);
+        pipeline.ingest(&tags).await.unwrap();
+        pipeline.drain().await.unwrap();
+        let dying = EventPipeline::from_roles(
+            store.clone(),
+            store.clone(),
+            Arc::new(DiesBeforeTheActivity(store.clone())),
+            store.clone(),
+            MissingNamespace::Create,
+        );
+        let delete = |id: &str, tag: &str| {
+            envelope(&[json!({"id": id, "action": "delete", "actor": {"name": "alice"},
+                "target": {"repository": "alice/app", "tag": tag}})])
+        };
+        dying.ingest(&delete("x3", "1")).await.unwrap();
+        assert!(dying.drain().await.is_err(), "died midway");
+        // Another instance applies it again; a delete recorded already (its instance died
+        // before removing the tag) is not recorded twice.
+        pipeline.drain().await.unwrap();
+        store
+            .record_activity(
+                NewActivity::new(Some("alice"), ActivityAction::TagDelete, "alice/app:2").with_details(dg("b")),
+            )
+            .await
+            .unwrap();
+        pipeline.ingest(&delete("x4", "2")).await.unwrap();
+        pipeline.drain().await.unwrap();
+        assert!(store.tags(Some("alice/app")).await.unwrap().is_empty());
+        let filter = ActivityFilter {
+            action: Some("tag.delete".into()),
+            ..ActivityFilter::default()
+        };
+        let mut deletes: Vec<String> = store
+            .activities(&filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.target)
+            .collect();
+        deletes.sort();
+        assert_eq!(deletes, ["alice/app:1", "alice/app:2"]);
     }
 
     /// An applier that dies after applying each event, before finishing it: every
