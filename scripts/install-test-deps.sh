@@ -17,15 +17,15 @@ if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
 
-# Package postinst scripts must not start the packaged registry on :5000 or the packaged slapd
-# on :389 (no systemd here); the tests run their own instances.
+# Package postinst scripts must not start the packaged registry on :5000, the packaged slapd
+# on :389 or nginx on :80 (no systemd here); the tests run their own instances.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
   $SUDO chmod 755 /usr/sbin/policy-rc.d
 fi
 
 need=()
-for package in docker-registry skopeo podman uidmap slapd ldap-utils mariadb-server mariadb-client openssl curl ca-certificates chromium chromium-driver python3 python3-venv; do
+for package in docker-registry skopeo podman uidmap slapd ldap-utils mariadb-server mariadb-client openssl curl ca-certificates chromium chromium-driver python3 python3-venv nginx-light; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || need+=("$package")
 done
 # PostgreSQL: any installed major version will do (the machine image may ship one already;
@@ -37,7 +37,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 if [ -d /run/systemd/system ]; then
-  $SUDO systemctl disable --now docker-registry postgresql slapd mariadb 2>/dev/null || true
+  $SUDO systemctl disable --now docker-registry postgresql slapd mariadb nginx 2>/dev/null || true
 fi
 echo "install-test-deps: docker-registry $(dpkg-query -W -f='${Version}' docker-registry), skopeo $(dpkg-query -W -f='${Version}' skopeo), slapd $(dpkg-query -W -f='${Version}' slapd)"
 

@@ -501,8 +501,8 @@ pub fn scan_worker(config: &Config, app: &App) -> Result<Option<portus_scan::wor
         retry_max: Duration::from_secs(3600),
         rescan_after: Duration::from_secs(config.security.rescan_after_secs),
         registry_url: url.as_str().to_owned(),
-        // Twice the whole per-backend budget: a live worker always finishes first.
-        lease: Duration::from_secs(config.security.scan_timeout_secs.saturating_mul(2).max(60)),
+        // Longer than the whole per-backend budget: a live worker always finishes first.
+        lease: config.security.claim_lease(),
     };
     let worker =
         portus_scan::worker::ScanWorker::new(app.store.clone(), registry, scanner, authorization, worker_config);

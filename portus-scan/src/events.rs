@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use portus_core::PolicyStore;
 use portus_core::model::{
-    ActivityAction, EventStatus, ManifestRecord, MissingNamespace, NewActivity, StoredEvent, TagChange, WebhookEvent,
-    is_manifest_media_type,
+    ActivityAction, ActivityFilter, EventStatus, ManifestRecord, MissingNamespace, NewActivity, StoredEvent, TagChange,
+    TagRecord, WebhookEvent, is_manifest_media_type,
 };
 use portus_core::naming::validate_username;
 use portus_core::prelude::*;
@@ -160,8 +160,10 @@ impl EventPipeline {
         Ok(Ingested { accepted, refused })
     }
 
-    /// Applies every pending event; returns how many were processed.
+    /// Applies every pending event; returns how many were processed. Instances sharing the
+    /// store take turns ([`EventStore::lock_applier`]): each event is applied once, in order.
     pub async fn drain(&self) -> Result<usize, Error> {
+        let _applier = self.events.lock_applier().await?;
         let mut processed = 0;
         loop {
             let batch = self.events.pending_events(BATCH).await?;
@@ -169,20 +171,22 @@ impl EventPipeline {
                 return Ok(processed);
             }
             for event in batch {
-                let (status, error) = match self.apply(&event).await {
-                    Ok(status) => (status, None),
+                let (status, error, finished) = match self.apply(&event).await {
+                    Ok((status, finished)) => (status, None, finished),
                     // A store outage: leave the event pending and try again later.
                     Err(e) if e.is_temporary() => return Err(e),
                     Err(e @ Error::RefusedEvent(_)) => {
                         warn!(event = %event.event_id, reason = %e, "registry event refused: no registry sends this");
-                        (EventStatus::Failed, Some(e.to_string()))
+                        (EventStatus::Failed, Some(e.to_string()), false)
                     }
                     Err(e) => {
                         warn!(event = %event.event_id, error = %e, "registry event could not be applied");
-                        (EventStatus::Failed, Some(e.to_string()))
+                        (EventStatus::Failed, Some(e.to_string()), false)
                     }
                 };
-                self.events.finish_event(event.seq, status, error.as_deref()).await?;
+                if !finished {
+                    self.events.finish_event(event.seq, status, error.as_deref()).await?;
+                }
                 self.observer.get().event_finished(status, event_lag(&event));
                 processed += 1;
             }
@@ -217,12 +221,14 @@ impl EventPipeline {
         })
     }
 
-    async fn apply(&self, stored: &StoredEvent) -> Result<EventStatus, Error> {
+    /// Applies one event; its status, and whether applying it finished it already (a pull
+    /// counted in the same transaction, see [`EventStore::finish_pull_event`]).
+    async fn apply(&self, stored: &StoredEvent) -> Result<(EventStatus, bool), Error> {
         let event = parse_event(&stored.payload)?;
         // Before anything is written: a malformed event never touches the catalog.
         event.check()?;
         let Some(repository) = event.target.repository.clone() else {
-            return Ok(EventStatus::Ignored);
+            return Ok((EventStatus::Ignored, false));
         };
         let is_manifest = event.target.media_type.as_deref().is_some_and(is_manifest_media_type);
         // The name the registry gives (the token's subject), not yet known to be a user.
@@ -233,11 +239,13 @@ impl EventPipeline {
                 self.apply_push(&event, &repository, actor).await?,
                 Some(WebhookEvent::Push),
             ),
-            "pull" if is_manifest => (self.apply_pull(&event, &repository, actor).await?, None),
-            "delete" => (
-                self.apply_delete(&event, &repository, actor).await?,
-                Some(WebhookEvent::Delete),
-            ),
+            "pull" if is_manifest => match self.apply_pull(stored.seq, &event, &repository, actor).await? {
+                // Counted and finished in one transaction: nothing more to do.
+                None => return Ok((EventStatus::Applied, true)),
+                Some(status) => (status, None),
+            },
+            // Queues its webhooks itself, before the tags go.
+            "delete" => (self.apply_delete(stored, &event, &repository, actor).await?, None),
             _ => (EventStatus::Ignored, None),
         };
         // A push by digest alone (an index's children) is no tag push for webhooks.
@@ -245,7 +253,7 @@ impl EventPipeline {
         if let (EventStatus::Applied, Some(hook), true) = (status, hook, tagged) {
             self.notify_webhooks(stored, &event, hook, &repository, actor).await?;
         }
-        Ok(status)
+        Ok((status, false))
     }
 
     async fn notify_webhooks(
@@ -360,7 +368,13 @@ impl EventPipeline {
             // A redelivered push of a tag recorded without its pusher (discovered by a pull or a
             // sync while portus was down): the store took the pusher now; the push is recorded.
             TagChange::PusherRestored => format!("{}{note}", manifest.digest),
-            TagChange::Unchanged => return Ok(EventStatus::Applied),
+            // A push of the image the tag holds already is recorded by the push that set it;
+            // unless that push is this one, applied again after an instance died between
+            // recording the tag and its activity: then the activity is still missing.
+            TagChange::Unchanged if self.push_recorded(repository, tag, &manifest.digest).await? => {
+                return Ok(EventStatus::Applied);
+            }
+            TagChange::Unchanged => format!("{}{note}", manifest.digest),
             TagChange::NamespaceMissing => return Ok(EventStatus::Ignored),
         };
         info!(
@@ -375,6 +389,28 @@ impl EventPipeline {
             )
             .await?;
         Ok(EventStatus::Applied)
+    }
+
+    /// Whether a push of `digest` to `repository:tag` is in the activity log.
+    async fn push_recorded(&self, repository: &str, tag: &str, digest: &str) -> Result<bool, Error> {
+        self.newest_tag_activity_is(&format!("{repository}:{tag}"), ActivityAction::TagPush, digest)
+            .await
+    }
+
+    /// Whether the newest `action` recorded for the tag `target` (among the newest 500 whose
+    /// target starts as the tag's does) names `digest`.
+    async fn newest_tag_activity_is(&self, target: &str, action: ActivityAction, digest: &str) -> Result<bool, Error> {
+        let filter = ActivityFilter {
+            action: Some(action.as_str().to_owned()),
+            target_prefix: Some(target.to_owned()),
+            limit: 500,
+            ..ActivityFilter::default()
+        };
+        let recorded = self.activity.activities(&filter).await?;
+        Ok(recorded
+            .iter()
+            .find(|a| a.target == target)
+            .is_some_and(|a| a.details.as_deref().is_some_and(|d| d.starts_with(digest))))
     }
 
     /// Reads the manifest `digest` of `repository:tag` once, when a registry is set, to record
@@ -414,25 +450,33 @@ impl EventPipeline {
         }
     }
 
-    async fn apply_pull(&self, event: &Event, repository: &str, actor: Option<&str>) -> Result<EventStatus, Error> {
+    /// Applies the pull event `seq`; `None` when it is applied and finished already (a pull
+    /// of a known tag is counted in the same transaction that finishes its event, so an
+    /// applier dying in between never gets it counted twice).
+    async fn apply_pull(
+        &self,
+        seq: i64,
+        event: &Event,
+        repository: &str,
+        actor: Option<&str>,
+    ) -> Result<Option<EventStatus>, Error> {
         let (Some(tag), Some(manifest)) = (event.target.tag.as_deref(), manifest_of(event)) else {
             // A pull by digest (an index's platforms, a pinned reference): no tag to count.
-            return Ok(EventStatus::Ignored);
+            return Ok(Some(EventStatus::Ignored));
         };
         // portus' own reads (a scan, a sync, retention's check before a removal) are no
         // user's pulls, and never bring back a tag: applied late, the pull may follow the
         // removal it checked for.
         if actor.is_some() && actor == self.own_account.get().map(String::as_str) {
-            return Ok(EventStatus::Ignored);
+            return Ok(Some(EventStatus::Ignored));
         }
         // Never in the future: the time comes from the event's sender.
         let now = portus_core::model::now();
         let at = event.at().map_or(now, |at| at.min(now));
-        if self.catalog.tag(repository, tag).await?.is_some() {
-            // Counted for the tag whatever image it pulled (a tag moved by a push not applied
-            // yet is still the tag pulled).
-            self.catalog.record_pull(repository, tag, at).await?;
-            return Ok(EventStatus::Applied);
+        // Counted for the tag whatever image it pulled (a tag moved by a push not applied yet
+        // is still the tag pulled).
+        if self.events.finish_pull_event(seq, repository, tag, at).await? {
+            return Ok(None);
         }
         // A pulled tag we did not know (its push notification was lost): record it.
         match self
@@ -440,7 +484,7 @@ impl EventPipeline {
             .put_tag(repository, tag, &manifest, None, self.missing)
             .await?
         {
-            TagChange::NamespaceMissing => Ok(EventStatus::Ignored),
+            TagChange::NamespaceMissing => Ok(Some(EventStatus::Ignored)),
             _ => {
                 self.catalog.record_pull(repository, tag, at).await?;
                 self.learn(repository, tag, &manifest.digest, true, true).await;
@@ -452,21 +496,60 @@ impl EventPipeline {
                 )
                 .with_details(format!("{}{note}", manifest.digest));
                 self.activity.record_activity(activity).await?;
-                Ok(EventStatus::Applied)
+                Ok(Some(EventStatus::Applied))
             }
         }
     }
 
-    async fn apply_delete(&self, event: &Event, repository: &str, actor: Option<&str>) -> Result<EventStatus, Error> {
-        let deleted = match (event.target.tag.as_deref(), event.target.digest.as_deref()) {
+    /// Applies a delete: what it removes is read first, and its activities recorded and its
+    /// webhooks queued before it is removed, so that an instance dying midway leaves the
+    /// removal to the next one, which finds those recorded (a removal applied already finds
+    /// nothing left to do).
+    async fn apply_delete(
+        &self,
+        stored: &StoredEvent,
+        event: &Event,
+        repository: &str,
+        actor: Option<&str>,
+    ) -> Result<EventStatus, Error> {
+        let (tag, digest) = (event.target.tag.as_deref(), event.target.digest.as_deref());
+        let doomed: Vec<TagRecord> = match (tag, digest) {
+            (Some(tag), _) => self.catalog.tag(repository, tag).await?.into_iter().collect(),
+            (None, Some(digest)) => self
+                .catalog
+                .tags(Some(repository))
+                .await?
+                .into_iter()
+                .filter(|t| t.manifest.digest == digest)
+                .collect(),
+            (None, None) => self.catalog.tags(Some(repository)).await?,
+        };
+        let own = actor.is_some() && actor == self.own_account.get().map(String::as_str);
+        // Portus deleted it itself: whoever asked for that is recorded by the deletion.
+        if !own && !doomed.is_empty() {
+            let Attribution { user: who, note } = self.attribute(actor).await?;
+            for tag in &doomed {
+                let target = format!("{repository}:{}", tag.name);
+                if self
+                    .newest_tag_activity_is(&target, ActivityAction::TagDelete, &tag.manifest.digest)
+                    .await?
+                {
+                    continue;
+                }
+                let activity = NewActivity::new(who.as_deref(), ActivityAction::TagDelete, target)
+                    .with_details(format!("{}{note}", tag.manifest.digest));
+                self.activity.record_activity(activity).await?;
+            }
+        }
+        if !doomed.is_empty() {
+            self.notify_webhooks(stored, event, WebhookEvent::Delete, repository, actor)
+                .await?;
+        }
+        let deleted = match (tag, digest) {
             (Some(tag), _) => self.catalog.delete_tag(repository, tag).await?.into_iter().collect(),
             (None, Some(digest)) => self.catalog.delete_tags_by_digest(repository, digest).await?,
             (None, None) => self.catalog.delete_repository(repository).await?,
         };
-        if deleted.is_empty() {
-            return Ok(EventStatus::Ignored);
-        }
-        let own = actor.is_some() && actor == self.own_account.get().map(String::as_str);
         for tag in &deleted {
             info!(
                 actor = actor.unwrap_or("-"),
@@ -475,21 +558,11 @@ impl EventPipeline {
                 "registry delete applied"
             );
         }
-        if own {
-            // Portus deleted it itself: whoever asked for that is recorded by the deletion.
-            return Ok(EventStatus::Applied);
-        }
-        let Attribution { user: actor, note } = self.attribute(actor).await?;
-        for tag in deleted {
-            let activity = NewActivity::new(
-                actor.as_deref(),
-                ActivityAction::TagDelete,
-                format!("{repository}:{}", tag.name),
-            )
-            .with_details(format!("{}{note}", tag.manifest.digest));
-            self.activity.record_activity(activity).await?;
-        }
-        Ok(EventStatus::Applied)
+        Ok(if doomed.is_empty() && deleted.is_empty() {
+            EventStatus::Ignored
+        } else {
+            EventStatus::Applied
+        })
     }
 }
 
@@ -931,6 +1004,173 @@ mod tests {
             self.log.lock().unwrap().push((seq, status, error.map(str::to_owned)));
             self.store.finish_event(seq, status, error).await
         }
+        async fn finish_pull_event(
+            &self,
+            seq: i64,
+            repository: &str,
+            tag: &str,
+            at: chrono::DateTime<chrono::Utc>,
+        ) -> portus_core::Result<bool> {
+            let counted = self.store.finish_pull_event(seq, repository, tag, at).await?;
+            if counted {
+                self.log.lock().unwrap().push((seq, EventStatus::Applied, None));
+            }
+            Ok(counted)
+        }
+    }
+
+    /// An activity log that is lost at the first write, as when the process dies between an
+    /// event's catalog change and its activity.
+    struct DiesBeforeTheActivity(Arc<InMemoryStore>);
+
+    #[async_trait::async_trait]
+    impl ActivityStore for DiesBeforeTheActivity {
+        async fn record_activity(&self, _: NewActivity) -> portus_core::Result<()> {
+            Err(portus_core::Error::Unavailable {
+                what: "policy store",
+                source: Box::new(std::io::Error::other("the process died")),
+            })
+        }
+        async fn activities_page(
+            &self,
+            filter: &ActivityFilter,
+            query: &portus_core::model::ListQuery<portus_core::model::ActivitySort>,
+        ) -> portus_core::Result<portus_core::model::ListPage<portus_core::model::Activity>> {
+            self.0.activities_page(filter, query).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_push_applied_again_after_a_crash_before_its_activity_is_recorded_once() {
+        let (store, pipeline) = setup(MissingNamespace::Create).await;
+        let dying = EventPipeline::from_roles(
+            store.clone(),
+            store.clone(),
+            Arc::new(DiesBeforeTheActivity(store.clone())),
+            store.clone(),
+            MissingNamespace::Create,
+        );
+        let pushes = |id: &str, digest: &str| envelope(&[push(id, "alice/app", Some("1"), &dg(digest), OCI)]);
+        dying.ingest(&pushes("c1", "a")).await.unwrap();
+        assert!(dying.drain().await.is_err(), "the activity was not recorded");
+        assert!(store.tag("alice/app", "1").await.unwrap().is_some(), "the tag was");
+        // Another instance applies the event again, then the same image is pushed again
+        // (a new event) and the tag moved to another one.
+        pipeline.drain().await.unwrap();
+        pipeline.ingest(&pushes("c2", "a")).await.unwrap();
+        pipeline.ingest(&pushes("c3", "b")).await.unwrap();
+        pipeline.drain().await.unwrap();
+        let pushes: Vec<String> = store
+            .activities(&ActivityFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.details.unwrap_or_default())
+            .collect();
+        assert_eq!(pushes, [format!("{} (was {})", dg("b"), dg("a")), dg("a")]);
+    }
+
+    #[tokio::test]
+    async fn a_delete_applied_again_after_a_crash_midway_is_recorded_once() {
+        let (store, pipeline) = setup(MissingNamespace::Create).await;
+        let tags = envelope(&[
+            push("x1", "alice/app", Some("1"), &dg("a"), OCI),
+            push("x2", "alice/app", Some("2"), &dg("b"), OCI),
+        ]);
+        pipeline.ingest(&tags).await.unwrap();
+        pipeline.drain().await.unwrap();
+        let dying = EventPipeline::from_roles(
+            store.clone(),
+            store.clone(),
+            Arc::new(DiesBeforeTheActivity(store.clone())),
+            store.clone(),
+            MissingNamespace::Create,
+        );
+        let delete = |id: &str, tag: &str| {
+            envelope(&[json!({"id": id, "action": "delete", "actor": {"name": "alice"},
+                "target": {"repository": "alice/app", "tag": tag}})])
+        };
+        dying.ingest(&delete("x3", "1")).await.unwrap();
+        assert!(dying.drain().await.is_err(), "died midway");
+        // Another instance applies it again; a delete recorded already (its instance died
+        // before removing the tag) is not recorded twice.
+        pipeline.drain().await.unwrap();
+        store
+            .record_activity(
+                NewActivity::new(Some("alice"), ActivityAction::TagDelete, "alice/app:2").with_details(dg("b")),
+            )
+            .await
+            .unwrap();
+        pipeline.ingest(&delete("x4", "2")).await.unwrap();
+        pipeline.drain().await.unwrap();
+        assert!(store.tags(Some("alice/app")).await.unwrap().is_empty());
+        let filter = ActivityFilter {
+            action: Some("tag.delete".into()),
+            ..ActivityFilter::default()
+        };
+        let mut deletes: Vec<String> = store
+            .activities(&filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.target)
+            .collect();
+        deletes.sort();
+        assert_eq!(deletes, ["alice/app:1", "alice/app:2"]);
+    }
+
+    /// An applier that dies after applying each event, before finishing it: every
+    /// `finish_event` fails as a lost database would.
+    struct DiesBeforeFinishing(Arc<InMemoryStore>);
+
+    #[async_trait::async_trait]
+    impl EventStore for DiesBeforeFinishing {
+        async fn insert_events(&self, events: &[(String, String)]) -> portus_core::Result<usize> {
+            self.0.insert_events(events).await
+        }
+        async fn pending_events(&self, limit: usize) -> portus_core::Result<Vec<StoredEvent>> {
+            self.0.pending_events(limit).await
+        }
+        async fn finish_event<'a>(&self, _: i64, _: EventStatus, _: Option<&'a str>) -> portus_core::Result<()> {
+            Err(portus_core::Error::Unavailable {
+                what: "policy store",
+                source: Box::new(std::io::Error::other("the process died")),
+            })
+        }
+        async fn finish_pull_event(
+            &self,
+            seq: i64,
+            repository: &str,
+            tag: &str,
+            at: chrono::DateTime<chrono::Utc>,
+        ) -> portus_core::Result<bool> {
+            self.0.finish_pull_event(seq, repository, tag, at).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pull_applied_by_an_instance_that_dies_before_finishing_is_counted_once() {
+        let (store, pipeline) = setup(MissingNamespace::Create).await;
+        pipeline
+            .ingest(&envelope(&[push("d1", "alice/app", Some("1"), &dg("a"), OCI)]))
+            .await
+            .unwrap();
+        pipeline.drain().await.unwrap();
+        let dying = EventPipeline::from_roles(
+            Arc::new(DiesBeforeFinishing(store.clone())),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            MissingNamespace::Create,
+        );
+        let pull = json!({"id": "d2", "action": "pull", "actor": {"name": "bob"},
+            "target": {"mediaType": OCI, "digest": dg("a"), "repository": "alice/app", "tag": "1"}});
+        dying.ingest(&envelope(&[pull])).await.unwrap();
+        let _ = dying.drain().await;
+        // Another instance applies what is still pending.
+        pipeline.drain().await.unwrap();
+        assert_eq!(store.tag("alice/app", "1").await.unwrap().unwrap().pull_count, 1);
+        assert!(store.pending_events(10).await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -19,6 +19,7 @@ mod import;
 mod init;
 #[cfg(feature = "ldap")]
 mod ldap;
+mod listener;
 mod logging;
 mod maintenance;
 mod namespaces;

@@ -115,17 +115,26 @@ pub(super) async fn run(config: &Config, paths: &DataPaths) -> Result<(), Error>
     }
     let router = serve_router(config, app.state, app.limits)?;
     let grace = Duration::from_secs(config.http.shutdown_timeout_secs);
-    let (signalled, signal) = tokio::sync::oneshot::channel::<()>();
-    // On the signal axum stops accepting (the listener is closed: new connections are
-    // refused), closes idle connections and lets requests in flight finish.
+    let (signalled, mut signal) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = signalled.send(true);
+    });
+    // On the signal the listener is closed (new connections are refused) and the connections
+    // the kernel had queued are answered with the requests in flight; then axum closes idle
+    // connections and lets requests in flight finish.
+    let (listener, closed) =
+        super::listener::DrainingListener::new(listener, signal.clone()).map_err(|source| Error::Io {
+            path: PathBuf::from(config.listen.to_string()),
+            source,
+        })?;
     let server = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = signalled.send(());
+            let _ = closed.await;
         })
         .into_future();
     let deadline = async move {
-        if signal.await.is_err() {
+        if signal.wait_for(|&signalled| signalled).await.is_err() {
             std::future::pending::<()>().await;
         }
         tokio::time::sleep(grace).await;

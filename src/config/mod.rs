@@ -383,6 +383,7 @@ pub const KEYS: &[&str] = &[
     "security.interval_secs",
     "security.concurrency",
     "security.rescan_after_secs",
+    "security.claim_lease_secs",
     "security.retry_after_secs",
     "webhooks.allow_private_targets",
     "webhooks.key",
@@ -812,6 +813,7 @@ mod tests {
                     token: Some("t".into()),
                     ..HarborSettings::default()
                 },
+                claim_lease_secs: Some(1800),
                 ..SecurityConfig::default()
             },
             web: WebSettings {

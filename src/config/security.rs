@@ -69,6 +69,11 @@ pub struct SecurityConfig {
     /// First retry delay after a failed or pending scan, in seconds (doubled per attempt, at
     /// most an hour).
     pub retry_after_secs: u64,
+    /// Seconds a scan one instance claimed stays its own: an instance that dies holds its
+    /// claims this long before another takes them over. Default: twice `scan_timeout_secs`,
+    /// at least 60; more than `scan_timeout_secs`, so that a live instance always finishes
+    /// first.
+    pub claim_lease_secs: Option<u64>,
 }
 
 impl Default for SecurityConfig {
@@ -84,11 +89,18 @@ impl Default for SecurityConfig {
             concurrency: 8,
             rescan_after_secs: 24 * 3600,
             retry_after_secs: 30,
+            claim_lease_secs: None,
         }
     }
 }
 
 impl SecurityConfig {
+    /// How long a scan claim lasts ([`claim_lease_secs`](Self::claim_lease_secs)).
+    pub fn claim_lease(&self) -> std::time::Duration {
+        let default = self.scan_timeout_secs.saturating_mul(2).max(60);
+        std::time::Duration::from_secs(self.claim_lease_secs.unwrap_or(default))
+    }
+
     /// Checks the scanner sections (each by its backend's own rules) and the scan settings.
     /// Sections of backends this build lacks are refused when the scanner is built.
     pub fn validate(&self) -> Result<(), Error> {
@@ -109,6 +121,14 @@ impl SecurityConfig {
         if self.scan_timeout_secs == 0 || self.interval_secs == 0 {
             return Err(Error::Config(
                 "security.scan_timeout_secs and security.interval_secs must be positive".into(),
+            ));
+        }
+        if self
+            .claim_lease_secs
+            .is_some_and(|lease| lease <= self.scan_timeout_secs)
+        {
+            return Err(Error::Config(
+                "security.claim_lease_secs must be more than security.scan_timeout_secs".into(),
             ));
         }
         if !(1..=1024).contains(&self.concurrency) {

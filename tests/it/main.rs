@@ -7,6 +7,7 @@ mod drain;
 mod e2e_accessibility;
 mod e2e_artifacts;
 mod e2e_clair;
+mod e2e_ha;
 mod e2e_harbor;
 mod e2e_ldap;
 mod e2e_password_reset;

@@ -141,3 +141,61 @@ async fn three_instances_share_the_scan_queue_on_postgres() {
         assert_eq!(worker.run_once(&|_, _| {}).await.unwrap().digests, 0);
     }
 }
+
+/// Two instances' event pipelines on one PostgreSQL database, woken at once (each received
+/// part of the registry's notifications, or one's periodic pass meets the other's wake-up):
+/// every event is applied once and in order. Without the applier lock both read the same
+/// pending events and apply them twice: each pull counted twice, the push re-applied after
+/// the delete that followed it (recorded twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_apply_each_registry_event_once_and_in_order() {
+    use portus::core::model::ActivityFilter;
+    use portus::scan::events::EventPipeline;
+    const PULLS: usize = 150;
+    const OCI: &str = "application/vnd.oci.image.manifest.v1+json";
+    let url = postgres_database().await;
+    let first = Arc::new(PostgresStore::connect(&url, 4).await.unwrap());
+    // One connection asked for: the applier's lock must not take the one its work needs.
+    let second = Arc::new(PostgresStore::connect(&url, 1).await.unwrap());
+    let digest = format!("sha256:{:064x}", 1);
+    let event = |id: String, action: &str, tag: &str| {
+        serde_json::json!({"id": id, "action": action, "actor": {"name": "alice"},
+            "timestamp": "2026-11-30T10:00:00Z",
+            "target": {"mediaType": OCI, "digest": digest, "repository": "alice/app", "tag": tag}})
+    };
+    // The first push, then many pulls of it, a second tag pushed and deleted at the end.
+    let mut events = vec![event("push-1".into(), "push", "1")];
+    events.extend((0..PULLS).map(|i| event(format!("pull-{i}"), "pull", "1")));
+    events.push(event("push-2".into(), "push", "2"));
+    let delete = serde_json::json!({"id": "delete-2", "action": "delete", "actor": {"name": "alice"},
+        "target": {"repository": "alice/app", "tag": "2"}});
+    events.push(delete);
+    let envelope = serde_json::to_vec(&serde_json::json!({ "events": events })).unwrap();
+    let pipelines = [
+        EventPipeline::new(first.clone(), MissingNamespace::Create),
+        EventPipeline::new(second.clone(), MissingNamespace::Create),
+    ];
+    assert_eq!(pipelines[0].ingest(&envelope).await.unwrap().accepted, PULLS + 3);
+
+    let (a, b) = tokio::join!(pipelines[0].drain(), pipelines[1].drain());
+    let applied = a.unwrap() + b.unwrap();
+
+    let tag = second.tag("alice/app", "1").await.unwrap().expect("tag 1 recorded");
+    assert_eq!(tag.pull_count, PULLS as u64, "each pull counted once");
+    assert_eq!(applied, PULLS + 3, "each event processed once over both instances");
+    assert!(second.tag("alice/app", "2").await.unwrap().is_none(), "deleted last");
+    let actions: Vec<String> = second
+        .activities(&ActivityFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| format!("{} {}", a.action, a.target))
+        .collect();
+    let mut sorted = actions.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        ["tag.delete alice/app:2", "tag.push alice/app:1", "tag.push alice/app:2"],
+        "one activity per push and delete: {actions:?}"
+    );
+}

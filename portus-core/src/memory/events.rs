@@ -49,4 +49,30 @@ impl crate::traits::EventStore for InMemoryStore {
         event.2 = error.map(str::to_owned);
         Ok(())
     }
+    async fn finish_pull_event(
+        &self,
+        seq: i64,
+        repository: &str,
+        tag: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        // One lock over both changes: nothing else sees one without the other.
+        let mut state = self.lock();
+        let Some(index) = state.events.iter().position(|(e, _, _)| e.seq == seq) else {
+            return Err(Error::not_found("event", seq.to_string()));
+        };
+        let Some(found) = state
+            .tags
+            .iter_mut()
+            .find(|t| t.repository == repository && t.name == tag)
+        else {
+            return Ok(false);
+        };
+        let at = crate::model::at_store_precision(at);
+        found.pulled_at = Some(found.pulled_at.map_or(at, |last| last.max(at)));
+        found.pull_count = found.pull_count.saturating_add(1);
+        state.events[index].1 = EventStatus::Applied;
+        state.events[index].2 = None;
+        Ok(true)
+    }
 }

@@ -38,6 +38,10 @@ const LOCK_USERS: &str = "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE";
 /// Locks the rows read until the transaction ends: figures are read, changed and written back.
 const FOR_UPDATE: &str = " FOR UPDATE";
 
+/// The advisory lock key of the registry event applier ("portus" and 1): instances apply
+/// events one at a time. sqlx's migration lock is derived from the database name, not this.
+const EVENT_APPLIER_LOCK: i64 = 0x706f_7274_7573_0001;
+
 /// A [`PolicyStore`](crate::PolicyStore) in PostgreSQL: what several `portus serve` instances share.
 ///
 /// Every write is one transaction, so instances never see each other's half-done changes;
@@ -139,13 +143,14 @@ fn db_error(error: sqlx::Error) -> Error {
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=...`) with at
-    /// most `max_connections` connections and applies migrations.
+    /// most `max_connections` connections (two at least) and applies migrations.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| Error::Invalid(format!("invalid PostgreSQL URL: {e}")))?
             .application_name("portus");
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
+            // Two at least: the event applier holds one for its lock while it applies.
+            .max_connections(max_connections.max(2))
             // An outage should answer 503 soon, not hold docker clients for long.
             .acquire_timeout(Duration::from_secs(3))
             .connect_with(options)
@@ -172,6 +177,20 @@ impl PostgresStore {
 
     async fn write_tx(&self) -> Result<Transaction<'static, Postgres>> {
         self.pool.begin().await.map_err(db_error)
+    }
+
+    /// The right to apply registry events among the instances on this database: PostgreSQL's
+    /// advisory lock [`EVENT_APPLIER_LOCK`], taken in a transaction that the answer keeps open.
+    /// Dropped, the transaction rolls back and the lock is released; a process that dies
+    /// releases it with its connection.
+    async fn applier_lock(&self) -> Result<crate::traits::ApplierLock> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(EVENT_APPLIER_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        Ok(crate::traits::ApplierLock::held_by(tx))
     }
 }
 

@@ -194,6 +194,11 @@ impl SqliteStore {
         // of failing when both try to upgrade a read lock.
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
     }
+
+    /// One `portus serve` process applies the events of a SQLite database: the right is its own.
+    async fn applier_lock(&self) -> Result<crate::traits::ApplierLock> {
+        Ok(crate::traits::ApplierLock::sole())
+    }
 }
 
 super::sql::sql_policy_store!(SqliteStore, Sqlite);

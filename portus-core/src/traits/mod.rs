@@ -11,10 +11,10 @@ mod security_backend;
 
 pub use authenticator::{AuthMethod, AuthOutcome, Authenticator, Identity, Secret};
 pub use policy_store::{
-    AccountStore, AccountStoreExt, ActivityStore, ActivityStoreExt, CatalogStore, CatalogStoreExt, CommentStore,
-    CommentStoreExt, EventStore, IdentityStore, ImportStore, LockoutStore, NamespaceStore, NamespaceStoreExt,
-    PolicyStore, ProfileStore, ScanStore, SessionStore, TagFactsStore, TeamStore, TeamStoreExt, WebhookStore,
-    search_by_listing, user_then_namespaces_access,
+    AccountStore, AccountStoreExt, ActivityStore, ActivityStoreExt, ApplierLock, CatalogStore, CatalogStoreExt,
+    CommentStore, CommentStoreExt, EventStore, IdentityStore, ImportStore, LockoutStore, NamespaceStore,
+    NamespaceStoreExt, PolicyStore, ProfileStore, ScanStore, SessionStore, TagFactsStore, TeamStore, TeamStoreExt,
+    WebhookStore, search_by_listing, user_then_namespaces_access,
 };
 pub use registry_client::{ManifestInfo, RegistryClient};
 pub use security_backend::{

@@ -1,5 +1,11 @@
 //! The SQL body of [`CatalogStore`](crate::traits::CatalogStore), for both databases.
 
+/// Counts a pull of the tag `$2` of the repository `$3` at `$1`, keeping the later time:
+/// events may be applied out of their pulls' order.
+pub(crate) const RECORD_PULL: &str = "UPDATE tags SET pull_count = pull_count + 1, \
+     pulled_at = CASE WHEN pulled_at IS NULL OR pulled_at < $1 THEN $1 ELSE pulled_at END \
+     WHERE name = $2 AND repository_id = (SELECT id FROM repositories WHERE name = $3)";
+
 /// Implements [`CatalogStore`](crate::traits::CatalogStore) for `$store` inside a module that defines the
 /// row helpers of [`sql_policy_store!`](super::sql_policy_store).
 macro_rules! sql_catalog_store {
@@ -360,11 +366,7 @@ macro_rules! sql_catalog_store {
             async fn record_pull(&self, repository: &str, tag: &str, at: chrono::DateTime<chrono::Utc>) -> Result<bool> {
                 let at = crate::model::at_store_precision(at);
                 // The later of the two times: events may be applied out of their pulls' order.
-                let result = sqlx::query(
-                    "UPDATE tags SET pull_count = pull_count + 1, \
-                     pulled_at = CASE WHEN pulled_at IS NULL OR pulled_at < $1 THEN $1 ELSE pulled_at END \
-                     WHERE name = $2 AND repository_id = (SELECT id FROM repositories WHERE name = $3)",
-                )
+                let result = sqlx::query(crate::store::sql::catalog::RECORD_PULL)
                 .bind(at)
                 .bind(tag)
                 .bind(repository)

@@ -72,6 +72,42 @@ macro_rules! sql_events_store {
                 }
                 Ok(())
             }
+            async fn finish_pull_event(
+                &self,
+                seq: i64,
+                repository: &str,
+                tag: &str,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool> {
+                let mut tx = self.write_tx().await?;
+                let counted = sqlx::query(crate::store::sql::catalog::RECORD_PULL)
+                    .bind(crate::model::at_store_precision(at))
+                    .bind(tag)
+                    .bind(repository)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                if counted.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                let finished = sqlx::query(
+                    "UPDATE registry_events SET status = $1, error = NULL, finished_at = $2 WHERE seq = $3",
+                )
+                .bind(EventStatus::Applied.as_str())
+                .bind(crate::model::now())
+                .bind(seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                if finished.rows_affected() == 0 {
+                    return Err(Error::not_found("event", seq.to_string()));
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(true)
+            }
+            async fn lock_applier(&self) -> Result<crate::traits::ApplierLock> {
+                self.applier_lock().await
+            }
         }
     };
 }

@@ -38,7 +38,7 @@ pub use accounts::AccountStore;
 pub use activity::ActivityStore;
 pub use catalog::CatalogStore;
 pub use comments::CommentStore;
-pub use events::EventStore;
+pub use events::{ApplierLock, EventStore};
 pub use ext::{AccountStoreExt, ActivityStoreExt, CatalogStoreExt, CommentStoreExt, NamespaceStoreExt, TeamStoreExt};
 pub use identities::IdentityStore;
 pub use import::ImportStore;
