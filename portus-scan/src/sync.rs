@@ -21,6 +21,7 @@ use futures_util::{StreamExt, stream};
 use portus_core::model::{ActivityAction, ManifestRecord, MissingNamespace, NewActivity, TagChange};
 use portus_core::prelude::{ActivityStore, CatalogStore};
 use portus_core::reference::{validate_repository_name, validate_tag};
+use portus_core::traits::ManifestInfo;
 use portus_core::{ErrorKind, RegistryClient};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
@@ -95,6 +96,10 @@ pub struct SyncPlan {
     pub problems: Vec<String>,
     /// Set when the `initial` strategy found existing data and did nothing.
     pub skipped: bool,
+    /// Images of tags the store already has whose size is unknown `(repository, digest)`, each
+    /// digest once and at most [`MEASURED_PER_SYNC`]: measured when the plan is applied. Read
+    /// from the same listing of the store's tags as the rest of the plan.
+    pub unmeasured: Vec<(String, String)>,
 }
 
 impl SyncPlan {
@@ -192,7 +197,15 @@ pub async fn plan(
     }
     let catalog = registry.catalog().await?;
     let mut known_tags: HashMap<String, HashMap<String, String>> = HashMap::new();
+    let mut unmeasured_digests = HashSet::new();
+    let mut unmeasured = Vec::new();
     for tag in store.tags(None).await? {
+        if tag.image_size.is_none()
+            && unmeasured.len() < MEASURED_PER_SYNC
+            && unmeasured_digests.insert(tag.manifest.digest.clone())
+        {
+            unmeasured.push((tag.repository.clone(), tag.manifest.digest.clone()));
+        }
         known_tags
             .entry(tag.repository)
             .or_default()
@@ -222,7 +235,10 @@ pub async fn plan(
         .collect()
         .await;
 
-    let mut plan = SyncPlan::default();
+    let mut plan = SyncPlan {
+        unmeasured,
+        ..SyncPlan::default()
+    };
     let mut heads = Vec::new();
     let mut listed_repositories = HashSet::new();
     let mut skipped_tags: Vec<(String, String)> = Vec::new();
@@ -333,6 +349,10 @@ pub async fn apply<S: CatalogStore + ActivityStore + ?Sized>(
     missing: MissingNamespace,
 ) -> Result<SyncReport, Error> {
     let mut report = SyncReport::default();
+    // Digests measured by this sync, so none is read twice; the new tags' images are measured
+    // once all are recorded, so that the size reaches every tag of an image.
+    let mut measured = HashSet::new();
+    let mut to_measure = Vec::new();
     for repository in &plan.new_repositories {
         store.ensure_repository(repository, missing).await?;
     }
@@ -351,18 +371,10 @@ pub async fn apply<S: CatalogStore + ActivityStore + ?Sized>(
             }
             TagChange::Unchanged | TagChange::PusherRestored | TagChange::NamespaceMissing => continue,
         };
-        // What the tag holds (image, chart, signature...); unknown for now when the manifest
-        // cannot be read (the scan worker looks again before scanning).
-        if let Err(e) = crate::artifacts::recognize_tag(
-            registry,
-            store,
-            &planned.repository,
-            &planned.tag,
-            &planned.manifest.digest,
-        )
-        .await
+        if let Some(manifest) = read_new_tag(store, registry, planned).await
+            && measured.insert(planned.manifest.digest.clone())
         {
-            tracing::warn!(repository = %planned.repository, tag = %planned.tag, error = %e, "the manifest was not read");
+            to_measure.push((planned.repository.clone(), manifest));
         }
         let activity = NewActivity::new(None, action, format!("{}:{}", planned.repository, planned.tag))
             .with_details(format!("{} (catalog sync)", planned.manifest.digest));
@@ -404,43 +416,69 @@ pub async fn apply<S: CatalogStore + ActivityStore + ?Sized>(
             NewActivity::new(None, ActivityAction::RepositoryDelete, repository.clone()).with_details("catalog sync");
         store.record_activity(activity).await?;
     }
-    measure_unknown_sizes(store, registry).await?;
+    for (repository, top) in &to_measure {
+        measure_image(store, registry, repository, &top.record.digest, Some(top)).await?;
+    }
+    // Images of tags known before, whose size is not (pushed while the registry could not be
+    // read back, or moved away and back).
+    for (repository, digest) in &plan.unmeasured {
+        if measured.insert(digest.clone()) {
+            measure_image(store, registry, repository, digest, None).await?;
+        }
+    }
     Ok(report)
 }
 
-/// How many images one sync measures at most (the rest wait for the next sync).
-const MEASURED_PER_SYNC: usize = 500;
-
-/// Measures the images of tags whose size is not known (added by this sync, or pushed while
-/// the registry could not be read back): see [`crate::sizes`]. A registry that cannot answer
-/// for an image leaves it unknown.
-async fn measure_unknown_sizes<S: CatalogStore + ?Sized>(
+/// Reads the manifest a tag added or moved by the sync points at, once, and records what it
+/// holds (image, chart, signature...); answers it, for the image's size. A manifest that cannot
+/// be read leaves both unknown for now: the scan worker looks again before scanning, the next
+/// sync measures.
+async fn read_new_tag<S: CatalogStore + ?Sized>(
     store: &S,
     registry: &dyn RegistryClient,
-) -> Result<(), Error> {
-    let mut seen = HashSet::new();
-    let unknown: Vec<(String, String)> = store
-        .tags(None)
-        .await?
-        .into_iter()
-        .filter(|t| t.image_size.is_none() && seen.insert(t.manifest.digest.clone()))
-        .map(|t| (t.repository, t.manifest.digest))
-        .take(MEASURED_PER_SYNC)
-        .collect();
-    for (repository, digest) in unknown {
-        let measured = match crate::sizes::measure(registry, &repository, &digest).await {
-            Ok(measured) => measured,
-            Err(e) => {
-                warn!(%repository, %digest, error = %e, "catalog sync: the image's size could not be read");
-                continue;
-            }
-        };
-        if let Some(sizes) = measured {
-            store.record_image_sizes(&digest, &sizes).await?;
+    planned: &PlannedTag,
+) -> Option<ManifestInfo> {
+    let (repository, tag, digest) = (&planned.repository, &planned.tag, &planned.manifest.digest);
+    let manifest = match registry.manifest(repository, digest).await {
+        Ok(manifest) => manifest,
+        Err(e) => {
+            warn!(%repository, %tag, error = %e, "catalog sync: the manifest was not read");
+            return None;
         }
+    };
+    if let Err(e) = crate::artifacts::record_tag_artifact(store, repository, tag, digest, &manifest).await {
+        warn!(%repository, %tag, error = %e, "catalog sync: what the tag holds was not recorded");
+    }
+    Some(manifest)
+}
+
+/// Measures an image whose top manifest is read already (`top`) or, without it, reads it:
+/// see [`crate::sizes`]. A registry that cannot answer for it leaves it unknown until the
+/// next sync.
+async fn measure_image<S: CatalogStore + ?Sized>(
+    store: &S,
+    registry: &dyn RegistryClient,
+    repository: &str,
+    digest: &str,
+    top: Option<&ManifestInfo>,
+) -> Result<(), Error> {
+    let measured = match top {
+        Some(top) => crate::sizes::measure_manifest(registry, repository, top).await,
+        None => crate::sizes::measure(registry, repository, digest).await,
+    };
+    match measured {
+        Ok(Some(sizes)) => {
+            store.record_image_sizes(digest, &sizes).await?;
+        }
+        Ok(None) => {}
+        Err(e) => warn!(%repository, %digest, error = %e, "catalog sync: the image's size could not be read"),
     }
     Ok(())
 }
+
+/// How many images of tags the store already had one sync measures at most (the rest wait
+/// for the next sync); the tags a sync adds or moves are always measured.
+pub const MEASURED_PER_SYNC: usize = 500;
 
 #[cfg(test)]
 mod tests {
@@ -508,6 +546,32 @@ mod tests {
         assert_eq!(
             store.tag("alice/app", "1.0").await.unwrap().unwrap().image_size,
             Some(777)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sync_reads_each_new_manifest_once() {
+        let store = InMemoryStore::new();
+        let registry = InMemoryRegistry::new();
+        let mut image = portus_core::memory::image_manifest("sha256:aa", &[]);
+        image.record.size = Some(5);
+        registry.push("alice/app", "1.0", image.clone());
+        registry.push("alice/app", "latest", image);
+        run(&store, &registry, SyncStrategy::Update).await;
+        let reads: Vec<_> = registry
+            .calls()
+            .into_iter()
+            .filter(|call| matches!(call, portus_core::memory::RegistryCall::Manifest(..)))
+            .collect();
+        // One read per tag added (what each holds), none more for the size.
+        assert_eq!(reads.len(), 2, "{reads:?}");
+        assert_eq!(
+            store.tag("alice/app", "latest").await.unwrap().unwrap().image_size,
+            Some(5)
+        );
+        assert_eq!(
+            store.tag("alice/app", "1.0").await.unwrap().unwrap().image_size,
+            Some(5)
         );
     }
 
