@@ -127,6 +127,11 @@ fn migrator() -> Migrator {
             "artifacts",
             include_str!("../../migrations/postgres/0016_artifacts.sql"),
         ),
+        (
+            17,
+            "not_image_tags",
+            include_str!("../../migrations/postgres/0017_not_image_tags.sql"),
+        ),
     ])
 }
 

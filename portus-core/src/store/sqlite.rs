@@ -120,6 +120,11 @@ fn migrator() -> Migrator {
             "artifacts",
             include_str!("../../migrations/sqlite/0017_artifacts.sql"),
         ),
+        (
+            18,
+            "not_image_tags",
+            include_str!("../../migrations/sqlite/0018_not_image_tags.sql"),
+        ),
     ])
 }
 
