@@ -727,6 +727,39 @@ async fn explore_is_off_without_anonymous_browsing() {
     assert!(page.body.contains("href=\"/explore\""), "on by default");
 }
 
+/// Error pages (404, 403) offer the explore link only when visitors may explore, as the
+/// sign-in page does.
+#[tokio::test]
+async fn error_pages_follow_anonymous_browsing() {
+    for browsing in [false, true] {
+        let site = site_with(|web, _| web.anonymous_browsing = browsing).await;
+        let alice = site.sign_in("alice", "alice-password").await.unwrap();
+        let missing = site.get("/repositories/999999", &alice).await;
+        let refused = site
+            .request(Method::POST, "/tokens", &[&alice], Some("application=x"))
+            .await;
+        let no_sign_up = site.request(Method::GET, "/sign_up", &[], None).await;
+        for (what, page, status) in [
+            ("404", &missing, StatusCode::NOT_FOUND),
+            ("403", &refused, StatusCode::FORBIDDEN),
+            ("visitor's 404", &no_sign_up, StatusCode::NOT_FOUND),
+        ] {
+            assert_eq!(page.status, status, "{what}: {}", page.body);
+            assert!(
+                page.body.contains("role=\"alert\""),
+                "{what}: an error page: {}",
+                page.body
+            );
+            assert_eq!(
+                page.body.contains("href=\"/explore\""),
+                browsing,
+                "{what} with anonymous_browsing = {browsing}: {}",
+                page.body
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn repositories_are_browsed_by_name_and_explored_without_signing_in() {
     let site = site().await;
