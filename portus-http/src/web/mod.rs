@@ -568,5 +568,7 @@ async fn health(web: &Web) -> Result<Value, PageError> {
     Ok(send(web, request).await?.1)
 }
 
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;
