@@ -334,6 +334,20 @@ pub async fn two_tags_of_one_scanned_image(store: &dyn PolicyStore) {
         .unwrap();
 }
 
+/// Two tags of `web/charts` recognized as Helm charts, next to an image tag of `web/app`.
+pub async fn charts_recognized(store: &dyn PolicyStore) {
+    use crate::model::{Artifact, ArtifactKind};
+    let chart = Artifact {
+        kind: ArtifactKind::HelmChart,
+        ..Artifact::image()
+    };
+    push(store, "web/app", "1", "sha256:i1").await;
+    for (tag, digest) in [("0.1.0", "sha256:c1"), ("0.2.0", "sha256:c2")] {
+        push(store, "web/charts", tag, digest).await;
+        assert!(store.record_artifact("web/charts", tag, digest, &chart).await.unwrap());
+    }
+}
+
 /// The images [`concurrent_pushes`] and [`concurrent_scans`] share.
 fn concurrent_digests() -> Vec<String> {
     (0..8).map(|i| format!("sha256:c{i}")).collect()
