@@ -5,8 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, to_bytes};
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use portus::auth::password::{LocalAuthenticator, hash_password};
 use portus::auth::token::generate_key_and_certificate;
 use portus::auth::{SigningAlgorithm, SigningKey, TokenIssuer, TokenService, TokenServiceConfig};
@@ -16,8 +15,8 @@ use portus::core::store::PostgresStore;
 use portus::core::store::postgres_testing::fresh_database;
 use portus::core::traits::Secret;
 use portus::http::web::WebConfig;
+use portus::http::web::testing::{self, Page, request};
 use portus::http::{AppState, HttpLimits, router_with_web};
-use tower::ServiceExt;
 
 /// One `portus serve` instance on the database at `url`: its own pool, token service and
 /// router, as a separate process would have, sharing only the database and the signing key.
@@ -46,72 +45,11 @@ async fn instance(url: &str, key_pem: &str) -> (axum::Router, Arc<PostgresStore>
     (router_with_web(state, HttpLimits::default(), web), store)
 }
 
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    cookies: Vec<String>,
-    body: String,
-}
-
-impl Page {
-    fn csrf(&self) -> String {
-        let start = self
-            .body
-            .find("name=\"csrf\" value=\"")
-            .expect("a form with a CSRF field")
-            + 19;
-        self.body[start..].split('"').next().unwrap().to_owned()
-    }
-
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies
-            .iter()
-            .find_map(|c| c.strip_prefix(&format!("{name}=")))
-            .map(|rest| rest.split(';').next().unwrap().to_owned())
-    }
-}
-
-async fn request(app: &axum::Router, method: Method, path: &str, cookies: &[&str], form: Option<&str>) -> Page {
-    let mut builder = Request::builder().method(method).uri(path);
-    if !cookies.is_empty() {
-        builder = builder.header(header::COOKIE, cookies.join("; "));
-    }
-    if form.is_some() {
-        builder = builder.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    }
-    let body = form.map(|f| Body::from(f.to_owned())).unwrap_or_else(Body::empty);
-    let response = app.clone().oneshot(builder.body(body).unwrap()).await.unwrap();
-    let status = response.status();
-    let location = response
-        .headers()
-        .get(header::LOCATION)
-        .map(|v| v.to_str().unwrap().to_owned());
-    let cookies = response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    Page {
-        status,
-        location,
-        cookies,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
 /// Signs `name` in through `app`; returns the `portus_session=...` cookie.
 async fn sign_in(app: &axum::Router, name: &str) -> String {
-    let form = request(app, Method::GET, "/sign_in", &[], None).await;
-    let csrf_cookie = format!("portus_csrf={}", form.cookie("portus_csrf").unwrap());
-    let body = format!("csrf={}&username={name}&password={name}-password", form.csrf());
-    let signed = request(app, Method::POST, "/sign_in", &[&csrf_cookie], Some(&body)).await;
-    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
-    format!(
-        "portus_session={}",
-        signed.cookie("portus_session").expect("a session cookie")
-    )
+    testing::sign_in(app, name, &format!("{name}-password"))
+        .await
+        .unwrap_or_else(|page| panic!("{} {}", page.status, page.body))
 }
 
 async fn user(store: &PostgresStore, name: &str) -> User {

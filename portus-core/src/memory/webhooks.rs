@@ -164,6 +164,26 @@ impl crate::traits::WebhookStore for InMemoryStore {
             .cloned()
             .collect())
     }
+    async fn deliveries_page(
+        &self,
+        webhook: WebhookId,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> Result<crate::model::ListPage<Delivery>> {
+        let state = self.lock();
+        let log: Vec<&Delivery> = state
+            .deliveries
+            .iter()
+            .rev()
+            .filter(|d| d.webhook_id == webhook)
+            .collect();
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        let take = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        Ok(crate::model::ListPage {
+            total: log.len() as u64,
+            items: log.into_iter().skip(skip).take(take).cloned().collect(),
+        })
+    }
     async fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
         Ok(self.lock().deliveries.iter().find(|d| d.id == id).cloned())
     }

@@ -72,6 +72,11 @@ impl DigestFigures {
 /// say how many tags are in each scan state); `counts` counts findings of images (two tags of
 /// one image count its findings once: a badge must not double an image's findings because it
 /// carries two names).
+///
+/// `tags_not_images` counts the tags recognized as holding no image (charts, signatures,
+/// SBOMs, other artifacts: see [`Artifact`](super::Artifact)), which scanners never read; they
+/// are left out of the pending tags. Their digests' scan figures still count in `tags_failed`
+/// and `tags_done` (normally none: the scan worker refuses them before any scanner runs).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepositorySummary {
     /// How many tags it has.
@@ -82,21 +87,33 @@ pub struct RepositorySummary {
     pub tags_failed: u64,
     /// Tags whose image every scanner finished (per tag).
     pub tags_done: u64,
+    /// Tags recognized as holding no image (never scanned).
+    #[serde(default)]
+    pub tags_not_images: u64,
     /// The findings of the repository's distinct images by severity, each image's (manifest
     /// digest's) merged findings counted once however many of its tags point at it.
     pub counts: SeverityTally,
 }
 
 impl RepositorySummary {
-    /// Tags neither failed nor done: waiting for, or in, a scan.
+    /// Tags neither failed nor done, nor holding something other than an image: waiting for,
+    /// or in, a scan.
     pub fn tags_pending(&self) -> u64 {
-        self.tags.saturating_sub(self.tags_failed + self.tags_done)
+        self.tags
+            .saturating_sub(self.tags_failed + self.tags_done + self.tags_not_images)
+    }
+
+    /// Whether it has tags and every one holds something other than an image.
+    pub fn only_not_images(&self) -> bool {
+        self.tags > 0 && self.tags_not_images >= self.tags
     }
 
     /// Adds one tag whose image has `figures`; `new_image` when no tag added before points at
-    /// that image (only then do its findings add to `counts`).
-    pub fn add(&mut self, figures: &DigestFigures, updated_at: DateTime<Utc>, new_image: bool) {
+    /// that image (only then do its findings add to `counts`); `not_an_image` when the tag was
+    /// recognized as holding something else.
+    pub fn add(&mut self, figures: &DigestFigures, updated_at: DateTime<Utc>, new_image: bool, not_an_image: bool) {
         self.tags += 1;
+        self.tags_not_images += u64::from(not_an_image);
         self.latest_push = self.latest_push.max(Some(updated_at));
         self.tags_failed += u64::from(figures.failed);
         self.tags_done += u64::from(figures.done);
@@ -135,10 +152,11 @@ impl RepositorySummary {
                 )
             });
             let new_image = images.insert((tag.repository.as_str(), digest));
+            let not_an_image = tag.artifact.as_ref().is_some_and(|a| !a.kind.is_scannable());
             summaries
                 .entry(tag.repository.clone())
                 .or_default()
-                .add(figures, tag.updated_at, new_image);
+                .add(figures, tag.updated_at, new_image, not_an_image);
         }
         summaries
     }

@@ -120,6 +120,11 @@ fn migrator() -> Migrator {
             "artifacts",
             include_str!("../../migrations/sqlite/0017_artifacts.sql"),
         ),
+        (
+            18,
+            "not_image_tags",
+            include_str!("../../migrations/sqlite/0018_not_image_tags.sql"),
+        ),
     ])
 }
 
@@ -213,6 +218,25 @@ mod tests {
     }
 
     crate::policy_store_conformance!(fresh());
+
+    #[tokio::test]
+    async fn the_migration_counts_the_tags_holding_no_image() {
+        use crate::testing::summaries::{assert_kept_figures_are_recomputed, charts_recognized};
+        let store = fresh().await;
+        charts_recognized(&store).await;
+        // As before the column was kept.
+        sqlx::query("UPDATE repository_summaries SET tags_not_images = 0")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let migration = include_str!("../../migrations/sqlite/0018_not_image_tags.sql");
+        let backfill = &migration[migration.find("UPDATE").unwrap()..];
+        sqlx::raw_sql(sqlx::AssertSqlSafe(backfill))
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert_kept_figures_are_recomputed(&store, "migrated").await;
+    }
 
     #[tokio::test]
     async fn the_migration_counts_each_image_once() {

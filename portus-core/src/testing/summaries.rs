@@ -334,6 +334,20 @@ pub async fn two_tags_of_one_scanned_image(store: &dyn PolicyStore) {
         .unwrap();
 }
 
+/// Two tags of `web/charts` recognized as Helm charts, next to an image tag of `web/app`.
+pub async fn charts_recognized(store: &dyn PolicyStore) {
+    use crate::model::{Artifact, ArtifactKind};
+    let chart = Artifact {
+        kind: ArtifactKind::HelmChart,
+        ..Artifact::image()
+    };
+    push(store, "web/app", "1", "sha256:i1").await;
+    for (tag, digest) in [("0.1.0", "sha256:c1"), ("0.2.0", "sha256:c2")] {
+        push(store, "web/charts", tag, digest).await;
+        assert!(store.record_artifact("web/charts", tag, digest, &chart).await.unwrap());
+    }
+}
+
 /// The images [`concurrent_pushes`] and [`concurrent_scans`] share.
 fn concurrent_digests() -> Vec<String> {
     (0..8).map(|i| format!("sha256:c{i}")).collect()
@@ -393,6 +407,133 @@ pub async fn concurrent_scans(store: &dyn PolicyStore, worker: usize) {
     }
 }
 
+/// The kept figures of `repository` as lists show them.
+async fn summary_of(store: &dyn PolicyStore, repository: &str) -> RepositorySummary {
+    let page = store
+        .repositories_page(&RepositoryFilter::default(), &ListQuery::all(RepositorySort::Name))
+        .await
+        .unwrap();
+    page.items
+        .into_iter()
+        .find(|l| l.repository.name == repository)
+        .map(|l| l.summary)
+        .unwrap_or_default()
+}
+
+/// Tags recognized as holding no image (charts, signatures) are counted apart and not pending,
+/// through recognition, a second recognition, moves and deletes; a repository holding nothing
+/// else holds only non-images.
+pub async fn not_images_are_counted_apart(store: &dyn PolicyStore) {
+    use crate::model::{Artifact, ArtifactKind, ChartInfo};
+    let chart = Artifact {
+        chart: Some(ChartInfo {
+            name: "demo".into(),
+            version: "0.1.0".into(),
+        }),
+        artifact_type: Some("application/vnd.cncf.helm.config.v1+json".into()),
+        kind: ArtifactKind::HelmChart,
+        ..Artifact::image()
+    };
+    let image = Artifact::image();
+    let signature = Artifact {
+        subject: Some("sha256:i1".into()),
+        kind: ArtifactKind::Signature,
+        ..Artifact::image()
+    };
+    assert!(store.set_scan_scope(&["a".into()]).await.unwrap());
+    push(store, "web/charts", "0.1.0", "sha256:c1").await;
+    push(store, "web/charts", "0.2.0", "sha256:c2").await;
+    push(store, "web/app", "1", "sha256:i1").await;
+    push(store, "web/app", "sig", "sha256:s1").await;
+    let unknown = summary_of(store, "web/charts").await;
+    assert_eq!(
+        (unknown.tags_not_images, unknown.tags_pending()),
+        (0, 2),
+        "not read yet: images"
+    );
+
+    for (repository, tag, digest, artifact) in [
+        ("web/charts", "0.1.0", "sha256:c1", &chart),
+        ("web/charts", "0.2.0", "sha256:c2", &chart),
+        ("web/app", "1", "sha256:i1", &image),
+        ("web/app", "sig", "sha256:s1", &signature),
+    ] {
+        assert!(store.record_artifact(repository, tag, digest, artifact).await.unwrap());
+    }
+    assert!(
+        !store
+            .record_artifact("web/app", "1", "sha256:other", &chart)
+            .await
+            .unwrap(),
+        "moved meanwhile"
+    );
+    let charts = summary_of(store, "web/charts").await;
+    assert_eq!((charts.tags, charts.tags_not_images, charts.tags_pending()), (2, 2, 0));
+    assert!(charts.only_not_images());
+    let app = summary_of(store, "web/app").await;
+    assert_eq!(
+        (app.tags, app.tags_not_images, app.tags_pending()),
+        (2, 1, 1),
+        "the signature is not pending"
+    );
+    assert!(!app.only_not_images());
+    assert_kept_figures_are_recomputed(store, "recognized").await;
+
+    assert!(
+        store
+            .record_artifact("web/charts", "0.1.0", "sha256:c1", &chart)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        summary_of(store, "web/charts").await.tags_not_images,
+        2,
+        "recognized twice, counted once"
+    );
+    assert!(
+        store
+            .record_artifact("web/app", "1", "sha256:i1", &image)
+            .await
+            .unwrap()
+    );
+    assert_kept_figures_are_recomputed(store, "recognized again").await;
+
+    push(store, "web/charts", "0.2.0", "sha256:i9").await;
+    let moved = summary_of(store, "web/charts").await;
+    assert_eq!(
+        (moved.tags_not_images, moved.tags_pending()),
+        (1, 1),
+        "moved to an unread manifest"
+    );
+    assert!(!moved.only_not_images());
+    assert_kept_figures_are_recomputed(store, "a chart tag moved").await;
+    store.delete_tag("web/charts", "0.1.0").await.unwrap();
+    assert_eq!(summary_of(store, "web/charts").await.tags_not_images, 0);
+    assert_kept_figures_are_recomputed(store, "a chart tag deleted").await;
+    store.delete_tags_by_digest("web/app", "sha256:s1").await.unwrap();
+    assert_eq!(summary_of(store, "web/app").await.tags_not_images, 0);
+    assert_kept_figures_are_recomputed(store, "a signature deleted by digest").await;
+    assert!(
+        store
+            .record_artifact("web/app", "1", "sha256:i1", &chart)
+            .await
+            .unwrap()
+    );
+    assert_eq!(summary_of(store, "web/app").await.tags_not_images, 1);
+    assert!(
+        store
+            .record_artifact("web/app", "1", "sha256:i1", &image)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        summary_of(store, "web/app").await.tags_not_images,
+        0,
+        "recognized as an image after all"
+    );
+    assert_kept_figures_are_recomputed(store, "recognized otherwise").await;
+}
+
 /// Runs the checks of this module (see [`policy_store_conformance!`](crate::policy_store_conformance)).
 #[macro_export]
 macro_rules! summary_store_conformance {
@@ -400,6 +541,7 @@ macro_rules! summary_store_conformance {
         $crate::__conformance_tests!($make; summaries;
             kept_figures_follow_every_write,
             findings_count_each_image_once,
+            not_images_are_counted_apart,
         );
     };
 }

@@ -194,6 +194,15 @@ pub async fn deliveries_are_queued_once_and_offered_in_order(store: &dyn PolicyS
     let log: Vec<_> = store.deliveries(a, 10).await.unwrap().iter().map(|d| d.id).collect();
     assert_eq!(log, vec![second.id, first.id]);
     assert_eq!(store.deliveries(a, 1).await.unwrap().len(), 1);
+    // The log in pages, newest first, with its length.
+    let page = |offset, limit| async move { store.deliveries_page(a, offset, limit).await.unwrap() };
+    let ids =
+        |p: crate::model::ListPage<crate::model::Delivery>| (p.items.iter().map(|d| d.id).collect::<Vec<_>>(), p.total);
+    assert_eq!(ids(page(0, Some(1)).await), (vec![second.id], 2));
+    assert_eq!(ids(page(1, Some(1)).await), (vec![first.id], 2));
+    assert_eq!(ids(page(2, Some(1)).await), (vec![], 2));
+    assert_eq!(ids(page(0, None).await), (vec![second.id, first.id], 2));
+    assert_eq!(ids(store.deliveries_page(b, 0, Some(5)).await.unwrap()).1, 1, "b's own");
     store.delete_webhook(a).await.unwrap();
     assert_eq!(store.delivery(first.id).await.unwrap(), None);
 }

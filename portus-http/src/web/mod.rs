@@ -145,6 +145,7 @@ impl std::fmt::Debug for Web {
 pub fn router(state: AppState, config: WebConfig, api: Router<AppState>) -> Router<AppState> {
     // Sessions and attempts live in the policy store: any instance on it serves them.
     let store: Arc<dyn portus_core::traits::SessionStore> = state.store.clone();
+    let explore = config.anonymous_browsing;
     let web = Arc::new(Web {
         sessions: Sessions::new(store.clone(), config.session_lifetime),
         #[cfg(feature = "oidc")]
@@ -245,6 +246,9 @@ pub fn router(state: AppState, config: WebConfig, api: Router<AppState>) -> Rout
         .route("/admin/users/{id}", post(pages::update_user))
         .route("/assets/portus.css", get(pages::stylesheet))
         .route("/assets/portus.js", get(pages::script))
+        .layer(axum::middleware::map_response(move |response: Response| async move {
+            error_pages(explore, response)
+        }))
         .layer(axum::Extension(web))
         .layer(axum::middleware::map_response(security_headers))
 }
@@ -326,10 +330,39 @@ impl From<portus_auth::Error> for PageError {
 }
 
 impl IntoResponse for PageError {
+    /// The error page as the default configuration shows it, carrying its title and message
+    /// ([`ErrorPage`]) for [`error_pages`] to render again with the site's configuration: an
+    /// error has none at hand.
     fn into_response(self) -> Response {
         let title = self.status.canonical_reason().unwrap_or("Error");
-        (self.status, Html(views::error_page(title, &self.message).into_string())).into_response()
+        let defaults = WebConfig::default();
+        let page = views::error_page(title, &self.message, defaults.anonymous_browsing);
+        let mut response = (self.status, Html(page.into_string())).into_response();
+        response.extensions_mut().insert(ErrorPage {
+            title: title.to_owned(),
+            message: self.message,
+        });
+        response
     }
+}
+
+/// What an error page shows, kept on its answer until [`error_pages`] renders it.
+#[derive(Debug, Clone)]
+struct ErrorPage {
+    title: String,
+    message: String,
+}
+
+/// Renders every error page of the web router again with its configuration, `explore` being
+/// `web.anonymous_browsing`: the explore link is offered only where the explore page is.
+fn error_pages(explore: bool, mut response: Response) -> Response {
+    let Some(error) = response.extensions_mut().remove::<ErrorPage>() else {
+        return response;
+    };
+    let page = views::error_page(&error.title, &error.message, explore);
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(page.into_string()))
 }
 
 /// The signed-in user of a page request; pages that need one redirect to the sign-in page
@@ -535,5 +568,7 @@ async fn health(web: &Web) -> Result<Value, PageError> {
     Ok(send(web, request).await?.1)
 }
 
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;

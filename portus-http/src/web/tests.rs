@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use portus_auth::password::{LocalAuthenticator, hash_password};
 use portus_auth::{TokenService, TokenServiceConfig};
@@ -19,36 +19,11 @@ use super::WebConfig;
 use crate::router::router_with_web;
 use crate::state::{AppState, HttpLimits};
 
+use super::testing::Page;
+
 struct Site {
     app: axum::Router,
     store: Arc<InMemoryStore>,
-}
-
-#[derive(Debug)]
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    cookies: Vec<String>,
-    body: String,
-}
-
-impl Page {
-    /// The value of the first hidden `csrf` field.
-    fn csrf(&self) -> String {
-        let start = self
-            .body
-            .find("name=\"csrf\" value=\"")
-            .expect("a form with a CSRF field")
-            + 19;
-        self.body[start..].split('"').next().unwrap().to_owned()
-    }
-
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies
-            .iter()
-            .find_map(|c| c.strip_prefix(&format!("{name}=")))
-            .map(|rest| rest.split(';').next().unwrap().to_owned())
-    }
 }
 
 async fn site() -> Site {
@@ -118,35 +93,7 @@ async fn site_of(
 
 impl Site {
     async fn request(&self, method: Method, path: &str, cookies: &[&str], form: Option<&str>) -> Page {
-        let mut request = Request::builder().method(method).uri(path);
-        if !cookies.is_empty() {
-            request = request.header(header::COOKIE, cookies.join("; "));
-        }
-        if form.is_some() {
-            request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        }
-        let request = request
-            .body(form.map(|f| Body::from(f.to_owned())).unwrap_or_else(Body::empty))
-            .unwrap();
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let location = response
-            .headers()
-            .get(header::LOCATION)
-            .map(|v| v.to_str().unwrap().to_owned());
-        let cookies = response
-            .headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect();
-        let body = String::from_utf8(to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
-        Page {
-            status,
-            location,
-            cookies,
-            body,
-        }
+        super::testing::request(&self.app, method, path, cookies, form).await
     }
 
     async fn get(&self, path: &str, session: &str) -> Page {
@@ -162,16 +109,7 @@ impl Site {
 
     /// Signs `user` in; returns the session cookie (`name=value`).
     async fn sign_in(&self, user: &str, password: &str) -> Result<String, Page> {
-        let form = self.request(Method::GET, "/sign_in", &[], None).await;
-        let csrf_cookie = format!("portus_csrf={}", form.cookie("portus_csrf").unwrap());
-        let body = format!("csrf={}&username={user}&password={password}", form.csrf());
-        let answer = self
-            .request(Method::POST, "/sign_in", &[&csrf_cookie], Some(&body))
-            .await;
-        match answer.cookie("portus_session") {
-            Some(session) if answer.status == StatusCode::SEE_OTHER => Ok(format!("portus_session={session}")),
-            _ => Err(answer),
-        }
+        super::testing::sign_in(&self.app, user, password).await
     }
 }
 
@@ -725,6 +663,39 @@ async fn explore_is_off_without_anonymous_browsing() {
     let open = site_with(|_, _| {}).await;
     let page = open.request(Method::GET, "/sign_in", &[], None).await;
     assert!(page.body.contains("href=\"/explore\""), "on by default");
+}
+
+/// Error pages (404, 403) offer the explore link only when visitors may explore, as the
+/// sign-in page does.
+#[tokio::test]
+async fn error_pages_follow_anonymous_browsing() {
+    for browsing in [false, true] {
+        let site = site_with(|web, _| web.anonymous_browsing = browsing).await;
+        let alice = site.sign_in("alice", "alice-password").await.unwrap();
+        let missing = site.get("/repositories/999999", &alice).await;
+        let refused = site
+            .request(Method::POST, "/tokens", &[&alice], Some("application=x"))
+            .await;
+        let no_sign_up = site.request(Method::GET, "/sign_up", &[], None).await;
+        for (what, page, status) in [
+            ("404", &missing, StatusCode::NOT_FOUND),
+            ("403", &refused, StatusCode::FORBIDDEN),
+            ("visitor's 404", &no_sign_up, StatusCode::NOT_FOUND),
+        ] {
+            assert_eq!(page.status, status, "{what}: {}", page.body);
+            assert!(
+                page.body.contains("role=\"alert\""),
+                "{what}: an error page: {}",
+                page.body
+            );
+            assert_eq!(
+                page.body.contains("href=\"/explore\""),
+                browsing,
+                "{what} with anonymous_browsing = {browsing}: {}",
+                page.body
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -88,11 +88,13 @@ fn frame(title: &str, signed: Option<&Signed>, explore: bool, body: Markup) -> M
     }
 }
 
-/// The page for an error answer.
-pub(super) fn error_page(title: &str, message: &str) -> Markup {
-    layout(
+/// The page for an error answer, whose navigation offers the explore page only when `explore`
+/// (`web.anonymous_browsing`), as the other visitors' pages.
+pub(super) fn error_page(title: &str, message: &str, explore: bool) -> Markup {
+    frame(
         title,
         None,
+        explore,
         html! {
             p.error role="alert" { (message) }
             p { a href="/" { "Back to the dashboard" } }

@@ -84,16 +84,19 @@ macro_rules! sql_catalog_store {
                             .execute(&mut *tx)
                             .await
                             .map_err(db_error)?;
-                            // Another manifest now: what the old one held no longer holds.
-                            sqlx::query(
+                            // Another manifest now: what the old one held no longer holds
+                            // (the tag's row is locked by the update above).
+                            let forgotten: Vec<String> = sqlx::query_scalar(
                                 "DELETE FROM tag_artifacts WHERE tag_id = \
-                                 (SELECT id FROM tags WHERE repository_id = $1 AND name = $2)",
+                                 (SELECT id FROM tags WHERE repository_id = $1 AND name = $2) RETURNING kind",
                             )
                             .bind(repository_id)
                             .bind(tag)
-                            .execute(&mut *tx)
+                            .fetch_all(&mut *tx)
                             .await
                             .map_err(db_error)?;
+                            let not_images = forgotten.iter().filter(|kind| kind.as_str() != "image").count();
+                            add_not_images(&mut tx, repository_id, -(not_images as i64)).await?;
                             tag_moved(&mut tx, repository_id, &previous_digest, &manifest.digest, now).await?;
                             TagChange::Updated { previous_digest }
                         }
@@ -289,11 +292,21 @@ macro_rules! sql_catalog_store {
                 let Some(record) = row.map(TagRecord::from) else {
                     return Ok(None);
                 };
+                // The tag's row locked first, then what it holds read in a statement of its own
+                // (see the summaries module).
+                let locked = sqlx::AssertSqlSafe(format!("SELECT id FROM tags WHERE id = $1{FOR_UPDATE}"));
+                sqlx::query_scalar::<_, i64>(locked)
+                    .bind(record.id.0)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let not_images = not_images_among(&mut tx, &[record.id.0]).await?;
                 let repository_id: i64 = sqlx::query_scalar("DELETE FROM tags WHERE id = $1 RETURNING repository_id")
                     .bind(record.id.0)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_error)?;
+                add_not_images(&mut tx, repository_id, -not_images).await?;
                 tag_removed(&mut tx, repository_id, &record.manifest.digest, 1).await?;
                 tx.commit().await.map_err(db_error)?;
                 Ok(Some(record))
@@ -310,6 +323,17 @@ macro_rules! sql_catalog_store {
                     .await
                     .map_err(db_error)?;
                 let records: Vec<TagRecord> = rows.into_iter().map(TagRecord::from).collect();
+                let locked = sqlx::AssertSqlSafe(format!(
+                    "SELECT id FROM tags WHERE digest = $1 AND repository_id = \
+                     (SELECT id FROM repositories WHERE name = $2){FOR_UPDATE}"
+                ));
+                let ids: Vec<i64> = sqlx::query_scalar(locked)
+                    .bind(digest)
+                    .bind(repository)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let not_images = not_images_among(&mut tx, &ids).await?;
                 let deleted: Vec<i64> = sqlx::query_scalar(
                     "DELETE FROM tags WHERE digest = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2) \
                      RETURNING repository_id",
@@ -320,6 +344,7 @@ macro_rules! sql_catalog_store {
                 .await
                 .map_err(db_error)?;
                 if let Some(repository_id) = deleted.first() {
+                    add_not_images(&mut tx, *repository_id, -not_images).await?;
                     tag_removed(&mut tx, *repository_id, digest, deleted.len() as i64).await?;
                 }
                 tx.commit().await.map_err(db_error)?;
@@ -377,25 +402,44 @@ macro_rules! sql_catalog_store {
             }
             async fn record_artifact(&self, repository: &str, tag: &str, digest: &str, artifact: &crate::model::Artifact) -> Result<bool> {
                 let chart = artifact.chart.as_ref();
-                let result = sqlx::query(
+                let mut tx = self.write_tx().await?;
+                // The tag's row locked first (a move or delete of it waits, or went first), then
+                // what it held read in a statement of its own (see the summaries module).
+                let locked = sqlx::AssertSqlSafe(format!(
+                    "SELECT id, repository_id FROM tags WHERE digest = $1 AND name = $2 \
+                     AND repository_id = (SELECT id FROM repositories WHERE name = $3){FOR_UPDATE}"
+                ));
+                let Some((tag_id, repository_id)): Option<(i64, i64)> = sqlx::query_as(locked)
+                    .bind(digest)
+                    .bind(tag)
+                    .bind(repository)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?
+                else {
+                    return Ok(false);
+                };
+                let was_not_image = not_images_among(&mut tx, &[tag_id]).await?;
+                sqlx::query(
                     "INSERT INTO tag_artifacts (tag_id, repository_id, kind, artifact_type, chart_name, chart_version, subject) \
-                     SELECT t.id, t.repository_id, $1, $2, $3, $4, $5 FROM tags t JOIN repositories r ON r.id = t.repository_id \
-                     WHERE t.digest = $6 AND t.name = $7 AND r.name = $8 \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
                      ON CONFLICT (tag_id) DO UPDATE SET kind = excluded.kind, artifact_type = excluded.artifact_type, \
                      chart_name = excluded.chart_name, chart_version = excluded.chart_version, subject = excluded.subject",
                 )
+                .bind(tag_id)
+                .bind(repository_id)
                 .bind(artifact.kind.as_str())
                 .bind(&artifact.artifact_type)
                 .bind(chart.map(|c| c.name.as_str()))
                 .bind(chart.map(|c| c.version.as_str()))
                 .bind(&artifact.subject)
-                .bind(digest)
-                .bind(tag)
-                .bind(repository)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
-                Ok(result.rows_affected() > 0)
+                let is_not_image = i64::from(!artifact.kind.is_scannable());
+                add_not_images(&mut tx, repository_id, is_not_image - was_not_image).await?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(true)
             }
             async fn put_referrer(&self, referrer: &crate::model::Referrer) -> Result<bool> {
                 let Some(subject) = referrer.artifact.subject.as_deref() else {

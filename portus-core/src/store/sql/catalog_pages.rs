@@ -178,6 +178,7 @@ macro_rules! sql_catalog_pages {
                  (SELECT COUNT(*) FROM stars s WHERE s.repository_id = r.id) AS stars, \
                  COALESCE(rs.tags, 0) AS s_tags, rs.latest_push AS s_latest_push, \
                  COALESCE(rs.tags_failed, 0) AS s_failed, COALESCE(rs.tags_done, 0) AS s_done, \
+                 COALESCE(rs.tags_not_images, 0) AS s_not_images, \
                  COALESCE(rs.unknown, 0) AS s_unknown, COALESCE(rs.negligible, 0) AS s_negligible, \
                  COALESCE(rs.low, 0) AS s_low, COALESCE(rs.medium, 0) AS s_medium, \
                  COALESCE(rs.high, 0) AS s_high, COALESCE(rs.critical, 0) AS s_critical \

@@ -265,12 +265,13 @@ impl From<RepositoryRow> for Repository {
 }
 
 /// A repository's figures as the summary queries select them: id, tags, latest push, failed,
-/// done and the six severities.
+/// done, holding no image, and the six severities.
 #[derive(FromRow)]
 pub(crate) struct SummaryRow(
     pub(crate) i64,
     i64,
     Option<DateTime<Utc>>,
+    i64,
     i64,
     i64,
     i64,
@@ -288,7 +289,8 @@ impl SummaryRow {
             self.2,
             self.3,
             self.4,
-            [self.5, self.6, self.7, self.8, self.9, self.10],
+            self.5,
+            [self.6, self.7, self.8, self.9, self.10, self.11],
         )
     }
 }
@@ -302,6 +304,7 @@ pub(crate) struct RepositoryListingRow {
     s_latest_push: Option<DateTime<Utc>>,
     s_failed: i64,
     s_done: i64,
+    s_not_images: i64,
     s_unknown: i64,
     s_negligible: i64,
     s_low: i64,
@@ -319,6 +322,7 @@ impl From<RepositoryListingRow> for RepositoryListing {
                 row.s_latest_push,
                 row.s_failed,
                 row.s_done,
+                row.s_not_images,
                 [
                     row.s_unknown,
                     row.s_negligible,

@@ -109,6 +109,7 @@ pub(crate) fn summary_from_columns(
     latest_push: Option<chrono::DateTime<chrono::Utc>>,
     failed: i64,
     done: i64,
+    not_images: i64,
     severities: [i64; 6],
 ) -> RepositorySummary {
     let clamp = |n: i64| u64::try_from(n).unwrap_or(0);
@@ -117,6 +118,7 @@ pub(crate) fn summary_from_columns(
         latest_push,
         tags_failed: clamp(failed),
         tags_done: clamp(done),
+        tags_not_images: clamp(not_images),
         counts: tally(severities),
     }
 }
@@ -182,6 +184,40 @@ macro_rules! sql_summary_upkeep {
                 .await
                 .map_err(db_error)?;
             Ok(())
+        }
+
+        /// Adds `n` (negative: removes) to the tags of `repository_id` holding no image.
+        async fn add_not_images(tx: &mut sqlx::Transaction<'static, $db>, repository_id: i64, n: i64) -> Result<()> {
+            if n == 0 {
+                return Ok(());
+            }
+            sqlx::query("UPDATE repository_summaries SET tags_not_images = tags_not_images + $1 WHERE repository_id = $2")
+                .bind(n)
+                .bind(repository_id)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error)?;
+            Ok(())
+        }
+
+        /// How many of the tags `ids` (locked by the caller) hold no image.
+        async fn not_images_among(tx: &mut sqlx::Transaction<'static, $db>, ids: &[i64]) -> Result<i64> {
+            if ids.is_empty() {
+                return Ok(0);
+            }
+            let mut builder = sqlx::QueryBuilder::<$db>::new(
+                "SELECT COUNT(*) FROM tag_artifacts WHERE kind <> 'image' AND tag_id IN (",
+            );
+            let mut list = builder.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            builder.push(")");
+            builder
+                .build_query_scalar::<i64>()
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(db_error)
         }
 
         /// After a repository was inserted: its figures start at nothing.
@@ -419,7 +455,7 @@ macro_rules! sql_summary_upkeep {
                 .await
                 .map_err(db_error)?;
             let sql = sqlx::AssertSqlSafe(format!(
-                "INSERT INTO repository_summaries (repository_id, tags, latest_push, tags_failed, tags_done, \
+                "INSERT INTO repository_summaries (repository_id, tags, latest_push, tags_failed, tags_done, tags_not_images, \
                  unknown, negligible, low, medium, high, critical) {RECOMPUTED_SUMMARIES}"
             ));
             sqlx::query(sql).execute(&mut **tx).await.map_err(db_error)?;
@@ -431,19 +467,21 @@ macro_rules! sql_summary_upkeep {
         }
 
         /// Every repository's kept figures.
-        const KEPT_SUMMARIES: &str = "SELECT repository_id, tags, latest_push, tags_failed, tags_done, \
+        const KEPT_SUMMARIES: &str = "SELECT repository_id, tags, latest_push, tags_failed, tags_done, tags_not_images, \
              unknown, negligible, low, medium, high, critical FROM repository_summaries";
 
         /// Every repository's figures from the digests' figures: the tags in each state summed
         /// over its tags, the findings over its distinct digests (each image once).
         const RECOMPUTED_SUMMARIES: &str = "SELECT r.id, COALESCE(bt.tags, 0), bt.latest_push, \
-             COALESCE(bt.failed, 0), COALESCE(bt.done, 0), \
+             COALESCE(bt.failed, 0), COALESCE(bt.done, 0), COALESCE(bt.not_images, 0), \
              COALESCE(bi.unknown, 0), COALESCE(bi.negligible, 0), COALESCE(bi.low, 0), \
              COALESCE(bi.medium, 0), COALESCE(bi.high, 0), COALESCE(bi.critical, 0) \
              FROM repositories r \
              LEFT JOIN (SELECT t.repository_id, COUNT(*) AS tags, MAX(t.updated_at) AS latest_push, \
-                 CAST(COALESCE(SUM(d.failed), 0) AS BIGINT) AS failed, CAST(COALESCE(SUM(d.done), 0) AS BIGINT) AS done \
-                 FROM tags t LEFT JOIN digest_summaries d ON d.digest = t.digest GROUP BY t.repository_id) bt \
+                 CAST(COALESCE(SUM(d.failed), 0) AS BIGINT) AS failed, CAST(COALESCE(SUM(d.done), 0) AS BIGINT) AS done, \
+                 CAST(COUNT(a.tag_id) AS BIGINT) AS not_images \
+                 FROM tags t LEFT JOIN digest_summaries d ON d.digest = t.digest \
+                 LEFT JOIN tag_artifacts a ON a.tag_id = t.id AND a.kind <> 'image' GROUP BY t.repository_id) bt \
              ON bt.repository_id = r.id \
              LEFT JOIN (SELECT i.repository_id, \
                  CAST(COALESCE(SUM(d.unknown), 0) AS BIGINT) AS unknown, \

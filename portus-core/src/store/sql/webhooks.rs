@@ -389,6 +389,37 @@ macro_rules! sql_webhooks_store {
                     .map(delivery_from_row)
                     .collect()
             }
+            async fn deliveries_page(
+                &self,
+                webhook: crate::model::WebhookId,
+                offset: u64,
+                limit: Option<u64>,
+            ) -> Result<crate::model::ListPage<crate::model::Delivery>> {
+                use super::sql::webhooks::*;
+                // Newest first on `webhook_queue_by_webhook` (webhook_id, id).
+                let query = crate::model::ListQuery { limit, offset, ..crate::model::ListQuery::all(()) };
+                let (limit, offset) = super::sql::lists::limit_offset(&query);
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM webhook_queue WHERE webhook_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3"
+                ));
+                let items = sqlx::query_as::<_, DeliveryRow>(sql)
+                    .bind(webhook.0)
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?
+                    .into_iter()
+                    .map(delivery_from_row)
+                    .collect::<Result<Vec<_>>>()?;
+                let count = || {
+                    let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM webhook_queue WHERE webhook_id = ");
+                    count.push_bind(webhook.0);
+                    count
+                };
+                let total = total_or_count(&self.pool, &query, items.len(), count).await?;
+                Ok(crate::model::ListPage { items, total })
+            }
             async fn delivery(&self, id: crate::model::DeliveryId) -> Result<Option<crate::model::Delivery>> {
                 use super::sql::webhooks::*;
                 let sql = sqlx::AssertSqlSafe(format!("SELECT {DELIVERY_COLUMNS} FROM webhook_queue WHERE id = $1"));

@@ -56,6 +56,14 @@ pub trait WebhookStore: Send + Sync {
     async fn finish_attempt(&self, id: DeliveryId, attempt: &DeliveryAttempt, outcome: AttemptOutcome) -> Result<()>;
     /// A webhook's latest `limit` deliveries, newest first.
     async fn deliveries(&self, webhook: WebhookId, limit: usize) -> Result<Vec<Delivery>>;
+    /// One page of a webhook's delivery log, newest first: the `limit` deliveries (every one
+    /// with `None`) after the newest `offset`, and how many it has in all.
+    async fn deliveries_page(
+        &self,
+        webhook: WebhookId,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> Result<crate::model::ListPage<Delivery>>;
     /// One delivery.
     async fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>>;
 }
@@ -106,6 +114,14 @@ macro_rules! forward {
             }
             async fn deliveries(&self, webhook: WebhookId, limit: usize) -> Result<Vec<Delivery>> {
                 (**self).deliveries(webhook, limit).await
+            }
+            async fn deliveries_page(
+                &self,
+                webhook: WebhookId,
+                offset: u64,
+                limit: Option<u64>,
+            ) -> Result<crate::model::ListPage<Delivery>> {
+                (**self).deliveries_page(webhook, offset, limit).await
             }
             async fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
                 (**self).delivery(id).await

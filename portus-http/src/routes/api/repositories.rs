@@ -60,12 +60,15 @@ pub(super) struct NamespaceRefView {
 /// images.
 #[derive(Serialize, ToSchema)]
 pub(super) struct RepositorySecurity {
-    /// The worst status of its tags (failed, then pending, then done).
+    /// The worst status of its images' tags (failed, then pending, then done); `notanimage`
+    /// when every tag holds something other than an image (charts, signatures, ...), which
+    /// scanners never read and which never count as pending.
     status: ScanStatus,
     /// Findings by severity over its distinct images (manifest digests): each image's merged
     /// findings count once, however many of its tags point at it.
     counts: schema::SeverityCounts,
-    /// How many tags are in each status (per tag: two tags of one image count twice).
+    /// How many tags are in each status (per tag: two tags of one image count twice; tags
+    /// holding no image under `notanimage`).
     tags_by_status: BTreeMap<ScanStatus, usize>,
 }
 
@@ -87,15 +90,27 @@ fn repository_view(
     records: &RecordsByDigest,
     starred: bool,
 ) -> RepositoryView {
-    let securities: Vec<TagSecurity> = tags.iter().map(|t| security_of(state, t, records)).collect();
+    // Charts, signatures and other artifacts are never scanned: they count apart, not pending.
+    let (not_images, images): (Vec<&TagRecord>, Vec<&TagRecord>) = tags
+        .iter()
+        .copied()
+        .partition(|t| t.artifact.as_ref().is_some_and(|a| !a.kind.is_scannable()));
+    let securities: Vec<TagSecurity> = images.iter().map(|t| security_of(state, t, records)).collect();
     let mut tags_by_status: BTreeMap<ScanStatus, usize> = BTreeMap::new();
     for security in &securities {
         *tags_by_status.entry(security.status.into()).or_default() += 1;
     }
+    if !not_images.is_empty() {
+        tags_by_status.insert(ScanStatus::NotAnImage, not_images.len());
+    }
     let security = RepositorySecurity {
-        status: repository_status(&securities).into(),
+        status: if images.is_empty() && !not_images.is_empty() {
+            ScanStatus::NotAnImage
+        } else {
+            repository_status(&securities).into()
+        },
         counts: schema::counts(&repository_counts(
-            tags.iter().map(|t| t.manifest.digest.as_str()).zip(&securities),
+            images.iter().map(|t| t.manifest.digest.as_str()).zip(&securities),
         )),
         tags_by_status,
     };
@@ -132,9 +147,21 @@ fn view_of(
 fn summary_security(state: &AppState, summary: &RepositorySummary) -> RepositorySecurity {
     let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     let mut tags_by_status: BTreeMap<ScanStatus, usize> = BTreeMap::new();
+    // Charts, signatures and other artifacts are never scanned: they count apart, not pending.
+    let not_images = summary.tags_not_images.min(summary.tags);
+    if not_images > 0 {
+        tags_by_status.insert(ScanStatus::NotAnImage, count(not_images));
+    }
+    if summary.only_not_images() {
+        return RepositorySecurity {
+            status: ScanStatus::NotAnImage,
+            counts: BTreeMap::new(),
+            tags_by_status,
+        };
+    }
     if state.scan_backends().is_empty() {
-        if summary.tags > 0 {
-            tags_by_status.insert(ScanStatus::NotScanned, count(summary.tags));
+        if summary.tags > not_images {
+            tags_by_status.insert(ScanStatus::NotScanned, count(summary.tags - not_images));
         }
         return RepositorySecurity {
             status: ScanStatus::NotScanned,

@@ -1921,3 +1921,47 @@ async fn artifacts_show_their_kind_are_not_scanned_and_signatures_mark_their_sub
     assert_eq!(by_name(signature_tag)["kind"], json!("signature"));
     assert_eq!(by_name(signature_tag)["subject"], json!(subject));
 }
+
+#[tokio::test]
+async fn a_repository_of_charts_is_not_an_image_and_its_charts_are_never_pending() {
+    use portus_core::model::{Artifact, ArtifactKind};
+    let f = fixture(Options::default()).await;
+    let chart = Artifact {
+        kind: ArtifactKind::HelmChart,
+        ..Artifact::image()
+    };
+    for (repository, tag, digest) in [
+        ("open/charts", "0.1.0", "sha256:c1"),
+        ("open/charts", "0.2.0", "sha256:c2"),
+        ("open/app", "chart", "sha256:c3"),
+    ] {
+        f.store
+            .put_tag(repository, tag, &manifest(digest), None, MissingNamespace::Ignore)
+            .await
+            .unwrap();
+        assert!(f.store.record_artifact(repository, tag, digest, &chart).await.unwrap());
+    }
+    let (status, list) = f.get("/api/v1/repositories", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let security = |name: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["full_name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {list:#}"))["security"]
+            .clone()
+    };
+    let charts = security("open/charts");
+    assert_eq!(charts["status"], json!("notanimage"), "{charts:#}");
+    assert_eq!(charts["tags_by_status"], json!({"notanimage": 2}));
+    let app = security("open/app");
+    assert_eq!(app["status"], json!("done"), "the chart is not pending: {app:#}");
+    assert_eq!(app["tags_by_status"]["notanimage"], json!(1), "{app:#}");
+    assert_eq!(app["tags_by_status"].get("pending"), None, "{app:#}");
+    // One repository read on its own (from its tags) says the same.
+    for (name, want) in [("open/charts", charts), ("open/app", app)] {
+        let id = f.repository_id(name).await;
+        let (_, one) = f.get(&format!("/api/v1/repositories/{id}"), None).await;
+        assert_eq!(one["security"], want, "{name}");
+    }
+}

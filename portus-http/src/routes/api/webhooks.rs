@@ -18,13 +18,54 @@ use portus_scan::webhooks::WebhookChanges;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::lists::SortKey;
 use super::schema::{Conflict, Forbidden, Unprocessable};
-use super::{ApiCaller, JsonBody, check, created, no_content, not_found, parse_id};
+use super::{ApiCaller, JsonBody, PageQuery, check, created, no_content, not_found, parse_id};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// How many deliveries the log shows.
-const LOG_LENGTH: usize = 100;
+/// The page size of both lists when `per_page` is not given: what they answered before they
+/// were paged (every webhook; the latest 100 deliveries), so callers that never page see no
+/// change.
+const DEFAULT_PER_PAGE: usize = super::lists::MAX_PER_PAGE;
+
+/// `page` with this module's default page size.
+fn paged(page: PageQuery) -> super::Page {
+    let mut page = page.0;
+    page.per_page.get_or_insert(DEFAULT_PER_PAGE);
+    page
+}
+
+/// The orders of a namespace's webhooks (`sort_attr`): `id` (the default), `name`,
+/// `created_at`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum WebhookSort {
+    #[default]
+    Id,
+    Name,
+    CreatedAt,
+}
+
+impl SortKey for WebhookSort {
+    fn from_attr(attr: &str) -> Option<Self> {
+        Some(match attr {
+            "id" => WebhookSort::Id,
+            "name" => WebhookSort::Name,
+            "created_at" => WebhookSort::CreatedAt,
+            _ => return None,
+        })
+    }
+}
+
+/// The delivery log's one order: newest first.
+#[derive(Debug, Clone, Copy, Default)]
+struct NewestFirst;
+
+impl SortKey for NewestFirst {
+    fn from_attr(_: &str) -> Option<Self> {
+        None
+    }
+}
 
 /// A webhook as the API shows it: never its secret, credentials or header values.
 #[derive(Serialize, ToSchema)]
@@ -252,10 +293,13 @@ async fn load_managed(
 }
 
 /// `GET /api/v1/namespaces/{id}/webhooks`: administrators and the namespace's team.
+///
+/// Paged: `page`, `per_page` (default 100 here, so one page holds what the unpaged list
+/// held), `all`; `sort_attr` `id` (the default), `name` or `created_at`.
 #[utoipa::path(
     get,
     path = "/api/v1/namespaces/{id}/webhooks",
-    params(("id" = i64, Path, description = "Namespace id")),
+    params(("id" = i64, Path, description = "Namespace id"), super::Page),
     security(("bearer" = []), ("portusAuth" = [])),
     responses((status = 200, body = Vec<WebhookView>), Forbidden)
 )]
@@ -263,10 +307,26 @@ pub(super) async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<Vec<WebhookView>>, ApiError> {
+    page: PageQuery,
+) -> Result<Response, ApiError> {
+    let page = paged(page);
     let namespace = load_namespace(&state, &caller, &id).await?;
+    // A namespace's webhooks are few: read whole, ordered and sliced here.
     let webhooks = state.store.namespace_webhooks(namespace.id).await?;
-    Ok(Json(webhooks.iter().map(|w| view(w, None)).collect()))
+    let query = page.query::<WebhookSort>()?;
+    let listed = query.apply(
+        webhooks,
+        |w| match query.sort {
+            WebhookSort::Id => (None, None),
+            WebhookSort::Name => (Some(w.settings.name.clone()), None),
+            WebhookSort::CreatedAt => (None, Some(w.created_at)),
+        },
+        |w| w.id.0,
+    );
+    page.respond_page(
+        &format!("/api/v1/namespaces/{}/webhooks", namespace.id.0),
+        listed.map(|w| view(&w, None)),
+    )
 }
 
 /// `POST /api/v1/namespaces/{id}/webhooks`: the answer carries the signing `secret`, the only
@@ -390,12 +450,14 @@ pub(super) async fn delete(
     Ok(no_content())
 }
 
-/// `GET /api/v1/namespaces/{id}/webhooks/{webhook_id}/deliveries`: the latest 100, newest
-/// first.
+/// `GET /api/v1/namespaces/{id}/webhooks/{webhook_id}/deliveries`: the log, newest first.
+///
+/// Paged: `page`, `per_page` (default 100 here: the first page is the latest 100, what the
+/// unpaged log showed), `all`; always newest first (`sort_attr` and `sort_order` are ignored).
 #[utoipa::path(
     get,
     path = "/api/v1/namespaces/{id}/webhooks/{webhook_id}/deliveries",
-    params(("id" = i64, Path, description = "Namespace id"), ("webhook_id" = i64, Path, description = "Webhook id")),
+    params(("id" = i64, Path, description = "Namespace id"), ("webhook_id" = i64, Path, description = "Webhook id"), super::Page),
     security(("bearer" = []), ("portusAuth" = [])),
     responses((status = 200, body = Vec<DeliveryView>), Forbidden)
 )]
@@ -403,10 +465,25 @@ pub(super) async fn deliveries(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path((id, webhook)): Path<(String, String)>,
-) -> Result<Json<Vec<DeliveryView>>, ApiError> {
-    let (_, webhook) = load(&state, &caller, &id, &webhook).await?;
-    let deliveries = state.store.deliveries(webhook.id, LOG_LENGTH).await?;
-    Ok(Json(deliveries.into_iter().map(delivery_view).collect()))
+    page: PageQuery,
+) -> Result<Response, ApiError> {
+    let mut page = paged(page);
+    // One order only: links must not carry one that is not applied.
+    page.sort_attr = None;
+    page.sort_order = None;
+    let (namespace, webhook) = load(&state, &caller, &id, &webhook).await?;
+    let query = page.query::<NewestFirst>()?;
+    let log = state
+        .store
+        .deliveries_page(webhook.id, query.offset, query.limit)
+        .await?;
+    page.respond_page(
+        &format!(
+            "/api/v1/namespaces/{}/webhooks/{}/deliveries",
+            namespace.id.0, webhook.id.0
+        ),
+        log.map(delivery_view),
+    )
 }
 
 /// `POST /api/v1/namespaces/{id}/webhooks/{webhook_id}/deliveries/{delivery_id}/resend`:

@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 
 use axum::Form;
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
-use super::{Fields, array, back, field, id};
-use crate::web::views::{button_form, csrf_field, none, notice, text, when};
+use super::{Fields, array, back, field, id, page_number};
+use crate::web::views::{button_form, csrf_field, none, notice, pager, text, when};
 use crate::web::{PageError, Signed};
 
 /// The events a webhook may ask for, with what each means.
@@ -134,10 +134,11 @@ fn settings_fields(webhook: Option<&Value>) -> Markup {
     }
 }
 
-/// The webhooks page of namespace `id`, with the webhook just `created` (and its secret).
-async fn webhooks_page(signed: &Signed, id: &str, created: Option<&Value>) -> Result<Response, PageError> {
+/// Page `page` of the webhooks of namespace `id`, with the webhook just `created` (and its
+/// secret).
+async fn webhooks_page(signed: &Signed, id: &str, page: usize, created: Option<&Value>) -> Result<Response, PageError> {
     let namespace = signed.get(&format!("/api/v1/namespaces/{id}")).await?;
-    let webhooks = signed.get(&webhooks_path(id)).await?;
+    let (webhooks, pages) = signed.list(&webhooks_path(id), page).await?;
     let name = text(&namespace["name"]);
     let body = html! {
         p { a href={ "/namespaces/" (id) } { "Back to " (name) } }
@@ -164,6 +165,7 @@ async fn webhooks_page(signed: &Signed, id: &str, created: Option<&Value>) -> Re
                 }
             }
         }
+        (pager(&format!("/namespaces/{id}/webhooks"), page, pages))
         @if namespace["permissions"]["create_webhook"].as_bool() == Some(true) {
             form.card method="post" action={ "/namespaces/" (id) "/webhooks" } {
                 h2 { "New webhook" }
@@ -176,9 +178,13 @@ async fn webhooks_page(signed: &Signed, id: &str, created: Option<&Value>) -> Re
     Ok(signed.page(&format!("Webhooks of {name}"), body))
 }
 
-/// `GET /namespaces/{id}/webhooks`.
-pub(crate) async fn webhooks(signed: Signed, Path(raw): Path<String>) -> Result<Response, PageError> {
-    webhooks_page(&signed, id(&raw)?, None).await
+/// `GET /namespaces/{id}/webhooks` (`?page=` for the next ones).
+pub(crate) async fn webhooks(
+    signed: Signed,
+    Path(raw): Path<String>,
+    Query(query): Query<Fields>,
+) -> Result<Response, PageError> {
+    webhooks_page(&signed, id(&raw)?, page_number(&query), None).await
 }
 
 /// `POST /namespaces/{id}/webhooks`: answers with the page showing the new webhook's secret
@@ -193,7 +199,7 @@ pub(crate) async fn create_webhook(
     let created = signed
         .submit(&form, Method::POST, &webhooks_path(id), Some(body))
         .await?;
-    webhooks_page(&signed, id, Some(&created)).await
+    webhooks_page(&signed, id, 1, Some(&created)).await
 }
 
 /// One delivery of the log: its state, and what was sent and answered behind a disclosure.
@@ -231,8 +237,9 @@ fn delivery_row(signed: &Signed, base: &str, delivery: &Value, may_resend: bool)
 pub(crate) async fn webhook(
     signed: Signed,
     Path((raw, raw_webhook)): Path<(String, String)>,
+    Query(query): Query<Fields>,
 ) -> Result<Response, PageError> {
-    webhook_page(&signed, id(&raw)?, id(&raw_webhook)?, None).await
+    webhook_page(&signed, id(&raw)?, id(&raw_webhook)?, page_number(&query), None).await
 }
 
 /// `POST /namespaces/{id}/webhooks/{webhook_id}/secret`: answers with the webhook's page
@@ -251,20 +258,22 @@ pub(crate) async fn rotate_webhook_secret(
             None,
         )
         .await?;
-    webhook_page(&signed, id, webhook_id, Some(&text(&rotated["secret"]))).await
+    webhook_page(&signed, id, webhook_id, 1, Some(&text(&rotated["secret"]))).await
 }
 
-/// The page of webhook `webhook_id` of namespace `id`, with its `new_secret` when just made.
+/// The page of webhook `webhook_id` of namespace `id` with page `page` of its delivery log, and
+/// its `new_secret` when just made.
 async fn webhook_page(
     signed: &Signed,
     id: &str,
     webhook_id: &str,
+    page: usize,
     new_secret: Option<&str>,
 ) -> Result<Response, PageError> {
     let namespace = signed.get(&format!("/api/v1/namespaces/{id}")).await?;
     let api = format!("{}/{webhook_id}", webhooks_path(id));
     let webhook = signed.get(&api).await?;
-    let deliveries = signed.get(&format!("{api}/deliveries")).await?;
+    let (deliveries, pages) = signed.list(&format!("{api}/deliveries"), page).await?;
     let may_manage = namespace["permissions"]["manage_webhook"].as_bool() == Some(true);
     let may_delete = namespace["permissions"]["create_webhook"].as_bool() == Some(true);
     let base = format!("/namespaces/{id}/webhooks/{webhook_id}");
@@ -300,6 +309,7 @@ async fn webhook_page(
                 tbody { @for d in array(&deliveries) { (delivery_row(signed, &base, d, may_manage)) } }
             }
         }
+        (pager(&base, page, pages))
         @if may_manage {
             form.card method="post" action=(base) {
                 h2 { "Edit" }

@@ -260,3 +260,58 @@ async fn a_repository_is_described_from_its_page_by_those_who_manage_its_namespa
     assert_eq!(described.description.as_deref(), Some("The web app"));
     assert!(site.get(&page, &bob).await.body.contains("The web app"));
 }
+
+/// More webhooks, or deliveries, than a page holds: the rest are one "Next" away.
+#[tokio::test]
+async fn the_webhook_list_and_the_delivery_log_are_paged() {
+    use portus_core::model::{WebhookContentType, WebhookMethod, WebhookSettings};
+    let (site, namespace) = devs_site().await;
+    let alice = site.sign_in("alice", "alice-password").await.unwrap();
+    let mut first = None;
+    for n in 0..51 {
+        let settings = WebhookSettings {
+            name: format!("hook-{n:02}"),
+            url: "https://hooks.example/in".into(),
+            method: WebhookMethod::Post,
+            content_type: WebhookContentType::Json,
+            events: vec![WebhookEvent::Push],
+            min_severity: portus_core::traits::Severity::High,
+            enabled: true,
+            header_names: Vec::new(),
+            has_credentials: false,
+            sealed: String::new(),
+        };
+        let webhook = site.store.create_webhook(namespace, settings).await.unwrap();
+        first.get_or_insert(webhook.id);
+    }
+    let list = format!("/namespaces/{namespace}/webhooks");
+    let page = site.get(&list, &alice).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(">hook-49</a>") && !page.body.contains(">hook-50</a>"));
+    assert!(page.body.contains(&format!("href=\"{list}?page=2\"")), "{}", page.body);
+    let next = site.get(&format!("{list}?page=2"), &alice).await;
+    assert!(next.body.contains(">hook-50</a>") && !next.body.contains(">hook-00</a>"));
+    assert!(next.body.contains("Page 2 of 2"), "{}", next.body);
+
+    let hook = first.unwrap();
+    for n in 0..51 {
+        site.store
+            .enqueue_delivery(hook, WebhookEvent::Push, &format!("e{n}"), &format!("body-{n:02}"))
+            .await
+            .unwrap();
+    }
+    let log = format!("{list}/{}", hook.0);
+    let page = site.get(&log, &alice).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("body-50") && !page.body.contains("body-00"),
+        "newest first"
+    );
+    assert!(page.body.contains(&format!("href=\"{log}?page=2\"")), "{}", page.body);
+    let older = site.get(&format!("{log}?page=2"), &alice).await;
+    assert!(
+        older.body.contains("body-00") && !older.body.contains("body-50"),
+        "{}",
+        older.body
+    );
+}

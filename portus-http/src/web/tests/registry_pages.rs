@@ -488,3 +488,35 @@ async fn a_new_installation_dashboard_says_what_to_do_first() {
     let page = r.site.get("/", &admin).await;
     assert!(!page.body.contains("getting-started"), "{}", page.body);
 }
+
+/// A repository holding only charts reads "not an image" in the lists, not "Scan pending".
+#[tokio::test]
+async fn a_repository_of_charts_reads_not_an_image_in_the_lists() {
+    use portus_core::model::{Artifact, ArtifactKind};
+    let r = registry_site(None).await;
+    let chart = Artifact {
+        kind: ArtifactKind::HelmChart,
+        ..Artifact::image()
+    };
+    for (tag, digest) in [("0.1.0", "sha256:c1"), ("0.2.0", "sha256:c2")] {
+        let manifest = ManifestRecord {
+            digest: digest.into(),
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            size: None,
+        };
+        let store = &r.site.store;
+        store
+            .put_tag("devs/charts", tag, &manifest, Some("alice"), MissingNamespace::Ignore)
+            .await
+            .unwrap();
+        assert!(store.record_artifact("devs/charts", tag, digest, &chart).await.unwrap());
+    }
+    let alice = r.site.sign_in("alice", "alice-password").await.unwrap();
+    let page = r.site.get("/repositories", &alice).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let start = page.body.find(">devs/charts</a>").expect("the charts' row");
+    let end = page.body[start..].find("</tr>").unwrap() + start;
+    let row = &page.body[start..end];
+    assert!(row.contains("data-status=\"not-an-image\""), "{row}");
+    assert!(row.contains("Not scanned: not an image"), "{row}");
+}

@@ -27,13 +27,8 @@ fn in_order(list: &Value, key: &str) -> Vec<String> {
 async fn every_list_route_is_documented_with_its_page_parameters_and_headers() {
     let f = fixture(Options::default()).await;
     let (_, document) = f.get("/api/openapi.json", None).await;
-    // Arrays that are no pages: the one configured registry; a namespace's webhooks and the
-    // latest 100 deliveries of one (bounded, not paged yet).
-    let not_paged = [
-        "/api/v1/registries",
-        "/api/v1/namespaces/{id}/webhooks",
-        "/api/v1/namespaces/{id}/webhooks/{webhook_id}/deliveries",
-    ];
+    // Arrays that are no pages: the one configured registry.
+    let not_paged = ["/api/v1/registries"];
     let mut lists = Vec::new();
     for (path, item) in document["paths"].as_object().unwrap() {
         let Some(get) = item.get("get") else { continue };
@@ -74,6 +69,8 @@ async fn every_list_route_is_documented_with_its_page_parameters_and_headers() {
         "/api/v1/namespaces",
         "/api/v1/activities",
         "/api/v1/repositories/{id}/comments",
+        "/api/v1/namespaces/{id}/webhooks",
+        "/api/v1/namespaces/{id}/webhooks/{webhook_id}/deliveries",
     ] {
         assert!(
             lists.iter().any(|l| l == list),
@@ -228,4 +225,81 @@ async fn comments_are_pages() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(in_order(&page, "body"), ["three"]);
     assert_eq!(pages(&headers).0, "3");
+}
+
+/// A namespace's webhooks and a webhook's delivery log are pages; without `per_page` a page
+/// holds 100, what each answered before it was paged.
+#[tokio::test]
+async fn webhooks_and_their_deliveries_are_pages() {
+    use portus_core::model::{WebhookContentType, WebhookEvent, WebhookMethod, WebhookSettings};
+    let f = fixture(Options::default()).await;
+    let namespace = f.namespace_id("devs").await;
+    let mut ids = Vec::new();
+    for name in ["c", "a", "b"] {
+        let settings = WebhookSettings {
+            name: name.into(),
+            url: "https://hooks.example/in".into(),
+            method: WebhookMethod::Post,
+            content_type: WebhookContentType::Json,
+            events: vec![WebhookEvent::Push],
+            min_severity: portus_core::traits::Severity::High,
+            enabled: true,
+            header_names: Vec::new(),
+            has_credentials: false,
+            sealed: String::new(),
+        };
+        let webhook = f
+            .store
+            .create_webhook(portus_core::model::NamespaceId(namespace), settings)
+            .await
+            .unwrap();
+        ids.push(webhook.id);
+    }
+    let list = format!("/api/v1/namespaces/{namespace}/webhooks");
+    let (status, headers, all) = f.call_with_headers(Method::GET, &list, Some("admin"), None).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(in_order(&all, "name"), ["c", "a", "b"], "by id, as before");
+    assert_eq!(headers["x-per-page"], "100");
+    let (_, headers, second) = f
+        .call_with_headers(
+            Method::GET,
+            &format!("{list}?per_page=1&page=2&sort_attr=name"),
+            Some("admin"),
+            None,
+        )
+        .await;
+    assert_eq!(in_order(&second, "name"), ["b"]);
+    let (total, pages_count, link) = pages(&headers);
+    assert_eq!((total.as_str(), pages_count.as_str()), ("3", "3"));
+    assert!(
+        link.contains(&format!("<{list}?page=3&per_page=1&sort_attr=name>; rel=\"next\"")),
+        "{link}"
+    );
+
+    let hook = ids[0];
+    for n in 0..105 {
+        f.store
+            .enqueue_delivery(hook, WebhookEvent::Push, &format!("e{n}"), "{}")
+            .await
+            .unwrap();
+    }
+    let log = format!("{list}/{}/deliveries", hook.0);
+    let (status, headers, latest) = f.call_with_headers(Method::GET, &log, Some("admin"), None).await;
+    assert_eq!(status, StatusCode::OK, "{latest}");
+    let keys = in_order(&latest, "event_key");
+    assert_eq!(
+        (keys.len(), keys[0].as_str()),
+        (100, "e104"),
+        "the latest 100, newest first"
+    );
+    assert_eq!(pages(&headers).0, "105");
+    let (_, headers, rest) = f
+        .call_with_headers(Method::GET, &format!("{log}?page=2"), Some("admin"), None)
+        .await;
+    assert_eq!(in_order(&rest, "event_key"), ["e4", "e3", "e2", "e1", "e0"]);
+    assert_eq!(pages(&headers).1, "2");
+    let (_, _, one) = f
+        .call_with_headers(Method::GET, &format!("{log}?per_page=2&page=3"), Some("admin"), None)
+        .await;
+    assert_eq!(in_order(&one, "event_key"), ["e100", "e99"]);
 }
