@@ -331,7 +331,7 @@ impl From<portus_auth::Error> for PageError {
 
 impl IntoResponse for PageError {
     /// The error page as the default configuration shows it, carrying its title and message
-    /// ([`ErrorPage`]) for [`error_pages`] to render again with the site's configuration: an
+    /// (`ErrorPage`) for the router's `error_pages` layer to render again with the site's configuration: an
     /// error has none at hand.
     fn into_response(self) -> Response {
         let title = self.status.canonical_reason().unwrap_or("Error");

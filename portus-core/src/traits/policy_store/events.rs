@@ -50,7 +50,7 @@ pub trait EventStore: Send + Sync {
     /// Marks an event applied, ignored or failed.
     async fn finish_event<'a>(&self, seq: i64, status: EventStatus, error: Option<&'a str>) -> Result<()>;
     /// Applies the pull event `seq`: counts a pull of `repository:tag` at `at` (as
-    /// [`CatalogStore::record_pull`](super::CatalogStore::record_pull)) and finishes the event
+    /// [`TagFactsStore::record_pull`](super::TagFactsStore::record_pull)) and finishes the event
     /// as applied, both or neither: an applier that dies in between leaves the event pending
     /// and the pull uncounted, so the next applier counts it once. Answers `false`, changing
     /// nothing, when the tag is unknown.

@@ -306,6 +306,7 @@ async fn callback(
 }
 
 /// Counts an OpenID Connect or OAuth sign-in with the token service's observer (metrics).
+#[cfg(feature = "oidc")]
 pub(super) fn counted_external_login(state: &AppState, ok: bool) {
     state
         .tokens
@@ -314,6 +315,7 @@ pub(super) fn counted_external_login(state: &AppState, ok: bool) {
 }
 
 /// Counts a refused OpenID Connect or OAuth sign-in; a store outage is no refusal.
+#[cfg(feature = "oidc")]
 pub(super) fn refused_external_login(state: &AppState, error: &portus_auth::Error) {
     if !matches!(error, portus_auth::Error::Core(_)) {
         counted_external_login(state, false);
