@@ -281,18 +281,7 @@ impl crate::traits::TagFactsStore for InMemoryStore {
         Ok(recorded)
     }
     async fn record_pull(&self, repository: &str, tag: &str, at: DateTime<Utc>) -> Result<bool> {
-        let mut state = self.lock();
-        let Some(tag) = state
-            .tags
-            .iter_mut()
-            .find(|t| t.repository == repository && t.name == tag)
-        else {
-            return Ok(false);
-        };
-        let at = crate::model::at_store_precision(at);
-        tag.pulled_at = Some(tag.pulled_at.map_or(at, |last| last.max(at)));
-        tag.pull_count = tag.pull_count.saturating_add(1);
-        Ok(true)
+        Ok(self.lock().count_pull(repository, tag, at))
     }
     async fn record_artifact(&self, repository: &str, tag: &str, digest: &str, artifact: &Artifact) -> Result<bool> {
         let mut state = self.lock();

@@ -61,16 +61,9 @@ impl crate::traits::EventStore for InMemoryStore {
         let Some(index) = state.events.iter().position(|(e, _, _)| e.seq == seq) else {
             return Err(Error::not_found("event", seq.to_string()));
         };
-        let Some(found) = state
-            .tags
-            .iter_mut()
-            .find(|t| t.repository == repository && t.name == tag)
-        else {
+        if !state.count_pull(repository, tag, at) {
             return Ok(false);
-        };
-        let at = crate::model::at_store_precision(at);
-        found.pulled_at = Some(found.pulled_at.map_or(at, |last| last.max(at)));
-        found.pull_count = found.pull_count.saturating_add(1);
+        }
         state.events[index].1 = EventStatus::Applied;
         state.events[index].2 = None;
         Ok(true)

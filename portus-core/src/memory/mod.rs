@@ -78,6 +78,22 @@ impl State {
         self.next_id
     }
 
+    /// Counts a pull of `repository:tag` at `at` (the latest pull time kept); `false` when
+    /// the tag is unknown. Shared by `record_pull` and `finish_pull_event`.
+    fn count_pull(&mut self, repository: &str, tag: &str, at: chrono::DateTime<chrono::Utc>) -> bool {
+        let Some(found) = self
+            .tags
+            .iter_mut()
+            .find(|t| t.repository == repository && t.name == tag)
+        else {
+            return false;
+        };
+        let at = crate::model::at_store_precision(at);
+        found.pulled_at = Some(found.pulled_at.map_or(at, |last| last.max(at)));
+        found.pull_count = found.pull_count.saturating_add(1);
+        true
+    }
+
     fn user_mut(&mut self, id: UserId) -> Result<&mut User> {
         self.users
             .iter_mut()
