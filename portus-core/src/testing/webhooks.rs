@@ -25,6 +25,24 @@ fn settings(name: &str) -> WebhookSettings {
     }
 }
 
+/// Settings of an enabled webhook named `name` that posts JSON on pushes to
+/// `https://hooks.example/in`, without headers or credentials: for tests that need webhooks
+/// to exist (lists, pages) rather than particular settings.
+pub fn push_settings(name: &str) -> WebhookSettings {
+    WebhookSettings {
+        name: name.into(),
+        url: "https://hooks.example/in".into(),
+        method: WebhookMethod::Post,
+        content_type: WebhookContentType::Json,
+        events: vec![WebhookEvent::Push],
+        min_severity: Severity::High,
+        enabled: true,
+        header_names: Vec::new(),
+        has_credentials: false,
+        sealed: String::new(),
+    }
+}
+
 async fn namespace(store: &dyn PolicyStore, name: &str) -> NamespaceId {
     let owner = super::user(store, &format!("{name}-owner")).await;
     let team = store

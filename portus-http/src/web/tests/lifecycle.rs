@@ -264,23 +264,11 @@ async fn a_repository_is_described_from_its_page_by_those_who_manage_its_namespa
 /// More webhooks, or deliveries, than a page holds: the rest are one "Next" away.
 #[tokio::test]
 async fn the_webhook_list_and_the_delivery_log_are_paged() {
-    use portus_core::model::{WebhookContentType, WebhookMethod, WebhookSettings};
     let (site, namespace) = devs_site().await;
     let alice = site.sign_in("alice", "alice-password").await.unwrap();
     let mut first = None;
     for n in 0..51 {
-        let settings = WebhookSettings {
-            name: format!("hook-{n:02}"),
-            url: "https://hooks.example/in".into(),
-            method: WebhookMethod::Post,
-            content_type: WebhookContentType::Json,
-            events: vec![WebhookEvent::Push],
-            min_severity: portus_core::traits::Severity::High,
-            enabled: true,
-            header_names: Vec::new(),
-            has_credentials: false,
-            sealed: String::new(),
-        };
+        let settings = portus_core::testing::webhooks::push_settings(&format!("hook-{n:02}"));
         let webhook = site.store.create_webhook(namespace, settings).await.unwrap();
         first.get_or_insert(webhook.id);
     }

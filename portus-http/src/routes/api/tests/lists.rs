@@ -231,23 +231,12 @@ async fn comments_are_pages() {
 /// holds 100, what each answered before it was paged.
 #[tokio::test]
 async fn webhooks_and_their_deliveries_are_pages() {
-    use portus_core::model::{WebhookContentType, WebhookEvent, WebhookMethod, WebhookSettings};
+    use portus_core::model::WebhookEvent;
     let f = fixture(Options::default()).await;
     let namespace = f.namespace_id("devs").await;
     let mut ids = Vec::new();
     for name in ["c", "a", "b"] {
-        let settings = WebhookSettings {
-            name: name.into(),
-            url: "https://hooks.example/in".into(),
-            method: WebhookMethod::Post,
-            content_type: WebhookContentType::Json,
-            events: vec![WebhookEvent::Push],
-            min_severity: portus_core::traits::Severity::High,
-            enabled: true,
-            header_names: Vec::new(),
-            has_credentials: false,
-            sealed: String::new(),
-        };
+        let settings = portus_core::testing::webhooks::push_settings(name);
         let webhook = f
             .store
             .create_webhook(portus_core::model::NamespaceId(namespace), settings)
